@@ -1,0 +1,39 @@
+// PEP 508 markers and requirements: parse, evaluate for a target environment, print.
+export {
+  andMarkers,
+  evaluateMarker,
+  MARKER_VARIABLES,
+  markerToString,
+  markerVariables,
+  orMarkers,
+  parseMarker,
+  type Marker,
+  type MarkerAnd,
+  type MarkerComparison,
+  type MarkerOperator,
+  type MarkerOr,
+  type MarkerValue,
+  type MarkerVariable
+} from './marker.js'
+export {
+  nameSet,
+  targetEnvironment,
+  withExtras,
+  withGroups,
+  type EnvironmentOptions,
+  type MarkerEnvironment
+} from './environment.js'
+export { formatRequirement, parseRequirement, type Requirement } from './requirement.js'
+export { MarkerEvaluationError } from './errors.js'
+// PEP 440 as packaging 26.2 implements it (what marker evaluation uses).
+export {
+  compareVersions,
+  parseSpecifier,
+  parseVersion,
+  specifierContains,
+  specifierToString,
+  versionToString,
+  type Specifier,
+  type SpecifierOperator,
+  type Version
+} from './pep440.js'

@@ -1,0 +1,168 @@
+// The context-sensitive tokenizer of packaging 26.2 (`packaging/_tokenizer.py`), shared by the
+// marker and requirement parsers. The rules are the same regular expressions; Python's `\b` and
+// `$` are spelled out because JavaScript's differ (ASCII-only `\b`; Python's `$` also matches
+// before a final newline).
+import { MarkerSyntaxError, type Location } from '../errors.js'
+import { SPECIFIER_PATTERN } from './pep440.js'
+
+/** Python's `\w` for str patterns: `str.isalnum()` or `_`. */
+const WORD = '[\\p{L}\\p{N}_]'
+/** Python's `\b`: a word character on exactly one side. */
+const B = `(?:(?<=${WORD})(?!${WORD})|(?<!${WORD})(?=${WORD}))`
+
+const RULES = {
+  LEFT_PARENTHESIS: /\(/y,
+  RIGHT_PARENTHESIS: /\)/y,
+  LEFT_BRACKET: /\[/y,
+  RIGHT_BRACKET: /\]/y,
+  SEMICOLON: /;/y,
+  COMMA: /,/y,
+  QUOTED_STRING: /'[^']*'|"[^"]*"/y,
+  OP: /===|==|~=|!=|<=|>=|<|>/y,
+  BOOLOP: new RegExp(`${B}(?:or|and)${B}`, 'yu'),
+  IN: new RegExp(`${B}in${B}`, 'yu'),
+  NOT: new RegExp(`${B}not${B}`, 'yu'),
+  VARIABLE: new RegExp(
+    `${B}(?:python_version|python_full_version|os[._]name|sys[._]platform|platform_(?:release|system)` +
+      `|platform[._](?:version|machine|python_implementation)|python_implementation` +
+      `|implementation_(?:name|version)|extras?|dependency_groups)${B}`,
+    'yu'
+  ),
+  SPECIFIER: new RegExp(SPECIFIER_PATTERN, 'yi'),
+  AT: /@/y,
+  URL: /[^ \t]+/y,
+  IDENTIFIER: new RegExp(`${B}[a-zA-Z0-9][a-zA-Z0-9._-]*${B}`, 'yu'),
+  VERSION_PREFIX_TRAIL: /\.\*/y,
+  VERSION_LOCAL_LABEL_TRAIL: /\+[a-z0-9]+(?:[-_.][a-z0-9]+)*/y,
+  WS: /[ \t]+/y
+} as const
+
+export type TokenName = keyof typeof RULES
+
+/** How a source text is shown in messages: single quotes unless it contains one. */
+export function quoteSource(text: string): string {
+  return text.includes("'") ? JSON.stringify(text) : `'${text}'`
+}
+
+export class Tokenizer {
+  position = 0
+
+  constructor(
+    readonly source: string,
+    private readonly at: Location | undefined
+  ) {}
+
+  /** The text of the token `name` at the current position, without consuming it. */
+  peek(name: TokenName): string | null {
+    const re = RULES[name]
+    re.lastIndex = this.position
+    const m = re.exec(this.source)
+    return m ? m[0] : null
+  }
+
+  /** Consumes the token `name` when it is next and returns its text. */
+  take(name: TokenName): string | null {
+    const text = this.peek(name)
+    if (text !== null) this.position += text.length
+    return text
+  }
+
+  /** Optional whitespace (spaces and tabs only, as in PEP 508). */
+  ws(): void {
+    this.take('WS')
+  }
+
+  /** Python's `$`: the end of the text, or just before a final newline. */
+  atEnd(): boolean {
+    const rest = this.source.length - this.position
+    return rest === 0 || (rest === 1 && this.source[this.position] === '\n')
+  }
+
+  /** 1-based column (in characters, not UTF-16 units) of a 0-based position. */
+  column(position: number): number {
+    let col = 1
+    for (const _ of this.source.slice(0, position)) col++
+    return col
+  }
+
+  fail(message: string, position: number = this.position, hint?: string): never {
+    const column = this.column(position)
+    throw new MarkerSyntaxError(
+      `${message} at column ${column} in ${quoteSource(this.source)}`,
+      { ...this.at, column },
+      hint
+    )
+  }
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = {
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v'
+}
+
+/**
+ * The value of a QUOTED_STRING token, as `ast.literal_eval` (which packaging uses) computes it:
+ * Python escape sequences are decoded, a line break or NUL inside the quotes is an error.
+ * `start` is the token's position, for error columns.
+ */
+export function decodeQuoted(tz: Tokenizer, token: string, start: number): string {
+  const body = token.slice(1, -1)
+  if (!/[\\\n\r\0]/.test(body)) return body
+  let out = ''
+  let i = 0
+  while (i < body.length) {
+    const ch = body[i]!
+    const here = start + 1 + i
+    if (ch === '\n' || ch === '\r') tz.fail('a quoted string cannot contain a line break', here)
+    if (ch === '\0') tz.fail('a quoted string cannot contain a NUL character', here)
+    if (ch !== '\\') {
+      out += ch
+      i++
+      continue
+    }
+    const next = body[i + 1]
+    if (next === undefined) {
+      tz.fail(
+        'unterminated quoted string (a backslash escapes its closing quote)',
+        start,
+        'write \\\\ for a literal backslash'
+      )
+    }
+    if (next === '\n') {
+      i += 2 // line continuation
+    } else if (next === '\r') {
+      i += body[i + 2] === '\n' ? 3 : 2
+    } else if (next in SIMPLE_ESCAPES) {
+      out += SIMPLE_ESCAPES[next]
+      i += 2
+    } else if (next >= '0' && next <= '7') {
+      const oct = /^[0-7]{1,3}/.exec(body.slice(i + 1))![0]
+      out += String.fromCodePoint(parseInt(oct, 8))
+      i += 1 + oct.length
+    } else if (next === 'x' || next === 'u' || next === 'U') {
+      const len = next === 'x' ? 2 : next === 'u' ? 4 : 8
+      const hex = body.slice(i + 2, i + 2 + len)
+      if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) {
+        tz.fail(`truncated \\${next} escape in a quoted string`, here)
+      }
+      const code = parseInt(hex, 16)
+      if (code > 0x10ffff) tz.fail(`\\${next}${hex} is not a Unicode character`, here)
+      out += String.fromCodePoint(code)
+      i += 2 + len
+    } else if (next === 'N') {
+      tz.fail('\\N{...} escapes are not supported in marker strings', here, 'write the character itself')
+    } else {
+      out += '\\' // unknown escapes keep their backslash
+      i++
+    }
+  }
+  return out
+}
