@@ -38,7 +38,7 @@ import {
   parseVersion,
   specifierContains,
   versionToString
-} from '../../src/markers/pep440.js'
+} from '../../src/pep440.js'
 import { corpusStrings } from '../support/markerCorpus.js'
 import {
   baseEnvironments,

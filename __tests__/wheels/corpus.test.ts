@@ -3,7 +3,7 @@
 // wheel chooseWheel picks is the one packaging ranks best (same tie rules; see
 // __tests__/support/packaging_tags.py). One Python run for the whole file.
 import { describe, expect, it } from '@jest/globals'
-import { eq } from '@renovatebot/pep440'
+import { versionsEqual as eq } from '../../src/pep440.js'
 import { normalizeName } from '../../src/names.js'
 import type { Target } from '../../src/target.js'
 import { isSdistFilename, parseSdistFilename, parseWheelFilename } from '../../src/wheels/filename.js'

@@ -25,15 +25,3 @@ export {
 } from './environment.js'
 export { formatRequirement, parseRequirement, type Requirement } from './requirement.js'
 export { MarkerEvaluationError } from './errors.js'
-// PEP 440 as packaging 26.2 implements it (what marker evaluation uses).
-export {
-  compareVersions,
-  parseSpecifier,
-  parseVersion,
-  specifierContains,
-  specifierToString,
-  versionToString,
-  type Specifier,
-  type SpecifierOperator,
-  type Version
-} from './pep440.js'

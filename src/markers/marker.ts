@@ -13,7 +13,7 @@
 import type { Location } from '../errors.js'
 import type { MarkerEnvironment } from './environment.js'
 import { MarkerEvaluationError } from './errors.js'
-import { parseSpecifier, specifierContains } from './pep440.js'
+import { parseSpecifier, specifierContains } from '../pep440.js'
 import { decodeQuoted, quoteSource, Tokenizer } from './tokenizer.js'
 
 export const MARKER_VARIABLES = [

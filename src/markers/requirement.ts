@@ -4,7 +4,7 @@
 import type { Location } from '../errors.js'
 import { normalizeName, type NormalizedName } from '../names.js'
 import { markerToString, parseMarkerExpression, type Marker } from './marker.js'
-import { parseSpecifier, pyStrip, specifierToString } from './pep440.js'
+import { parseSpecifier, pyStrip, specifierToString } from '../pep440.js'
 import { Tokenizer } from './tokenizer.js'
 
 export interface Requirement {

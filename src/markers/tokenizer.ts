@@ -3,7 +3,7 @@
 // `$` are spelled out because JavaScript's differ (ASCII-only `\b`; Python's `$` also matches
 // before a final newline).
 import { MarkerSyntaxError, type Location } from '../errors.js'
-import { SPECIFIER_PATTERN } from './pep440.js'
+import { SPECIFIER_PATTERN } from '../pep440.js'
 
 /** Python's `\w` for str patterns: `str.isalnum()` or `_`. */
 const WORD = '[\\p{L}\\p{N}_]'

@@ -2,7 +2,7 @@
 // `parseWheelFilename` accepts exactly what `packaging.utils.parse_wheel_filename` accepts and
 // returns the same name, build tag and tag set; the tests compare the two on every wheel in the
 // lock corpus.
-import { valid as validVersion } from '@renovatebot/pep440'
+import { parseVersion } from '../pep440.js'
 import { normalizeName, type NormalizedName } from '../names.js'
 
 /** One compatibility tag, `interpreter-abi-platform`, lowercase as packaging's `Tag` keeps it. */
@@ -81,7 +81,7 @@ function parseWheelFilenameUncached(filename: string): WheelFilename | null {
   if (dashes !== 4 && dashes !== 5) return null
   const [namePart, versionPart] = fields as [string, string, ...string[]]
   if (namePart.includes('__') || !NAME_PART.test(namePart)) return null
-  if (validVersion(versionPart.trim()) === null) return null
+  if (parseVersion(versionPart.trim()) === null) return null
   let build: BuildTag | null = null
   if (dashes === 5) {
     const m = BUILD_TAG.exec(fields[2]!)
@@ -151,7 +151,7 @@ export function parseSdistFilename(filename: string): SdistFilename | null {
   const dash = stem.lastIndexOf('-')
   if (dash < 0) return null
   const version = stem.slice(dash + 1)
-  if (validVersion(version.trim()) === null) return null
+  if (parseVersion(version.trim()) === null) return null
   return { filename, distribution: normalizeName(stem.slice(0, dash)), version }
 }
 

@@ -113,9 +113,13 @@ function targetKey(target: Target): string {
 }
 
 const rankCache = new Map<string, ReadonlyMap<string, number>>()
+// Callers pass the same Target object for thousands of files; skip building the key for them.
+const rankByObject = new WeakMap<Target, ReadonlyMap<string, number>>()
 
 /** Tag → position in `supportedTags(target)` (0 is best); built once per target. */
 export function tagRanks(target: Target): ReadonlyMap<string, number> {
+  const known = rankByObject.get(target)
+  if (known) return known
   const key = targetKey(target)
   let ranks = rankCache.get(key)
   if (!ranks) {
@@ -126,6 +130,7 @@ export function tagRanks(target: Target): ReadonlyMap<string, number> {
     ranks = m
     rankCache.set(key, ranks)
   }
+  rankByObject.set(target, ranks)
   return ranks
 }
 
@@ -164,8 +169,12 @@ export function chooseWheel<F extends { readonly name: string }>(
   target: Target
 ): ChosenWheel<F> | null {
   let best: ChosenWheel<F> | null = null
+  const ranks = tagRanks(target)
   for (const file of files) {
     if (!file.name.endsWith('.whl')) continue
+    // Most of a release's wheels are for other platforms or interpreters: look their tags up
+    // before paying for a full, validating parse of the name.
+    if (!mayFit(file.name, ranks)) continue
     const wheel = parseWheelFilename(file.name)
     if (!wheel) continue
     const rank = wheelRank(wheel, target)
@@ -173,6 +182,21 @@ export function chooseWheel<F extends { readonly name: string }>(
     if (best === null || better(rank, wheel, best)) best = { file, wheel, rank }
   }
   return best
+}
+
+/** Whether any tag in the file name's tag triple is in `ranks` (a cheap, non-validating look). */
+function mayFit(filename: string, ranks: ReadonlyMap<string, number>): boolean {
+  const fields = filename.slice(0, -4).toLowerCase().split('-')
+  const n = fields.length
+  if (n !== 5 && n !== 6) return true // let the full parse decide
+  const platforms = fields[n - 1]!.split('.')
+  const abis = fields[n - 2]!.split('.')
+  for (const py of fields[n - 3]!.split('.')) {
+    for (const abi of abis) {
+      for (const plat of platforms) if (ranks.has(`${py}-${abi}-${plat}`)) return true
+    }
+  }
+  return false
 }
 
 function better(rank: number, wheel: WheelFilename, than: ChosenWheel<unknown>): boolean {

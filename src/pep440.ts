@@ -1,5 +1,6 @@
-// PEP 440 versions and single version specifiers, as packaging 26.2 implements them for
-// marker evaluation: `Version(...)`, `Specifier(...)` and `Specifier.contains(v, prereleases=True)`.
+// PEP 440 versions and version specifiers, as packaging 26.2 implements them: `Version(...)`,
+// `Specifier(...)` and `Specifier.contains(v, prereleases=True)`. Markers need exactly these
+// semantics; the rest of fast-build (choosing among locked versions) uses the same code.
 //
 // Why not @renovatebot/pep440: checked against packaging 26.2 it disagrees where markers
 // need exactness: `Specifier(">1.0.dev0").contains("1.0")` (packaging: true), `~=v1.0`
@@ -7,7 +8,7 @@
 // strings packaging refuses (`==1.0a1.*`), which decides between a version comparison and
 // packaging's plain string fallback. So this is a line-by-line port of the parts markers use;
 // the differential test runs it against packaging on generated versions and specifiers.
-import { MarkerEvaluationError } from './errors.js'
+import { MarkerEvaluationError } from './markers/errors.js'
 
 /** Python's `\s` / `str.isspace()` for str patterns (Unicode 14, as in CPython 3.11). */
 export const PY_SPACE =
@@ -347,4 +348,25 @@ function compareGreaterThan(prospective: Version, spec: Version): boolean {
   // ">V MUST NOT match a local version of V."
   if (prospective.local !== null && compareVersions(withoutLocal(prospective), spec) === 0) return false
   return true
+}
+
+/**
+ * `SpecifierSet(text).contains(item, prereleases=True)`: every comma-separated specifier holds
+ * (an empty set holds for any version). Null when a part is not a valid specifier.
+ */
+export function specifierSetContains(text: string, item: string): boolean | null {
+  for (const part of text.split(',')) {
+    if (pyStrip(part) === '') continue
+    const spec = parseSpecifier(part)
+    if (spec === null) return null
+    if (!specifierContains(spec, item)) return false
+  }
+  return true
+}
+
+/** Versions equal under PEP 440 (`1.0 == 1.0.0`, `1.0+local` differs from `1.0`); false if either is invalid. */
+export function versionsEqual(a: string, b: string): boolean {
+  const x = parseVersion(a)
+  const y = parseVersion(b)
+  return x !== null && y !== null && compareVersions(x, y) === 0
 }
