@@ -6,7 +6,7 @@ import nodeResolve from '@rollup/plugin-node-resolve'
 import typescript from '@rollup/plugin-typescript'
 
 const plugins = () => [
-  typescript({ tsconfig: './tsconfig.build.json', outDir: 'dist', noEmit: false }),
+  typescript({ tsconfig: './tsconfig.build.json', outDir: 'dist', noEmit: false, module: 'NodeNext' }),
   nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
   commonjs(),
   json()
@@ -15,7 +15,8 @@ const plugins = () => [
 /** @type {import('rollup').WarningHandlerWithDefault} */
 const onwarn = (warning, warn) => {
   // Circular imports inside third-party packages (@actions/*, azure) are theirs, not ours.
-  if (warning.code === 'CIRCULAR_DEPENDENCY' && warning.ids?.every((id) => id.includes('node_modules'))) return
+  if (warning.code === 'CIRCULAR_DEPENDENCY' && warning.ids?.every((id) => id.includes('node_modules')))
+    return
   if (warning.code === 'THIS_IS_UNDEFINED') return
   warn(warning)
 }
@@ -24,7 +25,13 @@ const onwarn = (warning, warn) => {
 const config = [
   {
     input: 'src/index.ts',
-    output: { esModule: true, file: 'dist/index.js', format: 'es', sourcemap: false, inlineDynamicImports: true },
+    output: {
+      esModule: true,
+      file: 'dist/index.js',
+      format: 'es',
+      sourcemap: false,
+      inlineDynamicImports: true
+    },
     plugins: plugins(),
     onwarn
   },

@@ -1,7 +1,8 @@
 // Reading TOML documents with errors that name the file, line and column.
 import { readFileSync } from 'node:fs'
 import { parse, TomlError } from 'smol-toml'
-import { ConfigError, FastBuildError, type Location } from '../errors.js'
+import type { FastBuildError } from '../errors.js'
+import { ConfigError, type Location } from '../errors.js'
 
 export type TomlTable = { [key: string]: TomlValue }
 export type TomlValue = string | number | bigint | boolean | Date | TomlValue[] | TomlTable | object
