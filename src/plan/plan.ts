@@ -1,0 +1,346 @@
+// Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
+// Pure; reading files and printing happen in the CLI and the action.
+import { ConfigError } from '../errors.js'
+import type { Lock } from '../lock/model.js'
+import { pep440Matcher, type VersionMatcher } from '../lock/version-matcher.js'
+import { isLocalSource, sourceLabel } from '../lock/model.js'
+import { normalizeGroup, type NormalizedName } from '../names.js'
+import type { VariantSpec } from '../project/config.js'
+import type { Project } from '../project/pyproject.js'
+import {
+  formatPlatform,
+  formatPython,
+  pythonFull,
+  pythonMinor,
+  type Libc,
+  type Platform,
+  type PythonVersion,
+  type Target
+} from '../target.js'
+import { computeClosure, MAIN_GROUP, type Closure, type ClosureEntry, type Selection } from './closure.js'
+import {
+  buildHashInput,
+  filesForTarget,
+  packageIdentity,
+  shortHash,
+  unavailableReason,
+  variantHash,
+  type HashInput,
+  type PackageIdentity
+} from './hash.js'
+import { TargetContext } from './target-context.js'
+
+export interface PlanOptions {
+  /** Only these variants (by name); empty or undefined means all. */
+  readonly variants?: readonly string[]
+  /** Override [tool.fast-build] platforms. */
+  readonly platforms?: readonly Platform[]
+  /** Override [tool.fast-build] python. */
+  readonly python?: PythonVersion
+  /** Override the base image reference (the action resolves it to a digest). */
+  readonly baseImage?: string
+  /** Mixed into every hash (the action's `cache-epoch`). */
+  readonly epoch?: string
+}
+
+export interface PlatformPlan {
+  readonly platform: Platform
+  readonly target: Target
+  readonly closure: Closure
+  /** Packages that only the runtime groups add, installed when the container starts. */
+  readonly runtime: readonly ClosureEntry[]
+  /** Installed packages whose lock entry has no file for this target (no wheel, no sdist). */
+  readonly unavailable: readonly { readonly entry: ClosureEntry; readonly reason: string }[]
+}
+
+export interface VariantPlan {
+  readonly name: string
+  readonly spec: VariantSpec
+  readonly hash: string
+  readonly shortHash: string
+  readonly python: PythonVersion
+  readonly libc: Libc
+  readonly baseImage: string
+  readonly platforms: readonly PlatformPlan[]
+  readonly hashInput: HashInput
+}
+
+export interface Plan {
+  readonly project: Project
+  readonly lock: Lock
+  readonly variants: readonly VariantPlan[]
+  /** Things to tell the user that are not errors (derived python, newer lock revision...). */
+  readonly notes: readonly string[]
+}
+
+const KNOWN_MINORS = [7, 8, 9, 10, 11, 12, 13, 14]
+
+/** The lowest CPython 3.x minor that requires-python allows. */
+export function pythonFromRequiresPython(constraint: VersionMatcher): PythonVersion | null {
+  for (const minor of KNOWN_MINORS) {
+    // Any patch release of the minor will do: ">=3.10.2" still allows 3.10.
+    for (const patch of [0, 99]) {
+      if (constraint.matches(`3.${minor}.${patch}`)) return { major: 3, minor, patch: undefined }
+    }
+  }
+  return null
+}
+
+export function planProject(project: Project, lock: Lock, options: PlanOptions = {}): Plan {
+  const notes: string[] = []
+  const config = project.config
+  const python = options.python ?? config.python ?? derivePython(project, lock, notes)
+  const allowed =
+    project.pythonConstraint ?? (lock.requiresPython ? pep440Matcher(lock.requiresPython) : null)
+  if (allowed && !allowed.matches(pythonFull(python))) {
+    throw new ConfigError(
+      `python ${formatPython(python)} is outside requires-python ${JSON.stringify(allowed.text)}`,
+      { file: project.file, keyPath: config.python ? 'tool.fast-build.python' : undefined },
+      'choose a python that requires-python allows, or widen requires-python and lock again'
+    )
+  }
+  const platforms = options.platforms && options.platforms.length > 0 ? options.platforms : config.platforms
+  const baseImage = options.baseImage ?? config.baseImage ?? `python:${pythonMinor(python)}-slim`
+
+  const wanted = options.variants && options.variants.length > 0 ? options.variants : null
+  if (wanted) {
+    for (const v of wanted) {
+      if (!config.variants.some((x) => x.name === v)) {
+        throw new ConfigError(
+          `unknown variant ${JSON.stringify(v)}`,
+          { file: project.file, keyPath: 'tool.fast-build.variants' },
+          `variants are: ${config.variants.map((x) => x.name).join(', ')}`
+        )
+      }
+    }
+  }
+  const specs = config.variants.filter((v) => !wanted || wanted.includes(v.name))
+  const known = knownNames(project, lock)
+  for (const spec of specs) validateSelection(project, spec, known)
+  for (const g of config.runtimeGroups) {
+    if (!known.groups.includes(g)) {
+      throw new ConfigError(
+        `unknown runtime group ${JSON.stringify(g)}`,
+        { file: project.file, keyPath: 'tool.fast-build.runtime-groups' },
+        `groups are: ${known.groups.join(', ') || '(none)'}`
+      )
+    }
+  }
+
+  // One context per platform, shared by every variant: markers, wheel choices and identities
+  // are worked out once per target rather than once per variant.
+  const contexts = new Map(
+    platforms.map((platform) => [platform, new TargetContext({ python, platform, libc: config.libc })])
+  )
+  const identities = new Map<TargetContext, Map<ClosureEntry['package'], PackageIdentity>>()
+  const identity = (ctx: TargetContext, pkg: ClosureEntry['package']) => {
+    let m = identities.get(ctx)
+    if (!m) identities.set(ctx, (m = new Map()))
+    let id = m.get(pkg)
+    if (!id) m.set(pkg, (id = packageIdentity(pkg, ctx.installFiles(pkg))))
+    return id
+  }
+
+  const variants = specs.map((spec) => {
+    const selection: Selection = { groups: spec.groups, extras: spec.extras, members: spec.members }
+    const withRuntime: Selection = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] }
+    const platformPlans: PlatformPlan[] = platforms.map((platform) => {
+      const ctx = contexts.get(platform)!
+      const target = ctx.target
+      const closure = computeClosure(lock, selection, target, ctx)
+      const runtime =
+        config.runtimeGroups.length === 0
+          ? []
+          : runtimeOnly(closure, computeClosure(lock, withRuntime, target, ctx))
+      const unavailable = closure.installed.flatMap((entry) => {
+        const reason = unavailableReason(entry.package, target, ctx.installFiles(entry.package))
+        return reason ? [{ entry, reason }] : []
+      })
+      return { platform, target, closure, runtime, unavailable }
+    })
+    const hashInput = buildHashInput({
+      python,
+      libc: config.libc,
+      baseImage,
+      epoch: options.epoch,
+      platforms: platformPlans.map((p) => ({
+        platform: p.platform,
+        packages: p.closure.installed.map((e) => identity(contexts.get(p.platform)!, e.package))
+      }))
+    })
+    for (const p of platformPlans) {
+      for (const u of p.unavailable) {
+        notes.push(
+          `${spec.name} on ${formatPlatform(p.platform)}: ${u.entry.package.name} ${u.entry.package.version ?? ''} cannot be installed from the lock's files: ${u.reason}`
+        )
+      }
+    }
+    const hash = variantHash(hashInput)
+    return {
+      name: spec.name,
+      spec,
+      hash,
+      shortHash: shortHash(hash),
+      python,
+      libc: config.libc,
+      baseImage,
+      platforms: platformPlans,
+      hashInput
+    }
+  })
+  return { project, lock, variants, notes }
+}
+
+function derivePython(project: Project, lock: Lock, notes: string[]): PythonVersion {
+  const spec = project.requiresPython ?? lock.requiresPython
+  const from = project.requiresPython
+    ? `requires-python ${JSON.stringify(spec)} in ${project.file}`
+    : `requires-python ${JSON.stringify(spec)} in ${lock.path}`
+  const constraint =
+    project.pythonConstraint ?? (lock.requiresPython ? pep440Matcher(lock.requiresPython) : null)
+  const v = constraint ? pythonFromRequiresPython(constraint) : null
+  if (!v) {
+    throw new ConfigError(
+      spec
+        ? `cannot choose a python version: ${from} allows none of 3.${KNOWN_MINORS[0]}–3.${KNOWN_MINORS.at(-1)}`
+        : 'no target python: neither [tool.fast-build] python nor requires-python is set',
+      { file: project.file, keyPath: 'tool.fast-build.python' },
+      'set python = "3.12" (or "3.12.7") under [tool.fast-build]'
+    )
+  }
+  notes.push(
+    `python ${formatPython(v)}: the lowest version ${from} allows (set python under [tool.fast-build] to choose another)`
+  )
+  return v
+}
+
+interface KnownNames {
+  groups: NormalizedName[]
+  extras: NormalizedName[]
+}
+
+function knownNames(project: Project, lock: Lock): KnownNames {
+  const groups = new Set<NormalizedName>([MAIN_GROUP])
+  const extras = new Set<NormalizedName>()
+  if (lock.declared) {
+    lock.declared.groups.forEach((g) => groups.add(g))
+    lock.declared.extras.forEach((e) => extras.add(e))
+  }
+  for (const r of lock.roots) {
+    r.groupNames.forEach((g) => groups.add(g))
+    r.extraNames.forEach((e) => extras.add(e))
+  }
+  for (const g of project.groups.keys()) groups.add(g)
+  for (const e of project.extras.keys()) extras.add(e)
+  // Workspace members' own groups and extras can be selected through `members`.
+  for (const p of lock.packages) {
+    if (!isLocalSource(p.source)) continue
+    for (const g of p.groups.keys()) groups.add(g)
+    for (const e of p.extras.keys()) extras.add(e)
+  }
+  return { groups: [...groups].sort(), extras: [...extras].sort() }
+}
+
+function validateSelection(project: Project, spec: VariantSpec, known: KnownNames): void {
+  const at = `tool.fast-build.variants.${spec.name}`
+  for (const g of spec.groups) {
+    if (!known.groups.includes(normalizeGroup(g))) {
+      throw new ConfigError(
+        `variant ${spec.name}: unknown group ${JSON.stringify(g)}`,
+        { file: project.file, keyPath: `${at}.groups` },
+        `groups are: ${known.groups.join(', ')}`
+      )
+    }
+  }
+  for (const e of spec.extras) {
+    if (!known.extras.includes(normalizeGroup(e))) {
+      throw new ConfigError(
+        `variant ${spec.name}: unknown extra ${JSON.stringify(e)}`,
+        { file: project.file, keyPath: `${at}.extras` },
+        known.extras.length ? `extras are: ${known.extras.join(', ')}` : 'the project declares no extras'
+      )
+    }
+  }
+}
+
+function runtimeOnly(base: Closure, withRuntime: Closure): ClosureEntry[] {
+  const have = new Set(base.installed.map((e) => e.package))
+  return withRuntime.installed.filter((e) => !have.has(e.package))
+}
+
+// --- the JSON the CLI prints and `diff` reads ------------------------------------------------------
+
+export interface PackageJson {
+  name: string
+  version: string | null
+  source: string
+  /** The file this target installs (wheel, else sdist), and its sha256 when the lock has one. */
+  file?: string
+  sha256?: string
+  /** Present when no file of the package fits this target: why. */
+  unavailable?: string
+}
+
+export interface PlanJson {
+  schema: 1
+  project: string
+  lock: string
+  variants: {
+    name: string
+    hash: string
+    python: string
+    baseImage: string
+    groups: string[]
+    extras: string[]
+    platforms: { platform: string; packages: PackageJson[] }[]
+    local: { name: string; version: string | null; path: string }[]
+    runtime: PackageJson[]
+  }[]
+}
+
+function packageJson(e: ClosureEntry, target: Target): PackageJson {
+  const p = e.package
+  const [file] = filesForTarget(p.files, target)
+  const unavailable = unavailableReason(p, target)
+  return {
+    name: p.name,
+    version: p.version,
+    source: sourceLabel(p.source),
+    ...(file ? { file: file.name } : {}),
+    ...(file?.hashes['sha256'] ? { sha256: file.hashes['sha256'] } : {}),
+    ...(unavailable ? { unavailable } : {})
+  }
+}
+
+export function planToJson(plan: Plan): PlanJson {
+  return {
+    schema: 1,
+    project: plan.project.file,
+    lock: plan.lock.path,
+    variants: plan.variants.map((v) => {
+      const local = new Map<string, { name: string; version: string | null; path: string }>()
+      const runtime = new Map<string, PackageJson>()
+      for (const p of v.platforms) {
+        for (const e of p.closure.local) {
+          const path = e.package.source.kind === 'directory' ? e.package.source.path : '.'
+          local.set(e.package.id, { name: e.package.name, version: e.package.version, path })
+        }
+        for (const e of p.runtime) runtime.set(e.package.id, packageJson(e, p.target))
+      }
+      return {
+        name: v.name,
+        hash: v.hash,
+        python: formatPython(v.python),
+        baseImage: v.baseImage,
+        groups: [...v.spec.groups],
+        extras: [...v.spec.extras],
+        platforms: v.platforms.map((p) => ({
+          platform: formatPlatform(p.platform),
+          packages: p.closure.installed.map((e) => packageJson(e, p.target))
+        })),
+        local: [...local.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+        runtime: [...runtime.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
+      }
+    })
+  }
+}

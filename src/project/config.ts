@@ -1,0 +1,189 @@
+// [tool.fast-build] → typed configuration, with defaults and key-path errors.
+import { ConfigError } from '../errors.js'
+import { normalizeGroup, type NormalizedName } from '../names.js'
+import {
+  DEFAULT_LIBC,
+  parseLibc,
+  parsePlatform,
+  parsePythonVersion,
+  type Libc,
+  type Platform,
+  type PythonVersion
+} from '../target.js'
+import { isTable, TomlReader, type TomlTable } from '../util/toml.js'
+
+export interface VariantSpec {
+  readonly name: string
+  /** Dependency groups; `main` is the project's own dependencies. */
+  readonly groups: readonly NormalizedName[]
+  readonly extras: readonly NormalizedName[]
+  /** Workspace members to start from (uv workspaces); empty means the default roots. */
+  readonly members: readonly NormalizedName[]
+}
+
+export interface FastBuildConfig {
+  /** Registry repository images go to (`ghcr.io/acme/app`); the action's `image` input wins. */
+  readonly image: string | null
+  /** Image the deps images are built on; null means `python:<minor>-slim` for the chosen python. */
+  readonly baseImage: string | null
+  /** Target interpreter; null means derive it from requires-python. */
+  readonly python: PythonVersion | null
+  readonly platforms: readonly Platform[]
+  readonly libc: Libc
+  /** Groups installed when the container starts, never part of a hash. */
+  readonly runtimeGroups: readonly NormalizedName[]
+  readonly workdir: string
+  readonly env: Readonly<Record<string, string>>
+  readonly entrypoint: readonly string[] | null
+  readonly cmd: readonly string[] | null
+  /** An explicit lock file, relative to the project, when several sit side by side. */
+  readonly lock: string | null
+  readonly variants: readonly VariantSpec[]
+  /** True when [tool.fast-build.variants] was absent and `default` was made up. */
+  readonly defaultVariant: boolean
+}
+
+const KNOWN_KEYS = [
+  'image',
+  'base-image',
+  'python',
+  'platforms',
+  'libc',
+  'runtime-groups',
+  'workdir',
+  'env',
+  'entrypoint',
+  'cmd',
+  'lock',
+  'variants'
+]
+const VARIANT_KEYS = ['groups', 'extras', 'members']
+
+/** Variant names end up in registry tags (`deps-<variant>-<hash>`), so they must be tag-safe. */
+const VARIANT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/
+
+export const DEFAULT_VARIANT: VariantSpec = {
+  name: 'default',
+  groups: ['main' as NormalizedName],
+  extras: [],
+  members: []
+}
+
+export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig {
+  const r = new TomlReader(file, ConfigError)
+  const tool = pyproject['tool']
+  const raw =
+    isTable(tool) && tool['fast-build'] !== undefined ? r.table(tool['fast-build'], 'tool.fast-build') : {}
+  const base = 'tool.fast-build'
+
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_KEYS.includes(key)) {
+      r.fail(`${base}.${key}`, `unknown setting`, `known settings are: ${KNOWN_KEYS.join(', ')}`)
+    }
+  }
+
+  const pythonText = r.optString(raw['python'], `${base}.python`)
+  const platformTexts = r.optStrings(raw['platforms'], `${base}.platforms`) ?? ['linux/amd64']
+  if (platformTexts.length === 0)
+    r.fail(`${base}.platforms`, 'no platforms given', 'list at least one, e.g. ["linux/amd64"]')
+  const platforms = platformTexts.map((p, i) =>
+    withFile(file, () => parsePlatform(p, `${base}.platforms[${i}]`))
+  )
+  const seen = new Set<string>()
+  for (const [i, p] of platforms.entries()) {
+    const key = `${p.os}/${p.architecture}`
+    if (seen.has(key)) r.fail(`${base}.platforms[${i}]`, `platform ${key} is listed twice`)
+    seen.add(key)
+  }
+
+  const libcText = r.optString(raw['libc'], `${base}.libc`)
+  const workdir = r.optString(raw['workdir'], `${base}.workdir`) ?? '/app'
+  if (!workdir.startsWith('/'))
+    r.fail(`${base}.workdir`, `workdir must be an absolute path, got ${JSON.stringify(workdir)}`)
+
+  const envTable = r.optTable(raw['env'], `${base}.env`) ?? {}
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(envTable)) env[k] = r.string(v, `${base}.env.${k}`)
+
+  const variantsRaw = r.optTable(raw['variants'], `${base}.variants`)
+  let variants: VariantSpec[]
+  if (variantsRaw === undefined) {
+    variants = [DEFAULT_VARIANT]
+  } else {
+    variants = Object.entries(variantsRaw).map(([name, v]) =>
+      readVariant(r, name, v, `${base}.variants.${name}`)
+    )
+    if (variants.length === 0)
+      r.fail(
+        `${base}.variants`,
+        'no variants defined',
+        'define at least one, e.g. base = { groups = ["main"] }'
+      )
+  }
+
+  const runtimeGroups = (r.optStrings(raw['runtime-groups'], `${base}.runtime-groups`) ?? []).map(
+    normalizeGroup
+  )
+  for (const v of variants) {
+    const clash = v.groups.find((g) => runtimeGroups.includes(g))
+    if (clash) {
+      r.fail(
+        `${base}.variants.${v.name}.groups`,
+        `group ${JSON.stringify(clash)} is also a runtime group`,
+        'a runtime group is installed when the container starts; remove it from the variant or from runtime-groups'
+      )
+    }
+  }
+
+  return {
+    image: r.optString(raw['image'], `${base}.image`) ?? null,
+    baseImage: r.optString(raw['base-image'], `${base}.base-image`) ?? null,
+    python:
+      pythonText === undefined
+        ? null
+        : withFile(file, () => parsePythonVersion(pythonText, `${base}.python`)),
+    platforms,
+    libc: libcText === undefined ? DEFAULT_LIBC : withFile(file, () => parseLibc(libcText, `${base}.libc`)),
+    runtimeGroups,
+    workdir,
+    env,
+    entrypoint: r.optStrings(raw['entrypoint'], `${base}.entrypoint`) ?? null,
+    cmd: r.optStrings(raw['cmd'], `${base}.cmd`) ?? null,
+    lock: r.optString(raw['lock'], `${base}.lock`) ?? null,
+    variants,
+    defaultVariant: variantsRaw === undefined
+  }
+}
+
+function readVariant(r: TomlReader, name: string, v: unknown, keyPath: string): VariantSpec {
+  if (!VARIANT_NAME.test(name)) {
+    r.fail(
+      keyPath,
+      `variant name ${JSON.stringify(name)} cannot be used in an image tag`,
+      'use lowercase letters, digits, ".", "_" and "-" (at most 64), starting with a letter or digit'
+    )
+  }
+  const t = r.table(v, keyPath)
+  for (const key of Object.keys(t)) {
+    if (!VARIANT_KEYS.includes(key))
+      r.fail(`${keyPath}.${key}`, 'unknown variant setting', `known: ${VARIANT_KEYS.join(', ')}`)
+  }
+  const groups = (r.optStrings(t['groups'], `${keyPath}.groups`) ?? ['main']).map(normalizeGroup)
+  return {
+    name,
+    groups: [...new Set(groups)],
+    extras: [...new Set((r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup))],
+    members: [...new Set((r.optStrings(t['members'], `${keyPath}.members`) ?? []).map(normalizeGroup))]
+  }
+}
+
+/** Errors thrown by target parsers carry only a key path; add the file. */
+function withFile<T>(file: string, f: () => T): T {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof ConfigError && !e.location.file)
+      throw new ConfigError(e.message, { ...e.location, file }, e.hint)
+    throw e
+  }
+}
