@@ -5,7 +5,10 @@ export type NormalizedName = string & { readonly [normalized]: true }
 
 /** PEP 503: lowercase, runs of `-`, `_`, `.` become one `-`. */
 export function normalizeName(name: string): NormalizedName {
-  return name.trim().toLowerCase().replace(/[-_.]+/g, '-') as NormalizedName
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[-_.]+/g, '-') as NormalizedName
 }
 
 /** Extras and group names are normalized the same way (PEP 685, PEP 735). */

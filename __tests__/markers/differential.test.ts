@@ -24,6 +24,7 @@ import fc from 'fast-check'
 import { MarkerSyntaxError } from '../../src/errors.js'
 import {
   evaluateMarker,
+  MARKER_VARIABLES,
   MarkerEvaluationError,
   nameSet,
   markerToString,
@@ -151,20 +152,8 @@ const corpusMarkers = [
 // Generated markers. Inside parentheses `extra` is compared with normalized names only: that is
 // where packaging skips PEP 685 normalization (pinned below as a divergence).
 const VARIABLES = [
-  'python_version',
-  'python_full_version',
-  'os_name',
-  'sys_platform',
-  'platform_release',
-  'platform_system',
-  'platform_version',
-  'platform_machine',
-  'platform_python_implementation',
-  'implementation_name',
-  'implementation_version',
-  'extra',
-  'extras',
-  'dependency_groups',
+  ...MARKER_VARIABLES,
+  // The legacy dotted spellings packaging still accepts.
   'os.name',
   'sys.platform',
   'platform.version',

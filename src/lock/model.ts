@@ -1,6 +1,7 @@
 // One model for every lock format. Readers (poetry.ts, uv.ts, pylock.ts) turn their file into
 // this; the planner only ever sees this. Everything is plain frozen data.
-import type { Marker } from '../markers/index.js'
+import type { Location } from '../errors.js'
+import { parseMarker, type Marker } from '../markers/index.js'
 import type { NormalizedName } from '../names.js'
 import type { VersionMatcher } from './version-matcher.js'
 import { filenameVersion, isSdistFilename } from '../wheels/filename.js'
@@ -207,3 +208,35 @@ export function fileNameFromUrl(url: string): string {
 }
 
 export { filenameVersion }
+
+/**
+ * Defines `obj[key]` as computed on first read, then kept. Locks describe far more than one
+ * selection uses (thousands of markers on edges no variant reaches, thousands of files for other
+ * platforms); deferring that work keeps reading a large lock cheap. Errors raised by `compute`
+ * carry their own file and key path, so reporting them late loses nothing.
+ */
+export function lazyProperty<T extends object, K extends keyof T>(
+  obj: Omit<T, K>,
+  key: K,
+  compute: () => T[K]
+): T {
+  return Object.defineProperty(obj, key, {
+    enumerable: true,
+    configurable: true,
+    get(this: T) {
+      const value = compute()
+      Object.defineProperty(this, key, { value, enumerable: true })
+      return value
+    }
+  }) as T
+}
+
+/** An edge whose marker is parsed on first use (see lazyProperty). */
+export function lazyMarker<T extends { marker: Marker | null }>(
+  obj: Omit<T, 'marker'>,
+  text: string | undefined,
+  at: Location
+): T {
+  if (!text) return { ...obj, marker: null } as T
+  return lazyProperty<T, 'marker'>(obj, 'marker', () => parseMarker(text, at) as T['marker'])
+}

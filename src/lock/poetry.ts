@@ -11,6 +11,8 @@ import {
   fileKind,
   filenameVersion,
   indexByName,
+  lazyMarker,
+  lazyProperty,
   parseHashString,
   PYPI_SIMPLE,
   type DependencyEdge,
@@ -91,26 +93,28 @@ function readPackage(
 
   // Files: per package since lock 2.0; in 1.x under [metadata.files], keyed by name and shared by
   // every version of that name, so keep only those whose file name carries this version.
-  let fileTables: TomlTable[]
-  if (p['files'] !== undefined) fileTables = r.tables(p['files'], `${at}.files`)
-  else {
-    const key = legacyFiles ? Object.keys(legacyFiles).find((k) => normalizeName(k) === name) : undefined
-    fileTables = key
-      ? r.tables(legacyFiles![key], `metadata.files.${key}`).filter((f) => fileHasVersion(f, version))
-      : []
-  }
-  const files: LockedFile[] = fileTables.map((f, j) => {
-    const fname = r.string(f['file'] ?? f['name'], `${at}.files[${j}].file`)
-    const hash = r.optString(f['hash'], `${at}.files[${j}].hash`)
-    return {
-      name: fname,
-      url: r.optString(f['url'], `${at}.files[${j}].url`) ?? null,
-      path: null,
-      hashes: (hash && parseHashString(hash)) || {},
-      size: null,
-      kind: fileKind(fname)
+  const files = (): LockedFile[] => {
+    let fileTables: TomlTable[]
+    if (p['files'] !== undefined) fileTables = r.tables(p['files'], `${at}.files`)
+    else {
+      const key = legacyFiles ? Object.keys(legacyFiles).find((k) => normalizeName(k) === name) : undefined
+      fileTables = key
+        ? r.tables(legacyFiles![key], `metadata.files.${key}`).filter((f) => fileHasVersion(f, version))
+        : []
     }
-  })
+    return fileTables.map((f, j) => {
+      const fname = r.string(f['file'] ?? f['name'], `${at}.files[${j}].file`)
+      const hash = r.optString(f['hash'], `${at}.files[${j}].hash`)
+      return {
+        name: fname,
+        url: r.optString(f['url'], `${at}.files[${j}].url`) ?? null,
+        path: null,
+        hashes: (hash && parseHashString(hash)) || {},
+        size: null,
+        kind: fileKind(fname)
+      }
+    })
+  }
 
   const deps = readDependencies(r, p['dependencies'], `${at}.dependencies`)
   const extrasTable = r.optTable(p['extras'], `${at}.extras`) ?? {}
@@ -123,19 +127,22 @@ function readPackage(
     )
   }
 
-  return {
-    id: `${name}==${version}${source.kind === 'registry' && source.name === null ? '' : ` (${source.kind === 'registry' ? source.name : source.kind})`}`,
-    name,
-    version,
-    source,
-    sourceRef: null,
-    files,
-    dependencies: deps.filter((d) => !d.optional).map((d) => d.edge),
-    extras,
-    groups: new Map(),
-    recorded: readRecorded(r, p, at),
-    line
-  }
+  return lazyProperty<LockedPackage, 'files'>(
+    {
+      id: `${name}==${version}${source.kind === 'registry' && source.name === null ? '' : ` (${source.kind === 'registry' ? source.name : source.kind})`}`,
+      name,
+      version,
+      source,
+      sourceRef: null,
+      dependencies: deps.filter((d) => !d.optional).map((d) => d.edge),
+      extras,
+      groups: new Map(),
+      recorded: readRecorded(r, p, at),
+      line
+    },
+    'files',
+    files
+  )
 }
 
 /** `foo (>=1.0)`, `foo[bar] (>=1) ; marker`, `foo>=1` → the normalized name. */
@@ -200,15 +207,17 @@ function readDependencies(r: TomlReader, value: unknown, at: string): PoetryEdge
         continue
       }
       const t = r.table(s, kp)
-      const markers = r.optString(t['markers'], `${kp}.markers`)
-      const marker = markers ? parseMarker(markers, { file: r.file, keyPath: `${kp}.markers` }) : null
+      const { marker: _, ...edge } = plainEdge(
+        name,
+        (r.optStrings(t['extras'], `${kp}.extras`) ?? []).map(normalizeGroup),
+        null,
+        r.optString(t['version'], `${kp}.version`) ?? '*'
+      )
       out.push({
-        edge: plainEdge(
-          name,
-          (r.optStrings(t['extras'], `${kp}.extras`) ?? []).map(normalizeGroup),
-          marker,
-          r.optString(t['version'], `${kp}.version`) ?? '*'
-        ),
+        edge: lazyMarker<DependencyEdge>(edge, r.optString(t['markers'], `${kp}.markers`), {
+          file: r.file,
+          keyPath: `${kp}.markers`
+        }),
         optional: r.optBool(t['optional'], `${kp}.optional`) ?? false
       })
     }

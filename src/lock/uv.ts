@@ -4,7 +4,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { LockError } from '../errors.js'
-import { parseMarker } from '../markers/index.js'
 import { normalizeGroup, normalizeName, type NormalizedName } from '../names.js'
 import { readProject, MAIN, type Project } from '../project/pyproject.js'
 import { isTable, TomlReader, type TomlTable } from '../util/toml.js'
@@ -13,6 +12,8 @@ import {
   fileKind,
   fileNameFromUrl,
   indexByName,
+  lazyMarker,
+  lazyProperty,
   parseHashString,
   type DependencyEdge,
   type Lock,
@@ -111,11 +112,14 @@ function readPackage(
   )
   const source = readSource(r, sourceTable, `${at}.source`)
 
-  const files: LockedFile[] = []
-  const sdist = r.optTable(p['sdist'], `${at}.sdist`)
-  if (sdist) files.push(readFile(r, sdist, `${at}.sdist`, displayName, version, 'sdist'))
-  for (const [j, w] of (p['wheels'] === undefined ? [] : r.tables(p['wheels'], `${at}.wheels`)).entries()) {
-    files.push(readFile(r, w, `${at}.wheels[${j}]`, displayName, version, 'wheel'))
+  const files = (): LockedFile[] => {
+    const out: LockedFile[] = []
+    const sdist = r.optTable(p['sdist'], `${at}.sdist`)
+    if (sdist) out.push(readFile(r, sdist, `${at}.sdist`, displayName, version, 'sdist'))
+    for (const [j, w] of (p['wheels'] === undefined ? [] : r.tables(p['wheels'], `${at}.wheels`)).entries()) {
+      out.push(readFile(r, w, `${at}.wheels[${j}]`, displayName, version, 'wheel'))
+    }
+    return out
   }
 
   const edges = (v: unknown, kp: string) =>
@@ -127,22 +131,25 @@ function readPackage(
     return m
   }
 
-  const pkg: LockedPackage = {
-    id:
-      version === null
-        ? `${name} (${sourceKey(sourceTable)})`
-        : `${name}==${version} (${sourceKey(sourceTable)})`,
-    name,
-    version,
-    source,
-    sourceRef: sourceKey(sourceTable),
-    files,
-    dependencies: edges(p['dependencies'], `${at}.dependencies`),
-    extras: groupTable(p['optional-dependencies'], `${at}.optional-dependencies`),
-    groups: groupTable(p['dev-dependencies'], `${at}.dev-dependencies`),
-    recorded: null,
-    line
-  }
+  const pkg = lazyProperty<LockedPackage, 'files'>(
+    {
+      id:
+        version === null
+          ? `${name} (${sourceKey(sourceTable)})`
+          : `${name}==${version} (${sourceKey(sourceTable)})`,
+      name,
+      version,
+      source,
+      sourceRef: sourceKey(sourceTable),
+      dependencies: edges(p['dependencies'], `${at}.dependencies`),
+      extras: groupTable(p['optional-dependencies'], `${at}.optional-dependencies`),
+      groups: groupTable(p['dev-dependencies'], `${at}.dev-dependencies`),
+      recorded: null,
+      line
+    },
+    'files',
+    files
+  )
   const meta = r.optTable(p['metadata'], `${at}.metadata`)
   if (meta && source.kind === 'directory') metadata.set(pkg, readMetadata(r, meta, `${at}.metadata`))
   return pkg
@@ -281,16 +288,19 @@ function readEdge(r: TomlReader, t: TomlTable, at: string): DependencyEdge {
   const marker = r.optString(t['marker'], `${at}.marker`)
   const extra = t['extra']
   const src = r.optTable(t['source'], `${at}.source`)
-  return {
-    name: normalizeName(r.string(t['name'], `${at}.name`)),
-    extras: (extra === undefined ? [] : r.strings(extra, `${at}.extra`)).map(normalizeGroup),
-    marker: marker ? parseMarker(marker, { file: r.file, keyPath: `${at}.marker` }) : null,
-    version: null,
-    pinVersion: r.optString(t['version'], `${at}.version`) ?? null,
-    pinSource: src ? sourceKey(src) : null,
-    sourceName: null,
-    direct: null
-  }
+  return lazyMarker<DependencyEdge>(
+    {
+      name: normalizeName(r.string(t['name'], `${at}.name`)),
+      extras: (extra === undefined ? [] : r.strings(extra, `${at}.extra`)).map(normalizeGroup),
+      version: null,
+      pinVersion: r.optString(t['version'], `${at}.version`) ?? null,
+      pinSource: src ? sourceKey(src) : null,
+      sourceName: null,
+      direct: null
+    },
+    marker,
+    { file: r.file, keyPath: `${at}.marker` }
+  )
 }
 
 /**

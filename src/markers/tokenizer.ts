@@ -10,34 +10,61 @@ const WORD = '[\\p{L}\\p{N}_]'
 /** Python's `\b`: a word character on exactly one side. */
 const B = `(?:(?<=${WORD})(?!${WORD})|(?<!${WORD})(?=${WORD}))`
 
-const RULES = {
-  LEFT_PARENTHESIS: /\(/y,
-  RIGHT_PARENTHESIS: /\)/y,
-  LEFT_BRACKET: /\[/y,
-  RIGHT_BRACKET: /\]/y,
-  SEMICOLON: /;/y,
-  COMMA: /,/y,
-  QUOTED_STRING: /'[^']*'|"[^"]*"/y,
-  OP: /===|==|~=|!=|<=|>=|<|>/y,
-  BOOLOP: new RegExp(`${B}(?:or|and)${B}`, 'yu'),
-  IN: new RegExp(`${B}in${B}`, 'yu'),
-  NOT: new RegExp(`${B}not${B}`, 'yu'),
-  VARIABLE: new RegExp(
-    `${B}(?:python_version|python_full_version|os[._]name|sys[._]platform|platform_(?:release|system)` +
-      `|platform[._](?:version|machine|python_implementation)|python_implementation` +
-      `|implementation_(?:name|version)|extras?|dependency_groups)${B}`,
-    'yu'
-  ),
-  SPECIFIER: new RegExp(SPECIFIER_PATTERN, 'yi'),
-  AT: /@/y,
-  URL: /[^ \t]+/y,
-  IDENTIFIER: new RegExp(`${B}[a-zA-Z0-9][a-zA-Z0-9._-]*${B}`, 'yu'),
-  VERSION_PREFIX_TRAIL: /\.\*/y,
-  VERSION_LOCAL_LABEL_TRAIL: /\+[a-z0-9]+(?:[-_.][a-z0-9]+)*/y,
-  WS: /[ \t]+/y
-} as const
+function rules(b: string, flags: '' | 'u') {
+  return {
+    LEFT_PARENTHESIS: /\(/y,
+    RIGHT_PARENTHESIS: /\)/y,
+    LEFT_BRACKET: /\[/y,
+    RIGHT_BRACKET: /\]/y,
+    SEMICOLON: /;/y,
+    COMMA: /,/y,
+    QUOTED_STRING: /'[^']*'|"[^"]*"/y,
+    OP: /===|==|~=|!=|<=|>=|<|>/y,
+    BOOLOP: new RegExp(`${b}(?:or|and)${b}`, `y${flags}`),
+    IN: new RegExp(`${b}in${b}`, `y${flags}`),
+    NOT: new RegExp(`${b}not${b}`, `y${flags}`),
+    VARIABLE: new RegExp(
+      `${b}(?:python_version|python_full_version|os[._]name|sys[._]platform|platform_(?:release|system)` +
+        `|platform[._](?:version|machine|python_implementation)|python_implementation` +
+        `|implementation_(?:name|version)|extras?|dependency_groups)${b}`,
+      `y${flags}`
+    ),
+    SPECIFIER: new RegExp(SPECIFIER_PATTERN, 'yi'),
+    AT: /@/y,
+    URL: /[^ \t]+/y,
+    IDENTIFIER: new RegExp(`${b}[a-zA-Z0-9][a-zA-Z0-9._-]*${b}`, `y${flags}`),
+    VERSION_PREFIX_TRAIL: /\.\*/y,
+    VERSION_LOCAL_LABEL_TRAIL: /\+[a-z0-9]+(?:[-_.][a-z0-9]+)*/y,
+    WS: /[ \t]+/y
+  } as const
+}
+
+const RULES = rules(B, 'u')
+/**
+ * For ASCII text (virtually every marker), JavaScript's own `\b` is Python's `\b`: both see
+ * [A-Za-z0-9_] as word characters there. These rules skip the slow Unicode look-behinds.
+ */
+const ASCII_RULES = rules('\\b', '')
+// eslint-disable-next-line no-control-regex -- the whole ASCII range, on purpose
+const ASCII = /^[\x00-\x7f]*$/
 
 export type TokenName = keyof typeof RULES
+
+/**
+ * The characters each token can start with. Checking the next character first skips most regex
+ * runs (the Unicode word-boundary look-behinds are slow); a token that cannot start here would not
+ * match anyway, so results are unchanged.
+ */
+const FIRST: Partial<Record<TokenName, (c: string) => boolean>> = {
+  BOOLOP: (c) => c === 'o' || c === 'a',
+  IN: (c) => c === 'i',
+  NOT: (c) => c === 'n',
+  VARIABLE: (c) => 'posied'.includes(c),
+  OP: (c) => '=~!<>'.includes(c),
+  QUOTED_STRING: (c) => c === "'" || c === '"',
+  IDENTIFIER: (c) => /[a-zA-Z0-9]/.test(c),
+  WS: (c) => c === ' ' || c === '\t'
+}
 
 /** How a source text is shown in messages: single quotes unless it contains one. */
 export function quoteSource(text: string): string {
@@ -46,15 +73,23 @@ export function quoteSource(text: string): string {
 
 export class Tokenizer {
   position = 0
+  private readonly rules: typeof RULES
 
   constructor(
     readonly source: string,
     private readonly at: Location | undefined
-  ) {}
+  ) {
+    this.rules = ASCII.test(source) ? ASCII_RULES : RULES
+  }
 
   /** The text of the token `name` at the current position, without consuming it. */
   peek(name: TokenName): string | null {
-    const re = RULES[name]
+    const first = FIRST[name]
+    if (first) {
+      const c = this.source[this.position]
+      if (c === undefined || c === '' || !first(c)) return null
+    }
+    const re = this.rules[name]
     re.lastIndex = this.position
     const m = re.exec(this.source)
     return m ? m[0] : null

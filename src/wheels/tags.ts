@@ -184,8 +184,12 @@ export function chooseWheel<F extends { readonly name: string }>(
   return best
 }
 
+const LINUX_OR_ANY = /linux|any\.whl$/i
+
 /** Whether any tag in the file name's tag triple is in `ranks` (a cheap, non-validating look). */
 function mayFit(filename: string, ranks: ReadonlyMap<string, number>): boolean {
+  // Linux targets only accept linux platform tags or `any`; most rejected wheels stop here.
+  if (!LINUX_OR_ANY.test(filename)) return false
   const fields = filename.slice(0, -4).toLowerCase().split('-')
   const n = fields.length
   if (n !== 5 && n !== 6) return true // let the full parse decide
