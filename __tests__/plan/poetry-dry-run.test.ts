@@ -27,13 +27,20 @@ const env = {
   PIP_FIND_LINKS: ''
 }
 
-function hostPython(): Target['python'] {
-  const [major, minor, patch] = execFileSync('python3', ['-c', 'import sys; print(*sys.version_info[:3])'], {
-    encoding: 'utf8'
-  })
-    .trim()
-    .split(' ')
-    .map(Number) as [number, number, number]
+/** The interpreter of the virtualenv Poetry made for the project (after a first dry run). */
+function poetryPython(dir: string): Target['python'] {
+  const venv = execFileSync('poetry', ['env', 'info', '--path'], {
+    cwd: dir,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000
+  }).trim()
+  const version = execFileSync(
+    join(venv, 'bin', 'python'),
+    ['-c', 'import sys; print(*sys.version_info[:3])'],
+    { encoding: 'utf8' }
+  )
+  const [major, minor, patch] = version.trim().split(' ').map(Number) as [number, number, number]
   return { major, minor, patch }
 }
 
@@ -148,12 +155,13 @@ describe.each(cases)('$name against poetry install --dry-run', ({ name, selectio
   cpSync(join(CORPUS_DIR, name), dir, { recursive: true })
   const project = readProject(dir)
   const { lock } = readLock(project)
-  const target: Target = { python: hostPython(), platform: parsePlatform('linux/amd64'), libc: DEFAULT_LIBC }
+  let target: Target | null = null
 
   const raw = parse(readFileSync(join(dir, 'poetry.lock'), 'utf8')) as TomlTable
 
   it.each(selections)('poetry install $args', ({ args, groups, extras }) => {
     const expected = poetryDryRun(dir, args)
+    target ??= { python: poetryPython(dir), platform: parsePlatform('linux/amd64'), libc: DEFAULT_LIBC }
     const selection = { groups: groups as NormalizedName[], extras: extras as NormalizedName[], members: [] }
     const theirs = [...expected].map(([n, v]) => `${n} ${v}`).sort()
     expect(theirs.length).toBeGreaterThan(10)

@@ -1,0 +1,61 @@
+// The bundles as users run them: `node dist/cli.js` (the `fast-build` bin) and dist/index.js as
+// GitHub runs an action (INPUT_* environment, GITHUB_OUTPUT file).
+import { describe, expect, it } from '@jest/globals'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { uvProject } from './support/fixtures.js'
+import { tempDir } from './support/project.js'
+
+const ROOT = resolve('.')
+const CLI = join(ROOT, 'dist', 'cli.js')
+
+function node(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync('node', args, { encoding: 'utf8', env, timeout: 60_000 })
+}
+
+describe('dist/cli.js', () => {
+  it('plans the bundled example', () => {
+    const r = node([CLI, 'plan', '--project', join(ROOT, 'examples', 'demo'), '--json'])
+    expect(r.status).toBe(0)
+    const plan = JSON.parse(r.stdout)
+    expect(plan.variants.map((v: { name: string }) => v.name)).toEqual(['base', 'ml', 'dev'])
+    const ml = plan.variants[1].platforms[0].packages.map((p: { name: string }) => p.name)
+    expect(ml).toEqual(expect.arrayContaining(['numpy', 'pandas', 'httpx', 'pydantic']))
+    expect(plan.variants[0].runtime.map((p: { name: string }) => p.name)).toEqual(['tqdm'])
+  })
+
+  it('reports bad input without a stack trace, exit 1', () => {
+    const dir = uvProject()
+    writeFileSync(join(dir, 'pyproject.toml'), '[project\nname = "x"\n')
+    const r = node([CLI, 'plan', '--project', dir])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/^error: .*pyproject\.toml:1:\d+: malformed TOML/)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+})
+
+describe('dist/index.js as an action', () => {
+  it('writes the plan to GITHUB_OUTPUT and the table to GITHUB_STEP_SUMMARY', () => {
+    const tmp = tempDir()
+    const output = join(tmp, 'output')
+    const summary = join(tmp, 'summary')
+    writeFileSync(output, '')
+    writeFileSync(summary, '')
+    const r = node([join(ROOT, 'dist', 'index.js')], {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      INPUT_PROJECT: join(ROOT, 'examples', 'demo'),
+      INPUT_VARIANTS: 'ml',
+      INPUT_PLATFORMS: '',
+      GITHUB_OUTPUT: output,
+      GITHUB_STEP_SUMMARY: summary
+    })
+    expect(r.status).toBe(0)
+    const out = readFileSync(output, 'utf8')
+    const m = /^plan<<(.+)\n([\s\S]*?)\n\1$/m.exec(out)
+    expect(m).not.toBeNull()
+    expect(JSON.parse(m![2]!).variants[0].name).toBe('ml')
+    expect(readFileSync(summary, 'utf8')).toMatch(/<h2>fast-build plan<\/h2>[\s\S]*<td>ml<\/td>/)
+  })
+})

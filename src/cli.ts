@@ -1,0 +1,192 @@
+// The same engine as the action, for a terminal: `fast-build plan | diff`.
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ConfigError, describeError, isFastBuildError } from './errors.js'
+import { readLock } from './lock/index.js'
+import { diffPlans, summarizeVariantDiff } from './plan/diff.js'
+import { planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
+import { readProject } from './project/pyproject.js'
+import { formatPlatform, parsePlatform, parsePythonVersion } from './target.js'
+import { renderTable } from './util/table.js'
+import { VERSION } from './version.js'
+
+export interface CliIO {
+  out(text: string): void
+  err(text: string): void
+}
+
+const processIO: CliIO = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t)
+}
+
+const USAGE = `usage: fast-build <command> [options]
+
+commands:
+  plan    compute each variant's packages and canonical hash from the lock
+  diff    explain what changed between two plans (from \`plan --json\`)
+
+fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python X.Y] [--json]
+  --project DIR     directory holding pyproject.toml and the lock (default .)
+  --variant NAME    only this variant (repeatable; default: all in [tool.fast-build.variants])
+  --platform P      linux/amd64 or linux/arm64 (repeatable; default from [tool.fast-build])
+  --python X.Y      target interpreter (default from [tool.fast-build] or requires-python)
+  --json            print the plan as JSON
+
+fast-build diff OLD.json NEW.json [--json]
+`
+
+class UsageError extends Error {}
+
+export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'plan':
+        return cmdPlan(rest, io)
+      case 'diff':
+        return cmdDiff(rest, io)
+      case '--version':
+      case 'version':
+        io.out(`fast-build ${VERSION}\n`)
+        return 0
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        io.out(USAGE)
+        return command === undefined ? 2 : 0
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+    }
+  } catch (e) {
+    // node:util parseArgs throws errors with ERR_PARSE_ARGS_* codes for unknown or bad flags.
+    const code = (e as { code?: unknown } | null)?.code
+    if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`fast-build: ${(e as Error).message}\n\n${USAGE}`)
+      return 2
+    }
+    if (isFastBuildError(e)) {
+      io.err(`error: ${describeError(e)}\n`)
+      return 1
+    }
+    // Not ours: still no stack trace for the user, but enough to report it.
+    io.err(
+      `internal error: ${describeError(e)}\n(this is a bug in fast-build; please report it with the command you ran)\n`
+    )
+    if (process.env['FAST_BUILD_DEBUG'] && e instanceof Error) io.err(`${e.stack}\n`)
+    return 1
+  }
+}
+
+export function loadPlan(opts: {
+  project: string
+  variants?: string[]
+  platforms?: string[]
+  python?: string
+}): Plan {
+  const dir = resolve(opts.project)
+  const project = readProject(dir, opts.project === '.' ? undefined : opts.project)
+  const { lock, notes } = readLock(project)
+  const plan = planProject(project, lock, {
+    variants: opts.variants ?? [],
+    platforms: (opts.platforms ?? []).map((p) => parsePlatform(p, '--platform')),
+    ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {})
+  })
+  return { ...plan, notes: [...notes, ...plan.notes] }
+}
+
+function cmdPlan(args: readonly string[], io: CliIO): number {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      project: { type: 'string', default: '.' },
+      variant: { type: 'string', multiple: true },
+      platform: { type: 'string', multiple: true },
+      python: { type: 'string' },
+      json: { type: 'boolean', default: false }
+    },
+    allowPositionals: true
+  })
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+  const plan = loadPlan({
+    project: values.project!,
+    variants: values.variant ?? [],
+    platforms: values.platform ?? [],
+    ...(values.python ? { python: values.python } : {})
+  })
+  for (const n of plan.notes) io.err(`note: ${n}\n`)
+  if (values.json) {
+    io.out(JSON.stringify(planToJson(plan), null, 2) + '\n')
+    return 0
+  }
+  const rows = plan.variants.flatMap((v) =>
+    v.platforms.map((p) => [
+      v.name,
+      formatPlatform(p.platform),
+      v.shortHash,
+      String(p.closure.installed.length),
+      p.closure.local.map((e) => e.package.name).join(',') || '-',
+      p.runtime.length ? String(p.runtime.length) : '-'
+    ])
+  )
+  io.out(renderTable(['variant', 'platform', 'hash', 'packages', 'local', 'runtime'], rows))
+  return 0
+}
+
+function readPlanJson(path: string): PlanJson {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new ConfigError(
+      `cannot read plan (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      { file: path },
+      'write one with `fast-build plan --json > FILE`'
+    )
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (e) {
+    throw new ConfigError(
+      `not JSON: ${(e as Error).message}`,
+      { file: path },
+      'write one with `fast-build plan --json > FILE`'
+    )
+  }
+  if (typeof data !== 'object' || data === null || !Array.isArray((data as PlanJson).variants)) {
+    throw new ConfigError(
+      'not a fast-build plan (no "variants" list)',
+      { file: path },
+      'write one with `fast-build plan --json > FILE`'
+    )
+  }
+  return data as PlanJson
+}
+
+function cmdDiff(args: readonly string[], io: CliIO): number {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: { json: { type: 'boolean', default: false } },
+    allowPositionals: true
+  })
+  if (positionals.length !== 2) throw new UsageError('diff needs two plan files: OLD.json NEW.json')
+  const diffs = diffPlans(readPlanJson(positionals[0]!), readPlanJson(positionals[1]!))
+  if (values.json) {
+    io.out(JSON.stringify(diffs, null, 2) + '\n')
+    return 0
+  }
+  for (const d of diffs) {
+    const hashes =
+      d.oldHash && d.newHash && d.oldHash !== d.newHash
+        ? ` (${d.oldHash.slice(0, 16)} → ${d.newHash.slice(0, 16)})`
+        : ''
+    io.out(`${d.variant}: ${d.status}${hashes}\n`)
+    for (const line of summarizeVariantDiff(d)) io.out(`  ${line}\n`)
+  }
+  return 0
+}
+
+export { isFastBuildError }
