@@ -4,9 +4,11 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
-export const CORPUS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus')
+/** ../shared/corpus next to the checkout (tests and benchmarks run from its root), or FAST_BUILD_CORPUS. */
+export const CORPUS_DIR = resolve(
+  process.env['FAST_BUILD_CORPUS'] ?? join(process.cwd(), '..', 'shared', 'corpus')
+)
 
 export interface CorpusCase {
   name: string

@@ -1,0 +1,15 @@
+// npm run bench: every speed target, measured against its named alternative in the same run.
+import { benchPlan } from './plan.js'
+import { verdicts } from './lib.js'
+
+const only = process.argv.slice(2)
+const sections: [string, () => void | Promise<void>][] = [['plan', benchPlan]]
+
+for (const [name, run] of sections) {
+  if (only.length && !only.includes(name)) continue
+  await run()
+}
+
+console.log('\nsummary')
+for (const v of verdicts)
+  console.log(`  ${v.ok ? 'PASS' : 'MISS'}  ${v.name}: ${v.measured} (target ${v.target})`)
