@@ -1,13 +1,16 @@
-// The real lock corpus in ../shared/corpus, laid out as the projects had it: the lock and
+// The real lock corpus (__tests__/corpus, a copy of the shared corpus), laid out as the projects had it: the lock and
 // pyproject.toml at their repository path, members' pyproject.toml files at theirs, so that
 // relative paths in the locks (`../checkpoint`, `packages/*`) resolve.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 
-/** ../shared/corpus next to the checkout (tests and benchmarks run from its root), or FAST_BUILD_CORPUS. */
+/**
+ * The corpus copied into __tests__/corpus (tests and benchmarks run from the checkout's root), or
+ * FAST_BUILD_CORPUS to read another copy.
+ */
 export const CORPUS_DIR = resolve(
-  process.env['FAST_BUILD_CORPUS'] ?? join(process.cwd(), '..', 'shared', 'corpus')
+  process.env['FAST_BUILD_CORPUS'] ?? join(process.cwd(), '__tests__', 'corpus')
 )
 
 export interface CorpusCase {
