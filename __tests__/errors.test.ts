@@ -231,6 +231,18 @@ describe('selection errors', () => {
   })
 })
 
+describe('cycles', () => {
+  it('a cycle between packages is legal in Python locks: it plans, without hanging', async () => {
+    const packages = DEFAULT_PACKAGES.map((p) =>
+      p.name === 'certifi' ? { ...p, deps: [{ name: 'requests' }] } : p
+    )
+    const r = await plan(uvProject({ packages }), '--json')
+    expect(r.code).toBe(0)
+    const names = JSON.parse(r.out).variants[0].platforms[0].packages.map((p: { name: string }) => p.name)
+    expect(names).toEqual(['certifi', 'idna', 'requests'])
+  })
+})
+
 describe('finding the lock', () => {
   it('no lock at all', async () => {
     const dir = uvProject()
