@@ -1,0 +1,22 @@
+// What goes into a layer, before it becomes tar bytes: a flat list of entries with paths relative
+// to the image root (no leading slash), already normalized. The tar writer sorts them and fixes
+// everything that would make bytes differ between machines (times, owners, modes).
+
+export type LayerEntry =
+  | {
+      readonly type: 'file'
+      /** Relative to the image root, `/`-separated, no `.`/`..` segments, no leading or trailing slash. */
+      readonly path: string
+      /** Executable bit: files become 0755 when set, else 0644. */
+      readonly executable: boolean
+      readonly size: number
+      /** The content; read lazily so a layer of thousands of files streams from disk. */
+      readonly content: () => Buffer | Promise<Buffer>
+    }
+  | { readonly type: 'dir'; readonly path: string }
+  | {
+      readonly type: 'symlink'
+      readonly path: string
+      /** As stored in the link; relative targets only (checked to stay inside the layer). */
+      readonly target: string
+    }
