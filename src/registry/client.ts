@@ -1,0 +1,362 @@
+// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
+// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
+// operation retries transient failures as a whole (an upload restarts with a new session), and
+// auth failures say which credential was used and what was asked for.
+import { FastBuildError } from '../errors.js'
+import { parseDigest, sha256, type Digest } from '../oci/digest.js'
+import type { Descriptor } from '../oci/image.js'
+import { ACCEPT_ANY_MANIFEST } from '../oci/media-types.js'
+import { describeCredential, ANONYMOUS, type Credential } from './credentials.js'
+import { errorText, RegistryAuth, RegistryAuthError, scopeFor, type Access } from './auth.js'
+import {
+  DEFAULT_RETRY,
+  HttpClient,
+  isRetryableStatus,
+  parseRetryAfter,
+  redactUrl,
+  RegistryError,
+  TransientHttpError,
+  withRetry,
+  type HttpResponse,
+  type RequestBody,
+  type RetryPolicy
+} from './http.js'
+import {
+  isDigestRef,
+  TAG_PATTERN,
+  type BlobData,
+  type BlobOutcome,
+  type ImageStore,
+  type StoredManifest
+} from './store.js'
+import { statSync } from 'node:fs'
+
+export interface RegistryRef {
+  /** `host[:port]` as used in URLs (`registry-1.docker.io` for Docker Hub). */
+  readonly host: string
+  readonly repository: string
+}
+
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
+
+export class ReferenceError extends FastBuildError {}
+
+/**
+ * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
+ * digest suffix is returned apart.
+ */
+export function parseImageReference(
+  text: string,
+  where = 'image'
+): RegistryRef & { tag: string | null; digest: Digest | null } {
+  let rest = text.trim()
+  let digest: Digest | null = null
+  const at = rest.indexOf('@')
+  if (at >= 0) {
+    digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`)
+    rest = rest.slice(0, at)
+  }
+  let tag: string | null = null
+  const colon = rest.lastIndexOf(':')
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1)
+    rest = rest.slice(0, colon)
+    if (!TAG_PATTERN.test(tag))
+      throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`)
+  }
+  const slash = rest.indexOf('/')
+  const first = slash < 0 ? '' : rest.slice(0, slash)
+  let host: string
+  let repository: string
+  if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    host = first
+    repository = rest.slice(slash + 1)
+  } else {
+    host = 'docker.io'
+    repository = slash < 0 ? `library/${rest}` : rest
+  }
+  if (host === 'docker.io' || host === 'index.docker.io') host = 'registry-1.docker.io'
+  if (!REPOSITORY.test(repository)) {
+    throw new ReferenceError(
+      `${where}: ${JSON.stringify(text)} is not an image reference`,
+      {},
+      'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo'
+    )
+  }
+  return { host, repository, tag, digest }
+}
+
+export interface RegistryClientOptions {
+  readonly credential?: Credential
+  readonly http?: HttpClient
+  readonly retry?: RetryPolicy
+  /** Speak plain HTTP (default only for localhost and 127.0.0.0/8). */
+  readonly insecure?: boolean
+  /** Blobs larger than this go up in PATCH chunks of this size. */
+  readonly chunkSize?: number
+  /** Told about every retry (for progress output). */
+  readonly onRetry?: (message: string, delayMs: number) => void
+}
+
+const DEFAULT_CHUNK = 64 * 1024 * 1024
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || /^127\./.test(h)
+}
+
+export class RegistryClient implements ImageStore {
+  readonly name: string
+  private readonly base: string
+  private readonly http: HttpClient
+  private readonly ownsHttp: boolean
+  private readonly auth: RegistryAuth
+  private readonly retry: RetryPolicy
+  private readonly chunkSize: number
+
+  constructor(
+    readonly ref: RegistryRef,
+    private readonly opts: RegistryClientOptions = {}
+  ) {
+    this.name = `${ref.host}/${ref.repository}`
+    const insecure = opts.insecure ?? isLoopback(ref.host)
+    this.base = `${insecure ? 'http' : 'https'}://${ref.host}`
+    this.ownsHttp = !opts.http
+    this.http = opts.http ?? new HttpClient()
+    this.retry = opts.retry ?? DEFAULT_RETRY
+    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK
+    const credential = opts.credential ?? ANONYMOUS
+    this.auth = new RegistryAuth(this.http, ref.host, credential, {
+      fix:
+        credential.kind === 'anonymous'
+          ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
+          : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
+    })
+  }
+
+  /** Another repository of the same registry, sharing connections and credentials. */
+  sibling(repository: string): RegistryClient {
+    return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http })
+  }
+
+  close(): void {
+    if (this.ownsHttp) this.http.close()
+  }
+
+  private url(path: string): string {
+    return `${this.base}/v2/${this.ref.repository}/${path}`
+  }
+
+  /**
+   * One request with auth: a 401 is answered by authenticating (once) and trying again.
+   * Retryable statuses become TransientHttpError; the caller decides about retrying.
+   */
+  private async send(
+    method: string,
+    url: string,
+    o: {
+      access: Access
+      scopes?: string[]
+      headers?: Record<string, string>
+      body?: () => RequestBody
+      maxBody?: number
+    }
+  ): Promise<HttpResponse> {
+    const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])]
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const headers: Record<string, string> = { ...o.headers }
+      const authorization = await this.auth.header(scopes)
+      if (authorization) headers['authorization'] = authorization
+      const res = await this.http.request({
+        method,
+        url,
+        headers,
+        ...(o.body ? { body: o.body() } : {}),
+        ...(o.maxBody ? { maxBody: o.maxBody } : {})
+      })
+      if (res.status === 401 && attempt === 0) {
+        this.auth.learn(res)
+        this.auth.forget()
+        continue
+      }
+      if (res.status === 401 || res.status === 403) {
+        // With Basic auth a second 401 means the user or password is wrong; otherwise the
+        // credential was accepted but lacks the access asked for.
+        const wrongCredential = res.status === 401 && this.auth.scheme === 'basic'
+        throw new RegistryAuthError(
+          `${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`,
+          {},
+          wrongCredential
+            ? this.auth.fix
+            : o.access === 'push'
+              ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
+              : `the credential needs pull access to ${this.name}`
+        )
+      }
+      if (isRetryableStatus(res.status)) {
+        throw new TransientHttpError(
+          `${method} ${redactUrl(url)}: ${res.status}${errorText(res)}`,
+          parseRetryAfter(res.headers['retry-after'])
+        )
+      }
+      return res
+    }
+    throw new Error('unreachable')
+  }
+
+  private unexpected(what: string, res: HttpResponse): RegistryError {
+    return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`)
+  }
+
+  private retrying<T>(op: () => Promise<T>): Promise<T> {
+    return withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay))
+  }
+
+  async ping(): Promise<void> {
+    await this.retrying(async () => {
+      const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' })
+      if (res.status !== 200) throw this.unexpected('GET /v2/', res)
+    })
+  }
+
+  blobExists(digest: Digest): Promise<boolean> {
+    return this.retrying(async () => {
+      const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' })
+      if (res.status === 200) return true
+      if (res.status === 404) return false
+      throw this.unexpected(`HEAD blob ${digest}`, res)
+    })
+  }
+
+  getBlob(digest: Digest): Promise<Buffer> {
+    return this.retrying(async () => {
+      const res = await this.send('GET', this.url(`blobs/${digest}`), {
+        access: 'pull',
+        maxBody: 64 * 1024 * 1024
+      })
+      if (res.status !== 200) throw this.unexpected(`GET blob ${digest}`, res)
+      if (sha256(res.body) !== digest)
+        throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`)
+      return res.body
+    })
+  }
+
+  async putBlob(desc: Descriptor, data: BlobData, opts: { mountFrom?: string } = {}): Promise<BlobOutcome> {
+    if (await this.blobExists(desc.digest)) return 'exists'
+    const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size
+    if (size !== desc.size)
+      throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`)
+    return this.retrying(async () => {
+      let location: string
+      const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null
+      if (mountFrom) {
+        const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`
+        const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] })
+        if (res.status === 201) return 'mounted'
+        if (res.status !== 202) throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res)
+        location = this.location(res)
+      } else {
+        const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' })
+        if (res.status !== 202) throw this.unexpected('starting an upload', res)
+        location = this.location(res)
+      }
+      const part = (start: number, end: number): RequestBody =>
+        Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 }
+      if (size > this.chunkSize) {
+        for (let start = 0; start < size; start += this.chunkSize) {
+          const end = Math.min(size, start + this.chunkSize)
+          const res = await this.send('PATCH', location, {
+            access: 'push',
+            headers: {
+              'content-type': 'application/octet-stream',
+              'content-range': `${start}-${end - 1}`,
+              'content-length': String(end - start)
+            },
+            body: () => part(start, end)
+          })
+          if (res.status !== 202)
+            throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res)
+          location = this.location(res)
+        }
+        const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' })
+        this.checkPut(res, desc.digest)
+      } else {
+        const res = await this.send('PUT', withDigest(location, desc.digest), {
+          access: 'push',
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+          body: () => part(0, size)
+        })
+        this.checkPut(res, desc.digest)
+      }
+      return 'uploaded'
+    })
+  }
+
+  private checkPut(res: HttpResponse, digest: Digest): void {
+    if (res.status !== 201) throw this.unexpected(`finishing the upload of ${digest}`, res)
+    const got = res.headers['docker-content-digest']
+    if (got && got !== digest)
+      throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`)
+  }
+
+  private location(res: HttpResponse): string {
+    const loc = res.headers['location']
+    if (!loc) throw new RegistryError(`${this.name}: an upload answer without a Location header`)
+    return new URL(loc, this.base).toString()
+  }
+
+  getManifest(ref: string): Promise<StoredManifest | null> {
+    return this.retrying(async () => {
+      const res = await this.send('GET', this.url(`manifests/${ref}`), {
+        access: 'pull',
+        headers: { accept: ACCEPT_ANY_MANIFEST }
+      })
+      if (res.status === 404) return null
+      if (res.status !== 200) throw this.unexpected(`GET manifest ${ref}`, res)
+      const digest = sha256(res.body)
+      if (isDigestRef(ref) && digest !== ref)
+        throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`)
+      return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0]!.trim(), digest }
+    })
+  }
+
+  putManifest(tag: string | null, bytes: Buffer, mediaType: string): Promise<Digest> {
+    const digest = sha256(bytes)
+    if (tag !== null && !TAG_PATTERN.test(tag)) throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`)
+    return this.retrying(async () => {
+      const res = await this.send('PUT', this.url(`manifests/${tag ?? digest}`), {
+        access: 'push',
+        headers: { 'content-type': mediaType },
+        body: () => bytes
+      })
+      if (res.status !== 201 && res.status !== 200)
+        throw this.unexpected(`PUT manifest ${tag ?? digest}`, res)
+      const got = res.headers['docker-content-digest']
+      if (got && got !== digest)
+        throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`)
+      return digest
+    })
+  }
+
+  async listTags(): Promise<string[]> {
+    const tags: string[] = []
+    let url: string | null = `${this.url('tags/list')}?n=1000`
+    for (let page = 0; url && page < 1000; page++) {
+      const current: string = url
+      const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }))
+      if (res.status === 404) return []
+      if (res.status !== 200) throw this.unexpected('listing tags', res)
+      const body = JSON.parse(res.body.toString('utf8')) as { tags?: string[] | null }
+      tags.push(...(body.tags ?? []))
+      const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '')
+      url = next ? new URL(next[1]!, this.base).toString() : null
+    }
+    return tags.sort()
+  }
+}
+
+function withDigest(location: string, digest: Digest): string {
+  const u = new URL(location)
+  u.searchParams.set('digest', digest)
+  return u.toString()
+}

@@ -1,0 +1,39 @@
+// One interface for where images live: a registry repository or an OCI image-layout directory.
+import type { Digest } from '../oci/digest.js'
+import type { Descriptor } from '../oci/image.js'
+
+/** A blob's bytes: in memory, or a file to stream from (large layers). */
+export type BlobData = Buffer | { readonly file: string }
+
+export type BlobOutcome = 'exists' | 'mounted' | 'uploaded'
+
+export interface StoredManifest {
+  readonly bytes: Buffer
+  readonly mediaType: string
+  readonly digest: Digest
+}
+
+export interface ImageStore {
+  /** How to name it in messages and references: `host/repo` or `oci:/path`. */
+  readonly name: string
+  blobExists(digest: Digest): Promise<boolean>
+  /**
+   * Make the blob present: skip it when it is there, mount it from `mountFrom` (another
+   * repository of the same registry) when possible, else upload it. Verifies the digest.
+   */
+  putBlob(desc: Descriptor, data: BlobData, opts?: { mountFrom?: string }): Promise<BlobOutcome>
+  /** A small blob (a config), checked against its digest. */
+  getBlob(digest: Digest): Promise<Buffer>
+  /** A manifest or index by tag or digest; null when there is none. */
+  getManifest(ref: string): Promise<StoredManifest | null>
+  /** Store a manifest, under `tag` when given (else by digest only); returns its digest. */
+  putManifest(tag: string | null, bytes: Buffer, mediaType: string): Promise<Digest>
+  listTags(): Promise<string[]>
+}
+
+/** Tags as registries accept them (distribution's reference grammar). */
+export const TAG_PATTERN = /^[\w][\w.-]{0,127}$/
+
+export function isDigestRef(ref: string): boolean {
+  return /^sha256:[a-f0-9]{64}$/.test(ref)
+}
