@@ -1,6 +1,6 @@
 // The same engine as the action, for a terminal: `fast-build plan | diff`.
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, describeError, isFastBuildError } from './errors.js'
 import { readLock } from './lock/index.js'
@@ -10,6 +10,10 @@ import { readProject } from './project/pyproject.js'
 import { formatPlatform, parsePlatform, parsePythonVersion } from './target.js'
 import { renderTable } from './util/table.js'
 import { VERSION } from './version.js'
+import { runBuild } from './build/build.js'
+import { formatBytes } from './build/fast-path.js'
+import type { Compression } from './oci/media-types.js'
+import { openStore, parseStoreSpec } from './registry/open.js'
 
 export interface CliIO {
   out(text: string): void
@@ -25,6 +29,7 @@ const USAGE = `usage: fast-build <command> [options]
 
 commands:
   plan    compute each variant's packages and canonical hash from the lock
+  build   put the source on each variant's deps image (the fast path), without a daemon
   diff    explain what changed between two plans (from \`plan --json\`)
 
 fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python X.Y] [--json]
@@ -33,6 +38,15 @@ fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python 
   --platform P      linux/amd64 or linux/arm64 (repeatable; default from [tool.fast-build])
   --python X.Y      target interpreter (default from [tool.fast-build] or requires-python)
   --json            print the plan as JSON
+
+fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--variant NAME]...
+                 [--platform P]... [--tag TEMPLATE]... [--source auto|git|walk] [--json]
+  --store oci:DIR   an OCI image-layout directory (default: DIR/.fast-build/oci of the project)
+  --registry H/R    a registry repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo
+  --tag TEMPLATE    app image tag, with {variant} {sha} {ref} (repeatable; default {variant}-{sha})
+  --source MODE     which files form the source layer: git-tracked, a directory walk, or auto
+  credentials: FAST_BUILD_REGISTRY_USERNAME and FAST_BUILD_REGISTRY_PASSWORD, else the Docker
+  config file (docker login); never on the command line
 
 fast-build diff OLD.json NEW.json [--json]
 `
@@ -47,6 +61,8 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         return cmdPlan(rest, io)
       case 'diff':
         return cmdDiff(rest, io)
+      case 'build':
+        return await cmdBuild(rest, io)
       case '--version':
       case 'version':
         io.out(`fast-build ${VERSION}\n`)
@@ -190,3 +206,86 @@ function cmdDiff(args: readonly string[], io: CliIO): number {
 }
 
 export { isFastBuildError }
+
+async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      project: { type: 'string', default: '.' },
+      store: { type: 'string' },
+      registry: { type: 'string' },
+      variant: { type: 'string', multiple: true },
+      platform: { type: 'string', multiple: true },
+      python: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      source: { type: 'string', default: 'auto' },
+      compression: { type: 'string', default: 'gzip' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false }
+    },
+    allowPositionals: true
+  })
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+  if (values.store && values.registry) throw new UsageError('give --store or --registry, not both')
+  const source = values.source!
+  if (!['auto', 'git', 'walk'].includes(source)) throw new UsageError(`--source must be auto, git or walk`)
+  const compression = values.compression!
+  if (!['gzip', 'zstd', 'none'].includes(compression))
+    throw new UsageError(`--compression must be gzip, zstd or none`)
+
+  const plan = loadPlan({
+    project: values.project!,
+    variants: values.variant ?? [],
+    platforms: values.platform ?? [],
+    ...(values.python ? { python: values.python } : {})
+  })
+  for (const n of plan.notes) io.err(`note: ${n}\n`)
+  const spec = values.registry
+    ? parseStoreSpec(values.registry, '--registry')
+    : parseStoreSpec(values.store ?? `oci:${join(plan.project.dir, '.fast-build', 'oci')}`, '--store')
+  const user = process.env['FAST_BUILD_REGISTRY_USERNAME']
+  const password = process.env['FAST_BUILD_REGISTRY_PASSWORD']
+  const store = await openStore(spec, {
+    ...(user && password
+      ? {
+          credential: {
+            kind: 'basic',
+            username: user,
+            password,
+            source: 'FAST_BUILD_REGISTRY_USERNAME/PASSWORD'
+          }
+        }
+      : {}),
+    onRetry: (m, delay) => io.err(`retrying in ${(delay / 1000).toFixed(1)} s: ${m}\n`)
+  })
+  try {
+    const result = await runBuild({
+      plan,
+      store,
+      tags: values.tag ?? [],
+      sourceMode: source as 'auto' | 'git' | 'walk',
+      compression: compression as Compression,
+      onProgress: values.quiet ? undefined : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`)
+    })
+    if (values.json) {
+      io.out(JSON.stringify(result, null, 2) + '\n')
+    } else {
+      const rows = result.variants.map((v) => [
+        v.variant,
+        v.path,
+        v.depsRef.slice(v.depsRef.lastIndexOf(':') + 1),
+        v.appRef ? `${v.appRef.slice(0, v.appRef.indexOf('@'))}@${v.digest!.slice(0, 19)}` : '-',
+        `${v.blobs.uploaded}/${v.blobs.mounted}/${v.blobs.skipped}`,
+        formatBytes(v.bytesUploaded),
+        v.seconds.toFixed(2)
+      ])
+      io.out(
+        renderTable(['variant', 'path', 'deps', 'app image', 'up/mnt/skip', 'uploaded', 'seconds'], rows)
+      )
+      for (const v of result.variants) if (v.error) io.err(`${v.variant}: ${v.error}\n`)
+    }
+    return result.variants.every((v) => v.path === 'fast') ? 0 : 1
+  } finally {
+    ;(store as { close?: () => void }).close?.()
+  }
+}

@@ -1,4 +1,5 @@
 // Throwaway projects on disk for tests: copy a corpus case (or write files), edit, plan.
+import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
@@ -11,6 +12,13 @@ import { materializeCorpusCase } from './corpus.js'
 
 export function tempDir(prefix = 'fast-build-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** A temp dir whose path is all lowercase (podman refuses `oci:` paths with capitals). */
+export function lowercaseTempDir(prefix = 'fast-build-test-'): string {
+  const dir = join(tmpdir(), `${prefix}${randomBytes(6).toString('hex')}`)
+  mkdirSync(dir)
+  return dir
 }
 
 /** A copy of a corpus case's tree; returns the project directory in the copy. */

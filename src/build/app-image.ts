@@ -1,0 +1,131 @@
+// The app image of one platform, as data: the deps image's layers plus the source layer, with a
+// config derived from the deps image's (working dir, environment, entry point, labels) and the
+// diff_ids and history kept in step with the layers. Pure: no I/O.
+import type { Digest } from '../oci/digest.js'
+import {
+  buildManifest,
+  configMediaTypeFor,
+  describeBytes,
+  serialize,
+  sortedRecord,
+  type Descriptor,
+  type ImageConfig,
+  type ImageManifest
+} from '../oci/image.js'
+import { DOCKER_MANIFEST } from '../oci/media-types.js'
+
+export interface SourceLayerRef {
+  readonly digest: Digest
+  readonly size: number
+  /** The layer's media type in this manifest family (OCI or Docker). */
+  readonly mediaType: string
+  readonly diffId: Digest
+  readonly files: number
+}
+
+export interface AppSettings {
+  readonly workdir: string
+  /** Set or replaced in the image environment. */
+  readonly env: Readonly<Record<string, string>>
+  /** In-image directories put in front of PYTHONPATH, so the source and local packages import. */
+  readonly pythonPath: readonly string[]
+  readonly entrypoint: readonly string[] | null
+  readonly cmd: readonly string[] | null
+  readonly labels: Readonly<Record<string, string>>
+  /** RFC 3339 time for `created` and the history entry (from SOURCE_DATE_EPOCH or the commit). */
+  readonly created: string
+}
+
+export interface AppImage {
+  readonly config: Buffer
+  readonly configDescriptor: Descriptor
+  readonly manifest: Buffer
+  readonly manifestDescriptor: Descriptor
+}
+
+function parseEnv(list: readonly string[] | undefined): Map<string, string> {
+  const env = new Map<string, string>()
+  for (const item of list ?? []) {
+    const eq = item.indexOf('=')
+    if (eq > 0) env.set(item.slice(0, eq), item.slice(eq + 1))
+  }
+  return env
+}
+
+/** The deps config with our settings applied; unknown fields are kept as they were. */
+export function appConfig(deps: ImageConfig, layer: SourceLayerRef, s: AppSettings): ImageConfig {
+  const config = { ...(deps.config ?? {}) }
+  const env = parseEnv(config.Env)
+  for (const [k, v] of Object.entries(s.env)) env.set(k, v)
+  if (s.pythonPath.length > 0) {
+    const existing = env.get('PYTHONPATH')
+    env.set('PYTHONPATH', [...s.pythonPath, ...(existing ? [existing] : [])].join(':'))
+  }
+  config.Env = [...env].map(([k, v]) => `${k}=${v}`)
+  config.WorkingDir = s.workdir
+  if (s.entrypoint) {
+    config.Entrypoint = [...s.entrypoint]
+    // As in a Dockerfile: a new ENTRYPOINT drops the CMD inherited from the base.
+    config.Cmd = s.cmd ? [...s.cmd] : null
+  } else if (s.cmd) {
+    config.Cmd = [...s.cmd]
+  }
+  config.Labels = sortedRecord({ ...(config.Labels ?? {}), ...s.labels })
+  return {
+    ...deps,
+    created: s.created,
+    config,
+    rootfs: { type: 'layers', diff_ids: [...deps.rootfs.diff_ids, layer.diffId] },
+    history: [
+      ...(deps.history ?? []),
+      {
+        created: s.created,
+        created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
+        comment: 'fast-build'
+      }
+    ]
+  }
+}
+
+/** Config and manifest of the app image for one platform of the deps image. */
+export function appImage(args: {
+  readonly depsManifest: ImageManifest
+  readonly depsManifestDigest: Digest
+  readonly depsConfig: ImageConfig
+  readonly depsRef: string
+  readonly layer: SourceLayerRef
+  readonly settings: AppSettings
+}): AppImage {
+  const { depsManifest: m, layer } = args
+  if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
+    throw new Error(
+      `deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`
+    )
+  }
+  const config = serialize(appConfig(args.depsConfig, layer, args.settings))
+  const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config)
+  const layerDescriptor: Descriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }
+  const manifest = serialize(
+    buildManifest({
+      mediaType: m.mediaType,
+      config: configDescriptor,
+      layers: [...m.layers, layerDescriptor],
+      // Docker schema 2 has no annotations; the labels carry the same facts there.
+      ...(m.mediaType === DOCKER_MANIFEST
+        ? {}
+        : {
+            annotations: {
+              'org.opencontainers.image.base.digest': args.depsManifestDigest,
+              'org.opencontainers.image.base.name': args.depsRef,
+              ...(args.settings.labels['org.opencontainers.image.revision']
+                ? {
+                    'org.opencontainers.image.revision':
+                      args.settings.labels['org.opencontainers.image.revision']
+                  }
+                : {})
+            }
+          })
+    })
+  )
+  return { config, configDescriptor, manifest, manifestDescriptor: describeBytes(m.mediaType, manifest) }
+}

@@ -1,0 +1,233 @@
+// `fast-build build`: plan, collect the source once, build its layer once, then per variant look
+// up `deps-<variant>-<hash>`; present → fast path; absent → reported as needing the full path.
+// Variants are independent: one failing does not stop the others.
+import { dirname } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { ConfigError, describeError } from '../errors.js'
+import type { Compression } from '../oci/media-types.js'
+import { buildLayer, type LayerBlob } from '../oci/layer.js'
+import type { Plan, VariantPlan } from '../plan/plan.js'
+import type { ImageStore } from '../registry/store.js'
+import { TAG_PATTERN } from '../registry/store.js'
+import type { AppSettings } from './app-image.js'
+import { depsTag, resolveDepsImage } from './deps-image.js'
+import { formatBytes, pushAppImage, type BlobStats } from './fast-path.js'
+import { buildEpoch, gitInfo, type GitInfo } from './git.js'
+import { collectSource, localPackagesOf, type SourceTree } from './source.js'
+
+export type VariantPath = 'fast' | 'missing' | 'failed'
+
+export interface VariantResult {
+  readonly variant: string
+  readonly hash: string
+  readonly path: VariantPath
+  readonly depsRef: string
+  /** `name:tag@digest` of the app image. */
+  readonly appRef: string | null
+  readonly digest: string | null
+  readonly tags: readonly string[]
+  readonly blobs: { readonly uploaded: number; readonly mounted: number; readonly skipped: number }
+  readonly bytesUploaded: number
+  readonly seconds: number
+  readonly error: string | null
+}
+
+export interface BuildResult {
+  readonly store: string
+  readonly revision: string | null
+  readonly sourceLayer: {
+    readonly digest: string
+    readonly size: number
+    readonly files: number
+    readonly seconds: number
+  } | null
+  readonly variants: readonly VariantResult[]
+}
+
+export interface BuildOptions {
+  readonly plan: Plan
+  readonly store: ImageStore
+  /** Tag templates with {variant}, {sha}, {ref}; default `{variant}-{sha}`. */
+  readonly tags?: readonly string[]
+  readonly sourceMode?: 'git' | 'walk' | 'auto'
+  readonly compression?: Compression
+  readonly env?: NodeJS.ProcessEnv
+  readonly onProgress?: (variant: string | null, message: string) => void
+}
+
+export const DEFAULT_TAG = '{variant}-{sha}'
+
+/** Expand a tag template; the result must be a valid registry tag. */
+export function expandTag(template: string, values: { variant: string; sha: string; ref: string }): string {
+  const tag = template.replace(/\{(variant|sha|ref)\}/g, (_, k: 'variant' | 'sha' | 'ref') => values[k])
+  if (!TAG_PATTERN.test(tag)) {
+    throw new ConfigError(
+      `tag template ${JSON.stringify(template)} gives ${JSON.stringify(tag)}, which is not a valid tag`,
+      { keyPath: 'tags' },
+      'tags are letters, digits, "_", "." and "-", at most 128, not starting with "." or "-"'
+    )
+  }
+  return tag
+}
+
+/** A branch or tag name as a tag: `feature/x` → `feature-x`. */
+export function refSlug(ref: string): string {
+  return (
+    ref
+      .replace(/^refs\/(heads|tags)\//, '')
+      .replace(/[^\w.-]+/g, '-')
+      .replace(/^[.-]+/, '')
+      .slice(0, 100) || 'ref'
+  )
+}
+
+function settingsFor(
+  plan: Plan,
+  v: VariantPlan,
+  source: SourceTree,
+  git: GitInfo,
+  created: string
+): AppSettings {
+  const c = plan.project.config
+  const labels: Record<string, string> = {
+    'dev.fast-build.variant': v.name,
+    'dev.fast-build.hash': v.hash
+  }
+  if (git.revision) labels['org.opencontainers.image.revision'] = git.revision
+  if (git.sourceUrl) labels['org.opencontainers.image.source'] = git.sourceUrl
+  return {
+    workdir: c.workdir,
+    env: c.env,
+    pythonPath: source.pythonPath,
+    entrypoint: c.entrypoint,
+    cmd: c.cmd,
+    labels,
+    created
+  }
+}
+
+export async function runBuild(o: BuildOptions): Promise<BuildResult> {
+  const env = o.env ?? process.env
+  const { plan, store } = o
+  const progress = o.onProgress ?? (() => {})
+  const git = gitInfo(plan.project.dir, env)
+  const epoch = buildEpoch(git, env)
+  const created = new Date(epoch * 1000).toISOString()
+  const values = (variant: string) => ({
+    variant,
+    sha: git.revision ? git.revision.slice(0, 12) : 'local',
+    ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
+  })
+  const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG]
+  // Check every template before any work, so a bad one fails the build up front.
+  for (const v of plan.variants) for (const t of templates) expandTag(t, values(v.name))
+
+  let source: SourceTree | null = null
+  let layer: LayerBlob | null = null
+  let layerSeconds = 0
+  const ensureLayer = async (): Promise<{ source: SourceTree; layer: LayerBlob }> => {
+    if (!source || !layer) {
+      const start = performance.now()
+      source = await collectSource({
+        projectDir: plan.project.dir,
+        workdir: plan.project.config.workdir,
+        localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+        mode: o.sourceMode ?? 'auto'
+      })
+      progress(null, `source: ${source.files} files, ${formatBytes(source.bytes)}`)
+      layer = await buildLayer(source.entries, { mtime: epoch, compression: o.compression ?? 'gzip' })
+      layerSeconds = (performance.now() - start) / 1000
+      progress(
+        null,
+        `source layer ${layer.digest.slice(7, 19)}: ${formatBytes(layer.size)} in ${layerSeconds.toFixed(2)} s`
+      )
+    }
+    return { source, layer }
+  }
+
+  const results: VariantResult[] = []
+  for (const v of plan.variants) {
+    const start = performance.now()
+    const tag = depsTag(v.name, v.shortHash)
+    const depsRef = `${store.name}:${tag}`
+    const base = { variant: v.name, hash: v.hash, depsRef }
+    const none = { uploaded: 0, mounted: 0, skipped: 0 }
+    try {
+      const deps = await resolveDepsImage(
+        store,
+        tag,
+        v.platforms.map((p) => p.platform)
+      )
+      if (!deps) {
+        progress(v.name, `deps image ${depsRef} is missing: the full path (building it) is needed`)
+        results.push({
+          ...base,
+          path: 'missing',
+          appRef: null,
+          digest: null,
+          tags: [],
+          blobs: none,
+          bytesUploaded: 0,
+          seconds: (performance.now() - start) / 1000,
+          error: `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`
+        })
+        continue
+      }
+      progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`)
+      const { source: src, layer: lay } = await ensureLayer()
+      const tags = templates.map((t) => expandTag(t, values(v.name)))
+      const pushed = await pushAppImage({
+        store,
+        deps,
+        layer: lay,
+        settings: {
+          ...settingsFor(plan, v, src, git, created),
+          labels: {
+            ...settingsFor(plan, v, src, git, created).labels,
+            'org.opencontainers.image.base.digest': deps.digest,
+            'org.opencontainers.image.base.name': deps.ref
+          }
+        },
+        tags,
+        onProgress: (m) => progress(v.name, m)
+      })
+      const stats: BlobStats = pushed.stats
+      results.push({
+        ...base,
+        path: 'fast',
+        appRef: `${store.name}:${tags[0]}@${pushed.digest}`,
+        digest: pushed.digest,
+        tags,
+        blobs: { uploaded: stats.uploaded, mounted: stats.mounted, skipped: stats.skipped },
+        bytesUploaded: stats.bytesUploaded,
+        seconds: (performance.now() - start) / 1000,
+        error: null
+      })
+      progress(
+        v.name,
+        `pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(stats.bytesUploaded)} uploaded`
+      )
+    } catch (e) {
+      results.push({
+        ...base,
+        path: 'failed',
+        appRef: null,
+        digest: null,
+        tags: [],
+        blobs: none,
+        bytesUploaded: 0,
+        seconds: (performance.now() - start) / 1000,
+        error: describeError(e)
+      })
+      progress(v.name, `failed: ${describeError(e)}`)
+    }
+  }
+  const l = layer as LayerBlob | null
+  const s = source as SourceTree | null
+  return {
+    store: store.name,
+    revision: git.revision,
+    sourceLayer: l && s ? { digest: l.digest, size: l.size, files: s.files, seconds: layerSeconds } : null,
+    variants: results
+  }
+}

@@ -1,0 +1,144 @@
+// The fast path: the deps image exists, so the app image is its layers plus one source layer.
+// Only the source layer (unless already there), the configs and the manifests are written; the
+// deps layers are referenced, never pulled. Blobs always go before the manifests naming them,
+// and the tagged manifest (or index) goes last, so no tag ever points at an incomplete image.
+import { buildIndex, serialize, type Descriptor } from '../oci/image.js'
+import { layerMediaType, OCI_INDEX, DOCKER_MANIFEST_LIST, isIndexType } from '../oci/media-types.js'
+import type { LayerBlob } from '../oci/layer.js'
+import type { Digest } from '../oci/digest.js'
+import type { BlobOutcome, ImageStore } from '../registry/store.js'
+import { appImage, type AppSettings } from './app-image.js'
+import type { DepsImage } from './deps-image.js'
+
+export interface BlobStats {
+  uploaded: number
+  mounted: number
+  /** Already present (or referenced from the deps image, untouched). */
+  skipped: number
+  bytesUploaded: number
+}
+
+export function emptyStats(): BlobStats {
+  return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 }
+}
+
+export interface FastPathResult {
+  readonly digest: Digest
+  readonly mediaType: string
+  readonly tags: readonly string[]
+  readonly stats: BlobStats
+}
+
+function count(stats: BlobStats, outcome: BlobOutcome, size: number): void {
+  if (outcome === 'uploaded') {
+    stats.uploaded++
+    stats.bytesUploaded += size
+  } else if (outcome === 'mounted') stats.mounted++
+  else stats.skipped++
+}
+
+export async function pushAppImage(args: {
+  readonly store: ImageStore
+  readonly deps: DepsImage
+  readonly layer: LayerBlob
+  readonly settings: AppSettings
+  readonly tags: readonly string[]
+  readonly onProgress?: (message: string) => void
+}): Promise<FastPathResult> {
+  const { store, deps, layer, settings } = args
+  const stats = emptyStats()
+  // The deps layers are referenced as they are; the registry checks they exist when the
+  // manifest is pushed.
+  stats.skipped += deps.platforms.reduce((n, p) => n + p.manifest.layers.length, 0)
+
+  const layerData = layer.data ?? { file: layer.file! }
+  const pushedLayer = new Set<Digest>()
+  const children: Descriptor[] = []
+  let single: { bytes: Buffer; mediaType: string } | null = null
+
+  for (const p of deps.platforms) {
+    // The same bytes carry the media type of the manifest family they are listed in.
+    const mediaType = layerMediaType(p.manifest.mediaType, layer.compression)
+    if (!pushedLayer.has(layer.digest)) {
+      args.onProgress?.(`source layer ${layer.digest.slice(7, 19)} (${formatBytes(layer.size)})`)
+      count(
+        stats,
+        await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData),
+        layer.size
+      )
+      pushedLayer.add(layer.digest)
+    }
+    const image = appImage({
+      depsManifest: p.manifest,
+      depsManifestDigest: p.manifestDigest,
+      depsConfig: p.config,
+      depsRef: deps.ref,
+      layer: {
+        digest: layer.digest,
+        size: layer.size,
+        mediaType,
+        diffId: layer.diffId,
+        files: layer.entries
+      },
+      settings
+    })
+    count(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length)
+    if (deps.isIndex) {
+      await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType)
+      stats.uploaded++
+      stats.bytesUploaded += image.manifest.length
+      children.push({
+        ...image.manifestDescriptor,
+        ...(p.indexEntry?.platform ? { platform: p.indexEntry.platform } : {})
+      })
+    } else {
+      single = { bytes: image.manifest, mediaType: image.manifestDescriptor.mediaType }
+    }
+  }
+
+  const top =
+    single ??
+    (() => {
+      const mediaType =
+        isIndexType(deps.mediaType) && deps.mediaType === DOCKER_MANIFEST_LIST
+          ? DOCKER_MANIFEST_LIST
+          : OCI_INDEX
+      return {
+        bytes: serialize(
+          buildIndex({
+            mediaType,
+            manifests: children,
+            ...(mediaType === OCI_INDEX
+              ? {
+                  annotations: {
+                    'org.opencontainers.image.base.digest': deps.digest,
+                    'org.opencontainers.image.base.name': deps.ref
+                  }
+                }
+              : {})
+          })
+        ),
+        mediaType
+      }
+    })()
+
+  let digest: Digest | null = null
+  for (const tag of args.tags) {
+    digest = await store.putManifest(tag, top.bytes, top.mediaType)
+    stats.uploaded++
+    stats.bytesUploaded += top.bytes.length
+  }
+  if (digest === null) {
+    digest = await store.putManifest(null, top.bytes, top.mediaType)
+    stats.uploaded++
+    stats.bytesUploaded += top.bytes.length
+  }
+  return { digest, mediaType: top.mediaType, tags: args.tags, stats }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`
+  return `${(n / 1024 ** 3).toFixed(2)} GB`
+}

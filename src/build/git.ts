@@ -1,0 +1,62 @@
+// What git says about the checkout: the revision and its time (for labels and reproducible
+// timestamps) and where the source lives (for org.opencontainers.image.source), with any
+// credentials in remote URLs removed.
+import { execFileSync } from 'node:child_process'
+
+export interface GitInfo {
+  readonly revision: string | null
+  /** Seconds since the epoch of HEAD's commit. */
+  readonly commitTime: number | null
+  readonly sourceUrl: string | null
+}
+
+function git(dir: string, args: string[]): string | null {
+  try {
+    return (
+      execFileSync('git', ['-C', dir, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 10_000
+      }).trim() || null
+    )
+  } catch {
+    return null
+  }
+}
+
+/** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
+export function publicRepositoryUrl(remote: string): string | null {
+  const scp = /^(?:[\w.-]+@)?([\w.-]+):(?!\/\/)(.+?)(?:\.git)?\/?$/.exec(remote)
+  if (scp && !remote.includes('://')) return `https://${scp[1]}/${scp[2]}`
+  try {
+    const u = new URL(remote)
+    if (!['http:', 'https:', 'ssh:', 'git:'].includes(u.protocol)) return null
+    return `https://${u.hostname}${u.pathname.replace(/\.git\/?$/, '').replace(/\/$/, '')}`
+  } catch {
+    return null
+  }
+}
+
+export function gitInfo(dir: string, env: NodeJS.ProcessEnv = process.env): GitInfo {
+  const revision = env['GITHUB_SHA'] || git(dir, ['rev-parse', 'HEAD'])
+  const time = git(dir, ['log', '-1', '--format=%ct'])
+  const server = env['GITHUB_SERVER_URL']
+  const repo = env['GITHUB_REPOSITORY']
+  const remote = git(dir, ['config', '--get', 'remote.origin.url'])
+  return {
+    revision,
+    commitTime: time && /^\d+$/.test(time) ? Number(time) : null,
+    sourceUrl:
+      server && repo ? `${server.replace(/\/$/, '')}/${repo}` : remote ? publicRepositoryUrl(remote) : null
+  }
+}
+
+/**
+ * The one timestamp of a build (tar mtimes, `created`): SOURCE_DATE_EPOCH when set (the
+ * reproducible-builds convention), else the commit's time, else the epoch.
+ */
+export function buildEpoch(info: GitInfo, env: NodeJS.ProcessEnv = process.env): number {
+  const sde = env['SOURCE_DATE_EPOCH']
+  if (sde && /^\d+$/.test(sde.trim())) return Number(sde.trim())
+  return info.commitTime ?? 0
+}
