@@ -30,9 +30,7 @@ const ENTRIES: LayerEntry[] = [
   file('app/pkg/__init__.py', '')
 ]
 
-function pythonList(
-  tarPath: string
-): {
+function pythonList(tarPath: string): {
   name: string
   type: string
   mode: number
@@ -137,5 +135,72 @@ describe('buildLayer', () => {
       content: () => Buffer.from('longer than five')
     }
     await expect(buildLayer([e], { mtime: 0 })).rejects.toThrow(/changed while the layer was written/)
+  })
+})
+
+describe('large layers', () => {
+  it('compress in parallel blocks (a multi-member gzip) that every reader takes whole', async () => {
+    const { randomBytes } = await import('node:crypto')
+    const { LayoutStore } = await import('../../src/registry/layout.js')
+    const { buildManifest, describeBytes, serialize } = await import('../../src/oci/image.js')
+    const { OCI_CONFIG, OCI_MANIFEST } = await import('../../src/oci/media-types.js')
+    const { BLOCK_SIZE } = await import('../../src/oci/layer.js')
+    const big = Buffer.concat([randomBytes(3 * 1024 * 1024), Buffer.from('text '.repeat(1024 * 1024))])
+    const entries: LayerEntry[] = [
+      { type: 'dir', path: 'data' },
+      { type: 'file', path: 'data/big.bin', executable: false, size: big.length, content: () => big },
+      file('data/tail.txt', 'the end\n')
+    ]
+    const dir = tempDir()
+    const layer = await buildLayer(entries, { mtime: 0, file: join(dir, 'blob') })
+    expect(layer.uncompressedSize).toBeGreaterThan(2 * BLOCK_SIZE)
+    expect(layer.data).toBeNull()
+    const bytes = readFileSync(join(dir, 'blob'))
+    expect(sha256(bytes)).toBe(layer.digest)
+    // Several gzip members, each with our fixed header.
+    let members = 0
+    for (
+      let i = bytes.indexOf(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 0xff]));
+      i >= 0;
+      i = bytes.indexOf(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 0xff]), i + 1)
+    )
+      members++
+    expect(members).toBeGreaterThanOrEqual(3)
+    expect(sha256(gunzipSync(bytes))).toBe(layer.diffId)
+    execFileSync('gzip', ['-t'], { input: bytes })
+    expect(pythonList(join(dir, 'blob')).map((m) => m.name)).toEqual([
+      'data',
+      'data/big.bin',
+      'data/tail.txt'
+    ])
+    // umoci (Go's gzip reader) unpacks it from an OCI layout.
+    const store = new LayoutStore(join(dir, 'layout'))
+    store.init()
+    await store.putBlob(
+      { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
+      { file: join(dir, 'blob') }
+    )
+    const config = serialize({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] }
+    })
+    const cdesc = describeBytes(OCI_CONFIG, config)
+    await store.putBlob(cdesc, config)
+    await store.putManifest(
+      'big',
+      serialize(
+        buildManifest({
+          mediaType: OCI_MANIFEST,
+          config: cdesc,
+          layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }]
+        })
+      ),
+      OCI_MANIFEST
+    )
+    execFileSync('umoci', ['unpack', '--image', `${join(dir, 'layout')}:big`, join(dir, 'bundle')])
+    expect(readFileSync(join(dir, 'bundle', 'rootfs', 'data', 'tail.txt'), 'utf8')).toBe('the end\n')
+    expect(sha256(readFileSync(join(dir, 'bundle', 'rootfs', 'data', 'big.bin')))).toBe(sha256(big))
   })
 })

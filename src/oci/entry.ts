@@ -12,6 +12,11 @@ export type LayerEntry =
       readonly size: number
       /** The content; read lazily so a layer of thousands of files streams from disk. */
       readonly content: () => Buffer | Promise<Buffer>
+      /**
+       * Where the content is on disk, when it is a file: the tar writer then reads it straight
+       * into its output blocks, with no buffer per file (much less copying and garbage).
+       */
+      readonly diskPath?: string
     }
   | { readonly type: 'dir'; readonly path: string }
   | {

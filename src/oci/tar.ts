@@ -3,6 +3,7 @@
 // names; modes are 0755 for directories and executables, 0644 for other files, 0777 for links;
 // no xattrs, no device numbers, no access times.
 import { FastBuildError } from '../errors.js'
+import { closeSync, openSync, readSync } from 'node:fs'
 import type { LayerEntry } from './entry.js'
 
 export class LayerPathError extends FastBuildError {}
@@ -65,33 +66,46 @@ interface HeaderFields {
   mtime: number
 }
 
-function header(f: HeaderFields): Buffer {
-  const h = Buffer.alloc(BLOCK)
-  h.write(f.name, 0, 100, 'utf8')
-  h.write(octal(f.mode, 8), 100, 8, 'ascii')
-  h.write(octal(0, 8), 108, 8, 'ascii')
-  h.write(octal(0, 8), 116, 8, 'ascii')
-  h.write(octal(f.size, 12), 124, 12, 'ascii')
-  h.write(octal(f.mtime, 12), 136, 12, 'ascii')
-  h.write('        ', 148, 8, 'ascii')
-  h.write(f.typeflag, 156, 1, 'ascii')
-  h.write(f.linkname, 157, 100, 'utf8')
-  h.write('ustar\0', 257, 6, 'ascii')
-  h.write('00', 263, 2, 'ascii')
-  h.write(octal(0, 8), 329, 8, 'ascii')
-  h.write(octal(0, 8), 337, 8, 'ascii')
+/** What every header has: owners 0, the ustar magic, no device numbers, a blank checksum. */
+const TEMPLATE = (() => {
+  const t = Buffer.alloc(BLOCK)
+  t.write(octal(0, 8), 108, 8, 'ascii')
+  t.write(octal(0, 8), 116, 8, 'ascii')
+  t.write('        ', 148, 8, 'ascii')
+  t.write('ustar\0', 257, 6, 'ascii')
+  t.write('00', 263, 2, 'ascii')
+  t.write(octal(0, 8), 329, 8, 'ascii')
+  t.write(octal(0, 8), 337, 8, 'ascii')
+  return t
+})()
+
+/** Writes a ustar header into `h` at `at` (512 bytes there get overwritten). */
+function writeHeader(f: HeaderFields, h: Buffer, at: number): void {
+  TEMPLATE.copy(h, at)
+  h.write(f.name, at, 100, 'utf8')
+  h.write(octal(f.mode, 8), at + 100, 8, 'ascii')
+  h.write(octal(f.size, 12), at + 124, 12, 'ascii')
+  h.write(octal(f.mtime, 12), at + 136, 12, 'ascii')
+  h.write(f.typeflag, at + 156, 1, 'ascii')
+  h.write(f.linkname, at + 157, 100, 'utf8')
   let sum = 0
-  for (let i = 0; i < BLOCK; i++) sum += h[i]!
-  h.write(octal(sum, 7) + ' ', 148, 8, 'ascii')
+  for (let i = at; i < at + BLOCK; i++) sum += h[i]!
+  h.write(octal(sum, 7) + ' ', at + 148, 8, 'ascii')
+}
+
+function header(f: HeaderFields): Buffer {
+  const h = Buffer.allocUnsafe(BLOCK)
+  writeHeader(f, h, 0)
   return h
 }
 
 const MAX_USTAR_SIZE = 0o77777777777 // 11 octal digits
 
+const fits = (s: string) => s.length <= 100 && /^[\x20-\x7e]*$/.test(s)
+
 /** Header block(s) for one entry: a PAX record first when a name or size does not fit ustar. */
 function headersFor(name: string, f: Omit<HeaderFields, 'name'>): Buffer[] {
   const pax: Buffer[] = []
-  const fits = (s: string) => Buffer.byteLength(s) <= 100 && /^[\x20-\x7e]*$/.test(s)
   if (!fits(name)) pax.push(paxRecord('path', name))
   if (!fits(f.linkname)) pax.push(paxRecord('linkpath', f.linkname))
   if (f.size > MAX_USTAR_SIZE) pax.push(paxRecord('size', String(f.size)))
@@ -129,37 +143,176 @@ export interface TarOptions {
   readonly mtime: number
 }
 
-/** The tar stream of the entries, as chunks; file contents are read one at a time, in order. */
-export async function* tarChunks(entries: readonly LayerEntry[], opts: TarOptions): AsyncGenerator<Buffer> {
+/**
+ * Fills fixed-size blocks and hands each full one to `onBlock` (a new buffer each time, which the
+ * receiver may keep). Files with a `diskPath` are read straight into the block.
+ */
+class BlockSink {
+  private block: Buffer
+  private used = 0
+
+  constructor(
+    private readonly size: number,
+    private readonly onBlock: (block: Buffer) => Promise<void> | void,
+    /** Blocks the receiver is done with, to fill again (less allocation, less GC). */
+    private readonly free: Buffer[] = []
+  ) {
+    this.block = free.pop() ?? Buffer.allocUnsafe(size)
+  }
+
+  // Writes are synchronous; only handing off a full block (a few per layer) can be awaited, so a
+  // file costs no promises. Each method returns that promise, or undefined.
+
+  private flushIfFull(): Promise<void> | void {
+    if (this.used === this.size) {
+      const full = this.block
+      this.block = this.free.pop() ?? Buffer.allocUnsafe(this.size)
+      this.used = 0
+      return this.onBlock(full)
+    }
+  }
+
+  async write(data: Buffer): Promise<void> {
+    let offset = 0
+    while (offset < data.length) {
+      const n = Math.min(this.size - this.used, data.length - offset)
+      data.copy(this.block, this.used, offset, offset + n)
+      this.used += n
+      offset += n
+      await this.flushIfFull()
+    }
+  }
+
+  /**
+   * A header, written in place. Every tar record starts on a 512-byte boundary and blocks are a
+   * multiple of 512 bytes, so a header never straddles two blocks.
+   */
+  header(f: HeaderFields): Promise<void> | void {
+    writeHeader(f, this.block, this.used)
+    this.used += BLOCK
+    return this.flushIfFull()
+  }
+
+  /** Zeros up to the next 512-byte boundary (which is never past the block's end). */
+  pad(): Promise<void> | void {
+    const rest = this.used % BLOCK
+    if (rest === 0) return
+    this.block.fill(0, this.used, this.used + BLOCK - rest)
+    this.used += BLOCK - rest
+    return this.flushIfFull()
+  }
+
+  /**
+   * `size` bytes of the file at `path`, read straight into the block. A file that is shorter now
+   * is an error; one that grew is cut at `size`, which the header already promised.
+   */
+  writeFile(path: string, size: number, entryPath: string): Promise<void> | void {
+    const fd = openSync(path, 'r')
+    let done = 0
+    let closed = false
+    const close = () => {
+      if (!closed) {
+        closed = true
+        closeSync(fd)
+      }
+    }
+    const rest = async (flush: Promise<void>): Promise<void> => {
+      try {
+        await flush
+        for (;;) {
+          const next = this.readSome(fd, size, done, entryPath)
+          if (next === null) return
+          done = next.done
+          if (next.flush) await next.flush
+        }
+      } finally {
+        close()
+      }
+    }
+    try {
+      for (;;) {
+        const next = this.readSome(fd, size, done, entryPath)
+        if (next === null) break
+        done = next.done
+        // A full block was handed over: finish this file asynchronously.
+        if (next.flush) return rest(next.flush)
+      }
+    } catch (e) {
+      close()
+      throw e
+    }
+    close()
+  }
+
+  /** One read into the block; null when the file is done. */
+  private readSome(
+    fd: number,
+    size: number,
+    done: number,
+    entryPath: string
+  ): { done: number; flush: Promise<void> | void } | null {
+    if (done >= size) return null
+    const n = readSync(fd, this.block, this.used, Math.min(this.size - this.used, size - done), done)
+    if (n === 0)
+      throw new LayerPathError(`${entryPath} changed while the layer was written (it was ${size} bytes)`)
+    this.used += n
+    return { done: done + n, flush: this.flushIfFull() }
+  }
+
+  async end(): Promise<void> {
+    if (this.used > 0) await this.onBlock(this.block.subarray(0, this.used))
+  }
+}
+
+/**
+ * The tar stream of the entries, cut into blocks of `blockSize` bytes (the last may be shorter),
+ * each passed to `onBlock` in order, which may await (back-pressure).
+ */
+export async function writeTar(
+  entries: readonly LayerEntry[],
+  opts: TarOptions & { readonly blockSize: number; readonly freeBlocks?: Buffer[] },
+  onBlock: (block: Buffer) => Promise<void> | void
+): Promise<void> {
+  if (opts.blockSize % BLOCK !== 0) throw new Error('the block size must be a multiple of 512')
   const mtime = Math.max(0, Math.floor(opts.mtime))
+  const sink = new BlockSink(opts.blockSize, onBlock, opts.freeBlocks)
+  const headers = (name: string, f: Omit<HeaderFields, 'name'>): Promise<void> | void => {
+    if (fits(name) && fits(f.linkname) && f.size <= MAX_USTAR_SIZE) return sink.header({ ...f, name })
+    return (async () => {
+      for (const h of headersFor(name, f)) await sink.write(h)
+    })()
+  }
+  // Awaits only what is a promise: most steps finish synchronously.
+  let w: Promise<void> | void
   for (const e of normalizeEntries(entries)) {
     switch (e.type) {
       case 'dir':
-        yield* headersFor(`${e.path}/`, { mode: 0o755, size: 0, typeflag: '5', linkname: '', mtime })
+        if ((w = headers(`${e.path}/`, { mode: 0o755, size: 0, typeflag: '5', linkname: '', mtime }))) await w
         break
       case 'symlink':
-        yield* headersFor(e.path, { mode: 0o777, size: 0, typeflag: '2', linkname: e.target, mtime })
+        if ((w = headers(e.path, { mode: 0o777, size: 0, typeflag: '2', linkname: e.target, mtime }))) await w
         break
       case 'file': {
-        const content = await e.content()
-        if (content.length !== e.size) {
-          throw new LayerPathError(
-            `${e.path} changed while the layer was written (${e.size} bytes, then ${content.length})`
-          )
+        const mode = e.executable ? 0o755 : 0o644
+        if (e.diskPath) {
+          if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime }))) await w
+          if ((w = sink.writeFile(e.diskPath, e.size, e.path))) await w
+        } else {
+          const content = await e.content()
+          if (content.length !== e.size) {
+            throw new LayerPathError(
+              `${e.path} changed while the layer was written (${e.size} bytes, then ${content.length})`
+            )
+          }
+          if ((w = headers(e.path, { mode, size: content.length, typeflag: '0', linkname: '', mtime })))
+            await w
+          await sink.write(content)
         }
-        yield* headersFor(e.path, {
-          mode: e.executable ? 0o755 : 0o644,
-          size: content.length,
-          typeflag: '0',
-          linkname: '',
-          mtime
-        })
-        if (content.length > 0) yield content
-        const pad = padding(content.length)
-        if (pad.length > 0) yield pad
+        if ((w = sink.pad())) await w
         break
       }
     }
   }
-  yield ZEROS
+  await sink.write(ZEROS)
+  await sink.end()
 }
