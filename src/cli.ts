@@ -11,6 +11,7 @@ import { formatPlatform, parsePlatform, parsePythonVersion } from './target.js'
 import { renderTable } from './util/table.js'
 import { VERSION } from './version.js'
 import { runBuild } from './build/build.js'
+import { prefetchSource } from './build/source.js'
 import { formatBytes } from './build/fast-path.js'
 import type { Compression } from './oci/media-types.js'
 import { openStore, parseStoreSpec } from './registry/open.js'
@@ -233,6 +234,8 @@ async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
   if (!['gzip', 'zstd', 'none'].includes(compression))
     throw new UsageError(`--compression must be gzip, zstd or none`)
 
+  // git lists the source files in its own process while the lock is read and planned.
+  prefetchSource(resolve(values.project!), source as 'auto' | 'git' | 'walk')
   const plan = loadPlan({
     project: values.project!,
     variants: values.variant ?? [],

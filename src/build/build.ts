@@ -7,7 +7,7 @@ import { ConfigError, describeError } from '../errors.js'
 import type { Compression } from '../oci/media-types.js'
 import { buildLayer, type LayerBlob } from '../oci/layer.js'
 import type { Plan, VariantPlan } from '../plan/plan.js'
-import type { ImageStore } from '../registry/store.js'
+import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
 import { TAG_PATTERN } from '../registry/store.js'
 import type { AppSettings } from './app-image.js'
 import { depsTag, resolveDepsImage } from './deps-image.js'
@@ -110,7 +110,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   const env = o.env ?? process.env
   const { plan, store } = o
   const progress = o.onProgress ?? (() => {})
-  const git = gitInfo(plan.project.dir, env)
+  const git = await gitInfo(plan.project.dir, env)
   const epoch = buildEpoch(git, env)
   const created = new Date(epoch * 1000).toISOString()
   const values = (variant: string) => ({
@@ -125,27 +125,64 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   let source: SourceTree | null = null
   let layer: LayerBlob | null = null
   let layerSeconds = 0
-  const ensureLayer = async (): Promise<{ source: SourceTree; layer: LayerBlob }> => {
-    if (!source || !layer) {
-      const start = performance.now()
-      source = await collectSource({
-        projectDir: plan.project.dir,
-        workdir: plan.project.config.workdir,
-        localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
-        mode: o.sourceMode ?? 'auto'
-      })
-      progress(null, `source: ${source.files} files, ${formatBytes(source.bytes)}`)
-      layer = await buildLayer(source.entries, { mtime: epoch, compression: o.compression ?? 'gzip' })
-      layerSeconds = (performance.now() - start) / 1000
-      progress(
-        null,
-        `source layer ${layer.digest.slice(7, 19)}: ${formatBytes(layer.size)} in ${layerSeconds.toFixed(2)} s`
-      )
+  // The source layer is the same for every variant. It is started at once, so the disk and CPU
+  // work runs while the registry is asked about the deps images, and it is uploaded while it is
+  // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
+  // memory go up the ordinary, retried way when a variant needs them.
+  const layerJob = (async () => {
+    const start = performance.now()
+    const tree = await collectSource({
+      projectDir: plan.project.dir,
+      workdir: plan.project.config.workdir,
+      localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+      mode: o.sourceMode ?? 'auto'
+    })
+    source = tree
+    progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`)
+    // The upload session opens while the first blocks are tarred and compressed.
+    const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null)
+    let streaming: BlobStream | null | undefined
+    const onChunk = async (chunk: Buffer) => {
+      if (streaming === undefined) streaming = await opening
+      if (!streaming) return
+      try {
+        await streaming.write(chunk)
+      } catch {
+        await streaming.abort().catch(() => undefined)
+        streaming = null
+      }
     }
-    return { source, layer }
-  }
+    const blob = await buildLayer(tree.entries, {
+      mtime: epoch,
+      compression: o.compression ?? 'gzip',
+      onChunk
+    })
+    layer = blob
+    let uploaded: BlobOutcome | null = null
+    if (streaming === undefined) streaming = await opening
+    if (streaming) {
+      const s: BlobStream = streaming
+      uploaded = await s
+        .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
+        .catch(async (e: unknown) => {
+          progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`)
+          await s.abort().catch(() => undefined)
+          return null
+        })
+    }
+    layerSeconds = (performance.now() - start) / 1000
+    progress(
+      null,
+      `source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${layerSeconds.toFixed(2)} s`
+    )
+    return { source: tree, layer: blob, uploaded }
+  })()
+  // Failures surface where a variant awaits the layer, never as an unhandled rejection.
+  layerJob.catch(() => undefined)
+  const ensureLayer = () => layerJob
 
   const results: VariantResult[] = []
+  let layerCounted = false
   for (const v of plan.variants) {
     const start = performance.now()
     const tag = depsTag(v.name, v.shortHash)
@@ -174,7 +211,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         continue
       }
       progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`)
-      const { source: src, layer: lay } = await ensureLayer()
+      const { source: src, layer: lay, uploaded } = await ensureLayer()
+      // The streamed upload counts for the first variant that uses the layer.
+      const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined)
+      layerCounted ||= uploaded !== null
       const tags = templates.map((t) => expandTag(t, values(v.name)))
       const pushed = await pushAppImage({
         store,
@@ -189,6 +229,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           }
         },
         tags,
+        ...(layerOutcome ? { layerOutcome } : {}),
         onProgress: (m) => progress(v.name, m)
       })
       const stats: BlobStats = pushed.stats

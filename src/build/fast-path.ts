@@ -43,6 +43,8 @@ export async function pushAppImage(args: {
   readonly layer: LayerBlob
   readonly settings: AppSettings
   readonly tags: readonly string[]
+  /** The source layer was already written (streamed while it was compressed), with this outcome. */
+  readonly layerOutcome?: BlobOutcome
   readonly onProgress?: (message: string) => void
 }): Promise<FastPathResult> {
   const { store, deps, layer, settings } = args
@@ -61,11 +63,10 @@ export async function pushAppImage(args: {
     const mediaType = layerMediaType(p.manifest.mediaType, layer.compression)
     if (!pushedLayer.has(layer.digest)) {
       args.onProgress?.(`source layer ${layer.digest.slice(7, 19)} (${formatBytes(layer.size)})`)
-      count(
-        stats,
-        await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData),
-        layer.size
-      )
+      const outcome =
+        args.layerOutcome ??
+        (await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData))
+      count(stats, outcome, layer.size)
       pushedLayer.add(layer.digest)
     }
     const image = appImage({

@@ -1,7 +1,7 @@
 // What git says about the checkout: the revision and its time (for labels and reproducible
 // timestamps) and where the source lives (for org.opencontainers.image.source), with any
 // credentials in remote URLs removed.
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 
 export interface GitInfo {
   readonly revision: string | null
@@ -10,18 +10,12 @@ export interface GitInfo {
   readonly sourceUrl: string | null
 }
 
-function git(dir: string, args: string[]): string | null {
-  try {
-    return (
-      execFileSync('git', ['-C', dir, ...args], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-        timeout: 10_000
-      }).trim() || null
+function git(dir: string, args: string[]): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 10_000 }, (err, stdout) =>
+      resolve(err ? null : stdout.trim() || null)
     )
-  } catch {
-    return null
-  }
+  })
 }
 
 /** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
@@ -37,12 +31,16 @@ export function publicRepositoryUrl(remote: string): string | null {
   }
 }
 
-export function gitInfo(dir: string, env: NodeJS.ProcessEnv = process.env): GitInfo {
-  const revision = env['GITHUB_SHA'] || git(dir, ['rev-parse', 'HEAD'])
-  const time = git(dir, ['log', '-1', '--format=%ct'])
+export async function gitInfo(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<GitInfo> {
+  // Two processes at once: HEAD's hash and commit time, and the origin remote.
+  const [log, remote] = await Promise.all([
+    git(dir, ['log', '-1', '--format=%H %ct']),
+    git(dir, ['config', '--get', 'remote.origin.url'])
+  ])
+  const [head, time] = (log ?? '').split(' ')
+  const revision = env['GITHUB_SHA'] || head || null
   const server = env['GITHUB_SERVER_URL']
   const repo = env['GITHUB_REPOSITORY']
-  const remote = git(dir, ['config', '--get', 'remote.origin.url'])
   return {
     revision,
     commitTime: time && /^\d+$/.test(time) ? Number(time) : null,

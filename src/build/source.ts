@@ -19,8 +19,8 @@
 // targets outside the directory they were collected from, names that are not UTF-8 or hold a
 // newline, paths with `..`, sockets/FIFOs/devices, local packages that are missing or excluded.
 import { execFile } from 'node:child_process'
-import { existsSync, lstat, readFileSync, statSync, type Dirent, type Stats } from 'node:fs'
-import { readdir, readFile, readlink } from 'node:fs/promises'
+import { existsSync, lstatSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs'
+import { readdir, readlink } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { normalizeName } from '../names.js'
 import type { LayerEntry } from '../oci/entry.js'
@@ -393,8 +393,28 @@ function decodeName(bytes: Buffer, displayParent: string): string {
   return name
 }
 
+/** Listings started early by prefetchSource, by directory; taken once. */
+const early = new Map<string, Promise<Buffer | null>>()
+
+/**
+ * Start listing the project's files (in git mode) before anything else needs them: git runs in
+ * its own process while this one reads the lock and plans. collectSource takes the result.
+ */
+export function prefetchSource(projectDir: string, mode: SourceMode = 'auto'): void {
+  const dir = resolve(projectDir)
+  if (early.has(dir)) return
+  if (mode === 'walk' || (mode === 'auto' && !insideGitWorkTree(dir))) return
+  // A failure is reported by the real call, which runs git again for its message.
+  early.set(
+    dir,
+    gitLsFiles(dir, '').catch(() => null)
+  )
+}
+
 async function collectGit(dir: string, display: string, ignore: DockerignorePatterns): Promise<Tree> {
-  const out = await gitLsFiles(dir, display)
+  const prefetched = early.get(dir)
+  early.delete(dir)
+  const out = (prefetched && (await prefetched)) || (await gitLsFiles(dir, display))
   const paths = new Set<string>()
   let excluded = 0
   for (let start = 0; start < out.length;) {
@@ -424,8 +444,22 @@ async function collectGit(dir: string, display: string, ignore: DockerignorePatt
   })
   const stats = await lstatAll(list.map((p) => join(dir, p)))
   // Missing: deleted from the working tree. A directory: an uninitialized submodule.
-  const items = await Promise.all(list.map((rel, i) => toItem(dir, display, rel, stats[i] ?? null)))
-  return { mode: 'git', items: items.filter((i) => i !== null), dirs: [], excluded }
+  const items: Item[] = []
+  for (let i = 0; i < list.length; i++) {
+    const st = stats[i] ?? null
+    // Regular files (nearly all) need nothing asynchronous.
+    const item = st?.isFile()
+      ? {
+          kind: 'file' as const,
+          rel: list[i]!,
+          abs: `${dir}/${list[i]!}`,
+          size: st.size,
+          executable: (st.mode & 0o111) !== 0
+        }
+      : await toItem(dir, display, list[i]!, st)
+    if (item) items.push(item)
+  }
+  return { mode: 'git', items, dirs: [], excluded }
 }
 
 const isGitPath = (rel: string): boolean =>
@@ -515,9 +549,10 @@ const VENV_BYTES = Buffer.from(VENV_MARKER)
 /** The file or link at `rel`; null when there is none (missing, or a directory). */
 async function toItem(root: string, display: string, rel: string, st: Stats | null): Promise<Item | null> {
   if (!st || st.isDirectory()) return null
-  const abs = join(root, rel)
-  const shown = join2(display, rel)
+  // `rel` is clean and relative here (checked), so plain concatenation is the join.
+  const abs = `${root}/${rel}`
   if (st.isFile()) return { kind: 'file', rel, abs, size: st.size, executable: (st.mode & 0o111) !== 0 }
+  const shown = join2(display, rel)
   if (st.isSymbolicLink()) {
     const raw = await readlink(abs, { encoding: 'buffer' })
     let target: string
@@ -557,26 +592,20 @@ export function symlinkProblem(rel: string, target: string): string | null {
   return null
 }
 
-/** lstat many paths at once (null when missing); libuv's pool runs them in parallel. */
+/**
+ * lstat many paths (null when missing). Synchronous on purpose: for a source tree in the page
+ * cache a direct lstat costs a few microseconds, far less than a thread-pool round trip each.
+ */
 async function lstatAll(paths: readonly string[]): Promise<(Stats | null)[]> {
-  const out: (Stats | null)[] = new Array(paths.length).fill(null)
-  const BATCH = 1024
-  for (let start = 0; start < paths.length; start += BATCH) {
-    const batch = paths.slice(start, start + BATCH)
-    await Promise.all(
-      batch.map(
-        (p, i) =>
-          new Promise<void>((done, fail) =>
-            lstat(p, (err, st) => {
-              if (!err) out[start + i] = st
-              else if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') return fail(err)
-              done()
-            })
-          )
-      )
-    )
-  }
-  return out
+  return paths.map((p) => {
+    try {
+      return lstatSync(p)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null
+      throw err
+    }
+  })
 }
 
 // --- entries ------------------------------------------------------------------------------------
@@ -613,7 +642,10 @@ function toEntries(
           path,
           executable: item.executable,
           size: item.size,
-          content: () => readFile(abs)
+          // Source files are small: a synchronous read is far cheaper than three thread-pool
+          // round trips, and the tar writer reads them one after another anyway.
+          content: () => readFileSync(abs),
+          diskPath: abs
         })
       }
     }

@@ -26,6 +26,7 @@ import {
   TAG_PATTERN,
   type BlobData,
   type BlobOutcome,
+  type BlobStream,
   type ImageStore,
   type StoredManifest
 } from './store.js'
@@ -290,6 +291,44 @@ export class RegistryClient implements ImageStore {
       }
       return 'uploaded'
     })
+  }
+
+  /**
+   * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
+   * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
+   * the caller uploads the bytes it kept with putBlob, which is.
+   */
+  async beginBlob(): Promise<BlobStream> {
+    const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }))
+    if (start.status !== 202) throw this.unexpected('starting an upload', start)
+    const location = this.location(start)
+    const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')])
+    const auth: Record<string, string> = authorization ? { authorization } : {}
+    const patch = this.http.stream({
+      method: 'PATCH',
+      url: location,
+      headers: { ...auth, 'content-type': 'application/octet-stream' }
+    })
+    const cancel = async () => {
+      patch.abort()
+      // Let the registry drop the session now rather than when it expires.
+      await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined)
+    }
+    return {
+      write: (chunk) => patch.write(chunk),
+      commit: async (desc) => {
+        if (await this.blobExists(desc.digest)) {
+          await cancel()
+          return 'exists'
+        }
+        const res = await patch.end()
+        if (res.status !== 202) throw this.unexpected(`streaming ${desc.digest}`, res)
+        const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' })
+        this.checkPut(put, desc.digest)
+        return 'uploaded'
+      },
+      abort: cancel
+    }
   }
 
   private checkPut(res: HttpResponse, digest: Digest): void {

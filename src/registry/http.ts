@@ -25,6 +25,12 @@ export interface RequestOptions {
   readonly maxBody?: number
 }
 
+export interface StreamingRequest {
+  write(chunk: Buffer): Promise<void>
+  end(): Promise<HttpResponse>
+  abort(): void
+}
+
 export interface HttpOptions {
   /** No bytes for this long on a connection: give up on that attempt. */
   readonly idleTimeoutMs?: number
@@ -74,6 +80,63 @@ export class HttpClient {
   close(): void {
     this.agents.http.destroy()
     this.agents.https.destroy()
+  }
+
+  /**
+   * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
+   * blob while it is being produced. `end` finishes the body and waits for the answer.
+   */
+  stream(o: Omit<RequestOptions, 'body'>): StreamingRequest {
+    const url = new URL(o.url)
+    const mod = url.protocol === 'https:' ? https : http
+    const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http
+    const headers: Record<string, string> = {
+      'user-agent': this.opts.userAgent ?? 'fast-build',
+      ...o.headers
+    }
+    let failure: Error | null = null
+    let resolveResponse!: (r: HttpResponse) => void
+    let rejectResponse!: (e: Error) => void
+    const response = new Promise<HttpResponse>((res, rej) => {
+      resolveResponse = res
+      rejectResponse = rej
+    })
+    response.catch(() => undefined)
+    const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const h: Record<string, string> = {}
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v
+        resolveResponse({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url })
+      })
+      res.on('error', (e) => rejectResponse(transient(o, e)))
+    })
+    const idle = this.opts.idleTimeoutMs ?? 60_000
+    req.setTimeout(idle, () =>
+      req.destroy(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no progress for ${idle / 1000} s`))
+    )
+    req.on('error', (e) => {
+      failure = transient(o, e)
+      rejectResponse(failure)
+    })
+    return {
+      write: (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          if (failure) return reject(failure)
+          if (req.write(chunk)) resolve()
+          else req.once('drain', () => (failure ? reject(failure) : resolve()))
+        }),
+      end: () => {
+        if (failure) return Promise.reject(failure)
+        req.end()
+        return response
+      },
+      abort: () => {
+        req.destroy()
+      }
+    }
   }
 
   request(o: RequestOptions): Promise<HttpResponse> {

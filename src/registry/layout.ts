@@ -27,9 +27,11 @@ import {
   TAG_PATTERN,
   type BlobData,
   type BlobOutcome,
+  type BlobStream,
   type ImageStore,
   type StoredManifest
 } from './store.js'
+import { open as openFile } from 'node:fs/promises'
 
 export const REF_NAME = 'org.opencontainers.image.ref.name'
 
@@ -152,6 +154,45 @@ export class LayoutStore implements ImageStore {
       rmSync(tmp, { force: true })
     }
     return 'uploaded'
+  }
+
+  /** A streamed blob: written to a temp file, renamed into place by `commit` once checked. */
+  async beginBlob(): Promise<BlobStream> {
+    this.init()
+    const tmp = join(this.dir, 'blobs', 'sha256', `upload.${randomBytes(6).toString('hex')}.tmp`)
+    const file = await openFile(tmp, 'w')
+    const hash = createHash('sha256')
+    let closed = false
+    const close = async () => {
+      if (!closed) {
+        closed = true
+        await file.close()
+      }
+    }
+    return {
+      write: async (chunk) => {
+        hash.update(chunk)
+        await file.write(chunk)
+      },
+      commit: async (desc) => {
+        await close()
+        const got = `sha256:${hash.digest('hex')}`
+        if (got !== desc.digest) {
+          rmSync(tmp, { force: true })
+          throw new LayoutError(`streamed blob is ${got}, not ${desc.digest}`)
+        }
+        if (existsSync(this.blobPath(desc.digest))) {
+          rmSync(tmp, { force: true })
+          return 'exists'
+        }
+        renameSync(tmp, this.blobPath(desc.digest))
+        return 'uploaded'
+      },
+      abort: async () => {
+        await close()
+        rmSync(tmp, { force: true })
+      }
+    }
   }
 
   async getBlob(digest: Digest): Promise<Buffer> {

@@ -13,6 +13,17 @@ export interface StoredManifest {
   readonly digest: Digest
 }
 
+/**
+ * A blob written while it is produced (its digest known only at the end), as `docker push`
+ * streams layers. `commit` checks whether the blob was there already (then the bytes sent are
+ * dropped) and otherwise completes the upload under the digest.
+ */
+export interface BlobStream {
+  write(chunk: Buffer): Promise<void>
+  commit(desc: Descriptor): Promise<BlobOutcome>
+  abort(): Promise<void>
+}
+
 export interface ImageStore {
   /** How to name it in messages and references: `host/repo` or `oci:/path`. */
   readonly name: string
@@ -29,6 +40,8 @@ export interface ImageStore {
   /** Store a manifest, under `tag` when given (else by digest only); returns its digest. */
   putManifest(tag: string | null, bytes: Buffer, mediaType: string): Promise<Digest>
   listTags(): Promise<string[]>
+  /** Start a streamed blob write, where the store supports it. */
+  beginBlob?(): Promise<BlobStream>
 }
 
 /** Tags as registries accept them (distribution's reference grammar). */
