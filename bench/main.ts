@@ -1,9 +1,13 @@
 // npm run bench: every speed target, measured against its named alternative in the same run.
+import { benchFastPath } from './fast-path.js'
 import { benchPlan } from './plan.js'
 import { verdicts } from './lib.js'
 
 const only = process.argv.slice(2)
-const sections: [string, () => void | Promise<void>][] = [['plan', benchPlan]]
+const sections: [string, () => void | Promise<void>][] = [
+  ['plan', benchPlan],
+  ['fast-path', benchFastPath]
+]
 
 for (const [name, run] of sections) {
   if (only.length && !only.includes(name)) continue
