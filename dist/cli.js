@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 import module$1 from 'node:module';
-import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { createHash } from 'node:crypto';
+import { readFileSync, existsSync, readdirSync, statSync, openSync, readSync, closeSync, lstatSync, createReadStream, mkdirSync, writeFileSync, renameSync, rmSync, copyFileSync } from 'node:fs';
+import { join, relative, resolve, dirname, sep, isAbsolute } from 'node:path';
+import { promisify, parseArgs } from 'node:util';
+import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { open, readlink, readdir } from 'node:fs/promises';
+import * as zlib from 'node:zlib';
+import { execFile } from 'node:child_process';
+import { homedir } from 'node:os';
+import * as http from 'node:http';
+import * as https from 'node:https';
 
 // Errors that reach a user. Each one says which file (and where in it), what is wrong,
 // and what to do about it; the CLI and the action print `message` and never a stack.
@@ -1651,9 +1658,9 @@ function poetryClause(clause) {
 // `$` are spelled out because JavaScript's differ (ASCII-only `\b`; Python's `$` also matches
 // before a final newline).
 /** Python's `\w` for str patterns: `str.isalnum()` or `_`. */
-const WORD = '[\\p{L}\\p{N}_]';
+const WORD$1 = '[\\p{L}\\p{N}_]';
 /** Python's `\b`: a word character on exactly one side. */
-const B = `(?:(?<=${WORD})(?!${WORD})|(?<!${WORD})(?=${WORD}))`;
+const B = `(?:(?<=${WORD$1})(?!${WORD$1})|(?<!${WORD$1})(?=${WORD$1}))`;
 function rules(b, flags) {
     return {
         LEFT_PARENTHESIS: /\(/y,
@@ -2913,10 +2920,10 @@ function compareBuildTags(a, b) {
         return a === b ? 0 : a === null ? -1 : 1;
     if (a.number !== b.number)
         return a.number < b.number ? -1 : 1;
-    return compareCodePoints$1(a.rest, b.rest);
+    return compareCodePoints$2(a.rest, b.rest);
 }
 /** Plain code-point order, the same in every locale (unlike `localeCompare`). */
-function compareCodePoints$1(a, b) {
+function compareCodePoints$2(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
 }
 /**
@@ -3069,7 +3076,7 @@ function pythonJsonDumps(value) {
     if (value instanceof Date)
         return pythonString(value.toISOString());
     if (typeof value === 'object') {
-        const keys = Object.keys(value).sort(compareCodePoints);
+        const keys = Object.keys(value).sort(compareCodePoints$1);
         return `{${keys.map((k) => `${pythonString(k)}: ${pythonJsonDumps(value[k])}`).join(', ')}}`;
     }
     throw new TypeError(`cannot serialize ${typeof value}`);
@@ -3112,7 +3119,7 @@ function pythonString(s) {
     return out + '"';
 }
 /** Python sorts str keys by code point; JS's default sort is by UTF-16 unit. */
-function compareCodePoints(a, b) {
+function compareCodePoints$1(a, b) {
     const ai = a[Symbol.iterator]();
     const bi = b[Symbol.iterator]();
     for (;;) {
@@ -3137,8 +3144,8 @@ const PROJECT_KEYS = ['requires-python', 'dependencies', 'optional-dependencies'
  * reduces to when [project] has none of its keys). A lock is fresh if it matches any of them.
  */
 function poetryContentHashes(pyproject) {
-    const withGroups = sha256(relevantContent(pyproject, true));
-    const withoutGroups = sha256(relevantContent(pyproject, false));
+    const withGroups = sha256$1(relevantContent(pyproject, true));
+    const withoutGroups = sha256$1(relevantContent(pyproject, false));
     return withGroups === withoutGroups ? [withGroups] : [withGroups, withoutGroups];
 }
 function relevantContent(pyproject, dependencyGroups) {
@@ -3171,7 +3178,7 @@ function relevantContent(pyproject, dependencyGroups) {
     out['tool'] = { poetry: relevantPoetry };
     return out;
 }
-function sha256(content) {
+function sha256$1(content) {
     return createHash('sha256').update(pythonJsonDumps(content), 'utf8').digest('hex');
 }
 
@@ -4245,7 +4252,7 @@ function better(rank, wheel, than) {
     const build = compareBuildTags(wheel.build, than.wheel.build);
     if (build !== 0)
         return build > 0;
-    return compareCodePoints$1(wheel.filename, than.wheel.filename) < 0;
+    return compareCodePoints$2(wheel.filename, than.wheel.filename) < 0;
 }
 
 const EMPTY = new Set();
@@ -4609,7 +4616,7 @@ function canonicalJson(value) {
     if (typeof value === 'object') {
         const entries = Object.entries(value)
             .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => compareCodePoints(a, b));
+            .sort(([a], [b]) => compareCodePoints$1(a, b));
         return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
     }
     throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
@@ -4946,6 +4953,3262 @@ function renderTable(header, rows) {
 // Kept in step with package.json by the release script (and a test).
 const VERSION = '0.1.0';
 
+// Content digests (`sha256:<hex>`) as a parsed type: once a string is a Digest, it has been
+// checked, so registry paths and file names built from it are safe.
+const PATTERNS = {
+    sha256: /^[a-f0-9]{64}$/,
+    sha512: /^[a-f0-9]{128}$/
+};
+class DigestError extends FastBuildError {
+}
+function isDigest(s) {
+    if (typeof s !== 'string')
+        return false;
+    const colon = s.indexOf(':');
+    const pattern = PATTERNS[s.slice(0, colon)];
+    return pattern !== undefined && pattern.test(s.slice(colon + 1));
+}
+/** Parse and check a digest; `where` names what it came from for the error. */
+function parseDigest(s, where = 'digest') {
+    if (!isDigest(s)) {
+        throw new DigestError(`${where}: ${JSON.stringify(s)} is not a digest (expected sha256:<64 hex digits>)`);
+    }
+    return s;
+}
+function digestHex(d) {
+    return d.slice(d.indexOf(':') + 1);
+}
+function digestAlgorithm(d) {
+    return d.slice(0, d.indexOf(':'));
+}
+function sha256(data) {
+    return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+/** A running sha256 over chunks, finished into a Digest. */
+class DigestWriter {
+    hash = createHash('sha256');
+    size = 0;
+    update(chunk) {
+        this.hash.update(chunk);
+        this.size += chunk.length;
+    }
+    digest() {
+        return `sha256:${this.hash.digest('hex')}`;
+    }
+}
+
+// Media types of the OCI image spec and their Docker (schema 2) counterparts, which registries
+// and base images still use widely.
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
+const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+/** What a registry is asked for when a tag may name a manifest or an index. */
+const ACCEPT_ANY_MANIFEST = [OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(', ');
+function isIndexType(mediaType) {
+    return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
+}
+function isManifestType(mediaType) {
+    return mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST;
+}
+/** The layer media type that goes with a manifest's family and a compression. */
+function layerMediaType(manifestType, compression) {
+    if (manifestType === DOCKER_MANIFEST) {
+        if (compression !== 'gzip') {
+            throw new Error(`Docker schema 2 manifests only carry gzip layers (asked for ${compression})`);
+        }
+        return DOCKER_LAYER_GZIP;
+    }
+    return compression === 'gzip' ? OCI_LAYER_GZIP : compression === 'zstd' ? OCI_LAYER_ZSTD : OCI_LAYER;
+}
+
+// Deterministic tar (ustar, with PAX records where ustar fields are too small): the bytes are a
+// pure function of the entries and one timestamp. Entries are sorted; owners are 0/0 with empty
+// names; modes are 0755 for directories and executables, 0644 for other files, 0777 for links;
+// no xattrs, no device numbers, no access times.
+class LayerPathError extends FastBuildError {
+}
+const BLOCK = 512;
+const ZEROS = Buffer.alloc(BLOCK * 2);
+/** Refuse paths a tar reader could resolve outside the layer root. */
+function checkEntryPath(path) {
+    if (path === '' ||
+        path.startsWith('/') ||
+        path.endsWith('/') ||
+        path.includes('\0') ||
+        path.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+        throw new LayerPathError(`refusing layer path ${JSON.stringify(path)}: it must be relative, without empty, "." or ".." segments`);
+    }
+}
+function compareCodePoints(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/** Sorted, de-duplicated entries (a path given twice must be the same kind of entry). */
+function normalizeEntries(entries) {
+    const byPath = new Map();
+    for (const e of entries) {
+        checkEntryPath(e.path);
+        const prev = byPath.get(e.path);
+        if (prev && (prev.type !== 'dir' || e.type !== 'dir')) {
+            throw new LayerPathError(`layer path ${JSON.stringify(e.path)} is given twice`);
+        }
+        byPath.set(e.path, e);
+    }
+    return [...byPath.values()].sort((a, b) => compareCodePoints(a.path, b.path));
+}
+function octal(value, width) {
+    return value.toString(8).padStart(width - 1, '0') + '\0';
+}
+function paxRecord(key, value) {
+    const body = ` ${key}=${value}\n`;
+    // The length prefix counts itself.
+    let len = Buffer.byteLength(body) + 1;
+    while (String(len).length + Buffer.byteLength(body) !== len)
+        len = String(len).length + Buffer.byteLength(body);
+    return Buffer.from(`${len}${body}`, 'utf8');
+}
+/** What every header has: owners 0, the ustar magic, no device numbers, a blank checksum. */
+const TEMPLATE = (() => {
+    const t = Buffer.alloc(BLOCK);
+    t.write(octal(0, 8), 108, 8, 'ascii');
+    t.write(octal(0, 8), 116, 8, 'ascii');
+    t.write('        ', 148, 8, 'ascii');
+    t.write('ustar\0', 257, 6, 'ascii');
+    t.write('00', 263, 2, 'ascii');
+    t.write(octal(0, 8), 329, 8, 'ascii');
+    t.write(octal(0, 8), 337, 8, 'ascii');
+    return t;
+})();
+/** Writes a ustar header into `h` at `at` (512 bytes there get overwritten). */
+function writeHeader(f, h, at) {
+    TEMPLATE.copy(h, at);
+    h.write(f.name, at, 100, 'utf8');
+    h.write(octal(f.mode, 8), at + 100, 8, 'ascii');
+    h.write(octal(f.size, 12), at + 124, 12, 'ascii');
+    h.write(octal(f.mtime, 12), at + 136, 12, 'ascii');
+    h.write(f.typeflag, at + 156, 1, 'ascii');
+    h.write(f.linkname, at + 157, 100, 'utf8');
+    let sum = 0;
+    for (let i = at; i < at + BLOCK; i++)
+        sum += h[i];
+    h.write(octal(sum, 7) + ' ', at + 148, 8, 'ascii');
+}
+function header(f) {
+    const h = Buffer.allocUnsafe(BLOCK);
+    writeHeader(f, h, 0);
+    return h;
+}
+const MAX_USTAR_SIZE = 0o77777777777; // 11 octal digits
+const fits = (s) => s.length <= 100 && /^[\x20-\x7e]*$/.test(s);
+/** Header block(s) for one entry: a PAX record first when a name or size does not fit ustar. */
+function headersFor(name, f) {
+    const pax = [];
+    if (!fits(name))
+        pax.push(paxRecord('path', name));
+    if (!fits(f.linkname))
+        pax.push(paxRecord('linkpath', f.linkname));
+    if (f.size > MAX_USTAR_SIZE)
+        pax.push(paxRecord('size', String(f.size)));
+    const main = header({
+        ...f,
+        name: fits(name) ? name : asciiPrefix(name),
+        linkname: fits(f.linkname) ? f.linkname : asciiPrefix(f.linkname),
+        size: f.size > MAX_USTAR_SIZE ? 0 : f.size
+    });
+    if (pax.length === 0)
+        return [main];
+    const body = Buffer.concat(pax);
+    const paxHeader = header({
+        name: asciiPrefix(`PaxHeaders/${name}`),
+        mode: 0o644,
+        size: body.length,
+        typeflag: 'x',
+        linkname: '',
+        mtime: f.mtime
+    });
+    return [paxHeader, body, padding(body.length), main];
+}
+/** The first 100 bytes of the name's printable-ASCII form (readers use the PAX path). */
+function asciiPrefix(s) {
+    return s.replace(/[^\x20-\x7e]/g, '_').slice(0, 100);
+}
+function padding(size) {
+    const rest = size % BLOCK;
+    return rest === 0 ? Buffer.alloc(0) : ZEROS.subarray(0, BLOCK - rest);
+}
+/**
+ * Fills fixed-size blocks and hands each full one to `onBlock` (a new buffer each time, which the
+ * receiver may keep). Files with a `diskPath` are read straight into the block.
+ */
+class BlockSink {
+    size;
+    onBlock;
+    free;
+    block;
+    used = 0;
+    constructor(size, onBlock, 
+    /** Blocks the receiver is done with, to fill again (less allocation, less GC). */
+    free = []) {
+        this.size = size;
+        this.onBlock = onBlock;
+        this.free = free;
+        this.block = free.pop() ?? Buffer.allocUnsafe(size);
+    }
+    // Writes are synchronous; only handing off a full block (a few per layer) can be awaited, so a
+    // file costs no promises. Each method returns that promise, or undefined.
+    flushIfFull() {
+        if (this.used === this.size) {
+            const full = this.block;
+            this.block = this.free.pop() ?? Buffer.allocUnsafe(this.size);
+            this.used = 0;
+            return this.onBlock(full);
+        }
+    }
+    async write(data) {
+        let offset = 0;
+        while (offset < data.length) {
+            const n = Math.min(this.size - this.used, data.length - offset);
+            data.copy(this.block, this.used, offset, offset + n);
+            this.used += n;
+            offset += n;
+            await this.flushIfFull();
+        }
+    }
+    /**
+     * A header, written in place. Every tar record starts on a 512-byte boundary and blocks are a
+     * multiple of 512 bytes, so a header never straddles two blocks.
+     */
+    header(f) {
+        writeHeader(f, this.block, this.used);
+        this.used += BLOCK;
+        return this.flushIfFull();
+    }
+    /** Zeros up to the next 512-byte boundary (which is never past the block's end). */
+    pad() {
+        const rest = this.used % BLOCK;
+        if (rest === 0)
+            return;
+        this.block.fill(0, this.used, this.used + BLOCK - rest);
+        this.used += BLOCK - rest;
+        return this.flushIfFull();
+    }
+    /**
+     * `size` bytes of the file at `path`, read straight into the block. A file that is shorter now
+     * is an error; one that grew is cut at `size`, which the header already promised.
+     */
+    writeFile(path, size, entryPath) {
+        const fd = openSync(path, 'r');
+        let done = 0;
+        let closed = false;
+        const close = () => {
+            if (!closed) {
+                closed = true;
+                closeSync(fd);
+            }
+        };
+        const rest = async (flush) => {
+            try {
+                await flush;
+                for (;;) {
+                    const next = this.readSome(fd, size, done, entryPath);
+                    if (next === null)
+                        return;
+                    done = next.done;
+                    if (next.flush)
+                        await next.flush;
+                }
+            }
+            finally {
+                close();
+            }
+        };
+        try {
+            for (;;) {
+                const next = this.readSome(fd, size, done, entryPath);
+                if (next === null)
+                    break;
+                done = next.done;
+                // A full block was handed over: finish this file asynchronously.
+                if (next.flush)
+                    return rest(next.flush);
+            }
+        }
+        catch (e) {
+            close();
+            throw e;
+        }
+        close();
+    }
+    /** One read into the block; null when the file is done. */
+    readSome(fd, size, done, entryPath) {
+        if (done >= size)
+            return null;
+        const n = readSync(fd, this.block, this.used, Math.min(this.size - this.used, size - done), done);
+        if (n === 0)
+            throw new LayerPathError(`${entryPath} changed while the layer was written (it was ${size} bytes)`);
+        this.used += n;
+        return { done: done + n, flush: this.flushIfFull() };
+    }
+    async end() {
+        if (this.used > 0)
+            await this.onBlock(this.block.subarray(0, this.used));
+    }
+}
+/**
+ * The tar stream of the entries, cut into blocks of `blockSize` bytes (the last may be shorter),
+ * each passed to `onBlock` in order, which may await (back-pressure).
+ */
+async function writeTar(entries, opts, onBlock) {
+    if (opts.blockSize % BLOCK !== 0)
+        throw new Error('the block size must be a multiple of 512');
+    const mtime = Math.max(0, Math.floor(opts.mtime));
+    const sink = new BlockSink(opts.blockSize, onBlock, opts.freeBlocks);
+    const headers = (name, f) => {
+        if (fits(name) && fits(f.linkname) && f.size <= MAX_USTAR_SIZE)
+            return sink.header({ ...f, name });
+        return (async () => {
+            for (const h of headersFor(name, f))
+                await sink.write(h);
+        })();
+    };
+    // Awaits only what is a promise: most steps finish synchronously.
+    let w;
+    for (const e of normalizeEntries(entries)) {
+        switch (e.type) {
+            case 'dir':
+                if ((w = headers(`${e.path}/`, { mode: 0o755, size: 0, typeflag: '5', linkname: '', mtime })))
+                    await w;
+                break;
+            case 'symlink':
+                if ((w = headers(e.path, { mode: 0o777, size: 0, typeflag: '2', linkname: e.target, mtime })))
+                    await w;
+                break;
+            case 'file': {
+                const mode = e.executable ? 0o755 : 0o644;
+                if (e.diskPath) {
+                    if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime })))
+                        await w;
+                    if ((w = sink.writeFile(e.diskPath, e.size, e.path)))
+                        await w;
+                }
+                else {
+                    const content = await e.content();
+                    if (content.length !== e.size) {
+                        throw new LayerPathError(`${e.path} changed while the layer was written (${e.size} bytes, then ${content.length})`);
+                    }
+                    if ((w = headers(e.path, { mode, size: content.length, typeflag: '0', linkname: '', mtime })))
+                        await w;
+                    await sink.write(content);
+                }
+                if ((w = sink.pad()))
+                    await w;
+                break;
+            }
+        }
+    }
+    await sink.write(ZEROS);
+    await sink.end();
+}
+
+// A layer blob from entries: tar them deterministically, compress, and take both digests (the
+// compressed blob's, for the manifest; the tar's, the diff_id, for the config) in one pass.
+//
+// Compression runs in parallel: the tar stream is cut into fixed 2 MiB blocks, each compressed
+// on libuv's thread pool while the next is read, and the results are concatenated in order. For
+// gzip that is a multi-member file (RFC 1952 §2.2), which every layer reader handles (Go's gzip
+// reader in containerd/skopeo/umoci, Python's gzip and tarfile, GNU gzip); for zstd, several
+// frames. The block size is fixed, so the bytes stay a pure function of the entries.
+class CompressionError extends FastBuildError {
+}
+/** Part of the format: changing it changes every compressed layer's bytes. */
+const BLOCK_SIZE = 2 * 1024 * 1024;
+/** Blocks compressing at once (libuv's pool has 4 threads by default). */
+const IN_FLIGHT = 4;
+const gzip = promisify(zlib.gzip);
+function compressorFor(compression, level) {
+    if (compression === 'none')
+        return null;
+    if (compression === 'gzip') {
+        return async (block) => {
+            // One output buffer as large as the block: zlib then deflates the whole block in one go on
+            // the thread pool, instead of returning to the main thread every 16 kB (the bytes are the
+            // same either way).
+            const out = await gzip(block, { level: level ?? 1, chunkSize: BLOCK_SIZE + 64 * 1024 });
+            // zlib writes its build's OS code (3 on Unix, 10 on Windows) into byte 9 of each member's
+            // header; a fixed 255 ("unknown") keeps the blob the same whichever OS wrote it.
+            out[9] = 0xff;
+            return out;
+        };
+    }
+    const z = zlib;
+    if (!z.zstdCompress) {
+        throw new CompressionError(`zstd layers need Node.js 22.15 or later (this is ${process.version})`, {}, 'use compression gzip, or run fast-build with a newer Node.js');
+    }
+    const zstd = promisify(z.zstdCompress);
+    const param = z.constants['ZSTD_c_compressionLevel'];
+    return (block) => zstd(block, param === undefined ? {} : { params: { [param]: level ?? 3 } });
+}
+async function buildLayer(entries, opts) {
+    const compression = opts.compression ?? 'gzip';
+    const compress = compressorFor(compression, opts.level);
+    const tar = new DigestWriter();
+    const blob = new DigestWriter();
+    const kept = [];
+    let handle = opts.file ? await open(opts.file, 'w') : null;
+    const emit = async (out) => {
+        blob.update(out);
+        if (handle)
+            await handle.write(out);
+        else
+            kept.push(out);
+        if (opts.onChunk)
+            await opts.onChunk(out);
+    };
+    try {
+        // Compression of several blocks at once, written out in order.
+        const pending = [];
+        // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
+        const free = [];
+        await writeTar(entries, { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free }, async (block) => {
+            tar.update(block);
+            if (!compress)
+                return emit(block);
+            pending.push(compress(block).then((out) => {
+                if (block.length === BLOCK_SIZE)
+                    free.push(block);
+                return out;
+            }));
+            if (pending.length >= IN_FLIGHT)
+                await emit(await pending.shift());
+        });
+        while (pending.length > 0)
+            await emit(await pending.shift());
+    }
+    finally {
+        await handle?.close();
+        handle = null;
+    }
+    return {
+        compression,
+        mediaType: layerMediaType(opts.manifestType ?? OCI_MANIFEST, compression),
+        digest: blob.digest(),
+        size: blob.size,
+        diffId: tar.digest(),
+        uncompressedSize: tar.size,
+        data: opts.file ? null : Buffer.concat(kept, blob.size),
+        file: opts.file ?? null,
+        entries: entries.length
+    };
+}
+
+/** Tags as registries accept them (distribution's reference grammar). */
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+function isDigestRef(ref) {
+    return /^sha256:[a-f0-9]{64}$/.test(ref);
+}
+
+// Image manifests, indexes and configs: parsed from what a registry or layout returns (checked,
+// with errors that say what is wrong), and built with a fixed key order so the same image always
+// serializes to the same bytes.
+class ImageError extends FastBuildError {
+}
+/** Whether an image's platform is the target's (arm64's `v8` variant may be omitted). */
+function platformMatches(have, want) {
+    if (have.os !== want.os || have.architecture !== want.architecture)
+        return false;
+    if (want.architecture === 'arm64')
+        return have.variant === undefined || have.variant === 'v8';
+    return true;
+}
+function describePlatform(p) {
+    return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${p.variant ? `/${String(p.variant)}` : ''}`;
+}
+// --- parsing ----------------------------------------------------------------------------------------
+function object(v, what) {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new ImageError(`${what} is not a JSON object`);
+    return v;
+}
+function parseDescriptor(v, what) {
+    const o = object(v, what);
+    if (typeof o['mediaType'] !== 'string')
+        throw new ImageError(`${what}: mediaType missing`);
+    if (typeof o['size'] !== 'number' || !Number.isSafeInteger(o['size']) || o['size'] < 0) {
+        throw new ImageError(`${what}: size is not a byte count`);
+    }
+    return {
+        ...o,
+        mediaType: o['mediaType'],
+        digest: parseDigest(o['digest'], `${what}.digest`),
+        size: o['size']
+    };
+}
+function parseJson(bytes, what) {
+    try {
+        return object(JSON.parse(bytes.toString('utf8')), what);
+    }
+    catch (e) {
+        if (e instanceof ImageError)
+            throw e;
+        throw new ImageError(`${what} is not valid JSON: ${e.message}`);
+    }
+}
+/**
+ * A manifest or index, from its bytes and the Content-Type it was served with (which wins
+ * over, or stands in for, a missing `mediaType` field).
+ */
+function parseManifest(bytes, contentType, what) {
+    const o = parseJson(bytes, what);
+    const declared = typeof o['mediaType'] === 'string' ? o['mediaType'] : undefined;
+    const served = contentType?.split(';')[0]?.trim();
+    const mediaType = declared ??
+        (served && served !== 'application/json' ? served : undefined) ??
+        (o['manifests'] ? OCI_INDEX : undefined);
+    if (o['schemaVersion'] !== 2) {
+        throw new ImageError(`${what}: schemaVersion ${JSON.stringify(o['schemaVersion'])} is not supported (only 2)`);
+    }
+    if (isIndexType(mediaType) || (mediaType === undefined && Array.isArray(o['manifests']))) {
+        if (!Array.isArray(o['manifests']))
+            throw new ImageError(`${what}: index without manifests`);
+        const manifests = o['manifests'].map((m, i) => parseDescriptor(m, `${what}.manifests[${i}]`));
+        return {
+            kind: 'index',
+            mediaType: mediaType ?? OCI_INDEX,
+            index: {
+                ...o,
+                schemaVersion: 2,
+                mediaType: mediaType ?? OCI_INDEX,
+                manifests
+            }
+        };
+    }
+    const mt = mediaType ?? (o['config'] ? 'application/vnd.oci.image.manifest.v1+json' : undefined);
+    if (!isManifestType(mt))
+        throw new ImageError(`${what}: unsupported media type ${JSON.stringify(mt ?? null)}`);
+    if (!Array.isArray(o['layers']))
+        throw new ImageError(`${what}: manifest without layers`);
+    const manifest = {
+        ...o,
+        schemaVersion: 2,
+        mediaType: mt,
+        config: parseDescriptor(o['config'], `${what}.config`),
+        layers: o['layers'].map((l, i) => parseDescriptor(l, `${what}.layers[${i}]`))
+    };
+    return { kind: 'manifest', mediaType: mt, manifest };
+}
+function parseConfig(bytes, what) {
+    const o = parseJson(bytes, what);
+    if (typeof o['os'] !== 'string' || typeof o['architecture'] !== 'string') {
+        throw new ImageError(`${what}: os and architecture are required`);
+    }
+    const rootfs = object(o['rootfs'], `${what}.rootfs`);
+    if (!Array.isArray(rootfs['diff_ids']))
+        throw new ImageError(`${what}.rootfs.diff_ids missing`);
+    rootfs['diff_ids'].forEach((d, i) => parseDigest(d, `${what}.rootfs.diff_ids[${i}]`));
+    return o;
+}
+// --- building -------------------------------------------------------------------------------------
+function configMediaTypeFor(manifestType) {
+    return manifestType === DOCKER_MANIFEST ? DOCKER_CONFIG : OCI_CONFIG;
+}
+/** Bytes with a fixed key order; the digest of these bytes is the image's identity. */
+function serialize(value) {
+    return Buffer.from(JSON.stringify(value), 'utf8');
+}
+function buildManifest(args) {
+    return {
+        schemaVersion: 2,
+        mediaType: args.mediaType,
+        config: args.config,
+        layers: args.layers,
+        ...(args.annotations && Object.keys(args.annotations).length
+            ? { annotations: sortedRecord(args.annotations) }
+            : {})
+    };
+}
+function buildIndex(args) {
+    return {
+        schemaVersion: 2,
+        mediaType: args.mediaType ?? OCI_INDEX,
+        manifests: args.manifests,
+        ...(args.annotations && Object.keys(args.annotations).length
+            ? { annotations: sortedRecord(args.annotations) }
+            : {})
+    };
+}
+/** A descriptor for serialized content. */
+function describeBytes(mediaType, bytes, extra = {}) {
+    return { mediaType, digest: sha256(bytes), size: bytes.length, ...extra };
+}
+function sortedRecord(r) {
+    return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+// Finding a variant's deps image (`deps-<variant>-<hash>`) and the manifest and config for each
+// platform the variant builds, with clear errors when the tag names something else.
+class DepsImageError extends FastBuildError {
+}
+function depsTag(variant, shortHash) {
+    return `deps-${variant}-${shortHash}`;
+}
+/** The deps image for these platforms, or null when the tag does not exist. */
+async function resolveDepsImage(store, tag, platforms) {
+    const ref = `${store.name}:${tag}`;
+    const top = await store.getManifest(tag);
+    if (!top)
+        return null;
+    const parsed = parseManifest(top.bytes, top.mediaType, `deps image ${ref}`);
+    const configOf = async (m, what) => {
+        const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`);
+        if (config.rootfs.diff_ids.length !== m.layers.length) {
+            throw new DepsImageError(`${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`, {}, 'rebuild the deps image (--rebuild)');
+        }
+        return config;
+    };
+    if (parsed.kind === 'manifest') {
+        if (platforms.length > 1) {
+            throw new DepsImageError(`deps image ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`, {}, 'rebuild the deps image for all platforms (--rebuild), or build one platform');
+        }
+        const config = await configOf(parsed.manifest, `deps image ${ref}`);
+        const want = platforms[0];
+        if (!platformMatches(config, want)) {
+            throw new DepsImageError(`deps image ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`, {}, 'the tag holds an image of another platform; rebuild it (--rebuild) or fix platforms in [tool.fast-build]');
+        }
+        return {
+            ref,
+            digest: top.digest,
+            mediaType: parsed.mediaType,
+            isIndex: false,
+            platforms: [
+                { platform: want, indexEntry: null, manifest: parsed.manifest, manifestDigest: top.digest, config }
+            ]
+        };
+    }
+    const entries = parsed.index.manifests;
+    const found = [];
+    for (const want of platforms) {
+        const entry = entries.find((e) => e.platform && platformMatches(e.platform, want));
+        if (!entry) {
+            const have = entries.filter((e) => e.platform).map((e) => describePlatform(e.platform));
+            throw new DepsImageError(`deps image ${ref} has no ${formatPlatform(want)} image (it has ${have.join(', ') || 'no platform entries'})`, {}, 'rebuild the deps image for this platform (--rebuild)');
+        }
+        const child = await store.getManifest(entry.digest);
+        if (!child)
+            throw new DepsImageError(`deps image ${ref}: its ${formatPlatform(want)} manifest ${entry.digest} is missing`, {}, 'rebuild the deps image (--rebuild)');
+        const p = parseManifest(child.bytes, entry.mediaType, `deps image ${ref} (${formatPlatform(want)})`);
+        if (p.kind !== 'manifest')
+            throw new DepsImageError(`deps image ${ref}: nested indexes are not supported`);
+        const config = await configOf(p.manifest, `deps image ${ref} (${formatPlatform(want)})`);
+        found.push({
+            platform: want,
+            indexEntry: entry,
+            manifest: p.manifest,
+            manifestDigest: parseDigest(entry.digest),
+            config
+        });
+    }
+    return { ref, digest: top.digest, mediaType: parsed.mediaType, isIndex: true, platforms: found };
+}
+
+function parseEnv(list) {
+    const env = new Map();
+    for (const item of list ?? []) {
+        const eq = item.indexOf('=');
+        if (eq > 0)
+            env.set(item.slice(0, eq), item.slice(eq + 1));
+    }
+    return env;
+}
+/** The deps config with our settings applied; unknown fields are kept as they were. */
+function appConfig(deps, layer, s) {
+    const config = { ...(deps.config ?? {}) };
+    const env = parseEnv(config.Env);
+    for (const [k, v] of Object.entries(s.env))
+        env.set(k, v);
+    if (s.pythonPath.length > 0) {
+        const existing = env.get('PYTHONPATH');
+        env.set('PYTHONPATH', [...s.pythonPath, ...(existing ? [existing] : [])].join(':'));
+    }
+    config.Env = [...env].map(([k, v]) => `${k}=${v}`);
+    config.WorkingDir = s.workdir;
+    if (s.entrypoint) {
+        config.Entrypoint = [...s.entrypoint];
+        // As in a Dockerfile: a new ENTRYPOINT drops the CMD inherited from the base.
+        config.Cmd = s.cmd ? [...s.cmd] : null;
+    }
+    else if (s.cmd) {
+        config.Cmd = [...s.cmd];
+    }
+    config.Labels = sortedRecord({ ...(config.Labels ?? {}), ...s.labels });
+    return {
+        ...deps,
+        created: s.created,
+        config,
+        rootfs: { type: 'layers', diff_ids: [...deps.rootfs.diff_ids, layer.diffId] },
+        history: [
+            ...(deps.history ?? []),
+            {
+                created: s.created,
+                created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
+                comment: 'fast-build'
+            }
+        ]
+    };
+}
+/** Config and manifest of the app image for one platform of the deps image. */
+function appImage(args) {
+    const { depsManifest: m, layer } = args;
+    if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
+        throw new Error(`deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`);
+    }
+    const config = serialize(appConfig(args.depsConfig, layer, args.settings));
+    const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config);
+    const layerDescriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
+    const manifest = serialize(buildManifest({
+        mediaType: m.mediaType,
+        config: configDescriptor,
+        layers: [...m.layers, layerDescriptor],
+        // Docker schema 2 has no annotations; the labels carry the same facts there.
+        ...(m.mediaType === DOCKER_MANIFEST
+            ? {}
+            : {
+                annotations: {
+                    'org.opencontainers.image.base.digest': args.depsManifestDigest,
+                    'org.opencontainers.image.base.name': args.depsRef,
+                    ...(args.settings.labels['org.opencontainers.image.revision']
+                        ? {
+                            'org.opencontainers.image.revision': args.settings.labels['org.opencontainers.image.revision']
+                        }
+                        : {})
+                }
+            })
+    }));
+    return { config, configDescriptor, manifest, manifestDescriptor: describeBytes(m.mediaType, manifest) };
+}
+
+// The fast path: the deps image exists, so the app image is its layers plus one source layer.
+// Only the source layer (unless already there), the configs and the manifests are written; the
+// deps layers are referenced, never pulled. Blobs always go before the manifests naming them,
+// and the tagged manifest (or index) goes last, so no tag ever points at an incomplete image.
+function emptyStats() {
+    return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 };
+}
+function count(stats, outcome, size) {
+    if (outcome === 'uploaded') {
+        stats.uploaded++;
+        stats.bytesUploaded += size;
+    }
+    else if (outcome === 'mounted')
+        stats.mounted++;
+    else
+        stats.skipped++;
+}
+async function pushAppImage(args) {
+    const { store, deps, layer, settings } = args;
+    const stats = emptyStats();
+    // The deps layers are referenced as they are; the registry checks they exist when the
+    // manifest is pushed.
+    stats.skipped += deps.platforms.reduce((n, p) => n + p.manifest.layers.length, 0);
+    const layerData = layer.data ?? { file: layer.file };
+    const pushedLayer = new Set();
+    const children = [];
+    let single = null;
+    for (const p of deps.platforms) {
+        // The same bytes carry the media type of the manifest family they are listed in.
+        const mediaType = layerMediaType(p.manifest.mediaType, layer.compression);
+        if (!pushedLayer.has(layer.digest)) {
+            args.onProgress?.(`source layer ${layer.digest.slice(7, 19)} (${formatBytes(layer.size)})`);
+            const outcome = args.layerOutcome ??
+                (await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData));
+            count(stats, outcome, layer.size);
+            pushedLayer.add(layer.digest);
+        }
+        const image = appImage({
+            depsManifest: p.manifest,
+            depsManifestDigest: p.manifestDigest,
+            depsConfig: p.config,
+            depsRef: deps.ref,
+            layer: {
+                digest: layer.digest,
+                size: layer.size,
+                mediaType,
+                diffId: layer.diffId,
+                files: layer.entries
+            },
+            settings
+        });
+        count(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
+        if (deps.isIndex) {
+            await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType);
+            stats.uploaded++;
+            stats.bytesUploaded += image.manifest.length;
+            children.push({
+                ...image.manifestDescriptor,
+                ...(p.indexEntry?.platform ? { platform: p.indexEntry.platform } : {})
+            });
+        }
+        else {
+            single = { bytes: image.manifest, mediaType: image.manifestDescriptor.mediaType };
+        }
+    }
+    const top = single ??
+        (() => {
+            const mediaType = isIndexType(deps.mediaType) && deps.mediaType === DOCKER_MANIFEST_LIST
+                ? DOCKER_MANIFEST_LIST
+                : OCI_INDEX;
+            return {
+                bytes: serialize(buildIndex({
+                    mediaType,
+                    manifests: children,
+                    ...(mediaType === OCI_INDEX
+                        ? {
+                            annotations: {
+                                'org.opencontainers.image.base.digest': deps.digest,
+                                'org.opencontainers.image.base.name': deps.ref
+                            }
+                        }
+                        : {})
+                })),
+                mediaType
+            };
+        })();
+    let digest = null;
+    for (const tag of args.tags) {
+        digest = await store.putManifest(tag, top.bytes, top.mediaType);
+        stats.uploaded++;
+        stats.bytesUploaded += top.bytes.length;
+    }
+    if (digest === null) {
+        digest = await store.putManifest(null, top.bytes, top.mediaType);
+        stats.uploaded++;
+        stats.bytesUploaded += top.bytes.length;
+    }
+    return { digest, mediaType: top.mediaType, tags: args.tags, stats };
+}
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 * 1024)
+        return `${(n / 1024).toFixed(1)} kB`;
+    if (n < 1024 ** 3)
+        return `${(n / 1024 / 1024).toFixed(1)} MB`;
+    return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+// What git says about the checkout: the revision and its time (for labels and reproducible
+// timestamps) and where the source lives (for org.opencontainers.image.source), with any
+// credentials in remote URLs removed.
+function git(dir, args) {
+    return new Promise((resolve) => {
+        execFile('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => resolve(err ? null : stdout.trim() || null));
+    });
+}
+/** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
+function publicRepositoryUrl(remote) {
+    const scp = /^(?:[\w.-]+@)?([\w.-]+):(?!\/\/)(.+?)(?:\.git)?\/?$/.exec(remote);
+    if (scp && !remote.includes('://'))
+        return `https://${scp[1]}/${scp[2]}`;
+    try {
+        const u = new URL(remote);
+        if (!['http:', 'https:', 'ssh:', 'git:'].includes(u.protocol))
+            return null;
+        return `https://${u.hostname}${u.pathname.replace(/\.git\/?$/, '').replace(/\/$/, '')}`;
+    }
+    catch {
+        return null;
+    }
+}
+async function gitInfo(dir, env = process.env) {
+    // Two processes at once: HEAD's hash and commit time, and the origin remote.
+    const [log, remote] = await Promise.all([
+        git(dir, ['log', '-1', '--format=%H %ct']),
+        git(dir, ['config', '--get', 'remote.origin.url'])
+    ]);
+    const [head, time] = (log ?? '').split(' ');
+    const revision = env['GITHUB_SHA'] || head || null;
+    const server = env['GITHUB_SERVER_URL'];
+    const repo = env['GITHUB_REPOSITORY'];
+    return {
+        revision,
+        commitTime: time && /^\d+$/.test(time) ? Number(time) : null,
+        sourceUrl: server && repo ? `${server.replace(/\/$/, '')}/${repo}` : remote ? publicRepositoryUrl(remote) : null
+    };
+}
+/**
+ * The one timestamp of a build (tar mtimes, `created`): SOURCE_DATE_EPOCH when set (the
+ * reproducible-builds convention), else the commit's time, else the epoch.
+ */
+function buildEpoch(info, env = process.env) {
+    const sde = env['SOURCE_DATE_EPOCH'];
+    if (sde && /^\d+$/.test(sde.trim()))
+        return Number(sde.trim());
+    return info.commitTime ?? 0;
+}
+
+/**
+ * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
+ * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
+ * `location.file` names the file (or the link), `line` the `.dockerignore` line.
+ */
+class SourceError extends FastBuildError {
+}
+
+// `.dockerignore` as Docker reads it: moby/patternmatcher (`ignorefile.ReadAll` + `New` +
+// `MatchesOrParentMatches`), reimplemented. Pure: text in, patterns out; patterns and a path in,
+// excluded or not out.
+//
+// Reading a file (ignorefile.ReadAll, then patternmatcher.New):
+// - one pattern a line; a UTF-8 BOM at the start is dropped; a line whose FIRST character is `#`
+//   is a comment (`  # x` is a pattern); surrounding whitespace is trimmed; blank lines are skipped;
+// - a leading `!` makes an exception (re-include); the rest is cleaned like Go's `filepath.Clean`
+//   (`./a//b/` → `a/b`, `a/../b` → `b`) and one leading `/` is dropped (`/a` ≡ `a`);
+// - `!` alone (or `!/`) is an error, as are malformed classes and trailing backslashes
+//   (filepath.Match's syntax check).
+//
+// Matching one pattern (patternmatcher's compile):
+// - `*` = any run of characters except `/`; `?` = one character except `/`;
+//   `[...]`/`[^...]` = a character class; `\x` = the character x;
+// - `**` = any number of directories (`**/a` matches `a` and `x/y/a`); `a/**` = everything below a;
+//   a pattern that STARTS with `**` and has no other wildcard is a plain suffix test
+//   (`**.pyc` matches `x.pyc` and `dir/x.pyc`; `**foo` matches `barfoo`);
+// - the pattern must match the whole path, never a part of a name.
+//
+// Matching a path (MatchesOrParentMatches): the last pattern that matches wins (`!` ones make the
+// path included again); a pattern matches a path when it matches the path itself OR any of its
+// parent directories (`a`, `a/b`, ... of `a/b/c`), so `build` excludes `build/x/y`, and
+// `!build/keep` brings back `build/keep` and everything below it.
+//
+// Where this differs from Docker:
+// - BuildKit's walker (tonistiigi/fsutil) calls MatchesUsingParentResults, which remembers per
+//   directory which patterns matched it and skips an exception that was not "live" there: for
+//   `**/z.py` then `!pkg`, BuildKit keeps pkg/a/z.py excluded, while MatchesOrParentMatches (here,
+//   and buildah/podman, see buildah-differential.test.ts) includes it again.
+// - Docker compiles a pattern's regular expression when it first needs it, so a pattern Go's
+//   regexp rejects (`[z-a]`, `\y`) fails the build only if it is reached; here every pattern is
+//   checked up front.
+// - Escapes that Go's regexp gives a meaning and nobody writes in a .dockerignore (`\x41`,
+//   `\p{L}`, `\Q..\E`, octal `\101`) are refused with an error instead of being emulated;
+//   `\d \w \s \b` (and their capitals) and POSIX classes (`[[:alpha:]]`) are emulated.
+/** No `.dockerignore`: nothing is excluded. */
+const NO_DOCKERIGNORE = {
+    file: '.dockerignore',
+    patterns: [],
+    hasExceptions: false
+};
+/** Parse the text of a `.dockerignore`; `file` names it in errors. */
+function parseDockerignore(text, file = '.dockerignore') {
+    const patterns = [];
+    const lines = text.replace(/^\uFEFF/, '').split('\n');
+    if (lines[lines.length - 1] === '')
+        lines.pop();
+    lines.forEach((raw, index) => {
+        const line = index + 1;
+        const pattern = readLine(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
+        if (pattern === null)
+            return;
+        patterns.push(compilePattern(pattern, raw.trim(), file, line));
+    });
+    return { file, patterns, hasExceptions: patterns.some((p) => p.exception) };
+}
+/**
+ * Is `relativePath` (relative to the directory of the `.dockerignore`, `/`-separated) left out?
+ * The root itself (`.`, ``) never is.
+ */
+function isExcluded(ignore, relativePath) {
+    if (ignore.patterns.length === 0)
+        return false;
+    const file = cleanPath(relativePath);
+    if (file === '.')
+        return false;
+    const slash = file.lastIndexOf('/');
+    const parents = [];
+    if (slash > 0) {
+        // The prefixes `a`, `a/b`, ... of the parent directory, shortest first.
+        const parent = file.slice(0, slash);
+        for (let i = parent.indexOf('/'); i !== -1; i = parent.indexOf('/', i + 1))
+            parents.push(parent.slice(0, i));
+        parents.push(parent);
+    }
+    let excluded = false;
+    for (const p of ignore.patterns) {
+        // Only a pattern that could change the answer is tried (an exception when excluded, ...).
+        if (p.exception !== excluded)
+            continue;
+        if (p.matches(file) || parents.some((d) => p.matches(d)))
+            excluded = !p.exception;
+    }
+    return excluded;
+}
+// --- reading lines ---------------------------------------------------------------------------
+/** ignorefile.ReadAll + the trimming and cleaning of patternmatcher.New; null for no pattern. */
+function readLine(raw) {
+    if (raw.startsWith('#'))
+        return null;
+    let pattern = goTrimSpace(raw);
+    if (pattern === '')
+        return null;
+    const invert = pattern.startsWith('!');
+    if (invert)
+        pattern = goTrimSpace(pattern.slice(1));
+    if (pattern.length > 0) {
+        pattern = cleanPath(pattern);
+        if (pattern.length > 1 && pattern.startsWith('/'))
+            pattern = pattern.slice(1);
+    }
+    if (invert)
+        pattern = '!' + pattern;
+    // patternmatcher.New trims and cleans once more, `!` included (`!/` becomes `!`).
+    return cleanPath(goTrimSpace(pattern));
+}
+/** Go's `filepath.Clean` for `/`-separated paths. */
+function cleanPath(path) {
+    if (path === '')
+        return '.';
+    const rooted = path.startsWith('/');
+    const out = [];
+    for (const part of path.split('/')) {
+        if (part === '' || part === '.')
+            continue;
+        if (part === '..') {
+            if (out.length > 0 && out[out.length - 1] !== '..')
+                out.pop();
+            else if (!rooted)
+                out.push('..');
+            continue;
+        }
+        out.push(part);
+    }
+    const joined = out.join('/');
+    if (rooted)
+        return '/' + joined;
+    return joined === '' ? '.' : joined;
+}
+// Go's unicode.IsSpace, which strings.TrimSpace uses (JS's trim() differs on U+0085 and U+FEFF).
+const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
+const goTrimSpace = (s) => s.replace(GO_TRIM, '');
+// --- one pattern -----------------------------------------------------------------------------
+function compilePattern(cleaned, written, file, line) {
+    const fail = (what, hint) => {
+        throw new SourceError(`bad .dockerignore pattern ${JSON.stringify(written)}: ${what}`, { file, line }, hint);
+    };
+    let pattern = cleaned;
+    const exception = pattern.startsWith('!');
+    if (exception) {
+        if (pattern.length === 1) {
+            fail('`!` needs a pattern after it', 'write the path to include again after the `!`, or delete the line');
+        }
+        pattern = pattern.slice(1);
+    }
+    const syntax = globSyntaxError(pattern);
+    if (syntax)
+        fail(syntax, 'escape a literal `[`, `]` or `\\` with a backslash (`\\[`)');
+    try {
+        return { pattern, line, exception, matches: compileMatcher(pattern) };
+    }
+    catch (e) {
+        if (!(e instanceof RegexError))
+            throw e;
+        return fail(e.message, e.hint);
+    }
+}
+/**
+ * filepath.Match's syntax check (run by patternmatcher.New on every pattern): classes must close,
+ * have at least one item, and not start a range with `-` or `]`; a backslash must escape something.
+ */
+function globSyntaxError(pattern) {
+    const cs = Array.from(pattern);
+    let i = 0;
+    // One class item (`a`, `\]`); false when malformed or when nothing follows it.
+    const item = () => {
+        const c = cs[i];
+        if (c === undefined || c === '-' || c === ']')
+            return false;
+        if (c === '\\' && ++i >= cs.length)
+            return false;
+        i++;
+        return i < cs.length;
+    };
+    while (i < cs.length) {
+        const c = cs[i];
+        if (c === '\\') {
+            if (i + 1 >= cs.length)
+                return 'a trailing backslash escapes nothing';
+            i += 2;
+        }
+        else if (c === '[') {
+            i++;
+            if (cs[i] === '^')
+                i++;
+            for (let n = 0;; n++) {
+                if (cs[i] === ']' && n > 0) {
+                    i++;
+                    break;
+                }
+                if (!item())
+                    return 'malformed character class (empty, unclosed, or a range without both ends)';
+                if (cs[i] === '-') {
+                    i++;
+                    if (!item())
+                        return 'malformed character class (empty, unclosed, or a range without both ends)';
+                }
+            }
+        }
+        else {
+            i++;
+        }
+    }
+    return null;
+}
+/** patternmatcher's compile: exact, prefix (`a/**`), suffix (`**\/a`) or a regular expression. */
+function compileMatcher(pattern) {
+    const cs = Array.from(pattern);
+    let pos = 0;
+    let re = '^';
+    let kind = 'exact';
+    for (let i = 0; pos < cs.length; i++) {
+        const ch = cs[pos++];
+        if (ch === '*') {
+            if (cs[pos] === '*') {
+                pos++;
+                if (cs[pos] === '/')
+                    pos++;
+                if (pos === cs.length) {
+                    // `**` at the end: everything below.
+                    if (kind === 'exact')
+                        kind = 'prefix';
+                    else {
+                        re += '.*';
+                        kind = 'regexp';
+                    }
+                }
+                else {
+                    re += '(.*/)?';
+                    kind = 'regexp';
+                }
+                if (i === 0)
+                    kind = 'suffix';
+            }
+            else {
+                re += '[^/]*';
+                kind = 'regexp';
+            }
+        }
+        else if (ch === '?') {
+            re += '[^/]';
+            kind = 'regexp';
+        }
+        else if ('.+()|{}$'.includes(ch)) {
+            re += '\\' + ch;
+        }
+        else if (ch === '\\') {
+            if (pos < cs.length) {
+                re += '\\' + cs[pos++];
+                kind = 'regexp';
+            }
+            else {
+                re += '\\'; // unreachable: the syntax check refuses a trailing backslash
+            }
+        }
+        else if (ch === '[' || ch === ']') {
+            re += ch;
+            kind = 'regexp';
+        }
+        else {
+            re += ch;
+        }
+    }
+    switch (kind) {
+        case 'exact':
+            return (path) => path === pattern;
+        case 'prefix': {
+            const prefix = pattern.slice(0, -2);
+            return (path) => path.startsWith(prefix);
+        }
+        case 'suffix': {
+            const suffix = pattern.slice(2);
+            const bare = suffix.startsWith('/') ? suffix.slice(1) : null;
+            return (path) => path.endsWith(suffix) || path === bare;
+        }
+        case 'regexp': {
+            const regexp = new RegExp(goRegexpToJs(re + '$'), 'u');
+            return (path) => regexp.test(path);
+        }
+    }
+}
+// --- Go regexp (RE2 syntax) → JavaScript ------------------------------------------------------
+// patternmatcher hands its regular expression to Go's regexp; the character classes it builds
+// (`[a[^/]*]` from `[a*]`, POSIX `[[:alpha:]]`) parse differently in JavaScript, so the Go syntax is
+// parsed here and every class is written out as explicit code point ranges.
+class RegexError extends Error {
+    hint;
+    constructor(message, hint) {
+        super(message);
+        this.hint = hint;
+    }
+}
+const MAX_RUNE = 0x10ffff;
+const c = (s) => s.codePointAt(0);
+const DIGIT = [[c('0'), c('9')]];
+const WORD = [
+    [c('0'), c('9')],
+    [c('A'), c('Z')],
+    [c('_'), c('_')],
+    [c('a'), c('z')]
+];
+const PERL_SPACE = [
+    [9, 10],
+    [12, 13],
+    [32, 32]
+];
+const PERL = { d: DIGIT, s: PERL_SPACE, w: WORD };
+const POSIX = {
+    alnum: [
+        [c('0'), c('9')],
+        [c('A'), c('Z')],
+        [c('a'), c('z')]
+    ],
+    alpha: [
+        [c('A'), c('Z')],
+        [c('a'), c('z')]
+    ],
+    ascii: [[0, 0x7f]],
+    blank: [
+        [9, 9],
+        [32, 32]
+    ],
+    cntrl: [
+        [0, 0x1f],
+        [0x7f, 0x7f]
+    ],
+    digit: DIGIT,
+    graph: [[0x21, 0x7e]],
+    lower: [[c('a'), c('z')]],
+    print: [[0x20, 0x7e]],
+    punct: [
+        [0x21, 0x2f],
+        [0x3a, 0x40],
+        [0x5b, 0x60],
+        [0x7b, 0x7e]
+    ],
+    space: [
+        [9, 13],
+        [32, 32]
+    ],
+    upper: [[c('A'), c('Z')]],
+    word: WORD,
+    xdigit: [
+        [c('0'), c('9')],
+        [c('A'), c('F')],
+        [c('a'), c('f')]
+    ]
+};
+const CONTROL_ESCAPES = { a: 7, f: 12, n: 10, r: 13, t: 9, v: 11 };
+function complement(ranges) {
+    const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+    const out = [];
+    let next = 0;
+    for (const [lo, hi] of sorted) {
+        if (lo > next)
+            out.push([next, lo - 1]);
+        next = Math.max(next, hi + 1);
+    }
+    if (next <= MAX_RUNE)
+        out.push([next, MAX_RUNE]);
+    return out;
+}
+const hex = (cp) => `\\u{${cp.toString(16)}}`;
+const jsClass = (ranges) => '[' + ranges.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('') + ']';
+const jsLiteral = (ch) => (/^[A-Za-z0-9_/]$/.test(ch) ? ch : hex(c(ch)));
+const isAsciiAlnum = (ch) => /^[A-Za-z0-9]$/.test(ch);
+function unsupportedEscape(e) {
+    if (/^[xpPQC0-7]$/.test(e)) {
+        return new RegexError(`\`\\${e}\` is a regular-expression escape in Docker's matcher, which fast-build does not reproduce`, `write the character(s) you mean without the backslash`);
+    }
+    return new RegexError(`\`\\${e}\` is an invalid escape (Docker's matcher fails on it too)`, 'escape only punctuation (`\\*`, `\\?`, `\\[`); write letters and digits without a backslash');
+}
+/** A single-character escape inside or outside a class (Go's parseEscape). */
+function escapedRune(e) {
+    if (c(e) < 0x80 && !isAsciiAlnum(e))
+        return c(e);
+    const control = CONTROL_ESCAPES[e];
+    if (control !== undefined)
+        return control;
+    throw unsupportedEscape(e);
+}
+function goRegexpToJs(source) {
+    const cs = Array.from(source);
+    let p = 0;
+    let out = '';
+    while (p < cs.length) {
+        const ch = cs[p++];
+        switch (ch) {
+            case '\\': {
+                const e = cs[p++];
+                if (e === undefined)
+                    throw new RegexError('a trailing backslash escapes nothing', 'remove it');
+                if (e === 'A')
+                    out += '^';
+                else if (e === 'z')
+                    out += '$';
+                else if (e === 'b' || e === 'B')
+                    out += '\\' + e;
+                else if ('dDsSwW'.includes(e)) {
+                    const ranges = PERL[e.toLowerCase()];
+                    out += jsClass(e === e.toLowerCase() ? ranges : complement(ranges));
+                }
+                else
+                    out += hex(escapedRune(e));
+                break;
+            }
+            case '[': {
+                const parsed = parseClass(cs, p);
+                out += jsClass(parsed.ranges);
+                p = parsed.end;
+                break;
+            }
+            case '.':
+                out += '[^\\n]';
+                break;
+            case '(':
+                out += '(?:';
+                break;
+            case '^':
+            case '$':
+            case ')':
+            case '|':
+            case '*':
+            case '+':
+            case '?':
+                out += ch;
+                break;
+            default:
+                out += jsLiteral(ch);
+        }
+    }
+    return out;
+}
+/** Go's parseClass (Perl flags), from just after the `[`; returns the matched code points. */
+function parseClass(cs, start) {
+    let p = start;
+    let negated = false;
+    if (cs[p] === '^') {
+        negated = true;
+        p++;
+    }
+    const ranges = [];
+    const classChar = () => {
+        const ch = cs[p++];
+        if (ch === undefined)
+            throw missingBracket();
+        if (ch !== '\\')
+            return c(ch);
+        const e = cs[p++];
+        if (e === undefined)
+            throw missingBracket();
+        return escapedRune(e);
+    };
+    for (let first = true; first || cs[p] !== ']'; first = false) {
+        if (p >= cs.length)
+            throw missingBracket();
+        // POSIX classes: `[:alpha:]`, `[:^alpha:]`.
+        if (cs[p] === '[' && cs[p + 1] === ':') {
+            const rest = cs.slice(p + 2).join('');
+            const close = rest.indexOf(':]');
+            if (close >= 0) {
+                let name = rest.slice(0, close);
+                const not = name.startsWith('^');
+                if (not)
+                    name = name.slice(1);
+                const group = POSIX[name];
+                if (!group) {
+                    throw new RegexError(`\`[:${rest.slice(0, close)}:]\` is not a character class name`, 'use a POSIX class such as [:alpha:], or escape the `[`');
+                }
+                ranges.push(...(not ? complement(group) : group));
+                p += 2 + Array.from(rest.slice(0, close + 2)).length;
+                continue;
+            }
+        }
+        if (cs[p] === '\\' && cs[p + 1] !== undefined && 'dDsSwW'.includes(cs[p + 1])) {
+            const e = cs[p + 1];
+            const group = PERL[e.toLowerCase()];
+            ranges.push(...(e === e.toLowerCase() ? group : complement(group)));
+            p += 2;
+            continue;
+        }
+        const lo = classChar();
+        let hi = lo;
+        if (cs[p] === '-' && cs[p + 1] !== undefined && cs[p + 1] !== ']') {
+            p++;
+            hi = classChar();
+            if (hi < lo) {
+                throw new RegexError(`the range \`${String.fromCodePoint(lo)}-${String.fromCodePoint(hi)}\` runs backwards (Docker's matcher fails on it)`, `write it as \`${String.fromCodePoint(hi)}-${String.fromCodePoint(lo)}\``);
+            }
+        }
+        ranges.push([lo, hi]);
+    }
+    return { ranges: negated ? complement(ranges) : ranges, end: p + 1 };
+}
+const missingBracket = () => new RegexError('a character class is not closed', 'close it with `]`, or escape the `[` as `\\[`');
+
+// The project's source files for the source layer: which files (git's list or a directory walk,
+// less `.dockerignore`), where they go in the image (`<workdir>/...`, local packages from outside
+// the project under `<workdir>/_local/<name>/`), and what goes on PYTHONPATH. The only part of the
+// source layer that touches the disk; file contents are read later, lazily, by the tar writer.
+//
+// Which files:
+// - git mode: `git ls-files --cached --recurse-submodules` in the directory: what git tracks there,
+//   read from the working tree (uncommitted edits count; tracked files deleted from the working
+//   tree, or now behind a symlinked directory, are skipped; untracked files are not shipped).
+//   .gitignore has already decided what is junk.
+// - walk mode: every file below the directory, as `COPY . <workdir>` would see it, less common
+//   junk (see JUNK_DIRS/JUNK_FILES: caches, `__pycache__`, `*.pyc`, and any directory holding a
+//   `pyvenv.cfg`, i.e. a virtualenv whatever its name). Empty directories are kept, as Docker does.
+// - auto: git when the directory is inside a git work tree (a `.git` in it or above it), else walk.
+// In every mode nothing named `.git` is shipped, and `<dir>/.dockerignore` applies with Docker's
+// semantics (see dockerignore.ts); the `.dockerignore` file itself ships unless it excludes itself.
+//
+// What is refused (SourceError, naming the path and the fix): symlinks with absolute targets or
+// targets outside the directory they were collected from, names that are not UTF-8 or hold a
+// newline, paths with `..`, sockets/FIFOs/devices, local packages that are missing or excluded.
+/** Directory names walk mode never ships (any depth). */
+const JUNK_DIRS = new Set([
+    '__pycache__',
+    '.mypy_cache',
+    '.pytest_cache',
+    '.ruff_cache',
+    '.tox',
+    '.nox'
+]);
+/** File name endings walk mode never ships. */
+const JUNK_FILES = ['.pyc', '.pyo'];
+/** A directory holding this file is a virtualenv: walk mode leaves it out. */
+const VENV_MARKER = 'pyvenv.cfg';
+/** Under `<workdir>/` for local packages from outside the project directory. */
+const LOCAL_DIR = '_local';
+/**
+ * Every local package of the plan's closures (any variant, any platform), once: the project
+ * itself (`.`), workspace members and path dependencies. `lockDir` is the lock's directory relative
+ * to the project directory (lock paths are relative to it).
+ */
+function localPackagesOf(plan, lockDir = '.') {
+    const byPath = new Map();
+    for (const v of plan.variants) {
+        for (const p of v.platforms) {
+            for (const { package: pkg } of p.closure.local) {
+                if (pkg.source.kind !== 'directory')
+                    continue;
+                const path = cleanPath(`${lockDir}/${pkg.source.path}`);
+                if (!byPath.has(path))
+                    byPath.set(path, { name: pkg.name, path, virtual: pkg.source.virtual });
+            }
+        }
+    }
+    return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+// --- the whole tree ---------------------------------------------------------------------------
+async function collectSource(opts) {
+    const projectDir = resolve(opts.projectDir);
+    const imageRoot = imageRootOf(opts.workdir);
+    const mode = opts.mode ?? 'auto';
+    const skipJunk = opts.skipJunk ?? true;
+    requireDirectory(projectDir, '.', 'the project directory');
+    const project = await collectTree(projectDir, '', mode, skipJunk);
+    if (project.mode === 'git' && project.items.length === 0) {
+        throw new SourceError('git tracks no files in the project directory', { file: '.' }, 'git add the project files, or set the source mode to walk');
+    }
+    const trees = [{ tree: project, prefix: imageRoot }];
+    const packages = [
+        {
+            name: normalizeName(projectDir.split(sep).pop() || 'project'),
+            path: '.',
+            dir: '/' + imageRoot,
+            importRoots: importRoots(filesOf(project, ''), readPyproject(projectDir)).map((r) => inImage(imageRoot, r)),
+            mode: project.mode
+        }
+    ];
+    const outside = new Map(); // name → path, to refuse two packages in one place
+    for (const ref of opts.localPackages ?? []) {
+        const abs = resolve(projectDir, ref.path);
+        const rel = relative(projectDir, abs).split(sep).join('/');
+        if (rel === '')
+            continue; // the project itself
+        const display = ref.path;
+        const isOutside = rel === '..' || rel.startsWith('../') || isAbsolute(rel);
+        const name = packageName(ref.name, display);
+        if (!isOutside) {
+            const files = filesOf(project, rel);
+            if (files.length === 0) {
+                requireDirectory(abs, display, `local package ${name}`);
+                const why = [
+                    ...(existsSync(join(projectDir, '.dockerignore')) ? ['excluded by .dockerignore'] : []),
+                    project.mode === 'git' ? 'not tracked by git' : 'left out as junk (caches, virtualenvs)'
+                ].join(', or ');
+                throw new SourceError(`local package ${name} (${display}) has no files in the source layer`, { file: display }, `its files are ${why}; ship them (change .dockerignore${project.mode === 'git' ? ', or git add them' : ''})`);
+            }
+            packages.push({
+                name,
+                path: ref.path,
+                dir: '/' + join2(imageRoot, rel),
+                importRoots: importRoots(files, readPyproject(abs)).map((r) => inImage(join2(imageRoot, rel), r)),
+                mode: project.mode
+            });
+            continue;
+        }
+        if ((projectDir + sep).startsWith(abs + sep)) {
+            if (ref.virtual)
+                continue; // a workspace root around the project: nothing to import
+            throw new SourceError(`local package ${name} (${display}) contains the project directory; it cannot ship separately`, { file: display }, 'run fast-build on the directory that holds the whole workspace, or make the package a sibling of the project');
+        }
+        const seen = outside.get(name);
+        if (seen !== undefined) {
+            if (seen === rel)
+                continue;
+            throw new SourceError(`two local packages named ${name}: ${seen} and ${display}`, { file: display }, 'give the packages distinct names in their pyproject.toml');
+        }
+        outside.set(name, rel);
+        requireDirectory(abs, display, `local package ${name}`);
+        const tree = await collectTree(abs, rel, mode, skipJunk);
+        const prefix = join2(imageRoot, `${LOCAL_DIR}/${name}`);
+        const files = filesOf(tree, '');
+        if (files.length === 0) {
+            throw new SourceError(`local package ${name} (${display}) has no files to ship`, { file: display }, tree.mode === 'git' ? 'git add its files, or use source mode walk' : 'check its .dockerignore');
+        }
+        trees.push({ tree, prefix });
+        packages.push({
+            name,
+            path: ref.path,
+            dir: '/' + prefix,
+            importRoots: importRoots(files, readPyproject(abs)).map((r) => inImage(prefix, r)),
+            mode: tree.mode
+        });
+    }
+    const { entries, files, bytes } = toEntries(trees, imageRoot);
+    const pythonPath = [...new Set(packages.flatMap((p) => p.importRoots))];
+    const excluded = trees.reduce((n, t) => n + t.tree.excluded, 0);
+    return { entries, files, bytes, pythonPath, excluded, packages };
+}
+/** `/app` → `app`; `/` → ``. */
+function imageRootOf(workdir) {
+    const clean = cleanPath(workdir);
+    if (!workdir.startsWith('/') || clean.split('/').includes('..')) {
+        throw new SourceError(`workdir ${JSON.stringify(workdir)} is not an absolute path in the image`, { keyPath: 'tool.fast-build.workdir' }, 'set workdir to an absolute path such as "/app"');
+    }
+    return clean.slice(1);
+}
+const join2 = (a, b) => (a === '' ? b : b === '' || b === '.' ? a : `${a}/${b}`);
+const inImage = (prefix, root) => '/' + join2(prefix, root);
+function packageName(name, display) {
+    const n = normalizeName(name);
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(n)) {
+        throw new SourceError(`local package name ${JSON.stringify(name)} cannot name a directory`, { file: display }, 'fix the name in its pyproject.toml');
+    }
+    return n;
+}
+function requireDirectory(abs, display, what) {
+    let ok;
+    try {
+        ok = statSync(abs).isDirectory();
+    }
+    catch {
+        ok = false;
+    }
+    if (!ok) {
+        throw new SourceError(`${what} (${display}) is not a directory here`, { file: display }, 'check out the whole repository (path dependencies and workspace members included) before building');
+    }
+}
+/** `display` is how the directory is named in messages, relative to the project (`` for it). */
+async function collectTree(dir, display, mode, skipJunk) {
+    const ignore = readDockerignore(dir, display);
+    const useGit = mode === 'git' || (mode === 'auto' && insideGitWorkTree(dir));
+    return useGit ? collectGit(dir, display, ignore) : collectWalk(dir, display, ignore, skipJunk);
+}
+function readDockerignore(dir, display) {
+    const path = join(dir, '.dockerignore');
+    const name = join2(display, '.dockerignore');
+    let text;
+    try {
+        text = readFileSync(path, 'utf8');
+    }
+    catch (e) {
+        const code = e.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+            return NO_DOCKERIGNORE;
+        throw new SourceError(`cannot read ${name}: ${e.message}`, { file: name }, 'make it a readable file');
+    }
+    return parseDockerignore(text, name);
+}
+function insideGitWorkTree(dir) {
+    for (let d = dir;; d = dirname(d)) {
+        if (existsSync(join(d, '.git')))
+            return true;
+        if (dirname(d) === d)
+            return false;
+    }
+}
+// Environment variables that would point git at another repository or index than the directory's.
+const GIT_ENV = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_PREFIX', 'GIT_COMMON_DIR'];
+function gitLsFiles(dir, display) {
+    const env = { ...process.env };
+    for (const k of GIT_ENV)
+        delete env[k];
+    return new Promise((resolvePromise, reject) => {
+        execFile('git', ['ls-files', '-z', '--cached', '--recurse-submodules'], { cwd: dir, env, encoding: 'buffer', maxBuffer: 1 << 30 }, (error, stdout, stderr) => {
+            if (!error)
+                return resolvePromise(stdout);
+            const where = display || '.';
+            const code = error.code;
+            if (code === 'ENOENT') {
+                return reject(new SourceError(`git is not installed, and ${where} is in a git work tree`, { file: where }, 'install git, or set the source mode to walk (every file, less .dockerignore)'));
+            }
+            const said = stderr.toString('utf8').trim().split('\n')[0] || error.message;
+            const hint = /dubious ownership/.test(said)
+                ? `mark the checkout as safe (git config --global --add safe.directory ${dir}), or set the source mode to walk`
+                : 'fix the checkout, or set the source mode to walk (every file, less .dockerignore)';
+            reject(new SourceError(`git ls-files failed in ${where}: ${said}`, { file: where }, hint));
+        });
+    });
+}
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** A name as bytes → text, refusing what cannot go into a tar layer faithfully. */
+function decodeName(bytes, displayParent) {
+    let name;
+    try {
+        name = UTF8.decode(bytes);
+    }
+    catch {
+        const shown = join2(displayParent, bytes.toString('utf8'));
+        throw new SourceError(`the file name ${JSON.stringify(shown)} is not valid UTF-8`, { file: shown }, 'rename it (UTF-8 names only), or add it to .dockerignore');
+    }
+    if (name.includes('\n') || name.includes('\0')) {
+        const shown = join2(displayParent, name);
+        throw new SourceError(`the file name ${JSON.stringify(shown)} contains a newline`, { file: shown }, 'rename it, or add it to .dockerignore');
+    }
+    return name;
+}
+/** Listings started early by prefetchSource, by directory; taken once. */
+const early = new Map();
+/**
+ * Start listing the project's files (in git mode) before anything else needs them: git runs in
+ * its own process while this one reads the lock and plans. collectSource takes the result.
+ */
+function prefetchSource(projectDir, mode = 'auto') {
+    const dir = resolve(projectDir);
+    if (early.has(dir))
+        return;
+    if (mode === 'walk' || (mode === 'auto' && !insideGitWorkTree(dir)))
+        return;
+    // A failure is reported by the real call, which runs git again for its message.
+    early.set(dir, gitLsFiles(dir, '').catch(() => null));
+}
+async function collectGit(dir, display, ignore) {
+    const prefetched = early.get(dir);
+    early.delete(dir);
+    const out = (prefetched && (await prefetched)) || (await gitLsFiles(dir, display));
+    const paths = new Set();
+    let excluded = 0;
+    for (let start = 0; start < out.length;) {
+        let end = out.indexOf(0, start);
+        if (end === -1)
+            end = out.length;
+        if (end > start) {
+            const path = decodeName(out.subarray(start, end), display);
+            checkRelative(path, display);
+            if (isGitPath(path))
+                excluded++;
+            else if (isExcluded(ignore, path))
+                excluded++;
+            else
+                paths.add(path);
+        }
+        start = end + 1;
+    }
+    // A tracked file behind a directory that is now a symlink is not in the working tree (git says
+    // "beyond a symbolic link"); check each directory once.
+    const parents = new Set();
+    for (const p of paths)
+        for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1))
+            parents.add(p.slice(0, i));
+    const parentList = [...parents];
+    const parentStats = await lstatAll(parentList.map((p) => join(dir, p)));
+    const badParents = new Set(parentList.filter((_, i) => !parentStats[i]?.isDirectory()));
+    const list = [...paths].filter((p) => {
+        for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1))
+            if (badParents.has(p.slice(0, i)))
+                return false;
+        return true;
+    });
+    const stats = await lstatAll(list.map((p) => join(dir, p)));
+    // Missing: deleted from the working tree. A directory: an uninitialized submodule.
+    const items = [];
+    for (let i = 0; i < list.length; i++) {
+        const st = stats[i] ?? null;
+        // Regular files (nearly all) need nothing asynchronous.
+        const item = st?.isFile()
+            ? {
+                kind: 'file',
+                rel: list[i],
+                abs: `${dir}/${list[i]}`,
+                size: st.size,
+                executable: (st.mode & 0o111) !== 0
+            }
+            : await toItem(dir, display, list[i], st);
+        if (item)
+            items.push(item);
+    }
+    return { mode: 'git', items, dirs: [], excluded };
+}
+const isGitPath = (rel) => rel === '.git' || rel.startsWith('.git/') || rel.includes('/.git/') || rel.endsWith('/.git');
+function checkRelative(rel, display) {
+    if (rel.startsWith('/') || rel.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+        const shown = join2(display, rel);
+        throw new SourceError(`the path ${JSON.stringify(shown)} would land outside the project directory`, { file: shown }, 'rename it, or add it to .dockerignore');
+    }
+}
+async function collectWalk(root, display, ignore, skipJunk) {
+    const files = [];
+    const links = [];
+    const dirs = [];
+    let excluded = 0;
+    // `keep`: ship the directory itself (false below an excluded one, walked for `!` exceptions).
+    const walk = async (rel, keep) => {
+        let entries;
+        try {
+            entries = await readdir(rel === '' ? root : join(root, rel), {
+                withFileTypes: true,
+                encoding: 'buffer'
+            });
+        }
+        catch (e) {
+            const shown = join2(display, rel) || '.';
+            throw new SourceError(`cannot list ${shown}: ${e.message}`, { file: shown }, 'make it readable, or add it to .dockerignore');
+        }
+        if (skipJunk && rel !== '' && entries.some((e) => e.name.equals(VENV_BYTES))) {
+            if (keep)
+                excluded++;
+            return;
+        }
+        if (keep && rel !== '')
+            dirs.push(rel);
+        const below = [];
+        for (const e of entries) {
+            const name = decodeName(e.name, join2(display, rel));
+            const path = rel === '' ? name : `${rel}/${name}`;
+            if (name === '.git')
+                continue;
+            const isDir = e.isDirectory();
+            if (skipJunk && (isDir ? JUNK_DIRS.has(name) : JUNK_FILES.some((j) => name.endsWith(j)))) {
+                if (keep)
+                    excluded++;
+                continue;
+            }
+            const out = isExcluded(ignore, path);
+            // Below an excluded directory (walked for `!` exceptions) nothing more is counted.
+            if (out && keep)
+                excluded++;
+            if (isDir) {
+                if (!out)
+                    below.push(walk(path, true));
+                // An exception (`!dir/keep`) may bring back something below an excluded directory.
+                else if (ignore.hasExceptions)
+                    below.push(walk(path, false));
+            }
+            else if (out) {
+                continue;
+            }
+            else if (e.isSymbolicLink()) {
+                links.push(path);
+            }
+            else {
+                files.push(path);
+            }
+        }
+        await Promise.all(below);
+    };
+    await walk('', true);
+    const paths = [...files, ...links];
+    const stats = await lstatAll(paths.map((p) => join(root, p)));
+    // Gone since the listing: it is not there to ship.
+    const items = await Promise.all(paths.map((rel, i) => toItem(root, display, rel, stats[i] ?? null)));
+    return { mode: 'walk', items: items.filter((i) => i !== null), dirs, excluded };
+}
+const VENV_BYTES = Buffer.from(VENV_MARKER);
+/** The file or link at `rel`; null when there is none (missing, or a directory). */
+async function toItem(root, display, rel, st) {
+    if (!st || st.isDirectory())
+        return null;
+    // `rel` is clean and relative here (checked), so plain concatenation is the join.
+    const abs = `${root}/${rel}`;
+    if (st.isFile())
+        return { kind: 'file', rel, abs, size: st.size, executable: (st.mode & 0o111) !== 0 };
+    const shown = join2(display, rel);
+    if (st.isSymbolicLink()) {
+        const raw = await readlink(abs, { encoding: 'buffer' });
+        let target;
+        let problem;
+        try {
+            target = UTF8.decode(raw);
+            problem = symlinkProblem(rel, target);
+        }
+        catch {
+            target = raw.toString('utf8');
+            problem = 'has a target that is not valid UTF-8';
+        }
+        if (problem) {
+            throw new SourceError(`symlink ${shown} -> ${target} ${problem}`, { file: shown }, `replace the link with the file it points to, or add ${JSON.stringify(rel)} to .dockerignore`);
+        }
+        return { kind: 'symlink', rel, target };
+    }
+    const what = st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : 'a device';
+    throw new SourceError(`${shown} is ${what}, which cannot go into an image layer`, { file: shown }, `add ${JSON.stringify(rel)} to .dockerignore`);
+}
+/** Why a link at `rel` (inside its root) with this target cannot ship, or null when it can. */
+function symlinkProblem(rel, target) {
+    if (target === '')
+        return 'has an empty target';
+    if (target.includes('\n') || target.includes('\0'))
+        return 'has a newline in its target';
+    if (target.startsWith('/'))
+        return 'has an absolute target, which would point elsewhere in the image';
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '.';
+    const resolved = cleanPath(`${parent}/${target}`);
+    if (resolved === '..' || resolved.startsWith('../'))
+        return 'points outside the directory being shipped';
+    return null;
+}
+/**
+ * lstat many paths (null when missing). Synchronous on purpose: for a source tree in the page
+ * cache a direct lstat costs a few microseconds, far less than a thread-pool round trip each.
+ */
+async function lstatAll(paths) {
+    return paths.map((p) => {
+        try {
+            return lstatSync(p);
+        }
+        catch (err) {
+            const code = err.code;
+            if (code === 'ENOENT' || code === 'ENOTDIR')
+                return null;
+            throw err;
+        }
+    });
+}
+// --- entries ------------------------------------------------------------------------------------
+function toEntries(trees, imageRoot) {
+    const entries = [];
+    const dirs = new Set();
+    const addDirs = (path) => {
+        // `path` and every directory above it.
+        for (let p = path; p !== '' && !dirs.has(p); p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '')
+            dirs.add(p);
+    };
+    const parentOf = (p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+    let files = 0;
+    let bytes = 0;
+    addDirs(imageRoot);
+    for (const { tree, prefix } of trees) {
+        addDirs(prefix);
+        for (const d of tree.dirs)
+            addDirs(join2(prefix, d));
+        for (const item of tree.items) {
+            const path = join2(prefix, item.rel);
+            addDirs(parentOf(path));
+            if (item.kind === 'symlink') {
+                entries.push({ type: 'symlink', path, target: item.target });
+            }
+            else {
+                files++;
+                bytes += item.size;
+                const { abs } = item;
+                entries.push({
+                    type: 'file',
+                    path,
+                    executable: item.executable,
+                    size: item.size,
+                    // Source files are small: a synchronous read is far cheaper than three thread-pool
+                    // round trips, and the tar writer reads them one after another anyway.
+                    content: () => readFileSync(abs),
+                    diskPath: abs
+                });
+            }
+        }
+    }
+    for (const d of dirs)
+        entries.push({ type: 'dir', path: d });
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { entries, files, bytes };
+}
+/** The tree's file paths below `under` (`` for all), relative to it. */
+function filesOf(tree, under) {
+    if (under === '')
+        return tree.items.map((i) => i.rel);
+    const prefix = under + '/';
+    return tree.items.filter((i) => i.rel.startsWith(prefix)).map((i) => i.rel.slice(prefix.length));
+}
+// --- import roots -------------------------------------------------------------------------------
+function readPyproject(dir) {
+    let text;
+    try {
+        text = readFileSync(join(dir, 'pyproject.toml'), 'utf8');
+    }
+    catch {
+        return null;
+    }
+    try {
+        return parseToml(text, 'pyproject.toml');
+    }
+    catch {
+        return null; // the plan reads (and reports on) the project's own; a broken member fails its install
+    }
+}
+const table = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) ? v : null;
+const strings = (v) => Array.isArray(v) ? v.filter((s) => typeof s === 'string') : [];
+const at = (t, ...keys) => {
+    let v = t;
+    for (const k of keys)
+        v = table(v)?.[k];
+    return v;
+};
+/**
+ * Where a package's modules import from, relative to its root (`.` or `src`...):
+ * 1. what its build configuration says, when that directory has files: Poetry
+ *    `packages = [{ include, from }]` (`from`, else the root), setuptools `package-dir = { "" = … }`
+ *    or `packages.find.where`, uv_build `module-root`, Hatch wheel `packages` (their parents);
+ * 2. else `src` when `src/` holds Python code (a module `src/x.py`, or a directory below `src/`
+ *    with `.py` files) and is not itself a package (no `src/__init__.py`: then the code imports it
+ *    as `src.…` from the root);
+ * 3. else the root.
+ */
+function importRoots(files, pyproject) {
+    const dirs = new Set();
+    for (const f of files)
+        for (let i = f.indexOf('/'); i !== -1; i = f.indexOf('/', i + 1))
+            dirs.add(f.slice(0, i));
+    const exists = (d) => d === '.' || dirs.has(d);
+    const declared = [];
+    const poetry = at(pyproject, 'tool', 'poetry', 'packages');
+    if (Array.isArray(poetry)) {
+        for (const p of poetry) {
+            const from = at(table(p), 'from');
+            if (table(p))
+                declared.push(typeof from === 'string' ? from : '.');
+        }
+    }
+    const packageDir = at(pyproject, 'tool', 'setuptools', 'package-dir', '');
+    if (typeof packageDir === 'string')
+        declared.push(packageDir);
+    declared.push(...strings(at(pyproject, 'tool', 'setuptools', 'packages', 'find', 'where')));
+    const moduleRoot = at(pyproject, 'tool', 'uv', 'build-backend', 'module-root');
+    if (typeof moduleRoot === 'string')
+        declared.push(moduleRoot);
+    for (const p of strings(at(pyproject, 'tool', 'hatch', 'build', 'targets', 'wheel', 'packages'))) {
+        const clean = cleanPath(p);
+        declared.push(clean.includes('/') ? clean.slice(0, clean.lastIndexOf('/')) : '.');
+    }
+    const roots = [...new Set(declared.map(cleanPath))].filter((d) => !d.startsWith('..') && !d.startsWith('/') && exists(d));
+    if (roots.length > 0)
+        return roots;
+    const srcLayout = !files.includes('src/__init__.py') && files.some((f) => f.startsWith('src/') && f.endsWith('.py'));
+    return [srcLayout ? 'src' : '.'];
+}
+
+// `fast-build build`: plan, collect the source once, build its layer once, then per variant look
+// up `deps-<variant>-<hash>`; present → fast path; absent → reported as needing the full path.
+// Variants are independent: one failing does not stop the others.
+const DEFAULT_TAG = '{variant}-{sha}';
+/** Expand a tag template; the result must be a valid registry tag. */
+function expandTag(template, values) {
+    const tag = template.replace(/\{(variant|sha|ref)\}/g, (_, k) => values[k]);
+    if (!TAG_PATTERN.test(tag)) {
+        throw new ConfigError(`tag template ${JSON.stringify(template)} gives ${JSON.stringify(tag)}, which is not a valid tag`, { keyPath: 'tags' }, 'tags are letters, digits, "_", "." and "-", at most 128, not starting with "." or "-"');
+    }
+    return tag;
+}
+/** A branch or tag name as a tag: `feature/x` → `feature-x`. */
+function refSlug(ref) {
+    return (ref
+        .replace(/^refs\/(heads|tags)\//, '')
+        .replace(/[^\w.-]+/g, '-')
+        .replace(/^[.-]+/, '')
+        .slice(0, 100) || 'ref');
+}
+function settingsFor(plan, v, source, git, created) {
+    const c = plan.project.config;
+    const labels = {
+        'dev.fast-build.variant': v.name,
+        'dev.fast-build.hash': v.hash
+    };
+    if (git.revision)
+        labels['org.opencontainers.image.revision'] = git.revision;
+    if (git.sourceUrl)
+        labels['org.opencontainers.image.source'] = git.sourceUrl;
+    return {
+        workdir: c.workdir,
+        env: c.env,
+        pythonPath: source.pythonPath,
+        entrypoint: c.entrypoint,
+        cmd: c.cmd,
+        labels,
+        created
+    };
+}
+async function runBuild(o) {
+    const env = o.env ?? process.env;
+    const { plan, store } = o;
+    const progress = o.onProgress ?? (() => { });
+    const git = await gitInfo(plan.project.dir, env);
+    const epoch = buildEpoch(git, env);
+    const created = new Date(epoch * 1000).toISOString();
+    const values = (variant) => ({
+        variant,
+        sha: git.revision ? git.revision.slice(0, 12) : 'local',
+        ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
+    });
+    const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG];
+    // Check every template before any work, so a bad one fails the build up front.
+    for (const v of plan.variants)
+        for (const t of templates)
+            expandTag(t, values(v.name));
+    let source = null;
+    let layer = null;
+    let layerSeconds = 0;
+    // The source layer is the same for every variant. It is started at once, so the disk and CPU
+    // work runs while the registry is asked about the deps images, and it is uploaded while it is
+    // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
+    // memory go up the ordinary, retried way when a variant needs them.
+    const layerJob = (async () => {
+        const start = performance.now();
+        const tree = await collectSource({
+            projectDir: plan.project.dir,
+            workdir: plan.project.config.workdir,
+            localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+            mode: o.sourceMode ?? 'auto'
+        });
+        source = tree;
+        progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`);
+        // The upload session opens while the first blocks are tarred and compressed.
+        const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null);
+        let streaming;
+        const onChunk = async (chunk) => {
+            if (streaming === undefined)
+                streaming = await opening;
+            if (!streaming)
+                return;
+            try {
+                await streaming.write(chunk);
+            }
+            catch {
+                await streaming.abort().catch(() => undefined);
+                streaming = null;
+            }
+        };
+        const blob = await buildLayer(tree.entries, {
+            mtime: epoch,
+            compression: o.compression ?? 'gzip',
+            onChunk
+        });
+        layer = blob;
+        let uploaded = null;
+        if (streaming === undefined)
+            streaming = await opening;
+        if (streaming) {
+            const s = streaming;
+            uploaded = await s
+                .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
+                .catch(async (e) => {
+                progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
+                await s.abort().catch(() => undefined);
+                return null;
+            });
+        }
+        layerSeconds = (performance.now() - start) / 1000;
+        progress(null, `source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${layerSeconds.toFixed(2)} s`);
+        return { source: tree, layer: blob, uploaded };
+    })();
+    // Failures surface where a variant awaits the layer, never as an unhandled rejection.
+    layerJob.catch(() => undefined);
+    const ensureLayer = () => layerJob;
+    const results = [];
+    let layerCounted = false;
+    for (const v of plan.variants) {
+        const start = performance.now();
+        const tag = depsTag(v.name, v.shortHash);
+        const depsRef = `${store.name}:${tag}`;
+        const base = { variant: v.name, hash: v.hash, depsRef };
+        const none = { uploaded: 0, mounted: 0, skipped: 0 };
+        try {
+            const deps = await resolveDepsImage(store, tag, v.platforms.map((p) => p.platform));
+            if (!deps) {
+                progress(v.name, `deps image ${depsRef} is missing: the full path (building it) is needed`);
+                results.push({
+                    ...base,
+                    path: 'missing',
+                    appRef: null,
+                    digest: null,
+                    tags: [],
+                    blobs: none,
+                    bytesUploaded: 0,
+                    seconds: (performance.now() - start) / 1000,
+                    error: `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`
+                });
+                continue;
+            }
+            progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`);
+            const { source: src, layer: lay, uploaded } = await ensureLayer();
+            // The streamed upload counts for the first variant that uses the layer.
+            const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined);
+            layerCounted ||= uploaded !== null;
+            const tags = templates.map((t) => expandTag(t, values(v.name)));
+            const pushed = await pushAppImage({
+                store,
+                deps,
+                layer: lay,
+                settings: {
+                    ...settingsFor(plan, v, src, git, created),
+                    labels: {
+                        ...settingsFor(plan, v, src, git, created).labels,
+                        'org.opencontainers.image.base.digest': deps.digest,
+                        'org.opencontainers.image.base.name': deps.ref
+                    }
+                },
+                tags,
+                ...(layerOutcome ? { layerOutcome } : {}),
+                onProgress: (m) => progress(v.name, m)
+            });
+            const stats = pushed.stats;
+            results.push({
+                ...base,
+                path: 'fast',
+                appRef: `${store.name}:${tags[0]}@${pushed.digest}`,
+                digest: pushed.digest,
+                tags,
+                blobs: { uploaded: stats.uploaded, mounted: stats.mounted, skipped: stats.skipped },
+                bytesUploaded: stats.bytesUploaded,
+                seconds: (performance.now() - start) / 1000,
+                error: null
+            });
+            progress(v.name, `pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(stats.bytesUploaded)} uploaded`);
+        }
+        catch (e) {
+            results.push({
+                ...base,
+                path: 'failed',
+                appRef: null,
+                digest: null,
+                tags: [],
+                blobs: none,
+                bytesUploaded: 0,
+                seconds: (performance.now() - start) / 1000,
+                error: describeError(e)
+            });
+            progress(v.name, `failed: ${describeError(e)}`);
+        }
+    }
+    const l = layer;
+    const s = source;
+    return {
+        store: store.name,
+        revision: git.revision,
+        sourceLayer: l && s ? { digest: l.digest, size: l.size, files: s.files, seconds: layerSeconds } : null,
+        variants: results
+    };
+}
+
+// Where registry credentials come from: explicit inputs, or the Docker config file that
+// `docker login` / docker/login-action write (auths, credsStore, credHelpers). A credential knows
+// its source so errors can say which one was used, never what it is.
+const ANONYMOUS = { kind: 'anonymous', source: 'no credentials' };
+class CredentialError extends FastBuildError {
+}
+/** What a credential is, for messages: the user and where it came from; never the secret. */
+function describeCredential(c) {
+    switch (c.kind) {
+        case 'anonymous':
+            return 'no credentials (anonymous)';
+        case 'basic':
+            return `user ${JSON.stringify(c.username)} from ${c.source}`;
+        case 'identity-token':
+            return `an identity token from ${c.source}`;
+    }
+}
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
+/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
+function normalizeRegistryHost(key) {
+    const host = key
+        .replace(/^[a-z]+:\/\//i, '')
+        .replace(/\/.*$/, '')
+        .toLowerCase();
+    return DOCKER_HUB_HOSTS.includes(host) ? 'docker.io' : host;
+}
+function dockerConfigPath(env = process.env) {
+    return join(env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
+}
+function readDockerConfig(path) {
+    let text;
+    try {
+        text = readFileSync(path, 'utf8');
+    }
+    catch {
+        return null;
+    }
+    try {
+        return JSON.parse(text);
+    }
+    catch (e) {
+        throw new CredentialError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'fix or remove the Docker config file (docker login rewrites it)');
+    }
+}
+/** Runs `docker-credential-<helper> get` with the server URL on stdin. */
+const runCredentialHelper = (helper, serverUrl) => new Promise((resolve, reject) => {
+    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000 }, (err, stdout, stderr) => {
+        if (err) {
+            if (/not found|no credentials/i.test(`${stdout}${stderr}`))
+                return resolve(null);
+            const reason = err.code === 'ENOENT'
+                ? 'it is not installed'
+                : (stderr || err.message).trim().split('\n')[0];
+            return reject(new CredentialError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${reason}`, {}, 'install the helper or log in again'));
+        }
+        try {
+            const o = JSON.parse(stdout);
+            resolve(o.Secret ? { Username: o.Username ?? '', Secret: o.Secret } : null);
+        }
+        catch {
+            reject(new CredentialError(`credential helper docker-credential-${helper} printed something that is not JSON`));
+        }
+    });
+    child.stdin?.end(serverUrl);
+});
+/**
+ * The credential for a registry host from the Docker config: credHelpers[host], then credsStore,
+ * then auths[host]. Anonymous when none applies.
+ */
+async function credentialFromDockerConfig(host, opts = {}) {
+    const path = opts.path ?? dockerConfigPath();
+    const config = readDockerConfig(path);
+    if (!config)
+        return ANONYMOUS;
+    const want = normalizeRegistryHost(host);
+    const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host;
+    const runHelper = opts.runHelper ?? runCredentialHelper;
+    const display = path.replace(homedir(), '~');
+    const fromHelper = async (helper, where) => {
+        const got = await runHelper(helper, serverUrl);
+        if (!got)
+            return null;
+        const source = `docker-credential-${helper} (${where} in ${display})`;
+        return got.Username === '<token>'
+            ? { kind: 'identity-token', token: got.Secret, source }
+            : { kind: 'basic', username: got.Username, password: got.Secret, source };
+    };
+    for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
+        if (normalizeRegistryHost(key) === want) {
+            const c = await fromHelper(helper, `credHelpers[${JSON.stringify(key)}]`);
+            if (c)
+                return c;
+        }
+    }
+    if (config.credsStore) {
+        const c = await fromHelper(config.credsStore, 'credsStore');
+        if (c)
+            return c;
+    }
+    for (const [key, entry] of Object.entries(config.auths ?? {})) {
+        if (normalizeRegistryHost(key) !== want)
+            continue;
+        const source = `${display} (auths[${JSON.stringify(key)}])`;
+        if (entry.identitytoken)
+            return { kind: 'identity-token', token: entry.identitytoken, source };
+        if (entry.auth) {
+            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+            const colon = decoded.indexOf(':');
+            if (colon < 0)
+                throw new CredentialError(`${source}: the auth value is not base64 of user:password`, { file: path }, `run docker login ${host} again`);
+            return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
+        }
+        if (entry.username && entry.password)
+            return { kind: 'basic', username: entry.username, password: entry.password, source };
+    }
+    return ANONYMOUS;
+}
+
+// HTTP for the registry client: keep-alive connections, bounded bodies and timeouts, and the
+// retry policy: only 408/429/5xx and dropped connections are retried, with backoff that honours
+// Retry-After; everything else (auth, not found, bad requests) fails at once.
+/** A registry said no, or could not be reached. `temporary` failures are worth retrying. */
+class RegistryError extends FastBuildError {
+    temporary = false;
+}
+/** An HTTP failure worth retrying (a dropped connection, a 5xx, a 429). */
+class TransientHttpError extends RegistryError {
+    retryAfterMs;
+    temporary = true;
+    constructor(message, retryAfterMs = null) {
+        super(message);
+        this.retryAfterMs = retryAfterMs;
+    }
+}
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+function isRetryableStatus(status) {
+    return RETRY_STATUS.has(status) || (status >= 500 && status < 600);
+}
+/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return null;
+    const seconds = Number(value.trim());
+    if (Number.isFinite(seconds))
+        return Math.max(0, seconds * 1000);
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+class HttpClient {
+    opts;
+    agents = {
+        http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
+        https: new https.Agent({ keepAlive: true, maxSockets: 8 })
+    };
+    constructor(opts = {}) {
+        this.opts = opts;
+    }
+    close() {
+        this.agents.http.destroy();
+        this.agents.https.destroy();
+    }
+    /**
+     * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
+     * blob while it is being produced. `end` finishes the body and waits for the answer.
+     */
+    stream(o) {
+        const url = new URL(o.url);
+        const mod = url.protocol === 'https:' ? https : http;
+        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
+        const headers = {
+            'user-agent': this.opts.userAgent ?? 'fast-build',
+            ...o.headers
+        };
+        let failure = null;
+        let resolveResponse;
+        let rejectResponse;
+        const response = new Promise((res, rej) => {
+            resolveResponse = res;
+            rejectResponse = rej;
+        });
+        response.catch(() => undefined);
+        const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const h = {};
+                for (const [k, v] of Object.entries(res.headers))
+                    if (v !== undefined)
+                        h[k] = Array.isArray(v) ? v.join(', ') : v;
+                resolveResponse({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url });
+            });
+            res.on('error', (e) => rejectResponse(transient(o, e)));
+        });
+        const idle = this.opts.idleTimeoutMs ?? 60_000;
+        req.setTimeout(idle, () => req.destroy(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no progress for ${idle / 1000} s`)));
+        req.on('error', (e) => {
+            failure = transient(o, e);
+            rejectResponse(failure);
+        });
+        return {
+            write: (chunk) => new Promise((resolve, reject) => {
+                if (failure)
+                    return reject(failure);
+                if (req.write(chunk))
+                    resolve();
+                else
+                    req.once('drain', () => (failure ? reject(failure) : resolve()));
+            }),
+            end: () => {
+                if (failure)
+                    return Promise.reject(failure);
+                req.end();
+                return response;
+            },
+            abort: () => {
+                req.destroy();
+            }
+        };
+    }
+    request(o) {
+        const url = new URL(o.url);
+        const mod = url.protocol === 'https:' ? https : http;
+        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
+        const headers = {
+            'user-agent': this.opts.userAgent ?? 'fast-build',
+            ...o.headers
+        };
+        let body = null;
+        if (o.body !== undefined) {
+            if (Buffer.isBuffer(o.body)) {
+                body = o.body;
+                headers['content-length'] = String(o.body.length);
+            }
+            else {
+                const { file, start, end } = o.body;
+                body = createReadStream(file, {
+                    ...(start !== undefined ? { start } : {}),
+                    ...(end !== undefined ? { end } : {})
+                });
+                if (headers['content-length'] === undefined)
+                    throw new Error('streamed bodies need a content-length');
+            }
+        }
+        else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
+            headers['content-length'] = '0';
+        }
+        const idle = this.opts.idleTimeoutMs ?? 60_000;
+        const maxBody = o.maxBody ?? 16 * 1024 * 1024;
+        return new Promise((resolve, reject) => {
+            let settled = false;
+            const fail = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                req.destroy();
+                reject(e);
+            };
+            const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
+                const chunks = [];
+                let size = 0;
+                res.on('data', (c) => {
+                    size += c.length;
+                    if (size > maxBody)
+                        fail(new FastBuildError(`${o.method} ${redactUrl(o.url)}: response larger than ${maxBody} bytes`));
+                    else
+                        chunks.push(c);
+                });
+                res.on('end', () => {
+                    if (settled)
+                        return;
+                    settled = true;
+                    const h = {};
+                    for (const [k, v] of Object.entries(res.headers))
+                        if (v !== undefined)
+                            h[k] = Array.isArray(v) ? v.join(', ') : v;
+                    resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url });
+                });
+                res.on('error', (e) => fail(transient(o, e)));
+                res.on('aborted', () => fail(transient(o, new Error('response aborted'))));
+            });
+            req.setTimeout(idle, () => fail(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no response for ${idle / 1000} s`)));
+            req.on('error', (e) => fail(transient(o, e)));
+            if (body === null)
+                req.end();
+            else if (Buffer.isBuffer(body))
+                req.end(body);
+            else {
+                body.on('error', (e) => fail(e));
+                body.pipe(req);
+            }
+        });
+    }
+}
+function transient(o, e) {
+    const code = e.code;
+    if (code === 'ENOTFOUND') {
+        return new RegistryError(`cannot reach ${new URL(o.url).host}: no such host`, {}, 'check the registry name (image input or [tool.fast-build] image)');
+    }
+    const dropped = [
+        'ECONNRESET',
+        'EPIPE',
+        'ETIMEDOUT',
+        'ECONNABORTED',
+        'EAI_AGAIN',
+        'ECONNREFUSED',
+        'UND_ERR_SOCKET',
+        'ERR_STREAM_PREMATURE_CLOSE'
+    ];
+    if ((code && dropped.includes(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
+        return new TransientHttpError(`${o.method} ${redactUrl(o.url)}: connection dropped (${code ?? e.message})`);
+    }
+    return e;
+}
+/** URLs in messages lose their query (upload session state, tokens in some registries). */
+function redactUrl(url) {
+    const q = url.indexOf('?');
+    return q === -1 ? url : `${url.slice(0, q)}?…`;
+}
+const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
+/**
+ * Run `op`, retrying transient failures with exponential backoff (and jitter), or after the
+ * server's Retry-After when it gives one (capped by maxDelayMs). `onRetry` reports each retry.
+ */
+async function withRetry(op, policy = DEFAULT_RETRY, onRetry) {
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await op(attempt);
+        }
+        catch (e) {
+            if (!(e instanceof TransientHttpError) || attempt >= policy.attempts)
+                throw e;
+            const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+            const delay = Math.min(policy.maxDelayMs, e.retryAfterMs ?? backoff * (0.5 + Math.random() / 2));
+            onRetry?.(e, delay, attempt);
+            await new Promise((r) => setTimeout(r, delay));
+        }
+    }
+}
+
+// Registry authentication by challenge: a request answered 401 tells how to authenticate
+// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
+// Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
+/** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
+function parseChallenge(header) {
+    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
+    if (!m)
+        return null;
+    const params = {};
+    const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g;
+    for (const p of m[2].matchAll(re))
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** Authentication refused: says which credential was used and what was asked for. */
+class RegistryAuthError extends FastBuildError {
+}
+function scopeFor(repository, access) {
+    return `repository:${repository}:${access === 'push' ? 'pull,push' : 'pull'}`;
+}
+/**
+ * Holds what a registry asked for and the tokens obtained; `authorize` gives the Authorization
+ * header for a set of scopes, fetching a token when needed.
+ */
+class RegistryAuth {
+    http;
+    host;
+    credential;
+    hints;
+    challenge = null;
+    tokens = new Map();
+    constructor(http, host, credential, hints) {
+        this.http = http;
+        this.host = host;
+        this.credential = credential;
+        this.hints = hints;
+    }
+    get known() {
+        return this.challenge !== null;
+    }
+    /** `basic`, `bearer`, or null before the registry has asked. */
+    get scheme() {
+        return this.challenge?.scheme ?? null;
+    }
+    /** What to do when this credential is refused. */
+    get fix() {
+        return this.hints.fix;
+    }
+    /** Remember the challenge of a 401 answer. */
+    learn(res) {
+        const header = res.headers['www-authenticate'];
+        const c = header ? parseChallenge(header) : null;
+        if (!c) {
+            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl(res.url)})`, {}, 'check that this is an OCI/Docker registry');
+        }
+        this.challenge = c;
+    }
+    /** Drop cached tokens (after a 401 with a token: it expired or lacks a scope). */
+    forget() {
+        this.tokens.clear();
+    }
+    async header(scopes) {
+        const c = this.challenge;
+        if (!c)
+            return null;
+        if (c.scheme === 'basic') {
+            if (this.credential.kind !== 'basic') {
+                throw new RegistryAuthError(`${this.host} requires a user name and password (Basic auth), and ${describeCredential(this.credential)} was found`, {}, this.hints.fix);
+            }
+            return `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString('base64')}`;
+        }
+        if (c.scheme !== 'bearer') {
+            throw new RegistryAuthError(`${this.host} asks for ${c.scheme} authentication, which fast-build does not speak`, {}, 'use a registry with Basic or Bearer token auth');
+        }
+        const key = [...scopes].sort().join(' ');
+        // A token for more (pull,push) also serves less (pull).
+        for (const [k, t] of this.tokens) {
+            if (t.expires > Date.now() && (k === key || covers(k, scopes)))
+                return `Bearer ${t.value}`;
+        }
+        const token = await this.fetchToken(c, scopes);
+        this.tokens.set(key, token);
+        return `Bearer ${token.value}`;
+    }
+    async fetchToken(c, scopes) {
+        const realm = c.params['realm'];
+        if (!realm)
+            throw new RegistryAuthError(`${this.host}: Bearer challenge without a realm`);
+        const service = c.params['service'];
+        const cred = this.credential;
+        let res;
+        if (cred.kind === 'identity-token') {
+            const form = new URLSearchParams({
+                grant_type: 'refresh_token',
+                refresh_token: cred.token,
+                client_id: 'fast-build'
+            });
+            if (service)
+                form.set('service', service);
+            if (scopes.length)
+                form.set('scope', scopes.join(' '));
+            res = await this.http.request({
+                method: 'POST',
+                url: realm,
+                headers: { 'content-type': 'application/x-www-form-urlencoded' },
+                body: Buffer.from(form.toString())
+            });
+        }
+        else {
+            const url = new URL(realm);
+            if (service)
+                url.searchParams.set('service', service);
+            for (const s of scopes)
+                url.searchParams.append('scope', s);
+            const headers = {};
+            if (cred.kind === 'basic') {
+                url.searchParams.set('account', cred.username);
+                headers['authorization'] =
+                    `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+            }
+            res = await this.http.request({ method: 'GET', url: url.toString(), headers });
+        }
+        if (isRetryableStatus(res.status)) {
+            throw new TransientHttpError(`token service ${redactUrl(realm)} answered ${res.status}`, parseRetryAfter(res.headers['retry-after']));
+        }
+        if (res.status !== 200) {
+            throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
+        }
+        let body;
+        try {
+            body = JSON.parse(res.body.toString('utf8'));
+        }
+        catch {
+            throw new RegistryAuthError(`${this.host}: the token service answered something that is not JSON`);
+        }
+        const value = body.token ?? body.access_token;
+        if (!value)
+            throw new RegistryAuthError(`${this.host}: the token service answered without a token`);
+        // Renew a little early; 60 s is the spec's default lifetime.
+        const seconds = Math.max(10, (body.expires_in ?? 60) - 5);
+        return { value, expires: Date.now() + seconds * 1000 };
+    }
+}
+function covers(have, want) {
+    const granted = new Map();
+    for (const s of have.split(' ')) {
+        const [type, name, actions] = s.split(':');
+        if (type && name && actions)
+            granted.set(`${type}:${name}`, new Set(actions.split(',')));
+    }
+    return want.every((s) => {
+        const [type, name, actions] = s.split(':');
+        const g = granted.get(`${type}:${name}`);
+        return g !== undefined && (actions ?? '').split(',').every((a) => g.has(a));
+    });
+}
+/** The error text a registry or token service put in its body (distribution's JSON errors). */
+function errorText(res) {
+    const text = res.body.toString('utf8').slice(0, 2000);
+    try {
+        const o = JSON.parse(text);
+        const parts = (o.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).filter(Boolean);
+        if (parts.length)
+            return `: ${parts.join('; ')}`;
+        if (o.details)
+            return `: ${o.details}`;
+        if (o.error)
+            return `: ${o.error}`;
+    }
+    catch {
+        // not JSON
+    }
+    const line = text.trim().split('\n')[0];
+    return line ? `: ${line.slice(0, 200)}` : '';
+}
+
+// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
+// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
+// operation retries transient failures as a whole (an upload restarts with a new session), and
+// auth failures say which credential was used and what was asked for.
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+class ReferenceError extends FastBuildError {
+}
+/**
+ * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
+ * digest suffix is returned apart.
+ */
+function parseImageReference(text, where = 'image') {
+    let rest = text.trim();
+    let digest = null;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`);
+        rest = rest.slice(0, at);
+    }
+    let tag = null;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG_PATTERN.test(tag))
+            throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`);
+    }
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    let host;
+    let repository;
+    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        host = first;
+        repository = rest.slice(slash + 1);
+    }
+    else {
+        host = 'docker.io';
+        repository = slash < 0 ? `library/${rest}` : rest;
+    }
+    if (host === 'docker.io' || host === 'index.docker.io')
+        host = 'registry-1.docker.io';
+    if (!REPOSITORY.test(repository)) {
+        throw new ReferenceError(`${where}: ${JSON.stringify(text)} is not an image reference`, {}, 'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo');
+    }
+    return { host, repository, tag, digest };
+}
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
+function isLoopback(host) {
+    const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+class RegistryClient {
+    ref;
+    opts;
+    name;
+    base;
+    http;
+    ownsHttp;
+    auth;
+    retry;
+    chunkSize;
+    constructor(ref, opts = {}) {
+        this.ref = ref;
+        this.opts = opts;
+        this.name = `${ref.host}/${ref.repository}`;
+        const insecure = opts.insecure ?? isLoopback(ref.host);
+        this.base = `${insecure ? 'http' : 'https'}://${ref.host}`;
+        this.ownsHttp = !opts.http;
+        this.http = opts.http ?? new HttpClient();
+        this.retry = opts.retry ?? DEFAULT_RETRY;
+        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
+        const credential = opts.credential ?? ANONYMOUS;
+        this.auth = new RegistryAuth(this.http, ref.host, credential, {
+            fix: credential.kind === 'anonymous'
+                ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
+                : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
+        });
+    }
+    /** Another repository of the same registry, sharing connections and credentials. */
+    sibling(repository) {
+        return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http });
+    }
+    close() {
+        if (this.ownsHttp)
+            this.http.close();
+    }
+    url(path) {
+        return `${this.base}/v2/${this.ref.repository}/${path}`;
+    }
+    /**
+     * One request with auth: a 401 is answered by authenticating (once) and trying again.
+     * Retryable statuses become TransientHttpError; the caller decides about retrying.
+     */
+    async send(method, url, o) {
+        const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])];
+        for (let attempt = 0; attempt < 2; attempt++) {
+            const headers = { ...o.headers };
+            const authorization = await this.auth.header(scopes);
+            if (authorization)
+                headers['authorization'] = authorization;
+            const res = await this.http.request({
+                method,
+                url,
+                headers,
+                ...(o.body ? { body: o.body() } : {}),
+                ...(o.maxBody ? { maxBody: o.maxBody } : {})
+            });
+            if (res.status === 401 && attempt === 0) {
+                this.auth.learn(res);
+                this.auth.forget();
+                continue;
+            }
+            if (res.status === 401 || res.status === 403) {
+                // With Basic auth a second 401 means the user or password is wrong; otherwise the
+                // credential was accepted but lacks the access asked for.
+                const wrongCredential = res.status === 401 && this.auth.scheme === 'basic';
+                throw new RegistryAuthError(`${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`, {}, wrongCredential
+                    ? this.auth.fix
+                    : o.access === 'push'
+                        ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
+                        : `the credential needs pull access to ${this.name}`);
+            }
+            if (isRetryableStatus(res.status)) {
+                throw new TransientHttpError(`${method} ${redactUrl(url)}: ${res.status}${errorText(res)}`, parseRetryAfter(res.headers['retry-after']));
+            }
+            return res;
+        }
+        throw new Error('unreachable');
+    }
+    unexpected(what, res) {
+        return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`);
+    }
+    retrying(op) {
+        return withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay));
+    }
+    async ping() {
+        await this.retrying(async () => {
+            const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' });
+            if (res.status !== 200)
+                throw this.unexpected('GET /v2/', res);
+        });
+    }
+    blobExists(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
+            if (res.status === 200)
+                return true;
+            if (res.status === 404)
+                return false;
+            throw this.unexpected(`HEAD blob ${digest}`, res);
+        });
+    }
+    getBlob(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`blobs/${digest}`), {
+                access: 'pull',
+                maxBody: 64 * 1024 * 1024
+            });
+            if (res.status !== 200)
+                throw this.unexpected(`GET blob ${digest}`, res);
+            if (sha256(res.body) !== digest)
+                throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`);
+            return res.body;
+        });
+    }
+    async putBlob(desc, data, opts = {}) {
+        if (await this.blobExists(desc.digest))
+            return 'exists';
+        const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
+        if (size !== desc.size)
+            throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
+        return this.retrying(async () => {
+            let location;
+            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
+            if (mountFrom) {
+                const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
+                const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
+                if (res.status === 201)
+                    return 'mounted';
+                if (res.status !== 202)
+                    throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res);
+                location = this.location(res);
+            }
+            else {
+                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
+                if (res.status !== 202)
+                    throw this.unexpected('starting an upload', res);
+                location = this.location(res);
+            }
+            const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
+            if (size > this.chunkSize) {
+                for (let start = 0; start < size; start += this.chunkSize) {
+                    const end = Math.min(size, start + this.chunkSize);
+                    const res = await this.send('PATCH', location, {
+                        access: 'push',
+                        headers: {
+                            'content-type': 'application/octet-stream',
+                            'content-range': `${start}-${end - 1}`,
+                            'content-length': String(end - start)
+                        },
+                        body: () => part(start, end)
+                    });
+                    if (res.status !== 202)
+                        throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res);
+                    location = this.location(res);
+                }
+                const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' });
+                this.checkPut(res, desc.digest);
+            }
+            else {
+                const res = await this.send('PUT', withDigest(location, desc.digest), {
+                    access: 'push',
+                    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+                    body: () => part(0, size)
+                });
+                this.checkPut(res, desc.digest);
+            }
+            return 'uploaded';
+        });
+    }
+    /**
+     * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
+     * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
+     * the caller uploads the bytes it kept with putBlob, which is.
+     */
+    async beginBlob() {
+        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
+        if (start.status !== 202)
+            throw this.unexpected('starting an upload', start);
+        const location = this.location(start);
+        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
+        const auth = authorization ? { authorization } : {};
+        const patch = this.http.stream({
+            method: 'PATCH',
+            url: location,
+            headers: { ...auth, 'content-type': 'application/octet-stream' }
+        });
+        const cancel = async () => {
+            patch.abort();
+            // Let the registry drop the session now rather than when it expires.
+            await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined);
+        };
+        return {
+            write: (chunk) => patch.write(chunk),
+            commit: async (desc) => {
+                if (await this.blobExists(desc.digest)) {
+                    await cancel();
+                    return 'exists';
+                }
+                const res = await patch.end();
+                if (res.status !== 202)
+                    throw this.unexpected(`streaming ${desc.digest}`, res);
+                const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
+                this.checkPut(put, desc.digest);
+                return 'uploaded';
+            },
+            abort: cancel
+        };
+    }
+    checkPut(res, digest) {
+        if (res.status !== 201)
+            throw this.unexpected(`finishing the upload of ${digest}`, res);
+        const got = res.headers['docker-content-digest'];
+        if (got && got !== digest)
+            throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`);
+    }
+    location(res) {
+        const loc = res.headers['location'];
+        if (!loc)
+            throw new RegistryError(`${this.name}: an upload answer without a Location header`);
+        return new URL(loc, this.base).toString();
+    }
+    getManifest(ref) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`manifests/${ref}`), {
+                access: 'pull',
+                headers: { accept: ACCEPT_ANY_MANIFEST }
+            });
+            if (res.status === 404)
+                return null;
+            if (res.status !== 200)
+                throw this.unexpected(`GET manifest ${ref}`, res);
+            const digest = sha256(res.body);
+            if (isDigestRef(ref) && digest !== ref)
+                throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
+            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
+        });
+    }
+    putManifest(tag, bytes, mediaType) {
+        const digest = sha256(bytes);
+        if (tag !== null && !TAG_PATTERN.test(tag))
+            throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`);
+        return this.retrying(async () => {
+            const res = await this.send('PUT', this.url(`manifests/${tag ?? digest}`), {
+                access: 'push',
+                headers: { 'content-type': mediaType },
+                body: () => bytes
+            });
+            if (res.status !== 201 && res.status !== 200)
+                throw this.unexpected(`PUT manifest ${tag ?? digest}`, res);
+            const got = res.headers['docker-content-digest'];
+            if (got && got !== digest)
+                throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
+            return digest;
+        });
+    }
+    async listTags() {
+        const tags = [];
+        let url = `${this.url('tags/list')}?n=1000`;
+        for (let page = 0; url && page < 1000; page++) {
+            const current = url;
+            const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }));
+            if (res.status === 404)
+                return [];
+            if (res.status !== 200)
+                throw this.unexpected('listing tags', res);
+            const body = JSON.parse(res.body.toString('utf8'));
+            tags.push(...(body.tags ?? []));
+            const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '');
+            url = next ? new URL(next[1], this.base).toString() : null;
+        }
+        return tags.sort();
+    }
+}
+function withDigest(location, digest) {
+    const u = new URL(location);
+    u.searchParams.set('digest', digest);
+    return u.toString();
+}
+
+// An OCI image-layout directory as a store: `oci-layout`, `index.json` naming tagged manifests
+// (annotation org.opencontainers.image.ref.name, which skopeo and podman read as `oci:DIR:TAG`),
+// and `blobs/sha256/<hex>`. Blobs are written to a temp file, checked, then renamed, so a blob
+// that exists is whole; index.json is rewritten under a lock file by rename.
+const REF_NAME = 'org.opencontainers.image.ref.name';
+class LayoutError extends FastBuildError {
+}
+class LayoutStore {
+    name;
+    dir;
+    constructor(dir) {
+        this.dir = resolve(dir);
+        this.name = `oci:${dir}`;
+    }
+    blobPath(d) {
+        return join(this.dir, 'blobs', digestAlgorithm(d), digestHex(d));
+    }
+    /** Create the layout files when missing; refuse a directory that is something else. */
+    init() {
+        mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+        const marker = join(this.dir, 'oci-layout');
+        if (existsSync(marker)) {
+            const v = JSON.parse(readFileSync(marker, 'utf8'))
+                .imageLayoutVersion;
+            if (v !== '1.0.0')
+                throw new LayoutError(`${marker}: unsupported imageLayoutVersion ${JSON.stringify(v)}`);
+        }
+        else {
+            writeFileSync(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+        }
+        if (!existsSync(join(this.dir, 'index.json')))
+            this.writeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] });
+    }
+    readIndex() {
+        const path = join(this.dir, 'index.json');
+        if (!existsSync(path))
+            return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+        let o;
+        try {
+            o = JSON.parse(readFileSync(path, 'utf8'));
+        }
+        catch (e) {
+            throw new LayoutError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'restore or delete the layout directory');
+        }
+        if (!Array.isArray(o.manifests))
+            throw new LayoutError(`${path}: no manifests list`, { file: path });
+        o.manifests = o.manifests.map((m, i) => parseDescriptor(m, `${path} manifests[${i}]`));
+        return o;
+    }
+    writeIndex(index) {
+        const path = join(this.dir, 'index.json');
+        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+        writeFileSync(tmp, JSON.stringify(index));
+        renameSync(tmp, path);
+    }
+    /** Run `f` holding index.json.lock (bounded wait; a lock older than a minute is stale). */
+    async locked(f) {
+        const lock = join(this.dir, 'index.json.lock');
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+            try {
+                closeSync(openSync(lock, 'wx'));
+                break;
+            }
+            catch (e) {
+                if (e.code !== 'EEXIST')
+                    throw e;
+                try {
+                    if (Date.now() - statSync(lock).mtimeMs > 60_000)
+                        rmSync(lock, { force: true });
+                }
+                catch {
+                    // gone already
+                }
+                if (Date.now() > deadline)
+                    throw new LayoutError(`${lock} is held by another build for over 30 s`, { file: lock }, 'remove the lock file if no other fast-build is running');
+                await new Promise((r) => setTimeout(r, 20));
+            }
+        }
+        try {
+            return f();
+        }
+        finally {
+            rmSync(lock, { force: true });
+        }
+    }
+    async blobExists(digest) {
+        return existsSync(this.blobPath(digest));
+    }
+    async putBlob(desc, data) {
+        this.init();
+        const path = this.blobPath(desc.digest);
+        if (existsSync(path))
+            return 'exists';
+        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+        try {
+            let got;
+            if (Buffer.isBuffer(data)) {
+                got = sha256(data);
+                if (got === desc.digest)
+                    writeFileSync(tmp, data);
+            }
+            else {
+                copyFileSync(data.file, tmp);
+                got = await fileDigest(tmp);
+            }
+            if (got !== desc.digest)
+                throw new LayoutError(`blob content does not match ${desc.digest} (it is ${got})`);
+            renameSync(tmp, path);
+        }
+        finally {
+            rmSync(tmp, { force: true });
+        }
+        return 'uploaded';
+    }
+    /** A streamed blob: written to a temp file, renamed into place by `commit` once checked. */
+    async beginBlob() {
+        this.init();
+        const tmp = join(this.dir, 'blobs', 'sha256', `upload.${randomBytes(6).toString('hex')}.tmp`);
+        const file = await open(tmp, 'w');
+        const hash = createHash('sha256');
+        let closed = false;
+        const close = async () => {
+            if (!closed) {
+                closed = true;
+                await file.close();
+            }
+        };
+        return {
+            write: async (chunk) => {
+                hash.update(chunk);
+                await file.write(chunk);
+            },
+            commit: async (desc) => {
+                await close();
+                const got = `sha256:${hash.digest('hex')}`;
+                if (got !== desc.digest) {
+                    rmSync(tmp, { force: true });
+                    throw new LayoutError(`streamed blob is ${got}, not ${desc.digest}`);
+                }
+                if (existsSync(this.blobPath(desc.digest))) {
+                    rmSync(tmp, { force: true });
+                    return 'exists';
+                }
+                renameSync(tmp, this.blobPath(desc.digest));
+                return 'uploaded';
+            },
+            abort: async () => {
+                await close();
+                rmSync(tmp, { force: true });
+            }
+        };
+    }
+    async getBlob(digest) {
+        const path = this.blobPath(digest);
+        if (!existsSync(path))
+            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
+        const bytes = readFileSync(path);
+        if (sha256(bytes) !== digest)
+            throw new LayoutError(`${path} does not hold ${digest} (corrupted layout)`, { file: path });
+        return bytes;
+    }
+    async getManifest(ref) {
+        const index = this.readIndex();
+        let desc;
+        if (isDigestRef(ref)) {
+            desc = index.manifests.find((m) => m.digest === ref);
+            if (!desc && !existsSync(this.blobPath(ref)))
+                return null;
+        }
+        else {
+            desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
+            if (!desc)
+                return null;
+        }
+        const digest = (desc?.digest ?? ref);
+        const bytes = await this.getBlob(digest);
+        const declared = JSON.parse(bytes.toString('utf8')).mediaType;
+        return { bytes, mediaType: desc?.mediaType ?? declared ?? '', digest };
+    }
+    async putManifest(tag, bytes, mediaType) {
+        if (tag !== null && !TAG_PATTERN.test(tag))
+            throw new LayoutError(`invalid tag ${JSON.stringify(tag)}`);
+        const digest = sha256(bytes);
+        await this.putBlob({ mediaType, digest, size: bytes.length }, bytes);
+        if (tag !== null) {
+            await this.locked(() => {
+                const index = this.readIndex();
+                index.manifests = [
+                    ...index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag),
+                    { mediaType, digest, size: bytes.length, annotations: { [REF_NAME]: tag } }
+                ];
+                this.writeIndex(index);
+            });
+        }
+        return digest;
+    }
+    async listTags() {
+        return this.readIndex()
+            .manifests.map((m) => m.annotations?.[REF_NAME])
+            .filter((t) => typeof t === 'string')
+            .sort();
+    }
+}
+function fileDigest(path) {
+    return new Promise((resolve, reject) => {
+        const h = createHash('sha256');
+        createReadStream(path)
+            .on('data', (c) => h.update(c))
+            .on('end', () => resolve(`sha256:${h.digest('hex')}`))
+            .on('error', reject);
+    });
+}
+
+// From what a user typed (`oci:DIR`, `HOST/REPO`) to an ImageStore, with credentials resolved
+// in order: explicit ones, then the Docker config (docker login / docker/login-action).
+function parseStoreSpec(text, where = '--store') {
+    const t = text.trim();
+    if (t.startsWith('oci:')) {
+        const dir = t.slice(4);
+        if (!dir)
+            throw new ConfigError(`${where}: oci: needs a directory`, {}, 'write oci:./images');
+        return { kind: 'layout', dir };
+    }
+    const image = t.replace(/^(docker|registry):(\/\/)?/, '');
+    parseImageReference(image, where);
+    return { kind: 'registry', image };
+}
+async function openStore(spec, opts = {}) {
+    if (spec.kind === 'layout') {
+        const store = new LayoutStore(resolve(opts.cwd ?? '.', spec.dir));
+        store.init();
+        return store;
+    }
+    const ref = parseImageReference(spec.image);
+    if (ref.tag || ref.digest) {
+        throw new ConfigError(`${spec.image}: give the repository without a tag or digest`, {}, 'tags come from --tag');
+    }
+    const credential = opts.credential ??
+        (await credentialFromDockerConfig(ref.host, opts.dockerConfig ? { path: opts.dockerConfig } : {}));
+    return new RegistryClient({ host: ref.host, repository: ref.repository }, { ...opts, credential });
+}
+
 // The same engine as the action, for a terminal: `fast-build plan | diff`.
 const processIO = {
     out: (t) => process.stdout.write(t),
@@ -4955,6 +8218,7 @@ const USAGE = `usage: fast-build <command> [options]
 
 commands:
   plan    compute each variant's packages and canonical hash from the lock
+  build   put the source on each variant's deps image (the fast path), without a daemon
   diff    explain what changed between two plans (from \`plan --json\`)
 
 fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python X.Y] [--json]
@@ -4963,6 +8227,15 @@ fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python 
   --platform P      linux/amd64 or linux/arm64 (repeatable; default from [tool.fast-build])
   --python X.Y      target interpreter (default from [tool.fast-build] or requires-python)
   --json            print the plan as JSON
+
+fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--variant NAME]...
+                 [--platform P]... [--tag TEMPLATE]... [--source auto|git|walk] [--json]
+  --store oci:DIR   an OCI image-layout directory (default: DIR/.fast-build/oci of the project)
+  --registry H/R    a registry repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo
+  --tag TEMPLATE    app image tag, with {variant} {sha} {ref} (repeatable; default {variant}-{sha})
+  --source MODE     which files form the source layer: git-tracked, a directory walk, or auto
+  credentials: FAST_BUILD_REGISTRY_USERNAME and FAST_BUILD_REGISTRY_PASSWORD, else the Docker
+  config file (docker login); never on the command line
 
 fast-build diff OLD.json NEW.json [--json]
 `;
@@ -4976,6 +8249,8 @@ async function runCli(argv, io = processIO) {
                 return cmdPlan(rest, io);
             case 'diff':
                 return cmdDiff(rest, io);
+            case 'build':
+                return await cmdBuild(rest, io);
             case '--version':
             case 'version':
                 io.out(`fast-build ${VERSION}\n`);
@@ -5098,6 +8373,95 @@ function cmdDiff(args, io) {
             io.out(`  ${line}\n`);
     }
     return 0;
+}
+async function cmdBuild(args, io) {
+    const { values, positionals } = parseArgs({
+        args: [...args],
+        options: {
+            project: { type: 'string', default: '.' },
+            store: { type: 'string' },
+            registry: { type: 'string' },
+            variant: { type: 'string', multiple: true },
+            platform: { type: 'string', multiple: true },
+            python: { type: 'string' },
+            tag: { type: 'string', multiple: true },
+            source: { type: 'string', default: 'auto' },
+            compression: { type: 'string', default: 'gzip' },
+            json: { type: 'boolean', default: false },
+            quiet: { type: 'boolean', default: false }
+        },
+        allowPositionals: true
+    });
+    if (positionals.length > 0)
+        throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (values.store && values.registry)
+        throw new UsageError('give --store or --registry, not both');
+    const source = values.source;
+    if (!['auto', 'git', 'walk'].includes(source))
+        throw new UsageError(`--source must be auto, git or walk`);
+    const compression = values.compression;
+    if (!['gzip', 'zstd', 'none'].includes(compression))
+        throw new UsageError(`--compression must be gzip, zstd or none`);
+    // git lists the source files in its own process while the lock is read and planned.
+    prefetchSource(resolve(values.project), source);
+    const plan = loadPlan({
+        project: values.project,
+        variants: values.variant ?? [],
+        platforms: values.platform ?? [],
+        ...(values.python ? { python: values.python } : {})
+    });
+    for (const n of plan.notes)
+        io.err(`note: ${n}\n`);
+    const spec = values.registry
+        ? parseStoreSpec(values.registry, '--registry')
+        : parseStoreSpec(values.store ?? `oci:${join(plan.project.dir, '.fast-build', 'oci')}`, '--store');
+    const user = process.env['FAST_BUILD_REGISTRY_USERNAME'];
+    const password = process.env['FAST_BUILD_REGISTRY_PASSWORD'];
+    const store = await openStore(spec, {
+        ...(user && password
+            ? {
+                credential: {
+                    kind: 'basic',
+                    username: user,
+                    password,
+                    source: 'FAST_BUILD_REGISTRY_USERNAME/PASSWORD'
+                }
+            }
+            : {}),
+        onRetry: (m, delay) => io.err(`retrying in ${(delay / 1000).toFixed(1)} s: ${m}\n`)
+    });
+    try {
+        const result = await runBuild({
+            plan,
+            store,
+            tags: values.tag ?? [],
+            sourceMode: source,
+            compression: compression,
+            onProgress: values.quiet ? undefined : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`)
+        });
+        if (values.json) {
+            io.out(JSON.stringify(result, null, 2) + '\n');
+        }
+        else {
+            const rows = result.variants.map((v) => [
+                v.variant,
+                v.path,
+                v.depsRef.slice(v.depsRef.lastIndexOf(':') + 1),
+                v.appRef ? `${v.appRef.slice(0, v.appRef.indexOf('@'))}@${v.digest.slice(0, 19)}` : '-',
+                `${v.blobs.uploaded}/${v.blobs.mounted}/${v.blobs.skipped}`,
+                formatBytes(v.bytesUploaded),
+                v.seconds.toFixed(2)
+            ]);
+            io.out(renderTable(['variant', 'path', 'deps', 'app image', 'up/mnt/skip', 'uploaded', 'seconds'], rows));
+            for (const v of result.variants)
+                if (v.error)
+                    io.err(`${v.variant}: ${v.error}\n`);
+        }
+        return result.variants.every((v) => v.path === 'fast') ? 0 : 1;
+    }
+    finally {
+        store.close?.();
+    }
 }
 
 // `fast-build` executable: run the CLI and exit with its code.
