@@ -150,6 +150,10 @@ describe('transient faults are retried and the image is complete', () => {
       rules: [{ match: { method: 'GET' }, fault: { kind: 'slow', chunkSize: 64, delayMs: 2 } }]
     },
     {
+      name: 'the streamed upload (one PATCH while compressing) dropped mid-body',
+      rules: [{ match: { method: 'PATCH' }, fault: { kind: 'drop', afterBytes: 50_000 }, times: 1 }]
+    },
+    {
       name: '502 on starting an upload session',
       rules: [
         {
