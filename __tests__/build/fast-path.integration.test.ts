@@ -139,6 +139,17 @@ describe('fast path against a registry', () => {
     expect(existsSync(join(rootfs, 'app/pyproject.toml'))).toBe(true)
     expect(existsSync(join(rootfs, 'app/secrets.txt'))).toBe(false)
     expect(existsSync(join(rootfs, 'app/.git'))).toBe(false)
+    // The whole /app tree: exactly what git tracks, less what .dockerignore names.
+    const shipped = execFileSync('find', ['.', '-type', 'f'], { cwd: join(rootfs, 'app'), encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((f) => f.slice(2))
+      .sort()
+    const tracked = git(dir, 'ls-files')
+      .split('\n')
+      .filter((f) => f !== 'secrets.txt')
+      .sort()
+    expect(shipped).toEqual(tracked)
 
     const run = await podman.run(ref)
     expect({ ...run, stderr: run.code === 0 ? '' : run.stderr }).toMatchObject({

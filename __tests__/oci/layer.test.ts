@@ -204,3 +204,21 @@ describe('large layers', () => {
     expect(sha256(readFileSync(join(dir, 'bundle', 'rootfs', 'data', 'big.bin')))).toBe(sha256(big))
   })
 })
+
+describe('zstd', () => {
+  it('writes zstd layers where Node has zstd, and says what is needed where it does not', async () => {
+    const zlib = await import('node:zlib')
+    const hasZstd = typeof (zlib as unknown as { zstdCompress?: unknown }).zstdCompress === 'function'
+    if (hasZstd) {
+      const layer = await buildLayer(ENTRIES, { mtime: 0, compression: 'zstd' })
+      expect(layer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd')
+      expect([...layer.data!.subarray(0, 4)]).toEqual([0x28, 0xb5, 0x2f, 0xfd]) // zstd frame magic
+      const unzstd = (zlib as unknown as { zstdDecompressSync: (b: Buffer) => Buffer }).zstdDecompressSync
+      expect(sha256(unzstd(layer.data!))).toBe(layer.diffId)
+    } else {
+      await expect(buildLayer(ENTRIES, { mtime: 0, compression: 'zstd' })).rejects.toThrow(
+        /zstd layers need Node\.js 22\.15 or later \(this is v\d+/
+      )
+    }
+  })
+})
