@@ -30,7 +30,9 @@ import {
   type ImageStore,
   type StoredManifest
 } from './store.js'
-import { statSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface RegistryRef {
   /** `host[:port]` as used in URLs (`registry-1.docker.io` for Docker Hub). */
@@ -290,6 +292,49 @@ export class RegistryClient implements ImageStore {
         this.checkPut(res, desc.digest)
       }
       return 'uploaded'
+    })
+  }
+
+  get mountable(): { host: string; repository: string } {
+    return { host: this.ref.host, repository: this.ref.repository }
+  }
+
+  /** Mount a blob from another repository of this registry; false when the registry declined. */
+  async mountBlob(desc: Descriptor, fromRepository: string): Promise<boolean> {
+    if (fromRepository === this.ref.repository) return this.blobExists(desc.digest)
+    return this.retrying(async () => {
+      const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`
+      const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] })
+      if (res.status === 201) return true
+      if (res.status === 202) {
+        // Declined: the registry opened an upload session instead; close it.
+        await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined)
+        return false
+      }
+      throw this.unexpected(`mount of ${desc.digest} from ${fromRepository}`, res)
+    })
+  }
+
+  /** Download a blob to a temp file, checked against its digest (base image layers, for copies). */
+  async openBlob(digest: Digest): Promise<{ file: string }> {
+    const dir = join(tmpdir(), 'fast-build-blobs')
+    mkdirSync(dir, { recursive: true })
+    const file = join(dir, `${digest.slice(7)}.${process.pid}`)
+    return this.retrying(async () => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')])
+        const res = await this.http.download({ url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} }, file)
+        if (res.status === 401 && attempt === 0) {
+          this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) })
+          this.auth.forget()
+          continue
+        }
+        if (isRetryableStatus(res.status)) throw new TransientHttpError(`GET blob ${digest}: ${res.status}`, parseRetryAfter(res.headers['retry-after']))
+        if (res.status !== 200) throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) })
+        if (res.digest !== digest) throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (${res.digest})`)
+        return { file }
+      }
+      throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`)
     })
   }
 

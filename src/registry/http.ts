@@ -3,7 +3,8 @@
 // Retry-After; everything else (auth, not found, bad requests) fails at once.
 import * as http from 'node:http'
 import * as https from 'node:https'
-import { createReadStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { FastBuildError } from '../errors.js'
 
@@ -23,6 +24,16 @@ export interface RequestOptions {
   readonly body?: RequestBody
   /** Cap on the response body; larger responses are an error (we never pull layers). */
   readonly maxBody?: number
+}
+
+export interface DownloadResult {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  /** The body of a non-200 answer (for its error text). */
+  readonly body: Buffer
+  /** `sha256:<hex>` of what was written (200 only). */
+  readonly digest: string | null
+  readonly size: number
 }
 
 export interface StreamingRequest {
@@ -139,6 +150,60 @@ export class HttpClient {
     }
   }
 
+  /**
+   * GET a body straight to a file (blobs can be gigabytes), hashing it on the way. A non-200
+   * answer is returned with its (small) body and nothing written.
+   */
+  download(o: { url: string; headers?: Readonly<Record<string, string>> }, file: string): Promise<DownloadResult> {
+    const url = new URL(o.url)
+    const mod = url.protocol === 'https:' ? https : http
+    const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http
+    const idle = this.opts.idleTimeoutMs ?? 60_000
+    return new Promise<DownloadResult>((resolve, reject) => {
+      let settled = false
+      const fail = (e: Error) => {
+        if (settled) return
+        settled = true
+        req.destroy()
+        reject(e)
+      }
+      const req = mod.request(url, { method: 'GET', headers: { 'user-agent': this.opts.userAgent ?? 'fast-build', ...o.headers }, agent }, (res) => {
+        const headers: Record<string, string> = {}
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
+        const status = res.statusCode ?? 0
+        if (status !== 200) {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c))
+          res.on('end', () => {
+            settled = true
+            resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 })
+          })
+          res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
+          return
+        }
+        const out = createWriteStream(file)
+        const hash = createHash('sha256')
+        let size = 0
+        res.on('data', (c: Buffer) => {
+          hash.update(c)
+          size += c.length
+        })
+        res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
+        res.on('aborted', () => fail(transient({ method: 'GET', url: o.url }, new Error('response aborted'))))
+        out.on('error', (e) => fail(e))
+        out.on('finish', () => {
+          if (settled) return
+          settled = true
+          resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size })
+        })
+        res.pipe(out)
+      })
+      req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl(o.url)}: no data for ${idle / 1000} s`)))
+      req.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
+      req.end()
+    })
+  }
+
   request(o: RequestOptions): Promise<HttpResponse> {
     const url = new URL(o.url)
     const mod = url.protocol === 'https:' ? https : http
@@ -208,7 +273,7 @@ export class HttpClient {
   }
 }
 
-function transient(o: RequestOptions, e: Error): Error {
+function transient(o: Pick<RequestOptions, 'method' | 'url'>, e: Error): Error {
   const code = (e as NodeJS.ErrnoException).code
   if (code === 'ENOTFOUND') {
     return new RegistryError(

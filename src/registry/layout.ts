@@ -195,6 +195,12 @@ export class LayoutStore implements ImageStore {
     }
   }
 
+  async openBlob(digest: Digest): Promise<{ file: string }> {
+    const path = this.blobPath(digest)
+    if (!existsSync(path)) throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path })
+    return { file: path }
+  }
+
   async getBlob(digest: Digest): Promise<Buffer> {
     const path = this.blobPath(digest)
     if (!existsSync(path)) throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path })

@@ -42,6 +42,15 @@ export interface ImageStore {
   listTags(): Promise<string[]>
   /** Start a streamed blob write, where the store supports it. */
   beginBlob?(): Promise<BlobStream>
+  /** A blob's bytes as a file to read (downloaded and checked when the store is remote). */
+  openBlob(digest: Digest): Promise<{ readonly file: string }>
+  /**
+   * Where cross-repository mounts are possible: the registry host and repository. Two stores
+   * with the same host can mount each other's blobs.
+   */
+  readonly mountable?: { readonly host: string; readonly repository: string }
+  /** Mount a blob from another repository of the same registry; false when the registry declined. */
+  mountBlob?(desc: Descriptor, fromRepository: string): Promise<boolean>
 }
 
 /** Tags as registries accept them (distribution's reference grammar). */
