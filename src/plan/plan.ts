@@ -65,9 +65,32 @@ export interface VariantPlan {
   readonly hashInput: HashInput
 }
 
+/** Where the wheels builder installs packages in the image: part of each variant's hash. */
+export interface InstallLayout {
+  readonly prefix: string
+  readonly sitePackages: string
+  readonly scripts: string
+  readonly interpreter: string
+}
+
+export function installLayout(config: Project['config'], python: PythonVersion): InstallLayout {
+  const prefix = config.pythonPrefix
+  const minor = pythonMinor(python)
+  const root = prefix === '/' ? '' : prefix
+  return {
+    prefix,
+    sitePackages: config.sitePackages ?? `${root}/lib/python${minor}/site-packages`,
+    scripts: `${root}/bin`,
+    interpreter: config.interpreter ?? `${root}/bin/python${minor}`
+  }
+}
+
 export interface Plan {
   readonly project: Project
   readonly lock: Lock
+  /** The options it was made with (a build re-plans with the base image pinned). */
+  readonly options: PlanOptions
+  readonly install: InstallLayout
   readonly variants: readonly VariantPlan[]
   /** Things to tell the user that are not errors (derived python, newer lock revision...). */
   readonly notes: readonly string[]
@@ -141,6 +164,7 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
     return id
   }
 
+  const install = installLayout(config, python)
   const variants = specs.map((spec) => {
     const selection: Selection = { groups: spec.groups, extras: spec.extras, members: spec.members }
     const withRuntime: Selection = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] }
@@ -163,6 +187,7 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
       libc: config.libc,
       baseImage,
       epoch: options.epoch,
+      builder: { wheels: install },
       platforms: platformPlans.map((p) => ({
         platform: p.platform,
         packages: p.closure.installed.map((e) => identity(contexts.get(p.platform)!, e.package))
@@ -188,7 +213,7 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
       hashInput
     }
   })
-  return { project, lock, variants, notes }
+  return { project, lock, options, install, variants, notes }
 }
 
 function derivePython(project: Project, lock: Lock, notes: string[]): PythonVersion {

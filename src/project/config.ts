@@ -39,6 +39,18 @@ export interface FastBuildConfig {
   /** An explicit lock file, relative to the project, when several sit side by side. */
   readonly lock: string | null
   readonly variants: readonly VariantSpec[]
+  /** Where the base image's Python lives; packages install under it (default /usr/local). */
+  readonly pythonPrefix: string
+  /** site-packages in the image; null means `<prefix>/lib/pythonX.Y/site-packages`. */
+  readonly sitePackages: string | null
+  /** The interpreter for script shebangs; null means `<prefix>/bin/pythonX.Y`. */
+  readonly interpreter: string | null
+  /** Layers a deps image may have in all, counting the base image's (Docker fails past ~125). */
+  readonly maxLayers: number
+  /** Packages installing more than this (MB) get a layer of their own. */
+  readonly heavyPackageMb: number
+  /** An index to fetch every registry file from (a mirror); hashes are still the lock's. */
+  readonly indexUrl: string | null
   /** True when [tool.fast-build.variants] was absent and `default` was made up. */
   readonly defaultVariant: boolean
 }
@@ -55,7 +67,13 @@ const KNOWN_KEYS = [
   'entrypoint',
   'cmd',
   'lock',
-  'variants'
+  'variants',
+  'python-prefix',
+  'site-packages',
+  'interpreter',
+  'max-layers',
+  'heavy-package-mb',
+  'index-url'
 ]
 const VARIANT_KEYS = ['groups', 'extras', 'members']
 
@@ -150,6 +168,12 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
     entrypoint: r.optStrings(raw['entrypoint'], `${base}.entrypoint`) ?? null,
     cmd: r.optStrings(raw['cmd'], `${base}.cmd`) ?? null,
     lock: r.optString(raw['lock'], `${base}.lock`) ?? null,
+    pythonPrefix: absolutePath(r, raw['python-prefix'], `${base}.python-prefix`) ?? '/usr/local',
+    sitePackages: absolutePath(r, raw['site-packages'], `${base}.site-packages`),
+    interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
+    maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
+    heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, 64, 1, 1_000_000),
+    indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
     variants,
     defaultVariant: variantsRaw === undefined
   }
@@ -175,6 +199,30 @@ function readVariant(r: TomlReader, name: string, v: unknown, keyPath: string): 
     extras: [...new Set((r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup))],
     members: [...new Set((r.optStrings(t['members'], `${keyPath}.members`) ?? []).map(normalizeGroup))]
   }
+}
+
+function absolutePath(r: TomlReader, v: unknown, keyPath: string): string | null {
+  const s = r.optString(v, keyPath)
+  if (s === undefined) return null
+  if (!s.startsWith('/') || s.split('/').includes('..'))
+    r.fail(keyPath, `expected an absolute path in the image, got ${JSON.stringify(s)}`)
+  return s.replace(/\/+$/, '') || '/'
+}
+
+function positiveInt(
+  r: TomlReader,
+  v: unknown,
+  keyPath: string,
+  dflt: number,
+  min: number,
+  max: number
+): number {
+  if (v === undefined) return dflt
+  const n = typeof v === 'bigint' ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    r.fail(keyPath, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(String(v))}`)
+  }
+  return n
 }
 
 /** Errors thrown by target parsers carry only a key path; add the file. */
