@@ -1,5 +1,6 @@
-// Finding a variant's deps image (`deps-<variant>-<hash>`) and the manifest and config for each
-// platform the variant builds, with clear errors when the tag names something else.
+// Finding an image (a variant's deps image `deps-<variant>-<hash>`, or a base image) and the
+// manifest and config for each platform a variant builds, with clear errors when the reference
+// names something else.
 import { FastBuildError } from '../errors.js'
 import { parseDigest, type Digest } from '../oci/digest.js'
 import {
@@ -38,23 +39,41 @@ export interface DepsImage {
   readonly platforms: readonly PlatformImage[]
 }
 
+/** What is being resolved, for messages: its kind and what to do when it does not fit. */
+export interface ImageKind {
+  readonly what: string
+  readonly fix: string
+}
+
+const DEPS: ImageKind = { what: 'deps image', fix: 'rebuild the deps image (--rebuild)' }
+
 /** The deps image for these platforms, or null when the tag does not exist. */
-export async function resolveDepsImage(
+export function resolveDepsImage(
   store: ImageStore,
   tag: string,
   platforms: readonly Platform[]
 ): Promise<DepsImage | null> {
-  const ref = `${store.name}:${tag}`
+  return resolveImage(store, tag, platforms, DEPS)
+}
+
+/** An image by tag or digest in a store, for these platforms; null when the reference does not exist. */
+export async function resolveImage(
+  store: ImageStore,
+  tag: string,
+  platforms: readonly Platform[],
+  kind: ImageKind
+): Promise<DepsImage | null> {
+  const ref = tag.startsWith('sha256:') ? `${store.name}@${tag}` : `${store.name}:${tag}`
   const top = await store.getManifest(tag)
   if (!top) return null
-  const parsed = parseManifest(top.bytes, top.mediaType, `deps image ${ref}`)
+  const parsed = parseManifest(top.bytes, top.mediaType, `${kind.what} ${ref}`)
   const configOf = async (m: ImageManifest, what: string) => {
     const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`)
     if (config.rootfs.diff_ids.length !== m.layers.length) {
       throw new DepsImageError(
         `${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`,
         {},
-        'rebuild the deps image (--rebuild)'
+        kind.fix
       )
     }
     return config
@@ -63,18 +82,18 @@ export async function resolveDepsImage(
   if (parsed.kind === 'manifest') {
     if (platforms.length > 1) {
       throw new DepsImageError(
-        `deps image ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`,
+        `${kind.what} ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`,
         {},
-        'rebuild the deps image for all platforms (--rebuild), or build one platform'
+        `${kind.fix}, or build one platform`
       )
     }
-    const config = await configOf(parsed.manifest, `deps image ${ref}`)
+    const config = await configOf(parsed.manifest, `${kind.what} ${ref}`)
     const want = platforms[0]!
     if (!platformMatches(config, want)) {
       throw new DepsImageError(
-        `deps image ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`,
+        `${kind.what} ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`,
         {},
-        'the tag holds an image of another platform; rebuild it (--rebuild) or fix platforms in [tool.fast-build]'
+        `the reference holds an image of another platform: ${kind.fix}, or fix platforms in [tool.fast-build]`
       )
     }
     return {
@@ -95,21 +114,22 @@ export async function resolveDepsImage(
     if (!entry) {
       const have = entries.filter((e) => e.platform).map((e) => describePlatform(e.platform!))
       throw new DepsImageError(
-        `deps image ${ref} has no ${formatPlatform(want)} image (it has ${have.join(', ') || 'no platform entries'})`,
+        `${kind.what} ${ref} has no ${formatPlatform(want)} image (it has ${have.join(', ') || 'no platform entries'})`,
         {},
-        'rebuild the deps image for this platform (--rebuild)'
+        kind.fix
       )
     }
     const child = await store.getManifest(entry.digest)
     if (!child)
       throw new DepsImageError(
-        `deps image ${ref}: its ${formatPlatform(want)} manifest ${entry.digest} is missing`,
+        `${kind.what} ${ref}: its ${formatPlatform(want)} manifest ${entry.digest} is missing`,
         {},
-        'rebuild the deps image (--rebuild)'
+        kind.fix
       )
-    const p = parseManifest(child.bytes, entry.mediaType, `deps image ${ref} (${formatPlatform(want)})`)
-    if (p.kind !== 'manifest') throw new DepsImageError(`deps image ${ref}: nested indexes are not supported`)
-    const config = await configOf(p.manifest, `deps image ${ref} (${formatPlatform(want)})`)
+    const p = parseManifest(child.bytes, entry.mediaType, `${kind.what} ${ref} (${formatPlatform(want)})`)
+    if (p.kind !== 'manifest')
+      throw new DepsImageError(`${kind.what} ${ref}: nested indexes are not supported`)
+    const config = await configOf(p.manifest, `${kind.what} ${ref} (${formatPlatform(want)})`)
     found.push({
       platform: want,
       indexEntry: entry,
