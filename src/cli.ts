@@ -41,11 +41,15 @@ fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python 
   --json            print the plan as JSON
 
 fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--variant NAME]...
-                 [--platform P]... [--tag TEMPLATE]... [--source auto|git|walk] [--json]
+                 [--platform P]... [--tag TEMPLATE]... [--rebuild VARIANT|all]... [--fast-only] [--json]
   --store oci:DIR   an OCI image-layout directory (default: DIR/.fast-build/oci of the project)
   --registry H/R    a registry repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo
   --tag TEMPLATE    app image tag, with {variant} {sha} {ref} (repeatable; default {variant}-{sha})
+  --rebuild V       rebuild the deps image of variant V (or all) whatever exists (repeatable)
+  --fast-only       never build a deps image: report a missing one (exit 1) instead
   --source MODE     which files form the source layer: git-tracked, a directory walk, or auto
+  --cache-dir DIR   downloads, installs and built layers (default ~/.cache/fast-build)
+  --index-url URL   fetch every registry file from this index (a mirror); hashes stay the lock's
   credentials: FAST_BUILD_REGISTRY_USERNAME and FAST_BUILD_REGISTRY_PASSWORD, else the Docker
   config file (docker login); never on the command line
 
@@ -221,6 +225,10 @@ async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
       tag: { type: 'string', multiple: true },
       source: { type: 'string', default: 'auto' },
       compression: { type: 'string', default: 'gzip' },
+      rebuild: { type: 'string', multiple: true },
+      'fast-only': { type: 'boolean', default: false },
+      'cache-dir': { type: 'string' },
+      'index-url': { type: 'string' },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }
     },
@@ -228,6 +236,8 @@ async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
   })
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
   if (values.store && values.registry) throw new UsageError('give --store or --registry, not both')
+  if (values['fast-only'] && (values.rebuild ?? []).length > 0)
+    throw new UsageError('--rebuild builds deps images, which --fast-only forbids: give one or the other')
   const source = values.source!
   if (!['auto', 'git', 'walk'].includes(source)) throw new UsageError(`--source must be auto, git or walk`)
   const compression = values.compression!
@@ -268,6 +278,10 @@ async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
       tags: values.tag ?? [],
       sourceMode: source as 'auto' | 'git' | 'walk',
       compression: compression as Compression,
+      rebuild: (values.rebuild ?? []).includes('all') ? 'all' : (values.rebuild ?? []),
+      fullPath: !values['fast-only'],
+      ...(values['cache-dir'] ? { cacheDir: resolve(values['cache-dir']) } : {}),
+      ...(values['index-url'] ? { indexUrl: values['index-url'] } : {}),
       onProgress: values.quiet ? undefined : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`)
     })
     if (values.json) {
@@ -279,7 +293,8 @@ async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
         v.depsRef.slice(v.depsRef.lastIndexOf(':') + 1),
         v.appRef ? `${v.appRef.slice(0, v.appRef.indexOf('@'))}@${v.digest!.slice(0, 19)}` : '-',
         `${v.blobs.uploaded}/${v.blobs.mounted}/${v.blobs.skipped}`,
-        formatBytes(v.bytesUploaded),
+        // The full path's uploads (the deps image) count too.
+        formatBytes(v.bytesUploaded + (v.full?.bytesUploaded ?? 0)),
         v.seconds.toFixed(2)
       ])
       io.out(
@@ -287,7 +302,7 @@ async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
       )
       for (const v of result.variants) if (v.error) io.err(`${v.variant}: ${v.error}\n`)
     }
-    return result.variants.every((v) => v.path === 'fast') ? 0 : 1
+    return result.variants.every((v) => v.path === 'fast' || v.path === 'full') ? 0 : 1
   } finally {
     ;(store as { close?: () => void }).close?.()
   }

@@ -10,13 +10,14 @@ import { indexOf, runnableRootfs, umociImage } from '../support/deps-images.js'
 import { uvProject } from '../support/fixtures.js'
 import { startPodman, type Podman } from '../support/podman.js'
 import { runOk } from '../support/process.js'
-import { lowercaseTempDir, planDir, tempDir } from '../support/project.js'
+import { lowercaseTempDir, pinnedPlanDir, tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { skopeoCopy, skopeoInspect } from '../support/skopeo.js'
 
 const CONFIG = (platforms: string) => `
 [tool.fast-build]
 python = "3.12"
+base-image = "oci:${layout}:both"
 platforms = [${platforms}]
 workdir = "/app"
 entrypoint = ["/bin/sh", "/app/run.sh"]
@@ -99,13 +100,13 @@ describe('fast path against a registry', () => {
   beforeAll(async () => {
     dir = project()
     sha = git(dir, 'rev-parse', 'HEAD').slice(0, 12)
-    const plan = planDir(dir)
+    const plan = await pinnedPlanDir(dir)
     for (const v of plan.variants.filter((x) => x.name !== 'dev'))
       await pushDeps('amd64', 'demo', v.name, v.shortHash)
   })
 
   it('puts the source on each deps image; the image is complete and runs', async () => {
-    const r = await cli('build', '--project', dir, '--registry', `${reg.host}/demo`, '--json')
+    const r = await cli('build', '--project', dir, '--registry', `${reg.host}/demo`, '--fast-only', '--json')
     const result = r.json()
     const byName = Object.fromEntries(result.variants.map((v: { variant: string }) => [v.variant, v]))
     expect(byName.base).toMatchObject({ path: 'fast', tags: [`base-${sha}`] })
@@ -201,7 +202,7 @@ describe('fast path against a registry', () => {
 describe('several platforms', () => {
   it('an index deps image gives an app index with the same source layer on each platform', async () => {
     const dir = project('"linux/amd64", "linux/arm64"')
-    const base = planDir(dir).variants.find((v) => v.name === 'base')!
+    const base = (await pinnedPlanDir(dir)).variants.find((v) => v.name === 'base')!
     await pushDeps('both', 'multi', 'base', base.shortHash)
     const r = await cli(
       'build',
@@ -233,7 +234,7 @@ describe('several platforms', () => {
 
   it('clear errors for a deps tag of a foreign platform, or an index without the platform', async () => {
     const dir = project('"linux/amd64"')
-    const base = planDir(dir).variants.find((v) => v.name === 'base')!
+    const base = (await pinnedPlanDir(dir)).variants.find((v) => v.name === 'base')!
     await pushDeps('arm64', 'foreign', 'base', base.shortHash)
     const r = await cli(
       'build',
@@ -252,7 +253,7 @@ describe('several platforms', () => {
     })
 
     const dir2 = project('"linux/arm64"')
-    const base2 = planDir(dir2).variants.find((v) => v.name === 'base')!
+    const base2 = (await pinnedPlanDir(dir2)).variants.find((v) => v.name === 'base')!
     indexOf(layout, 'only-amd64', [{ tag: 'amd64', arch: 'amd64' }])
     await pushDeps('only-amd64', 'foreign', 'base', base2.shortHash)
     const r2 = await cli(
@@ -273,7 +274,7 @@ describe('fast path into an OCI layout', () => {
   it('builds into oci:DIR, which skopeo and podman read', async () => {
     const dir = project()
     const store = join(lowercaseTempDir(), 'images')
-    const base = planDir(dir).variants.find((v) => v.name === 'base')!
+    const base = (await pinnedPlanDir(dir)).variants.find((v) => v.name === 'base')!
     expect((await skopeoCopy(`oci:${layout}:amd64`, `oci:${store}:deps-base-${base.shortHash}`)).stderr).toBe(
       ''
     )

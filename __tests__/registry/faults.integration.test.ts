@@ -18,6 +18,9 @@ import { planDir, tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { skopeoCopy } from '../support/skopeo.js'
 
+// Pinned, so the fast path never looks the base image up (it only matters to the full path).
+const PINNED_BASE = `python:3.12-slim@sha256:${'ab'.repeat(32)}`
+
 const FAST_RETRY = { attempts: 5, baseDelayMs: 20, maxDelayMs: 1500 }
 
 const GIT_ENV = {
@@ -30,8 +33,7 @@ const GIT_ENV = {
 
 function project(): string {
   const dir = uvProject({
-    config:
-      '[tool.fast-build]\npython = "3.12"\n[tool.fast-build.variants]\nbase = { groups = ["main"] }\nml = { groups = ["main"], extras = ["ml"] }\n'
+    config: `[tool.fast-build]\npython = "3.12"\nbase-image = "${PINNED_BASE}"\n[tool.fast-build.variants]\nbase = { groups = ["main"] }\nml = { groups = ["main"], extras = ["ml"] }\n`
   })
   // Enough source that uploads take several writes (and a drop can land mid-body).
   for (let i = 0; i < 40; i++)

@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { parse, stringify } from 'smol-toml'
+import { pinBase } from '../../src/build/build.js'
 import { readLock } from '../../src/lock/index.js'
 import { planProject, type Plan, type PlanOptions } from '../../src/plan/plan.js'
 import { readProject } from '../../src/project/pyproject.js'
@@ -55,6 +56,13 @@ export function planDir(dir: string, options: PlanOptions = {}): Plan {
   const { lock, notes } = readLock(project)
   const plan = planProject(project, lock, options)
   return { ...plan, notes: [...notes, ...plan.notes] }
+}
+
+/** The plan `fast-build build` works from: the base image pinned to its digest (hashes cover it). */
+export async function pinnedPlanDir(dir: string, options: PlanOptions = {}): Promise<Plan> {
+  const { plan, base } = await pinBase(planDir(dir, options))
+  base?.store.close?.()
+  return plan
 }
 
 export function hashes(plan: Plan): Record<string, string> {

@@ -53,10 +53,14 @@ export function skopeoCopy(src: string, dest: string, opts: SkopeoOptions = {}):
   return skopeo(args, opts.timeoutMs ?? 60_000)
 }
 
-/** `skopeo inspect [--raw] docker://…` */
-export function skopeoInspect(ref: string, opts: SkopeoOptions & { raw?: boolean } = {}): Promise<RunResult> {
+/** `skopeo inspect [--raw] [--config] docker://…` */
+export function skopeoInspect(
+  ref: string,
+  opts: SkopeoOptions & { raw?: boolean; config?: boolean } = {}
+): Promise<RunResult> {
   const args = ['inspect', '--tls-verify=false', ...credsArg('--creds', opts.creds)]
   if (opts.raw) args.push('--raw')
+  if (opts.config) args.push('--config')
   args.push(ref)
   return skopeo(args, opts.timeoutMs ?? 30_000)
 }

@@ -1,12 +1,23 @@
-// `fast-build build`: plan, collect the source once, build its layer once, then per variant look
-// up `deps-<variant>-<hash>`; present → fast path; absent → reported as needing the full path.
-// Variants are independent: one failing does not stop the others.
-import { dirname } from 'node:path'
+// `fast-build build`: plan (with the base image pinned to its digest, which the hash covers),
+// collect the source once and build its layer once, then per variant look up
+// `deps-<variant>-<hash>`: present → fast path; absent (or named by --rebuild) → full path (the
+// deps image built from wheels), then the fast path on top. Variants are independent: one
+// failing does not stop the others.
+import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { ConfigError, describeError } from '../errors.js'
 import type { Compression } from '../oci/media-types.js'
 import { buildLayer, type LayerBlob } from '../oci/layer.js'
-import type { Plan, VariantPlan } from '../plan/plan.js'
+import { planProject, type Plan, type VariantPlan } from '../plan/plan.js'
+import { formatPlatform, pythonMinor, type Platform } from '../target.js'
+import { chooseWheel } from '../wheels/tags.js'
+import { ArtifactCache, defaultCacheDir } from '../wheels/fetch.js'
+import { indexConfigFor } from '../wheels/index-credentials.js'
+import { indexNameFor, namedIndexes } from '../project/indexes.js'
+import type { IndexConfig } from '../wheels/index.js'
+import type { PythonLayout } from '../wheels/install.js'
+import { resolveBase, type BaseOptions, type ResolvedBase } from './base-image.js'
+import { buildDepsImage, type FullPathResult } from './full-path.js'
 import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
 import { TAG_PATTERN } from '../registry/store.js'
 import type { AppSettings } from './app-image.js'
@@ -15,7 +26,9 @@ import { formatBytes, pushAppImage, type BlobStats } from './fast-path.js'
 import { buildEpoch, gitInfo, type GitInfo } from './git.js'
 import { collectSource, localPackagesOf, type SourceTree } from './source.js'
 
-export type VariantPath = 'fast' | 'missing' | 'failed'
+/** fast: deps image found; full: built now, then the fast path; missing: no deps image and the
+ * full path was not allowed; failed: see error. */
+export type VariantPath = 'fast' | 'full' | 'missing' | 'failed'
 
 export interface VariantResult {
   readonly variant: string
@@ -30,6 +43,17 @@ export interface VariantResult {
   readonly bytesUploaded: number
   readonly seconds: number
   readonly error: string | null
+  /** What the full path did, when it ran. */
+  readonly full: {
+    readonly layers: number
+    readonly layersUploaded: number
+    readonly layersBuilt: number
+    readonly wheels: number
+    readonly wheelsDownloaded: number
+    readonly bytesUploaded: number
+    readonly seconds: number
+    readonly notes: readonly string[]
+  } | null
 }
 
 export interface BuildResult {
@@ -53,6 +77,71 @@ export interface BuildOptions {
   readonly compression?: Compression
   readonly env?: NodeJS.ProcessEnv
   readonly onProgress?: (variant: string | null, message: string) => void
+  /** Variants whose deps image is rebuilt whatever exists ('all' for every one). */
+  readonly rebuild?: readonly string[] | 'all'
+  /** Build missing deps images (default true); false reports them as missing. */
+  readonly fullPath?: boolean
+  /** Downloads, installs and built layers are kept here between builds. */
+  readonly cacheDir?: string
+  /** Fetch every registry file from this index instead (a mirror); overrides [tool.fast-build] index-url. */
+  readonly indexUrl?: string | null
+  /** Credentials and retries for the base image's registry. */
+  readonly base?: BaseOptions
+}
+
+/**
+ * The plan with the base image pinned to its digest, which is what variant hashes cover. A
+ * reference already pinned (`…@sha256:…`) needs no lookup; otherwise the base image's registry is
+ * asked (the build needs it anyway for the full path).
+ */
+export async function pinBase(
+  plan: Plan,
+  opts: BaseOptions = {}
+): Promise<{ plan: Plan; base: ResolvedBase | null }> {
+  const reference = plan.variants[0]?.baseImage
+  if (!reference || /@sha256:[a-f0-9]{64}$/.test(reference)) return { plan, base: null }
+  const platforms = uniquePlatforms(plan)
+  const base = await resolveBase(reference, platforms, { ...opts, cwd: plan.project.dir })
+  const pinned = planProject(plan.project, plan.lock, { ...plan.options, baseImage: base.pinned })
+  return { plan: { ...pinned, notes: plan.notes }, base }
+}
+
+function uniquePlatforms(plan: Plan): Platform[] {
+  const seen = new Map<string, Platform>()
+  for (const v of plan.variants) for (const p of v.platforms) seen.set(formatPlatform(p.platform), p.platform)
+  return [...seen.values()]
+}
+
+function pythonLayoutOf(plan: Plan): PythonLayout {
+  const v = plan.variants[0]!
+  const i = plan.install
+  const root = i.prefix === '/' ? '' : i.prefix
+  return {
+    purelib: i.sitePackages,
+    platlib: i.sitePackages,
+    scripts: i.scripts,
+    data: i.prefix,
+    headers: `${root}/include/python${pythonMinor(v.python)}`,
+    interpreter: i.interpreter,
+    python: { major: v.python.major, minor: v.python.minor }
+  }
+}
+
+/** Which variants of the whole configuration install each wheel, per platform. */
+function sharingOf(plan: Plan): (platform: Platform, sha256: string) => readonly string[] {
+  const all = planProject(plan.project, plan.lock, { ...plan.options, variants: [] })
+  const map = new Map<string, string[]>()
+  for (const v of all.variants) {
+    for (const p of v.platforms) {
+      for (const e of p.closure.installed) {
+        const sha = chooseWheel(e.package.files, p.target)?.file.hashes['sha256']
+        if (!sha) continue
+        const key = `${formatPlatform(p.platform)}|${sha}`
+        map.set(key, [...(map.get(key) ?? []), v.name])
+      }
+    }
+  }
+  return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? []
 }
 
 export const DEFAULT_TAG = '{variant}-{sha}'
@@ -108,167 +197,256 @@ function settingsFor(
 
 export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   const env = o.env ?? process.env
-  const { plan, store } = o
+  const { store } = o
   const progress = o.onProgress ?? (() => {})
-  const git = await gitInfo(plan.project.dir, env)
-  const epoch = buildEpoch(git, env)
-  const created = new Date(epoch * 1000).toISOString()
-  const values = (variant: string) => ({
-    variant,
-    sha: git.revision ? git.revision.slice(0, 12) : 'local',
-    ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
-  })
-  const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG]
-  // Check every template before any work, so a bad one fails the build up front.
-  for (const v of plan.variants) for (const t of templates) expandTag(t, values(v.name))
-
-  let source: SourceTree | null = null
-  let layer: LayerBlob | null = null
-  let layerSeconds = 0
-  // The source layer is the same for every variant. It is started at once, so the disk and CPU
-  // work runs while the registry is asked about the deps images, and it is uploaded while it is
-  // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
-  // memory go up the ordinary, retried way when a variant needs them.
-  const layerJob = (async () => {
-    const start = performance.now()
-    const tree = await collectSource({
-      projectDir: plan.project.dir,
-      workdir: plan.project.config.workdir,
-      localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
-      mode: o.sourceMode ?? 'auto'
-    })
-    source = tree
-    progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`)
-    // The upload session opens while the first blocks are tarred and compressed.
-    const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null)
-    let streaming: BlobStream | null | undefined
-    const onChunk = async (chunk: Buffer) => {
-      if (streaming === undefined) streaming = await opening
-      if (!streaming) return
-      try {
-        await streaming.write(chunk)
-      } catch {
-        await streaming.abort().catch(() => undefined)
-        streaming = null
-      }
-    }
-    const blob = await buildLayer(tree.entries, {
-      mtime: epoch,
-      compression: o.compression ?? 'gzip',
-      onChunk
-    })
-    layer = blob
-    let uploaded: BlobOutcome | null = null
-    if (streaming === undefined) streaming = await opening
-    if (streaming) {
-      const s: BlobStream = streaming
-      uploaded = await s
-        .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
-        .catch(async (e: unknown) => {
-          progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`)
-          await s.abort().catch(() => undefined)
-          return null
-        })
-    }
-    layerSeconds = (performance.now() - start) / 1000
-    progress(
-      null,
-      `source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${layerSeconds.toFixed(2)} s`
-    )
-    return { source: tree, layer: blob, uploaded }
-  })()
-  // Failures surface where a variant awaits the layer, never as an unhandled rejection.
-  layerJob.catch(() => undefined)
-  const ensureLayer = () => layerJob
-
-  const results: VariantResult[] = []
-  let layerCounted = false
-  for (const v of plan.variants) {
-    const start = performance.now()
-    const tag = depsTag(v.name, v.shortHash)
-    const depsRef = `${store.name}:${tag}`
-    const base = { variant: v.name, hash: v.hash, depsRef }
-    const none = { uploaded: 0, mounted: 0, skipped: 0 }
-    try {
-      const deps = await resolveDepsImage(
-        store,
-        tag,
-        v.platforms.map((p) => p.platform)
+  const rebuild = o.rebuild ?? []
+  for (const name of rebuild === 'all' ? [] : rebuild) {
+    if (!o.plan.variants.some((v) => v.name === name)) {
+      throw new ConfigError(
+        `--rebuild names unknown variant ${JSON.stringify(name)}`,
+        {},
+        `variants are: ${o.plan.variants.map((v) => v.name).join(', ')}`
       )
-      if (!deps) {
-        progress(v.name, `deps image ${depsRef} is missing: the full path (building it) is needed`)
+    }
+  }
+  const pinned = await pinBase(o.plan, o.base)
+  const plan = pinned.plan
+  let base: Promise<ResolvedBase> | null = pinned.base ? Promise.resolve(pinned.base) : null
+  const baseOnce = () =>
+    (base ??= resolveBase(plan.variants[0]!.baseImage, uniquePlatforms(plan), {
+      ...o.base,
+      cwd: plan.project.dir
+    }))
+  try {
+    const cacheDir = o.cacheDir ?? defaultCacheDir(env)
+    const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null
+    let sharing: ReturnType<typeof sharingOf> | null = null
+    const indexes = namedIndexes(plan.project)
+    const git = await gitInfo(plan.project.dir, env)
+    const epoch = buildEpoch(git, env)
+    const created = new Date(epoch * 1000).toISOString()
+    const values = (variant: string) => ({
+      variant,
+      sha: git.revision ? git.revision.slice(0, 12) : 'local',
+      ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
+    })
+    const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG]
+    // Check every template before any work, so a bad one fails the build up front.
+    for (const v of plan.variants) for (const t of templates) expandTag(t, values(v.name))
+
+    let source: SourceTree | null = null
+    let layer: LayerBlob | null = null
+    let layerSeconds = 0
+    // The source layer is the same for every variant. It is started at once, so the disk and CPU
+    // work runs while the registry is asked about the deps images, and it is uploaded while it is
+    // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
+    // memory go up the ordinary, retried way when a variant needs them.
+    const layerJob = (async () => {
+      const start = performance.now()
+      const tree = await collectSource({
+        projectDir: plan.project.dir,
+        workdir: plan.project.config.workdir,
+        localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+        mode: o.sourceMode ?? 'auto'
+      })
+      source = tree
+      progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`)
+      // The upload session opens while the first blocks are tarred and compressed.
+      const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null)
+      let streaming: BlobStream | null | undefined
+      const onChunk = async (chunk: Buffer) => {
+        if (streaming === undefined) streaming = await opening
+        if (!streaming) return
+        try {
+          await streaming.write(chunk)
+        } catch {
+          await streaming.abort().catch(() => undefined)
+          streaming = null
+        }
+      }
+      const blob = await buildLayer(tree.entries, {
+        mtime: epoch,
+        compression: o.compression ?? 'gzip',
+        onChunk
+      })
+      layer = blob
+      let uploaded: BlobOutcome | null = null
+      if (streaming === undefined) streaming = await opening
+      if (streaming) {
+        const s: BlobStream = streaming
+        uploaded = await s
+          .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
+          .catch(async (e: unknown) => {
+            progress(
+              null,
+              `streamed upload of the source layer failed (${describeError(e)}); it goes up again`
+            )
+            await s.abort().catch(() => undefined)
+            return null
+          })
+      }
+      layerSeconds = (performance.now() - start) / 1000
+      progress(
+        null,
+        `source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${layerSeconds.toFixed(2)} s`
+      )
+      return { source: tree, layer: blob, uploaded }
+    })()
+    // Failures surface where a variant awaits the layer, never as an unhandled rejection.
+    layerJob.catch(() => undefined)
+    const ensureLayer = () => layerJob
+
+    const results: VariantResult[] = []
+    let layerCounted = false
+    for (const v of plan.variants) {
+      const start = performance.now()
+      const tag = depsTag(v.name, v.shortHash)
+      const depsRef = `${store.name}:${tag}`
+      const base0 = { variant: v.name, hash: v.hash, depsRef }
+      const none = { uploaded: 0, mounted: 0, skipped: 0 }
+      try {
+        const wanted = rebuild === 'all' || rebuild.includes(v.name)
+        let deps = wanted
+          ? null
+          : await resolveDepsImage(
+              store,
+              tag,
+              v.platforms.map((p) => p.platform)
+            )
+        let full: FullPathResult | null = null
+        let fullSeconds = 0
+        if (!deps && o.fullPath === false) {
+          progress(v.name, `deps image ${depsRef} is missing: the full path (building it) is needed`)
+          results.push({
+            ...base0,
+            path: 'missing',
+            appRef: null,
+            digest: null,
+            tags: [],
+            blobs: none,
+            bytesUploaded: 0,
+            seconds: (performance.now() - start) / 1000,
+            error: `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`,
+            full: null
+          })
+          continue
+        }
+        if (!deps) {
+          progress(
+            v.name,
+            wanted ? `rebuilding deps image ${depsRef}` : `deps image ${depsRef} is missing: full path`
+          )
+          const fullStart = performance.now()
+          const mirror: IndexConfig | null = mirrorUrl ? indexConfigFor(mirrorUrl, 'mirror', env) : null
+          full = await buildDepsImage(v, tag, {
+            store,
+            base: await baseOnce(),
+            layout: pythonLayoutOf(plan),
+            cache: new ArtifactCache(join(cacheDir, 'artifacts')),
+            workDir: join(cacheDir, 'work'),
+            indexFor: (pkg) =>
+              pkg.source.kind === 'registry' && pkg.source.url
+                ? indexConfigFor(
+                    pkg.source.url,
+                    pkg.source.name ?? indexNameFor(indexes, pkg.source.url),
+                    env
+                  )
+                : null,
+            mirror,
+            lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+            sharing: (sharing ??= sharingOf(plan)),
+            maxLayers: plan.project.config.maxLayers,
+            heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
+            onProgress: (m) => progress(v.name, m)
+          })
+          fullSeconds = (performance.now() - fullStart) / 1000
+          for (const n of full.notes) progress(v.name, `note: ${n}`)
+          deps = full.image
+          progress(
+            v.name,
+            `deps image ${depsRef} pushed (${deps.digest.slice(0, 19)}), ${formatBytes(full.stats.bytesUploaded)} uploaded in ${fullSeconds.toFixed(1)} s`
+          )
+        }
+        if (!full) progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`)
+        const { source: src, layer: lay, uploaded } = await ensureLayer()
+        // The streamed upload counts for the first variant that uses the layer.
+        const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined)
+        layerCounted ||= uploaded !== null
+        const tags = templates.map((t) => expandTag(t, values(v.name)))
+        const pushed = await pushAppImage({
+          store,
+          deps,
+          layer: lay,
+          settings: {
+            ...settingsFor(plan, v, src, git, created),
+            labels: {
+              ...settingsFor(plan, v, src, git, created).labels,
+              'org.opencontainers.image.base.digest': deps.digest,
+              'org.opencontainers.image.base.name': deps.ref
+            }
+          },
+          tags,
+          ...(layerOutcome ? { layerOutcome } : {}),
+          onProgress: (m) => progress(v.name, m)
+        })
+        const stats: BlobStats = pushed.stats
         results.push({
-          ...base,
-          path: 'missing',
+          ...base0,
+          path: full ? 'full' : 'fast',
+          appRef: `${store.name}:${tags[0]}@${pushed.digest}`,
+          digest: pushed.digest,
+          tags,
+          blobs: { uploaded: stats.uploaded, mounted: stats.mounted, skipped: stats.skipped },
+          bytesUploaded: stats.bytesUploaded,
+          seconds: (performance.now() - start) / 1000,
+          error: null,
+          full: full
+            ? {
+                layers: full.layers.length,
+                layersUploaded: full.layers.filter((l) => l.outcome === 'uploaded').length,
+                layersBuilt: full.layers.filter((l) => l.built).length,
+                wheels: full.wheels.total,
+                wheelsDownloaded: full.wheels.downloaded,
+                bytesUploaded: full.stats.bytesUploaded,
+                seconds: fullSeconds,
+                notes: full.notes
+              }
+            : null
+        })
+        progress(
+          v.name,
+          `pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(stats.bytesUploaded)} uploaded`
+        )
+      } catch (e) {
+        results.push({
+          ...base0,
+          full: null,
+          path: 'failed',
           appRef: null,
           digest: null,
           tags: [],
           blobs: none,
           bytesUploaded: 0,
           seconds: (performance.now() - start) / 1000,
-          error: `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`
+          error: describeError(e)
         })
-        continue
+        progress(v.name, `failed: ${describeError(e)}`)
       }
-      progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`)
-      const { source: src, layer: lay, uploaded } = await ensureLayer()
-      // The streamed upload counts for the first variant that uses the layer.
-      const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined)
-      layerCounted ||= uploaded !== null
-      const tags = templates.map((t) => expandTag(t, values(v.name)))
-      const pushed = await pushAppImage({
-        store,
-        deps,
-        layer: lay,
-        settings: {
-          ...settingsFor(plan, v, src, git, created),
-          labels: {
-            ...settingsFor(plan, v, src, git, created).labels,
-            'org.opencontainers.image.base.digest': deps.digest,
-            'org.opencontainers.image.base.name': deps.ref
-          }
-        },
-        tags,
-        ...(layerOutcome ? { layerOutcome } : {}),
-        onProgress: (m) => progress(v.name, m)
-      })
-      const stats: BlobStats = pushed.stats
-      results.push({
-        ...base,
-        path: 'fast',
-        appRef: `${store.name}:${tags[0]}@${pushed.digest}`,
-        digest: pushed.digest,
-        tags,
-        blobs: { uploaded: stats.uploaded, mounted: stats.mounted, skipped: stats.skipped },
-        bytesUploaded: stats.bytesUploaded,
-        seconds: (performance.now() - start) / 1000,
-        error: null
-      })
-      progress(
-        v.name,
-        `pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(stats.bytesUploaded)} uploaded`
-      )
-    } catch (e) {
-      results.push({
-        ...base,
-        path: 'failed',
-        appRef: null,
-        digest: null,
-        tags: [],
-        blobs: none,
-        bytesUploaded: 0,
-        seconds: (performance.now() - start) / 1000,
-        error: describeError(e)
-      })
-      progress(v.name, `failed: ${describeError(e)}`)
     }
-  }
-  const l = layer as LayerBlob | null
-  const s = source as SourceTree | null
-  return {
-    store: store.name,
-    revision: git.revision,
-    sourceLayer: l && s ? { digest: l.digest, size: l.size, files: s.files, seconds: layerSeconds } : null,
-    variants: results
+    const l = layer as LayerBlob | null
+    const s = source as SourceTree | null
+    return {
+      store: store.name,
+      revision: git.revision,
+      sourceLayer: l && s ? { digest: l.digest, size: l.size, files: s.files, seconds: layerSeconds } : null,
+      variants: results
+    }
+  } finally {
+    // The base image's registry connection (kept for the full path) is closed whatever happened.
+    if (base)
+      await base.then(
+        (b) => b.store.close?.(),
+        () => undefined
+      )
   }
 }

@@ -323,18 +323,31 @@ export class RegistryClient implements ImageStore {
     return this.retrying(async () => {
       for (let attempt = 0; attempt < 2; attempt++) {
         const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')])
-        const res = await this.http.download({ url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} }, file)
+        const res = await this.http.download(
+          { url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} },
+          file
+        )
         if (res.status === 401 && attempt === 0) {
           this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) })
           this.auth.forget()
           continue
         }
-        if (isRetryableStatus(res.status)) throw new TransientHttpError(`GET blob ${digest}: ${res.status}`, parseRetryAfter(res.headers['retry-after']))
-        if (res.status !== 200) throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) })
-        if (res.digest !== digest) throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (${res.digest})`)
+        if (isRetryableStatus(res.status))
+          throw new TransientHttpError(
+            `GET blob ${digest}: ${res.status}`,
+            parseRetryAfter(res.headers['retry-after'])
+          )
+        if (res.status !== 200)
+          throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) })
+        if (res.digest !== digest)
+          throw new TransientHttpError(
+            `${this.name}: blob ${digest} arrived with other content (${res.digest})`
+          )
         return { file }
       }
-      throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`)
+      throw new RegistryAuthError(
+        `${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`
+      )
     })
   }
 

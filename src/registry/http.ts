@@ -154,7 +154,10 @@ export class HttpClient {
    * GET a body straight to a file (blobs can be gigabytes), hashing it on the way. A non-200
    * answer is returned with its (small) body and nothing written.
    */
-  download(o: { url: string; headers?: Readonly<Record<string, string>> }, file: string): Promise<DownloadResult> {
+  download(
+    o: { url: string; headers?: Readonly<Record<string, string>> },
+    file: string
+  ): Promise<DownloadResult> {
     const url = new URL(o.url)
     const mod = url.protocol === 'https:' ? https : http
     const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http
@@ -167,38 +170,51 @@ export class HttpClient {
         req.destroy()
         reject(e)
       }
-      const req = mod.request(url, { method: 'GET', headers: { 'user-agent': this.opts.userAgent ?? 'fast-build', ...o.headers }, agent }, (res) => {
-        const headers: Record<string, string> = {}
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
-        const status = res.statusCode ?? 0
-        if (status !== 200) {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c))
-          res.on('end', () => {
-            settled = true
-            resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 })
+      const req = mod.request(
+        url,
+        {
+          method: 'GET',
+          headers: { 'user-agent': this.opts.userAgent ?? 'fast-build', ...o.headers },
+          agent
+        },
+        (res) => {
+          const headers: Record<string, string> = {}
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
+          const status = res.statusCode ?? 0
+          if (status !== 200) {
+            const chunks: Buffer[] = []
+            res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c))
+            res.on('end', () => {
+              settled = true
+              resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 })
+            })
+            res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
+            return
+          }
+          const out = createWriteStream(file)
+          const hash = createHash('sha256')
+          let size = 0
+          res.on('data', (c: Buffer) => {
+            hash.update(c)
+            size += c.length
           })
           res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
-          return
+          res.on('aborted', () =>
+            fail(transient({ method: 'GET', url: o.url }, new Error('response aborted')))
+          )
+          out.on('error', (e) => fail(e))
+          out.on('finish', () => {
+            if (settled) return
+            settled = true
+            resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size })
+          })
+          res.pipe(out)
         }
-        const out = createWriteStream(file)
-        const hash = createHash('sha256')
-        let size = 0
-        res.on('data', (c: Buffer) => {
-          hash.update(c)
-          size += c.length
-        })
-        res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
-        res.on('aborted', () => fail(transient({ method: 'GET', url: o.url }, new Error('response aborted'))))
-        out.on('error', (e) => fail(e))
-        out.on('finish', () => {
-          if (settled) return
-          settled = true
-          resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size })
-        })
-        res.pipe(out)
-      })
-      req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl(o.url)}: no data for ${idle / 1000} s`)))
+      )
+      req.setTimeout(idle, () =>
+        fail(new TransientHttpError(`GET ${redactUrl(o.url)}: no data for ${idle / 1000} s`))
+      )
       req.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
       req.end()
     })

@@ -1,0 +1,639 @@
+// The full path end to end: wheels built here and served by a package index on 127.0.0.1, a real
+// Debian + python3 base image (debootstrap) in a real registry, `fast-build build` making the deps
+// image from the lock without Docker; skopeo reads it back and podman runs it: the packages
+// import, the C extension loads, entry-point scripts run, importlib.metadata sees every dist.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { runCli } from '../../src/cli.js'
+import { RegistryClient } from '../../src/registry/client.js'
+import { startPodman, type Podman } from '../support/podman.js'
+import {
+  copyPythonBase,
+  pushPythonBase,
+  pythonBaseImage,
+  PYTHON_BASE_MULTI_TAG
+} from '../support/python-base.js'
+import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
+import { lowercaseTempDir, tempDir } from '../support/project.js'
+import { startRegistry, type TestRegistry } from '../support/registry.js'
+import { skopeoInspect } from '../support/skopeo.js'
+import { buildFixtureWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
+import {
+  buildSimpleWheels,
+  servedFiles,
+  wheelProject,
+  type BuiltWheel,
+  type WheelProjectSpec
+} from '../support/wheel-project.js'
+
+const SITE = '/usr/local/lib/python3.11/dist-packages'
+
+function config(
+  baseImage: string,
+  extra = '',
+  variants = 'base = { groups = ["main"] }\ndev = { groups = ["main", "dev"] }'
+): string {
+  return `
+[tool.fast-build]
+python = "3.11"
+platforms = ["linux/amd64"]
+base-image = "${baseImage}"
+site-packages = "${SITE}"
+interpreter = "/usr/bin/python3"
+workdir = "/app"
+cmd = ["python3", "/app/main.py"]
+heavy-package-mb = 1
+${extra}
+[tool.fast-build.variants]
+${variants}
+`
+}
+
+async function cli(...args: string[]) {
+  let out = ''
+  let err = ''
+  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t) })
+  return { code, out, err, json: () => JSON.parse(out) }
+}
+
+let reg: TestRegistry
+let podman: Podman
+let index: PypiServer
+let baseRef: string
+let multiRef: string
+let fixtures: FixtureWheel[]
+let simple: BuiltWheel[]
+let baseLayers: number
+
+const byProject = (name: string) => fixtures.find((w) => w.project === name && !w.broken)!
+const simpleWheel = (project: string, version = '1.0.0') =>
+  simple.find((w) => w.project === project && w.version === version)!
+
+beforeAll(async () => {
+  const dir = tempDir()
+  const [f, s, base] = await Promise.all([
+    buildFixtureWheels(join(dir, 'fixtures'), { heavyMb: 2 }),
+    buildSimpleWheels(join(dir, 'simple'), [
+      ...Array.from({ length: 40 }, (_, i) => ({
+        project: `pkg${String(i).padStart(2, '0')}`,
+        version: '1.0.0',
+        modules: 2,
+        kb: 8
+      })),
+      { project: 'pkg07', version: '1.0.1', modules: 2, kb: 8 },
+      { project: 'devtool', version: '2.0.0', script: 'devtool' }
+    ]),
+    pythonBaseImage()
+  ])
+  fixtures = f
+  simple = s
+  baseLayers = 1
+  expect(base.python.minor).toBe(11)
+  reg = await startRegistry()
+  podman = startPodman()
+  index = await startPypiServer({
+    files: [...servedFiles(fixtures.filter((w) => !w.broken)), ...servedFiles(simple)]
+  })
+  baseRef = await pushPythonBase(reg.host, 'base/python')
+  multiRef = await pushPythonBase(reg.host, 'base/python', PYTHON_BASE_MULTI_TAG, { multi: true })
+  baseLayers = JSON.parse((await skopeoInspect(`docker://${baseRef}`)).stdout).Layers.length
+}, 900_000)
+
+afterAll(async () => {
+  podman?.close()
+  await index?.close()
+  await reg?.stop()
+})
+
+function spec(over: Partial<WheelProjectSpec> & Pick<WheelProjectSpec, 'main' | 'config'>): WheelProjectSpec {
+  return { indexUrl: index.simpleUrl, fileUrl: (f) => index.fileUrl(f), ...over }
+}
+
+/** A script that imports every package and prints what the test checks. */
+function mainPy(modules: readonly string[]): string {
+  return `import importlib, importlib.metadata as md
+import fbpure, fbext, fbns.a, fbns.b, fb_data_extra, fb_data_plat
+from fbpure.sub.mod import answer
+print("ext", fbext.add(2, 3))
+print("answer", answer())
+print("ns", fbns.a.PART, fbns.b.PART)
+print("data", fb_data_extra.EXTRA, fb_data_plat.PLAT)
+print("pure", fbpure.__file__)
+for m in ${JSON.stringify(modules)}:
+    print("mod", m, importlib.import_module(m).VERSION)
+print("dists", " ".join(sorted(d.metadata["Name"] for d in md.distributions())))
+`
+}
+
+describe('a deps image built from the lock’s wheels', () => {
+  let dir: string
+  let cacheDir: string
+  const fixtureNames = ['fbpure', 'fbext', 'fbscripts', 'FB_data', 'fbns_a', 'fbns_b', 'fbheavy']
+  let first: ReturnType<Awaited<ReturnType<typeof cli>>['json']>
+
+  beforeAll(async () => {
+    const mods = ['pkg00', 'pkg01', 'pkg02']
+    dir = wheelProject(
+      spec({
+        main: [...fixtureNames.map(byProject), ...mods.map((m) => simpleWheel(m))],
+        groups: { dev: [simpleWheel('devtool', '2.0.0')] },
+        config: config(baseRef),
+        files: { 'main.py': mainPy(mods), 'README.txt': 'the app\n' }
+      })
+    )
+    cacheDir = tempDir()
+    const r = await cli(
+      'build',
+      '--project',
+      dir,
+      '--registry',
+      `${reg.host}/app`,
+      '--tag',
+      'latest-{variant}',
+      '--cache-dir',
+      cacheDir,
+      '--json'
+    )
+    expect(r.err).not.toMatch(/failed/)
+    expect(r.code).toBe(0)
+    first = r.json()
+  }, 600_000)
+
+  it('takes the full path for each variant, then puts the source on top, and reports it', () => {
+    const [base, dev] = first.variants
+    expect(base).toMatchObject({ variant: 'base', path: 'full', error: null, tags: ['latest-base'] })
+    expect(dev).toMatchObject({ variant: 'dev', path: 'full', error: null, tags: ['latest-dev'] })
+    expect(base.full).toMatchObject({ wheels: 10, wheelsDownloaded: 10 })
+    // dev finds the wheels base downloaded, and the layers base pushed: it adds one layer.
+    expect(dev.full).toMatchObject({ wheels: 11, wheelsDownloaded: 1, layersUploaded: 1 })
+    expect(dev.full.bytesUploaded).toBeLessThan(base.full.bytesUploaded / 5)
+  })
+
+  it('the image runs: packages import, the C extension loads, every dist is visible', async () => {
+    const r = await podman.run(`docker://${reg.host}/app:latest-base`, [], { timeoutMs: 180_000 })
+    expect(r.stderr).not.toMatch(/Traceback/)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'ext 5',
+        'answer 42',
+        'ns a b',
+        'data 1 1',
+        `pure ${SITE}/fbpure/__init__.py`,
+        'mod pkg00 1.0.0',
+        'mod pkg02 1.0.0'
+      ])
+    )
+    const dists = lines
+      .find((l) => l.startsWith('dists '))!
+      .split(' ')
+      .slice(1)
+    expect(dists).toEqual(
+      expect.arrayContaining([
+        'fbpure',
+        'fbext',
+        'fbscripts',
+        'FB_data',
+        'fbns_a',
+        'fbns_b',
+        'fbheavy',
+        'pkg00'
+      ])
+    )
+    expect(dists).not.toContain('devtool')
+  })
+
+  it('entry-point scripts run with the image’s interpreter', async () => {
+    // One container for the three checks (each podman run copies the image).
+    const r = await podman.run(
+      `docker://${reg.host}/app:latest-dev`,
+      ['-c', 'devtool && head -1 /usr/local/bin/fbs-cli && fbs-cli'],
+      { entrypoint: '/bin/sh' }
+    )
+    expect(r.stdout).toBe('devtool 2.0.0\n#!/usr/bin/python3\nfbs\n')
+  })
+
+  it('the deps image is tagged by the hash, layered on the base, and labelled', async () => {
+    const base = first.variants[0]
+    const inspected = JSON.parse((await skopeoInspect(`docker://${base.depsRef}`)).stdout)
+    expect(inspected.Labels).toMatchObject({
+      'dev.fast-build.variant': 'base',
+      'dev.fast-build.hash': base.hash
+    })
+    expect(inspected.Labels['org.opencontainers.image.base.name']).toBe(baseRef)
+    expect(inspected.Layers.length).toBe(baseLayers + base.full.layers)
+    // fbheavy (over heavy-package-mb) has a layer of its own.
+    const history = JSON.parse(
+      (await skopeoInspect(`docker://${base.depsRef}`, { config: true })).stdout
+    ).history
+    expect(history.map((h: { created_by?: string }) => h.created_by)).toContain('fast-build: fbheavy==1.0.0')
+    expect(inspected.Layers.slice(0, baseLayers)).toEqual(
+      JSON.parse((await skopeoInspect(`docker://${baseRef}`)).stdout).Layers
+    )
+    const app = JSON.parse((await skopeoInspect(`docker://${reg.host}/app:latest-base`)).stdout)
+    expect(app.Layers.slice(0, -1)).toEqual(inspected.Layers)
+  })
+
+  it('a second build takes the fast path; a rebuild from an empty cache gives the same images', async () => {
+    const again = await cli(
+      'build',
+      '--project',
+      dir,
+      '--registry',
+      `${reg.host}/app`,
+      '--tag',
+      'latest-{variant}',
+      '--cache-dir',
+      cacheDir,
+      '--json'
+    )
+    expect(again.json().variants.map((v: { path: string }) => v.path)).toEqual(['fast', 'fast'])
+    expect(again.json().variants.map((v: { digest: string }) => v.digest)).toEqual(
+      first.variants.map((v: { digest: string }) => v.digest)
+    )
+    const depsBefore = JSON.parse(
+      (await skopeoInspect(`docker://${first.variants[0].depsRef}`)).stdout
+    ).Digest
+
+    const fresh = tempDir()
+    const rebuilt = await cli(
+      'build',
+      '--project',
+      dir,
+      '--registry',
+      `${reg.host}/app`,
+      '--tag',
+      'latest-{variant}',
+      '--cache-dir',
+      fresh,
+      '--rebuild',
+      'base',
+      '--variant',
+      'base',
+      '--json'
+    )
+    const v = rebuilt.json().variants[0]
+    expect(v).toMatchObject({ path: 'full', digest: first.variants[0].digest })
+    expect(v.full).toMatchObject({ wheelsDownloaded: 10, layersBuilt: v.full.layers, layersUploaded: 0 })
+    expect(JSON.parse((await skopeoInspect(`docker://${v.depsRef}`)).stdout).Digest).toBe(depsBefore)
+
+    // With that cache: nothing downloaded, installed or compressed again.
+    const cached = await cli(
+      'build',
+      '--project',
+      dir,
+      '--registry',
+      `${reg.host}/app`,
+      '--cache-dir',
+      fresh,
+      '--rebuild',
+      'base',
+      '--variant',
+      'base',
+      '--json'
+    )
+    expect(cached.json().variants[0].full).toMatchObject({ wheelsDownloaded: 0, layersBuilt: 0 })
+  }, 300_000)
+
+  it('tells what it does on stderr as it goes', async () => {
+    const r = await cli(
+      'build',
+      '--project',
+      dir,
+      '--registry',
+      `${reg.host}/progress`,
+      '--cache-dir',
+      cacheDir,
+      '--variant',
+      'base'
+    )
+    expect(r.code).toBe(0)
+    expect(r.err).toMatch(/base: deps image .*deps-base-[0-9a-f]{16} is missing: full path/)
+    expect(r.err).toMatch(/base: 10 wheels to install/)
+    expect(r.err).toMatch(/layer 1\/\d+ /)
+    expect(r.err).toMatch(/base: deps image .* pushed/)
+    expect(r.out).toMatch(/base\s+full/)
+  })
+})
+
+describe('incremental: one package bumped', () => {
+  it('uploads about one layer, the config and the manifests', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `pkg${String(i).padStart(2, '0')}`)
+    const files = { 'main.py': 'print("hi")\n' }
+    const dir = wheelProject(
+      spec({
+        main: names.map((n) => simpleWheel(n)),
+        config: config(baseRef, '', 'base = { groups = ["main"] }'),
+        files
+      })
+    )
+    const cacheDir = tempDir()
+    const build = async () => {
+      const r = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${reg.host}/bump`,
+        '--cache-dir',
+        cacheDir,
+        '--json'
+      )
+      expect(r.code).toBe(0)
+      return r.json().variants[0]
+    }
+    const one = await build()
+    wheelProject(
+      spec({
+        main: names.map((n) => simpleWheel(n, n === 'pkg07' ? '1.0.1' : '1.0.0')),
+        config: config(baseRef, '', 'base = { groups = ["main"] }'),
+        files
+      }),
+      dir
+    )
+    const two = await build()
+    expect(two.path).toBe('full')
+    expect(two.hash).not.toBe(one.hash)
+    expect(two.full.layers).toBe(one.full.layers)
+    expect(two.full.layersUploaded).toBe(1)
+    expect(two.full.wheelsDownloaded).toBe(1)
+    const whole = one.full.bytesUploaded
+    // The changed layer plus config and manifest; the base image's layers were mounted or present.
+    expect(two.full.bytesUploaded).toBeLessThan(whole / 3)
+    process.stdout.write(
+      `incremental deps image: ${two.full.bytesUploaded} bytes uploaded after bumping one of 40 packages (first build: ${whole} bytes, ${one.full.layers} package layers)\n`
+    )
+    const r = await podman.run(
+      `docker://${reg.host}/bump:base-local`,
+      ['-c', 'import pkg07, pkg08; print(pkg07.VERSION, pkg08.VERSION)'],
+      { entrypoint: 'python3' }
+    )
+    expect(r.stdout).toBe('1.0.1 1.0.0\n')
+  }, 300_000)
+})
+
+describe('several platforms', () => {
+  it('pure wheels on a multi-platform base give an index; the layers are shared by both', async () => {
+    const main = ['pkg10', 'pkg11'].map((n) => simpleWheel(n))
+    const dir = wheelProject(
+      spec({
+        main,
+        config: config(multiRef, '', 'base = { groups = ["main"] }').replace(
+          'platforms = ["linux/amd64"]',
+          'platforms = ["linux/amd64", "linux/arm64"]'
+        ),
+        files: { 'main.py': 'import pkg10; print("pkg10", pkg10.VERSION)\n' }
+      })
+    )
+    const r = await cli(
+      'build',
+      '--project',
+      dir,
+      '--registry',
+      `${reg.host}/multi`,
+      '--cache-dir',
+      tempDir(),
+      '--json'
+    )
+    expect(r.code).toBe(0)
+    const v = r.json().variants[0]
+    const raw = JSON.parse((await skopeoInspect(`docker://${v.depsRef}`, { raw: true })).stdout)
+    expect(
+      raw.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort()
+    ).toEqual(['amd64', 'arm64'])
+    const layersOf = async (digest: string) =>
+      JSON.parse(
+        (await skopeoInspect(`docker://${reg.host}/multi@${digest}`, { raw: true })).stdout
+      ).layers.map((l: { digest: string }) => l.digest)
+    const [a, b] = await Promise.all(raw.manifests.map((m: { digest: string }) => layersOf(m.digest)))
+    expect(a.slice(baseLayers)).toEqual(b.slice(baseLayers))
+    // The arm64 twin's package layers were already there: one upload per layer in all.
+    expect(v.full.layersUploaded).toBe(v.full.layers / 2)
+    const run = await podman.run(`docker://${reg.host}/multi:base-local`)
+    expect(run.stdout).toBe('pkg10 1.0.0\n')
+  }, 300_000)
+})
+
+describe('OCI layouts: base from one, image into another', () => {
+  it('copies the base layers across and the result runs', async () => {
+    const baseLayout = await copyPythonBase(join(lowercaseTempDir(), 'base'))
+    const store = join(lowercaseTempDir(), 'out')
+    const dir = wheelProject(
+      spec({
+        main: [simpleWheel('pkg20')],
+        config: config(baseLayout, '', 'base = { groups = ["main"] }'),
+        files: { 'main.py': 'import pkg20; print("pkg20", pkg20.VERSION)\n' }
+      })
+    )
+    const r = await cli(
+      'build',
+      '--project',
+      dir,
+      '--store',
+      `oci:${store}`,
+      '--tag',
+      'latest',
+      '--cache-dir',
+      tempDir(),
+      '--json'
+    )
+    expect(r.code).toBe(0)
+    expect(r.json().variants[0]).toMatchObject({ path: 'full', error: null })
+    expect((await podman.run(`oci:${store}:latest`)).stdout).toBe('pkg20 1.0.0\n')
+  }, 300_000)
+})
+
+describe('what the wheels builder refuses, and bad downloads', () => {
+  it('names every package without a wheel and pushes nothing for that variant', async () => {
+    const sdistSha = 'ab'.repeat(32)
+    const dir = wheelProject(
+      spec({
+        main: [simpleWheel('pkg30')],
+        extraPackages: [
+          {
+            name: 'sdistonly',
+            toml: `[[package]]\nname = "sdistonly"\nversion = "1.0"\nsource = { registry = "${index.simpleUrl}" }\nsdist = { url = "${index.url}/files/sdistonly-1.0.tar.gz", hash = "sha256:${sdistSha}", size = 100 }\n`
+          },
+          {
+            name: 'gitdep',
+            toml: `[[package]]\nname = "gitdep"\nversion = "0.1.0"\nsource = { git = "https://github.com/acme/gitdep?rev=v0.1#${'0123456789'.repeat(4)}" }\n`
+          }
+        ],
+        config: config(baseRef, '', 'base = { groups = ["main"] }')
+      })
+    )
+    const r = await cli(
+      'build',
+      '--project',
+      dir,
+      '--registry',
+      `${reg.host}/refused`,
+      '--cache-dir',
+      tempDir(),
+      '--json'
+    )
+    expect(r.code).toBe(1)
+    const v = r.json().variants[0]
+    expect(v.path).toBe('failed')
+    expect(v.error).toMatch(/wheels builder cannot build variant base: 2 packages have no wheel/)
+    expect(v.error).toMatch(
+      /sdistonly 1\.0 \(linux\/amd64\): only a source distribution \(sdistonly-1\.0\.tar\.gz\)/
+    )
+    expect(v.error).toMatch(/gitdep 0\.1\.0 \(linux\/amd64\): git source/)
+    expect(v.error).toMatch(/fix: build this variant with the Dockerfile builder/)
+    const client = new RegistryClient({ host: reg.host, repository: 'refused' })
+    try {
+      expect(await client.listTags()).toEqual([])
+    } finally {
+      client.close()
+    }
+  })
+
+  it('a download that does not match the lock’s hash fails clearly and leaves no tag', async () => {
+    const wheel = simpleWheel('pkg31')
+    const bad = await startPypiServer({ files: servedFiles([wheel]), corrupt: true })
+    try {
+      const dir = wheelProject({
+        indexUrl: bad.simpleUrl,
+        fileUrl: (f) => bad.fileUrl(f),
+        main: [wheel],
+        config: config(baseRef, '', 'base = { groups = ["main"] }')
+      })
+      const r = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${reg.host}/corrupt`,
+        '--cache-dir',
+        tempDir(),
+        '--json'
+      )
+      expect(r.code).toBe(1)
+      expect(r.json().variants[0].error).toMatch(/pkg31/)
+      expect(r.json().variants[0].error).toMatch(/sha256/)
+      expect(r.json().variants[0].error).not.toMatch(/\n\s+at /)
+    } finally {
+      await bad.close()
+    }
+  })
+
+  it('a broken wheel (RECORD hash wrong) is named, with the file at fault', async () => {
+    const broken = fixtures.find((w) => w.broken === 'record-hash')!
+    const srv = await startPypiServer({
+      files: [{ project: broken.project, filename: broken.filename, bytes: readFileSync(broken.path) }]
+    })
+    try {
+      const dir = wheelProject({
+        indexUrl: srv.simpleUrl,
+        fileUrl: (f) => srv.fileUrl(f),
+        main: [broken],
+        config: config(baseRef, '', 'base = { groups = ["main"] }')
+      })
+      const r = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${reg.host}/broken`,
+        '--cache-dir',
+        tempDir(),
+        '--json'
+      )
+      expect(r.code).toBe(1)
+      const error: string = r.json().variants[0].error
+      expect(error).toContain(broken.filename)
+      expect(error).toMatch(/RECORD/)
+      expect(error).toMatch(/fix: /)
+    } finally {
+      await srv.close()
+    }
+  })
+})
+
+describe('private indexes and mirrors', () => {
+  it('finds index credentials by the [[tool.uv.index]] name, and never prints them', async () => {
+    const wheel = simpleWheel('pkg32')
+    const password = 'index-pass-5f9b1c'
+    const priv = await startPypiServer({ files: servedFiles([wheel]), auth: { username: 'ci', password } })
+    const saved = { ...process.env }
+    try {
+      const dir = wheelProject({
+        indexUrl: priv.simpleUrl,
+        fileUrl: (f) => priv.fileUrl(f),
+        main: [wheel],
+        config:
+          `[[tool.uv.index]]\nname = "private"\nurl = "${priv.simpleUrl}"\n` +
+          config(baseRef, '', 'base = { groups = ["main"] }')
+      })
+      const denied = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${reg.host}/private`,
+        '--cache-dir',
+        tempDir(),
+        '--json'
+      )
+      expect(denied.code).toBe(1)
+      expect(denied.json().variants[0].error).toMatch(
+        /answered 401 \(unauthorized\)\n {2}fix: .*UV_INDEX_PRIVATE_USERNAME\/_PASSWORD/
+      )
+
+      process.env['UV_INDEX_PRIVATE_USERNAME'] = 'ci'
+      process.env['UV_INDEX_PRIVATE_PASSWORD'] = password
+      const r = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${reg.host}/private`,
+        '--cache-dir',
+        tempDir(),
+        '--json'
+      )
+      expect(r.json().variants[0].error).toBeNull()
+      expect(r.code).toBe(0)
+      expect(r.json().variants[0].path).toBe('full')
+      expect(r.out + r.err + denied.out + denied.err).not.toContain(password)
+    } finally {
+      process.env = saved
+      await priv.close()
+    }
+  })
+
+  it('--index-url fetches every file from a mirror; the lock’s hashes still hold', async () => {
+    const wheel = simpleWheel('pkg33')
+    const gone = await startPypiServer({ files: [] })
+    const gonePage = gone.simpleUrl
+    const goneFile = (f: string) => gone.fileUrl(f)
+    await gone.close()
+    const mirror = await startPypiServer({ files: servedFiles([wheel]) })
+    try {
+      const dir = wheelProject({
+        indexUrl: gonePage,
+        fileUrl: goneFile,
+        main: [wheel],
+        config: config(baseRef, '', 'base = { groups = ["main"] }')
+      })
+      const r = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${reg.host}/mirror`,
+        '--cache-dir',
+        tempDir(),
+        '--index-url',
+        mirror.simpleUrl,
+        '--json'
+      )
+      expect(r.json().variants[0]).toMatchObject({ path: 'full', error: null })
+      expect(mirror.fileRequests().length).toBe(1)
+    } finally {
+      await mirror.close()
+    }
+  })
+})
