@@ -17,6 +17,11 @@ export type LayerEntry =
        * into its output blocks, with no buffer per file (much less copying and garbage).
        */
       readonly diskPath?: string
+      /**
+       * Writes the content, exactly `size` bytes, through `out` (awaiting each write): for content
+       * produced as it is read, such as a big file inflated out of a wheel, never held whole.
+       */
+      readonly stream?: (out: (chunk: Buffer) => Promise<void>) => Promise<void>
     }
   | { readonly type: 'dir'; readonly path: string }
   | {

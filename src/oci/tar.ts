@@ -297,6 +297,18 @@ export async function writeTar(
         if (e.diskPath) {
           if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime }))) await w
           if ((w = sink.writeFile(e.diskPath, e.size, e.path))) await w
+        } else if (e.stream) {
+          if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime }))) await w
+          let written = 0
+          const size = e.size
+          await e.stream(async (chunk) => {
+            written += chunk.length
+            if (written > size)
+              throw new LayerPathError(`${e.path} gave more than the ${size} bytes it announced`)
+            await sink.write(chunk)
+          })
+          if (written !== size)
+            throw new LayerPathError(`${e.path} gave ${written} bytes, not the ${size} it announced`)
         } else {
           const content = await e.content()
           if (content.length !== e.size) {

@@ -778,18 +778,21 @@ async function mkdirs(dirs: Iterable<string>, root: string): Promise<void> {
   }
 }
 
-/**
- * Install a wheel into `stagingDir` + the layout's paths (so `stagingDir/usr/local/lib/...`), ready
- * to become one layer. Calls share nothing: several wheels may be installed at once (into separate
- * staging directories, or the same one when their files do not overlap). On error the staging
- * directory holds a partial install; remove it.
- */
-export async function installWheel(
+/** A wheel opened and planned: where each file goes, and how to check each entry against RECORD. */
+interface Prepared {
+  readonly zip: ZipReader
+  readonly parsed: NonNullable<ReturnType<typeof parseWheelFilename>>
+  readonly plan: InstallPlan
+  expected(entry: ZipEntry): ExpectedHash | null
+  verify(entry: ZipEntry, exp: ExpectedHash | null, actual: Buffer): void
+}
+
+/** Open the wheel and plan its install (shared by the disk install and the layer entries). */
+async function prepareInstall(
   wheelPath: string,
   layout: PythonLayout,
-  stagingDir: string,
-  opts: InstallOptions = {}
-): Promise<InstalledWheel> {
+  opts: InstallOptions
+): Promise<Prepared> {
   const filename = opts.filename ?? basename(wheelPath)
   const parsed = parseWheelFilename(filename)
   if (!parsed) {
@@ -835,16 +838,6 @@ export async function installWheel(
       installer: opts.installer ?? 'fast-build',
       requested: opts.requested ?? false
     })
-
-    const diskPath = (dest: string): string => join(stagingDir, dest.slice(1))
-    await mkdirs(
-      plan.files.map((f) => posix.dirname(f.dest).slice(1)),
-      stagingDir
-    )
-
-    const fromZip = new Map<string, PlannedFile>()
-    for (const f of plan.files) if (f.source.kind === 'entry') fromZip.set(f.source.entry, f)
-    const written = new Map<string, Written>()
     const expected = (entry: ZipEntry): ExpectedHash | null => {
       const row = record.get(entry.name)
       return row ? expectedHash(row, wheelPath, recordName) : null
@@ -859,6 +852,36 @@ export async function installWheel(
         )
       }
     }
+    return { zip, parsed, plan, expected, verify }
+  } catch (e) {
+    await zip.close()
+    throw e
+  }
+}
+
+/**
+ * Install a wheel into `stagingDir` + the layout's paths (so `stagingDir/usr/local/lib/...`), ready
+ * to become one layer. Calls share nothing: several wheels may be installed at once (into separate
+ * staging directories, or the same one when their files do not overlap). On error the staging
+ * directory holds a partial install; remove it.
+ */
+export async function installWheel(
+  wheelPath: string,
+  layout: PythonLayout,
+  stagingDir: string,
+  opts: InstallOptions = {}
+): Promise<InstalledWheel> {
+  const { zip, parsed, plan, expected, verify } = await prepareInstall(wheelPath, layout, opts)
+  try {
+    const diskPath = (dest: string): string => join(stagingDir, dest.slice(1))
+    await mkdirs(
+      plan.files.map((f) => posix.dirname(f.dest).slice(1)),
+      stagingDir
+    )
+
+    const fromZip = new Map<string, PlannedFile>()
+    for (const f of plan.files) if (f.source.kind === 'entry') fromZip.set(f.source.entry, f)
+    const written = new Map<string, Written>()
     const mode = (f: PlannedFile): number => (f.executable ? 0o755 : 0o644)
 
     await zip.extract(
@@ -990,4 +1013,206 @@ export function installedLayerEntries(wheel: InstalledWheel): LayerEntry[] {
     diskPath: f.diskPath,
     content: () => readFile(f.diskPath)
   }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same install as layer entries, with nothing written to disk
+
+/** Entries at least this big are streamed into the layer; smaller ones are read in windows. */
+const STREAM_BYTES = 1024 * 1024
+
+export interface WheelLayerEntries {
+  readonly name: NormalizedName
+  readonly version: string
+  /** What installWheel would write, as layer entries (files only), in no particular order. */
+  readonly entries: readonly LayerEntry[]
+  readonly installedSize: number
+  /** Release the wheel file; call once the layer is written (or abandoned). */
+  close(): Promise<void>
+}
+
+/**
+ * The files `installWheel` would write, as layer entries whose content comes straight out of the
+ * wheel when the layer is written: a layer of installed packages with no staging tree, so no file
+ * is created, written and read back (on a runner's disk that costs more than all the rest).
+ *
+ * What RECORD needs is known up front: a file copied as it is has the hash the wheel's RECORD gives
+ * it (checked as the file is written into the layer: a mismatch fails the layer), and the few others
+ * (rewritten `#!python` scripts, files RECORD has no sha256 for, generated wrappers) are read and
+ * hashed here. Small entries are inflated a window of neighbours at a time when first needed;
+ * large ones stream in chunks.
+ */
+export async function wheelLayerEntries(
+  wheelPath: string,
+  layout: PythonLayout,
+  opts: InstallOptions = {}
+): Promise<WheelLayerEntries> {
+  const { zip, parsed, plan, expected, verify } = await prepareInstall(wheelPath, layout, opts)
+  try {
+    const entries: LayerEntry[] = []
+    const rows: RecordRow[] = []
+    const path = (f: PlannedFile) => f.dest.slice(1)
+    const executable = (f: PlannedFile) => f.executable
+
+    // Entries whose installed bytes or hash must be known now.
+    const early = plan.files.filter((f) => {
+      if (f.source.kind !== 'entry') return false
+      const exp = expected(zip.entry(f.source.entry)!)
+      return f.source.fixShebang || !exp || exp.nodeAlgorithm !== 'sha256'
+    })
+    const earlyBytes = new Map<string, Buffer>()
+    await zip.extract(
+      early.map((f) => zip.entry((f.source as { entry: string }).entry)!),
+      {
+        whole: (entry, data) => {
+          earlyBytes.set(entry.name, data)
+        },
+        stream: async (entry, chunks) => {
+          const parts: Buffer[] = []
+          for await (const c of chunks) parts.push(c)
+          earlyBytes.set(entry.name, Buffer.concat(parts))
+        }
+      },
+      { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER }
+    )
+
+    // Small verbatim entries are inflated together, the first time one of them is wanted.
+    const small = new Map<string, Buffer>()
+    let smallJob: Promise<void> | null = null
+    const lazyEntries: ZipEntry[] = []
+    const loadSmall = () =>
+      (smallJob ??= zip.extract(
+        lazyEntries,
+        {
+          whole: (entry, data) => {
+            small.set(entry.name, data)
+          },
+          stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
+        },
+        { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER }
+      ))
+
+    for (const f of plan.files) {
+      const src = f.source
+      if (src.kind === 'record') continue
+      if (src.kind === 'generated') {
+        const content = src.content
+        rows.push({ path: f.recordPath, hash: recordHash(sha256(content)), size: String(content.length) })
+        entries.push({
+          type: 'file',
+          path: path(f),
+          executable: executable(f),
+          size: content.length,
+          content: () => content
+        })
+        continue
+      }
+      const entry = zip.entry(src.entry)!
+      const exp = expected(entry)
+      const got = earlyBytes.get(entry.name)
+      if (got) {
+        verify(
+          entry,
+          exp,
+          createHash(exp?.nodeAlgorithm ?? 'sha256')
+            .update(got)
+            .digest()
+        )
+        const out = src.fixShebang ? fixScriptShebang(got, layout.interpreter) : got
+        rows.push({ path: f.recordPath, hash: recordHash(sha256(out)), size: String(out.length) })
+        entries.push({
+          type: 'file',
+          path: path(f),
+          executable: executable(f),
+          size: out.length,
+          content: () => out
+        })
+        continue
+      }
+      // Copied as it is, with a sha256 in RECORD: that is its hash, checked as it is written.
+      rows.push({
+        path: f.recordPath,
+        hash: recordHash(Buffer.from(exp!.value, 'base64url')),
+        size: String(entry.size)
+      })
+      if (entry.size >= STREAM_BYTES) {
+        const stream = async (out: (chunk: Buffer) => Promise<void>) => {
+          const h = createHash('sha256')
+          await zip.extract(
+            [entry],
+            {
+              whole: async (e, data) => {
+                h.update(data)
+                await out(data)
+              },
+              stream: async (e, chunks) => {
+                for await (const c of chunks) {
+                  h.update(c)
+                  await out(c)
+                }
+              }
+            },
+            { streamThreshold: 0 }
+          )
+          verify(entry, exp, h.digest())
+        }
+        entries.push({
+          type: 'file',
+          path: path(f),
+          executable: executable(f),
+          size: entry.size,
+          stream,
+          content: async () => {
+            const parts: Buffer[] = []
+            await stream(async (c) => void parts.push(Buffer.from(c)))
+            return Buffer.concat(parts)
+          }
+        })
+      } else {
+        lazyEntries.push(entry)
+        entries.push({
+          type: 'file',
+          path: path(f),
+          executable: executable(f),
+          size: entry.size,
+          content: async () => {
+            await loadSmall()
+            const data = small.get(entry.name)
+            if (!data)
+              throw new WheelError(
+                `${entry.name} was read twice`,
+                wheelPath,
+                'report this as a fast-build bug',
+                entry.name
+              )
+            small.delete(entry.name) // each is written once: free it
+            verify(entry, exp, sha256(data))
+            return data
+          }
+        })
+      }
+    }
+    const rf = plan.files.find((f) => f.source.kind === 'record')
+    if (rf) {
+      rows.push({ path: rf.recordPath, hash: '', size: '' })
+      const text = Buffer.from(formatRecord(rows), 'utf8')
+      entries.push({
+        type: 'file',
+        path: path(rf),
+        executable: false,
+        size: text.length,
+        content: () => text
+      })
+    }
+    return {
+      name: parsed.distribution,
+      version: parsed.version,
+      entries,
+      installedSize: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
+      close: () => zip.close()
+    }
+  } catch (e) {
+    await zip.close()
+    throw e
+  }
 }
