@@ -47,6 +47,8 @@ export interface VariantResult {
   readonly full: {
     readonly layers: number
     readonly layersUploaded: number
+    /** Compressed bytes of the layers uploaded (the rest of bytesUploaded: configs, manifests). */
+    readonly layerBytesUploaded: number
     readonly layersBuilt: number
     readonly wheels: number
     readonly wheelsDownloaded: number
@@ -404,6 +406,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
             ? {
                 layers: full.layers.length,
                 layersUploaded: full.layers.filter((l) => l.outcome === 'uploaded').length,
+                layerBytesUploaded: full.layers
+                  .filter((l) => l.outcome === 'uploaded')
+                  .reduce((n, l) => n + l.size, 0),
                 layersBuilt: full.layers.filter((l) => l.built).length,
                 wheels: full.wheels.total,
                 wheelsDownloaded: full.wheels.downloaded,

@@ -1,13 +1,12 @@
 // The full path: a variant's deps image built straight from the wheels its lock pins, without
-// Docker. Choose the wheel per package and platform, fetch and verify it, install it with our
-// installer into its own staging directory, group packages into layers, write each layer once
-// (content-addressed, cached across builds), and push: base layers referenced (mounted, or
-// copied across registries), package layers uploaded only when missing, then configs, manifests,
-// the index, and the `deps-<variant>-<hash>` tag last.
+// Docker. Choose the wheel per package and platform, fetch and verify it, group packages into
+// layers, install each group's wheels straight into its layer (our installer, pip's layout, no
+// staging tree on disk), write each layer once (content-addressed, cached across builds), and
+// push: base layers referenced (mounted, or copied across registries), package layers uploaded
+// only when missing, then configs, manifests, the index, and the `deps-<variant>-<hash>` tag last.
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { FastBuildError } from '../errors.js'
 import type { LockedPackage } from '../lock/model.js'
 import { sourceLabel } from '../lock/model.js'
@@ -24,15 +23,22 @@ import {
   type Descriptor,
   type ImageConfig
 } from '../oci/image.js'
-import { buildLayer } from '../oci/layer.js'
+import { buildLayer, type LayerBlob } from '../oci/layer.js'
 import { DOCKER_MANIFEST_LIST, layerMediaType, OCI_INDEX } from '../oci/media-types.js'
 import type { VariantPlan } from '../plan/plan.js'
 import type { BlobOutcome, ImageStore } from '../registry/store.js'
 import { formatPlatform, type Platform, type Target } from '../target.js'
 import { fetchArtifacts, type ArtifactCache, type FetchItem } from '../wheels/fetch.js'
 import type { IndexConfig } from '../wheels/index.js'
-import { installWheel, WheelError, type InstalledWheel, type PythonLayout } from '../wheels/install.js'
+import {
+  WheelError,
+  wheelLayerEntries,
+  type PythonLayout,
+  type WheelLayerEntries
+} from '../wheels/install.js'
 import { chooseWheel } from '../wheels/tags.js'
+import { ZipReader } from '../wheels/zip.js'
+import { handled, limit } from '../util/limit.js'
 import type { ResolvedBase } from './base-image.js'
 import { resolveDepsImage, type DepsImage } from './deps-image.js'
 import { emptyStats, formatBytes, type BlobStats } from './fast-path.js'
@@ -42,7 +48,7 @@ import { planLayers, type LayerCandidate } from './layering.js'
 export const DEPS_MTIME = 315532800 // 1980-01-01T00:00:00Z
 const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString()
 /** Part of every cached layer's key: changing how layers are written must not reuse old ones. */
-const LAYER_FORMAT = 1
+const LAYER_FORMAT = 2
 
 /** Packages the wheels builder cannot install, and why; the variant needs another builder. */
 export class WheelsUnavailableError extends FastBuildError {
@@ -150,6 +156,39 @@ function fileLocation(c: Chosen): Chosen['file'] {
   return f
 }
 
+/**
+ * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
+ * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
+ */
+async function unpackedSize(
+  path: string,
+  filename: string,
+  sha256: string,
+  workDir: string
+): Promise<number> {
+  const memo = join(workDir, 'unpacked-size', sha256)
+  if (existsSync(memo)) {
+    const n = Number(readFileSync(memo, 'utf8'))
+    if (Number.isSafeInteger(n) && n >= 0) return n
+  }
+  const zip = await ZipReader.open(path).catch((e: unknown) => {
+    if (e instanceof WheelError) throw new WheelError(e.message, filename, e.hint ?? '', e.entry)
+    throw e
+  })
+  let size: number
+  try {
+    size = zip.entries.reduce((n, e) => n + e.size, 0)
+  } finally {
+    await zip.close()
+  }
+  mkdirSync(join(workDir, 'unpacked-size'), { recursive: true })
+  // Written aside and renamed, so a concurrent build never reads half a number.
+  const tmp = `${memo}.${randomBytes(4).toString('hex')}.tmp`
+  writeFileSync(tmp, String(size))
+  renameSync(tmp, memo)
+  return size
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
 }
@@ -158,70 +197,36 @@ function layoutKey(layout: PythonLayout): string {
   return createHash('sha256').update(JSON.stringify(layout)).digest('hex').slice(0, 16)
 }
 
-/** Install a wheel into its own staging directory, once: a finished one is reused by later builds. */
-async function installOnce(
-  wheelFile: string,
-  filename: string,
-  label: string,
-  sha256: string,
-  layout: PythonLayout,
-  workDir: string
-): Promise<InstalledWheel> {
-  const dir = join(workDir, 'installed', layoutKey(layout), sha256)
-  const marker = join(dir, '.fast-build-installed.json')
-  if (existsSync(marker)) {
-    const saved = JSON.parse(readFileSync(marker, 'utf8')) as Omit<InstalledWheel, 'files'> & {
-      files: { path: string; size: number; executable: boolean }[]
-    }
-    return {
-      ...saved,
-      files: saved.files.map((f) => ({ ...f, diskPath: join(dir, 'root', f.path) }))
-    } as InstalledWheel
-  }
-  const tmp = `${dir}.${randomBytes(4).toString('hex')}.tmp`
-  rmSync(tmp, { recursive: true, force: true })
-  mkdirSync(join(tmp, 'root'), { recursive: true })
-  try {
-    // The cache names files by digest; the installer needs the wheel's own name (its tags).
-    const installed = await installWheel(wheelFile, layout, join(tmp, 'root'), { filename }).catch(
-      (e: unknown) => {
-        // The installer names the file it read (in the artifact cache by digest); name the wheel.
-        if (e instanceof WheelError)
-          throw new WheelError(`${label}: ${e.message}`, filename, e.hint ?? '', e.entry)
-        throw e
-      }
-    )
-    const summary = {
-      ...installed,
-      files: installed.files.map((f) => ({ path: f.path, size: f.size, executable: f.executable }))
-    }
-    writeFileSync(join(tmp, '.fast-build-installed.json'), JSON.stringify(summary))
-    rmSync(dir, { recursive: true, force: true })
-    mkdirSync(join(dir, '..'), { recursive: true })
-    renameSync(tmp, dir)
-  } finally {
-    rmSync(tmp, { recursive: true, force: true })
-  }
-  return installOnce(wheelFile, filename, label, sha256, layout, workDir)
+/** A wheel going into a layer: the verified file in the artifact cache and its own name. */
+interface LayerMember {
+  readonly sha256: string
+  readonly path: string
+  readonly filename: string
+  /** `name version`, for messages. */
+  readonly label: string
 }
 
-/** Every directory above the files, as entries (each layer carries its own parents). */
-function withParents(files: readonly InstalledWheel['files'][number][]): LayerEntry[] {
-  const dirs = new Set<string>()
-  const entries: LayerEntry[] = []
-  for (const f of files) {
-    for (let i = f.path.indexOf('/'); i !== -1; i = f.path.indexOf('/', i + 1)) dirs.add(f.path.slice(0, i))
-    entries.push({
-      type: 'file',
-      path: f.path,
-      executable: f.executable,
-      size: f.size,
-      diskPath: f.diskPath,
-      content: () => readFileSync(f.diskPath)
-    })
+/** Name the wheel (not its path in the artifact cache, which is by digest) in an installer error. */
+function namingWheel(m: LayerMember): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof WheelError)
+      throw new WheelError(`${m.label}: ${e.message}`, m.filename, e.hint ?? '', e.entry)
+    throw e
   }
-  for (const d of dirs) entries.push({ type: 'dir', path: d })
-  return entries
+}
+
+/**
+ * The installed files of these wheels as layer entries, with every parent directory (each layer
+ * carries its own). Where two wheels of one layer install the same path, the later one wins, as
+ * when pip installs them in that order.
+ */
+function layerEntries(wheels: readonly WheelLayerEntries[]): LayerEntry[] {
+  const files = new Map<string, LayerEntry>()
+  for (const w of wheels) for (const e of w.entries) files.set(e.path, e)
+  const dirs = new Set<string>()
+  for (const path of files.keys())
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) dirs.add(path.slice(0, i))
+  return [...files.values(), ...[...dirs].map((d): LayerEntry => ({ type: 'dir', path: d }))]
 }
 
 interface BuiltLayer {
@@ -232,9 +237,12 @@ interface BuiltLayer {
   readonly built: boolean
 }
 
-/** A layer of these installed wheels, from the cache when it was built before. */
+/**
+ * The layer of these wheels, installed straight into it (nothing is written but the compressed
+ * layer), or from the cache when it was built before.
+ */
 async function layerOf(
-  members: readonly { sha256: string; installed: InstalledWheel }[],
+  members: readonly LayerMember[],
   layout: PythonLayout,
   workDir: string
 ): Promise<BuiltLayer> {
@@ -258,11 +266,23 @@ async function layerOf(
   }
   const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`
   try {
-    const layer = await buildLayer(withParents(members.flatMap((m) => m.installed.files)), {
-      mtime: DEPS_MTIME,
-      compression: 'gzip',
-      file: tmp
-    })
+    const wheels: WheelLayerEntries[] = []
+    let layer: LayerBlob
+    try {
+      for (const m of members)
+        wheels.push(await wheelLayerEntries(m.path, layout, { filename: m.filename }).catch(namingWheel(m)))
+      // Errors found while the layer is written (a RECORD hash) name the wheel too.
+      layer = await buildLayer(layerEntries(wheels), {
+        mtime: DEPS_MTIME,
+        compression: 'gzip',
+        file: tmp
+      }).catch((e: unknown) => {
+        const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined
+        return m ? namingWheel(m)(e) : Promise.reject(e)
+      })
+    } finally {
+      await Promise.all(wheels.map((w) => w.close()))
+    }
     renameSync(tmp, blob)
     writeFileSync(meta, JSON.stringify({ digest: layer.digest, diffId: layer.diffId, size: layer.size }))
     return { digest: layer.digest, diffId: layer.diffId, size: layer.size, file: blob, built: true }
@@ -357,38 +377,17 @@ export async function buildDepsImage(
   }
   const wheelPath = new Map(fetched.map((f) => [f.sha256, f.path]))
 
-  // 3. Install each wheel once into its own staging directory (in parallel, two at a time).
-  const installed = new Map<string, InstalledWheel>()
-  const queue = [...unique.keys()]
-  const installStart = performance.now()
-  let fresh = 0
+  // 3. Plan the layers of every platform from the wheels' sizes (the zip directory lists each
+  // file's size, so no install is needed to plan), then run three stages as a pipeline: install
+  // (two at a time, in layer order), build each layer as soon as its packages are installed, push
+  // each layer as soon as it is built. The disk-bound installs overlap the CPU-bound compression.
+  const sizes = new Map<string, number>()
   await Promise.all(
-    [0, 1].map(async () => {
-      for (let sha = queue.shift(); sha !== undefined; sha = queue.shift()) {
-        const c = unique.get(sha)!
-        const label = `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
-        const before = existsSync(
-          join(ctx.workDir, 'installed', layoutKey(ctx.layout), sha, '.fast-build-installed.json')
-        )
-        installed.set(
-          sha,
-          await installOnce(wheelPath.get(sha)!, c.file.name, label, sha, ctx.layout, ctx.workDir)
-        )
-        if (!before) fresh++
-      }
-    })
+    [...unique.keys()].map(async (sha) =>
+      sizes.set(sha, await unpackedSize(wheelPath.get(sha)!, unique.get(sha)!.file.name, sha, ctx.workDir))
+    )
   )
-  const installedBytes = [...installed.values()].reduce((n, w) => n + w.installedSize, 0)
-  progress(
-    `installed ${plural(installed.size, 'wheel')} (${formatBytes(installedBytes)})${fresh < installed.size ? `, ${installed.size - fresh} from the cache` : ''} in ${((performance.now() - installStart) / 1000).toFixed(1)} s`
-  )
-
-  // 4–6. Per platform: layers, blobs, config, manifest.
-  const stats = emptyStats()
-  const reports: LayerReport[] = []
-  const children: Descriptor[] = []
-  let single: { bytes: Buffer; mediaType: string } | null = null
-  for (const { plan: p, chosen } of perPlatform) {
+  const platforms = perPlatform.map(({ plan: p, chosen }) => {
     const platform = formatPlatform(p.platform)
     const baseImage = ctx.base.image.platforms.find(
       (b) => b.platform.architecture === p.platform.architecture
@@ -405,27 +404,67 @@ export async function buildDepsImage(
       key: c.sha256,
       name: c.pkg.name,
       version: c.pkg.version,
-      installedSize: installed.get(c.sha256)!.installedSize,
+      installedSize: sizes.get(c.sha256)!,
       variants: ctx.sharing(p.platform, c.sha256)
     }))
     const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes })
     notes.push(...layering.notes.map((n) => `${platform}: ${n}`))
+    return { p, platform, baseImage, layering }
+  })
 
+  // Two layers are built at once: each inflates, hashes and tars on this thread while its
+  // compression runs on the thread pool, so both cores stay busy. Pushes overlap the builds.
+  const layerLimit = limit(2)
+  const pushLimit = limit(2)
+  const member = (sha: string): LayerMember => {
+    const c = unique.get(sha)!
+    return {
+      sha256: sha,
+      path: wheelPath.get(sha)!,
+      filename: c.file.name,
+      label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
+    }
+  }
+  // A layer shared by two platforms (pure wheels) is built once.
+  const layers = new Map<string, Promise<BuiltLayer>>()
+  const layerFor = (keys: readonly string[]) => {
+    const id = [...keys].sort().join(',')
+    let job = layers.get(id)
+    if (!job) {
+      job = handled(layerLimit(() => layerOf(keys.map(member), ctx.layout, ctx.workDir)))
+      layers.set(id, job)
+    }
+    return job
+  }
+
+  // 4–6. Per platform: base blobs, layers, config, manifest.
+  const stats = emptyStats()
+  const reports: LayerReport[] = []
+  const children: Descriptor[] = []
+  let single: { bytes: Buffer; mediaType: string } | null = null
+  for (const { p, platform, baseImage, layering } of platforms) {
     await placeBaseBlobs(ctx, baseImage.manifest.layers, stats)
-
     const manifestType = baseImage.manifest.mediaType
+    const mediaType = layerMediaType(manifestType, 'gzip')
+    const pushed = layering.groups.map((group, i) =>
+      handled(
+        layerFor(group.packages.map((c) => c.key)).then((built) =>
+          pushLimit(async () => {
+            const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
+            const outcome = await ctx.store.putBlob(desc, { file: built.file })
+            progress(
+              `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`
+            )
+            return { built, desc, outcome }
+          })
+        )
+      )
+    )
     const layerDescriptors: Descriptor[] = []
     const diffIds: Digest[] = []
     const history: NonNullable<ImageConfig['history']> = []
     for (const [i, group] of layering.groups.entries()) {
-      const members = group.packages.map((c) => ({ sha256: c.key, installed: installed.get(c.key)! }))
-      const built = await layerOf(members, ctx.layout, ctx.workDir)
-      const desc: Descriptor = {
-        mediaType: layerMediaType(manifestType, 'gzip'),
-        digest: built.digest,
-        size: built.size
-      }
-      const outcome = await ctx.store.putBlob(desc, { file: built.file })
+      const { built, desc, outcome } = await pushed[i]!
       count(stats, outcome, built.size)
       reports.push({
         platform,
@@ -436,9 +475,6 @@ export async function buildDepsImage(
         outcome,
         built: built.built
       })
-      progress(
-        `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`
-      )
       layerDescriptors.push(desc)
       diffIds.push(built.diffId)
       const names = group.packages.map((c) => `${c.name}==${c.version ?? '?'}`)
@@ -448,7 +484,6 @@ export async function buildDepsImage(
         comment: 'fast-build'
       })
     }
-
     const baseConfig = baseImage.config
     const config: ImageConfig = {
       ...baseConfig,
