@@ -1,12 +1,14 @@
 // npm run bench: every speed target, measured against its named alternative in the same run.
 import { benchFastPath } from './fast-path.js'
+import { benchFullPath } from './full-path.js'
 import { benchPlan } from './plan.js'
 import { verdicts } from './lib.js'
 
 const only = process.argv.slice(2)
 const sections: [string, () => void | Promise<void>][] = [
   ['plan', benchPlan],
-  ['fast-path', benchFastPath]
+  ['fast-path', benchFastPath],
+  ['full-path', benchFullPath]
 ]
 
 for (const [name, run] of sections) {
