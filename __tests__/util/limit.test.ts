@@ -23,7 +23,12 @@ describe('limit', () => {
     expect(most).toBe(2)
     expect(order).toEqual([0, 1, 2, 3, 4, 5])
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
-      0, 10, 20, 'three', 40, 50
+      0,
+      10,
+      20,
+      'three',
+      40,
+      50
     ])
   })
 })
