@@ -31468,7 +31468,13 @@ const KNOWN_KEYS = [
     'entrypoint',
     'cmd',
     'lock',
-    'variants'
+    'variants',
+    'python-prefix',
+    'site-packages',
+    'interpreter',
+    'max-layers',
+    'heavy-package-mb',
+    'index-url'
 ];
 const VARIANT_KEYS = ['groups', 'extras', 'members'];
 /** Variant names end up in registry tags (`deps-<variant>-<hash>`), so they must be tag-safe. */
@@ -31540,6 +31546,12 @@ function readConfig(pyproject, file) {
         entrypoint: r.optStrings(raw['entrypoint'], `${base}.entrypoint`) ?? null,
         cmd: r.optStrings(raw['cmd'], `${base}.cmd`) ?? null,
         lock: r.optString(raw['lock'], `${base}.lock`) ?? null,
+        pythonPrefix: absolutePath(r, raw['python-prefix'], `${base}.python-prefix`) ?? '/usr/local',
+        sitePackages: absolutePath(r, raw['site-packages'], `${base}.site-packages`),
+        interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
+        maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
+        heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, 64, 1, 1_000_000),
+        indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
         variants,
         defaultVariant: variantsRaw === undefined
     };
@@ -31560,6 +31572,23 @@ function readVariant(r, name, v, keyPath) {
         extras: [...new Set((r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup))],
         members: [...new Set((r.optStrings(t['members'], `${keyPath}.members`) ?? []).map(normalizeGroup))]
     };
+}
+function absolutePath(r, v, keyPath) {
+    const s = r.optString(v, keyPath);
+    if (s === undefined)
+        return null;
+    if (!s.startsWith('/') || s.split('/').includes('..'))
+        r.fail(keyPath, `expected an absolute path in the image, got ${JSON.stringify(s)}`);
+    return s.replace(/\/+$/, '') || '/';
+}
+function positiveInt(r, v, keyPath, dflt, min, max) {
+    if (v === undefined)
+        return dflt;
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+        r.fail(keyPath, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(String(v))}`);
+    }
+    return n;
 }
 /** Errors thrown by target parsers carry only a key path; add the file. */
 function withFile(file, f) {
@@ -33680,6 +33709,17 @@ function shortHash(hash) {
 
 // Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
 // Pure; reading files and printing happen in the CLI and the action.
+function installLayout(config, python) {
+    const prefix = config.pythonPrefix;
+    const minor = pythonMinor(python);
+    const root = prefix === '/' ? '' : prefix;
+    return {
+        prefix,
+        sitePackages: config.sitePackages ?? `${root}/lib/python${minor}/site-packages`,
+        scripts: `${root}/bin`,
+        interpreter: config.interpreter ?? `${root}/bin/python${minor}`
+    };
+}
 const KNOWN_MINORS = [7, 8, 9, 10, 11, 12, 13, 14];
 /** The lowest CPython 3.x minor that requires-python allows. */
 function pythonFromRequiresPython(constraint) {
@@ -33732,6 +33772,7 @@ function planProject(project, lock, options = {}) {
             m.set(pkg, (id = packageIdentity(pkg, ctx.installFiles(pkg))));
         return id;
     };
+    const install = installLayout(config, python);
     const variants = specs.map((spec) => {
         const selection = { groups: spec.groups, extras: spec.extras, members: spec.members };
         const withRuntime = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] };
@@ -33753,6 +33794,7 @@ function planProject(project, lock, options = {}) {
             libc: config.libc,
             baseImage,
             epoch: options.epoch,
+            builder: { wheels: install },
             platforms: platformPlans.map((p) => ({
                 platform: p.platform,
                 packages: p.closure.installed.map((e) => identity(contexts.get(p.platform), e.package))
@@ -33776,7 +33818,7 @@ function planProject(project, lock, options = {}) {
             hashInput
         };
     });
-    return { project, lock, variants, notes };
+    return { project, lock, options, install, variants, notes };
 }
 function derivePython(project, lock, notes) {
     const spec = project.requiresPython ?? lock.requiresPython;
