@@ -21,6 +21,7 @@ import { skopeoInspect } from '../support/skopeo.js'
 import { buildFixtureWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 import {
   buildSimpleWheels,
+  poetryWheelProject,
   servedFiles,
   wheelProject,
   type BuiltWheel,
@@ -610,6 +611,45 @@ describe('private indexes and mirrors', () => {
       await priv.close()
     }
   })
+
+  it('resolves poetry.lock file names through a private legacy source, with Poetry’s credentials', async () => {
+    const wheels = [simpleWheel('pkg34'), simpleWheel('pkg35')]
+    const password = 'poetry-pass-71d0'
+    const priv = await startPypiServer({ files: servedFiles(wheels), auth: { username: 'ci', password } })
+    const saved = { ...process.env }
+    try {
+      process.env['POETRY_HTTP_BASIC_ACME_INTERNAL_USERNAME'] = 'ci'
+      process.env['POETRY_HTTP_BASIC_ACME_INTERNAL_PASSWORD'] = password
+      const dir = poetryWheelProject({
+        indexUrl: priv.simpleUrl,
+        sourceName: 'acme-internal',
+        wheels,
+        config: config(baseRef, '', 'base = { groups = ["main"] }'),
+        files: { 'main.py': 'import pkg34, pkg35; print(pkg34.VERSION, pkg35.VERSION)\n' }
+      })
+      const r = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${reg.host}/poetry`,
+        '--cache-dir',
+        tempDir(),
+        '--json'
+      )
+      expect(r.json().variants[0]).toMatchObject({ path: 'full', error: null })
+      // The project pages were asked for (JSON first), then the files they list.
+      expect(priv.requests.filter((q) => q.path.startsWith('/simple/pkg3')).map((q) => q.outcome)).toEqual([
+        200, 200
+      ])
+      expect(priv.fileRequests().length).toBe(2)
+      expect(r.out + r.err).not.toContain(password)
+      expect((await podman.run(`docker://${reg.host}/poetry:base-local`)).stdout).toBe('1.0.0 1.0.0\n')
+    } finally {
+      process.env = saved
+      await priv.close()
+    }
+  }, 120_000)
 
   it('--index-url fetches every file from a mirror; the lock’s hashes still hold', async () => {
     const wheel = simpleWheel('pkg33')
