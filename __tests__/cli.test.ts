@@ -2,16 +2,9 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli } from '../src/cli.js'
+import { cli } from './support/cli.js'
 import { uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
 import { tempDir, writeFiles } from './support/project.js'
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t) })
-  return { code, out, err }
-}
 
 describe('fast-build plan', () => {
   it('prints a table of variants, platforms and hashes', async () => {

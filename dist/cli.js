@@ -9598,7 +9598,8 @@ function appImage(args) {
 function emptyStats() {
     return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 };
 }
-function count$1(stats, outcome, size) {
+/** Count one blob's outcome (and its bytes, when it went up) into `stats`. */
+function countBlob(stats, outcome, size) {
     if (outcome === 'uploaded') {
         stats.uploaded++;
         stats.bytesUploaded += size;
@@ -9625,7 +9626,7 @@ async function pushAppImage(args) {
             args.onProgress?.(`source layer ${layer.digest.slice(7, 19)} (${formatBytes(layer.size)})`);
             const outcome = args.layerOutcome ??
                 (await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData));
-            count$1(stats, outcome, layer.size);
+            countBlob(stats, outcome, layer.size);
             pushedLayer.add(layer.digest);
         }
         const image = appImage({
@@ -9642,7 +9643,7 @@ async function pushAppImage(args) {
             },
             settings
         });
-        count$1(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
+        countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
         if (deps.isIndex) {
             await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType);
             stats.uploaded++;
@@ -9964,16 +9965,6 @@ async function layerOf(members, layout, workDir) {
         rmSync(tmp, { force: true });
     }
 }
-function count(stats, outcome, size) {
-    if (outcome === 'uploaded') {
-        stats.uploaded++;
-        stats.bytesUploaded += size;
-    }
-    else if (outcome === 'mounted')
-        stats.mounted++;
-    else
-        stats.skipped++;
-}
 /** Make the base image's blobs present in the target: mount within a registry, copy otherwise. */
 async function placeBaseBlobs(ctx, descriptors, stats) {
     const { store } = ctx;
@@ -9981,16 +9972,16 @@ async function placeBaseBlobs(ctx, descriptors, stats) {
     const sameRegistry = store.mountable && source.mountable && store.mountable.host === source.mountable.host;
     for (const d of descriptors) {
         if (await store.blobExists(d.digest)) {
-            count(stats, 'exists', d.size);
+            countBlob(stats, 'exists', d.size);
             continue;
         }
         if (sameRegistry && store.mountBlob && (await store.mountBlob(d, source.mountable.repository))) {
-            count(stats, 'mounted', d.size);
+            countBlob(stats, 'mounted', d.size);
             continue;
         }
         ctx.onProgress?.(`copying base layer ${d.digest.slice(7, 19)} (${formatBytes(d.size)}) from ${source.name}`);
         const data = await source.openBlob(d.digest);
-        count(stats, await store.putBlob(d, data), d.size);
+        countBlob(stats, await store.putBlob(d, data), d.size);
     }
 }
 async function buildDepsImage(variant, tag, ctx) {
@@ -10104,7 +10095,7 @@ async function buildDepsImage(variant, tag, ctx) {
         const history = [];
         for (const [i, group] of layering.groups.entries()) {
             const { built, desc, outcome } = await pushed[i];
-            count(stats, outcome, built.size);
+            countBlob(stats, outcome, built.size);
             reports.push({
                 platform,
                 label: group.label,
@@ -10142,7 +10133,7 @@ async function buildDepsImage(variant, tag, ctx) {
         };
         const configBytes = serialize(config);
         const configDesc = describeBytes(configMediaTypeFor(manifestType), configBytes);
-        count(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length);
+        countBlob(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length);
         const manifest = serialize(buildManifest({
             mediaType: manifestType,
             config: configDesc,

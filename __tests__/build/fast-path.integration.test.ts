@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli } from '../../src/cli.js'
+import { cli } from '../support/cli.js'
 import { indexOf, runnableRootfs, umociImage } from '../support/deps-images.js'
 import { uvProject } from '../support/fixtures.js'
 import { startPodman, type Podman } from '../support/podman.js'
@@ -54,13 +54,6 @@ function project(platforms = '"linux/amd64"'): string {
   git(dir, 'add', '-A')
   git(dir, 'commit', '-q', '-m', 'init')
   return dir
-}
-
-async function cli(...args: string[]) {
-  let out = ''
-  let err = ''
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t) })
-  return { code, out, err, json: () => JSON.parse(out) }
 }
 
 let reg: TestRegistry

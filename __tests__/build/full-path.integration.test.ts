@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli } from '../../src/cli.js'
+import { cli } from '../support/cli.js'
 import { RegistryClient } from '../../src/registry/client.js'
 import { startPodman, type Podman } from '../support/podman.js'
 import {
@@ -49,13 +49,6 @@ ${extra}
 [tool.fast-build.variants]
 ${variants}
 `
-}
-
-async function cli(...args: string[]) {
-  let out = ''
-  let err = ''
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t) })
-  return { code, out, err, json: () => JSON.parse(out) }
 }
 
 let reg: TestRegistry

@@ -3,21 +3,27 @@
 import { describe, expect, it } from '@jest/globals'
 import { cpSync, existsSync, readFileSync, appendFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli } from '../../src/cli.js'
+import { cli } from '../support/cli.js'
 import { runOk } from '../support/process.js'
 import { tempDir } from '../support/project.js'
 import { skopeoCopy } from '../support/skopeo.js'
 
 async function build(project: string, store: string, cache: string, tag: string) {
-  let out = ''
-  let err = ''
-  const code = await runCli(
-    ['build', '--project', project, '--store', `oci:${store}`, '--cache-dir', cache, '--tag', tag, '--json'],
-    { out: (t) => (out += t), err: (t) => (err += t) }
+  const r = await cli(
+    'build',
+    '--project',
+    project,
+    '--store',
+    `oci:${store}`,
+    '--cache-dir',
+    cache,
+    '--tag',
+    tag,
+    '--json'
   )
-  expect(err).not.toMatch(/failed/)
-  expect(code).toBe(0)
-  return JSON.parse(out)
+  expect(r.err).not.toMatch(/failed/)
+  expect(r.code).toBe(0)
+  return r.json()
 }
 
 describe('examples/offline', () => {

@@ -29,7 +29,8 @@ export interface FastPathResult {
   readonly stats: BlobStats
 }
 
-function count(stats: BlobStats, outcome: BlobOutcome, size: number): void {
+/** Count one blob's outcome (and its bytes, when it went up) into `stats`. */
+export function countBlob(stats: BlobStats, outcome: BlobOutcome, size: number): void {
   if (outcome === 'uploaded') {
     stats.uploaded++
     stats.bytesUploaded += size
@@ -66,7 +67,7 @@ export async function pushAppImage(args: {
       const outcome =
         args.layerOutcome ??
         (await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData))
-      count(stats, outcome, layer.size)
+      countBlob(stats, outcome, layer.size)
       pushedLayer.add(layer.digest)
     }
     const image = appImage({
@@ -83,7 +84,7 @@ export async function pushAppImage(args: {
       },
       settings
     })
-    count(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length)
+    countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length)
     if (deps.isIndex) {
       await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType)
       stats.uploaded++

@@ -41,7 +41,7 @@ import { ZipReader } from '../wheels/zip.js'
 import { handled, limit } from '../util/limit.js'
 import type { ResolvedBase } from './base-image.js'
 import { resolveDepsImage, type DepsImage } from './deps-image.js'
-import { emptyStats, formatBytes, type BlobStats } from './fast-path.js'
+import { countBlob, emptyStats, formatBytes, type BlobStats } from './fast-path.js'
 import { planLayers, type LayerCandidate } from './layering.js'
 
 /** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
@@ -291,14 +291,6 @@ async function layerOf(
   }
 }
 
-function count(stats: BlobStats, outcome: BlobOutcome, size: number): void {
-  if (outcome === 'uploaded') {
-    stats.uploaded++
-    stats.bytesUploaded += size
-  } else if (outcome === 'mounted') stats.mounted++
-  else stats.skipped++
-}
-
 /** Make the base image's blobs present in the target: mount within a registry, copy otherwise. */
 async function placeBaseBlobs(
   ctx: FullPathContext,
@@ -310,18 +302,18 @@ async function placeBaseBlobs(
   const sameRegistry = store.mountable && source.mountable && store.mountable.host === source.mountable.host
   for (const d of descriptors) {
     if (await store.blobExists(d.digest)) {
-      count(stats, 'exists', d.size)
+      countBlob(stats, 'exists', d.size)
       continue
     }
     if (sameRegistry && store.mountBlob && (await store.mountBlob(d, source.mountable!.repository))) {
-      count(stats, 'mounted', d.size)
+      countBlob(stats, 'mounted', d.size)
       continue
     }
     ctx.onProgress?.(
       `copying base layer ${d.digest.slice(7, 19)} (${formatBytes(d.size)}) from ${source.name}`
     )
     const data = await source.openBlob(d.digest)
-    count(stats, await store.putBlob(d, data), d.size)
+    countBlob(stats, await store.putBlob(d, data), d.size)
   }
 }
 
@@ -465,7 +457,7 @@ export async function buildDepsImage(
     const history: NonNullable<ImageConfig['history']> = []
     for (const [i, group] of layering.groups.entries()) {
       const { built, desc, outcome } = await pushed[i]!
-      count(stats, outcome, built.size)
+      countBlob(stats, outcome, built.size)
       reports.push({
         platform,
         label: group.label,
@@ -503,7 +495,7 @@ export async function buildDepsImage(
     }
     const configBytes = serialize(config)
     const configDesc = describeBytes(configMediaTypeFor(manifestType), configBytes)
-    count(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length)
+    countBlob(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length)
     const manifest = serialize(
       buildManifest({
         mediaType: manifestType,
