@@ -108,3 +108,23 @@ describe('usage', () => {
     expect((await cli('launch')).code).toBe(2)
   })
 })
+
+describe('fast-build build: the base image', () => {
+  it('an unreachable base image registry fails up front, naming the base image and the way out', async () => {
+    const dir = uvProject({
+      config: '[tool.fast-build]\npython = "3.12"\nbase-image = "registry.invalid/library/python:3.12-slim"\n'
+    })
+    const r = await cli('build', '--project', dir, '--store', `oci:${join(dir, 'out')}`)
+    expect(r.code).toBe(1)
+    expect(r.err).toMatch(
+      /base image registry\.invalid\/library\/python:3\.12-slim: cannot reach registry\.invalid: no such host\n {2}fix: .*registry\.invalid\/library\/python@sha256:…\) needs no lookup/
+    )
+    expect(r.err).not.toMatch(/\n\s+at /)
+  })
+
+  it('--fast-only and --rebuild do not go together', async () => {
+    const r = await cli('build', '--project', uvProject(), '--fast-only', '--rebuild', 'all')
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/--rebuild builds deps images, which --fast-only forbids/)
+  })
+})

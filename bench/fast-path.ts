@@ -26,7 +26,9 @@ function generateProject(dir: string, files: number): number {
   mkdirSync(dir, { recursive: true })
   writeFileSync(
     join(dir, 'pyproject.toml'),
-    '[project]\nname = "bigapp"\nversion = "0.1.0"\nrequires-python = ">=3.12"\ndependencies = []\n\n[tool.fast-build]\npython = "3.12"\n'
+    '[project]\nname = "bigapp"\nversion = "0.1.0"\nrequires-python = ">=3.12"\ndependencies = []\n\n[tool.fast-build]\npython = "3.12"\n' +
+      // Pinned, as a team keeping its deps images would: the fast path then asks no base registry.
+      `base-image = "python:3.12-slim@sha256:${'5e'.repeat(32)}"\n`
   )
   writeFileSync(
     join(dir, 'uv.lock'),

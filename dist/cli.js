@@ -5475,6 +5475,9 @@ async function buildLayer(entries, opts) {
 class RegistryError extends FastBuildError {
     temporary = false;
 }
+/** The registry's host name does not resolve (a typo, or no network to it). */
+class UnknownHostError extends RegistryError {
+}
 /** An HTTP failure worth retrying (a dropped connection, a 5xx, a 429). */
 class TransientHttpError extends RegistryError {
     retryAfterMs;
@@ -5707,7 +5710,7 @@ class HttpClient {
 function transient(o, e) {
     const code = e.code;
     if (code === 'ENOTFOUND') {
-        return new RegistryError(`cannot reach ${new URL(o.url).host}: no such host`, {}, 'check the registry name (image input or [tool.fast-build] image)');
+        return new UnknownHostError(`cannot reach ${new URL(o.url).host}: no such host`, {}, 'check the registry name (image input or [tool.fast-build] image)');
     }
     const dropped = [
         'ECONNRESET',
@@ -8201,7 +8204,15 @@ async function resolveBase(reference, platforms, opts = {}) {
         ref = r.digest ?? r.tag ?? 'latest';
         name = `${r.host === 'registry-1.docker.io' ? 'docker.io' : r.host}/${r.repository}`;
     }
-    const image = await resolveImage(store, ref, platforms, kind);
+    const image = await resolveImage(store, ref, platforms, kind).catch((e) => {
+        store.close?.();
+        // The registry client's own hint speaks of the image being pushed; this one is read from.
+        if (e instanceof DepsImageError || !(e instanceof FastBuildError))
+            throw e;
+        throw new BaseImageError(`base image ${reference}: ${e.message}`, {}, e instanceof UnknownHostError
+            ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:…) needs no lookup on the fast path`
+            : (e.hint ?? 'check base-image under [tool.fast-build] and the credentials for its registry'));
+    });
     if (!image) {
         store.close?.();
         throw new BaseImageError(`base image ${reference} not found`, {}, 'check base-image under [tool.fast-build] (and the credentials for its registry)');

@@ -4,11 +4,12 @@
 import { resolve } from 'node:path'
 import { FastBuildError } from '../errors.js'
 import { parseImageReference, RegistryClient, type RegistryClientOptions } from '../registry/client.js'
+import { UnknownHostError } from '../registry/http.js'
 import { credentialFromDockerConfig, type Credential } from '../registry/credentials.js'
 import { LayoutStore } from '../registry/layout.js'
 import type { ImageStore } from '../registry/store.js'
 import type { Platform } from '../target.js'
-import { resolveImage, type DepsImage } from './deps-image.js'
+import { DepsImageError, resolveImage, type DepsImage } from './deps-image.js'
 
 export class BaseImageError extends FastBuildError {}
 
@@ -66,7 +67,18 @@ export async function resolveBase(
     ref = r.digest ?? r.tag ?? 'latest'
     name = `${r.host === 'registry-1.docker.io' ? 'docker.io' : r.host}/${r.repository}`
   }
-  const image = await resolveImage(store, ref, platforms, kind)
+  const image = await resolveImage(store, ref, platforms, kind).catch((e: unknown) => {
+    store.close?.()
+    // The registry client's own hint speaks of the image being pushed; this one is read from.
+    if (e instanceof DepsImageError || !(e instanceof FastBuildError)) throw e
+    throw new BaseImageError(
+      `base image ${reference}: ${e.message}`,
+      {},
+      e instanceof UnknownHostError
+        ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:…) needs no lookup on the fast path`
+        : (e.hint ?? 'check base-image under [tool.fast-build] and the credentials for its registry')
+    )
+  })
   if (!image) {
     store.close?.()
     throw new BaseImageError(

@@ -53,6 +53,9 @@ export class RegistryError extends FastBuildError {
   readonly temporary: boolean = false
 }
 
+/** The registry's host name does not resolve (a typo, or no network to it). */
+export class UnknownHostError extends RegistryError {}
+
 /** An HTTP failure worth retrying (a dropped connection, a 5xx, a 429). */
 export class TransientHttpError extends RegistryError {
   override readonly temporary = true
@@ -292,7 +295,7 @@ export class HttpClient {
 function transient(o: Pick<RequestOptions, 'method' | 'url'>, e: Error): Error {
   const code = (e as NodeJS.ErrnoException).code
   if (code === 'ENOTFOUND') {
-    return new RegistryError(
+    return new UnknownHostError(
       `cannot reach ${new URL(o.url).host}: no such host`,
       {},
       'check the registry name (image input or [tool.fast-build] image)'
