@@ -1,5 +1,6 @@
 // Two bundles from one source tree: the action entry (dist/index.js) and the CLI (dist/cli.js).
-// Both are self-contained so that `uses: org/fast-build@v1` and `npx fast-build` need no install step.
+// Both are self-contained (the CLI in two files) so that `uses: org/fast-build@v1` and
+// `npx fast-build` need no install step.
 import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
 import nodeResolve from '@rollup/plugin-node-resolve'
@@ -36,14 +37,16 @@ const config = [
     onwarn
   },
   {
-    input: 'src/cli-entry.ts',
+    input: { cli: 'src/cli-entry.ts' },
     output: {
+      // `build` is a chunk of its own (dist/cli-build.js) that `plan` never loads.
       esModule: true,
-      file: 'dist/cli.js',
+      dir: 'dist',
+      entryFileNames: '[name].js',
+      chunkFileNames: '[name].js',
       format: 'es',
       sourcemap: false,
-      inlineDynamicImports: true,
-      banner: '#!/usr/bin/env node'
+      banner: (chunk) => (chunk.isEntry ? '#!/usr/bin/env node' : '')
     },
     plugins: plugins(),
     onwarn

@@ -2,7 +2,7 @@
 // GitHub runs an action (INPUT_* environment, GITHUB_OUTPUT file).
 import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { uvProject } from './support/fixtures.js'
 import { tempDir } from './support/project.js'
@@ -23,6 +23,25 @@ describe('dist/cli.js', () => {
     const ml = plan.variants[1].platforms[0].packages.map((p: { name: string }) => p.name)
     expect(ml).toEqual(expect.arrayContaining(['numpy', 'pandas', 'httpx', 'pydantic']))
     expect(plan.variants[0].runtime.map((p: { name: string }) => p.name)).toEqual(['tqdm'])
+  })
+
+  it('builds the offline example into an OCI layout (the build chunk, dist/cli-build.js)', () => {
+    const work = tempDir()
+    cpSync(join(ROOT, 'examples', 'offline'), join(work, 'p'), { recursive: true })
+    const r = node([
+      CLI,
+      'build',
+      '--project',
+      join(work, 'p'),
+      '--store',
+      `oci:${join(work, 'images')}`,
+      '--cache-dir',
+      join(work, 'cache'),
+      '--json'
+    ])
+    expect(r.stderr).not.toMatch(/failed|internal error/)
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout).variants.map((v: { path: string }) => v.path)).toEqual(['full', 'full'])
   })
 
   it('reports bad input without a stack trace, exit 1', () => {

@@ -30163,7 +30163,9 @@ function parseToml(text, file, errorClass = ConfigError, hint = 'fix the TOML sy
     }
 }
 /** Read and parse a TOML file; a missing file is an error that says which. */
-function readTomlFile(path, displayPath, errorClass = ConfigError, hint) {
+function readTomlFile(path, displayPath, errorClass = ConfigError, hint, 
+/** Rewrites the text before it is parsed (keeping its lines); `text` stays the original. */
+prepare) {
     let text;
     try {
         text = readFileSync(path, 'utf8');
@@ -30172,7 +30174,7 @@ function readTomlFile(path, displayPath, errorClass = ConfigError, hint) {
         const code = e.code;
         throw new errorClass(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(e)})`, { file: displayPath }, hint);
     }
-    return { text, data: parseToml(text, displayPath, errorClass) };
+    return { text, data: parseToml(prepare ? prepare(text) : text, displayPath, errorClass) };
 }
 function isTable(v) {
     return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
@@ -32257,8 +32259,58 @@ function sha256(content) {
     return createHash('sha256').update(pythonJsonDumps(content), 'utf8').digest('hex');
 }
 
+// Poetry 2.x writes each package's files as a `files = [` … `]` array, one
+// `{file = "…", hash = "…"},` per line: on big locks most of the bytes, and most of the time a
+// general TOML parser spends. Those arrays are cut out of the text before the parse (each line
+// kept as an empty one, so every line number stays right) and read later, only for the packages
+// a plan looks at, with a strict line pattern. An array with any other line is left in place for
+// the TOML parser, so nothing the pattern does not cover is ever read by it.
+/** `{file = "name", hash = "algo:hex"},`: plain strings only (no escapes), as Poetry writes them. */
+const FILE_LINE = /^ {4}\{file = "([^"\\\n]*)", hash = "([^"\\\n]*)"\},?$/;
+function cutPoetryFileArrays(text) {
+    const lines = text.split('\n');
+    const bodies = new Map();
+    let pkg = -1;
+    // True while inside the [[package]] table itself (not one of its sub-tables).
+    let inPackage = false;
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i];
+        if (line.charCodeAt(0) === 91 /* [ */) {
+            const header = line.trim();
+            if (header === '[[package]]') {
+                pkg++;
+                inPackage = true;
+            }
+            else
+                inPackage = false;
+            continue;
+        }
+        if (!inPackage || line !== 'files = [')
+            continue;
+        let end = i + 1;
+        while (end < lines.length && FILE_LINE.test(lines[end]))
+            end++;
+        if (end >= lines.length || lines[end] !== ']')
+            continue; // some other shape: the parser reads it
+        bodies.set(pkg, lines.slice(i + 1, end));
+        for (let k = i + 1; k < end; k++)
+            lines[k] = '';
+        i = end;
+    }
+    return { text: bodies.size > 0 ? lines.join('\n') : text, bodies };
+}
+/** The file tables of a cut array, as the TOML parser would have given them. */
+function readCutFiles(body) {
+    return body.map((line) => {
+        const m = FILE_LINE.exec(line);
+        return { file: m[1], hash: m[2] };
+    });
+}
+
 const SUPPORTED = ['1.0', '1.1', '2.0', '2.1'];
-function readPoetryLock(text, data, file, project) {
+function readPoetryLock(text, data, file, project, 
+/** The `files` arrays cut out of `data` before the parse, if any (see poetry-files.ts). */
+cut = null) {
     const r = new TomlReader(file, LockError);
     const metadata = r.table(data['metadata'] ?? r.fail('metadata', 'no [metadata] table', 'regenerate the lock with `poetry lock`'), 'metadata');
     const version = r.optString(metadata['lock-version'], 'metadata.lock-version') ?? '1.0';
@@ -32275,7 +32327,7 @@ function readPoetryLock(text, data, file, project) {
     const legacyFiles = r.optTable(metadata['files'], 'metadata.files');
     const packages = r
         .tables(data['package'] ?? [], 'package')
-        .map((p, i) => readPackage$2(r, p, i, lines[i] ?? 0, legacyFiles));
+        .map((p, i) => readPackage$2(r, p, i, lines[i] ?? 0, legacyFiles, cut?.bodies.get(i)));
     const byName = indexByName(packages);
     const root = poetryRoot(project);
     return {
@@ -32291,7 +32343,7 @@ function readPoetryLock(text, data, file, project) {
         declared: null
     };
 }
-function readPackage$2(r, p, i, line, legacyFiles) {
+function readPackage$2(r, p, i, line, legacyFiles, cutFiles) {
     const at = `package[${i}]`;
     const fail = (key, message) => r.fail(`${at}.${key}`, message, 'regenerate the lock with `poetry lock`', line);
     const displayName = typeof p['name'] === 'string' ? p['name'] : fail('name', 'package has no name');
@@ -32302,7 +32354,9 @@ function readPackage$2(r, p, i, line, legacyFiles) {
     // every version of that name, so keep only those whose file name carries this version.
     const files = () => {
         let fileTables;
-        if (p['files'] !== undefined)
+        if (cutFiles)
+            fileTables = readCutFiles(cutFiles);
+        else if (p['files'] !== undefined)
             fileTables = r.tables(p['files'], `${at}.files`);
         else {
             const key = legacyFiles ? Object.keys(legacyFiles).find((k) => normalizeName(k) === name) : undefined;
@@ -33015,10 +33069,11 @@ function readLock(project) {
     if (!existsSync(found.path)) {
         throw new LockError('lock file not found', { file: found.display }, 'create it with your package manager, or fix tool.fast-build.lock');
     }
-    const { text, data } = readTomlFile(found.path, found.display, LockError, 'regenerate the lock with your package manager');
+    let cut = null;
+    const { text, data } = readTomlFile(found.path, found.display, LockError, 'regenerate the lock with your package manager', found.format === 'poetry' ? (t) => (cut = cutPoetryFileArrays(t)).text : undefined);
     switch (found.format) {
         case 'poetry':
-            return { lock: readPoetryLock(text, data, found.display, project), notes: [] };
+            return { lock: readPoetryLock(text, data, found.display, project, cut), notes: [] };
         case 'uv': {
             const { notes, ...lock } = readUvLock(text, data, found.display, project);
             return { lock, notes };

@@ -1,6 +1,6 @@
 // The same engine as the action, for a terminal: `fast-build plan | diff`.
 import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, describeError, isFastBuildError } from './errors.js'
 import { readLock } from './lock/index.js'
@@ -10,11 +10,6 @@ import { readProject } from './project/pyproject.js'
 import { formatPlatform, parsePlatform, parsePythonVersion } from './target.js'
 import { renderTable } from './util/table.js'
 import { VERSION } from './version.js'
-import { runBuild } from './build/build.js'
-import { prefetchSource } from './build/source.js'
-import { formatBytes } from './build/fast-path.js'
-import type { Compression } from './oci/media-types.js'
-import { openStore, parseStoreSpec } from './registry/open.js'
 
 export interface CliIO {
   out(text: string): void
@@ -56,7 +51,7 @@ fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--var
 fast-build diff OLD.json NEW.json [--json]
 `
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   const [command, ...rest] = argv
@@ -67,7 +62,9 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       case 'diff':
         return cmdDiff(rest, io)
       case 'build':
-        return await cmdBuild(rest, io)
+        // The build machinery (registry, layers, wheels) is loaded only for `build`, so `plan`
+        // starts without it.
+        return await (await import('./cli-build.js')).cmdBuild(rest, io)
       case '--version':
       case 'version':
         io.out(`fast-build ${VERSION}\n`)
@@ -211,99 +208,3 @@ function cmdDiff(args: readonly string[], io: CliIO): number {
 }
 
 export { isFastBuildError }
-
-async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      project: { type: 'string', default: '.' },
-      store: { type: 'string' },
-      registry: { type: 'string' },
-      variant: { type: 'string', multiple: true },
-      platform: { type: 'string', multiple: true },
-      python: { type: 'string' },
-      tag: { type: 'string', multiple: true },
-      source: { type: 'string', default: 'auto' },
-      compression: { type: 'string', default: 'gzip' },
-      rebuild: { type: 'string', multiple: true },
-      'fast-only': { type: 'boolean', default: false },
-      'cache-dir': { type: 'string' },
-      'index-url': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false }
-    },
-    allowPositionals: true
-  })
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
-  if (values.store && values.registry) throw new UsageError('give --store or --registry, not both')
-  if (values['fast-only'] && (values.rebuild ?? []).length > 0)
-    throw new UsageError('--rebuild builds deps images, which --fast-only forbids: give one or the other')
-  const source = values.source!
-  if (!['auto', 'git', 'walk'].includes(source)) throw new UsageError(`--source must be auto, git or walk`)
-  const compression = values.compression!
-  if (!['gzip', 'zstd', 'none'].includes(compression))
-    throw new UsageError(`--compression must be gzip, zstd or none`)
-
-  // git lists the source files in its own process while the lock is read and planned.
-  prefetchSource(resolve(values.project!), source as 'auto' | 'git' | 'walk')
-  const plan = loadPlan({
-    project: values.project!,
-    variants: values.variant ?? [],
-    platforms: values.platform ?? [],
-    ...(values.python ? { python: values.python } : {})
-  })
-  for (const n of plan.notes) io.err(`note: ${n}\n`)
-  const spec = values.registry
-    ? parseStoreSpec(values.registry, '--registry')
-    : parseStoreSpec(values.store ?? `oci:${join(plan.project.dir, '.fast-build', 'oci')}`, '--store')
-  const user = process.env['FAST_BUILD_REGISTRY_USERNAME']
-  const password = process.env['FAST_BUILD_REGISTRY_PASSWORD']
-  const store = await openStore(spec, {
-    ...(user && password
-      ? {
-          credential: {
-            kind: 'basic',
-            username: user,
-            password,
-            source: 'FAST_BUILD_REGISTRY_USERNAME/PASSWORD'
-          }
-        }
-      : {}),
-    onRetry: (m, delay) => io.err(`retrying in ${(delay / 1000).toFixed(1)} s: ${m}\n`)
-  })
-  try {
-    const result = await runBuild({
-      plan,
-      store,
-      tags: values.tag ?? [],
-      sourceMode: source as 'auto' | 'git' | 'walk',
-      compression: compression as Compression,
-      rebuild: (values.rebuild ?? []).includes('all') ? 'all' : (values.rebuild ?? []),
-      fullPath: !values['fast-only'],
-      ...(values['cache-dir'] ? { cacheDir: resolve(values['cache-dir']) } : {}),
-      ...(values['index-url'] ? { indexUrl: values['index-url'] } : {}),
-      onProgress: values.quiet ? undefined : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`)
-    })
-    if (values.json) {
-      io.out(JSON.stringify(result, null, 2) + '\n')
-    } else {
-      const rows = result.variants.map((v) => [
-        v.variant,
-        v.path,
-        v.depsRef.slice(v.depsRef.lastIndexOf(':') + 1),
-        v.appRef ? `${v.appRef.slice(0, v.appRef.indexOf('@'))}@${v.digest!.slice(0, 19)}` : '-',
-        `${v.blobs.uploaded}/${v.blobs.mounted}/${v.blobs.skipped}`,
-        // The full path's uploads (the deps image) count too.
-        formatBytes(v.bytesUploaded + (v.full?.bytesUploaded ?? 0)),
-        v.seconds.toFixed(2)
-      ])
-      io.out(
-        renderTable(['variant', 'path', 'deps', 'app image', 'up/mnt/skip', 'uploaded', 'seconds'], rows)
-      )
-      for (const v of result.variants) if (v.error) io.err(`${v.variant}: ${v.error}\n`)
-    }
-    return result.variants.every((v) => v.path === 'fast' || v.path === 'full') ? 0 : 1
-  } finally {
-    ;(store as { close?: () => void }).close?.()
-  }
-}

@@ -6,6 +6,7 @@ import type { Project } from '../project/pyproject.js'
 import { readTomlFile } from '../util/toml.js'
 import type { Lock, LockFormat } from './model.js'
 import { readPoetryLock } from './poetry.js'
+import { cutPoetryFileArrays, type CutFiles } from './poetry-files.js'
 import { readPylock } from './pylock.js'
 import { readUvLock } from './uv.js'
 
@@ -69,15 +70,17 @@ export function readLock(project: Project): ReadLock {
       'create it with your package manager, or fix tool.fast-build.lock'
     )
   }
+  let cut: CutFiles | null = null
   const { text, data } = readTomlFile(
     found.path,
     found.display,
     LockError,
-    'regenerate the lock with your package manager'
+    'regenerate the lock with your package manager',
+    found.format === 'poetry' ? (t) => (cut = cutPoetryFileArrays(t)).text : undefined
   )
   switch (found.format) {
     case 'poetry':
-      return { lock: readPoetryLock(text, data, found.display, project), notes: [] }
+      return { lock: readPoetryLock(text, data, found.display, project, cut), notes: [] }
     case 'uv': {
       const { notes, ...lock } = readUvLock(text, data, found.display, project)
       return { lock, notes }

@@ -23,11 +23,19 @@ import {
   type RootPackage
 } from './model.js'
 import { poetryContentHashes } from './poetry-content-hash.js'
+import { readCutFiles, type CutFiles } from './poetry-files.js'
 import { poetryMatcher } from './version-matcher.js'
 
 const SUPPORTED = ['1.0', '1.1', '2.0', '2.1']
 
-export function readPoetryLock(text: string, data: TomlTable, file: string, project: Project): Lock {
+export function readPoetryLock(
+  text: string,
+  data: TomlTable,
+  file: string,
+  project: Project,
+  /** The `files` arrays cut out of `data` before the parse, if any (see poetry-files.ts). */
+  cut: CutFiles | null = null
+): Lock {
   const r = new TomlReader(file, LockError)
   const metadata = r.table(
     data['metadata'] ?? r.fail('metadata', 'no [metadata] table', 'regenerate the lock with `poetry lock`'),
@@ -57,7 +65,7 @@ export function readPoetryLock(text: string, data: TomlTable, file: string, proj
   const legacyFiles = r.optTable(metadata['files'], 'metadata.files')
   const packages = r
     .tables(data['package'] ?? [], 'package')
-    .map((p, i) => readPackage(r, p, i, lines[i] ?? 0, legacyFiles))
+    .map((p, i) => readPackage(r, p, i, lines[i] ?? 0, legacyFiles, cut?.bodies.get(i)))
   const byName = indexByName(packages)
 
   const root = poetryRoot(project)
@@ -80,7 +88,8 @@ function readPackage(
   p: TomlTable,
   i: number,
   line: number,
-  legacyFiles: TomlTable | undefined
+  legacyFiles: TomlTable | undefined,
+  cutFiles: readonly string[] | undefined
 ): LockedPackage {
   const at = `package[${i}]`
   const fail = (key: string, message: string): never =>
@@ -95,7 +104,8 @@ function readPackage(
   // every version of that name, so keep only those whose file name carries this version.
   const files = (): LockedFile[] => {
     let fileTables: TomlTable[]
-    if (p['files'] !== undefined) fileTables = r.tables(p['files'], `${at}.files`)
+    if (cutFiles) fileTables = readCutFiles(cutFiles)
+    else if (p['files'] !== undefined) fileTables = r.tables(p['files'], `${at}.files`)
     else {
       const key = legacyFiles ? Object.keys(legacyFiles).find((k) => normalizeName(k) === name) : undefined
       fileTables = key

@@ -33,7 +33,9 @@ export function readTomlFile(
   path: string,
   displayPath: string,
   errorClass: ErrorClass = ConfigError,
-  hint?: string
+  hint?: string,
+  /** Rewrites the text before it is parsed (keeping its lines); `text` stays the original. */
+  prepare?: (text: string) => string
 ): { text: string; data: TomlTable } {
   let text: string
   try {
@@ -46,7 +48,7 @@ export function readTomlFile(
       hint
     )
   }
-  return { text, data: parseToml(text, displayPath, errorClass) }
+  return { text, data: parseToml(prepare ? prepare(text) : text, displayPath, errorClass) }
 }
 
 export function isTable(v: unknown): v is TomlTable {
