@@ -5108,6 +5108,8 @@ async function buildDepsImage(variant, tag, ctx) {
     const reports = [];
     const children = [];
     let single = null;
+    // What was pushed, as the fast path needs it (no need to read it back from the store).
+    const pushedImages = [];
     for (const { p, platform, baseImage, layering } of platforms) {
         await placeBaseBlobs(ctx, baseImage.manifest.layers, stats);
         const manifestType = baseImage.manifest.mediaType;
@@ -5167,18 +5169,28 @@ async function buildDepsImage(variant, tag, ctx) {
             config: configDesc,
             layers: [...baseImage.manifest.layers, ...layerDescriptors]
         }));
+        const manifestDesc = describeBytes(manifestType, manifest);
+        const parsed = parseManifest(manifest, manifestType, `deps image ${ctx.store.name}:${tag}`);
+        if (parsed.kind !== 'manifest')
+            throw new Error('unreachable: a manifest was written');
+        let indexEntry = null;
         if (variant.platforms.length > 1) {
             await ctx.store.putManifest(null, manifest, manifestType);
             stats.uploaded++;
             stats.bytesUploaded += manifest.length;
-            children.push({
-                ...describeBytes(manifestType, manifest),
-                platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform)
-            });
+            indexEntry = { ...manifestDesc, platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform) };
+            children.push(indexEntry);
         }
         else {
             single = { bytes: manifest, mediaType: manifestType };
         }
+        pushedImages.push({
+            platform: p.platform,
+            indexEntry,
+            manifest: parsed.manifest,
+            manifestDigest: manifestDesc.digest,
+            config
+        });
     }
     // 7. The tagged manifest or index, last: only a complete image ever has the tag.
     const top = single ??
@@ -5189,9 +5201,13 @@ async function buildDepsImage(variant, tag, ctx) {
     await ctx.store.putManifest(tag, top.bytes, top.mediaType);
     stats.uploaded++;
     stats.bytesUploaded += top.bytes.length;
-    const image = await resolveDepsImage(ctx.store, tag, variant.platforms.map((p) => p.platform));
-    if (!image)
-        throw new FastBuildError(`deps image ${ctx.store.name}:${tag} is missing right after it was pushed`);
+    const image = {
+        ref: `${ctx.store.name}:${tag}`,
+        digest: describeBytes(top.mediaType, top.bytes).digest,
+        mediaType: top.mediaType,
+        isIndex: single === null,
+        platforms: pushedImages
+    };
     return {
         image,
         stats,
@@ -6364,7 +6380,10 @@ function pythonLayoutOf(plan) {
 }
 /** Which variants of the whole configuration install each wheel, per platform. */
 function sharingOf(plan) {
-    const all = planProject(plan.project, plan.lock, { ...plan.options, variants: [] });
+    // A plan of every variant already is that; one of some variants is planned again in full.
+    const all = (plan.options.variants ?? []).length === 0
+        ? plan
+        : planProject(plan.project, plan.lock, { ...plan.options, variants: [] });
     const map = new Map();
     for (const v of all.variants) {
         for (const p of v.platforms) {

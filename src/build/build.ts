@@ -131,7 +131,11 @@ function pythonLayoutOf(plan: Plan): PythonLayout {
 
 /** Which variants of the whole configuration install each wheel, per platform. */
 function sharingOf(plan: Plan): (platform: Platform, sha256: string) => readonly string[] {
-  const all = planProject(plan.project, plan.lock, { ...plan.options, variants: [] })
+  // A plan of every variant already is that; one of some variants is planned again in full.
+  const all =
+    (plan.options.variants ?? []).length === 0
+      ? plan
+      : planProject(plan.project, plan.lock, { ...plan.options, variants: [] })
   const map = new Map<string, string[]>()
   for (const v of all.variants) {
     for (const p of v.platforms) {

@@ -18,6 +18,7 @@ import {
   configMediaTypeFor,
   describeBytes,
   ociPlatform,
+  parseManifest,
   serialize,
   sortedRecord,
   type Descriptor,
@@ -40,7 +41,7 @@ import { chooseWheel } from '../wheels/tags.js'
 import { ZipReader } from '../wheels/zip.js'
 import { handled, limit } from '../util/limit.js'
 import type { ResolvedBase } from './base-image.js'
-import { resolveDepsImage, type DepsImage } from './deps-image.js'
+import type { DepsImage, PlatformImage } from './deps-image.js'
 import { countBlob, emptyStats, formatBytes, type BlobStats } from './fast-path.js'
 import { planLayers, type LayerCandidate } from './layering.js'
 
@@ -434,6 +435,8 @@ export async function buildDepsImage(
   const reports: LayerReport[] = []
   const children: Descriptor[] = []
   let single: { bytes: Buffer; mediaType: string } | null = null
+  // What was pushed, as the fast path needs it (no need to read it back from the store).
+  const pushedImages: PlatformImage[] = []
   for (const { p, platform, baseImage, layering } of platforms) {
     await placeBaseBlobs(ctx, baseImage.manifest.layers, stats)
     const manifestType = baseImage.manifest.mediaType
@@ -503,17 +506,26 @@ export async function buildDepsImage(
         layers: [...baseImage.manifest.layers, ...layerDescriptors]
       })
     )
+    const manifestDesc = describeBytes(manifestType, manifest)
+    const parsed = parseManifest(manifest, manifestType, `deps image ${ctx.store.name}:${tag}`)
+    if (parsed.kind !== 'manifest') throw new Error('unreachable: a manifest was written')
+    let indexEntry: Descriptor | null = null
     if (variant.platforms.length > 1) {
       await ctx.store.putManifest(null, manifest, manifestType)
       stats.uploaded++
       stats.bytesUploaded += manifest.length
-      children.push({
-        ...describeBytes(manifestType, manifest),
-        platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform)
-      })
+      indexEntry = { ...manifestDesc, platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform) }
+      children.push(indexEntry)
     } else {
       single = { bytes: manifest, mediaType: manifestType }
     }
+    pushedImages.push({
+      platform: p.platform,
+      indexEntry,
+      manifest: parsed.manifest,
+      manifestDigest: manifestDesc.digest,
+      config
+    })
   }
 
   // 7. The tagged manifest or index, last: only a complete image ever has the tag.
@@ -527,13 +539,13 @@ export async function buildDepsImage(
   stats.uploaded++
   stats.bytesUploaded += top.bytes.length
 
-  const image = await resolveDepsImage(
-    ctx.store,
-    tag,
-    variant.platforms.map((p) => p.platform)
-  )
-  if (!image)
-    throw new FastBuildError(`deps image ${ctx.store.name}:${tag} is missing right after it was pushed`)
+  const image: DepsImage = {
+    ref: `${ctx.store.name}:${tag}`,
+    digest: describeBytes(top.mediaType, top.bytes).digest,
+    mediaType: top.mediaType,
+    isIndex: single === null,
+    platforms: pushedImages
+  }
   return {
     image,
     stats,
