@@ -4887,13 +4887,20 @@ function fileLocation(c) {
  * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
  * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
  */
-async function unpackedSize(path, filename, sha256, workDir) {
+/** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
+function knownSize(sha256, workDir) {
     const memo = join(workDir, 'unpacked-size', sha256);
-    if (existsSync(memo)) {
-        const n = Number(readFileSync(memo, 'utf8'));
-        if (Number.isSafeInteger(n) && n >= 0)
-            return n;
-    }
+    if (!existsSync(memo))
+        return null;
+    const text = readFileSync(memo, 'utf8');
+    const n = Number(text);
+    return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+async function unpackedSize(path, filename, sha256, workDir) {
+    const known = knownSize(sha256, workDir);
+    if (known !== null)
+        return known;
+    const memo = join(workDir, 'unpacked-size', sha256);
     const zip = await ZipReader.open(path).catch((e) => {
         if (e instanceof WheelError)
             throw new WheelError(e.message, filename, e.hint ?? '', e.entry);
@@ -4943,28 +4950,42 @@ function layerEntries(wheels) {
             dirs.add(path.slice(0, i));
     return [...files.values(), ...[...dirs].map((d) => ({ type: 'dir', path: d }))];
 }
-/**
- * The layer of these wheels, installed straight into it (nothing is written but the compressed
- * layer), or from the cache when it was built before.
- */
-async function layerOf(members, layout, workDir) {
-    const key = createHash('sha256')
+/** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
+function layerKeyOf(sha256s, layout) {
+    return createHash('sha256')
         .update(JSON.stringify({
         format: LAYER_FORMAT,
         layout: layoutKey(layout),
         mtime: DEPS_MTIME,
-        wheels: members.map((m) => m.sha256).sort()
+        wheels: [...sha256s].sort()
     }))
         .digest('hex');
+}
+/**
+ * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
+ * Actions cache's layer index), and the compressed layer itself when this machine built it.
+ */
+function knownLayer(key, workDir) {
+    const meta = join(workDir, 'layers', `${key}.json`);
+    if (!existsSync(meta))
+        return null;
+    let m;
+    try {
+        m = JSON.parse(readFileSync(meta, 'utf8'));
+    }
+    catch {
+        return null; // a torn or foreign file: build the layer again
+    }
+    if (typeof m.digest !== 'string' || typeof m.diffId !== 'string' || typeof m.size !== 'number')
+        return null;
+    const blob = join(workDir, 'layers', `${key}.tar.gz`);
+    return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
+}
+/** The layer of these wheels, installed straight into it (nothing is written but the compressed layer). */
+async function buildLayerFile(key, members, layout, workDir) {
     const dir = join(workDir, 'layers');
     mkdirSync(dir, { recursive: true });
-    const meta = join(dir, `${key}.json`);
     const blob = join(dir, `${key}.tar.gz`);
-    if (existsSync(meta) && existsSync(blob)) {
-        const m = JSON.parse(readFileSync(meta, 'utf8'));
-        if (statSync(blob).size === m.size)
-            return { ...m, file: blob, built: false };
-    }
     const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`;
     try {
         const wheels = [];
@@ -4986,8 +5007,12 @@ async function layerOf(members, layout, workDir) {
             await Promise.all(wheels.map((w) => w.close()));
         }
         renameSync(tmp, blob);
-        writeFileSync(meta, JSON.stringify({ digest: layer.digest, diffId: layer.diffId, size: layer.size }));
-        return { digest: layer.digest, diffId: layer.diffId, size: layer.size, file: blob, built: true };
+        // The descriptor last, written aside and renamed: a reader never sees half of it.
+        const meta = { digest: layer.digest, diffId: layer.diffId, size: layer.size };
+        const metaTmp = `${tmp}.json`;
+        writeFileSync(metaTmp, JSON.stringify(meta));
+        renameSync(metaTmp, join(dir, `${key}.json`));
+        return { ...meta, file: blob, built: true };
     }
     finally {
         rmSync(tmp, { force: true });
@@ -5023,44 +5048,65 @@ async function buildDepsImage(variant, tag, ctx) {
     const problems = perPlatform.flatMap((p) => p.problems);
     if (problems.length > 0)
         throw new WheelsUnavailableError(variant.name, problems);
-    // 2. Fetch every distinct wheel once (verified against the lock; cached by sha256).
+    // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
+    // wheel, which is then fetched (verified against the lock; cached by sha256).
     const unique = new Map();
     for (const p of perPlatform)
         for (const c of p.chosen)
             unique.set(c.sha256, c);
-    const items = [...unique.values()].map((c) => ({
-        name: c.pkg.name,
-        version: c.pkg.version,
-        file: fileLocation(c),
-        index: ctx.indexFor(c.pkg)
-    }));
-    progress(`${plural(items.length, 'wheel')} to install`);
-    // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
-    const BIG = 16 * 1024 * 1024;
-    const fetched = await fetchArtifacts(items, {
-        cache: ctx.cache,
-        mirror: ctx.mirror,
-        baseDir: ctx.lockDir,
-        onProgress: (e) => {
-            if (e.kind === 'start' && (e.total ?? 0) >= BIG)
-                progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
-            else if (e.kind === 'done' && e.bytes >= BIG)
-                progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`);
-            else if (e.kind === 'retry')
-                progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
+    progress(`${plural(unique.size, 'wheel')} to install`);
+    const wheelPath = new Map();
+    let downloaded = [];
+    let restored = 0;
+    const fetchWheels = async (shas) => {
+        const wanted = shas.filter((sha) => !wheelPath.has(sha));
+        if (wanted.length === 0)
+            return;
+        const missing = wanted.filter((sha) => !ctx.cache.has(sha));
+        if (missing.length > 0 && ctx.restoreWheels) {
+            const n = await ctx.restoreWheels(missing).catch(() => 0);
+            if (n > 0)
+                progress(`restored ${plural(n, 'wheel')} from the cache`);
+            restored += n;
         }
-    });
-    const downloaded = fetched.filter((f) => !f.cached);
-    if (downloaded.length) {
-        progress(`downloaded ${plural(downloaded.length, 'wheel')} (${formatBytes(downloaded.reduce((n, f) => n + f.size, 0))}), ${fetched.length - downloaded.length} from the cache`);
-    }
-    const wheelPath = new Map(fetched.map((f) => [f.sha256, f.path]));
-    // 3. Plan the layers of every platform from the wheels' sizes (the zip directory lists each
-    // file's size, so no install is needed to plan), then run three stages as a pipeline: install
-    // (two at a time, in layer order), build each layer as soon as its packages are installed, push
-    // each layer as soon as it is built. The disk-bound installs overlap the CPU-bound compression.
+        const items = wanted.map((sha) => {
+            const c = unique.get(sha);
+            return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
+        });
+        // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
+        const BIG = 16 * 1024 * 1024;
+        const fetched = await fetchArtifacts(items, {
+            cache: ctx.cache,
+            mirror: ctx.mirror,
+            baseDir: ctx.lockDir,
+            onProgress: (e) => {
+                if (e.kind === 'start' && (e.total ?? 0) >= BIG)
+                    progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
+                else if (e.kind === 'done' && e.bytes >= BIG)
+                    progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`);
+                else if (e.kind === 'retry')
+                    progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
+            }
+        });
+        for (const f of fetched)
+            wheelPath.set(f.sha256, f.path);
+        const now = fetched.filter((f) => !f.cached);
+        downloaded = [...downloaded, ...now];
+        if (now.length) {
+            progress(`downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
+        }
+    };
     const sizes = new Map();
-    await Promise.all([...unique.keys()].map(async (sha) => sizes.set(sha, await unpackedSize(wheelPath.get(sha), unique.get(sha).file.name, sha, ctx.workDir))));
+    for (const sha of unique.keys()) {
+        const n = knownSize(sha, ctx.workDir);
+        if (n !== null)
+            sizes.set(sha, n);
+    }
+    await fetchWheels([...unique.keys()].filter((sha) => !sizes.has(sha)));
+    await Promise.all([...unique.keys()]
+        .filter((sha) => !sizes.has(sha))
+        .map(async (sha) => sizes.set(sha, await unpackedSize(wheelPath.get(sha), unique.get(sha).file.name, sha, ctx.workDir))));
+    // 3. Plan the layers of every platform.
     const platforms = perPlatform.map(({ plan: p, chosen }) => {
         const platform = formatPlatform(p.platform);
         const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
@@ -5079,7 +5125,34 @@ async function buildDepsImage(variant, tag, ctx) {
         notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
         return { p, platform, baseImage, layering };
     });
-    // Two layers are built at once: each inflates, hashes and tars on this thread while its
+    const jobs = new Map();
+    const jobOf = (shas) => {
+        const key = layerKeyOf(shas, ctx.layout);
+        let job = jobs.get(key);
+        if (!job) {
+            job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false };
+            jobs.set(key, job);
+        }
+        return job;
+    };
+    const groupShas = (g) => g.packages.map((c) => c.key);
+    for (const { layering } of platforms)
+        for (const g of layering.groups)
+            jobOf(groupShas(g));
+    await Promise.all([...jobs.values()]
+        .filter((j) => j.known && !j.known.file)
+        .map(async (j) => {
+        j.inRegistry = await ctx.store.blobExists(j.known.meta.digest);
+    }));
+    const ready = (j) => j.known !== null && (j.known.file !== null || j.inRegistry);
+    const buildShas = new Set();
+    for (const { layering } of platforms)
+        for (const g of layering.groups)
+            if (!ready(jobOf(groupShas(g))))
+                for (const sha of groupShas(g))
+                    buildShas.add(sha);
+    await fetchWheels([...buildShas]);
+    // 5. Two layers are built at once: each inflates, hashes and tars on this thread while its
     // compression runs on the thread pool, so both cores stay busy. Pushes overlap the builds.
     const layerLimit = limit(2);
     const pushLimit = limit(2);
@@ -5094,16 +5167,18 @@ async function buildDepsImage(variant, tag, ctx) {
     };
     // A layer shared by two platforms (pure wheels) is built once.
     const layers = new Map();
-    const layerFor = (keys) => {
-        const id = [...keys].sort().join(',');
-        let job = layers.get(id);
-        if (!job) {
-            job = handled(layerLimit(() => layerOf(keys.map(member), ctx.layout, ctx.workDir)));
-            layers.set(id, job);
+    const layerFor = (shas) => {
+        const job = jobOf(shas);
+        let built = layers.get(job.key);
+        if (!built) {
+            built = ready(job)
+                ? Promise.resolve({ ...job.known.meta, file: job.known.file, built: false })
+                : handled(layerLimit(() => buildLayerFile(job.key, shas.map(member), ctx.layout, ctx.workDir)));
+            layers.set(job.key, built);
         }
-        return job;
+        return built;
     };
-    // 4–6. Per platform: base blobs, layers, config, manifest.
+    // 6. Per platform: base blobs, layers, config, manifest.
     const stats = emptyStats();
     const reports = [];
     const children = [];
@@ -5116,7 +5191,9 @@ async function buildDepsImage(variant, tag, ctx) {
         const mediaType = layerMediaType(manifestType, 'gzip');
         const pushed = layering.groups.map((group, i) => handled(layerFor(group.packages.map((c) => c.key)).then((built) => pushLimit(async () => {
             const desc = { mediaType, digest: built.digest, size: built.size };
-            const outcome = await ctx.store.putBlob(desc, { file: built.file });
+            const outcome = built.file
+                ? await ctx.store.putBlob(desc, { file: built.file })
+                : 'exists';
             progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
             return { built, desc, outcome };
         }))));
@@ -5214,9 +5291,12 @@ async function buildDepsImage(variant, tag, ctx) {
         layers: reports,
         notes,
         wheels: {
-            total: fetched.length,
+            total: unique.size,
+            fetched: wheelPath.size,
             downloaded: downloaded.length,
-            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0)
+            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
+            restored,
+            downloadedSha256: downloaded.map((f) => f.sha256)
         }
     };
 }
@@ -6576,8 +6656,9 @@ async function runBuild(o) {
                         mirror,
                         lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
                         sharing: (sharing ??= sharingOf(plan)),
-                        maxLayers: plan.project.config.maxLayers,
+                        maxLayers: o.maxLayers ?? plan.project.config.maxLayers,
                         heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
+                        ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {}),
                         onProgress: (m) => progress(v.name, m)
                     });
                     fullSeconds = (performance.now() - fullStart) / 1000;
@@ -6630,6 +6711,8 @@ async function runBuild(o) {
                             layersBuilt: full.layers.filter((l) => l.built).length,
                             wheels: full.wheels.total,
                             wheelsDownloaded: full.wheels.downloaded,
+                            wheelsRestored: full.wheels.restored,
+                            downloadedSha256: full.wheels.downloadedSha256,
                             bytesUploaded: full.stats.bytesUploaded,
                             seconds: fullSeconds,
                             notes: full.notes

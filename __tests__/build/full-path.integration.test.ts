@@ -3,7 +3,7 @@
 // image from the lock without Docker; skopeo reads it back and podman runs it: the packages
 // import, the C extension loads, entry-point scripts run, importlib.metadata sees every dist.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli } from '../support/cli.js'
 import { RegistryClient } from '../../src/registry/client.js'
@@ -288,6 +288,33 @@ describe('a deps image built from the lock’s wheels', () => {
       '--json'
     )
     expect(cached.json().variants[0].full).toMatchObject({ wheelsDownloaded: 0, layersBuilt: 0 })
+  }, 300_000)
+
+  it('with only the layer descriptors kept (as the Actions cache keeps them), nothing is fetched or built again; a repository without the blobs gets them built', async () => {
+    const cache = tempDir()
+    const args = ['build', '--project', dir, '--cache-dir', cache, '--variant', 'base', '--json']
+    const first = await cli(...args, '--registry', `${reg.host}/descriptors`)
+    expect(first.json().variants[0].path).toBe('full')
+    // Drop the wheels and the compressed layers; keep descriptors and sizes.
+    rmSync(join(cache, 'artifacts'), { recursive: true, force: true })
+    for (const f of readdirSync(join(cache, 'work', 'layers')))
+      if (f.endsWith('.tar.gz')) rmSync(join(cache, 'work', 'layers', f))
+    const again = await cli(...args, '--registry', `${reg.host}/descriptors`, '--rebuild', 'base')
+    expect(again.json().variants[0]).toMatchObject({ path: 'full', digest: first.json().variants[0].digest })
+    expect(again.json().variants[0].full).toMatchObject({
+      wheelsDownloaded: 0,
+      layersBuilt: 0,
+      layersUploaded: 0
+    })
+    // Another repository lacks the blobs: the descriptors are not trusted, the layers are built.
+    const elsewhere = await cli(...args, '--registry', `${reg.host}/descriptors-elsewhere`)
+    const v = elsewhere.json().variants[0]
+    expect(v.full.layersBuilt).toBe(v.full.layers)
+    expect(v.full.wheelsDownloaded).toBe(10)
+    // The same deps image (the app image names its repository in a label, so it differs).
+    const depsDigest = async (ref: string) =>
+      JSON.parse((await skopeoInspect(`docker://${ref}`)).stdout).Digest
+    expect(await depsDigest(v.depsRef)).toBe(await depsDigest(first.json().variants[0].depsRef))
   }, 300_000)
 
   it('tells what it does on stderr as it goes', async () => {

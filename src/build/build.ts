@@ -52,6 +52,10 @@ export interface VariantResult {
     readonly layersBuilt: number
     readonly wheels: number
     readonly wheelsDownloaded: number
+    /** Wheels restored from the Actions cache instead of downloaded. */
+    readonly wheelsRestored: number
+    /** Digests of the wheels downloaded (new to this machine's caches). */
+    readonly downloadedSha256: readonly string[]
     readonly bytesUploaded: number
     readonly seconds: number
     readonly notes: readonly string[]
@@ -89,6 +93,10 @@ export interface BuildOptions {
   readonly indexUrl?: string | null
   /** Credentials and retries for the base image's registry. */
   readonly base?: BaseOptions
+  /** Overrides max-layers of [tool.fast-build] (the action's input). */
+  readonly maxLayers?: number
+  /** See FullPathContext.restoreWheels: the Actions cache restores wheels through it. */
+  readonly restoreWheels?: (sha256s: readonly string[]) => Promise<number>
 }
 
 /**
@@ -361,8 +369,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
             mirror,
             lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
             sharing: (sharing ??= sharingOf(plan)),
-            maxLayers: plan.project.config.maxLayers,
+            maxLayers: o.maxLayers ?? plan.project.config.maxLayers,
             heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
+            ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {}),
             onProgress: (m) => progress(v.name, m)
           })
           fullSeconds = (performance.now() - fullStart) / 1000
@@ -416,6 +425,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
                 layersBuilt: full.layers.filter((l) => l.built).length,
                 wheels: full.wheels.total,
                 wheelsDownloaded: full.wheels.downloaded,
+                wheelsRestored: full.wheels.restored,
+                downloadedSha256: full.wheels.downloadedSha256,
                 bytesUploaded: full.stats.bytesUploaded,
                 seconds: fullSeconds,
                 notes: full.notes

@@ -29,7 +29,7 @@ import { DOCKER_MANIFEST_LIST, layerMediaType, OCI_INDEX } from '../oci/media-ty
 import type { VariantPlan } from '../plan/plan.js'
 import type { BlobOutcome, ImageStore } from '../registry/store.js'
 import { formatPlatform, type Platform, type Target } from '../target.js'
-import { fetchArtifacts, type ArtifactCache, type FetchItem } from '../wheels/fetch.js'
+import { fetchArtifacts, type ArtifactCache, type FetchItem, type FetchResult } from '../wheels/fetch.js'
 import type { IndexConfig } from '../wheels/index.js'
 import {
   WheelError,
@@ -83,6 +83,12 @@ export interface FullPathContext {
   readonly maxLayers: number
   readonly heavyBytes: number
   readonly onProgress?: (message: string) => void
+  /**
+   * Called with the digests of the wheels a build needs that are not in the artifact cache,
+   * before they are downloaded: a chance to restore them from elsewhere (the Actions cache).
+   * Returns how many it restored; failures are its own business (a warning), never the build's.
+   */
+  readonly restoreWheels?: (sha256s: readonly string[]) => Promise<number>
 }
 
 export interface LayerReport {
@@ -101,7 +107,17 @@ export interface FullPathResult {
   readonly stats: BlobStats
   readonly layers: readonly LayerReport[]
   readonly notes: readonly string[]
-  readonly wheels: { readonly total: number; readonly downloaded: number; readonly bytesDownloaded: number }
+  readonly wheels: {
+    readonly total: number
+    /** Read from the artifact cache or the lock's index because a layer had to be built. */
+    readonly fetched: number
+    readonly downloaded: number
+    readonly bytesDownloaded: number
+    /** Restored by `restoreWheels` (the Actions cache). */
+    readonly restored: number
+    /** Their digests (for saving them elsewhere). */
+    readonly downloadedSha256: readonly string[]
+  }
 }
 
 interface Chosen {
@@ -161,17 +177,24 @@ function fileLocation(c: Chosen): Chosen['file'] {
  * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
  * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
  */
+/** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
+function knownSize(sha256: string, workDir: string): number | null {
+  const memo = join(workDir, 'unpacked-size', sha256)
+  if (!existsSync(memo)) return null
+  const text = readFileSync(memo, 'utf8')
+  const n = Number(text)
+  return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null
+}
+
 async function unpackedSize(
   path: string,
   filename: string,
   sha256: string,
   workDir: string
 ): Promise<number> {
+  const known = knownSize(sha256, workDir)
+  if (known !== null) return known
   const memo = join(workDir, 'unpacked-size', sha256)
-  if (existsSync(memo)) {
-    const n = Number(readFileSync(memo, 'utf8'))
-    if (Number.isSafeInteger(n) && n >= 0) return n
-  }
   const zip = await ZipReader.open(path).catch((e: unknown) => {
     if (e instanceof WheelError) throw new WheelError(e.message, filename, e.hint ?? '', e.entry)
     throw e
@@ -234,37 +257,59 @@ interface BuiltLayer {
   readonly digest: Digest
   readonly diffId: Digest
   readonly size: number
-  readonly file: string
+  /** The compressed layer on disk; null when only its descriptor is known (the registry has it). */
+  readonly file: string | null
   readonly built: boolean
 }
 
-/**
- * The layer of these wheels, installed straight into it (nothing is written but the compressed
- * layer), or from the cache when it was built before.
- */
-async function layerOf(
-  members: readonly LayerMember[],
-  layout: PythonLayout,
-  workDir: string
-): Promise<BuiltLayer> {
-  const key = createHash('sha256')
+interface LayerMeta {
+  readonly digest: Digest
+  readonly diffId: Digest
+  readonly size: number
+}
+
+/** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
+function layerKeyOf(sha256s: readonly string[], layout: PythonLayout): string {
+  return createHash('sha256')
     .update(
       JSON.stringify({
         format: LAYER_FORMAT,
         layout: layoutKey(layout),
         mtime: DEPS_MTIME,
-        wheels: members.map((m) => m.sha256).sort()
+        wheels: [...sha256s].sort()
       })
     )
     .digest('hex')
+}
+
+/**
+ * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
+ * Actions cache's layer index), and the compressed layer itself when this machine built it.
+ */
+function knownLayer(key: string, workDir: string): { meta: LayerMeta; file: string | null } | null {
+  const meta = join(workDir, 'layers', `${key}.json`)
+  if (!existsSync(meta)) return null
+  let m: LayerMeta
+  try {
+    m = JSON.parse(readFileSync(meta, 'utf8')) as LayerMeta
+  } catch {
+    return null // a torn or foreign file: build the layer again
+  }
+  if (typeof m.digest !== 'string' || typeof m.diffId !== 'string' || typeof m.size !== 'number') return null
+  const blob = join(workDir, 'layers', `${key}.tar.gz`)
+  return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null }
+}
+
+/** The layer of these wheels, installed straight into it (nothing is written but the compressed layer). */
+async function buildLayerFile(
+  key: string,
+  members: readonly LayerMember[],
+  layout: PythonLayout,
+  workDir: string
+): Promise<BuiltLayer> {
   const dir = join(workDir, 'layers')
   mkdirSync(dir, { recursive: true })
-  const meta = join(dir, `${key}.json`)
   const blob = join(dir, `${key}.tar.gz`)
-  if (existsSync(meta) && existsSync(blob)) {
-    const m = JSON.parse(readFileSync(meta, 'utf8')) as { digest: Digest; diffId: Digest; size: number }
-    if (statSync(blob).size === m.size) return { ...m, file: blob, built: false }
-  }
   const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`
   try {
     const wheels: WheelLayerEntries[] = []
@@ -285,8 +330,12 @@ async function layerOf(
       await Promise.all(wheels.map((w) => w.close()))
     }
     renameSync(tmp, blob)
-    writeFileSync(meta, JSON.stringify({ digest: layer.digest, diffId: layer.diffId, size: layer.size }))
-    return { digest: layer.digest, diffId: layer.diffId, size: layer.size, file: blob, built: true }
+    // The descriptor last, written aside and renamed: a reader never sees half of it.
+    const meta: LayerMeta = { digest: layer.digest, diffId: layer.diffId, size: layer.size }
+    const metaTmp = `${tmp}.json`
+    writeFileSync(metaTmp, JSON.stringify(meta))
+    renameSync(metaTmp, join(dir, `${key}.json`))
+    return { ...meta, file: blob, built: true }
   } finally {
     rmSync(tmp, { force: true })
   }
@@ -337,49 +386,66 @@ export async function buildDepsImage(
   const problems = perPlatform.flatMap((p) => p.problems)
   if (problems.length > 0) throw new WheelsUnavailableError(variant.name, problems)
 
-  // 2. Fetch every distinct wheel once (verified against the lock; cached by sha256).
+  // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
+  // wheel, which is then fetched (verified against the lock; cached by sha256).
   const unique = new Map<string, Chosen>()
   for (const p of perPlatform) for (const c of p.chosen) unique.set(c.sha256, c)
-  const items: FetchItem[] = [...unique.values()].map((c) => ({
-    name: c.pkg.name,
-    version: c.pkg.version,
-    file: fileLocation(c),
-    index: ctx.indexFor(c.pkg)
-  }))
-  progress(`${plural(items.length, 'wheel')} to install`)
-  // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
-  const BIG = 16 * 1024 * 1024
-  const fetched = await fetchArtifacts(items, {
-    cache: ctx.cache,
-    mirror: ctx.mirror,
-    baseDir: ctx.lockDir,
-    onProgress: (e) => {
-      if (e.kind === 'start' && (e.total ?? 0) >= BIG)
-        progress(`downloading ${e.item.file.name} (${formatBytes(e.total!)})`)
-      else if (e.kind === 'done' && e.bytes >= BIG)
-        progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`)
-      else if (e.kind === 'retry')
-        progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`)
+  progress(`${plural(unique.size, 'wheel')} to install`)
+  const wheelPath = new Map<string, string>()
+  let downloaded: FetchResult[] = []
+  let restored = 0
+  const fetchWheels = async (shas: readonly string[]): Promise<void> => {
+    const wanted = shas.filter((sha) => !wheelPath.has(sha))
+    if (wanted.length === 0) return
+    const missing = wanted.filter((sha) => !ctx.cache.has(sha))
+    if (missing.length > 0 && ctx.restoreWheels) {
+      const n = await ctx.restoreWheels(missing).catch(() => 0)
+      if (n > 0) progress(`restored ${plural(n, 'wheel')} from the cache`)
+      restored += n
     }
-  })
-  const downloaded = fetched.filter((f) => !f.cached)
-  if (downloaded.length) {
-    progress(
-      `downloaded ${plural(downloaded.length, 'wheel')} (${formatBytes(downloaded.reduce((n, f) => n + f.size, 0))}), ${fetched.length - downloaded.length} from the cache`
-    )
+    const items: FetchItem[] = wanted.map((sha) => {
+      const c = unique.get(sha)!
+      return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) }
+    })
+    // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
+    const BIG = 16 * 1024 * 1024
+    const fetched = await fetchArtifacts(items, {
+      cache: ctx.cache,
+      mirror: ctx.mirror,
+      baseDir: ctx.lockDir,
+      onProgress: (e) => {
+        if (e.kind === 'start' && (e.total ?? 0) >= BIG)
+          progress(`downloading ${e.item.file.name} (${formatBytes(e.total!)})`)
+        else if (e.kind === 'done' && e.bytes >= BIG)
+          progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`)
+        else if (e.kind === 'retry')
+          progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`)
+      }
+    })
+    for (const f of fetched) wheelPath.set(f.sha256, f.path)
+    const now = fetched.filter((f) => !f.cached)
+    downloaded = [...downloaded, ...now]
+    if (now.length) {
+      progress(
+        `downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`
+      )
+    }
   }
-  const wheelPath = new Map(fetched.map((f) => [f.sha256, f.path]))
-
-  // 3. Plan the layers of every platform from the wheels' sizes (the zip directory lists each
-  // file's size, so no install is needed to plan), then run three stages as a pipeline: install
-  // (two at a time, in layer order), build each layer as soon as its packages are installed, push
-  // each layer as soon as it is built. The disk-bound installs overlap the CPU-bound compression.
   const sizes = new Map<string, number>()
+  for (const sha of unique.keys()) {
+    const n = knownSize(sha, ctx.workDir)
+    if (n !== null) sizes.set(sha, n)
+  }
+  await fetchWheels([...unique.keys()].filter((sha) => !sizes.has(sha)))
   await Promise.all(
-    [...unique.keys()].map(async (sha) =>
-      sizes.set(sha, await unpackedSize(wheelPath.get(sha)!, unique.get(sha)!.file.name, sha, ctx.workDir))
-    )
+    [...unique.keys()]
+      .filter((sha) => !sizes.has(sha))
+      .map(async (sha) =>
+        sizes.set(sha, await unpackedSize(wheelPath.get(sha)!, unique.get(sha)!.file.name, sha, ctx.workDir))
+      )
   )
+
+  // 3. Plan the layers of every platform.
   const platforms = perPlatform.map(({ plan: p, chosen }) => {
     const platform = formatPlatform(p.platform)
     const baseImage = ctx.base.image.platforms.find(
@@ -405,7 +471,42 @@ export async function buildDepsImage(
     return { p, platform, baseImage, layering }
   })
 
-  // Two layers are built at once: each inflates, hashes and tars on this thread while its
+  // 4. What each layer needs. Nothing when the layer cache knows it: the compressed layer is
+  // here, or only its descriptor is (the Actions cache keeps descriptors, not layers) and the
+  // registry has the blob, checked now, since a cache is a hint and the registry the truth.
+  // Otherwise its wheels, all fetched together, and a build.
+  interface LayerJob {
+    readonly key: string
+    readonly known: { meta: LayerMeta; file: string | null } | null
+    inRegistry: boolean
+  }
+  const jobs = new Map<string, LayerJob>()
+  const jobOf = (shas: readonly string[]): LayerJob => {
+    const key = layerKeyOf(shas, ctx.layout)
+    let job = jobs.get(key)
+    if (!job) {
+      job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false }
+      jobs.set(key, job)
+    }
+    return job
+  }
+  const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map((c) => c.key)
+  for (const { layering } of platforms) for (const g of layering.groups) jobOf(groupShas(g))
+  await Promise.all(
+    [...jobs.values()]
+      .filter((j) => j.known && !j.known.file)
+      .map(async (j) => {
+        j.inRegistry = await ctx.store.blobExists(j.known!.meta.digest)
+      })
+  )
+  const ready = (j: LayerJob) => j.known !== null && (j.known.file !== null || j.inRegistry)
+  const buildShas = new Set<string>()
+  for (const { layering } of platforms)
+    for (const g of layering.groups)
+      if (!ready(jobOf(groupShas(g)))) for (const sha of groupShas(g)) buildShas.add(sha)
+  await fetchWheels([...buildShas])
+
+  // 5. Two layers are built at once: each inflates, hashes and tars on this thread while its
   // compression runs on the thread pool, so both cores stay busy. Pushes overlap the builds.
   const layerLimit = limit(2)
   const pushLimit = limit(2)
@@ -420,17 +521,19 @@ export async function buildDepsImage(
   }
   // A layer shared by two platforms (pure wheels) is built once.
   const layers = new Map<string, Promise<BuiltLayer>>()
-  const layerFor = (keys: readonly string[]) => {
-    const id = [...keys].sort().join(',')
-    let job = layers.get(id)
-    if (!job) {
-      job = handled(layerLimit(() => layerOf(keys.map(member), ctx.layout, ctx.workDir)))
-      layers.set(id, job)
+  const layerFor = (shas: readonly string[]): Promise<BuiltLayer> => {
+    const job = jobOf(shas)
+    let built = layers.get(job.key)
+    if (!built) {
+      built = ready(job)
+        ? Promise.resolve({ ...job.known!.meta, file: job.known!.file, built: false })
+        : handled(layerLimit(() => buildLayerFile(job.key, shas.map(member), ctx.layout, ctx.workDir)))
+      layers.set(job.key, built)
     }
-    return job
+    return built
   }
 
-  // 4–6. Per platform: base blobs, layers, config, manifest.
+  // 6. Per platform: base blobs, layers, config, manifest.
   const stats = emptyStats()
   const reports: LayerReport[] = []
   const children: Descriptor[] = []
@@ -446,7 +549,9 @@ export async function buildDepsImage(
         layerFor(group.packages.map((c) => c.key)).then((built) =>
           pushLimit(async () => {
             const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
-            const outcome = await ctx.store.putBlob(desc, { file: built.file })
+            const outcome: BlobOutcome = built.file
+              ? await ctx.store.putBlob(desc, { file: built.file })
+              : 'exists'
             progress(
               `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`
             )
@@ -552,9 +657,12 @@ export async function buildDepsImage(
     layers: reports,
     notes,
     wheels: {
-      total: fetched.length,
+      total: unique.size,
+      fetched: wheelPath.size,
       downloaded: downloaded.length,
-      bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0)
+      bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
+      restored,
+      downloadedSha256: downloaded.map((f) => f.sha256)
     }
   }
 }
