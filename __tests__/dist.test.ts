@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { uvProject } from './support/fixtures.js'
+import { uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
 import { tempDir } from './support/project.js'
 
 const ROOT = resolve('.')
@@ -64,9 +64,11 @@ describe('dist/index.js as an action', () => {
     const r = node([join(ROOT, 'dist', 'index.js')], {
       PATH: process.env['PATH'],
       HOME: process.env['HOME'],
-      INPUT_PROJECT: join(ROOT, 'examples', 'demo'),
+      // No image configured: plan mode needs no registry (the demo names ghcr.io, unreachable here).
+      INPUT_PROJECT: uvProject({ config: VARIANTS_CONFIG }),
       INPUT_VARIANTS: 'ml',
       INPUT_PLATFORMS: '',
+      INPUT_MODE: 'plan',
       GITHUB_OUTPUT: output,
       GITHUB_STEP_SUMMARY: summary
     })

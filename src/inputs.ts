@@ -1,12 +1,33 @@
-// The only reader of @actions/core inputs: action.yml names in, a typed object out.
+// The only reader of @actions/core inputs: action.yml names in, a typed object out. Every input is
+// validated here, and a bad one names itself (`with.<input>`) and says what it takes.
 import * as core from '@actions/core'
 import { ConfigError } from './errors.js'
+import { TAG_PATTERN } from './registry/store.js'
 import { parsePlatform, type Platform } from './target.js'
+
+export type Mode = 'build' | 'plan'
+export type Builder = 'auto' | 'wheels' | 'dockerfile'
 
 export interface Inputs {
   readonly project: string
+  /** Registry repository for the images (`ghcr.io/acme/app`); null: [tool.fast-build] image. */
+  readonly image: string | null
   readonly variants: readonly string[]
   readonly platforms: readonly Platform[]
+  readonly push: boolean
+  /** Tag templates with {variant}, {sha}, {ref}; empty: `{variant}-{sha}`. */
+  readonly tags: readonly string[]
+  readonly builder: Builder
+  readonly maxLayers: number | null
+  readonly registryUsername: string | null
+  readonly registryPassword: string | null
+  readonly githubToken: string | null
+  /** Variants whose deps image is rebuilt whatever exists. */
+  readonly invalidate: readonly string[] | 'all'
+  /** Mixed into every variant hash: changing it rebuilds everything, once. */
+  readonly cacheEpoch: string | null
+  readonly cache: boolean
+  readonly mode: Mode
 }
 
 /** Split a list input on commas and newlines, dropping blanks. */
@@ -17,9 +38,53 @@ export function listInput(value: string): string[] {
     .filter((s) => s !== '')
 }
 
-export function getInputs(): Inputs {
-  const project = core.getInput('project') || '.'
-  const platforms = listInput(core.getInput('platforms')).map((p) => {
+function bad(input: string, message: string, hint: string): ConfigError {
+  return new ConfigError(`input ${input}: ${message}`, { keyPath: `with.${input}` }, hint)
+}
+
+/** true/false as YAML 1.2 core schema spells them (what core.getBooleanInput takes). */
+export function booleanInput(name: string, value: string, dflt: boolean): boolean {
+  if (value === '') return dflt
+  if (['true', 'True', 'TRUE'].includes(value)) return true
+  if (['false', 'False', 'FALSE'].includes(value)) return false
+  throw bad(name, `${JSON.stringify(value)} is not a boolean`, 'write true or false')
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[], dflt: T): T {
+  if (value === '') return dflt
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw bad(
+    name,
+    `${JSON.stringify(value)} is not one of ${allowed.join(', ')}`,
+    `write one of ${allowed.join(', ')}`
+  )
+}
+
+/** Tag templates must give valid tags whatever the variant, sha and ref (checked with samples). */
+function tagTemplates(value: string): string[] {
+  const templates = listInput(value)
+  for (const t of templates) {
+    const sample = t
+      .replace(/\{variant\}/g, 'ml')
+      .replace(/\{sha\}/g, '0123456789ab')
+      .replace(/\{ref\}/g, 'main')
+    if (/\{[^}]*\}/.test(sample) || !TAG_PATTERN.test(sample)) {
+      throw bad(
+        'tags',
+        `${JSON.stringify(t)} does not make a valid tag`,
+        'use letters, digits, ".", "_", "-" and the placeholders {variant}, {sha}, {ref}'
+      )
+    }
+  }
+  return templates
+}
+
+export function parseInputs(get: (name: string) => string): Inputs {
+  const text = (name: string): string | null => {
+    const v = get(name).trim()
+    return v === '' ? null : v
+  }
+  const platforms = listInput(get('platforms')).map((p) => {
     try {
       return parsePlatform(p, 'platforms')
     } catch (e) {
@@ -28,5 +93,52 @@ export function getInputs(): Inputs {
       throw e
     }
   })
-  return { project, variants: listInput(core.getInput('variants')), platforms }
+  const maxLayersText = text('max-layers')
+  let maxLayers: number | null = null
+  if (maxLayersText !== null) {
+    maxLayers = Number(maxLayersText)
+    if (!Number.isInteger(maxLayers) || maxLayers < 2 || maxLayers > 500)
+      throw bad(
+        'max-layers',
+        `${JSON.stringify(maxLayersText)} is not a whole number from 2 to 500`,
+        'Docker refuses images past about 125 layers; the default is 100'
+      )
+  }
+  const invalidateList = listInput(get('invalidate'))
+  const invalidate = invalidateList.includes('all') ? 'all' : invalidateList
+  const username = text('registry-username')
+  const password = text('registry-password')
+  if ((username === null) !== (password === null)) {
+    throw bad(
+      username === null ? 'registry-username' : 'registry-password',
+      'is missing: give registry-username and registry-password together',
+      'or give neither, to use the Docker config (docker/login-action) or github-token for ghcr.io'
+    )
+  }
+  const epoch = text('cache-epoch')
+  return {
+    project: text('project') ?? '.',
+    image: text('image'),
+    variants: listInput(get('variants')),
+    platforms,
+    push: booleanInput('push', get('push').trim(), true),
+    tags: tagTemplates(get('tags')),
+    builder: oneOf('builder', get('builder').trim(), ['auto', 'wheels', 'dockerfile'] as const, 'auto'),
+    maxLayers,
+    registryUsername: username,
+    registryPassword: password,
+    githubToken: text('github-token'),
+    invalidate,
+    cacheEpoch: epoch,
+    cache: booleanInput('cache', get('cache').trim(), true),
+    mode: oneOf('mode', get('mode').trim(), ['build', 'plan'] as const, 'build')
+  }
+}
+
+export function getInputs(): Inputs {
+  const inputs = parseInputs((name) => core.getInput(name))
+  // Masked in every log line from here on, whatever prints them.
+  if (inputs.registryPassword) core.setSecret(inputs.registryPassword)
+  if (inputs.githubToken) core.setSecret(inputs.githubToken)
+  return inputs
 }

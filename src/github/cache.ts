@@ -1,0 +1,236 @@
+// The Actions cache as fast-build uses it: hints that save work, never the truth. Two kinds of
+// entries, both immutable and keyed by content so that only what is new is ever saved:
+//
+//   fast-build-v1-index-<variant>-<hash16>   the layer index: each layer's descriptor by the
+//       wheels it holds (layers/<key>.json), each wheel's unpacked size, and the variant's plan
+//       at that hash (plans/<variant>.json). A few kB. Restored by exact key, else the newest of
+//       that variant, else of any variant (layers are shared across variants); a descriptor is
+//       trusted only once the registry has its blob.
+//   fast-build-v1-wheel-<sha256>             one wheel, restored only when a layer holding it
+//       must be built, and checked against its digest before use.
+//
+// A cache service that is down, slow or full costs a warning and some speed, never the build:
+// every call has a deadline and every failure is caught here.
+import * as actionsCache from '@actions/cache'
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, linkSync, mkdirSync, copyFileSync, rmSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { describeError } from '../errors.js'
+import type { ArtifactCache } from '../wheels/fetch.js'
+import { limit } from '../util/limit.js'
+
+/** The part of @actions/cache fast-build uses (a seam for tests of the logic above it). */
+export interface CacheBackend {
+  available(): boolean
+  restore(paths: string[], key: string, restoreKeys: string[]): Promise<string | undefined>
+  /** The entry's id; -1 (or a throw) when it was not saved. */
+  save(paths: string[], key: string): Promise<number>
+}
+
+export function actionsCacheBackend(): CacheBackend {
+  return {
+    available: () => actionsCache.isFeatureAvailable(),
+    restore: (paths, key, restoreKeys) => actionsCache.restoreCache(paths, key, restoreKeys),
+    save: (paths, key) => actionsCache.saveCache(paths, key)
+  }
+}
+
+export interface CacheLog {
+  info(message: string): void
+  warning(message: string): void
+}
+
+export const CACHE_PREFIX = 'fast-build-v1'
+
+export function indexKey(variant: string, hash16: string): string {
+  return `${CACHE_PREFIX}-index-${variant}-${hash16}`
+}
+
+export function wheelKey(sha256: string): string {
+  return `${CACHE_PREFIX}-wheel-${sha256}`
+}
+
+class Deadline extends Error {}
+
+function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Deadline(`no answer in ${Math.round(ms / 1000)} s`)), ms)
+    timer.unref()
+  })
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256')
+    createReadStream(path)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')))
+  })
+}
+
+export interface BuildCacheOptions {
+  /** Deadline for one index restore or save (default 60 s). */
+  readonly indexTimeoutMs?: number
+  /** Deadline for one wheel's restore or save (default 300 s). */
+  readonly wheelTimeoutMs?: number
+}
+
+export class BuildCache {
+  private warned = false
+  /** Bytes and entries saved in this run, for the summary. */
+  saved = { entries: 0, bytes: 0 }
+  restored = { entries: 0 }
+
+  constructor(
+    private readonly backend: CacheBackend,
+    /** The build's cache directory (artifacts/, work/). */
+    private readonly cacheDir: string,
+    private readonly artifacts: ArtifactCache,
+    private readonly log: CacheLog,
+    private readonly opts: BuildCacheOptions = {}
+  ) {}
+
+  get usable(): boolean {
+    try {
+      return this.backend.available()
+    } catch {
+      return false
+    }
+  }
+
+  /** One warning per run is enough to say the cache is not helping; the rest go to info. */
+  private trouble(what: string, e: unknown): void {
+    const text = `Actions cache: ${what} failed (${e instanceof Deadline ? e.message : describeError(e)}); the build goes on without it`
+    if (this.warned) this.log.info(text)
+    else this.log.warning(text)
+    this.warned = true
+  }
+
+  private indexPaths(): string[] {
+    const work = join(this.cacheDir, 'work')
+    return [join(work, 'layers', '*.json'), join(work, 'unpacked-size'), join(work, 'plans')]
+  }
+
+  /** The layer index for this variant and hash, else the newest one there is; the key matched. */
+  async restoreIndex(variant: string, hash16: string): Promise<string | undefined> {
+    if (!this.usable) return undefined
+    const key = indexKey(variant, hash16)
+    try {
+      const hit = await withDeadline(
+        this.opts.indexTimeoutMs ?? 60_000,
+        this.backend.restore(this.indexPaths(), key, [
+          `${CACHE_PREFIX}-index-${variant}-`,
+          `${CACHE_PREFIX}-index-`
+        ])
+      )
+      if (hit) this.restored.entries++
+      return hit
+    } catch (e) {
+      this.trouble(`restoring ${key}`, e)
+      return undefined
+    }
+  }
+
+  /** Save the layer index under this variant's hash (a no-op when that entry exists). */
+  async saveIndex(variant: string, hash16: string): Promise<boolean> {
+    if (!this.usable) return false
+    const key = indexKey(variant, hash16)
+    return this.save(this.indexPaths(), key, this.opts.indexTimeoutMs ?? 60_000, 0)
+  }
+
+  /** Where a wheel travels through the Actions cache (the entry's path is part of its version). */
+  private transferPath(sha256: string): string {
+    return join(this.cacheDir, 'transfer', sha256.slice(0, 2), `${sha256}.whl`)
+  }
+
+  /**
+   * Restore these wheels into the artifact cache, four at a time; each is checked against its
+   * digest before it is committed. Returns how many were restored.
+   */
+  async restoreWheels(sha256s: readonly string[]): Promise<number> {
+    if (!this.usable || sha256s.length === 0) return 0
+    const run = limit(4)
+    let n = 0
+    await Promise.all(
+      sha256s.map((sha) =>
+        run(async () => {
+          if (this.artifacts.has(sha)) return
+          const path = this.transferPath(sha)
+          try {
+            const hit = await withDeadline(
+              this.opts.wheelTimeoutMs ?? 300_000,
+              this.backend.restore([path], wheelKey(sha), [])
+            )
+            if (!hit || !existsSync(path)) return
+            if ((await sha256File(path)) !== sha) {
+              this.log.info(
+                `Actions cache: ${wheelKey(sha)} did not match its digest; downloading the wheel instead`
+              )
+              return
+            }
+            const temp = await this.artifacts.tempPath()
+            copyFileSync(path, temp)
+            await this.artifacts.commit(temp, sha)
+            n++
+            this.restored.entries++
+          } catch (e) {
+            this.trouble(`restoring ${wheelKey(sha)}`, e)
+          } finally {
+            rmSync(path, { force: true })
+          }
+        })
+      )
+    )
+    return n
+  }
+
+  /** Save these wheels (new to the cache: downloaded in this run), four at a time. */
+  async saveWheels(sha256s: readonly string[]): Promise<number> {
+    if (!this.usable || sha256s.length === 0) return 0
+    const run = limit(4)
+    let n = 0
+    await Promise.all(
+      sha256s.map((sha) =>
+        run(async () => {
+          if (!this.artifacts.has(sha)) return
+          const path = this.transferPath(sha)
+          mkdirSync(dirname(path), { recursive: true })
+          rmSync(path, { force: true })
+          try {
+            linkSync(this.artifacts.pathFor(sha), path)
+          } catch {
+            copyFileSync(this.artifacts.pathFor(sha), path)
+          }
+          try {
+            if (
+              await this.save([path], wheelKey(sha), this.opts.wheelTimeoutMs ?? 300_000, statSync(path).size)
+            )
+              n++
+          } finally {
+            rmSync(path, { force: true })
+          }
+        })
+      )
+    )
+    return n
+  }
+
+  private async save(paths: string[], key: string, timeoutMs: number, bytes: number): Promise<boolean> {
+    try {
+      const id = await withDeadline(timeoutMs, this.backend.save(paths, key))
+      if (id === -1) return false
+      this.saved.entries++
+      this.saved.bytes += bytes
+      return true
+    } catch (e) {
+      // An entry that exists was saved by an earlier run: nothing new to save.
+      if (e instanceof Error && (e.name === 'ReserveCacheError' || /already exists/i.test(e.message)))
+        return false
+      this.trouble(`saving ${key}`, e)
+      return false
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// The job summary and the reasons it gives, as data: pure functions from the build's results to
+// table rows; main.ts hands them to core.summary.
+import type { VariantResult } from '../build/build.js'
+import type { VariantDecision } from '../build/decide.js'
+import { formatBytes } from '../build/fast-path.js'
+import { diffVariant, summarizeVariantDiff } from '../plan/diff.js'
+import type { PlanJson } from '../plan/plan.js'
+
+type VariantJson = PlanJson['variants'][number]
+
+/** Why a variant takes the full path: what changed since the last build of it that the cache remembers. */
+export function reasonsFor(
+  decision: VariantDecision['decision'],
+  previous: VariantJson | null,
+  current: VariantJson
+): string[] {
+  const lines: string[] = []
+  if (decision === 'invalidated') lines.push('invalidated (invalidate input)')
+  if (decision === 'fast') return ['deps image found']
+  if (!previous) {
+    lines.push('no earlier build of this variant in the cache')
+    return lines
+  }
+  if (previous.hash === current.hash) {
+    if (decision === 'full') lines.push('deps image missing from the registry')
+    return lines
+  }
+  lines.push(...summarizeVariantDiff(diffVariant(current.name, previous, current)))
+  return lines
+}
+
+export interface SummaryRow {
+  readonly variant: string
+  readonly path: string
+  readonly why: readonly string[]
+  readonly image: string
+  readonly layers: string
+  readonly uploaded: string
+  readonly seconds: string
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+export function summaryRow(d: VariantDecision, why: readonly string[], r: VariantResult | null): SummaryRow {
+  const path = r
+    ? r.path === 'full' && d.decision === 'invalidated'
+      ? 'invalidated'
+      : r.path
+    : d.decision === 'fast'
+      ? 'fast (planned)'
+      : `${d.decision} (planned)`
+  const layers = !r
+    ? '–'
+    : r.full
+      ? `${r.full.layersUploaded} of ${r.full.layers} deps layers uploaded, source layer`
+      : r.path === 'fast'
+        ? 'source layer only'
+        : '–'
+  const bytes = r ? r.bytesUploaded + (r.full?.bytesUploaded ?? 0) : 0
+  return {
+    variant: d.variant,
+    path,
+    why: r?.error ? [...why, `error: ${r.error.split('\n')[0]}`] : why,
+    image: r?.appRef ?? (r ? '–' : d.depsRef),
+    layers,
+    uploaded: r ? formatBytes(bytes) : '–',
+    seconds: r ? r.seconds.toFixed(1) : '–'
+  }
+}
+
+/** The rows as core.summary.addTable takes them (cells are HTML; text is escaped). */
+export function summaryTable(rows: readonly SummaryRow[]): { data: string; header?: boolean }[][] {
+  const head = ['variant', 'path', 'why', 'image', 'layers', 'uploaded', 'seconds'].map((h) => ({
+    data: h,
+    header: true
+  }))
+  return [
+    head,
+    ...rows.map((r) => [
+      { data: escape(r.variant) },
+      { data: escape(r.path) },
+      { data: r.why.map(escape).join('<br>') },
+      { data: r.image === '–' ? '–' : `<code>${escape(r.image)}</code>` },
+      { data: escape(r.layers) },
+      { data: escape(r.uploaded) },
+      { data: escape(r.seconds) }
+    ])
+  ]
+}
