@@ -1,0 +1,70 @@
+import { describe, expect, it } from '@jest/globals'
+import { readRunContext } from '../../src/github/context.js'
+
+const payload = (p: unknown) => () => JSON.stringify(p)
+
+describe('readRunContext', () => {
+  it.each([
+    ['same-repository pull request', 'acme/app', false],
+    ['pull request from a fork', 'someone/app', true]
+  ])('%s', (_, head, fork) => {
+    const c = readRunContext(
+      {
+        GITHUB_EVENT_NAME: 'pull_request',
+        GITHUB_EVENT_PATH: '/event.json',
+        GITHUB_HEAD_REF: 'feature/x',
+        GITHUB_REF_NAME: '7/merge',
+        GITHUB_SHA: 'abc'
+      },
+      payload({
+        repository: { full_name: 'acme/app' },
+        pull_request: { number: 7, head: { repo: { full_name: head, fork } } }
+      })
+    )
+    expect(c).toMatchObject({
+      forkPullRequest: fork,
+      pullRequest: 7,
+      refName: 'feature/x',
+      sha: 'abc',
+      repository: 'acme/app'
+    })
+  })
+
+  it('a repository that is itself a fork building its own pull request is not a fork pull request', () => {
+    const c = readRunContext(
+      { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: '/e' },
+      payload({
+        repository: { full_name: 'me/app' },
+        pull_request: { number: 1, head: { repo: { full_name: 'me/app', fork: true } } }
+      })
+    )
+    expect(c.forkPullRequest).toBe(false)
+  })
+
+  it('a pull request whose fork was deleted counts as a fork; a push is not a pull request', () => {
+    expect(
+      readRunContext(
+        { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: '/e' },
+        payload({ repository: { full_name: 'acme/app' }, pull_request: { number: 2, head: { repo: null } } })
+      ).forkPullRequest
+    ).toBe(true)
+    const push = readRunContext({
+      GITHUB_EVENT_NAME: 'push',
+      GITHUB_REF_NAME: 'main',
+      GITHUB_REPOSITORY: 'acme/app'
+    })
+    expect(push).toMatchObject({
+      forkPullRequest: false,
+      pullRequest: null,
+      refName: 'main',
+      repository: 'acme/app'
+    })
+  })
+
+  it('an unreadable payload is no pull request', () => {
+    const c = readRunContext({ GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: '/nope' }, () => {
+      throw new Error('ENOENT')
+    })
+    expect(c.forkPullRequest).toBe(false)
+  })
+})

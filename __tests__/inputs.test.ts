@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals'
+import { parseInputs } from '../src/inputs.js'
+
+const get = (inputs: Record<string, string>) => (name: string) => inputs[name] ?? ''
+
+describe('parseInputs', () => {
+  it('defaults', () => {
+    expect(parseInputs(get({}))).toEqual({
+      project: '.',
+      image: null,
+      variants: [],
+      platforms: [],
+      push: true,
+      tags: [],
+      builder: 'auto',
+      maxLayers: null,
+      registryUsername: null,
+      registryPassword: null,
+      githubToken: null,
+      invalidate: [],
+      cacheEpoch: null,
+      cache: true,
+      mode: 'build'
+    })
+  })
+
+  it.each([
+    [{ variants: 'base, ml\ndev' }, { variants: ['base', 'ml', 'dev'] }],
+    [{ invalidate: 'ml,all' }, { invalidate: 'all' }],
+    [{ invalidate: 'ml, dev' }, { invalidate: ['ml', 'dev'] }],
+    [
+      { push: 'False', cache: 'TRUE' },
+      { push: false, cache: true }
+    ],
+    [{ tags: '{variant}-{sha}, {variant}-{ref}' }, { tags: ['{variant}-{sha}', '{variant}-{ref}'] }],
+    [{ 'max-layers': '120' }, { maxLayers: 120 }],
+    [{ 'cache-epoch': ' 2026-11 ' }, { cacheEpoch: '2026-11' }],
+    [{ platforms: 'linux/arm64' }, { platforms: [{ os: 'linux', architecture: 'arm64' }] }]
+  ])('%j', (inputs, expected) => {
+    expect(parseInputs(get(inputs))).toMatchObject(expected)
+  })
+})
