@@ -127,7 +127,11 @@ describe('action: inputs and failures', () => {
 })
 
 /** An Actions cache in memory, with @actions/cache's semantics: exact key, then newest prefix. */
-function memoryCache(): CacheBackend & { entries: Map<string, Map<string, Buffer>>; failing: boolean } {
+function memoryCache(): CacheBackend & {
+  entries: Map<string, Map<string, Buffer>>
+  failing: boolean
+  calls: number
+} {
   const entries = new Map<string, Map<string, Buffer>>()
   const collect = (paths: string[]) => {
     const files = new Map<string, Buffer>()
@@ -146,8 +150,10 @@ function memoryCache(): CacheBackend & { entries: Map<string, Map<string, Buffer
   const backend = {
     entries,
     failing: false,
+    calls: 0,
     available: () => true,
     async restore(_paths: string[], key: string, restoreKeys: string[]) {
+      backend.calls++
       if (backend.failing) throw new Error('cache service unavailable (503)')
       let hit = entries.has(key) ? key : undefined
       for (const prefix of restoreKeys) {
@@ -162,6 +168,7 @@ function memoryCache(): CacheBackend & { entries: Map<string, Map<string, Buffer
       return hit
     },
     async save(paths: string[], key: string) {
+      backend.calls++
       if (backend.failing) throw new Error('cache service unavailable (503)')
       if (entries.has(key)) {
         const e = new Error(
@@ -304,10 +311,12 @@ describe('action: build mode against a registry', () => {
     expect(JSON.parse(outputs()['rebuilt']!)).toEqual(['base', 'ml'])
     expect(core.warning).toHaveBeenCalledWith(
       expect.stringMatching(
-        /Actions cache: .* failed \(cache service unavailable \(503\)\); the build goes on without it/
+        /Actions cache: .* failed \(cache service unavailable \(503\)\); the build goes on without the cache for the rest of this run/
       )
     )
     expect(core.warning).toHaveBeenCalledTimes(1)
+    // The first failure ends the cache's use: no retries that would cost ~30 s each on GitHub.
+    expect(cache.calls).toBe(1)
   }, 300_000)
 
   it('mode plan pushes nothing and lists what needs the full path; a variant that fails fails the run at the end', async () => {

@@ -169,6 +169,12 @@ function cacheDirOf(env: NodeJS.ProcessEnv): string {
   )
 }
 
+/** FAST_BUILD_CACHE_TIMEOUT_S bounds every cache call (default: 15 s an index, 300 s a wheel). */
+function cacheTimeouts(env: NodeJS.ProcessEnv): { indexTimeoutMs?: number; wheelTimeoutMs?: number } {
+  const s = Number(env['FAST_BUILD_CACHE_TIMEOUT_S'])
+  return Number.isFinite(s) && s > 0 ? { indexTimeoutMs: s * 1000, wheelTimeoutMs: s * 1000 } : {}
+}
+
 function readPrevious(cacheDir: string, variant: string): VariantJson | null {
   const path = join(cacheDir, 'work', 'plans', `${variant}.json`)
   if (!existsSync(path)) return null
@@ -192,7 +198,13 @@ async function buildOrPlan(job: Job): Promise<void> {
   const cacheDir = cacheDirOf(env)
   const artifacts = new ArtifactCache(join(cacheDir, 'artifacts'))
   const cache = inputs.cache
-    ? new BuildCache(job.cacheBackend, cacheDir, artifacts, { info: core.info, warning: core.warning })
+    ? new BuildCache(
+        job.cacheBackend,
+        cacheDir,
+        artifacts,
+        { info: core.info, warning: core.warning },
+        cacheTimeouts(env)
+      )
     : null
   const json = planToJson(plan)
   const current = new Map(json.variants.map((v) => [v.name, v]))

@@ -10,7 +10,9 @@
 //       must be built, and checked against its digest before use.
 //
 // A cache service that is down, slow or full costs a warning and some speed, never the build:
-// every call has a deadline and every failure is caught here.
+// every call has a deadline and every failure is caught here. After the first failure the cache
+// is left alone for the rest of the run: @actions/cache retries a failing service for about 30 s
+// per call, and a build making dozens of calls would otherwise wait minutes for nothing.
 import * as actionsCache from '@actions/cache'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, linkSync, mkdirSync, copyFileSync, rmSync, statSync } from 'node:fs'
@@ -52,6 +54,9 @@ export function wheelKey(sha256: string): string {
 
 class Deadline extends Error {}
 
+const INDEX_TIMEOUT_MS = 15_000
+const WHEEL_TIMEOUT_MS = 300_000
+
 function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<never>((_, reject) => {
@@ -72,14 +77,15 @@ function sha256File(path: string): Promise<string> {
 }
 
 export interface BuildCacheOptions {
-  /** Deadline for one index restore or save (default 60 s). */
+  /** Deadline for one index restore or save (default 15 s: the entry is a few kB). */
   readonly indexTimeoutMs?: number
   /** Deadline for one wheel's restore or save (default 300 s). */
   readonly wheelTimeoutMs?: number
 }
 
 export class BuildCache {
-  private warned = false
+  /** Set by the first failure: no further calls in this run. */
+  private broken = false
   /** Bytes and entries saved in this run, for the summary. */
   saved = { entries: 0, bytes: 0 }
   restored = { entries: 0 }
@@ -94,6 +100,7 @@ export class BuildCache {
   ) {}
 
   get usable(): boolean {
+    if (this.broken) return false
     try {
       return this.backend.available()
     } catch {
@@ -101,12 +108,12 @@ export class BuildCache {
     }
   }
 
-  /** One warning per run is enough to say the cache is not helping; the rest go to info. */
+  /** The first failure is a warning and ends the cache's use in this run; later ones are info. */
   private trouble(what: string, e: unknown): void {
-    const text = `Actions cache: ${what} failed (${e instanceof Deadline ? e.message : describeError(e)}); the build goes on without it`
-    if (this.warned) this.log.info(text)
-    else this.log.warning(text)
-    this.warned = true
+    const text = `Actions cache: ${what} failed (${e instanceof Deadline ? e.message : describeError(e)})`
+    if (this.broken) this.log.info(text)
+    else this.log.warning(`${text}; the build goes on without the cache for the rest of this run`)
+    this.broken = true
   }
 
   private indexPaths(): string[] {
@@ -120,7 +127,7 @@ export class BuildCache {
     const key = indexKey(variant, hash16)
     try {
       const hit = await withDeadline(
-        this.opts.indexTimeoutMs ?? 60_000,
+        this.opts.indexTimeoutMs ?? INDEX_TIMEOUT_MS,
         this.backend.restore(this.indexPaths(), key, [
           `${CACHE_PREFIX}-index-${variant}-`,
           `${CACHE_PREFIX}-index-`
@@ -138,7 +145,7 @@ export class BuildCache {
   async saveIndex(variant: string, hash16: string): Promise<boolean> {
     if (!this.usable) return false
     const key = indexKey(variant, hash16)
-    return this.save(this.indexPaths(), key, this.opts.indexTimeoutMs ?? 60_000, 0)
+    return this.save(this.indexPaths(), key, this.opts.indexTimeoutMs ?? INDEX_TIMEOUT_MS, 0)
   }
 
   /** Where a wheel travels through the Actions cache (the entry's path is part of its version). */
@@ -157,11 +164,11 @@ export class BuildCache {
     await Promise.all(
       sha256s.map((sha) =>
         run(async () => {
-          if (this.artifacts.has(sha)) return
+          if (this.broken || this.artifacts.has(sha)) return
           const path = this.transferPath(sha)
           try {
             const hit = await withDeadline(
-              this.opts.wheelTimeoutMs ?? 300_000,
+              this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS,
               this.backend.restore([path], wheelKey(sha), [])
             )
             if (!hit || !existsSync(path)) return
@@ -195,7 +202,7 @@ export class BuildCache {
     await Promise.all(
       sha256s.map((sha) =>
         run(async () => {
-          if (!this.artifacts.has(sha)) return
+          if (this.broken || !this.artifacts.has(sha)) return
           const path = this.transferPath(sha)
           mkdirSync(dirname(path), { recursive: true })
           rmSync(path, { force: true })
@@ -206,7 +213,12 @@ export class BuildCache {
           }
           try {
             if (
-              await this.save([path], wheelKey(sha), this.opts.wheelTimeoutMs ?? 300_000, statSync(path).size)
+              await this.save(
+                [path],
+                wheelKey(sha),
+                this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS,
+                statSync(path).size
+              )
             )
               n++
           } finally {
