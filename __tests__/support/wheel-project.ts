@@ -64,6 +64,8 @@ export interface WheelProjectSpec {
   readonly main: readonly BuiltWheel[]
   /** Dependency groups: name → wheels. */
   readonly groups?: Readonly<Record<string, readonly BuiltWheel[]>>
+  /** Extras ([project.optional-dependencies]): name → wheels. */
+  readonly extras?: Readonly<Record<string, readonly BuiltWheel[]>>
   /** Raw [[package]] tables appended to the lock (sdist-only or git packages), with their names in main. */
   readonly extraPackages?: readonly { name: string; toml: string }[]
   /** [tool.fast-build] and anything else, appended to pyproject.toml. */
@@ -96,17 +98,24 @@ export function wheelProject(spec: WheelProjectSpec, dir = tempDir()): string {
   const groups = Object.entries(spec.groups ?? {}).map(
     ([g, ws]) => [g, ws.map((w) => normalizeName(w.project))] as const
   )
+  const extras = Object.entries(spec.extras ?? {}).map(
+    ([e, ws]) => [e, ws.map((w) => normalizeName(w.project))] as const
+  )
   const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ')
   const pyproject = `[project]
 name = "app"
 version = "0.1.0"
 requires-python = "${requiresPython}"
 dependencies = [${list(mainNames)}]
-${groups.length ? `\n[dependency-groups]\n${groups.map(([g, ns]) => `${g} = [${list(ns)}]`).join('\n')}\n` : ''}
+${extras.length ? `\n[project.optional-dependencies]\n${extras.map(([e, ns]) => `${e} = [${list(ns)}]`).join('\n')}\n` : ''}${groups.length ? `\n[dependency-groups]\n${groups.map(([g, ns]) => `${g} = [${list(ns)}]`).join('\n')}\n` : ''}
 ${spec.config}`
   const edges = (names: readonly string[]) => names.map((n) => `    { name = "${n}" },`).join('\n')
   const all = new Map<string, BuiltWheel>()
-  for (const w of [...spec.main, ...Object.values(spec.groups ?? {}).flat()])
+  for (const w of [
+    ...spec.main,
+    ...Object.values(spec.groups ?? {}).flat(),
+    ...Object.values(spec.extras ?? {}).flat()
+  ])
     all.set(normalizeName(w.project), w)
   const lock = `version = 1
 revision = 3
@@ -119,12 +128,15 @@ source = { editable = "." }
 dependencies = [
 ${edges(mainNames)}
 ]
-${groups.length ? `\n[package.dev-dependencies]\n${groups.map(([g, ns]) => `${g} = [\n${edges(ns)}\n]`).join('\n')}\n` : ''}
+${extras.length ? `\n[package.optional-dependencies]\n${extras.map(([e, ns]) => `${e} = [\n${edges(ns)}\n]`).join('\n')}\n` : ''}${groups.length ? `\n[package.dev-dependencies]\n${groups.map(([g, ns]) => `${g} = [\n${edges(ns)}\n]`).join('\n')}\n` : ''}
 [package.metadata]
 requires-dist = [
-${mainNames.map((n) => `    { name = "${n}" },`).join('\n')}
+${[
+  ...mainNames.map((n) => `    { name = "${n}" },`),
+  ...extras.flatMap(([e, ns]) => ns.map((n) => `    { name = "${n}", marker = "extra == '${e}'" },`))
+].join('\n')}
 ]
-${groups.length ? `\n[package.metadata.requires-dev]\n${groups.map(([g, ns]) => `${g} = [${ns.map((n) => `{ name = "${n}" }`).join(', ')}]`).join('\n')}\n` : ''}
+${extras.length ? `provides-extras = [${list(extras.map(([e]) => e))}]\n` : ''}${groups.length ? `\n[package.metadata.requires-dev]\n${groups.map(([g, ns]) => `${g} = [${ns.map((n) => `{ name = "${n}" }`).join(', ')}]`).join('\n')}\n` : ''}
 ${[...all.values()]
   .sort((a, b) => normalizeName(a.project).localeCompare(normalizeName(b.project)))
   .map((w) => packageToml(w, spec))
