@@ -53,7 +53,6 @@ import require$$5$4, { URL as URL$1 } from 'url';
 import * as buffer from 'buffer';
 import { Buffer as Buffer$1 } from 'buffer';
 import process$1 from 'node:process';
-import { createRequire } from 'node:module';
 import require$$1$5 from 'tty';
 
 // We use any as a valid input type
@@ -63829,23 +63828,8 @@ class BufferScheduler {
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
 
-const __isNode__ =
-  typeof process === "object" &&
-  typeof process.versions === "object" &&
-  typeof process.versions.node === "string";
-let require$1;
-let __filename$1;
-let __dirname$1;
-if (__isNode__) {
-  require$1 = createRequire(import.meta.url);
-  __filename$1 = fileURLToPath(import.meta.url);
-  __dirname$1 = dirname$1(__filename$1);
-}
-// ESM-COMPAT-END
-
 (() => {
-  var _scriptDir = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;
-  if (typeof __filename$1 !== 'undefined') _scriptDir = _scriptDir || __filename$1;
+  typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;
   return (
 function(NativeCRC64) {
   NativeCRC64 = NativeCRC64 || {};
@@ -63923,24 +63907,10 @@ function locateFile(path) {
 
 if (ENVIRONMENT_IS_NODE) {
   if (typeof process == 'undefined' || !process.release || process.release.name !== 'node') throw new Error('not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)');
-// NODE-READ-START (this block is replaced with a no-op in dist/browser and dist/react-native by copyJSFiles.cjs)
-  // `require()` is no-op in an ESM module, use `createRequire()` to construct
-  // the require()` function.  This is only necessary for multi-environment
-  // builds, `-sENVIRONMENT=node` emits a static import declaration instead.
-  // TODO: Swap all `require()`'s with `import()`'s?
-  // These modules will usually be used on Node.js. Load them eagerly to avoid
-  // the complexity of lazy-loading.
-  require$1('fs');
-  var nodePath = require$1('path');
-
-  if (ENVIRONMENT_IS_WORKER) {
-    scriptDirectory = nodePath.dirname(scriptDirectory) + '/';
-  } else {
-    scriptDirectory = __dirname$1 + '/';
-  }
-
-// end include: node_shell_read.js
-// NODE-READ-END
+  // The wasm is base64-embedded (see `binaryInString`) and loaded via `getBinary()`,
+  // so the Node fs/path read hooks emitted by Emscripten are never exercised and
+  // have been removed. This keeps the file free of Node built-in imports so it can be
+  // consumed as-is by web bundlers and by ESM-to-CommonJS bundlers (see issue #39057).
   if (process['argv'].length > 1) {
     process['argv'][1].replace(/\\/g, '/');
   }
@@ -63968,7 +63938,7 @@ if (ENVIRONMENT_IS_NODE) {
 } else
 if (ENVIRONMENT_IS_SHELL) {
 
-  if ((typeof process == 'object' && typeof require$1 === 'function') || typeof window == 'object' || typeof importScripts == 'function') throw new Error('not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)');
+  if ((typeof process == 'object' && typeof require === 'function') || typeof window == 'object' || typeof importScripts == 'function') throw new Error('not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)');
 
   if (typeof scriptArgs != 'undefined') {
     scriptArgs;
@@ -63987,29 +63957,9 @@ if (ENVIRONMENT_IS_SHELL) {
 // Node.js workers are detected as a combination of ENVIRONMENT_IS_WORKER and
 // ENVIRONMENT_IS_NODE.
 if (ENVIRONMENT_IS_WEB || ENVIRONMENT_IS_WORKER) {
-  if (ENVIRONMENT_IS_WORKER) { // Check worker, not web, since window could be polyfilled
-    scriptDirectory = self.location.href;
-  } else if (typeof document != 'undefined' && document.currentScript) { // web
-    scriptDirectory = document.currentScript.src;
-  }
-  // When MODULARIZE, this JS may be executed later, after document.currentScript
-  // is gone, so we saved it, and we use it here instead of any other info.
-  if (_scriptDir) {
-    scriptDirectory = _scriptDir;
-  }
-  // blob urls look like blob:http://site.com/etc/etc and we cannot infer anything from them.
-  // otherwise, slice off the final part of the url to find the script directory.
-  // if scriptDirectory does not contain a slash, lastIndexOf will return -1,
-  // and scriptDirectory will correctly be replaced with an empty string.
-  // If scriptDirectory contains a query (starting with ?) or a fragment (starting with #),
-  // they are removed because they could contain a slash.
-  if (scriptDirectory.indexOf('blob:') !== 0) {
-    scriptDirectory = scriptDirectory.substr(0, scriptDirectory.replace(/[?#].*/, "").lastIndexOf('/')+1);
-  } else {
-    scriptDirectory = '';
-  }
-
   if (!(typeof window == 'object' || typeof importScripts == 'function')) throw new Error('not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)');
+  // The XHR-based read hooks emitted by Emscripten are unused because the wasm is
+  // base64-embedded; they have been removed so the file contains no DOM/XHR I/O.
 } else
 {
   throw new Error('environment detection error');
@@ -66995,8 +66945,7 @@ class StorageRetryPolicy extends BaseRequestPolicy {
      */
     shouldRetry(isPrimaryRetry, attempt, response, err) {
         if (attempt >= this.retryOptions.maxTries) {
-            logger.info(`RetryPolicy: Attempt(s) ${attempt} >= maxTries ${this.retryOptions
-                .maxTries}, no further try.`);
+            logger.info(`RetryPolicy: Attempt(s) ${attempt} >= maxTries ${this.retryOptions.maxTries}, no further try.`);
             return false;
         }
         // Handle network failures, you may need to customize the list when you implement
@@ -67456,6 +67405,18 @@ function storageRequestFailureDetailsParserPolicy() {
         async sendRequest(request, next) {
             try {
                 const response = await next(request);
+                if (response.status === 400 &&
+                    response.bodyAsText?.includes("<Error><Code>InvalidHeaderValue</Code>") &&
+                    response.bodyAsText.includes("<HeaderName>x-ms-version</HeaderName>")) {
+                    // replace the error message with a more user-friendly one that includes a link to documentation
+                    /* example response text:
+                    `<?xml version="1.0" encoding="utf-8"?>
+          <Error><Code>InvalidHeaderValue</Code><Message>The value for one of the HTTP headers is not in the correct format.
+          RequestId:e5ea566c-101e-001c-1ec4-acf180000000
+          Time:2026-03-05T17:24:34.6688015Z</Message><HeaderName>x-ms-version</HeaderName><HeaderValue>3025-01-01</HeaderValue></Error>`
+                    */
+                    response.bodyAsText = response.bodyAsText.replace(/<Message>.*<\/Message>/s, "<Message>The provided service version is not enabled on this storage account. Please see https://learn.microsoft.com/rest/api/storageservices/versioning-for-the-azure-storage-services for additional information.</Message>");
+                }
                 return response;
             }
             catch (err) {
@@ -94790,7 +94751,9 @@ function saveCacheV2(paths_1, key_1, options_1) {
 //       must be built, and checked against its digest before use.
 //
 // A cache service that is down, slow or full costs a warning and some speed, never the build:
-// every call has a deadline and every failure is caught here.
+// every call has a deadline and every failure is caught here. After the first failure the cache
+// is left alone for the rest of the run: @actions/cache retries a failing service for about 30 s
+// per call, and a build making dozens of calls would otherwise wait minutes for nothing.
 function actionsCacheBackend() {
     return {
         available: () => isFeatureAvailable(),
@@ -94807,6 +94770,8 @@ function wheelKey(sha256) {
 }
 class Deadline extends Error {
 }
+const INDEX_TIMEOUT_MS = 15_000;
+const WHEEL_TIMEOUT_MS = 300_000;
 function withDeadline(ms, work) {
     let timer;
     const late = new Promise((_, reject) => {
@@ -94830,7 +94795,8 @@ class BuildCache {
     artifacts;
     log;
     opts;
-    warned = false;
+    /** Set by the first failure: no further calls in this run. */
+    broken = false;
     /** Bytes and entries saved in this run, for the summary. */
     saved = { entries: 0, bytes: 0 };
     restored = { entries: 0 };
@@ -94844,6 +94810,8 @@ class BuildCache {
         this.opts = opts;
     }
     get usable() {
+        if (this.broken)
+            return false;
         try {
             return this.backend.available();
         }
@@ -94851,14 +94819,14 @@ class BuildCache {
             return false;
         }
     }
-    /** One warning per run is enough to say the cache is not helping; the rest go to info. */
+    /** The first failure is a warning and ends the cache's use in this run; later ones are info. */
     trouble(what, e) {
-        const text = `Actions cache: ${what} failed (${e instanceof Deadline ? e.message : describeError(e)}); the build goes on without it`;
-        if (this.warned)
+        const text = `Actions cache: ${what} failed (${e instanceof Deadline ? e.message : describeError(e)})`;
+        if (this.broken)
             this.log.info(text);
         else
-            this.log.warning(text);
-        this.warned = true;
+            this.log.warning(`${text}; the build goes on without the cache for the rest of this run`);
+        this.broken = true;
     }
     indexPaths() {
         const work = join(this.cacheDir, 'work');
@@ -94870,7 +94838,7 @@ class BuildCache {
             return undefined;
         const key = indexKey(variant, hash16);
         try {
-            const hit = await withDeadline(this.opts.indexTimeoutMs ?? 60_000, this.backend.restore(this.indexPaths(), key, [
+            const hit = await withDeadline(this.opts.indexTimeoutMs ?? INDEX_TIMEOUT_MS, this.backend.restore(this.indexPaths(), key, [
                 `${CACHE_PREFIX}-index-${variant}-`,
                 `${CACHE_PREFIX}-index-`
             ]));
@@ -94888,7 +94856,7 @@ class BuildCache {
         if (!this.usable)
             return false;
         const key = indexKey(variant, hash16);
-        return this.save(this.indexPaths(), key, this.opts.indexTimeoutMs ?? 60_000, 0);
+        return this.save(this.indexPaths(), key, this.opts.indexTimeoutMs ?? INDEX_TIMEOUT_MS, 0);
     }
     /** Where a wheel travels through the Actions cache (the entry's path is part of its version). */
     transferPath(sha256) {
@@ -94904,11 +94872,11 @@ class BuildCache {
         const run = limit(4);
         let n = 0;
         await Promise.all(sha256s.map((sha) => run(async () => {
-            if (this.artifacts.has(sha))
+            if (this.broken || this.artifacts.has(sha))
                 return;
             const path = this.transferPath(sha);
             try {
-                const hit = await withDeadline(this.opts.wheelTimeoutMs ?? 300_000, this.backend.restore([path], wheelKey(sha), []));
+                const hit = await withDeadline(this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS, this.backend.restore([path], wheelKey(sha), []));
                 if (!hit || !existsSync(path))
                     return;
                 if ((await sha256File(path)) !== sha) {
@@ -94937,7 +94905,7 @@ class BuildCache {
         const run = limit(4);
         let n = 0;
         await Promise.all(sha256s.map((sha) => run(async () => {
-            if (!this.artifacts.has(sha))
+            if (this.broken || !this.artifacts.has(sha))
                 return;
             const path = this.transferPath(sha);
             mkdirSync(dirname$1(path), { recursive: true });
@@ -94949,7 +94917,7 @@ class BuildCache {
                 copyFileSync(this.artifacts.pathFor(sha), path);
             }
             try {
-                if (await this.save([path], wheelKey(sha), this.opts.wheelTimeoutMs ?? 300_000, statSync(path).size))
+                if (await this.save([path], wheelKey(sha), this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS, statSync(path).size))
                     n++;
             }
             finally {
@@ -96764,6 +96732,11 @@ function cacheDirOf(env) {
     return (env['FAST_BUILD_CACHE_DIR'] ||
         join(env['RUNNER_TEMP'] || join(env['HOME'] || '.', '.cache'), 'fast-build'));
 }
+/** FAST_BUILD_CACHE_TIMEOUT_S bounds every cache call (default: 15 s an index, 300 s a wheel). */
+function cacheTimeouts(env) {
+    const s = Number(env['FAST_BUILD_CACHE_TIMEOUT_S']);
+    return Number.isFinite(s) && s > 0 ? { indexTimeoutMs: s * 1000, wheelTimeoutMs: s * 1000 } : {};
+}
 function readPrevious(cacheDir, variant) {
     const path = join(cacheDir, 'work', 'plans', `${variant}.json`);
     if (!existsSync(path))
@@ -96787,7 +96760,7 @@ async function buildOrPlan(job) {
     const cacheDir = cacheDirOf(env);
     const artifacts = new ArtifactCache(join(cacheDir, 'artifacts'));
     const cache = inputs.cache
-        ? new BuildCache(job.cacheBackend, cacheDir, artifacts, { info: info, warning: warning })
+        ? new BuildCache(job.cacheBackend, cacheDir, artifacts, { info: info, warning: warning }, cacheTimeouts(env))
         : null;
     const json = planToJson(plan);
     const current = new Map(json.variants.map((v) => [v.name, v]));
