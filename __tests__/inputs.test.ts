@@ -20,7 +20,9 @@ describe('parseInputs', () => {
       invalidate: [],
       cacheEpoch: null,
       cache: true,
-      mode: 'build'
+      mode: 'build',
+      annotate: ['checks'],
+      allowRuntimeGroupsOnDefaultBranch: false
     })
   })
 
@@ -35,8 +37,17 @@ describe('parseInputs', () => {
     [{ tags: '{variant}-{sha}, {variant}-{ref}' }, { tags: ['{variant}-{sha}', '{variant}-{ref}'] }],
     [{ 'max-layers': '120' }, { maxLayers: 120 }],
     [{ 'cache-epoch': ' 2026-11 ' }, { cacheEpoch: '2026-11' }],
-    [{ platforms: 'linux/arm64' }, { platforms: [{ os: 'linux', architecture: 'arm64' }] }]
+    [{ platforms: 'linux/arm64' }, { platforms: [{ os: 'linux', architecture: 'arm64' }] }],
+    [{ annotate: 'none' }, { annotate: [] }],
+    [{ annotate: 'status, comment,status' }, { annotate: ['status', 'comment'] }],
+    [{ 'allow-runtime-groups-on-default-branch': 'true' }, { allowRuntimeGroupsOnDefaultBranch: true }]
   ])('%j', (inputs, expected) => {
     expect(parseInputs(get(inputs))).toMatchObject(expected)
+  })
+
+  it('a bad annotate names itself and what it takes', () => {
+    expect(() => parseInputs(get({ annotate: 'checks,slack' }))).toThrow(
+      /input annotate: "slack" is not one of checks, status, comment, none/
+    )
   })
 })

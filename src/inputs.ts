@@ -7,6 +7,7 @@ import { parsePlatform, type Platform } from './target.js'
 
 export type Mode = 'build' | 'plan'
 export type Builder = 'auto' | 'wheels' | 'dockerfile'
+export type Annotate = 'checks' | 'status' | 'comment'
 
 export interface Inputs {
   readonly project: string
@@ -28,6 +29,10 @@ export interface Inputs {
   readonly cacheEpoch: string | null
   readonly cache: boolean
   readonly mode: Mode
+  /** How a pull request is told what rebuilt (empty: only the job summary). */
+  readonly annotate: readonly Annotate[]
+  /** Let a run-time group through on the default branch (off: such a run fails). */
+  readonly allowRuntimeGroupsOnDefaultBranch: boolean
 }
 
 /** Split a list input on commas and newlines, dropping blanks. */
@@ -77,6 +82,23 @@ function tagTemplates(value: string): string[] {
     }
   }
   return templates
+}
+
+/** checks, status, comment (any of them, comma-separated), or none. */
+function annotateInput(value: string): Annotate[] {
+  const list = listInput(value)
+  if (list.length === 0) return ['checks']
+  if (list.length === 1 && list[0] === 'none') return []
+  const allowed = ['checks', 'status', 'comment'] as const
+  for (const a of list) {
+    if (!(allowed as readonly string[]).includes(a))
+      throw bad(
+        'annotate',
+        `${JSON.stringify(a)} is not one of checks, status, comment, none`,
+        'write checks, status or comment (several with commas), or none'
+      )
+  }
+  return [...new Set(list)] as Annotate[]
 }
 
 export function parseInputs(get: (name: string) => string): Inputs {
@@ -131,7 +153,13 @@ export function parseInputs(get: (name: string) => string): Inputs {
     invalidate,
     cacheEpoch: epoch,
     cache: booleanInput('cache', get('cache').trim(), true),
-    mode: oneOf('mode', get('mode').trim(), ['build', 'plan'] as const, 'build')
+    mode: oneOf('mode', get('mode').trim(), ['build', 'plan'] as const, 'build'),
+    annotate: annotateInput(get('annotate')),
+    allowRuntimeGroupsOnDefaultBranch: booleanInput(
+      'allow-runtime-groups-on-default-branch',
+      get('allow-runtime-groups-on-default-branch').trim(),
+      false
+    )
   }
 }
 

@@ -4,16 +4,19 @@
 // the environment) come in through `deps`, so tests can hand in their own.
 import * as core from '@actions/core'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve, sep } from 'node:path'
 import { pinBase, runBuild, type BuildResult, type VariantResult } from './build/build.js'
 import { decideVariants, matrixOf, type VariantDecision } from './build/decide.js'
 import { formatBytes } from './build/fast-path.js'
 import { ConfigError, describeError, isFastBuildError } from './errors.js'
-import { actionsCacheBackend, BuildCache, type CacheBackend } from './github/cache.js'
+import { actionsCacheBackend, BuildCache, CACHE_PREFIX, type CacheBackend } from './github/cache.js'
 import { readRunContext, type RunContext } from './github/context.js'
+import { deleteCacheEntries, publishReport, type GitHubTarget } from './github/publish.js'
+import { rebuildAnnotations, type RebuildCause, type RunReport } from './github/report.js'
 import { reasonsFor, summaryRow, summaryTable, type SummaryRow } from './github/summary.js'
+import { diffVariant } from './plan/diff.js'
 import { getInputs, type Inputs } from './inputs.js'
-import { readLock } from './lock/index.js'
+import { findLock, readLock } from './lock/index.js'
 import { planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
 import { readProject } from './project/pyproject.js'
 import type { Credential } from './registry/credentials.js'
@@ -25,6 +28,37 @@ import { ArtifactCache } from './wheels/fetch.js'
 export interface RunDeps {
   readonly env?: NodeJS.ProcessEnv
   readonly cacheBackend?: CacheBackend
+}
+
+/** Invalidation is a maintainer's act: honoured on workflow_dispatch only (the CLI has --rebuild). */
+function effectiveInvalidate(inputs: Inputs, context: RunContext): Inputs['invalidate'] {
+  const asked = inputs.invalidate === 'all' || inputs.invalidate.length > 0
+  if (!asked || context.eventName === 'workflow_dispatch') return inputs.invalidate
+  core.notice(
+    `invalidate is honoured only on workflow_dispatch; this run is a ${context.eventName ?? 'local'} run, so it is ignored`
+  )
+  return []
+}
+
+/** Run-time groups skip the hash: fine on a branch, refused on the default branch unless allowed. */
+function checkRuntimeGroups(plan: Plan, inputs: Inputs, context: RunContext): void {
+  const runtime = plan.variants.flatMap((v) =>
+    v.platforms.some((p) => p.runtime.length > 0)
+      ? [`${v.name} (${Math.max(...v.platforms.map((p) => p.runtime.length))} packages)`]
+      : []
+  )
+  if (runtime.length === 0 || !context.onDefaultBranch) return
+  if (inputs.allowRuntimeGroupsOnDefaultBranch) {
+    core.warning(
+      `run-time groups on the default branch: ${runtime.join(', ')} install packages when the container starts (allowed by allow-runtime-groups-on-default-branch)`
+    )
+    return
+  }
+  throw new ConfigError(
+    `run-time groups on the default branch ${context.defaultBranch}: ${runtime.join(', ')} would install packages outside the image's hash when the container starts`,
+    { file: plan.project.file, keyPath: 'tool.fast-build.runtime-groups' },
+    'move those packages into a variant (or empty runtime-groups) before merging, or set allow-runtime-groups-on-default-branch: true'
+  )
 }
 
 type VariantJson = PlanJson['variants'][number]
@@ -43,6 +77,7 @@ export async function run(deps: RunDeps = {}): Promise<void> {
     }
     const plan0 = loadPlan(inputs)
     for (const n of plan0.notes) core.notice(n)
+    checkRuntimeGroups(plan0, inputs, context)
     const mode = effectiveMode(inputs, context)
     const image = inputs.image ?? plan0.project.config.image
     if (!image) {
@@ -73,7 +108,7 @@ export async function run(deps: RunDeps = {}): Promise<void> {
     })
     try {
       await buildOrPlan({
-        inputs,
+        inputs: { ...inputs, invalidate: effectiveInvalidate(inputs, context) },
         context,
         env,
         mode,
@@ -212,14 +247,24 @@ async function buildOrPlan(job: Job): Promise<void> {
   // What changed since the last build of each variant that needs the full path: the cache's
   // layer index carries the plan it was built from (and the layer descriptors the build reuses).
   const reasons = new Map<string, string[]>()
+  const causes: RebuildCause[] = []
+  const invalidated = decisions.filter((d) => d.decision === 'invalidated').map((d) => d.variant)
   for (const d of decisions) {
-    if (d.decision !== 'fast' && cache) {
+    // An invalidated variant is rebuilt from nothing the caches say: its index is not restored.
+    if (d.decision === 'full' && cache) {
       const hit = await cache.restoreIndex(d.variant, d.shortHash)
       if (hit) core.info(`${d.variant}: layer index restored from the Actions cache (${hit})`)
     }
-    reasons.set(d.variant, reasonsFor(d.decision, readPrevious(cacheDir, d.variant), current.get(d.variant)!))
+    const previous = readPrevious(cacheDir, d.variant)
+    const now = current.get(d.variant)!
+    reasons.set(d.variant, reasonsFor(d.decision, previous, now))
+    if (d.decision !== 'fast' && previous && previous.hash !== now.hash) {
+      const diff = diffVariant(d.variant, previous, now)
+      causes.push({ variant: d.variant, changes: diff.platforms.flatMap((p) => p.changes) })
+    }
   }
   setPlanOutputs(plan, decisions)
+  if (invalidated.length > 0 && mode === 'build') await forget(job, invalidated)
 
   if (mode === 'plan') {
     const full = decisions.filter((d) => d.decision !== 'fast').map((d) => d.variant)
@@ -274,9 +319,16 @@ async function buildOrPlan(job: Job): Promise<void> {
   core.setOutput('images', JSON.stringify(images))
   if (result.variants.length === 1 && result.variants[0]!.digest)
     core.setOutput('digest', result.variants[0]!.digest)
-  await writeSummary(plan, decisions, result, reasons, cache, job.context, mode)
+  const rows = await writeSummary(plan, decisions, result, reasons, cache, job.context, mode)
 
   const failed = result.variants.filter((v) => v.path !== 'fast' && v.path !== 'full')
+  await report(
+    job,
+    plan,
+    rows,
+    causes,
+    failed.map((v) => v.variant)
+  )
   if (failed.length > 0) {
     for (const v of failed) core.error(`${v.variant}: ${v.error}`, { title: `fast-build: ${v.variant}` })
     core.setFailed(
@@ -298,12 +350,12 @@ async function writeSummary(
   cache: BuildCache | null,
   context: RunContext,
   mode: 'build' | 'plan'
-): Promise<void> {
+): Promise<SummaryRow[]> {
+  const byName = new Map<string, VariantResult>((result?.variants ?? []).map((v) => [v.variant, v]))
+  const rows: SummaryRow[] = decisions.map((d) =>
+    summaryRow(d, reasons.get(d.variant) ?? [], byName.get(d.variant) ?? null)
+  )
   try {
-    const byName = new Map<string, VariantResult>((result?.variants ?? []).map((v) => [v.variant, v]))
-    const rows: SummaryRow[] = decisions.map((d) =>
-      summaryRow(d, reasons.get(d.variant) ?? [], byName.get(d.variant) ?? null)
-    )
     const s = core.summary
       .addHeading(mode === 'plan' ? 'fast-build plan' : 'fast-build', 2)
       .addTable(summaryTable(rows))
@@ -329,4 +381,75 @@ async function writeSummary(
     // The summary is an extra: failing to write it only warns.
     core.warning(`could not write the job summary: ${describeError(e)}`)
   }
+  return rows
+}
+
+function githubTarget(job: Job): GitHubTarget | null {
+  const { inputs, context } = job
+  if (!inputs.githubToken || !context.repository) return null
+  return { token: inputs.githubToken, apiUrl: context.apiUrl, repository: context.repository }
+}
+
+/**
+ * Invalidated variants: their Actions cache entries (layer index, last plan) are deleted through
+ * the REST API, so neither this run nor a later one trusts them. Wheels stay: each is checked
+ * against its digest before use.
+ */
+async function forget(job: Job, variants: readonly string[]): Promise<void> {
+  const target = githubTarget(job)
+  if (!target) {
+    core.info('invalidate: no github-token, so the Actions cache entries of the invalidated variants stay')
+    return
+  }
+  const n = await deleteCacheEntries(
+    target,
+    variants.map((v) => `${CACHE_PREFIX}-index-${v}-`),
+    { info: core.info, warning: core.warning }
+  )
+  if (n !== null) core.info(`invalidate: ${n} Actions cache entries of ${variants.join(', ')} deleted`)
+}
+
+/** The check run, statuses and comment, as the annotate input asks; never from a fork's run. */
+async function report(
+  job: Job,
+  plan: Plan,
+  rows: readonly SummaryRow[],
+  causes: readonly RebuildCause[],
+  failed: readonly string[]
+): Promise<void> {
+  const { inputs, context } = job
+  const modes = inputs.annotate.filter((m) => m === 'status' || context.pullRequest !== null)
+  if (modes.length === 0 || context.forkPullRequest || !context.headSha) return
+  const target = githubTarget(job)
+  if (!target) {
+    core.info('annotate: no github-token and repository, so only the job summary reports this run')
+    return
+  }
+  const lock = findLock(plan.project)
+  const workspace = resolve(job.env['GITHUB_WORKSPACE'] || '.')
+  let annotations: ReturnType<typeof rebuildAnnotations> = []
+  try {
+    annotations = rebuildAnnotations(
+      relative(workspace, lock.path).split(sep).join('/'),
+      readFileSync(lock.path, 'utf8'),
+      causes
+    )
+  } catch (e) {
+    core.info(`annotations skipped: ${describeError(e)}`)
+  }
+  const runReport: RunReport = {
+    rows,
+    failed,
+    planOnly: false,
+    notes: [`Lock: \`${lock.display}\`; ${plan.variants.length} variants.`]
+  }
+  await publishReport({
+    target,
+    modes,
+    headSha: context.headSha,
+    pullRequest: context.pullRequest,
+    report: runReport,
+    annotations,
+    log: { info: core.info, warning: core.warning }
+  })
 }

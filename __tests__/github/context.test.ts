@@ -67,4 +67,36 @@ describe('readRunContext', () => {
     })
     expect(c.forkPullRequest).toBe(false)
   })
+
+  it('a pull request reports on its head commit, never counts as the default branch', () => {
+    const c = readRunContext(
+      {
+        GITHUB_EVENT_NAME: 'pull_request',
+        GITHUB_EVENT_PATH: '/e',
+        GITHUB_SHA: 'merge',
+        GITHUB_REF: 'refs/pull/7/merge',
+        GITHUB_API_URL: 'http://127.0.0.1:1'
+      },
+      payload({
+        repository: { full_name: 'acme/app', default_branch: 'main' },
+        pull_request: { number: 7, head: { sha: 'head', repo: { full_name: 'acme/app' } } }
+      })
+    )
+    expect(c).toMatchObject({ headSha: 'head', onDefaultBranch: false, apiUrl: 'http://127.0.0.1:1' })
+  })
+
+  it.each([
+    ['push', 'refs/heads/main', true],
+    ['workflow_dispatch', 'refs/heads/main', true],
+    ['push', 'refs/heads/feature', false],
+    ['push', 'refs/tags/main', false]
+  ])('%s of %s: on the default branch %s', (event, ref, expected) => {
+    const c = readRunContext(
+      { GITHUB_EVENT_NAME: event, GITHUB_EVENT_PATH: '/e', GITHUB_REF: ref, GITHUB_SHA: 's' },
+      payload({ repository: { full_name: 'acme/app', default_branch: 'main' } })
+    )
+    expect(c.onDefaultBranch).toBe(expected)
+    expect(c.headSha).toBe('s')
+    expect(c.apiUrl).toBe('https://api.github.com')
+  })
 })

@@ -14,15 +14,23 @@ export interface RunContext {
   /** A pull request whose head is in another repository: no secrets, nothing may be pushed. */
   readonly forkPullRequest: boolean
   readonly pullRequest: number | null
+  /** The commit results are reported on: a pull request's head (GITHUB_SHA is its merge commit). */
+  readonly headSha: string | null
+  /** The repository's default branch, from the event payload. */
+  readonly defaultBranch: string | null
+  /** A run for a commit on the default branch (a push, a dispatch, a schedule; never a pull request). */
+  readonly onDefaultBranch: boolean
+  /** GITHUB_API_URL (GitHub Enterprise Server has its own). */
+  readonly apiUrl: string
 }
 
 type Env = Readonly<Record<string, string | undefined>>
 
 interface Payload {
-  readonly repository?: { readonly full_name?: string }
+  readonly repository?: { readonly full_name?: string; readonly default_branch?: string }
   readonly pull_request?: {
     readonly number?: number
-    readonly head?: { readonly repo?: { readonly full_name?: string } | null }
+    readonly head?: { readonly sha?: string; readonly repo?: { readonly full_name?: string } | null }
   }
 }
 
@@ -50,13 +58,21 @@ export function readRunContext(
     (eventName === 'pull_request' || eventName === 'pull_request_review') &&
     pr !== undefined &&
     (head === null || head === undefined || head.full_name !== base)
+  const sha = env['GITHUB_SHA'] || null
+  const defaultBranch = payload.repository?.default_branch ?? null
+  const isPullRequest = pr !== undefined || (eventName ?? '').startsWith('pull_request')
   return {
     eventName,
-    sha: env['GITHUB_SHA'] || null,
+    sha,
     refName: env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || null,
     actor: env['GITHUB_ACTOR'] || null,
     repository: base,
     forkPullRequest: fork,
-    pullRequest: typeof pr?.number === 'number' ? pr.number : null
+    pullRequest: typeof pr?.number === 'number' ? pr.number : null,
+    headSha: pr?.head?.sha ?? sha,
+    defaultBranch,
+    onDefaultBranch:
+      !isPullRequest && defaultBranch !== null && env['GITHUB_REF'] === `refs/heads/${defaultBranch}`,
+    apiUrl: env['GITHUB_API_URL'] || 'https://api.github.com'
   }
 }
