@@ -60,6 +60,7 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import type { CacheStore } from './github-api.js'
 
 export const TWIRP_SERVICE = 'github.actions.results.api.v1.CacheService'
 
@@ -168,6 +169,8 @@ export interface CacheServer {
   setFaults(rules: readonly CacheFaultRule[]): void
   /** Cut every stalled request's connection; returns how many. */
   dropStalled(): number
+  /** Remove one entry (finalized or not) by its id, as deleting it through the REST API does; false if unknown. */
+  deleteEntry(id: number): boolean
   /** Forget every entry (the request log stays). */
   clear(): void
   close(): Promise<void>
@@ -903,6 +906,12 @@ export async function startCacheServer(options: CacheServerOptions = {}): Promis
       stalled.clear()
       return n
     },
+    deleteEntry: (id) => {
+      const e = entries.find((x) => x.id === id)
+      if (!e) return false
+      dropEntry(e)
+      return true
+    },
     clear: () => {
       entries = []
       storedBytes = 0
@@ -919,5 +928,29 @@ export async function startCacheServer(options: CacheServerOptions = {}): Promis
       entries = []
       storedBytes = 0
     }
+  }
+}
+
+/**
+ * The entries of a cache stand-in as the REST API (`/repos/{o}/{r}/actions/caches`) sees them, for
+ * startGitHubApi({ caches }): only finalized entries are listed (GitHub lists committed caches), and
+ * deleting one removes it from the cache service too. Every entry is on `ref`: the stand-in's runtime
+ * token is scoped to refs/heads/main.
+ */
+export function restCacheStore(server: CacheServer, ref = 'refs/heads/main'): CacheStore {
+  return {
+    list: () =>
+      server
+        .entries()
+        .filter((e) => e.finalized)
+        .map((e) => ({
+          id: e.id,
+          key: e.key,
+          version: e.version,
+          sizeInBytes: e.size,
+          createdAt: e.createdAt.toISOString(),
+          ref
+        })),
+    delete: (id) => server.entries().some((e) => e.id === id && e.finalized) && server.deleteEntry(id)
   }
 }
