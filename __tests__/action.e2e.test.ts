@@ -3,159 +3,65 @@
 // package index on 127.0.0.1, and a stand-in for the Actions cache service that speaks the
 // protocol @actions/cache uses (its own client code runs unmodified inside the bundle).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { startCacheServer, type CacheServer } from './support/cache-server.js'
-import { runnableRootfs, umociImage } from './support/deps-images.js'
-import { run } from './support/process.js'
+import {
+  commitAll,
+  gitInit,
+  rebuiltOf,
+  runAction,
+  startActionFixture,
+  type ActionFixture,
+  type ActionRun,
+  type ProjectVersions
+} from './support/action-run.js'
 import { tempDir } from './support/project.js'
-import { startPypiServer, type PypiServer } from './support/pypi-server.js'
-import { startRegistry, type TestRegistry } from './support/registry.js'
-import { skopeoCopy, skopeoInspect } from './support/skopeo.js'
-import { buildSimpleWheels, servedFiles, wheelProject, type BuiltWheel } from './support/wheel-project.js'
+import type { PypiServer } from './support/pypi-server.js'
+import type { TestRegistry } from './support/registry.js'
+import { skopeoInspect } from './support/skopeo.js'
+import type { BuiltWheel } from './support/wheel-project.js'
 
-const ACTION = resolve('dist', 'index.js')
-
+let fixture: ActionFixture
 let reg: TestRegistry
 let index: PypiServer
 let cacheServer: CacheServer
-let wheels: BuiltWheel[]
+let wheels: readonly BuiltWheel[]
 
 beforeAll(async () => {
-  reg = await startRegistry()
+  fixture = await startActionFixture()
+  ;({ reg, index, wheels } = fixture)
   cacheServer = await startCacheServer()
-  wheels = await buildSimpleWheels(join(tempDir(), 'w'), [
-    ...['requests-ish', 'urllib-ish', 'certifi-ish', 'idna-ish', 'six-ish', 'attrs-ish'].map((p) => ({
-      project: p,
-      version: '1.0.0'
-    })),
-    { project: 'six-ish', version: '1.1.0' },
-    { project: 'torch-ish', version: '2.5.1', kb: 64 },
-    { project: 'torch-ish', version: '2.6.0', kb: 64 },
-    { project: 'einops-ish', version: '0.8.0' }
-  ])
-  index = await startPypiServer({ files: servedFiles(wheels) })
-  const base = join(tempDir(), 'base')
-  await umociImage(base, 'base', runnableRootfs(join(tempDir(), 'rootfs')))
-  expect((await skopeoCopy(`oci:${base}:base`, `docker://${reg.host}/library/python:3.11`)).stderr).toBe('')
 }, 300_000)
 
 afterAll(async () => {
-  await index?.close()
   await cacheServer?.close()
-  await reg?.stop()
+  await fixture?.close()
 })
 
-const w = (project: string, version = '1.0.0') =>
-  wheels.find((x) => x.project === project && x.version === version)!
-
-interface Versions {
-  six?: string
-  torch?: string
-  einops?: boolean
-}
-
-/** The repository: a uv project with variants base (main) and ml (main + the ml extra). */
-function writeProject(dir: string, v: Versions = {}): void {
-  wheelProject(
-    {
-      indexUrl: index.simpleUrl,
-      fileUrl: (f) => index.fileUrl(f),
-      main: ['requests-ish', 'urllib-ish', 'certifi-ish', 'idna-ish', 'attrs-ish']
-        .map((p) => w(p))
-        .concat(w('six-ish', v.six ?? '1.0.0')),
-      extras: { ml: [w('torch-ish', v.torch ?? '2.5.1'), ...(v.einops ? [w('einops-ish', '0.8.0')] : [])] },
-      config: `[tool.fast-build]
-python = "3.11"
-base-image = "${reg.host}/library/python:3.11"
-image = "${reg.host}/acme/app"
-[tool.fast-build.variants]
-base = { groups = ["main"] }
-ml = { groups = ["main"], extras = ["ml"] }
-`,
-      files: { 'app/__init__.py': '', 'app/main.py': 'print("v1")\n' }
-    },
-    dir
-  )
-}
-
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 't',
-  GIT_AUTHOR_EMAIL: 't@e',
-  GIT_COMMITTER_NAME: 't',
-  GIT_COMMITTER_EMAIL: 't@e'
-}
-function commit(dir: string, message: string): string {
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-C', dir, ...args], {
-      env: { ...process.env, ...GIT_ENV },
-      encoding: 'utf8'
-    }).trim()
-  git('add', '-A')
-  git('commit', '-q', '-m', message)
-  return git('rev-parse', 'HEAD')
-}
-
-interface ActionRun {
-  readonly code: number
-  readonly stdout: string
-  readonly outputs: Record<string, string>
-  readonly summary: string
-}
-
-/** GITHUB_OUTPUT as @actions/core writes it: `name<<delimiter`, value lines, `delimiter`. */
-function parseOutputs(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const re = /^([\w-]+)<<(.+)\n([\s\S]*?)\n\2$/gm
-  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!
-  return out
-}
+const writeProject = (dir: string, v: ProjectVersions = {}) => fixture.writeProject(dir, v)
 
 /** One step running the action; `runner` is the runner's temp dir (its caches), kept or fresh. */
-async function action(
+function action(
   dir: string,
   sha: string,
   runner: string,
   inputs: Record<string, string> = {},
   extraEnv: Record<string, string> = {}
 ): Promise<ActionRun> {
-  const files = tempDir()
-  const output = join(files, 'output')
-  const summary = join(files, 'summary')
-  const event = join(files, 'event.json')
-  writeFileSync(output, '')
-  writeFileSync(summary, '')
-  writeFileSync(event, JSON.stringify({ repository: { full_name: 'acme/app' }, ref: 'refs/heads/main' }))
-  const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: runner,
-    RUNNER_TEMP: runner,
-    GITHUB_WORKSPACE: dir,
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_EVENT_PATH: event,
-    GITHUB_SHA: sha,
-    GITHUB_REF_NAME: 'main',
-    GITHUB_REPOSITORY: 'acme/app',
-    GITHUB_ACTOR: 'octocat',
-    GITHUB_OUTPUT: output,
-    GITHUB_STEP_SUMMARY: summary,
-    ...cacheServer.env,
-    ...Object.fromEntries(
-      Object.entries({ project: dir, ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])
-    ),
-    ...extraEnv
-  }
-  const r = await run('node', [ACTION], { env, cwd: dir, timeoutMs: 240_000 })
-  return {
-    code: r.code ?? -1,
-    stdout: r.stdout,
-    outputs: parseOutputs(readFileSync(output, 'utf8')),
-    summary: readFileSync(summary, 'utf8')
-  }
+  const { GITHUB_EVENT_NAME: event, ...env } = extraEnv
+  return runAction({
+    dir,
+    sha,
+    runner,
+    inputs,
+    ...(event ? { event } : {}),
+    env: { ...cacheServer.env, ...env }
+  })
 }
 
-const rebuilt = (r: ActionRun) => JSON.parse(r.outputs['rebuilt'] ?? 'null')
+const commit = commitAll
+const rebuilt = rebuiltOf
 
 describe('the action on a repository, commit after commit', () => {
   let dir: string
@@ -164,7 +70,7 @@ describe('the action on a repository, commit after commit', () => {
   beforeAll(() => {
     dir = tempDir()
     writeProject(dir)
-    execFileSync('git', ['init', '-q', '-b', 'main', dir])
+    gitInit(dir)
     runner = tempDir()
   })
 
@@ -223,7 +129,7 @@ describe('the action on a repository, commit after commit', () => {
     expect(r.stdout).toMatch(/layer index restored from the Actions cache \(fast-build-v1-index-base-/)
     expect(r.stdout).toMatch(/downloaded 1 wheel /)
     process.stdout.write(
-      `fresh runner, new hash: ${index.fileRequests().length - downloadsBefore} wheel downloaded (of ${wheels.length - 2} in the lock)\n`
+      `fresh runner, new hash: ${index.fileRequests().length - downloadsBefore} wheel downloaded (of 8 in the lock)\n`
     )
   }, 300_000)
 
@@ -232,11 +138,11 @@ describe('the action on a repository, commit after commit', () => {
     try {
       writeFileSync(join(dir, 'app', 'main.py'), 'print("v3")\n')
       let sha = commit(dir, 'code')
-      const dispatch = { GITHUB_EVENT_NAME: 'workflow_dispatch' }
+      // A new cache-epoch moves every hash: both variants take the full path and consult the cache.
       let start = Date.now()
-      let r = await action(dir, sha, runner, { invalidate: 'base' }, dispatch)
+      let r = await action(dir, sha, runner, { 'cache-epoch': 'faults-1' })
       expect(r.code).toBe(0)
-      expect(rebuilt(r)).toEqual(['base'])
+      expect(rebuilt(r)).toEqual(['base', 'ml'])
       // @actions/cache retries a 500 for ~30 s a call; fast-build gives up on the first call
       // after 15 s and leaves the cache alone for the rest of the run.
       expect(r.stdout).toMatch(
@@ -251,15 +157,9 @@ describe('the action on a repository, commit after commit', () => {
       writeFileSync(join(dir, 'app', 'main.py'), 'print("v4")\n')
       sha = commit(dir, 'code again')
       start = Date.now()
-      r = await action(
-        dir,
-        sha,
-        runner,
-        { invalidate: 'ml' },
-        { ...dispatch, FAST_BUILD_CACHE_TIMEOUT_S: '2' }
-      )
+      r = await action(dir, sha, runner, { 'cache-epoch': 'faults-2' }, { FAST_BUILD_CACHE_TIMEOUT_S: '2' })
       expect(r.code).toBe(0)
-      expect(rebuilt(r)).toEqual(['ml'])
+      expect(rebuilt(r)).toEqual(['base', 'ml'])
       expect(r.stdout).toMatch(
         /::warning::Actions cache: .*no answer in 2 s\); the build goes on without the cache/
       )
@@ -284,7 +184,7 @@ describe('fanning out: plan, one build job per variant, then the source on top',
       `${reg.host}/acme/fanout`
     )
     writeFileSync(join(dir, 'pyproject.toml'), config)
-    execFileSync('git', ['init', '-q', '-b', 'main', dir])
+    gitInit(dir)
     const sha = commit(dir, 'init')
 
     const plan = await action(dir, sha, tempDir(), { mode: 'plan' })

@@ -40,11 +40,15 @@ function effectiveInvalidate(inputs: Inputs, context: RunContext): Inputs['inval
   return []
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
 /** Run-time groups skip the hash: fine on a branch, refused on the default branch unless allowed. */
 function checkRuntimeGroups(plan: Plan, inputs: Inputs, context: RunContext): void {
   const runtime = plan.variants.flatMap((v) =>
     v.platforms.some((p) => p.runtime.length > 0)
-      ? [`${v.name} (${Math.max(...v.platforms.map((p) => p.runtime.length))} packages)`]
+      ? [`${v.name} (${plural(Math.max(...v.platforms.map((p) => p.runtime.length)), 'package')})`]
       : []
   )
   if (runtime.length === 0 || !context.onDefaultBranch) return
