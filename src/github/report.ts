@@ -2,7 +2,7 @@
 // the lock-file lines of the packages that caused each rebuild), one commit status per variant,
 // and the body of the one comment fast-build keeps up to date. Pure: publish.ts sends them.
 import { normalizeName } from '../names.js'
-import type { PackageChange } from '../plan/diff.js'
+import { describeChange, type PackageChange } from '../plan/diff.js'
 import type { SummaryRow } from './summary.js'
 
 /** Where each [[package]] of a lock starts: `name = "…"` line (1-based) and its version. */
@@ -71,21 +71,6 @@ export interface RebuildCause {
   readonly changes: readonly PackageChange[]
 }
 
-function changeText(c: PackageChange): string {
-  switch (c.kind) {
-    case 'added':
-      return `+ ${c.name} ${c.version ?? ''}`.trim()
-    case 'removed':
-      return `- ${c.name} ${c.version ?? ''}`.trim()
-    case 'version':
-      return `${c.name} ${c.from ?? '?'} → ${c.to ?? '?'}`
-    case 'source':
-      return `${c.name} ${c.version ?? ''}: source ${c.from} → ${c.to}`
-    case 'file':
-      return `${c.name} ${c.version ?? ''}: file ${c.from} → ${c.to}`
-  }
-}
-
 /**
  * One notice per changed package still in the lock, on its entry's `name` line, naming every
  * variant it rebuilt. A removed package has no line left to point at (the summary lists it).
@@ -104,7 +89,7 @@ export function rebuildAnnotations(
       const version = c.kind === 'version' ? c.to : c.version
       const entry = entries.find((e) => e.version === version) ?? entries[0]
       if (!entry) continue
-      const at = byLine.get(entry.line) ?? { text: changeText(c), variants: [] }
+      const at = byLine.get(entry.line) ?? { text: describeChange(c), variants: [] }
       if (!at.variants.includes(cause.variant)) at.variants.push(cause.variant)
       byLine.set(entry.line, at)
     }
