@@ -20,17 +20,15 @@ import { tempDir } from './support/project.js'
 import type { PypiServer } from './support/pypi-server.js'
 import type { TestRegistry } from './support/registry.js'
 import { skopeoInspect } from './support/skopeo.js'
-import type { BuiltWheel } from './support/wheel-project.js'
 
 let fixture: ActionFixture
 let reg: TestRegistry
 let index: PypiServer
 let cacheServer: CacheServer
-let wheels: readonly BuiltWheel[]
 
 beforeAll(async () => {
   fixture = await startActionFixture()
-  ;({ reg, index, wheels } = fixture)
+  ;({ reg, index } = fixture)
   cacheServer = await startCacheServer()
 }, 300_000)
 
