@@ -19,7 +19,14 @@ export interface Podman {
   run(
     image: string,
     args?: readonly string[],
-    opts?: { entrypoint?: string; timeoutMs?: number }
+    opts?: {
+      entrypoint?: string
+      timeoutMs?: number
+      /** 'none' (default) or 'host': the host's network, to reach servers a test runs on 127.0.0.1. */
+      network?: 'none' | 'host'
+      /** Set in the container (`--env`). */
+      env?: Readonly<Record<string, string>>
+    }
   ): Promise<RunResult>
   close(): void
 }
@@ -46,7 +53,8 @@ export function startPodman(): Podman {
           'run',
           '--rm',
           '--tls-verify=false',
-          '--network=none',
+          `--network=${opts.network ?? 'none'}`,
+          ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
           ...(opts.entrypoint !== undefined ? ['--entrypoint', opts.entrypoint] : []),
           image,
           ...args

@@ -1,6 +1,7 @@
-// The app image of one platform, as data: the deps image's layers plus the source layer, with a
-// config derived from the deps image's (working dir, environment, entry point, labels) and the
-// diff_ids and history kept in step with the layers. Pure: no I/O.
+// The app image of one platform, as data: the deps image's layers, then the run-time layer when
+// the variant has run-time packages (runtime.ts), then the source layer, with a config derived
+// from the deps image's (working dir, environment, entry point, labels) and the diff_ids and
+// history kept in step with the layers. Pure: no I/O.
 import type { Digest } from '../oci/digest.js'
 import {
   buildManifest,
@@ -13,6 +14,7 @@ import {
   type ImageManifest
 } from '../oci/image.js'
 import { DOCKER_MANIFEST } from '../oci/media-types.js'
+import { RUNTIME_LABEL, SHIM_PATH, wrapEntrypoint } from './runtime.js'
 
 export interface SourceLayerRef {
   readonly digest: Digest
@@ -21,6 +23,12 @@ export interface SourceLayerRef {
   readonly mediaType: string
   readonly diffId: Digest
   readonly files: number
+}
+
+/** The run-time layer (shim and requirements) of this platform. */
+export interface RuntimeLayerRef extends SourceLayerRef {
+  /** Packages the shim installs on this platform (may be 0 when another platform has some). */
+  readonly packages: number
 }
 
 export interface AppSettings {
@@ -53,7 +61,12 @@ function parseEnv(list: readonly string[] | undefined): Map<string, string> {
 }
 
 /** The deps config with our settings applied; unknown fields are kept as they were. */
-export function appConfig(deps: ImageConfig, layer: SourceLayerRef, s: AppSettings): ImageConfig {
+export function appConfig(
+  deps: ImageConfig,
+  layer: SourceLayerRef,
+  s: AppSettings,
+  runtime: RuntimeLayerRef | null = null
+): ImageConfig {
   const config = { ...(deps.config ?? {}) }
   const env = parseEnv(config.Env)
   for (const [k, v] of Object.entries(s.env)) env.set(k, v)
@@ -70,14 +83,33 @@ export function appConfig(deps: ImageConfig, layer: SourceLayerRef, s: AppSettin
   } else if (s.cmd) {
     config.Cmd = [...s.cmd]
   }
-  config.Labels = sortedRecord({ ...(config.Labels ?? {}), ...s.labels })
+  // The shim goes in front of whatever entrypoint the image ends up with; CMD stays as it is, so
+  // `run image cmd args` runs the shim, which installs and then execs the entrypoint and command.
+  if (runtime) config.Entrypoint = wrapEntrypoint(config.Entrypoint)
+  config.Labels = sortedRecord({
+    ...(config.Labels ?? {}),
+    ...s.labels,
+    ...(runtime ? { [RUNTIME_LABEL]: String(runtime.packages) } : {})
+  })
   return {
     ...deps,
     created: s.created,
     config,
-    rootfs: { type: 'layers', diff_ids: [...deps.rootfs.diff_ids, layer.diffId] },
+    rootfs: {
+      type: 'layers',
+      diff_ids: [...deps.rootfs.diff_ids, ...(runtime ? [runtime.diffId] : []), layer.diffId]
+    },
     history: [
       ...(deps.history ?? []),
+      ...(runtime
+        ? [
+            {
+              created: s.created,
+              created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
+              comment: 'fast-build'
+            }
+          ]
+        : []),
       {
         created: s.created,
         created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
@@ -94,6 +126,8 @@ export function appImage(args: {
   readonly depsConfig: ImageConfig
   readonly depsRef: string
   readonly layer: SourceLayerRef
+  /** The run-time layer, between the deps layers and the source layer; null when none. */
+  readonly runtime?: RuntimeLayerRef | null
   readonly settings: AppSettings
 }): AppImage {
   const { depsManifest: m, layer } = args
@@ -102,14 +136,19 @@ export function appImage(args: {
       `deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`
     )
   }
-  const config = serialize(appConfig(args.depsConfig, layer, args.settings))
+  const runtime = args.runtime ?? null
+  const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime))
   const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config)
   const layerDescriptor: Descriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }
   const manifest = serialize(
     buildManifest({
       mediaType: m.mediaType,
       config: configDescriptor,
-      layers: [...m.layers, layerDescriptor],
+      layers: [
+        ...m.layers,
+        ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
+        layerDescriptor
+      ],
       // Docker schema 2 has no annotations; the labels carry the same facts there.
       ...(m.mediaType === DOCKER_MANIFEST
         ? {}

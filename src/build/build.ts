@@ -22,8 +22,9 @@ import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
 import { TAG_PATTERN } from '../registry/store.js'
 import type { AppSettings } from './app-image.js'
 import { depsTag, resolveDepsImage } from './deps-image.js'
-import { formatBytes, pushAppImage, type BlobStats } from './fast-path.js'
+import { formatBytes, pushAppImage, type BlobStats, type RuntimeLayer } from './fast-path.js'
 import { buildEpoch, gitInfo, type GitInfo } from './git.js'
+import { hasRuntime, runtimeEntries, runtimeFiles, RUNTIME_MTIME } from './runtime.js'
 import { collectSource, localPackagesOf, type SourceTree } from './source.js'
 
 /** fast: deps image found; full: built now, then the fast path; missing: no deps image and the
@@ -156,6 +157,31 @@ function sharingOf(plan: Plan): (platform: Platform, sha256: string) => readonly
     }
   }
   return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? []
+}
+
+/**
+ * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
+ * has no run-time packages. Small (a shim and a requirements file), so built in memory; checked
+ * before any deps image is built, so a package pip cannot install at start fails the variant early.
+ */
+async function runtimeLayers(
+  plan: Plan,
+  v: VariantPlan,
+  compression: Compression
+): Promise<Map<string, RuntimeLayer> | null> {
+  if (!hasRuntime(v.platforms)) return null
+  const out = new Map<string, RuntimeLayer>()
+  for (const p of v.platforms) {
+    const files = runtimeFiles({
+      variant: v.name,
+      platform: p,
+      install: plan.install,
+      lockPath: plan.lock.path
+    })
+    const blob = await buildLayer(runtimeEntries(files), { mtime: RUNTIME_MTIME, compression })
+    out.set(formatPlatform(p.platform), { blob, packages: files.requirements.length })
+  }
+  return out
 }
 
 export const DEFAULT_TAG = '{variant}-{sha}'
@@ -319,6 +345,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       const base0 = { variant: v.name, hash: v.hash, depsRef }
       const none = { uploaded: 0, mounted: 0, skipped: 0 }
       try {
+        const runtime = await runtimeLayers(plan, v, o.compression ?? 'gzip')
         const wanted = rebuild === 'all' || rebuild.includes(v.name)
         let deps = wanted
           ? null
@@ -402,6 +429,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           },
           tags,
           ...(layerOutcome ? { layerOutcome } : {}),
+          ...(runtime
+            ? { runtime: (platform: Platform) => runtime.get(formatPlatform(platform)) ?? null }
+            : {}),
           onProgress: (m) => progress(v.name, m)
         })
         const stats: BlobStats = pushed.stats

@@ -6,3 +6,10 @@ import { FastBuildError } from '../errors.js'
  * `location.file` names the file (or the link), `line` the `.dockerignore` line.
  */
 export class SourceError extends FastBuildError {}
+
+/**
+ * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
+ * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
+ * `location` is the package's entry in the lock.
+ */
+export class RuntimeGroupError extends FastBuildError {}

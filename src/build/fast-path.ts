@@ -1,11 +1,13 @@
-// The fast path: the deps image exists, so the app image is its layers plus one source layer.
-// Only the source layer (unless already there), the configs and the manifests are written; the
-// deps layers are referenced, never pulled. Blobs always go before the manifests naming them,
+// The fast path: the deps image exists, so the app image is its layers plus one source layer (and,
+// for a variant with run-time packages, the small run-time layer before it: runtime.ts). Only
+// those layers (unless already there), the configs and the manifests are written; the deps
+// layers are referenced, never pulled. Blobs always go before the manifests naming them,
 // and the tagged manifest (or index) goes last, so no tag ever points at an incomplete image.
 import { buildIndex, serialize, type Descriptor } from '../oci/image.js'
 import { layerMediaType, OCI_INDEX, DOCKER_MANIFEST_LIST, isIndexType } from '../oci/media-types.js'
 import type { LayerBlob } from '../oci/layer.js'
 import type { Digest } from '../oci/digest.js'
+import type { Platform } from '../target.js'
 import type { BlobOutcome, ImageStore } from '../registry/store.js'
 import { appImage, type AppSettings } from './app-image.js'
 import type { DepsImage } from './deps-image.js'
@@ -20,6 +22,12 @@ export interface BlobStats {
 
 export function emptyStats(): BlobStats {
   return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 }
+}
+
+/** A platform's run-time layer blob (runtime.ts), and how many packages its shim installs. */
+export interface RuntimeLayer {
+  readonly blob: LayerBlob
+  readonly packages: number
 }
 
 export interface FastPathResult {
@@ -46,6 +54,8 @@ export async function pushAppImage(args: {
   readonly tags: readonly string[]
   /** The source layer was already written (streamed while it was compressed), with this outcome. */
   readonly layerOutcome?: BlobOutcome
+  /** The run-time layer for a platform; absent or null: none (the image is as without run-time groups). */
+  readonly runtime?: (platform: Platform) => RuntimeLayer | null
   readonly onProgress?: (message: string) => void
 }): Promise<FastPathResult> {
   const { store, deps, layer, settings } = args
@@ -70,6 +80,23 @@ export async function pushAppImage(args: {
       countBlob(stats, outcome, layer.size)
       pushedLayer.add(layer.digest)
     }
+    const runtime = args.runtime?.(p.platform) ?? null
+    const runtimeType = runtime ? layerMediaType(p.manifest.mediaType, runtime.blob.compression) : ''
+    if (runtime && !pushedLayer.has(runtime.blob.digest)) {
+      const r = runtime.blob
+      args.onProgress?.(
+        `run-time layer ${r.digest.slice(7, 19)} (${runtime.packages} packages, ${formatBytes(r.size)})`
+      )
+      countBlob(
+        stats,
+        await store.putBlob(
+          { mediaType: runtimeType, digest: r.digest, size: r.size },
+          r.data ?? { file: r.file! }
+        ),
+        r.size
+      )
+      pushedLayer.add(r.digest)
+    }
     const image = appImage({
       depsManifest: p.manifest,
       depsManifestDigest: p.manifestDigest,
@@ -82,6 +109,16 @@ export async function pushAppImage(args: {
         diffId: layer.diffId,
         files: layer.entries
       },
+      runtime: runtime
+        ? {
+            digest: runtime.blob.digest,
+            size: runtime.blob.size,
+            mediaType: runtimeType,
+            diffId: runtime.blob.diffId,
+            files: runtime.blob.entries,
+            packages: runtime.packages
+          }
+        : null,
       settings
     })
     countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length)
