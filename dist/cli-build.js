@@ -1,7 +1,7 @@
 import { join, resolve, isAbsolute, dirname, basename, posix, sep, relative } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { F as FastBuildError, n as normalizeName, d as describeError, f as formatPlatform, p as parseWheelFilename, C as ConfigError, s as sourceLabel, c as chooseWheel, a as parseToml, b as planProject, e as pythonMinor, U as UsageError, l as loadPlan, r as renderTable } from './cli.js';
+import { F as FastBuildError, n as normalizeName, d as describeError, f as formatPlatform, p as parseWheelFilename, C as ConfigError, a as filesForTarget, u as unavailableReason, P as PYPI_SIMPLE, w as wheelSupports, s as sourceLabel, c as chooseWheel, b as parseToml, e as planProject, g as pythonMinor, U as UsageError, l as loadPlan, r as renderTable } from './cli.js';
 import { open, stat, readFile, mkdir, rename, readdir, rm, writeFile, readlink } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { inflateRawSync, inflateRaw, createInflateRaw } from 'node:zlib';
@@ -4543,6 +4543,270 @@ function handled(p) {
     return p;
 }
 
+/**
+ * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
+ * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
+ * `location.file` names the file (or the link), `line` the `.dockerignore` line.
+ */
+class SourceError extends FastBuildError {
+}
+/**
+ * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
+ * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
+ * `location` is the package's entry in the lock.
+ */
+class RuntimeGroupError extends FastBuildError {
+}
+
+// Run-time groups (`runtime-groups = ["exp"]`): packages that stay out of the deps image and its
+// hash, and are installed by pip when the container starts. The app image gets one small layer
+// for them, between the deps layers and the source layer, holding
+//
+//   /opt/fast-build/runtime-requirements.txt   pinned and hashed, for this variant and platform
+//   /opt/fast-build/entrypoint                 a POSIX sh shim: pip install (once), then exec "$@"
+//
+// and the image's Entrypoint becomes the shim followed by the entrypoint it had. Everything here
+// is pure: the plan's run-time closure in, texts and layer entries out. Pushing the layer is the
+// push code's business (fast-path.ts); the hash never sees any of this (plan/hash.ts).
+/** Where the layer's files go in the image. */
+const RUNTIME_DIR = '/opt/fast-build';
+const REQUIREMENTS_PATH = `${RUNTIME_DIR}/runtime-requirements.txt`;
+const SHIM_PATH = `${RUNTIME_DIR}/entrypoint`;
+/**
+ * The layer's one file time (1980-01-01, as deps layers): it depends on the lock only, so the same
+ * run-time packages give the same layer on every commit, uploaded once.
+ */
+const RUNTIME_MTIME = 315532800;
+/** Image label: how many packages the shim installs (on this platform). */
+const RUNTIME_LABEL = 'dev.fast-build.runtime-packages';
+/** Overrides the index the shim installs from (a mirror), as FAST_BUILD_INDEX_URL does for builds. */
+const INDEX_ENV = 'FAST_BUILD_INDEX_URL';
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/** A URL fit to be written into an image: credentials never are. */
+function withoutCredentials(url) {
+    return splitUserinfo(url).url;
+}
+function refuse(pkg, lockPath, what, why) {
+    throw new RuntimeGroupError(`run-time package ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, `move ${pkg.name} out of the runtime group (tool.fast-build.runtime-groups) into a variant's groups, so it is built into the deps image`);
+}
+/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
+function sha256s(pkg, files, lockPath) {
+    const out = new Set();
+    for (const f of files) {
+        const h = f.hashes['sha256'];
+        if (!h)
+            refuse(pkg, lockPath, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
+        out.add(h.toLowerCase());
+    }
+    return [...out].sort(compare);
+}
+/**
+ * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
+ * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
+ * but valid choice from failing the hash check.
+ */
+function installableFiles(pkg, target) {
+    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
+}
+/**
+ * The requirements for a platform's run-time packages, sorted by name. Markers are already
+ * evaluated (the closure is per target), so none are written. Local source trees ship with the
+ * source layer and are left out; what pip cannot fetch and check by hash is refused.
+ */
+function runtimeRequirements(entries, target, lockPath) {
+    const out = [];
+    for (const { package: pkg } of entries) {
+        const s = pkg.source;
+        switch (s.kind) {
+            case 'directory':
+                continue;
+            case 'registry': {
+                if (pkg.version === null)
+                    refuse(pkg, lockPath, 'from an index', 'the lock records no version');
+                const reason = unavailableReason(pkg, target);
+                if (reason)
+                    refuse(pkg, lockPath, `on ${formatPlatform(target.platform)}`, reason);
+                const files = installableFiles(pkg, target);
+                if (files.length === 0)
+                    refuse(pkg, lockPath, 'from an index', 'the lock lists no files for it');
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name}==${pkg.version}`,
+                    hashes: sha256s(pkg, files, lockPath),
+                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
+                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
+                });
+                continue;
+            }
+            case 'url': {
+                const [file] = filesForTarget(pkg.files, target);
+                if (!file)
+                    refuse(pkg, lockPath, `from ${s.url}`, 'the lock records no archive with a hash for it');
+                const url = withoutCredentials(file.url ?? s.url);
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: sha256s(pkg, [file], lockPath),
+                    index: null
+                });
+                continue;
+            }
+            case 'git':
+                return refuse(pkg, lockPath, `from git ${s.url}`, 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes');
+            case 'file':
+                return refuse(pkg, lockPath, `from the local archive ${s.path}`, 'the file is not in the image, so the container cannot install it');
+        }
+    }
+    return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''));
+}
+/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
+function runtimeIndexes(requirements) {
+    const seen = [];
+    for (const r of requirements)
+        if (r.index && !seen.includes(r.index))
+            seen.push(r.index);
+    const [index = PYPI_SIMPLE, ...extra] = seen;
+    return { index, extra };
+}
+/** The pip requirements file: a header, then `name==version \` and one `--hash` line per file. */
+function requirementsText(variant, platform, requirements) {
+    const lines = [
+        `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(platform)}.`,
+        `# The run-time group packages: ${SHIM_PATH} installs them with pip when the container starts.`,
+        "# They are not in the image's hash: the deps image does not change when they do.",
+        ''
+    ];
+    for (const r of requirements) {
+        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
+        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
+    }
+    return lines.join('\n') + '\n';
+}
+/** `text` as one single-quoted sh word. */
+function shQuote(text) {
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+/** `a==1, b==2, c==3 and 4 more` */
+function summary(requirements) {
+    const shown = requirements.slice(0, 3).map((r) => (r.version ? `${r.name}==${r.version}` : r.name));
+    const more = requirements.length - shown.length;
+    return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+/**
+ * The entrypoint shim. Without packages it only runs the command. With packages it installs them
+ * once per container (a marker keyed by the requirements' sha256, under $TMPDIR or /tmp so a
+ * read-only root with a writable site-packages still works), then runs the command with exec, so
+ * signals reach it directly.
+ */
+function shimText(args) {
+    const { requirements: reqs, install } = args;
+    const head = [
+        '#!/bin/sh',
+        `# Generated by fast-build for variant ${args.variant}, platform ${formatPlatform(args.platform)}.`
+    ];
+    if (reqs.length === 0) {
+        return [
+            ...head,
+            '# No run-time group packages on this platform: it only runs the command.',
+            'exec "$@"',
+            ''
+        ].join('\n');
+    }
+    head.push(`# Installs the run-time group packages of ${REQUIREMENTS_PATH}`, '# with pip when the container starts (once per container), then runs the command. They are', "# not in the image's hash.", `# ${INDEX_ENV} replaces the index they come from (a mirror; credentials in the URL or in`, '# ~/.netrc, never in the image).');
+    const { index, extra } = runtimeIndexes(reqs);
+    const n = `${reqs.length} run-time package${reqs.length === 1 ? '' : 's'}`;
+    const py = shQuote(install.interpreter);
+    const site = shQuote(install.sitePackages);
+    const defaults = [`--index-url ${shQuote(index)}`, ...extra.map((u) => `--extra-index-url ${shQuote(u)}`)];
+    const say = (text) => `echo ${shQuote(`fast-build: ${text}`)} >&2`;
+    // Inside double quotes only these four are special.
+    const dq = (text) => text.replace(/["$`\\]/g, '\\$&');
+    return [
+        ...head,
+        'set -u',
+        `req=${shQuote(REQUIREMENTS_PATH)}`,
+        `marker="\${TMPDIR:-/tmp}/fast-build-runtime-${args.requirementsSha256.slice(0, 16)}"`,
+        // Running as root is what containers do; pip's warning about it would be noise on every start
+        // (an environment setting, which pips older than the option ignore, unlike the flag).
+        'fast_build_pip() {',
+        `  PIP_ROOT_USER_ACTION=ignore ${py} -m pip install --no-deps --require-hashes --no-input --disable-pip-version-check --quiet \\`,
+        `    --target ${site} "$@" -r "$req"`,
+        '}',
+        'if [ ! -e "$marker" ]; then',
+        `  if [ -n "\${${INDEX_ENV}:-}" ]; then`,
+        // A URL with credentials in it is not echoed.
+        `    case "$${INDEX_ENV}" in *@*) from=${INDEX_ENV} ;; *) from="$${INDEX_ENV}" ;; esac`,
+        `    echo "${dq(`fast-build: installing ${n} (${summary(reqs)}) into ${install.sitePackages} from `)}$from" >&2`,
+        `    fast_build_pip --index-url "$${INDEX_ENV}"`,
+        '  else',
+        `    ${say(`installing ${n} (${summary(reqs)}) into ${install.sitePackages} from ${index}`)}`,
+        `    fast_build_pip ${defaults.join(' ')}`,
+        '  fi',
+        '  status=$?',
+        '  if [ "$status" -ne 0 ]; then',
+        // Told apart only after a failure: the check costs a second Python start on every container.
+        `    if ! ${py} -m pip --version >/dev/null 2>&1; then`,
+        `      ${say(`the run-time group needs pip in the image, but ${install.interpreter} -m pip does not run: add pip to the project's dependencies (the deps image then has it), use a base image with pip, or move the run-time packages into a variant's groups`)}`,
+        '    else',
+        `      ${say(`installing the run-time packages of ${REQUIREMENTS_PATH} failed (pip says why above): check that the index serves the files the lock pins (${INDEX_ENV} sets another index) and that the container's user can write ${install.sitePackages}`)}`,
+        '    fi',
+        '    exit "$status"',
+        '  fi',
+        '  : >"$marker" 2>/dev/null || true',
+        'fi',
+        'exec "$@"',
+        ''
+    ].join('\n');
+}
+/** The requirements and shim of one platform of a variant. */
+function runtimeFiles(args) {
+    const { platform: p } = args;
+    const requirements = runtimeRequirements(p.runtime, p.target, args.lockPath);
+    const text = requirementsText(args.variant, p.platform, requirements);
+    return {
+        variant: args.variant,
+        platform: p.platform,
+        requirements,
+        requirementsText: text,
+        shimText: shimText({
+            variant: args.variant,
+            platform: p.platform,
+            requirements,
+            requirementsSha256: digestHex(sha256$1(text)),
+            install: args.install
+        })
+    };
+}
+/** Whether the variant's app images get the run-time layer (any platform has run-time packages). */
+function hasRuntime(platforms) {
+    return platforms.some((p) => p.runtime.length > 0);
+}
+/** The layer's entries: the directories, the requirements (0644) and the shim (0755). */
+function runtimeEntries(files) {
+    const file = (path, text, executable) => {
+        const bytes = Buffer.from(text, 'utf8');
+        return { type: 'file', path: path.slice(1), executable, size: bytes.length, content: () => bytes };
+    };
+    return [
+        { type: 'dir', path: 'opt' },
+        { type: 'dir', path: RUNTIME_DIR.slice(1) },
+        file(SHIM_PATH, files.shimText, true),
+        file(REQUIREMENTS_PATH, files.requirementsText, false)
+    ];
+}
+/**
+ * The image Entrypoint with the shim in front (once): `podman run image cmd args` then runs the
+ * shim, which installs and execs the original entrypoint with the command.
+ */
+function wrapEntrypoint(entrypoint) {
+    const inner = entrypoint ?? [];
+    return inner[0] === SHIM_PATH ? [...inner] : [SHIM_PATH, ...inner];
+}
+
 function parseEnv(list) {
     const env = new Map();
     for (const item of list ?? []) {
@@ -4553,7 +4817,7 @@ function parseEnv(list) {
     return env;
 }
 /** The deps config with our settings applied; unknown fields are kept as they were. */
-function appConfig(deps, layer, s) {
+function appConfig(deps, layer, s, runtime = null) {
     const config = { ...(deps.config ?? {}) };
     const env = parseEnv(config.Env);
     for (const [k, v] of Object.entries(s.env))
@@ -4572,14 +4836,34 @@ function appConfig(deps, layer, s) {
     else if (s.cmd) {
         config.Cmd = [...s.cmd];
     }
-    config.Labels = sortedRecord({ ...(config.Labels ?? {}), ...s.labels });
+    // The shim goes in front of whatever entrypoint the image ends up with; CMD stays as it is, so
+    // `run image cmd args` runs the shim, which installs and then execs the entrypoint and command.
+    if (runtime)
+        config.Entrypoint = wrapEntrypoint(config.Entrypoint);
+    config.Labels = sortedRecord({
+        ...(config.Labels ?? {}),
+        ...s.labels,
+        ...(runtime ? { [RUNTIME_LABEL]: String(runtime.packages) } : {})
+    });
     return {
         ...deps,
         created: s.created,
         config,
-        rootfs: { type: 'layers', diff_ids: [...deps.rootfs.diff_ids, layer.diffId] },
+        rootfs: {
+            type: 'layers',
+            diff_ids: [...deps.rootfs.diff_ids, ...(runtime ? [runtime.diffId] : []), layer.diffId]
+        },
         history: [
             ...(deps.history ?? []),
+            ...(runtime
+                ? [
+                    {
+                        created: s.created,
+                        created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
+                        comment: 'fast-build'
+                    }
+                ]
+                : []),
             {
                 created: s.created,
                 created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
@@ -4594,13 +4878,18 @@ function appImage(args) {
     if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
         throw new Error(`deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`);
     }
-    const config = serialize(appConfig(args.depsConfig, layer, args.settings));
+    const runtime = args.runtime ?? null;
+    const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime));
     const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config);
     const layerDescriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
     const manifest = serialize(buildManifest({
         mediaType: m.mediaType,
         config: configDescriptor,
-        layers: [...m.layers, layerDescriptor],
+        layers: [
+            ...m.layers,
+            ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
+            layerDescriptor
+        ],
         // Docker schema 2 has no annotations; the labels carry the same facts there.
         ...(m.mediaType === DOCKER_MANIFEST
             ? {}
@@ -4619,9 +4908,10 @@ function appImage(args) {
     return { config, configDescriptor, manifest, manifestDescriptor: describeBytes(m.mediaType, manifest) };
 }
 
-// The fast path: the deps image exists, so the app image is its layers plus one source layer.
-// Only the source layer (unless already there), the configs and the manifests are written; the
-// deps layers are referenced, never pulled. Blobs always go before the manifests naming them,
+// The fast path: the deps image exists, so the app image is its layers plus one source layer (and,
+// for a variant with run-time packages, the small run-time layer before it: runtime.ts). Only
+// those layers (unless already there), the configs and the manifests are written; the deps
+// layers are referenced, never pulled. Blobs always go before the manifests naming them,
 // and the tagged manifest (or index) goes last, so no tag ever points at an incomplete image.
 function emptyStats() {
     return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 };
@@ -4657,6 +4947,14 @@ async function pushAppImage(args) {
             countBlob(stats, outcome, layer.size);
             pushedLayer.add(layer.digest);
         }
+        const runtime = args.runtime?.(p.platform) ?? null;
+        const runtimeType = runtime ? layerMediaType(p.manifest.mediaType, runtime.blob.compression) : '';
+        if (runtime && !pushedLayer.has(runtime.blob.digest)) {
+            const r = runtime.blob;
+            args.onProgress?.(`run-time layer ${r.digest.slice(7, 19)} (${runtime.packages} packages, ${formatBytes(r.size)})`);
+            countBlob(stats, await store.putBlob({ mediaType: runtimeType, digest: r.digest, size: r.size }, r.data ?? { file: r.file }), r.size);
+            pushedLayer.add(r.digest);
+        }
         const image = appImage({
             depsManifest: p.manifest,
             depsManifestDigest: p.manifestDigest,
@@ -4669,6 +4967,16 @@ async function pushAppImage(args) {
                 diffId: layer.diffId,
                 files: layer.entries
             },
+            runtime: runtime
+                ? {
+                    digest: runtime.blob.digest,
+                    size: runtime.blob.size,
+                    mediaType: runtimeType,
+                    diffId: runtime.blob.diffId,
+                    files: runtime.blob.entries,
+                    packages: runtime.packages
+                }
+                : null,
             settings
         });
         countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
@@ -5349,14 +5657,6 @@ function buildEpoch(info, env = process.env) {
     if (sde && /^\d+$/.test(sde.trim()))
         return Number(sde.trim());
     return info.commitTime ?? 0;
-}
-
-/**
- * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
- * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
- * `location.file` names the file (or the link), `line` the `.dockerignore` line.
- */
-class SourceError extends FastBuildError {
 }
 
 // `.dockerignore` as Docker reads it: moby/patternmatcher (`ignorefile.ReadAll` + `New` +
@@ -6478,6 +6778,27 @@ function sharingOf(plan) {
     }
     return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? [];
 }
+/**
+ * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
+ * has no run-time packages. Small (a shim and a requirements file), so built in memory; checked
+ * before any deps image is built, so a package pip cannot install at start fails the variant early.
+ */
+async function runtimeLayers(plan, v, compression) {
+    if (!hasRuntime(v.platforms))
+        return null;
+    const out = new Map();
+    for (const p of v.platforms) {
+        const files = runtimeFiles({
+            variant: v.name,
+            platform: p,
+            install: plan.install,
+            lockPath: plan.lock.path
+        });
+        const blob = await buildLayer(runtimeEntries(files), { mtime: RUNTIME_MTIME, compression });
+        out.set(formatPlatform(p.platform), { blob, packages: files.requirements.length });
+    }
+    return out;
+}
 const DEFAULT_TAG = '{variant}-{sha}';
 /** Expand a tag template; the result must be a valid registry tag. */
 function expandTag(template, values) {
@@ -6618,6 +6939,7 @@ async function runBuild(o) {
             const base0 = { variant: v.name, hash: v.hash, depsRef };
             const none = { uploaded: 0, mounted: 0, skipped: 0 };
             try {
+                const runtime = await runtimeLayers(plan, v, o.compression ?? 'gzip');
                 const wanted = rebuild === 'all' || rebuild.includes(v.name);
                 let deps = wanted
                     ? null
@@ -6688,6 +7010,9 @@ async function runBuild(o) {
                     },
                     tags,
                     ...(layerOutcome ? { layerOutcome } : {}),
+                    ...(runtime
+                        ? { runtime: (platform) => runtime.get(formatPlatform(platform)) ?? null }
+                        : {}),
                     onProgress: (m) => progress(v.name, m)
                 });
                 const stats = pushed.stats;

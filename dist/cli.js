@@ -4275,6 +4275,11 @@ function wheelRank(wheel, target) {
     }
     return best;
 }
+/** Whether the target can install the wheel of this file name (false for anything that is not a wheel). */
+function wheelSupports(filename, target) {
+    const wheel = parseWheelFilename(filename);
+    return wheel !== null && wheelRank(wheel, target) !== null;
+}
 /**
  * The wheel an installer picks for the target among one release's files: the best-ranked
  * compatible tag wins; at equal rank the higher build tag wins (as in pip's candidate sort key);
@@ -5224,4 +5229,4 @@ runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = 1;
 });
 
-export { ConfigError as C, FastBuildError as F, UsageError as U, parseToml as a, planProject as b, chooseWheel as c, describeError as d, pythonMinor as e, formatPlatform as f, loadPlan as l, normalizeName as n, parseWheelFilename as p, renderTable as r, sourceLabel as s };
+export { ConfigError as C, FastBuildError as F, PYPI_SIMPLE as P, UsageError as U, filesForTarget as a, parseToml as b, chooseWheel as c, describeError as d, planProject as e, formatPlatform as f, pythonMinor as g, loadPlan as l, normalizeName as n, parseWheelFilename as p, renderTable as r, sourceLabel as s, unavailableReason as u, wheelSupports as w };
