@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { REQUIREMENTS_PATH, RUNTIME_LABEL, SHIM_PATH } from '../../src/build/runtime.js'
+import { commitAll, gitInit, runAction } from '../support/action-run.js'
 import { cli } from '../support/cli.js'
 import { startPodman, type Podman } from '../support/podman.js'
 import { pushPythonBase, pythonBaseImage } from '../support/python-base.js'
@@ -252,5 +253,32 @@ describe('a run-time group in the app image', () => {
     expect(r.stderr).toMatch(
       /fast-build: the run-time group needs pip in the image, but \/usr\/bin\/python3 -m pip does not run: add pip to the project's dependencies/
     )
+  }, 600_000)
+
+  it('the bundled action (dist/index.js) on a pull request pushes an image whose shim installs exp at start', async () => {
+    const dir = project(wheel('fbexp', '1.0.0'))
+    gitInit(dir)
+    const sha = commitAll(dir, 'an exp dependency on a branch')
+    const r = await runAction({
+      dir,
+      sha,
+      runner: tempDir(),
+      event: 'pull_request',
+      payload: {
+        repository: { full_name: 'acme/app', default_branch: 'main' },
+        pull_request: { number: 3, head: { sha, repo: { full_name: 'acme/app' } } }
+      },
+      inputs: { image: `${reg.host}/action-app`, annotate: 'none', cache: 'false' }
+    })
+    expect(r.stdout).not.toMatch(/::error::/)
+    expect(r.code).toBe(0)
+    const image = JSON.parse(r.outputs['images']!).base as string
+    // podman takes a digest reference without the tag.
+    const byDigest = image.replace(/:[^/@]+@/, '@')
+    const run = await podman.run(`docker://${byDigest}`, PROBE, { network: 'host', timeoutMs: 180_000 })
+    expect(containerErr(run.stderr)).toBe(
+      `fast-build: installing 1 run-time package (fbexp==1.0.0) into ${SITE} from ${index.simpleUrl}\n`
+    )
+    expect(run.stdout).toBe('exp 1.0.0 main 1.0.0\n')
   }, 600_000)
 })
