@@ -59,7 +59,8 @@
 // server listens on 127.0.0.1 only; close() destroys every open socket, stalled ones included.
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { listenOnLoopback } from './process.js'
 import type { CacheStore } from './github-api.js'
 
 export const TWIRP_SERVICE = 'github.actions.results.api.v1.CacheService'
@@ -841,14 +842,7 @@ export async function startCacheServer(options: CacheServerOptions = {}): Promis
   server.headersTimeout = 60_000
   server.keepAliveTimeout = 65_000
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenOnLoopback(server)
   base = `http://127.0.0.1:${port}`
 
   const env: Record<string, string> = {

@@ -24,8 +24,8 @@ import {
   type IncomingMessage,
   type ServerResponse
 } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
-import { sleep } from './process.js'
+import type { Socket } from 'node:net'
+import { listenOnLoopback, sleep } from './process.js'
 
 export type Fault =
   /**
@@ -474,14 +474,7 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
   })
   server.on('clientError', (_err, s) => s.destroy())
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenOnLoopback(server)
   proxyOrigin = `http://127.0.0.1:${port}`
 
   let closing: Promise<void> | null = null

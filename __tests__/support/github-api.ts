@@ -43,7 +43,8 @@
 // number is an issue or pull request), secondary rate limits, conditional requests (ETag / 304).
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { listenOnLoopback } from './process.js'
 
 export type GitHubPermission = 'checks' | 'statuses' | 'pull-requests' | 'issues' | 'actions' | 'contents'
 export type GitHubAccess = 'none' | 'read' | 'write'
@@ -986,14 +987,7 @@ export async function startGitHubApi(opts: GitHubApiOptions = {}): Promise<GitHu
     s.on('close', () => sockets.delete(s))
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  base = `http://127.0.0.1:${await listenOnLoopback(server)}`
 
   let closed = false
   return {

@@ -2,7 +2,7 @@
 // its output captured, and stop it for sure (SIGTERM, then SIGKILL, bounded waits). Every server
 // child is also killed when the test process exits, so a crashed test never leaves one behind.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { createServer, type AddressInfo, type Server } from 'node:net'
 
 export interface RunResult {
   code: number | null
@@ -77,6 +77,17 @@ export function freePort(): Promise<number> {
       const addr = srv.address()
       const port = typeof addr === 'object' && addr ? addr.port : 0
       srv.close(() => (port ? resolve(port) : reject(new Error('no port from the OS'))))
+    })
+  })
+}
+
+/** Start `server` on 127.0.0.1 on a port the OS picks; the port. */
+export function listenOnLoopback(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
     })
   })
 }
