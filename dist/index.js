@@ -95308,6 +95308,11 @@ function readRunContext(env, readPayload = (p) => readFileSync(p, 'utf8')) {
         actor: env['GITHUB_ACTOR'] || null,
         repository: base,
         forkPullRequest: fork,
+        readOnly: fork
+            ? 'pull request from a fork'
+            : isPullRequest && env['GITHUB_ACTOR'] === 'dependabot[bot]'
+                ? 'pull request from Dependabot'
+                : null,
         pullRequest: typeof pr?.number === 'number' ? pr.number : null,
         headSha: pr?.head?.sha ?? sha,
         defaultBranch,
@@ -102684,10 +102689,10 @@ function loadPlan(inputs) {
     });
     return { ...plan, notes: [...notes, ...plan.notes] };
 }
-/** `plan` when asked, and whenever pushing is off: a fork's pull request never pushes. */
+/** `plan` when asked, and whenever pushing is off: a run with a read-only token never pushes. */
 function effectiveMode(inputs, context) {
-    if (context.forkPullRequest) {
-        notice('pull request from a fork: fast-build plans only and pushes nothing (a fork gets no registry credentials)');
+    if (context.readOnly) {
+        notice(`${context.readOnly}: fast-build plans only and pushes nothing (its token is read-only and it gets no registry credentials)`);
         return 'plan';
     }
     if (!inputs.push) {
@@ -102852,8 +102857,8 @@ async function writeSummary(plan, decisions, result, reasons, cache, context, mo
             .addTable(summaryTable(rows));
         const notes = [];
         if (mode === 'plan')
-            notes.push(context.forkPullRequest
-                ? 'Pull request from a fork: planned only, nothing was pushed.'
+            notes.push(context.readOnly
+                ? `${context.readOnly[0].toUpperCase()}${context.readOnly.slice(1)}: planned only, nothing was pushed.`
                 : 'Planned only: nothing was built or pushed.');
         if (result?.sourceLayer)
             notes.push(`Source layer <code>${result.sourceLayer.digest.slice(0, 19)}</code>: ${result.sourceLayer.files} files, ${formatBytes(result.sourceLayer.size)}.`);
@@ -102894,7 +102899,7 @@ async function forget(job, variants) {
 async function report(job, plan, rows, causes, failed) {
     const { inputs, context } = job;
     const modes = inputs.annotate.filter((m) => m === 'status' || context.pullRequest !== null);
-    if (modes.length === 0 || context.forkPullRequest || !context.headSha)
+    if (modes.length === 0 || context.readOnly || !context.headSha)
         return;
     const target = githubTarget(job);
     if (!target) {

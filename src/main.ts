@@ -146,11 +146,11 @@ function loadPlan(inputs: Inputs): Plan {
   return { ...plan, notes: [...notes, ...plan.notes] }
 }
 
-/** `plan` when asked, and whenever pushing is off: a fork's pull request never pushes. */
+/** `plan` when asked, and whenever pushing is off: a run with a read-only token never pushes. */
 function effectiveMode(inputs: Inputs, context: RunContext): 'build' | 'plan' {
-  if (context.forkPullRequest) {
+  if (context.readOnly) {
     core.notice(
-      'pull request from a fork: fast-build plans only and pushes nothing (a fork gets no registry credentials)'
+      `${context.readOnly}: fast-build plans only and pushes nothing (its token is read-only and it gets no registry credentials)`
     )
     return 'plan'
   }
@@ -366,8 +366,8 @@ async function writeSummary(
     const notes: string[] = []
     if (mode === 'plan')
       notes.push(
-        context.forkPullRequest
-          ? 'Pull request from a fork: planned only, nothing was pushed.'
+        context.readOnly
+          ? `${context.readOnly[0]!.toUpperCase()}${context.readOnly.slice(1)}: planned only, nothing was pushed.`
           : 'Planned only: nothing was built or pushed.'
       )
     if (result?.sourceLayer)
@@ -423,7 +423,7 @@ async function report(
 ): Promise<void> {
   const { inputs, context } = job
   const modes = inputs.annotate.filter((m) => m === 'status' || context.pullRequest !== null)
-  if (modes.length === 0 || context.forkPullRequest || !context.headSha) return
+  if (modes.length === 0 || context.readOnly || !context.headSha) return
   const target = githubTarget(job)
   if (!target) {
     core.info('annotate: no github-token and repository, so only the job summary reports this run')

@@ -99,4 +99,19 @@ describe('readRunContext', () => {
     expect(c.headSha).toBe('s')
     expect(c.apiUrl).toBe('https://api.github.com')
   })
+
+  it.each([
+    ['a fork', 'someone/app', 'octocat', 'pull request from a fork'],
+    ['Dependabot', 'acme/app', 'dependabot[bot]', 'pull request from Dependabot'],
+    ['a member', 'acme/app', 'octocat', null]
+  ])('a pull request from %s: read-only %s', (_, head, actor, readOnly) => {
+    const c = readRunContext(
+      { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: '/e', GITHUB_ACTOR: actor },
+      payload({
+        repository: { full_name: 'acme/app' },
+        pull_request: { number: 1, head: { repo: { full_name: head } } }
+      })
+    )
+    expect(c.readOnly).toBe(readOnly)
+  })
 })

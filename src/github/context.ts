@@ -13,6 +13,11 @@ export interface RunContext {
   readonly repository: string | null
   /** A pull request whose head is in another repository: no secrets, nothing may be pushed. */
   readonly forkPullRequest: boolean
+  /**
+   * Why this run's token cannot write packages, when it cannot: a fork's pull request, or one
+   * Dependabot opened (GitHub gives both a read-only token and no secrets). Such a run plans only.
+   */
+  readonly readOnly: string | null
   readonly pullRequest: number | null
   /** The commit results are reported on: a pull request's head (GITHUB_SHA is its merge commit). */
   readonly headSha: string | null
@@ -68,6 +73,11 @@ export function readRunContext(
     actor: env['GITHUB_ACTOR'] || null,
     repository: base,
     forkPullRequest: fork,
+    readOnly: fork
+      ? 'pull request from a fork'
+      : isPullRequest && env['GITHUB_ACTOR'] === 'dependabot[bot]'
+        ? 'pull request from Dependabot'
+        : null,
     pullRequest: typeof pr?.number === 'number' ? pr.number : null,
     headSha: pr?.head?.sha ?? sha,
     defaultBranch,
