@@ -9,15 +9,18 @@
 // is pure: the plan's run-time closure in, texts and layer entries out. Pushing the layer is the
 // push code's business (fast-path.ts); the hash never sees any of this (plan/hash.ts).
 import { RuntimeGroupError } from './errors.js'
-import { PYPI_SIMPLE, type LockedFile, type LockedPackage } from '../lock/model.js'
+import type { LockedPackage } from '../lock/model.js'
 import type { LayerEntry } from '../oci/entry.js'
 import { digestHex, sha256 } from '../oci/digest.js'
 import type { InstallLayout, PlatformPlan } from '../plan/plan.js'
 import type { ClosureEntry } from '../plan/closure.js'
-import { filesForTarget, unavailableReason } from '../plan/hash.js'
 import { formatPlatform, type Platform, type Target } from '../target.js'
-import { splitUserinfo } from '../wheels/index-credentials.js'
-import { wheelSupports } from '../wheels/tags.js'
+import {
+  pinnedRequirements,
+  requirementIndexes,
+  requirementLines,
+  type PinnedRequirement
+} from './requirements.js'
 
 /** Where the layer's files go in the image. */
 export const RUNTIME_DIR = '/opt/fast-build'
@@ -34,16 +37,7 @@ export const RUNTIME_LABEL = 'dev.fast-build.runtime-packages'
 export const INDEX_ENV = 'FAST_BUILD_INDEX_URL'
 
 /** One line (with its hashes) of the requirements file. */
-export interface RuntimeRequirement {
-  readonly name: string
-  readonly version: string | null
-  /** What pip reads before the hashes: `name==version`, or `name @ url` for a direct URL. */
-  readonly requirement: string
-  /** Sorted, distinct sha256 hex digests of the files pip may install it from. */
-  readonly hashes: readonly string[]
-  /** The index it comes from (no credentials; PyPI when the lock names none), or null for a direct URL. */
-  readonly index: string | null
-}
+export type RuntimeRequirement = PinnedRequirement
 
 export interface RuntimeIndexes {
   /** pip's --index-url when FAST_BUILD_INDEX_URL is not set. */
@@ -61,15 +55,6 @@ export interface RuntimeFiles {
   readonly shimText: string
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
-/** A URL fit to be written into an image: credentials never are. */
-function withoutCredentials(url: string): string {
-  return splitUserinfo(url).url
-}
-
 function refuse(pkg: LockedPackage, lockPath: string, what: string, why: string): never {
   throw new RuntimeGroupError(
     `run-time package ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`,
@@ -78,102 +63,30 @@ function refuse(pkg: LockedPackage, lockPath: string, what: string, why: string)
   )
 }
 
-/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
-function sha256s(pkg: LockedPackage, files: readonly LockedFile[], lockPath: string): string[] {
-  const out = new Set<string>()
-  for (const f of files) {
-    const h = f.hashes['sha256']
-    if (!h)
-      refuse(
-        pkg,
-        lockPath,
-        `file ${f.name}`,
-        'the lock records no sha256 for it, which pip --require-hashes needs'
-      )
-    out.add(h.toLowerCase())
-  }
-  return [...out].sort(compare)
-}
-
-/**
- * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
- * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
- * but valid choice from failing the hash check.
- */
-function installableFiles(pkg: LockedPackage, target: Target): LockedFile[] {
-  return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)))
-}
-
 /**
  * The requirements for a platform's run-time packages, sorted by name. Markers are already
  * evaluated (the closure is per target), so none are written. Local source trees ship with the
- * source layer and are left out; what pip cannot fetch and check by hash is refused.
+ * source layer and are left out; what pip cannot fetch and check by hash (git checkouts, local
+ * archives) is refused.
  */
 export function runtimeRequirements(
   entries: readonly ClosureEntry[],
   target: Target,
   lockPath: string
 ): RuntimeRequirement[] {
-  const out: RuntimeRequirement[] = []
-  for (const { package: pkg } of entries) {
-    const s = pkg.source
-    switch (s.kind) {
-      case 'directory':
-        continue
-      case 'registry': {
-        if (pkg.version === null) refuse(pkg, lockPath, 'from an index', 'the lock records no version')
-        const reason = unavailableReason(pkg, target)
-        if (reason) refuse(pkg, lockPath, `on ${formatPlatform(target.platform)}`, reason)
-        const files = installableFiles(pkg, target)
-        if (files.length === 0) refuse(pkg, lockPath, 'from an index', 'the lock lists no files for it')
-        out.push({
-          name: pkg.name,
-          version: pkg.version,
-          requirement: `${pkg.name}==${pkg.version}`,
-          hashes: sha256s(pkg, files, lockPath),
-          // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
-          index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
-        })
-        continue
-      }
-      case 'url': {
-        const [file] = filesForTarget(pkg.files, target)
-        if (!file) refuse(pkg, lockPath, `from ${s.url}`, 'the lock records no archive with a hash for it')
-        const url = withoutCredentials(file.url ?? s.url)
-        out.push({
-          name: pkg.name,
-          version: pkg.version,
-          requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-          hashes: sha256s(pkg, [file], lockPath),
-          index: null
-        })
-        continue
-      }
-      case 'git':
-        return refuse(
-          pkg,
-          lockPath,
-          `from git ${s.url}`,
-          'pip cannot check a git checkout against a hash, and the container installs with --require-hashes'
-        )
-      case 'file':
-        return refuse(
-          pkg,
-          lockPath,
-          `from the local archive ${s.path}`,
-          'the file is not in the image, so the container cannot install it'
-        )
+  return pinnedRequirements(entries, target, {
+    refuse: (pkg, what, why) => refuse(pkg, lockPath, what, why),
+    git: 'refuse',
+    why: {
+      git: 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes',
+      file: 'the file is not in the image, so the container cannot install it'
     }
-  }
-  return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''))
+  })
 }
 
 /** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
 export function runtimeIndexes(requirements: readonly RuntimeRequirement[]): RuntimeIndexes {
-  const seen: string[] = []
-  for (const r of requirements) if (r.index && !seen.includes(r.index)) seen.push(r.index)
-  const [index = PYPI_SIMPLE, ...extra] = seen
-  return { index, extra }
+  return requirementIndexes(requirements)
 }
 
 /** The pip requirements file: a header, then `name==version \` and one `--hash` line per file. */
@@ -188,10 +101,7 @@ export function requirementsText(
     "# They are not in the image's hash: the deps image does not change when they do.",
     ''
   ]
-  for (const r of requirements) {
-    lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`)
-    r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`))
-  }
+  lines.push(...requirementLines(requirements))
   return lines.join('\n') + '\n'
 }
 
