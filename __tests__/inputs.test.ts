@@ -12,7 +12,7 @@ describe('parseInputs', () => {
       platforms: [],
       push: true,
       tags: [],
-      builder: 'auto',
+      builder: null,
       maxLayers: null,
       registryUsername: null,
       registryPassword: null,
@@ -22,7 +22,10 @@ describe('parseInputs', () => {
       cache: true,
       mode: 'build',
       annotate: ['checks'],
-      allowRuntimeGroupsOnDefaultBranch: false
+      allowRuntimeGroupsOnDefaultBranch: false,
+      dockerfile: null,
+      target: null,
+      dockerfileCommand: null
     })
   })
 
@@ -39,6 +42,18 @@ describe('parseInputs', () => {
     [{ 'cache-epoch': ' 2026-11 ' }, { cacheEpoch: '2026-11' }],
     [{ platforms: 'linux/arm64' }, { platforms: [{ os: 'linux', architecture: 'arm64' }] }],
     [{ annotate: 'none' }, { annotate: [] }],
+    [
+      {
+        builder: 'dockerfile',
+        dockerfile: 'docker/deps.Dockerfile',
+        'dockerfile-command': 'buildah  bud --network host'
+      },
+      {
+        builder: 'dockerfile',
+        dockerfile: 'docker/deps.Dockerfile',
+        dockerfileCommand: ['buildah', 'bud', '--network', 'host']
+      }
+    ],
     [{ annotate: 'status, comment,status' }, { annotate: ['status', 'comment'] }],
     [{ 'allow-runtime-groups-on-default-branch': 'true' }, { allowRuntimeGroupsOnDefaultBranch: true }]
   ])('%j', (inputs, expected) => {

@@ -26,6 +26,10 @@ export async function cmdBuild(args: readonly string[], io: CliIO): Promise<numb
       'fast-only': { type: 'boolean', default: false },
       'cache-dir': { type: 'string' },
       'index-url': { type: 'string' },
+      builder: { type: 'string' },
+      dockerfile: { type: 'string' },
+      'dockerfile-target': { type: 'string' },
+      'dockerfile-command': { type: 'string' },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }
     },
@@ -47,7 +51,11 @@ export async function cmdBuild(args: readonly string[], io: CliIO): Promise<numb
     project: values.project!,
     variants: values.variant ?? [],
     platforms: values.platform ?? [],
-    ...(values.python ? { python: values.python } : {})
+    ...(values.python ? { python: values.python } : {}),
+    ...(values.builder ? { builder: values.builder } : {}),
+    ...(values.dockerfile ? { dockerfile: values.dockerfile } : {}),
+    ...(values['dockerfile-target'] ? { dockerfileTarget: values['dockerfile-target'] } : {}),
+    ...(values['dockerfile-command'] ? { dockerfileCommand: values['dockerfile-command'] } : {})
   })
   for (const n of plan.notes) io.err(`note: ${n}\n`)
   const spec = values.registry

@@ -6,6 +6,8 @@ import { ConfigError, describeError, isFastBuildError } from './errors.js'
 import { readLock } from './lock/index.js'
 import { diffPlans, summarizeVariantDiff } from './plan/diff.js'
 import { planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
+import { BUILDERS, type BuilderKind } from './project/config.js'
+import { readDockerfile } from './project/dockerfile-file.js'
 import { readProject } from './project/pyproject.js'
 import { formatPlatform, parsePlatform, parsePythonVersion } from './target.js'
 import { renderTable } from './util/table.js'
@@ -45,6 +47,10 @@ fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--var
   --source MODE     which files form the source layer: git-tracked, a directory walk, or auto
   --cache-dir DIR   downloads, installs and built layers (default ~/.cache/fast-build)
   --index-url URL   fetch every registry file from this index (a mirror); hashes stay the lock's
+  --builder B       auto (default: wheels where they can), wheels, or dockerfile
+  --dockerfile F    the Dockerfile for the Dockerfile builder (default: [tool.fast-build], else generated)
+  --dockerfile-target T, --dockerfile-command "buildah bud --network host"
+                    its build stage, and the command that builds (default docker buildx build)
   credentials: FAST_BUILD_REGISTRY_USERNAME and FAST_BUILD_REGISTRY_PASSWORD, else the Docker
   config file (docker login); never on the command line
 
@@ -103,14 +109,26 @@ export function loadPlan(opts: {
   variants?: string[]
   platforms?: string[]
   python?: string
+  builder?: string
+  dockerfile?: string
+  dockerfileTarget?: string
+  dockerfileCommand?: string
 }): Plan {
   const dir = resolve(opts.project)
   const project = readProject(dir, opts.project === '.' ? undefined : opts.project)
   const { lock, notes } = readLock(project)
+  if (opts.builder !== undefined && !(BUILDERS as readonly string[]).includes(opts.builder))
+    throw new UsageError(`--builder must be one of ${BUILDERS.join(', ')}`)
+  const command = opts.dockerfileCommand?.split(/\s+/).filter((w) => w !== '')
+  if (command !== undefined && command.length === 0) throw new UsageError('--dockerfile-command is empty')
   const plan = planProject(project, lock, {
     variants: opts.variants ?? [],
     platforms: (opts.platforms ?? []).map((p) => parsePlatform(p, '--platform')),
-    ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {})
+    ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {}),
+    ...(opts.builder ? { builder: opts.builder as BuilderKind } : {}),
+    dockerfile: readDockerfile(project, opts.dockerfile ?? null, '--dockerfile'),
+    ...(opts.dockerfileTarget ? { dockerfileTarget: opts.dockerfileTarget } : {}),
+    ...(command ? { dockerfileCommand: command } : {})
   })
   return { ...plan, notes: [...notes, ...plan.notes] }
 }

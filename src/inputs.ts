@@ -18,7 +18,8 @@ export interface Inputs {
   readonly push: boolean
   /** Tag templates with {variant}, {sha}, {ref}; empty: `{variant}-{sha}`. */
   readonly tags: readonly string[]
-  readonly builder: Builder
+  /** null: [tool.fast-build] builder (default auto). */
+  readonly builder: Builder | null
   readonly maxLayers: number | null
   readonly registryUsername: string | null
   readonly registryPassword: string | null
@@ -33,6 +34,10 @@ export interface Inputs {
   readonly annotate: readonly Annotate[]
   /** Let a run-time group through on the default branch (off: such a run fails). */
   readonly allowRuntimeGroupsOnDefaultBranch: boolean
+  /** The Dockerfile builder: its Dockerfile (relative to the project), stage, and command. */
+  readonly dockerfile: string | null
+  readonly target: string | null
+  readonly dockerfileCommand: readonly string[] | null
 }
 
 /** Split a list input on commas and newlines, dropping blanks. */
@@ -145,7 +150,10 @@ export function parseInputs(get: (name: string) => string): Inputs {
     platforms,
     push: booleanInput('push', get('push').trim(), true),
     tags: tagTemplates(get('tags')),
-    builder: oneOf('builder', get('builder').trim(), ['auto', 'wheels', 'dockerfile'] as const, 'auto'),
+    builder:
+      get('builder').trim() === ''
+        ? null
+        : oneOf('builder', get('builder').trim(), ['auto', 'wheels', 'dockerfile'] as const, 'auto'),
     maxLayers,
     registryUsername: username,
     registryPassword: password,
@@ -155,6 +163,9 @@ export function parseInputs(get: (name: string) => string): Inputs {
     cache: booleanInput('cache', get('cache').trim(), true),
     mode: oneOf('mode', get('mode').trim(), ['build', 'plan'] as const, 'build'),
     annotate: annotateInput(get('annotate')),
+    dockerfile: text('dockerfile'),
+    target: text('target'),
+    dockerfileCommand: text('dockerfile-command')?.split(/\s+/) ?? null,
     allowRuntimeGroupsOnDefaultBranch: booleanInput(
       'allow-runtime-groups-on-default-branch',
       get('allow-runtime-groups-on-default-branch').trim(),

@@ -13,11 +13,12 @@ import { actionsCacheBackend, BuildCache, CACHE_PREFIX, type CacheBackend } from
 import { readRunContext, type RunContext } from './github/context.js'
 import { deleteCacheEntries, publishReport, type GitHubTarget } from './github/publish.js'
 import { rebuildAnnotations, type RebuildCause, type RunReport } from './github/report.js'
-import { reasonsFor, summaryRow, summaryTable, type SummaryRow } from './github/summary.js'
+import { escapeHtml, reasonsFor, summaryRow, summaryTable, type SummaryRow } from './github/summary.js'
 import { diffVariant } from './plan/diff.js'
 import { getInputs, type Inputs } from './inputs.js'
 import { findLock, readLock } from './lock/index.js'
 import { planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
+import { readDockerfile } from './project/dockerfile-file.js'
 import { readProject } from './project/pyproject.js'
 import type { Credential } from './registry/credentials.js'
 import { openStore, parseStoreSpec } from './registry/open.js'
@@ -72,13 +73,6 @@ export async function run(deps: RunDeps = {}): Promise<void> {
   try {
     const inputs = getInputs()
     const context = readRunContext(env)
-    if (inputs.builder === 'dockerfile') {
-      throw new ConfigError(
-        'input builder: the Dockerfile builder is not part of this version of fast-build',
-        { keyPath: 'with.builder' },
-        'use builder: auto or wheels (deps images from the lock’s wheels)'
-      )
-    }
     const plan0 = loadPlan(inputs)
     for (const n of plan0.notes) core.notice(n)
     checkRuntimeGroups(plan0, inputs, context)
@@ -141,7 +135,11 @@ function loadPlan(inputs: Inputs): Plan {
   const plan = planProject(project, lock, {
     variants: [...inputs.variants],
     platforms: [...inputs.platforms],
-    ...(inputs.cacheEpoch ? { epoch: inputs.cacheEpoch } : {})
+    ...(inputs.cacheEpoch ? { epoch: inputs.cacheEpoch } : {}),
+    ...(inputs.builder ? { builder: inputs.builder } : {}),
+    dockerfile: readDockerfile(project, inputs.dockerfile, 'with.dockerfile'),
+    ...(inputs.target ? { dockerfileTarget: inputs.target } : {}),
+    ...(inputs.dockerfileCommand ? { dockerfileCommand: inputs.dockerfileCommand } : {})
   })
   return { ...plan, notes: [...notes, ...plan.notes] }
 }
@@ -380,6 +378,12 @@ async function writeSummary(
       )
     notes.push(`Lock: <code>${plan.lock.path}</code>; ${plan.variants.length} variants.`)
     s.addRaw(`<p>${notes.join('<br>')}</p>`)
+    // A failed build's last lines (the Dockerfile builder's log tail), under its variant's name.
+    for (const v of result?.variants ?? []) {
+      const lines = v.error?.split('\n').slice(1) ?? []
+      if (lines.length > 0)
+        s.addDetails(`${v.variant}: the build's last lines`, `<pre>${escapeHtml(lines.join('\n'))}</pre>`)
+    }
     await s.write()
   } catch (e) {
     // The summary is an extra: failing to write it only warns.

@@ -22,6 +22,8 @@ import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
 import { TAG_PATTERN } from '../registry/store.js'
 import type { AppSettings } from './app-image.js'
 import { depsTag, resolveDepsImage } from './deps-image.js'
+import { engineOf } from './dockerfile.js'
+import { buildDepsWithDockerfile } from './dockerfile-build.js'
 import { formatBytes, pushAppImage, type BlobStats, type RuntimeLayer } from './fast-path.js'
 import { buildEpoch, gitInfo, type GitInfo } from './git.js'
 import { hasRuntime, runtimeEntries, runtimeFiles, RUNTIME_MTIME } from './runtime.js'
@@ -60,6 +62,9 @@ export interface VariantResult {
     readonly bytesUploaded: number
     readonly seconds: number
     readonly notes: readonly string[]
+    /** Which builder made the deps image, and why the Dockerfile builder when it did. */
+    readonly builder: 'wheels' | 'dockerfile'
+    readonly builderReason: string | null
   } | null
 }
 
@@ -379,28 +384,43 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           )
           const fullStart = performance.now()
           const mirror: IndexConfig | null = mirrorUrl ? indexConfigFor(mirrorUrl, 'mirror', env) : null
-          full = await buildDepsImage(v, tag, {
-            store,
-            base: await baseOnce(),
-            layout: pythonLayoutOf(plan),
-            cache: new ArtifactCache(join(cacheDir, 'artifacts')),
-            workDir: join(cacheDir, 'work'),
-            indexFor: (pkg) =>
-              pkg.source.kind === 'registry' && pkg.source.url
-                ? indexConfigFor(
-                    pkg.source.url,
-                    pkg.source.name ?? indexNameFor(indexes, pkg.source.url),
-                    env
-                  )
-                : null,
-            mirror,
-            lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
-            sharing: (sharing ??= sharingOf(plan)),
-            maxLayers: o.maxLayers ?? plan.project.config.maxLayers,
-            heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
-            ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {}),
-            onProgress: (m) => progress(v.name, m)
-          })
+          if (v.builder.kind === 'dockerfile')
+            progress(
+              v.name,
+              `Dockerfile builder (${engineOf(v.builder.settings.command)}): ${v.builder.reason}`
+            )
+          full =
+            v.builder.kind === 'dockerfile'
+              ? await buildDepsWithDockerfile(v, v.builder.settings, tag, {
+                  plan,
+                  store,
+                  base: (await baseOnce()).pinned,
+                  workDir: join(cacheDir, 'work'),
+                  env,
+                  onProgress: (m) => progress(v.name, m)
+                })
+              : await buildDepsImage(v, tag, {
+                  store,
+                  base: await baseOnce(),
+                  layout: pythonLayoutOf(plan),
+                  cache: new ArtifactCache(join(cacheDir, 'artifacts')),
+                  workDir: join(cacheDir, 'work'),
+                  indexFor: (pkg) =>
+                    pkg.source.kind === 'registry' && pkg.source.url
+                      ? indexConfigFor(
+                          pkg.source.url,
+                          pkg.source.name ?? indexNameFor(indexes, pkg.source.url),
+                          env
+                        )
+                      : null,
+                  mirror,
+                  lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+                  sharing: (sharing ??= sharingOf(plan)),
+                  maxLayers: o.maxLayers ?? plan.project.config.maxLayers,
+                  heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
+                  ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {}),
+                  onProgress: (m) => progress(v.name, m)
+                })
           fullSeconds = (performance.now() - fullStart) / 1000
           for (const n of full.notes) progress(v.name, `note: ${n}`)
           deps = full.image
@@ -459,7 +479,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
                 downloadedSha256: full.wheels.downloadedSha256,
                 bytesUploaded: full.stats.bytesUploaded,
                 seconds: fullSeconds,
-                notes: full.notes
+                notes: full.notes,
+                builder: v.builder.kind,
+                builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null
               }
             : null
         })

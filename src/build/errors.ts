@@ -13,3 +13,10 @@ export class SourceError extends FastBuildError {}
  * `location` is the package's entry in the lock.
  */
 export class RuntimeGroupError extends FastBuildError {}
+
+/**
+ * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
+ * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
+ * the build's last lines). `location` names the lock entry or the Dockerfile.
+ */
+export class DockerfileError extends FastBuildError {}

@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { join } from 'node:path'
 import { FastBuildError } from '../errors.js'
 import type { LockedPackage } from '../lock/model.js'
-import { sourceLabel } from '../lock/model.js'
 import type { Digest } from '../oci/digest.js'
 import type { LayerEntry } from '../oci/entry.js'
 import {
@@ -28,7 +27,7 @@ import { buildLayer, type LayerBlob } from '../oci/layer.js'
 import { DOCKER_MANIFEST_LIST, layerMediaType, OCI_INDEX } from '../oci/media-types.js'
 import type { VariantPlan } from '../plan/plan.js'
 import type { BlobOutcome, ImageStore } from '../registry/store.js'
-import { formatPlatform, type Platform, type Target } from '../target.js'
+import { formatPlatform, type Platform } from '../target.js'
 import { fetchArtifacts, type ArtifactCache, type FetchItem, type FetchResult } from '../wheels/fetch.js'
 import type { IndexConfig } from '../wheels/index.js'
 import {
@@ -37,7 +36,7 @@ import {
   type PythonLayout,
   type WheelLayerEntries
 } from '../wheels/install.js'
-import { chooseWheel } from '../wheels/tags.js'
+import { chooseWheels, type Chosen } from './wheel-choice.js'
 import { ZipReader } from '../wheels/zip.js'
 import { handled, limit } from '../util/limit.js'
 import type { ResolvedBase } from './base-image.js'
@@ -118,51 +117,6 @@ export interface FullPathResult {
     /** Their digests (for saving them elsewhere). */
     readonly downloadedSha256: readonly string[]
   }
-}
-
-interface Chosen {
-  readonly pkg: LockedPackage
-  readonly file: LockedPackage['files'][number]
-  readonly sha256: string
-}
-
-/** The wheel of each installed package on one target, or the reasons the variant cannot use wheels. */
-export function chooseWheels(
-  packages: readonly LockedPackage[],
-  target: Target
-): {
-  chosen: Chosen[]
-  problems: { name: string; version: string | null; platform: string; reason: string }[]
-} {
-  const chosen: Chosen[] = []
-  const problems: { name: string; version: string | null; platform: string; reason: string }[] = []
-  const platform = formatPlatform(target.platform)
-  for (const pkg of packages) {
-    const problem = (reason: string) =>
-      problems.push({ name: pkg.name, version: pkg.version, platform, reason })
-    if (pkg.source.kind === 'git') {
-      problem(`git source ${sourceLabel(pkg.source)}: it has to be built`)
-      continue
-    }
-    const wheel = chooseWheel(pkg.files, target)
-    if (!wheel) {
-      const sdists = pkg.files.filter((f) => f.kind === 'sdist').map((f) => f.name)
-      if (sdists.length) problem(`only a source distribution (${sdists.join(', ')})`)
-      else if (pkg.files.length === 0) problem(`the lock lists no files for it (${sourceLabel(pkg.source)})`)
-      else
-        problem(
-          `no wheel for ${platform} / python ${target.python.major}.${target.python.minor} among ${pkg.files.length} files`
-        )
-      continue
-    }
-    const sha256 = wheel.file.hashes['sha256']
-    if (!sha256) {
-      problem(`the lock pins no sha256 for ${wheel.file.name}`)
-      continue
-    }
-    chosen.push({ pkg, file: wheel.file, sha256 })
-  }
-  return { chosen, problems }
 }
 
 /** A path-sourced wheel (`source = { path = "wheels/x.whl" }`) is listed by file name alone. */

@@ -39,7 +39,7 @@ export interface SummaryRow {
   readonly seconds: string
 }
 
-function escape(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
@@ -53,16 +53,22 @@ export function summaryRow(d: VariantDecision, why: readonly string[], r: Varian
       : `${d.decision} (planned)`
   const layers = !r
     ? '–'
-    : r.full
-      ? `${r.full.layersUploaded} of ${r.full.layers} deps layers uploaded, source layer`
-      : r.path === 'fast'
-        ? 'source layer only'
-        : '–'
+    : r.full?.builder === 'dockerfile'
+      ? 'deps image by the Dockerfile builder, source layer'
+      : r.full
+        ? `${r.full.layersUploaded} of ${r.full.layers} deps layers uploaded, source layer`
+        : r.path === 'fast'
+          ? 'source layer only'
+          : '–'
   const bytes = r ? r.bytesUploaded + (r.full?.bytesUploaded ?? 0) : 0
   return {
     variant: d.variant,
     path,
-    why: r?.error ? [...why, `error: ${r.error.split('\n')[0]}`] : why,
+    why: [
+      ...why,
+      ...(r?.full?.builderReason ? [`Dockerfile builder: ${r.full.builderReason}`] : []),
+      ...(r?.error ? [`error: ${r.error.split('\n')[0]}`] : [])
+    ],
     image: r?.appRef ?? (r ? '–' : d.depsRef),
     layers,
     uploaded: r ? formatBytes(bytes) : '–',
@@ -79,13 +85,13 @@ export function summaryTable(rows: readonly SummaryRow[]): { data: string; heade
   return [
     head,
     ...rows.map((r) => [
-      { data: escape(r.variant) },
-      { data: escape(r.path) },
-      { data: r.why.map(escape).join('<br>') },
-      { data: r.image === '–' ? '–' : `<code>${escape(r.image)}</code>` },
-      { data: escape(r.layers) },
-      { data: escape(r.uploaded) },
-      { data: escape(r.seconds) }
+      { data: escapeHtml(r.variant) },
+      { data: escapeHtml(r.path) },
+      { data: r.why.map(escapeHtml).join('<br>') },
+      { data: r.image === '–' ? '–' : `<code>${escapeHtml(r.image)}</code>` },
+      { data: escapeHtml(r.layers) },
+      { data: escapeHtml(r.uploaded) },
+      { data: escapeHtml(r.seconds) }
     ])
   ]
 }

@@ -5,7 +5,10 @@ import type { Lock } from '../lock/model.js'
 import { pep440Matcher, type VersionMatcher } from '../lock/version-matcher.js'
 import { isLocalSource, sourceLabel } from '../lock/model.js'
 import { normalizeGroup, type NormalizedName } from '../names.js'
-import type { VariantSpec } from '../project/config.js'
+import type { BuilderKind, VariantSpec } from '../project/config.js'
+import { DEFAULT_COMMAND, defaultDockerfile, type DockerfileSettings } from '../build/dockerfile.js'
+import { chooseWheels } from '../build/wheel-choice.js'
+import { digestHex, sha256 } from '../oci/digest.js'
 import type { Project } from '../project/pyproject.js'
 import {
   formatPlatform,
@@ -41,6 +44,47 @@ export interface PlanOptions {
   readonly baseImage?: string
   /** Mixed into every hash (the action's `cache-epoch`). */
   readonly epoch?: string
+  /** Override [tool.fast-build] builder. */
+  readonly builder?: BuilderKind
+  /** The Dockerfile (path as given, text read by the caller); else [tool.fast-build] dockerfile. */
+  readonly dockerfile?: { readonly path: string; readonly text: string } | null
+  readonly dockerfileTarget?: string | null
+  /** Override [tool.fast-build] dockerfile-command. */
+  readonly dockerfileCommand?: readonly string[]
+}
+
+/** How a variant's deps image is built, and why the Dockerfile builder when it is. */
+export type VariantBuilder =
+  | { readonly kind: 'wheels' }
+  | { readonly kind: 'dockerfile'; readonly reason: string; readonly settings: DockerfileSettings }
+
+/**
+ * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
+ * of the variant's packages (an sdist-only package, a git dependency…), and says which.
+ */
+function chooseBuilder(
+  platforms: readonly PlatformPlan[],
+  kind: BuilderKind,
+  settings: DockerfileSettings
+): VariantBuilder {
+  if (kind === 'wheels') return { kind: 'wheels' }
+  if (kind === 'dockerfile') return { kind: 'dockerfile', reason: 'builder = dockerfile', settings }
+  for (const p of platforms) {
+    const { problems } = chooseWheels(
+      p.closure.installed.map((e) => e.package),
+      p.target
+    )
+    const [first] = problems
+    if (first) {
+      const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
+      return {
+        kind: 'dockerfile',
+        reason: `the wheels builder cannot install ${first.name}${first.version ? ` ${first.version}` : ''}: ${first.reason}${more}`,
+        settings
+      }
+    }
+  }
+  return { kind: 'wheels' }
 }
 
 export interface PlatformPlan {
@@ -63,6 +107,7 @@ export interface VariantPlan {
   readonly baseImage: string
   readonly platforms: readonly PlatformPlan[]
   readonly hashInput: HashInput
+  readonly builder: VariantBuilder
 }
 
 /** Where the wheels builder installs packages in the image: part of each variant's hash. */
@@ -165,6 +210,14 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
   }
 
   const install = installLayout(config, python)
+  const builderKind = options.builder ?? config.builder
+  const dockerfileSettings: DockerfileSettings = {
+    path: options.dockerfile?.path ?? null,
+    text: options.dockerfile?.text ?? defaultDockerfile(install),
+    target: options.dockerfileTarget ?? config.dockerfile.target,
+    buildArgs: config.dockerfile.buildArgs,
+    command: options.dockerfileCommand ?? config.dockerfile.command ?? [...DEFAULT_COMMAND]
+  }
   const variants = specs.map((spec) => {
     const selection: Selection = { groups: spec.groups, extras: spec.extras, members: spec.members }
     const withRuntime: Selection = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] }
@@ -182,12 +235,26 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
       })
       return { platform, target, closure, runtime, unavailable }
     })
+    const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings)
     const hashInput = buildHashInput({
       python,
       libc: config.libc,
       baseImage,
       epoch: options.epoch,
-      builder: { wheels: install },
+      // The Dockerfile builder's image is what its Dockerfile makes of the pins: its text, target
+      // and build args are part of the hash (the engine is not: both build the same Dockerfile).
+      builder:
+        builder.kind === 'wheels'
+          ? { wheels: install }
+          : {
+              dockerfile: {
+                sha256: digestHex(sha256(builder.settings.text)),
+                target: builder.settings.target,
+                buildArgs: Object.entries(builder.settings.buildArgs).sort(([a], [b]) =>
+                  a < b ? -1 : a > b ? 1 : 0
+                )
+              }
+            },
       platforms: platformPlans.map((p) => ({
         platform: p.platform,
         packages: p.closure.installed.map((e) => identity(contexts.get(p.platform)!, e.package))
@@ -210,7 +277,8 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
       libc: config.libc,
       baseImage,
       platforms: platformPlans,
-      hashInput
+      hashInput,
+      builder
     }
   })
   return { project, lock, options, install, variants, notes }

@@ -53,7 +53,21 @@ export interface FastBuildConfig {
   readonly indexUrl: string | null
   /** True when [tool.fast-build.variants] was absent and `default` was made up. */
   readonly defaultVariant: boolean
+  /** How deps images are built: from wheels, from a Dockerfile, or auto (wheels where they can). */
+  readonly builder: BuilderKind
+  /** The Dockerfile builder's settings. */
+  readonly dockerfile: {
+    /** Relative to the project; null: the generated default. */
+    readonly path: string | null
+    readonly target: string | null
+    readonly buildArgs: Readonly<Record<string, string>>
+    /** The build command: `docker buildx build` (default) or `buildah bud`, with any flags. */
+    readonly command: readonly string[] | null
+  }
 }
+
+export type BuilderKind = 'auto' | 'wheels' | 'dockerfile'
+export const BUILDERS: readonly BuilderKind[] = ['auto', 'wheels', 'dockerfile']
 
 const KNOWN_KEYS = [
   'image',
@@ -73,7 +87,12 @@ const KNOWN_KEYS = [
   'interpreter',
   'max-layers',
   'heavy-package-mb',
-  'index-url'
+  'index-url',
+  'builder',
+  'dockerfile',
+  'dockerfile-target',
+  'build-args',
+  'dockerfile-command'
 ]
 const VARIANT_KEYS = ['groups', 'extras', 'members']
 
@@ -153,6 +172,22 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
     }
   }
 
+  const builderText = r.optString(raw['builder'], `${base}.builder`) ?? 'auto'
+  if (!(BUILDERS as readonly string[]).includes(builderText))
+    r.fail(
+      `${base}.builder`,
+      `unknown builder ${JSON.stringify(builderText)}`,
+      `use one of ${BUILDERS.join(', ')}`
+    )
+  const builder = builderText as BuilderKind
+  const buildArgsTable = r.optTable(raw['build-args'], `${base}.build-args`) ?? {}
+  const buildArgs: Record<string, string> = {}
+  for (const [k, v] of Object.entries(buildArgsTable)) buildArgs[k] = r.string(v, `${base}.build-args.${k}`)
+  const commandText = r.optString(raw['dockerfile-command'], `${base}.dockerfile-command`)
+  const commandWords = (commandText ?? '').split(/\s+/).filter((w) => w !== '')
+  if (commandText !== undefined && commandWords.length === 0)
+    r.fail(`${base}.dockerfile-command`, 'empty command', 'e.g. "docker buildx build" or "buildah bud"')
+
   return {
     image: r.optString(raw['image'], `${base}.image`) ?? null,
     baseImage: r.optString(raw['base-image'], `${base}.base-image`) ?? null,
@@ -175,7 +210,14 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
     heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, 64, 1, 1_000_000),
     indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
     variants,
-    defaultVariant: variantsRaw === undefined
+    defaultVariant: variantsRaw === undefined,
+    builder,
+    dockerfile: {
+      path: r.optString(raw['dockerfile'], `${base}.dockerfile`) ?? null,
+      target: r.optString(raw['dockerfile-target'], `${base}.dockerfile-target`) ?? null,
+      buildArgs,
+      command: commandText === undefined ? null : commandWords
+    }
   }
 }
 

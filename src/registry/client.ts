@@ -103,7 +103,7 @@ export interface RegistryClientOptions {
 
 const DEFAULT_CHUNK = 64 * 1024 * 1024
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
   return h === 'localhost' || h === '::1' || /^127\./.test(h)
 }
