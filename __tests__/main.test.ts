@@ -82,8 +82,8 @@ describe('action: inputs and failures', () => {
       /with\.platforms: input unsupported platform "linux\/s390x"\n {2}fix: use one of/
     ],
     [
-      { builder: 'dockerfile' },
-      /with\.builder: input builder: the Dockerfile builder is not part of this version/
+      { dockerfile: 'nope/Dockerfile' },
+      /cannot read the Dockerfile nope\/Dockerfile: no such file\n {2}fix: give a path relative to the project directory/
     ],
     [{ builder: 'docker' }, /with\.builder: input builder: "docker" is not one of auto, wheels, dockerfile/],
     [{ push: 'yes' }, /with\.push: input push: "yes" is not a boolean\n {2}fix: write true or false/],

@@ -493,6 +493,8 @@ describe('what the wheels builder refuses, and bad downloads', () => {
       dir,
       '--registry',
       `${reg.host}/refused`,
+      '--builder',
+      'wheels',
       '--cache-dir',
       tempDir(),
       '--json'
