@@ -218,6 +218,7 @@ exp = { groups = ["main", "exp"] }
     const [hashed, vcs] = contextFiles('exp', exp.platforms, lockPath)
     expect(hashed!.text).not.toContain('rich')
     expect(vcs!.text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
+      '--index-url https://pypi.org/simple',
       `rich @ git+https://github.com/Textualize/rich@${commit}`
     ])
 
