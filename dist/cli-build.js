@@ -1,65 +1,21 @@
-import { join, resolve, isAbsolute, dirname, basename, posix, sep, relative } from 'node:path';
+import { resolve, isAbsolute, join, dirname, basename, posix, sep, relative } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
-import { F as FastBuildError, n as normalizeName, d as describeError, f as formatPlatform, p as parseWheelFilename, C as ConfigError, a as filesForTarget, u as unavailableReason, P as PYPI_SIMPLE, w as wheelSupports, s as sourceLabel, c as chooseWheel, b as parseToml, e as planProject, g as pythonMinor, U as UsageError, l as loadPlan, r as renderTable } from './cli.js';
+import { performance as performance$1 } from 'node:perf_hooks';
+import { F as FastBuildError, D as DigestWriter, r as redactUrl$1, a as resolveIndexCredential, d as describeIndexCredential, b as basicAuthorization, n as normalizeName, c as credentialEnvNames, e as describeError, s as splitUserinfo, p as parseDigest, f as sha256$1, g as digestAlgorithm, h as digestHex, i as formatPlatform, j as parseWheelFilename, C as ConfigError, k as pinnedRequirements, l as requirementLines, m as requirementIndexes, R as RuntimeGroupError, o as chooseWheels, q as DockerfileError, t as contextFiles, u as engineCommands, v as engineOf, w as buildArgsFor, S as SourceError, x as parseToml, y as indexConfigFor, z as planProject, A as chooseWheel, B as pythonMinor, U as UsageError, E as loadPlan, G as renderTable } from './cli.js';
 import { open, stat, readFile, mkdir, rename, readdir, rm, writeFile, readlink } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { inflateRawSync, inflateRaw, createInflateRaw } from 'node:zlib';
+import { openSync, readSync, closeSync, createWriteStream, createReadStream, statSync, readFileSync, mkdirSync, existsSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { openSync, readSync, closeSync, createWriteStream, createReadStream, readFileSync, statSync, mkdirSync, existsSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import 'node:module';
-
-// Content digests (`sha256:<hex>`) as a parsed type: once a string is a Digest, it has been
-// checked, so registry paths and file names built from it are safe.
-const PATTERNS = {
-    sha256: /^[a-f0-9]{64}$/,
-    sha512: /^[a-f0-9]{128}$/
-};
-class DigestError extends FastBuildError {
-}
-function isDigest(s) {
-    if (typeof s !== 'string')
-        return false;
-    const colon = s.indexOf(':');
-    const pattern = PATTERNS[s.slice(0, colon)];
-    return pattern !== undefined && pattern.test(s.slice(colon + 1));
-}
-/** Parse and check a digest; `where` names what it came from for the error. */
-function parseDigest(s, where = 'digest') {
-    if (!isDigest(s)) {
-        throw new DigestError(`${where}: ${JSON.stringify(s)} is not a digest (expected sha256:<64 hex digits>)`);
-    }
-    return s;
-}
-function digestHex(d) {
-    return d.slice(d.indexOf(':') + 1);
-}
-function digestAlgorithm(d) {
-    return d.slice(0, d.indexOf(':'));
-}
-function sha256$1(data) {
-    return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-/** A running sha256 over chunks, finished into a Digest. */
-class DigestWriter {
-    hash = createHash('sha256');
-    size = 0;
-    update(chunk) {
-        this.hash.update(chunk);
-        this.size += chunk.length;
-    }
-    digest() {
-        return `sha256:${this.hash.digest('hex')}`;
-    }
-}
 
 // Media types of the OCI image spec and their Docker (schema 2) counterparts, which registries
 // and base images still use widely.
@@ -564,7 +520,7 @@ class HttpClient {
             res.on('error', (e) => rejectResponse(transient(o, e)));
         });
         const idle = this.opts.idleTimeoutMs ?? 60_000;
-        req.setTimeout(idle, () => req.destroy(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no progress for ${idle / 1000} s`)));
+        req.setTimeout(idle, () => req.destroy(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no progress for ${idle / 1000} s`)));
         req.on('error', (e) => {
             failure = transient(o, e);
             rejectResponse(failure);
@@ -645,7 +601,7 @@ class HttpClient {
                 });
                 res.pipe(out);
             });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl$1(o.url)}: no data for ${idle / 1000} s`)));
+            req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl(o.url)}: no data for ${idle / 1000} s`)));
             req.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
             req.end();
         });
@@ -694,7 +650,7 @@ class HttpClient {
                 res.on('data', (c) => {
                     size += c.length;
                     if (size > maxBody)
-                        fail(new FastBuildError(`${o.method} ${redactUrl$1(o.url)}: response larger than ${maxBody} bytes`));
+                        fail(new FastBuildError(`${o.method} ${redactUrl(o.url)}: response larger than ${maxBody} bytes`));
                     else
                         chunks.push(c);
                 });
@@ -711,7 +667,7 @@ class HttpClient {
                 res.on('error', (e) => fail(transient(o, e)));
                 res.on('aborted', () => fail(transient(o, new Error('response aborted'))));
             });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no response for ${idle / 1000} s`)));
+            req.setTimeout(idle, () => fail(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no response for ${idle / 1000} s`)));
             req.on('error', (e) => fail(transient(o, e)));
             if (body === null)
                 req.end();
@@ -740,12 +696,12 @@ function transient(o, e) {
         'ERR_STREAM_PREMATURE_CLOSE'
     ];
     if ((code && dropped.includes(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: connection dropped (${code ?? e.message})`);
+        return new TransientHttpError(`${o.method} ${redactUrl(o.url)}: connection dropped (${code ?? e.message})`);
     }
     return e;
 }
 /** URLs in messages lose their query (upload session state, tokens in some registries). */
-function redactUrl$1(url) {
+function redactUrl(url) {
     const q = url.indexOf('?');
     return q === -1 ? url : `${url.slice(0, q)}?…`;
 }
@@ -768,283 +724,6 @@ async function withRetry(op, policy = DEFAULT_RETRY, onRetry) {
             await new Promise((r) => setTimeout(r, delay));
         }
     }
-}
-
-// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
-// found where the tools people already use put them, and kept out of every message:
-//
-//   1. an explicit credential in the index configuration
-//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
-//   3. environment variables for a named source (NAME = the source name upper-cased, every
-//      character that is not a letter or digit as `_`), the first convention that is set:
-//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
-//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
-//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
-//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
-//
-// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
-// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
-// is the one function that reads the environment and the netrc file.
-/** What a credential is, for messages. */
-function describeIndexCredential(c) {
-    return `user ${JSON.stringify(c.username)} from ${c.source}`;
-}
-/**
- * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
- * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
- */
-function redactUrl(url) {
-    try {
-        const u = new URL(url);
-        const hadQuery = u.search !== '';
-        u.username = '';
-        u.password = '';
-        u.search = '';
-        u.hash = '';
-        return `${u.href}${hadQuery ? '?…' : ''}`;
-    }
-    catch {
-        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
-        const q = noUser.search(/[?#]/);
-        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
-    }
-}
-/** The URL without its userinfo, and the userinfo (percent-decoded) when there is one. */
-function splitUserinfo(url) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        return { url, username: null, password: null };
-    }
-    if (u.username === '' && u.password === '')
-        return { url, username: null, password: null };
-    const decode = (s) => {
-        try {
-            return decodeURIComponent(s);
-        }
-        catch {
-            return s;
-        }
-    };
-    const username = decode(u.username);
-    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
-    u.username = '';
-    u.password = '';
-    return { url: u.href, username, password };
-}
-/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
-function envSourceName(name) {
-    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-}
-/** The environment variable prefixes we read, in order of precedence. */
-const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
-/** The variables that would give a credential for a named source, for hints. */
-function credentialEnvNames(sourceName) {
-    const n = envSourceName(sourceName);
-    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
-}
-/**
- * The credential for a named source from environment variables: the first convention (see
- * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
- * are often given as a password alone).
- */
-function credentialFromEnv(sourceName, env) {
-    const n = envSourceName(sourceName);
-    if (n === '')
-        return null;
-    for (const prefix of ENV_CONVENTIONS) {
-        const user = env[`${prefix}${n}_USERNAME`];
-        const pass = env[`${prefix}${n}_PASSWORD`];
-        if (user || pass) {
-            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
-        }
-    }
-    return null;
-}
-/**
- * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
- * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
- * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
- */
-function parseNetrc(text) {
-    const tokens = tokenizeNetrc(text);
-    const entries = [];
-    let current = null;
-    const flush = () => {
-        if (current)
-            entries.push({ ...current });
-        current = null;
-    };
-    for (let i = 0; i < tokens.length; i++) {
-        const t = tokens[i];
-        if (t.kind === 'macdef') {
-            flush();
-            continue;
-        }
-        switch (t.value) {
-            case 'machine':
-                flush();
-                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
-                break;
-            case 'default':
-                flush();
-                current = { machine: null, login: null, password: null };
-                break;
-            case 'login':
-                if (current)
-                    current.login = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'password':
-                if (current)
-                    current.password = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'account':
-                i++;
-                break;
-        }
-    }
-    flush();
-    return entries;
-}
-function tokenizeNetrc(text) {
-    const out = [];
-    let i = 0;
-    const n = text.length;
-    while (i < n) {
-        const c = text[i];
-        if (/\s/.test(c)) {
-            i++;
-            continue;
-        }
-        if (c === '#') {
-            while (i < n && text[i] !== '\n')
-                i++;
-            continue;
-        }
-        let value = '';
-        if (c === '"') {
-            i++;
-            while (i < n && text[i] !== '"') {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-            i++;
-        }
-        else {
-            while (i < n && !/\s/.test(text[i])) {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-        }
-        if (value === 'macdef') {
-            // The macro's name, then its body up to an empty line.
-            const end = text.indexOf('\n\n', i);
-            i = end === -1 ? n : end + 2;
-            out.push({ kind: 'macdef', value });
-            continue;
-        }
-        out.push({ kind: 'word', value });
-    }
-    return out;
-}
-/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
-function netrcCredential(entries, host, login = null) {
-    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    const fits = (e) => e.password !== null && (login === null || e.login === login);
-    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
-    if (!match)
-        return null;
-    return { username: match.login ?? '', password: match.password ?? '' };
-}
-function netrcPath(env, home = homedir()) {
-    return env['NETRC'] || join(home, '.netrc');
-}
-function readNetrcFile(path) {
-    try {
-        return readFileSync(path, 'utf8');
-    }
-    catch {
-        // Missing or unreadable: no credentials from it (as pip and uv behave).
-        return null;
-    }
-}
-/**
- * The index URL without userinfo, and the credential for it (see the order at the top of this
- * file). The edge of this module: reads the environment and the netrc file.
- */
-function resolveIndexCredential(config, lookup = {}) {
-    const split = splitUserinfo(config.url);
-    const url = split.url;
-    if (config.credential) {
-        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
-        return {
-            url,
-            credential: { username: config.credential.username, password: config.credential.password, source }
-        };
-    }
-    if (split.username !== null && split.password !== null) {
-        return {
-            url,
-            credential: { username: split.username, password: split.password, source: 'the index URL' }
-        };
-    }
-    // `credential: null` means "already looked up: none" (see indexConfigFor).
-    if (config.credential === null) {
-        return {
-            url,
-            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
-        };
-    }
-    const env = lookup.env ?? process.env;
-    let host = null;
-    try {
-        const u = new URL(url);
-        if (u.protocol === 'http:' || u.protocol === 'https:')
-            host = u.hostname;
-    }
-    catch {
-        host = null;
-    }
-    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
-    const wantUser = split.username;
-    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
-        return { url, credential: fromEnv };
-    if (host !== null) {
-        const path = netrcPath(env, lookup.home);
-        const text = (lookup.readNetrc ?? readNetrcFile)(path);
-        if (text !== null) {
-            const c = netrcCredential(parseNetrc(text), host, wantUser);
-            if (c)
-                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
-        }
-    }
-    if (wantUser !== null) {
-        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
-    }
-    return { url, credential: null };
-}
-/**
- * An index configuration with its credential looked up now (in `env` and the netrc file), for a
- * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
- * (with its source, for messages) or null, which tells PackageIndex not to look again.
- */
-function indexConfigFor(url, name, env = process.env, lookup = {}) {
-    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
-    return { url: resolved.url, name, credential: resolved.credential };
-}
-/** `Authorization` header value for a basic credential. */
-function basicAuthorization(c) {
-    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 }
 
 // A client for the Python "simple" repository API: the files a project has on an index, with
@@ -1291,7 +970,7 @@ function parseSimpleJson(json, pageUrl) {
             resolved = resolveHref(href, pageUrl);
         }
         catch {
-            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl(href))}`);
+            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl$1(href))}`);
         }
         const hashes = {};
         const h = e['hashes'];
@@ -1339,7 +1018,7 @@ class PackageIndex {
         this.config = config;
         this.http = http;
         this.options = options;
-        this.url = redactUrl(config.url).replace(/\?…$/, '');
+        this.url = redactUrl$1(config.url).replace(/\?…$/, '');
         this.name = config.name ?? null;
     }
     /** The index URL without userinfo and the credential for it (looked up once, on first use). */
@@ -1470,7 +1149,7 @@ class PackageIndex {
                         maxBody: this.options.maxPage ?? 64 * 1024 * 1024
                     });
                     if (isRetryableStatus(r.status)) {
-                        throw new TransientHttpError(`GET ${redactUrl(target)}: ${r.status}`, parseRetryAfter(r.headers['retry-after']));
+                        throw new TransientHttpError(`GET ${redactUrl$1(target)}: ${r.status}`, parseRetryAfter(r.headers['retry-after']));
                     }
                     return r;
                 }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
@@ -1489,22 +1168,22 @@ class PackageIndex {
                 }
                 url = new URL(res.headers['location'], target).href;
                 if (!/^https?:/i.test(url)) {
-                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
+                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl$1(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
                 }
                 continue;
             }
             if (res.status === 200)
                 return res;
             if (res.status === 404 || res.status === 410) {
-                throw this.notFound(project, target, `GET ${redactUrl(target)} answered ${res.status}`);
+                throw this.notFound(project, target, `GET ${redactUrl$1(target)} answered ${res.status}`);
             }
             if (res.status === 401 || res.status === 403)
                 throw this.denied(project, target, res.status);
-            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
+            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl$1(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
         }
     }
     notFound(project, pageUrl, detail) {
-        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
+        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl$1(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
             'or add the project to the mirror');
     }
     denied(project, pageUrl, status) {
@@ -1516,7 +1195,7 @@ class PackageIndex {
         return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
     }
     badPage(project, pageUrl, e) {
-        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
+        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl$1(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
     }
 }
 function hostOf(url) {
@@ -1827,7 +1506,7 @@ async function fetchOne(run, item, sha256) {
     }
     const origin = await locate(run, item, sha256);
     const started = Date.now();
-    const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
+    const from = origin.kind === 'url' ? redactUrl$1(origin.url) : origin.path;
     run.emit({ kind: 'start', item, url: from, total: item.file.size });
     let lastStep = 0;
     const onBytes = (bytes, total) => {
@@ -1900,7 +1579,7 @@ class StatusFailure extends Error {
     status;
     url;
     constructor(status, url) {
-        super(`GET ${redactUrl(url)}: ${status}`);
+        super(`GET ${redactUrl$1(url)}: ${status}`);
         this.status = status;
         this.url = url;
     }
@@ -1916,7 +1595,7 @@ class NoSuchHost extends Error {
 function downloadAccessHint(item, url) {
     const c = item.index?.credential;
     if (c)
-        return `the server rejected the credential for ${redactUrl(item.index.url)}: check the username and password (or token) and their access`;
+        return `the server rejected the credential for ${redactUrl$1(item.index.url)}: check the username and password (or token) and their access`;
     const name = item.index?.name;
     const vars = name
         ? `set ${credentialEnvNames(name).join(', ')}`
@@ -1925,10 +1604,10 @@ function downloadAccessHint(item, url) {
     return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
 }
 function describeDownloadFailure(run, item, url, e) {
-    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`;
+    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl$1(url)}`;
     if (e instanceof StatusFailure) {
         if (e.status === 404 || e.status === 410) {
-            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
+            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl$1(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
         }
         if (e.status === 401 || e.status === 403) {
             return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
@@ -1959,7 +1638,7 @@ const DROPPED = new Set([
 ]);
 function networkError(e, url, timedOut, idleMs) {
     if (timedOut)
-        return new TransientHttpError(`GET ${redactUrl(url)}: no data for ${idleMs / 1000} s`);
+        return new TransientHttpError(`GET ${redactUrl$1(url)}: no data for ${idleMs / 1000} s`);
     if (e instanceof TransientHttpError ||
         e instanceof FastBuildError ||
         e instanceof StatusFailure ||
@@ -1969,7 +1648,7 @@ function networkError(e, url, timedOut, idleMs) {
     if (code === 'ENOTFOUND')
         return new NoSuchHost(new URL(url).host);
     if ((code && DROPPED.has(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`GET ${redactUrl(url)}: connection dropped (${code ?? e.message})`);
+        return new TransientHttpError(`GET ${redactUrl$1(url)}: connection dropped (${code ?? e.message})`);
     }
     return e;
 }
@@ -1979,14 +1658,14 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
         u = new URL(url);
     }
     catch {
-        return Promise.reject(new FetchError(`not a URL: ${redactUrl(url)}`));
+        return Promise.reject(new FetchError(`not a URL: ${redactUrl$1(url)}`));
     }
     if (u.protocol === 'file:') {
-        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl(url)}`));
+        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl$1(url)}`));
     }
     const secure = u.protocol === 'https:';
     if (!secure && u.protocol !== 'http:') {
-        return Promise.reject(new FetchError(`cannot download ${redactUrl(url)}: only http(s):// and file:// URLs`));
+        return Promise.reject(new FetchError(`cannot download ${redactUrl$1(url)}: only http(s):// and file:// URLs`));
     }
     const headers = { 'user-agent': 'fast-build', accept: '*/*' };
     const auth = origin.authorize(u.href);
@@ -2000,7 +1679,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             if (REDIRECTS.has(status) && location) {
                 res.resume();
                 if (hops >= MAX_REDIRECTS) {
-                    reject(new FetchError(`GET ${redactUrl(url)}: more than ${MAX_REDIRECTS} redirects`));
+                    reject(new FetchError(`GET ${redactUrl$1(url)}: more than ${MAX_REDIRECTS} redirects`));
                     return;
                 }
                 let nextUrl;
@@ -2008,7 +1687,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
                     nextUrl = new URL(location, u).href;
                 }
                 catch {
-                    reject(new FetchError(`GET ${redactUrl(url)}: redirect to something that is not a URL`));
+                    reject(new FetchError(`GET ${redactUrl$1(url)}: redirect to something that is not a URL`));
                     return;
                 }
                 downloadOnce(run, origin, nextUrl, dest, onBytes, hops + 1).then(resolvePromise, reject);
@@ -2017,7 +1696,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             if (status !== 200) {
                 res.resume();
                 reject(isRetryableStatus(status)
-                    ? new TransientHttpError(`GET ${redactUrl(url)}: ${status}`, parseRetryAfter(res.headers['retry-after']))
+                    ? new TransientHttpError(`GET ${redactUrl$1(url)}: ${status}`, parseRetryAfter(res.headers['retry-after']))
                     : new StatusFailure(status, url));
                 return;
             }
@@ -2027,7 +1706,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             const m = meter(onBytes, total);
             pipeline(res, m.stream, createWriteStream(dest)).then(() => {
                 if (total !== null && m.bytes() !== total) {
-                    reject(new TransientHttpError(`GET ${redactUrl(url)}: the connection ended after ${m.bytes()} of ${total} bytes`));
+                    reject(new TransientHttpError(`GET ${redactUrl$1(url)}: the connection ended after ${m.bytes()} of ${total} bytes`));
                 }
                 else
                     resolvePromise(m.result());
@@ -2242,7 +1921,7 @@ class RegistryAuth {
         const header = res.headers['www-authenticate'];
         const c = header ? parseChallenge(header) : null;
         if (!c) {
-            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl$1(res.url)})`, {}, 'check that this is an OCI/Docker registry');
+            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl(res.url)})`, {}, 'check that this is an OCI/Docker registry');
         }
         this.challenge = c;
     }
@@ -2312,7 +1991,7 @@ class RegistryAuth {
             res = await this.http.request({ method: 'GET', url: url.toString(), headers });
         }
         if (isRetryableStatus(res.status)) {
-            throw new TransientHttpError(`token service ${redactUrl$1(realm)} answered ${res.status}`, parseRetryAfter(res.headers['retry-after']));
+            throw new TransientHttpError(`token service ${redactUrl(realm)} answered ${res.status}`, parseRetryAfter(res.headers['retry-after']));
         }
         if (res.status !== 200) {
             throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
@@ -2494,7 +2173,7 @@ class RegistryClient {
                         : `the credential needs pull access to ${this.name}`);
             }
             if (isRetryableStatus(res.status)) {
-                throw new TransientHttpError(`${method} ${redactUrl$1(url)}: ${res.status}${errorText(res)}`, parseRetryAfter(res.headers['retry-after']));
+                throw new TransientHttpError(`${method} ${redactUrl(url)}: ${res.status}${errorText(res)}`, parseRetryAfter(res.headers['retry-after']));
             }
             return res;
         }
@@ -4543,21 +4222,6 @@ function handled(p) {
     return p;
 }
 
-/**
- * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
- * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
- * `location.file` names the file (or the link), `line` the `.dockerignore` line.
- */
-class SourceError extends FastBuildError {
-}
-/**
- * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
- * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
- * `location` is the package's entry in the lock.
- */
-class RuntimeGroupError extends FastBuildError {
-}
-
 // Run-time groups (`runtime-groups = ["exp"]`): packages that stay out of the deps image and its
 // hash, and are installed by pip when the container starts. The app image gets one small layer
 // for them, between the deps layers and the source layer, holding
@@ -4581,96 +4245,28 @@ const RUNTIME_MTIME = 315532800;
 const RUNTIME_LABEL = 'dev.fast-build.runtime-packages';
 /** Overrides the index the shim installs from (a mirror), as FAST_BUILD_INDEX_URL does for builds. */
 const INDEX_ENV = 'FAST_BUILD_INDEX_URL';
-function compare(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-/** A URL fit to be written into an image: credentials never are. */
-function withoutCredentials(url) {
-    return splitUserinfo(url).url;
-}
 function refuse(pkg, lockPath, what, why) {
     throw new RuntimeGroupError(`run-time package ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, `move ${pkg.name} out of the runtime group (tool.fast-build.runtime-groups) into a variant's groups, so it is built into the deps image`);
-}
-/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
-function sha256s(pkg, files, lockPath) {
-    const out = new Set();
-    for (const f of files) {
-        const h = f.hashes['sha256'];
-        if (!h)
-            refuse(pkg, lockPath, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
-        out.add(h.toLowerCase());
-    }
-    return [...out].sort(compare);
-}
-/**
- * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
- * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
- * but valid choice from failing the hash check.
- */
-function installableFiles(pkg, target) {
-    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
 }
 /**
  * The requirements for a platform's run-time packages, sorted by name. Markers are already
  * evaluated (the closure is per target), so none are written. Local source trees ship with the
- * source layer and are left out; what pip cannot fetch and check by hash is refused.
+ * source layer and are left out; what pip cannot fetch and check by hash (git checkouts, local
+ * archives) is refused.
  */
 function runtimeRequirements(entries, target, lockPath) {
-    const out = [];
-    for (const { package: pkg } of entries) {
-        const s = pkg.source;
-        switch (s.kind) {
-            case 'directory':
-                continue;
-            case 'registry': {
-                if (pkg.version === null)
-                    refuse(pkg, lockPath, 'from an index', 'the lock records no version');
-                const reason = unavailableReason(pkg, target);
-                if (reason)
-                    refuse(pkg, lockPath, `on ${formatPlatform(target.platform)}`, reason);
-                const files = installableFiles(pkg, target);
-                if (files.length === 0)
-                    refuse(pkg, lockPath, 'from an index', 'the lock lists no files for it');
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name}==${pkg.version}`,
-                    hashes: sha256s(pkg, files, lockPath),
-                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
-                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
-                });
-                continue;
-            }
-            case 'url': {
-                const [file] = filesForTarget(pkg.files, target);
-                if (!file)
-                    refuse(pkg, lockPath, `from ${s.url}`, 'the lock records no archive with a hash for it');
-                const url = withoutCredentials(file.url ?? s.url);
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-                    hashes: sha256s(pkg, [file], lockPath),
-                    index: null
-                });
-                continue;
-            }
-            case 'git':
-                return refuse(pkg, lockPath, `from git ${s.url}`, 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes');
-            case 'file':
-                return refuse(pkg, lockPath, `from the local archive ${s.path}`, 'the file is not in the image, so the container cannot install it');
+    return pinnedRequirements(entries, target, {
+        refuse: (pkg, what, why) => refuse(pkg, lockPath, what, why),
+        git: 'refuse',
+        why: {
+            git: 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes',
+            file: 'the file is not in the image, so the container cannot install it'
         }
-    }
-    return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''));
+    });
 }
 /** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
 function runtimeIndexes(requirements) {
-    const seen = [];
-    for (const r of requirements)
-        if (r.index && !seen.includes(r.index))
-            seen.push(r.index);
-    const [index = PYPI_SIMPLE, ...extra] = seen;
-    return { index, extra };
+    return requirementIndexes(requirements);
 }
 /** The pip requirements file: a header, then `name==version \` and one `--hash` line per file. */
 function requirementsText(variant, platform, requirements) {
@@ -4680,10 +4276,7 @@ function requirementsText(variant, platform, requirements) {
         "# They are not in the image's hash: the deps image does not change when they do.",
         ''
     ];
-    for (const r of requirements) {
-        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
-        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
-    }
+    lines.push(...requirementLines(requirements));
     return lines.join('\n') + '\n';
 }
 /** `text` as one single-quoted sh word. */
@@ -5153,37 +4746,6 @@ class WheelsUnavailableError extends FastBuildError {
         this.problems = problems;
     }
 }
-/** The wheel of each installed package on one target, or the reasons the variant cannot use wheels. */
-function chooseWheels(packages, target) {
-    const chosen = [];
-    const problems = [];
-    const platform = formatPlatform(target.platform);
-    for (const pkg of packages) {
-        const problem = (reason) => problems.push({ name: pkg.name, version: pkg.version, platform, reason });
-        if (pkg.source.kind === 'git') {
-            problem(`git source ${sourceLabel(pkg.source)}: it has to be built`);
-            continue;
-        }
-        const wheel = chooseWheel(pkg.files, target);
-        if (!wheel) {
-            const sdists = pkg.files.filter((f) => f.kind === 'sdist').map((f) => f.name);
-            if (sdists.length)
-                problem(`only a source distribution (${sdists.join(', ')})`);
-            else if (pkg.files.length === 0)
-                problem(`the lock lists no files for it (${sourceLabel(pkg.source)})`);
-            else
-                problem(`no wheel for ${platform} / python ${target.python.major}.${target.python.minor} among ${pkg.files.length} files`);
-            continue;
-        }
-        const sha256 = wheel.file.hashes['sha256'];
-        if (!sha256) {
-            problem(`the lock pins no sha256 for ${wheel.file.name}`);
-            continue;
-        }
-        chosen.push({ pkg, file: wheel.file, sha256 });
-    }
-    return { chosen, problems };
-}
 /** A path-sourced wheel (`source = { path = "wheels/x.whl" }`) is listed by file name alone. */
 function fileLocation(c) {
     const f = c.file;
@@ -5606,6 +5168,101 @@ async function buildDepsImage(variant, tag, ctx) {
             restored,
             downloadedSha256: downloaded.map((f) => f.sha256)
         }
+    };
+}
+
+// The Dockerfile builder's edge: write the build context, run the engine (docker buildx or
+// buildah) with its output streamed line by line, and hand back the deps image it pushed, read
+// from the registry like any other. What to write and which commands to run is dockerfile.ts's.
+/** How many of the build's last lines an error carries (and the job summary shows). */
+const LOG_TAIL_LINES = 20;
+/** Run one command; every output line to `onLine`; the exit code and the last lines. */
+function runStreaming(argv, env, cwd, onLine) {
+    return new Promise((resolve) => {
+        const tail = [];
+        const child = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const feed = (stream) => {
+            let rest = '';
+            stream.setEncoding('utf8');
+            stream.on('data', (chunk) => {
+                const lines = (rest + chunk).split(/\r?\n/);
+                rest = lines.pop() ?? '';
+                for (const l of lines)
+                    push(l);
+            });
+            stream.on('end', () => rest && push(rest));
+        };
+        const push = (line) => {
+            onLine(line);
+            tail.push(line);
+            if (tail.length > LOG_TAIL_LINES)
+                tail.shift();
+        };
+        feed(child.stdout);
+        feed(child.stderr);
+        child.on('error', (e) => {
+            push(`${argv[0]}: ${e.code === 'ENOENT' ? 'not found' : e.message}`);
+            resolve({ code: 127, tail });
+        });
+        child.on('close', (code) => resolve({ code: code ?? 1, tail }));
+    });
+}
+/** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
+function shown(argv) {
+    return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+/** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
+async function buildDepsWithDockerfile(v, settings, tag, o) {
+    const say = o.onProgress ?? (() => undefined);
+    if (o.store.name.startsWith('oci:'))
+        throw new DockerfileError(`${v.name}: the Dockerfile builder pushes its deps image to a registry, and ${o.store.name} is an OCI layout`, { keyPath: 'tool.fast-build.builder' }, 'build to a registry (--registry HOST/REPO), or use the wheels builder for this variant');
+    const context = join(o.workDir, 'dockerfile', `${v.name}-${v.shortHash}`);
+    rmSync(context, { recursive: true, force: true });
+    mkdirSync(context, { recursive: true });
+    for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
+        writeFileSync(join(context, f.name), f.text);
+    let file;
+    if (settings.path === null) {
+        file = join(context, 'Dockerfile');
+        writeFileSync(file, settings.text);
+    }
+    else {
+        file = isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path);
+    }
+    const ref = `${o.store.name}:${tag}`;
+    const platforms = v.platforms.map((p) => p.platform);
+    const commands = engineCommands({
+        settings,
+        file,
+        context,
+        variant: v.name,
+        buildArgs: buildArgsFor({ settings, variant: v.name, base: o.base, platforms }),
+        platforms,
+        tag: ref,
+        insecure: isLoopback(parseImageReference(ref, 'image').host),
+        githubCache: Boolean(o.env['ACTIONS_RUNTIME_TOKEN']) && engineOf(settings.command) === 'docker'
+    });
+    const start = performance.now();
+    for (const argv of commands) {
+        say(`$ ${shown(argv)}`);
+        const { code, tail } = await runStreaming(argv, o.env, context, (line) => say(line));
+        if (code !== 0) {
+            throw new DockerfileError(`${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}; its last lines:\n${tail.join('\n')}`, settings.path ? { file: settings.path } : { keyPath: 'tool.fast-build.dockerfile' }, code === 127
+                ? `install ${argv[0]} or set dockerfile-command (for instance "buildah bud")`
+                : 'fix the Dockerfile or the packages it installs (the full log is above)');
+        }
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const image = await resolveDepsImage(o.store, tag, platforms);
+    if (!image)
+        throw new DockerfileError(`${v.name}: ${commands[0][0]} finished, but ${ref} is not in the registry`, { keyPath: 'tool.fast-build.dockerfile-command' }, 'check that the command pushes (docker buildx needs a builder that can push: docker/setup-buildx-action)');
+    say(`deps image ${ref} built with the Dockerfile builder in ${seconds.toFixed(1)} s`);
+    return {
+        image,
+        stats: emptyStats(),
+        layers: [],
+        notes: [],
+        wheels: { total: 0, fetched: 0, downloaded: 0, bytesDownloaded: 0, restored: 0, downloadedSha256: [] }
     };
 }
 
@@ -6879,7 +6536,7 @@ async function runBuild(o) {
         // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
         // memory go up the ordinary, retried way when a variant needs them.
         const layerJob = (async () => {
-            const start = performance.now();
+            const start = performance$1.now();
             const tree = await collectSource({
                 projectDir: plan.project.dir,
                 workdir: plan.project.config.workdir,
@@ -6923,7 +6580,7 @@ async function runBuild(o) {
                     return null;
                 });
             }
-            layerSeconds = (performance.now() - start) / 1000;
+            layerSeconds = (performance$1.now() - start) / 1000;
             progress(null, `source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${layerSeconds.toFixed(2)} s`);
             return { source: tree, layer: blob, uploaded };
         })();
@@ -6933,7 +6590,7 @@ async function runBuild(o) {
         const results = [];
         let layerCounted = false;
         for (const v of plan.variants) {
-            const start = performance.now();
+            const start = performance$1.now();
             const tag = depsTag(v.name, v.shortHash);
             const depsRef = `${store.name}:${tag}`;
             const base0 = { variant: v.name, hash: v.hash, depsRef };
@@ -6956,7 +6613,7 @@ async function runBuild(o) {
                         tags: [],
                         blobs: none,
                         bytesUploaded: 0,
-                        seconds: (performance.now() - start) / 1000,
+                        seconds: (performance$1.now() - start) / 1000,
                         error: `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`,
                         full: null
                     });
@@ -6964,26 +6621,38 @@ async function runBuild(o) {
                 }
                 if (!deps) {
                     progress(v.name, wanted ? `rebuilding deps image ${depsRef}` : `deps image ${depsRef} is missing: full path`);
-                    const fullStart = performance.now();
+                    const fullStart = performance$1.now();
                     const mirror = mirrorUrl ? indexConfigFor(mirrorUrl, 'mirror', env) : null;
-                    full = await buildDepsImage(v, tag, {
-                        store,
-                        base: await baseOnce(),
-                        layout: pythonLayoutOf(plan),
-                        cache: new ArtifactCache(join(cacheDir, 'artifacts')),
-                        workDir: join(cacheDir, 'work'),
-                        indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
-                            ? indexConfigFor(pkg.source.url, pkg.source.name ?? indexNameFor(indexes, pkg.source.url), env)
-                            : null,
-                        mirror,
-                        lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
-                        sharing: (sharing ??= sharingOf(plan)),
-                        maxLayers: o.maxLayers ?? plan.project.config.maxLayers,
-                        heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
-                        ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {}),
-                        onProgress: (m) => progress(v.name, m)
-                    });
-                    fullSeconds = (performance.now() - fullStart) / 1000;
+                    if (v.builder.kind === 'dockerfile')
+                        progress(v.name, `Dockerfile builder (${engineOf(v.builder.settings.command)}): ${v.builder.reason}`);
+                    full =
+                        v.builder.kind === 'dockerfile'
+                            ? await buildDepsWithDockerfile(v, v.builder.settings, tag, {
+                                plan,
+                                store,
+                                base: (await baseOnce()).pinned,
+                                workDir: join(cacheDir, 'work'),
+                                env,
+                                onProgress: (m) => progress(v.name, m)
+                            })
+                            : await buildDepsImage(v, tag, {
+                                store,
+                                base: await baseOnce(),
+                                layout: pythonLayoutOf(plan),
+                                cache: new ArtifactCache(join(cacheDir, 'artifacts')),
+                                workDir: join(cacheDir, 'work'),
+                                indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
+                                    ? indexConfigFor(pkg.source.url, pkg.source.name ?? indexNameFor(indexes, pkg.source.url), env)
+                                    : null,
+                                mirror,
+                                lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+                                sharing: (sharing ??= sharingOf(plan)),
+                                maxLayers: o.maxLayers ?? plan.project.config.maxLayers,
+                                heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
+                                ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {}),
+                                onProgress: (m) => progress(v.name, m)
+                            });
+                    fullSeconds = (performance$1.now() - fullStart) / 1000;
                     for (const n of full.notes)
                         progress(v.name, `note: ${n}`);
                     deps = full.image;
@@ -7024,7 +6693,7 @@ async function runBuild(o) {
                     tags,
                     blobs: { uploaded: stats.uploaded, mounted: stats.mounted, skipped: stats.skipped },
                     bytesUploaded: stats.bytesUploaded,
-                    seconds: (performance.now() - start) / 1000,
+                    seconds: (performance$1.now() - start) / 1000,
                     error: null,
                     full: full
                         ? {
@@ -7040,7 +6709,9 @@ async function runBuild(o) {
                             downloadedSha256: full.wheels.downloadedSha256,
                             bytesUploaded: full.stats.bytesUploaded,
                             seconds: fullSeconds,
-                            notes: full.notes
+                            notes: full.notes,
+                            builder: v.builder.kind,
+                            builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null
                         }
                         : null
                 });
@@ -7056,7 +6727,7 @@ async function runBuild(o) {
                     tags: [],
                     blobs: none,
                     bytesUploaded: 0,
-                    seconds: (performance.now() - start) / 1000,
+                    seconds: (performance$1.now() - start) / 1000,
                     error: describeError(e)
                 });
                 progress(v.name, `failed: ${describeError(e)}`);
@@ -7125,6 +6796,10 @@ async function cmdBuild(args, io) {
             'fast-only': { type: 'boolean', default: false },
             'cache-dir': { type: 'string' },
             'index-url': { type: 'string' },
+            builder: { type: 'string' },
+            dockerfile: { type: 'string' },
+            'dockerfile-target': { type: 'string' },
+            'dockerfile-command': { type: 'string' },
             json: { type: 'boolean', default: false },
             quiet: { type: 'boolean', default: false }
         },
@@ -7148,7 +6823,11 @@ async function cmdBuild(args, io) {
         project: values.project,
         variants: values.variant ?? [],
         platforms: values.platform ?? [],
-        ...(values.python ? { python: values.python } : {})
+        ...(values.python ? { python: values.python } : {}),
+        ...(values.builder ? { builder: values.builder } : {}),
+        ...(values.dockerfile ? { dockerfile: values.dockerfile } : {}),
+        ...(values['dockerfile-target'] ? { dockerfileTarget: values['dockerfile-target'] } : {}),
+        ...(values['dockerfile-command'] ? { dockerfileCommand: values['dockerfile-command'] } : {})
     });
     for (const n of plan.notes)
         io.err(`note: ${n}\n`);

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import module$1 from 'node:module';
 import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, basename, isAbsolute } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
 
 // Errors that reach a user. Each one says which file (and where in it), what is wrong,
 // and what to do about it; the CLI and the action print `message` and never a stack.
@@ -2405,6 +2406,7 @@ function parseRequirement(text, at) {
 }
 
 // [tool.fast-build] → typed configuration, with defaults and key-path errors.
+const BUILDERS = ['auto', 'wheels', 'dockerfile'];
 const KNOWN_KEYS = [
     'image',
     'base-image',
@@ -2423,7 +2425,12 @@ const KNOWN_KEYS = [
     'interpreter',
     'max-layers',
     'heavy-package-mb',
-    'index-url'
+    'index-url',
+    'builder',
+    'dockerfile',
+    'dockerfile-target',
+    'build-args',
+    'dockerfile-command'
 ];
 const VARIANT_KEYS = ['groups', 'extras', 'members'];
 /** Variant names end up in registry tags (`deps-<variant>-<hash>`), so they must be tag-safe. */
@@ -2481,6 +2488,18 @@ function readConfig(pyproject, file) {
             r.fail(`${base}.variants.${v.name}.groups`, `group ${JSON.stringify(clash)} is also a runtime group`, 'a runtime group is installed when the container starts; remove it from the variant or from runtime-groups');
         }
     }
+    const builderText = r.optString(raw['builder'], `${base}.builder`) ?? 'auto';
+    if (!BUILDERS.includes(builderText))
+        r.fail(`${base}.builder`, `unknown builder ${JSON.stringify(builderText)}`, `use one of ${BUILDERS.join(', ')}`);
+    const builder = builderText;
+    const buildArgsTable = r.optTable(raw['build-args'], `${base}.build-args`) ?? {};
+    const buildArgs = {};
+    for (const [k, v] of Object.entries(buildArgsTable))
+        buildArgs[k] = r.string(v, `${base}.build-args.${k}`);
+    const commandText = r.optString(raw['dockerfile-command'], `${base}.dockerfile-command`);
+    const commandWords = (commandText ?? '').split(/\s+/).filter((w) => w !== '');
+    if (commandText !== undefined && commandWords.length === 0)
+        r.fail(`${base}.dockerfile-command`, 'empty command', 'e.g. "docker buildx build" or "buildah bud"');
     return {
         image: r.optString(raw['image'], `${base}.image`) ?? null,
         baseImage: r.optString(raw['base-image'], `${base}.base-image`) ?? null,
@@ -2502,7 +2521,14 @@ function readConfig(pyproject, file) {
         heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, 64, 1, 1_000_000),
         indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
         variants,
-        defaultVariant: variantsRaw === undefined
+        defaultVariant: variantsRaw === undefined,
+        builder,
+        dockerfile: {
+            path: r.optString(raw['dockerfile'], `${base}.dockerfile`) ?? null,
+            target: r.optString(raw['dockerfile-target'], `${base}.dockerfile-target`) ?? null,
+            buildArgs,
+            command: commandText === undefined ? null : commandWords
+        }
     };
 }
 function readVariant(r, name, v, keyPath) {
@@ -3168,8 +3194,8 @@ const PROJECT_KEYS = ['requires-python', 'dependencies', 'optional-dependencies'
  * reduces to when [project] has none of its keys). A lock is fresh if it matches any of them.
  */
 function poetryContentHashes(pyproject) {
-    const withGroups = sha256(relevantContent(pyproject, true));
-    const withoutGroups = sha256(relevantContent(pyproject, false));
+    const withGroups = sha256$1(relevantContent(pyproject, true));
+    const withoutGroups = sha256$1(relevantContent(pyproject, false));
     return withGroups === withoutGroups ? [withGroups] : [withGroups, withoutGroups];
 }
 function relevantContent(pyproject, dependencyGroups) {
@@ -3202,7 +3228,7 @@ function relevantContent(pyproject, dependencyGroups) {
     out['tool'] = { poetry: relevantPoetry };
     return out;
 }
-function sha256(content) {
+function sha256$1(content) {
     return createHash('sha256').update(pythonJsonDumps(content), 'utf8').digest('hex');
 }
 
@@ -4133,6 +4159,51 @@ function summarizeVariantDiff(d) {
     return lines;
 }
 
+/**
+ * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
+ * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
+ * `location.file` names the file (or the link), `line` the `.dockerignore` line.
+ */
+class SourceError extends FastBuildError {
+}
+/**
+ * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
+ * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
+ * `location` is the package's entry in the lock.
+ */
+class RuntimeGroupError extends FastBuildError {
+}
+/**
+ * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
+ * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
+ * the build's last lines). `location` names the lock entry or the Dockerfile.
+ */
+class DockerfileError extends FastBuildError {
+}
+
+// Canonical JSON: object keys sorted by code point, no whitespace, no undefined. The same value
+// always gives the same bytes, which is what a content hash needs.
+function canonicalJson(value) {
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string' || typeof value === 'boolean')
+        return JSON.stringify(value);
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+            throw new TypeError('canonical JSON has no NaN or Infinity');
+        return JSON.stringify(value);
+    }
+    if (Array.isArray(value))
+        return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+    if (typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => compareCodePoints(a, b));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    }
+    throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
+}
+
 // Which wheels a target interpreter accepts, and which one an installer picks.
 //
 // `supportedTags` is `packaging.tags.sys_tags()` as it would run on the target: a release (non-debug,
@@ -4335,6 +4406,715 @@ function better(rank, wheel, than) {
     if (build !== 0)
         return build > 0;
     return compareCodePoints$1(wheel.filename, than.wheel.filename) < 0;
+}
+
+// The canonical hash of a variant: what its deps image is a pure function of. Two plans with the
+// same hash must install byte-identical packages on the same base image; anything else (lock
+// formatting, order, descriptions, upload times, runtime groups, other variants, source code)
+// must not move it. The README documents this definition; HASH_SCHEMA changes when it does.
+const HASH_SCHEMA = 1;
+/**
+ * The files of a package that matter for a target: the wheel an installer would pick for it, or,
+ * when no wheel fits, the source distributions. Other platforms' wheels, and wheels added to the
+ * index later for other interpreters, do not matter and so do not enter the hash.
+ */
+function filesForTarget(files, target) {
+    const wheel = chooseWheel(files, target);
+    if (wheel)
+        return [wheel.file];
+    return files.filter((f) => f.kind === 'sdist');
+}
+/**
+ * Why a locked package cannot be installed on a target from the files its lock entry lists (no
+ * compatible wheel and no sdist), or null when it can. Planning reports this; the builders refuse.
+ */
+function unavailableReason(pkg, target, chosen = filesForTarget(pkg.files, target)) {
+    if (pkg.files.length === 0 || (pkg.source.kind !== 'registry' && pkg.source.kind !== 'file'))
+        return null;
+    if (chosen.length > 0)
+        return null;
+    const wheels = pkg.files.filter((f) => f.kind === 'wheel').map((f) => f.name);
+    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', …' : ''}) and no sdist`;
+}
+function hashesOf(files) {
+    return files.map((f) => {
+        const [alg, hex] = f.hashes['sha256']
+            ? ['sha256', f.hashes['sha256']]
+            : (Object.entries(f.hashes).sort()[0] ?? ['name', f.name]);
+        return `${alg}:${hex}`;
+    });
+}
+function sourceIdentity(source, files) {
+    switch (source.kind) {
+        case 'registry':
+            return { registry: normalizeIndex(source.url), files: hashesOf(files).sort() };
+        case 'git':
+            return { git: normalizeGitUrl(source.url), commit: source.commit, subdirectory: source.subdirectory };
+        case 'url':
+            return { url: source.url, files: hashesOf(files).sort() };
+        case 'file':
+            return { path: source.path, files: hashesOf(files).sort() };
+        case 'directory':
+            // Never hashed: local packages ship with the source layer.
+            return { path: source.path, files: [] };
+    }
+}
+function packageIdentity(pkg, files) {
+    return { name: pkg.name, version: pkg.version, source: sourceIdentity(pkg.source, files) };
+}
+/** `https://pypi.org/simple/` and `https://pypi.org/simple` are one index. */
+function normalizeIndex(url) {
+    const u = url.replace(/\/+$/, '');
+    return u === 'https://pypi.org/simple' || u === 'https://pypi.python.org/simple' ? PYPI_SIMPLE : u;
+}
+function normalizeGitUrl(url) {
+    return url.replace(/^git\+/, '').replace(/\/+$/, '');
+}
+function buildHashInput(args) {
+    const platforms = {};
+    for (const p of args.platforms) {
+        // Closures hold one package per name, so the name orders them.
+        platforms[formatPlatform(p.platform)] = [...p.packages].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    }
+    return {
+        schema: HASH_SCHEMA,
+        python: formatPython(args.python),
+        libc: formatLibc(args.libc),
+        baseImage: args.baseImage,
+        ...(args.epoch ? { epoch: args.epoch } : {}),
+        ...(args.builder !== undefined ? { builder: args.builder } : {}),
+        platforms
+    };
+}
+// Identities are shared by every variant that installs the package; serialize each once.
+const identityJson = new WeakMap();
+/**
+ * `canonicalJson(input)`, built from cached per-package pieces. Keys in canonical order:
+ * baseImage, builder, epoch, libc, platforms, python, schema (a test holds the two equal).
+ */
+function hashInputJson(input) {
+    const platforms = Object.keys(input.platforms)
+        .sort()
+        .map((p) => {
+        const items = input.platforms[p].map((id) => {
+            let json = identityJson.get(id);
+            if (json === undefined)
+                identityJson.set(id, (json = canonicalJson(id)));
+            return json;
+        });
+        return `${JSON.stringify(p)}:[${items.join(',')}]`;
+    });
+    const head = [`"baseImage":${JSON.stringify(input.baseImage)}`];
+    if (input.builder !== undefined)
+        head.push(`"builder":${canonicalJson(input.builder)}`);
+    if (input.epoch !== undefined)
+        head.push(`"epoch":${JSON.stringify(input.epoch)}`);
+    head.push(`"libc":${JSON.stringify(input.libc)}`);
+    return `{${head.join(',')},"platforms":{${platforms.join(',')}},"python":${JSON.stringify(input.python)},"schema":${input.schema}}`;
+}
+/** sha256 of the canonical JSON of the hash input, in hex. */
+function variantHash(input) {
+    return createHash('sha256').update(hashInputJson(input), 'utf8').digest('hex');
+}
+/** The hash as it appears in tags (`deps-<variant>-<short>`): 16 hex digits, 64 bits. */
+function shortHash(hash) {
+    return hash.slice(0, 16);
+}
+
+// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
+// found where the tools people already use put them, and kept out of every message:
+//
+//   1. an explicit credential in the index configuration
+//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
+//   3. environment variables for a named source (NAME = the source name upper-cased, every
+//      character that is not a letter or digit as `_`), the first convention that is set:
+//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
+//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
+//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
+//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
+//
+// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
+// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
+// is the one function that reads the environment and the netrc file.
+/** What a credential is, for messages. */
+function describeIndexCredential(c) {
+    return `user ${JSON.stringify(c.username)} from ${c.source}`;
+}
+/**
+ * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
+ * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
+ */
+function redactUrl(url) {
+    try {
+        const u = new URL(url);
+        const hadQuery = u.search !== '';
+        u.username = '';
+        u.password = '';
+        u.search = '';
+        u.hash = '';
+        return `${u.href}${hadQuery ? '?…' : ''}`;
+    }
+    catch {
+        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+        const q = noUser.search(/[?#]/);
+        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
+    }
+}
+/** The URL without its userinfo, and the userinfo (percent-decoded) when there is one. */
+function splitUserinfo(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return { url, username: null, password: null };
+    }
+    if (u.username === '' && u.password === '')
+        return { url, username: null, password: null };
+    const decode = (s) => {
+        try {
+            return decodeURIComponent(s);
+        }
+        catch {
+            return s;
+        }
+    };
+    const username = decode(u.username);
+    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.href, username, password };
+}
+/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
+function envSourceName(name) {
+    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+/** The environment variable prefixes we read, in order of precedence. */
+const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
+/** The variables that would give a credential for a named source, for hints. */
+function credentialEnvNames(sourceName) {
+    const n = envSourceName(sourceName);
+    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
+}
+/**
+ * The credential for a named source from environment variables: the first convention (see
+ * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
+ * are often given as a password alone).
+ */
+function credentialFromEnv(sourceName, env) {
+    const n = envSourceName(sourceName);
+    if (n === '')
+        return null;
+    for (const prefix of ENV_CONVENTIONS) {
+        const user = env[`${prefix}${n}_USERNAME`];
+        const pass = env[`${prefix}${n}_PASSWORD`];
+        if (user || pass) {
+            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
+        }
+    }
+    return null;
+}
+/**
+ * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
+ * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
+ * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
+ */
+function parseNetrc(text) {
+    const tokens = tokenizeNetrc(text);
+    const entries = [];
+    let current = null;
+    const flush = () => {
+        if (current)
+            entries.push({ ...current });
+        current = null;
+    };
+    for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i];
+        if (t.kind === 'macdef') {
+            flush();
+            continue;
+        }
+        switch (t.value) {
+            case 'machine':
+                flush();
+                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
+                break;
+            case 'default':
+                flush();
+                current = { machine: null, login: null, password: null };
+                break;
+            case 'login':
+                if (current)
+                    current.login = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'password':
+                if (current)
+                    current.password = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'account':
+                i++;
+                break;
+        }
+    }
+    flush();
+    return entries;
+}
+function tokenizeNetrc(text) {
+    const out = [];
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+        const c = text[i];
+        if (/\s/.test(c)) {
+            i++;
+            continue;
+        }
+        if (c === '#') {
+            while (i < n && text[i] !== '\n')
+                i++;
+            continue;
+        }
+        let value = '';
+        if (c === '"') {
+            i++;
+            while (i < n && text[i] !== '"') {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+            i++;
+        }
+        else {
+            while (i < n && !/\s/.test(text[i])) {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+        }
+        if (value === 'macdef') {
+            // The macro's name, then its body up to an empty line.
+            const end = text.indexOf('\n\n', i);
+            i = end === -1 ? n : end + 2;
+            out.push({ kind: 'macdef', value });
+            continue;
+        }
+        out.push({ kind: 'word', value });
+    }
+    return out;
+}
+/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
+function netrcCredential(entries, host, login = null) {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    const fits = (e) => e.password !== null && (login === null || e.login === login);
+    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
+    if (!match)
+        return null;
+    return { username: match.login ?? '', password: match.password ?? '' };
+}
+function netrcPath(env, home = homedir()) {
+    return env['NETRC'] || join(home, '.netrc');
+}
+function readNetrcFile(path) {
+    try {
+        return readFileSync(path, 'utf8');
+    }
+    catch {
+        // Missing or unreadable: no credentials from it (as pip and uv behave).
+        return null;
+    }
+}
+/**
+ * The index URL without userinfo, and the credential for it (see the order at the top of this
+ * file). The edge of this module: reads the environment and the netrc file.
+ */
+function resolveIndexCredential(config, lookup = {}) {
+    const split = splitUserinfo(config.url);
+    const url = split.url;
+    if (config.credential) {
+        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
+        return {
+            url,
+            credential: { username: config.credential.username, password: config.credential.password, source }
+        };
+    }
+    if (split.username !== null && split.password !== null) {
+        return {
+            url,
+            credential: { username: split.username, password: split.password, source: 'the index URL' }
+        };
+    }
+    // `credential: null` means "already looked up: none" (see indexConfigFor).
+    if (config.credential === null) {
+        return {
+            url,
+            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
+        };
+    }
+    const env = lookup.env ?? process.env;
+    let host = null;
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'http:' || u.protocol === 'https:')
+            host = u.hostname;
+    }
+    catch {
+        host = null;
+    }
+    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
+    const wantUser = split.username;
+    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
+        return { url, credential: fromEnv };
+    if (host !== null) {
+        const path = netrcPath(env, lookup.home);
+        const text = (lookup.readNetrc ?? readNetrcFile)(path);
+        if (text !== null) {
+            const c = netrcCredential(parseNetrc(text), host, wantUser);
+            if (c)
+                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
+        }
+    }
+    if (wantUser !== null) {
+        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
+    }
+    return { url, credential: null };
+}
+/**
+ * An index configuration with its credential looked up now (in `env` and the netrc file), for a
+ * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
+ * (with its source, for messages) or null, which tells PackageIndex not to look again.
+ */
+function indexConfigFor(url, name, env = process.env, lookup = {}) {
+    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
+    return { url: resolved.url, name, credential: resolved.credential };
+}
+/** `Authorization` header value for a basic credential. */
+function basicAuthorization(c) {
+    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
+}
+
+// Pinned pip requirements from a closure, for one target: `name==version` with a `--hash` line for
+// every file pip may install it from, markers already evaluated (the closure is per target), local
+// source trees left out (they ship with the source layer). Two users: run-time groups (installed
+// when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/** A URL fit to be written into an image or a build context: credentials never are. */
+function withoutCredentials(url) {
+    return splitUserinfo(url).url;
+}
+/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
+function sha256s(pkg, files, o) {
+    const out = new Set();
+    for (const f of files) {
+        const h = f.hashes['sha256'];
+        if (!h)
+            o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
+        out.add(h.toLowerCase());
+    }
+    return [...out].sort(compare);
+}
+/**
+ * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
+ * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
+ * but valid choice from failing the hash check.
+ */
+function installableFiles(pkg, target) {
+    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
+}
+/** The requirements of these closure entries on `target`, sorted by name. */
+function pinnedRequirements(entries, target, o) {
+    const out = [];
+    for (const { package: pkg } of entries) {
+        const s = pkg.source;
+        switch (s.kind) {
+            case 'directory':
+                continue;
+            case 'registry': {
+                if (pkg.version === null)
+                    o.refuse(pkg, 'from an index', 'the lock records no version');
+                const reason = unavailableReason(pkg, target);
+                if (reason)
+                    o.refuse(pkg, `on ${formatPlatform(target.platform)}`, reason);
+                const files = installableFiles(pkg, target);
+                if (files.length === 0)
+                    o.refuse(pkg, 'from an index', 'the lock lists no files for it');
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name}==${pkg.version}`,
+                    hashes: sha256s(pkg, files, o),
+                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
+                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
+                });
+                continue;
+            }
+            case 'url': {
+                const [file] = filesForTarget(pkg.files, target);
+                if (!file)
+                    o.refuse(pkg, `from ${s.url}`, 'the lock records no archive with a hash for it');
+                const url = withoutCredentials(file.url ?? s.url);
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: sha256s(pkg, [file], o),
+                    index: null
+                });
+                continue;
+            }
+            case 'git': {
+                if (o.git === 'refuse' || !s.commit)
+                    o.refuse(pkg, `from git ${s.url}`, s.commit ? o.why.git : 'the lock records no commit for it');
+                const url = withoutCredentials(s.url.replace(/^git\+/, ''));
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ git+${url}@${s.commit}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: [],
+                    index: null
+                });
+                continue;
+            }
+            case 'file':
+                return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
+        }
+    }
+    return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''));
+}
+/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
+function requirementIndexes(requirements) {
+    const seen = [];
+    for (const r of requirements)
+        if (r.index && !seen.includes(r.index))
+            seen.push(r.index);
+    const [index = PYPI_SIMPLE, ...extra] = seen;
+    return { index, extra };
+}
+/** `name==version \` and one `--hash` line per file, for each requirement. */
+function requirementLines(requirements) {
+    const lines = [];
+    for (const r of requirements) {
+        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
+        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
+    }
+    return lines;
+}
+
+// The Dockerfile builder, as data: for variants the wheels builder cannot build (an sdist-only
+// package, a git dependency, system libraries), the deps image comes from a Dockerfile run by
+// `docker buildx build` or `buildah bud`. Pure: the build context's files, the default Dockerfile,
+// the engines' argument lists. dockerfile-build.ts runs them.
+//
+// The build context holds only what the deps stage needs: a generated requirements file per
+// platform (`requirements-<os>-<arch>.txt`: exact pins, --hash lines, markers already evaluated,
+// the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
+// which pip cannot hash), never the source. A code change therefore cannot invalidate it.
+const DEFAULT_COMMAND = ['docker', 'buildx', 'build'];
+/** The engine a command line drives, from its program name. */
+function engineOf(command) {
+    return basename(command[0] ?? '') === 'buildah' ? 'buildah' : 'docker';
+}
+const platformSlug = (p) => `${p.os}-${p.architecture}`;
+const requirementsName = (p) => `requirements-${platformSlug(p)}.txt`;
+const vcsRequirementsName = (p) => `requirements-vcs-${platformSlug(p)}.txt`;
+/** The build context's files for one variant: two requirements files per platform. */
+function contextFiles(variant, platforms, lockPath) {
+    const refuse = (pkg, what, why) => {
+        throw new DockerfileError(`${variant}: ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, 'the Dockerfile build context holds only what pip can fetch: lock the package from an index, a URL or git');
+    };
+    const files = [];
+    for (const p of platforms) {
+        const reqs = pinnedRequirements(p.closure.installed, p.target, {
+            refuse,
+            git: 'allow',
+            why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
+        });
+        const hashed = reqs.filter((r) => r.hashes.length > 0);
+        const vcs = reqs.filter((r) => r.hashes.length === 0);
+        const { index, extra } = requirementIndexes(hashed);
+        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
+        const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
+        const head = (what) => [
+            `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
+            '# Markers are already evaluated; local packages ship with the source, not here.'
+        ];
+        files.push({
+            name: requirementsName(p.platform),
+            text: [
+                ...head('exact pins with the hashes of the lock (pip install --no-deps --require-hashes)'),
+                ...indexLines,
+                ...requirementLines(hashed)
+            ].join('\n') + '\n'
+        });
+        files.push({
+            name: vcsRequirementsName(p.platform),
+            text: [
+                ...head('git dependencies at their locked commits (pip cannot hash a checkout)'),
+                ...(vcs.length ? indexLines : []),
+                ...requirementLines(vcs)
+            ].join('\n') + '\n'
+        });
+    }
+    return files;
+}
+/**
+ * The Dockerfile used when the project names none: the base image, then pip installs the pins,
+ * nothing else. PIP_BREAK_SYSTEM_PACKAGES lets pip install into a distribution's Python (the image
+ * is this environment's only user); PIP_ROOT_USER_ACTION silences the warning about root.
+ */
+function defaultDockerfile(install) {
+    const pip = `PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 ${install.interpreter} -m pip install --no-deps --no-input --disable-pip-version-check --no-cache-dir`;
+    return `# Generated by fast-build: a variant's deps image from the lock's pins, nothing else.
+ARG FAST_BUILD_BASE
+FROM \${FAST_BUILD_BASE}
+ARG TARGETOS=linux
+ARG TARGETARCH=amd64
+COPY requirements-* /tmp/fast-build/
+RUN set -e; slug="\${TARGETOS}-\${TARGETARCH}"; \\
+    ${pip} --require-hashes -r "/tmp/fast-build/requirements-$slug.txt"; \\
+    if grep -q '^[^#]' "/tmp/fast-build/requirements-vcs-$slug.txt"; then \\
+      ${pip} -r "/tmp/fast-build/requirements-vcs-$slug.txt"; \\
+    fi; \\
+    rm -rf /tmp/fast-build
+`;
+}
+/** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
+function buildArgsFor(args) {
+    const ours = [
+        ['FAST_BUILD_VARIANT', args.variant],
+        ['FAST_BUILD_BASE', args.base]
+    ];
+    // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
+    if (args.platforms.length === 1)
+        ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
+    const user = Object.entries(args.settings.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...user.filter(([k]) => !ours.some(([o]) => o === k)), ...ours];
+}
+/** The command lines to run, in order (docker: one, with --push; buildah: build, then push). */
+function engineCommands(r) {
+    const common = [
+        '--file',
+        r.file,
+        ...(r.settings.target ? ['--target', r.settings.target] : []),
+        '--platform',
+        r.platforms.map(formatPlatform).join(','),
+        ...r.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
+    ];
+    const multi = r.platforms.length > 1;
+    if (engineOf(r.settings.command) === 'docker') {
+        const scope = `fast-build-${r.variant}`;
+        return [
+            [
+                ...r.settings.command,
+                ...common,
+                '--tag',
+                r.tag,
+                ...(r.githubCache
+                    ? ['--cache-from', `type=gha,scope=${scope}`, '--cache-to', `type=gha,mode=max,scope=${scope}`]
+                    : []),
+                // A plain image manifest (or index), as the fast path expects: no attestation manifests.
+                '--provenance=false',
+                '--sbom=false',
+                '--push',
+                r.context
+            ]
+        ];
+    }
+    const tls = r.insecure ? ['--tls-verify=false'] : [];
+    const program = r.settings.command[0];
+    return [
+        // Several platforms: buildah collects the images in a manifest list named by the tag.
+        [...r.settings.command, ...tls, ...common, multi ? '--manifest' : '--tag', r.tag, r.context],
+        multi
+            ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
+            : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
+    ];
+}
+
+// Which wheel the wheels builder installs for each package on a target, or why it cannot (a git
+// dependency, an sdist-only package, no wheel for the platform, no sha256 in the lock). Pure: the
+// planner asks it to choose a builder (auto), the full path to install.
+/** The wheel of each installed package on one target, or the reasons the variant cannot use wheels. */
+function chooseWheels(packages, target) {
+    const chosen = [];
+    const problems = [];
+    const platform = formatPlatform(target.platform);
+    for (const pkg of packages) {
+        const problem = (reason) => problems.push({ name: pkg.name, version: pkg.version, platform, reason });
+        if (pkg.source.kind === 'git') {
+            problem(`git source ${sourceLabel(pkg.source)}: it has to be built`);
+            continue;
+        }
+        const wheel = chooseWheel(pkg.files, target);
+        if (!wheel) {
+            const sdists = pkg.files.filter((f) => f.kind === 'sdist').map((f) => f.name);
+            if (sdists.length)
+                problem(`only a source distribution (${sdists.join(', ')})`);
+            else if (pkg.files.length === 0)
+                problem(`the lock lists no files for it (${sourceLabel(pkg.source)})`);
+            else
+                problem(`no wheel for ${platform} / python ${target.python.major}.${target.python.minor} among ${pkg.files.length} files`);
+            continue;
+        }
+        const sha256 = wheel.file.hashes['sha256'];
+        if (!sha256) {
+            problem(`the lock pins no sha256 for ${wheel.file.name}`);
+            continue;
+        }
+        chosen.push({ pkg, file: wheel.file, sha256 });
+    }
+    return { chosen, problems };
+}
+
+// Content digests (`sha256:<hex>`) as a parsed type: once a string is a Digest, it has been
+// checked, so registry paths and file names built from it are safe.
+const PATTERNS = {
+    sha256: /^[a-f0-9]{64}$/,
+    sha512: /^[a-f0-9]{128}$/
+};
+class DigestError extends FastBuildError {
+}
+function isDigest(s) {
+    if (typeof s !== 'string')
+        return false;
+    const colon = s.indexOf(':');
+    const pattern = PATTERNS[s.slice(0, colon)];
+    return pattern !== undefined && pattern.test(s.slice(colon + 1));
+}
+/** Parse and check a digest; `where` names what it came from for the error. */
+function parseDigest(s, where = 'digest') {
+    if (!isDigest(s)) {
+        throw new DigestError(`${where}: ${JSON.stringify(s)} is not a digest (expected sha256:<64 hex digits>)`);
+    }
+    return s;
+}
+function digestHex(d) {
+    return d.slice(d.indexOf(':') + 1);
+}
+function digestAlgorithm(d) {
+    return d.slice(0, d.indexOf(':'));
+}
+function sha256(data) {
+    return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+/** A running sha256 over chunks, finished into a Digest. */
+class DigestWriter {
+    hash = createHash('sha256');
+    size = 0;
+    update(chunk) {
+        this.hash.update(chunk);
+        this.size += chunk.length;
+    }
+    digest() {
+        return `sha256:${this.hash.digest('hex')}`;
+    }
 }
 
 const EMPTY = new Set();
@@ -4681,144 +5461,31 @@ function describeSelection(s) {
     return parts.join(', ');
 }
 
-// Canonical JSON: object keys sorted by code point, no whitespace, no undefined. The same value
-// always gives the same bytes, which is what a content hash needs.
-function canonicalJson(value) {
-    if (value === null)
-        return 'null';
-    if (typeof value === 'string' || typeof value === 'boolean')
-        return JSON.stringify(value);
-    if (typeof value === 'number') {
-        if (!Number.isFinite(value))
-            throw new TypeError('canonical JSON has no NaN or Infinity');
-        return JSON.stringify(value);
-    }
-    if (Array.isArray(value))
-        return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-    if (typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => compareCodePoints(a, b));
-        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-    }
-    throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
-}
-
-// The canonical hash of a variant: what its deps image is a pure function of. Two plans with the
-// same hash must install byte-identical packages on the same base image; anything else (lock
-// formatting, order, descriptions, upload times, runtime groups, other variants, source code)
-// must not move it. The README documents this definition; HASH_SCHEMA changes when it does.
-const HASH_SCHEMA = 1;
-/**
- * The files of a package that matter for a target: the wheel an installer would pick for it, or,
- * when no wheel fits, the source distributions. Other platforms' wheels, and wheels added to the
- * index later for other interpreters, do not matter and so do not enter the hash.
- */
-function filesForTarget(files, target) {
-    const wheel = chooseWheel(files, target);
-    if (wheel)
-        return [wheel.file];
-    return files.filter((f) => f.kind === 'sdist');
-}
-/**
- * Why a locked package cannot be installed on a target from the files its lock entry lists (no
- * compatible wheel and no sdist), or null when it can. Planning reports this; the builders refuse.
- */
-function unavailableReason(pkg, target, chosen = filesForTarget(pkg.files, target)) {
-    if (pkg.files.length === 0 || (pkg.source.kind !== 'registry' && pkg.source.kind !== 'file'))
-        return null;
-    if (chosen.length > 0)
-        return null;
-    const wheels = pkg.files.filter((f) => f.kind === 'wheel').map((f) => f.name);
-    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', …' : ''}) and no sdist`;
-}
-function hashesOf(files) {
-    return files.map((f) => {
-        const [alg, hex] = f.hashes['sha256']
-            ? ['sha256', f.hashes['sha256']]
-            : (Object.entries(f.hashes).sort()[0] ?? ['name', f.name]);
-        return `${alg}:${hex}`;
-    });
-}
-function sourceIdentity(source, files) {
-    switch (source.kind) {
-        case 'registry':
-            return { registry: normalizeIndex(source.url), files: hashesOf(files).sort() };
-        case 'git':
-            return { git: normalizeGitUrl(source.url), commit: source.commit, subdirectory: source.subdirectory };
-        case 'url':
-            return { url: source.url, files: hashesOf(files).sort() };
-        case 'file':
-            return { path: source.path, files: hashesOf(files).sort() };
-        case 'directory':
-            // Never hashed: local packages ship with the source layer.
-            return { path: source.path, files: [] };
-    }
-}
-function packageIdentity(pkg, files) {
-    return { name: pkg.name, version: pkg.version, source: sourceIdentity(pkg.source, files) };
-}
-/** `https://pypi.org/simple/` and `https://pypi.org/simple` are one index. */
-function normalizeIndex(url) {
-    const u = url.replace(/\/+$/, '');
-    return u === 'https://pypi.org/simple' || u === 'https://pypi.python.org/simple' ? PYPI_SIMPLE : u;
-}
-function normalizeGitUrl(url) {
-    return url.replace(/^git\+/, '').replace(/\/+$/, '');
-}
-function buildHashInput(args) {
-    const platforms = {};
-    for (const p of args.platforms) {
-        // Closures hold one package per name, so the name orders them.
-        platforms[formatPlatform(p.platform)] = [...p.packages].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    }
-    return {
-        schema: HASH_SCHEMA,
-        python: formatPython(args.python),
-        libc: formatLibc(args.libc),
-        baseImage: args.baseImage,
-        ...(args.epoch ? { epoch: args.epoch } : {}),
-        ...(args.builder !== undefined ? { builder: args.builder } : {}),
-        platforms
-    };
-}
-// Identities are shared by every variant that installs the package; serialize each once.
-const identityJson = new WeakMap();
-/**
- * `canonicalJson(input)`, built from cached per-package pieces. Keys in canonical order:
- * baseImage, builder, epoch, libc, platforms, python, schema (a test holds the two equal).
- */
-function hashInputJson(input) {
-    const platforms = Object.keys(input.platforms)
-        .sort()
-        .map((p) => {
-        const items = input.platforms[p].map((id) => {
-            let json = identityJson.get(id);
-            if (json === undefined)
-                identityJson.set(id, (json = canonicalJson(id)));
-            return json;
-        });
-        return `${JSON.stringify(p)}:[${items.join(',')}]`;
-    });
-    const head = [`"baseImage":${JSON.stringify(input.baseImage)}`];
-    if (input.builder !== undefined)
-        head.push(`"builder":${canonicalJson(input.builder)}`);
-    if (input.epoch !== undefined)
-        head.push(`"epoch":${JSON.stringify(input.epoch)}`);
-    head.push(`"libc":${JSON.stringify(input.libc)}`);
-    return `{${head.join(',')},"platforms":{${platforms.join(',')}},"python":${JSON.stringify(input.python)},"schema":${input.schema}}`;
-}
-/** sha256 of the canonical JSON of the hash input, in hex. */
-function variantHash(input) {
-    return createHash('sha256').update(hashInputJson(input), 'utf8').digest('hex');
-}
-/** The hash as it appears in tags (`deps-<variant>-<short>`): 16 hex digits, 64 bits. */
-function shortHash(hash) {
-    return hash.slice(0, 16);
-}
-
 // Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
 // Pure; reading files and printing happen in the CLI and the action.
+/**
+ * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
+ * of the variant's packages (an sdist-only package, a git dependency…), and says which.
+ */
+function chooseBuilder(platforms, kind, settings) {
+    if (kind === 'wheels')
+        return { kind: 'wheels' };
+    if (kind === 'dockerfile')
+        return { kind: 'dockerfile', reason: 'builder = dockerfile', settings };
+    for (const p of platforms) {
+        const { problems } = chooseWheels(p.closure.installed.map((e) => e.package), p.target);
+        const [first] = problems;
+        if (first) {
+            const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+            return {
+                kind: 'dockerfile',
+                reason: `the wheels builder cannot install ${first.name}${first.version ? ` ${first.version}` : ''}: ${first.reason}${more}`,
+                settings
+            };
+        }
+    }
+    return { kind: 'wheels' };
+}
 function installLayout(config, python) {
     const prefix = config.pythonPrefix;
     const minor = pythonMinor(python);
@@ -4883,6 +5550,14 @@ function planProject(project, lock, options = {}) {
         return id;
     };
     const install = installLayout(config, python);
+    const builderKind = options.builder ?? config.builder;
+    const dockerfileSettings = {
+        path: options.dockerfile?.path ?? null,
+        text: options.dockerfile?.text ?? defaultDockerfile(install),
+        target: options.dockerfileTarget ?? config.dockerfile.target,
+        buildArgs: config.dockerfile.buildArgs,
+        command: options.dockerfileCommand ?? config.dockerfile.command ?? [...DEFAULT_COMMAND]
+    };
     const variants = specs.map((spec) => {
         const selection = { groups: spec.groups, extras: spec.extras, members: spec.members };
         const withRuntime = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] };
@@ -4899,12 +5574,23 @@ function planProject(project, lock, options = {}) {
             });
             return { platform, target, closure, runtime, unavailable };
         });
+        const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings);
         const hashInput = buildHashInput({
             python,
             libc: config.libc,
             baseImage,
             epoch: options.epoch,
-            builder: { wheels: install },
+            // The Dockerfile builder's image is what its Dockerfile makes of the pins: its text, target
+            // and build args are part of the hash (the engine is not: both build the same Dockerfile).
+            builder: builder.kind === 'wheels'
+                ? { wheels: install }
+                : {
+                    dockerfile: {
+                        sha256: digestHex(sha256(builder.settings.text)),
+                        target: builder.settings.target,
+                        buildArgs: Object.entries(builder.settings.buildArgs).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+                    }
+                },
             platforms: platformPlans.map((p) => ({
                 platform: p.platform,
                 packages: p.closure.installed.map((e) => identity(contexts.get(p.platform), e.package))
@@ -4925,7 +5611,8 @@ function planProject(project, lock, options = {}) {
             libc: config.libc,
             baseImage,
             platforms: platformPlans,
-            hashInput
+            hashInput,
+            builder
         };
     });
     return { project, lock, options, install, variants, notes };
@@ -5035,6 +5722,22 @@ function planToJson(plan) {
     };
 }
 
+// The project's Dockerfile, read for the planner (its text is part of a Dockerfile-built
+// variant's hash). The one place it is read from disk; a missing one names itself and the fix.
+/** `path` (relative to the project), else [tool.fast-build] dockerfile; null when neither names one. */
+function readDockerfile(project, path = null, keyPath = 'tool.fast-build.dockerfile') {
+    const given = path ?? project.config.dockerfile.path;
+    if (given === null)
+        return null;
+    const full = isAbsolute(given) ? given : join(project.dir, given);
+    try {
+        return { path: given, text: readFileSync(full, 'utf8') };
+    }
+    catch (e) {
+        throw new ConfigError(`cannot read the Dockerfile ${given}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file: project.file, keyPath }, 'give a path relative to the project directory, or leave dockerfile out for the generated one');
+    }
+}
+
 // Plain-text tables for terminals: left-aligned columns, two spaces apart.
 function renderTable(header, rows) {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -5077,6 +5780,10 @@ fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--var
   --source MODE     which files form the source layer: git-tracked, a directory walk, or auto
   --cache-dir DIR   downloads, installs and built layers (default ~/.cache/fast-build)
   --index-url URL   fetch every registry file from this index (a mirror); hashes stay the lock's
+  --builder B       auto (default: wheels where they can), wheels, or dockerfile
+  --dockerfile F    the Dockerfile for the Dockerfile builder (default: [tool.fast-build], else generated)
+  --dockerfile-target T, --dockerfile-command "buildah bud --network host"
+                    its build stage, and the command that builds (default docker buildx build)
   credentials: FAST_BUILD_REGISTRY_USERNAME and FAST_BUILD_REGISTRY_PASSWORD, else the Docker
   config file (docker login); never on the command line
 
@@ -5132,10 +5839,19 @@ function loadPlan(opts) {
     const dir = resolve(opts.project);
     const project = readProject(dir, opts.project === '.' ? undefined : opts.project);
     const { lock, notes } = readLock(project);
+    if (opts.builder !== undefined && !BUILDERS.includes(opts.builder))
+        throw new UsageError(`--builder must be one of ${BUILDERS.join(', ')}`);
+    const command = opts.dockerfileCommand?.split(/\s+/).filter((w) => w !== '');
+    if (command !== undefined && command.length === 0)
+        throw new UsageError('--dockerfile-command is empty');
     const plan = planProject(project, lock, {
         variants: opts.variants ?? [],
         platforms: (opts.platforms ?? []).map((p) => parsePlatform(p, '--platform')),
-        ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {})
+        ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {}),
+        ...(opts.builder ? { builder: opts.builder } : {}),
+        dockerfile: readDockerfile(project, opts.dockerfile ?? null, '--dockerfile'),
+        ...(opts.dockerfileTarget ? { dockerfileTarget: opts.dockerfileTarget } : {}),
+        ...(command ? { dockerfileCommand: command } : {})
     });
     return { ...plan, notes: [...notes, ...plan.notes] };
 }
@@ -5229,4 +5945,4 @@ runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = 1;
 });
 
-export { ConfigError as C, FastBuildError as F, PYPI_SIMPLE as P, UsageError as U, filesForTarget as a, parseToml as b, chooseWheel as c, describeError as d, planProject as e, formatPlatform as f, pythonMinor as g, loadPlan as l, normalizeName as n, parseWheelFilename as p, renderTable as r, sourceLabel as s, unavailableReason as u, wheelSupports as w };
+export { chooseWheel as A, pythonMinor as B, ConfigError as C, DigestWriter as D, loadPlan as E, FastBuildError as F, renderTable as G, RuntimeGroupError as R, SourceError as S, UsageError as U, resolveIndexCredential as a, basicAuthorization as b, credentialEnvNames as c, describeIndexCredential as d, describeError as e, sha256 as f, digestAlgorithm as g, digestHex as h, formatPlatform as i, parseWheelFilename as j, pinnedRequirements as k, requirementLines as l, requirementIndexes as m, normalizeName as n, chooseWheels as o, parseDigest as p, DockerfileError as q, redactUrl as r, splitUserinfo as s, contextFiles as t, engineCommands as u, engineOf as v, buildArgsFor as w, parseToml as x, indexConfigFor as y, planProject as z };
