@@ -27,7 +27,7 @@ import { check } from './lib.js'
 
 const CLI = resolve('dist', 'cli.js')
 
-const PACKAGES = [
+export const PACKAGES = [
   'numpy',
   'pandas',
   'scipy',

@@ -1,4 +1,5 @@
 // npm run bench: every speed target, measured against its named alternative in the same run.
+import { benchDockerfile } from './dockerfile.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFullPath } from './full-path.js'
 import { benchPlan } from './plan.js'
@@ -8,7 +9,8 @@ const only = process.argv.slice(2)
 const sections: [string, () => void | Promise<void>][] = [
   ['plan', benchPlan],
   ['fast-path', benchFastPath],
-  ['full-path', benchFullPath]
+  ['full-path', benchFullPath],
+  ['dockerfile', benchDockerfile]
 ]
 
 for (const [name, run] of sections) {

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { run as runTool, type RunResult } from './process.js'
 import type { PypiServer } from './pypi-server.js'
-import { pushPythonBase } from './python-base.js'
+import { pushPythonBase, unmountUnder } from './python-base.js'
 import type { TestRegistry } from './registry.js'
 import type { BuiltWheel } from './wheel-project.js'
 
@@ -274,21 +274,6 @@ function runGroup(
 }
 
 // --- cleanup -----------------------------------------------------------------------------------------
-
-/** Unmount anything mounted below `dir` (deepest first). */
-async function unmountUnder(dir: string): Promise<void> {
-  let mounts: string[]
-  try {
-    mounts = readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
-      .filter((m) => m === dir || m.startsWith(dir + '/'))
-  } catch {
-    return
-  }
-  for (const m of mounts.sort().reverse())
-    await runTool('umount', ['-l', m], { timeoutMs: 30_000 }).catch(() => undefined)
-}
 
 /**
  * Remove a buildah storage dir. vfs layers hold the images' own files: read-only directories, files

@@ -19,18 +19,14 @@ import {
 import { startGitServer, type GitServer } from './git-server.js'
 import { startPodman, type Podman } from './podman.js'
 import { run, runOk } from './process.js'
-import { startPypiServer, type PypiServer, type ServedFile } from './pypi-server.js'
+import { startPypiServer, type PypiServer } from './pypi-server.js'
 import { pushPythonBase } from './python-base.js'
 import { startRegistry, type TestRegistry } from './registry.js'
 import { buildBackendWheels, buildSdist, pythonPackageFiles, type BuiltSdist } from './sdist.js'
 import { skopeoInspect } from './skopeo.js'
-import type { BuiltWheel } from './wheel-project.js'
+import { servedFiles } from './wheel-project.js'
 
 const MINUTE = 60_000
-
-/** What wheel-project.ts's servedFiles does (kept here: that module pulls in src/). */
-const served = (records: readonly BuiltWheel[]): ServedFile[] =>
-  records.map((w) => ({ project: w.project, filename: w.filename, bytes: readFileSync(w.path) }))
 
 const timings: Record<string, number> = {}
 const time = async <T>(label: string, f: () => Promise<T>): Promise<T> => {
@@ -62,7 +58,7 @@ function context(files: Record<string, string>): { dir: string; file: string } {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fast-build-dockerfile-infra-'))
   sdist = await buildSdist(join(work, 'dist'), { project: 'fb-sdist', version: '1.2.3', module: 'fbsdist' })
-  index = await startPypiServer({ files: served([debianWheel('pip'), ...buildBackendWheels(), sdist]) })
+  index = await startPypiServer({ files: servedFiles([debianWheel('pip'), ...buildBackendWheels(), sdist]) })
   reg = await startRegistry()
   buildah = startBuildah()
   gitServer = await startGitServer()

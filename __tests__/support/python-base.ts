@@ -605,14 +605,14 @@ function addArm64Twin(layout: string): number {
 
 // --- cleanup -----------------------------------------------------------------------------------------
 
-/** Unmount anything mounted below `dir` (a killed debootstrap can leave proc/sys mounted). */
-async function unmountUnder(dir: string): Promise<void> {
+/** Unmount `dir` and anything mounted below it, deepest first (a killed debootstrap can leave proc/sys mounted). */
+export async function unmountUnder(dir: string): Promise<void> {
   let mounts: string[]
   try {
     mounts = readFileSync('/proc/self/mounts', 'utf8')
       .split('\n')
       .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
-      .filter((m) => m.startsWith(dir + '/'))
+      .filter((m) => m === dir || m.startsWith(dir + '/'))
   } catch {
     return
   }
