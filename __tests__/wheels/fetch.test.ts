@@ -482,22 +482,6 @@ describe('fetchArtifacts from the disk', () => {
     )
     expect(readFileSync(r!.path).equals(bytes)).toBe(true)
   })
-
-  const MIRROR_FILE = '/opt/pypi/files/absl_py-2.5.0-py3-none-any.whl'
-  const mirrorIt = existsSync('/opt/pypi/simple/absl-py/index.html') && existsSync(MIRROR_FILE) ? it : it.skip
-  mirrorIt('the machine’s mirror (when present): a real wheel fetched and verified', async () => {
-    const bytes = readFileSync(MIRROR_FILE)
-    const cache = new ArtifactCache(tempDir())
-    const [r] = await fetchArtifacts(
-      [
-        item('absl-py', '2.5.0', lockedFile('absl_py-2.5.0-py3-none-any.whl', bytes), {
-          url: 'https://pypi.org/simple'
-        })
-      ],
-      { cache, mirror: { url: 'file:///opt/pypi/simple' } }
-    )
-    expect(r!.sha256).toBe(sha256(bytes))
-  })
 })
 
 describe('fetchArtifacts with credentials', () => {

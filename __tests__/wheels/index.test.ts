@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { normalizeName } from '../../src/names.js'
@@ -194,27 +194,6 @@ describe('parseSimpleHtml (PEP 503)', () => {
     expect(parseSimplePage(PYPI_SIX_HTML, 'text/html; charset=utf-8', page)).toHaveLength(3)
     expect(parseSimplePage(`  ${PYPI_SIX_JSON}`, null, page)).toHaveLength(3)
     expect(parseSimplePage(MIRROR_ABSL_HTML, null, page)).toHaveLength(1)
-  })
-})
-
-const MIRROR = '/opt/pypi/simple'
-const mirrorIt = existsSync(join(MIRROR, 'index.html')) ? it : it.skip
-
-describe('the machine’s mirror (when present)', () => {
-  mirrorIt('every link on a sample of its pages has a file name, a file:// URL and a sha256', async () => {
-    const projects = readdirSync(MIRROR)
-      .filter((n) => !n.endsWith('.html'))
-      .slice(0, 40)
-    const index = new PackageIndex({ url: `file://${MIRROR}` })
-    for (const p of projects) {
-      const files = await index.files(normalizeName(p))
-      expect(files.length).toBeGreaterThan(0)
-      for (const f of files) {
-        expect(f.url).toMatch(/^file:\/\/\/.+\/files\//)
-        expect(decodeURIComponent(f.url).endsWith(`/${f.filename}`)).toBe(true)
-        expect(f.hashes['sha256']).toMatch(/^[0-9a-f]{64}$/)
-      }
-    }
   })
 })
 
@@ -504,15 +483,5 @@ describe('PackageIndex with credentials', () => {
     expect(e.describe()).toContain(gone.simpleUrl)
     expect(e.describe()).not.toContain(secret)
     expect(e.describe()).not.toContain('bob')
-  })
-})
-
-describe('the machine mirror’s page shape read from disk', () => {
-  const page = join(MIRROR, 'absl-py', 'index.html')
-  mirrorIt('matches the fixture', () => {
-    if (!existsSync(page)) return
-    const text = readFileSync(page, 'utf8')
-    const files = parseSimpleHtml(text, pathToFileURL(page).href)
-    expect(files[0]?.url).toMatch(/^file:\/\/\/opt\/pypi\/files\/absl_py-.*\.whl$/)
   })
 })
