@@ -38,13 +38,13 @@ import require$$1$4 from 'node:dns';
 import require$$5$3 from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
-import fs$1, { openSync, readSync, closeSync, readFileSync, createWriteStream, createReadStream, statSync, mkdirSync, existsSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync, linkSync, readdirSync } from 'node:fs';
-import { join, basename, resolve, dirname as dirname$1, isAbsolute, posix, sep as sep$3, relative } from 'node:path';
+import fs$1, { openSync, readSync, closeSync, createWriteStream, createReadStream, readFileSync, statSync, mkdirSync, existsSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync, linkSync, readdirSync } from 'node:fs';
+import { join, resolve, dirname as dirname$1, isAbsolute, basename, posix, sep as sep$3, relative } from 'node:path';
 import { open as open$1, stat as stat$1, readFile as readFile$2, mkdir as mkdir$1, rename as rename$1, readdir as readdir$1, rm as rm$1, writeFile as writeFile$1, readlink } from 'node:fs/promises';
 import { createHash, randomBytes, createHmac } from 'node:crypto';
-import os$1, { homedir, tmpdir, EOL as EOL$2 } from 'node:os';
 import * as https$1 from 'node:https';
 import https__default$1 from 'node:https';
+import os$1, { homedir, tmpdir, EOL as EOL$2 } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { execFile, spawn } from 'node:child_process';
 import * as stream from 'stream';
@@ -32662,127 +32662,27 @@ function lazyMarker(obj, text, at) {
     return lazyProperty(obj, 'marker', () => parseMarker(text, at));
 }
 
+const DEFAULT_COMMAND = ['docker', 'buildx', 'build'];
 /**
- * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
- * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
- * `location.file` names the file (or the link), `line` the `.dockerignore` line.
+ * The Dockerfile used when the project names none: the base image, then pip installs the pins,
+ * nothing else. PIP_BREAK_SYSTEM_PACKAGES lets pip install into a distribution's Python (the image
+ * is this environment's only user); PIP_ROOT_USER_ACTION silences the warning about root.
  */
-class SourceError extends FastBuildError {
-}
-/**
- * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
- * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
- * `location` is the package's entry in the lock.
- */
-class RuntimeGroupError extends FastBuildError {
-}
-/**
- * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
- * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
- * the build's last lines). `location` names the lock entry or the Dockerfile.
- */
-class DockerfileError extends FastBuildError {
-}
-
-// Python's `json.dumps(obj, sort_keys=True)` byte for byte: ", " and ": " separators, keys sorted
-// by code point, non-ASCII escaped as \uXXXX (ensure_ascii). Poetry hashes this text, so ours
-// must match exactly or every lock would read as stale.
-function pythonJsonDumps(value) {
-    if (value === null || value === undefined)
-        return 'null';
-    if (value === true)
-        return 'true';
-    if (value === false)
-        return 'false';
-    if (typeof value === 'bigint')
-        return value.toString();
-    if (typeof value === 'number')
-        return pythonNumber(value);
-    if (typeof value === 'string')
-        return pythonString(value);
-    if (Array.isArray(value))
-        return `[${value.map(pythonJsonDumps).join(', ')}]`;
-    if (value instanceof Date)
-        return pythonString(value.toISOString());
-    if (typeof value === 'object') {
-        const keys = Object.keys(value).sort(compareCodePoints);
-        return `{${keys.map((k) => `${pythonString(k)}: ${pythonJsonDumps(value[k])}`).join(', ')}}`;
-    }
-    throw new TypeError(`cannot serialize ${typeof value}`);
-}
-function pythonNumber(n) {
-    if (Number.isInteger(n) && Math.abs(n) < 1e16)
-        return String(n);
-    if (Number.isNaN(n))
-        return 'NaN';
-    if (!Number.isFinite(n))
-        return n > 0 ? 'Infinity' : '-Infinity';
-    // Python's float repr: shortest round-trip, always with a '.' or exponent.
-    const s = String(n);
-    if (/e/.test(s))
-        return s.replace(/e([+-])(\d)$/, 'e$10$2');
-    return s.includes('.') ? s : `${s}.0`;
-}
-const ESCAPES = {
-    '"': '\\"',
-    '\\': '\\\\',
-    '\n': '\\n',
-    '\r': '\\r',
-    '\t': '\\t',
-    '\b': '\\b',
-    '\f': '\\f'
-};
-function pythonString(s) {
-    let out = '"';
-    for (let i = 0; i < s.length; i++) {
-        const ch = s[i];
-        const code = s.charCodeAt(i);
-        const esc = ESCAPES[ch];
-        if (esc)
-            out += esc;
-        else if (code < 0x20 || code > 0x7e)
-            out += `\\u${code.toString(16).padStart(4, '0')}`;
-        else
-            out += ch;
-    }
-    return out + '"';
-}
-/** Python sorts str keys by code point; JS's default sort is by UTF-16 unit. */
-function compareCodePoints(a, b) {
-    const ai = a[Symbol.iterator]();
-    const bi = b[Symbol.iterator]();
-    for (;;) {
-        const x = ai.next();
-        const y = bi.next();
-        if (x.done || y.done)
-            return x.done && y.done ? 0 : x.done ? -1 : 1;
-        const d = x.value.codePointAt(0) - y.value.codePointAt(0);
-        if (d !== 0)
-            return d;
-    }
-}
-
-// Canonical JSON: object keys sorted by code point, no whitespace, no undefined. The same value
-// always gives the same bytes, which is what a content hash needs.
-function canonicalJson(value) {
-    if (value === null)
-        return 'null';
-    if (typeof value === 'string' || typeof value === 'boolean')
-        return JSON.stringify(value);
-    if (typeof value === 'number') {
-        if (!Number.isFinite(value))
-            throw new TypeError('canonical JSON has no NaN or Infinity');
-        return JSON.stringify(value);
-    }
-    if (Array.isArray(value))
-        return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-    if (typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => compareCodePoints(a, b));
-        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-    }
-    throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
+function defaultDockerfile(install) {
+    const pip = `PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 ${install.interpreter} -m pip install --no-deps --no-input --disable-pip-version-check --no-cache-dir`;
+    return `# Generated by fast-build: a variant's deps image from the lock's pins, nothing else.
+ARG FAST_BUILD_BASE
+FROM \${FAST_BUILD_BASE}
+ARG TARGETOS=linux
+ARG TARGETARCH=amd64
+COPY requirements-* /tmp/fast-build/
+RUN set -e; slug="\${TARGETOS}-\${TARGETARCH}"; \\
+    ${pip} --require-hashes -r "/tmp/fast-build/requirements-$slug.txt"; \\
+    if grep -q '^[^#]' "/tmp/fast-build/requirements-vcs-$slug.txt"; then \\
+      ${pip} -r "/tmp/fast-build/requirements-vcs-$slug.txt"; \\
+    fi; \\
+    rm -rf /tmp/fast-build
+`;
 }
 
 // Which wheels a target interpreter accepts, and which one an installer picks.
@@ -32987,636 +32887,6 @@ function better(rank, wheel, than) {
     if (build !== 0)
         return build > 0;
     return compareCodePoints$1(wheel.filename, than.wheel.filename) < 0;
-}
-
-// The canonical hash of a variant: what its deps image is a pure function of. Two plans with the
-// same hash must install byte-identical packages on the same base image; anything else (lock
-// formatting, order, descriptions, upload times, runtime groups, other variants, source code)
-// must not move it. The README documents this definition; HASH_SCHEMA changes when it does.
-const HASH_SCHEMA = 1;
-/**
- * The files of a package that matter for a target: the wheel an installer would pick for it, or,
- * when no wheel fits, the source distributions. Other platforms' wheels, and wheels added to the
- * index later for other interpreters, do not matter and so do not enter the hash.
- */
-function filesForTarget(files, target) {
-    const wheel = chooseWheel(files, target);
-    if (wheel)
-        return [wheel.file];
-    return files.filter((f) => f.kind === 'sdist');
-}
-/**
- * Why a locked package cannot be installed on a target from the files its lock entry lists (no
- * compatible wheel and no sdist), or null when it can. Planning reports this; the builders refuse.
- */
-function unavailableReason(pkg, target, chosen = filesForTarget(pkg.files, target)) {
-    if (pkg.files.length === 0 || (pkg.source.kind !== 'registry' && pkg.source.kind !== 'file'))
-        return null;
-    if (chosen.length > 0)
-        return null;
-    const wheels = pkg.files.filter((f) => f.kind === 'wheel').map((f) => f.name);
-    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', …' : ''}) and no sdist`;
-}
-function hashesOf(files) {
-    return files.map((f) => {
-        const [alg, hex] = f.hashes['sha256']
-            ? ['sha256', f.hashes['sha256']]
-            : (Object.entries(f.hashes).sort()[0] ?? ['name', f.name]);
-        return `${alg}:${hex}`;
-    });
-}
-function sourceIdentity(source, files) {
-    switch (source.kind) {
-        case 'registry':
-            return { registry: normalizeIndex(source.url), files: hashesOf(files).sort() };
-        case 'git':
-            return { git: normalizeGitUrl(source.url), commit: source.commit, subdirectory: source.subdirectory };
-        case 'url':
-            return { url: source.url, files: hashesOf(files).sort() };
-        case 'file':
-            return { path: source.path, files: hashesOf(files).sort() };
-        case 'directory':
-            // Never hashed: local packages ship with the source layer.
-            return { path: source.path, files: [] };
-    }
-}
-function packageIdentity(pkg, files) {
-    return { name: pkg.name, version: pkg.version, source: sourceIdentity(pkg.source, files) };
-}
-/** `https://pypi.org/simple/` and `https://pypi.org/simple` are one index. */
-function normalizeIndex(url) {
-    const u = url.replace(/\/+$/, '');
-    return u === 'https://pypi.org/simple' || u === 'https://pypi.python.org/simple' ? PYPI_SIMPLE : u;
-}
-function normalizeGitUrl(url) {
-    return url.replace(/^git\+/, '').replace(/\/+$/, '');
-}
-function buildHashInput(args) {
-    const platforms = {};
-    for (const p of args.platforms) {
-        // Closures hold one package per name, so the name orders them.
-        platforms[formatPlatform(p.platform)] = [...p.packages].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    }
-    return {
-        schema: HASH_SCHEMA,
-        python: formatPython(args.python),
-        libc: formatLibc(args.libc),
-        baseImage: args.baseImage,
-        ...(args.epoch ? { epoch: args.epoch } : {}),
-        ...(args.builder !== undefined ? { builder: args.builder } : {}),
-        platforms
-    };
-}
-// Identities are shared by every variant that installs the package; serialize each once.
-const identityJson = new WeakMap();
-/**
- * `canonicalJson(input)`, built from cached per-package pieces. Keys in canonical order:
- * baseImage, builder, epoch, libc, platforms, python, schema (a test holds the two equal).
- */
-function hashInputJson(input) {
-    const platforms = Object.keys(input.platforms)
-        .sort()
-        .map((p) => {
-        const items = input.platforms[p].map((id) => {
-            let json = identityJson.get(id);
-            if (json === undefined)
-                identityJson.set(id, (json = canonicalJson(id)));
-            return json;
-        });
-        return `${JSON.stringify(p)}:[${items.join(',')}]`;
-    });
-    const head = [`"baseImage":${JSON.stringify(input.baseImage)}`];
-    if (input.builder !== undefined)
-        head.push(`"builder":${canonicalJson(input.builder)}`);
-    if (input.epoch !== undefined)
-        head.push(`"epoch":${JSON.stringify(input.epoch)}`);
-    head.push(`"libc":${JSON.stringify(input.libc)}`);
-    return `{${head.join(',')},"platforms":{${platforms.join(',')}},"python":${JSON.stringify(input.python)},"schema":${input.schema}}`;
-}
-/** sha256 of the canonical JSON of the hash input, in hex. */
-function variantHash(input) {
-    return createHash('sha256').update(hashInputJson(input), 'utf8').digest('hex');
-}
-/** The hash as it appears in tags (`deps-<variant>-<short>`): 16 hex digits, 64 bits. */
-function shortHash(hash) {
-    return hash.slice(0, 16);
-}
-
-// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
-// found where the tools people already use put them, and kept out of every message:
-//
-//   1. an explicit credential in the index configuration
-//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
-//   3. environment variables for a named source (NAME = the source name upper-cased, every
-//      character that is not a letter or digit as `_`), the first convention that is set:
-//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
-//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
-//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
-//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
-//
-// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
-// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
-// is the one function that reads the environment and the netrc file.
-/** What a credential is, for messages. */
-function describeIndexCredential(c) {
-    return `user ${JSON.stringify(c.username)} from ${c.source}`;
-}
-/**
- * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
- * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
- */
-function redactUrl$1(url) {
-    try {
-        const u = new URL(url);
-        const hadQuery = u.search !== '';
-        u.username = '';
-        u.password = '';
-        u.search = '';
-        u.hash = '';
-        return `${u.href}${hadQuery ? '?…' : ''}`;
-    }
-    catch {
-        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
-        const q = noUser.search(/[?#]/);
-        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
-    }
-}
-/** The URL without its userinfo, and the userinfo (percent-decoded) when there is one. */
-function splitUserinfo(url) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        return { url, username: null, password: null };
-    }
-    if (u.username === '' && u.password === '')
-        return { url, username: null, password: null };
-    const decode = (s) => {
-        try {
-            return decodeURIComponent(s);
-        }
-        catch {
-            return s;
-        }
-    };
-    const username = decode(u.username);
-    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
-    u.username = '';
-    u.password = '';
-    return { url: u.href, username, password };
-}
-/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
-function envSourceName(name) {
-    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-}
-/** The environment variable prefixes we read, in order of precedence. */
-const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
-/** The variables that would give a credential for a named source, for hints. */
-function credentialEnvNames(sourceName) {
-    const n = envSourceName(sourceName);
-    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
-}
-/**
- * The credential for a named source from environment variables: the first convention (see
- * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
- * are often given as a password alone).
- */
-function credentialFromEnv(sourceName, env) {
-    const n = envSourceName(sourceName);
-    if (n === '')
-        return null;
-    for (const prefix of ENV_CONVENTIONS) {
-        const user = env[`${prefix}${n}_USERNAME`];
-        const pass = env[`${prefix}${n}_PASSWORD`];
-        if (user || pass) {
-            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
-        }
-    }
-    return null;
-}
-/**
- * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
- * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
- * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
- */
-function parseNetrc(text) {
-    const tokens = tokenizeNetrc(text);
-    const entries = [];
-    let current = null;
-    const flush = () => {
-        if (current)
-            entries.push({ ...current });
-        current = null;
-    };
-    for (let i = 0; i < tokens.length; i++) {
-        const t = tokens[i];
-        if (t.kind === 'macdef') {
-            flush();
-            continue;
-        }
-        switch (t.value) {
-            case 'machine':
-                flush();
-                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
-                break;
-            case 'default':
-                flush();
-                current = { machine: null, login: null, password: null };
-                break;
-            case 'login':
-                if (current)
-                    current.login = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'password':
-                if (current)
-                    current.password = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'account':
-                i++;
-                break;
-        }
-    }
-    flush();
-    return entries;
-}
-function tokenizeNetrc(text) {
-    const out = [];
-    let i = 0;
-    const n = text.length;
-    while (i < n) {
-        const c = text[i];
-        if (/\s/.test(c)) {
-            i++;
-            continue;
-        }
-        if (c === '#') {
-            while (i < n && text[i] !== '\n')
-                i++;
-            continue;
-        }
-        let value = '';
-        if (c === '"') {
-            i++;
-            while (i < n && text[i] !== '"') {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-            i++;
-        }
-        else {
-            while (i < n && !/\s/.test(text[i])) {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-        }
-        if (value === 'macdef') {
-            // The macro's name, then its body up to an empty line.
-            const end = text.indexOf('\n\n', i);
-            i = end === -1 ? n : end + 2;
-            out.push({ kind: 'macdef', value });
-            continue;
-        }
-        out.push({ kind: 'word', value });
-    }
-    return out;
-}
-/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
-function netrcCredential(entries, host, login = null) {
-    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    const fits = (e) => e.password !== null && (login === null || e.login === login);
-    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
-    if (!match)
-        return null;
-    return { username: match.login ?? '', password: match.password ?? '' };
-}
-function netrcPath(env, home = homedir()) {
-    return env['NETRC'] || join(home, '.netrc');
-}
-function readNetrcFile(path) {
-    try {
-        return readFileSync(path, 'utf8');
-    }
-    catch {
-        // Missing or unreadable: no credentials from it (as pip and uv behave).
-        return null;
-    }
-}
-/**
- * The index URL without userinfo, and the credential for it (see the order at the top of this
- * file). The edge of this module: reads the environment and the netrc file.
- */
-function resolveIndexCredential(config, lookup = {}) {
-    const split = splitUserinfo(config.url);
-    const url = split.url;
-    if (config.credential) {
-        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
-        return {
-            url,
-            credential: { username: config.credential.username, password: config.credential.password, source }
-        };
-    }
-    if (split.username !== null && split.password !== null) {
-        return {
-            url,
-            credential: { username: split.username, password: split.password, source: 'the index URL' }
-        };
-    }
-    // `credential: null` means "already looked up: none" (see indexConfigFor).
-    if (config.credential === null) {
-        return {
-            url,
-            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
-        };
-    }
-    const env = lookup.env ?? process.env;
-    let host = null;
-    try {
-        const u = new URL(url);
-        if (u.protocol === 'http:' || u.protocol === 'https:')
-            host = u.hostname;
-    }
-    catch {
-        host = null;
-    }
-    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
-    const wantUser = split.username;
-    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
-        return { url, credential: fromEnv };
-    if (host !== null) {
-        const path = netrcPath(env, lookup.home);
-        const text = (lookup.readNetrc ?? readNetrcFile)(path);
-        if (text !== null) {
-            const c = netrcCredential(parseNetrc(text), host, wantUser);
-            if (c)
-                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
-        }
-    }
-    if (wantUser !== null) {
-        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
-    }
-    return { url, credential: null };
-}
-/**
- * An index configuration with its credential looked up now (in `env` and the netrc file), for a
- * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
- * (with its source, for messages) or null, which tells PackageIndex not to look again.
- */
-function indexConfigFor(url, name, env = process.env, lookup = {}) {
-    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
-    return { url: resolved.url, name, credential: resolved.credential };
-}
-/** `Authorization` header value for a basic credential. */
-function basicAuthorization(c) {
-    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
-}
-
-// Pinned pip requirements from a closure, for one target: `name==version` with a `--hash` line for
-// every file pip may install it from, markers already evaluated (the closure is per target), local
-// source trees left out (they ship with the source layer). Two users: run-time groups (installed
-// when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
-function compare(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-/** A URL fit to be written into an image or a build context: credentials never are. */
-function withoutCredentials(url) {
-    return splitUserinfo(url).url;
-}
-/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
-function sha256s(pkg, files, o) {
-    const out = new Set();
-    for (const f of files) {
-        const h = f.hashes['sha256'];
-        if (!h)
-            o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
-        out.add(h.toLowerCase());
-    }
-    return [...out].sort(compare);
-}
-/**
- * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
- * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
- * but valid choice from failing the hash check.
- */
-function installableFiles(pkg, target) {
-    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
-}
-/** The requirements of these closure entries on `target`, sorted by name. */
-function pinnedRequirements(entries, target, o) {
-    const out = [];
-    for (const { package: pkg } of entries) {
-        const s = pkg.source;
-        switch (s.kind) {
-            case 'directory':
-                continue;
-            case 'registry': {
-                if (pkg.version === null)
-                    o.refuse(pkg, 'from an index', 'the lock records no version');
-                const reason = unavailableReason(pkg, target);
-                if (reason)
-                    o.refuse(pkg, `on ${formatPlatform(target.platform)}`, reason);
-                const files = installableFiles(pkg, target);
-                if (files.length === 0)
-                    o.refuse(pkg, 'from an index', 'the lock lists no files for it');
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name}==${pkg.version}`,
-                    hashes: sha256s(pkg, files, o),
-                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
-                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
-                });
-                continue;
-            }
-            case 'url': {
-                const [file] = filesForTarget(pkg.files, target);
-                if (!file)
-                    o.refuse(pkg, `from ${s.url}`, 'the lock records no archive with a hash for it');
-                const url = withoutCredentials(file.url ?? s.url);
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-                    hashes: sha256s(pkg, [file], o),
-                    index: null
-                });
-                continue;
-            }
-            case 'git': {
-                if (o.git === 'refuse' || !s.commit)
-                    o.refuse(pkg, `from git ${s.url}`, s.commit ? o.why.git : 'the lock records no commit for it');
-                const url = withoutCredentials(s.url.replace(/^git\+/, ''));
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name} @ git+${url}@${s.commit}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-                    hashes: [],
-                    index: null
-                });
-                continue;
-            }
-            case 'file':
-                return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
-        }
-    }
-    return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''));
-}
-/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
-function requirementIndexes(requirements) {
-    const seen = [];
-    for (const r of requirements)
-        if (r.index && !seen.includes(r.index))
-            seen.push(r.index);
-    const [index = PYPI_SIMPLE, ...extra] = seen;
-    return { index, extra };
-}
-/** `name==version \` and one `--hash` line per file, for each requirement. */
-function requirementLines(requirements) {
-    const lines = [];
-    for (const r of requirements) {
-        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
-        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
-    }
-    return lines;
-}
-
-// The Dockerfile builder, as data: for variants the wheels builder cannot build (an sdist-only
-// package, a git dependency, system libraries), the deps image comes from a Dockerfile run by
-// `docker buildx build` or `buildah bud`. Pure: the build context's files, the default Dockerfile,
-// the engines' argument lists. dockerfile-build.ts runs them.
-//
-// The build context holds only what the deps stage needs: a generated requirements file per
-// platform (`requirements-<os>-<arch>.txt`: exact pins, --hash lines, markers already evaluated,
-// the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
-// which pip cannot hash), never the source. A code change therefore cannot invalidate it.
-const DEFAULT_COMMAND = ['docker', 'buildx', 'build'];
-/** The engine a command line drives, from its program name. */
-function engineOf(command) {
-    return basename(command[0] ?? '') === 'buildah' ? 'buildah' : 'docker';
-}
-const platformSlug = (p) => `${p.os}-${p.architecture}`;
-const requirementsName = (p) => `requirements-${platformSlug(p)}.txt`;
-const vcsRequirementsName = (p) => `requirements-vcs-${platformSlug(p)}.txt`;
-/** The build context's files for one variant: two requirements files per platform. */
-function contextFiles(variant, platforms, lockPath) {
-    const refuse = (pkg, what, why) => {
-        throw new DockerfileError(`${variant}: ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, 'the Dockerfile build context holds only what pip can fetch: lock the package from an index, a URL or git');
-    };
-    const files = [];
-    for (const p of platforms) {
-        const reqs = pinnedRequirements(p.closure.installed, p.target, {
-            refuse,
-            git: 'allow',
-            why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
-        });
-        const hashed = reqs.filter((r) => r.hashes.length > 0);
-        const vcs = reqs.filter((r) => r.hashes.length === 0);
-        const { index, extra } = requirementIndexes(hashed);
-        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
-        const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
-        const head = (what) => [
-            `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
-            '# Markers are already evaluated; local packages ship with the source, not here.'
-        ];
-        files.push({
-            name: requirementsName(p.platform),
-            text: [
-                ...head('exact pins with the hashes of the lock (pip install --no-deps --require-hashes)'),
-                ...indexLines,
-                ...requirementLines(hashed)
-            ].join('\n') + '\n'
-        });
-        files.push({
-            name: vcsRequirementsName(p.platform),
-            text: [
-                ...head('git dependencies at their locked commits (pip cannot hash a checkout)'),
-                ...(vcs.length ? indexLines : []),
-                ...requirementLines(vcs)
-            ].join('\n') + '\n'
-        });
-    }
-    return files;
-}
-/**
- * The Dockerfile used when the project names none: the base image, then pip installs the pins,
- * nothing else. PIP_BREAK_SYSTEM_PACKAGES lets pip install into a distribution's Python (the image
- * is this environment's only user); PIP_ROOT_USER_ACTION silences the warning about root.
- */
-function defaultDockerfile(install) {
-    const pip = `PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 ${install.interpreter} -m pip install --no-deps --no-input --disable-pip-version-check --no-cache-dir`;
-    return `# Generated by fast-build: a variant's deps image from the lock's pins, nothing else.
-ARG FAST_BUILD_BASE
-FROM \${FAST_BUILD_BASE}
-ARG TARGETOS=linux
-ARG TARGETARCH=amd64
-COPY requirements-* /tmp/fast-build/
-RUN set -e; slug="\${TARGETOS}-\${TARGETARCH}"; \\
-    ${pip} --require-hashes -r "/tmp/fast-build/requirements-$slug.txt"; \\
-    if grep -q '^[^#]' "/tmp/fast-build/requirements-vcs-$slug.txt"; then \\
-      ${pip} -r "/tmp/fast-build/requirements-vcs-$slug.txt"; \\
-    fi; \\
-    rm -rf /tmp/fast-build
-`;
-}
-/** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
-function buildArgsFor(args) {
-    const ours = [
-        ['FAST_BUILD_VARIANT', args.variant],
-        ['FAST_BUILD_BASE', args.base]
-    ];
-    // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
-    if (args.platforms.length === 1)
-        ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
-    const user = Object.entries(args.settings.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return [...user.filter(([k]) => !ours.some(([o]) => o === k)), ...ours];
-}
-/** The command lines to run, in order (docker: one, with --push; buildah: build, then push). */
-function engineCommands(r) {
-    const common = [
-        '--file',
-        r.file,
-        ...(r.settings.target ? ['--target', r.settings.target] : []),
-        '--platform',
-        r.platforms.map(formatPlatform).join(','),
-        ...r.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
-    ];
-    const multi = r.platforms.length > 1;
-    if (engineOf(r.settings.command) === 'docker') {
-        const scope = `fast-build-${r.variant}`;
-        return [
-            [
-                ...r.settings.command,
-                ...common,
-                '--tag',
-                r.tag,
-                ...(r.githubCache
-                    ? ['--cache-from', `type=gha,scope=${scope}`, '--cache-to', `type=gha,mode=max,scope=${scope}`]
-                    : []),
-                // A plain image manifest (or index), as the fast path expects: no attestation manifests.
-                '--provenance=false',
-                '--sbom=false',
-                '--push',
-                r.context
-            ]
-        ];
-    }
-    const tls = r.insecure ? ['--tls-verify=false'] : [];
-    const program = r.settings.command[0];
-    return [
-        // Several platforms: buildah collects the images in a manifest list named by the tag.
-        [...r.settings.command, ...tls, ...common, multi ? '--manifest' : '--tag', r.tag, r.context],
-        multi
-            ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
-            : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
-    ];
 }
 
 // Which wheel the wheels builder installs for each package on a target, or why it cannot (a git
@@ -33998,19 +33268,235 @@ function describeSelection(s) {
     return parts.join(', ');
 }
 
+// Python's `json.dumps(obj, sort_keys=True)` byte for byte: ", " and ": " separators, keys sorted
+// by code point, non-ASCII escaped as \uXXXX (ensure_ascii). Poetry hashes this text, so ours
+// must match exactly or every lock would read as stale.
+function pythonJsonDumps(value) {
+    if (value === null || value === undefined)
+        return 'null';
+    if (value === true)
+        return 'true';
+    if (value === false)
+        return 'false';
+    if (typeof value === 'bigint')
+        return value.toString();
+    if (typeof value === 'number')
+        return pythonNumber(value);
+    if (typeof value === 'string')
+        return pythonString(value);
+    if (Array.isArray(value))
+        return `[${value.map(pythonJsonDumps).join(', ')}]`;
+    if (value instanceof Date)
+        return pythonString(value.toISOString());
+    if (typeof value === 'object') {
+        const keys = Object.keys(value).sort(compareCodePoints);
+        return `{${keys.map((k) => `${pythonString(k)}: ${pythonJsonDumps(value[k])}`).join(', ')}}`;
+    }
+    throw new TypeError(`cannot serialize ${typeof value}`);
+}
+function pythonNumber(n) {
+    if (Number.isInteger(n) && Math.abs(n) < 1e16)
+        return String(n);
+    if (Number.isNaN(n))
+        return 'NaN';
+    if (!Number.isFinite(n))
+        return n > 0 ? 'Infinity' : '-Infinity';
+    // Python's float repr: shortest round-trip, always with a '.' or exponent.
+    const s = String(n);
+    if (/e/.test(s))
+        return s.replace(/e([+-])(\d)$/, 'e$10$2');
+    return s.includes('.') ? s : `${s}.0`;
+}
+const ESCAPES = {
+    '"': '\\"',
+    '\\': '\\\\',
+    '\n': '\\n',
+    '\r': '\\r',
+    '\t': '\\t',
+    '\b': '\\b',
+    '\f': '\\f'
+};
+function pythonString(s) {
+    let out = '"';
+    for (let i = 0; i < s.length; i++) {
+        const ch = s[i];
+        const code = s.charCodeAt(i);
+        const esc = ESCAPES[ch];
+        if (esc)
+            out += esc;
+        else if (code < 0x20 || code > 0x7e)
+            out += `\\u${code.toString(16).padStart(4, '0')}`;
+        else
+            out += ch;
+    }
+    return out + '"';
+}
+/** Python sorts str keys by code point; JS's default sort is by UTF-16 unit. */
+function compareCodePoints(a, b) {
+    const ai = a[Symbol.iterator]();
+    const bi = b[Symbol.iterator]();
+    for (;;) {
+        const x = ai.next();
+        const y = bi.next();
+        if (x.done || y.done)
+            return x.done && y.done ? 0 : x.done ? -1 : 1;
+        const d = x.value.codePointAt(0) - y.value.codePointAt(0);
+        if (d !== 0)
+            return d;
+    }
+}
+
+// Canonical JSON: object keys sorted by code point, no whitespace, no undefined. The same value
+// always gives the same bytes, which is what a content hash needs.
+function canonicalJson(value) {
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string' || typeof value === 'boolean')
+        return JSON.stringify(value);
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+            throw new TypeError('canonical JSON has no NaN or Infinity');
+        return JSON.stringify(value);
+    }
+    if (Array.isArray(value))
+        return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+    if (typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => compareCodePoints(a, b));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    }
+    throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
+}
+
+// The canonical hash of a variant: what its deps image is a pure function of. Two plans with the
+// same hash must install byte-identical packages on the same base image; anything else (lock
+// formatting, order, descriptions, upload times, runtime groups, other variants, source code)
+// must not move it. The README documents this definition; HASH_SCHEMA changes when it does.
+const HASH_SCHEMA = 1;
+/**
+ * The files of a package that matter for a target: the wheel an installer would pick for it, or,
+ * when no wheel fits, the source distributions. Other platforms' wheels, and wheels added to the
+ * index later for other interpreters, do not matter and so do not enter the hash.
+ */
+function filesForTarget(files, target) {
+    const wheel = chooseWheel(files, target);
+    if (wheel)
+        return [wheel.file];
+    return files.filter((f) => f.kind === 'sdist');
+}
+/**
+ * Why a locked package cannot be installed on a target from the files its lock entry lists (no
+ * compatible wheel and no sdist), or null when it can. Planning reports this; the builders refuse.
+ */
+function unavailableReason(pkg, target, chosen = filesForTarget(pkg.files, target)) {
+    if (pkg.files.length === 0 || (pkg.source.kind !== 'registry' && pkg.source.kind !== 'file'))
+        return null;
+    if (chosen.length > 0)
+        return null;
+    const wheels = pkg.files.filter((f) => f.kind === 'wheel').map((f) => f.name);
+    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', …' : ''}) and no sdist`;
+}
+function hashesOf(files) {
+    return files.map((f) => {
+        const [alg, hex] = f.hashes['sha256']
+            ? ['sha256', f.hashes['sha256']]
+            : (Object.entries(f.hashes).sort()[0] ?? ['name', f.name]);
+        return `${alg}:${hex}`;
+    });
+}
+function sourceIdentity(source, files) {
+    switch (source.kind) {
+        case 'registry':
+            return { registry: normalizeIndex(source.url), files: hashesOf(files).sort() };
+        case 'git':
+            return { git: normalizeGitUrl(source.url), commit: source.commit, subdirectory: source.subdirectory };
+        case 'url':
+            return { url: source.url, files: hashesOf(files).sort() };
+        case 'file':
+            return { path: source.path, files: hashesOf(files).sort() };
+        case 'directory':
+            // Never hashed: local packages ship with the source layer.
+            return { path: source.path, files: [] };
+    }
+}
+function packageIdentity(pkg, files) {
+    return { name: pkg.name, version: pkg.version, source: sourceIdentity(pkg.source, files) };
+}
+/** `https://pypi.org/simple/` and `https://pypi.org/simple` are one index. */
+function normalizeIndex(url) {
+    const u = url.replace(/\/+$/, '');
+    return u === 'https://pypi.org/simple' || u === 'https://pypi.python.org/simple' ? PYPI_SIMPLE : u;
+}
+function normalizeGitUrl(url) {
+    return url.replace(/^git\+/, '').replace(/\/+$/, '');
+}
+function buildHashInput(args) {
+    const platforms = {};
+    for (const p of args.platforms) {
+        // Closures hold one package per name, so the name orders them.
+        platforms[formatPlatform(p.platform)] = [...p.packages].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    }
+    return {
+        schema: HASH_SCHEMA,
+        python: formatPython(args.python),
+        libc: formatLibc(args.libc),
+        baseImage: args.baseImage,
+        ...(args.epoch ? { epoch: args.epoch } : {}),
+        ...(args.builder !== undefined ? { builder: args.builder } : {}),
+        platforms
+    };
+}
+// Identities are shared by every variant that installs the package; serialize each once.
+const identityJson = new WeakMap();
+/**
+ * `canonicalJson(input)`, built from cached per-package pieces. Keys in canonical order:
+ * baseImage, builder, epoch, libc, platforms, python, schema (a test holds the two equal).
+ */
+function hashInputJson(input) {
+    const platforms = Object.keys(input.platforms)
+        .sort()
+        .map((p) => {
+        const items = input.platforms[p].map((id) => {
+            let json = identityJson.get(id);
+            if (json === undefined)
+                identityJson.set(id, (json = canonicalJson(id)));
+            return json;
+        });
+        return `${JSON.stringify(p)}:[${items.join(',')}]`;
+    });
+    const head = [`"baseImage":${JSON.stringify(input.baseImage)}`];
+    if (input.builder !== undefined)
+        head.push(`"builder":${canonicalJson(input.builder)}`);
+    if (input.epoch !== undefined)
+        head.push(`"epoch":${JSON.stringify(input.epoch)}`);
+    head.push(`"libc":${JSON.stringify(input.libc)}`);
+    return `{${head.join(',')},"platforms":{${platforms.join(',')}},"python":${JSON.stringify(input.python)},"schema":${input.schema}}`;
+}
+/** sha256 of the canonical JSON of the hash input, in hex. */
+function variantHash(input) {
+    return createHash('sha256').update(hashInputJson(input), 'utf8').digest('hex');
+}
+/** The hash as it appears in tags (`deps-<variant>-<short>`): 16 hex digits, 64 bits. */
+function shortHash(hash) {
+    return hash.slice(0, 16);
+}
+
 // Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
 // Pure; reading files and printing happen in the CLI and the action.
 /**
  * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
  * of the variant's packages (an sdist-only package, a git dependency…), and says which.
  */
-function chooseBuilder(platforms, kind, settings) {
+function chooseBuilder(platforms, kind, settings, 
+/** The wheels builder's objection to a platform's package, or null (memoized by the caller). */
+refusal) {
     if (kind === 'wheels')
         return { kind: 'wheels' };
     if (kind === 'dockerfile')
         return { kind: 'dockerfile', reason: 'builder = dockerfile', settings };
     for (const p of platforms) {
-        const { problems } = chooseWheels(p.closure.installed.map((e) => e.package), p.target);
+        const problems = p.closure.installed.flatMap((e) => refusal(p, e.package) ?? []);
         const [first] = problems;
         if (first) {
             const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
@@ -34086,6 +33572,19 @@ function planProject(project, lock, options = {}) {
             m.set(pkg, (id = packageIdentity(pkg, ctx.installFiles(pkg))));
         return id;
     };
+    // The same per target: a package the wheels builder cannot install is looked at once, not once
+    // per variant that has it (auto checks every package of every variant).
+    const refusals = new Map();
+    const refusal = (p, pkg) => {
+        const ctx = contexts.get(p.platform);
+        let m = refusals.get(ctx);
+        if (!m)
+            refusals.set(ctx, (m = new Map()));
+        let r = m.get(pkg);
+        if (r === undefined)
+            m.set(pkg, (r = chooseWheels([pkg], ctx.target).problems[0] ?? null));
+        return r;
+    };
     const install = installLayout(config, python);
     const builderKind = options.builder ?? config.builder;
     const dockerfileSettings = {
@@ -34111,7 +33610,7 @@ function planProject(project, lock, options = {}) {
             });
             return { platform, target, closure, runtime, unavailable };
         });
-        const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings);
+        const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings, refusal);
         const hashInput = buildHashInput({
             python,
             libc: config.libc,
@@ -34338,7 +33837,7 @@ class HttpClient {
             res.on('error', (e) => rejectResponse(transient(o, e)));
         });
         const idle = this.opts.idleTimeoutMs ?? 60_000;
-        req.setTimeout(idle, () => req.destroy(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no progress for ${idle / 1000} s`)));
+        req.setTimeout(idle, () => req.destroy(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no progress for ${idle / 1000} s`)));
         req.on('error', (e) => {
             failure = transient(o, e);
             rejectResponse(failure);
@@ -34419,7 +33918,7 @@ class HttpClient {
                 });
                 res.pipe(out);
             });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl(o.url)}: no data for ${idle / 1000} s`)));
+            req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl$1(o.url)}: no data for ${idle / 1000} s`)));
             req.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
             req.end();
         });
@@ -34468,7 +33967,7 @@ class HttpClient {
                 res.on('data', (c) => {
                     size += c.length;
                     if (size > maxBody)
-                        fail(new FastBuildError(`${o.method} ${redactUrl(o.url)}: response larger than ${maxBody} bytes`));
+                        fail(new FastBuildError(`${o.method} ${redactUrl$1(o.url)}: response larger than ${maxBody} bytes`));
                     else
                         chunks.push(c);
                 });
@@ -34485,7 +33984,7 @@ class HttpClient {
                 res.on('error', (e) => fail(transient(o, e)));
                 res.on('aborted', () => fail(transient(o, new Error('response aborted'))));
             });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no response for ${idle / 1000} s`)));
+            req.setTimeout(idle, () => fail(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no response for ${idle / 1000} s`)));
             req.on('error', (e) => fail(transient(o, e)));
             if (body === null)
                 req.end();
@@ -34514,12 +34013,12 @@ function transient(o, e) {
         'ERR_STREAM_PREMATURE_CLOSE'
     ];
     if ((code && dropped.includes(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`${o.method} ${redactUrl(o.url)}: connection dropped (${code ?? e.message})`);
+        return new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: connection dropped (${code ?? e.message})`);
     }
     return e;
 }
 /** URLs in messages lose their query (upload session state, tokens in some registries). */
-function redactUrl(url) {
+function redactUrl$1(url) {
     const q = url.indexOf('?');
     return q === -1 ? url : `${url.slice(0, q)}?…`;
 }
@@ -34542,6 +34041,283 @@ async function withRetry(op, policy = DEFAULT_RETRY, onRetry) {
             await new Promise((r) => setTimeout(r, delay));
         }
     }
+}
+
+// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
+// found where the tools people already use put them, and kept out of every message:
+//
+//   1. an explicit credential in the index configuration
+//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
+//   3. environment variables for a named source (NAME = the source name upper-cased, every
+//      character that is not a letter or digit as `_`), the first convention that is set:
+//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
+//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
+//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
+//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
+//
+// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
+// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
+// is the one function that reads the environment and the netrc file.
+/** What a credential is, for messages. */
+function describeIndexCredential(c) {
+    return `user ${JSON.stringify(c.username)} from ${c.source}`;
+}
+/**
+ * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
+ * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
+ */
+function redactUrl(url) {
+    try {
+        const u = new URL(url);
+        const hadQuery = u.search !== '';
+        u.username = '';
+        u.password = '';
+        u.search = '';
+        u.hash = '';
+        return `${u.href}${hadQuery ? '?…' : ''}`;
+    }
+    catch {
+        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+        const q = noUser.search(/[?#]/);
+        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
+    }
+}
+/** The URL without its userinfo, and the userinfo (percent-decoded) when there is one. */
+function splitUserinfo(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return { url, username: null, password: null };
+    }
+    if (u.username === '' && u.password === '')
+        return { url, username: null, password: null };
+    const decode = (s) => {
+        try {
+            return decodeURIComponent(s);
+        }
+        catch {
+            return s;
+        }
+    };
+    const username = decode(u.username);
+    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.href, username, password };
+}
+/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
+function envSourceName(name) {
+    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+/** The environment variable prefixes we read, in order of precedence. */
+const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
+/** The variables that would give a credential for a named source, for hints. */
+function credentialEnvNames(sourceName) {
+    const n = envSourceName(sourceName);
+    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
+}
+/**
+ * The credential for a named source from environment variables: the first convention (see
+ * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
+ * are often given as a password alone).
+ */
+function credentialFromEnv(sourceName, env) {
+    const n = envSourceName(sourceName);
+    if (n === '')
+        return null;
+    for (const prefix of ENV_CONVENTIONS) {
+        const user = env[`${prefix}${n}_USERNAME`];
+        const pass = env[`${prefix}${n}_PASSWORD`];
+        if (user || pass) {
+            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
+        }
+    }
+    return null;
+}
+/**
+ * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
+ * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
+ * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
+ */
+function parseNetrc(text) {
+    const tokens = tokenizeNetrc(text);
+    const entries = [];
+    let current = null;
+    const flush = () => {
+        if (current)
+            entries.push({ ...current });
+        current = null;
+    };
+    for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i];
+        if (t.kind === 'macdef') {
+            flush();
+            continue;
+        }
+        switch (t.value) {
+            case 'machine':
+                flush();
+                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
+                break;
+            case 'default':
+                flush();
+                current = { machine: null, login: null, password: null };
+                break;
+            case 'login':
+                if (current)
+                    current.login = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'password':
+                if (current)
+                    current.password = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'account':
+                i++;
+                break;
+        }
+    }
+    flush();
+    return entries;
+}
+function tokenizeNetrc(text) {
+    const out = [];
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+        const c = text[i];
+        if (/\s/.test(c)) {
+            i++;
+            continue;
+        }
+        if (c === '#') {
+            while (i < n && text[i] !== '\n')
+                i++;
+            continue;
+        }
+        let value = '';
+        if (c === '"') {
+            i++;
+            while (i < n && text[i] !== '"') {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+            i++;
+        }
+        else {
+            while (i < n && !/\s/.test(text[i])) {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+        }
+        if (value === 'macdef') {
+            // The macro's name, then its body up to an empty line.
+            const end = text.indexOf('\n\n', i);
+            i = end === -1 ? n : end + 2;
+            out.push({ kind: 'macdef', value });
+            continue;
+        }
+        out.push({ kind: 'word', value });
+    }
+    return out;
+}
+/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
+function netrcCredential(entries, host, login = null) {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    const fits = (e) => e.password !== null && (login === null || e.login === login);
+    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
+    if (!match)
+        return null;
+    return { username: match.login ?? '', password: match.password ?? '' };
+}
+function netrcPath(env, home = homedir()) {
+    return env['NETRC'] || join(home, '.netrc');
+}
+function readNetrcFile(path) {
+    try {
+        return readFileSync(path, 'utf8');
+    }
+    catch {
+        // Missing or unreadable: no credentials from it (as pip and uv behave).
+        return null;
+    }
+}
+/**
+ * The index URL without userinfo, and the credential for it (see the order at the top of this
+ * file). The edge of this module: reads the environment and the netrc file.
+ */
+function resolveIndexCredential(config, lookup = {}) {
+    const split = splitUserinfo(config.url);
+    const url = split.url;
+    if (config.credential) {
+        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
+        return {
+            url,
+            credential: { username: config.credential.username, password: config.credential.password, source }
+        };
+    }
+    if (split.username !== null && split.password !== null) {
+        return {
+            url,
+            credential: { username: split.username, password: split.password, source: 'the index URL' }
+        };
+    }
+    // `credential: null` means "already looked up: none" (see indexConfigFor).
+    if (config.credential === null) {
+        return {
+            url,
+            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
+        };
+    }
+    const env = lookup.env ?? process.env;
+    let host = null;
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'http:' || u.protocol === 'https:')
+            host = u.hostname;
+    }
+    catch {
+        host = null;
+    }
+    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
+    const wantUser = split.username;
+    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
+        return { url, credential: fromEnv };
+    if (host !== null) {
+        const path = netrcPath(env, lookup.home);
+        const text = (lookup.readNetrc ?? readNetrcFile)(path);
+        if (text !== null) {
+            const c = netrcCredential(parseNetrc(text), host, wantUser);
+            if (c)
+                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
+        }
+    }
+    if (wantUser !== null) {
+        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
+    }
+    return { url, credential: null };
+}
+/**
+ * An index configuration with its credential looked up now (in `env` and the netrc file), for a
+ * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
+ * (with its source, for messages) or null, which tells PackageIndex not to look again.
+ */
+function indexConfigFor(url, name, env = process.env, lookup = {}) {
+    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
+    return { url: resolved.url, name, credential: resolved.credential };
+}
+/** `Authorization` header value for a basic credential. */
+function basicAuthorization(c) {
+    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 }
 
 // A client for the Python "simple" repository API: the files a project has on an index, with
@@ -34788,7 +34564,7 @@ function parseSimpleJson(json, pageUrl) {
             resolved = resolveHref(href, pageUrl);
         }
         catch {
-            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl$1(href))}`);
+            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl(href))}`);
         }
         const hashes = {};
         const h = e['hashes'];
@@ -34836,7 +34612,7 @@ class PackageIndex {
         this.config = config;
         this.http = http;
         this.options = options;
-        this.url = redactUrl$1(config.url).replace(/\?…$/, '');
+        this.url = redactUrl(config.url).replace(/\?…$/, '');
         this.name = config.name ?? null;
     }
     /** The index URL without userinfo and the credential for it (looked up once, on first use). */
@@ -34967,7 +34743,7 @@ class PackageIndex {
                         maxBody: this.options.maxPage ?? 64 * 1024 * 1024
                     });
                     if (isRetryableStatus(r.status)) {
-                        throw new TransientHttpError(`GET ${redactUrl$1(target)}: ${r.status}`, parseRetryAfter(r.headers['retry-after']));
+                        throw new TransientHttpError(`GET ${redactUrl(target)}: ${r.status}`, parseRetryAfter(r.headers['retry-after']));
                     }
                     return r;
                 }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
@@ -34986,22 +34762,22 @@ class PackageIndex {
                 }
                 url = new URL(res.headers['location'], target).href;
                 if (!/^https?:/i.test(url)) {
-                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl$1(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
+                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
                 }
                 continue;
             }
             if (res.status === 200)
                 return res;
             if (res.status === 404 || res.status === 410) {
-                throw this.notFound(project, target, `GET ${redactUrl$1(target)} answered ${res.status}`);
+                throw this.notFound(project, target, `GET ${redactUrl(target)} answered ${res.status}`);
             }
             if (res.status === 401 || res.status === 403)
                 throw this.denied(project, target, res.status);
-            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl$1(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
+            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
         }
     }
     notFound(project, pageUrl, detail) {
-        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl$1(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
+        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
             'or add the project to the mirror');
     }
     denied(project, pageUrl, status) {
@@ -35013,7 +34789,7 @@ class PackageIndex {
         return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
     }
     badPage(project, pageUrl, e) {
-        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl$1(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
+        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
     }
 }
 function hostOf(url) {
@@ -35324,7 +35100,7 @@ async function fetchOne(run, item, sha256) {
     }
     const origin = await locate(run, item, sha256);
     const started = Date.now();
-    const from = origin.kind === 'url' ? redactUrl$1(origin.url) : origin.path;
+    const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
     run.emit({ kind: 'start', item, url: from, total: item.file.size });
     let lastStep = 0;
     const onBytes = (bytes, total) => {
@@ -35397,7 +35173,7 @@ class StatusFailure extends Error {
     status;
     url;
     constructor(status, url) {
-        super(`GET ${redactUrl$1(url)}: ${status}`);
+        super(`GET ${redactUrl(url)}: ${status}`);
         this.status = status;
         this.url = url;
     }
@@ -35413,7 +35189,7 @@ class NoSuchHost extends Error {
 function downloadAccessHint(item, url) {
     const c = item.index?.credential;
     if (c)
-        return `the server rejected the credential for ${redactUrl$1(item.index.url)}: check the username and password (or token) and their access`;
+        return `the server rejected the credential for ${redactUrl(item.index.url)}: check the username and password (or token) and their access`;
     const name = item.index?.name;
     const vars = name
         ? `set ${credentialEnvNames(name).join(', ')}`
@@ -35422,10 +35198,10 @@ function downloadAccessHint(item, url) {
     return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
 }
 function describeDownloadFailure(run, item, url, e) {
-    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl$1(url)}`;
+    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`;
     if (e instanceof StatusFailure) {
         if (e.status === 404 || e.status === 410) {
-            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl$1(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
+            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
         }
         if (e.status === 401 || e.status === 403) {
             return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
@@ -35456,7 +35232,7 @@ const DROPPED = new Set([
 ]);
 function networkError(e, url, timedOut, idleMs) {
     if (timedOut)
-        return new TransientHttpError(`GET ${redactUrl$1(url)}: no data for ${idleMs / 1000} s`);
+        return new TransientHttpError(`GET ${redactUrl(url)}: no data for ${idleMs / 1000} s`);
     if (e instanceof TransientHttpError ||
         e instanceof FastBuildError ||
         e instanceof StatusFailure ||
@@ -35466,7 +35242,7 @@ function networkError(e, url, timedOut, idleMs) {
     if (code === 'ENOTFOUND')
         return new NoSuchHost(new URL(url).host);
     if ((code && DROPPED.has(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`GET ${redactUrl$1(url)}: connection dropped (${code ?? e.message})`);
+        return new TransientHttpError(`GET ${redactUrl(url)}: connection dropped (${code ?? e.message})`);
     }
     return e;
 }
@@ -35476,14 +35252,14 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
         u = new URL(url);
     }
     catch {
-        return Promise.reject(new FetchError(`not a URL: ${redactUrl$1(url)}`));
+        return Promise.reject(new FetchError(`not a URL: ${redactUrl(url)}`));
     }
     if (u.protocol === 'file:') {
-        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl$1(url)}`));
+        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl(url)}`));
     }
     const secure = u.protocol === 'https:';
     if (!secure && u.protocol !== 'http:') {
-        return Promise.reject(new FetchError(`cannot download ${redactUrl$1(url)}: only http(s):// and file:// URLs`));
+        return Promise.reject(new FetchError(`cannot download ${redactUrl(url)}: only http(s):// and file:// URLs`));
     }
     const headers = { 'user-agent': 'fast-build', accept: '*/*' };
     const auth = origin.authorize(u.href);
@@ -35497,7 +35273,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             if (REDIRECTS.has(status) && location) {
                 res.resume();
                 if (hops >= MAX_REDIRECTS) {
-                    reject(new FetchError(`GET ${redactUrl$1(url)}: more than ${MAX_REDIRECTS} redirects`));
+                    reject(new FetchError(`GET ${redactUrl(url)}: more than ${MAX_REDIRECTS} redirects`));
                     return;
                 }
                 let nextUrl;
@@ -35505,7 +35281,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
                     nextUrl = new URL(location, u).href;
                 }
                 catch {
-                    reject(new FetchError(`GET ${redactUrl$1(url)}: redirect to something that is not a URL`));
+                    reject(new FetchError(`GET ${redactUrl(url)}: redirect to something that is not a URL`));
                     return;
                 }
                 downloadOnce(run, origin, nextUrl, dest, onBytes, hops + 1).then(resolvePromise, reject);
@@ -35514,7 +35290,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             if (status !== 200) {
                 res.resume();
                 reject(isRetryableStatus(status)
-                    ? new TransientHttpError(`GET ${redactUrl$1(url)}: ${status}`, parseRetryAfter(res.headers['retry-after']))
+                    ? new TransientHttpError(`GET ${redactUrl(url)}: ${status}`, parseRetryAfter(res.headers['retry-after']))
                     : new StatusFailure(status, url));
                 return;
             }
@@ -35524,7 +35300,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             const m = meter(onBytes, total);
             pipeline(res, m.stream, createWriteStream(dest)).then(() => {
                 if (total !== null && m.bytes() !== total) {
-                    reject(new TransientHttpError(`GET ${redactUrl$1(url)}: the connection ended after ${m.bytes()} of ${total} bytes`));
+                    reject(new TransientHttpError(`GET ${redactUrl(url)}: the connection ended after ${m.bytes()} of ${total} bytes`));
                 }
                 else
                     resolvePromise(m.result());
@@ -35739,7 +35515,7 @@ class RegistryAuth {
         const header = res.headers['www-authenticate'];
         const c = header ? parseChallenge$1(header) : null;
         if (!c) {
-            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl(res.url)})`, {}, 'check that this is an OCI/Docker registry');
+            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl$1(res.url)})`, {}, 'check that this is an OCI/Docker registry');
         }
         this.challenge = c;
     }
@@ -35809,7 +35585,7 @@ class RegistryAuth {
             res = await this.http.request({ method: 'GET', url: url.toString(), headers });
         }
         if (isRetryableStatus(res.status)) {
-            throw new TransientHttpError(`token service ${redactUrl(realm)} answered ${res.status}`, parseRetryAfter(res.headers['retry-after']));
+            throw new TransientHttpError(`token service ${redactUrl$1(realm)} answered ${res.status}`, parseRetryAfter(res.headers['retry-after']));
         }
         if (res.status !== 200) {
             throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
@@ -35991,7 +35767,7 @@ class RegistryClient {
                         : `the credential needs pull access to ${this.name}`);
             }
             if (isRetryableStatus(res.status)) {
-                throw new TransientHttpError(`${method} ${redactUrl(url)}: ${res.status}${errorText(res)}`, parseRetryAfter(res.headers['retry-after']));
+                throw new TransientHttpError(`${method} ${redactUrl$1(url)}: ${res.status}${errorText(res)}`, parseRetryAfter(res.headers['retry-after']));
             }
             return res;
         }
@@ -38040,6 +37816,137 @@ function handled(p) {
     return p;
 }
 
+/**
+ * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
+ * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
+ * `location.file` names the file (or the link), `line` the `.dockerignore` line.
+ */
+class SourceError extends FastBuildError {
+}
+/**
+ * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
+ * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
+ * `location` is the package's entry in the lock.
+ */
+class RuntimeGroupError extends FastBuildError {
+}
+/**
+ * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
+ * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
+ * the build's last lines). `location` names the lock entry or the Dockerfile.
+ */
+class DockerfileError extends FastBuildError {
+}
+
+// Pinned pip requirements from a closure, for one target: `name==version` with a `--hash` line for
+// every file pip may install it from, markers already evaluated (the closure is per target), local
+// source trees left out (they ship with the source layer). Two users: run-time groups (installed
+// when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/** A URL fit to be written into an image or a build context: credentials never are. */
+function withoutCredentials(url) {
+    return splitUserinfo(url).url;
+}
+/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
+function sha256s(pkg, files, o) {
+    const out = new Set();
+    for (const f of files) {
+        const h = f.hashes['sha256'];
+        if (!h)
+            o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
+        out.add(h.toLowerCase());
+    }
+    return [...out].sort(compare);
+}
+/**
+ * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
+ * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
+ * but valid choice from failing the hash check.
+ */
+function installableFiles(pkg, target) {
+    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
+}
+/** The requirements of these closure entries on `target`, sorted by name. */
+function pinnedRequirements(entries, target, o) {
+    const out = [];
+    for (const { package: pkg } of entries) {
+        const s = pkg.source;
+        switch (s.kind) {
+            case 'directory':
+                continue;
+            case 'registry': {
+                if (pkg.version === null)
+                    o.refuse(pkg, 'from an index', 'the lock records no version');
+                const reason = unavailableReason(pkg, target);
+                if (reason)
+                    o.refuse(pkg, `on ${formatPlatform(target.platform)}`, reason);
+                const files = installableFiles(pkg, target);
+                if (files.length === 0)
+                    o.refuse(pkg, 'from an index', 'the lock lists no files for it');
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name}==${pkg.version}`,
+                    hashes: sha256s(pkg, files, o),
+                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
+                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
+                });
+                continue;
+            }
+            case 'url': {
+                const [file] = filesForTarget(pkg.files, target);
+                if (!file)
+                    o.refuse(pkg, `from ${s.url}`, 'the lock records no archive with a hash for it');
+                const url = withoutCredentials(file.url ?? s.url);
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: sha256s(pkg, [file], o),
+                    index: null
+                });
+                continue;
+            }
+            case 'git': {
+                if (o.git === 'refuse' || !s.commit)
+                    o.refuse(pkg, `from git ${s.url}`, s.commit ? o.why.git : 'the lock records no commit for it');
+                const url = withoutCredentials(s.url.replace(/^git\+/, ''));
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ git+${url}@${s.commit}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: [],
+                    index: null
+                });
+                continue;
+            }
+            case 'file':
+                return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
+        }
+    }
+    return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''));
+}
+/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
+function requirementIndexes(requirements) {
+    const seen = [];
+    for (const r of requirements)
+        if (r.index && !seen.includes(r.index))
+            seen.push(r.index);
+    const [index = PYPI_SIMPLE, ...extra] = seen;
+    return { index, extra };
+}
+/** `name==version \` and one `--hash` line per file, for each requirement. */
+function requirementLines(requirements) {
+    const lines = [];
+    for (const r of requirements) {
+        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
+        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
+    }
+    return lines;
+}
+
 // Run-time groups (`runtime-groups = ["exp"]`): packages that stay out of the deps image and its
 // hash, and are installed by pip when the container starts. The app image gets one small layer
 // for them, between the deps layers and the source layer, holding
@@ -38989,6 +38896,115 @@ async function buildDepsImage(variant, tag, ctx) {
     };
 }
 
+// The Dockerfile builder, as data: for variants the wheels builder cannot build (an sdist-only
+// package, a git dependency, system libraries), the deps image comes from a Dockerfile run by
+// `docker buildx build` or `buildah bud`. Pure: the build context's files, the default Dockerfile,
+// the engines' argument lists. dockerfile-build.ts runs them.
+//
+// The build context holds only what the deps stage needs: a generated requirements file per
+// platform (`requirements-<os>-<arch>.txt`: exact pins, --hash lines, markers already evaluated,
+// the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
+// which pip cannot hash), never the source. A code change therefore cannot invalidate it.
+/** The engine a command line drives, from its program name. */
+function engineOf(command) {
+    return basename(command[0] ?? '') === 'buildah' ? 'buildah' : 'docker';
+}
+const platformSlug = (p) => `${p.os}-${p.architecture}`;
+const requirementsName = (p) => `requirements-${platformSlug(p)}.txt`;
+const vcsRequirementsName = (p) => `requirements-vcs-${platformSlug(p)}.txt`;
+/** The build context's files for one variant: two requirements files per platform. */
+function contextFiles(variant, platforms, lockPath) {
+    const refuse = (pkg, what, why) => {
+        throw new DockerfileError(`${variant}: ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, 'the Dockerfile build context holds only what pip can fetch: lock the package from an index, a URL or git');
+    };
+    const files = [];
+    for (const p of platforms) {
+        const reqs = pinnedRequirements(p.closure.installed, p.target, {
+            refuse,
+            git: 'allow',
+            why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
+        });
+        const hashed = reqs.filter((r) => r.hashes.length > 0);
+        const vcs = reqs.filter((r) => r.hashes.length === 0);
+        const { index, extra } = requirementIndexes(hashed);
+        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
+        const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
+        const head = (what) => [
+            `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
+            '# Markers are already evaluated; local packages ship with the source, not here.'
+        ];
+        files.push({
+            name: requirementsName(p.platform),
+            text: [
+                ...head('exact pins with the hashes of the lock (pip install --no-deps --require-hashes)'),
+                ...indexLines,
+                ...requirementLines(hashed)
+            ].join('\n') + '\n'
+        });
+        files.push({
+            name: vcsRequirementsName(p.platform),
+            text: [
+                ...head('git dependencies at their locked commits (pip cannot hash a checkout)'),
+                ...(vcs.length ? indexLines : []),
+                ...requirementLines(vcs)
+            ].join('\n') + '\n'
+        });
+    }
+    return files;
+}
+/** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
+function buildArgsFor(args) {
+    const ours = [
+        ['FAST_BUILD_VARIANT', args.variant],
+        ['FAST_BUILD_BASE', args.base]
+    ];
+    // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
+    if (args.platforms.length === 1)
+        ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
+    const user = Object.entries(args.settings.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...user.filter(([k]) => !ours.some(([o]) => o === k)), ...ours];
+}
+/** The command lines to run, in order (docker: one, with --push; buildah: build, then push). */
+function engineCommands(r) {
+    const common = [
+        '--file',
+        r.file,
+        ...(r.settings.target ? ['--target', r.settings.target] : []),
+        '--platform',
+        r.platforms.map(formatPlatform).join(','),
+        ...r.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
+    ];
+    const multi = r.platforms.length > 1;
+    if (engineOf(r.settings.command) === 'docker') {
+        const scope = `fast-build-${r.variant}`;
+        return [
+            [
+                ...r.settings.command,
+                ...common,
+                '--tag',
+                r.tag,
+                ...(r.githubCache
+                    ? ['--cache-from', `type=gha,scope=${scope}`, '--cache-to', `type=gha,mode=max,scope=${scope}`]
+                    : []),
+                // A plain image manifest (or index), as the fast path expects: no attestation manifests.
+                '--provenance=false',
+                '--sbom=false',
+                '--push',
+                r.context
+            ]
+        ];
+    }
+    const tls = r.insecure ? ['--tls-verify=false'] : [];
+    const program = r.settings.command[0];
+    return [
+        // Several platforms: buildah collects the images in a manifest list named by the tag.
+        [...r.settings.command, ...tls, ...common, multi ? '--manifest' : '--tag', r.tag, r.context],
+        multi
+            ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
+            : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
+    ];
+}
+
 // The Dockerfile builder's edge: write the build context, run the engine (docker buildx or
 // buildah) with its output streamed line by line, and hand back the deps image it pushed, read
 // from the registry like any other. What to write and which commands to run is dockerfile.ts's.
@@ -39027,7 +39043,7 @@ function runStreaming(argv, env, cwd, onLine) {
 }
 /** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
 function shown(argv) {
-    return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+    return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ');
 }
 /** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
 async function buildDepsWithDockerfile(v, settings, tag, o) {
@@ -41541,7 +41557,19 @@ async function runBuild(o) {
             const tag = depsTag(v.name, v.shortHash);
             const depsRef = `${store.name}:${tag}`;
             const base0 = { variant: v.name, hash: v.hash, depsRef };
-            const none = { uploaded: 0, mounted: 0, skipped: 0 };
+            // A variant that ends without an image: nothing pushed, and why.
+            const unbuilt = (path, error) => ({
+                ...base0,
+                path,
+                appRef: null,
+                digest: null,
+                tags: [],
+                blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+                bytesUploaded: 0,
+                seconds: (performance$1.now() - start) / 1000,
+                error,
+                full: null
+            });
             try {
                 const runtime = await runtimeLayers(plan, v, o.compression ?? 'gzip');
                 const wanted = rebuild === 'all' || rebuild.includes(v.name);
@@ -41552,18 +41580,7 @@ async function runBuild(o) {
                 let fullSeconds = 0;
                 if (!deps && o.fullPath === false) {
                     progress(v.name, `deps image ${depsRef} is missing: the full path (building it) is needed`);
-                    results.push({
-                        ...base0,
-                        path: 'missing',
-                        appRef: null,
-                        digest: null,
-                        tags: [],
-                        blobs: none,
-                        bytesUploaded: 0,
-                        seconds: (performance$1.now() - start) / 1000,
-                        error: `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`,
-                        full: null
-                    });
+                    results.push(unbuilt('missing', `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`));
                     continue;
                 }
                 if (!deps) {
@@ -41665,18 +41682,7 @@ async function runBuild(o) {
                 progress(v.name, `pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(stats.bytesUploaded)} uploaded`);
             }
             catch (e) {
-                results.push({
-                    ...base0,
-                    full: null,
-                    path: 'failed',
-                    appRef: null,
-                    digest: null,
-                    tags: [],
-                    blobs: none,
-                    bytesUploaded: 0,
-                    seconds: (performance$1.now() - start) / 1000,
-                    error: describeError(e)
-                });
+                results.push(unbuilt('failed', describeError(e)));
                 progress(v.name, `failed: ${describeError(e)}`);
             }
         }

@@ -348,7 +348,19 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       const tag = depsTag(v.name, v.shortHash)
       const depsRef = `${store.name}:${tag}`
       const base0 = { variant: v.name, hash: v.hash, depsRef }
-      const none = { uploaded: 0, mounted: 0, skipped: 0 }
+      // A variant that ends without an image: nothing pushed, and why.
+      const unbuilt = (path: 'missing' | 'failed', error: string): VariantResult => ({
+        ...base0,
+        path,
+        appRef: null,
+        digest: null,
+        tags: [],
+        blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+        bytesUploaded: 0,
+        seconds: (performance.now() - start) / 1000,
+        error,
+        full: null
+      })
       try {
         const runtime = await runtimeLayers(plan, v, o.compression ?? 'gzip')
         const wanted = rebuild === 'all' || rebuild.includes(v.name)
@@ -363,18 +375,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         let fullSeconds = 0
         if (!deps && o.fullPath === false) {
           progress(v.name, `deps image ${depsRef} is missing: the full path (building it) is needed`)
-          results.push({
-            ...base0,
-            path: 'missing',
-            appRef: null,
-            digest: null,
-            tags: [],
-            blobs: none,
-            bytesUploaded: 0,
-            seconds: (performance.now() - start) / 1000,
-            error: `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`,
-            full: null
-          })
+          results.push(
+            unbuilt(
+              'missing',
+              `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`
+            )
+          )
           continue
         }
         if (!deps) {
@@ -490,18 +496,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           `pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(stats.bytesUploaded)} uploaded`
         )
       } catch (e) {
-        results.push({
-          ...base0,
-          full: null,
-          path: 'failed',
-          appRef: null,
-          digest: null,
-          tags: [],
-          blobs: none,
-          bytesUploaded: 0,
-          seconds: (performance.now() - start) / 1000,
-          error: describeError(e)
-        })
+        results.push(unbuilt('failed', describeError(e)))
         progress(v.name, `failed: ${describeError(e)}`)
       }
     }

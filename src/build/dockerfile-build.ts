@@ -18,6 +18,7 @@ import { resolveDepsImage, type DepsImage } from './deps-image.js'
 import { DockerfileError } from './errors.js'
 import { emptyStats } from './fast-path.js'
 import type { FullPathResult } from './full-path.js'
+import { shQuote } from './runtime.js'
 
 /** How many of the build's last lines an error carries (and the job summary shows). */
 export const LOG_TAIL_LINES = 20
@@ -69,7 +70,7 @@ function runStreaming(
 
 /** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
 function shown(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ')
 }
 
 /** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */

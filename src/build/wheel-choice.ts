@@ -11,16 +11,24 @@ export interface Chosen {
   readonly sha256: string
 }
 
+/** Why the wheels builder cannot install a package on a target. */
+export interface WheelProblem {
+  readonly name: string
+  readonly version: string | null
+  readonly platform: string
+  readonly reason: string
+}
+
 /** The wheel of each installed package on one target, or the reasons the variant cannot use wheels. */
 export function chooseWheels(
   packages: readonly LockedPackage[],
   target: Target
 ): {
   chosen: Chosen[]
-  problems: { name: string; version: string | null; platform: string; reason: string }[]
+  problems: WheelProblem[]
 } {
   const chosen: Chosen[] = []
-  const problems: { name: string; version: string | null; platform: string; reason: string }[] = []
+  const problems: WheelProblem[] = []
   const platform = formatPlatform(target.platform)
   for (const pkg of packages) {
     const problem = (reason: string) =>

@@ -6,8 +6,8 @@ import { pep440Matcher, type VersionMatcher } from '../lock/version-matcher.js'
 import { isLocalSource, sourceLabel } from '../lock/model.js'
 import { normalizeGroup, type NormalizedName } from '../names.js'
 import type { BuilderKind, VariantSpec } from '../project/config.js'
-import { DEFAULT_COMMAND, defaultDockerfile, type DockerfileSettings } from '../build/dockerfile.js'
-import { chooseWheels } from '../build/wheel-choice.js'
+import { DEFAULT_COMMAND, defaultDockerfile, type DockerfileSettings } from '../build/dockerfile-settings.js'
+import { chooseWheels, type WheelProblem } from '../build/wheel-choice.js'
 import { digestHex, sha256 } from '../oci/digest.js'
 import type { Project } from '../project/pyproject.js'
 import {
@@ -65,15 +65,14 @@ export type VariantBuilder =
 function chooseBuilder(
   platforms: readonly PlatformPlan[],
   kind: BuilderKind,
-  settings: DockerfileSettings
+  settings: DockerfileSettings,
+  /** The wheels builder's objection to a platform's package, or null (memoized by the caller). */
+  refusal: (p: PlatformPlan, pkg: ClosureEntry['package']) => WheelProblem | null
 ): VariantBuilder {
   if (kind === 'wheels') return { kind: 'wheels' }
   if (kind === 'dockerfile') return { kind: 'dockerfile', reason: 'builder = dockerfile', settings }
   for (const p of platforms) {
-    const { problems } = chooseWheels(
-      p.closure.installed.map((e) => e.package),
-      p.target
-    )
+    const problems = p.closure.installed.flatMap((e) => refusal(p, e.package) ?? [])
     const [first] = problems
     if (first) {
       const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
@@ -209,6 +208,18 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
     return id
   }
 
+  // The same per target: a package the wheels builder cannot install is looked at once, not once
+  // per variant that has it (auto checks every package of every variant).
+  const refusals = new Map<TargetContext, Map<ClosureEntry['package'], WheelProblem | null>>()
+  const refusal = (p: PlatformPlan, pkg: ClosureEntry['package']) => {
+    const ctx = contexts.get(p.platform)!
+    let m = refusals.get(ctx)
+    if (!m) refusals.set(ctx, (m = new Map()))
+    let r = m.get(pkg)
+    if (r === undefined) m.set(pkg, (r = chooseWheels([pkg], ctx.target).problems[0] ?? null))
+    return r
+  }
+
   const install = installLayout(config, python)
   const builderKind = options.builder ?? config.builder
   const dockerfileSettings: DockerfileSettings = {
@@ -235,7 +246,7 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
       })
       return { platform, target, closure, runtime, unavailable }
     })
-    const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings)
+    const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings, refusal)
     const hashInput = buildHashInput({
       python,
       libc: config.libc,
