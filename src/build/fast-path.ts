@@ -11,6 +11,10 @@ import type { Platform } from '../target.js'
 import type { BlobOutcome, ImageStore } from '../registry/store.js'
 import { appImage, type AppSettings } from './app-image.js'
 import type { DepsImage } from './deps-image.js'
+import { formatBytes } from '../util/format.js'
+
+/** Re-exported for older importers; the home of it is util/format.ts. */
+export { formatBytes }
 
 export interface BlobStats {
   uploaded: number
@@ -173,11 +177,4 @@ export async function pushAppImage(args: {
     stats.bytesUploaded += top.bytes.length
   }
   return { digest, mediaType: top.mediaType, tags: args.tags, stats }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`
-  return `${(n / 1024 ** 3).toFixed(2)} GB`
 }
