@@ -230,9 +230,9 @@ function writePlanOf(cacheDir: string, variant: VariantJson): void {
 
 async function buildOrPlan(job: Job): Promise<void> {
   const { inputs, mode, store, env } = job
-  const { plan } = await pinBase(job.plan0)
-  const decisions = await decideVariants(plan, store, inputs.invalidate)
   const cacheDir = cacheDirOf(env)
+  const { plan } = await pinBase(job.plan0, {}, { cacheDir, onProgress: (m) => core.info(m) })
+  const decisions = await decideVariants(plan, store, inputs.invalidate)
   const artifacts = new ArtifactCache(join(cacheDir, 'artifacts'))
   const cache = inputs.cache
     ? new BuildCache(

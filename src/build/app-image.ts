@@ -1,5 +1,6 @@
 // The app image of one platform, as data: the deps image's layers, then the run-time layer when
-// the variant has run-time packages (runtime.ts), then the source layer, with a config derived
+// the variant has run-time packages (runtime.ts), then the project's installed metadata and
+// commands (project-install.ts; it changes only with pyproject metadata), then the source layer, with a config derived
 // from the deps image's (working dir, environment, entry point, labels) and the diff_ids and
 // history kept in step with the layers. Pure: no I/O.
 import type { Digest } from '../oci/digest.js'
@@ -23,6 +24,13 @@ export interface SourceLayerRef {
   readonly mediaType: string
   readonly diffId: Digest
   readonly files: number
+}
+
+/** The project layer (its .dist-info, .pth and scripts) of this platform. */
+export interface ProjectLayerRef extends SourceLayerRef {
+  /** `app 0.1.0`, … for the history entry. */
+  readonly distributions: readonly string[]
+  readonly scripts: number
 }
 
 /** The run-time layer (shim and requirements) of this platform. */
@@ -65,7 +73,8 @@ export function appConfig(
   deps: ImageConfig,
   layer: SourceLayerRef,
   s: AppSettings,
-  runtime: RuntimeLayerRef | null = null
+  runtime: RuntimeLayerRef | null = null,
+  project: ProjectLayerRef | null = null
 ): ImageConfig {
   const config = { ...(deps.config ?? {}) }
   const env = parseEnv(config.Env)
@@ -97,7 +106,12 @@ export function appConfig(
     config,
     rootfs: {
       type: 'layers',
-      diff_ids: [...deps.rootfs.diff_ids, ...(runtime ? [runtime.diffId] : []), layer.diffId]
+      diff_ids: [
+        ...deps.rootfs.diff_ids,
+        ...(runtime ? [runtime.diffId] : []),
+        ...(project ? [project.diffId] : []),
+        layer.diffId
+      ]
     },
     history: [
       ...(deps.history ?? []),
@@ -106,6 +120,15 @@ export function appConfig(
             {
               created: s.created,
               created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
+              comment: 'fast-build'
+            }
+          ]
+        : []),
+      ...(project
+        ? [
+            {
+              created: s.created,
+              created_by: `fast-build: ${project.distributions.join(', ')} installed (metadata, .pth${project.scripts ? `, ${project.scripts} script${project.scripts === 1 ? '' : 's'}` : ''})`,
               comment: 'fast-build'
             }
           ]
@@ -128,6 +151,8 @@ export function appImage(args: {
   readonly layer: SourceLayerRef
   /** The run-time layer, between the deps layers and the source layer; null when none. */
   readonly runtime?: RuntimeLayerRef | null
+  /** The project layer, between the run-time layer and the source layer; null when none. */
+  readonly project?: ProjectLayerRef | null
   readonly settings: AppSettings
 }): AppImage {
   const { depsManifest: m, layer } = args
@@ -137,7 +162,8 @@ export function appImage(args: {
     )
   }
   const runtime = args.runtime ?? null
-  const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime))
+  const project = args.project ?? null
+  const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime, project))
   const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config)
   const layerDescriptor: Descriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }
   const manifest = serialize(
@@ -147,6 +173,7 @@ export function appImage(args: {
       layers: [
         ...m.layers,
         ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
+        ...(project ? [{ mediaType: project.mediaType, digest: project.digest, size: project.size }] : []),
         layerDescriptor
       ],
       // Docker schema 2 has no annotations; the labels carry the same facts there.

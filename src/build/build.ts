@@ -8,14 +8,28 @@ import { performance } from 'node:perf_hooks'
 import { ConfigError, describeError } from '../errors.js'
 import type { Compression } from '../oci/media-types.js'
 import { buildLayer, type LayerBlob } from '../oci/layer.js'
-import { planProject, type Plan, type VariantPlan } from '../plan/plan.js'
-import { formatPlatform, pythonMinor, type Platform } from '../target.js'
+import {
+  planProject,
+  type InstallLayout,
+  type Plan,
+  type PlanOptions,
+  type VariantPlan
+} from '../plan/plan.js'
+import { formatPlatform, type Platform } from '../target.js'
 import { chooseWheel } from '../wheels/tags.js'
 import { ArtifactCache, defaultCacheDir } from '../wheels/fetch.js'
 import { indexConfigFor } from '../wheels/index-credentials.js'
 import { indexNameFor, namedIndexes } from '../project/indexes.js'
 import type { IndexConfig } from '../wheels/index.js'
-import type { PythonLayout } from '../wheels/install.js'
+import { imagePythonFacts } from './image-python.js'
+import {
+  readRecordedPython,
+  recordedPython,
+  resolveLayout,
+  type RecordedPython,
+  type ResolvedLayout
+} from './python-layout.js'
+import type { PlatformImage } from './deps-image.js'
 import { resolveBase, type BaseOptions, type ResolvedBase } from './base-image.js'
 import { buildDepsImage, type FullPathResult } from './full-path.js'
 import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
@@ -24,7 +38,14 @@ import type { AppSettings } from './app-image.js'
 import { depsTag, resolveDepsImage } from './deps-image.js'
 import { engineOf } from './dockerfile.js'
 import { buildDepsWithDockerfile } from './dockerfile-build.js'
-import { formatBytes, pushAppImage, type BlobStats, type RuntimeLayer } from './fast-path.js'
+import {
+  formatBytes,
+  pushAppImage,
+  type BlobStats,
+  type ProjectLayer,
+  type RuntimeLayer
+} from './fast-path.js'
+import { localProjects, projectLayer } from './project-layer.js'
 import { buildEpoch, gitInfo, type GitInfo } from './git.js'
 import { hasRuntime, runtimeEntries, runtimeFiles, RUNTIME_MTIME } from './runtime.js'
 import { collectSource, localPackagesOf, type SourceTree } from './source.js'
@@ -112,35 +133,78 @@ export interface BuildOptions {
  */
 export async function pinBase(
   plan: Plan,
-  opts: BaseOptions = {}
+  opts: BaseOptions = {},
+  detect: { readonly cacheDir: string | null; readonly onProgress?: (message: string) => void } = {
+    cacheDir: null
+  }
 ): Promise<{ plan: Plan; base: ResolvedBase | null }> {
   const reference = plan.variants[0]?.baseImage
-  if (!reference || /@sha256:[a-f0-9]{64}$/.test(reference)) return { plan, base: null }
+  const config = plan.project.config
+  // With a base image of its own and no python set, the target python is the base image's: the
+  // one its packages must load in (requires-python's lowest would install wheels of another ABI).
+  const fromBase =
+    config.baseImage !== null &&
+    config.python === null &&
+    plan.options.python === undefined &&
+    config.pythonInBase
+  if (!reference || (/@sha256:[a-f0-9]{64}$/.test(reference) && !fromBase)) return { plan, base: null }
   const platforms = uniquePlatforms(plan)
   const base = await resolveBase(reference, platforms, { ...opts, cwd: plan.project.dir })
-  const pinned = planProject(plan.project, plan.lock, { ...plan.options, baseImage: base.pinned })
-  return { plan: { ...pinned, notes: plan.notes }, base }
+  let options: PlanOptions = { ...plan.options, baseImage: base.pinned }
+  let notes = plan.notes
+  if (fromBase) {
+    const pi = base.image.platforms[0]!
+    const facts = await imagePythonFacts({
+      store: base.store,
+      manifestDigest: pi.manifestDigest,
+      layers: pi.manifest.layers,
+      config: pi.config,
+      cacheDir: detect.cacheDir,
+      what: `base image ${reference} (${formatPlatform(pi.platform)})`,
+      ...(detect.onProgress ? { onProgress: detect.onProgress } : {})
+    }).catch((e: unknown) => {
+      base.store.close?.()
+      throw e
+    })
+    // No Python at all is reported where the layout is decided (with the fix), not here.
+    if (facts.python) {
+      const v = facts.python.version
+      options = { ...options, python: { major: v.major, minor: v.minor, patch: v.patch ?? undefined } }
+      notes = [
+        ...notes.filter((n) => !n.includes(': the lowest version ')),
+        `python ${v.major}.${v.minor}${v.patch !== null ? `.${v.patch}` : ''}: the base image's (${facts.python.executable} in ${reference}); set python under [tool.fast-build] to choose it yourself`
+      ]
+    }
+  }
+  let pinned: Plan
+  try {
+    pinned = planProject(plan.project, plan.lock, options)
+  } catch (e) {
+    base.store.close?.()
+    if (fromBase && e instanceof ConfigError && /requires-python/.test(e.message))
+      throw new ConfigError(
+        `the base image's ${e.message}`,
+        e.location,
+        `choose a base image whose Python requires-python allows, or set python under [tool.fast-build] (it must match the base image's)`
+      )
+    throw e
+  }
+  return { plan: { ...pinned, notes }, base }
+}
+
+/** Where a variant's target python came from, for messages. */
+function pythonFrom(plan: Plan): string {
+  const c = plan.project.config
+  if (plan.options.python) return 'as asked (--python)'
+  if (c.python) return 'python under [tool.fast-build]'
+  if (c.baseImage !== null && c.pythonInBase) return "the base image's"
+  return 'the lowest requires-python allows'
 }
 
 function uniquePlatforms(plan: Plan): Platform[] {
   const seen = new Map<string, Platform>()
   for (const v of plan.variants) for (const p of v.platforms) seen.set(formatPlatform(p.platform), p.platform)
   return [...seen.values()]
-}
-
-function pythonLayoutOf(plan: Plan): PythonLayout {
-  const v = plan.variants[0]!
-  const i = plan.install
-  const root = i.prefix === '/' ? '' : i.prefix
-  return {
-    purelib: i.sitePackages,
-    platlib: i.sitePackages,
-    scripts: i.scripts,
-    data: i.prefix,
-    headers: `${root}/include/python${pythonMinor(v.python)}`,
-    interpreter: i.interpreter,
-    python: { major: v.python.major, minor: v.python.minor }
-  }
 }
 
 /** Which variants of the whole configuration install each wheel, per platform. */
@@ -164,15 +228,26 @@ function sharingOf(plan: Plan): (platform: Platform, sha256: string) => readonly
   return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? []
 }
 
+/** What the run-time shim needs of a deps image's recorded Python. */
+function installOf(r: RecordedPython): InstallLayout {
+  return {
+    prefix: dirname(r.scripts),
+    sitePackages: r.sitePackages,
+    scripts: r.scripts,
+    interpreter: r.interpreter
+  }
+}
+
 /**
  * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
  * has no run-time packages. Small (a shim and a requirements file), so built in memory; checked
  * before any deps image is built, so a package pip cannot install at start fails the variant early.
  */
 async function runtimeLayers(
-  plan: Plan,
   v: VariantPlan,
-  compression: Compression
+  compression: Compression,
+  lockPath: string,
+  install: (platform: Platform) => InstallLayout
 ): Promise<Map<string, RuntimeLayer> | null> {
   if (!hasRuntime(v.platforms)) return null
   const out = new Map<string, RuntimeLayer>()
@@ -180,8 +255,8 @@ async function runtimeLayers(
     const files = runtimeFiles({
       variant: v.name,
       platform: p,
-      install: plan.install,
-      lockPath: plan.lock.path
+      install: install(p.platform),
+      lockPath
     })
     const blob = await buildLayer(runtimeEntries(files), { mtime: RUNTIME_MTIME, compression })
     out.set(formatPlatform(p.platform), { blob, packages: files.requirements.length })
@@ -254,7 +329,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       )
     }
   }
-  const pinned = await pinBase(o.plan, o.base)
+  const cacheDir = o.cacheDir ?? defaultCacheDir(env)
+  const pinned = await pinBase(o.plan, o.base, { cacheDir, onProgress: (m) => progress(null, m) })
   const plan = pinned.plan
   let base: Promise<ResolvedBase> | null = pinned.base ? Promise.resolve(pinned.base) : null
   const baseOnce = () =>
@@ -262,8 +338,70 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       ...o.base,
       cwd: plan.project.dir
     }))
+  // Where each platform's packages go: what the base image's Python reads (read once per build,
+  // and only when a deps image is built).
+  let layouts: Promise<Map<string, ResolvedLayout>> | null = null
+  const layoutsOnce = () =>
+    (layouts ??= (async () => {
+      const b = await baseOnce()
+      const out = new Map<string, ResolvedLayout>()
+      for (const pi of b.image.platforms) {
+        const platform = formatPlatform(pi.platform)
+        const facts = plan.project.config.pythonInBase
+          ? await imagePythonFacts({
+              store: b.store,
+              manifestDigest: pi.manifestDigest,
+              layers: pi.manifest.layers,
+              config: pi.config,
+              cacheDir,
+              what: `base image ${b.reference} (${platform})`,
+              onProgress: (m) => progress(null, m)
+            })
+          : null
+        const resolved = resolveLayout({
+          config: plan.project.config,
+          python: plan.variants[0]!.python,
+          pythonFrom: pythonFrom(plan),
+          facts,
+          base: b.reference,
+          platform,
+          file: plan.project.file
+        })
+        progress(null, `${platform}: ${resolved.description}`)
+        out.set(platform, resolved)
+      }
+      return out
+    })())
+  // The Python of a deps image: recorded in its label by the wheels builder; else (a Dockerfile
+  // build, an image of an older fast-build) read from its layers once and kept by digest.
+  const depsPython = async (v: VariantPlan, ref: string, pi: PlatformImage): Promise<RecordedPython> => {
+    const recorded = readRecordedPython(pi.config.config?.Labels)
+    if (recorded) return recorded
+    const platform = formatPlatform(pi.platform)
+    const facts = plan.project.config.pythonInBase
+      ? await imagePythonFacts({
+          store,
+          manifestDigest: pi.manifestDigest,
+          layers: pi.manifest.layers,
+          config: pi.config,
+          cacheDir,
+          what: `deps image ${ref} (${platform})`,
+          onProgress: (m) => progress(v.name, m)
+        })
+      : null
+    return recordedPython(
+      resolveLayout({
+        config: plan.project.config,
+        python: v.python,
+        pythonFrom: pythonFrom(plan),
+        facts,
+        base: ref,
+        platform,
+        file: plan.project.file
+      })
+    )
+  }
   try {
-    const cacheDir = o.cacheDir ?? defaultCacheDir(env)
     const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null
     let sharing: ReturnType<typeof sharingOf> | null = null
     const indexes = namedIndexes(plan.project)
@@ -286,12 +424,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     // work runs while the registry is asked about the deps images, and it is uploaded while it is
     // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
     // memory go up the ordinary, retried way when a variant needs them.
+    const localRefs = localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml'))
     const layerJob = (async () => {
       const start = performance.now()
       const tree = await collectSource({
         projectDir: plan.project.dir,
         workdir: plan.project.config.workdir,
-        localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+        localPackages: localRefs,
         mode: o.sourceMode ?? 'auto'
       })
       source = tree
@@ -341,6 +480,33 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     layerJob.catch(() => undefined)
     const ensureLayer = () => layerJob
 
+    // The project's own layer (its metadata and commands), by the Python it installs for.
+    let projects: ReturnType<typeof localProjects> | null = null
+    const projectLayers = new Map<string, Promise<ProjectLayer | null>>()
+    const projectLayerFor = (tree: SourceTree, python: RecordedPython, what: string) => {
+      if (!projects) {
+        projects = localProjects(plan, tree, localRefs)
+        for (const n of projects.notes) progress(null, `note: ${n}`)
+      }
+      const key = JSON.stringify(python)
+      let job = projectLayers.get(key)
+      if (!job) {
+        const p = projects.projects
+        job = projectLayer({
+          projects: p,
+          python,
+          compression: o.compression ?? 'gzip',
+          what,
+          file: plan.project.file
+        }).then(({ layer, notes }) => {
+          for (const n of notes) progress(null, `note: ${n}`)
+          return layer
+        })
+        projectLayers.set(key, job)
+      }
+      return job
+    }
+
     const results: VariantResult[] = []
     let layerCounted = false
     for (const v of plan.variants) {
@@ -362,7 +528,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         full: null
       })
       try {
-        const runtime = await runtimeLayers(plan, v, o.compression ?? 'gzip')
+        // Checked now, before any deps image is built (a package pip cannot install at start fails
+        // the variant early); written once the deps image says where its Python reads packages.
+        await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, () => plan.install)
         const wanted = rebuild === 'all' || rebuild.includes(v.name)
         let deps = wanted
           ? null
@@ -408,7 +576,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
               : await buildDepsImage(v, tag, {
                   store,
                   base: await baseOnce(),
-                  layout: pythonLayoutOf(plan),
+                  layoutFor: await layoutsOnce().then((m) => (p: Platform) => m.get(formatPlatform(p))!),
+                  projectFile: plan.project.file,
                   cache: new ArtifactCache(join(cacheDir, 'artifacts')),
                   workDir: join(cacheDir, 'work'),
                   indexFor: (pkg) =>
@@ -436,11 +605,25 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           )
         }
         if (!full) progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`)
+        const pythons = new Map<string, RecordedPython>()
+        for (const pi of deps.platforms)
+          pythons.set(formatPlatform(pi.platform), await depsPython(v, deps.ref, pi))
+        const runtime = await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, (p) =>
+          installOf(pythons.get(formatPlatform(p))!)
+        )
         const { source: src, layer: lay, uploaded } = await ensureLayer()
         // The streamed upload counts for the first variant that uses the layer.
         const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined)
         layerCounted ||= uploaded !== null
         const tags = templates.map((t) => expandTag(t, values(v.name)))
+        const projectByPlatform = new Map<string, ProjectLayer | null>()
+        for (const pi of deps.platforms) {
+          const platform = formatPlatform(pi.platform)
+          projectByPlatform.set(
+            platform,
+            await projectLayerFor(src, pythons.get(platform)!, `app image of ${v.name} (${platform})`)
+          )
+        }
         const pushed = await pushAppImage({
           store,
           deps,
@@ -458,6 +641,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           ...(runtime
             ? { runtime: (platform: Platform) => runtime.get(formatPlatform(platform)) ?? null }
             : {}),
+          project: (platform: Platform) => projectByPlatform.get(formatPlatform(platform)) ?? null,
           onProgress: (m) => progress(v.name, m)
         })
         const stats: BlobStats = pushed.stats

@@ -34,6 +34,13 @@ export interface RuntimeLayer {
   readonly packages: number
 }
 
+/** A platform's project layer blob (project-install.ts). */
+export interface ProjectLayer {
+  readonly blob: LayerBlob
+  readonly distributions: readonly string[]
+  readonly scripts: number
+}
+
 export interface FastPathResult {
   readonly digest: Digest
   readonly mediaType: string
@@ -60,6 +67,8 @@ export async function pushAppImage(args: {
   readonly layerOutcome?: BlobOutcome
   /** The run-time layer for a platform; absent or null: none (the image is as without run-time groups). */
   readonly runtime?: (platform: Platform) => RuntimeLayer | null
+  /** The project layer for a platform; absent or null: none. */
+  readonly project?: (platform: Platform) => ProjectLayer | null
   readonly onProgress?: (message: string) => void
 }): Promise<FastPathResult> {
   const { store, deps, layer, settings } = args
@@ -101,6 +110,23 @@ export async function pushAppImage(args: {
       )
       pushedLayer.add(r.digest)
     }
+    const project = args.project?.(p.platform) ?? null
+    const projectType = project ? layerMediaType(p.manifest.mediaType, project.blob.compression) : ''
+    if (project && !pushedLayer.has(project.blob.digest)) {
+      const b = project.blob
+      args.onProgress?.(
+        `project layer ${b.digest.slice(7, 19)} (${project.distributions.join(', ')}, ${formatBytes(b.size)})`
+      )
+      countBlob(
+        stats,
+        await store.putBlob(
+          { mediaType: projectType, digest: b.digest, size: b.size },
+          b.data ?? { file: b.file! }
+        ),
+        b.size
+      )
+      pushedLayer.add(b.digest)
+    }
     const image = appImage({
       depsManifest: p.manifest,
       depsManifestDigest: p.manifestDigest,
@@ -121,6 +147,17 @@ export async function pushAppImage(args: {
             diffId: runtime.blob.diffId,
             files: runtime.blob.entries,
             packages: runtime.packages
+          }
+        : null,
+      project: project
+        ? {
+            digest: project.blob.digest,
+            size: project.blob.size,
+            mediaType: projectType,
+            diffId: project.blob.diffId,
+            files: project.blob.entries,
+            distributions: project.distributions,
+            scripts: project.scripts
           }
         : null,
       settings

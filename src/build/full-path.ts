@@ -43,12 +43,21 @@ import type { ResolvedBase } from './base-image.js'
 import type { DepsImage, PlatformImage } from './deps-image.js'
 import { countBlob, emptyStats, formatBytes, type BlobStats } from './fast-path.js'
 import { planLayers, type LayerCandidate } from './layering.js'
+import {
+  installedDist,
+  PYTHON_LABEL,
+  recordedPython,
+  verifyInstall,
+  type InstalledDist,
+  type ResolvedLayout
+} from './python-layout.js'
 
 /** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
 export const DEPS_MTIME = 315532800 // 1980-01-01T00:00:00Z
 const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString()
-/** Part of every cached layer's key: changing how layers are written must not reuse old ones. */
-const LAYER_FORMAT = 2
+/** Part of every cached layer's key: changing how layers are written must not reuse old ones.
+ * 3: the descriptor records what each wheel installed where (for the verification). */
+const LAYER_FORMAT = 3
 
 /** Packages the wheels builder cannot install, and why; the variant needs another builder. */
 export class WheelsUnavailableError extends FastBuildError {
@@ -68,7 +77,10 @@ export class WheelsUnavailableError extends FastBuildError {
 export interface FullPathContext {
   readonly store: ImageStore
   readonly base: ResolvedBase
-  readonly layout: PythonLayout
+  /** Where packages go on each platform, and what its Python reads (python-layout.ts). */
+  readonly layoutFor: (platform: Platform) => ResolvedLayout
+  /** The project's pyproject.toml, for errors of the layout settings. */
+  readonly projectFile?: string
   readonly cache: ArtifactCache
   /** Where installs and built layers are kept between builds. */
   readonly workDir: string
@@ -214,12 +226,15 @@ interface BuiltLayer {
   /** The compressed layer on disk; null when only its descriptor is known (the registry has it). */
   readonly file: string | null
   readonly built: boolean
+  readonly dists: readonly InstalledDist[]
 }
 
 interface LayerMeta {
   readonly digest: Digest
   readonly diffId: Digest
   readonly size: number
+  /** What each wheel of the layer installed where: checked against the interpreter's sys.path. */
+  readonly dists: readonly InstalledDist[]
 }
 
 /** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
@@ -249,7 +264,13 @@ function knownLayer(key: string, workDir: string): { meta: LayerMeta; file: stri
   } catch {
     return null // a torn or foreign file: build the layer again
   }
-  if (typeof m.digest !== 'string' || typeof m.diffId !== 'string' || typeof m.size !== 'number') return null
+  if (
+    typeof m.digest !== 'string' ||
+    typeof m.diffId !== 'string' ||
+    typeof m.size !== 'number' ||
+    !Array.isArray(m.dists)
+  )
+    return null
   const blob = join(workDir, 'layers', `${key}.tar.gz`)
   return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null }
 }
@@ -285,7 +306,19 @@ async function buildLayerFile(
     }
     renameSync(tmp, blob)
     // The descriptor last, written aside and renamed: a reader never sees half of it.
-    const meta: LayerMeta = { digest: layer.digest, diffId: layer.diffId, size: layer.size }
+    const meta: LayerMeta = {
+      digest: layer.digest,
+      diffId: layer.diffId,
+      size: layer.size,
+      dists: wheels.map((w) =>
+        installedDist(
+          w.name,
+          w.version,
+          w.entries.map((e) => e.path),
+          layout
+        )
+      )
+    }
     const metaTmp = `${tmp}.json`
     writeFileSync(metaTmp, JSON.stringify(meta))
     renameSync(metaTmp, join(dir, `${key}.json`))
@@ -405,6 +438,7 @@ export async function buildDepsImage(
     const baseImage = ctx.base.image.platforms.find(
       (b) => b.platform.architecture === p.platform.architecture
     )!
+    const resolved = ctx.layoutFor(p.platform)
     const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1
     if (budget < 1 && chosen.length > 0) {
       throw new FastBuildError(
@@ -422,7 +456,7 @@ export async function buildDepsImage(
     }))
     const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes })
     notes.push(...layering.notes.map((n) => `${platform}: ${n}`))
-    return { p, platform, baseImage, layering }
+    return { p, platform, baseImage, layering, resolved }
   })
 
   // 4. What each layer needs. Nothing when the layer cache knows it: the compressed layer is
@@ -435,8 +469,8 @@ export async function buildDepsImage(
     inRegistry: boolean
   }
   const jobs = new Map<string, LayerJob>()
-  const jobOf = (shas: readonly string[]): LayerJob => {
-    const key = layerKeyOf(shas, ctx.layout)
+  const jobOf = (shas: readonly string[], layout: PythonLayout): LayerJob => {
+    const key = layerKeyOf(shas, layout)
     let job = jobs.get(key)
     if (!job) {
       job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false }
@@ -445,7 +479,8 @@ export async function buildDepsImage(
     return job
   }
   const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map((c) => c.key)
-  for (const { layering } of platforms) for (const g of layering.groups) jobOf(groupShas(g))
+  for (const { layering, resolved } of platforms)
+    for (const g of layering.groups) jobOf(groupShas(g), resolved.layout)
   await Promise.all(
     [...jobs.values()]
       .filter((j) => j.known && !j.known.file)
@@ -455,9 +490,9 @@ export async function buildDepsImage(
   )
   const ready = (j: LayerJob) => j.known !== null && (j.known.file !== null || j.inRegistry)
   const buildShas = new Set<string>()
-  for (const { layering } of platforms)
+  for (const { layering, resolved } of platforms)
     for (const g of layering.groups)
-      if (!ready(jobOf(groupShas(g)))) for (const sha of groupShas(g)) buildShas.add(sha)
+      if (!ready(jobOf(groupShas(g), resolved.layout))) for (const sha of groupShas(g)) buildShas.add(sha)
   await fetchWheels([...buildShas])
 
   // 5. Two layers are built at once: each inflates, hashes and tars on this thread while its
@@ -475,13 +510,13 @@ export async function buildDepsImage(
   }
   // A layer shared by two platforms (pure wheels) is built once.
   const layers = new Map<string, Promise<BuiltLayer>>()
-  const layerFor = (shas: readonly string[]): Promise<BuiltLayer> => {
-    const job = jobOf(shas)
+  const layerFor = (shas: readonly string[], layout: PythonLayout): Promise<BuiltLayer> => {
+    const job = jobOf(shas, layout)
     let built = layers.get(job.key)
     if (!built) {
       built = ready(job)
         ? Promise.resolve({ ...job.known!.meta, file: job.known!.file, built: false })
-        : handled(layerLimit(() => buildLayerFile(job.key, shas.map(member), ctx.layout, ctx.workDir)))
+        : handled(layerLimit(() => buildLayerFile(job.key, shas.map(member), layout, ctx.workDir)))
       layers.set(job.key, built)
     }
     return built
@@ -494,13 +529,16 @@ export async function buildDepsImage(
   let single: { bytes: Buffer; mediaType: string } | null = null
   // What was pushed, as the fast path needs it (no need to read it back from the store).
   const pushedImages: PlatformImage[] = []
-  for (const { p, platform, baseImage, layering } of platforms) {
+  for (const { p, platform, baseImage, layering, resolved } of platforms) {
     await placeBaseBlobs(ctx, baseImage.manifest.layers, stats)
     const manifestType = baseImage.manifest.mediaType
     const mediaType = layerMediaType(manifestType, 'gzip')
     const pushed = layering.groups.map((group, i) =>
       handled(
-        layerFor(group.packages.map((c) => c.key)).then((built) =>
+        layerFor(
+          group.packages.map((c) => c.key),
+          resolved.layout
+        ).then((built) =>
           pushLimit(async () => {
             const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
             const outcome: BlobOutcome = built.file
@@ -517,8 +555,10 @@ export async function buildDepsImage(
     const layerDescriptors: Descriptor[] = []
     const diffIds: Digest[] = []
     const history: NonNullable<ImageConfig['history']> = []
+    const dists: InstalledDist[] = []
     for (const [i, group] of layering.groups.entries()) {
       const { built, desc, outcome } = await pushed[i]!
+      dists.push(...built.dists)
       countBlob(stats, outcome, built.size)
       reports.push({
         platform,
@@ -538,6 +578,15 @@ export async function buildDepsImage(
         comment: 'fast-build'
       })
     }
+    // The image must work before it gets a config, a manifest or a tag: every package where the
+    // base image's Python reads, every script's interpreter present.
+    verifyInstall({
+      dists,
+      layout: resolved.layout,
+      resolved,
+      what: `deps image of ${variant.name} (${platform})`,
+      ...(ctx.projectFile ? { file: ctx.projectFile } : {})
+    })
     const baseConfig = baseImage.config
     const config: ImageConfig = {
       ...baseConfig,
@@ -549,7 +598,8 @@ export async function buildDepsImage(
           'dev.fast-build.variant': variant.name,
           'dev.fast-build.hash': variant.hash,
           'org.opencontainers.image.base.name': ctx.base.reference,
-          'org.opencontainers.image.base.digest': ctx.base.image.digest
+          'org.opencontainers.image.base.digest': ctx.base.image.digest,
+          [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
         })
       },
       rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...diffIds] },

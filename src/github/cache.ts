@@ -13,6 +13,7 @@
 // every call has a deadline and every failure is caught here. After the first failure the cache
 // is left alone for the rest of the run: @actions/cache retries a failing service for about 30 s
 // per call, and a build making dozens of calls would otherwise wait minutes for nothing.
+import { BASE_PYTHON_DIR } from '../build/image-python.js'
 import * as actionsCache from '@actions/cache'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, linkSync, mkdirSync, copyFileSync, rmSync, statSync } from 'node:fs'
@@ -118,7 +119,13 @@ export class BuildCache {
 
   private indexPaths(): string[] {
     const work = join(this.cacheDir, 'work')
-    return [join(work, 'layers', '*.json'), join(work, 'unpacked-size'), join(work, 'plans')]
+    // base-python/: what each base image's Python is, so a fresh runner does not read its layers.
+    return [
+      join(work, 'layers', '*.json'),
+      join(work, 'unpacked-size'),
+      join(work, 'plans'),
+      join(this.cacheDir, BASE_PYTHON_DIR)
+    ]
   }
 
   /** The layer index for this variant and hash, else the newest one there is; the key matched. */

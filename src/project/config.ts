@@ -39,8 +39,18 @@ export interface FastBuildConfig {
   /** An explicit lock file, relative to the project, when several sit side by side. */
   readonly lock: string | null
   readonly variants: readonly VariantSpec[]
-  /** Where the base image's Python lives; packages install under it (default /usr/local). */
+  /**
+   * Where the base image's Python lives when set explicitly (packages then install under it);
+   * /usr/local when not set, where the base image's own Python decides (see pythonPrefixExplicit).
+   */
   readonly pythonPrefix: string
+  /** Whether python-prefix was set: only then does it override what the base image's Python reads. */
+  readonly pythonPrefixExplicit: boolean
+  /**
+   * False for a base image without Python whose deps bring their own: the base is then not
+   * searched for one, and site-packages/interpreter (or python-prefix) say where things go.
+   */
+  readonly pythonInBase: boolean
   /** site-packages in the image; null means `<prefix>/lib/pythonX.Y/site-packages`. */
   readonly sitePackages: string | null
   /** The interpreter for script shebangs; null means `<prefix>/bin/pythonX.Y`. */
@@ -92,7 +102,8 @@ const KNOWN_KEYS = [
   'dockerfile',
   'dockerfile-target',
   'build-args',
-  'dockerfile-command'
+  'dockerfile-command',
+  'python-in-base'
 ]
 const VARIANT_KEYS = ['groups', 'extras', 'members']
 
@@ -204,6 +215,8 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
     cmd: r.optStrings(raw['cmd'], `${base}.cmd`) ?? null,
     lock: r.optString(raw['lock'], `${base}.lock`) ?? null,
     pythonPrefix: absolutePath(r, raw['python-prefix'], `${base}.python-prefix`) ?? '/usr/local',
+    pythonPrefixExplicit: raw['python-prefix'] !== undefined,
+    pythonInBase: optBoolean(r, raw['python-in-base'], `${base}.python-in-base`) ?? true,
     sitePackages: absolutePath(r, raw['site-packages'], `${base}.site-packages`),
     interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
     maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
@@ -249,6 +262,12 @@ function absolutePath(r: TomlReader, v: unknown, keyPath: string): string | null
   if (!s.startsWith('/') || s.split('/').includes('..'))
     r.fail(keyPath, `expected an absolute path in the image, got ${JSON.stringify(s)}`)
   return s.replace(/\/+$/, '') || '/'
+}
+
+function optBoolean(r: TomlReader, v: unknown, keyPath: string): boolean | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'boolean') r.fail(keyPath, `expected true or false, got ${JSON.stringify(String(v))}`)
+  return v
 }
 
 function positiveInt(
