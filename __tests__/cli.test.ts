@@ -3,8 +3,10 @@ import { describe, expect, it } from '@jest/globals'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli } from './support/cli.js'
-import { uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
+import { DEFAULT_PACKAGES, uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
 import { tempDir, writeFiles } from './support/project.js'
+
+const TORCH = '__tests__/fixtures/uv-torch-conflicts'
 
 describe('fast-build plan', () => {
   it('prints a table of variants, platforms and hashes', async () => {
@@ -12,7 +14,7 @@ describe('fast-build plan', () => {
     const r = await cli('plan', '--project', dir)
     expect(r.code).toBe(0)
     const lines = r.out.trim().split('\n')
-    expect(lines[0]).toMatch(/^variant\s+platform\s+hash\s+packages\s+local\s+runtime$/)
+    expect(lines[0]).toMatch(/^variant\s+platform\s+hash\s+packages\s+local\s+runtime\s+builder$/)
     expect(lines.slice(2).map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual([
       'base linux/amd64',
       'ml linux/amd64',
@@ -20,9 +22,49 @@ describe('fast-build plan', () => {
     ])
     // base: requests, certifi, idna; ml adds numpy; dev adds pytest, iniconfig; exp (runtime) adds rich.
     expect(lines.slice(2).map((l) => l.split(/\s+/).slice(3).join(' '))).toEqual([
-      '3 app 1',
-      '4 app 1',
-      '5 app 1'
+      '3 app 1 wheels',
+      '4 app 1 wheels',
+      '5 app 1 wheels'
+    ])
+  })
+
+  it('the builder column says why auto sends a variant to the Dockerfile builder', async () => {
+    // pytest published as an sdist only: the wheels builder cannot install dev's closure.
+    const packages = DEFAULT_PACKAGES.map((p) => (p.name === 'pytest' ? { ...p, wheels: [] } : p))
+    const r = await cli('plan', '--project', uvProject({ config: VARIANTS_CONFIG, packages }))
+    expect(r.code).toBe(0)
+    const builder = (variant: string) =>
+      r.out
+        .split('\n')
+        .find((l) => l.startsWith(`${variant} `))!
+        .replace(/^(\S+\s+){6}/, '')
+    expect(builder('base')).toBe('wheels')
+    expect(builder('dev')).toBe('dockerfile (auto: no wheel for pytest 8.3.3)')
+  })
+
+  it('a variant that cannot be planned: the others are printed, then its error, and exit 1', async () => {
+    const r = await cli('plan', '--project', TORCH)
+    expect(r.code).toBe(1)
+    expect(
+      r.out
+        .split('\n')
+        .slice(2, -1)
+        .map((l) => l.split(/\s+/)[0])
+    ).toEqual(['none', 'cpu', 'cu124'])
+    expect(r.err).toMatch(
+      /^error: __tests__\/fixtures\/uv-torch-conflicts\/uv\.lock:9: conflicts: variant both selects conflicting items: project\[cpu\] with project\[cu124\]\. .*\n {2}fix: drop one of them from the variant, or make two variants, one with each\n$/m
+    )
+    const json = await cli('plan', '--project', TORCH, '--json')
+    expect(json.code).toBe(1)
+    const plan = json.json()
+    expect(plan.variants.map((v: { name: string }) => v.name)).toEqual(['none', 'cpu', 'cu124'])
+    expect(plan.failed).toEqual([
+      {
+        name: 'both',
+        error: expect.stringMatching(
+          /^__tests__\/fixtures\/uv-torch-conflicts\/uv\.lock:9: conflicts: variant both selects/
+        )
+      }
     ])
   })
 
@@ -89,6 +131,21 @@ describe('fast-build diff', () => {
     expect(r.out).toMatch(/^base: unchanged$/m)
     expect(r.out).toMatch(/^ml: changed \([0-9a-f]{16} → [0-9a-f]{16}\)\n {2}numpy 2\.1\.3 → 2\.2\.0$/m)
     expect(r.out).toMatch(/^dev: unchanged$/m)
+  })
+
+  it('a variant the new plan cannot plan shows as failed, with its error', async () => {
+    const dir = tempDir()
+    const before = join(dir, 'before.json')
+    const after = join(dir, 'after.json')
+    writeFileSync(before, (await cli('plan', '--project', TORCH, '--json', '--variant', 'cpu')).out)
+    writeFileSync(
+      after,
+      (await cli('plan', '--project', TORCH, '--json', '--variant', 'cpu', '--variant', 'both')).out
+    )
+    const r = await cli('diff', before, after)
+    expect(r.code).toBe(0)
+    expect(r.out).toMatch(/^cpu: unchanged$/m)
+    expect(r.out).toMatch(/^both: failed\n {2}does not plan: .*variant both selects conflicting items/m)
   })
 
   it('refuses files that are not plans', async () => {

@@ -42,6 +42,7 @@ describe.each(corpusCaseNames())('corpus %s', (name) => {
     )
     const variants = naturalVariants(groups, extras)
     const plan = planProject({ ...project, config: { ...project.config, variants } }, lock, { platforms })
+    expect(plan.failed.map((f) => f.error.message)).toEqual([])
     expect(plan.variants.map((v) => v.name)).toEqual(variants.map((v) => v.name))
     for (const v of plan.variants) {
       expect(v.hash).toMatch(/^[0-9a-f]{64}$/)

@@ -78,7 +78,7 @@ export function readUvLock(
     requiresPython: r.optString(data['requires-python'], 'requires-python') ?? null,
     selection: 'graph',
     roots,
-    conflictNames: conflictNames(r, data['conflicts']),
+    conflictNames: conflictNames(r, data['conflicts'], text),
     declared: null,
     notes
   }
@@ -189,22 +189,76 @@ export function conflictName(pkg: string, item: { extra?: string; group?: string
   return `project-${p.length}-${p}`
 }
 
-function conflictNames(r: TomlReader, value: unknown): Set<string> {
-  const names = new Set<string>()
-  for (const [i, set] of (value === undefined ? [] : r.array(value, 'conflicts')).entries()) {
-    for (const [j, item] of r.tables(set, `conflicts[${i}]`).entries()) {
-      const at = `conflicts[${i}][${j}]`
-      const extra = r.optString(item['extra'], `${at}.extra`)
-      const group = r.optString(item['group'], `${at}.group`)
-      names.add(
-        conflictName(r.string(item['package'], `${at}.package`), {
-          ...(extra !== undefined ? { extra } : {}),
-          ...(group !== undefined ? { group } : {})
-        })
-      )
-    }
+/** One item of a declared conflict set: a package's extra, a package's group, or a package. */
+export interface ConflictItem {
+  readonly package: NormalizedName
+  readonly kind: 'extra' | 'group' | 'project'
+  /** The extra or group name (null for a project item). */
+  readonly name: NormalizedName | null
+  /** How markers in the lock spell it (see conflictName). */
+  readonly encoded: string
+}
+
+/**
+ * The lock's `conflicts`: the encoded names (what `Lock.conflictNames` promises) plus the sets
+ * themselves, which the planner needs to refuse a selection that turns on two items of one set.
+ * A Set subclass so that the common lock model keeps its shape; `declaredConflicts` reads it back.
+ */
+export class DeclaredConflicts extends Set<string> {
+  constructor(
+    readonly sets: readonly (readonly ConflictItem[])[],
+    /** 1-based line of `conflicts =` in the lock (0 when unknown). */
+    readonly line: number
+  ) {
+    super(sets.flatMap((s) => s.map((i) => i.encoded)))
   }
-  return names
+}
+
+/** The declared conflict sets of a uv lock (none for other formats or a lock without them). */
+export function declaredConflicts(lock: Lock): DeclaredConflicts | null {
+  return lock.conflictNames instanceof DeclaredConflicts && lock.conflictNames.sets.length > 0
+    ? lock.conflictNames
+    : null
+}
+
+/** `pydantic-ai-slim[mcp-tasks]`, `group dev of pydantic-ai`, `project foo`: as a user reads it. */
+export function describeConflictItem(item: ConflictItem): string {
+  switch (item.kind) {
+    case 'extra':
+      return `${item.package}[${item.name}]`
+    case 'group':
+      return `group ${item.name} of ${item.package}`
+    case 'project':
+      return `project ${item.package}`
+  }
+}
+
+function conflictNames(r: TomlReader, value: unknown, text: string): DeclaredConflicts {
+  const sets: ConflictItem[][] = []
+  for (const [i, set] of (value === undefined ? [] : r.array(value, 'conflicts')).entries()) {
+    sets.push(
+      r.tables(set, `conflicts[${i}]`).map((item, j) => {
+        const at = `conflicts[${i}][${j}]`
+        const pkg = normalizeName(r.string(item['package'], `${at}.package`))
+        const extra = r.optString(item['extra'], `${at}.extra`)
+        const group = r.optString(item['group'], `${at}.group`)
+        const kind = extra !== undefined ? 'extra' : group !== undefined ? 'group' : 'project'
+        const name = extra ?? group
+        return {
+          package: pkg,
+          kind,
+          name: name === undefined ? null : normalizeGroup(name),
+          encoded: conflictName(pkg, {
+            ...(extra !== undefined ? { extra } : {}),
+            ...(group !== undefined ? { group } : {})
+          })
+        }
+      })
+    )
+  }
+  const at = sets.length > 0 ? /^conflicts\s*=/m.exec(text) : null
+  const line = at ? text.slice(0, at.index).split('\n').length : 0
+  return new DeclaredConflicts(sets, line)
 }
 
 /** A stable text for a `source = {…}` table, used to match edges that pin a source. */

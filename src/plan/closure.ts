@@ -1,7 +1,7 @@
 // The exact set of packages a selection installs on one target: walk the lock's graph from the
 // roots through the selected groups and extras (Poetry, uv), or keep what the recorded markers
 // select (pylock). Pure: lock + selection + target in, closure out.
-import { PlanError } from '../errors.js'
+import { LockError, PlanError } from '../errors.js'
 import {
   isLocalSource,
   sourceLabel,
@@ -10,6 +10,13 @@ import {
   type LockedPackage,
   type RootPackage
 } from '../lock/model.js'
+import {
+  conflictName,
+  declaredConflicts,
+  describeConflictItem,
+  type ConflictItem,
+  type DeclaredConflicts
+} from '../lock/uv.js'
 import { markerToString, type Marker } from '../markers/index.js'
 import type { NormalizedName } from '../names.js'
 import { formatPlatform, formatPython, pythonFull, type Target } from '../target.js'
@@ -23,6 +30,8 @@ export interface Selection {
   readonly extras: readonly NormalizedName[]
   /** Restrict the roots to these workspace members (empty: the lock's default roots). */
   readonly members: readonly NormalizedName[]
+  /** The variant's name, for messages (`conflicting packages … in variant ml`). */
+  readonly variant?: string
 }
 
 export interface ClosureEntry {
@@ -39,8 +48,6 @@ export interface Closure {
   /** Roots, workspace members and path packages: they ship with the source layer. */
   readonly local: readonly ClosureEntry[]
 }
-
-const MAX_CONFLICT_ROUNDS = 8
 
 /**
  * `context` carries per-target memos; pass the same one for every variant of a plan (it is
@@ -68,32 +75,25 @@ interface State {
 
 function walkGraph(lock: Lock, selection: Selection, ctx: TargetContext): Closure {
   const roots = selectRoots(lock, selection)
-  // uv encodes declared conflicts as synthetic extras; which ones are on depends on the result,
-  // so walk until the set of active conflict names stops changing.
-  let active: ReadonlySet<NormalizedName> = new Set()
-  let state = walkOnce(lock, roots, selection, ctx, active)
-  for (let round = 1; lock.conflictNames.size > 0; round++) {
-    const next = activeConflictNames(lock, roots, selection, state)
-    if (sameSet(next, active)) break
-    if (round === MAX_CONFLICT_ROUNDS) {
-      throw new PlanError(
-        `the conflict markers in the lock do not settle for ${describeSelection(selection)} on ${describeTarget(ctx.target)}`,
-        { file: lock.path, keyPath: 'conflicts' },
-        'the selection combines groups/extras that the lock declares as conflicting; choose a different set'
-      )
-    }
-    active = next
-    state = walkOnce(lock, roots, selection, ctx, active)
-  }
+  const state =
+    lock.format === 'uv' ? walkUv(lock, roots, selection, ctx) : walkPoetry(lock, roots, selection, ctx)
   return toClosure(state, roots)
 }
 
-function walkOnce(
+/** The selected extras that a root declares. */
+function rootExtras(root: RootPackage, selection: Selection): NormalizedName[] {
+  return selection.extras.filter((e) => root.extraNames.includes(e))
+}
+
+/**
+ * Poetry: markers on a package's edges see that package's own active extras (`extra == "x"`
+ * written by the depending package), so a package is walked again when an edge turns on more.
+ */
+function walkPoetry(
   lock: Lock,
   roots: readonly RootPackage[],
   selection: Selection,
-  ctx: TargetContext,
-  conflictNames: ReadonlySet<NormalizedName>
+  ctx: TargetContext
 ): State {
   const state: State = { chosen: new Map(), extras: new Map(), requiredBy: new Map() }
   const queue: LockedPackage[] = []
@@ -126,7 +126,7 @@ function walkOnce(
       if (edge.marker && !ctx.evaluate(edge.marker, active)) continue
       const to = resolveEdge(lock, from, edge, state, selection, ctx)
       const existing = state.chosen.get(to.name)
-      if (existing && existing !== to) throw conflict(lock, to, existing, from, state, ctx.target)
+      if (existing && existing !== to) throw conflict(lock, to, existing, from, state, ctx.target, selection)
       state.chosen.set(to.name, to)
       activate(to, edge.extras, from.name)
     }
@@ -134,11 +134,7 @@ function walkOnce(
 
   for (const root of roots) {
     state.chosen.set(root.name, root.package)
-    activate(
-      root.package,
-      selection.extras.filter((e) => root.extraNames.includes(e)),
-      root.name
-    )
+    activate(root.package, rootExtras(root, selection), root.name)
   }
 
   // Breadth first, so that what the project asks for directly decides among same-name packages
@@ -146,8 +142,7 @@ function walkOnce(
   for (let i = 0; i < queue.length; i++) {
     const pkg = queue[i]!
     const extras = state.extras.get(pkg)!
-    // Markers on a package's edges see its own active extras (and uv's active conflict names).
-    const active = conflictNames.size === 0 ? new Set(extras) : new Set([...extras, ...conflictNames])
+    const active = new Set(extras)
     if (rootPackages.has(pkg)) {
       if (selection.groups.includes(MAIN_GROUP)) follow(pkg, pkg.dependencies, active)
       for (const g of selection.groups) {
@@ -163,6 +158,147 @@ function walkOnce(
     }
   }
   return state
+}
+
+/**
+ * uv, as its installer reads a lock (uv-resolver `Installable::to_resolution`). Markers in a uv
+ * lock never name a package's own extras (those edges sit under `optional-dependencies`); the
+ * only `extra` they test are the encoded conflict items (`extra-16-pydantic-ai-slim-mcp-tasks`,
+ * `group-11-pydantic-ai-dev`, `project-3-foo`), which mean "this extra / group / project is on
+ * anywhere in the environment". So, when the lock declares conflicts:
+ * 1. the variant's extras and groups of each root are on from the start (its project too, when
+ *    it installs main); the roots' group edges are decided against just those;
+ * 2. a first breadth-first pass over (package, extra) collects every extra that edges turn on,
+ *    each edge judged with the extras it turns on itself added (`foo[x]` guarded by
+ *    `extra == 'extra-3-foo-x'` holds) — the set only grows;
+ * 3. two items of one declared conflict set both on is an error (uv refuses to install them);
+ * 4. a second pass judges every edge against that final set: this is the closure.
+ * Without declared conflicts the set stays empty and the second pass is the whole walk.
+ */
+function walkUv(lock: Lock, roots: readonly RootPackage[], selection: Selection, ctx: TargetContext): State {
+  const declared = declaredConflicts(lock)
+  const prod = selection.groups.includes(MAIN_GROUP)
+  const active = new Set<NormalizedName>()
+  /** Encoded item → what turned it on, for the conflict message. */
+  const why = new Map<string, string>()
+  const turnOn = (encoded: string, by: string) => {
+    if (active.has(encoded as NormalizedName)) return
+    active.add(encoded as NormalizedName)
+    why.set(encoded, by)
+  }
+  const groupsOf = (root: RootPackage) =>
+    selection.groups.filter((g) => g !== MAIN_GROUP && root.package.groups.has(g))
+  if (declared) {
+    for (const root of roots) {
+      for (const e of rootExtras(root, selection)) turnOn(conflictName(root.name, { extra: e }), '')
+      for (const g of groupsOf(root)) turnOn(conflictName(root.name, { group: g }), '')
+      if (prod) turnOn(conflictName(root.name, {}), '')
+    }
+  }
+  // uv decides the roots' group edges once, before any extra is collected from the graph.
+  const groupEdges = new Map<RootPackage, DependencyEdge[]>()
+  for (const root of roots) {
+    groupEdges.set(
+      root,
+      groupsOf(root).flatMap((g) =>
+        root.package.groups.get(g)!.filter((edge) => !edge.marker || ctx.evaluate(edge.marker, active))
+      )
+    )
+  }
+  const pass = (holds: UvEdgeTest, strict: boolean) =>
+    traverseUv(lock, roots, selection, ctx, prod, groupEdges, holds, strict)
+
+  if (declared) {
+    pass((from, extra, edge) => {
+      const more = edge.extras
+        .map((e) => conflictName(edge.name, { extra: e }) as NormalizedName)
+        .filter((n) => !active.has(n))
+      const env = more.length === 0 ? active : new Set([...active, ...more])
+      if (edge.marker && !ctx.evaluate(edge.marker, env)) return false
+      for (const n of more) turnOn(n, extra ? `${from.name}[${extra}]` : from.name)
+      return true
+    }, false)
+    const clashes = declared.sets
+      .map((set) => set.filter((item) => active.has(item.encoded as NormalizedName)))
+      .filter((on) => on.length > 1)
+    if (clashes.length > 0) throw declaredConflict(lock, declared, clashes, why, selection)
+  }
+  return pass((_from, _extra, edge) => !edge.marker || ctx.evaluate(edge.marker, active), true)
+}
+
+type UvEdgeTest = (from: LockedPackage, extra: NormalizedName | null, edge: DependencyEdge) => boolean
+
+/** One breadth-first pass over (package, extra|null), each visited once, as uv's queue does. */
+function traverseUv(
+  lock: Lock,
+  roots: readonly RootPackage[],
+  selection: Selection,
+  ctx: TargetContext,
+  prod: boolean,
+  groupEdges: ReadonlyMap<RootPackage, readonly DependencyEdge[]>,
+  holds: UvEdgeTest,
+  /** Two packages of one name is an error (the final pass); the first pass may overreach. */
+  strict: boolean
+): State {
+  const state: State = { chosen: new Map(), extras: new Map(), requiredBy: new Map() }
+  const queue: [LockedPackage, NormalizedName | null][] = []
+  const seen = new Set<string>()
+  const enqueue = (pkg: LockedPackage, extra: NormalizedName | null) => {
+    const key = `${pkg.id}\n${extra ?? ''}`
+    if (seen.has(key)) return
+    seen.add(key)
+    queue.push([pkg, extra])
+  }
+  const take = (from: LockedPackage, edge: DependencyEdge) => {
+    const to = resolveEdge(lock, from, edge, state, selection, ctx)
+    const existing = state.chosen.get(to.name)
+    if (strict && existing && existing !== to)
+      throw conflict(lock, to, existing, from, state, ctx.target, selection)
+    state.chosen.set(to.name, to)
+    let extras = state.extras.get(to)
+    if (!extras) {
+      state.extras.set(to, (extras = new Set()))
+      state.requiredBy.set(to, from.name)
+    }
+    for (const e of edge.extras) extras.add(e)
+    enqueue(to, null)
+    for (const e of edge.extras) enqueue(to, e)
+  }
+
+  for (const root of roots) {
+    const extras = rootExtras(root, selection)
+    state.chosen.set(root.name, root.package)
+    state.extras.set(root.package, new Set(extras))
+    state.requiredBy.set(root.package, root.name)
+    // Not marked seen: uv queues the roots directly (a cycle back to one walks it again, harmlessly).
+    if (prod) queue.push([root.package, null])
+    for (const e of extras) queue.push([root.package, e])
+    for (const edge of groupEdges.get(root) ?? []) take(root.package, edge)
+  }
+  for (let i = 0; i < queue.length; i++) {
+    const [pkg, extra] = queue[i]!
+    const edges = extra === null ? pkg.dependencies : (pkg.extras.get(extra) ?? [])
+    for (const edge of edges) if (holds(pkg, extra, edge)) take(pkg, edge)
+  }
+  return state
+}
+
+function declaredConflict(
+  lock: Lock,
+  declared: DeclaredConflicts,
+  clashes: readonly (readonly ConflictItem[])[],
+  why: ReadonlyMap<string, string>,
+  selection: Selection
+): PlanError {
+  const item = (i: ConflictItem) => {
+    const by = why.get(i.encoded)
+    return `${describeConflictItem(i)}${by ? ` (turned on by ${by})` : ''}`
+  }
+  return new PlanError(
+    `${selection.variant ? `variant ${selection.variant} selects` : 'the selection turns on'} conflicting items: ${clashes.map((on) => on.map(item).join(' with ')).join('; ')}. The \`conflicts\` table of uv.lock (\`[tool.uv] conflicts\` in pyproject.toml) declares them as conflicting; uv refuses to install them together`,
+    { file: lock.path, keyPath: 'conflicts', ...(declared.line ? { line: declared.line } : {}) },
+    'drop one of them from the variant, or make two variants, one with each'
+  )
 }
 
 function selectRoots(lock: Lock, selection: Selection): RootPackage[] {
@@ -188,33 +324,6 @@ function selectRoots(lock: Lock, selection: Selection): RootPackage[] {
   })
 }
 
-/** The declared conflict names that this result turns on (see `conflictName` in lock/uv.ts). */
-function activeConflictNames(
-  lock: Lock,
-  roots: readonly RootPackage[],
-  selection: Selection,
-  state: State
-): Set<NormalizedName> {
-  const names = new Set<NormalizedName>()
-  const add = (n: string) => {
-    if (lock.conflictNames.has(n)) names.add(n as NormalizedName)
-  }
-  for (const [pkg, extras] of state.extras) {
-    add(`project-${pkg.name.length}-${pkg.name}`)
-    for (const e of extras) add(`extra-${pkg.name.length}-${pkg.name}-${e}`)
-  }
-  for (const root of roots) {
-    for (const g of selection.groups) add(`group-${root.name.length}-${root.name}-${g}`)
-  }
-  return names
-}
-
-function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
-  if (a.size !== b.size) return false
-  for (const x of a) if (!b.has(x)) return false
-  return true
-}
-
 /** Choose the locked package an edge means; several of one name are told apart step by step. */
 function resolveEdge(
   lock: Lock,
@@ -230,7 +339,8 @@ function resolveEdge(
     // A dependency back on the project itself (a plugin requiring its host) is the root.
     const root = lock.roots.find((r) => r.name === edge.name)
     if (root) return root.package
-    throw new PlanError(
+    // The lock does not agree with itself: a problem of the whole lock, not of this selection.
+    throw new LockError(
       `${from.name} depends on ${edge.name}, which is not in the lock`,
       { file: lock.path, ...(from.line ? { line: from.line } : {}) },
       lock.format === 'poetry'
@@ -312,10 +422,11 @@ function conflict(
   b: LockedPackage,
   from: LockedPackage,
   state: State,
-  target: Target
+  target: Target,
+  selection: Selection
 ): PlanError {
   return new PlanError(
-    `conflicting packages for ${a.name} on ${describeTarget(target)}: ${b.version ?? '(dynamic)'} from ${sourceLabel(b.source)} (required by ${state.requiredBy.get(b) ?? '?'}) and ${a.version ?? '(dynamic)'} from ${sourceLabel(a.source)} (required by ${from.name})`,
+    `conflicting packages for ${a.name} on ${describeTarget(target)}: ${b.version ?? '(dynamic)'} from ${sourceLabel(b.source)} (required by ${state.requiredBy.get(b) ?? '?'}) and ${a.version ?? '(dynamic)'} from ${sourceLabel(a.source)} (required by ${from.name})${selection.variant ? `, both in variant ${selection.variant}` : ''}`,
     { file: lock.path, ...(a.line ? { line: a.line } : {}) },
     'both survive the markers for this target; the lock was not resolved for this platform or python, or the variant combines extras that conflict'
   )
@@ -389,10 +500,4 @@ function selectByMarkers(lock: Lock, selection: Selection, ctx: TargetContext): 
 
 export function describeTarget(t: Target): string {
   return `${formatPlatform(t.platform)} (python ${formatPython(t.python)})`
-}
-
-function describeSelection(s: Selection): string {
-  const parts = [`groups ${s.groups.join(', ') || '(none)'}`]
-  if (s.extras.length) parts.push(`extras ${s.extras.join(', ')}`)
-  return parts.join(', ')
 }

@@ -10,12 +10,15 @@ export type PackageChange =
 
 export interface VariantDiff {
   variant: string
-  status: 'added' | 'removed' | 'changed' | 'unchanged'
+  /** `failed`: the new plan could not plan it (`error` says why). */
+  status: 'added' | 'removed' | 'changed' | 'unchanged' | 'failed'
   oldHash: string | null
   newHash: string | null
   /** Changes that are not about packages: python, base image, platforms. */
   settings: string[]
   platforms: { platform: string; changes: PackageChange[] }[]
+  /** The new plan's error for a failed variant. */
+  error?: string
 }
 
 type Variant = PlanJson['variants'][number]
@@ -81,14 +84,24 @@ export function diffVariant(
 }
 
 export function diffPlans(before: PlanJson, after: PlanJson): VariantDiff[] {
-  const names = [...new Set([...before.variants.map((v) => v.name), ...after.variants.map((v) => v.name)])]
-  return names.map((n) =>
-    diffVariant(
+  const failed = new Map((after.failed ?? []).map((f) => [f.name, f.error]))
+  const names = [
+    ...new Set([
+      ...before.variants.map((v) => v.name),
+      ...after.variants.map((v) => v.name),
+      ...failed.keys()
+    ])
+  ]
+  return names.map((n) => {
+    const d = diffVariant(
       n,
       before.variants.find((v) => v.name === n),
       after.variants.find((v) => v.name === n)
     )
-  )
+    // A variant the new plan could not plan is not "removed": say that it failed, and why.
+    const error = failed.get(n)
+    return error === undefined ? d : { ...d, status: 'failed', newHash: null, platforms: [], error }
+  })
 }
 
 export function describeChange(c: PackageChange): string {
@@ -113,6 +126,7 @@ export function describeChange(c: PackageChange): string {
 export function summarizeVariantDiff(d: VariantDiff): string[] {
   if (d.status === 'added') return ['new variant']
   if (d.status === 'removed') return ['variant removed']
+  if (d.status === 'failed') return [`does not plan: ${(d.error ?? '').split('\n')[0]}`]
   const lines = [...d.settings]
   const seen = new Map<string, string[]>()
   for (const p of d.platforms) {

@@ -1,7 +1,7 @@
 // Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
 // Pure; reading files and printing happen in the CLI and the action.
-import { ConfigError } from '../errors.js'
-import type { Lock } from '../lock/model.js'
+import { ConfigError, describeError, PlanError, type FastBuildError, type Location } from '../errors.js'
+import type { Lock, LockedPackage } from '../lock/model.js'
 import { pep440Matcher, type VersionMatcher } from '../lock/version-matcher.js'
 import { isLocalSource, sourceLabel } from '../lock/model.js'
 import { normalizeGroup, type NormalizedName } from '../names.js'
@@ -56,7 +56,18 @@ export interface PlanOptions {
 /** How a variant's deps image is built, and why the Dockerfile builder when it is. */
 export type VariantBuilder =
   | { readonly kind: 'wheels' }
-  | { readonly kind: 'dockerfile'; readonly reason: string; readonly settings: DockerfileSettings }
+  | {
+      readonly kind: 'dockerfile'
+      readonly reason: string
+      /** The reason in a few words, for a table cell (`auto: no wheel for pytest 8.3.3`). */
+      readonly summary: string
+      readonly settings: DockerfileSettings
+    }
+
+/** `wheels`, or `dockerfile (why)`: the `builder` column of `fast-build plan`. */
+export function describeBuilder(b: VariantBuilder): string {
+  return b.kind === 'wheels' ? 'wheels' : `dockerfile (${b.summary})`
+}
 
 /**
  * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
@@ -70,15 +81,18 @@ function chooseBuilder(
   refusal: (p: PlatformPlan, pkg: ClosureEntry['package']) => WheelProblem | null
 ): VariantBuilder {
   if (kind === 'wheels') return { kind: 'wheels' }
-  if (kind === 'dockerfile') return { kind: 'dockerfile', reason: 'builder = dockerfile', settings }
+  if (kind === 'dockerfile')
+    return { kind: 'dockerfile', reason: 'builder = dockerfile', summary: 'builder = dockerfile', settings }
   for (const p of platforms) {
     const problems = p.closure.installed.flatMap((e) => refusal(p, e.package) ?? [])
     const [first] = problems
     if (first) {
       const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
+      const what = `${first.name}${first.version ? ` ${first.version}` : ''}`
       return {
         kind: 'dockerfile',
-        reason: `the wheels builder cannot install ${first.name}${first.version ? ` ${first.version}` : ''}: ${first.reason}${more}`,
+        reason: `the wheels builder cannot install ${what}: ${first.reason}${more}`,
+        summary: `auto: no wheel for ${what}${problems.length > 1 ? ` and ${problems.length - 1} more` : ''}`,
         settings
       }
     }
@@ -135,9 +149,22 @@ export interface Plan {
   /** The options it was made with (a build re-plans with the base image pinned). */
   readonly options: PlanOptions
   readonly install: InstallLayout
+  /** The variants that planned. */
   readonly variants: readonly VariantPlan[]
+  /**
+   * Variants that did not plan, each with its own error (a closure that cannot be formed, a
+   * declared conflict, an unknown group or extra): one bad variant does not hide the others.
+   * Errors of the whole project (python, runtime groups, an unknown variant asked for) throw.
+   */
+  readonly failed: readonly VariantFailure[]
   /** Things to tell the user that are not errors (derived python, newer lock revision...). */
   readonly notes: readonly string[]
+}
+
+export interface VariantFailure {
+  readonly name: string
+  /** Its message names the variant (`variant ml: …`, `…, both in variant ml`). */
+  readonly error: FastBuildError
 }
 
 const KNOWN_MINORS = [7, 8, 9, 10, 11, 12, 13, 14]
@@ -183,7 +210,6 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
   }
   const specs = config.variants.filter((v) => !wanted || wanted.includes(v.name))
   const known = knownNames(project, lock)
-  for (const spec of specs) validateSelection(project, spec, known)
   for (const g of config.runtimeGroups) {
     if (!known.groups.includes(g)) {
       throw new ConfigError(
@@ -229,8 +255,15 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
     buildArgs: config.dockerfile.buildArgs,
     command: options.dockerfileCommand ?? config.dockerfile.command ?? [...DEFAULT_COMMAND]
   }
-  const variants = specs.map((spec) => {
-    const selection: Selection = { groups: spec.groups, extras: spec.extras, members: spec.members }
+  const failed: VariantFailure[] = []
+  const planVariant = (spec: VariantSpec): VariantPlan => {
+    validateSelection(project, spec, known)
+    const selection: Selection = {
+      groups: spec.groups,
+      extras: spec.extras,
+      members: spec.members,
+      variant: spec.name
+    }
     const withRuntime: Selection = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] }
     const platformPlans: PlatformPlan[] = platforms.map((platform) => {
       const ctx = contexts.get(platform)!
@@ -272,6 +305,8 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
       }))
     })
     for (const p of platformPlans) {
+      const disagreement = recordedDisagreement(lock, spec, selection, p, contexts.get(p.platform)!)
+      if (disagreement) notes.push(disagreement)
       for (const u of p.unavailable) {
         notes.push(
           `${spec.name} on ${formatPlatform(p.platform)}: ${u.entry.package.name} ${u.entry.package.version ?? ''} cannot be installed from the lock's files: ${u.reason}`
@@ -291,8 +326,78 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
       hashInput,
       builder
     }
+  }
+  const variants: VariantPlan[] = []
+  for (const spec of specs) {
+    try {
+      variants.push(planVariant(spec))
+    } catch (e) {
+      // The variant's own selection cannot be planned; anything else (a lock that does not agree
+      // with itself, a marker that does not parse) is the whole project's problem.
+      if (!(e instanceof PlanError || e instanceof ConfigError)) throw e
+      failed.push({ name: spec.name, error: forVariant(spec.name, e) })
+    }
+  }
+  return { project, lock, options, install, variants, failed, notes }
+}
+
+/** The same error, its message naming the variant (`variant ml: …`) unless it already does. */
+function forVariant(name: string, e: FastBuildError): FastBuildError {
+  const prefix = `variant ${name}`
+  const m = e.message
+  if (m.includes(`${prefix}:`) || m.includes(`${prefix} `) || m.endsWith(prefix)) return e
+  const Class = e.constructor as new (message: string, location: Location, hint?: string) => FastBuildError
+  const wrapped = new Class(`${prefix}: ${e.message}`, e.location, e.hint)
+  wrapped.stack = e.stack
+  return wrapped
+}
+
+/**
+ * Poetry 2.1 locks record under which markers each package installs for each group. Poetry's
+ * installer re-resolves from the graph by default (installer.re-resolve = true), as fast-build's
+ * walk does, and reads the recorded markers only with re-resolve = false; where the two disagree
+ * for a target, the user should know that the other setting installs something else.
+ * Several packages of one name that the recorded markers all select are left out: the walk chose
+ * among them (using those same markers first), which is not a disagreement.
+ */
+function recordedDisagreement(
+  lock: Lock,
+  spec: VariantSpec,
+  selection: Selection,
+  p: PlatformPlan,
+  ctx: TargetContext
+): string | null {
+  if (lock.format !== 'poetry' || !lock.packages.some((x) => x.recorded)) return null
+  const extras = new Set(selection.extras)
+  const recorded = lock.packages.filter((pkg) => {
+    if (!pkg.recorded || isLocalSource(pkg.source)) return false
+    return selection.groups.some((g) => {
+      if (!pkg.recorded!.byGroup.has(g)) return false
+      const m = pkg.recorded!.byGroup.get(g) ?? null
+      return m === null || ctx.evaluate(m, extras)
+    })
   })
-  return { project, lock, options, install, variants, notes }
+  const walked = new Set(p.closure.installed.map((e) => e.package))
+  const walkedNames = new Set(p.closure.installed.map((e) => e.package.name))
+  const recordedSet = new Set(recorded)
+  const perName = new Map<string, number>()
+  for (const pkg of recorded) perName.set(pkg.name, (perName.get(pkg.name) ?? 0) + 1)
+  const chosenAmong = (pkg: LockedPackage) => perName.get(pkg.name)! > 1 && walkedNames.has(pkg.name)
+  const onlyRecorded = recorded.filter((pkg) => !walked.has(pkg) && !chosenAmong(pkg))
+  const onlyWalked = [...walked].filter((pkg) => !recordedSet.has(pkg))
+  if (onlyRecorded.length === 0 && onlyWalked.length === 0) return null
+  const some = (list: readonly LockedPackage[]) => {
+    const names = list.slice(0, 3).map((pkg) => `${pkg.name} ${pkg.version ?? ''}`.trim())
+    return list.length > 3 ? `${names.join(', ')} and ${list.length - 3} more` : names.join(', ')
+  }
+  const details = [
+    ...(onlyWalked.length ? [`only the walk: ${some(onlyWalked)}`] : []),
+    ...(onlyRecorded.length ? [`only the recorded markers: ${some(onlyRecorded)}`] : [])
+  ]
+  return (
+    `variant ${spec.name} on ${formatPlatform(p.platform)}: ${lock.path}'s recorded markers select ${recorded.length} packages where the dependency walk installs ${walked.size} (${details.join('; ')}). ` +
+    `Poetry's installer re-resolves by default, as fast-build does; the recorded markers are used only with installer.re-resolve = false`
+  )
 }
 
 function derivePython(project: Project, lock: Lock, notes: string[]): PythonVersion {
@@ -400,6 +505,9 @@ export interface PlanJson {
     local: { name: string; version: string | null; path: string }[]
     runtime: PackageJson[]
   }[]
+  /** Variants that did not plan, with the error (file:line: message, and the fix). Absent in plans
+   * written before it existed. */
+  failed?: { name: string; error: string }[]
 }
 
 function packageJson(e: ClosureEntry, target: Target): PackageJson {
@@ -445,6 +553,7 @@ export function planToJson(plan: Plan): PlanJson {
         local: [...local.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
         runtime: [...runtime.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
       }
-    })
+    }),
+    failed: plan.failed.map((f) => ({ name: f.name, error: describeError(f.error) }))
   }
 }
