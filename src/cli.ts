@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, describeError, isFastBuildError } from './errors.js'
 import { readLock } from './lock/index.js'
 import { diffPlans, summarizeVariantDiff } from './plan/diff.js'
-import { planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
+import { describeBuilder, planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
 import { BUILDERS, type BuilderKind } from './project/config.js'
 import { readDockerfile } from './project/dockerfile-file.js'
 import { readProject } from './project/pyproject.js'
@@ -39,7 +39,7 @@ fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python 
 
 fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--variant NAME]...
                  [--platform P]... [--tag TEMPLATE]... [--rebuild VARIANT|all]... [--fast-only] [--json]
-  --store oci:DIR   an OCI image-layout directory (default: DIR/.fast-build/oci of the project)
+  --store oci:DIR   an OCI image-layout directory (default: ~/.cache/fast-build/oci/<project-id>)
   --registry H/R    a registry repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo
   --tag TEMPLATE    app image tag, with {variant} {sha} {ref} (repeatable; default {variant}-{sha})
   --rebuild V       rebuild the deps image of variant V (or all) whatever exists (repeatable)
@@ -155,20 +155,23 @@ function cmdPlan(args: readonly string[], io: CliIO): number {
   for (const n of plan.notes) io.err(`note: ${n}\n`)
   if (values.json) {
     io.out(JSON.stringify(planToJson(plan), null, 2) + '\n')
-    return 0
+  } else if (plan.variants.length > 0) {
+    const rows = plan.variants.flatMap((v) =>
+      v.platforms.map((p) => [
+        v.name,
+        formatPlatform(p.platform),
+        v.shortHash,
+        String(p.closure.installed.length),
+        p.closure.local.map((e) => e.package.name).join(',') || '-',
+        p.runtime.length ? String(p.runtime.length) : '-',
+        describeBuilder(v.builder)
+      ])
+    )
+    io.out(renderTable(['variant', 'platform', 'hash', 'packages', 'local', 'runtime', 'builder'], rows))
   }
-  const rows = plan.variants.flatMap((v) =>
-    v.platforms.map((p) => [
-      v.name,
-      formatPlatform(p.platform),
-      v.shortHash,
-      String(p.closure.installed.length),
-      p.closure.local.map((e) => e.package.name).join(',') || '-',
-      p.runtime.length ? String(p.runtime.length) : '-'
-    ])
-  )
-  io.out(renderTable(['variant', 'platform', 'hash', 'packages', 'local', 'runtime'], rows))
-  return 0
+  // The variants that planned are printed first; each one that did not says why, and the run fails.
+  for (const f of plan.failed) io.err(`error: ${describeError(f.error)}\n`)
+  return plan.failed.length > 0 ? 1 : 0
 }
 
 function readPlanJson(path: string): PlanJson {
