@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
+import { ConfigError } from '../src/errors.js'
 import { parseInputs } from '../src/inputs.js'
 
 const get = (inputs: Record<string, string>) => (name: string) => inputs[name] ?? ''
@@ -63,6 +64,36 @@ describe('parseInputs', () => {
   it('a bad annotate names itself and what it takes', () => {
     expect(() => parseInputs(get({ annotate: 'checks,slack' }))).toThrow(
       /input annotate: "slack" is not one of checks, status, comment, none/
+    )
+  })
+
+  it('an image with capitals (ghcr.io/${{ github.repository }}) is lowercased, with a notice', () => {
+    const notices: string[] = []
+    const inputs = parseInputs(get({ image: 'ghcr.io/Acme-Corp/My_App' }), (m) => notices.push(m))
+    expect(inputs.image).toBe('ghcr.io/acme-corp/my_app')
+    expect(notices).toEqual([
+      'input image: ghcr.io/Acme-Corp/My_App has capitals in its repository name, which registries refuse: using ghcr.io/acme-corp/my_app'
+    ])
+  })
+
+  it('a lowercase image is kept as written, without a notice', () => {
+    const notices: string[] = []
+    expect(parseInputs(get({ image: ' 127.0.0.1:5000/demo ' }), (m) => notices.push(m)).image).toBe(
+      '127.0.0.1:5000/demo'
+    )
+    expect(notices).toEqual([])
+  })
+
+  it('an image that is no reference names the input and the form it takes', () => {
+    let e: unknown
+    try {
+      parseInputs(get({ image: 'ghcr.io/acme/my app' }))
+    } catch (x) {
+      e = x
+    }
+    expect(e).toBeInstanceOf(ConfigError)
+    expect((e as ConfigError).describe()).toMatch(
+      /^with\.image: input image: "ghcr\.io\/acme\/my app" is not an image repository\n {2}fix: write it as host\/repository/
     )
   })
 })

@@ -1,12 +1,13 @@
 // `fast-build build`, loaded by the CLI only when asked for (see runCli).
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { runBuild } from './build/build.js'
 import { formatBytes } from './build/fast-path.js'
 import { prefetchSource } from './build/source.js'
 import { loadPlan, UsageError, type CliIO } from './cli.js'
 import type { Compression } from './oci/media-types.js'
-import { openStore, parseStoreSpec } from './registry/open.js'
+import { defaultStoreDir, openStore, parseStoreSpec, podmanRunCommand } from './registry/open.js'
+import { defaultCacheDir } from './wheels/fetch.js'
 import { renderTable } from './util/table.js'
 
 export async function cmdBuild(args: readonly string[], io: CliIO): Promise<number> {
@@ -58,9 +59,17 @@ export async function cmdBuild(args: readonly string[], io: CliIO): Promise<numb
     ...(values['dockerfile-command'] ? { dockerfileCommand: values['dockerfile-command'] } : {})
   })
   for (const n of plan.notes) io.err(`note: ${n}\n`)
+  // No store given: a layout in the cache directory, one per project (see defaultStoreDir), never
+  // inside the project, where a walk of the source would pack it.
+  const cacheDir = values['cache-dir'] ? resolve(values['cache-dir']) : undefined
   const spec = values.registry
     ? parseStoreSpec(values.registry, '--registry')
-    : parseStoreSpec(values.store ?? `oci:${join(plan.project.dir, '.fast-build', 'oci')}`, '--store')
+    : values.store !== undefined
+      ? parseStoreSpec(values.store, '--store')
+      : ({
+          kind: 'layout',
+          dir: defaultStoreDir(plan.project.dir, cacheDir ?? defaultCacheDir(process.env))
+        } as const)
   const user = process.env['FAST_BUILD_REGISTRY_USERNAME']
   const password = process.env['FAST_BUILD_REGISTRY_PASSWORD']
   const store = await openStore(spec, {
@@ -85,7 +94,7 @@ export async function cmdBuild(args: readonly string[], io: CliIO): Promise<numb
       compression: compression as Compression,
       rebuild: (values.rebuild ?? []).includes('all') ? 'all' : (values.rebuild ?? []),
       fullPath: !values['fast-only'],
-      ...(values['cache-dir'] ? { cacheDir: resolve(values['cache-dir']) } : {}),
+      ...(cacheDir ? { cacheDir } : {}),
       ...(values['index-url'] ? { indexUrl: values['index-url'] } : {}),
       onProgress: values.quiet ? undefined : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`)
     })
@@ -106,6 +115,12 @@ export async function cmdBuild(args: readonly string[], io: CliIO): Promise<numb
         renderTable(['variant', 'path', 'deps', 'app image', 'up/mnt/skip', 'uploaded', 'seconds'], rows)
       )
       for (const v of result.variants) if (v.error) io.err(`${v.variant}: ${v.error}\n`)
+    }
+    if (!values.quiet) {
+      // Where the images went (absolute: the store's name is), and for a layout how to run one.
+      io.err(`images: ${result.store}\n`)
+      const tag = result.variants.find((v) => v.tags.length > 0)?.tags[0]
+      if (spec.kind === 'layout' && tag) io.err(`run one: ${podmanRunCommand(resolve(spec.dir), tag)}\n`)
     }
     return result.variants.every((v) => v.path === 'fast' || v.path === 'full') ? 0 : 1
   } finally {

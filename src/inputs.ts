@@ -2,6 +2,8 @@
 // validated here, and a bad one names itself (`with.<input>`) and says what it takes.
 import * as core from '@actions/core'
 import { ConfigError } from './errors.js'
+import { parseImageReference } from './registry/client.js'
+import { lowercaseRepository } from './registry/open.js'
 import { TAG_PATTERN } from './registry/store.js'
 import { parsePlatform, type Platform } from './target.js'
 
@@ -106,7 +108,40 @@ function annotateInput(value: string): Annotate[] {
   return [...new Set(list)] as Annotate[]
 }
 
-export function parseInputs(get: (name: string) => string): Inputs {
+/**
+ * The image input, its repository path lowercased: `ghcr.io/${{ github.repository }}` is the
+ * usual way to write it, and GitHub keeps an owner's capitals while registries refuse them. The
+ * change is said (`notice`), since the image then has another name than the one written.
+ */
+function imageInput(value: string | null, notice: (message: string) => void): string | null {
+  if (value === null) return null
+  const written = value.replace(/^(docker|registry):(\/\/)?/, '')
+  const lower = lowercaseRepository(written)
+  if (lower !== null)
+    notice(
+      `input image: ${written} has capitals in its repository name, which registries refuse: using ${lower}`
+    )
+  const image = lower ?? written
+  try {
+    parseImageReference(image, 'image')
+  } catch {
+    throw bad(
+      'image',
+      `${JSON.stringify(value)} is not an image repository`,
+      'write it as host/repository without a tag, e.g. ghcr.io/acme/app or ghcr.io/${{ github.repository }}'
+    )
+  }
+  return image
+}
+
+/**
+ * `notice` is told about inputs that were taken in another form than written (an image with
+ * capitals); getInputs passes core.notice.
+ */
+export function parseInputs(
+  get: (name: string) => string,
+  notice: (message: string) => void = () => undefined
+): Inputs {
   const text = (name: string): string | null => {
     const v = get(name).trim()
     return v === '' ? null : v
@@ -145,7 +180,7 @@ export function parseInputs(get: (name: string) => string): Inputs {
   const epoch = text('cache-epoch')
   return {
     project: text('project') ?? '.',
-    image: text('image'),
+    image: imageInput(text('image'), notice),
     variants: listInput(get('variants')),
     platforms,
     push: booleanInput('push', get('push').trim(), true),
@@ -175,7 +210,10 @@ export function parseInputs(get: (name: string) => string): Inputs {
 }
 
 export function getInputs(): Inputs {
-  const inputs = parseInputs((name) => core.getInput(name))
+  const inputs = parseInputs(
+    (name) => core.getInput(name),
+    (m) => core.notice(m)
+  )
   // Masked in every log line from here on, whatever prints them.
   if (inputs.registryPassword) core.setSecret(inputs.registryPassword)
   if (inputs.githubToken) core.setSecret(inputs.githubToken)

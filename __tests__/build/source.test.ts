@@ -3,7 +3,7 @@
 // mode with a real builder's `COPY . /app`.
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SourceError } from '../../src/build/errors.js'
 import {
@@ -15,6 +15,8 @@ import {
   type SourceTree
 } from '../../src/build/source.js'
 import type { LayerEntry } from '../../src/oci/entry.js'
+import { buildLayer } from '../../src/oci/layer.js'
+import { LayoutStore } from '../../src/registry/layout.js'
 import { copyCorpusCase, planDir, tempDir, writeFiles } from '../support/project.js'
 
 /** `path` for files, `path/` for directories, `path -> target` for links. */
@@ -129,6 +131,39 @@ describe('walk mode', () => {
     expect(listing(all)).toContain('app/env311/pyvenv.cfg')
     expect(listing(all)).toContain('app/pkg/old.pyc')
     expect(listing(all).some((p) => p.includes('.git'))).toBe(false)
+  })
+
+  it('never packs an OCI image layout inside the tree: two walks around a build give one layer', async () => {
+    const dir = writeFiles(tempDir(), {
+      'app.py': 'print(1)\n',
+      'pkg/__init__.py': '',
+      'data/oci-layout': 'x',
+      'out/log.txt': ''
+    })
+    const layer = async () => {
+      const tree = await collectSource({ projectDir: dir, workdir: '/app', mode: 'walk' })
+      return { tree, blob: await buildLayer(tree.entries, { mtime: 0, compression: 'gzip' }) }
+    }
+    const first = await layer()
+    // What builds with `--store oci:./images` and `--store oci:out/oci` leave behind.
+    for (const where of ['images', 'out/oci']) {
+      const store = new LayoutStore(join(dir, where))
+      store.init()
+      const image = Buffer.from(JSON.stringify({ schemaVersion: 2, layers: [first.blob.digest] }))
+      await store.putBlob(
+        { mediaType: first.blob.mediaType, digest: first.blob.digest, size: first.blob.size },
+        first.blob.data!
+      )
+      await store.putManifest('app-1', image, 'application/vnd.oci.image.manifest.v1+json')
+    }
+    const second = await layer()
+    expect(second.blob.digest).toBe(first.blob.digest)
+    expect(listing(second.tree)).toEqual(listing(first.tree))
+    // A lone `oci-layout` file is not a layout: data/ still ships.
+    expect(listing(second.tree)).toContain('app/data/oci-layout')
+    expect(second.tree.excluded).toBe(2)
+    // The store directories the layout made carry a .gitignore of `*`.
+    expect(readFileSync(join(dir, 'images', '.gitignore'), 'utf8')).toBe('*\n')
   })
 
   it('applies .dockerignore, keeping .dockerignore itself unless it excludes itself', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { readRunContext } from '../../src/github/context.js'
+import { pullRequestHeadSha, readRunContext } from '../../src/github/context.js'
 
 const payload = (p: unknown) => () => JSON.stringify(p)
 
@@ -113,5 +113,32 @@ describe('readRunContext', () => {
       })
     )
     expect(c.readOnly).toBe(readOnly)
+  })
+})
+
+describe('pullRequestHeadSha', () => {
+  const head = '0123456789abcdef0123456789abcdef01234567'
+  const pr = payload({ pull_request: { number: 3, head: { sha: head } } })
+  it.each<[string, Record<string, string>, () => string, string | null]>([
+    ['pull_request', { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: '/e' }, pr, head],
+    ['pull_request_target', { GITHUB_EVENT_NAME: 'pull_request_target', GITHUB_EVENT_PATH: '/e' }, pr, head],
+    ['a push (even with such a payload)', { GITHUB_EVENT_NAME: 'push', GITHUB_EVENT_PATH: '/e' }, pr, null],
+    ['no payload path', { GITHUB_EVENT_NAME: 'pull_request' }, pr, null],
+    [
+      'an unreadable payload',
+      { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: '/e' },
+      () => {
+        throw new Error('ENOENT')
+      },
+      null
+    ],
+    [
+      'a head sha that is not one',
+      { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: '/e' },
+      payload({ pull_request: { head: { sha: 'main; rm -rf /' } } }),
+      null
+    ]
+  ])('%s', (_, env, read, expected) => {
+    expect(pullRequestHeadSha(env, read)).toBe(expected)
   })
 })

@@ -1,13 +1,26 @@
 // What git says about the checkout: the revision and its time (for labels and reproducible
-// timestamps) and where the source lives (for org.opencontainers.image.source), with any
-// credentials in remote URLs removed.
+// timestamps), whether the working tree differs from it, what `{sha}` in a tag becomes, and where
+// the source lives (for org.opencontainers.image.source), with any credentials in remote URLs
+// removed.
+//
+// Which revision: on a pull request, the head commit from the event payload (GITHUB_SHA and the
+// default checkout are a merge commit that nobody pushed and checks do not show); else GITHUB_SHA;
+// else HEAD. A working tree with uncommitted edits to tracked files is not that revision: its
+// `{sha}` gets `-dirty`, so a tag never claims a commit that does not hold the image's source.
 import { execFile } from 'node:child_process'
+import { pullRequestHeadSha } from '../github/context.js'
 
 export interface GitInfo {
   readonly revision: string | null
   /** Seconds since the epoch of HEAD's commit. */
   readonly commitTime: number | null
   readonly sourceUrl: string | null
+  /** Tracked files differ from HEAD (`git status --porcelain --untracked-files=no` lists some). */
+  readonly dirty: boolean
+  /** What `{sha}` expands to: 12 hex digits of the revision, `-dirty` added when dirty; `local` without git. */
+  readonly tagSha: string
+  /** For the build's output: what the user should know about the revision (a dirty tree…). */
+  readonly warnings: readonly string[]
 }
 
 function git(dir: string, args: string[]): Promise<string | null> {
@@ -31,21 +44,46 @@ export function publicRepositoryUrl(remote: string): string | null {
   }
 }
 
-export async function gitInfo(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<GitInfo> {
-  // Two processes at once: HEAD's hash and commit time, and the origin remote.
-  const [log, remote] = await Promise.all([
+/** `{sha}`: the revision's first 12 hex digits (`-dirty` when the tree differs), or `local`. */
+export function tagShaOf(revision: string | null, dirty: boolean): string {
+  if (!revision) return 'local'
+  return `${revision.slice(0, 12)}${dirty ? '-dirty' : ''}`
+}
+
+export async function gitInfo(
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  readPayload?: (path: string) => string
+): Promise<GitInfo> {
+  // Three processes at once: HEAD's hash and commit time, the origin remote, and the tracked
+  // files that differ from HEAD (untracked ones do not: git mode does not ship them, and a walk
+  // of a tree with stray files is still that commit's source as far as a tag can say).
+  const [log, remote, status] = await Promise.all([
     git(dir, ['log', '-1', '--format=%H %ct']),
-    git(dir, ['config', '--get', 'remote.origin.url'])
+    git(dir, ['config', '--get', 'remote.origin.url']),
+    git(dir, ['status', '--porcelain', '--untracked-files=no'])
   ])
   const [head, time] = (log ?? '').split(' ')
-  const revision = env['GITHUB_SHA'] || head || null
+  const prHead = pullRequestHeadSha(env, readPayload)
+  const revision = prHead || env['GITHUB_SHA'] || head || null
+  // A failing `git status` (no git, not a repository) also gives null: nothing to call dirty.
+  const dirty = status !== null
+  const tagSha = tagShaOf(revision, dirty)
+  const warnings: string[] = []
+  if (dirty)
+    warnings.push(
+      `the working tree has uncommitted changes to tracked files: {sha} is ${tagSha}, not the commit's ${tagShaOf(revision, false)}`
+    )
   const server = env['GITHUB_SERVER_URL']
   const repo = env['GITHUB_REPOSITORY']
   return {
     revision,
     commitTime: time && /^\d+$/.test(time) ? Number(time) : null,
     sourceUrl:
-      server && repo ? `${server.replace(/\/$/, '')}/${repo}` : remote ? publicRepositoryUrl(remote) : null
+      server && repo ? `${server.replace(/\/$/, '')}/${repo}` : remote ? publicRepositoryUrl(remote) : null,
+    dirty,
+    tagSha,
+    warnings
   }
 }
 

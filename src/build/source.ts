@@ -11,6 +11,9 @@
 // - walk mode: every file below the directory, as `COPY . <workdir>` would see it, less common
 //   junk (see JUNK_DIRS/JUNK_FILES: caches, `__pycache__`, `*.pyc`, and any directory holding a
 //   `pyvenv.cfg`, i.e. a virtualenv whatever its name). Empty directories are kept, as Docker does.
+//   Never shipped, junk rules or not: an OCI image layout (a directory holding `oci-layout` and
+//   `index.json`), such as a `--store oci:./images` inside the project. Packing it would put the
+//   previous images into the next one, which grows without end and changes the layer every build.
 // - auto: git when the directory is inside a git work tree (a `.git` in it or above it), else walk.
 // In every mode nothing named `.git` is shipped, and `<dir>/.dockerignore` applies with Docker's
 // semantics (see dockerignore.ts); the `.dockerignore` file itself ships unless it excludes itself.
@@ -107,6 +110,8 @@ export const JUNK_DIRS: ReadonlySet<string> = new Set([
 export const JUNK_FILES: readonly string[] = ['.pyc', '.pyo']
 /** A directory holding this file is a virtualenv: walk mode leaves it out. */
 const VENV_MARKER = 'pyvenv.cfg'
+/** A directory holding both is an OCI image layout (an image store): walk mode leaves it out. */
+const OCI_LAYOUT_MARKERS = ['oci-layout', 'index.json'] as const
 
 /** Under `<workdir>/` for local packages from outside the project directory. */
 export const LOCAL_DIR = '_local'
@@ -507,6 +512,10 @@ async function collectWalk(
       if (keep) excluded++
       return
     }
+    if (rel !== '' && isOciLayout(entries)) {
+      if (keep) excluded++
+      return
+    }
     if (keep && rel !== '') dirs.push(rel)
     const below: Promise<void>[] = []
     for (const e of entries) {
@@ -545,6 +554,12 @@ async function collectWalk(
 }
 
 const VENV_BYTES = Buffer.from(VENV_MARKER)
+const OCI_LAYOUT_BYTES = OCI_LAYOUT_MARKERS.map((m) => Buffer.from(m))
+
+/** A directory listing with the files of an OCI image layout. */
+function isOciLayout(entries: readonly Dirent<Buffer>[]): boolean {
+  return OCI_LAYOUT_BYTES.every((m) => entries.some((e) => !e.isDirectory() && e.name.equals(m)))
+}
 
 /** The file or link at `rel`; null when there is none (missing, or a directory). */
 async function toItem(root: string, display: string, rel: string, st: Stats | null): Promise<Item | null> {

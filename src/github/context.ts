@@ -39,6 +39,27 @@ interface Payload {
   }
 }
 
+/**
+ * The pull request's head commit, from the event payload, when the run is for a pull request
+ * (`pull_request`, `pull_request_target`, the review events): GITHUB_SHA is then a merge commit
+ * (or the base branch's head) that nobody pushed, while checks and people talk about the head.
+ * null for other events, or when the payload cannot be read or names no valid sha.
+ */
+export function pullRequestHeadSha(
+  env: Env,
+  readPayload: (path: string) => string = (p) => readFileSync(p, 'utf8')
+): string | null {
+  if (!(env['GITHUB_EVENT_NAME'] ?? '').startsWith('pull_request')) return null
+  const path = env['GITHUB_EVENT_PATH']
+  if (!path) return null
+  try {
+    const sha = (JSON.parse(readPayload(path)) as Payload).pull_request?.head?.sha
+    return typeof sha === 'string' && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha) ? sha : null
+  } catch {
+    return null
+  }
+}
+
 export function readRunContext(
   env: Env,
   readPayload: (path: string) => string = (p) => readFileSync(p, 'utf8')

@@ -50,7 +50,8 @@ export class LayoutStore implements ImageStore {
 
   constructor(dir: string) {
     this.dir = resolve(dir)
-    this.name = `oci:${dir}`
+    // Absolute, so what the build prints (`pushed oci:DIR:TAG`) works from any directory.
+    this.name = `oci:${this.dir}`
   }
 
   private blobPath(d: Digest): string {
@@ -59,7 +60,11 @@ export class LayoutStore implements ImageStore {
 
   /** Create the layout files when missing; refuse a directory that is something else. */
   init(): void {
+    // A layout this creates gets a `.gitignore` of `*`: one made inside a checkout (`--store
+    // oci:./images`) then never shows in git status nor ships with git-tracked source.
+    const created = !existsSync(this.dir)
     mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true })
+    if (created) writeFileSync(join(this.dir, '.gitignore'), '*\n')
     const marker = join(this.dir, 'oci-layout')
     if (existsSync(marker)) {
       const v = (JSON.parse(readFileSync(marker, 'utf8')) as { imageLayoutVersion?: string })
