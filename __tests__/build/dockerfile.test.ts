@@ -8,11 +8,15 @@ import {
   defaultDockerfile,
   engineCommands,
   engineOf,
+  lockIndexUrl,
+  newestPipWheel,
+  saysBuildxMissing,
   type DockerfileSettings,
   type EngineRun
 } from '../../src/build/dockerfile.js'
 import { DockerfileError } from '../../src/build/errors.js'
 import type { Platform } from '../../src/target.js'
+import type { IndexFile } from '../../src/wheels/index.js'
 import { DEFAULT_PACKAGES, uvProject, VARIANTS_CONFIG } from '../support/fixtures.js'
 import { planDir } from '../support/project.js'
 
@@ -121,6 +125,65 @@ describe('buildArgsFor', () => {
       )
     ).toEqual(['FAST_BUILD_VARIANT', 'FAST_BUILD_BASE'])
   })
+
+  it("the base image's interpreter, when found, as FAST_BUILD_PYTHON (the user's cannot override it)", () => {
+    expect(
+      buildArgsFor({
+        settings: settings({ buildArgs: { FAST_BUILD_PYTHON: 'python2' } }),
+        variant: 'ml',
+        base: 'b',
+        platforms: [AMD64],
+        python: '/usr/bin/python3'
+      })
+    ).toEqual([
+      ['FAST_BUILD_VARIANT', 'ml'],
+      ['FAST_BUILD_BASE', 'b'],
+      ['FAST_BUILD_PYTHON', '/usr/bin/python3'],
+      ['FAST_BUILD_REQUIREMENTS', 'requirements-linux-amd64.txt']
+    ])
+  })
+
+  it("the base image's interpreter is no part of a variant's hash", () => {
+    // It reaches the build only as a build arg, never through the settings the planner hashes.
+    const dir = uvProject({ config: VARIANTS_CONFIG, packages: SDIST_ONLY })
+    const dev = planDir(dir).variants.find((v) => v.name === 'dev')!
+    expect(dev.builder.kind === 'dockerfile' && dev.builder.settings.text).toBe(defaultDockerfile())
+  })
+})
+
+describe('newestPipWheel', () => {
+  const sha = (c: string) => c.repeat(64)
+  const f = (filename: string, o: Partial<IndexFile> = {}): IndexFile => ({
+    filename,
+    url: `https://files.example/${filename}`,
+    hashes: { sha256: sha('a') },
+    ...o
+  })
+  it('the newest final, unyanked, hashed wheel whose Requires-Python admits the target', () => {
+    const files = [
+      f('pip-24.0-py3-none-any.whl', { requiresPython: '>=3.7' }),
+      f('pip-24.0.tar.gz'),
+      f('pip-25.1-py3-none-any.whl', { requiresPython: '>=3.9' }),
+      f('pip-25.2-py3-none-any.whl', { requiresPython: '>=3.9', yanked: 'broken' }),
+      f('pip-25.3b1-py3-none-any.whl'),
+      f('pip-25.1.1-py3-none-any.whl', { requiresPython: '>=3.9', hashes: {} }),
+      f('pip-9.0.3-py2.py3-none-any.whl')
+    ]
+    expect(newestPipWheel(files, '3.12.0')?.filename).toBe('pip-25.1-py3-none-any.whl')
+    expect(newestPipWheel(files, '3.8.10')?.filename).toBe('pip-24.0-py3-none-any.whl')
+    expect(newestPipWheel([f('pip-24.0.tar.gz')], '3.12.0')).toBeNull()
+  })
+})
+
+describe('saysBuildxMissing', () => {
+  it.each<[string, boolean]>([
+    ['docker: unknown command: docker buildx', true],
+    ["docker: 'buildx' is not a docker command.", true],
+    ['unknown flag: --platform', true],
+    ['ERROR: failed to solve: process "/bin/sh -c pip install" did not complete successfully', false]
+  ])('%s → %s', (line, expected) => {
+    expect(saysBuildxMissing(['#1 building', line])).toBe(expected)
+  })
 })
 
 /** DEFAULT_PACKAGES with pytest published as an sdist only. */
@@ -186,6 +249,8 @@ describe('contextFiles', () => {
     ])
     const lines = files[0]!.text.split('\n').filter((l) => l && !l.startsWith('#'))
     expect(lines[0]).toBe('--index-url https://pypi.org/simple')
+    // Where a pip wheel would come from: the same index.
+    expect(lockIndexUrl(dev.platforms)).toBe('https://pypi.org/simple')
     expect(lines).toContain('pytest==8.3.3 \\')
     expect(lines.filter((l) => l.includes('--hash=sha256:')).length).toBeGreaterThanOrEqual(5)
     expect(files[1]!.text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([])
@@ -235,10 +300,21 @@ describe('defaultDockerfile', () => {
     const text = defaultDockerfile({ interpreter: '/usr/local/bin/python3.12' })
     expect(text).toMatch(/^ARG FAST_BUILD_BASE\nFROM \$\{FAST_BUILD_BASE\}$/m)
     expect(text).toMatch(
-      /python3\.12 -m pip install --no-deps .* --require-hashes -r "\/tmp\/fast-build\/requirements-\$slug\.txt"/
+      /"\$FAST_BUILD_PYTHON" -m pip install --no-deps .* --require-hashes -r "\/tmp\/fast-build\/requirements-\$slug\.txt"/
     )
     expect(text).toContain('requirements-vcs-$slug.txt')
     expect(text).not.toMatch(/COPY \. /)
+  })
+
+  it('installs with the interpreter of the build arg, bootstrapping pip from a wheel in the context', () => {
+    const text = defaultDockerfile()
+    expect(text).toMatch(/^ARG FAST_BUILD_PYTHON=python3$/m)
+    expect(text).toMatch(/^COPY pip\/ \/tmp\/fast-build\/pip\/$/m)
+    expect(text).toContain('if ! "$FAST_BUILD_PYTHON" -m pip --version >/dev/null 2>&1; then')
+    expect(text).toContain('"$FAST_BUILD_PYTHON" "$whl/pip" install --no-deps')
+    // The text is hashed: nothing of the install layout (or the base image) goes into it.
+    expect(defaultDockerfile({ interpreter: '/usr/bin/python3.11' })).toBe(text)
+    expect(text).not.toMatch(/\/usr\/(local\/)?bin\/python/)
   })
 
   it('DockerfileError is a fast-build error', () => {

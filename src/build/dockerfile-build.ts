@@ -1,17 +1,30 @@
-// The Dockerfile builder's edge: write the build context, run the engine (docker buildx or
-// buildah) with its output streamed line by line, and hand back the deps image it pushed, read
-// from the registry like any other. What to write and which commands to run is dockerfile.ts's.
+// The Dockerfile builder's edge: write the build context (with a pip wheel when the base image's
+// Python has no pip), check that docker has buildx when the command needs it, run the engine
+// (docker buildx or buildah) with its output streamed line by line, and hand back the deps image
+// it pushed, read from the registry like any other. What to write and which commands to run is
+// dockerfile.ts's.
 import { spawn } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
+import { describeError } from '../errors.js'
+import { normalizeName } from '../names.js'
 import type { Plan, VariantPlan } from '../plan/plan.js'
 import { isLoopback, parseImageReference } from '../registry/client.js'
 import type { ImageStore } from '../registry/store.js'
+import { pythonFull, type PythonVersion } from '../target.js'
+import { ArtifactCache, defaultCacheDir, fetchArtifacts } from '../wheels/fetch.js'
+import { indexConfigFor } from '../wheels/index-credentials.js'
+import { PackageIndex, type IndexConfig } from '../wheels/index.js'
 import {
   buildArgsFor,
   contextFiles,
   engineCommands,
   engineOf,
+  lockIndexUrl,
+  newestPipWheel,
+  PIP_CONTEXT_DIR,
+  saysBuildxMissing,
+  type BasePython,
   type DockerfileSettings
 } from './dockerfile.js'
 import { resolveDepsImage, type DepsImage } from './deps-image.js'
@@ -31,7 +44,22 @@ export interface DockerfileBuildOptions {
   readonly workDir: string
   readonly env: NodeJS.ProcessEnv
   readonly onProgress?: (message: string) => void
+  /**
+   * The base image's Python, found in it: its interpreter goes to the Dockerfile as
+   * FAST_BUILD_PYTHON, and without pip (hasPip false) the generated Dockerfile gets a pip wheel in
+   * its context. Absent: FAST_BUILD_PYTHON keeps its default (`python3`), and no wheel is added.
+   */
+  readonly python?: BasePython
+  /** The index a pip wheel comes from: a mirror (--index-url) when set, else the lock's index. */
+  readonly mirror?: IndexConfig | null
+  /** Where a pip wheel is downloaded to (default: `artifacts` in the default cache directory). */
+  readonly cache?: ArtifactCache
 }
+
+/** What to do when docker has no buildx: said by the preflight check and by a failed build. */
+const BUILDX_HINT =
+  'install the buildx plugin (the docker-buildx or docker-buildx-plugin package), use docker/setup-buildx-action in the workflow, ' +
+  'or build with buildah: dockerfile-command = "buildah bud"'
 
 /** Run one command; every output line to `onLine`; the exit code and the last lines. */
 function runStreaming(
@@ -73,6 +101,92 @@ function shown(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ')
 }
 
+/**
+ * When `command` is `docker buildx …`, check that the docker found has the buildx plugin
+ * (`docker buildx version`), so that a missing plugin says so rather than failing the build with
+ * "unknown flag". A docker that is not found at all is left to the build, which says to install it.
+ */
+export async function checkBuildx(
+  command: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  variant: string
+): Promise<void> {
+  if (engineOf(command) !== 'docker' || command[1] !== 'buildx') return
+  const argv = [command[0]!, 'buildx', 'version']
+  const { code, tail } = await runStreaming(argv, env, cwd, () => undefined)
+  if (code === 0 || code === 127) return
+  throw new DockerfileError(
+    `${variant}: the Dockerfile builder runs ${command.join(' ')}, and ${command[0]} has no buildx plugin (${shown(argv)}: ${tail.find((l) => l.trim() !== '') ?? `exit ${code}`})`,
+    { keyPath: 'tool.fast-build.dockerfile-command' },
+    BUILDX_HINT
+  )
+}
+
+/**
+ * Put the newest pip wheel of `index` that runs on `python` into `dir`, its sha256 checked against
+ * the index page; the file name. A DockerfileError naming the index when it has none or fails.
+ */
+export async function fetchPipWheel(
+  index: IndexConfig,
+  python: PythonVersion,
+  dir: string,
+  cache: ArtifactCache,
+  why: string
+): Promise<string> {
+  const listing = new PackageIndex(index)
+  const fix = `use a base image whose Python has pip, or set index-url to an index that serves pip wheels (${why})`
+  let files
+  try {
+    files = await listing.files('pip')
+  } catch (e) {
+    throw new DockerfileError(
+      `${why}, and pip cannot be listed on the index ${listing.url}: ${describeError(e)}`,
+      { keyPath: 'tool.fast-build.index-url' },
+      fix
+    )
+  }
+  const wheel = newestPipWheel(files, pythonFull(python))
+  if (!wheel)
+    throw new DockerfileError(
+      `${why}, and the index ${listing.url} lists no pip wheel (final, not yanked, with a sha256) for Python ${pythonFull(python)}`,
+      { keyPath: 'tool.fast-build.index-url' },
+      fix
+    )
+  const version = /^pip-([^-]+)-/.exec(wheel.filename)![1]!
+  let path: string
+  try {
+    const [fetched] = await fetchArtifacts(
+      [
+        {
+          name: normalizeName('pip'),
+          version,
+          file: {
+            name: wheel.filename,
+            url: wheel.url,
+            path: null,
+            hashes: { sha256: wheel.hashes['sha256']!.toLowerCase() },
+            size: wheel.size ?? null,
+            kind: 'wheel'
+          },
+          index
+        }
+      ],
+      { cache }
+    )
+    path = fetched!.path
+  } catch (e) {
+    throw new DockerfileError(
+      `${why}, and ${wheel.filename} could not be fetched from the index ${listing.url}: ${describeError(e)}`,
+      { keyPath: 'tool.fast-build.index-url' },
+      fix
+    )
+  }
+  mkdirSync(dir, { recursive: true })
+  copyFileSync(path, join(dir, wheel.filename))
+  return wheel.filename
+}
+
 /** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
 export async function buildDepsWithDockerfile(
   v: VariantPlan,
@@ -92,10 +206,24 @@ export async function buildDepsWithDockerfile(
   mkdirSync(context, { recursive: true })
   for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
     writeFileSync(join(context, f.name), f.text)
+  // Always there (the generated Dockerfile copies it); holds a pip wheel only when needed.
+  mkdirSync(join(context, PIP_CONTEXT_DIR))
   let file: string
   if (settings.path === null) {
     file = join(context, 'Dockerfile')
     writeFileSync(file, settings.text)
+    // Only the generated Dockerfile knows the wheel; a project's own Dockerfile brings its pip.
+    if (o.python && !o.python.hasPip) {
+      const index = o.mirror ?? indexConfigFor(lockIndexUrl(v.platforms), null, o.env)
+      const name = await fetchPipWheel(
+        index,
+        v.python,
+        join(context, PIP_CONTEXT_DIR),
+        o.cache ?? new ArtifactCache(join(defaultCacheDir(o.env), 'artifacts')),
+        `${v.name}: the base image's ${o.python.interpreter} has no pip`
+      )
+      say(`the base image's ${o.python.interpreter} has no pip: ${name} goes into the build context`)
+    }
   } else {
     file = isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path)
   }
@@ -106,23 +234,37 @@ export async function buildDepsWithDockerfile(
     file,
     context,
     variant: v.name,
-    buildArgs: buildArgsFor({ settings, variant: v.name, base: o.base, platforms }),
+    buildArgs: buildArgsFor({
+      settings,
+      variant: v.name,
+      base: o.base,
+      platforms,
+      ...(o.python ? { python: o.python.interpreter } : {})
+    }),
     platforms,
     tag: ref,
     insecure: isLoopback(parseImageReference(ref, 'image').host),
     githubCache: Boolean(o.env['ACTIONS_RUNTIME_TOKEN']) && engineOf(settings.command) === 'docker'
   })
+  await checkBuildx(settings.command, o.env, context, v.name)
   const start = performance.now()
   for (const argv of commands) {
     say(`$ ${shown(argv)}`)
     const { code, tail } = await runStreaming(argv, o.env, context, (line) => say(line))
     if (code !== 0) {
+      const noBuildx = engineOf(argv) === 'docker' && saysBuildxMissing(tail)
       throw new DockerfileError(
-        `${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}; its last lines:\n${tail.join('\n')}`,
-        settings.path ? { file: settings.path } : { keyPath: 'tool.fast-build.dockerfile' },
+        `${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}${noBuildx ? `: ${argv[0]} has no buildx plugin` : ''}; its last lines:\n${tail.join('\n')}`,
+        noBuildx
+          ? { keyPath: 'tool.fast-build.dockerfile-command' }
+          : settings.path
+            ? { file: settings.path }
+            : { keyPath: 'tool.fast-build.dockerfile' },
         code === 127
           ? `install ${argv[0]} or set dockerfile-command (for instance "buildah bud")`
-          : 'fix the Dockerfile or the packages it installs (the full log is above)'
+          : noBuildx
+            ? BUILDX_HINT
+            : 'fix the Dockerfile or the packages it installs (the full log is above)'
       )
     }
   }

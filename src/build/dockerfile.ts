@@ -8,16 +8,31 @@
 // the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
 // which pip cannot hash), never the source. A code change therefore cannot invalidate it.
 import { basename } from 'node:path'
-import type { LockedPackage } from '../lock/model.js'
+import { PYPI_SIMPLE, type LockedPackage } from '../lock/model.js'
+import { compareVersions, isPrerelease, parseVersion, specifierSetContains, type Version } from '../pep440.js'
 import type { PlatformPlan } from '../plan/plan.js'
 import { formatPlatform, type Platform } from '../target.js'
+import type { IndexFile } from '../wheels/index.js'
 import { DockerfileError } from './errors.js'
 import type { DockerfileSettings } from './dockerfile-settings.js'
-import { pinnedRequirements, requirementIndexes, requirementLines } from './requirements.js'
+import { pinnedRequirements, requirementIndexes, requirementLines, type PinOptions } from './requirements.js'
 
 export type Engine = 'docker' | 'buildah'
 
-export { DEFAULT_COMMAND, defaultDockerfile, type DockerfileSettings } from './dockerfile-settings.js'
+export {
+  DEFAULT_COMMAND,
+  defaultDockerfile,
+  PIP_CONTEXT_DIR,
+  type DockerfileSettings
+} from './dockerfile-settings.js'
+
+/** The base image's Python as found in it (by the caller): the generated Dockerfile installs with it. */
+export interface BasePython {
+  /** What runs it in the image (`python3`, `/usr/local/bin/python3.12`): FAST_BUILD_PYTHON. */
+  readonly interpreter: string
+  /** `<interpreter> -m pip` runs: when false, a pip wheel goes into the build context. */
+  readonly hasPip: boolean
+}
 
 /** The engine a command line drives, from its program name. */
 export function engineOf(command: readonly string[]): Engine {
@@ -49,11 +64,7 @@ export function contextFiles(
   }
   const files: ContextFile[] = []
   for (const p of platforms) {
-    const reqs = pinnedRequirements(p.closure.installed, p.target, {
-      refuse,
-      git: 'allow',
-      why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
-    })
+    const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions(refuse))
     const hashed = reqs.filter((r) => r.hashes.length > 0)
     const vcs = reqs.filter((r) => r.hashes.length === 0)
     const { index, extra } = requirementIndexes(hashed)
@@ -85,6 +96,59 @@ export function contextFiles(
   return files
 }
 
+const pinOptions = (refuse: PinOptions['refuse']): PinOptions => ({
+  refuse,
+  git: 'allow',
+  why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
+})
+
+/**
+ * The index the requirements files install from (the lock's, else PyPI), for the first platform:
+ * where a pip wheel is fetched when the base image's Python has none. Call after contextFiles,
+ * which refuses what cannot be pinned.
+ */
+export function lockIndexUrl(platforms: readonly PlatformPlan[]): string {
+  const p = platforms[0]
+  if (!p) return PYPI_SIMPLE
+  const reqs = pinnedRequirements(
+    p.closure.installed,
+    p.target,
+    pinOptions((pkg) => {
+      throw new DockerfileError(`${pkg.name} cannot be pinned`)
+    })
+  )
+  return requirementIndexes(reqs.filter((r) => r.hashes.length > 0)).index
+}
+
+/**
+ * The newest pip wheel of an index listing that runs on `python` ("3.12.0"): a final release, not
+ * yanked, with a sha256 to check the download against, whose Requires-Python admits `python`.
+ * null when there is none.
+ */
+export function newestPipWheel(files: readonly IndexFile[], python: string): IndexFile | null {
+  let best: { file: IndexFile; version: Version } | null = null
+  for (const f of files) {
+    const m = /^pip-([^-]+)-(?:py3|py2\.py3)-none-any\.whl$/i.exec(f.filename)
+    const version = m ? parseVersion(m[1]!) : null
+    if (!version || isPrerelease(version) || f.yanked) continue
+    if (!/^[0-9a-f]{64}$/i.test(f.hashes['sha256'] ?? '')) continue
+    // An unparsable Requires-Python is taken as a no: a pip that cannot start fails the build late.
+    if (f.requiresPython && specifierSetContains(f.requiresPython, python) !== true) continue
+    if (!best || compareVersions(version, best.version) > 0) best = { file: f, version }
+  }
+  return best?.file ?? null
+}
+
+/**
+ * Whether an engine's output says the docker CLI has no buildx plugin: `docker buildx …` is then
+ * an unknown command, or plain `docker build` refuses buildx's flags.
+ */
+export function saysBuildxMissing(lines: readonly string[]): boolean {
+  return lines.some((l) =>
+    /unknown command: docker buildx|'buildx' is not a docker command|unknown flag: --platform/.test(l)
+  )
+}
+
 /** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
 export function buildArgsFor(args: {
   readonly settings: DockerfileSettings
@@ -92,11 +156,17 @@ export function buildArgsFor(args: {
   /** The base image, pinned (`repo@sha256:…`). */
   readonly base: string
   readonly platforms: readonly Platform[]
+  /**
+   * The base image's interpreter, as FAST_BUILD_PYTHON. Not hashed, unlike the user's build args:
+   * it is found in the pinned base image, whose digest the hash covers.
+   */
+  readonly python?: string
 }): [string, string][] {
   const ours: [string, string][] = [
     ['FAST_BUILD_VARIANT', args.variant],
     ['FAST_BUILD_BASE', args.base]
   ]
+  if (args.python) ours.push(['FAST_BUILD_PYTHON', args.python])
   // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
   if (args.platforms.length === 1)
     ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0]!)])
