@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join } from 'node:path'
 import * as core from '../__fixtures__/core.js'
 import type { CacheBackend } from '../src/github/cache.js'
-import { runnableRootfs, umociImage } from './support/deps-images.js'
+import { runnableRootfs, stubPython, umociImage } from './support/deps-images.js'
 import { uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
 import { tempDir } from './support/project.js'
 import { startPypiServer, type PypiServer } from './support/pypi-server.js'
@@ -199,7 +199,7 @@ describe('action: build mode against a registry', () => {
     ])
     index = await startPypiServer({ files: servedFiles(wheels) })
     baseLayout = join(tempDir(), 'base')
-    await umociImage(baseLayout, 'base', runnableRootfs(join(tempDir(), 'rootfs')))
+    await umociImage(baseLayout, 'base', runnableRootfs(join(tempDir(), 'rootfs'), stubPython('3.11')))
     expect((await skopeoCopy(`oci:${baseLayout}:base`, `docker://${reg.host}/base:3.11`)).stderr).toBe('')
   }, 300_000)
 

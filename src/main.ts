@@ -98,6 +98,7 @@ export async function run(deps: RunDeps = {}): Promise<void> {
       }))
       setPlanOutputs(plan0, all)
       await writeSummary(plan0, all, null, new Map(), null, context, mode)
+      failUnplanned(plan0)
       return
     }
     const store = await openStore(parseStoreSpec(image, 'image'), {
@@ -274,6 +275,7 @@ async function buildOrPlan(job: Job): Promise<void> {
       full.length ? `full path needed for: ${full.join(', ')}` : 'every deps image exists: fast path only'
     )
     await writeSummary(plan, decisions, null, reasons, cache, job.context, mode)
+    failUnplanned(plan)
     return
   }
 
@@ -284,6 +286,8 @@ async function buildOrPlan(job: Job): Promise<void> {
     tags: inputs.tags,
     env: { ...env, ...(job.context.sha ? { GITHUB_SHA: job.context.sha } : {}) },
     rebuild: inputs.invalidate === 'all' ? 'all' : inputs.invalidate,
+    // A fan-out's jobs build one variant each with the same tags: every variant needs its own.
+    distinctTagsFor: plan.project.config.variants.map((v) => v.name),
     cacheDir,
     ...(inputs.maxLayers !== null ? { maxLayers: inputs.maxLayers } : {}),
     ...(cache ? { restoreWheels: (shas: readonly string[]) => cache.restoreWheels(shas) } : {}),
@@ -337,6 +341,22 @@ async function buildOrPlan(job: Job): Promise<void> {
       `${failed.length} of ${result.variants.length} variants failed: ${failed.map((v) => v.variant).join(', ')} (see the errors above)`
     )
   }
+}
+
+/** Variants that could not be planned fail the run, after the others have been planned. */
+function failUnplanned(plan: Plan): void {
+  const failed = plan.failed ?? []
+  if (failed.length === 0) return
+  for (const f of failed) {
+    core.error(describeError(f.error), {
+      title: `fast-build: ${f.name}`,
+      ...(f.error.location.file ? { file: f.error.location.file } : {}),
+      ...(f.error.location.line ? { startLine: f.error.location.line } : {})
+    })
+  }
+  core.setFailed(
+    `${plural(failed.length, 'variant')} could not be planned: ${failed.map((f) => f.name).join(', ')} (see the errors above)`
+  )
 }
 
 function setPlanOutputs(plan: Plan, decisions: readonly VariantDecision[]): void {

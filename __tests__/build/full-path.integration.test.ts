@@ -225,8 +225,15 @@ describe('a deps image built from the lock’s wheels', () => {
     expect(inspected.Layers.slice(0, baseLayers)).toEqual(
       JSON.parse((await skopeoInspect(`docker://${baseRef}`)).stdout).Layers
     )
+    // Then the project's own layer (its .dist-info, .pth, scripts), then the source.
     const app = JSON.parse((await skopeoInspect(`docker://${reg.host}/app:latest-base`)).stdout)
-    expect(app.Layers.slice(0, -1)).toEqual(inspected.Layers)
+    expect(app.Layers.slice(0, -2)).toEqual(inspected.Layers)
+    expect(JSON.parse(inspected.Labels['dev.fast-build.python'])).toMatchObject({
+      interpreter: '/usr/bin/python3',
+      sitePackages: SITE,
+      scripts: '/usr/local/bin',
+      version: '3.11'
+    })
   })
 
   it('a second build takes the fast path; a rebuild from an empty cache gives the same images', async () => {

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { runnableRootfs, umociImage } from './deps-images.js'
+import { runnableRootfs, stubPython, umociImage } from './deps-images.js'
 import { run } from './process.js'
 import { tempDir } from './project.js'
 import { startPypiServer, type PypiServer } from './pypi-server.js'
@@ -147,7 +147,7 @@ export async function startActionFixture(): Promise<ActionFixture> {
   ])
   const index = await startPypiServer({ files: servedFiles(wheels) })
   const base = join(tempDir(), 'base')
-  await umociImage(base, 'base', runnableRootfs(join(tempDir(), 'rootfs')))
+  await umociImage(base, 'base', runnableRootfs(join(tempDir(), 'rootfs'), stubPython('3.11')))
   const copied = await skopeoCopy(`oci:${base}:base`, `docker://${reg.host}/library/python:3.11`)
   if (copied.code !== 0) throw new Error(`pushing the base image failed: ${copied.stderr}`)
   const w = (project: string, version = '1.0.0') =>

@@ -1,12 +1,28 @@
 // Deps images for fast-path tests, made by umoci (a tool we did not write): a rootfs directory
 // becomes an image in an OCI layout; several platforms become an index. skopeo then copies them
 // wherever the test needs them (a registry, another layout).
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { runOk } from './process.js'
 
-/** A rootfs that runs /bin/sh and cat: dash and coreutils' cat with the libraries they need. */
+/**
+ * Stands in for a python.org build of `version` (`3.11`) in a base image: the names fast-build
+ * reads to find a base image's Python (`/usr/local/bin/python3.11` and its `python3` link, the
+ * stdlib landmark `os.py`). The "interpreter" is a shell script: these images run /bin/sh only.
+ */
+export function stubPython(version: string): Record<string, string> {
+  return {
+    [`usr/local/bin/python${version}`]: '#!/bin/sh\necho "stand-in python"\n',
+    [`usr/local/lib/python${version}/os.py`]: '',
+    'usr/local/bin/python3': `->python${version}`
+  }
+}
+
+/**
+ * A rootfs that runs /bin/sh and cat: dash and coreutils' cat with the libraries they need.
+ * `extra` adds files (a text starting `->` makes a symlink to the rest).
+ */
 export function runnableRootfs(dir: string, extra: Record<string, string> = {}): string {
   const files: [string, string][] = [
     ['/bin/dash', 'bin/sh'],
@@ -23,7 +39,8 @@ export function runnableRootfs(dir: string, extra: Record<string, string> = {}):
   }
   for (const [path, text] of Object.entries(extra)) {
     mkdirSync(join(dir, path, '..'), { recursive: true })
-    writeFileSync(join(dir, path), text)
+    if (text.startsWith('->')) symlinkSync(text.slice(2), join(dir, path))
+    else writeFileSync(join(dir, path), text, { mode: path.includes('/bin/') ? 0o755 : 0o644 })
   }
   return dir
 }

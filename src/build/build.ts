@@ -23,6 +23,7 @@ import { indexNameFor, namedIndexes } from '../project/indexes.js'
 import type { IndexConfig } from '../wheels/index.js'
 import { imagePythonFacts } from './image-python.js'
 import {
+  PythonLayoutError,
   readRecordedPython,
   recordedPython,
   resolveLayout,
@@ -36,7 +37,7 @@ import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
 import { TAG_PATTERN } from '../registry/store.js'
 import type { AppSettings } from './app-image.js'
 import { depsTag, resolveDepsImage } from './deps-image.js'
-import { engineOf } from './dockerfile.js'
+import { engineOf, type BasePython } from './dockerfile.js'
 import { buildDepsWithDockerfile } from './dockerfile-build.js'
 import {
   formatBytes,
@@ -122,6 +123,11 @@ export interface BuildOptions {
   readonly base?: BaseOptions
   /** Overrides max-layers of [tool.fast-build] (the action's input). */
   readonly maxLayers?: number
+  /**
+   * Variants whose tags must differ (default: those built now). The action names every configured
+   * variant: the jobs of a fan-out each build one, with the same templates.
+   */
+  readonly distinctTagsFor?: readonly string[]
   /** See FullPathContext.restoreWheels: the Actions cache restores wheels through it. */
   readonly restoreWheels?: (sha256s: readonly string[]) => Promise<number>
 }
@@ -279,6 +285,33 @@ export function expandTag(template: string, values: { variant: string; sha: stri
   return tag
 }
 
+/**
+ * Each variant must get tags of its own, else the last push wins and the digests reported for the
+ * others name images their tags no longer hold.
+ */
+export function checkDistinctTags(
+  templates: readonly string[],
+  variants: readonly string[],
+  values: (variant: string) => { variant: string; sha: string; ref: string }
+): void {
+  if (variants.length < 2) return
+  for (const t of templates) {
+    const owner = new Map<string, string>()
+    for (const v of variants) {
+      const tag = expandTag(t, values(v))
+      const other = owner.get(tag)
+      if (other !== undefined) {
+        throw new ConfigError(
+          `tag template ${JSON.stringify(t)} gives the same tag ${JSON.stringify(tag)} to variants ${other} and ${v}: the last one pushed would take it from the other`,
+          { keyPath: 'tags' },
+          'put {variant} in every tag template (e.g. "{variant}-{sha}"), or configure one variant'
+        )
+      }
+      owner.set(tag, v)
+    }
+  }
+}
+
 /** A branch or tag name as a tag: `feature/x` → `feature-x`. */
 export function refSlug(ref: string): string {
   return (
@@ -332,6 +365,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   const cacheDir = o.cacheDir ?? defaultCacheDir(env)
   const pinned = await pinBase(o.plan, o.base, { cacheDir, onProgress: (m) => progress(null, m) })
   const plan = pinned.plan
+  // What pinning learnt (the base image's python) the caller has not printed yet.
+  for (const n of plan.notes) if (!o.plan.notes.includes(n)) progress(null, `note: ${n}`)
   let base: Promise<ResolvedBase> | null = pinned.base ? Promise.resolve(pinned.base) : null
   const baseOnce = () =>
     (base ??= resolveBase(plan.variants[0]!.baseImage, uniquePlatforms(plan), {
@@ -374,7 +409,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     })())
   // The Python of a deps image: recorded in its label by the wheels builder; else (a Dockerfile
   // build, an image of an older fast-build) read from its layers once and kept by digest.
-  const depsPython = async (v: VariantPlan, ref: string, pi: PlatformImage): Promise<RecordedPython> => {
+  // A deps image with neither (made elsewhere, with no Python on its PATH) gets no project layer.
+  const depsPython = async (
+    v: VariantPlan,
+    ref: string,
+    pi: PlatformImage
+  ): Promise<RecordedPython | null> => {
     const recorded = readRecordedPython(pi.config.config?.Labels)
     if (recorded) return recorded
     const platform = formatPlatform(pi.platform)
@@ -389,33 +429,67 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           onProgress: (m) => progress(v.name, m)
         })
       : null
-    return recordedPython(
-      resolveLayout({
-        config: plan.project.config,
-        python: v.python,
-        pythonFrom: pythonFrom(plan),
-        facts,
-        base: ref,
-        platform,
-        file: plan.project.file
-      })
-    )
+    if (facts && !facts.python) {
+      progress(
+        v.name,
+        `note: deps image ${ref} (${platform}) has no Python on its PATH: the project is not installed as a package there (its code is on PYTHONPATH)`
+      )
+      return null
+    }
+    try {
+      return recordedPython(
+        resolveLayout({
+          config: plan.project.config,
+          python: v.python,
+          pythonFrom: pythonFrom(plan),
+          facts,
+          base: ref,
+          platform,
+          file: plan.project.file
+        })
+      )
+    } catch (e) {
+      // Not ours to refuse: the deps image exists. Its app image just does not install the project.
+      if (!(e instanceof PythonLayoutError)) throw e
+      progress(v.name, `note: ${e.message}: the project is not installed as a package there`)
+      return null
+    }
+  }
+  // The generated Dockerfile installs with the base image's interpreter (and bootstraps pip when
+  // it has none): a base without Python, or with another version, fails as the wheels builder
+  // would. A Dockerfile of the project's own may bring its Python: there it is only a hint.
+  const dockerfilePython = async (v: VariantPlan): Promise<{ python?: BasePython }> => {
+    if (v.builder.kind !== 'dockerfile' || !plan.project.config.pythonInBase) return {}
+    const own = v.builder.settings.path !== null
+    try {
+      const m = await layoutsOnce()
+      const r = m.get(formatPlatform(v.platforms[0]!.platform))
+      return r?.python ? { python: { interpreter: r.layout.interpreter, hasPip: r.python.hasPip } } : {}
+    } catch (e) {
+      if (own && e instanceof PythonLayoutError) {
+        layouts = null
+        return {}
+      }
+      throw e
+    }
   }
   try {
     const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null
     let sharing: ReturnType<typeof sharingOf> | null = null
     const indexes = namedIndexes(plan.project)
     const git = await gitInfo(plan.project.dir, env)
+    for (const w of git.warnings) progress(null, `warning: ${w}`)
     const epoch = buildEpoch(git, env)
     const created = new Date(epoch * 1000).toISOString()
     const values = (variant: string) => ({
       variant,
-      sha: git.revision ? git.revision.slice(0, 12) : 'local',
+      sha: git.tagSha,
       ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
     })
     const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG]
     // Check every template before any work, so a bad one fails the build up front.
     for (const v of plan.variants) for (const t of templates) expandTag(t, values(v.name))
+    checkDistinctTags(templates, o.distinctTagsFor ?? plan.variants.map((v) => v.name), values)
 
     let source: SourceTree | null = null
     let layer: LayerBlob | null = null
@@ -425,14 +499,19 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
     // memory go up the ordinary, retried way when a variant needs them.
     const localRefs = localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml'))
+    const start0 = performance.now()
+    const treeJob = collectSource({
+      projectDir: plan.project.dir,
+      workdir: plan.project.config.workdir,
+      localPackages: localRefs,
+      mode: o.sourceMode ?? 'auto'
+    })
+    treeJob.catch(() => undefined)
+    /** Set when no variant will use the layer (all failed): its upload is dropped without a word. */
+    let abandoned = false
     const layerJob = (async () => {
-      const start = performance.now()
-      const tree = await collectSource({
-        projectDir: plan.project.dir,
-        workdir: plan.project.config.workdir,
-        localPackages: localRefs,
-        mode: o.sourceMode ?? 'auto'
-      })
+      const start = start0
+      const tree = await treeJob
       source = tree
       progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`)
       // The upload session opens while the first blocks are tarred and compressed.
@@ -440,6 +519,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       let streaming: BlobStream | null | undefined
       const onChunk = async (chunk: Buffer) => {
         if (streaming === undefined) streaming = await opening
+        if (streaming && abandoned) {
+          await streaming.abort().catch(() => undefined)
+          streaming = null
+        }
         if (!streaming) return
         try {
           await streaming.write(chunk)
@@ -461,10 +544,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         uploaded = await s
           .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
           .catch(async (e: unknown) => {
-            progress(
-              null,
-              `streamed upload of the source layer failed (${describeError(e)}); it goes up again`
-            )
+            if (!abandoned)
+              progress(
+                null,
+                `streamed upload of the source layer failed (${describeError(e)}); it goes up again`
+              )
             await s.abort().catch(() => undefined)
             return null
           })
@@ -479,6 +563,14 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     // Failures surface where a variant awaits the layer, never as an unhandled rejection.
     layerJob.catch(() => undefined)
     const ensureLayer = () => layerJob
+    // The source is checked before any deps image is built: a link that leaves the tree or a file
+    // that cannot be shipped fails the build now, not after minutes of full paths. (The tree is
+    // listed in a moment; the layer goes on compressing while the deps images build.)
+    await treeJob
+    let layerFailure: unknown = null
+    layerJob.catch((e: unknown) => {
+      layerFailure = e
+    })
 
     // The project's own layer (its metadata and commands), by the Python it installs for.
     let projects: ReturnType<typeof localProjects> | null = null
@@ -552,6 +644,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           continue
         }
         if (!deps) {
+          // A source layer that already failed (an unreadable file) fails the variant before its
+          // deps image is built for nothing.
+          if (layerFailure !== null) throw layerFailure
           progress(
             v.name,
             wanted ? `rebuilding deps image ${depsRef}` : `deps image ${depsRef} is missing: full path`
@@ -571,6 +666,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
                   base: (await baseOnce()).pinned,
                   workDir: join(cacheDir, 'work'),
                   env,
+                  mirror,
+                  cache: new ArtifactCache(join(cacheDir, 'artifacts')),
+                  ...(await dockerfilePython(v)),
                   onProgress: (m) => progress(v.name, m)
                 })
               : await buildDepsImage(v, tag, {
@@ -605,12 +703,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           )
         }
         if (!full) progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`)
-        const pythons = new Map<string, RecordedPython>()
+        const pythons = new Map<string, RecordedPython | null>()
         for (const pi of deps.platforms)
           pythons.set(formatPlatform(pi.platform), await depsPython(v, deps.ref, pi))
-        const runtime = await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, (p) =>
-          installOf(pythons.get(formatPlatform(p))!)
-        )
+        const runtime = await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, (p) => {
+          const py = pythons.get(formatPlatform(p))
+          return py ? installOf(py) : plan.install
+        })
         const { source: src, layer: lay, uploaded } = await ensureLayer()
         // The streamed upload counts for the first variant that uses the layer.
         const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined)
@@ -619,9 +718,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         const projectByPlatform = new Map<string, ProjectLayer | null>()
         for (const pi of deps.platforms) {
           const platform = formatPlatform(pi.platform)
+          const py = pythons.get(platform)
           projectByPlatform.set(
             platform,
-            await projectLayerFor(src, pythons.get(platform)!, `app image of ${v.name} (${platform})`)
+            py ? await projectLayerFor(src, py, `app image of ${v.name} (${platform})`) : null
           )
         }
         const pushed = await pushAppImage({
@@ -683,6 +783,30 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         results.push(unbuilt('failed', describeError(e)))
         progress(v.name, `failed: ${describeError(e)}`)
       }
+    }
+    // Variants that did not plan (a declared conflict, a stale selection) fail here too, so every
+    // variant asked for has a result.
+    for (const f of plan.failed ?? []) {
+      progress(f.name, `failed: ${describeError(f.error)}`)
+      results.push({
+        variant: f.name,
+        hash: '',
+        path: 'failed',
+        depsRef: '',
+        appRef: null,
+        digest: null,
+        tags: [],
+        blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+        bytesUploaded: 0,
+        seconds: 0,
+        error: describeError(f.error),
+        full: null
+      })
+    }
+    if (!results.some((r) => r.digest !== null)) {
+      // Nobody needs the source layer: stop its upload quietly and let it settle before returning.
+      abandoned = true
+      await layerJob.catch(() => undefined)
     }
     const l = layer as LayerBlob | null
     const s = source as SourceTree | null
