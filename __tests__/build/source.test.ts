@@ -239,6 +239,25 @@ describe('symlinks and names', () => {
     await expect(collectSource({ projectDir: dir, workdir: '/app', mode: 'walk' })).resolves.toBeDefined()
   })
 
+  it('refuses a chain of links that each stay inside but together reach outside the tree', async () => {
+    const dir = writeFiles(tempDir(), { 'd1/d2/mod.py': '', 'ok.py': '' })
+    // Each passes the check of its own target: `up` is the tree's root, `esc` names a path below it.
+    symlinkSync('../..', join(dir, 'd1/d2/up'))
+    symlinkSync('d1/d2/up/../etc/passwd', join(dir, 'esc'))
+    expect(symlinkProblem('d1/d2/up', '../..')).toBeNull()
+    expect(symlinkProblem('esc', 'd1/d2/up/../etc/passwd')).toBeNull()
+    const e = await refused({ projectDir: dir, workdir: '/app', mode: 'walk' })
+    expect(e.message).toBe(
+      'symlink esc -> d1/d2/up/../etc/passwd resolves to /etc/passwd in the image, outside /app (through other links of the tree)'
+    )
+    expect(e.location.file).toBe('esc')
+    // The link to the root alone is fine, and so is a loop (it reaches nothing).
+    writeFileSync(join(dir, '.dockerignore'), 'esc\n')
+    symlinkSync('loop-b', join(dir, 'loop-a'))
+    symlinkSync('loop-a', join(dir, 'loop-b'))
+    await expect(collectSource({ projectDir: dir, workdir: '/app', mode: 'walk' })).resolves.toBeDefined()
+  })
+
   it('symlinkProblem resolves the target from the link’s own directory', () => {
     expect(symlinkProblem('a/b/link', '../../x')).toBeNull()
     expect(symlinkProblem('a/b/link', '../../../x')).toMatch(/outside/)

@@ -21,6 +21,7 @@
 // What is refused (SourceError, naming the path and the fix): symlinks with absolute targets or
 // targets outside the directory they were collected from, names that are not UTF-8 or hold a
 // newline, paths with `..`, sockets/FIFOs/devices, local packages that are missing or excluded.
+import { ImageFilesystem } from '../oci/filesystem.js'
 import { execFile } from 'node:child_process'
 import { existsSync, lstatSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs'
 import { readdir, readlink } from 'node:fs/promises'
@@ -236,6 +237,10 @@ export async function collectSource(opts: CollectOptions): Promise<SourceTree> {
   }
 
   const { entries, files, bytes } = toEntries(trees, imageRoot)
+  checkLinksResolveInside(
+    entries,
+    trees.map((t) => t.prefix)
+  )
   const pythonPath = [...new Set(packages.flatMap((p) => p.importRoots))]
   const excluded = trees.reduce((n, t) => n + t.tree.excluded, 0)
   return { entries, files, bytes, pythonPath, excluded, packages }
@@ -594,6 +599,42 @@ async function toItem(root: string, display: string, rel: string, st: Stats | nu
     { file: shown },
     `add ${JSON.stringify(rel)} to .dockerignore`
   )
+}
+
+/**
+ * Each link, resolved through the other links as the tree will exist in the image, must stay in the
+ * tree it ships with: a chain of links that each look harmless (`d1/d2/up -> ../..`, then
+ * `esc -> d1/d2/up/../etc/passwd`) can still reach outside it, which a check of one target alone
+ * cannot see. The kernel resolves `..` after each link, and so does ImageFilesystem.realpath.
+ */
+function checkLinksResolveInside(entries: readonly LayerEntry[], prefixes: readonly string[]): void {
+  if (!entries.some((e) => e.type === 'symlink')) return
+  const fs = new ImageFilesystem()
+  fs.applyLayer(
+    entries.map((e) =>
+      e.type === 'symlink'
+        ? { path: e.path, type: 'symlink' as const, linkTarget: e.target }
+        : { path: e.path, type: e.type }
+    )
+  )
+  // Longest first, so a local package under `<workdir>/_local/` is its own tree.
+  const roots = [...prefixes].sort((a, b) => b.length - a.length)
+  for (const e of entries) {
+    if (e.type !== 'symlink') continue
+    const root = roots.find((r) => r === '' || e.path.startsWith(`${r}/`)) ?? ''
+    const real = fs.realpath(`/${e.path}`)
+    // A loop of links resolves to nothing: useless, but it reaches nowhere outside either.
+    if (real === null) continue
+    const inside = root === '' || real === `/${root}` || real.startsWith(`/${root}/`)
+    if (!inside) {
+      const rel = root === '' ? e.path : e.path.slice(root.length + 1)
+      throw new SourceError(
+        `symlink ${rel} -> ${e.target} resolves to ${real} in the image, outside /${root} (through other links of the tree)`,
+        { file: rel },
+        `replace the link with the file it points to, or add ${JSON.stringify(rel)} to .dockerignore`
+      )
+    }
+  }
 }
 
 /** Why a link at `rel` (inside its root) with this target cannot ship, or null when it can. */
