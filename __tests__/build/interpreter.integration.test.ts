@@ -5,6 +5,8 @@
 // and [project.scripts] commands), and podman runs the result. A python that does not match the
 // base image's, and a site-packages setting its Python never reads, fail before any tag is written.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli } from '../support/cli.js'
 import { startPodman, type Podman } from '../support/podman.js'
@@ -19,7 +21,7 @@ import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { buildFixtureWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
-import { servedFiles, wheelProject } from '../support/wheel-project.js'
+import { servedFiles, wheelProject, type BuiltWheel } from '../support/wheel-project.js'
 import { RegistryClient } from '../../src/registry/client.js'
 
 let reg: TestRegistry
@@ -29,6 +31,28 @@ let debianRef: string
 let pythonOrgRef: string
 let venvRef: string
 let fixtures: FixtureWheel[]
+/** Real numpy from the machine's wheel mirror when it has one (fbext, a C extension, always). */
+let numpy: BuiltWheel | null = null
+
+function mirroredNumpy(): BuiltWheel | null {
+  const dirs = ['/opt/pypi/simple/numpy', '/opt/pypi/files', '/opt/wheels'].filter((d) => existsSync(d))
+  for (const d of dirs) {
+    const file = readdirSync(d).find((f) =>
+      /^numpy-2\.2\.\d+-cp311-cp311-manylinux_2_17_x86_64.*\.whl$/.test(f)
+    )
+    if (!file) continue
+    const bytes = readFileSync(join(d, file))
+    return {
+      project: 'numpy',
+      version: file.split('-')[1]!,
+      filename: file,
+      path: join(d, file),
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      size: bytes.length
+    }
+  }
+  return null
+}
 
 const byProject = (name: string) => fixtures.find((w) => w.project === name && !w.broken)!
 
@@ -41,9 +65,12 @@ beforeAll(async () => {
     venvBaseImage()
   ])
   fixtures = f
+  numpy = mirroredNumpy()
   reg = await startRegistry()
   podman = startPodman()
-  index = await startPypiServer({ files: servedFiles(fixtures.filter((w) => !w.broken)) })
+  index = await startPypiServer({
+    files: [...servedFiles(fixtures.filter((w) => !w.broken)), ...(numpy ? servedFiles([numpy]) : [])]
+  })
   debianRef = await pushPythonBase(reg.host, 'base/debian')
   pythonOrgRef = await pushPythonOrgBase(reg.host, 'base/python-org')
   venvRef = await pushVenvBase(reg.host, 'base/venv')
@@ -60,7 +87,7 @@ function project(baseImage: string, extra = ''): string {
   return wheelProject({
     indexUrl: index.simpleUrl,
     fileUrl: (f) => index.fileUrl(f),
-    main: [byProject('fbext'), byProject('fbpure')],
+    main: [byProject('fbext'), byProject('fbpure'), ...(numpy ? [numpy] : [])],
     config: `
 [project.scripts]
 app-hello = "app.cli:main"
@@ -95,6 +122,8 @@ async function tagsOf(repository: string): Promise<string[]> {
 
 const CHECK =
   'import fbext, fbpure, app; import importlib.metadata as m; print(m.version("app"), fbext.add(1, 1), fbpure.__file__)'
+/** numpy's own C extensions load too, when the mirror gave us numpy. */
+const NUMPY = 'import numpy; print(numpy.__version__, int(numpy.arange(5).sum()))'
 
 async function build(dir: string, repo: string) {
   return cli(
@@ -133,6 +162,12 @@ describe('a Debian bookworm base with python3 from apt, nothing configured', () 
     })
     expect(r.stderr).not.toMatch(/Traceback/)
     expect(r.stdout.trim()).toBe('0.1.0 2 /usr/local/lib/python3.11/dist-packages/fbpure/__init__.py')
+    if (numpy) {
+      const n = await podman.run(`docker://${reg.host}/debian/app:v1-default`, ['python3', '-c', NUMPY], {
+        timeoutMs: 180_000
+      })
+      expect(n.stdout.trim()).toBe(`${numpy.version} 10`)
+    }
   })
 
   it("the project's console script runs, with the base image's interpreter", async () => {
