@@ -15,7 +15,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { runnableRootfs, umociImage } from '../__tests__/support/deps-images.js'
+import { runnableRootfs, stubPython, umociImage } from '../__tests__/support/deps-images.js'
 import { startRegistry } from '../__tests__/support/registry.js'
 import { wheelProject, type BuiltWheel } from '../__tests__/support/wheel-project.js'
 import { normalizeName } from '../src/names.js'
@@ -165,7 +165,13 @@ interface BuildJson {
   variants: {
     path: string
     error: string | null
-    full: { bytesUploaded: number; layers: number; layersUploaded: number; wheels: number } | null
+    full: {
+      bytesUploaded: number
+      layers: number
+      layersUploaded: number
+      wheels: number
+      phases: Record<string, number> | null
+    } | null
   }[]
 }
 
@@ -216,7 +222,7 @@ export async function benchFullPath(): Promise<void> {
   const reg = await startRegistry()
   try {
     const base = join(work, 'base')
-    await umociImage(base, 'base', runnableRootfs(join(work, 'rootfs')))
+    await umociImage(base, 'base', runnableRootfs(join(work, 'rootfs'), stubPython('3.11')))
     const project = join(work, 'project')
     mkdirSync(project)
     // The cold builds use the older version of each bumped package; incremental runs bump them.
@@ -251,6 +257,14 @@ export async function benchFullPath(): Promise<void> {
     console.log(
       `  fast-build cold build:   median ${median(cold).toFixed(2)} s  (${cold.map((s) => s.toFixed(2)).join(', ')}); ${full.layers} layers, ${(full.bytesUploaded / 1e6).toFixed(1)} MB pushed`
     )
+    // Where the last cold build's deps image time went (full.phases of --json; build and upload
+    // overlap inside "layers", so they are busy times).
+    if (full.phases)
+      console.log(
+        `  phases (last cold run): ${Object.entries(full.phases)
+          .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
+          .join(', ')}`
+      )
 
     // Baseline: pip --target of the same files, then tar | gzip -1 of the tree.
     const list = coldWheels.map((w) => w.path).join(' ')

@@ -32,7 +32,7 @@ import {
 } from './python-layout.js'
 import type { PlatformImage } from './deps-image.js'
 import { resolveBase, type BaseOptions, type ResolvedBase } from './base-image.js'
-import { buildDepsImage, type FullPathResult } from './full-path.js'
+import { buildDepsImage, type FullPathPhases, type FullPathResult } from './full-path.js'
 import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
 import { TAG_PATTERN } from '../registry/store.js'
 import type { AppSettings } from './app-image.js'
@@ -87,6 +87,8 @@ export interface VariantResult {
     /** Which builder made the deps image, and why the Dockerfile builder when it did. */
     readonly builder: 'wheels' | 'dockerfile'
     readonly builderReason: string | null
+    /** Seconds per phase of the wheels builder (null for the Dockerfile builder). */
+    readonly phases: FullPathPhases | null
   } | null
 }
 
@@ -771,7 +773,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
                 seconds: fullSeconds,
                 notes: full.notes,
                 builder: v.builder.kind,
-                builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null
+                builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null,
+                phases: full.phases ?? null
               }
             : null
         })

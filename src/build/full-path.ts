@@ -5,6 +5,7 @@
 // push: base layers referenced (mounted, or copied across registries), package layers uploaded
 // only when missing, then configs, manifests, the index, and the `deps-<variant>-<hash>` tag last.
 import { createHash, randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FastBuildError } from '../errors.js'
@@ -113,11 +114,31 @@ export interface LayerReport {
   readonly built: boolean
 }
 
+/**
+ * Seconds per phase of one deps image build. `fetch`, `sizes`, `layers` and `manifests` follow each
+ * other (wall time); within `layers`, builds and uploads overlap, so `layerBuild` (inflate, tar,
+ * deflate: summed over the layers, two at a time) and `upload` (summed over the blobs) are busy
+ * times that can add up to more than `layers`.
+ */
+export interface FullPathPhases {
+  readonly choose: number
+  readonly fetch: number
+  readonly sizes: number
+  readonly layers: number
+  readonly layerBuild: number
+  readonly upload: number
+  readonly baseBlobs: number
+  readonly manifests: number
+  readonly total: number
+}
+
 export interface FullPathResult {
   readonly image: DepsImage
   readonly stats: BlobStats
   readonly layers: readonly LayerReport[]
   readonly notes: readonly string[]
+  /** Where the time went, in seconds (see FullPathPhases); the wheels builder's only. */
+  readonly phases?: FullPathPhases
   readonly wheels: {
     readonly total: number
     /** Read from the artifact cache or the lock's index because a layer had to be built. */
@@ -360,6 +381,9 @@ export async function buildDepsImage(
   ctx: FullPathContext
 ): Promise<FullPathResult> {
   const progress = ctx.onProgress ?? (() => {})
+  const t0 = performance.now()
+  const since = (t: number) => (performance.now() - t) / 1000
+  const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 }
   const notes: string[] = []
 
   // 1. A wheel for every package on every platform, or a precise refusal.
@@ -372,6 +396,7 @@ export async function buildDepsImage(
   }))
   const problems = perPlatform.flatMap((p) => p.problems)
   if (problems.length > 0) throw new WheelsUnavailableError(variant.name, problems)
+  const choose = since(t0)
 
   // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
   // wheel, which is then fetched (verified against the lock; cached by sha256).
@@ -384,6 +409,14 @@ export async function buildDepsImage(
   const fetchWheels = async (shas: readonly string[]): Promise<void> => {
     const wanted = shas.filter((sha) => !wheelPath.has(sha))
     if (wanted.length === 0) return
+    const start = performance.now()
+    try {
+      await fetchWanted(wanted)
+    } finally {
+      busy.fetch += since(start)
+    }
+  }
+  const fetchWanted = async (wanted: readonly string[]): Promise<void> => {
     const missing = wanted.filter((sha) => !ctx.cache.has(sha))
     if (missing.length > 0 && ctx.restoreWheels) {
       const n = await ctx.restoreWheels(missing).catch(() => 0)
@@ -418,6 +451,7 @@ export async function buildDepsImage(
       )
     }
   }
+  const tSizes = performance.now()
   const sizes = new Map<string, number>()
   for (const sha of unique.keys()) {
     const n = knownSize(sha, ctx.workDir)
@@ -431,6 +465,9 @@ export async function buildDepsImage(
         sizes.set(sha, await unpackedSize(wheelPath.get(sha)!, unique.get(sha)!.file.name, sha, ctx.workDir))
       )
   )
+  const sizesAndFetch = since(tSizes)
+  const tLayers = performance.now()
+  const fetchBeforeLayers = busy.fetch
 
   // 3. Plan the layers of every platform.
   const platforms = perPlatform.map(({ plan: p, chosen }) => {
@@ -516,7 +553,16 @@ export async function buildDepsImage(
     if (!built) {
       built = ready(job)
         ? Promise.resolve({ ...job.known!.meta, file: job.known!.file, built: false })
-        : handled(layerLimit(() => buildLayerFile(job.key, shas.map(member), layout, ctx.workDir)))
+        : handled(
+            layerLimit(async () => {
+              const start = performance.now()
+              try {
+                return await buildLayerFile(job.key, shas.map(member), layout, ctx.workDir)
+              } finally {
+                busy.layerBuild += since(start)
+              }
+            })
+          )
       layers.set(job.key, built)
     }
     return built
@@ -530,7 +576,9 @@ export async function buildDepsImage(
   // What was pushed, as the fast path needs it (no need to read it back from the store).
   const pushedImages: PlatformImage[] = []
   for (const { p, platform, baseImage, layering, resolved } of platforms) {
+    const tBase = performance.now()
     await placeBaseBlobs(ctx, baseImage.manifest.layers, stats)
+    busy.baseBlobs += since(tBase)
     const manifestType = baseImage.manifest.mediaType
     const mediaType = layerMediaType(manifestType, 'gzip')
     const pushed = layering.groups.map((group, i) =>
@@ -541,9 +589,11 @@ export async function buildDepsImage(
         ).then((built) =>
           pushLimit(async () => {
             const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
+            const tUp = performance.now()
             const outcome: BlobOutcome = built.file
               ? await ctx.store.putBlob(desc, { file: built.file })
               : 'exists'
+            busy.upload += since(tUp)
             progress(
               `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`
             )
@@ -637,6 +687,8 @@ export async function buildDepsImage(
     })
   }
 
+  const layersWall = since(tLayers)
+  const tTop = performance.now()
   // 7. The tagged manifest or index, last: only a complete image ever has the tag.
   const top =
     single ??
@@ -655,11 +707,25 @@ export async function buildDepsImage(
     isIndex: single === null,
     platforms: pushedImages
   }
+  const fetchInLayers = busy.fetch - fetchBeforeLayers
+  const r2 = (n: number) => Math.round(n * 1000) / 1000
+  const phases: FullPathPhases = {
+    choose: r2(choose),
+    fetch: r2(busy.fetch),
+    sizes: r2(Math.max(0, sizesAndFetch - fetchBeforeLayers)),
+    layers: r2(Math.max(0, layersWall - fetchInLayers - busy.baseBlobs)),
+    layerBuild: r2(busy.layerBuild),
+    upload: r2(busy.upload),
+    baseBlobs: r2(busy.baseBlobs),
+    manifests: r2(since(tTop)),
+    total: r2(since(t0))
+  }
   return {
     image,
     stats,
     layers: reports,
     notes,
+    phases,
     wheels: {
       total: unique.size,
       fetched: wheelPath.size,
