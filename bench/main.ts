@@ -3,6 +3,7 @@ import { benchDockerfile } from './dockerfile.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFullPath } from './full-path.js'
 import { benchPlan } from './plan.js'
+import { benchReupload } from './reupload.js'
 import { verdicts } from './lib.js'
 
 const only = process.argv.slice(2)
@@ -10,7 +11,8 @@ const sections: [string, () => void | Promise<void>][] = [
   ['plan', benchPlan],
   ['fast-path', benchFastPath],
   ['full-path', benchFullPath],
-  ['dockerfile', benchDockerfile]
+  ['dockerfile', benchDockerfile],
+  ['reupload', async () => void (await benchReupload())]
 ]
 
 for (const [name, run] of sections) {
