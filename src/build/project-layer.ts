@@ -29,10 +29,16 @@ export function localProjects(
   const virtual = new Set(refs.filter((r) => r.virtual).map((r) => r.path))
   const projects: LocalProject[] = []
   for (const pkg of source.packages) {
-    if (virtual.has(pkg.path)) continue
     const file = join(plan.project.dir, pkg.path, 'pyproject.toml')
-    if (!existsSync(file)) continue
     const display = relative(process.cwd(), file) || 'pyproject.toml'
+    if (virtual.has(pkg.path)) {
+      // As uv does: a virtual project (no [build-system]) is not installed, only its dependencies.
+      notes.push(
+        `${display}: not installed as a package (the lock marks it virtual); its code is on PYTHONPATH`
+      )
+      continue
+    }
+    if (!existsSync(file)) continue
     const { data } = readTomlFile(file, display)
     if (!installable(data)) {
       notes.push(`${display}: not installed as a package (package mode is off); its code is on PYTHONPATH`)
