@@ -197,13 +197,13 @@ function loadEntry(dir: string): PythonBase | null {
  * an image name (lowercase, no leading dot: `~/.cache` is not). Such an entry is shown through a
  * symlink in the temp dir (`fast-build-tests/python-base-<version>-<hash>`), replaced atomically when it points elsewhere.
  */
-function podmanSafeDir(dir: string): string {
+export function podmanSafeDir(dir: string, linkName = `python-base-${RECIPE_VERSION}`): string {
   if (podmanSafe(dir)) return dir
   const tmp = podmanSafe(tmpdir()) ? tmpdir() : '/tmp'
   const links = join(tmp, 'fast-build-tests')
   mkdirSync(links, { recursive: true })
   const hash = createHash('sha256').update(dir).digest('hex').slice(0, 8)
-  const link = join(links, `python-base-${RECIPE_VERSION}-${hash}`)
+  const link = join(links, `${linkName}-${hash}`)
   let current: string | null = null
   try {
     current = readlinkSync(link)
@@ -235,7 +235,7 @@ interface Lock {
  * An exclusive flock(2) on `path`, held by a `flock … cat` child until release (or until this
  * process dies: the pipe closes, cat exits, the kernel drops the lock). Waits at most `waitS`.
  */
-function acquireLock(path: string, waitS: number): Promise<Lock> {
+export function acquireLock(path: string, waitS: number): Promise<Lock> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       'flock',
@@ -278,7 +278,7 @@ function acquireLock(path: string, waitS: number): Promise<Lock> {
       }
       reject(
         new Error(
-          `waited ${waitS} s for the python base image lock ${path} (held by ${owner || 'another process'}); ` +
+          `waited ${waitS} s for the test image lock ${path} (held by ${owner || 'another process'}); ` +
             `flock exit ${code}${err ? `: ${err.trim()}` : ''}`
         )
       )
@@ -621,7 +621,8 @@ export async function unmountUnder(dir: string): Promise<void> {
 }
 
 /** rm -rf that never crosses into a mounted filesystem. */
-async function removeTree(dir: string): Promise<void> {
+/** Remove a build directory (unmounting anything left mounted under it first). */
+export async function removeTree(dir: string): Promise<void> {
   if (!existsSync(dir)) return
   await unmountUnder(dir)
   await runOk('rm', ['-rf', '--one-file-system', dir], { timeoutMs: STEP_TIMEOUT_MS })

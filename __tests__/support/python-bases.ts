@@ -19,27 +19,25 @@
 // Both live in one cache entry, python-bases-<RECIPE>-on-python-base-<base recipe>, an OCI layout
 // with two tags, rebuilt when the base image's cache entry is (its buildId is recorded). Locking,
 // temp dir + rename and the podman-safe symlink work as in python-base.ts.
-import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import {
   existsSync,
   mkdirSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   renameSync,
   statSync,
-  symlinkSync,
   writeFileSync
 } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runOk } from './process.js'
 import {
   RECIPE_VERSION as BASE_RECIPE_VERSION,
+  acquireLock,
+  podmanSafeDir,
   pythonBaseImage,
+  removeTree,
   testCacheRoot,
-  unmountUnder,
   type PythonBase
 } from './python-base.js'
 import type { Credentials } from './registry.js'
@@ -207,82 +205,10 @@ function loadEntry(dir: string, base: PythonBase): (Info & { layout: string; cac
       const d = index.manifests.find((m) => m.annotations?.[REF_NAME] === tag)
       if (!d || !existsSync(join(layout, 'blobs', ...d.digest.split(':')))) return null
     }
-    return { ...info, layout: join(podmanSafeDir(dir), 'layout'), cacheDir: dir }
+    return { ...info, layout: join(podmanSafeDir(dir, ENTRY), 'layout'), cacheDir: dir }
   } catch {
     return null
   }
-}
-
-/** As python-base.ts: a symlink in the temp dir when the cache path has capitals or dot-components. */
-function podmanSafeDir(dir: string): string {
-  const safe = (p: string): boolean =>
-    p
-      .split('/')
-      .filter((c) => c !== '')
-      .every((c) => /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(c))
-  if (safe(dir)) return dir
-  const links = join(safe(tmpdir()) ? tmpdir() : '/tmp', 'fast-build-tests')
-  mkdirSync(links, { recursive: true })
-  const link = join(links, `${ENTRY}-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}`)
-  let current: string | null = null
-  try {
-    current = readlinkSync(link)
-  } catch {
-    // missing
-  }
-  if (current !== dir) {
-    const next = `${link}.new-${process.pid}-${randomBytes(4).toString('hex')}`
-    symlinkSync(dir, next)
-    renameSync(next, link)
-  }
-  return link
-}
-
-/** An exclusive flock(2) held by a `flock … cat` child until release or this process's death. */
-function acquireLock(path: string, waitS: number): Promise<{ release(): Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'flock',
-      ['--exclusive', '--wait', String(waitS), path, 'sh', '-c', 'echo locked; exec cat'],
-      {
-        stdio: ['pipe', 'pipe', 'pipe']
-      }
-    )
-    let out = ''
-    let err = ''
-    let locked = false
-    const exited = new Promise<void>((done) => child.once('close', () => done()))
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString()
-      if (locked || !out.includes('locked\n')) return
-      locked = true
-      writeFileSync(`${path}.owner`, JSON.stringify({ pid: process.pid, host: hostname() }) + '\n')
-      resolve({
-        release: async () => {
-          child.stdin.end()
-          const t = setTimeout(() => child.kill('SIGKILL'), 5_000)
-          await exited
-          clearTimeout(t)
-        }
-      })
-    })
-    child.once('error', (e) => reject(new Error(`flock (util-linux) could not run: ${e.message}`)))
-    child.once('close', (code) => {
-      if (!locked)
-        reject(
-          new Error(
-            `waited ${waitS} s for the lock ${path}; flock exit ${code}${err ? `: ${err.trim()}` : ''}`
-          )
-        )
-    })
-  })
-}
-
-async function removeTree(dir: string): Promise<void> {
-  if (!existsSync(dir)) return
-  await unmountUnder(dir)
-  await runOk('rm', ['-rf', '--one-file-system', dir], { timeoutMs: STEP_TIMEOUT_MS })
 }
 
 async function removeStaleBuilds(): Promise<void> {
