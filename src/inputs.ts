@@ -2,6 +2,7 @@
 // validated here, and a bad one names itself (`with.<input>`) and says what it takes.
 import * as core from '@actions/core'
 import { ConfigError } from './errors.js'
+import { parseSeconds, REQUEST_TIMEOUT_ENV, RETRY_BUDGET_ENV } from './net/retry.js'
 import { parseImageReference } from './registry/client.js'
 import { lowercaseRepository } from './registry/open.js'
 import { TAG_PATTERN } from './registry/store.js'
@@ -40,6 +41,10 @@ export interface Inputs {
   readonly dockerfile: string | null
   readonly target: string | null
   readonly dockerfileCommand: readonly string[] | null
+  /** Seconds each registry or index request may go without an answer (absent: the default, 30). */
+  readonly requestTimeout?: number
+  /** Seconds of retrying each registry or index operation may take (absent: the default, 120). */
+  readonly retryBudget?: number
 }
 
 /** Split a list input on commas and newlines, dropping blanks. */
@@ -178,7 +183,23 @@ export function parseInputs(
     )
   }
   const epoch = text('cache-epoch')
+  const seconds = (name: string): number | null => {
+    const v = text(name)
+    if (v === null) return null
+    try {
+      return parseSeconds(v, `input ${name}`, `with.${name}`)
+    } catch (e) {
+      if (e instanceof ConfigError)
+        throw bad(name, `${JSON.stringify(v)} is not a number of seconds`, e.hint!)
+      throw e
+    }
+  }
+  const requestTimeout = seconds('request-timeout')
+  const retryBudget = seconds('retry-budget')
   return {
+    // Present only when given, so a workflow's FAST_BUILD_* environment applies otherwise.
+    ...(requestTimeout !== null ? { requestTimeout } : {}),
+    ...(retryBudget !== null ? { retryBudget } : {}),
     project: text('project') ?? '.',
     image: imageInput(text('image'), notice),
     variants: listInput(get('variants')),
@@ -206,6 +227,20 @@ export function parseInputs(
       get('allow-runtime-groups-on-default-branch').trim(),
       false
     )
+  }
+}
+
+/**
+ * The environment variables that carry the reliability inputs to every registry and index client
+ * (src/net/retry.ts reads them): set them in process.env before the first client is made. Empty
+ * when the inputs are not given, so variables the workflow sets itself still apply.
+ */
+export function netEnvironment(
+  inputs: Pick<Inputs, 'requestTimeout' | 'retryBudget'>
+): Record<string, string> {
+  return {
+    ...(inputs.requestTimeout !== undefined ? { [REQUEST_TIMEOUT_ENV]: String(inputs.requestTimeout) } : {}),
+    ...(inputs.retryBudget !== undefined ? { [RETRY_BUDGET_ENV]: String(inputs.retryBudget) } : {})
   }
 }
 

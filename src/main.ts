@@ -15,7 +15,7 @@ import { deleteCacheEntries, publishReport, type GitHubTarget } from './github/p
 import { rebuildAnnotations, type RebuildCause, type RunReport } from './github/report.js'
 import { escapeHtml, reasonsFor, summaryRow, summaryTable, type SummaryRow } from './github/summary.js'
 import { diffVariant } from './plan/diff.js'
-import { getInputs, type Inputs } from './inputs.js'
+import { getInputs, netEnvironment, type Inputs } from './inputs.js'
 import { findLock, readLock } from './lock/index.js'
 import { planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
 import { readDockerfile } from './project/dockerfile-file.js'
@@ -72,6 +72,8 @@ export async function run(deps: RunDeps = {}): Promise<void> {
   const env = deps.env ?? process.env
   try {
     const inputs = getInputs()
+    // The network code reads its bounds from the environment (as the CLI does): the inputs set them.
+    Object.assign(process.env, netEnvironment(inputs))
     const context = readRunContext(env)
     const plan0 = loadPlan(inputs)
     for (const n of plan0.notes) core.notice(n)

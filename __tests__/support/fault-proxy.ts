@@ -11,6 +11,7 @@
 //   { kind: 'status', status: 429, headers: { 'Retry-After': '1' } }
 //   { kind: 'slow', chunkSize: 1024, delayMs: 5 }      forward, deliver the response body in small pieces
 //   { kind: 'delay', ms: 500 }                         wait, then forward
+//   { kind: 'silent' }                                 read the request, never answer (until the client leaves)
 //
 // Faults come from rules (first match with uses left wins) or from a policy function:
 //
@@ -43,6 +44,11 @@ export type Fault =
   | { kind: 'slow'; chunkSize?: number; delayMs?: number }
   /** Wait `ms`, then forward. */
   | { kind: 'delay'; ms: number }
+  /**
+   * A server that accepts and never answers: the request (and its body) is read and dropped, no
+   * byte goes back; the exchange ends when the client gives up (or the proxy closes).
+   */
+  | { kind: 'silent' }
 
 export interface FaultMatch {
   /** Exact method (case-insensitive), or one of several. */
@@ -241,6 +247,18 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
         entry.outcome = 'client-closed'
         return
       }
+    }
+
+    if (fault?.kind === 'silent') {
+      req.on('data', (c: Buffer) => (entry.requestBytes += c.length))
+      req.resume()
+      await new Promise<void>((resolve) => {
+        if (clientGone || socket.destroyed) return resolve()
+        res.once('close', () => resolve())
+        socket.once('close', () => resolve())
+      })
+      entry.outcome = 'client-closed'
+      return
     }
 
     if (fault?.kind === 'status') {

@@ -24,6 +24,8 @@ import { tempDir } from '../support/project.js'
 const FAST_RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 30 }
 const NO_CREDENTIALS = { env: {}, readNetrc: () => null }
 
+const esc = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 
 /** Bytes that look a little like a wheel (a zip's local header), `size` long. */
@@ -305,13 +307,37 @@ describe('fetchArtifacts from a local index', () => {
     const cache = new ArtifactCache(tempDir())
     const e = await fetchArtifacts([uvItem(files[15]!)], options(cache)).catch((x: unknown) => x)
     expect(e).toBeInstanceOf(FetchError)
-    expect(describeError(e)).toBe(
-      `six 1.0: cannot download six-1.16.0.tar.gz from ${server.fileUrl('six-1.16.0.tar.gz')}: ` +
-        `GET ${server.fileUrl('six-1.16.0.tar.gz')}: 502 (gave up after 4 attempts)\n` +
-        '  fix: the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index'
+    expect(describeError(e)).toMatch(
+      new RegExp(
+        `^${esc(`six 1.0: cannot download six-1.16.0.tar.gz from ${server.fileUrl('six-1.16.0.tar.gz')}: GET ${server.fileUrl('six-1.16.0.tar.gz')}: 502`)} \\(4 attempts in [\\d.]+ s; budget 120 s\\)\\n` +
+          esc(
+            '  fix: the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; the bounds are FAST_BUILD_REQUEST_TIMEOUT_S'
+          )
+      )
     )
     expect(server.fileRequests()).toHaveLength(4)
   })
+
+  it('a download that stalls every time ends within the request deadline and the retry budget', async () => {
+    server.setFaults([{ path: '/files/six-1.16.0.tar.gz', fault: { kind: 'stall', afterBytes: 3 } }])
+    const start = Date.now()
+    const e = await fetchArtifacts(
+      [uvItem(files[15]!)],
+      options(new ArtifactCache(tempDir()), {
+        requestTimeoutMs: 300,
+        retry: { attempts: 100, baseDelayMs: 50, maxDelayMs: 200, budgetMs: 1500 }
+      })
+    ).catch((x: unknown) => x)
+    expect(Date.now() - start).toBeLessThan(1500 + 300 + 1500)
+    expect(e).toBeInstanceOf(FetchError)
+    const host = new URL(server.url).host
+    expect(describeError(e)).toMatch(
+      new RegExp(
+        `^${esc(`six 1.0: cannot download six-1.16.0.tar.gz from ${server.fileUrl('six-1.16.0.tar.gz')}: ${host}: the answer to GET /files/six-1.16.0.tar.gz stopped for 0.3 s`)} \\(\\d+ attempts in [\\d.]+ s; budget 1.5 s\\)\\n  fix: .*FAST_BUILD_RETRY_BUDGET_S`
+      )
+    )
+    expect(server.fileRequests().length).toBeGreaterThan(1)
+  }, 20_000)
 
   it('a URL in the lock that is gone: a clear 404 error, not retried', async () => {
     const url = server.fileUrl('gone-1.0-py3-none-any.whl')

@@ -381,6 +381,30 @@ describe('PackageIndex over HTTP', () => {
     )
   })
 
+  it('an index that never answers: a temporary IndexError within the deadline and the budget', async () => {
+    server.setFaults([{ path: '/simple/six/', fault: { kind: 'stall' } }])
+    const quick = new HttpClient({ requestTimeoutMs: 300 })
+    try {
+      const index = new PackageIndex({ url: server.simpleUrl }, quick, {
+        retry: { attempts: 100, baseDelayMs: 50, maxDelayMs: 200, budgetMs: 1500 }
+      })
+      const start = Date.now()
+      const e = (await index.files(normalizeName('six')).catch((x: unknown) => x)) as IndexError
+      expect(Date.now() - start).toBeLessThan(1500 + 300 + 1500)
+      expect(e).toBeInstanceOf(IndexError)
+      expect(e.temporary).toBe(true)
+      const host = new URL(server.url).host
+      expect(e.message).toMatch(
+        new RegExp(
+          `^cannot get project six from the index ${server.simpleUrl.replace(/[.]/g, '\\.')}: ${host.replace(/[.]/g, '\\.')}: no answer to GET /simple/six/ within 0\\.3 s \\(\\d+ attempts in [\\d.]+ s; budget 1\\.5 s\\)$`
+        )
+      )
+      expect(e.hint).toMatch(/FAST_BUILD_REQUEST_TIMEOUT_S .*FAST_BUILD_RETRY_BUDGET_S/)
+    } finally {
+      quick.close()
+    }
+  }, 20_000)
+
   it('a page that is not a simple-API page is an IndexError that says so', async () => {
     const index = new PackageIndex({ url: server.url }, http) // the host root, not /simple
     server.setFaults([])

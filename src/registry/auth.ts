@@ -3,8 +3,9 @@
 // Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
 import { FastBuildError } from '../errors.js'
 import { describeCredential, type Credential } from './credentials.js'
+import { isRetryableStatus, transientFromStatus } from '../net/retry.js'
 import type { HttpClient, HttpResponse } from './http.js'
-import { isRetryableStatus, parseRetryAfter, redactUrl, TransientHttpError } from './http.js'
+import { redactUrl } from './http.js'
 
 export interface Challenge {
   readonly scheme: string
@@ -144,10 +145,15 @@ export class RegistryAuth {
       }
       res = await this.http.request({ method: 'GET', url: url.toString(), headers })
     }
+    // A token service that is down, slow or silent is retried (with the operation that needed
+    // the token) under the same rule and budget as the registry itself; its host is in the message.
     if (isRetryableStatus(res.status)) {
-      throw new TransientHttpError(
-        `token service ${redactUrl(realm)} answered ${res.status}`,
-        parseRetryAfter(res.headers['retry-after'])
+      throw transientFromStatus(
+        cred.kind === 'identity-token' ? 'POST' : 'GET',
+        res.url,
+        res.status,
+        res.headers['retry-after'],
+        ` from the token service${errorText(res)}`
       )
     }
     if (res.status !== 200) {

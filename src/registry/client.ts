@@ -1,26 +1,26 @@
 // A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
 // manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
-// operation retries transient failures as a whole (an upload restarts with a new session), and
-// auth failures say which credential was used and what was asked for.
+// operation retries transient failures as a whole (an upload restarts with a new session) under
+// the tool's one rule (src/net/retry.ts): each request has a deadline, each operation a time
+// budget, and an operation that runs out of either fails with a temporary RegistryError naming
+// the host and what it waited for. Auth failures say which credential was used and what was
+// asked for.
 import { FastBuildError } from '../errors.js'
 import { parseDigest, sha256, type Digest } from '../oci/digest.js'
-import type { Descriptor } from '../oci/image.js'
-import { ACCEPT_ANY_MANIFEST } from '../oci/media-types.js'
-import { describeCredential, ANONYMOUS, type Credential } from './credentials.js'
-import { errorText, RegistryAuth, RegistryAuthError, scopeFor, type Access } from './auth.js'
+import { parseManifest, type Descriptor } from '../oci/image.js'
+import { ACCEPT_ANY_MANIFEST, OCI_INDEX } from '../oci/media-types.js'
 import {
   DEFAULT_RETRY,
-  HttpClient,
   isRetryableStatus,
-  parseRetryAfter,
-  redactUrl,
-  RegistryError,
+  RetriesExhaustedError,
   TransientHttpError,
+  transientFromStatus,
   withRetry,
-  type HttpResponse,
-  type RequestBody,
   type RetryPolicy
-} from './http.js'
+} from '../net/retry.js'
+import { describeCredential, ANONYMOUS, type Credential } from './credentials.js'
+import { errorText, RegistryAuth, RegistryAuthError, scopeFor, type Access } from './auth.js'
+import { HttpClient, redactUrl, RegistryError, type HttpResponse, type RequestBody } from './http.js'
 import {
   isDigestRef,
   TAG_PATTERN,
@@ -30,7 +30,8 @@ import {
   type ImageStore,
   type StoredManifest
 } from './store.js'
-import { mkdirSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -92,7 +93,10 @@ export function parseImageReference(
 export interface RegistryClientOptions {
   readonly credential?: Credential
   readonly http?: HttpClient
+  /** Each operation's attempts, backoff and time budget (default: 6 attempts, FAST_BUILD_RETRY_BUDGET_S). */
   readonly retry?: RetryPolicy
+  /** Each request's deadline when the client makes its own HttpClient (default FAST_BUILD_REQUEST_TIMEOUT_S). */
+  readonly requestTimeoutMs?: number
   /** Speak plain HTTP (default only for localhost and 127.0.0.0/8). */
   readonly insecure?: boolean
   /** Blobs larger than this go up in PATCH chunks of this size. */
@@ -125,7 +129,9 @@ export class RegistryClient implements ImageStore {
     const insecure = opts.insecure ?? isLoopback(ref.host)
     this.base = `${insecure ? 'http' : 'https'}://${ref.host}`
     this.ownsHttp = !opts.http
-    this.http = opts.http ?? new HttpClient()
+    this.http =
+      opts.http ??
+      new HttpClient(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {})
     this.retry = opts.retry ?? DEFAULT_RETRY
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK
     const credential = opts.credential ?? ANONYMOUS
@@ -196,12 +202,8 @@ export class RegistryClient implements ImageStore {
               : `the credential needs pull access to ${this.name}`
         )
       }
-      if (isRetryableStatus(res.status)) {
-        throw new TransientHttpError(
-          `${method} ${redactUrl(url)}: ${res.status}${errorText(res)}`,
-          parseRetryAfter(res.headers['retry-after'])
-        )
-      }
+      if (isRetryableStatus(res.status))
+        throw transientFromStatus(method, url, res.status, res.headers['retry-after'], errorText(res))
       return res
     }
     throw new Error('unreachable')
@@ -211,8 +213,35 @@ export class RegistryClient implements ImageStore {
     return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`)
   }
 
-  private retrying<T>(op: () => Promise<T>): Promise<T> {
-    return withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay))
+  /**
+   * Run an operation under the retry rule. When it gives up, the error is a temporary
+   * RegistryError: the last failure, how many attempts in how long, the budget, and what to do.
+   */
+  private async retrying<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay))
+    } catch (e) {
+      if (e instanceof RetriesExhaustedError) throw new RegistryError(e.message, {}, e.hint, true)
+      throw e
+    }
+  }
+
+  /**
+   * Whether the registry answers the referrers API (OCI distribution 1.1, `GET /v2/<name>/referrers/
+   * <digest>`) for `subject`: 200 with an image index. One without it answers 404 (distribution 2.8:
+   * "404 page not found"); any other answer counts as no, and the caller tags the artifact instead,
+   * which every registry finds.
+   */
+  supportsReferrers(subject: Digest): Promise<boolean> {
+    return this.retrying(async () => {
+      const res = await this.send('GET', this.url(`referrers/${subject}`), {
+        access: 'pull',
+        headers: { accept: OCI_INDEX },
+        maxBody: 16 * 1024 * 1024
+      })
+      const type = (res.headers['content-type'] ?? '').split(';')[0]!.trim()
+      return res.status === 200 && type === OCI_INDEX
+    })
   }
 
   async ping(): Promise<void> {
@@ -320,12 +349,24 @@ export class RegistryClient implements ImageStore {
     const dir = join(tmpdir(), 'fast-build-blobs')
     mkdirSync(dir, { recursive: true })
     const file = join(dir, `${digest.slice(7)}.${process.pid}`)
+    // Each download goes to a name of its own and is renamed into place once verified: two reads
+    // of one blob at once (two builds in one process) must not write the same file, where one
+    // would truncate what the other is reading.
+    const part = `${file}.${randomBytes(6).toString('hex')}.part`
+    try {
+      return await this.openBlobTo(digest, file, part)
+    } finally {
+      rmSync(part, { force: true })
+    }
+  }
+
+  private openBlobTo(digest: Digest, file: string, part: string): Promise<{ file: string }> {
     return this.retrying(async () => {
       for (let attempt = 0; attempt < 2; attempt++) {
         const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')])
         const res = await this.http.download(
           { url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} },
-          file
+          part
         )
         if (res.status === 401 && attempt === 0) {
           this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) })
@@ -333,16 +374,20 @@ export class RegistryClient implements ImageStore {
           continue
         }
         if (isRetryableStatus(res.status))
-          throw new TransientHttpError(
-            `GET blob ${digest}: ${res.status}`,
-            parseRetryAfter(res.headers['retry-after'])
+          throw transientFromStatus(
+            'GET',
+            this.url(`blobs/${digest}`),
+            res.status,
+            res.headers['retry-after']
           )
         if (res.status !== 200)
           throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) })
-        if (res.digest !== digest)
+        if (res.digest !== digest) {
           throw new TransientHttpError(
             `${this.name}: blob ${digest} arrived with other content (${res.digest})`
           )
+        }
+        renameSync(part, file)
         return { file }
       }
       throw new RegistryAuthError(
@@ -420,19 +465,88 @@ export class RegistryClient implements ImageStore {
   putManifest(tag: string | null, bytes: Buffer, mediaType: string): Promise<Digest> {
     const digest = sha256(bytes)
     if (tag !== null && !TAG_PATTERN.test(tag)) throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`)
+    const ref = tag ?? digest
+    const url = this.url(`manifests/${ref}`)
+    let rechecked = false
     return this.retrying(async () => {
-      const res = await this.send('PUT', this.url(`manifests/${tag ?? digest}`), {
+      const res = await this.send('PUT', url, {
         access: 'push',
         headers: { 'content-type': mediaType },
         body: () => bytes
       })
-      if (res.status !== 201 && res.status !== 200)
-        throw this.unexpected(`PUT manifest ${tag ?? digest}`, res)
+      if (res.status === 400 && errorCodes(res).includes('MANIFEST_BLOB_UNKNOWN')) {
+        // Concurrent pushes of the same blobs into one repository race in distribution: a blob
+        // whose upload got 201 can be unknown to a manifest PUT for a moment. When HEAD finds every
+        // blob the manifest names, the PUT is worth one more try; a blob really missing is named.
+        if (!rechecked) {
+          const count = await this.checkReferenced(bytes, mediaType, ref)
+          rechecked = true
+          throw new TransientHttpError(
+            `PUT ${redactUrl(url)}: 400 MANIFEST_BLOB_UNKNOWN, yet all ${count} blobs it names are there (a registry race)`,
+            null,
+            'status',
+            this.ref.host
+          )
+        }
+        throw new RegistryError(
+          `${this.name}: the registry refused manifest ${ref} again with MANIFEST_BLOB_UNKNOWN${errorText(res)}, although HEAD finds every blob it names`,
+          {},
+          "run again; if it keeps happening, the registry's storage disagrees with itself (check its logs)",
+          true
+        )
+      }
+      if (res.status !== 201 && res.status !== 200) throw this.unexpected(`PUT manifest ${ref}`, res)
       const got = res.headers['docker-content-digest']
       if (got && got !== digest)
         throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`)
       return digest
     })
+  }
+
+  /**
+   * HEAD every blob (or, for an index, every manifest) that `bytes` names, once each, without
+   * retries of its own (the operation around it retries). Returns how many were checked; throws a
+   * RegistryError naming those that are missing.
+   */
+  private async checkReferenced(bytes: Buffer, mediaType: string, ref: string): Promise<number> {
+    const parsed = parseManifest(bytes, mediaType, `manifest ${ref}`)
+    const wanted: { desc: Descriptor; what: string; path: string }[] =
+      parsed.kind === 'index'
+        ? parsed.index.manifests.map((d, i) => ({
+            desc: d,
+            what: `manifest ${i + 1} of ${parsed.index.manifests.length}`,
+            path: `manifests/${d.digest}`
+          }))
+        : [
+            { desc: parsed.manifest.config, what: 'config', path: `blobs/${parsed.manifest.config.digest}` },
+            ...parsed.manifest.layers
+              // Foreign layers (with urls) are not in the registry by design.
+              .filter((d) => !d.urls?.length)
+              .map((d, i, all) => ({
+                desc: d,
+                what: `layer ${i + 1} of ${all.length}`,
+                path: `blobs/${d.digest}`
+              }))
+          ]
+    const missing: string[] = []
+    await Promise.all(
+      wanted.map(async (w) => {
+        const res = await this.send('HEAD', this.url(w.path), {
+          access: 'pull',
+          ...(parsed.kind === 'index' ? { headers: { accept: ACCEPT_ANY_MANIFEST } } : {})
+        })
+        if (res.status === 404) missing.push(`${w.what} ${w.desc.digest}`)
+        else if (res.status !== 200) throw this.unexpected(`HEAD ${w.path}`, res)
+      })
+    )
+    if (missing.length > 0) {
+      throw new RegistryError(
+        `${this.name}: the registry refused manifest ${ref} (400 MANIFEST_BLOB_UNKNOWN): it does not have ${missing.sort().join(', ')}`,
+        {},
+        'run again: the next run uploads what is missing (a concurrent delete or a garbage collection of the repository may have removed it)'
+      )
+    }
+    return wanted.length
   }
 
   async listTags(): Promise<string[]> {
@@ -449,6 +563,16 @@ export class RegistryClient implements ImageStore {
       url = next ? new URL(next[1]!, this.base).toString() : null
     }
     return tags.sort()
+  }
+}
+
+/** The `code`s of a distribution-style JSON error body (`{"errors":[{"code":…}]}`). */
+function errorCodes(res: HttpResponse): string[] {
+  try {
+    const o = JSON.parse(res.body.toString('utf8')) as { errors?: { code?: unknown }[] }
+    return (o.errors ?? []).map((e) => e.code).filter((c): c is string => typeof c === 'string')
+  } catch {
+    return []
   }
 }
 

@@ -1,12 +1,25 @@
-// HTTP for the registry client: keep-alive connections, bounded bodies and timeouts, and the
-// retry policy: only 408/429/5xx and dropped connections are retried, with backoff that honours
-// Retry-After; everything else (auth, not found, bad requests) fails at once.
+// HTTP for the registry client (and the package index): keep-alive connections, bounded bodies,
+// and a deadline on every request (src/net/deadline.ts). What is retried, how, and for how long is
+// decided once for the whole tool in src/net/retry.ts; this file re-exports it for its callers.
 import * as http from 'node:http'
 import * as https from 'node:https'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { FastBuildError } from '../errors.js'
+import { FastBuildError, type Location } from '../errors.js'
+import { DEFAULT_MIN_BYTES_PER_SECOND, watchDeadline } from '../net/deadline.js'
+import { netLimits, redactQuery, transientFromNetworkError, type TransientHttpError } from '../net/retry.js'
+
+export {
+  DEFAULT_RETRY,
+  isRetryable,
+  isRetryableStatus,
+  parseRetryAfter,
+  RetriesExhaustedError,
+  TransientHttpError,
+  withRetry,
+  type RetryPolicy
+} from '../net/retry.js'
 
 export interface HttpResponse {
   readonly status: number
@@ -43,44 +56,36 @@ export interface StreamingRequest {
 }
 
 export interface HttpOptions {
-  /** No bytes for this long on a connection: give up on that attempt. */
+  /**
+   * The per-request deadline (src/net/deadline.ts): nothing moved for this long while waiting on
+   * the network, or slower than `minBytesPerSecond` past it. Default netLimits().requestTimeoutMs
+   * (FAST_BUILD_REQUEST_TIMEOUT_S, 30 s), read per request.
+   */
+  readonly requestTimeoutMs?: number
+  /** The former name of requestTimeoutMs (used when that is not given). */
   readonly idleTimeoutMs?: number
+  readonly minBytesPerSecond?: number
   readonly userAgent?: string
 }
 
-/** A registry said no, or could not be reached. `temporary` failures are worth retrying. */
+/** A registry said no, or could not be reached. `temporary` failures may go away by running again. */
 export class RegistryError extends FastBuildError {
-  readonly temporary: boolean = false
+  readonly temporary: boolean
+
+  constructor(message: string, location: Location = {}, hint?: string, temporary = false) {
+    super(message, location, hint)
+    this.temporary = temporary
+  }
 }
 
 /** The registry's host name does not resolve (a typo, or no network to it). */
 export class UnknownHostError extends RegistryError {}
 
-/** An HTTP failure worth retrying (a dropped connection, a 5xx, a 429). */
-export class TransientHttpError extends RegistryError {
-  override readonly temporary = true
-
-  constructor(
-    message: string,
-    readonly retryAfterMs: number | null = null
-  ) {
-    super(message)
-  }
-}
-
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504])
-
-export function isRetryableStatus(status: number): boolean {
-  return RETRY_STATUS.has(status) || (status >= 500 && status < 600)
-}
-
-/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | null {
-  if (!value) return null
-  const seconds = Number(value.trim())
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? null : Math.max(0, date - now)
+function headersOf(res: http.IncomingMessage): Record<string, string> {
+  const h: Record<string, string> = {}
+  for (const [k, v] of Object.entries(res.headers))
+    if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v
+  return h
 }
 
 export class HttpClient {
@@ -96,19 +101,51 @@ export class HttpClient {
     this.agents.https.destroy()
   }
 
+  /** The per-request deadline in effect (an option, else the environment's, read now). */
+  get requestTimeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? this.opts.idleTimeoutMs ?? netLimits().requestTimeoutMs
+  }
+
+  private open(
+    o: { method: string; url: string; headers: Record<string, string> },
+    idle?: () => boolean
+  ): { req: http.ClientRequest; expired: () => TransientHttpError | null; stop: () => void } {
+    const url = new URL(o.url)
+    const secure = url.protocol === 'https:'
+    const req = (secure ? https : http).request(url, {
+      method: o.method,
+      headers: o.headers,
+      agent: secure ? this.agents.https : this.agents.http
+    })
+    let expired: TransientHttpError | null = null
+    const deadline = watchDeadline(
+      req,
+      {
+        method: o.method,
+        url: o.url,
+        timeoutMs: this.requestTimeoutMs,
+        minBytesPerSecond: this.opts.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+        ...(idle ? { idle } : {})
+      },
+      (e) => (expired = e)
+    )
+    return { req, expired: () => expired, stop: () => deadline.stop() }
+  }
+
+  private headers(extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
+    return { 'user-agent': this.opts.userAgent ?? 'fast-build', ...extra }
+  }
+
   /**
    * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
-   * blob while it is being produced. `end` finishes the body and waits for the answer.
+   * blob while it is being produced. `end` finishes the body and waits for the answer. The deadline
+   * runs only while the network is what is waited for (a write not yet flushed, or after `end`).
    */
   stream(o: Omit<RequestOptions, 'body'>): StreamingRequest {
-    const url = new URL(o.url)
-    const mod = url.protocol === 'https:' ? https : http
-    const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http
-    const headers: Record<string, string> = {
-      'user-agent': this.opts.userAgent ?? 'fast-build',
-      ...o.headers
-    }
     let failure: Error | null = null
+    let ended = false
+    let draining = 0
+    const waiters = new Set<(e: Error) => void>()
     let resolveResponse!: (r: HttpResponse) => void
     let rejectResponse!: (e: Error) => void
     const response = new Promise<HttpResponse>((res, rej) => {
@@ -116,38 +153,61 @@ export class HttpClient {
       rejectResponse = rej
     })
     response.catch(() => undefined)
-    const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
+    const { req, expired, stop } = this.open(
+      { method: o.method, url: o.url, headers: this.headers(o.headers) },
+      () => !ended && draining === 0
+    )
+    const fail = (e: Error) => {
+      if (failure) return
+      failure = expired() ?? transient(o, e)
+      stop()
+      rejectResponse(failure)
+      // A write waiting for 'drain' would wait for ever on a destroyed request.
+      for (const w of waiters) w(failure)
+      waiters.clear()
+    }
+    req.on('response', (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
-        const h: Record<string, string> = {}
-        for (const [k, v] of Object.entries(res.headers))
-          if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v
-        resolveResponse({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url })
+        stop()
+        resolveResponse({
+          status: res.statusCode ?? 0,
+          headers: headersOf(res),
+          body: Buffer.concat(chunks),
+          url: o.url
+        })
       })
-      res.on('error', (e) => rejectResponse(transient(o, e)))
+      res.on('error', (e) => fail(e))
+      res.on('aborted', () => fail(new Error('response aborted')))
     })
-    const idle = this.opts.idleTimeoutMs ?? 60_000
-    req.setTimeout(idle, () =>
-      req.destroy(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no progress for ${idle / 1000} s`))
-    )
-    req.on('error', (e) => {
-      failure = transient(o, e)
-      rejectResponse(failure)
-    })
+    req.on('error', (e) => fail(e))
     return {
       write: (chunk) =>
         new Promise<void>((resolve, reject) => {
           if (failure) return reject(failure)
-          if (req.write(chunk)) resolve()
-          else req.once('drain', () => (failure ? reject(failure) : resolve()))
+          if (req.write(chunk)) return resolve()
+          draining++
+          const settle = (e: Error | null) => {
+            draining--
+            waiters.delete(onFail)
+            req.off('drain', onDrain)
+            if (e) reject(e)
+            else resolve()
+          }
+          const onFail = (e: Error) => settle(e)
+          const onDrain = () => settle(null)
+          waiters.add(onFail)
+          req.once('drain', onDrain)
         }),
       end: () => {
         if (failure) return Promise.reject(failure)
+        ended = true
         req.end()
         return response
       },
       abort: () => {
+        stop()
         req.destroy()
       }
     }
@@ -161,76 +221,61 @@ export class HttpClient {
     o: { url: string; headers?: Readonly<Record<string, string>> },
     file: string
   ): Promise<DownloadResult> {
-    const url = new URL(o.url)
-    const mod = url.protocol === 'https:' ? https : http
-    const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http
-    const idle = this.opts.idleTimeoutMs ?? 60_000
     return new Promise<DownloadResult>((resolve, reject) => {
       let settled = false
+      const { req, expired, stop } = this.open({
+        method: 'GET',
+        url: o.url,
+        headers: this.headers(o.headers)
+      })
       const fail = (e: Error) => {
         if (settled) return
         settled = true
+        stop()
         req.destroy()
-        reject(e)
+        reject(expired() ?? transient({ method: 'GET', url: o.url }, e))
       }
-      const req = mod.request(
-        url,
-        {
-          method: 'GET',
-          headers: { 'user-agent': this.opts.userAgent ?? 'fast-build', ...o.headers },
-          agent
-        },
-        (res) => {
-          const headers: Record<string, string> = {}
-          for (const [k, v] of Object.entries(res.headers))
-            if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
-          const status = res.statusCode ?? 0
-          if (status !== 200) {
-            const chunks: Buffer[] = []
-            res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c))
-            res.on('end', () => {
-              settled = true
-              resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 })
-            })
-            res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
-            return
-          }
-          const out = createWriteStream(file)
-          const hash = createHash('sha256')
-          let size = 0
-          res.on('data', (c: Buffer) => {
-            hash.update(c)
-            size += c.length
-          })
-          res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
-          res.on('aborted', () =>
-            fail(transient({ method: 'GET', url: o.url }, new Error('response aborted')))
-          )
-          out.on('error', (e) => fail(e))
-          out.on('finish', () => {
+      req.on('response', (res) => {
+        const headers = headersOf(res)
+        const status = res.statusCode ?? 0
+        if (status !== 200) {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c))
+          res.on('end', () => {
             if (settled) return
             settled = true
-            resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size })
+            stop()
+            resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 })
           })
-          res.pipe(out)
+          res.on('error', (e) => fail(e))
+          return
         }
-      )
-      req.setTimeout(idle, () =>
-        fail(new TransientHttpError(`GET ${redactUrl(o.url)}: no data for ${idle / 1000} s`))
-      )
-      req.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)))
+        const out = createWriteStream(file)
+        const hash = createHash('sha256')
+        let size = 0
+        res.on('data', (c: Buffer) => {
+          hash.update(c)
+          size += c.length
+        })
+        res.on('error', (e) => fail(e))
+        res.on('aborted', () => fail(new Error('response aborted')))
+        out.on('error', (e) => fail(e))
+        out.on('finish', () => {
+          if (settled) return
+          if (!res.complete) return fail(new Error('response aborted'))
+          settled = true
+          stop()
+          resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size })
+        })
+        res.pipe(out)
+      })
+      req.on('error', (e) => fail(e))
       req.end()
     })
   }
 
   request(o: RequestOptions): Promise<HttpResponse> {
-    const url = new URL(o.url)
-    const mod = url.protocol === 'https:' ? https : http
-    const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http
-    const headers: Record<string, string> = {
-      'user-agent': this.opts.userAgent ?? 'fast-build',
-      ...o.headers
-    }
+    const headers = this.headers(o.headers)
     let body: Readable | Buffer | null = null
     if (o.body !== undefined) {
       if (Buffer.isBuffer(o.body)) {
@@ -238,27 +283,29 @@ export class HttpClient {
         headers['content-length'] = String(o.body.length)
       } else {
         const { file, start, end } = o.body
+        if (headers['content-length'] === undefined) throw new Error('streamed bodies need a content-length')
         body = createReadStream(file, {
           ...(start !== undefined ? { start } : {}),
           ...(end !== undefined ? { end } : {})
         })
-        if (headers['content-length'] === undefined) throw new Error('streamed bodies need a content-length')
       }
     } else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
       headers['content-length'] = '0'
     }
-    const idle = this.opts.idleTimeoutMs ?? 60_000
     const maxBody = o.maxBody ?? 16 * 1024 * 1024
 
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false
+      const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers })
       const fail = (e: Error) => {
         if (settled) return
         settled = true
+        stop()
         req.destroy()
-        reject(e)
+        if (body !== null && !Buffer.isBuffer(body)) body.destroy()
+        reject(e instanceof FastBuildError ? e : (expired() ?? transient(o, e)))
       }
-      const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
+      req.on('response', (res) => {
         const chunks: Buffer[] = []
         let size = 0
         res.on('data', (c: Buffer) => {
@@ -270,18 +317,18 @@ export class HttpClient {
         res.on('end', () => {
           if (settled) return
           settled = true
-          const h: Record<string, string> = {}
-          for (const [k, v] of Object.entries(res.headers))
-            if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v
-          resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url })
+          stop()
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: headersOf(res),
+            body: Buffer.concat(chunks),
+            url: o.url
+          })
         })
-        res.on('error', (e) => fail(transient(o, e)))
-        res.on('aborted', () => fail(transient(o, new Error('response aborted'))))
+        res.on('error', (e) => fail(e))
+        res.on('aborted', () => fail(new Error('response aborted')))
       })
-      req.setTimeout(idle, () =>
-        fail(new TransientHttpError(`${o.method} ${redactUrl(o.url)}: no response for ${idle / 1000} s`))
-      )
-      req.on('error', (e) => fail(transient(o, e)))
+      req.on('error', (e) => fail(e))
       if (body === null) req.end()
       else if (Buffer.isBuffer(body)) req.end(body)
       else {
@@ -301,56 +348,8 @@ function transient(o: Pick<RequestOptions, 'method' | 'url'>, e: Error): Error {
       'check the registry name (image input or [tool.fast-build] image)'
     )
   }
-  const dropped = [
-    'ECONNRESET',
-    'EPIPE',
-    'ETIMEDOUT',
-    'ECONNABORTED',
-    'EAI_AGAIN',
-    'ECONNREFUSED',
-    'UND_ERR_SOCKET',
-    'ERR_STREAM_PREMATURE_CLOSE'
-  ]
-  if ((code && dropped.includes(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-    return new TransientHttpError(
-      `${o.method} ${redactUrl(o.url)}: connection dropped (${code ?? e.message})`
-    )
-  }
-  return e
+  return transientFromNetworkError(e, o.method, o.url) ?? e
 }
 
 /** URLs in messages lose their query (upload session state, tokens in some registries). */
-export function redactUrl(url: string): string {
-  const q = url.indexOf('?')
-  return q === -1 ? url : `${url.slice(0, q)}?…`
-}
-
-export interface RetryPolicy {
-  readonly attempts: number
-  readonly baseDelayMs: number
-  readonly maxDelayMs: number
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 }
-
-/**
- * Run `op`, retrying transient failures with exponential backoff (and jitter), or after the
- * server's Retry-After when it gives one (capped by maxDelayMs). `onRetry` reports each retry.
- */
-export async function withRetry<T>(
-  op: (attempt: number) => Promise<T>,
-  policy: RetryPolicy = DEFAULT_RETRY,
-  onRetry?: (e: TransientHttpError, delayMs: number, attempt: number) => void
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op(attempt)
-    } catch (e) {
-      if (!(e instanceof TransientHttpError) || attempt >= policy.attempts) throw e
-      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
-      const delay = Math.min(policy.maxDelayMs, e.retryAfterMs ?? backoff * (0.5 + Math.random() / 2))
-      onRetry?.(e, delay, attempt)
-      await new Promise((r) => setTimeout(r, delay))
-    }
-  }
-}
+export const redactUrl = redactQuery

@@ -2,9 +2,10 @@
 // package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
 // keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
 // is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
-// network. Transient failures (5xx, 429, dropped connections, stalls) are retried from scratch
-// with the registry client's policy; everything else fails at once with a message that names the
-// package, the file, where it came from (credentials and queries removed) and what to do.
+// network. Transient failures (5xx, 429, dropped connections, a request past its deadline) are
+// retried from scratch under the tool's one rule (src/net/retry.ts, with the registry client's
+// deadline and budget); everything else fails at once with a message that names the package, the
+// file, where it came from (credentials and queries removed) and what to do.
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, statSync } from 'node:fs'
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
@@ -18,15 +19,20 @@ import { fileURLToPath } from 'node:url'
 import { FastBuildError, describeError } from '../errors.js'
 import type { LockedFile } from '../lock/model.js'
 import type { NormalizedName } from '../names.js'
+import { watchDeadline } from '../net/deadline.js'
 import {
+  BOUNDS_HINT,
   DEFAULT_RETRY,
-  HttpClient,
+  RetriesExhaustedError,
   TransientHttpError,
   isRetryableStatus,
-  parseRetryAfter,
+  netLimits,
+  transientFromNetworkError,
+  transientFromStatus,
   withRetry,
   type RetryPolicy
-} from '../registry/http.js'
+} from '../net/retry.js'
+import { HttpClient } from '../registry/http.js'
 import { PackageIndex, type IndexConfig, type IndexFile, type PackageIndexOptions } from './index.js'
 import {
   basicAuthorization,
@@ -190,7 +196,12 @@ export interface FetchOptions {
   readonly retry?: RetryPolicy
   /** What `file.path` of path sources is relative to: the lock's directory (default the working directory). */
   readonly baseDir?: string
-  /** A connection that sends nothing for this long is dropped and the download retried (default 60 s). */
+  /**
+   * Each request's deadline (src/net/deadline.ts): nothing received for this long, or slower than
+   * a trickle past it, and the download is retried. Default FAST_BUILD_REQUEST_TIMEOUT_S (30 s).
+   */
+  readonly requestTimeoutMs?: number
+  /** The former name of requestTimeoutMs (used when that is not given). */
   readonly idleTimeoutMs?: number
   /** Where index credentials are looked up (environment, netrc). */
   readonly credentials?: CredentialLookup
@@ -260,7 +271,7 @@ interface Run {
   readonly opts: FetchOptions
   readonly cache: ArtifactCache
   readonly retry: RetryPolicy
-  readonly idleMs: number
+  readonly timeoutMs: number
   readonly agents: { readonly http: http.Agent; readonly https: https.Agent }
   readonly indexes: Map<string, PackageIndex>
   readonly http: HttpClient
@@ -287,13 +298,17 @@ export async function fetchArtifacts(
     opts,
     cache: opts.cache,
     retry: opts.retry ?? DEFAULT_RETRY,
-    idleMs: opts.idleTimeoutMs ?? 60_000,
+    timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
     agents: {
       http: new http.Agent({ keepAlive: true, maxSockets: concurrency }),
       https: new https.Agent({ keepAlive: true, maxSockets: concurrency })
     },
     indexes: new Map(),
-    http: opts.http ?? new HttpClient({ idleTimeoutMs: opts.idleTimeoutMs ?? 60_000 }),
+    http:
+      opts.http ??
+      new HttpClient({
+        requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs
+      }),
     emit: (e) => {
       try {
         opts.onProgress?.(e)
@@ -596,45 +611,23 @@ function describeDownloadFailure(run: Run, item: FetchItem, url: string, e: unkn
       'check the network and DNS; on a runner without access to that host, set a mirror index that has the files'
     )
   }
-  if (e instanceof TransientHttpError) {
+  if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
     return new FetchError(
-      `${what}: ${e.message} (gave up after ${run.retry.attempts} attempts)`,
+      `${what}: ${e.message}`,
       {},
-      'the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index'
+      `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`
     )
   }
   if (e instanceof FastBuildError) return e
   return new FetchError(`${what}: ${(e as Error).message}`)
 }
 
-const DROPPED = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNABORTED',
-  'EAI_AGAIN',
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'ERR_STREAM_PREMATURE_CLOSE'
-])
-
-function networkError(e: Error, url: string, timedOut: boolean, idleMs: number): Error {
-  if (timedOut) return new TransientHttpError(`GET ${redactUrl(url)}: no data for ${idleMs / 1000} s`)
-  if (
-    e instanceof TransientHttpError ||
-    e instanceof FastBuildError ||
-    e instanceof StatusFailure ||
-    e instanceof NoSuchHost
-  )
-    return e
+function networkError(e: Error, url: string, expired: TransientHttpError | null): Error {
+  if (expired) return expired
+  if (e instanceof FastBuildError || e instanceof StatusFailure || e instanceof NoSuchHost) return e
   const code = (e as NodeJS.ErrnoException).code
   if (code === 'ENOTFOUND') return new NoSuchHost(new URL(url).host)
-  if ((code && DROPPED.has(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-    return new TransientHttpError(`GET ${redactUrl(url)}: connection dropped (${code ?? e.message})`)
-  }
-  return e
+  return transientFromNetworkError(e, 'GET', redactUrl(url)) ?? e
 }
 
 function downloadOnce(
@@ -664,7 +657,7 @@ function downloadOnce(
   const auth = origin.authorize(u.href)
   if (auth) headers['authorization'] = auth
   return new Promise<Hashed>((resolvePromise, reject) => {
-    let timedOut = false
+    let expired: TransientHttpError | null = null
     const req = (secure ? https : http).request(
       u,
       { method: 'GET', headers, agent: secure ? run.agents.https : run.agents.http },
@@ -691,10 +684,7 @@ function downloadOnce(
           res.resume()
           reject(
             isRetryableStatus(status)
-              ? new TransientHttpError(
-                  `GET ${redactUrl(url)}: ${status}`,
-                  parseRetryAfter(res.headers['retry-after'])
-                )
+              ? transientFromStatus('GET', redactUrl(url), status, res.headers['retry-after'])
               : new StatusFailure(status, url)
           )
           return
@@ -708,20 +698,25 @@ function downloadOnce(
             if (total !== null && m.bytes() !== total) {
               reject(
                 new TransientHttpError(
-                  `GET ${redactUrl(url)}: the connection ended after ${m.bytes()} of ${total} bytes`
+                  `GET ${redactUrl(url)}: the connection ended after ${m.bytes()} of ${total} bytes`,
+                  null,
+                  'dropped',
+                  u.host
                 )
               )
             } else resolvePromise(m.result())
           },
-          (e: Error) => reject(networkError(e, url, timedOut, run.idleMs))
+          (e: Error) => reject(networkError(e, url, expired))
         )
       }
     )
-    req.setTimeout(run.idleMs, () => {
-      timedOut = true
-      req.destroy(new Error('idle timeout'))
-    })
-    req.on('error', (e) => reject(networkError(e, url, timedOut, run.idleMs)))
+    const deadline = watchDeadline(
+      req,
+      { method: 'GET', url: redactUrl(url), timeoutMs: run.timeoutMs },
+      (e) => (expired = e)
+    )
+    req.once('close', () => deadline.stop())
+    req.on('error', (e) => reject(networkError(e, url, expired)))
     req.end()
   })
 }

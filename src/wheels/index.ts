@@ -9,15 +9,16 @@ import { fileURLToPath } from 'node:url'
 import { FastBuildError } from '../errors.js'
 import { normalizeName, type NormalizedName } from '../names.js'
 import {
+  BOUNDS_HINT,
   DEFAULT_RETRY,
-  HttpClient,
+  RetriesExhaustedError,
   TransientHttpError,
   isRetryableStatus,
-  parseRetryAfter,
+  transientFromStatus,
   withRetry,
-  type HttpResponse,
   type RetryPolicy
-} from '../registry/http.js'
+} from '../net/retry.js'
+import { HttpClient, type HttpResponse } from '../registry/http.js'
 import {
   basicAuthorization,
   credentialEnvNames,
@@ -332,7 +333,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 let sharedClient: HttpClient | null = null
 function defaultHttp(): HttpClient {
-  sharedClient ??= new HttpClient({ idleTimeoutMs: 60_000 })
+  // Its requests' deadline is read from the environment per request (FAST_BUILD_REQUEST_TIMEOUT_S).
+  sharedClient ??= new HttpClient()
   return sharedClient
 }
 
@@ -504,12 +506,8 @@ export class PackageIndex {
               headers,
               maxBody: this.options.maxPage ?? 64 * 1024 * 1024
             })
-            if (isRetryableStatus(r.status)) {
-              throw new TransientHttpError(
-                `GET ${redactUrl(target)}: ${r.status}`,
-                parseRetryAfter(r.headers['retry-after'])
-              )
-            }
+            if (isRetryableStatus(r.status))
+              throw transientFromStatus('GET', redactUrl(target), r.status, r.headers['retry-after'])
             return r
           },
           this.options.retry ?? DEFAULT_RETRY,
@@ -517,14 +515,14 @@ export class PackageIndex {
         )
       } catch (e) {
         if (e instanceof IndexError) throw e
-        const transient = e instanceof TransientHttpError
+        const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError
         throw new IndexError(
           `cannot get project ${project} from the index ${this.url}: ${(e as Error).message}`,
           this.url,
           project,
           null,
           transient
-            ? 'the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable'
+            ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
             : 'check the index URL (the package source in the lock or pyproject.toml) and the network',
           transient
         )
