@@ -1,6 +1,6 @@
-// The same engine as the action, for a terminal: `fast-build plan | diff`.
+// The same engine as the action, for a terminal: `fast-build plan | build | diff | sbom`.
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, describeError, isFastBuildError } from './errors.js'
 import { readLock } from './lock/index.js'
@@ -29,6 +29,7 @@ commands:
   plan    compute each variant's packages and canonical hash from the lock
   build   put the source on each variant's deps image (the fast path), without a daemon
   diff    explain what changed between two plans (from \`plan --json\`)
+  sbom    print the CycloneDX SBOM of what each variant's image installs, without building
 
 fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python X.Y] [--json]
   --project DIR     directory holding pyproject.toml and the lock (default .)
@@ -55,6 +56,15 @@ fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--var
   config file (docker login); never on the command line
 
 fast-build diff OLD.json NEW.json [--json]
+
+fast-build sbom [--project DIR] [--variant NAME]... [--platform P]... [--python X.Y] [--json]
+  --variant NAME    only this variant (repeatable; default: all that plan)
+  --platform P      only this platform of the variant (repeatable; default: all it builds)
+  --json            the only format (CycloneDX 1.6 JSON); accepted for symmetry with plan
+  one variant on one platform prints one document; several print a JSON array of them, in
+  variant then platform order. The base image's digest is the pinned one (base-image = "…@sha256:…")
+  or, when it is not pinned, left out and said so (sbom asks no registry); times come from
+  SOURCE_DATE_EPOCH or the commit time, as the build's, so the same commit prints the same bytes
 `
 
 export class UsageError extends Error {}
@@ -67,6 +77,8 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         return cmdPlan(rest, io)
       case 'diff':
         return cmdDiff(rest, io)
+      case 'sbom':
+        return await cmdSbom(rest, io)
       case 'build':
         // The build machinery (registry, layers, wheels) is loaded only for `build`, so `plan`
         // starts without it.
@@ -226,6 +238,59 @@ function cmdDiff(args: readonly string[], io: CliIO): number {
     for (const line of summarizeVariantDiff(d)) io.out(`  ${line}\n`)
   }
   return 0
+}
+
+async function cmdSbom(args: readonly string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      project: { type: 'string', default: '.' },
+      variant: { type: 'string', multiple: true },
+      platform: { type: 'string', multiple: true },
+      python: { type: 'string' },
+      // Accepted, and changes nothing: JSON is the one format.
+      json: { type: 'boolean', default: false }
+    },
+    allowPositionals: true
+  })
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+  // Every configured platform is planned, so that --platform picks among them (and names them
+  // when it names none); an unknown --variant is refused by planProject with the list.
+  const plan = loadPlan({
+    project: values.project!,
+    variants: values.variant ?? [],
+    ...(values.python ? { python: values.python } : {})
+  })
+  for (const n of plan.notes) io.err(`note: ${n}\n`)
+  const wanted = (values.platform ?? []).map((p) => formatPlatform(parsePlatform(p, '--platform')))
+  const built = [...new Set(plan.variants.flatMap((v) => v.platforms.map((p) => formatPlatform(p.platform))))]
+  for (const w of wanted) {
+    if (!built.includes(w)) {
+      throw new ConfigError(
+        `platform ${w} is not built by ${plan.variants.length === 1 ? `variant ${plan.variants[0]!.name}` : 'these variants'}`,
+        { file: plan.project.file, keyPath: 'tool.fast-build.platforms' },
+        `platforms are: ${built.join(', ')} (add ${w} to platforms under [tool.fast-build] to build it)`
+      )
+    }
+  }
+  const [{ cycloneDxSbom, sbomBytes }, { buildEpoch, gitInfo }] = await Promise.all([
+    import('./sbom/cyclonedx.js'),
+    import('./build/git.js')
+  ])
+  // The build's time, as `build` stamps images: SOURCE_DATE_EPOCH, else the commit's.
+  const created = new Date(buildEpoch(await gitInfo(plan.project.dir)) * 1000).toISOString()
+  const name = plan.project.name ?? basename(plan.project.dir)
+  const docs = plan.variants.flatMap((v) =>
+    v.platforms
+      .filter((p) => wanted.length === 0 || wanted.includes(formatPlatform(p.platform)))
+      .map((p) => cycloneDxSbom({ variant: v, platform: p, created, name }))
+  )
+  // One document prints as the bytes `build` attaches (sbomBytes), so the two can be compared.
+  const [only] = docs
+  io.out(only && docs.length === 1 ? sbomBytes(only).toString('utf8') : JSON.stringify(docs, null, 2) + '\n')
+  // As `plan`: the variants that planned are printed; each one that did not says why, and the run fails.
+  for (const f of plan.failed) io.err(`error: ${describeError(f.error)}\n`)
+  return plan.failed.length > 0 ? 1 : 0
 }
 
 export { isFastBuildError }

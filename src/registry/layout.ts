@@ -248,6 +248,14 @@ export class LayoutStore implements ImageStore {
     return digest
   }
 
+  /**
+   * An image layout has no referrers API: a manifest with a `subject` is found only by reading
+   * every manifest, which skopeo, podman and umoci do not do. Referring artifacts are tagged.
+   */
+  async supportsReferrers(): Promise<boolean> {
+    return false
+  }
+
   async listTags(): Promise<string[]> {
     return this.readIndex()
       .manifests.map((m) => m.annotations?.[REF_NAME])

@@ -51,6 +51,12 @@ export interface ImageStore {
   readonly mountable?: { readonly host: string; readonly repository: string }
   /** Mount a blob from another repository of the same registry; false when the registry declined. */
   mountBlob?(desc: Descriptor, fromRepository: string): Promise<boolean>
+  /**
+   * Whether the store answers the referrers API (OCI distribution 1.1, `GET /v2/<name>/referrers/
+   * <digest>`) for `subject`: then a manifest whose `subject` names it is found without a tag.
+   * Absent, or false: artifacts that refer to an image are also tagged (src/sbom/attach.ts).
+   */
+  supportsReferrers?(subject: Digest): Promise<boolean>
 }
 
 /** Tags as registries accept them (distribution's reference grammar). */
