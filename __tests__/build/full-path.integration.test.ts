@@ -18,6 +18,8 @@ import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { lowercaseTempDir, tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { skopeoInspect } from '../support/skopeo.js'
+import { validateCycloneDx } from '../sbom/schema.js'
+import { createHash } from 'node:crypto'
 import { buildFixtureWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 import {
   buildSimpleWheels,
@@ -234,6 +236,35 @@ describe('a deps image built from the lock’s wheels', () => {
       scripts: '/usr/local/bin',
       version: '3.11'
     })
+  })
+
+  it('the app image has an SBOM, found through its fallback tag, valid CycloneDX, listing exactly the closure', async () => {
+    const base = first.variants[0]
+    expect(base.sboms).toHaveLength(1)
+    const { tag, digest } = base.sboms[0]
+    const raw = (await skopeoInspect(`docker://${reg.host}/app:${tag}`, { raw: true })).stdout
+    expect(createHash('sha256').update(raw).digest('hex')).toBe(digest.slice(7))
+    const artifact = JSON.parse(raw)
+    expect(artifact.artifactType).toBe('application/vnd.cyclonedx+json')
+    const client = new RegistryClient({ host: reg.host, repository: 'app' }, {})
+    try {
+      // The subject is the app image's manifest, as the registry holds it.
+      const appManifest = await client.getManifest('latest-base')
+      expect(artifact.subject.digest).toBe(appManifest!.digest)
+      expect(tag).toBe(`sha256-${appManifest!.digest.slice(7)}.sbom`)
+      const doc = JSON.parse((await client.getBlob(artifact.layers[0].digest)).toString('utf8'))
+      expect(validateCycloneDx(doc).errors).toEqual([])
+      const plan = (await cli('plan', '--project', dir, '--variant', 'base', '--json')).json()
+      const closure = plan.variants[0].platforms[0].packages.map(
+        (p: { name: string; version: string }) => `pkg:pypi/${p.name}@${p.version}`
+      )
+      const listed = doc.components
+        .map((c: { purl?: string }) => c.purl)
+        .filter((u: string | undefined) => u?.startsWith('pkg:pypi/'))
+      expect([...listed].sort()).toEqual([...closure].sort())
+    } finally {
+      client.close()
+    }
   })
 
   it('a second build takes the fast path; a rebuild from an empty cache gives the same images', async () => {

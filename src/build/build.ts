@@ -47,6 +47,9 @@ import {
   type RuntimeLayer
 } from './fast-path.js'
 import { localProjects, projectLayer } from './project-layer.js'
+import { attachSbom } from '../sbom/attach.js'
+import { cycloneDxSbom } from '../sbom/cyclonedx.js'
+import type { Descriptor } from '../oci/image.js'
 import { buildEpoch, gitInfo, type GitInfo } from './git.js'
 import { hasRuntime, runtimeEntries, runtimeFiles, RUNTIME_MTIME } from './runtime.js'
 import { collectSource, localPackagesOf, type SourceTree } from './source.js'
@@ -68,6 +71,15 @@ export interface VariantResult {
   readonly bytesUploaded: number
   readonly seconds: number
   readonly error: string | null
+  /**
+   * The SBOM attached to each platform's app image (CycloneDX; found through the referrers API,
+   * or its fallback tag when there is one).
+   */
+  readonly sboms: readonly {
+    readonly platform: string
+    readonly digest: string
+    readonly tag: string | null
+  }[]
   /** What the full path did, when it ran. */
   readonly full: {
     readonly layers: number
@@ -475,6 +487,36 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       throw e
     }
   }
+  // Each app image gets an SBOM of exactly its closure. An extra: failing to attach it warns.
+  const attachSboms = async (
+    v: VariantPlan,
+    platforms: readonly { platform: Platform; manifest: Descriptor }[],
+    created: string,
+    say: (m: string) => void
+  ): Promise<VariantResult['sboms']> => {
+    const out: { platform: string; digest: string; tag: string | null }[] = []
+    for (const { platform, manifest } of platforms) {
+      const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture)
+      if (!pp) continue
+      try {
+        const document = cycloneDxSbom({
+          variant: v,
+          platform: pp,
+          created,
+          name: plan.project.name ?? v.name
+        })
+        const a = await attachSbom({ store, subject: manifest, document, created })
+        out.push({ platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag })
+      } catch (e) {
+        say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`)
+      }
+    }
+    if (out.length > 0)
+      say(
+        `SBOM (CycloneDX) attached${out[0]!.tag ? ` as ${store.name}:${out.map((x) => x.tag).join(', ')}` : ' (referrers API)'}`
+      )
+    return out
+  }
   try {
     const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null
     let sharing: ReturnType<typeof sharingOf> | null = null
@@ -619,6 +661,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         bytesUploaded: 0,
         seconds: (performance.now() - start) / 1000,
         error,
+        sboms: [],
         full: null
       })
       try {
@@ -747,6 +790,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           onProgress: (m) => progress(v.name, m)
         })
         const stats: BlobStats = pushed.stats
+        const sboms = await attachSboms(v, pushed.platforms, created, (m) => progress(v.name, m))
         results.push({
           ...base0,
           path: full ? 'full' : 'fast',
@@ -757,6 +801,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           bytesUploaded: stats.bytesUploaded,
           seconds: (performance.now() - start) / 1000,
           error: null,
+          sboms,
           full: full
             ? {
                 layers: full.layers.length,
@@ -803,6 +848,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
         bytesUploaded: 0,
         seconds: 0,
         error: describeError(f.error),
+        sboms: [],
         full: null
       })
     }

@@ -46,6 +46,8 @@ export interface FastPathResult {
   readonly mediaType: string
   readonly tags: readonly string[]
   readonly stats: BlobStats
+  /** Each platform's manifest (what an SBOM's `subject` names). */
+  readonly platforms: readonly { readonly platform: Platform; readonly manifest: Descriptor }[]
 }
 
 /** Count one blob's outcome (and its bytes, when it went up) into `stats`. */
@@ -81,6 +83,7 @@ export async function pushAppImage(args: {
   const pushedLayer = new Set<Digest>()
   const children: Descriptor[] = []
   let single: { bytes: Buffer; mediaType: string } | null = null
+  const platforms: { platform: Platform; manifest: Descriptor }[] = []
 
   for (const p of deps.platforms) {
     // The same bytes carry the media type of the manifest family they are listed in.
@@ -163,6 +166,7 @@ export async function pushAppImage(args: {
       settings
     })
     countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length)
+    platforms.push({ platform: p.platform, manifest: image.manifestDescriptor })
     if (deps.isIndex) {
       await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType)
       stats.uploaded++
@@ -213,5 +217,5 @@ export async function pushAppImage(args: {
     stats.uploaded++
     stats.bytesUploaded += top.bytes.length
   }
-  return { digest, mediaType: top.mediaType, tags: args.tags, stats }
+  return { digest, mediaType: top.mediaType, tags: args.tags, stats, platforms }
 }
