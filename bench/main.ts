@@ -4,6 +4,7 @@ import { benchFastPath } from './fast-path.js'
 import { benchFullPath } from './full-path.js'
 import { benchPlan } from './plan.js'
 import { benchReupload } from './reupload.js'
+import { benchUvLarge } from './uv-large.js'
 import { verdicts } from './lib.js'
 
 const only = process.argv.slice(2)
@@ -12,7 +13,8 @@ const sections: [string, () => void | Promise<void>][] = [
   ['fast-path', benchFastPath],
   ['full-path', benchFullPath],
   ['dockerfile', benchDockerfile],
-  ['reupload', async () => void (await benchReupload())]
+  ['reupload', async () => void (await benchReupload())],
+  ['uv-large', benchUvLarge]
 ]
 
 for (const [name, run] of sections) {

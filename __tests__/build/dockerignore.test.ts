@@ -342,3 +342,27 @@ describe('cleanPath (Go filepath.Clean)', () => {
     expect(cleanPath(path)).toBe(want)
   })
 })
+
+describe('matching cost', () => {
+  // A JavaScript RegExp backtracks: `*a*a*a*a*a*a*b` against 200 `a`s took minutes, once per path
+  // of the tree. The matcher steps through a path once per character, as Go's regexp does.
+  it('star-heavy patterns answer on long names at once (no backtracking)', () => {
+    const ignore = parseDockerignore('*a*a*a*a*a*a*b\n**/*a*a*a*a*a*a*b/**\n?a*[ab]*a*a*a*a*b')
+    expect(isExcluded(ignore, 'a'.repeat(200))).toBe(false)
+    expect(isExcluded(ignore, `x/${'a'.repeat(200)}/y`)).toBe(false)
+    expect(isExcluded(ignore, `${'a'.repeat(200)}b`)).toBe(true)
+  })
+
+  it('the anchors and boundaries a pattern can spell behave as in Go', () => {
+    // `^` is not escaped by patternmatcher: in a regular expression, mid-pattern, it is an anchor
+    // that cannot hold (a pattern without wildcards is compared as a string).
+    expect(excluded(['a^b*'], 'a^bc')).toBe(false)
+    expect(excluded(['a^b'], 'a^b')).toBe(true)
+    expect(excluded(['^ab*'], 'abc')).toBe(true)
+    expect(excluded(['a\\zb'], 'ab')).toBe(false)
+    expect(excluded(['\\Aab*'], 'abc')).toBe(true)
+    expect(excluded(['foo\\b*'], 'foo.py')).toBe(true)
+    expect(excluded(['foo\\b*'], 'foobar')).toBe(false)
+    expect(excluded(['foo\\B*'], 'foobar')).toBe(true)
+  })
+})

@@ -276,16 +276,18 @@ function compileMatcher(pattern: string): (path: string) => boolean {
       return (path) => path.endsWith(suffix) || path === bare
     }
     case 'regexp': {
-      const regexp = new RegExp(goRegexpToJs(re + '$'), 'u')
-      return (path) => regexp.test(path)
+      const nfa = goRegexpToNfa(re + '$')
+      return (path) => runNfa(nfa, path)
     }
   }
 }
 
-// --- Go regexp (RE2 syntax) → JavaScript ------------------------------------------------------
+// --- Go regexp (RE2 syntax) → an automaton ---------------------------------------------------
 // patternmatcher hands its regular expression to Go's regexp; the character classes it builds
 // (`[a[^/]*]` from `[a*]`, POSIX `[[:alpha:]]`) parse differently in JavaScript, so the Go syntax is
-// parsed here and every class is written out as explicit code point ranges.
+// parsed here and every class is written out as explicit code point ranges. The result runs as a
+// small automaton, one step per character, as RE2 does: a JavaScript RegExp backtracks, and a
+// pattern such as `*a*a*a*a*b` took seconds on one 100-character path (a minute at 200).
 
 class RegexError extends Error {
   constructor(
@@ -368,10 +370,6 @@ function complement(ranges: Ranges): Ranges {
   return out
 }
 
-const hex = (cp: number): string => `\\u{${cp.toString(16)}}`
-const jsClass = (ranges: Ranges): string =>
-  '[' + ranges.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('') + ']'
-const jsLiteral = (ch: string): string => (/^[A-Za-z0-9_/]$/.test(ch) ? ch : hex(c(ch)))
 const isAsciiAlnum = (ch: string): boolean => /^[A-Za-z0-9]$/.test(ch)
 
 function unsupportedEscape(e: string): RegexError {
@@ -395,51 +393,159 @@ function escapedRune(e: string): number {
   throw unsupportedEscape(e)
 }
 
-function goRegexpToJs(source: string): string {
+/**
+ * One step of the automaton. The regular expressions patternmatcher writes are a sequence of
+ * these: single characters and classes (from the pattern's own characters, `?`, `[...]` and
+ * escapes), `[^/]*` and `.*` (from `*` and a final `**`), `(.*\/)?` (from `**` followed by more),
+ * and the zero-width `^`, `\A`, `\z`, `\b`, `\B` a pattern may spell (its `$` is escaped; the final one
+ * is the end of the match).
+ */
+type Step =
+  | { readonly kind: 'one'; readonly ranges: Ranges }
+  | { readonly kind: 'star'; readonly ranges: Ranges }
+  /** `(.*\/)?`: nothing, or anything (no newline) that ends with `/`. */
+  | { readonly kind: 'dirs' }
+  | { readonly kind: 'start' }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'boundary'; readonly word: boolean }
+
+const NOT_NEWLINE: Ranges = complement([[10, 10]])
+
+function goRegexpToNfa(source: string): Step[] {
   const cs = Array.from(source)
+  const steps: Step[] = []
+  const internal = (): RegexError =>
+    new RegexError(
+      `fast-build cannot read the regular expression Docker's matcher makes of it`,
+      'please report the pattern; escape its punctuation meanwhile'
+    )
   let p = 0
-  let out = ''
   while (p < cs.length) {
     const ch = cs[p++]!
     switch (ch) {
       case '\\': {
         const e = cs[p++]
         if (e === undefined) throw new RegexError('a trailing backslash escapes nothing', 'remove it')
-        if (e === 'A') out += '^'
-        else if (e === 'z') out += '$'
-        else if (e === 'b' || e === 'B') out += '\\' + e
+        if (e === 'A') steps.push({ kind: 'start' })
+        else if (e === 'z') steps.push({ kind: 'end' })
+        else if (e === 'b' || e === 'B') steps.push({ kind: 'boundary', word: e === 'b' })
         else if ('dDsSwW'.includes(e)) {
           const ranges = PERL[e.toLowerCase()]!
-          out += jsClass(e === e.toLowerCase() ? ranges : complement(ranges))
-        } else out += hex(escapedRune(e))
+          steps.push({ kind: 'one', ranges: e === e.toLowerCase() ? ranges : complement(ranges) })
+        } else {
+          const cp = escapedRune(e)
+          steps.push({ kind: 'one', ranges: [[cp, cp]] })
+        }
         break
       }
       case '[': {
         const parsed = parseClass(cs, p)
-        out += jsClass(parsed.ranges)
+        steps.push({ kind: 'one', ranges: parsed.ranges })
         p = parsed.end
         break
       }
       case '.':
-        out += '[^\\n]'
+        steps.push({ kind: 'one', ranges: NOT_NEWLINE })
         break
       case '(':
-        out += '(?:'
+        // The one group patternmatcher writes (a pattern's own parentheses are escaped).
+        if (cs.slice(p, p + 5).join('') !== '.*/)?') throw internal()
+        p += 5
+        steps.push({ kind: 'dirs' })
         break
+      case '*': {
+        const last = steps[steps.length - 1]
+        if (last?.kind !== 'one') throw internal()
+        steps[steps.length - 1] = { kind: 'star', ranges: last.ranges }
+        break
+      }
       case '^':
+        steps.push({ kind: 'start' })
+        break
       case '$':
+        // Only the final `$` (the pattern's own are escaped): the match ends there.
+        if (p !== cs.length) throw internal()
+        break
       case ')':
       case '|':
-      case '*':
       case '+':
       case '?':
-        out += ch
-        break
+        throw internal()
       default:
-        out += jsLiteral(ch)
+        steps.push({ kind: 'one', ranges: [[c(ch), c(ch)]] })
     }
   }
-  return out
+  return steps
+}
+
+function inRanges(ranges: Ranges, cp: number): boolean {
+  for (const [lo, hi] of ranges) if (cp >= lo && cp <= hi) return true
+  return false
+}
+
+const isWordCp = (cp: number | undefined): boolean => cp !== undefined && inRanges(WORD, cp)
+
+/**
+ * Does the whole of `path` match? A set of positions in `steps` advances one code point at a
+ * time (Thompson's construction): time linear in the path for a given pattern. State `i` is
+ * "before step i"; `steps.length` is the match; `steps.length + 1 + i` is inside the `(.*\/)?` of
+ * step i.
+ */
+function runNfa(steps: readonly Step[], path: string): boolean {
+  const cps = Array.from(path, (ch) => c(ch))
+  const n = steps.length
+  const inner = (i: number) => n + 1 + i
+  let current = new Set<number>()
+  // Adds `state` and everything reachable from it without reading (at position `pos`).
+  const close = (set: Set<number>, state: number, pos: number): void => {
+    const stack = [state]
+    while (stack.length > 0) {
+      const s = stack.pop()!
+      if (set.has(s)) continue
+      set.add(s)
+      if (s >= n) continue
+      const step = steps[s]!
+      switch (step.kind) {
+        case 'star':
+          stack.push(s + 1)
+          break
+        case 'dirs':
+          stack.push(s + 1, inner(s))
+          break
+        case 'start':
+          if (pos === 0) stack.push(s + 1)
+          break
+        case 'end':
+          if (pos === cps.length) stack.push(s + 1)
+          break
+        case 'boundary':
+          if ((isWordCp(cps[pos - 1]) !== isWordCp(cps[pos])) === step.word) stack.push(s + 1)
+          break
+        case 'one':
+          break
+      }
+    }
+  }
+  close(current, 0, 0)
+  for (let pos = 0; pos < cps.length && current.size > 0; pos++) {
+    const cp = cps[pos]!
+    const next = new Set<number>()
+    for (const s of current) {
+      if (s === n) continue
+      if (s > n) {
+        // Inside `(.*\/)?`: any character but a newline stays; a `/` may also end the group.
+        const i = s - n - 1
+        if (cp !== 10) close(next, s, pos + 1)
+        if (cp === 47) close(next, i + 1, pos + 1)
+        continue
+      }
+      const step = steps[s]!
+      if (step.kind === 'one' && inRanges(step.ranges, cp)) close(next, s + 1, pos + 1)
+      else if (step.kind === 'star' && inRanges(step.ranges, cp)) close(next, s, pos + 1)
+    }
+    current = next
+  }
+  return current.has(n)
 }
 
 /** Go's parseClass (Perl flags), from just after the `[`; returns the matched code points. */

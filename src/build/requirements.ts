@@ -6,7 +6,7 @@ import { PYPI_SIMPLE, type LockedFile, type LockedPackage } from '../lock/model.
 import type { ClosureEntry } from '../plan/closure.js'
 import { filesForTarget, unavailableReason } from '../plan/hash.js'
 import { formatPlatform, type Target } from '../target.js'
-import { splitUserinfo } from '../wheels/index-credentials.js'
+import { withoutUserinfo } from '../wheels/index-credentials.js'
 import { wheelSupports } from '../wheels/tags.js'
 
 export interface PinnedRequirement {
@@ -33,9 +33,12 @@ export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-/** A URL fit to be written into an image or a build context: credentials never are. */
+/**
+ * A URL fit to be written into an image or a build context, or a message: credentials never are.
+ * The lock model's URLs have none already (see keepUserinfo); this holds for URLs from elsewhere.
+ */
 export function withoutCredentials(url: string): string {
-  return splitUserinfo(url).url
+  return withoutUserinfo(url)
 }
 
 /** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
@@ -89,7 +92,8 @@ export function pinnedRequirements(
       }
       case 'url': {
         const [file] = filesForTarget(pkg.files, target)
-        if (!file) o.refuse(pkg, `from ${s.url}`, 'the lock records no archive with a hash for it')
+        if (!file)
+          o.refuse(pkg, `from ${withoutCredentials(s.url)}`, 'the lock records no archive with a hash for it')
         const url = withoutCredentials(file.url ?? s.url)
         out.push({
           name: pkg.name,
@@ -102,7 +106,11 @@ export function pinnedRequirements(
       }
       case 'git': {
         if (o.git === 'refuse' || !s.commit)
-          o.refuse(pkg, `from git ${s.url}`, s.commit ? o.why.git : 'the lock records no commit for it')
+          o.refuse(
+            pkg,
+            `from git ${withoutCredentials(s.url)}`,
+            s.commit ? o.why.git : 'the lock records no commit for it'
+          )
         const url = withoutCredentials(s.url.replace(/^git\+/, ''))
         out.push({
           name: pkg.name,

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, LockError } from '../errors.js'
 import type { Project } from '../project/pyproject.js'
-import { readTomlFile } from '../util/toml.js'
+import { parseToml, readTomlFile, type TomlTable } from '../util/toml.js'
 import type { Lock, LockFormat } from './model.js'
 import { readPoetryLock } from './poetry.js'
 import { cutPoetryFileArrays, type CutFiles } from './poetry-files.js'
@@ -75,17 +75,40 @@ export function readLock(project: Project): ReadLock {
     found.path,
     found.display,
     LockError,
-    'regenerate the lock with your package manager',
+    LOCK_HINT,
     found.format === 'poetry' ? (t) => (cut = cutPoetryFileArrays(t)).text : undefined
   )
-  switch (found.format) {
+  return fromToml(found.format, text, data, found.display, project, cut)
+}
+
+const LOCK_HINT = 'regenerate the lock with your package manager'
+
+/**
+ * A lock's text (as read from `display`) into the model, as readLock does after reading the file:
+ * the pure half of it, for callers that hold the text (tests, tools).
+ */
+export function parseLock(format: LockFormat, text: string, display: string, project: Project): ReadLock {
+  const cut = format === 'poetry' ? cutPoetryFileArrays(text) : null
+  const data = parseToml(cut ? cut.text : text, display, LockError)
+  return fromToml(format, text, data, display, project, cut)
+}
+
+function fromToml(
+  format: LockFormat,
+  text: string,
+  data: TomlTable,
+  display: string,
+  project: Project,
+  cut: CutFiles | null
+): ReadLock {
+  switch (format) {
     case 'poetry':
-      return { lock: readPoetryLock(text, data, found.display, project, cut), notes: [] }
+      return { lock: readPoetryLock(text, data, display, project, cut), notes: [] }
     case 'uv': {
-      const { notes, ...lock } = readUvLock(text, data, found.display, project)
+      const { notes, ...lock } = readUvLock(text, data, display, project)
       return { lock, notes }
     }
     case 'pylock':
-      return { lock: readPylock(text, data, found.display), notes: [] }
+      return { lock: readPylock(text, data, display), notes: [] }
   }
 }

@@ -5,10 +5,17 @@ import { parseMarker, type Marker } from '../markers/index.js'
 import type { NormalizedName } from '../names.js'
 import type { VersionMatcher } from './version-matcher.js'
 import { filenameVersion, isSdistFilename } from '../wheels/filename.js'
+import { withoutUserinfo } from '../wheels/index-credentials.js'
 
 export type LockFormat = 'poetry' | 'uv' | 'pylock'
 
-/** Where a locked package comes from; the part of its identity that is not name and version. */
+/**
+ * Where a locked package comes from; the part of its identity that is not name and version.
+ * Every URL here (and in LockedFile.url) is without userinfo: the readers take `user:password@`
+ * out and keep it aside for requests only (keepUserinfo in wheels/index-credentials.ts, which
+ * splitUserinfo and the fetch code consult by URL). So whatever prints, hashes, labels or writes
+ * these URLs cannot leak a credential, and rotating one changes no hash.
+ */
 export type PackageSource =
   /**
    * A package index (PyPI or a private one). `url` is the index base ('' when the lock does not
@@ -50,7 +57,10 @@ export type FileHashes = Readonly<Record<string, string>>
 
 export interface LockedFile {
   readonly name: string
-  /** Absolute URL when the lock records one (uv, pylock); null for Poetry (resolved through the index). */
+  /**
+   * Absolute URL when the lock records one (uv, pylock); null for Poetry (resolved through the
+   * index). Without userinfo (see PackageSource).
+   */
   readonly url: string | null
   /** Local path for path-sourced files, relative to the lock's directory. */
   readonly path: string | null
@@ -167,15 +177,18 @@ export function indexByName(packages: readonly LockedPackage[]): Map<NormalizedN
   return byName
 }
 
-/** A short, stable identity for a source, used in ids and diffs ("pypi", "git+url@commit"). */
+/**
+ * A short, stable identity for a source, used in ids, diffs and `plan --json` ("pypi",
+ * "git+url@commit"). Never with userinfo, even for a model a reader did not build.
+ */
 export function sourceLabel(s: PackageSource): string {
   switch (s.kind) {
     case 'registry':
-      return s.url === PYPI_SIMPLE ? 'pypi' : s.url === '' ? 'index' : s.url
+      return s.url === PYPI_SIMPLE ? 'pypi' : s.url === '' ? 'index' : withoutUserinfo(s.url)
     case 'git':
-      return `git+${s.url}${s.commit ? `@${s.commit}` : ''}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`
+      return `git+${withoutUserinfo(s.url)}${s.commit ? `@${s.commit}` : ''}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`
     case 'url':
-      return s.url
+      return withoutUserinfo(s.url)
     case 'file':
       return `file:${s.path}`
     case 'directory':

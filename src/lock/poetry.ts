@@ -6,6 +6,7 @@ import { parseMarker, type Marker } from '../markers/index.js'
 import { normalizeGroup, normalizeName, type NormalizedName } from '../names.js'
 import { versionsEqual } from '../pep440.js'
 import { isTable, TomlReader, type TomlTable } from '../util/toml.js'
+import { keepUserinfo } from '../wheels/index-credentials.js'
 import { arrayTableLines } from './lines.js'
 import {
   fileKind,
@@ -117,7 +118,7 @@ function readPackage(
       const hash = r.optString(f['hash'], `${at}.files[${j}].hash`)
       return {
         name: fname,
-        url: r.optString(f['url'], `${at}.files[${j}].url`) ?? null,
+        url: optUrl(r.optString(f['url'], `${at}.files[${j}].url`)),
         path: null,
         hashes: (hash && parseHashString(hash)) || {},
         size: null,
@@ -155,6 +156,11 @@ function readPackage(
   )
 }
 
+/** A file URL of the lock, without userinfo (kept aside for the request: keepUserinfo). */
+function optUrl(url: string | undefined): string | null {
+  return url === undefined ? null : keepUserinfo(url)
+}
+
 /** `foo (>=1.0)`, `foo[bar] (>=1) ; marker`, `foo>=1` → the normalized name. */
 function requirementName(text: string): NormalizedName {
   return normalizeName(/^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(text)?.[1] ?? text)
@@ -170,7 +176,9 @@ function readSource(r: TomlReader, value: unknown, at: string): PackageSource {
   if (value === undefined) return { kind: 'registry', url: PYPI_SIMPLE, name: null }
   const s = r.table(value, at)
   const type = r.string(s['type'], `${at}.type`)
-  const url = r.optString(s['url'], `${at}.url`) ?? ''
+  const written = r.optString(s['url'], `${at}.url`) ?? ''
+  // Index, git and archive URLs lose their userinfo here (kept aside for requests: keepUserinfo).
+  const url = type === 'file' || type === 'directory' ? written : keepUserinfo(written)
   const reference = r.optString(s['reference'], `${at}.reference`) ?? null
   switch (type) {
     case 'legacy':

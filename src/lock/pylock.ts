@@ -5,6 +5,7 @@ import { LockError } from '../errors.js'
 import { parseMarker } from '../markers/index.js'
 import { normalizeGroup, normalizeName } from '../names.js'
 import { TomlReader, type TomlTable } from '../util/toml.js'
+import { keepUserinfo } from '../wheels/index-credentials.js'
 import { arrayTableLines } from './lines.js'
 import { pep440Matcher } from './version-matcher.js'
 import {
@@ -65,7 +66,9 @@ function readHashes(r: TomlReader, v: unknown, at: string): FileHashes {
 }
 
 function readFile(r: TomlReader, t: TomlTable, at: string, fallbackName: string): LockedFile {
-  const url = r.optString(t['url'], `${at}.url`) ?? null
+  const written = r.optString(t['url'], `${at}.url`)
+  // Without userinfo (kept aside for the request, see keepUserinfo); the name comes from it too.
+  const url = written === undefined ? null : keepUserinfo(written)
   const path = r.optString(t['path'], `${at}.path`) ?? null
   const name =
     r.optString(t['name'], `${at}.name`) ??
@@ -96,7 +99,7 @@ function readPackage(r: TomlReader, p: TomlTable, i: number, line: number): Lock
   if (vcs) {
     source = {
       kind: 'git',
-      url: r.optString(vcs['url'], `${at}.vcs.url`) ?? r.string(vcs['path'], `${at}.vcs.path`),
+      url: keepUserinfo(r.optString(vcs['url'], `${at}.vcs.url`) ?? r.string(vcs['path'], `${at}.vcs.path`)),
       commit: r.string(vcs['commit-id'], `${at}.vcs.commit-id`),
       requested: r.optString(vcs['requested-revision'], `${at}.vcs.requested-revision`) ?? null,
       subdirectory: r.optString(vcs['subdirectory'], `${at}.vcs.subdirectory`) ?? null
@@ -121,7 +124,7 @@ function readPackage(r: TomlReader, p: TomlTable, i: number, line: number): Lock
   } else {
     source = {
       kind: 'registry',
-      url: (r.optString(p['index'], `${at}.index`) ?? '').replace(/\/+$/, ''),
+      url: keepUserinfo(r.optString(p['index'], `${at}.index`) ?? '').replace(/\/+$/, ''),
       name: null
     }
     const sdist = r.optTable(p['sdist'], `${at}.sdist`)

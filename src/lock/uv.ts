@@ -6,7 +6,8 @@ import { join, relative, resolve } from 'node:path'
 import { LockError } from '../errors.js'
 import { normalizeGroup, normalizeName, type NormalizedName } from '../names.js'
 import { readProject, MAIN, type Project } from '../project/pyproject.js'
-import { isTable, TomlReader, type TomlTable } from '../util/toml.js'
+import { describeType, isTable, TomlReader, type TomlTable } from '../util/toml.js'
+import { keepUserinfo, withoutUserinfo } from '../wheels/index-credentials.js'
 import { arrayTableLines } from './lines.js'
 import {
   fileKind,
@@ -43,13 +44,20 @@ export function readUvLock(
   if (version !== 1) {
     r.fail(
       'version',
-      `unknown uv.lock version ${JSON.stringify(version ?? null)} (fast-build reads version 1)`,
+      `unknown uv.lock version ${typeof version === 'number' || typeof version === 'string' ? JSON.stringify(version) : describeType(version)} (fast-build reads version 1)`,
       typeof version === 'number' && version > 1
         ? 'upgrade fast-build, or lock with a uv release that writes version 1'
         : 'regenerate the lock with `uv lock`'
     )
   }
-  const revision = data['revision'] === undefined ? 1 : Number(data['revision'])
+  const rev = data['revision']
+  if (rev !== undefined && !(typeof rev === 'number' && Number.isInteger(rev) && rev >= 1))
+    r.fail(
+      'revision',
+      `expected a revision number, found ${describeType(rev)}`,
+      'regenerate the lock with `uv lock`'
+    )
+  const revision = typeof rev === 'number' ? rev : 1
   if (revision > MAX_REVISION) {
     notes.push(
       `${file}: revision ${revision} is newer than the revisions fast-build was tested with (up to ${MAX_REVISION}); reading it as revision ${MAX_REVISION}`
@@ -111,6 +119,7 @@ function readPackage(
     `${at}.source`
   )
   const source = readSource(r, sourceTable, `${at}.source`)
+  const ref = sourceKey(r, sourceTable, `${at}.source`)
 
   const files = (): LockedFile[] => {
     const out: LockedFile[] = []
@@ -133,14 +142,11 @@ function readPackage(
 
   const pkg = lazyProperty<LockedPackage, 'files'>(
     {
-      id:
-        version === null
-          ? `${name} (${sourceKey(sourceTable)})`
-          : `${name}==${version} (${sourceKey(sourceTable)})`,
+      id: version === null ? `${name} (${ref})` : `${name}==${version} (${ref})`,
       name,
       version,
       source,
-      sourceRef: sourceKey(sourceTable),
+      sourceRef: ref,
       dependencies: edges(p['dependencies'], `${at}.dependencies`),
       extras: groupTable(p['optional-dependencies'], `${at}.optional-dependencies`),
       groups: groupTable(p['dev-dependencies'], `${at}.dev-dependencies`),
@@ -157,23 +163,26 @@ function readPackage(
 
 function readMetadata(r: TomlReader, meta: TomlTable, at: string): LockMetadata {
   const requirements = new Map<string, string[]>()
-  const add = (section: string, t: TomlTable) => {
-    const extras = t['extras'] === undefined ? [] : r.strings(t['extras'], `${at}.extras`)
+  const add = (section: string, t: TomlTable, kp: string) => {
+    const extras = t['extras'] === undefined ? [] : r.strings(t['extras'], `${kp}.extras`)
     const marker = typeof t['marker'] === 'string' ? t['marker'] : ''
     // Optional dependencies are folded into requires-dist with an `extra == '…'` marker.
     const extra = /extra\s*==\s*['"]([^'"]+)['"]/.exec(marker)?.[1]
     const direct = ['path', 'git', 'url', 'editable', 'directory', 'workspace'].some((k) => k in t)
     const spec = !direct && typeof t['specifier'] === 'string' ? t['specifier'] : ''
-    const key = requirementKey(String(t['name']), extras, spec)
+    const key = requirementKey(r.string(t['name'], `${kp}.name`), extras, spec)
     const where = section === 'main' && extra ? `extra:${normalizeGroup(extra)}` : section
-    requirements.set(where, [...(requirements.get(where) ?? []), key])
+    // Appended in place: copying the list for every entry made reading quadratic.
+    const list = requirements.get(where)
+    if (list) list.push(key)
+    else requirements.set(where, [key])
   }
-  for (const t of meta['requires-dist'] === undefined
-    ? []
-    : r.tables(meta['requires-dist'], `${at}.requires-dist`))
-    add('main', t)
+  const dist =
+    meta['requires-dist'] === undefined ? [] : r.tables(meta['requires-dist'], `${at}.requires-dist`)
+  for (const [i, t] of dist.entries()) add('main', t, `${at}.requires-dist[${i}]`)
   for (const [g, list] of Object.entries(r.optTable(meta['requires-dev'], `${at}.requires-dev`) ?? {})) {
-    for (const t of r.tables(list, `${at}.requires-dev.${g}`)) add(`group:${normalizeGroup(g)}`, t)
+    for (const [i, t] of r.tables(list, `${at}.requires-dev.${g}`).entries())
+      add(`group:${normalizeGroup(g)}`, t, `${at}.requires-dev.${g}[${i}]`)
   }
   return { requirements }
 }
@@ -261,21 +270,27 @@ function conflictNames(r: TomlReader, value: unknown, text: string): DeclaredCon
   return new DeclaredConflicts(sets, line)
 }
 
-/** A stable text for a `source = {…}` table, used to match edges that pin a source. */
-function sourceKey(t: TomlTable): string {
-  const [kind] = Object.keys(t)
-  return kind === undefined ? '' : `${kind}+${String(t[kind])}`
+const SOURCE_KINDS = ['registry', 'git', 'url', 'path', 'directory', 'editable', 'virtual']
+
+/**
+ * A stable text for a `source = {…}` table, used to match edges that pin a source: its kind (the
+ * key that says it, wherever it stands in the table) and that key's value. It enters package ids,
+ * which messages print: URLs lose their userinfo (see keepUserinfo).
+ */
+function sourceKey(r: TomlReader, t: TomlTable, at: string): string {
+  const kind = SOURCE_KINDS.find((k) => t[k] !== undefined) ?? Object.keys(t)[0]
+  return kind === undefined ? '' : `${kind}+${withoutUserinfo(r.string(t[kind], `${at}.${kind}`))}`
 }
 
 function readSource(r: TomlReader, t: TomlTable, at: string): PackageSource {
   const str = (k: string) => r.string(t[k], `${at}.${k}`)
   if (t['registry'] !== undefined)
-    return { kind: 'registry', url: str('registry').replace(/\/+$/, ''), name: null }
+    return { kind: 'registry', url: keepUserinfo(str('registry')).replace(/\/+$/, ''), name: null }
   if (t['git'] !== undefined) return parseGitSource(str('git'))
   if (t['url'] !== undefined)
     return {
       kind: 'url',
-      url: str('url'),
+      url: keepUserinfo(str('url')),
       subdirectory: r.optString(t['subdirectory'], `${at}.subdirectory`) ?? null
     }
   if (t['path'] !== undefined) return { kind: 'file', path: str('path') }
@@ -292,13 +307,13 @@ function readSource(r: TomlReader, t: TomlTable, at: string): PackageSource {
   )
 }
 
-/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` → git source. */
+/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` → git source (its URL without userinfo). */
 export function parseGitSource(text: string): PackageSource {
   const hash = text.indexOf('#')
   const commit = hash === -1 ? null : text.slice(hash + 1)
   const noFragment = hash === -1 ? text : text.slice(0, hash)
   const q = noFragment.indexOf('?')
-  const url = q === -1 ? noFragment : noFragment.slice(0, q)
+  const url = keepUserinfo(q === -1 ? noFragment : noFragment.slice(0, q))
   const params = new URLSearchParams(q === -1 ? '' : noFragment.slice(q + 1))
   return {
     kind: 'git',
@@ -317,7 +332,8 @@ function readFile(
   version: string | null,
   kind: 'wheel' | 'sdist'
 ): LockedFile {
-  const url = r.optString(t['url'], `${at}.url`) ?? null
+  const rawUrl = r.optString(t['url'], `${at}.url`)
+  const url = rawUrl === undefined ? null : keepUserinfo(rawUrl)
   const path = r.optString(t['path'], `${at}.path`) ?? null
   const name =
     r.optString(t['filename'], `${at}.filename`) ??
@@ -348,7 +364,7 @@ function readEdge(r: TomlReader, t: TomlTable, at: string): DependencyEdge {
       extras: (extra === undefined ? [] : r.strings(extra, `${at}.extra`)).map(normalizeGroup),
       version: null,
       pinVersion: r.optString(t['version'], `${at}.version`) ?? null,
-      pinSource: src ? sourceKey(src) : null,
+      pinSource: src ? sourceKey(r, src, `${at}.source`) : null,
       sourceName: null,
       direct: null
     },
@@ -559,8 +575,11 @@ function compareRequirements(
   for (const [section, edges] of sections) {
     const ours = edgeKeys(edges, sourced)
     const theirs = [...(meta.requirements.get(section) ?? [])].sort()
-    const added = ours.filter((k) => !theirs.includes(k))
-    const removed = theirs.filter((k) => !ours.includes(k))
+    // Set look-ups, not Array.includes: a section may list tens of thousands of requirements.
+    const ourSet = new Set(ours)
+    const theirSet = new Set(theirs)
+    const added = ours.filter((k) => !theirSet.has(k))
+    const removed = theirs.filter((k) => !ourSet.has(k))
     if (added.length || removed.length) {
       const what = section === 'main' ? 'dependencies' : section.replace(':', ' ')
       stale(

@@ -197,17 +197,46 @@ const cache = new Map<string, Marker>()
  * names `os.name`, `sys.platform`, `platform.version`, `platform.machine`,
  * `platform.python_implementation` and `python_implementation`). A syntax error is a
  * MarkerSyntaxError whose `location.column` is the 1-based column of the offending character,
- * merged into `at` (file, line, keyPath of the string).
+ * merged into `at` (file, line, keyPath of the string). With `at`, the marker also remembers it,
+ * so that an evaluation error names the same place (see locateMarker).
  */
 export function parseMarker(text: string, at?: Location): Marker {
-  const hit = cache.get(text)
-  if (hit !== undefined) return hit
-  const tz = new Tokenizer(text, at)
-  const marker = parseMarkerExpression(tz)
-  if (!tz.atEnd()) tz.fail("expected 'and', 'or' or the end of the marker")
-  if (cache.size >= CACHE_LIMIT) cache.clear()
-  cache.set(text, marker)
-  return marker
+  let marker = cache.get(text)
+  if (marker === undefined) {
+    const tz = new Tokenizer(text, at)
+    marker = parseMarkerExpression(tz)
+    if (!tz.atEnd()) tz.fail("expected 'and', 'or' or the end of the marker")
+    if (cache.size >= CACHE_LIMIT) cache.clear()
+    cache.set(text, marker)
+  }
+  return at === undefined ? marker : locateMarker(marker, at)
+}
+
+// Markers are shared by text (the cache above: a lock repeats a few hundred markers thousands of
+// times), so a marker cannot hold the place it was written. A located marker is a shallow copy of
+// the shared one that this table maps to it and to its place; evaluation runs on the shared one
+// and puts the place on its errors.
+const located = new WeakMap<Marker, { readonly shared: Marker; readonly at: Location }>()
+
+/** `m` remembering where it was written: an error evaluating it names `at` (file, key path, line). */
+export function locateMarker(m: Marker, at: Location): Marker {
+  const shared = located.get(m)?.shared ?? m
+  const copy = Object.freeze({ ...shared }) as Marker
+  located.set(copy, { shared, at })
+  return copy
+}
+
+/**
+ * The marker that `m` is a located copy of, else `m`: the same for every occurrence of one marker
+ * text, which is what caches of evaluation results should be keyed by.
+ */
+export function sharedMarker(m: Marker): Marker {
+  return located.get(m)?.shared ?? m
+}
+
+/** Where `m` was written, when it was parsed with a location. */
+export function markerLocation(m: Marker): Location | null {
+  return located.get(m)?.at ?? null
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,20 +350,38 @@ function evalComparison(c: MarkerComparison, env: MarkerEnvironment): boolean {
  * Evaluates a marker as packaging 26.2 does (`Marker.evaluate(env, context="lock_file")` with
  * `extras`/`dependency_groups` sets), `extra` being evaluated against the set of active extras.
  * Every comparison is evaluated, as packaging does, so a comparison that packaging refuses
- * (`os_name ~= "x"`, `"a" == "b"`, `extras == "x"`) throws a MarkerEvaluationError wherever it is.
+ * (`os_name ~= "x"`, `"a" == "b"`, `extras == "x"`, `python_version ~= "3"`) throws a
+ * MarkerEvaluationError wherever it is, located where the marker was written when it was parsed
+ * with a location.
  */
 export function evaluateMarker(m: Marker, env: MarkerEnvironment): boolean {
+  const place = located.get(m)
+  if (place === undefined) return evaluate(m, env)
+  try {
+    return evaluate(place.shared, env)
+  } catch (e) {
+    throw e instanceof MarkerEvaluationError && e.location.file === undefined
+      ? new MarkerEvaluationError(e.message, { ...place.at, ...definedOnly(e.location) }, e.hint)
+      : e
+  }
+}
+
+function definedOnly(at: Location): Location {
+  return Object.fromEntries(Object.entries(at).filter(([, v]) => v !== undefined)) as Location
+}
+
+function evaluate(m: Marker, env: MarkerEnvironment): boolean {
   switch (m.kind) {
     case 'compare':
       return evalComparison(m, env)
     case 'and': {
       let all = true
-      for (const item of m.items) all = evaluateMarker(item, env) && all
+      for (const item of m.items) all = evaluate(item, env) && all
       return all
     }
     case 'or': {
       let some = false
-      for (const item of m.items) some = evaluateMarker(item, env) || some
+      for (const item of m.items) some = evaluate(item, env) || some
       return some
     }
   }

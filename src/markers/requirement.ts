@@ -3,7 +3,7 @@
 // parenthesized form Poetry writes: `name (>=1.0,<2.0) ; python_version < "3.10"`.
 import type { Location } from '../errors.js'
 import { normalizeName, type NormalizedName } from '../names.js'
-import { markerToString, parseMarkerExpression, type Marker } from './marker.js'
+import { locateMarker, markerToString, parseMarkerExpression, type Marker } from './marker.js'
 import { parseSpecifier, pyStrip, specifierToString } from '../pep440.js'
 import { Tokenizer } from './tokenizer.js'
 
@@ -97,11 +97,17 @@ const cache = new Map<string, Requirement>()
 
 /**
  * Parses a PEP 508 requirement. Errors are MarkerSyntaxErrors with the 1-based column of the
- * offending character, merged into `at`.
+ * offending character, merged into `at`; with `at`, its marker also names it when evaluating
+ * it fails (see locateMarker).
  */
 export function parseRequirement(text: string, at?: Location): Requirement {
-  const hit = cache.get(text)
-  if (hit !== undefined) return hit
+  const req = cache.get(text) ?? parseUncached(text, at)
+  return at === undefined || req.marker === null
+    ? req
+    : Object.freeze({ ...req, marker: locateMarker(req.marker, at) })
+}
+
+function parseUncached(text: string, at: Location | undefined): Requirement {
   const tz: Tokenizer = new Tokenizer(text, at)
   tz.ws()
   const displayName = tz.take('IDENTIFIER')

@@ -4,6 +4,7 @@
 // before a final newline).
 import { MarkerSyntaxError, type Location } from '../errors.js'
 import { SPECIFIER_PATTERN } from '../pep440.js'
+import { redactUserinfo } from '../util/redact.js'
 
 /** Python's `\w` for str patterns: `str.isalnum()` or `_`. */
 const WORD = '[\\p{L}\\p{N}_]'
@@ -66,8 +67,12 @@ const FIRST: Partial<Record<TokenName, (c: string) => boolean>> = {
   WS: (c) => c === ' ' || c === '\t'
 }
 
-/** How a source text is shown in messages: single quotes unless it contains one. */
-export function quoteSource(text: string): string {
+/**
+ * How a source text is shown in messages: single quotes unless it contains one, and without the
+ * userinfo of a URL in it (`name @ https://user:token@host/…`).
+ */
+export function quoteSource(source: string): string {
+  const text = redactUserinfo(source)
   return text.includes("'") ? JSON.stringify(text) : `'${text}'`
 }
 

@@ -14,6 +14,7 @@ import {
   type Target
 } from '../target.js'
 import { canonicalJson } from '../util/canonical-json.js'
+import { withoutUserinfo } from '../wheels/index-credentials.js'
 import { chooseWheel } from '../wheels/tags.js'
 
 export const HASH_SCHEMA = 1
@@ -79,14 +80,23 @@ function hashesOf(files: readonly LockedFile[]): string[] {
   })
 }
 
+/**
+ * What of a source enters the hash. URLs without userinfo: a credential says who may read the
+ * package, not what it is, and rotating one must not rebuild anything. The lock readers strip it
+ * already (keepUserinfo); this holds for models built elsewhere.
+ */
 export function sourceIdentity(source: PackageSource, files: readonly LockedFile[]): SourceIdentity {
   switch (source.kind) {
     case 'registry':
-      return { registry: normalizeIndex(source.url), files: hashesOf(files).sort() }
+      return { registry: normalizeIndex(withoutUserinfo(source.url)), files: hashesOf(files).sort() }
     case 'git':
-      return { git: normalizeGitUrl(source.url), commit: source.commit, subdirectory: source.subdirectory }
+      return {
+        git: normalizeGitUrl(withoutUserinfo(source.url)),
+        commit: source.commit,
+        subdirectory: source.subdirectory
+      }
     case 'url':
-      return { url: source.url, files: hashesOf(files).sort() }
+      return { url: withoutUserinfo(source.url), files: hashesOf(files).sort() }
     case 'file':
       return { path: source.path, files: hashesOf(files).sort() }
     case 'directory':

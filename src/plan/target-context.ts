@@ -6,6 +6,7 @@ import type { LockedFile, LockedPackage } from '../lock/model.js'
 import {
   evaluateMarker,
   markerVariables,
+  sharedMarker,
   targetEnvironment,
   type Marker,
   type MarkerEnvironment
@@ -18,12 +19,12 @@ const EMPTY: ReadonlySet<NormalizedName> = new Set()
 
 /** Whether a marker's value can change with the active extras or groups. */
 const readsSets = new WeakMap<Marker, boolean>()
-function dependsOnSelection(m: Marker): boolean {
-  let v = readsSets.get(m)
+function dependsOnSelection(shared: Marker): boolean {
+  let v = readsSets.get(shared)
   if (v === undefined) {
-    const vars = markerVariables(m)
+    const vars = markerVariables(shared)
     v = vars.has('extra') || vars.has('extras') || vars.has('dependency_groups')
-    readsSets.set(m, v)
+    readsSets.set(shared, v)
   }
   return v
 }
@@ -44,11 +45,14 @@ export class TargetContext {
     extras: ReadonlySet<NormalizedName> = EMPTY,
     groups: ReadonlySet<NormalizedName> = EMPTY
   ): boolean {
-    if (!dependsOnSelection(m)) {
-      let v = this.fixed.get(m)
+    // Results are kept by the shared marker (one per marker text), not by the located copy each
+    // edge holds; evaluating the copy is what puts the lock's file and key path on an error.
+    const shared = sharedMarker(m)
+    if (!dependsOnSelection(shared)) {
+      let v = this.fixed.get(shared)
       if (v === undefined) {
         v = evaluateMarker(m, this.env)
-        this.fixed.set(m, v)
+        this.fixed.set(shared, v)
       }
       return v
     }

@@ -1,4 +1,5 @@
 // [tool.fast-build] → typed configuration, with defaults and key-path errors.
+import { posix } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { normalizeGroup, type NormalizedName } from '../names.js'
 import {
@@ -145,9 +146,7 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
   }
 
   const libcText = r.optString(raw['libc'], `${base}.libc`)
-  const workdir = r.optString(raw['workdir'], `${base}.workdir`) ?? '/app'
-  if (!workdir.startsWith('/'))
-    r.fail(`${base}.workdir`, `workdir must be an absolute path, got ${JSON.stringify(workdir)}`)
+  const workdir = readWorkdir(r, raw['workdir'], `${base}.workdir`)
 
   const envTable = r.optTable(raw['env'], `${base}.env`) ?? {}
   const env: Record<string, string> = {}
@@ -254,6 +253,24 @@ function readVariant(r: TomlReader, name: string, v: unknown, keyPath: string): 
     extras: [...new Set((r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup))],
     members: [...new Set((r.optStrings(t['members'], `${keyPath}.members`) ?? []).map(normalizeGroup))]
   }
+}
+
+/**
+ * Where the source goes in the image: an absolute path below `/`, normalized (`/app/./src/` is
+ * `/app/src`). `..` is refused rather than resolved: `/app/../..` would put the source at the
+ * image root, over the base image's own files, and `/` itself would too.
+ */
+function readWorkdir(r: TomlReader, v: unknown, keyPath: string): string {
+  const written = r.optString(v, keyPath) ?? '/app'
+  const fix = 'use a directory of its own, such as "/app"'
+  if (!written.startsWith('/'))
+    r.fail(keyPath, `workdir must be an absolute path, got ${JSON.stringify(written)}`, fix)
+  if (written.split('/').includes('..'))
+    r.fail(keyPath, `workdir must not contain '..' segments, got ${JSON.stringify(written)}`, fix)
+  const normalized = posix.normalize(written).replace(/\/+$/, '')
+  if (normalized === '' || normalized === '/')
+    r.fail(keyPath, `workdir must be a directory below /, got ${JSON.stringify(written)}`, fix)
+  return normalized
 }
 
 function absolutePath(r: TomlReader, v: unknown, keyPath: string): string | null {

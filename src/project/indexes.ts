@@ -1,6 +1,7 @@
 // Which named index a lock's registry URL is, so that its credentials are found under the name
 // people already use: uv keeps only the URL in uv.lock and the name in [[tool.uv.index]]
 // (credentials in UV_INDEX_<NAME>_USERNAME/PASSWORD); Poetry names sources in the lock itself.
+import { withoutUserinfo } from '../wheels/index-credentials.js'
 import type { Project } from './pyproject.js'
 
 export interface NamedIndex {
@@ -8,8 +9,9 @@ export interface NamedIndex {
   readonly url: string
 }
 
+/** Userinfo aside (the lock model's URLs have none; pyproject's may), trailing slashes and case. */
 function comparable(url: string): string {
-  return url.replace(/\/+$/, '').toLowerCase()
+  return withoutUserinfo(url).replace(/\/+$/, '').toLowerCase()
 }
 
 /** [[tool.uv.index]] and [[tool.poetry.source]] entries that have both a name and a URL. */

@@ -9,6 +9,7 @@ import { pep440Matcher, poetryMatcher, poetryToPep440, type VersionMatcher } fro
 import { parseMarker, parseRequirement, type Marker } from '../markers/index.js'
 import { normalizeGroup, normalizeName, type NormalizedName } from '../names.js'
 import { isTable, readTomlFile, TomlReader, type TomlTable } from '../util/toml.js'
+import { withoutUserinfo } from '../wheels/index-credentials.js'
 import { readConfig, type FastBuildConfig } from './config.js'
 
 export const MAIN = 'main' as NormalizedName
@@ -231,8 +232,12 @@ export function requirementEdge(text: string, file: string, keyPath: string): De
   }
 }
 
-/** `git+https://host/repo.git@rev#subdirectory=x`, `https://…/x.whl`, `file:///…` → a direct reference. */
-export function directFromUrl(url: string): DirectReference {
+/**
+ * `git+https://host/repo.git@rev#subdirectory=x`, `https://…/x.whl`, `file:///…` → a direct
+ * reference, its URL without userinfo (as the lock model keeps the package's, which it is matched to).
+ */
+export function directFromUrl(written: string): DirectReference {
+  const url = written.startsWith('file:') ? written : withoutUserinfo(written)
   if (url.startsWith('git+')) {
     const [base, fragment] = url.slice(4).split('#', 2) as [string, string | undefined]
     const sub = fragment ? (/(?:^|&)subdirectory=([^&]+)/.exec(fragment)?.[1] ?? null) : null
@@ -302,11 +307,11 @@ function poetryDependency(r: TomlReader, name: NormalizedName, spec: unknown, ke
   if (git)
     direct = {
       kind: 'git',
-      url: git,
+      url: withoutUserinfo(git),
       subdirectory: r.optString(t['subdirectory'], `${keyPath}.subdirectory`) ?? null
     }
   else if (path) direct = { kind: 'path', path }
-  else if (url) direct = { kind: 'url', url }
+  else if (url) direct = { kind: 'url', url: withoutUserinfo(url) }
 
   const e: DependencyEdge = {
     ...edge(

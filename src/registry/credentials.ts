@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { FastBuildError } from '../errors.js'
+import { jsonSyntaxProblem } from '../util/json-syntax.js'
 
 export type Credential =
   | { readonly kind: 'anonymous'; readonly source: string }
@@ -51,22 +52,73 @@ interface DockerConfig {
   credHelpers?: Record<string, string>
 }
 
-function readDockerConfig(path: string): DockerConfig | null {
+function readDockerConfig(path: string, display: string): DockerConfig | null {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch {
     return null
   }
+  const fix = 'fix or remove the Docker config file (docker login rewrites it)'
+  let data: unknown
   try {
-    return JSON.parse(text) as DockerConfig
-  } catch (e) {
+    data = JSON.parse(text)
+  } catch {
+    // JSON.parse's message quotes the text around the error, which here is a credential: say
+    // where, never what.
+    const p = jsonSyntaxProblem(text)
     throw new CredentialError(
-      `${path} is not valid JSON: ${(e as Error).message}`,
-      { file: path },
-      'fix or remove the Docker config file (docker login rewrites it)'
+      `${display} is not valid JSON${p ? `: ${p.reason}` : ''}`,
+      { file: path, ...(p ? { line: p.line, column: p.column } : {}) },
+      fix
     )
   }
+  return checkDockerConfig(data, path, display, fix)
+}
+
+/**
+ * The parts of a Docker config we read, checked for their types (a number where a string belongs
+ * would otherwise reach Buffer.from, whose message prints the value). Messages name keys only.
+ */
+function checkDockerConfig(data: unknown, path: string, display: string, fix: string): DockerConfig {
+  const fail = (keyPath: string, what: string): never => {
+    throw new CredentialError(`${display}: ${keyPath} ${what}`, { file: path, keyPath }, fix)
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+  if (!isObject(data)) return fail('(top level)', 'is not a JSON object')
+  const out: DockerConfig = {}
+  if (data['auths'] !== undefined && data['auths'] !== null) {
+    if (!isObject(data['auths'])) return fail('auths', 'is not an object')
+    const auths: NonNullable<DockerConfig['auths']> = {}
+    for (const [key, entry] of Object.entries(data['auths'])) {
+      const at = `auths[${JSON.stringify(key)}]`
+      if (!isObject(entry)) return fail(at, 'is not an object')
+      const e: Record<string, string> = {}
+      for (const field of ['auth', 'username', 'password', 'identitytoken'] as const) {
+        const v = entry[field]
+        if (v === undefined || v === null) continue
+        if (typeof v !== 'string') return fail(`${at}.${field}`, 'is not a string')
+        e[field] = v
+      }
+      auths[key] = e
+    }
+    out.auths = auths
+  }
+  if (data['credsStore'] !== undefined && data['credsStore'] !== null) {
+    if (typeof data['credsStore'] !== 'string') return fail('credsStore', 'is not a string')
+    if (data['credsStore'] !== '') out.credsStore = data['credsStore']
+  }
+  if (data['credHelpers'] !== undefined && data['credHelpers'] !== null) {
+    if (!isObject(data['credHelpers'])) return fail('credHelpers', 'is not an object')
+    const helpers: Record<string, string> = {}
+    for (const [key, helper] of Object.entries(data['credHelpers'])) {
+      if (typeof helper !== 'string') return fail(`credHelpers[${JSON.stringify(key)}]`, 'is not a string')
+      helpers[key] = helper
+    }
+    out.credHelpers = helpers
+  }
+  return out
 }
 
 export type HelperRunner = (
@@ -120,12 +172,12 @@ export async function credentialFromDockerConfig(
   opts: { path?: string; runHelper?: HelperRunner } = {}
 ): Promise<Credential> {
   const path = opts.path ?? dockerConfigPath()
-  const config = readDockerConfig(path)
+  const display = path.replace(homedir(), '~')
+  const config = readDockerConfig(path, display)
   if (!config) return ANONYMOUS
   const want = normalizeRegistryHost(host)
   const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host
   const runHelper = opts.runHelper ?? runCredentialHelper
-  const display = path.replace(homedir(), '~')
 
   const fromHelper = async (helper: string, where: string): Promise<Credential | null> => {
     const got = await runHelper(helper, serverUrl)

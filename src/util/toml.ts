@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { parse, TomlError } from 'smol-toml'
 import type { FastBuildError } from '../errors.js'
 import { ConfigError, type Location } from '../errors.js'
+import { redactUserinfo } from './redact.js'
 
 export type TomlTable = { [key: string]: TomlValue }
 export type TomlValue = string | number | bigint | boolean | Date | TomlValue[] | TomlTable | object
@@ -125,6 +126,10 @@ export function describeType(v: unknown): string {
   if (Array.isArray(v)) return 'an array'
   if (v instanceof Date) return 'a date'
   if (typeof v === 'object') return 'a table'
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`
+  if (typeof v === 'string') {
+    // A misplaced URL may carry a credential: quoted without it.
+    const s = redactUserinfo(v)
+    return `the string ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s)}`
+  }
   return `${typeof v} ${String(v)}`
 }

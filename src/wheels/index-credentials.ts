@@ -52,7 +52,10 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** The URL without its userinfo, and the userinfo (percent-decoded) when there is one. */
+/**
+ * The URL without its userinfo, and the userinfo (percent-decoded) when there is one: written in
+ * the URL, or, for a URL a lock reader took it out of, kept aside (see keepUserinfo).
+ */
 export function splitUserinfo(url: string): {
   readonly url: string
   readonly username: string | null
@@ -64,7 +67,10 @@ export function splitUserinfo(url: string): {
   } catch {
     return { url, username: null, password: null }
   }
-  if (u.username === '' && u.password === '') return { url, username: null, password: null }
+  if (u.username === '' && u.password === '') {
+    const k = kept.size > 0 ? kept.get(keptKey(u)) : undefined
+    return k ? { url, username: k.username, password: k.password } : { url, username: null, password: null }
+  }
   const decode = (s: string) => {
     try {
       return decodeURIComponent(s)
@@ -77,6 +83,68 @@ export function splitUserinfo(url: string): {
   u.username = ''
   u.password = ''
   return { url: u.href, username, password }
+}
+
+// --- userinfo kept out of the lock model ----------------------------------------------------------
+//
+// A lock may write a credential into a URL (`https://user:pass@host/simple` as an index or file
+// URL, `https://x-access-token:…@github.com/…` as a git source). The lock model keeps URLs
+// without it, so nothing that prints, hashes, labels or writes a URL can show it, and rotating a
+// password does not change a hash. The credential is kept here, by the URL without it, for the
+// one place that needs it: the request (splitUserinfo, and so resolveIndexCredential and the
+// fetch code, find it again from the model's URL).
+
+const kept = new Map<string, { readonly username: string; readonly password: string | null }>()
+
+/** The kept-credential key of a parsed URL: no userinfo, no trailing slash. */
+function keptKey(u: URL): string {
+  const c = new URL(u.href)
+  c.username = ''
+  c.password = ''
+  return c.href.replace(/\/+$/, '')
+}
+
+function isHttp(protocol: string): boolean {
+  return /^(?:git\+)?https?:$/.test(protocol)
+}
+
+/**
+ * `url` as it may be shown, hashed or written anywhere: without userinfo. An http(s) URL loses any
+ * userinfo (a token may be the user name: `https://<token>@github.com/…`); another scheme loses a
+ * password but keeps its user (`ssh://git@github.com/…` names an account, not a secret). Text
+ * that is no URL loses `user:password@` after its scheme. Cheap for URLs without `@`.
+ */
+export function withoutUserinfo(url: string): string {
+  if (!url.includes('@')) return url
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')
+  }
+  if (u.username === '' && u.password === '') return url
+  if (!isHttp(u.protocol) && u.password === '') return url
+  if (isHttp(u.protocol)) u.username = ''
+  u.password = ''
+  return u.href
+}
+
+/**
+ * For lock readers: `url` without userinfo (as withoutUserinfo), the userinfo kept aside for
+ * requests to exactly that URL (splitUserinfo returns it). Later locks replace earlier entries.
+ */
+export function keepUserinfo(url: string): string {
+  const stripped = withoutUserinfo(url)
+  if (stripped === url) return url
+  const split = splitUserinfo(url)
+  if (split.username !== null) {
+    try {
+      kept.set(keptKey(new URL(split.url)), { username: split.username, password: split.password })
+    } catch {
+      // Not a URL after all: nothing to request with it.
+    }
+  }
+  return stripped
 }
 
 /** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
