@@ -108,6 +108,14 @@ const KNOWN_KEYS = [
 ]
 const VARIANT_KEYS = ['groups', 'extras', 'members']
 
+/**
+ * Packages installing more than this many MB get a layer each, so bumping one never re-uploads
+ * another. 16, from the corpus (npm run bench -- reupload): at 64 numpy, pandas and scipy-sized
+ * packages shared buckets (a bump's 90th percentile re-upload 29–31 MB on the lerobot and
+ * private-gpt locks), at 16 they stand alone (13 MB), and 8 changes nothing more.
+ */
+export const DEFAULT_HEAVY_MB = 16
+
 /** Variant names end up in registry tags (`deps-<variant>-<hash>`), so they must be tag-safe. */
 const VARIANT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/
 
@@ -219,7 +227,14 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
     sitePackages: absolutePath(r, raw['site-packages'], `${base}.site-packages`),
     interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
     maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
-    heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, 64, 1, 1_000_000),
+    heavyPackageMb: positiveInt(
+      r,
+      raw['heavy-package-mb'],
+      `${base}.heavy-package-mb`,
+      DEFAULT_HEAVY_MB,
+      1,
+      1_000_000
+    ),
     indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
     variants,
     defaultVariant: variantsRaw === undefined,
