@@ -1,11 +1,11 @@
-import { join, resolve, isAbsolute, dirname, basename, posix, sep, relative } from 'node:path';
+import { resolve, isAbsolute, join, dirname, posix, basename, relative, sep } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { performance as performance$1 } from 'node:perf_hooks';
-import { F as FastBuildError, D as DigestWriter, n as normalizeName, d as describeError, p as parseDigest, s as sha256$1, a as digestAlgorithm, b as digestHex, f as formatPlatform, c as parseWheelFilename, C as ConfigError, e as filesForTarget, u as unavailableReason, P as PYPI_SIMPLE, w as wheelSupports, g as chooseWheels, h as parseToml, i as planProject, j as chooseWheel, k as pythonMinor, U as UsageError, l as loadPlan, r as renderTable } from './cli.js';
+import { F as FastBuildError, D as DigestWriter, C as ConfigError, r as redactUrl$1, a as resolveIndexCredential, d as describeIndexCredential, b as basicAuthorization, n as normalizeName, c as credentialEnvNames, e as describeError, s as splitUserinfo, w as withoutUserinfo, f as digestHex, p as pythonMinor, g as formatPython, h as parseDigest, i as sha256$1, j as digestAlgorithm, k as formatPlatform, l as parseWheelFilename, m as filesForTarget, u as unavailableReason, P as PYPI_SIMPLE, o as wheelSupports, q as chooseWheels, t as parseVersion, v as isPrerelease, x as specifierSetContains, y as compareVersions, z as PIP_CONTEXT_DIR, A as indexConfigFor, B as pythonFull, E as isTable, T as TomlReader, G as isValidName, H as versionToString, I as poetryToPep440, J as formatRequirement, K as parseRequirement, L as normalizeExtra, M as pythonConstraintMarker, N as andMarkers, O as parseMarker, Q as readTomlFile, R as parseToml, S as planProject, U as chooseWheel, V as UsageError, W as loadPlan, X as renderTable } from './cli.js';
 import { open, stat, readFile, mkdir, rename, readdir, rm, writeFile, readlink } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
-import { inflateRawSync, inflateRaw, createInflateRaw } from 'node:zlib';
-import { openSync, readSync, closeSync, createWriteStream, createReadStream, readFileSync, statSync, mkdirSync, existsSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync } from 'node:fs';
+import { createGunzip, inflateRawSync, inflateRaw, createInflateRaw } from 'node:zlib';
+import { openSync, readSync, closeSync, createWriteStream, createReadStream, statSync, mkdirSync, writeFileSync, renameSync, rmSync, existsSync, readFileSync, copyFileSync, lstatSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -15,6 +15,8 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { sbomBytes, CYCLONEDX_JSON, cycloneDxSbom } from './cyclonedx.js';
+import { gitInfo, buildEpoch } from './git.js';
 import 'node:module';
 
 // Media types of the OCI image spec and their Docker (schema 2) counterparts, which registries
@@ -54,8 +56,8 @@ function layerMediaType(manifestType, compression) {
 // no xattrs, no device numbers, no access times.
 class LayerPathError extends FastBuildError {
 }
-const BLOCK = 512;
-const ZEROS = Buffer.alloc(BLOCK * 2);
+const BLOCK$1 = 512;
+const ZEROS = Buffer.alloc(BLOCK$1 * 2);
 /** Refuse paths a tar reader could resolve outside the layer root. */
 function checkEntryPath(path) {
     if (path === '' ||
@@ -82,7 +84,7 @@ function normalizeEntries(entries) {
     }
     return [...byPath.values()].sort((a, b) => compareCodePoints(a.path, b.path));
 }
-function octal(value, width) {
+function octal$1(value, width) {
     return value.toString(8).padStart(width - 1, '0') + '\0';
 }
 function paxRecord(key, value) {
@@ -95,32 +97,32 @@ function paxRecord(key, value) {
 }
 /** What every header has: owners 0, the ustar magic, no device numbers, a blank checksum. */
 const TEMPLATE = (() => {
-    const t = Buffer.alloc(BLOCK);
-    t.write(octal(0, 8), 108, 8, 'ascii');
-    t.write(octal(0, 8), 116, 8, 'ascii');
+    const t = Buffer.alloc(BLOCK$1);
+    t.write(octal$1(0, 8), 108, 8, 'ascii');
+    t.write(octal$1(0, 8), 116, 8, 'ascii');
     t.write('        ', 148, 8, 'ascii');
     t.write('ustar\0', 257, 6, 'ascii');
     t.write('00', 263, 2, 'ascii');
-    t.write(octal(0, 8), 329, 8, 'ascii');
-    t.write(octal(0, 8), 337, 8, 'ascii');
+    t.write(octal$1(0, 8), 329, 8, 'ascii');
+    t.write(octal$1(0, 8), 337, 8, 'ascii');
     return t;
 })();
 /** Writes a ustar header into `h` at `at` (512 bytes there get overwritten). */
 function writeHeader(f, h, at) {
     TEMPLATE.copy(h, at);
     h.write(f.name, at, 100, 'utf8');
-    h.write(octal(f.mode, 8), at + 100, 8, 'ascii');
-    h.write(octal(f.size, 12), at + 124, 12, 'ascii');
-    h.write(octal(f.mtime, 12), at + 136, 12, 'ascii');
+    h.write(octal$1(f.mode, 8), at + 100, 8, 'ascii');
+    h.write(octal$1(f.size, 12), at + 124, 12, 'ascii');
+    h.write(octal$1(f.mtime, 12), at + 136, 12, 'ascii');
     h.write(f.typeflag, at + 156, 1, 'ascii');
     h.write(f.linkname, at + 157, 100, 'utf8');
     let sum = 0;
-    for (let i = at; i < at + BLOCK; i++)
+    for (let i = at; i < at + BLOCK$1; i++)
         sum += h[i];
-    h.write(octal(sum, 7) + ' ', at + 148, 8, 'ascii');
+    h.write(octal$1(sum, 7) + ' ', at + 148, 8, 'ascii');
 }
 function header(f) {
-    const h = Buffer.allocUnsafe(BLOCK);
+    const h = Buffer.allocUnsafe(BLOCK$1);
     writeHeader(f, h, 0);
     return h;
 }
@@ -159,8 +161,8 @@ function asciiPrefix(s) {
     return s.replace(/[^\x20-\x7e]/g, '_').slice(0, 100);
 }
 function padding(size) {
-    const rest = size % BLOCK;
-    return rest === 0 ? Buffer.alloc(0) : ZEROS.subarray(0, BLOCK - rest);
+    const rest = size % BLOCK$1;
+    return rest === 0 ? Buffer.alloc(0) : ZEROS.subarray(0, BLOCK$1 - rest);
 }
 /**
  * Fills fixed-size blocks and hands each full one to `onBlock` (a new buffer each time, which the
@@ -206,16 +208,16 @@ class BlockSink {
      */
     header(f) {
         writeHeader(f, this.block, this.used);
-        this.used += BLOCK;
+        this.used += BLOCK$1;
         return this.flushIfFull();
     }
     /** Zeros up to the next 512-byte boundary (which is never past the block's end). */
     pad() {
-        const rest = this.used % BLOCK;
+        const rest = this.used % BLOCK$1;
         if (rest === 0)
             return;
-        this.block.fill(0, this.used, this.used + BLOCK - rest);
-        this.used += BLOCK - rest;
+        this.block.fill(0, this.used, this.used + BLOCK$1 - rest);
+        this.used += BLOCK$1 - rest;
         return this.flushIfFull();
     }
     /**
@@ -285,7 +287,7 @@ class BlockSink {
  * each passed to `onBlock` in order, which may await (back-pressure).
  */
 async function writeTar(entries, opts, onBlock) {
-    if (opts.blockSize % BLOCK !== 0)
+    if (opts.blockSize % BLOCK$1 !== 0)
         throw new Error('the block size must be a multiple of 512');
     const mtime = Math.max(0, Math.floor(opts.mtime));
     const sink = new BlockSink(opts.blockSize, onBlock, opts.freeBlocks);
@@ -441,28 +443,121 @@ async function buildLayer(entries, opts) {
     };
 }
 
-// HTTP for the registry client: keep-alive connections, bounded bodies and timeouts, and the
-// retry policy: only 408/429/5xx and dropped connections are retried, with backoff that honours
-// Retry-After; everything else (auth, not found, bad requests) fails at once.
-/** A registry said no, or could not be reached. `temporary` failures are worth retrying. */
-class RegistryError extends FastBuildError {
-    temporary = false;
+// One retry rule for every request fast-build makes (registries, token services, package indexes,
+// wheel downloads): what is worth another attempt, how long to wait before it, and when to stop.
+//
+// Worth retrying: dropped connections (the codes below), a request past its deadline (see
+// deadline.ts), and the statuses 408, 429 and 5xx except 501/505, which do not go away by asking
+// again. Everything else (auth, not found, bad requests) fails at once. Waits grow exponentially
+// with jitter (so parallel clients do not retry in step), or follow the server's Retry-After.
+// Two limits stop an operation: a number of attempts, and a time budget for the whole operation
+// (default 120 s), because attempts alone multiply by the per-request deadline: six attempts at a
+// registry that accepts connections and never answers once cost six minutes per variant.
+// ---------------------------------------------------------------------------------------------
+// Bounds, and where they come from.
+const REQUEST_TIMEOUT_ENV = 'FAST_BUILD_REQUEST_TIMEOUT_S';
+const RETRY_BUDGET_ENV = 'FAST_BUILD_RETRY_BUDGET_S';
+const DEFAULT_REQUEST_TIMEOUT_S = 30;
+const DEFAULT_RETRY_BUDGET_S = 120;
+/** What to tell a user who wants other bounds (used in hints). */
+const BOUNDS_HINT = `the bounds are ${REQUEST_TIMEOUT_ENV} (per request, default ${DEFAULT_REQUEST_TIMEOUT_S}) and ${RETRY_BUDGET_ENV} (per operation, default ${DEFAULT_RETRY_BUDGET_S}), or the action inputs request-timeout and retry-budget`;
+/**
+ * Seconds as a user writes them (`30`, `2.5`): a positive number of at most a day. `where` names
+ * the variable or input in the error.
+ */
+function parseSeconds(text, where, keyPath = where) {
+    const t = text.trim();
+    const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : NaN;
+    if (!Number.isFinite(n) || n <= 0 || n > 86_400) {
+        throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a number of seconds`, { keyPath }, 'write a number of seconds greater than 0 (and at most 86400), e.g. 30');
+    }
+    return n;
 }
-/** The registry's host name does not resolve (a typo, or no network to it). */
-class UnknownHostError extends RegistryError {
+/**
+ * The bounds in effect: FAST_BUILD_REQUEST_TIMEOUT_S and FAST_BUILD_RETRY_BUDGET_S when set (the
+ * action sets them from its inputs), else 30 s and 120 s. Read when a client or operation starts,
+ * so a variable set before the build applies to it.
+ */
+function netLimits(env = process.env) {
+    const read = (name, dflt) => {
+        const v = env[name];
+        return v === undefined || v.trim() === '' ? dflt : parseSeconds(v, name);
+    };
+    return {
+        requestTimeoutMs: read(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT_S) * 1000,
+        retryBudgetMs: read(RETRY_BUDGET_ENV, DEFAULT_RETRY_BUDGET_S) * 1000
+    };
 }
-/** An HTTP failure worth retrying (a dropped connection, a 5xx, a 429). */
-class TransientHttpError extends RegistryError {
+// ---------------------------------------------------------------------------------------------
+// What is worth retrying.
+/** Error codes of a connection that failed or dropped on the way (not of a name that does not resolve). */
+const RETRYABLE_CODES = new Set([
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ECONNABORTED',
+    'ECONNREFUSED',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ENETDOWN',
+    'EAI_AGAIN',
+    'UND_ERR_SOCKET',
+    'ERR_STREAM_PREMATURE_CLOSE'
+]);
+const DROPPED_MESSAGE = /socket hang up|aborted|premature/i;
+/** 408, 429 and 5xx; not 501 (Not Implemented) or 505 (HTTP Version Not Supported). */
+function isRetryableStatus(status) {
+    return (status === 408 || status === 429 || (status >= 500 && status < 600 && status !== 501 && status !== 505));
+}
+/** A failure worth another attempt: a dropped connection, a request past its deadline, a 408/429/5xx. */
+class TransientHttpError extends FastBuildError {
     retryAfterMs;
+    kind;
+    host;
     temporary = true;
-    constructor(message, retryAfterMs = null) {
+    constructor(message, 
+    /** The wait the server asked for (Retry-After), in milliseconds. */
+    retryAfterMs = null, kind = 'other', 
+    /** `host[:port]` that failed, when known. */
+    host = null) {
         super(message);
         this.retryAfterMs = retryAfterMs;
+        this.kind = kind;
+        this.host = host;
     }
 }
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-function isRetryableStatus(status) {
-    return RETRY_STATUS.has(status) || (status >= 500 && status < 600);
+/**
+ * The rule, for a status or anything thrown: true for 408/429/5xx, for TransientHttpError, and for
+ * errors of a connection that failed on the way (RETRYABLE_CODES, "socket hang up").
+ */
+function isRetryable(x) {
+    if (typeof x === 'number')
+        return isRetryableStatus(x);
+    if (x instanceof TransientHttpError)
+        return true;
+    // Not `instanceof Error`: errors of Node's own modules may come from another realm (a VM
+    // context, as under jest), where that test fails.
+    if (x instanceof FastBuildError || typeof x !== 'object' || x === null)
+        return false;
+    const { code, message } = x;
+    return ((typeof code === 'string' && RETRYABLE_CODES.has(code)) ||
+        (typeof message === 'string' && DROPPED_MESSAGE.test(message)));
+}
+/**
+ * A network error of `method url` as a TransientHttpError when the rule says it is worth retrying,
+ * else null (the caller decides: ENOTFOUND, for one, means a wrong host name).
+ */
+function transientFromNetworkError(e, method, url) {
+    if (e instanceof TransientHttpError)
+        return e;
+    if (!isRetryable(e))
+        return null;
+    const err = e;
+    return new TransientHttpError(`${method} ${redactQuery(url)}: connection dropped (${err.code ?? err.message})`, null, 'dropped', hostOf$1(url));
+}
+/** A retryable status as a TransientHttpError (`detail` is the server's error text, if any). */
+function transientFromStatus(method, url, status, retryAfter, detail = '') {
+    return new TransientHttpError(`${method} ${redactQuery(url)}: ${status}${detail}`, parseRetryAfter(retryAfter), 'status', hostOf$1(url));
 }
 /** Retry-After as milliseconds: delta-seconds or an HTTP date. */
 function parseRetryAfter(value, now = Date.now()) {
@@ -473,6 +568,200 @@ function parseRetryAfter(value, now = Date.now()) {
         return Math.max(0, seconds * 1000);
     const date = Date.parse(value);
     return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
+/**
+ * The wait before attempt `attempt + 1`: the server's Retry-After when it gave one, else
+ * exponential backoff with jitter (half to all of base·2^(attempt-1)); at most maxDelayMs.
+ */
+function backoffDelay(attempt, policy, retryAfterMs = null, random = Math.random) {
+    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+    return Math.min(policy.maxDelayMs, retryAfterMs ?? backoff * (0.5 + random() / 2));
+}
+/** An operation failed on every attempt it was allowed: the last failure, and how long it tried. */
+class RetriesExhaustedError extends FastBuildError {
+    last;
+    attempts;
+    elapsedMs;
+    budgetMs;
+    temporary = true;
+    constructor(last, attempts, elapsedMs, budgetMs) {
+        super(`${last.message} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds(elapsedMs)} s; budget ${seconds(budgetMs)} s)`, {}, giveUpHint(last));
+        this.last = last;
+        this.attempts = attempts;
+        this.elapsedMs = elapsedMs;
+        this.budgetMs = budgetMs;
+    }
+}
+function giveUpHint(last) {
+    const who = last.host ?? 'the server';
+    const what = last.kind === 'timeout'
+        ? `${who} accepts connections but does not answer in time: check it (and any proxy or firewall in between)`
+        : last.kind === 'slow'
+            ? `${who} answers too slowly: check it and the network to it`
+            : last.kind === 'dropped'
+                ? `connections to ${who} keep failing: check that it is up and reachable`
+                : `${who} keeps failing`;
+    return `${what}, then run again; ${BOUNDS_HINT}`;
+}
+/** `12`, `2.5`: seconds for messages (one decimal below 10 s). */
+function seconds(ms) {
+    const s = ms / 1000;
+    return s < 10 ? String(Math.round(s * 10) / 10) : String(Math.round(s));
+}
+const REAL_CLOCK = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms))
+};
+/**
+ * Run `op`, retrying TransientHttpError after backoffDelay, while attempts are left and the next
+ * attempt would start within the budget; then RetriesExhaustedError (the last failure, the
+ * attempts, the time spent). Other errors pass through at once. `onRetry` is told of each wait.
+ * One attempt is bounded by the requests' own deadlines, so an operation ends by budget + one
+ * attempt at worst.
+ */
+async function withRetry(op, policy = DEFAULT_RETRY, onRetry, clock = REAL_CLOCK) {
+    const budget = policy.budgetMs ?? netLimits().retryBudgetMs;
+    const started = clock.now();
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await op(attempt);
+        }
+        catch (e) {
+            if (!(e instanceof TransientHttpError))
+                throw e;
+            const elapsed = clock.now() - started;
+            const delay = backoffDelay(attempt, policy, e.retryAfterMs);
+            if (attempt >= policy.attempts || elapsed + delay >= budget)
+                throw new RetriesExhaustedError(e, attempt, elapsed, budget);
+            onRetry?.(e, delay, attempt);
+            await clock.sleep(delay);
+        }
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Small helpers shared by the HTTP edges.
+/** URLs in messages lose their query (upload session state, tokens in some registries). */
+function redactQuery(url) {
+    const q = url.indexOf('?');
+    return q === -1 ? url : `${url.slice(0, q)}?…`;
+}
+/** `host[:port]` of a URL, or null when it is not one. */
+function hostOf$1(url) {
+    try {
+        return new URL(url).host;
+    }
+    catch {
+        return null;
+    }
+}
+
+/** Below this, past the request timeout, a transfer counts as stuck (a few KB/s: a trickle). */
+const DEFAULT_MIN_BYTES_PER_SECOND = 16 * 1024;
+/**
+ * Watch `req` and destroy it with a TransientHttpError when it passes its deadline (see above). The
+ * error reaches the request's 'error' listeners, as any network failure does; `onExpire` is told
+ * first (for requests whose 'error' is already past).
+ */
+function watchDeadline(req, o, onExpire) {
+    const minRate = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+    const tick = Math.max(20, Math.min(1000, o.timeoutMs / 8));
+    let socket = null;
+    let base = 0;
+    let moved = 0;
+    let waited = 0;
+    let sinceProgress = 0;
+    let last = Date.now();
+    let stopped = false;
+    let answered = false;
+    req.once('response', () => (answered = true));
+    const counted = (s) => s.bytesRead + Math.max(0, s.bytesWritten - s.writableLength);
+    req.on('socket', (s) => {
+        socket = s;
+        base = counted(s);
+    });
+    const what = `${o.method} ${pathOf(o.url)}`;
+    const host = hostOf$1(o.url) ?? o.url;
+    const timer = setInterval(() => {
+        const now = Date.now();
+        const dt = now - last;
+        last = now;
+        // Waiting for a free connection of the agent's pool is not the server's fault (the requests
+        // ahead each have a deadline of their own); neither is a body the caller is still making.
+        if (socket === null || o.idle?.()) {
+            sinceProgress = 0;
+            return;
+        }
+        waited += dt;
+        const m = counted(socket) - base;
+        if (m > moved) {
+            moved = m;
+            sinceProgress = 0;
+        }
+        else
+            sinceProgress += dt;
+        // Everything sent and no answer yet: whichever rule fires, what was waited for is the answer.
+        const awaitingAnswer = !answered && req.writableFinished && socket.writableLength === 0;
+        let e = null;
+        const s = seconds(o.timeoutMs);
+        if (sinceProgress >= o.timeoutMs || (awaitingAnswer && waited >= o.timeoutMs)) {
+            e = socket.connecting
+                ? new TransientHttpError(`${host}: no connection within ${s} s (${what})`, null, 'timeout', host)
+                : !answered
+                    ? new TransientHttpError(`${host}: no answer to ${what} within ${s} s`, null, 'timeout', host)
+                    : new TransientHttpError(`${host}: the answer to ${what} stopped for ${s} s`, null, 'timeout', host);
+        }
+        else if (sinceProgress < o.timeoutMs - 2 * tick && waited > o.timeoutMs + (moved / minRate) * 1000) {
+            // Still moving (else the rule above says "stopped" a tick or two later), but at a trickle.
+            e = new TransientHttpError(`${host}: ${what} too slow (${moved} bytes in ${seconds(waited)} s; the floor past ${s} s is ${Math.round(minRate / 1024)} KiB/s)`, null, 'slow', host);
+        }
+        if (e) {
+            stop();
+            onExpire?.(e);
+            req.destroy(e);
+        }
+    }, tick);
+    timer.unref();
+    function stop() {
+        if (stopped)
+            return;
+        stopped = true;
+        clearInterval(timer);
+    }
+    req.once('close', stop);
+    return { stop };
+}
+/** The path and query (redacted) of a URL, for messages that name the host apart. */
+function pathOf(url) {
+    try {
+        const u = new URL(url);
+        return redactQuery(`${u.pathname}${u.search}`);
+    }
+    catch {
+        return redactQuery(url);
+    }
+}
+
+// HTTP for the registry client (and the package index): keep-alive connections, bounded bodies,
+// and a deadline on every request (src/net/deadline.ts). What is retried, how, and for how long is
+// decided once for the whole tool in src/net/retry.ts; this file re-exports it for its callers.
+/** A registry said no, or could not be reached. `temporary` failures may go away by running again. */
+class RegistryError extends FastBuildError {
+    temporary;
+    constructor(message, location = {}, hint, temporary = false) {
+        super(message, location, hint);
+        this.temporary = temporary;
+    }
+}
+/** The registry's host name does not resolve (a typo, or no network to it). */
+class UnknownHostError extends RegistryError {
+}
+function headersOf(res) {
+    const h = {};
+    for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined)
+            h[k] = Array.isArray(v) ? v.join(', ') : v;
+    return h;
 }
 class HttpClient {
     opts;
@@ -487,19 +776,41 @@ class HttpClient {
         this.agents.http.destroy();
         this.agents.https.destroy();
     }
+    /** The per-request deadline in effect (an option, else the environment's, read now). */
+    get requestTimeoutMs() {
+        return this.opts.requestTimeoutMs ?? this.opts.idleTimeoutMs ?? netLimits().requestTimeoutMs;
+    }
+    open(o, idle) {
+        const url = new URL(o.url);
+        const secure = url.protocol === 'https:';
+        const req = (secure ? https : http).request(url, {
+            method: o.method,
+            headers: o.headers,
+            agent: secure ? this.agents.https : this.agents.http
+        });
+        let expired = null;
+        const deadline = watchDeadline(req, {
+            method: o.method,
+            url: o.url,
+            timeoutMs: this.requestTimeoutMs,
+            minBytesPerSecond: this.opts.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+            ...(idle ? { idle } : {})
+        }, (e) => (expired = e));
+        return { req, expired: () => expired, stop: () => deadline.stop() };
+    }
+    headers(extra) {
+        return { 'user-agent': this.opts.userAgent ?? 'fast-build', ...extra };
+    }
     /**
      * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
-     * blob while it is being produced. `end` finishes the body and waits for the answer.
+     * blob while it is being produced. `end` finishes the body and waits for the answer. The deadline
+     * runs only while the network is what is waited for (a write not yet flushed, or after `end`).
      */
     stream(o) {
-        const url = new URL(o.url);
-        const mod = url.protocol === 'https:' ? https : http;
-        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
-        const headers = {
-            'user-agent': this.opts.userAgent ?? 'fast-build',
-            ...o.headers
-        };
         let failure = null;
+        let ended = false;
+        let draining = 0;
+        const waiters = new Set();
         let resolveResponse;
         let rejectResponse;
         const response = new Promise((res, rej) => {
@@ -507,40 +818,64 @@ class HttpClient {
             rejectResponse = rej;
         });
         response.catch(() => undefined);
-        const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
+        const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers: this.headers(o.headers) }, () => !ended && draining === 0);
+        const fail = (e) => {
+            if (failure)
+                return;
+            failure = expired() ?? transient(o, e);
+            stop();
+            rejectResponse(failure);
+            // A write waiting for 'drain' would wait for ever on a destroyed request.
+            for (const w of waiters)
+                w(failure);
+            waiters.clear();
+        };
+        req.on('response', (res) => {
             const chunks = [];
             res.on('data', (c) => chunks.push(c));
             res.on('end', () => {
-                const h = {};
-                for (const [k, v] of Object.entries(res.headers))
-                    if (v !== undefined)
-                        h[k] = Array.isArray(v) ? v.join(', ') : v;
-                resolveResponse({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url });
+                stop();
+                resolveResponse({
+                    status: res.statusCode ?? 0,
+                    headers: headersOf(res),
+                    body: Buffer.concat(chunks),
+                    url: o.url
+                });
             });
-            res.on('error', (e) => rejectResponse(transient(o, e)));
+            res.on('error', (e) => fail(e));
+            res.on('aborted', () => fail(new Error('response aborted')));
         });
-        const idle = this.opts.idleTimeoutMs ?? 60_000;
-        req.setTimeout(idle, () => req.destroy(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no progress for ${idle / 1000} s`)));
-        req.on('error', (e) => {
-            failure = transient(o, e);
-            rejectResponse(failure);
-        });
+        req.on('error', (e) => fail(e));
         return {
             write: (chunk) => new Promise((resolve, reject) => {
                 if (failure)
                     return reject(failure);
                 if (req.write(chunk))
-                    resolve();
-                else
-                    req.once('drain', () => (failure ? reject(failure) : resolve()));
+                    return resolve();
+                draining++;
+                const settle = (e) => {
+                    draining--;
+                    waiters.delete(onFail);
+                    req.off('drain', onDrain);
+                    if (e)
+                        reject(e);
+                    else
+                        resolve();
+                };
+                const onFail = (e) => settle(e);
+                const onDrain = () => settle(null);
+                waiters.add(onFail);
+                req.once('drain', onDrain);
             }),
             end: () => {
                 if (failure)
                     return Promise.reject(failure);
+                ended = true;
                 req.end();
                 return response;
             },
             abort: () => {
+                stop();
                 req.destroy();
             }
         };
@@ -550,37 +885,35 @@ class HttpClient {
      * answer is returned with its (small) body and nothing written.
      */
     download(o, file) {
-        const url = new URL(o.url);
-        const mod = url.protocol === 'https:' ? https : http;
-        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
-        const idle = this.opts.idleTimeoutMs ?? 60_000;
         return new Promise((resolve, reject) => {
             let settled = false;
+            const { req, expired, stop } = this.open({
+                method: 'GET',
+                url: o.url,
+                headers: this.headers(o.headers)
+            });
             const fail = (e) => {
                 if (settled)
                     return;
                 settled = true;
+                stop();
                 req.destroy();
-                reject(e);
+                reject(expired() ?? transient({ method: 'GET', url: o.url }, e));
             };
-            const req = mod.request(url, {
-                method: 'GET',
-                headers: { 'user-agent': this.opts.userAgent ?? 'fast-build', ...o.headers },
-                agent
-            }, (res) => {
-                const headers = {};
-                for (const [k, v] of Object.entries(res.headers))
-                    if (v !== undefined)
-                        headers[k] = Array.isArray(v) ? v.join(', ') : v;
+            req.on('response', (res) => {
+                const headers = headersOf(res);
                 const status = res.statusCode ?? 0;
                 if (status !== 200) {
                     const chunks = [];
                     res.on('data', (c) => chunks.length < 64 && chunks.push(c));
                     res.on('end', () => {
+                        if (settled)
+                            return;
                         settled = true;
+                        stop();
                         resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 });
                     });
-                    res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
+                    res.on('error', (e) => fail(e));
                     return;
                 }
                 const out = createWriteStream(file);
@@ -590,30 +923,26 @@ class HttpClient {
                     hash.update(c);
                     size += c.length;
                 });
-                res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
-                res.on('aborted', () => fail(transient({ method: 'GET', url: o.url }, new Error('response aborted'))));
+                res.on('error', (e) => fail(e));
+                res.on('aborted', () => fail(new Error('response aborted')));
                 out.on('error', (e) => fail(e));
                 out.on('finish', () => {
                     if (settled)
                         return;
+                    if (!res.complete)
+                        return fail(new Error('response aborted'));
                     settled = true;
+                    stop();
                     resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size });
                 });
                 res.pipe(out);
             });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl$1(o.url)}: no data for ${idle / 1000} s`)));
-            req.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
+            req.on('error', (e) => fail(e));
             req.end();
         });
     }
     request(o) {
-        const url = new URL(o.url);
-        const mod = url.protocol === 'https:' ? https : http;
-        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
-        const headers = {
-            'user-agent': this.opts.userAgent ?? 'fast-build',
-            ...o.headers
-        };
+        const headers = this.headers(o.headers);
         let body = null;
         if (o.body !== undefined) {
             if (Buffer.isBuffer(o.body)) {
@@ -622,35 +951,38 @@ class HttpClient {
             }
             else {
                 const { file, start, end } = o.body;
+                if (headers['content-length'] === undefined)
+                    throw new Error('streamed bodies need a content-length');
                 body = createReadStream(file, {
                     ...(start !== undefined ? { start } : {}),
                     ...(end !== undefined ? { end } : {})
                 });
-                if (headers['content-length'] === undefined)
-                    throw new Error('streamed bodies need a content-length');
             }
         }
         else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
             headers['content-length'] = '0';
         }
-        const idle = this.opts.idleTimeoutMs ?? 60_000;
         const maxBody = o.maxBody ?? 16 * 1024 * 1024;
         return new Promise((resolve, reject) => {
             let settled = false;
+            const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers });
             const fail = (e) => {
                 if (settled)
                     return;
                 settled = true;
+                stop();
                 req.destroy();
-                reject(e);
+                if (body !== null && !Buffer.isBuffer(body))
+                    body.destroy();
+                reject(e instanceof FastBuildError ? e : (expired() ?? transient(o, e)));
             };
-            const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
+            req.on('response', (res) => {
                 const chunks = [];
                 let size = 0;
                 res.on('data', (c) => {
                     size += c.length;
                     if (size > maxBody)
-                        fail(new FastBuildError(`${o.method} ${redactUrl$1(o.url)}: response larger than ${maxBody} bytes`));
+                        fail(new FastBuildError(`${o.method} ${redactUrl(o.url)}: response larger than ${maxBody} bytes`));
                     else
                         chunks.push(c);
                 });
@@ -658,17 +990,18 @@ class HttpClient {
                     if (settled)
                         return;
                     settled = true;
-                    const h = {};
-                    for (const [k, v] of Object.entries(res.headers))
-                        if (v !== undefined)
-                            h[k] = Array.isArray(v) ? v.join(', ') : v;
-                    resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url });
+                    stop();
+                    resolve({
+                        status: res.statusCode ?? 0,
+                        headers: headersOf(res),
+                        body: Buffer.concat(chunks),
+                        url: o.url
+                    });
                 });
-                res.on('error', (e) => fail(transient(o, e)));
-                res.on('aborted', () => fail(transient(o, new Error('response aborted'))));
+                res.on('error', (e) => fail(e));
+                res.on('aborted', () => fail(new Error('response aborted')));
             });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no response for ${idle / 1000} s`)));
-            req.on('error', (e) => fail(transient(o, e)));
+            req.on('error', (e) => fail(e));
             if (body === null)
                 req.end();
             else if (Buffer.isBuffer(body))
@@ -685,323 +1018,10 @@ function transient(o, e) {
     if (code === 'ENOTFOUND') {
         return new UnknownHostError(`cannot reach ${new URL(o.url).host}: no such host`, {}, 'check the registry name (image input or [tool.fast-build] image)');
     }
-    const dropped = [
-        'ECONNRESET',
-        'EPIPE',
-        'ETIMEDOUT',
-        'ECONNABORTED',
-        'EAI_AGAIN',
-        'ECONNREFUSED',
-        'UND_ERR_SOCKET',
-        'ERR_STREAM_PREMATURE_CLOSE'
-    ];
-    if ((code && dropped.includes(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: connection dropped (${code ?? e.message})`);
-    }
-    return e;
+    return transientFromNetworkError(e, o.method, o.url) ?? e;
 }
 /** URLs in messages lose their query (upload session state, tokens in some registries). */
-function redactUrl$1(url) {
-    const q = url.indexOf('?');
-    return q === -1 ? url : `${url.slice(0, q)}?…`;
-}
-const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
-/**
- * Run `op`, retrying transient failures with exponential backoff (and jitter), or after the
- * server's Retry-After when it gives one (capped by maxDelayMs). `onRetry` reports each retry.
- */
-async function withRetry(op, policy = DEFAULT_RETRY, onRetry) {
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await op(attempt);
-        }
-        catch (e) {
-            if (!(e instanceof TransientHttpError) || attempt >= policy.attempts)
-                throw e;
-            const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-            const delay = Math.min(policy.maxDelayMs, e.retryAfterMs ?? backoff * (0.5 + Math.random() / 2));
-            onRetry?.(e, delay, attempt);
-            await new Promise((r) => setTimeout(r, delay));
-        }
-    }
-}
-
-// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
-// found where the tools people already use put them, and kept out of every message:
-//
-//   1. an explicit credential in the index configuration
-//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
-//   3. environment variables for a named source (NAME = the source name upper-cased, every
-//      character that is not a letter or digit as `_`), the first convention that is set:
-//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
-//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
-//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
-//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
-//
-// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
-// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
-// is the one function that reads the environment and the netrc file.
-/** What a credential is, for messages. */
-function describeIndexCredential(c) {
-    return `user ${JSON.stringify(c.username)} from ${c.source}`;
-}
-/**
- * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
- * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
- */
-function redactUrl(url) {
-    try {
-        const u = new URL(url);
-        const hadQuery = u.search !== '';
-        u.username = '';
-        u.password = '';
-        u.search = '';
-        u.hash = '';
-        return `${u.href}${hadQuery ? '?…' : ''}`;
-    }
-    catch {
-        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
-        const q = noUser.search(/[?#]/);
-        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
-    }
-}
-/** The URL without its userinfo, and the userinfo (percent-decoded) when there is one. */
-function splitUserinfo(url) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        return { url, username: null, password: null };
-    }
-    if (u.username === '' && u.password === '')
-        return { url, username: null, password: null };
-    const decode = (s) => {
-        try {
-            return decodeURIComponent(s);
-        }
-        catch {
-            return s;
-        }
-    };
-    const username = decode(u.username);
-    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
-    u.username = '';
-    u.password = '';
-    return { url: u.href, username, password };
-}
-/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
-function envSourceName(name) {
-    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-}
-/** The environment variable prefixes we read, in order of precedence. */
-const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
-/** The variables that would give a credential for a named source, for hints. */
-function credentialEnvNames(sourceName) {
-    const n = envSourceName(sourceName);
-    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
-}
-/**
- * The credential for a named source from environment variables: the first convention (see
- * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
- * are often given as a password alone).
- */
-function credentialFromEnv(sourceName, env) {
-    const n = envSourceName(sourceName);
-    if (n === '')
-        return null;
-    for (const prefix of ENV_CONVENTIONS) {
-        const user = env[`${prefix}${n}_USERNAME`];
-        const pass = env[`${prefix}${n}_PASSWORD`];
-        if (user || pass) {
-            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
-        }
-    }
-    return null;
-}
-/**
- * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
- * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
- * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
- */
-function parseNetrc(text) {
-    const tokens = tokenizeNetrc(text);
-    const entries = [];
-    let current = null;
-    const flush = () => {
-        if (current)
-            entries.push({ ...current });
-        current = null;
-    };
-    for (let i = 0; i < tokens.length; i++) {
-        const t = tokens[i];
-        if (t.kind === 'macdef') {
-            flush();
-            continue;
-        }
-        switch (t.value) {
-            case 'machine':
-                flush();
-                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
-                break;
-            case 'default':
-                flush();
-                current = { machine: null, login: null, password: null };
-                break;
-            case 'login':
-                if (current)
-                    current.login = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'password':
-                if (current)
-                    current.password = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'account':
-                i++;
-                break;
-        }
-    }
-    flush();
-    return entries;
-}
-function tokenizeNetrc(text) {
-    const out = [];
-    let i = 0;
-    const n = text.length;
-    while (i < n) {
-        const c = text[i];
-        if (/\s/.test(c)) {
-            i++;
-            continue;
-        }
-        if (c === '#') {
-            while (i < n && text[i] !== '\n')
-                i++;
-            continue;
-        }
-        let value = '';
-        if (c === '"') {
-            i++;
-            while (i < n && text[i] !== '"') {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-            i++;
-        }
-        else {
-            while (i < n && !/\s/.test(text[i])) {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-        }
-        if (value === 'macdef') {
-            // The macro's name, then its body up to an empty line.
-            const end = text.indexOf('\n\n', i);
-            i = end === -1 ? n : end + 2;
-            out.push({ kind: 'macdef', value });
-            continue;
-        }
-        out.push({ kind: 'word', value });
-    }
-    return out;
-}
-/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
-function netrcCredential(entries, host, login = null) {
-    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    const fits = (e) => e.password !== null && (login === null || e.login === login);
-    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
-    if (!match)
-        return null;
-    return { username: match.login ?? '', password: match.password ?? '' };
-}
-function netrcPath(env, home = homedir()) {
-    return env['NETRC'] || join(home, '.netrc');
-}
-function readNetrcFile(path) {
-    try {
-        return readFileSync(path, 'utf8');
-    }
-    catch {
-        // Missing or unreadable: no credentials from it (as pip and uv behave).
-        return null;
-    }
-}
-/**
- * The index URL without userinfo, and the credential for it (see the order at the top of this
- * file). The edge of this module: reads the environment and the netrc file.
- */
-function resolveIndexCredential(config, lookup = {}) {
-    const split = splitUserinfo(config.url);
-    const url = split.url;
-    if (config.credential) {
-        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
-        return {
-            url,
-            credential: { username: config.credential.username, password: config.credential.password, source }
-        };
-    }
-    if (split.username !== null && split.password !== null) {
-        return {
-            url,
-            credential: { username: split.username, password: split.password, source: 'the index URL' }
-        };
-    }
-    // `credential: null` means "already looked up: none" (see indexConfigFor).
-    if (config.credential === null) {
-        return {
-            url,
-            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
-        };
-    }
-    const env = lookup.env ?? process.env;
-    let host = null;
-    try {
-        const u = new URL(url);
-        if (u.protocol === 'http:' || u.protocol === 'https:')
-            host = u.hostname;
-    }
-    catch {
-        host = null;
-    }
-    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
-    const wantUser = split.username;
-    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
-        return { url, credential: fromEnv };
-    if (host !== null) {
-        const path = netrcPath(env, lookup.home);
-        const text = (lookup.readNetrc ?? readNetrcFile)(path);
-        if (text !== null) {
-            const c = netrcCredential(parseNetrc(text), host, wantUser);
-            if (c)
-                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
-        }
-    }
-    if (wantUser !== null) {
-        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
-    }
-    return { url, credential: null };
-}
-/**
- * An index configuration with its credential looked up now (in `env` and the netrc file), for a
- * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
- * (with its source, for messages) or null, which tells PackageIndex not to look again.
- */
-function indexConfigFor(url, name, env = process.env, lookup = {}) {
-    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
-    return { url: resolved.url, name, credential: resolved.credential };
-}
-/** `Authorization` header value for a basic credential. */
-function basicAuthorization(c) {
-    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
-}
+const redactUrl = redactQuery;
 
 // A client for the Python "simple" repository API: the files a project has on an index, with
 // their absolute URLs and hashes. Speaks PEP 691 JSON and falls back to PEP 503 HTML, for
@@ -1247,7 +1267,7 @@ function parseSimpleJson(json, pageUrl) {
             resolved = resolveHref(href, pageUrl);
         }
         catch {
-            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl(href))}`);
+            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl$1(href))}`);
         }
         const hashes = {};
         const h = e['hashes'];
@@ -1279,7 +1299,8 @@ function parseSimplePage(body, contentType, pageUrl) {
 const REDIRECTS$1 = new Set([301, 302, 303, 307, 308]);
 let sharedClient = null;
 function defaultHttp() {
-    sharedClient ??= new HttpClient({ idleTimeoutMs: 60_000 });
+    // Its requests' deadline is read from the environment per request (FAST_BUILD_REQUEST_TIMEOUT_S).
+    sharedClient ??= new HttpClient();
     return sharedClient;
 }
 class PackageIndex {
@@ -1295,7 +1316,7 @@ class PackageIndex {
         this.config = config;
         this.http = http;
         this.options = options;
-        this.url = redactUrl(config.url).replace(/\?…$/, '');
+        this.url = redactUrl$1(config.url).replace(/\?…$/, '');
         this.name = config.name ?? null;
     }
     /** The index URL without userinfo and the credential for it (looked up once, on first use). */
@@ -1425,18 +1446,17 @@ class PackageIndex {
                         headers,
                         maxBody: this.options.maxPage ?? 64 * 1024 * 1024
                     });
-                    if (isRetryableStatus(r.status)) {
-                        throw new TransientHttpError(`GET ${redactUrl(target)}: ${r.status}`, parseRetryAfter(r.headers['retry-after']));
-                    }
+                    if (isRetryableStatus(r.status))
+                        throw transientFromStatus('GET', redactUrl$1(target), r.status, r.headers['retry-after']);
                     return r;
                 }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
             }
             catch (e) {
                 if (e instanceof IndexError)
                     throw e;
-                const transient = e instanceof TransientHttpError;
+                const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError;
                 throw new IndexError(`cannot get project ${project} from the index ${this.url}: ${e.message}`, this.url, project, null, transient
-                    ? 'the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable'
+                    ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
                     : 'check the index URL (the package source in the lock or pyproject.toml) and the network', transient);
             }
             if (REDIRECTS$1.has(res.status) && res.headers['location']) {
@@ -1445,22 +1465,22 @@ class PackageIndex {
                 }
                 url = new URL(res.headers['location'], target).href;
                 if (!/^https?:/i.test(url)) {
-                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
+                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl$1(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
                 }
                 continue;
             }
             if (res.status === 200)
                 return res;
             if (res.status === 404 || res.status === 410) {
-                throw this.notFound(project, target, `GET ${redactUrl(target)} answered ${res.status}`);
+                throw this.notFound(project, target, `GET ${redactUrl$1(target)} answered ${res.status}`);
             }
             if (res.status === 401 || res.status === 403)
                 throw this.denied(project, target, res.status);
-            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
+            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl$1(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
         }
     }
     notFound(project, pageUrl, detail) {
-        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
+        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl$1(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
             'or add the project to the mirror');
     }
     denied(project, pageUrl, status) {
@@ -1472,7 +1492,7 @@ class PackageIndex {
         return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
     }
     badPage(project, pageUrl, e) {
-        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
+        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl$1(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
     }
 }
 function hostOf(url) {
@@ -1488,9 +1508,10 @@ function hostOf(url) {
 // package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
 // keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
 // is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
-// network. Transient failures (5xx, 429, dropped connections, stalls) are retried from scratch
-// with the registry client's policy; everything else fails at once with a message that names the
-// package, the file, where it came from (credentials and queries removed) and what to do.
+// network. Transient failures (5xx, 429, dropped connections, a request past its deadline) are
+// retried from scratch under the tool's one rule (src/net/retry.ts, with the registry client's
+// deadline and budget); everything else fails at once with a message that names the package, the
+// file, where it came from (credentials and queries removed) and what to do.
 // ---------------------------------------------------------------------------------------------
 // The cache.
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -1646,13 +1667,16 @@ async function fetchArtifacts(items, opts) {
         opts,
         cache: opts.cache,
         retry: opts.retry ?? DEFAULT_RETRY,
-        idleMs: opts.idleTimeoutMs ?? 60_000,
+        timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
         agents: {
             http: new http.Agent({ keepAlive: true, maxSockets: concurrency }),
             https: new https.Agent({ keepAlive: true, maxSockets: concurrency })
         },
         indexes: new Map(),
-        http: opts.http ?? new HttpClient({ idleTimeoutMs: opts.idleTimeoutMs ?? 60_000 }),
+        http: opts.http ??
+            new HttpClient({
+                requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs
+            }),
         emit: (e) => {
             try {
                 opts.onProgress?.(e);
@@ -1783,7 +1807,7 @@ async function fetchOne(run, item, sha256) {
     }
     const origin = await locate(run, item, sha256);
     const started = Date.now();
-    const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
+    const from = origin.kind === 'url' ? redactUrl$1(origin.url) : origin.path;
     run.emit({ kind: 'start', item, url: from, total: item.file.size });
     let lastStep = 0;
     const onBytes = (bytes, total) => {
@@ -1856,7 +1880,7 @@ class StatusFailure extends Error {
     status;
     url;
     constructor(status, url) {
-        super(`GET ${redactUrl(url)}: ${status}`);
+        super(`GET ${redactUrl$1(url)}: ${status}`);
         this.status = status;
         this.url = url;
     }
@@ -1872,7 +1896,7 @@ class NoSuchHost extends Error {
 function downloadAccessHint(item, url) {
     const c = item.index?.credential;
     if (c)
-        return `the server rejected the credential for ${redactUrl(item.index.url)}: check the username and password (or token) and their access`;
+        return `the server rejected the credential for ${redactUrl$1(item.index.url)}: check the username and password (or token) and their access`;
     const name = item.index?.name;
     const vars = name
         ? `set ${credentialEnvNames(name).join(', ')}`
@@ -1881,10 +1905,10 @@ function downloadAccessHint(item, url) {
     return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
 }
 function describeDownloadFailure(run, item, url, e) {
-    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`;
+    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl$1(url)}`;
     if (e instanceof StatusFailure) {
         if (e.status === 404 || e.status === 410) {
-            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
+            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl$1(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
         }
         if (e.status === 401 || e.status === 403) {
             return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
@@ -1894,40 +1918,22 @@ function describeDownloadFailure(run, item, url, e) {
     if (e instanceof NoSuchHost) {
         return new FetchError(`${what}: ${e.host} does not resolve (no such host)`, {}, 'check the network and DNS; on a runner without access to that host, set a mirror index that has the files');
     }
-    if (e instanceof TransientHttpError) {
-        return new FetchError(`${what}: ${e.message} (gave up after ${run.retry.attempts} attempts)`, {}, 'the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index');
+    if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
+        return new FetchError(`${what}: ${e.message}`, {}, `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`);
     }
     if (e instanceof FastBuildError)
         return e;
     return new FetchError(`${what}: ${e.message}`);
 }
-const DROPPED = new Set([
-    'ECONNRESET',
-    'EPIPE',
-    'ETIMEDOUT',
-    'ECONNABORTED',
-    'EAI_AGAIN',
-    'ECONNREFUSED',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'UND_ERR_SOCKET',
-    'ERR_STREAM_PREMATURE_CLOSE'
-]);
-function networkError(e, url, timedOut, idleMs) {
-    if (timedOut)
-        return new TransientHttpError(`GET ${redactUrl(url)}: no data for ${idleMs / 1000} s`);
-    if (e instanceof TransientHttpError ||
-        e instanceof FastBuildError ||
-        e instanceof StatusFailure ||
-        e instanceof NoSuchHost)
+function networkError(e, url, expired) {
+    if (expired)
+        return expired;
+    if (e instanceof FastBuildError || e instanceof StatusFailure || e instanceof NoSuchHost)
         return e;
     const code = e.code;
     if (code === 'ENOTFOUND')
         return new NoSuchHost(new URL(url).host);
-    if ((code && DROPPED.has(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`GET ${redactUrl(url)}: connection dropped (${code ?? e.message})`);
-    }
-    return e;
+    return transientFromNetworkError(e, 'GET', redactUrl$1(url)) ?? e;
 }
 function downloadOnce(run, origin, url, dest, onBytes, hops) {
     let u;
@@ -1935,28 +1941,28 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
         u = new URL(url);
     }
     catch {
-        return Promise.reject(new FetchError(`not a URL: ${redactUrl(url)}`));
+        return Promise.reject(new FetchError(`not a URL: ${redactUrl$1(url)}`));
     }
     if (u.protocol === 'file:') {
-        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl(url)}`));
+        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl$1(url)}`));
     }
     const secure = u.protocol === 'https:';
     if (!secure && u.protocol !== 'http:') {
-        return Promise.reject(new FetchError(`cannot download ${redactUrl(url)}: only http(s):// and file:// URLs`));
+        return Promise.reject(new FetchError(`cannot download ${redactUrl$1(url)}: only http(s):// and file:// URLs`));
     }
     const headers = { 'user-agent': 'fast-build', accept: '*/*' };
     const auth = origin.authorize(u.href);
     if (auth)
         headers['authorization'] = auth;
     return new Promise((resolvePromise, reject) => {
-        let timedOut = false;
+        let expired = null;
         const req = (secure ? https : http).request(u, { method: 'GET', headers, agent: secure ? run.agents.https : run.agents.http }, (res) => {
             const status = res.statusCode ?? 0;
             const location = res.headers['location'];
             if (REDIRECTS.has(status) && location) {
                 res.resume();
                 if (hops >= MAX_REDIRECTS) {
-                    reject(new FetchError(`GET ${redactUrl(url)}: more than ${MAX_REDIRECTS} redirects`));
+                    reject(new FetchError(`GET ${redactUrl$1(url)}: more than ${MAX_REDIRECTS} redirects`));
                     return;
                 }
                 let nextUrl;
@@ -1964,7 +1970,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
                     nextUrl = new URL(location, u).href;
                 }
                 catch {
-                    reject(new FetchError(`GET ${redactUrl(url)}: redirect to something that is not a URL`));
+                    reject(new FetchError(`GET ${redactUrl$1(url)}: redirect to something that is not a URL`));
                     return;
                 }
                 downloadOnce(run, origin, nextUrl, dest, onBytes, hops + 1).then(resolvePromise, reject);
@@ -1973,7 +1979,7 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             if (status !== 200) {
                 res.resume();
                 reject(isRetryableStatus(status)
-                    ? new TransientHttpError(`GET ${redactUrl(url)}: ${status}`, parseRetryAfter(res.headers['retry-after']))
+                    ? transientFromStatus('GET', redactUrl$1(url), status, res.headers['retry-after'])
                     : new StatusFailure(status, url));
                 return;
             }
@@ -1983,23 +1989,25 @@ function downloadOnce(run, origin, url, dest, onBytes, hops) {
             const m = meter(onBytes, total);
             pipeline(res, m.stream, createWriteStream(dest)).then(() => {
                 if (total !== null && m.bytes() !== total) {
-                    reject(new TransientHttpError(`GET ${redactUrl(url)}: the connection ended after ${m.bytes()} of ${total} bytes`));
+                    reject(new TransientHttpError(`GET ${redactUrl$1(url)}: the connection ended after ${m.bytes()} of ${total} bytes`, null, 'dropped', u.host));
                 }
                 else
                     resolvePromise(m.result());
-            }, (e) => reject(networkError(e, url, timedOut, run.idleMs)));
+            }, (e) => reject(networkError(e, url, expired)));
         });
-        req.setTimeout(run.idleMs, () => {
-            timedOut = true;
-            req.destroy(new Error('idle timeout'));
-        });
-        req.on('error', (e) => reject(networkError(e, url, timedOut, run.idleMs)));
+        const deadline = watchDeadline(req, { method: 'GET', url: redactUrl$1(url), timeoutMs: run.timeoutMs }, (e) => (expired = e));
+        req.once('close', () => deadline.stop());
+        req.on('error', (e) => reject(networkError(e, url, expired)));
         req.end();
     });
 }
 
+// Which named index a lock's registry URL is, so that its credentials are found under the name
+// people already use: uv keeps only the URL in uv.lock and the name in [[tool.uv.index]]
+// (credentials in UV_INDEX_<NAME>_USERNAME/PASSWORD); Poetry names sources in the lock itself.
+/** Userinfo aside (the lock model's URLs have none; pyproject's may), trailing slashes and case. */
 function comparable(url) {
-    return url.replace(/\/+$/, '').toLowerCase();
+    return withoutUserinfo(url).replace(/\/+$/, '').toLowerCase();
 }
 /** [[tool.uv.index]] and [[tool.poetry.source]] entries that have both a name and a URL. */
 function namedIndexes(project) {
@@ -2026,680 +2034,736 @@ function indexNameFor(indexes, url) {
     return indexes.find((i) => comparable(i.url) === key)?.name ?? null;
 }
 
-// Where registry credentials come from: explicit inputs, or the Docker config file that
-// `docker login` / docker/login-action write (auths, credsStore, credHelpers). A credential knows
-// its source so errors can say which one was used, never what it is.
-const ANONYMOUS = { kind: 'anonymous', source: 'no credentials' };
-class CredentialError extends FastBuildError {
-}
-/** What a credential is, for messages: the user and where it came from; never the secret. */
-function describeCredential(c) {
-    switch (c.kind) {
-        case 'anonymous':
-            return 'no credentials (anonymous)';
-        case 'basic':
-            return `user ${JSON.stringify(c.username)} from ${c.source}`;
-        case 'identity-token':
-            return `an identity token from ${c.source}`;
-    }
-}
-const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
-const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
-/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
-function normalizeRegistryHost(key) {
-    const host = key
-        .replace(/^[a-z]+:\/\//i, '')
-        .replace(/\/.*$/, '')
-        .toLowerCase();
-    return DOCKER_HUB_HOSTS.includes(host) ? 'docker.io' : host;
-}
-function dockerConfigPath(env = process.env) {
-    return join(env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
-}
-function readDockerConfig(path) {
-    let text;
-    try {
-        text = readFileSync(path, 'utf8');
-    }
-    catch {
-        return null;
-    }
-    try {
-        return JSON.parse(text);
-    }
-    catch (e) {
-        throw new CredentialError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'fix or remove the Docker config file (docker login rewrites it)');
-    }
-}
-/** Runs `docker-credential-<helper> get` with the server URL on stdin. */
-const runCredentialHelper = (helper, serverUrl) => new Promise((resolve, reject) => {
-    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000 }, (err, stdout, stderr) => {
-        if (err) {
-            if (/not found|no credentials/i.test(`${stdout}${stderr}`))
-                return resolve(null);
-            const reason = err.code === 'ENOENT'
-                ? 'it is not installed'
-                : (stderr || err.message).trim().split('\n')[0];
-            return reject(new CredentialError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${reason}`, {}, 'install the helper or log in again'));
+// The filesystem an image's layers add up to, as names only: which paths exist, what kind they
+// are, where symlinks point. Layers are applied in order with the OCI whiteout rules (`.wh.NAME`
+// deletes NAME from the layers below, `.wh..wh..opq` empties a directory of them). Pure.
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+class ImageFilesystem {
+    nodes = new Map();
+    /** Apply one layer's entries (in tar order) on top of what is there. */
+    applyLayer(entries) {
+        const layer = [...entries];
+        // Whiteouts apply to the layers below, whatever their place in this layer's tar.
+        for (const e of layer) {
+            const base = posix.basename(e.path);
+            if (!base.startsWith(WHITEOUT))
+                continue;
+            const dir = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
+            if (base === OPAQUE)
+                this.removeBelow(dir, false);
+            else
+                this.removeBelow(dir === '' ? base.slice(WHITEOUT.length) : `${dir}/${base.slice(WHITEOUT.length)}`, true);
         }
-        try {
-            const o = JSON.parse(stdout);
-            resolve(o.Secret ? { Username: o.Username ?? '', Secret: o.Secret } : null);
-        }
-        catch {
-            reject(new CredentialError(`credential helper docker-credential-${helper} printed something that is not JSON`));
-        }
-    });
-    child.stdin?.end(serverUrl);
-});
-/**
- * The credential for a registry host from the Docker config: credHelpers[host], then credsStore,
- * then auths[host]. Anonymous when none applies.
- */
-async function credentialFromDockerConfig(host, opts = {}) {
-    const path = opts.path ?? dockerConfigPath();
-    const config = readDockerConfig(path);
-    if (!config)
-        return ANONYMOUS;
-    const want = normalizeRegistryHost(host);
-    const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host;
-    const runHelper = opts.runHelper ?? runCredentialHelper;
-    const display = path.replace(homedir(), '~');
-    const fromHelper = async (helper, where) => {
-        const got = await runHelper(helper, serverUrl);
-        if (!got)
-            return null;
-        const source = `docker-credential-${helper} (${where} in ${display})`;
-        return got.Username === '<token>'
-            ? { kind: 'identity-token', token: got.Secret, source }
-            : { kind: 'basic', username: got.Username, password: got.Secret, source };
-    };
-    for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
-        if (normalizeRegistryHost(key) === want) {
-            const c = await fromHelper(helper, `credHelpers[${JSON.stringify(key)}]`);
-            if (c)
-                return c;
-        }
-    }
-    if (config.credsStore) {
-        const c = await fromHelper(config.credsStore, 'credsStore');
-        if (c)
-            return c;
-    }
-    for (const [key, entry] of Object.entries(config.auths ?? {})) {
-        if (normalizeRegistryHost(key) !== want)
-            continue;
-        const source = `${display} (auths[${JSON.stringify(key)}])`;
-        if (entry.identitytoken)
-            return { kind: 'identity-token', token: entry.identitytoken, source };
-        if (entry.auth) {
-            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-            const colon = decoded.indexOf(':');
-            if (colon < 0)
-                throw new CredentialError(`${source}: the auth value is not base64 of user:password`, { file: path }, `run docker login ${host} again`);
-            return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
-        }
-        if (entry.username && entry.password)
-            return { kind: 'basic', username: entry.username, password: entry.password, source };
-    }
-    return ANONYMOUS;
-}
-
-// Registry authentication by challenge: a request answered 401 tells how to authenticate
-// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
-// Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
-/** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
-function parseChallenge(header) {
-    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
-    if (!m)
-        return null;
-    const params = {};
-    const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g;
-    for (const p of m[2].matchAll(re))
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** Authentication refused: says which credential was used and what was asked for. */
-class RegistryAuthError extends FastBuildError {
-}
-function scopeFor(repository, access) {
-    return `repository:${repository}:${access === 'push' ? 'pull,push' : 'pull'}`;
-}
-/**
- * Holds what a registry asked for and the tokens obtained; `authorize` gives the Authorization
- * header for a set of scopes, fetching a token when needed.
- */
-class RegistryAuth {
-    http;
-    host;
-    credential;
-    hints;
-    challenge = null;
-    tokens = new Map();
-    constructor(http, host, credential, hints) {
-        this.http = http;
-        this.host = host;
-        this.credential = credential;
-        this.hints = hints;
-    }
-    get known() {
-        return this.challenge !== null;
-    }
-    /** `basic`, `bearer`, or null before the registry has asked. */
-    get scheme() {
-        return this.challenge?.scheme ?? null;
-    }
-    /** What to do when this credential is refused. */
-    get fix() {
-        return this.hints.fix;
-    }
-    /** Remember the challenge of a 401 answer. */
-    learn(res) {
-        const header = res.headers['www-authenticate'];
-        const c = header ? parseChallenge(header) : null;
-        if (!c) {
-            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl$1(res.url)})`, {}, 'check that this is an OCI/Docker registry');
-        }
-        this.challenge = c;
-    }
-    /** Drop cached tokens (after a 401 with a token: it expired or lacks a scope). */
-    forget() {
-        this.tokens.clear();
-    }
-    async header(scopes) {
-        const c = this.challenge;
-        if (!c)
-            return null;
-        if (c.scheme === 'basic') {
-            if (this.credential.kind !== 'basic') {
-                throw new RegistryAuthError(`${this.host} requires a user name and password (Basic auth), and ${describeCredential(this.credential)} was found`, {}, this.hints.fix);
+        for (const e of layer) {
+            if (e.path === '' || posix.basename(e.path).startsWith(WHITEOUT))
+                continue;
+            this.addParents(e.path);
+            switch (e.type) {
+                case 'dir':
+                    // A directory replaces a file or link of that name, and keeps what is below it.
+                    if (this.nodes.get(e.path)?.type !== 'dir') {
+                        this.removeBelow(e.path, true);
+                        this.nodes.set(e.path, { type: 'dir' });
+                    }
+                    break;
+                case 'symlink':
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, { type: 'symlink', target: e.linkTarget ?? '' });
+                    break;
+                case 'hardlink': {
+                    const to = this.nodes.get(posix.normalize(e.linkTarget ?? '').replace(/^\/+/, ''));
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, to && to.type === 'file' ? to : { type: 'file', mode: e.mode ?? 0o644 });
+                    break;
+                }
+                default:
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, { type: 'file', mode: e.mode ?? 0o644 });
             }
-            return `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString('base64')}`;
         }
-        if (c.scheme !== 'bearer') {
-            throw new RegistryAuthError(`${this.host} asks for ${c.scheme} authentication, which fast-build does not speak`, {}, 'use a registry with Basic or Bearer token auth');
+    }
+    addParents(path) {
+        for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+            const d = path.slice(0, i);
+            if (!this.nodes.has(d))
+                this.nodes.set(d, { type: 'dir' });
         }
-        const key = [...scopes].sort().join(' ');
-        // A token for more (pull,push) also serves less (pull).
-        for (const [k, t] of this.tokens) {
-            if (t.expires > Date.now() && (k === key || covers(k, scopes)))
-                return `Bearer ${t.value}`;
-        }
-        const token = await this.fetchToken(c, scopes);
-        this.tokens.set(key, token);
-        return `Bearer ${token.value}`;
-    }
-    async fetchToken(c, scopes) {
-        const realm = c.params['realm'];
-        if (!realm)
-            throw new RegistryAuthError(`${this.host}: Bearer challenge without a realm`);
-        const service = c.params['service'];
-        const cred = this.credential;
-        let res;
-        if (cred.kind === 'identity-token') {
-            const form = new URLSearchParams({
-                grant_type: 'refresh_token',
-                refresh_token: cred.token,
-                client_id: 'fast-build'
-            });
-            if (service)
-                form.set('service', service);
-            if (scopes.length)
-                form.set('scope', scopes.join(' '));
-            res = await this.http.request({
-                method: 'POST',
-                url: realm,
-                headers: { 'content-type': 'application/x-www-form-urlencoded' },
-                body: Buffer.from(form.toString())
-            });
-        }
-        else {
-            const url = new URL(realm);
-            if (service)
-                url.searchParams.set('service', service);
-            for (const s of scopes)
-                url.searchParams.append('scope', s);
-            const headers = {};
-            if (cred.kind === 'basic') {
-                url.searchParams.set('account', cred.username);
-                headers['authorization'] =
-                    `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
-            }
-            res = await this.http.request({ method: 'GET', url: url.toString(), headers });
-        }
-        if (isRetryableStatus(res.status)) {
-            throw new TransientHttpError(`token service ${redactUrl$1(realm)} answered ${res.status}`, parseRetryAfter(res.headers['retry-after']));
-        }
-        if (res.status !== 200) {
-            throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
-        }
-        let body;
-        try {
-            body = JSON.parse(res.body.toString('utf8'));
-        }
-        catch {
-            throw new RegistryAuthError(`${this.host}: the token service answered something that is not JSON`);
-        }
-        const value = body.token ?? body.access_token;
-        if (!value)
-            throw new RegistryAuthError(`${this.host}: the token service answered without a token`);
-        // Renew a little early; 60 s is the spec's default lifetime.
-        const seconds = Math.max(10, (body.expires_in ?? 60) - 5);
-        return { value, expires: Date.now() + seconds * 1000 };
-    }
-}
-function covers(have, want) {
-    const granted = new Map();
-    for (const s of have.split(' ')) {
-        const [type, name, actions] = s.split(':');
-        if (type && name && actions)
-            granted.set(`${type}:${name}`, new Set(actions.split(',')));
-    }
-    return want.every((s) => {
-        const [type, name, actions] = s.split(':');
-        const g = granted.get(`${type}:${name}`);
-        return g !== undefined && (actions ?? '').split(',').every((a) => g.has(a));
-    });
-}
-/** The error text a registry or token service put in its body (distribution's JSON errors). */
-function errorText(res) {
-    const text = res.body.toString('utf8').slice(0, 2000);
-    try {
-        const o = JSON.parse(text);
-        const parts = (o.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).filter(Boolean);
-        if (parts.length)
-            return `: ${parts.join('; ')}`;
-        if (o.details)
-            return `: ${o.details}`;
-        if (o.error)
-            return `: ${o.error}`;
-    }
-    catch {
-        // not JSON
-    }
-    const line = text.trim().split('\n')[0];
-    return line ? `: ${line.slice(0, 200)}` : '';
-}
-
-/** Tags as registries accept them (distribution's reference grammar). */
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
-function isDigestRef(ref) {
-    return /^sha256:[a-f0-9]{64}$/.test(ref);
-}
-
-// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
-// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
-// operation retries transient failures as a whole (an upload restarts with a new session), and
-// auth failures say which credential was used and what was asked for.
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-class ReferenceError extends FastBuildError {
-}
-/**
- * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
- * digest suffix is returned apart.
- */
-function parseImageReference(text, where = 'image') {
-    let rest = text.trim();
-    let digest = null;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`);
-        rest = rest.slice(0, at);
-    }
-    let tag = null;
-    const colon = rest.lastIndexOf(':');
-    if (colon > rest.lastIndexOf('/')) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!TAG_PATTERN.test(tag))
-            throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`);
-    }
-    const slash = rest.indexOf('/');
-    const first = slash < 0 ? '' : rest.slice(0, slash);
-    let host;
-    let repository;
-    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-        host = first;
-        repository = rest.slice(slash + 1);
-    }
-    else {
-        host = 'docker.io';
-        repository = slash < 0 ? `library/${rest}` : rest;
-    }
-    if (host === 'docker.io' || host === 'index.docker.io')
-        host = 'registry-1.docker.io';
-    if (!REPOSITORY.test(repository)) {
-        throw new ReferenceError(`${where}: ${JSON.stringify(text)} is not an image reference`, {}, 'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo');
-    }
-    return { host, repository, tag, digest };
-}
-const DEFAULT_CHUNK = 64 * 1024 * 1024;
-function isLoopback(host) {
-    const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    return h === 'localhost' || h === '::1' || /^127\./.test(h);
-}
-class RegistryClient {
-    ref;
-    opts;
-    name;
-    base;
-    http;
-    ownsHttp;
-    auth;
-    retry;
-    chunkSize;
-    constructor(ref, opts = {}) {
-        this.ref = ref;
-        this.opts = opts;
-        this.name = `${ref.host}/${ref.repository}`;
-        const insecure = opts.insecure ?? isLoopback(ref.host);
-        this.base = `${insecure ? 'http' : 'https'}://${ref.host}`;
-        this.ownsHttp = !opts.http;
-        this.http = opts.http ?? new HttpClient();
-        this.retry = opts.retry ?? DEFAULT_RETRY;
-        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
-        const credential = opts.credential ?? ANONYMOUS;
-        this.auth = new RegistryAuth(this.http, ref.host, credential, {
-            fix: credential.kind === 'anonymous'
-                ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
-                : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
-        });
-    }
-    /** Another repository of the same registry, sharing connections and credentials. */
-    sibling(repository) {
-        return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http });
-    }
-    close() {
-        if (this.ownsHttp)
-            this.http.close();
-    }
-    url(path) {
-        return `${this.base}/v2/${this.ref.repository}/${path}`;
     }
     /**
-     * One request with auth: a 401 is answered by authenticating (once) and trying again.
-     * Retryable statuses become TransientHttpError; the caller decides about retrying.
+     * Remove `path`'s children (and `path` itself when `self`). Only a directory has children, so
+     * the scan runs only when one is replaced or whited out (rare), never per file.
      */
-    async send(method, url, o) {
-        const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])];
-        for (let attempt = 0; attempt < 2; attempt++) {
-            const headers = { ...o.headers };
-            const authorization = await this.auth.header(scopes);
-            if (authorization)
-                headers['authorization'] = authorization;
-            const res = await this.http.request({
-                method,
-                url,
-                headers,
-                ...(o.body ? { body: o.body() } : {}),
-                ...(o.maxBody ? { maxBody: o.maxBody } : {})
-            });
-            if (res.status === 401 && attempt === 0) {
-                this.auth.learn(res);
-                this.auth.forget();
+    removeBelow(path, self) {
+        const node = path === '' ? { type: 'dir' } : this.nodes.get(path);
+        if (self)
+            this.nodes.delete(path);
+        if (node?.type !== 'dir')
+            return;
+        const prefix = path === '' ? '' : `${path}/`;
+        for (const k of [...this.nodes.keys()])
+            if (k.startsWith(prefix) && k !== path)
+                this.nodes.delete(k);
+    }
+    /** The node at exactly this path (no symlinks followed on the last part). */
+    lstat(path) {
+        return this.nodes.get(strip(path));
+    }
+    /**
+     * The path with every symlink resolved, as the kernel would inside the image (absolute targets
+     * are relative to the image root; `..` never climbs above it), or null when a link is broken or
+     * loops. Missing final components are fine: the resolved path of something that does not exist.
+     */
+    realpath(path, maxLinks = 40) {
+        let links = 0;
+        const parts = strip(path)
+            .split('/')
+            .filter((p) => p !== '' && p !== '.');
+        const done = [];
+        while (parts.length > 0) {
+            const part = parts.shift();
+            if (part === '..') {
+                done.pop();
                 continue;
             }
-            if (res.status === 401 || res.status === 403) {
-                // With Basic auth a second 401 means the user or password is wrong; otherwise the
-                // credential was accepted but lacks the access asked for.
-                const wrongCredential = res.status === 401 && this.auth.scheme === 'basic';
-                throw new RegistryAuthError(`${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`, {}, wrongCredential
-                    ? this.auth.fix
-                    : o.access === 'push'
-                        ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
-                        : `the credential needs pull access to ${this.name}`);
+            const candidate = [...done, part].join('/');
+            const node = this.nodes.get(candidate);
+            if (node?.type === 'symlink') {
+                if (++links > maxLinks)
+                    return null;
+                const t = node.target;
+                if (t.startsWith('/'))
+                    done.length = 0;
+                parts.unshift(...t.split('/').filter((p) => p !== '' && p !== '.'));
+                continue;
             }
-            if (isRetryableStatus(res.status)) {
-                throw new TransientHttpError(`${method} ${redactUrl$1(url)}: ${res.status}${errorText(res)}`, parseRetryAfter(res.headers['retry-after']));
-            }
-            return res;
+            done.push(part);
         }
-        throw new Error('unreachable');
+        return `/${done.join('/')}`;
     }
-    unexpected(what, res) {
-        return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`);
+    /** What is at `path` after following symlinks (undefined when nothing is). */
+    stat(path) {
+        const real = this.realpath(path);
+        return real === null ? undefined : this.nodes.get(strip(real));
     }
-    retrying(op) {
-        return withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay));
+    exists(path) {
+        return this.stat(path) !== undefined;
     }
-    async ping() {
-        await this.retrying(async () => {
-            const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' });
-            if (res.status !== 200)
-                throw this.unexpected('GET /v2/', res);
-        });
+    isDir(path) {
+        return path === '/' || this.stat(path)?.type === 'dir';
     }
-    blobExists(digest) {
-        return this.retrying(async () => {
-            const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
-            if (res.status === 200)
-                return true;
-            if (res.status === 404)
-                return false;
-            throw this.unexpected(`HEAD blob ${digest}`, res);
-        });
+    isFile(path) {
+        return this.stat(path)?.type === 'file';
     }
-    getBlob(digest) {
-        return this.retrying(async () => {
-            const res = await this.send('GET', this.url(`blobs/${digest}`), {
-                access: 'pull',
-                maxBody: 64 * 1024 * 1024
-            });
-            if (res.status !== 200)
-                throw this.unexpected(`GET blob ${digest}`, res);
-            if (sha256$1(res.body) !== digest)
-                throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`);
-            return res.body;
-        });
-    }
-    async putBlob(desc, data, opts = {}) {
-        if (await this.blobExists(desc.digest))
-            return 'exists';
-        const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
-        if (size !== desc.size)
-            throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
-        return this.retrying(async () => {
-            let location;
-            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
-            if (mountFrom) {
-                const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
-                const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
-                if (res.status === 201)
-                    return 'mounted';
-                if (res.status !== 202)
-                    throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res);
-                location = this.location(res);
-            }
-            else {
-                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
-                if (res.status !== 202)
-                    throw this.unexpected('starting an upload', res);
-                location = this.location(res);
-            }
-            const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
-            if (size > this.chunkSize) {
-                for (let start = 0; start < size; start += this.chunkSize) {
-                    const end = Math.min(size, start + this.chunkSize);
-                    const res = await this.send('PATCH', location, {
-                        access: 'push',
-                        headers: {
-                            'content-type': 'application/octet-stream',
-                            'content-range': `${start}-${end - 1}`,
-                            'content-length': String(end - start)
-                        },
-                        body: () => part(start, end)
-                    });
-                    if (res.status !== 202)
-                        throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res);
-                    location = this.location(res);
-                }
-                const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' });
-                this.checkPut(res, desc.digest);
-            }
-            else {
-                const res = await this.send('PUT', withDigest(location, desc.digest), {
-                    access: 'push',
-                    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-                    body: () => part(0, size)
-                });
-                this.checkPut(res, desc.digest);
-            }
-            return 'uploaded';
-        });
-    }
-    get mountable() {
-        return { host: this.ref.host, repository: this.ref.repository };
-    }
-    /** Mount a blob from another repository of this registry; false when the registry declined. */
-    async mountBlob(desc, fromRepository) {
-        if (fromRepository === this.ref.repository)
-            return this.blobExists(desc.digest);
-        return this.retrying(async () => {
-            const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
-            const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] });
-            if (res.status === 201)
-                return true;
-            if (res.status === 202) {
-                // Declined: the registry opened an upload session instead; close it.
-                await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined);
-                return false;
-            }
-            throw this.unexpected(`mount of ${desc.digest} from ${fromRepository}`, res);
-        });
-    }
-    /** Download a blob to a temp file, checked against its digest (base image layers, for copies). */
-    async openBlob(digest) {
-        const dir = join(tmpdir(), 'fast-build-blobs');
-        mkdirSync(dir, { recursive: true });
-        const file = join(dir, `${digest.slice(7)}.${process.pid}`);
-        return this.retrying(async () => {
-            for (let attempt = 0; attempt < 2; attempt++) {
-                const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')]);
-                const res = await this.http.download({ url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} }, file);
-                if (res.status === 401 && attempt === 0) {
-                    this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) });
-                    this.auth.forget();
-                    continue;
-                }
-                if (isRetryableStatus(res.status))
-                    throw new TransientHttpError(`GET blob ${digest}: ${res.status}`, parseRetryAfter(res.headers['retry-after']));
-                if (res.status !== 200)
-                    throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) });
-                if (res.digest !== digest)
-                    throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (${res.digest})`);
-                return { file };
-            }
-            throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`);
-        });
-    }
-    /**
-     * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
-     * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
-     * the caller uploads the bytes it kept with putBlob, which is.
-     */
-    async beginBlob() {
-        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
-        if (start.status !== 202)
-            throw this.unexpected('starting an upload', start);
-        const location = this.location(start);
-        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
-        const auth = authorization ? { authorization } : {};
-        const patch = this.http.stream({
-            method: 'PATCH',
-            url: location,
-            headers: { ...auth, 'content-type': 'application/octet-stream' }
-        });
-        const cancel = async () => {
-            patch.abort();
-            // Let the registry drop the session now rather than when it expires.
-            await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined);
-        };
-        return {
-            write: (chunk) => patch.write(chunk),
-            commit: async (desc) => {
-                if (await this.blobExists(desc.digest)) {
-                    await cancel();
-                    return 'exists';
-                }
-                const res = await patch.end();
-                if (res.status !== 202)
-                    throw this.unexpected(`streaming ${desc.digest}`, res);
-                const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
-                this.checkPut(put, desc.digest);
-                return 'uploaded';
-            },
-            abort: cancel
-        };
-    }
-    checkPut(res, digest) {
-        if (res.status !== 201)
-            throw this.unexpected(`finishing the upload of ${digest}`, res);
-        const got = res.headers['docker-content-digest'];
-        if (got && got !== digest)
-            throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`);
-    }
-    location(res) {
-        const loc = res.headers['location'];
-        if (!loc)
-            throw new RegistryError(`${this.name}: an upload answer without a Location header`);
-        return new URL(loc, this.base).toString();
-    }
-    getManifest(ref) {
-        return this.retrying(async () => {
-            const res = await this.send('GET', this.url(`manifests/${ref}`), {
-                access: 'pull',
-                headers: { accept: ACCEPT_ANY_MANIFEST }
-            });
-            if (res.status === 404)
-                return null;
-            if (res.status !== 200)
-                throw this.unexpected(`GET manifest ${ref}`, res);
-            const digest = sha256$1(res.body);
-            if (isDigestRef(ref) && digest !== ref)
-                throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
-            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
-        });
-    }
-    putManifest(tag, bytes, mediaType) {
-        const digest = sha256$1(bytes);
-        if (tag !== null && !TAG_PATTERN.test(tag))
-            throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`);
-        return this.retrying(async () => {
-            const res = await this.send('PUT', this.url(`manifests/${tag ?? digest}`), {
-                access: 'push',
-                headers: { 'content-type': mediaType },
-                body: () => bytes
-            });
-            if (res.status !== 201 && res.status !== 200)
-                throw this.unexpected(`PUT manifest ${tag ?? digest}`, res);
-            const got = res.headers['docker-content-digest'];
-            if (got && got !== digest)
-                throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
-            return digest;
-        });
-    }
-    async listTags() {
-        const tags = [];
-        let url = `${this.url('tags/list')}?n=1000`;
-        for (let page = 0; url && page < 1000; page++) {
-            const current = url;
-            const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }));
-            if (res.status === 404)
-                return [];
-            if (res.status !== 200)
-                throw this.unexpected('listing tags', res);
-            const body = JSON.parse(res.body.toString('utf8'));
-            tags.push(...(body.tags ?? []));
-            const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '');
-            url = next ? new URL(next[1], this.base).toString() : null;
+    /** Names directly inside a directory (following symlinks to reach it). */
+    list(dir) {
+        const real = this.realpath(dir);
+        if (real === null)
+            return [];
+        const prefix = real === '/' ? '' : `${strip(real)}/`;
+        const out = [];
+        for (const k of this.nodes.keys()) {
+            if (k.startsWith(prefix) && k.length > prefix.length && !k.slice(prefix.length).includes('/'))
+                out.push(k.slice(prefix.length));
         }
-        return tags.sort();
+        return out.sort();
+    }
+    /** Every path (for tests and small images). */
+    paths() {
+        return [...this.nodes.keys()].sort();
     }
 }
-function withDigest(location, digest) {
-    const u = new URL(location);
-    u.searchParams.set('digest', digest);
-    return u.toString();
+function strip(path) {
+    return path.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+// Reading a layer's tar stream: the entries' names, kinds, link targets and modes, with the
+// content of a few chosen files. Enough to know what an image's filesystem holds without unpacking
+// it (ustar, GNU long names, PAX path/linkpath records, as docker, buildah and umoci write them).
+class TarReadError extends FastBuildError {
+}
+const BLOCK = 512;
+function cString(buf, start, length) {
+    const end = buf.indexOf(0, start);
+    return buf.toString('utf8', start, end === -1 || end > start + length ? start + length : end);
+}
+function octal(buf, start, length) {
+    // GNU base-256 for big values: the first byte has its top bit set.
+    if ((buf[start] & 0x80) !== 0) {
+        let n = 0;
+        for (let i = start + 1; i < start + length; i++)
+            n = n * 256 + buf[i];
+        return n;
+    }
+    const text = cString(buf, start, length).trim();
+    return text === '' ? 0 : parseInt(text, 8);
+}
+function cleanPath$1(p) {
+    let s = p;
+    while (s.startsWith('./'))
+        s = s.slice(2);
+    s = s.replace(/^\/+/, '').replace(/\/+$/, '');
+    return s === '.' ? '' : s;
+}
+/** PAX extended header records: `len key=value\n`. */
+function paxRecords(data) {
+    const out = new Map();
+    let i = 0;
+    while (i < data.length) {
+        const space = data.indexOf(0x20, i);
+        if (space === -1)
+            break;
+        const len = Number(data.toString('utf8', i, space));
+        if (!Number.isSafeInteger(len) || len <= 0)
+            break;
+        const record = data.toString('utf8', space + 1, i + len - 1);
+        const eq = record.indexOf('=');
+        if (eq > 0)
+            out.set(record.slice(0, eq), record.slice(eq + 1));
+        i += len;
+    }
+    return out;
+}
+function typeOf(flag) {
+    switch (flag) {
+        case '0':
+        case '\0':
+        case '':
+        case '7':
+            return 'file';
+        case '5':
+            return 'dir';
+        case '2':
+            return 'symlink';
+        case '1':
+            return 'hardlink';
+        default:
+            return 'other';
+    }
+}
+/**
+ * Walks a tar stream. Content is skipped, except for wanted files. Holds at most one block run in
+ * memory at a time, so a multi-gigabyte layer streams through.
+ */
+async function readTar(stream, opts) {
+    const maxContent = opts.maxContent ?? 64 * 1024;
+    let buf = Buffer.alloc(0);
+    /** Bytes of the current entry's data (padded) still to skip or collect. */
+    let remaining = 0;
+    let collecting = null;
+    /** A pending extended header being read (PAX `x`, GNU `L`/`K`). */
+    let meta = null;
+    let pax = new Map();
+    let longName = null;
+    let longLink = null;
+    let ended = false;
+    const finishCollect = () => {
+        if (!collecting)
+            return;
+        const c = collecting;
+        collecting = null;
+        opts.onContent?.(c.entry, Buffer.concat(c.parts).subarray(0, Math.min(c.entry.size, maxContent)));
+    };
+    const finishMeta = () => {
+        const m = meta;
+        meta = null;
+        const data = Buffer.concat(m.parts).subarray(0, m.size);
+        if (m.kind === 'x')
+            pax = paxRecords(data);
+        else if (m.kind === 'L')
+            longName = cString(data, 0, data.length);
+        else if (m.kind === 'K')
+            longLink = cString(data, 0, data.length);
+    };
+    for await (const chunk of stream) {
+        if (ended)
+            continue;
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        let off = 0;
+        while (off < buf.length) {
+            if (remaining > 0) {
+                const n = Math.min(remaining, buf.length - off);
+                const piece = buf.subarray(off, off + n);
+                if (collecting && collecting.got < maxContent) {
+                    collecting.parts.push(Buffer.from(piece));
+                    collecting.got += n;
+                }
+                if (meta) {
+                    meta.parts.push(Buffer.from(piece));
+                    meta.got += n;
+                }
+                remaining -= n;
+                off += n;
+                if (remaining === 0) {
+                    finishCollect();
+                    if (meta)
+                        finishMeta();
+                }
+                continue;
+            }
+            if (buf.length - off < BLOCK)
+                break;
+            const h = buf.subarray(off, off + BLOCK);
+            off += BLOCK;
+            if (h.every((b) => b === 0)) {
+                ended = true;
+                break;
+            }
+            const flag = String.fromCharCode(h[156]);
+            const size = octal(h, 124, 12);
+            const padded = Math.ceil(size / BLOCK) * BLOCK;
+            if (flag === 'x' || flag === 'L' || flag === 'K' || flag === 'g') {
+                if (size > 16 * 1024 * 1024)
+                    throw new TarReadError(`a tar extended header of ${size} bytes`);
+                meta = { kind: flag, size, parts: [], got: 0 };
+                remaining = padded;
+                if (remaining === 0)
+                    finishMeta();
+                continue;
+            }
+            const magic = h.toString('latin1', 257, 263);
+            const prefix = magic.startsWith('ustar') ? cString(h, 345, 155) : '';
+            const rawName = longName ?? pax.get('path') ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
+            const rawLink = longLink ?? pax.get('linkpath') ?? cString(h, 157, 100);
+            const paxSize = pax.get('size');
+            const realSize = paxSize !== undefined ? Number(paxSize) : size;
+            const realPadded = Math.ceil(realSize / BLOCK) * BLOCK;
+            longName = null;
+            longLink = null;
+            pax = new Map();
+            const entry = {
+                path: cleanPath$1(rawName),
+                type: typeOf(flag),
+                linkTarget: rawLink,
+                mode: octal(h, 100, 8) & 0o7777,
+                size: realSize
+            };
+            opts.onEntry(entry);
+            remaining = realPadded;
+            if (remaining > 0 && entry.type === 'file' && opts.want?.(entry)) {
+                collecting = { entry, parts: [], got: 0 };
+            }
+            else if (entry.type === 'file' && opts.want?.(entry) && realSize === 0) {
+                opts.onContent?.(entry, Buffer.alloc(0));
+            }
+        }
+        buf = off >= buf.length ? Buffer.alloc(0) : buf.subarray(off);
+    }
+}
+/** A layer blob on disk as a stream of tar bytes, decompressed by its media type. */
+function openLayerTar(file, mediaType) {
+    const raw = createReadStream(file, { highWaterMark: 1024 * 1024 });
+    if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip') || mediaType.endsWith('tar.gzip')) {
+        const gunzip = createGunzip();
+        raw.on('error', (e) => gunzip.destroy(e));
+        return raw.pipe(gunzip);
+    }
+    if (mediaType.endsWith('+zstd')) {
+        const make = zlib
+            .createZstdDecompress;
+        if (!make)
+            throw new TarReadError(`a zstd layer (${mediaType}) cannot be read by this Node.js (${process.version})`, {}, 'run fast-build on Node.js 22.15 or newer, or set interpreter and site-packages under [tool.fast-build]');
+        const z = make();
+        raw.on('error', (e) => z.destroy(e));
+        return raw.pipe(z);
+    }
+    return raw;
+}
+
+// Which Python a base image runs, and where that Python reads third-party packages from, found
+// from the image's config (PATH, PYTHON_VERSION, VIRTUAL_ENV) and its filesystem's names alone:
+// no container is started. Pure: an ImageFilesystem and an environment in, facts out.
+//
+// Layouts told apart (each as its installer puts packages where the interpreter reads them):
+// - python.org builds (the official `python` images), conda: `<prefix>/lib/pythonX.Y/site-packages`
+// - Debian and Ubuntu's python3: pip installs into `/usr/local/lib/pythonX.Y/dist-packages`
+//   (Debian's site.py reads it; `site-packages` there is never on sys.path)
+// - a virtualenv found through PATH (`/opt/venv/bin` with `pyvenv.cfg` above it)
+// - other distributions' python3 under /usr: `/usr/lib/pythonX.Y/site-packages`
+const FACTS_SCHEMA = 1;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** `KEY=value` lines of an image config's Env, as a map (the last one of a key wins). */
+function envMap(env) {
+    const out = new Map();
+    for (const item of env ?? []) {
+        const eq = item.indexOf('=');
+        if (eq > 0)
+            out.set(item.slice(0, eq), item.slice(eq + 1));
+    }
+    return out;
+}
+const PYTHON_NAME = /^python(\d+(\.\d+)?)?$/;
+const VERSIONED = /^python(\d+)\.(\d+)$/;
+function parent(p) {
+    return posix.dirname(p);
+}
+function detectPython(fs, configEnv, files = new Map()) {
+    const env = envMap(configEnv);
+    const path = (env.get('PATH') ?? DEFAULT_PATH).split(':').filter((d) => d.startsWith('/'));
+    const pythons = [];
+    for (const dir of path) {
+        for (const name of fs.list(dir)) {
+            const full = `${dir === '/' ? '' : dir}/${name}`;
+            if (PYTHON_NAME.test(name) && fs.isFile(full) && !pythons.includes(full))
+                pythons.push(full);
+        }
+    }
+    const facts = (python) => ({
+        schema: FACTS_SCHEMA,
+        python,
+        pythons,
+        hasSh: fs.isFile('/bin/sh'),
+        path
+    });
+    const byName = (name) => pythons.find((p) => posix.basename(p) === name);
+    const command = byName('python3') ?? byName('python') ?? pythons.find((p) => /^python3\.\d+$/.test(posix.basename(p)));
+    if (!command)
+        return facts(null);
+    const executable = fs.realpath(command) ?? command;
+    // A virtualenv: `pyvenv.cfg` one level above the bin directory PATH found it in.
+    const venvDir = parent(parent(command));
+    const venvCfg = `${venvDir === '/' ? '' : venvDir}/pyvenv.cfg`;
+    const isVenv = fs.isFile(venvCfg);
+    const fromName = VERSIONED.exec(posix.basename(executable)) ?? VERSIONED.exec(posix.basename(command));
+    const realPrefix = parent(parent(executable));
+    const libDirs = (prefix) => fs
+        .list(`${prefix}/lib`)
+        .filter((n) => VERSIONED.test(n) &&
+        (fs.exists(`${prefix}/lib/${n}/os.py`) || fs.isDir(`${prefix}/lib/${n}/lib-dynload`)));
+    const envVersion = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(env.get('PYTHON_VERSION') ?? '');
+    let major;
+    let minor;
+    if (fromName) {
+        major = Number(fromName[1]);
+        minor = Number(fromName[2]);
+    }
+    else {
+        const lib = libDirs(realPrefix)[0] ??
+            (isVenv ? fs.list(`${venvDir}/lib`).find((n) => VERSIONED.test(n)) : undefined);
+        const m = lib ? VERSIONED.exec(lib) : null;
+        if (m) {
+            major = Number(m[1]);
+            minor = Number(m[2]);
+        }
+        else if (envVersion) {
+            major = Number(envVersion[1]);
+            minor = Number(envVersion[2]);
+        }
+        else {
+            return facts(null);
+        }
+    }
+    const xy = `python${major}.${minor}`;
+    const patch = envVersion &&
+        Number(envVersion[1]) === major &&
+        Number(envVersion[2]) === minor &&
+        envVersion[3] !== undefined
+        ? Number(envVersion[3])
+        : null;
+    const root = (p) => (p === '/' ? '' : p);
+    const stdlib = `${root(realPrefix)}/lib/${xy}`;
+    const stdlibPath = [`${root(realPrefix)}/lib/python${major}${minor}.zip`, stdlib, `${stdlib}/lib-dynload`];
+    const isDebian = realPrefix === '/usr' && (fs.isDir('/usr/lib/python3/dist-packages') || fs.isFile('/etc/debian_version'));
+    const isConda = fs.isDir(`${root(realPrefix)}/conda-meta`);
+    let kind;
+    let sitePackages;
+    let scripts;
+    let sites;
+    if (isDebian) {
+        kind = 'debian';
+        sites = [
+            `/usr/local/lib/${xy}/dist-packages`,
+            '/usr/lib/python3/dist-packages',
+            `/usr/lib/${xy}/dist-packages`
+        ];
+        sitePackages = sites[0];
+        scripts = '/usr/local/bin';
+    }
+    else if (realPrefix === '/usr' && !isConda) {
+        kind = 'distro';
+        sitePackages = `/usr/lib/${xy}/site-packages`;
+        sites = [`/usr/lib64/${xy}/site-packages`, sitePackages].filter((d, i) => i === 1 || fs.isDir(d));
+        scripts = path.includes('/usr/local/bin') ? '/usr/local/bin' : '/usr/bin';
+    }
+    else {
+        kind = isConda ? 'conda' : 'python.org';
+        sitePackages = `${root(realPrefix)}/lib/${xy}/site-packages`;
+        sites = [sitePackages];
+        scripts = `${root(realPrefix)}/bin`;
+    }
+    let prefix = realPrefix;
+    if (isVenv) {
+        const cfg = files.get(venvCfg) ?? '';
+        const system = /^\s*include-system-site-packages\s*=\s*true\s*$/im.test(cfg);
+        const venvSite = `${root(venvDir)}/lib/${xy}/site-packages`;
+        sites = [venvSite, ...(system ? sites : [])];
+        kind = 'venv';
+        prefix = venvDir;
+        sitePackages = venvSite;
+        scripts = parent(command);
+    }
+    const pythonPath = (env.get('PYTHONPATH') ?? '').split(':').filter((d) => d.startsWith('/'));
+    const sysPath = [...new Set([...pythonPath, ...stdlibPath, ...sites])];
+    const hasPip = sites.some((s) => fs.isDir(`${s}/pip`));
+    // Scripts name the versioned interpreter beside the one PATH finds (a venv's own bin keeps the
+    // venv active; the versioned name survives a `python3` alternative being switched).
+    const versioned = `${root(parent(command))}/${xy}`;
+    const interpreter = fs.isFile(versioned) ? versioned : command;
+    return facts({
+        interpreter,
+        command,
+        executable,
+        version: { major, minor, patch },
+        kind,
+        prefix,
+        sitePackages,
+        scripts,
+        sysPath,
+        hasPip
+    });
+}
+/** One line for logs: `python 3.11 at /usr/bin/python3.11 (Debian layout): packages in …`. */
+function describePython(p) {
+    const v = `${p.version.major}.${p.version.minor}${p.version.patch !== null ? `.${p.version.patch}` : ''}`;
+    const kind = {
+        'python.org': 'python.org layout',
+        debian: 'Debian layout',
+        venv: 'virtualenv',
+        conda: 'conda',
+        distro: 'distribution layout'
+    }[p.kind];
+    return `python ${v} at ${p.interpreter} (${kind}): packages in ${p.sitePackages}, scripts in ${p.scripts}`;
+}
+
+// Numbers and counts as people read them in logs and summaries.
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 * 1024)
+        return `${(n / 1024).toFixed(1)} kB`;
+    if (n < 1024 ** 3)
+        return `${(n / 1024 / 1024).toFixed(1)} MB`;
+    return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+// The edge of base-python.ts: read an image's layers (names only, plus any pyvenv.cfg) from a
+// store, and keep what was found by the image's manifest digest, so each base image is read once
+// per machine (and per runner, through the Actions cache, which saves the cache directory's
+// `base-python/` entries).
+/** The directory (under the cache directory) that holds facts by manifest digest. */
+const BASE_PYTHON_DIR = 'base-python';
+/** Reads every layer of an image into one filesystem of names; pyvenv.cfg files are read whole. */
+async function readImageFilesystem(store, layers) {
+    const fs = new ImageFilesystem();
+    const files = new Map();
+    for (const layer of layers) {
+        const { file } = await store.openBlob(layer.digest);
+        const entries = [];
+        await readTar(openLayerTar(file, layer.mediaType), {
+            onEntry: (e) => entries.push({ path: e.path, type: e.type, linkTarget: e.linkTarget, mode: e.mode }),
+            want: (e) => e.path.endsWith('pyvenv.cfg') && e.size < 64 * 1024,
+            onContent: (e, content) => files.set(`/${e.path}`, content.toString('utf8'))
+        });
+        fs.applyLayer(entries);
+    }
+    return { fs, files };
+}
+function cachePath(cacheDir, manifest) {
+    return join(cacheDir, BASE_PYTHON_DIR, `${digestHex(manifest)}.json`);
+}
+function readCached(path) {
+    if (!existsSync(path))
+        return null;
+    try {
+        const f = JSON.parse(readFileSync(path, 'utf8'));
+        return f.schema === FACTS_SCHEMA && Array.isArray(f.pythons) ? f : null;
+    }
+    catch {
+        return null; // torn or foreign: read the image again
+    }
+}
+/**
+ * The Python facts of one platform image: from the cache when this manifest was read before,
+ * else from its layers (and then cached).
+ */
+async function imagePythonFacts(args) {
+    const path = args.cacheDir ? cachePath(args.cacheDir, args.manifestDigest) : null;
+    const cached = path ? readCached(path) : null;
+    if (cached)
+        return cached;
+    const bytes = args.layers.reduce((n, l) => n + l.size, 0);
+    args.onProgress?.(`reading ${args.what} (${args.layers.length} layer${args.layers.length === 1 ? '' : 's'}, ${formatBytes(bytes)}) to find its Python`);
+    const { fs, files } = await readImageFilesystem(args.store, args.layers);
+    const facts = detectPython(fs, args.config.config?.Env, files);
+    if (path) {
+        mkdirSync(join(args.cacheDir, BASE_PYTHON_DIR), { recursive: true });
+        const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+        try {
+            writeFileSync(tmp, JSON.stringify(facts));
+            renameSync(tmp, path);
+        }
+        finally {
+            rmSync(tmp, { force: true });
+        }
+    }
+    return facts;
+}
+
+// Where the wheels builder installs, decided from what the base image's Python reads (base-python.ts)
+// and what [tool.fast-build] says explicitly (which wins), and the check that what was installed
+// is where that Python will find it. Pure.
+class PythonLayoutError extends FastBuildError {
+}
+/** Label on deps images: the layout their packages were installed with (JSON), for the fast path. */
+const PYTHON_LABEL = 'dev.fast-build.python';
+/** The posix_prefix scheme of a prefix, as before detection existed (explicit settings). */
+function prefixLayout(prefix, python) {
+    const root = prefix === '/' ? '' : prefix;
+    const minor = pythonMinor(python);
+    return {
+        site: `${root}/lib/python${minor}/site-packages`,
+        scripts: `${root}/bin`,
+        interpreter: `${root}/bin/python${minor}`,
+        data: prefix,
+        headers: `${root}/include/python${minor}`
+    };
+}
+/** `<data>/lib/pythonX.Y/{site,dist}-packages` → `<data>` (pip's data scheme), else the prefix. */
+function dataDirOf(site, fallback) {
+    const m = /^(.*)\/lib(?:64)?\/python\d+\.\d+\/(?:site|dist)-packages$/.exec(site);
+    return m ? m[1] || '/' : fallback;
+}
+/**
+ * The install layout for a base image. Explicit `site-packages`, `interpreter` and `python-prefix`
+ * win; the rest comes from the base image's Python. A base with no Python, or one of another
+ * minor version than the plan's python, is an error naming both.
+ */
+function resolveLayout(args) {
+    const { config, python, facts } = args;
+    const minor = pythonMinor(python);
+    const explicitPrefix = config.pythonPrefixExplicit ? prefixLayout(config.pythonPrefix, python) : null;
+    const found = facts?.python ?? null;
+    if (config.pythonInBase && facts && !found) {
+        throw new PythonLayoutError(`base image ${args.base} (${args.platform}) has no Python: no python3 or python on its PATH (${facts.path.join(':')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.base-image' }, `choose a base image with Python ${minor} (such as python:${minor}-slim), or, when the deps bring their own Python, set python-in-base = false with site-packages and interpreter under [tool.fast-build]`);
+    }
+    if (config.pythonInBase && found && `${found.version.major}.${found.version.minor}` !== minor) {
+        throw new PythonLayoutError(`python ${formatPython(python)} (${args.pythonFrom}) does not match base image ${args.base} (${args.platform}): its python3 is ${found.version.major}.${found.version.minor} (${found.executable})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.python' }, `set python = "${found.version.major}.${found.version.minor}" under [tool.fast-build], or choose a base image with Python ${minor} (such as python:${minor}-slim); wheels for ${minor} would not load in ${found.version.major}.${found.version.minor}`);
+    }
+    const fallback = prefixLayout('/usr/local', python);
+    const use = config.pythonInBase ? found : null;
+    const site = config.sitePackages ?? explicitPrefix?.site ?? use?.sitePackages ?? fallback.site;
+    const scripts = explicitPrefix?.scripts ?? use?.scripts ?? fallback.scripts;
+    const interpreter = config.interpreter ?? explicitPrefix?.interpreter ?? use?.interpreter ?? fallback.interpreter;
+    const data = explicitPrefix?.data ?? (use ? dataDirOf(use.sitePackages, use.prefix) : fallback.data);
+    const headers = explicitPrefix?.headers ?? `${data === '/' ? '' : data}/include/python${minor}`;
+    const layout = {
+        purelib: site,
+        platlib: site,
+        scripts,
+        data,
+        headers,
+        interpreter,
+        python: { major: python.major, minor: python.minor }
+    };
+    const explicit = [
+        config.sitePackages !== null ? 'site-packages' : null,
+        config.interpreter !== null ? 'interpreter' : null,
+        config.pythonPrefixExplicit ? 'python-prefix' : null
+    ].filter((x) => x !== null);
+    const description = use
+        ? `${describePython(use)}${explicit.length ? ` (${explicit.join(', ')} as configured: ${site}, ${interpreter})` : ''}`
+        : `python ${minor} from the deps (python-in-base = false): packages in ${site}, scripts in ${scripts}`;
+    return {
+        layout,
+        python: use,
+        // Without a Python in the base, the configured site directory is taken on trust.
+        sysPath: use ? use.sysPath : [site],
+        interpreters: use ? (facts?.pythons ?? []) : [interpreter],
+        hasSh: facts?.hasSh ?? true,
+        description
+    };
+}
+function recordedPython(r) {
+    return {
+        interpreter: r.layout.interpreter,
+        sitePackages: r.layout.purelib,
+        scripts: r.layout.scripts,
+        version: `${r.layout.python.major}.${r.layout.python.minor}`,
+        sysPath: r.sysPath
+    };
+}
+/** The deps image's recorded layout, or null when it has none (older images, Dockerfile builds). */
+function readRecordedPython(labels) {
+    const text = labels?.[PYTHON_LABEL];
+    if (!text)
+        return null;
+    try {
+        const v = JSON.parse(text);
+        return typeof v.interpreter === 'string' &&
+            typeof v.sitePackages === 'string' &&
+            typeof v.scripts === 'string' &&
+            Array.isArray(v.sysPath)
+            ? v
+            : null;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The parents of a distribution's top-level modules and .dist-info, from its installed paths
+ * (relative to the image root, as layer entries are).
+ */
+function installedDist(name, version, paths, layout) {
+    const libs = [...new Set([layout.purelib, layout.platlib])];
+    const dirs = new Set();
+    const scripts = [];
+    for (const rel of paths) {
+        const abs = `/${rel}`;
+        const lib = libs.find((l) => abs.startsWith(`${l}/`));
+        if (lib)
+            dirs.add(lib);
+        else if (posix.dirname(abs) === layout.scripts)
+            scripts.push(abs);
+    }
+    return { name, version, dirs: [...dirs].sort(), scripts: scripts.sort() };
+}
+function under$2(dir, sysPath) {
+    return sysPath.includes(dir);
+}
+/**
+ * Every distribution's modules sit directly in a directory the interpreter's sys.path holds, and
+ * every script's interpreter exists in the image. Throws before anything is tagged otherwise.
+ */
+function verifyInstall(args) {
+    const { dists, layout, resolved } = args;
+    const lost = dists.filter((d) => d.dirs.some((dir) => !under$2(dir, resolved.sysPath)));
+    if (lost.length > 0) {
+        const dirs = [...new Set(lost.flatMap((d) => d.dirs.filter((dir) => !under$2(dir, resolved.sysPath))))];
+        const names = lost.slice(0, 5).map((d) => `${d.name} ${d.version}`);
+        const py = resolved.python
+            ? `${resolved.python.command} (${resolved.python.executable})`
+            : 'the interpreter';
+        throw new PythonLayoutError(`${args.what} would not import: ${names.join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''} went into ${dirs.join(', ')}, which ${py} does not read (its sys.path: ${resolved.sysPath.join(', ')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.site-packages' }, resolved.python
+            ? `remove site-packages (and python-prefix) from [tool.fast-build]: fast-build installs where the base image's Python reads packages (${resolved.python.sitePackages}); or put that directory on PYTHONPATH under [tool.fast-build.env]`
+            : 'set site-packages to a directory on the interpreter sys.path');
+    }
+    const withScripts = dists.filter((d) => d.scripts.length > 0);
+    if (withScripts.length === 0)
+        return;
+    const exists = (p) => resolved.interpreters.includes(p) || (args.addedPaths?.has(p.slice(1)) ?? false);
+    const needsSh = /\s/.test(layout.interpreter) || Buffer.byteLength(layout.interpreter) + 3 > 127;
+    const missing = !exists(layout.interpreter)
+        ? layout.interpreter
+        : needsSh && !resolved.hasSh
+            ? '/bin/sh'
+            : null;
+    if (missing) {
+        const example = withScripts[0];
+        throw new PythonLayoutError(`${args.what}: console scripts (${example.scripts[0]} of ${example.name}${withScripts.length > 1 ? `, and those of ${withScripts.length - 1} more` : ''}) would start ${missing}, which does not exist in the image (its Pythons: ${resolved.interpreters.join(', ') || 'none'})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.interpreter' }, resolved.python
+            ? `remove interpreter from [tool.fast-build] (fast-build uses the base image's ${resolved.python.interpreter}), or set it to one of the Pythons listed`
+            : 'set interpreter to the path of the Python the image runs');
+    }
 }
 
 // Image manifests, indexes and configs: parsed from what a registry or layout returns (checked,
@@ -2845,6 +2909,1011 @@ function sortedRecord(r) {
     return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+// Where a JSON text stops being JSON, without quoting it. JSON.parse's messages quote the text
+// around the error (`..."identitytoken": s3cret}"...`), which for a credentials file is the secret
+// itself; this scanner finds the same position and says only what was expected there.
+/**
+ * The first syntax error of `text` as JSON (RFC 8259, as JSON.parse reads it), or null when it
+ * parses. Linear, iterative (no recursion, so deep nesting cannot overflow the stack).
+ */
+function jsonSyntaxProblem(text) {
+    let i = 0;
+    const n = text.length;
+    const at = (pos, reason) => {
+        let line = 1;
+        let lineStart = 0;
+        for (let k = 0; k < pos && k < n; k++) {
+            if (text.charCodeAt(k) === 10) {
+                line++;
+                lineStart = k + 1;
+            }
+        }
+        // Columns in characters: a surrogate pair is one.
+        let column = 1;
+        for (let k = lineStart; k < pos && k < n; k++) {
+            const c = text.charCodeAt(k);
+            if (!(c >= 0xdc00 && c <= 0xdfff && k > lineStart))
+                column++;
+        }
+        return { line, column, reason };
+    };
+    const ws = () => {
+        while (i < n) {
+            const c = text.charCodeAt(i);
+            if (c === 32 || c === 9 || c === 10 || c === 13)
+                i++;
+            else
+                break;
+        }
+    };
+    const end = (what) => (i >= n ? at(n, `unexpected end of the file (expected ${what})`) : null);
+    const string = () => {
+        // text[i] is '"'
+        i++;
+        while (i < n) {
+            const c = text.charCodeAt(i);
+            if (c === 34) {
+                i++;
+                return null;
+            }
+            if (c < 0x20)
+                return at(i, 'a control character (such as a line break) inside a string');
+            if (c === 92) {
+                const e = text[i + 1];
+                if (e === undefined)
+                    break;
+                if ('"\\/bfnrt'.includes(e))
+                    i += 2;
+                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)))
+                    i += 6;
+                else
+                    return at(i, 'an invalid escape sequence in a string');
+                continue;
+            }
+            i++;
+        }
+        return at(n, 'unexpected end of the file inside a string');
+    };
+    const number = () => {
+        const m = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+        m.lastIndex = i;
+        const hit = m.exec(text);
+        if (!hit || hit[0] === '-' || hit[0] === '')
+            return at(i, 'an invalid number');
+        i += hit[0].length;
+        return null;
+    };
+    const literal = () => {
+        for (const word of ['true', 'false', 'null']) {
+            if (text.startsWith(word, i)) {
+                i += word.length;
+                return null;
+            }
+        }
+        return at(i, 'expected a value (a string, number, object, array, true, false or null)');
+    };
+    // Containers still open: '{' or '['; `expect` says what may come next.
+    const stack = [];
+    let expect = 'value';
+    for (;;) {
+        ws();
+        if (expect === 'value' || expect === 'firstValue') {
+            const eof = end('a value');
+            if (eof)
+                return eof;
+            const c = text[i];
+            if (expect === 'firstValue' && c === ']') {
+                i++;
+                stack.pop();
+                expect = 'afterValue';
+                continue;
+            }
+            if (c === '{' || c === '[') {
+                i++;
+                stack.push(c);
+                expect = c === '{' ? 'firstKey' : 'firstValue';
+                continue;
+            }
+            const problem = c === '"' ? string() : c === '-' || (c >= '0' && c <= '9') ? number() : literal();
+            if (problem)
+                return problem;
+            expect = 'afterValue';
+            continue;
+        }
+        if (expect === 'key' || expect === 'firstKey') {
+            const eof = end('a key');
+            if (eof)
+                return eof;
+            if (expect === 'firstKey' && text[i] === '}') {
+                i++;
+                stack.pop();
+                expect = 'afterValue';
+                continue;
+            }
+            if (text[i] !== '"')
+                return at(i, 'expected a key in double quotes');
+            const problem = string();
+            if (problem)
+                return problem;
+            ws();
+            const eof2 = end("':'");
+            if (eof2)
+                return eof2;
+            if (text[i] !== ':')
+                return at(i, "expected ':' after a key");
+            i++;
+            expect = 'value';
+            continue;
+        }
+        // afterValue
+        const top = stack[stack.length - 1];
+        if (top === undefined) {
+            return i < n ? at(i, 'unexpected text after the end of the JSON value') : null;
+        }
+        const eof = end(top === '{' ? "',' or '}'" : "',' or ']'");
+        if (eof)
+            return eof;
+        const c = text[i];
+        if (c === ',') {
+            i++;
+            expect = top === '{' ? 'key' : 'value';
+        }
+        else if ((top === '{' && c === '}') || (top === '[' && c === ']')) {
+            i++;
+            stack.pop();
+        }
+        else {
+            return at(i, top === '{' ? "expected ',' or '}' after a value" : "expected ',' or ']' after a value");
+        }
+    }
+}
+
+// Where registry credentials come from: explicit inputs, or the Docker config file that
+// `docker login` / docker/login-action write (auths, credsStore, credHelpers). A credential knows
+// its source so errors can say which one was used, never what it is.
+const ANONYMOUS = { kind: 'anonymous', source: 'no credentials' };
+class CredentialError extends FastBuildError {
+}
+/** What a credential is, for messages: the user and where it came from; never the secret. */
+function describeCredential(c) {
+    switch (c.kind) {
+        case 'anonymous':
+            return 'no credentials (anonymous)';
+        case 'basic':
+            return `user ${JSON.stringify(c.username)} from ${c.source}`;
+        case 'identity-token':
+            return `an identity token from ${c.source}`;
+    }
+}
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
+/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
+function normalizeRegistryHost(key) {
+    const host = key
+        .replace(/^[a-z]+:\/\//i, '')
+        .replace(/\/.*$/, '')
+        .toLowerCase();
+    return DOCKER_HUB_HOSTS.includes(host) ? 'docker.io' : host;
+}
+function dockerConfigPath(env = process.env) {
+    return join(env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
+}
+function readDockerConfig(path, display) {
+    let text;
+    try {
+        text = readFileSync(path, 'utf8');
+    }
+    catch {
+        return null;
+    }
+    const fix = 'fix or remove the Docker config file (docker login rewrites it)';
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch {
+        // JSON.parse's message quotes the text around the error, which here is a credential: say
+        // where, never what.
+        const p = jsonSyntaxProblem(text);
+        throw new CredentialError(`${display} is not valid JSON${p ? `: ${p.reason}` : ''}`, { file: path, ...(p ? { line: p.line, column: p.column } : {}) }, fix);
+    }
+    return checkDockerConfig(data, path, display, fix);
+}
+/**
+ * The parts of a Docker config we read, checked for their types (a number where a string belongs
+ * would otherwise reach Buffer.from, whose message prints the value). Messages name keys only.
+ */
+function checkDockerConfig(data, path, display, fix) {
+    const fail = (keyPath, what) => {
+        throw new CredentialError(`${display}: ${keyPath} ${what}`, { file: path, keyPath }, fix);
+    };
+    const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(data))
+        return fail('(top level)', 'is not a JSON object');
+    const out = {};
+    if (data['auths'] !== undefined && data['auths'] !== null) {
+        if (!isObject(data['auths']))
+            return fail('auths', 'is not an object');
+        const auths = {};
+        for (const [key, entry] of Object.entries(data['auths'])) {
+            const at = `auths[${JSON.stringify(key)}]`;
+            if (!isObject(entry))
+                return fail(at, 'is not an object');
+            const e = {};
+            for (const field of ['auth', 'username', 'password', 'identitytoken']) {
+                const v = entry[field];
+                if (v === undefined || v === null)
+                    continue;
+                if (typeof v !== 'string')
+                    return fail(`${at}.${field}`, 'is not a string');
+                e[field] = v;
+            }
+            auths[key] = e;
+        }
+        out.auths = auths;
+    }
+    if (data['credsStore'] !== undefined && data['credsStore'] !== null) {
+        if (typeof data['credsStore'] !== 'string')
+            return fail('credsStore', 'is not a string');
+        if (data['credsStore'] !== '')
+            out.credsStore = data['credsStore'];
+    }
+    if (data['credHelpers'] !== undefined && data['credHelpers'] !== null) {
+        if (!isObject(data['credHelpers']))
+            return fail('credHelpers', 'is not an object');
+        const helpers = {};
+        for (const [key, helper] of Object.entries(data['credHelpers'])) {
+            if (typeof helper !== 'string')
+                return fail(`credHelpers[${JSON.stringify(key)}]`, 'is not a string');
+            helpers[key] = helper;
+        }
+        out.credHelpers = helpers;
+    }
+    return out;
+}
+/** Runs `docker-credential-<helper> get` with the server URL on stdin. */
+const runCredentialHelper = (helper, serverUrl) => new Promise((resolve, reject) => {
+    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000 }, (err, stdout, stderr) => {
+        if (err) {
+            if (/not found|no credentials/i.test(`${stdout}${stderr}`))
+                return resolve(null);
+            const reason = err.code === 'ENOENT'
+                ? 'it is not installed'
+                : (stderr || err.message).trim().split('\n')[0];
+            return reject(new CredentialError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${reason}`, {}, 'install the helper or log in again'));
+        }
+        try {
+            const o = JSON.parse(stdout);
+            resolve(o.Secret ? { Username: o.Username ?? '', Secret: o.Secret } : null);
+        }
+        catch {
+            reject(new CredentialError(`credential helper docker-credential-${helper} printed something that is not JSON`));
+        }
+    });
+    child.stdin?.end(serverUrl);
+});
+/**
+ * The credential for a registry host from the Docker config: credHelpers[host], then credsStore,
+ * then auths[host]. Anonymous when none applies.
+ */
+async function credentialFromDockerConfig(host, opts = {}) {
+    const path = opts.path ?? dockerConfigPath();
+    const display = path.replace(homedir(), '~');
+    const config = readDockerConfig(path, display);
+    if (!config)
+        return ANONYMOUS;
+    const want = normalizeRegistryHost(host);
+    const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host;
+    const runHelper = opts.runHelper ?? runCredentialHelper;
+    const fromHelper = async (helper, where) => {
+        const got = await runHelper(helper, serverUrl);
+        if (!got)
+            return null;
+        const source = `docker-credential-${helper} (${where} in ${display})`;
+        return got.Username === '<token>'
+            ? { kind: 'identity-token', token: got.Secret, source }
+            : { kind: 'basic', username: got.Username, password: got.Secret, source };
+    };
+    for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
+        if (normalizeRegistryHost(key) === want) {
+            const c = await fromHelper(helper, `credHelpers[${JSON.stringify(key)}]`);
+            if (c)
+                return c;
+        }
+    }
+    if (config.credsStore) {
+        const c = await fromHelper(config.credsStore, 'credsStore');
+        if (c)
+            return c;
+    }
+    for (const [key, entry] of Object.entries(config.auths ?? {})) {
+        if (normalizeRegistryHost(key) !== want)
+            continue;
+        const source = `${display} (auths[${JSON.stringify(key)}])`;
+        if (entry.identitytoken)
+            return { kind: 'identity-token', token: entry.identitytoken, source };
+        if (entry.auth) {
+            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+            const colon = decoded.indexOf(':');
+            if (colon < 0)
+                throw new CredentialError(`${source}: the auth value is not base64 of user:password`, { file: path }, `run docker login ${host} again`);
+            return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
+        }
+        if (entry.username && entry.password)
+            return { kind: 'basic', username: entry.username, password: entry.password, source };
+    }
+    return ANONYMOUS;
+}
+
+// Registry authentication by challenge: a request answered 401 tells how to authenticate
+// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
+// Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
+/** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
+function parseChallenge(header) {
+    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
+    if (!m)
+        return null;
+    const params = {};
+    const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g;
+    for (const p of m[2].matchAll(re))
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** Authentication refused: says which credential was used and what was asked for. */
+class RegistryAuthError extends FastBuildError {
+}
+function scopeFor(repository, access) {
+    return `repository:${repository}:${access === 'push' ? 'pull,push' : 'pull'}`;
+}
+/**
+ * Holds what a registry asked for and the tokens obtained; `authorize` gives the Authorization
+ * header for a set of scopes, fetching a token when needed.
+ */
+class RegistryAuth {
+    http;
+    host;
+    credential;
+    hints;
+    challenge = null;
+    tokens = new Map();
+    constructor(http, host, credential, hints) {
+        this.http = http;
+        this.host = host;
+        this.credential = credential;
+        this.hints = hints;
+    }
+    get known() {
+        return this.challenge !== null;
+    }
+    /** `basic`, `bearer`, or null before the registry has asked. */
+    get scheme() {
+        return this.challenge?.scheme ?? null;
+    }
+    /** What to do when this credential is refused. */
+    get fix() {
+        return this.hints.fix;
+    }
+    /** Remember the challenge of a 401 answer. */
+    learn(res) {
+        const header = res.headers['www-authenticate'];
+        const c = header ? parseChallenge(header) : null;
+        if (!c) {
+            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl(res.url)})`, {}, 'check that this is an OCI/Docker registry');
+        }
+        this.challenge = c;
+    }
+    /** Drop cached tokens (after a 401 with a token: it expired or lacks a scope). */
+    forget() {
+        this.tokens.clear();
+    }
+    async header(scopes) {
+        const c = this.challenge;
+        if (!c)
+            return null;
+        if (c.scheme === 'basic') {
+            if (this.credential.kind !== 'basic') {
+                throw new RegistryAuthError(`${this.host} requires a user name and password (Basic auth), and ${describeCredential(this.credential)} was found`, {}, this.hints.fix);
+            }
+            return `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString('base64')}`;
+        }
+        if (c.scheme !== 'bearer') {
+            throw new RegistryAuthError(`${this.host} asks for ${c.scheme} authentication, which fast-build does not speak`, {}, 'use a registry with Basic or Bearer token auth');
+        }
+        const key = [...scopes].sort().join(' ');
+        // A token for more (pull,push) also serves less (pull).
+        for (const [k, t] of this.tokens) {
+            if (t.expires > Date.now() && (k === key || covers(k, scopes)))
+                return `Bearer ${t.value}`;
+        }
+        const token = await this.fetchToken(c, scopes);
+        this.tokens.set(key, token);
+        return `Bearer ${token.value}`;
+    }
+    async fetchToken(c, scopes) {
+        const realm = c.params['realm'];
+        if (!realm)
+            throw new RegistryAuthError(`${this.host}: Bearer challenge without a realm`);
+        const service = c.params['service'];
+        const cred = this.credential;
+        let res;
+        if (cred.kind === 'identity-token') {
+            const form = new URLSearchParams({
+                grant_type: 'refresh_token',
+                refresh_token: cred.token,
+                client_id: 'fast-build'
+            });
+            if (service)
+                form.set('service', service);
+            if (scopes.length)
+                form.set('scope', scopes.join(' '));
+            res = await this.http.request({
+                method: 'POST',
+                url: realm,
+                headers: { 'content-type': 'application/x-www-form-urlencoded' },
+                body: Buffer.from(form.toString())
+            });
+        }
+        else {
+            const url = new URL(realm);
+            if (service)
+                url.searchParams.set('service', service);
+            for (const s of scopes)
+                url.searchParams.append('scope', s);
+            const headers = {};
+            if (cred.kind === 'basic') {
+                url.searchParams.set('account', cred.username);
+                headers['authorization'] =
+                    `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+            }
+            res = await this.http.request({ method: 'GET', url: url.toString(), headers });
+        }
+        // A token service that is down, slow or silent is retried (with the operation that needed
+        // the token) under the same rule and budget as the registry itself; its host is in the message.
+        if (isRetryableStatus(res.status)) {
+            throw transientFromStatus(cred.kind === 'identity-token' ? 'POST' : 'GET', res.url, res.status, res.headers['retry-after'], ` from the token service${errorText(res)}`);
+        }
+        if (res.status !== 200) {
+            throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
+        }
+        let body;
+        try {
+            body = JSON.parse(res.body.toString('utf8'));
+        }
+        catch {
+            throw new RegistryAuthError(`${this.host}: the token service answered something that is not JSON`);
+        }
+        const value = body.token ?? body.access_token;
+        if (!value)
+            throw new RegistryAuthError(`${this.host}: the token service answered without a token`);
+        // Renew a little early; 60 s is the spec's default lifetime.
+        const seconds = Math.max(10, (body.expires_in ?? 60) - 5);
+        return { value, expires: Date.now() + seconds * 1000 };
+    }
+}
+function covers(have, want) {
+    const granted = new Map();
+    for (const s of have.split(' ')) {
+        const [type, name, actions] = s.split(':');
+        if (type && name && actions)
+            granted.set(`${type}:${name}`, new Set(actions.split(',')));
+    }
+    return want.every((s) => {
+        const [type, name, actions] = s.split(':');
+        const g = granted.get(`${type}:${name}`);
+        return g !== undefined && (actions ?? '').split(',').every((a) => g.has(a));
+    });
+}
+/** The error text a registry or token service put in its body (distribution's JSON errors). */
+function errorText(res) {
+    const text = res.body.toString('utf8').slice(0, 2000);
+    try {
+        const o = JSON.parse(text);
+        const parts = (o.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).filter(Boolean);
+        if (parts.length)
+            return `: ${parts.join('; ')}`;
+        if (o.details)
+            return `: ${o.details}`;
+        if (o.error)
+            return `: ${o.error}`;
+    }
+    catch {
+        // not JSON
+    }
+    const line = text.trim().split('\n')[0];
+    return line ? `: ${line.slice(0, 200)}` : '';
+}
+
+/** Tags as registries accept them (distribution's reference grammar). */
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+function isDigestRef(ref) {
+    return /^sha256:[a-f0-9]{64}$/.test(ref);
+}
+
+// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
+// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
+// operation retries transient failures as a whole (an upload restarts with a new session) under
+// the tool's one rule (src/net/retry.ts): each request has a deadline, each operation a time
+// budget, and an operation that runs out of either fails with a temporary RegistryError naming
+// the host and what it waited for. Auth failures say which credential was used and what was
+// asked for.
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+class ReferenceError extends FastBuildError {
+}
+/**
+ * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
+ * digest suffix is returned apart.
+ */
+function parseImageReference(text, where = 'image') {
+    let rest = text.trim();
+    let digest = null;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`);
+        rest = rest.slice(0, at);
+    }
+    let tag = null;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG_PATTERN.test(tag))
+            throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`);
+    }
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    let host;
+    let repository;
+    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        host = first;
+        repository = rest.slice(slash + 1);
+    }
+    else {
+        host = 'docker.io';
+        repository = slash < 0 ? `library/${rest}` : rest;
+    }
+    if (host === 'docker.io' || host === 'index.docker.io')
+        host = 'registry-1.docker.io';
+    if (!REPOSITORY.test(repository)) {
+        throw new ReferenceError(`${where}: ${JSON.stringify(text)} is not an image reference`, {}, 'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo');
+    }
+    return { host, repository, tag, digest };
+}
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
+function isLoopback(host) {
+    const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+class RegistryClient {
+    ref;
+    opts;
+    name;
+    base;
+    http;
+    ownsHttp;
+    auth;
+    retry;
+    chunkSize;
+    constructor(ref, opts = {}) {
+        this.ref = ref;
+        this.opts = opts;
+        this.name = `${ref.host}/${ref.repository}`;
+        const insecure = opts.insecure ?? isLoopback(ref.host);
+        this.base = `${insecure ? 'http' : 'https'}://${ref.host}`;
+        this.ownsHttp = !opts.http;
+        this.http =
+            opts.http ??
+                new HttpClient(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {});
+        this.retry = opts.retry ?? DEFAULT_RETRY;
+        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
+        const credential = opts.credential ?? ANONYMOUS;
+        this.auth = new RegistryAuth(this.http, ref.host, credential, {
+            fix: credential.kind === 'anonymous'
+                ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
+                : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
+        });
+    }
+    /** Another repository of the same registry, sharing connections and credentials. */
+    sibling(repository) {
+        return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http });
+    }
+    close() {
+        if (this.ownsHttp)
+            this.http.close();
+    }
+    url(path) {
+        return `${this.base}/v2/${this.ref.repository}/${path}`;
+    }
+    /**
+     * One request with auth: a 401 is answered by authenticating (once) and trying again.
+     * Retryable statuses become TransientHttpError; the caller decides about retrying.
+     */
+    async send(method, url, o) {
+        const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])];
+        for (let attempt = 0; attempt < 2; attempt++) {
+            const headers = { ...o.headers };
+            const authorization = await this.auth.header(scopes);
+            if (authorization)
+                headers['authorization'] = authorization;
+            const res = await this.http.request({
+                method,
+                url,
+                headers,
+                ...(o.body ? { body: o.body() } : {}),
+                ...(o.maxBody ? { maxBody: o.maxBody } : {})
+            });
+            if (res.status === 401 && attempt === 0) {
+                this.auth.learn(res);
+                this.auth.forget();
+                continue;
+            }
+            if (res.status === 401 || res.status === 403) {
+                // With Basic auth a second 401 means the user or password is wrong; otherwise the
+                // credential was accepted but lacks the access asked for.
+                const wrongCredential = res.status === 401 && this.auth.scheme === 'basic';
+                throw new RegistryAuthError(`${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`, {}, wrongCredential
+                    ? this.auth.fix
+                    : o.access === 'push'
+                        ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
+                        : `the credential needs pull access to ${this.name}`);
+            }
+            if (isRetryableStatus(res.status))
+                throw transientFromStatus(method, url, res.status, res.headers['retry-after'], errorText(res));
+            return res;
+        }
+        throw new Error('unreachable');
+    }
+    unexpected(what, res) {
+        return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`);
+    }
+    /**
+     * Run an operation under the retry rule. When it gives up, the error is a temporary
+     * RegistryError: the last failure, how many attempts in how long, the budget, and what to do.
+     */
+    async retrying(op) {
+        try {
+            return await withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay));
+        }
+        catch (e) {
+            if (e instanceof RetriesExhaustedError)
+                throw new RegistryError(e.message, {}, e.hint, true);
+            throw e;
+        }
+    }
+    /**
+     * Whether the registry answers the referrers API (OCI distribution 1.1, `GET /v2/<name>/referrers/
+     * <digest>`) for `subject`: 200 with an image index. One without it answers 404 (distribution 2.8:
+     * "404 page not found"); any other answer counts as no, and the caller tags the artifact instead,
+     * which every registry finds.
+     */
+    supportsReferrers(subject) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`referrers/${subject}`), {
+                access: 'pull',
+                headers: { accept: OCI_INDEX },
+                maxBody: 16 * 1024 * 1024
+            });
+            const type = (res.headers['content-type'] ?? '').split(';')[0].trim();
+            return res.status === 200 && type === OCI_INDEX;
+        });
+    }
+    async ping() {
+        await this.retrying(async () => {
+            const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' });
+            if (res.status !== 200)
+                throw this.unexpected('GET /v2/', res);
+        });
+    }
+    blobExists(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
+            if (res.status === 200)
+                return true;
+            if (res.status === 404)
+                return false;
+            throw this.unexpected(`HEAD blob ${digest}`, res);
+        });
+    }
+    getBlob(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`blobs/${digest}`), {
+                access: 'pull',
+                maxBody: 64 * 1024 * 1024
+            });
+            if (res.status !== 200)
+                throw this.unexpected(`GET blob ${digest}`, res);
+            if (sha256$1(res.body) !== digest)
+                throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`);
+            return res.body;
+        });
+    }
+    async putBlob(desc, data, opts = {}) {
+        if (await this.blobExists(desc.digest))
+            return 'exists';
+        const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
+        if (size !== desc.size)
+            throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
+        return this.retrying(async () => {
+            let location;
+            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
+            if (mountFrom) {
+                const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
+                const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
+                if (res.status === 201)
+                    return 'mounted';
+                if (res.status !== 202)
+                    throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res);
+                location = this.location(res);
+            }
+            else {
+                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
+                if (res.status !== 202)
+                    throw this.unexpected('starting an upload', res);
+                location = this.location(res);
+            }
+            const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
+            if (size > this.chunkSize) {
+                for (let start = 0; start < size; start += this.chunkSize) {
+                    const end = Math.min(size, start + this.chunkSize);
+                    const res = await this.send('PATCH', location, {
+                        access: 'push',
+                        headers: {
+                            'content-type': 'application/octet-stream',
+                            'content-range': `${start}-${end - 1}`,
+                            'content-length': String(end - start)
+                        },
+                        body: () => part(start, end)
+                    });
+                    if (res.status !== 202)
+                        throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res);
+                    location = this.location(res);
+                }
+                const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' });
+                this.checkPut(res, desc.digest);
+            }
+            else {
+                const res = await this.send('PUT', withDigest(location, desc.digest), {
+                    access: 'push',
+                    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+                    body: () => part(0, size)
+                });
+                this.checkPut(res, desc.digest);
+            }
+            return 'uploaded';
+        });
+    }
+    get mountable() {
+        return { host: this.ref.host, repository: this.ref.repository };
+    }
+    /** Mount a blob from another repository of this registry; false when the registry declined. */
+    async mountBlob(desc, fromRepository) {
+        if (fromRepository === this.ref.repository)
+            return this.blobExists(desc.digest);
+        return this.retrying(async () => {
+            const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
+            const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] });
+            if (res.status === 201)
+                return true;
+            if (res.status === 202) {
+                // Declined: the registry opened an upload session instead; close it.
+                await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined);
+                return false;
+            }
+            throw this.unexpected(`mount of ${desc.digest} from ${fromRepository}`, res);
+        });
+    }
+    /** Download a blob to a temp file, checked against its digest (base image layers, for copies). */
+    async openBlob(digest) {
+        const dir = join(tmpdir(), 'fast-build-blobs');
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, `${digest.slice(7)}.${process.pid}`);
+        // Each download goes to a name of its own and is renamed into place once verified: two reads
+        // of one blob at once (two builds in one process) must not write the same file, where one
+        // would truncate what the other is reading.
+        const part = `${file}.${randomBytes(6).toString('hex')}.part`;
+        try {
+            return await this.openBlobTo(digest, file, part);
+        }
+        finally {
+            rmSync(part, { force: true });
+        }
+    }
+    openBlobTo(digest, file, part) {
+        return this.retrying(async () => {
+            for (let attempt = 0; attempt < 2; attempt++) {
+                const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')]);
+                const res = await this.http.download({ url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} }, part);
+                if (res.status === 401 && attempt === 0) {
+                    this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) });
+                    this.auth.forget();
+                    continue;
+                }
+                if (isRetryableStatus(res.status))
+                    throw transientFromStatus('GET', this.url(`blobs/${digest}`), res.status, res.headers['retry-after']);
+                if (res.status !== 200)
+                    throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) });
+                if (res.digest !== digest) {
+                    throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (${res.digest})`);
+                }
+                renameSync(part, file);
+                return { file };
+            }
+            throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`);
+        });
+    }
+    /**
+     * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
+     * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
+     * the caller uploads the bytes it kept with putBlob, which is.
+     */
+    async beginBlob() {
+        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
+        if (start.status !== 202)
+            throw this.unexpected('starting an upload', start);
+        const location = this.location(start);
+        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
+        const auth = authorization ? { authorization } : {};
+        const patch = this.http.stream({
+            method: 'PATCH',
+            url: location,
+            headers: { ...auth, 'content-type': 'application/octet-stream' }
+        });
+        const cancel = async () => {
+            patch.abort();
+            // Let the registry drop the session now rather than when it expires.
+            await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined);
+        };
+        return {
+            write: (chunk) => patch.write(chunk),
+            commit: async (desc) => {
+                if (await this.blobExists(desc.digest)) {
+                    await cancel();
+                    return 'exists';
+                }
+                const res = await patch.end();
+                if (res.status !== 202)
+                    throw this.unexpected(`streaming ${desc.digest}`, res);
+                const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
+                this.checkPut(put, desc.digest);
+                return 'uploaded';
+            },
+            abort: cancel
+        };
+    }
+    checkPut(res, digest) {
+        if (res.status !== 201)
+            throw this.unexpected(`finishing the upload of ${digest}`, res);
+        const got = res.headers['docker-content-digest'];
+        if (got && got !== digest)
+            throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`);
+    }
+    location(res) {
+        const loc = res.headers['location'];
+        if (!loc)
+            throw new RegistryError(`${this.name}: an upload answer without a Location header`);
+        return new URL(loc, this.base).toString();
+    }
+    getManifest(ref) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`manifests/${ref}`), {
+                access: 'pull',
+                headers: { accept: ACCEPT_ANY_MANIFEST }
+            });
+            if (res.status === 404)
+                return null;
+            if (res.status !== 200)
+                throw this.unexpected(`GET manifest ${ref}`, res);
+            const digest = sha256$1(res.body);
+            if (isDigestRef(ref) && digest !== ref)
+                throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
+            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
+        });
+    }
+    putManifest(tag, bytes, mediaType) {
+        const digest = sha256$1(bytes);
+        if (tag !== null && !TAG_PATTERN.test(tag))
+            throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`);
+        const ref = tag ?? digest;
+        const url = this.url(`manifests/${ref}`);
+        let rechecked = false;
+        return this.retrying(async () => {
+            const res = await this.send('PUT', url, {
+                access: 'push',
+                headers: { 'content-type': mediaType },
+                body: () => bytes
+            });
+            if (res.status === 400 && errorCodes(res).includes('MANIFEST_BLOB_UNKNOWN')) {
+                // Concurrent pushes of the same blobs into one repository race in distribution: a blob
+                // whose upload got 201 can be unknown to a manifest PUT for a moment. When HEAD finds every
+                // blob the manifest names, the PUT is worth one more try; a blob really missing is named.
+                if (!rechecked) {
+                    const count = await this.checkReferenced(bytes, mediaType, ref);
+                    rechecked = true;
+                    throw new TransientHttpError(`PUT ${redactUrl(url)}: 400 MANIFEST_BLOB_UNKNOWN, yet all ${count} blobs it names are there (a registry race)`, null, 'status', this.ref.host);
+                }
+                throw new RegistryError(`${this.name}: the registry refused manifest ${ref} again with MANIFEST_BLOB_UNKNOWN${errorText(res)}, although HEAD finds every blob it names`, {}, "run again; if it keeps happening, the registry's storage disagrees with itself (check its logs)", true);
+            }
+            if (res.status !== 201 && res.status !== 200)
+                throw this.unexpected(`PUT manifest ${ref}`, res);
+            const got = res.headers['docker-content-digest'];
+            if (got && got !== digest)
+                throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
+            return digest;
+        });
+    }
+    /**
+     * HEAD every blob (or, for an index, every manifest) that `bytes` names, once each, without
+     * retries of its own (the operation around it retries). Returns how many were checked; throws a
+     * RegistryError naming those that are missing.
+     */
+    async checkReferenced(bytes, mediaType, ref) {
+        const parsed = parseManifest(bytes, mediaType, `manifest ${ref}`);
+        const wanted = parsed.kind === 'index'
+            ? parsed.index.manifests.map((d, i) => ({
+                desc: d,
+                what: `manifest ${i + 1} of ${parsed.index.manifests.length}`,
+                path: `manifests/${d.digest}`
+            }))
+            : [
+                { desc: parsed.manifest.config, what: 'config', path: `blobs/${parsed.manifest.config.digest}` },
+                ...parsed.manifest.layers
+                    // Foreign layers (with urls) are not in the registry by design.
+                    .filter((d) => !d.urls?.length)
+                    .map((d, i, all) => ({
+                    desc: d,
+                    what: `layer ${i + 1} of ${all.length}`,
+                    path: `blobs/${d.digest}`
+                }))
+            ];
+        const missing = [];
+        await Promise.all(wanted.map(async (w) => {
+            const res = await this.send('HEAD', this.url(w.path), {
+                access: 'pull',
+                ...(parsed.kind === 'index' ? { headers: { accept: ACCEPT_ANY_MANIFEST } } : {})
+            });
+            if (res.status === 404)
+                missing.push(`${w.what} ${w.desc.digest}`);
+            else if (res.status !== 200)
+                throw this.unexpected(`HEAD ${w.path}`, res);
+        }));
+        if (missing.length > 0) {
+            throw new RegistryError(`${this.name}: the registry refused manifest ${ref} (400 MANIFEST_BLOB_UNKNOWN): it does not have ${missing.sort().join(', ')}`, {}, 'run again: the next run uploads what is missing (a concurrent delete or a garbage collection of the repository may have removed it)');
+        }
+        return wanted.length;
+    }
+    async listTags() {
+        const tags = [];
+        let url = `${this.url('tags/list')}?n=1000`;
+        for (let page = 0; url && page < 1000; page++) {
+            const current = url;
+            const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }));
+            if (res.status === 404)
+                return [];
+            if (res.status !== 200)
+                throw this.unexpected('listing tags', res);
+            const body = JSON.parse(res.body.toString('utf8'));
+            tags.push(...(body.tags ?? []));
+            const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '');
+            url = next ? new URL(next[1], this.base).toString() : null;
+        }
+        return tags.sort();
+    }
+}
+/** The `code`s of a distribution-style JSON error body (`{"errors":[{"code":…}]}`). */
+function errorCodes(res) {
+    try {
+        const o = JSON.parse(res.body.toString('utf8'));
+        return (o.errors ?? []).map((e) => e.code).filter((c) => typeof c === 'string');
+    }
+    catch {
+        return [];
+    }
+}
+function withDigest(location, digest) {
+    const u = new URL(location);
+    u.searchParams.set('digest', digest);
+    return u.toString();
+}
+
 // An OCI image-layout directory as a store: `oci-layout`, `index.json` naming tagged manifests
 // (annotation org.opencontainers.image.ref.name, which skopeo and podman read as `oci:DIR:TAG`),
 // and `blobs/sha256/<hex>`. Blobs are written to a temp file, checked, then renamed, so a blob
@@ -2857,14 +3926,20 @@ class LayoutStore {
     dir;
     constructor(dir) {
         this.dir = resolve(dir);
-        this.name = `oci:${dir}`;
+        // Absolute, so what the build prints (`pushed oci:DIR:TAG`) works from any directory.
+        this.name = `oci:${this.dir}`;
     }
     blobPath(d) {
         return join(this.dir, 'blobs', digestAlgorithm(d), digestHex(d));
     }
     /** Create the layout files when missing; refuse a directory that is something else. */
     init() {
+        // A layout this creates gets a `.gitignore` of `*`: one made inside a checkout (`--store
+        // oci:./images`) then never shows in git status nor ships with git-tracked source.
+        const created = !existsSync(this.dir);
         mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+        if (created)
+            writeFileSync(join(this.dir, '.gitignore'), '*\n');
         const marker = join(this.dir, 'oci-layout');
         if (existsSync(marker)) {
             const v = JSON.parse(readFileSync(marker, 'utf8'))
@@ -3047,6 +4122,13 @@ class LayoutStore {
             });
         }
         return digest;
+    }
+    /**
+     * An image layout has no referrers API: a manifest with a `subject` is found only by reading
+     * every manifest, which skopeo, podman and umoci do not do. Referring artifacts are tagged.
+     */
+    async supportsReferrers() {
+        return false;
     }
     async listTags() {
         return this.readIndex()
@@ -3820,7 +4902,7 @@ function checkLayout(layout) {
         }
     }
 }
-function under(dir, rel) {
+function under$1(dir, rel) {
     return dir === '/' ? `/${rel}` : `${dir}/${rel}`;
 }
 // ---------------------------------------------------------------------------------------------
@@ -4112,7 +5194,7 @@ function planInstall(input) {
     const libDir = input.rootIsPurelib ? layout.purelib : layout.platlib;
     const schemePaths = {
         data: layout.data,
-        headers: under(layout.headers, input.headersName),
+        headers: under$1(layout.headers, input.headersName),
         platlib: layout.platlib,
         purelib: layout.purelib,
         scripts: layout.scripts
@@ -4142,7 +5224,7 @@ function planInstall(input) {
         const segs = entrySegments(e.name, wheel);
         const isData = e.name.split('/', 1)[0].endsWith('.data');
         if (!isData) {
-            root.push(file(under(libDir, segs.join('/')), e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
+            root.push(file(under$1(libDir, segs.join('/')), e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
             continue;
         }
         if (segs.length < 3) {
@@ -4152,7 +5234,7 @@ function planInstall(input) {
         if (!SCHEME_KEYS.includes(key)) {
             throw new WheelError(`unknown scheme key ${JSON.stringify(key)} in ${JSON.stringify(e.name)} (valid: ${SCHEME_KEYS.join(', ')})`, wheel, 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data', e.name);
         }
-        const dest = under(schemePaths[key], segs.slice(2).join('/'));
+        const dest = under$1(schemePaths[key], segs.slice(2).join('/'));
         const raw = e.name.split('/');
         const isScript = raw.length > 2 && raw[0].endsWith('.data') && raw[1] === 'scripts';
         if (!isScript) {
@@ -4184,20 +5266,20 @@ function planInstall(input) {
             throw bad('a callable suffix is required (module:function)');
         if (entry.name === '.' || entry.name === '..')
             throw bad('the script would be installed outside the scripts directory');
-        generated.push(file(under(layout.scripts, entry.name), true, {
+        generated.push(file(under$1(layout.scripts, entry.name), true, {
             kind: 'generated',
             content: entryPointScript(entry, layout.interpreter, input.pip)
         }));
     }
-    const distInfo = under(libDir, infoDir);
-    generated.push(file(under(distInfo, 'INSTALLER'), false, {
+    const distInfo = under$1(libDir, infoDir);
+    generated.push(file(under$1(distInfo, 'INSTALLER'), false, {
         kind: 'generated',
         content: Buffer.from(`${input.installer}\n`)
     }));
     if (input.requested) {
-        generated.push(file(under(distInfo, 'REQUESTED'), false, { kind: 'generated', content: Buffer.alloc(0) }));
+        generated.push(file(under$1(distInfo, 'REQUESTED'), false, { kind: 'generated', content: Buffer.alloc(0) }));
     }
-    generated.push(file(under(distInfo, 'RECORD'), false, { kind: 'record' }));
+    generated.push(file(under$1(distInfo, 'RECORD'), false, { kind: 'record' }));
     const winners = new Map();
     for (const f of [...root, ...data, ...scripts, ...generated]) {
         winners.delete(f.dest);
@@ -4525,12 +5607,15 @@ class DockerfileError extends FastBuildError {
 // every file pip may install it from, markers already evaluated (the closure is per target), local
 // source trees left out (they ship with the source layer). Two users: run-time groups (installed
 // when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
-function compare(a, b) {
+function compare$1(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
 }
-/** A URL fit to be written into an image or a build context: credentials never are. */
+/**
+ * A URL fit to be written into an image or a build context, or a message: credentials never are.
+ * The lock model's URLs have none already (see keepUserinfo); this holds for URLs from elsewhere.
+ */
 function withoutCredentials(url) {
-    return splitUserinfo(url).url;
+    return withoutUserinfo(url);
 }
 /** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
 function sha256s(pkg, files, o) {
@@ -4541,7 +5626,7 @@ function sha256s(pkg, files, o) {
             o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
         out.add(h.toLowerCase());
     }
-    return [...out].sort(compare);
+    return [...out].sort(compare$1);
 }
 /**
  * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
@@ -4581,7 +5666,7 @@ function pinnedRequirements(entries, target, o) {
             case 'url': {
                 const [file] = filesForTarget(pkg.files, target);
                 if (!file)
-                    o.refuse(pkg, `from ${s.url}`, 'the lock records no archive with a hash for it');
+                    o.refuse(pkg, `from ${withoutCredentials(s.url)}`, 'the lock records no archive with a hash for it');
                 const url = withoutCredentials(file.url ?? s.url);
                 out.push({
                     name: pkg.name,
@@ -4594,7 +5679,7 @@ function pinnedRequirements(entries, target, o) {
             }
             case 'git': {
                 if (o.git === 'refuse' || !s.commit)
-                    o.refuse(pkg, `from git ${s.url}`, s.commit ? o.why.git : 'the lock records no commit for it');
+                    o.refuse(pkg, `from git ${withoutCredentials(s.url)}`, s.commit ? o.why.git : 'the lock records no commit for it');
                 const url = withoutCredentials(s.url.replace(/^git\+/, ''));
                 out.push({
                     name: pkg.name,
@@ -4609,7 +5694,7 @@ function pinnedRequirements(entries, target, o) {
                 return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
         }
     }
-    return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''));
+    return out.sort((a, b) => compare$1(a.name, b.name) || compare$1(a.version ?? '', b.version ?? ''));
 }
 /** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
 function requirementIndexes(requirements) {
@@ -4818,7 +5903,7 @@ function parseEnv(list) {
     return env;
 }
 /** The deps config with our settings applied; unknown fields are kept as they were. */
-function appConfig(deps, layer, s, runtime = null) {
+function appConfig(deps, layer, s, runtime = null, project = null) {
     const config = { ...(deps.config ?? {}) };
     const env = parseEnv(config.Env);
     for (const [k, v] of Object.entries(s.env))
@@ -4852,7 +5937,12 @@ function appConfig(deps, layer, s, runtime = null) {
         config,
         rootfs: {
             type: 'layers',
-            diff_ids: [...deps.rootfs.diff_ids, ...(runtime ? [runtime.diffId] : []), layer.diffId]
+            diff_ids: [
+                ...deps.rootfs.diff_ids,
+                ...(runtime ? [runtime.diffId] : []),
+                ...(project ? [project.diffId] : []),
+                layer.diffId
+            ]
         },
         history: [
             ...(deps.history ?? []),
@@ -4861,6 +5951,15 @@ function appConfig(deps, layer, s, runtime = null) {
                     {
                         created: s.created,
                         created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
+                        comment: 'fast-build'
+                    }
+                ]
+                : []),
+            ...(project
+                ? [
+                    {
+                        created: s.created,
+                        created_by: `fast-build: ${project.distributions.join(', ')} installed (metadata, .pth${project.scripts ? `, ${project.scripts} script${project.scripts === 1 ? '' : 's'}` : ''})`,
                         comment: 'fast-build'
                     }
                 ]
@@ -4880,7 +5979,8 @@ function appImage(args) {
         throw new Error(`deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`);
     }
     const runtime = args.runtime ?? null;
-    const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime));
+    const project = args.project ?? null;
+    const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime, project));
     const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config);
     const layerDescriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
     const manifest = serialize(buildManifest({
@@ -4889,6 +5989,7 @@ function appImage(args) {
         layers: [
             ...m.layers,
             ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
+            ...(project ? [{ mediaType: project.mediaType, digest: project.digest, size: project.size }] : []),
             layerDescriptor
         ],
         // Docker schema 2 has no annotations; the labels carry the same facts there.
@@ -4938,6 +6039,7 @@ async function pushAppImage(args) {
     const pushedLayer = new Set();
     const children = [];
     let single = null;
+    const platforms = [];
     for (const p of deps.platforms) {
         // The same bytes carry the media type of the manifest family they are listed in.
         const mediaType = layerMediaType(p.manifest.mediaType, layer.compression);
@@ -4955,6 +6057,14 @@ async function pushAppImage(args) {
             args.onProgress?.(`run-time layer ${r.digest.slice(7, 19)} (${runtime.packages} packages, ${formatBytes(r.size)})`);
             countBlob(stats, await store.putBlob({ mediaType: runtimeType, digest: r.digest, size: r.size }, r.data ?? { file: r.file }), r.size);
             pushedLayer.add(r.digest);
+        }
+        const project = args.project?.(p.platform) ?? null;
+        const projectType = project ? layerMediaType(p.manifest.mediaType, project.blob.compression) : '';
+        if (project && !pushedLayer.has(project.blob.digest)) {
+            const b = project.blob;
+            args.onProgress?.(`project layer ${b.digest.slice(7, 19)} (${project.distributions.join(', ')}, ${formatBytes(b.size)})`);
+            countBlob(stats, await store.putBlob({ mediaType: projectType, digest: b.digest, size: b.size }, b.data ?? { file: b.file }), b.size);
+            pushedLayer.add(b.digest);
         }
         const image = appImage({
             depsManifest: p.manifest,
@@ -4978,9 +6088,21 @@ async function pushAppImage(args) {
                     packages: runtime.packages
                 }
                 : null,
+            project: project
+                ? {
+                    digest: project.blob.digest,
+                    size: project.blob.size,
+                    mediaType: projectType,
+                    diffId: project.blob.diffId,
+                    files: project.blob.entries,
+                    distributions: project.distributions,
+                    scripts: project.scripts
+                }
+                : null,
             settings
         });
         countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
+        platforms.push({ platform: p.platform, manifest: image.manifestDescriptor });
         if (deps.isIndex) {
             await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType);
             stats.uploaded++;
@@ -5026,16 +6148,7 @@ async function pushAppImage(args) {
         stats.uploaded++;
         stats.bytesUploaded += top.bytes.length;
     }
-    return { digest, mediaType: top.mediaType, tags: args.tags, stats };
-}
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    if (n < 1024 * 1024)
-        return `${(n / 1024).toFixed(1)} kB`;
-    if (n < 1024 ** 3)
-        return `${(n / 1024 / 1024).toFixed(1)} MB`;
-    return `${(n / 1024 ** 3).toFixed(2)} GB`;
+    return { digest, mediaType: top.mediaType, tags: args.tags, stats, platforms };
 }
 
 const DEFAULT_BUCKETS = 8;
@@ -5141,8 +6254,9 @@ function planLayers(packages, opts) {
 /** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
 const DEPS_MTIME = 315532800; // 1980-01-01T00:00:00Z
 const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString();
-/** Part of every cached layer's key: changing how layers are written must not reuse old ones. */
-const LAYER_FORMAT = 2;
+/** Part of every cached layer's key: changing how layers are written must not reuse old ones.
+ * 3: the descriptor records what each wheel installed where (for the verification). */
+const LAYER_FORMAT = 3;
 /** Packages the wheels builder cannot install, and why; the variant needs another builder. */
 class WheelsUnavailableError extends FastBuildError {
     variant;
@@ -5217,7 +6331,7 @@ function namingWheel(m) {
  * carries its own). Where two wheels of one layer install the same path, the later one wins, as
  * when pip installs them in that order.
  */
-function layerEntries(wheels) {
+function layerEntries$1(wheels) {
     const files = new Map();
     for (const w of wheels)
         for (const e of w.entries)
@@ -5254,7 +6368,10 @@ function knownLayer(key, workDir) {
     catch {
         return null; // a torn or foreign file: build the layer again
     }
-    if (typeof m.digest !== 'string' || typeof m.diffId !== 'string' || typeof m.size !== 'number')
+    if (typeof m.digest !== 'string' ||
+        typeof m.diffId !== 'string' ||
+        typeof m.size !== 'number' ||
+        !Array.isArray(m.dists))
         return null;
     const blob = join(workDir, 'layers', `${key}.tar.gz`);
     return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
@@ -5272,7 +6389,7 @@ async function buildLayerFile(key, members, layout, workDir) {
             for (const m of members)
                 wheels.push(await wheelLayerEntries(m.path, layout, { filename: m.filename }).catch(namingWheel(m)));
             // Errors found while the layer is written (a RECORD hash) name the wheel too.
-            layer = await buildLayer(layerEntries(wheels), {
+            layer = await buildLayer(layerEntries$1(wheels), {
                 mtime: DEPS_MTIME,
                 compression: 'gzip',
                 file: tmp
@@ -5286,7 +6403,12 @@ async function buildLayerFile(key, members, layout, workDir) {
         }
         renameSync(tmp, blob);
         // The descriptor last, written aside and renamed: a reader never sees half of it.
-        const meta = { digest: layer.digest, diffId: layer.diffId, size: layer.size };
+        const meta = {
+            digest: layer.digest,
+            diffId: layer.diffId,
+            size: layer.size,
+            dists: wheels.map((w) => installedDist(w.name, w.version, w.entries.map((e) => e.path), layout))
+        };
         const metaTmp = `${tmp}.json`;
         writeFileSync(metaTmp, JSON.stringify(meta));
         renameSync(metaTmp, join(dir, `${key}.json`));
@@ -5317,6 +6439,9 @@ async function placeBaseBlobs(ctx, descriptors, stats) {
 }
 async function buildDepsImage(variant, tag, ctx) {
     const progress = ctx.onProgress ?? (() => { });
+    const t0 = performance$1.now();
+    const since = (t) => (performance$1.now() - t) / 1000;
+    const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 };
     const notes = [];
     // 1. A wheel for every package on every platform, or a precise refusal.
     const perPlatform = variant.platforms.map((p) => ({
@@ -5326,6 +6451,7 @@ async function buildDepsImage(variant, tag, ctx) {
     const problems = perPlatform.flatMap((p) => p.problems);
     if (problems.length > 0)
         throw new WheelsUnavailableError(variant.name, problems);
+    const choose = since(t0);
     // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
     // wheel, which is then fetched (verified against the lock; cached by sha256).
     const unique = new Map();
@@ -5340,6 +6466,15 @@ async function buildDepsImage(variant, tag, ctx) {
         const wanted = shas.filter((sha) => !wheelPath.has(sha));
         if (wanted.length === 0)
             return;
+        const start = performance$1.now();
+        try {
+            await fetchWanted(wanted);
+        }
+        finally {
+            busy.fetch += since(start);
+        }
+    };
+    const fetchWanted = async (wanted) => {
         const missing = wanted.filter((sha) => !ctx.cache.has(sha));
         if (missing.length > 0 && ctx.restoreWheels) {
             const n = await ctx.restoreWheels(missing).catch(() => 0);
@@ -5374,6 +6509,7 @@ async function buildDepsImage(variant, tag, ctx) {
             progress(`downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
         }
     };
+    const tSizes = performance$1.now();
     const sizes = new Map();
     for (const sha of unique.keys()) {
         const n = knownSize(sha, ctx.workDir);
@@ -5384,10 +6520,14 @@ async function buildDepsImage(variant, tag, ctx) {
     await Promise.all([...unique.keys()]
         .filter((sha) => !sizes.has(sha))
         .map(async (sha) => sizes.set(sha, await unpackedSize(wheelPath.get(sha), unique.get(sha).file.name, sha, ctx.workDir))));
+    const sizesAndFetch = since(tSizes);
+    const tLayers = performance$1.now();
+    const fetchBeforeLayers = busy.fetch;
     // 3. Plan the layers of every platform.
     const platforms = perPlatform.map(({ plan: p, chosen }) => {
         const platform = formatPlatform(p.platform);
         const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
+        const resolved = ctx.layoutFor(p.platform);
         const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
         if (budget < 1 && chosen.length > 0) {
             throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
@@ -5401,11 +6541,11 @@ async function buildDepsImage(variant, tag, ctx) {
         }));
         const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes });
         notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
-        return { p, platform, baseImage, layering };
+        return { p, platform, baseImage, layering, resolved };
     });
     const jobs = new Map();
-    const jobOf = (shas) => {
-        const key = layerKeyOf(shas, ctx.layout);
+    const jobOf = (shas, layout) => {
+        const key = layerKeyOf(shas, layout);
         let job = jobs.get(key);
         if (!job) {
             job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false };
@@ -5414,9 +6554,9 @@ async function buildDepsImage(variant, tag, ctx) {
         return job;
     };
     const groupShas = (g) => g.packages.map((c) => c.key);
-    for (const { layering } of platforms)
+    for (const { layering, resolved } of platforms)
         for (const g of layering.groups)
-            jobOf(groupShas(g));
+            jobOf(groupShas(g), resolved.layout);
     await Promise.all([...jobs.values()]
         .filter((j) => j.known && !j.known.file)
         .map(async (j) => {
@@ -5424,9 +6564,9 @@ async function buildDepsImage(variant, tag, ctx) {
     }));
     const ready = (j) => j.known !== null && (j.known.file !== null || j.inRegistry);
     const buildShas = new Set();
-    for (const { layering } of platforms)
+    for (const { layering, resolved } of platforms)
         for (const g of layering.groups)
-            if (!ready(jobOf(groupShas(g))))
+            if (!ready(jobOf(groupShas(g), resolved.layout)))
                 for (const sha of groupShas(g))
                     buildShas.add(sha);
     await fetchWheels([...buildShas]);
@@ -5445,13 +6585,21 @@ async function buildDepsImage(variant, tag, ctx) {
     };
     // A layer shared by two platforms (pure wheels) is built once.
     const layers = new Map();
-    const layerFor = (shas) => {
-        const job = jobOf(shas);
+    const layerFor = (shas, layout) => {
+        const job = jobOf(shas, layout);
         let built = layers.get(job.key);
         if (!built) {
             built = ready(job)
                 ? Promise.resolve({ ...job.known.meta, file: job.known.file, built: false })
-                : handled(layerLimit(() => buildLayerFile(job.key, shas.map(member), ctx.layout, ctx.workDir)));
+                : handled(layerLimit(async () => {
+                    const start = performance$1.now();
+                    try {
+                        return await buildLayerFile(job.key, shas.map(member), layout, ctx.workDir);
+                    }
+                    finally {
+                        busy.layerBuild += since(start);
+                    }
+                }));
             layers.set(job.key, built);
         }
         return built;
@@ -5463,23 +6611,29 @@ async function buildDepsImage(variant, tag, ctx) {
     let single = null;
     // What was pushed, as the fast path needs it (no need to read it back from the store).
     const pushedImages = [];
-    for (const { p, platform, baseImage, layering } of platforms) {
+    for (const { p, platform, baseImage, layering, resolved } of platforms) {
+        const tBase = performance$1.now();
         await placeBaseBlobs(ctx, baseImage.manifest.layers, stats);
+        busy.baseBlobs += since(tBase);
         const manifestType = baseImage.manifest.mediaType;
         const mediaType = layerMediaType(manifestType, 'gzip');
-        const pushed = layering.groups.map((group, i) => handled(layerFor(group.packages.map((c) => c.key)).then((built) => pushLimit(async () => {
+        const pushed = layering.groups.map((group, i) => handled(layerFor(group.packages.map((c) => c.key), resolved.layout).then((built) => pushLimit(async () => {
             const desc = { mediaType, digest: built.digest, size: built.size };
+            const tUp = performance$1.now();
             const outcome = built.file
                 ? await ctx.store.putBlob(desc, { file: built.file })
                 : 'exists';
+            busy.upload += since(tUp);
             progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
             return { built, desc, outcome };
         }))));
         const layerDescriptors = [];
         const diffIds = [];
         const history = [];
+        const dists = [];
         for (const [i, group] of layering.groups.entries()) {
             const { built, desc, outcome } = await pushed[i];
+            dists.push(...built.dists);
             countBlob(stats, outcome, built.size);
             reports.push({
                 platform,
@@ -5499,6 +6653,15 @@ async function buildDepsImage(variant, tag, ctx) {
                 comment: 'fast-build'
             });
         }
+        // The image must work before it gets a config, a manifest or a tag: every package where the
+        // base image's Python reads, every script's interpreter present.
+        verifyInstall({
+            dists,
+            layout: resolved.layout,
+            resolved,
+            what: `deps image of ${variant.name} (${platform})`,
+            ...(ctx.projectFile ? { file: ctx.projectFile } : {})
+        });
         const baseConfig = baseImage.config;
         const config = {
             ...baseConfig,
@@ -5510,7 +6673,8 @@ async function buildDepsImage(variant, tag, ctx) {
                     'dev.fast-build.variant': variant.name,
                     'dev.fast-build.hash': variant.hash,
                     'org.opencontainers.image.base.name': ctx.base.reference,
-                    'org.opencontainers.image.base.digest': ctx.base.image.digest
+                    'org.opencontainers.image.base.digest': ctx.base.image.digest,
+                    [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
                 })
             },
             rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...diffIds] },
@@ -5547,6 +6711,8 @@ async function buildDepsImage(variant, tag, ctx) {
             config
         });
     }
+    const layersWall = since(tLayers);
+    const tTop = performance$1.now();
     // 7. The tagged manifest or index, last: only a complete image ever has the tag.
     const top = single ??
         (() => {
@@ -5563,11 +6729,25 @@ async function buildDepsImage(variant, tag, ctx) {
         isIndex: single === null,
         platforms: pushedImages
     };
+    const fetchInLayers = busy.fetch - fetchBeforeLayers;
+    const r2 = (n) => Math.round(n * 1000) / 1000;
+    const phases = {
+        choose: r2(choose),
+        fetch: r2(busy.fetch),
+        sizes: r2(Math.max(0, sizesAndFetch - fetchBeforeLayers)),
+        layers: r2(Math.max(0, layersWall - fetchInLayers - busy.baseBlobs)),
+        layerBuild: r2(busy.layerBuild),
+        upload: r2(busy.upload),
+        baseBlobs: r2(busy.baseBlobs),
+        manifests: r2(since(tTop)),
+        total: r2(since(t0))
+    };
     return {
         image,
         stats,
         layers: reports,
         notes,
+        phases,
         wheels: {
             total: unique.size,
             fetched: wheelPath.size,
@@ -5602,11 +6782,7 @@ function contextFiles(variant, platforms, lockPath) {
     };
     const files = [];
     for (const p of platforms) {
-        const reqs = pinnedRequirements(p.closure.installed, p.target, {
-            refuse,
-            git: 'allow',
-            why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
-        });
+        const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions(refuse));
         const hashed = reqs.filter((r) => r.hashes.length > 0);
         const vcs = reqs.filter((r) => r.hashes.length === 0);
         const { index, extra } = requirementIndexes(hashed);
@@ -5635,12 +6811,62 @@ function contextFiles(variant, platforms, lockPath) {
     }
     return files;
 }
+const pinOptions = (refuse) => ({
+    refuse,
+    git: 'allow',
+    why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
+});
+/**
+ * The index the requirements files install from (the lock's, else PyPI), for the first platform:
+ * where a pip wheel is fetched when the base image's Python has none. Call after contextFiles,
+ * which refuses what cannot be pinned.
+ */
+function lockIndexUrl(platforms) {
+    const p = platforms[0];
+    if (!p)
+        return PYPI_SIMPLE;
+    const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions((pkg) => {
+        throw new DockerfileError(`${pkg.name} cannot be pinned`);
+    }));
+    return requirementIndexes(reqs.filter((r) => r.hashes.length > 0)).index;
+}
+/**
+ * The newest pip wheel of an index listing that runs on `python` ("3.12.0"): a final release, not
+ * yanked, with a sha256 to check the download against, whose Requires-Python admits `python`.
+ * null when there is none.
+ */
+function newestPipWheel(files, python) {
+    let best = null;
+    for (const f of files) {
+        const m = /^pip-([^-]+)-(?:py3|py2\.py3)-none-any\.whl$/i.exec(f.filename);
+        const version = m ? parseVersion(m[1]) : null;
+        if (!version || isPrerelease(version) || f.yanked)
+            continue;
+        if (!/^[0-9a-f]{64}$/i.test(f.hashes['sha256'] ?? ''))
+            continue;
+        // An unparsable Requires-Python is taken as a no: a pip that cannot start fails the build late.
+        if (f.requiresPython && specifierSetContains(f.requiresPython, python) !== true)
+            continue;
+        if (!best || compareVersions(version, best.version) > 0)
+            best = { file: f, version };
+    }
+    return best?.file ?? null;
+}
+/**
+ * Whether an engine's output says the docker CLI has no buildx plugin: `docker buildx …` is then
+ * an unknown command, or plain `docker build` refuses buildx's flags.
+ */
+function saysBuildxMissing(lines) {
+    return lines.some((l) => /unknown command: docker buildx|'buildx' is not a docker command|unknown flag: --platform/.test(l));
+}
 /** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
 function buildArgsFor(args) {
     const ours = [
         ['FAST_BUILD_VARIANT', args.variant],
         ['FAST_BUILD_BASE', args.base]
     ];
+    if (args.python)
+        ours.push(['FAST_BUILD_PYTHON', args.python]);
     // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
     if (args.platforms.length === 1)
         ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
@@ -5688,11 +6914,16 @@ function engineCommands(r) {
     ];
 }
 
-// The Dockerfile builder's edge: write the build context, run the engine (docker buildx or
-// buildah) with its output streamed line by line, and hand back the deps image it pushed, read
-// from the registry like any other. What to write and which commands to run is dockerfile.ts's.
+// The Dockerfile builder's edge: write the build context (with a pip wheel when the base image's
+// Python has no pip), check that docker has buildx when the command needs it, run the engine
+// (docker buildx or buildah) with its output streamed line by line, and hand back the deps image
+// it pushed, read from the registry like any other. What to write and which commands to run is
+// dockerfile.ts's.
 /** How many of the build's last lines an error carries (and the job summary shows). */
 const LOG_TAIL_LINES = 20;
+/** What to do when docker has no buildx: said by the preflight check and by a failed build. */
+const BUILDX_HINT = 'install the buildx plugin (the docker-buildx or docker-buildx-plugin package), use docker/setup-buildx-action in the workflow, ' +
+    'or build with buildah: dockerfile-command = "buildah bud"';
 /** Run one command; every output line to `onLine`; the exit code and the last lines. */
 function runStreaming(argv, env, cwd, onLine) {
     return new Promise((resolve) => {
@@ -5728,6 +6959,64 @@ function runStreaming(argv, env, cwd, onLine) {
 function shown(argv) {
     return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ');
 }
+/**
+ * When `command` is `docker buildx …`, check that the docker found has the buildx plugin
+ * (`docker buildx version`), so that a missing plugin says so rather than failing the build with
+ * "unknown flag". A docker that is not found at all is left to the build, which says to install it.
+ */
+async function checkBuildx(command, env, cwd, variant) {
+    if (engineOf(command) !== 'docker' || command[1] !== 'buildx')
+        return;
+    const argv = [command[0], 'buildx', 'version'];
+    const { code, tail } = await runStreaming(argv, env, cwd, () => undefined);
+    if (code === 0 || code === 127)
+        return;
+    throw new DockerfileError(`${variant}: the Dockerfile builder runs ${command.join(' ')}, and ${command[0]} has no buildx plugin (${shown(argv)}: ${tail.find((l) => l.trim() !== '') ?? `exit ${code}`})`, { keyPath: 'tool.fast-build.dockerfile-command' }, BUILDX_HINT);
+}
+/**
+ * Put the newest pip wheel of `index` that runs on `python` into `dir`, its sha256 checked against
+ * the index page; the file name. A DockerfileError naming the index when it has none or fails.
+ */
+async function fetchPipWheel(index, python, dir, cache, why) {
+    const listing = new PackageIndex(index);
+    const fix = `use a base image whose Python has pip, or set index-url to an index that serves pip wheels (${why})`;
+    let files;
+    try {
+        files = await listing.files('pip');
+    }
+    catch (e) {
+        throw new DockerfileError(`${why}, and pip cannot be listed on the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    }
+    const wheel = newestPipWheel(files, pythonFull(python));
+    if (!wheel)
+        throw new DockerfileError(`${why}, and the index ${listing.url} lists no pip wheel (final, not yanked, with a sha256) for Python ${pythonFull(python)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    const version = /^pip-([^-]+)-/.exec(wheel.filename)[1];
+    let path;
+    try {
+        const [fetched] = await fetchArtifacts([
+            {
+                name: normalizeName('pip'),
+                version,
+                file: {
+                    name: wheel.filename,
+                    url: wheel.url,
+                    path: null,
+                    hashes: { sha256: wheel.hashes['sha256'].toLowerCase() },
+                    size: wheel.size ?? null,
+                    kind: 'wheel'
+                },
+                index
+            }
+        ], { cache });
+        path = fetched.path;
+    }
+    catch (e) {
+        throw new DockerfileError(`${why}, and ${wheel.filename} could not be fetched from the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    }
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(path, join(dir, wheel.filename));
+    return wheel.filename;
+}
 /** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
 async function buildDepsWithDockerfile(v, settings, tag, o) {
     const say = o.onProgress ?? (() => undefined);
@@ -5738,10 +7027,18 @@ async function buildDepsWithDockerfile(v, settings, tag, o) {
     mkdirSync(context, { recursive: true });
     for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
         writeFileSync(join(context, f.name), f.text);
+    // Always there (the generated Dockerfile copies it); holds a pip wheel only when needed.
+    mkdirSync(join(context, PIP_CONTEXT_DIR));
     let file;
     if (settings.path === null) {
         file = join(context, 'Dockerfile');
         writeFileSync(file, settings.text);
+        // Only the generated Dockerfile knows the wheel; a project's own Dockerfile brings its pip.
+        if (o.python && !o.python.hasPip) {
+            const index = o.mirror ?? indexConfigFor(lockIndexUrl(v.platforms), null, o.env);
+            const name = await fetchPipWheel(index, v.python, join(context, PIP_CONTEXT_DIR), o.cache ?? new ArtifactCache(join(defaultCacheDir(o.env), 'artifacts')), `${v.name}: the base image's ${o.python.interpreter} has no pip`);
+            say(`the base image's ${o.python.interpreter} has no pip: ${name} goes into the build context`);
+        }
     }
     else {
         file = isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path);
@@ -5753,20 +7050,34 @@ async function buildDepsWithDockerfile(v, settings, tag, o) {
         file,
         context,
         variant: v.name,
-        buildArgs: buildArgsFor({ settings, variant: v.name, base: o.base, platforms }),
+        buildArgs: buildArgsFor({
+            settings,
+            variant: v.name,
+            base: o.base,
+            platforms,
+            ...(o.python ? { python: o.python.interpreter } : {})
+        }),
         platforms,
         tag: ref,
         insecure: isLoopback(parseImageReference(ref, 'image').host),
         githubCache: Boolean(o.env['ACTIONS_RUNTIME_TOKEN']) && engineOf(settings.command) === 'docker'
     });
+    await checkBuildx(settings.command, o.env, context, v.name);
     const start = performance.now();
     for (const argv of commands) {
         say(`$ ${shown(argv)}`);
         const { code, tail } = await runStreaming(argv, o.env, context, (line) => say(line));
         if (code !== 0) {
-            throw new DockerfileError(`${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}; its last lines:\n${tail.join('\n')}`, settings.path ? { file: settings.path } : { keyPath: 'tool.fast-build.dockerfile' }, code === 127
+            const noBuildx = engineOf(argv) === 'docker' && saysBuildxMissing(tail);
+            throw new DockerfileError(`${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}${noBuildx ? `: ${argv[0]} has no buildx plugin` : ''}; its last lines:\n${tail.join('\n')}`, noBuildx
+                ? { keyPath: 'tool.fast-build.dockerfile-command' }
+                : settings.path
+                    ? { file: settings.path }
+                    : { keyPath: 'tool.fast-build.dockerfile' }, code === 127
                 ? `install ${argv[0]} or set dockerfile-command (for instance "buildah bud")`
-                : 'fix the Dockerfile or the packages it installs (the full log is above)');
+                : noBuildx
+                    ? BUILDX_HINT
+                    : 'fix the Dockerfile or the packages it installs (the full log is above)');
         }
     }
     const seconds = (performance.now() - start) / 1000;
@@ -5783,54 +7094,705 @@ async function buildDepsWithDockerfile(v, settings, tag, o) {
     };
 }
 
-// What git says about the checkout: the revision and its time (for labels and reproducible
-// timestamps) and where the source lives (for org.opencontainers.image.source), with any
-// credentials in remote URLs removed.
-function git(dir, args) {
-    return new Promise((resolve) => {
-        execFile('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => resolve(err ? null : stdout.trim() || null));
-    });
+// The project itself (and its local path/workspace packages) installed in the image the way an
+// editable install by its build backend would leave it (PEP 660, "Recording installed projects"):
+// the source layer already puts the code on PYTHONPATH, but without a `.dist-info` directory
+// `importlib.metadata.version("app")` raises, entry points are not registered and the
+// `[project.scripts]` commands do not exist. So for each package this writes, next to the deps
+// image's packages:
+//
+//   <site-packages>/<name>-<version>.dist-info/   METADATA, entry_points.txt, INSTALLER,
+//                                                 direct_url.json, RECORD
+//   <site-packages>/__editable__.<name>-<version>.pth   the package's import roots, one a line
+//   <scripts>/<script>                            console and gui script wrappers
+//
+// Pure: parsed pyproject tables in, layer entries out. The wrappers are the bytes the wheel
+// installer writes for a wheel's entry points (src/wheels/install.ts, which mirrors pip), so a
+// command behaves the same whether it comes from a dependency or from the project.
+//
+// What a build backend would write that this does not: the long description (the readme is a
+// file, and this module reads none), and anything a backend computes (dynamic dependencies, a
+// version from git): the caller passes the lock's version, else the version is `0+unknown`, and a
+// note says what is missing. Metadata-Version is 2.1, which every reader of installed
+// metadata understands; extra names are written normalized (PEP 685), as newer backends do.
+/** Written to `.dist-info/INSTALLER`. */
+const INSTALLER = 'fast-build';
+/** The version of a project whose version is dynamic and not in the lock. */
+const UNKNOWN_VERSION = '0+unknown';
+/** `<name>-<version>.dist-info`: name and version normalized, `-` → `_` (exactly one dash). */
+function distInfoName(name, version) {
+    return `${wheelName(name)}-${normalizedVersion(version).replace(/-/g, '_')}.dist-info`;
 }
-/** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
-function publicRepositoryUrl(remote) {
-    const scp = /^(?:[\w.-]+@)?([\w.-]+):(?!\/\/)(.+?)(?:\.git)?\/?$/.exec(remote);
-    if (scp && !remote.includes('://'))
-        return `https://${scp[1]}/${scp[2]}`;
-    try {
-        const u = new URL(remote);
-        if (!['http:', 'https:', 'ssh:', 'git:'].includes(u.protocol))
+/** The binary distribution format's escaping of a name: runs of `-_.` → `_`, lowercase. */
+function wheelName(name) {
+    return name.replace(/[-_.]+/g, '_').toLowerCase();
+}
+function normalizedVersion(version) {
+    const v = parseVersion(version);
+    return v === null ? version : versionToString(v);
+}
+// ---------------------------------------------------------------------------------------------
+// pyproject.toml → metadata
+const CONSOLE = 'console_scripts';
+const GUI = 'gui_scripts';
+// importlib.metadata's EntryPoint.pattern: `module[:attr][ [extras]]`.
+const OBJECT_REFERENCE = /^\s*[\w.]+\s*(:\s*[\w.]+\s*)?(\[.*\]\s*)?$/u;
+/** A TOML key as it reads in a key path: bare when it can be, else quoted. */
+function key(k) {
+    return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
+}
+function singleLine(text) {
+    return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+class MetadataReader {
+    pkg;
+    project;
+    poetry;
+    r;
+    notes = [];
+    constructor(pkg, project, poetry) {
+        this.pkg = pkg;
+        this.project = project;
+        this.poetry = poetry;
+        this.r = new TomlReader(pkg.file, ConfigError);
+    }
+    note(text) {
+        this.notes.push(`${this.pkg.file}: ${text}`);
+    }
+    dynamic() {
+        return new Set(this.r.optStrings(this.project?.['dynamic'], 'project.dynamic') ?? []);
+    }
+    name() {
+        const fromProject = this.r.optString(this.project?.['name'], 'project.name');
+        const name = fromProject ?? this.r.optString(this.poetry?.['name'], 'tool.poetry.name');
+        if (name === undefined)
             return null;
-        return `https://${u.hostname}${u.pathname.replace(/\.git\/?$/, '').replace(/\/$/, '')}`;
+        if (!isValidName(name)) {
+            this.r.fail(fromProject !== undefined ? 'project.name' : 'tool.poetry.name', `${JSON.stringify(name)} is not a valid project name`, 'use letters, digits and "-", "_", "." (starting and ending with a letter or digit)');
+        }
+        return name;
     }
-    catch {
-        return null;
+    version() {
+        const at = this.project?.['version'] !== undefined ? 'project.version' : 'tool.poetry.version';
+        const written = this.r.optString(this.project?.['version'], 'project.version') ??
+            this.r.optString(this.poetry?.['version'], 'tool.poetry.version');
+        if (written !== undefined) {
+            const v = parseVersion(written);
+            if (v === null) {
+                this.r.fail(at, `${JSON.stringify(written)} is not a PEP 440 version`, 'write a version such as 1.0.0, 2.1rc1 or 0.3.dev4');
+            }
+            return versionToString(v);
+        }
+        const locked = this.pkg.lockVersion === null ? null : parseVersion(this.pkg.lockVersion);
+        if (locked)
+            return versionToString(locked);
+        this.note(`the version is dynamic and the lock has none, so the project is installed as version ${UNKNOWN_VERSION}` +
+            ' (importlib.metadata.version() returns that)');
+        return UNKNOWN_VERSION;
+    }
+    summary() {
+        const text = this.r.optString(this.project?.['description'], 'project.description') ??
+            this.r.optString(this.poetry?.['description'], 'tool.poetry.description');
+        return text === undefined || singleLine(text) === '' ? null : singleLine(text);
+    }
+    requiresPython() {
+        const written = this.r.optString(this.project?.['requires-python'], 'project.requires-python');
+        if (written !== undefined)
+            return singleLine(written) || null;
+        const deps = this.poetryDependencies();
+        const python = deps ? this.r.optString(deps['python'], 'tool.poetry.dependencies.python') : undefined;
+        return python === undefined
+            ? null
+            : this.poetryConstraint(python, 'tool.poetry.dependencies.python', 'python');
+    }
+    poetryDependencies() {
+        return this.r.optTable(this.poetry?.['dependencies'], 'tool.poetry.dependencies');
+    }
+    /** A Poetry constraint as one PEP 440 specifier set ('' for any version). */
+    poetryConstraint(constraint, keyPath, what) {
+        const alternatives = poetryToPep440(constraint);
+        if (alternatives === null) {
+            this.note(`${keyPath}: cannot read the constraint ${JSON.stringify(constraint)}; METADATA gives ${what} without it`);
+            return '';
+        }
+        if (alternatives.some((a) => a.length === 0))
+            return '';
+        if (alternatives.length > 1) {
+            // PEP 440 has no "or": a union cannot be written as one specifier set.
+            this.note(`${keyPath}: ${JSON.stringify(constraint)} is a union, which METADATA cannot state; ${what} is given without it`);
+            return '';
+        }
+        return alternatives[0].join(',');
+    }
+    requires() {
+        const list = this.project?.['dependencies'];
+        if (list !== undefined) {
+            return this.r
+                .strings(list, 'project.dependencies')
+                .map((text, i) => this.requirement(text, `project.dependencies[${i}]`));
+        }
+        const deps = this.poetryDependencies();
+        if (deps)
+            return this.poetryRequirements(deps)
+                .filter((d) => !d.optional)
+                .map((d) => formatRequirement(d.req));
+        if (this.dynamic().has('dependencies')) {
+            this.note('the dependencies are dynamic (the build backend computes them); METADATA lists none');
+        }
+        return [];
+    }
+    requirement(text, keyPath) {
+        return formatRequirement(parseRequirement(text, { file: this.pkg.file, keyPath }));
+    }
+    extras() {
+        const out = new Map();
+        const add = (extra, req) => {
+            const name = normalizeExtra(extra);
+            const marker = andMarkers(req.marker, parseMarker(`extra == "${name}"`));
+            const list = out.get(name) ?? [];
+            list.push(formatRequirement({ ...req, marker }));
+            out.set(name, list);
+        };
+        const optional = this.r.optTable(this.project?.['optional-dependencies'], 'project.optional-dependencies');
+        if (optional) {
+            for (const [extra, list] of Object.entries(optional)) {
+                const at = `project.optional-dependencies.${key(extra)}`;
+                if (!out.has(normalizeExtra(extra)))
+                    out.set(normalizeExtra(extra), []);
+                this.r
+                    .strings(list, at)
+                    .forEach((text, i) => add(extra, parseRequirement(text, { file: this.pkg.file, keyPath: `${at}[${i}]` })));
+            }
+            return out;
+        }
+        const poetryExtras = this.r.optTable(this.poetry?.['extras'], 'tool.poetry.extras');
+        const deps = this.poetryDependencies();
+        if (poetryExtras) {
+            const optionalDeps = deps ? this.poetryRequirements(deps).filter((d) => d.optional) : [];
+            for (const [extra, names] of Object.entries(poetryExtras)) {
+                const at = `tool.poetry.extras.${key(extra)}`;
+                if (!out.has(normalizeExtra(extra)))
+                    out.set(normalizeExtra(extra), []);
+                for (const written of this.r.strings(names, at)) {
+                    const name = normalizeName(written.replace(/\[.*$/, ''));
+                    const found = optionalDeps.filter((d) => d.req.name === name);
+                    if (found.length === 0) {
+                        this.note(`${at}: ${JSON.stringify(written)} is not an optional dependency in tool.poetry.dependencies; the extra leaves it out`);
+                    }
+                    for (const d of found)
+                        add(extra, d.req);
+                }
+            }
+        }
+        else if (this.dynamic().has('optional-dependencies')) {
+            this.note('the optional dependencies are dynamic (the build backend computes them); METADATA lists none');
+        }
+        return out;
+    }
+    /** [tool.poetry.dependencies] as poetry-core writes them into METADATA (python left out). */
+    poetryRequirements(deps) {
+        const out = [];
+        for (const [name, spec] of Object.entries(deps)) {
+            if (name.toLowerCase() === 'python')
+                continue;
+            // A list is Poetry's "multiple constraints": one requirement per entry, each with its markers.
+            const specs = Array.isArray(spec) ? spec : [spec];
+            specs.forEach((s, i) => {
+                const at = `tool.poetry.dependencies.${key(name)}${Array.isArray(spec) ? `[${i}]` : ''}`;
+                out.push(this.poetryRequirement(name, s, at));
+            });
+        }
+        return out;
+    }
+    poetryRequirement(name, spec, at) {
+        const parse = (text) => parseRequirement(text, { file: this.pkg.file, keyPath: at });
+        if (typeof spec === 'string')
+            return { req: parse(name + this.poetryConstraint(spec, at, name)), optional: false };
+        const t = this.r.table(spec, at);
+        const extras = this.r.optStrings(t['extras'], `${at}.extras`) ?? [];
+        const head = name + (extras.length > 0 ? `[${extras.join(',')}]` : '');
+        const markers = [];
+        const written = this.r.optString(t['markers'], `${at}.markers`);
+        if (written)
+            markers.push(written);
+        const python = this.r.optString(t['python'], `${at}.python`);
+        const pythonMarker = python === undefined ? null : pythonConstraintMarker(python);
+        if (pythonMarker)
+            markers.push(pythonMarker);
+        const platform = this.r.optString(t['platform'], `${at}.platform`);
+        if (platform)
+            markers.push(`sys_platform == ${JSON.stringify(platform)}`);
+        const marker = markers.length === 0 ? '' : markers.map((m) => (markers.length > 1 ? `(${m})` : m)).join(' and ');
+        let body;
+        const git = this.r.optString(t['git'], `${at}.git`);
+        const url = this.r.optString(t['url'], `${at}.url`);
+        if (git !== undefined) {
+            const rev = this.r.optString(t['rev'], `${at}.rev`) ??
+                this.r.optString(t['tag'], `${at}.tag`) ??
+                this.r.optString(t['branch'], `${at}.branch`);
+            const sub = this.r.optString(t['subdirectory'], `${at}.subdirectory`);
+            const base = git.startsWith('git+') ? git : `git+${git}`;
+            body = `${head} @ ${base}${rev ? `@${rev}` : ''}${sub ? `#subdirectory=${sub}` : ''}${marker ? ' ' : ''}`;
+        }
+        else if (url !== undefined) {
+            body = `${head} @ ${url}${marker ? ' ' : ''}`;
+        }
+        else if (t['path'] !== undefined) {
+            // poetry-core writes a file:// URL of the build machine's directory, which means nothing in
+            // the image; the package is installed here by name (it is one of the local packages).
+            body = head;
+        }
+        else {
+            const version = this.r.optString(t['version'], `${at}.version`) ?? '*';
+            body = head + this.poetryConstraint(version, `${at}.version`, name);
+        }
+        return {
+            req: parse(marker ? `${body}; ${marker}` : body),
+            optional: this.r.optBool(t['optional'], `${at}.optional`) ?? false
+        };
+    }
+    entryPoints() {
+        const groups = new Map();
+        const put = (group, name, value, at) => {
+            const g = groups.get(group) ?? new Map();
+            groups.set(group, g);
+            const prev = g.get(name);
+            if (prev !== undefined) {
+                if (prev !== value)
+                    this.note(`${at}: ${group} ${JSON.stringify(name)} is declared twice; the first (${prev}) is kept`);
+                return;
+            }
+            checkEntryPoint(this.pkg.file, group, name, value, at);
+            g.set(name, value);
+        };
+        const fromTable = (group, table, at) => {
+            for (const [name, value] of Object.entries(this.r.optTable(table, at) ?? {})) {
+                put(group, name, this.r.string(value, `${at}.${key(name)}`), `${at}.${key(name)}`);
+            }
+        };
+        groups.set(CONSOLE, new Map());
+        groups.set(GUI, new Map());
+        fromTable(CONSOLE, this.project?.['scripts'], 'project.scripts');
+        fromTable(GUI, this.project?.['gui-scripts'], 'project.gui-scripts');
+        const more = this.r.optTable(this.project?.['entry-points'], 'project.entry-points') ?? {};
+        for (const [group, table] of Object.entries(more)) {
+            const at = `project.entry-points.${key(group)}`;
+            if (group === CONSOLE || group === GUI) {
+                this.r.fail(at, `${group} cannot be declared as an entry-point group (PEP 621)`, `move them to [project.${group === CONSOLE ? 'scripts' : 'gui-scripts'}]`);
+            }
+            fromTable(group, table, at);
+        }
+        const poetryScripts = this.r.optTable(this.poetry?.['scripts'], 'tool.poetry.scripts') ?? {};
+        for (const [name, spec] of Object.entries(poetryScripts)) {
+            const at = `tool.poetry.scripts.${key(name)}`;
+            const script = this.poetryScript(name, spec, at);
+            if (script)
+                put(CONSOLE, name, script.value, script.at);
+        }
+        const plugins = this.r.optTable(this.poetry?.['plugins'], 'tool.poetry.plugins') ?? {};
+        for (const [group, table] of Object.entries(plugins))
+            fromTable(group, table, `tool.poetry.plugins.${key(group)}`);
+        for (const [group, g] of groups)
+            if (g.size === 0)
+                groups.delete(group);
+        return groups;
+    }
+    /** poetry-core's forms: `"mod:func"`, `{ callable = … }` (Poetry 1), `{ reference = …, type = "console" }`. */
+    poetryScript(name, spec, at) {
+        if (typeof spec === 'string')
+            return { value: spec, at };
+        const t = this.r.table(spec, at);
+        const type = this.r.optString(t['type'], `${at}.type`) ?? 'console';
+        if (type === 'file') {
+            this.note(`${at}: a script of type "file" is not installed (its file is copied by poetry build only); run it by its path`);
+            return null;
+        }
+        if (type !== 'console') {
+            this.r.fail(`${at}.type`, `unknown script type ${JSON.stringify(type)}`, 'use type = "console" (or "file")');
+        }
+        const field = t['callable'] !== undefined ? 'callable' : 'reference';
+        if (t[field] === undefined) {
+            this.r.fail(at, 'the script has neither callable nor reference', `write ${key(name)} = "package.module:function"`);
+        }
+        const reference = this.r.string(t[field], `${at}.${field}`);
+        const extras = this.r.optStrings(t['extras'], `${at}.extras`) ?? [];
+        return { value: reference + (extras.length > 0 ? ` [${extras.join(', ')}]` : ''), at: `${at}.${field}` };
     }
 }
-async function gitInfo(dir, env = process.env) {
-    // Two processes at once: HEAD's hash and commit time, and the origin remote.
-    const [log, remote] = await Promise.all([
-        git(dir, ['log', '-1', '--format=%H %ct']),
-        git(dir, ['config', '--get', 'remote.origin.url'])
-    ]);
-    const [head, time] = (log ?? '').split(' ');
-    const revision = env['GITHUB_SHA'] || head || null;
-    const server = env['GITHUB_SERVER_URL'];
-    const repo = env['GITHUB_REPOSITORY'];
-    return {
-        revision,
-        commitTime: time && /^\d+$/.test(time) ? Number(time) : null,
-        sourceUrl: server && repo ? `${server.replace(/\/$/, '')}/${repo}` : remote ? publicRepositoryUrl(remote) : null
-    };
+/** An entry point must be an object reference; a script's needs `module:function` (pip runs it). */
+function checkEntryPoint(file, group, name, value, at) {
+    const script = group === CONSOLE || group === GUI;
+    const parsed = parseExportEntry(`${name} = ${value}`);
+    const badName = name.trim() !== name || name === '' || name.startsWith('[') || name.includes('=') || /[\0\r\n]/.test(name);
+    // A script's name becomes a file name, so it must be what distlib reads as the whole name.
+    const badScriptName = script && (parsed === null || parsed === 'invalid' || parsed.name !== name || /^\.+$/.test(name));
+    if (badName || badScriptName) {
+        throw new ConfigError(`${JSON.stringify(name)} is not a valid ${script ? 'script' : 'entry point'} name`, { file, keyPath: at }, script
+            ? 'name scripts with letters, digits and "-", "_", ".", "+"'
+            : 'use a name without "=", not starting with "["');
+    }
+    const ok = OBJECT_REFERENCE.test(value) &&
+        (!script ||
+            (parsed !== null &&
+                parsed !== 'invalid' &&
+                parsed.suffix !== null &&
+                parsed.prefix === value.split(':')[0].trim()));
+    if (!ok) {
+        throw new ConfigError(`${JSON.stringify(value)} is not a ${script ? '"module:function" reference' : 'valid object reference'}`, { file, keyPath: at }, script
+            ? `write ${key(name)} = "package.module:function", naming the function the command runs`
+            : `write ${key(name)} = "package.module:object"`);
+    }
+}
+/** What a package's pyproject.toml says, or null (and a note) when it names no project. */
+function projectMetadata(pkg, notes = []) {
+    const project = isTable(pkg.pyproject['project']) ? pkg.pyproject['project'] : undefined;
+    const tool = isTable(pkg.pyproject['tool']) ? pkg.pyproject['tool'] : undefined;
+    const poetry = tool && isTable(tool['poetry']) ? tool['poetry'] : undefined;
+    const m = new MetadataReader(pkg, project, poetry);
+    try {
+        const name = m.name();
+        if (name === null) {
+            m.note('names no project ([project] name or [tool.poetry] name), so it is not installed (no .dist-info, no scripts)');
+            return null;
+        }
+        return {
+            name,
+            version: m.version(),
+            summary: m.summary(),
+            requiresPython: m.requiresPython(),
+            requires: m.requires(),
+            extras: m.extras(),
+            entryPoints: m.entryPoints()
+        };
+    }
+    finally {
+        notes.push(...m.notes);
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// metadata → files
+/** METADATA (core metadata 2.1): the fields importlib.metadata and pip read. */
+function metadataText(m) {
+    const lines = ['Metadata-Version: 2.1', `Name: ${m.name}`, `Version: ${m.version}`];
+    if (m.summary !== null)
+        lines.push(`Summary: ${m.summary}`);
+    if (m.requiresPython !== null)
+        lines.push(`Requires-Python: ${m.requiresPython}`);
+    for (const r of m.requires)
+        lines.push(`Requires-Dist: ${r}`);
+    for (const [extra, reqs] of m.extras) {
+        lines.push(`Provides-Extra: ${extra}`);
+        for (const r of reqs)
+            lines.push(`Requires-Dist: ${r}`);
+    }
+    return lines.join('\n') + '\n';
+}
+/** entry_points.txt as setuptools writes it: console, gui, then the other groups by name. */
+function entryPointsText(groups) {
+    const rank = (g) => (g === CONSOLE ? 0 : g === GUI ? 1 : 2);
+    const order = [...groups.keys()].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    return order
+        .map((g) => `[${g}]\n${[...groups.get(g)].map(([name, value]) => `${name} = ${value}\n`).join('')}\n`)
+        .join('');
+}
+/** Python's `urllib.parse.quote(path)`: UTF-8 bytes outside the unreserved set and `/` escaped. */
+function quotePath(path) {
+    return [...Buffer.from(path, 'utf8')]
+        .map((b) => {
+        const c = String.fromCharCode(b);
+        return /[A-Za-z0-9_.~/-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    })
+        .join('');
+}
+/** direct_url.json for an editable install of a directory, as pip writes it (sorted keys). */
+function directUrlText(dirInImage) {
+    return `{"dir_info": {"editable": true}, "url": ${JSON.stringify(`file://${quotePath(dirInImage)}`)}}`;
+}
+function checkAbsolute(path, what, file) {
+    if (!path.startsWith('/') ||
+        posix.normalize(path) !== path ||
+        (path !== '/' && path.endsWith('/')) ||
+        /[\0\r\n]/.test(path)) {
+        throw new ConfigError(`${what} must be a normalized absolute path inside the image, not ${JSON.stringify(path)}`, file ? { file } : {}, `give ${what} as an absolute path such as /app`);
+    }
+}
+function under(dir, name) {
+    return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
 }
 /**
- * The one timestamp of a build (tar mtimes, `created`): SOURCE_DATE_EPOCH when set (the
- * reproducible-builds convention), else the commit's time, else the epoch.
+ * The files an editable install of each package leaves in site-packages and the scripts
+ * directory. Packages are taken in order: a later package with an already-installed name is
+ * skipped, and a script a package before it already wrote is left as the first wrote it (both with
+ * a note), so list the project first.
  */
-function buildEpoch(info, env = process.env) {
-    const sde = env['SOURCE_DATE_EPOCH'];
-    if (sde && /^\d+$/.test(sde.trim()))
-        return Number(sde.trim());
-    return info.commitTime ?? 0;
+function projectInstallFiles(input) {
+    const { layout } = input;
+    checkAbsolute(layout.sitePackages, 'the site-packages directory');
+    checkAbsolute(layout.scripts, 'the scripts directory');
+    const notes = [];
+    const files = [];
+    const scripts = new Map(); // script path → the package that wrote it
+    const distributions = [];
+    const installed = new Map();
+    for (const pkg of input.packages) {
+        checkAbsolute(pkg.dirInImage, 'the package directory', pkg.file);
+        for (const root of pkg.importRoots)
+            checkAbsolute(root, 'an import root', pkg.file);
+        const meta = projectMetadata(pkg, notes);
+        if (meta === null)
+            continue;
+        const normalized = normalizeName(meta.name);
+        const first = installed.get(normalized);
+        if (first !== undefined) {
+            notes.push(`${pkg.file}: ${meta.name} is already installed from ${first}; this one is skipped`);
+            continue;
+        }
+        installed.set(normalized, pkg.file);
+        const distInfo = distInfoName(meta.name, meta.version);
+        const stem = distInfo.slice(0, -'.dist-info'.length);
+        const own = [];
+        const text = (path, content, executable = false) => own.push({ path, bytes: Buffer.from(content, 'utf8'), executable });
+        const inDistInfo = (name) => under(under(layout.sitePackages, distInfo), name);
+        text(inDistInfo('METADATA'), metadataText(meta));
+        text(inDistInfo('INSTALLER'), `${INSTALLER}\n`);
+        text(inDistInfo('direct_url.json'), directUrlText(pkg.dirInImage));
+        if (meta.entryPoints.size > 0)
+            text(inDistInfo('entry_points.txt'), entryPointsText(meta.entryPoints));
+        // site.py adds each existing directory a .pth line names to sys.path, after PYTHONPATH: the
+        // package imports wherever the interpreter runs from, as after `pip install -e`.
+        if (pkg.importRoots.length > 0) {
+            text(under(layout.sitePackages, `__editable__.${stem}.pth`), [...new Set(pkg.importRoots)].map((r) => `${r}\n`).join(''));
+        }
+        for (const group of [CONSOLE, GUI]) {
+            for (const [name, value] of meta.entryPoints.get(group) ?? []) {
+                const path = under(layout.scripts, name);
+                const by = scripts.get(path);
+                if (by !== undefined) {
+                    notes.push(`${pkg.file}: the script ${name} is already installed from ${by}; this one is skipped`);
+                    continue;
+                }
+                const entry = parseExportEntry(`${name} = ${value}`);
+                // checkEntryPoint has refused anything else.
+                if (entry === null || entry === 'invalid')
+                    throw new Error(`unreachable: ${name} = ${value}`);
+                scripts.set(path, pkg.file);
+                own.push({
+                    path,
+                    bytes: entryPointScript(entry, layout.interpreter, layout.pip ?? 'pip-23'),
+                    executable: true
+                });
+            }
+        }
+        const recordPath = inDistInfo('RECORD');
+        const rows = own.map((f) => ({
+            path: posix.relative(layout.sitePackages, f.path),
+            hash: recordHash(createHash('sha256').update(f.bytes).digest()),
+            size: String(f.bytes.length)
+        }));
+        // RECORD lists itself last, without a hash (it cannot hold its own).
+        const record = formatRecord(rows) +
+            formatRecord([{ path: posix.relative(layout.sitePackages, recordPath), hash: '', size: '' }]);
+        text(recordPath, record);
+        files.push(...own);
+        distributions.push({
+            name: meta.name,
+            version: meta.version,
+            distInfo: under(layout.sitePackages, distInfo)
+        });
+    }
+    return {
+        entries: layerEntries(files),
+        scripts: [...scripts.keys()].sort(compare),
+        distributions,
+        notes
+    };
+}
+/** Every directory above the files, then the files, sorted by path (relative to the image root). */
+function layerEntries(files) {
+    const dirs = new Set();
+    for (const f of files) {
+        const parts = f.path.slice(1).split('/');
+        for (let i = 1; i < parts.length; i++)
+            dirs.add(parts.slice(0, i).join('/'));
+    }
+    const entries = [...dirs].map((path) => ({ type: 'dir', path }));
+    for (const f of files) {
+        const bytes = f.bytes;
+        entries.push({
+            type: 'file',
+            path: f.path.slice(1),
+            executable: f.executable,
+            size: bytes.length,
+            content: () => bytes
+        });
+    }
+    return entries.sort((a, b) => compare(a.path, b.path));
+}
+
+// The edge of project-install.ts: read the pyproject.toml of the project and of each local package
+// the source layer ships, and build the small layer that installs them (their .dist-info, .pth
+// and commands) where the deps image's Python reads packages. Its bytes depend only on that
+// metadata and the layout, so a code change leaves it as it was.
+/** The packages to install: every shipped package with a pyproject.toml that is not virtual. */
+function localProjects(plan, source, refs) {
+    const notes = [];
+    const versions = new Map();
+    for (const v of plan.variants)
+        for (const p of v.platforms)
+            for (const e of p.closure.local)
+                if (e.package.version)
+                    versions.set(e.package.name, e.package.version);
+    const virtual = new Set(refs.filter((r) => r.virtual).map((r) => r.path));
+    const projects = [];
+    for (const pkg of source.packages) {
+        const file = join(plan.project.dir, pkg.path, 'pyproject.toml');
+        const display = relative(process.cwd(), file) || 'pyproject.toml';
+        if (virtual.has(pkg.path)) {
+            // As uv does: a virtual project (no [build-system]) is not installed, only its dependencies.
+            notes.push(`${display}: not installed as a package (the lock marks it virtual); its code is on PYTHONPATH`);
+            continue;
+        }
+        if (!existsSync(file))
+            continue;
+        const { data } = readTomlFile(file, display);
+        if (!installable(data)) {
+            notes.push(`${display}: not installed as a package (package mode is off); its code is on PYTHONPATH`);
+            continue;
+        }
+        const name = projectName(data);
+        projects.push({
+            pyproject: data,
+            file: display,
+            dirInImage: pkg.dir,
+            importRoots: pkg.importRoots,
+            lockVersion: name ? (versions.get(normalizeName(name)) ?? null) : null
+        });
+    }
+    return { projects, notes };
+}
+function table$1(v) {
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null;
+}
+function projectName(data) {
+    const n = table$1(data['project'])?.['name'] ?? table$1(table$1(data['tool'])?.['poetry'])?.['name'];
+    return typeof n === 'string' ? n : null;
+}
+/** Poetry's `package-mode = false` and uv's `package = false` mean "not a package": nothing to install. */
+function installable(data) {
+    const tool = table$1(data['tool']);
+    if (table$1(tool?.['poetry'])?.['package-mode'] === false)
+        return false;
+    if (table$1(tool?.['uv'])?.['package'] === false)
+        return false;
+    return true;
+}
+/** The project layer for one deps image's Python, checked to land on its sys.path. */
+async function projectLayer(args) {
+    if (args.projects.length === 0)
+        return { layer: null, notes: [] };
+    const layout = {
+        sitePackages: args.python.sitePackages,
+        scripts: args.python.scripts,
+        interpreter: args.python.interpreter
+    };
+    const installed = projectInstallFiles({ packages: args.projects, layout });
+    if (installed.distributions.length === 0)
+        return { layer: null, notes: installed.notes };
+    const [major, minor] = args.python.version.split('.').map(Number);
+    const pyLayout = {
+        purelib: layout.sitePackages,
+        platlib: layout.sitePackages,
+        scripts: layout.scripts,
+        data: '/',
+        headers: '/',
+        interpreter: layout.interpreter,
+        python: { major: major ?? 3, minor: minor ?? 0 }
+    };
+    verifyInstall({
+        dists: installed.distributions.map((d) => installedDist(d.name, d.version, installed.entries.filter((e) => e.type === 'file').map((e) => e.path), pyLayout)),
+        layout: pyLayout,
+        // The interpreter is the deps image's own, checked when it was built.
+        resolved: { sysPath: args.python.sysPath, interpreters: [layout.interpreter], hasSh: true, python: null },
+        what: args.what,
+        file: args.file
+    });
+    const blob = await buildLayer(installed.entries, { mtime: DEPS_MTIME, compression: args.compression });
+    return {
+        layer: {
+            blob,
+            distributions: installed.distributions.map((d) => `${d.name} ${d.version}`),
+            scripts: installed.scripts.length
+        },
+        notes: installed.notes
+    };
+}
+
+// An SBOM attached to the image it describes, as an OCI artifact (image-spec 1.1): an image
+// manifest whose `artifactType` says what it is, whose config is the empty descriptor, whose one
+// layer is the document, and whose `subject` is the app image's platform manifest. A registry with
+// the referrers API (distribution-spec 1.1) lists it under the subject by itself; elsewhere (a
+// registry without it, such as distribution 2.8, and every OCI image layout) it is also tagged
+// `sha256-<hex of the subject>.sbom`, the tag cosign uses for SBOMs, so that a client that knows
+// the image's digest finds its SBOM. Only the ImageStore interface is used.
+/** The empty descriptor's media type and content (image-spec 1.1, "Guidance for an empty descriptor"). */
+const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+const EMPTY_JSON = Buffer.from('{}', 'utf8');
+const EMPTY_DESCRIPTOR = {
+    mediaType: OCI_EMPTY,
+    digest: sha256$1(EMPTY_JSON),
+    size: EMPTY_JSON.length
+};
+const CREATED = 'org.opencontainers.image.created';
+const TITLE = 'org.opencontainers.image.title';
+/** The fallback tag of the SBOM of `subject`: `sha256-<hex>.sbom`. */
+function sbomTag(subject) {
+    return `sha256-${digestHex(subject)}.sbom`;
+}
+/** The artifact manifest for a document (pure): its bytes and the one blob it adds besides `{}`. */
+function sbomArtifact(args) {
+    const mediaType = args.mediaType ?? CYCLONEDX_JSON;
+    const layer = {
+        mediaType,
+        digest: sha256$1(args.document),
+        size: args.document.length,
+        // What `oras pull` names the file.
+        annotations: { [TITLE]: 'sbom.cdx.json' }
+    };
+    const manifest = serialize({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: mediaType,
+        config: EMPTY_DESCRIPTOR,
+        layers: [layer],
+        // Only what identifies the subject: a platform or annotations there would add nothing.
+        subject: { mediaType: args.subject.mediaType, digest: args.subject.digest, size: args.subject.size },
+        annotations: { [CREATED]: args.created }
+    });
+    return { manifest, layer };
+}
+/**
+ * Push `document` as an artifact referring to `subject`, which must be in `store` already. The
+ * same document and subject give the same artifact, so attaching again changes nothing.
+ */
+async function attachSbom(args) {
+    const { store, subject } = args;
+    const document = Buffer.isBuffer(args.document) ? args.document : sbomBytes(args.document);
+    const { manifest, layer } = sbomArtifact({ subject, document, created: args.created });
+    await store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON);
+    await store.putBlob(layer, document);
+    // A store that does not say (an ImageStore without the method) is treated as one without the
+    // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
+    const referrers = (await store.supportsReferrers?.(subject.digest)) ?? false;
+    const tag = referrers ? null : sbomTag(subject.digest);
+    const digest = await store.putManifest(tag, manifest, OCI_MANIFEST);
+    return {
+        descriptor: { mediaType: OCI_MANIFEST, digest, size: manifest.length },
+        tag,
+        referrers
+    };
 }
 
 // `.dockerignore` as Docker reads it: moby/patternmatcher (`ignorefile.ReadAll` + `New` +
@@ -6111,15 +8073,17 @@ function compileMatcher(pattern) {
             return (path) => path.endsWith(suffix) || path === bare;
         }
         case 'regexp': {
-            const regexp = new RegExp(goRegexpToJs(re + '$'), 'u');
-            return (path) => regexp.test(path);
+            const nfa = goRegexpToNfa(re + '$');
+            return (path) => runNfa(nfa, path);
         }
     }
 }
-// --- Go regexp (RE2 syntax) → JavaScript ------------------------------------------------------
+// --- Go regexp (RE2 syntax) → an automaton ---------------------------------------------------
 // patternmatcher hands its regular expression to Go's regexp; the character classes it builds
 // (`[a[^/]*]` from `[a*]`, POSIX `[[:alpha:]]`) parse differently in JavaScript, so the Go syntax is
-// parsed here and every class is written out as explicit code point ranges.
+// parsed here and every class is written out as explicit code point ranges. The result runs as a
+// small automaton, one step per character, as RE2 does: a JavaScript RegExp backtracks, and a
+// pattern such as `*a*a*a*a*b` took seconds on one 100-character path (a minute at 200).
 class RegexError extends Error {
     hint;
     constructor(message, hint) {
@@ -6197,9 +8161,6 @@ function complement(ranges) {
         out.push([next, MAX_RUNE]);
     return out;
 }
-const hex = (cp) => `\\u{${cp.toString(16)}}`;
-const jsClass = (ranges) => '[' + ranges.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('') + ']';
-const jsLiteral = (ch) => (/^[A-Za-z0-9_/]$/.test(ch) ? ch : hex(c(ch)));
 const isAsciiAlnum = (ch) => /^[A-Za-z0-9]$/.test(ch);
 function unsupportedEscape(e) {
     if (/^[xpPQC0-7]$/.test(e)) {
@@ -6216,10 +8177,12 @@ function escapedRune(e) {
         return control;
     throw unsupportedEscape(e);
 }
-function goRegexpToJs(source) {
+const NOT_NEWLINE = complement([[10, 10]]);
+function goRegexpToNfa(source) {
     const cs = Array.from(source);
+    const steps = [];
+    const internal = () => new RegexError(`fast-build cannot read the regular expression Docker's matcher makes of it`, 'please report the pattern; escape its punctuation meanwhile');
     let p = 0;
-    let out = '';
     while (p < cs.length) {
         const ch = cs[p++];
         switch (ch) {
@@ -6228,45 +8191,139 @@ function goRegexpToJs(source) {
                 if (e === undefined)
                     throw new RegexError('a trailing backslash escapes nothing', 'remove it');
                 if (e === 'A')
-                    out += '^';
+                    steps.push({ kind: 'start' });
                 else if (e === 'z')
-                    out += '$';
+                    steps.push({ kind: 'end' });
                 else if (e === 'b' || e === 'B')
-                    out += '\\' + e;
+                    steps.push({ kind: 'boundary', word: e === 'b' });
                 else if ('dDsSwW'.includes(e)) {
                     const ranges = PERL[e.toLowerCase()];
-                    out += jsClass(e === e.toLowerCase() ? ranges : complement(ranges));
+                    steps.push({ kind: 'one', ranges: e === e.toLowerCase() ? ranges : complement(ranges) });
                 }
-                else
-                    out += hex(escapedRune(e));
+                else {
+                    const cp = escapedRune(e);
+                    steps.push({ kind: 'one', ranges: [[cp, cp]] });
+                }
                 break;
             }
             case '[': {
                 const parsed = parseClass(cs, p);
-                out += jsClass(parsed.ranges);
+                steps.push({ kind: 'one', ranges: parsed.ranges });
                 p = parsed.end;
                 break;
             }
             case '.':
-                out += '[^\\n]';
+                steps.push({ kind: 'one', ranges: NOT_NEWLINE });
                 break;
             case '(':
-                out += '(?:';
+                // The one group patternmatcher writes (a pattern's own parentheses are escaped).
+                if (cs.slice(p, p + 5).join('') !== '.*/)?')
+                    throw internal();
+                p += 5;
+                steps.push({ kind: 'dirs' });
                 break;
+            case '*': {
+                const last = steps[steps.length - 1];
+                if (last?.kind !== 'one')
+                    throw internal();
+                steps[steps.length - 1] = { kind: 'star', ranges: last.ranges };
+                break;
+            }
             case '^':
+                steps.push({ kind: 'start' });
+                break;
             case '$':
+                // Only the final `$` (the pattern's own are escaped): the match ends there.
+                if (p !== cs.length)
+                    throw internal();
+                break;
             case ')':
             case '|':
-            case '*':
             case '+':
             case '?':
-                out += ch;
-                break;
+                throw internal();
             default:
-                out += jsLiteral(ch);
+                steps.push({ kind: 'one', ranges: [[c(ch), c(ch)]] });
         }
     }
-    return out;
+    return steps;
+}
+function inRanges(ranges, cp) {
+    for (const [lo, hi] of ranges)
+        if (cp >= lo && cp <= hi)
+            return true;
+    return false;
+}
+const isWordCp = (cp) => cp !== undefined && inRanges(WORD, cp);
+/**
+ * Does the whole of `path` match? A set of positions in `steps` advances one code point at a
+ * time (Thompson's construction): time linear in the path for a given pattern. State `i` is
+ * "before step i"; `steps.length` is the match; `steps.length + 1 + i` is inside the `(.*\/)?` of
+ * step i.
+ */
+function runNfa(steps, path) {
+    const cps = Array.from(path, (ch) => c(ch));
+    const n = steps.length;
+    const inner = (i) => n + 1 + i;
+    let current = new Set();
+    // Adds `state` and everything reachable from it without reading (at position `pos`).
+    const close = (set, state, pos) => {
+        const stack = [state];
+        while (stack.length > 0) {
+            const s = stack.pop();
+            if (set.has(s))
+                continue;
+            set.add(s);
+            if (s >= n)
+                continue;
+            const step = steps[s];
+            switch (step.kind) {
+                case 'star':
+                    stack.push(s + 1);
+                    break;
+                case 'dirs':
+                    stack.push(s + 1, inner(s));
+                    break;
+                case 'start':
+                    if (pos === 0)
+                        stack.push(s + 1);
+                    break;
+                case 'end':
+                    if (pos === cps.length)
+                        stack.push(s + 1);
+                    break;
+                case 'boundary':
+                    if ((isWordCp(cps[pos - 1]) !== isWordCp(cps[pos])) === step.word)
+                        stack.push(s + 1);
+                    break;
+            }
+        }
+    };
+    close(current, 0, 0);
+    for (let pos = 0; pos < cps.length && current.size > 0; pos++) {
+        const cp = cps[pos];
+        const next = new Set();
+        for (const s of current) {
+            if (s === n)
+                continue;
+            if (s > n) {
+                // Inside `(.*\/)?`: any character but a newline stays; a `/` may also end the group.
+                const i = s - n - 1;
+                if (cp !== 10)
+                    close(next, s, pos + 1);
+                if (cp === 47)
+                    close(next, i + 1, pos + 1);
+                continue;
+            }
+            const step = steps[s];
+            if (step.kind === 'one' && inRanges(step.ranges, cp))
+                close(next, s + 1, pos + 1);
+            else if (step.kind === 'star' && inRanges(step.ranges, cp))
+                close(next, s, pos + 1);
+        }
+        current = next;
+    }
+    return current.has(n);
 }
 /** Go's parseClass (Perl flags), from just after the `[`; returns the matched code points. */
 function parseClass(cs, start) {
@@ -6344,6 +8401,9 @@ const missingBracket = () => new RegexError('a character class is not closed', '
 // - walk mode: every file below the directory, as `COPY . <workdir>` would see it, less common
 //   junk (see JUNK_DIRS/JUNK_FILES: caches, `__pycache__`, `*.pyc`, and any directory holding a
 //   `pyvenv.cfg`, i.e. a virtualenv whatever its name). Empty directories are kept, as Docker does.
+//   Never shipped, junk rules or not: an OCI image layout (a directory holding `oci-layout` and
+//   `index.json`), such as a `--store oci:./images` inside the project. Packing it would put the
+//   previous images into the next one, which grows without end and changes the layer every build.
 // - auto: git when the directory is inside a git work tree (a `.git` in it or above it), else walk.
 // In every mode nothing named `.git` is shipped, and `<dir>/.dockerignore` applies with Docker's
 // semantics (see dockerignore.ts); the `.dockerignore` file itself ships unless it excludes itself.
@@ -6364,6 +8424,8 @@ const JUNK_DIRS = new Set([
 const JUNK_FILES = ['.pyc', '.pyo'];
 /** A directory holding this file is a virtualenv: walk mode leaves it out. */
 const VENV_MARKER = 'pyvenv.cfg';
+/** A directory holding both is an OCI image layout (an image store): walk mode leaves it out. */
+const OCI_LAYOUT_MARKERS = ['oci-layout', 'index.json'];
 /** Under `<workdir>/` for local packages from outside the project directory. */
 const LOCAL_DIR = '_local';
 /**
@@ -6464,6 +8526,7 @@ async function collectSource(opts) {
         });
     }
     const { entries, files, bytes } = toEntries(trees, imageRoot);
+    checkLinksResolveInside(entries, trees.map((t) => t.prefix));
     const pythonPath = [...new Set(packages.flatMap((p) => p.importRoots))];
     const excluded = trees.reduce((n, t) => n + t.tree.excluded, 0);
     return { entries, files, bytes, pythonPath, excluded, packages };
@@ -6668,6 +8731,11 @@ async function collectWalk(root, display, ignore, skipJunk) {
                 excluded++;
             return;
         }
+        if (rel !== '' && isOciLayout(entries)) {
+            if (keep)
+                excluded++;
+            return;
+        }
         if (keep && rel !== '')
             dirs.push(rel);
         const below = [];
@@ -6713,6 +8781,11 @@ async function collectWalk(root, display, ignore, skipJunk) {
     return { mode: 'walk', items: items.filter((i) => i !== null), dirs, excluded };
 }
 const VENV_BYTES = Buffer.from(VENV_MARKER);
+const OCI_LAYOUT_BYTES = OCI_LAYOUT_MARKERS.map((m) => Buffer.from(m));
+/** A directory listing with the files of an OCI image layout. */
+function isOciLayout(entries) {
+    return OCI_LAYOUT_BYTES.every((m) => entries.some((e) => !e.isDirectory() && e.name.equals(m)));
+}
 /** The file or link at `rel`; null when there is none (missing, or a directory). */
 async function toItem(root, display, rel, st) {
     if (!st || st.isDirectory())
@@ -6741,6 +8814,36 @@ async function toItem(root, display, rel, st) {
     }
     const what = st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : 'a device';
     throw new SourceError(`${shown} is ${what}, which cannot go into an image layer`, { file: shown }, `add ${JSON.stringify(rel)} to .dockerignore`);
+}
+/**
+ * Each link, resolved through the other links as the tree will exist in the image, must stay in the
+ * tree it ships with: a chain of links that each look harmless (`d1/d2/up -> ../..`, then
+ * `esc -> d1/d2/up/../etc/passwd`) can still reach outside it, which a check of one target alone
+ * cannot see. The kernel resolves `..` after each link, and so does ImageFilesystem.realpath.
+ */
+function checkLinksResolveInside(entries, prefixes) {
+    if (!entries.some((e) => e.type === 'symlink'))
+        return;
+    const fs = new ImageFilesystem();
+    fs.applyLayer(entries.map((e) => e.type === 'symlink'
+        ? { path: e.path, type: 'symlink', linkTarget: e.target }
+        : { path: e.path, type: e.type }));
+    // Longest first, so a local package under `<workdir>/_local/` is its own tree.
+    const roots = [...prefixes].sort((a, b) => b.length - a.length);
+    for (const e of entries) {
+        if (e.type !== 'symlink')
+            continue;
+        const root = roots.find((r) => r === '' || e.path.startsWith(`${r}/`)) ?? '';
+        const real = fs.realpath(`/${e.path}`);
+        // A loop of links resolves to nothing: useless, but it reaches nowhere outside either.
+        if (real === null)
+            continue;
+        const inside = root === '' || real === `/${root}` || real.startsWith(`/${root}/`);
+        if (!inside) {
+            const rel = root === '' ? e.path : e.path.slice(root.length + 1);
+            throw new SourceError(`symlink ${rel} -> ${e.target} resolves to ${real} in the image, outside /${root} (through other links of the tree)`, { file: rel }, `replace the link with the file it points to, or add ${JSON.stringify(rel)} to .dockerignore`);
+        }
+    }
 }
 /** Why a link at `rel` (inside its root) with this target cannot ship, or null when it can. */
 function symlinkProblem(rel, target) {
@@ -6902,14 +9005,69 @@ function importRoots(files, pyproject) {
  * reference already pinned (`…@sha256:…`) needs no lookup; otherwise the base image's registry is
  * asked (the build needs it anyway for the full path).
  */
-async function pinBase(plan, opts = {}) {
+async function pinBase(plan, opts = {}, detect = {
+    cacheDir: null
+}) {
     const reference = plan.variants[0]?.baseImage;
-    if (!reference || /@sha256:[a-f0-9]{64}$/.test(reference))
+    const config = plan.project.config;
+    // With a base image of its own and no python set, the target python is the base image's: the
+    // one its packages must load in (requires-python's lowest would install wheels of another ABI).
+    const fromBase = config.baseImage !== null &&
+        config.python === null &&
+        plan.options.python === undefined &&
+        config.pythonInBase;
+    if (!reference || (/@sha256:[a-f0-9]{64}$/.test(reference) && !fromBase))
         return { plan, base: null };
     const platforms = uniquePlatforms(plan);
     const base = await resolveBase(reference, platforms, { ...opts, cwd: plan.project.dir });
-    const pinned = planProject(plan.project, plan.lock, { ...plan.options, baseImage: base.pinned });
-    return { plan: { ...pinned, notes: plan.notes }, base };
+    let options = { ...plan.options, baseImage: base.pinned };
+    let notes = plan.notes;
+    if (fromBase) {
+        const pi = base.image.platforms[0];
+        const facts = await imagePythonFacts({
+            store: base.store,
+            manifestDigest: pi.manifestDigest,
+            layers: pi.manifest.layers,
+            config: pi.config,
+            cacheDir: detect.cacheDir,
+            what: `base image ${reference} (${formatPlatform(pi.platform)})`,
+            ...(detect.onProgress ? { onProgress: detect.onProgress } : {})
+        }).catch((e) => {
+            base.store.close?.();
+            throw e;
+        });
+        // No Python at all is reported where the layout is decided (with the fix), not here.
+        if (facts.python) {
+            const v = facts.python.version;
+            options = { ...options, python: { major: v.major, minor: v.minor, patch: v.patch ?? undefined } };
+            notes = [
+                ...notes.filter((n) => !n.includes(': the lowest version ')),
+                `python ${v.major}.${v.minor}${v.patch !== null ? `.${v.patch}` : ''}: the base image's (${facts.python.executable} in ${reference}); set python under [tool.fast-build] to choose it yourself`
+            ];
+        }
+    }
+    let pinned;
+    try {
+        pinned = planProject(plan.project, plan.lock, options);
+    }
+    catch (e) {
+        base.store.close?.();
+        if (fromBase && e instanceof ConfigError && /requires-python/.test(e.message))
+            throw new ConfigError(`the base image's ${e.message}`, e.location, `choose a base image whose Python requires-python allows, or set python under [tool.fast-build] (it must match the base image's)`);
+        throw e;
+    }
+    return { plan: { ...pinned, notes }, base };
+}
+/** Where a variant's target python came from, for messages. */
+function pythonFrom(plan) {
+    const c = plan.project.config;
+    if (plan.options.python)
+        return 'as asked (--python)';
+    if (c.python)
+        return 'python under [tool.fast-build]';
+    if (c.baseImage !== null && c.pythonInBase)
+        return "the base image's";
+    return 'the lowest requires-python allows';
 }
 function uniquePlatforms(plan) {
     const seen = new Map();
@@ -6917,20 +9075,6 @@ function uniquePlatforms(plan) {
         for (const p of v.platforms)
             seen.set(formatPlatform(p.platform), p.platform);
     return [...seen.values()];
-}
-function pythonLayoutOf(plan) {
-    const v = plan.variants[0];
-    const i = plan.install;
-    const root = i.prefix === '/' ? '' : i.prefix;
-    return {
-        purelib: i.sitePackages,
-        platlib: i.sitePackages,
-        scripts: i.scripts,
-        data: i.prefix,
-        headers: `${root}/include/python${pythonMinor(v.python)}`,
-        interpreter: i.interpreter,
-        python: { major: v.python.major, minor: v.python.minor }
-    };
 }
 /** Which variants of the whole configuration install each wheel, per platform. */
 function sharingOf(plan) {
@@ -6952,12 +9096,21 @@ function sharingOf(plan) {
     }
     return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? [];
 }
+/** What the run-time shim needs of a deps image's recorded Python. */
+function installOf(r) {
+    return {
+        prefix: dirname(r.scripts),
+        sitePackages: r.sitePackages,
+        scripts: r.scripts,
+        interpreter: r.interpreter
+    };
+}
 /**
  * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
  * has no run-time packages. Small (a shim and a requirements file), so built in memory; checked
  * before any deps image is built, so a package pip cannot install at start fails the variant early.
  */
-async function runtimeLayers(plan, v, compression) {
+async function runtimeLayers(v, compression, lockPath, install) {
     if (!hasRuntime(v.platforms))
         return null;
     const out = new Map();
@@ -6965,8 +9118,8 @@ async function runtimeLayers(plan, v, compression) {
         const files = runtimeFiles({
             variant: v.name,
             platform: p,
-            install: plan.install,
-            lockPath: plan.lock.path
+            install: install(p.platform),
+            lockPath
         });
         const blob = await buildLayer(runtimeEntries(files), { mtime: RUNTIME_MTIME, compression });
         out.set(formatPlatform(p.platform), { blob, packages: files.requirements.length });
@@ -6981,6 +9134,25 @@ function expandTag(template, values) {
         throw new ConfigError(`tag template ${JSON.stringify(template)} gives ${JSON.stringify(tag)}, which is not a valid tag`, { keyPath: 'tags' }, 'tags are letters, digits, "_", "." and "-", at most 128, not starting with "." or "-"');
     }
     return tag;
+}
+/**
+ * Each variant must get tags of its own, else the last push wins and the digests reported for the
+ * others name images their tags no longer hold.
+ */
+function checkDistinctTags(templates, variants, values) {
+    if (variants.length < 2)
+        return;
+    for (const t of templates) {
+        const owner = new Map();
+        for (const v of variants) {
+            const tag = expandTag(t, values(v));
+            const other = owner.get(tag);
+            if (other !== undefined) {
+                throw new ConfigError(`tag template ${JSON.stringify(t)} gives the same tag ${JSON.stringify(tag)} to variants ${other} and ${v}: the last one pushed would take it from the other`, { keyPath: 'tags' }, 'put {variant} in every tag template (e.g. "{variant}-{sha}"), or configure one variant');
+            }
+            owner.set(tag, v);
+        }
+    }
 }
 /** A branch or tag name as a tag: `feature/x` → `feature-x`. */
 function refSlug(ref) {
@@ -7020,24 +9192,150 @@ async function runBuild(o) {
             throw new ConfigError(`--rebuild names unknown variant ${JSON.stringify(name)}`, {}, `variants are: ${o.plan.variants.map((v) => v.name).join(', ')}`);
         }
     }
-    const pinned = await pinBase(o.plan, o.base);
+    const cacheDir = o.cacheDir ?? defaultCacheDir(env);
+    const pinned = await pinBase(o.plan, o.base, { cacheDir, onProgress: (m) => progress(null, m) });
     const plan = pinned.plan;
+    // What pinning learnt (the base image's python) the caller has not printed yet.
+    for (const n of plan.notes)
+        if (!o.plan.notes.includes(n))
+            progress(null, `note: ${n}`);
     let base = pinned.base ? Promise.resolve(pinned.base) : null;
     const baseOnce = () => (base ??= resolveBase(plan.variants[0].baseImage, uniquePlatforms(plan), {
         ...o.base,
         cwd: plan.project.dir
     }));
+    // Where each platform's packages go: what the base image's Python reads (read once per build,
+    // and only when a deps image is built).
+    let layouts = null;
+    const layoutsOnce = () => (layouts ??= (async () => {
+        const b = await baseOnce();
+        const out = new Map();
+        for (const pi of b.image.platforms) {
+            const platform = formatPlatform(pi.platform);
+            const facts = plan.project.config.pythonInBase
+                ? await imagePythonFacts({
+                    store: b.store,
+                    manifestDigest: pi.manifestDigest,
+                    layers: pi.manifest.layers,
+                    config: pi.config,
+                    cacheDir,
+                    what: `base image ${b.reference} (${platform})`,
+                    onProgress: (m) => progress(null, m)
+                })
+                : null;
+            const resolved = resolveLayout({
+                config: plan.project.config,
+                python: plan.variants[0].python,
+                pythonFrom: pythonFrom(plan),
+                facts,
+                base: b.reference,
+                platform,
+                file: plan.project.file
+            });
+            progress(null, `${platform}: ${resolved.description}`);
+            out.set(platform, resolved);
+        }
+        return out;
+    })());
+    // The Python of a deps image: recorded in its label by the wheels builder; else (a Dockerfile
+    // build, an image of an older fast-build) read from its layers once and kept by digest.
+    // A deps image with neither (made elsewhere, with no Python on its PATH) gets no project layer.
+    const depsPython = async (v, ref, pi) => {
+        const recorded = readRecordedPython(pi.config.config?.Labels);
+        if (recorded)
+            return recorded;
+        const platform = formatPlatform(pi.platform);
+        const facts = plan.project.config.pythonInBase
+            ? await imagePythonFacts({
+                store,
+                manifestDigest: pi.manifestDigest,
+                layers: pi.manifest.layers,
+                config: pi.config,
+                cacheDir,
+                what: `deps image ${ref} (${platform})`,
+                onProgress: (m) => progress(v.name, m)
+            })
+            : null;
+        if (facts && !facts.python) {
+            progress(v.name, `note: deps image ${ref} (${platform}) has no Python on its PATH: the project is not installed as a package there (its code is on PYTHONPATH)`);
+            return null;
+        }
+        try {
+            return recordedPython(resolveLayout({
+                config: plan.project.config,
+                python: v.python,
+                pythonFrom: pythonFrom(plan),
+                facts,
+                base: ref,
+                platform,
+                file: plan.project.file
+            }));
+        }
+        catch (e) {
+            // Not ours to refuse: the deps image exists. Its app image just does not install the project.
+            if (!(e instanceof PythonLayoutError))
+                throw e;
+            progress(v.name, `note: ${e.message}: the project is not installed as a package there`);
+            return null;
+        }
+    };
+    // The generated Dockerfile installs with the base image's interpreter (and bootstraps pip when
+    // it has none): a base without Python, or with another version, fails as the wheels builder
+    // would. A Dockerfile of the project's own may bring its Python: there it is only a hint.
+    const dockerfilePython = async (v) => {
+        if (v.builder.kind !== 'dockerfile' || !plan.project.config.pythonInBase)
+            return {};
+        const own = v.builder.settings.path !== null;
+        try {
+            const m = await layoutsOnce();
+            const r = m.get(formatPlatform(v.platforms[0].platform));
+            return r?.python ? { python: { interpreter: r.layout.interpreter, hasPip: r.python.hasPip } } : {};
+        }
+        catch (e) {
+            if (own && e instanceof PythonLayoutError) {
+                layouts = null;
+                return {};
+            }
+            throw e;
+        }
+    };
+    // Each app image gets an SBOM of exactly its closure. An extra: failing to attach it warns.
+    const attachSboms = async (v, platforms, created, say) => {
+        const out = [];
+        for (const { platform, manifest } of platforms) {
+            const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture);
+            if (!pp)
+                continue;
+            try {
+                const document = cycloneDxSbom({
+                    variant: v,
+                    platform: pp,
+                    created,
+                    name: plan.project.name ?? v.name
+                });
+                const a = await attachSbom({ store, subject: manifest, document, created });
+                out.push({ platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag });
+            }
+            catch (e) {
+                say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
+            }
+        }
+        if (out.length > 0)
+            say(`SBOM (CycloneDX) attached${out[0].tag ? ` as ${store.name}:${out.map((x) => x.tag).join(', ')}` : ' (referrers API)'}`);
+        return out;
+    };
     try {
-        const cacheDir = o.cacheDir ?? defaultCacheDir(env);
         const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null;
         let sharing = null;
         const indexes = namedIndexes(plan.project);
         const git = await gitInfo(plan.project.dir, env);
+        for (const w of git.warnings)
+            progress(null, `warning: ${w}`);
         const epoch = buildEpoch(git, env);
         const created = new Date(epoch * 1000).toISOString();
         const values = (variant) => ({
             variant,
-            sha: git.revision ? git.revision.slice(0, 12) : 'local',
+            sha: git.tagSha,
             ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
         });
         const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG];
@@ -7045,6 +9343,7 @@ async function runBuild(o) {
         for (const v of plan.variants)
             for (const t of templates)
                 expandTag(t, values(v.name));
+        checkDistinctTags(templates, o.distinctTagsFor ?? plan.variants.map((v) => v.name), values);
         let source = null;
         let layer = null;
         let layerSeconds = 0;
@@ -7052,14 +9351,20 @@ async function runBuild(o) {
         // work runs while the registry is asked about the deps images, and it is uploaded while it is
         // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
         // memory go up the ordinary, retried way when a variant needs them.
+        const localRefs = localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml'));
+        const start0 = performance$1.now();
+        const treeJob = collectSource({
+            projectDir: plan.project.dir,
+            workdir: plan.project.config.workdir,
+            localPackages: localRefs,
+            mode: o.sourceMode ?? 'auto'
+        });
+        treeJob.catch(() => undefined);
+        /** Set when no variant will use the layer (all failed): its upload is dropped without a word. */
+        let abandoned = false;
         const layerJob = (async () => {
-            const start = performance$1.now();
-            const tree = await collectSource({
-                projectDir: plan.project.dir,
-                workdir: plan.project.config.workdir,
-                localPackages: localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml')),
-                mode: o.sourceMode ?? 'auto'
-            });
+            const start = start0;
+            const tree = await treeJob;
             source = tree;
             progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`);
             // The upload session opens while the first blocks are tarred and compressed.
@@ -7068,6 +9373,10 @@ async function runBuild(o) {
             const onChunk = async (chunk) => {
                 if (streaming === undefined)
                     streaming = await opening;
+                if (streaming && abandoned) {
+                    await streaming.abort().catch(() => undefined);
+                    streaming = null;
+                }
                 if (!streaming)
                     return;
                 try {
@@ -7092,7 +9401,8 @@ async function runBuild(o) {
                 uploaded = await s
                     .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
                     .catch(async (e) => {
-                    progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
+                    if (!abandoned)
+                        progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
                     await s.abort().catch(() => undefined);
                     return null;
                 });
@@ -7104,6 +9414,42 @@ async function runBuild(o) {
         // Failures surface where a variant awaits the layer, never as an unhandled rejection.
         layerJob.catch(() => undefined);
         const ensureLayer = () => layerJob;
+        // The source is checked before any deps image is built: a link that leaves the tree or a file
+        // that cannot be shipped fails the build now, not after minutes of full paths. (The tree is
+        // listed in a moment; the layer goes on compressing while the deps images build.)
+        await treeJob;
+        let layerFailure = null;
+        layerJob.catch((e) => {
+            layerFailure = e;
+        });
+        // The project's own layer (its metadata and commands), by the Python it installs for.
+        let projects = null;
+        const projectLayers = new Map();
+        const projectLayerFor = (tree, python, what) => {
+            if (!projects) {
+                projects = localProjects(plan, tree, localRefs);
+                for (const n of projects.notes)
+                    progress(null, `note: ${n}`);
+            }
+            const key = JSON.stringify(python);
+            let job = projectLayers.get(key);
+            if (!job) {
+                const p = projects.projects;
+                job = projectLayer({
+                    projects: p,
+                    python,
+                    compression: o.compression ?? 'gzip',
+                    what,
+                    file: plan.project.file
+                }).then(({ layer, notes }) => {
+                    for (const n of notes)
+                        progress(null, `note: ${n}`);
+                    return layer;
+                });
+                projectLayers.set(key, job);
+            }
+            return job;
+        };
         const results = [];
         let layerCounted = false;
         for (const v of plan.variants) {
@@ -7122,10 +9468,13 @@ async function runBuild(o) {
                 bytesUploaded: 0,
                 seconds: (performance$1.now() - start) / 1000,
                 error,
+                sboms: [],
                 full: null
             });
             try {
-                const runtime = await runtimeLayers(plan, v, o.compression ?? 'gzip');
+                // Checked now, before any deps image is built (a package pip cannot install at start fails
+                // the variant early); written once the deps image says where its Python reads packages.
+                await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, () => plan.install);
                 const wanted = rebuild === 'all' || rebuild.includes(v.name);
                 let deps = wanted
                     ? null
@@ -7138,6 +9487,10 @@ async function runBuild(o) {
                     continue;
                 }
                 if (!deps) {
+                    // A source layer that already failed (an unreadable file) fails the variant before its
+                    // deps image is built for nothing.
+                    if (layerFailure !== null)
+                        throw layerFailure;
                     progress(v.name, wanted ? `rebuilding deps image ${depsRef}` : `deps image ${depsRef} is missing: full path`);
                     const fullStart = performance$1.now();
                     const mirror = mirrorUrl ? indexConfigFor(mirrorUrl, 'mirror', env) : null;
@@ -7151,12 +9504,16 @@ async function runBuild(o) {
                                 base: (await baseOnce()).pinned,
                                 workDir: join(cacheDir, 'work'),
                                 env,
+                                mirror,
+                                cache: new ArtifactCache(join(cacheDir, 'artifacts')),
+                                ...(await dockerfilePython(v)),
                                 onProgress: (m) => progress(v.name, m)
                             })
                             : await buildDepsImage(v, tag, {
                                 store,
                                 base: await baseOnce(),
-                                layout: pythonLayoutOf(plan),
+                                layoutFor: await layoutsOnce().then((m) => (p) => m.get(formatPlatform(p))),
+                                projectFile: plan.project.file,
                                 cache: new ArtifactCache(join(cacheDir, 'artifacts')),
                                 workDir: join(cacheDir, 'work'),
                                 indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
@@ -7178,11 +9535,24 @@ async function runBuild(o) {
                 }
                 if (!full)
                     progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`);
+                const pythons = new Map();
+                for (const pi of deps.platforms)
+                    pythons.set(formatPlatform(pi.platform), await depsPython(v, deps.ref, pi));
+                const runtime = await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, (p) => {
+                    const py = pythons.get(formatPlatform(p));
+                    return py ? installOf(py) : plan.install;
+                });
                 const { source: src, layer: lay, uploaded } = await ensureLayer();
                 // The streamed upload counts for the first variant that uses the layer.
                 const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined);
                 layerCounted ||= uploaded !== null;
                 const tags = templates.map((t) => expandTag(t, values(v.name)));
+                const projectByPlatform = new Map();
+                for (const pi of deps.platforms) {
+                    const platform = formatPlatform(pi.platform);
+                    const py = pythons.get(platform);
+                    projectByPlatform.set(platform, py ? await projectLayerFor(src, py, `app image of ${v.name} (${platform})`) : null);
+                }
                 const pushed = await pushAppImage({
                     store,
                     deps,
@@ -7200,9 +9570,11 @@ async function runBuild(o) {
                     ...(runtime
                         ? { runtime: (platform) => runtime.get(formatPlatform(platform)) ?? null }
                         : {}),
+                    project: (platform) => projectByPlatform.get(formatPlatform(platform)) ?? null,
                     onProgress: (m) => progress(v.name, m)
                 });
                 const stats = pushed.stats;
+                const sboms = await attachSboms(v, pushed.platforms, created, (m) => progress(v.name, m));
                 results.push({
                     ...base0,
                     path: full ? 'full' : 'fast',
@@ -7213,6 +9585,7 @@ async function runBuild(o) {
                     bytesUploaded: stats.bytesUploaded,
                     seconds: (performance$1.now() - start) / 1000,
                     error: null,
+                    sboms,
                     full: full
                         ? {
                             layers: full.layers.length,
@@ -7229,7 +9602,8 @@ async function runBuild(o) {
                             seconds: fullSeconds,
                             notes: full.notes,
                             builder: v.builder.kind,
-                            builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null
+                            builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null,
+                            phases: full.phases ?? null
                         }
                         : null
                 });
@@ -7239,6 +9613,31 @@ async function runBuild(o) {
                 results.push(unbuilt('failed', describeError(e)));
                 progress(v.name, `failed: ${describeError(e)}`);
             }
+        }
+        // Variants that did not plan (a declared conflict, a stale selection) fail here too, so every
+        // variant asked for has a result.
+        for (const f of plan.failed ?? []) {
+            progress(f.name, `failed: ${describeError(f.error)}`);
+            results.push({
+                variant: f.name,
+                hash: '',
+                path: 'failed',
+                depsRef: '',
+                appRef: null,
+                digest: null,
+                tags: [],
+                blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+                bytesUploaded: 0,
+                seconds: 0,
+                error: describeError(f.error),
+                sboms: [],
+                full: null
+            });
+        }
+        if (!results.some((r) => r.digest !== null)) {
+            // Nobody needs the source layer: stop its upload quietly and let it settle before returning.
+            abandoned = true;
+            await layerJob.catch(() => undefined);
         }
         const l = layer;
         const s = source;
@@ -7258,6 +9657,32 @@ async function runBuild(o) {
 
 // From what a user typed (`oci:DIR`, `HOST/REPO`) to an ImageStore, with credentials resolved
 // in order: explicit ones, then the Docker config (docker login / docker/login-action).
+/**
+ * The reference with its repository path lowercased (`ghcr.io/Acme/App:v1` → `ghcr.io/acme/app:v1`),
+ * or null when that path has no capitals. Registries take only lowercase repository names, while
+ * GitHub owners and repositories keep theirs (`ghcr.io/${{ github.repository }}`). The host, tag
+ * and digest are left as they are (hosts are case-insensitive, tags may hold capitals).
+ */
+function lowercaseRepository(text) {
+    const t = text.trim();
+    const at = t.indexOf('@');
+    const digest = at >= 0 ? t.slice(at) : '';
+    let rest = at >= 0 ? t.slice(0, at) : t;
+    let tag = '';
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon);
+        rest = rest.slice(0, colon);
+    }
+    // The first component is a host when it looks like one, as parseImageReference decides.
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    const host = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : null;
+    const path = host === null ? rest : rest.slice(slash + 1);
+    if (path === path.toLowerCase())
+        return null;
+    return `${host === null ? '' : `${host}/`}${path.toLowerCase()}${tag}${digest}`;
+}
 function parseStoreSpec(text, where = '--store') {
     const t = text.trim();
     if (t.startsWith('oci:')) {
@@ -7267,6 +9692,11 @@ function parseStoreSpec(text, where = '--store') {
         return { kind: 'layout', dir };
     }
     const image = t.replace(/^(docker|registry):(\/\/)?/, '');
+    const lower = lowercaseRepository(image);
+    if (lower !== null) {
+        // Said apart from "not an image reference": the fix is known, and it is not a typo.
+        throw new ConfigError(`${where}: ${JSON.stringify(image)} has capitals in its repository name, and registries take only lowercase repository names`, {}, `write ${lower}`);
+    }
     parseImageReference(image, where);
     return { kind: 'registry', image };
 }
@@ -7283,6 +9713,53 @@ async function openStore(spec, opts = {}) {
     const credential = opts.credential ??
         (await credentialFromDockerConfig(ref.host, opts.dockerConfig ? { path: opts.dockerConfig } : {}));
     return new RegistryClient({ host: ref.host, repository: ref.repository }, { ...opts, credential });
+}
+// --- the CLI's default store ---------------------------------------------------------------------
+//
+// The default layout is kept in the cache directory, outside the project: inside it, a walk of the
+// source (no git) would pack the previous images into the next, and git status would list it.
+// Podman 4 names an image pulled from `oci:DIR:TAG` after DIR itself (`localhost/<DIR>`), so it
+// refuses a DIR with a dot-folder (`~/.cache`) or capitals ("invalid reference format"); skopeo
+// does not mind. The store's own name is therefore podman-safe, and the build prints a command
+// that runs from its parent (`podman run oci:<id>:TAG`), which podman takes whatever the path.
+/** One path component as a repository name component: lowercase, `.` `_` `-` only between. */
+const PODMAN_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+/**
+ * `my-app-1f3e9a0c`: the project directory's name as a lowercase slug (at most 40 characters,
+ * `project` when nothing is left) and 8 hex digits of its absolute path's sha256, so two checkouts
+ * of one project (or two projects of one name) keep their images apart.
+ */
+function projectId(projectDir) {
+    const abs = resolve(projectDir);
+    const slug = basename(abs)
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .slice(0, 40)
+        .replace(/^-+|-+$/g, '') || 'project';
+    return `${slug}-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+}
+/** `<cacheDir>/oci/<projectId>`: where `fast-build build` puts images when given no store. */
+function defaultStoreDir(projectDir, cacheDir) {
+    return join(resolve(cacheDir), 'oci', projectId(projectDir));
+}
+/** Whether podman 4 can pull `oci:<dir>:TAG` by that absolute path (it makes it an image name). */
+function podmanAcceptsPath(dir) {
+    const parts = resolve(dir)
+        .split('/')
+        .filter((p) => p !== '');
+    return (parts.length > 0 &&
+        parts.every((p) => PODMAN_COMPONENT.test(p)) &&
+        `localhost/${parts.join('/')}`.length <= 255);
+}
+/** A command that runs the image `tag` of the layout `dir` with podman (see podmanAcceptsPath). */
+function podmanRunCommand(dir, tag) {
+    const abs = resolve(dir);
+    const quote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+    if (podmanAcceptsPath(abs))
+        return `podman run --rm oci:${quote(`${abs}:${tag}`)}`;
+    if (PODMAN_COMPONENT.test(basename(abs)))
+        return `(cd ${quote(dirname(abs))} && podman run --rm oci:${quote(`${basename(abs)}:${tag}`)})`;
+    return `skopeo copy oci:${quote(`${abs}:${tag}`)} containers-storage:localhost/fast-build:${tag} && podman run --rm localhost/fast-build:${tag}`;
 }
 
 // `fast-build build`, loaded by the CLI only when asked for (see runCli).
@@ -7338,9 +9815,17 @@ async function cmdBuild(args, io) {
     });
     for (const n of plan.notes)
         io.err(`note: ${n}\n`);
+    // No store given: a layout in the cache directory, one per project (see defaultStoreDir), never
+    // inside the project, where a walk of the source would pack it.
+    const cacheDir = values['cache-dir'] ? resolve(values['cache-dir']) : undefined;
     const spec = values.registry
         ? parseStoreSpec(values.registry, '--registry')
-        : parseStoreSpec(values.store ?? `oci:${join(plan.project.dir, '.fast-build', 'oci')}`, '--store');
+        : values.store !== undefined
+            ? parseStoreSpec(values.store, '--store')
+            : {
+                kind: 'layout',
+                dir: defaultStoreDir(plan.project.dir, cacheDir ?? defaultCacheDir(process.env))
+            };
     const user = process.env['FAST_BUILD_REGISTRY_USERNAME'];
     const password = process.env['FAST_BUILD_REGISTRY_PASSWORD'];
     const store = await openStore(spec, {
@@ -7365,7 +9850,7 @@ async function cmdBuild(args, io) {
             compression: compression,
             rebuild: (values.rebuild ?? []).includes('all') ? 'all' : (values.rebuild ?? []),
             fullPath: !values['fast-only'],
-            ...(values['cache-dir'] ? { cacheDir: resolve(values['cache-dir']) } : {}),
+            ...(cacheDir ? { cacheDir } : {}),
             ...(values['index-url'] ? { indexUrl: values['index-url'] } : {}),
             onProgress: values.quiet ? undefined : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`)
         });
@@ -7387,6 +9872,13 @@ async function cmdBuild(args, io) {
             for (const v of result.variants)
                 if (v.error)
                     io.err(`${v.variant}: ${v.error}\n`);
+        }
+        if (!values.quiet) {
+            // Where the images went (absolute: the store's name is), and for a layout how to run one.
+            io.err(`images: ${result.store}\n`);
+            const tag = result.variants.find((v) => v.tags.length > 0)?.tags[0];
+            if (spec.kind === 'layout' && tag)
+                io.err(`run one: ${podmanRunCommand(resolve(spec.dir), tag)}\n`);
         }
         return result.variants.every((v) => v.path === 'fast' || v.path === 'full') ? 0 : 1;
     }

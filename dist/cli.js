@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import module$1 from 'node:module';
 import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve, isAbsolute } from 'node:path';
+import { join, posix, relative, resolve, isAbsolute, basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { homedir } from 'node:os';
 import { createHash } from 'node:crypto';
 
 // Errors that reach a user. Each one says which file (and where in it), what is wrong,
@@ -1094,6 +1095,15 @@ function parse(toml, options = {}) {
     return res;
 }
 
+// Userinfo out of free text. Messages quote what a user wrote (a requirement, a TOML value) and
+// such text may hold a URL with `user:password@` or `<token>@`: the quote keeps everything else.
+// Up to the LAST `@` before the host: a password may hold an unencoded `@` itself.
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#'"]*@/gi;
+/** `text` with the userinfo of every `scheme://…@` in it removed. */
+function redactUserinfo(text) {
+    return text.includes('@') ? text.replace(USERINFO, '$1') : text;
+}
+
 // Reading TOML documents with errors that name the file, line and column.
 /** Parse TOML text; a syntax error becomes `errorClass` pointing at the line and column. */
 function parseToml(text, file, errorClass = ConfigError, hint = 'fix the TOML syntax at that position') {
@@ -1194,8 +1204,11 @@ function describeType(v) {
         return 'a date';
     if (typeof v === 'object')
         return 'a table';
-    if (typeof v === 'string')
-        return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+    if (typeof v === 'string') {
+        // A misplaced URL may carry a credential: quoted without it.
+        const s = redactUserinfo(v);
+        return `the string ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s)}`;
+    }
     return `${typeof v} ${String(v)}`;
 }
 
@@ -1704,8 +1717,12 @@ const FIRST = {
     IDENTIFIER: (c) => /[a-zA-Z0-9]/.test(c),
     WS: (c) => c === ' ' || c === '\t'
 };
-/** How a source text is shown in messages: single quotes unless it contains one. */
-function quoteSource(text) {
+/**
+ * How a source text is shown in messages: single quotes unless it contains one, and without the
+ * userinfo of a URL in it (`name @ https://user:token@host/…`).
+ */
+function quoteSource(source) {
+    const text = redactUserinfo(source);
     return text.includes("'") ? JSON.stringify(text) : `'${text}'`;
 }
 class Tokenizer {
@@ -1968,20 +1985,40 @@ const cache$1 = new Map();
  * names `os.name`, `sys.platform`, `platform.version`, `platform.machine`,
  * `platform.python_implementation` and `python_implementation`). A syntax error is a
  * MarkerSyntaxError whose `location.column` is the 1-based column of the offending character,
- * merged into `at` (file, line, keyPath of the string).
+ * merged into `at` (file, line, keyPath of the string). With `at`, the marker also remembers it,
+ * so that an evaluation error names the same place (see locateMarker).
  */
 function parseMarker(text, at) {
-    const hit = cache$1.get(text);
-    if (hit !== undefined)
-        return hit;
-    const tz = new Tokenizer(text, at);
-    const marker = parseMarkerExpression(tz);
-    if (!tz.atEnd())
-        tz.fail("expected 'and', 'or' or the end of the marker");
-    if (cache$1.size >= CACHE_LIMIT$1)
-        cache$1.clear();
-    cache$1.set(text, marker);
-    return marker;
+    let marker = cache$1.get(text);
+    if (marker === undefined) {
+        const tz = new Tokenizer(text, at);
+        marker = parseMarkerExpression(tz);
+        if (!tz.atEnd())
+            tz.fail("expected 'and', 'or' or the end of the marker");
+        if (cache$1.size >= CACHE_LIMIT$1)
+            cache$1.clear();
+        cache$1.set(text, marker);
+    }
+    return at === undefined ? marker : locateMarker(marker, at);
+}
+// Markers are shared by text (the cache above: a lock repeats a few hundred markers thousands of
+// times), so a marker cannot hold the place it was written. A located marker is a shallow copy of
+// the shared one that this table maps to it and to its place; evaluation runs on the shared one
+// and puts the place on its errors.
+const located = new WeakMap();
+/** `m` remembering where it was written: an error evaluating it names `at` (file, key path, line). */
+function locateMarker(m, at) {
+    const shared = located.get(m)?.shared ?? m;
+    const copy = Object.freeze({ ...shared });
+    located.set(copy, { shared, at });
+    return copy;
+}
+/**
+ * The marker that `m` is a located copy of, else `m`: the same for every occurrence of one marker
+ * text, which is what caches of evaluation results should be keyed by.
+ */
+function sharedMarker(m) {
+    return located.get(m)?.shared ?? m;
 }
 // ---------------------------------------------------------------------------------------------
 // Evaluation
@@ -2077,22 +2114,40 @@ function evalComparison(c, env) {
  * Evaluates a marker as packaging 26.2 does (`Marker.evaluate(env, context="lock_file")` with
  * `extras`/`dependency_groups` sets), `extra` being evaluated against the set of active extras.
  * Every comparison is evaluated, as packaging does, so a comparison that packaging refuses
- * (`os_name ~= "x"`, `"a" == "b"`, `extras == "x"`) throws a MarkerEvaluationError wherever it is.
+ * (`os_name ~= "x"`, `"a" == "b"`, `extras == "x"`, `python_version ~= "3"`) throws a
+ * MarkerEvaluationError wherever it is, located where the marker was written when it was parsed
+ * with a location.
  */
 function evaluateMarker(m, env) {
+    const place = located.get(m);
+    if (place === undefined)
+        return evaluate(m, env);
+    try {
+        return evaluate(place.shared, env);
+    }
+    catch (e) {
+        throw e instanceof MarkerEvaluationError && e.location.file === undefined
+            ? new MarkerEvaluationError(e.message, { ...place.at, ...definedOnly(e.location) }, e.hint)
+            : e;
+    }
+}
+function definedOnly(at) {
+    return Object.fromEntries(Object.entries(at).filter(([, v]) => v !== undefined));
+}
+function evaluate(m, env) {
     switch (m.kind) {
         case 'compare':
             return evalComparison(m, env);
         case 'and': {
             let all = true;
             for (const item of m.items)
-                all = evaluateMarker(item, env) && all;
+                all = evaluate(item, env) && all;
             return all;
         }
         case 'or': {
             let some = false;
             for (const item of m.items)
-                some = evaluateMarker(item, env) || some;
+                some = evaluate(item, env) || some;
             return some;
         }
     }
@@ -2168,6 +2223,14 @@ function markerVariables(m) {
     walk(m);
     return found;
 }
+/** Both hold; `null` means "always" (no marker). */
+function andMarkers(a, b) {
+    if (a === null)
+        return b;
+    if (b === null)
+        return a;
+    return combine('and', [a, b]);
+}
 
 // PEP 503 normalized project names, as a type: once normalized, always normalized.
 /** PEP 503: lowercase, runs of `-`, `_`, `.` become one `-`. */
@@ -2177,7 +2240,13 @@ function normalizeName(name) {
         .toLowerCase()
         .replace(/[-_.]+/g, '-');
 }
+/** Extras and group names are normalized the same way (PEP 685, PEP 735). */
+const normalizeExtra = normalizeName;
 const normalizeGroup = normalizeName;
+/** PEP 508 name syntax: letters/digits at both ends, `-_.` inside. */
+function isValidName(name) {
+    return /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i.test(name);
+}
 
 // What a deps image is built for: a Python interpreter and an OS/architecture pair.
 function parsePythonVersion(text, where = 'python') {
@@ -2349,12 +2418,16 @@ const CACHE_LIMIT = 10_000;
 const cache = new Map();
 /**
  * Parses a PEP 508 requirement. Errors are MarkerSyntaxErrors with the 1-based column of the
- * offending character, merged into `at`.
+ * offending character, merged into `at`; with `at`, its marker also names it when evaluating
+ * it fails (see locateMarker).
  */
 function parseRequirement(text, at) {
-    const hit = cache.get(text);
-    if (hit !== undefined)
-        return hit;
+    const req = cache.get(text) ?? parseUncached(text, at);
+    return at === undefined || req.marker === null
+        ? req
+        : Object.freeze({ ...req, marker: locateMarker(req.marker, at) });
+}
+function parseUncached(text, at) {
     const tz = new Tokenizer(text, at);
     tz.ws();
     const displayName = tz.take('IDENTIFIER');
@@ -2403,6 +2476,363 @@ function parseRequirement(text, at) {
     cache.set(text, req);
     return req;
 }
+/** `name[extras]specifier`, ` @ url`, `; marker`, spaced as packaging prints requirements. */
+function formatRequirement(r) {
+    let s = r.displayName;
+    if (r.extras.length > 0)
+        s += `[${r.extras.join(',')}]`;
+    s += r.specifier;
+    if (r.url !== null)
+        s += ` @ ${r.url}`;
+    if (r.marker !== null)
+        s += `${r.url !== null ? ' ' : ''}; ${markerToString(r.marker)}`;
+    return s;
+}
+
+// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
+// found where the tools people already use put them, and kept out of every message:
+//
+//   1. an explicit credential in the index configuration
+//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
+//   3. environment variables for a named source (NAME = the source name upper-cased, every
+//      character that is not a letter or digit as `_`), the first convention that is set:
+//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
+//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
+//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
+//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
+//
+// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
+// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
+// is the one function that reads the environment and the netrc file.
+/** What a credential is, for messages. */
+function describeIndexCredential(c) {
+    return `user ${JSON.stringify(c.username)} from ${c.source}`;
+}
+/**
+ * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
+ * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
+ */
+function redactUrl(url) {
+    try {
+        const u = new URL(url);
+        const hadQuery = u.search !== '';
+        u.username = '';
+        u.password = '';
+        u.search = '';
+        u.hash = '';
+        return `${u.href}${hadQuery ? '?…' : ''}`;
+    }
+    catch {
+        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+        const q = noUser.search(/[?#]/);
+        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
+    }
+}
+/**
+ * The URL without its userinfo, and the userinfo (percent-decoded) when there is one: written in
+ * the URL, or, for a URL a lock reader took it out of, kept aside (see keepUserinfo).
+ */
+function splitUserinfo(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return { url, username: null, password: null };
+    }
+    if (u.username === '' && u.password === '') {
+        const k = kept.size > 0 ? kept.get(keptKey(u)) : undefined;
+        return k ? { url, username: k.username, password: k.password } : { url, username: null, password: null };
+    }
+    const decode = (s) => {
+        try {
+            return decodeURIComponent(s);
+        }
+        catch {
+            return s;
+        }
+    };
+    const username = decode(u.username);
+    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.href, username, password };
+}
+// --- userinfo kept out of the lock model ----------------------------------------------------------
+//
+// A lock may write a credential into a URL (`https://user:pass@host/simple` as an index or file
+// URL, `https://x-access-token:…@github.com/…` as a git source). The lock model keeps URLs
+// without it, so nothing that prints, hashes, labels or writes a URL can show it, and rotating a
+// password does not change a hash. The credential is kept here, by the URL without it, for the
+// one place that needs it: the request (splitUserinfo, and so resolveIndexCredential and the
+// fetch code, find it again from the model's URL).
+const kept = new Map();
+/** The kept-credential key of a parsed URL: no userinfo, no trailing slash. */
+function keptKey(u) {
+    const c = new URL(u.href);
+    c.username = '';
+    c.password = '';
+    return c.href.replace(/\/+$/, '');
+}
+function isHttp(protocol) {
+    return /^(?:git\+)?https?:$/.test(protocol);
+}
+/**
+ * `url` as it may be shown, hashed or written anywhere: without userinfo. An http(s) URL loses any
+ * userinfo (a token may be the user name: `https://<token>@github.com/…`); another scheme loses a
+ * password but keeps its user (`ssh://git@github.com/…` names an account, not a secret). Text
+ * that is no URL loses `user:password@` after its scheme. Cheap for URLs without `@`.
+ */
+function withoutUserinfo(url) {
+    if (!url.includes('@'))
+        return url;
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+    }
+    if (u.username === '' && u.password === '')
+        return url;
+    if (!isHttp(u.protocol) && u.password === '')
+        return url;
+    if (isHttp(u.protocol))
+        u.username = '';
+    u.password = '';
+    return u.href;
+}
+/**
+ * For lock readers: `url` without userinfo (as withoutUserinfo), the userinfo kept aside for
+ * requests to exactly that URL (splitUserinfo returns it). Later locks replace earlier entries.
+ */
+function keepUserinfo(url) {
+    const stripped = withoutUserinfo(url);
+    if (stripped === url)
+        return url;
+    const split = splitUserinfo(url);
+    if (split.username !== null) {
+        try {
+            kept.set(keptKey(new URL(split.url)), { username: split.username, password: split.password });
+        }
+        catch {
+            // Not a URL after all: nothing to request with it.
+        }
+    }
+    return stripped;
+}
+/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
+function envSourceName(name) {
+    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+/** The environment variable prefixes we read, in order of precedence. */
+const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
+/** The variables that would give a credential for a named source, for hints. */
+function credentialEnvNames(sourceName) {
+    const n = envSourceName(sourceName);
+    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
+}
+/**
+ * The credential for a named source from environment variables: the first convention (see
+ * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
+ * are often given as a password alone).
+ */
+function credentialFromEnv(sourceName, env) {
+    const n = envSourceName(sourceName);
+    if (n === '')
+        return null;
+    for (const prefix of ENV_CONVENTIONS) {
+        const user = env[`${prefix}${n}_USERNAME`];
+        const pass = env[`${prefix}${n}_PASSWORD`];
+        if (user || pass) {
+            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
+        }
+    }
+    return null;
+}
+/**
+ * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
+ * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
+ * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
+ */
+function parseNetrc(text) {
+    const tokens = tokenizeNetrc(text);
+    const entries = [];
+    let current = null;
+    const flush = () => {
+        if (current)
+            entries.push({ ...current });
+        current = null;
+    };
+    for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i];
+        if (t.kind === 'macdef') {
+            flush();
+            continue;
+        }
+        switch (t.value) {
+            case 'machine':
+                flush();
+                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
+                break;
+            case 'default':
+                flush();
+                current = { machine: null, login: null, password: null };
+                break;
+            case 'login':
+                if (current)
+                    current.login = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'password':
+                if (current)
+                    current.password = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'account':
+                i++;
+                break;
+        }
+    }
+    flush();
+    return entries;
+}
+function tokenizeNetrc(text) {
+    const out = [];
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+        const c = text[i];
+        if (/\s/.test(c)) {
+            i++;
+            continue;
+        }
+        if (c === '#') {
+            while (i < n && text[i] !== '\n')
+                i++;
+            continue;
+        }
+        let value = '';
+        if (c === '"') {
+            i++;
+            while (i < n && text[i] !== '"') {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+            i++;
+        }
+        else {
+            while (i < n && !/\s/.test(text[i])) {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+        }
+        if (value === 'macdef') {
+            // The macro's name, then its body up to an empty line.
+            const end = text.indexOf('\n\n', i);
+            i = end === -1 ? n : end + 2;
+            out.push({ kind: 'macdef', value });
+            continue;
+        }
+        out.push({ kind: 'word', value });
+    }
+    return out;
+}
+/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
+function netrcCredential(entries, host, login = null) {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    const fits = (e) => e.password !== null && (login === null || e.login === login);
+    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
+    if (!match)
+        return null;
+    return { username: match.login ?? '', password: match.password ?? '' };
+}
+function netrcPath(env, home = homedir()) {
+    return env['NETRC'] || join(home, '.netrc');
+}
+function readNetrcFile(path) {
+    try {
+        return readFileSync(path, 'utf8');
+    }
+    catch {
+        // Missing or unreadable: no credentials from it (as pip and uv behave).
+        return null;
+    }
+}
+/**
+ * The index URL without userinfo, and the credential for it (see the order at the top of this
+ * file). The edge of this module: reads the environment and the netrc file.
+ */
+function resolveIndexCredential(config, lookup = {}) {
+    const split = splitUserinfo(config.url);
+    const url = split.url;
+    if (config.credential) {
+        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
+        return {
+            url,
+            credential: { username: config.credential.username, password: config.credential.password, source }
+        };
+    }
+    if (split.username !== null && split.password !== null) {
+        return {
+            url,
+            credential: { username: split.username, password: split.password, source: 'the index URL' }
+        };
+    }
+    // `credential: null` means "already looked up: none" (see indexConfigFor).
+    if (config.credential === null) {
+        return {
+            url,
+            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
+        };
+    }
+    const env = lookup.env ?? process.env;
+    let host = null;
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'http:' || u.protocol === 'https:')
+            host = u.hostname;
+    }
+    catch {
+        host = null;
+    }
+    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
+    const wantUser = split.username;
+    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
+        return { url, credential: fromEnv };
+    if (host !== null) {
+        const path = netrcPath(env, lookup.home);
+        const text = (lookup.readNetrc ?? readNetrcFile)(path);
+        if (text !== null) {
+            const c = netrcCredential(parseNetrc(text), host, wantUser);
+            if (c)
+                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
+        }
+    }
+    if (wantUser !== null) {
+        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
+    }
+    return { url, credential: null };
+}
+/**
+ * An index configuration with its credential looked up now (in `env` and the netrc file), for a
+ * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
+ * (with its source, for messages) or null, which tells PackageIndex not to look again.
+ */
+function indexConfigFor(url, name, env = process.env, lookup = {}) {
+    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
+    return { url: resolved.url, name, credential: resolved.credential };
+}
+/** `Authorization` header value for a basic credential. */
+function basicAuthorization(c) {
+    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
+}
 
 // [tool.fast-build] → typed configuration, with defaults and key-path errors.
 const BUILDERS = ['auto', 'wheels', 'dockerfile'];
@@ -2429,9 +2859,17 @@ const KNOWN_KEYS = [
     'dockerfile',
     'dockerfile-target',
     'build-args',
-    'dockerfile-command'
+    'dockerfile-command',
+    'python-in-base'
 ];
 const VARIANT_KEYS = ['groups', 'extras', 'members'];
+/**
+ * Packages installing more than this many MB get a layer each, so bumping one never re-uploads
+ * another. 16, from the corpus (npm run bench -- reupload): at 64 numpy, pandas and scipy-sized
+ * packages shared buckets (a bump's 90th percentile re-upload 29–31 MB on the lerobot and
+ * private-gpt locks), at 16 they stand alone (13 MB), and 8 changes nothing more.
+ */
+const DEFAULT_HEAVY_MB = 16;
 /** Variant names end up in registry tags (`deps-<variant>-<hash>`), so they must be tag-safe. */
 const VARIANT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const DEFAULT_VARIANT = {
@@ -2463,9 +2901,7 @@ function readConfig(pyproject, file) {
         seen.add(key);
     }
     const libcText = r.optString(raw['libc'], `${base}.libc`);
-    const workdir = r.optString(raw['workdir'], `${base}.workdir`) ?? '/app';
-    if (!workdir.startsWith('/'))
-        r.fail(`${base}.workdir`, `workdir must be an absolute path, got ${JSON.stringify(workdir)}`);
+    const workdir = readWorkdir(r, raw['workdir'], `${base}.workdir`);
     const envTable = r.optTable(raw['env'], `${base}.env`) ?? {};
     const env = {};
     for (const [k, v] of Object.entries(envTable))
@@ -2514,10 +2950,12 @@ function readConfig(pyproject, file) {
         cmd: r.optStrings(raw['cmd'], `${base}.cmd`) ?? null,
         lock: r.optString(raw['lock'], `${base}.lock`) ?? null,
         pythonPrefix: absolutePath(r, raw['python-prefix'], `${base}.python-prefix`) ?? '/usr/local',
+        pythonPrefixExplicit: raw['python-prefix'] !== undefined,
+        pythonInBase: optBoolean(r, raw['python-in-base'], `${base}.python-in-base`) ?? true,
         sitePackages: absolutePath(r, raw['site-packages'], `${base}.site-packages`),
         interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
         maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
-        heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, 64, 1, 1_000_000),
+        heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, DEFAULT_HEAVY_MB, 1, 1_000_000),
         indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
         variants,
         defaultVariant: variantsRaw === undefined,
@@ -2547,6 +2985,23 @@ function readVariant(r, name, v, keyPath) {
         members: [...new Set((r.optStrings(t['members'], `${keyPath}.members`) ?? []).map(normalizeGroup))]
     };
 }
+/**
+ * Where the source goes in the image: an absolute path below `/`, normalized (`/app/./src/` is
+ * `/app/src`). `..` is refused rather than resolved: `/app/../..` would put the source at the
+ * image root, over the base image's own files, and `/` itself would too.
+ */
+function readWorkdir(r, v, keyPath) {
+    const written = r.optString(v, keyPath) ?? '/app';
+    const fix = 'use a directory of its own, such as "/app"';
+    if (!written.startsWith('/'))
+        r.fail(keyPath, `workdir must be an absolute path, got ${JSON.stringify(written)}`, fix);
+    if (written.split('/').includes('..'))
+        r.fail(keyPath, `workdir must not contain '..' segments, got ${JSON.stringify(written)}`, fix);
+    const normalized = posix.normalize(written).replace(/\/+$/, '');
+    if (normalized === '' || normalized === '/')
+        r.fail(keyPath, `workdir must be a directory below /, got ${JSON.stringify(written)}`, fix);
+    return normalized;
+}
 function absolutePath(r, v, keyPath) {
     const s = r.optString(v, keyPath);
     if (s === undefined)
@@ -2554,6 +3009,13 @@ function absolutePath(r, v, keyPath) {
     if (!s.startsWith('/') || s.split('/').includes('..'))
         r.fail(keyPath, `expected an absolute path in the image, got ${JSON.stringify(s)}`);
     return s.replace(/\/+$/, '') || '/';
+}
+function optBoolean(r, v, keyPath) {
+    if (v === undefined)
+        return undefined;
+    if (typeof v !== 'boolean')
+        r.fail(keyPath, `expected true or false, got ${JSON.stringify(String(v))}`);
+    return v;
 }
 function positiveInt(r, v, keyPath, dflt, min, max) {
     if (v === undefined)
@@ -2729,8 +3191,12 @@ function requirementEdge(text, file, keyPath) {
         direct: req.url ? directFromUrl(req.url) : null
     };
 }
-/** `git+https://host/repo.git@rev#subdirectory=x`, `https://…/x.whl`, `file:///…` → a direct reference. */
-function directFromUrl(url) {
+/**
+ * `git+https://host/repo.git@rev#subdirectory=x`, `https://…/x.whl`, `file:///…` → a direct
+ * reference, its URL without userinfo (as the lock model keeps the package's, which it is matched to).
+ */
+function directFromUrl(written) {
+    const url = written.startsWith('file:') ? written : withoutUserinfo(written);
     if (url.startsWith('git+')) {
         const [base, fragment] = url.slice(4).split('#', 2);
         const sub = fragment ? (/(?:^|&)subdirectory=([^&]+)/.exec(fragment)?.[1] ?? null) : null;
@@ -2794,13 +3260,13 @@ function poetryDependency(r, name, spec, keyPath) {
     if (git)
         direct = {
             kind: 'git',
-            url: git,
+            url: withoutUserinfo(git),
             subdirectory: r.optString(t['subdirectory'], `${keyPath}.subdirectory`) ?? null
         };
     else if (path)
         direct = { kind: 'path', path };
     else if (url)
-        direct = { kind: 'url', url };
+        direct = { kind: 'url', url: withoutUserinfo(url) };
     const e = {
         ...edge(name, (r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup), marker, poetryMatcher(r.optString(t['version'], `${keyPath}.version`) ?? '*')),
         sourceName: r.optString(t['source'], `${keyPath}.source`) ?? null,
@@ -3040,15 +3506,18 @@ function indexByName(packages) {
     }
     return byName;
 }
-/** A short, stable identity for a source, used in ids and diffs ("pypi", "git+url@commit"). */
+/**
+ * A short, stable identity for a source, used in ids, diffs and `plan --json` ("pypi",
+ * "git+url@commit"). Never with userinfo, even for a model a reader did not build.
+ */
 function sourceLabel(s) {
     switch (s.kind) {
         case 'registry':
-            return s.url === PYPI_SIMPLE ? 'pypi' : s.url === '' ? 'index' : s.url;
+            return s.url === PYPI_SIMPLE ? 'pypi' : s.url === '' ? 'index' : withoutUserinfo(s.url);
         case 'git':
-            return `git+${s.url}${s.commit ? `@${s.commit}` : ''}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`;
+            return `git+${withoutUserinfo(s.url)}${s.commit ? `@${s.commit}` : ''}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`;
         case 'url':
-            return s.url;
+            return withoutUserinfo(s.url);
         case 'file':
             return `file:${s.path}`;
         case 'directory':
@@ -3341,7 +3810,7 @@ function readPackage$2(r, p, i, line, legacyFiles, cutFiles) {
             const hash = r.optString(f['hash'], `${at}.files[${j}].hash`);
             return {
                 name: fname,
-                url: r.optString(f['url'], `${at}.files[${j}].url`) ?? null,
+                url: optUrl(r.optString(f['url'], `${at}.files[${j}].url`)),
                 path: null,
                 hashes: (hash && parseHashString(hash)) || {},
                 size: null,
@@ -3369,6 +3838,10 @@ function readPackage$2(r, p, i, line, legacyFiles, cutFiles) {
         line
     }, 'files', files);
 }
+/** A file URL of the lock, without userinfo (kept aside for the request: keepUserinfo). */
+function optUrl(url) {
+    return url === undefined ? null : keepUserinfo(url);
+}
 /** `foo (>=1.0)`, `foo[bar] (>=1) ; marker`, `foo>=1` → the normalized name. */
 function requirementName(text) {
     return normalizeName(/^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(text)?.[1] ?? text);
@@ -3384,7 +3857,9 @@ function readSource$1(r, value, at) {
         return { kind: 'registry', url: PYPI_SIMPLE, name: null };
     const s = r.table(value, at);
     const type = r.string(s['type'], `${at}.type`);
-    const url = r.optString(s['url'], `${at}.url`) ?? '';
+    const written = r.optString(s['url'], `${at}.url`) ?? '';
+    // Index, git and archive URLs lose their userinfo here (kept aside for requests: keepUserinfo).
+    const url = type === 'file' || type === 'directory' ? written : keepUserinfo(written);
     const reference = r.optString(s['reference'], `${at}.reference`) ?? null;
     switch (type) {
         case 'legacy':
@@ -3523,7 +3998,9 @@ function readHashes(r, v, at) {
     return out;
 }
 function readFile$1(r, t, at, fallbackName) {
-    const url = r.optString(t['url'], `${at}.url`) ?? null;
+    const written = r.optString(t['url'], `${at}.url`);
+    // Without userinfo (kept aside for the request, see keepUserinfo); the name comes from it too.
+    const url = written === undefined ? null : keepUserinfo(written);
     const path = r.optString(t['path'], `${at}.path`) ?? null;
     const name = r.optString(t['name'], `${at}.name`) ??
         (url ? fileNameFromUrl(url) : path ? fileNameFromUrl(path) : fallbackName);
@@ -3551,7 +4028,7 @@ function readPackage$1(r, p, i, line) {
     if (vcs) {
         source = {
             kind: 'git',
-            url: r.optString(vcs['url'], `${at}.vcs.url`) ?? r.string(vcs['path'], `${at}.vcs.path`),
+            url: keepUserinfo(r.optString(vcs['url'], `${at}.vcs.url`) ?? r.string(vcs['path'], `${at}.vcs.path`)),
             commit: r.string(vcs['commit-id'], `${at}.vcs.commit-id`),
             requested: r.optString(vcs['requested-revision'], `${at}.vcs.requested-revision`) ?? null,
             subdirectory: r.optString(vcs['subdirectory'], `${at}.vcs.subdirectory`) ?? null
@@ -3579,7 +4056,7 @@ function readPackage$1(r, p, i, line) {
     else {
         source = {
             kind: 'registry',
-            url: (r.optString(p['index'], `${at}.index`) ?? '').replace(/\/+$/, ''),
+            url: keepUserinfo(r.optString(p['index'], `${at}.index`) ?? '').replace(/\/+$/, ''),
             name: null
         };
         const sdist = r.optTable(p['sdist'], `${at}.sdist`);
@@ -3621,11 +4098,14 @@ function readUvLock(text, data, file, project, opts = {}) {
     const notes = [];
     const version = data['version'];
     if (version !== 1) {
-        r.fail('version', `unknown uv.lock version ${JSON.stringify(version ?? null)} (fast-build reads version 1)`, typeof version === 'number' && version > 1
+        r.fail('version', `unknown uv.lock version ${typeof version === 'number' || typeof version === 'string' ? JSON.stringify(version) : describeType(version)} (fast-build reads version 1)`, typeof version === 'number' && version > 1
             ? 'upgrade fast-build, or lock with a uv release that writes version 1'
             : 'regenerate the lock with `uv lock`');
     }
-    const revision = data['revision'] === undefined ? 1 : Number(data['revision']);
+    const rev = data['revision'];
+    if (rev !== undefined && !(typeof rev === 'number' && Number.isInteger(rev) && rev >= 1))
+        r.fail('revision', `expected a revision number, found ${describeType(rev)}`, 'regenerate the lock with `uv lock`');
+    const revision = typeof rev === 'number' ? rev : 1;
     if (revision > MAX_REVISION) {
         notes.push(`${file}: revision ${revision} is newer than the revisions fast-build was tested with (up to ${MAX_REVISION}); reading it as revision ${MAX_REVISION}`);
     }
@@ -3649,7 +4129,7 @@ function readUvLock(text, data, file, project, opts = {}) {
         requiresPython: r.optString(data['requires-python'], 'requires-python') ?? null,
         selection: 'graph',
         roots,
-        conflictNames: conflictNames(r, data['conflicts']),
+        conflictNames: conflictNames(r, data['conflicts'], text),
         declared: null,
         notes
     };
@@ -3662,6 +4142,7 @@ function readPackage(r, p, i, line, metadata) {
     const sourceTable = r.table(p['source'] ??
         r.fail(`${at}.source`, `package ${displayName} has no source`, 'regenerate the lock with `uv lock`', line), `${at}.source`);
     const source = readSource(r, sourceTable, `${at}.source`);
+    const ref = sourceKey(r, sourceTable, `${at}.source`);
     const files = () => {
         const out = [];
         const sdist = r.optTable(p['sdist'], `${at}.sdist`);
@@ -3680,13 +4161,11 @@ function readPackage(r, p, i, line, metadata) {
         return m;
     };
     const pkg = lazyProperty({
-        id: version === null
-            ? `${name} (${sourceKey(sourceTable)})`
-            : `${name}==${version} (${sourceKey(sourceTable)})`,
+        id: version === null ? `${name} (${ref})` : `${name}==${version} (${ref})`,
         name,
         version,
         source,
-        sourceRef: sourceKey(sourceTable),
+        sourceRef: ref,
         dependencies: edges(p['dependencies'], `${at}.dependencies`),
         extras: groupTable(p['optional-dependencies'], `${at}.optional-dependencies`),
         groups: groupTable(p['dev-dependencies'], `${at}.dev-dependencies`),
@@ -3700,24 +4179,28 @@ function readPackage(r, p, i, line, metadata) {
 }
 function readMetadata(r, meta, at) {
     const requirements = new Map();
-    const add = (section, t) => {
-        const extras = t['extras'] === undefined ? [] : r.strings(t['extras'], `${at}.extras`);
+    const add = (section, t, kp) => {
+        const extras = t['extras'] === undefined ? [] : r.strings(t['extras'], `${kp}.extras`);
         const marker = typeof t['marker'] === 'string' ? t['marker'] : '';
         // Optional dependencies are folded into requires-dist with an `extra == '…'` marker.
         const extra = /extra\s*==\s*['"]([^'"]+)['"]/.exec(marker)?.[1];
         const direct = ['path', 'git', 'url', 'editable', 'directory', 'workspace'].some((k) => k in t);
         const spec = !direct && typeof t['specifier'] === 'string' ? t['specifier'] : '';
-        const key = requirementKey(String(t['name']), extras, spec);
+        const key = requirementKey(r.string(t['name'], `${kp}.name`), extras, spec);
         const where = section === 'main' && extra ? `extra:${normalizeGroup(extra)}` : section;
-        requirements.set(where, [...(requirements.get(where) ?? []), key]);
+        // Appended in place: copying the list for every entry made reading quadratic.
+        const list = requirements.get(where);
+        if (list)
+            list.push(key);
+        else
+            requirements.set(where, [key]);
     };
-    for (const t of meta['requires-dist'] === undefined
-        ? []
-        : r.tables(meta['requires-dist'], `${at}.requires-dist`))
-        add('main', t);
+    const dist = meta['requires-dist'] === undefined ? [] : r.tables(meta['requires-dist'], `${at}.requires-dist`);
+    for (const [i, t] of dist.entries())
+        add('main', t, `${at}.requires-dist[${i}]`);
     for (const [g, list] of Object.entries(r.optTable(meta['requires-dev'], `${at}.requires-dev`) ?? {})) {
-        for (const t of r.tables(list, `${at}.requires-dev.${g}`))
-            add(`group:${normalizeGroup(g)}`, t);
+        for (const [i, t] of r.tables(list, `${at}.requires-dev.${g}`).entries())
+            add(`group:${normalizeGroup(g)}`, t, `${at}.requires-dev.${g}[${i}]`);
     }
     return { requirements };
 }
@@ -3733,36 +4216,84 @@ function conflictName(pkg, item) {
         return `group-${p.length}-${p}-${normalizeGroup(item.group)}`;
     return `project-${p.length}-${p}`;
 }
-function conflictNames(r, value) {
-    const names = new Set();
+/**
+ * The lock's `conflicts`: the encoded names (what `Lock.conflictNames` promises) plus the sets
+ * themselves, which the planner needs to refuse a selection that turns on two items of one set.
+ * A Set subclass so that the common lock model keeps its shape; `declaredConflicts` reads it back.
+ */
+class DeclaredConflicts extends Set {
+    sets;
+    line;
+    constructor(sets, 
+    /** 1-based line of `conflicts =` in the lock (0 when unknown). */
+    line) {
+        super(sets.flatMap((s) => s.map((i) => i.encoded)));
+        this.sets = sets;
+        this.line = line;
+    }
+}
+/** The declared conflict sets of a uv lock (none for other formats or a lock without them). */
+function declaredConflicts(lock) {
+    return lock.conflictNames instanceof DeclaredConflicts && lock.conflictNames.sets.length > 0
+        ? lock.conflictNames
+        : null;
+}
+/** `pydantic-ai-slim[mcp-tasks]`, `group dev of pydantic-ai`, `project foo`: as a user reads it. */
+function describeConflictItem(item) {
+    switch (item.kind) {
+        case 'extra':
+            return `${item.package}[${item.name}]`;
+        case 'group':
+            return `group ${item.name} of ${item.package}`;
+        case 'project':
+            return `project ${item.package}`;
+    }
+}
+function conflictNames(r, value, text) {
+    const sets = [];
     for (const [i, set] of (value === undefined ? [] : r.array(value, 'conflicts')).entries()) {
-        for (const [j, item] of r.tables(set, `conflicts[${i}]`).entries()) {
+        sets.push(r.tables(set, `conflicts[${i}]`).map((item, j) => {
             const at = `conflicts[${i}][${j}]`;
+            const pkg = normalizeName(r.string(item['package'], `${at}.package`));
             const extra = r.optString(item['extra'], `${at}.extra`);
             const group = r.optString(item['group'], `${at}.group`);
-            names.add(conflictName(r.string(item['package'], `${at}.package`), {
-                ...(extra !== undefined ? { extra } : {}),
-                ...(group !== undefined ? { group } : {})
-            }));
-        }
+            const kind = extra !== undefined ? 'extra' : group !== undefined ? 'group' : 'project';
+            const name = extra ?? group;
+            return {
+                package: pkg,
+                kind,
+                name: name === undefined ? null : normalizeGroup(name),
+                encoded: conflictName(pkg, {
+                    ...(extra !== undefined ? { extra } : {}),
+                    ...(group !== undefined ? { group } : {})
+                })
+            };
+        }));
     }
-    return names;
+    const at = sets.length > 0 ? /^conflicts\s*=/m.exec(text) : null;
+    const line = at ? text.slice(0, at.index).split('\n').length : 0;
+    return new DeclaredConflicts(sets, line);
 }
-/** A stable text for a `source = {…}` table, used to match edges that pin a source. */
-function sourceKey(t) {
-    const [kind] = Object.keys(t);
-    return kind === undefined ? '' : `${kind}+${String(t[kind])}`;
+const SOURCE_KINDS = ['registry', 'git', 'url', 'path', 'directory', 'editable', 'virtual'];
+/**
+ * A stable text for a `source = {…}` table, used to match edges that pin a source: its kind (the
+ * key that says it, wherever it stands in the table) and that key's value. It enters package ids,
+ * which messages print: URLs lose their userinfo (see keepUserinfo).
+ */
+function sourceKey(r, t, at) {
+    const kind = SOURCE_KINDS.find((k) => t[k] !== undefined) ?? Object.keys(t)[0];
+    return kind === undefined ? '' : `${kind}+${withoutUserinfo(r.string(t[kind], `${at}.${kind}`))}`;
 }
 function readSource(r, t, at) {
     const str = (k) => r.string(t[k], `${at}.${k}`);
     if (t['registry'] !== undefined)
-        return { kind: 'registry', url: str('registry').replace(/\/+$/, ''), name: null };
+        return { kind: 'registry', url: keepUserinfo(str('registry')).replace(/\/+$/, ''), name: null };
     if (t['git'] !== undefined)
         return parseGitSource(str('git'));
     if (t['url'] !== undefined)
         return {
             kind: 'url',
-            url: str('url'),
+            url: keepUserinfo(str('url')),
             subdirectory: r.optString(t['subdirectory'], `${at}.subdirectory`) ?? null
         };
     if (t['path'] !== undefined)
@@ -3775,13 +4306,13 @@ function readSource(r, t, at) {
         return { kind: 'directory', path: str('virtual'), editable: false, virtual: true };
     return r.fail(at, `unknown source ${JSON.stringify(Object.keys(t))}`, 'fast-build reads registry, git, url, path, directory, editable and virtual sources');
 }
-/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` → git source. */
+/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` → git source (its URL without userinfo). */
 function parseGitSource(text) {
     const hash = text.indexOf('#');
     const commit = hash === -1 ? null : text.slice(hash + 1);
     const noFragment = hash === -1 ? text : text.slice(0, hash);
     const q = noFragment.indexOf('?');
-    const url = q === -1 ? noFragment : noFragment.slice(0, q);
+    const url = keepUserinfo(q === -1 ? noFragment : noFragment.slice(0, q));
     const params = new URLSearchParams(q === -1 ? '' : noFragment.slice(q + 1));
     return {
         kind: 'git',
@@ -3792,7 +4323,8 @@ function parseGitSource(text) {
     };
 }
 function readFile(r, t, at, pkg, version, kind) {
-    const url = r.optString(t['url'], `${at}.url`) ?? null;
+    const rawUrl = r.optString(t['url'], `${at}.url`);
+    const url = rawUrl === undefined ? null : keepUserinfo(rawUrl);
     const path = r.optString(t['path'], `${at}.path`) ?? null;
     const name = r.optString(t['filename'], `${at}.filename`) ??
         (url
@@ -3820,7 +4352,7 @@ function readEdge(r, t, at) {
         extras: (extra === undefined ? [] : r.strings(extra, `${at}.extra`)).map(normalizeGroup),
         version: null,
         pinVersion: r.optString(t['version'], `${at}.version`) ?? null,
-        pinSource: src ? sourceKey(src) : null,
+        pinSource: src ? sourceKey(r, src, `${at}.source`) : null,
         sourceName: null,
         direct: null
     }, marker, { file: r.file, keyPath: `${at}.marker` });
@@ -3992,8 +4524,11 @@ function compareRequirements(member, pkg, meta, sourced, stale) {
     for (const [section, edges] of sections) {
         const ours = edgeKeys(edges, sourced);
         const theirs = [...(meta.requirements.get(section) ?? [])].sort();
-        const added = ours.filter((k) => !theirs.includes(k));
-        const removed = theirs.filter((k) => !ours.includes(k));
+        // Set look-ups, not Array.includes: a section may list tens of thousands of requirements.
+        const ourSet = new Set(ours);
+        const theirSet = new Set(theirs);
+        const added = ours.filter((k) => !theirSet.has(k));
+        const removed = theirs.filter((k) => !ourSet.has(k));
         if (added.length || removed.length) {
             const what = section === 'main' ? 'dependencies' : section.replace(':', ' ');
             stale(`${what} of ${pkg.name} in ${member.file} differ from the lock` +
@@ -4042,16 +4577,20 @@ function readLock(project) {
         throw new LockError('lock file not found', { file: found.display }, 'create it with your package manager, or fix tool.fast-build.lock');
     }
     let cut = null;
-    const { text, data } = readTomlFile(found.path, found.display, LockError, 'regenerate the lock with your package manager', found.format === 'poetry' ? (t) => (cut = cutPoetryFileArrays(t)).text : undefined);
-    switch (found.format) {
+    const { text, data } = readTomlFile(found.path, found.display, LockError, LOCK_HINT, found.format === 'poetry' ? (t) => (cut = cutPoetryFileArrays(t)).text : undefined);
+    return fromToml(found.format, text, data, found.display, project, cut);
+}
+const LOCK_HINT = 'regenerate the lock with your package manager';
+function fromToml(format, text, data, display, project, cut) {
+    switch (format) {
         case 'poetry':
-            return { lock: readPoetryLock(text, data, found.display, project, cut), notes: [] };
+            return { lock: readPoetryLock(text, data, display, project, cut), notes: [] };
         case 'uv': {
-            const { notes, ...lock } = readUvLock(text, data, found.display, project);
+            const { notes, ...lock } = readUvLock(text, data, display, project);
             return { lock, notes };
         }
         case 'pylock':
-            return { lock: readPylock(text, data, found.display), notes: [] };
+            return { lock: readPylock(text, data, display), notes: [] };
     }
 }
 
@@ -4116,8 +4655,20 @@ function diffVariant(name, before, after) {
     };
 }
 function diffPlans(before, after) {
-    const names = [...new Set([...before.variants.map((v) => v.name), ...after.variants.map((v) => v.name)])];
-    return names.map((n) => diffVariant(n, before.variants.find((v) => v.name === n), after.variants.find((v) => v.name === n)));
+    const failed = new Map((after.failed ?? []).map((f) => [f.name, f.error]));
+    const names = [
+        ...new Set([
+            ...before.variants.map((v) => v.name),
+            ...after.variants.map((v) => v.name),
+            ...failed.keys()
+        ])
+    ];
+    return names.map((n) => {
+        const d = diffVariant(n, before.variants.find((v) => v.name === n), after.variants.find((v) => v.name === n));
+        // A variant the new plan could not plan is not "removed": say that it failed, and why.
+        const error = failed.get(n);
+        return error === undefined ? d : { ...d, status: 'failed', newHash: null, platforms: [], error };
+    });
 }
 function describeChange(c) {
     switch (c.kind) {
@@ -4142,6 +4693,8 @@ function summarizeVariantDiff(d) {
         return ['new variant'];
     if (d.status === 'removed')
         return ['variant removed'];
+    if (d.status === 'failed')
+        return [`does not plan: ${(d.error ?? '').split('\n')[0]}`];
     const lines = [...d.settings];
     const seen = new Map();
     for (const p of d.platforms) {
@@ -4159,20 +4712,41 @@ function summarizeVariantDiff(d) {
 }
 
 const DEFAULT_COMMAND = ['docker', 'buildx', 'build'];
+/** Where the generated Dockerfile finds a pip wheel when the base image's Python has no pip. */
+const PIP_CONTEXT_DIR = 'pip';
 /**
  * The Dockerfile used when the project names none: the base image, then pip installs the pins,
  * nothing else. PIP_BREAK_SYSTEM_PACKAGES lets pip install into a distribution's Python (the image
  * is this environment's only user); PIP_ROOT_USER_ACTION silences the warning about root.
+ *
+ * The interpreter is the build arg FAST_BUILD_PYTHON (default `python3` on PATH): the builder
+ * passes the one it found in the base image, which is a function of the pinned base digest the
+ * hash already covers, so the text (hashed too) does not depend on it. A Python without pip (a
+ * distribution's `python3` without `python3-pip`) gets it from the pip wheel the builder puts in
+ * the context's `pip/` directory (empty otherwise): a wheel can run pip itself (`WHEEL/pip`), which
+ * installs that wheel; ensurepip is often missing as well. `install` is no longer read: the
+ * interpreter is the build arg's, not the install layout's.
  */
-function defaultDockerfile(install) {
-    const pip = `PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 ${install.interpreter} -m pip install --no-deps --no-input --disable-pip-version-check --no-cache-dir`;
+function defaultDockerfile(_install) {
+    const env = 'PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1';
+    const flags = '--no-deps --no-input --disable-pip-version-check --no-cache-dir';
+    const pip = `${env} "$FAST_BUILD_PYTHON" -m pip install ${flags}`;
     return `# Generated by fast-build: a variant's deps image from the lock's pins, nothing else.
 ARG FAST_BUILD_BASE
 FROM \${FAST_BUILD_BASE}
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
+ARG FAST_BUILD_PYTHON=python3
 COPY requirements-* /tmp/fast-build/
+COPY ${PIP_CONTEXT_DIR}/ /tmp/fast-build/${PIP_CONTEXT_DIR}/
 RUN set -e; slug="\${TARGETOS}-\${TARGETARCH}"; \\
+    if ! "$FAST_BUILD_PYTHON" -m pip --version >/dev/null 2>&1; then \\
+      whl="$(ls /tmp/fast-build/${PIP_CONTEXT_DIR}/pip-*.whl 2>/dev/null | head -n 1)"; \\
+      if [ -z "$whl" ]; then \\
+        echo "fast-build: $FAST_BUILD_PYTHON -m pip does not run, and the build context has no pip wheel" >&2; exit 1; \\
+      fi; \\
+      ${env} "$FAST_BUILD_PYTHON" "$whl/pip" install ${flags} --no-index "$whl"; \\
+    fi; \\
     ${pip} --require-hashes -r "/tmp/fast-build/requirements-$slug.txt"; \\
     if grep -q '^[^#]' "/tmp/fast-build/requirements-vcs-$slug.txt"; then \\
       ${pip} -r "/tmp/fast-build/requirements-vcs-$slug.txt"; \\
@@ -4467,12 +5041,12 @@ class DigestWriter {
 const EMPTY = new Set();
 /** Whether a marker's value can change with the active extras or groups. */
 const readsSets = new WeakMap();
-function dependsOnSelection(m) {
-    let v = readsSets.get(m);
+function dependsOnSelection(shared) {
+    let v = readsSets.get(shared);
     if (v === undefined) {
-        const vars = markerVariables(m);
+        const vars = markerVariables(shared);
         v = vars.has('extra') || vars.has('extras') || vars.has('dependency_groups');
-        readsSets.set(m, v);
+        readsSets.set(shared, v);
     }
     return v;
 }
@@ -4488,11 +5062,14 @@ class TargetContext {
     }
     /** The marker's value for this target with `extras` active (names already normalized). */
     evaluate(m, extras = EMPTY, groups = EMPTY) {
-        if (!dependsOnSelection(m)) {
-            let v = this.fixed.get(m);
+        // Results are kept by the shared marker (one per marker text), not by the located copy each
+        // edge holds; evaluating the copy is what puts the lock's file and key path on an error.
+        const shared = sharedMarker(m);
+        if (!dependsOnSelection(shared)) {
+            let v = this.fixed.get(shared);
             if (v === undefined) {
                 v = evaluateMarker(m, this.env);
-                this.fixed.set(m, v);
+                this.fixed.set(shared, v);
             }
             return v;
         }
@@ -4525,7 +5102,6 @@ class TargetContext {
 // roots through the selected groups and extras (Poetry, uv), or keep what the recorded markers
 // select (pylock). Pure: lock + selection + target in, closure out.
 const MAIN_GROUP = 'main';
-const MAX_CONFLICT_ROUNDS = 8;
 /**
  * `context` carries per-target memos; pass the same one for every variant of a plan (it is
  * created from `target` when omitted).
@@ -4538,23 +5114,18 @@ function computeClosure(lock, selection, target, context) {
 }
 function walkGraph(lock, selection, ctx) {
     const roots = selectRoots(lock, selection);
-    // uv encodes declared conflicts as synthetic extras; which ones are on depends on the result,
-    // so walk until the set of active conflict names stops changing.
-    let active = new Set();
-    let state = walkOnce(lock, roots, selection, ctx, active);
-    for (let round = 1; lock.conflictNames.size > 0; round++) {
-        const next = activeConflictNames(lock, roots, selection, state);
-        if (sameSet(next, active))
-            break;
-        if (round === MAX_CONFLICT_ROUNDS) {
-            throw new PlanError(`the conflict markers in the lock do not settle for ${describeSelection(selection)} on ${describeTarget(ctx.target)}`, { file: lock.path, keyPath: 'conflicts' }, 'the selection combines groups/extras that the lock declares as conflicting; choose a different set');
-        }
-        active = next;
-        state = walkOnce(lock, roots, selection, ctx, active);
-    }
+    const state = lock.format === 'uv' ? walkUv(lock, roots, selection, ctx) : walkPoetry(lock, roots, selection, ctx);
     return toClosure(state, roots);
 }
-function walkOnce(lock, roots, selection, ctx, conflictNames) {
+/** The selected extras that a root declares. */
+function rootExtras(root, selection) {
+    return selection.extras.filter((e) => root.extraNames.includes(e));
+}
+/**
+ * Poetry: markers on a package's edges see that package's own active extras (`extra == "x"`
+ * written by the depending package), so a package is walked again when an edge turns on more.
+ */
+function walkPoetry(lock, roots, selection, ctx) {
     const state = { chosen: new Map(), extras: new Map(), requiredBy: new Map() };
     const queue = [];
     const rootPackages = new Set(roots.map((r) => r.package));
@@ -4583,22 +5154,21 @@ function walkOnce(lock, roots, selection, ctx, conflictNames) {
             const to = resolveEdge(lock, from, edge, state, selection, ctx);
             const existing = state.chosen.get(to.name);
             if (existing && existing !== to)
-                throw conflict(lock, to, existing, from, state, ctx.target);
+                throw conflict(lock, to, existing, from, state, ctx.target, selection);
             state.chosen.set(to.name, to);
             activate(to, edge.extras, from.name);
         }
     };
     for (const root of roots) {
         state.chosen.set(root.name, root.package);
-        activate(root.package, selection.extras.filter((e) => root.extraNames.includes(e)), root.name);
+        activate(root.package, rootExtras(root, selection), root.name);
     }
     // Breadth first, so that what the project asks for directly decides among same-name packages
     // before anything deeper does.
     for (let i = 0; i < queue.length; i++) {
         const pkg = queue[i];
         const extras = state.extras.get(pkg);
-        // Markers on a package's edges see its own active extras (and uv's active conflict names).
-        const active = conflictNames.size === 0 ? new Set(extras) : new Set([...extras, ...conflictNames]);
+        const active = new Set(extras);
         if (rootPackages.has(pkg)) {
             if (selection.groups.includes(MAIN_GROUP))
                 follow(pkg, pkg.dependencies, active);
@@ -4618,6 +5188,130 @@ function walkOnce(lock, roots, selection, ctx, conflictNames) {
         }
     }
     return state;
+}
+/**
+ * uv, as its installer reads a lock (uv-resolver `Installable::to_resolution`). Markers in a uv
+ * lock never name a package's own extras (those edges sit under `optional-dependencies`); the
+ * only `extra` they test are the encoded conflict items (`extra-16-pydantic-ai-slim-mcp-tasks`,
+ * `group-11-pydantic-ai-dev`, `project-3-foo`), which mean "this extra / group / project is on
+ * anywhere in the environment". So, when the lock declares conflicts:
+ * 1. the variant's extras and groups of each root are on from the start (its project too, when
+ *    it installs main); the roots' group edges are decided against just those;
+ * 2. a first breadth-first pass over (package, extra) collects every extra that edges turn on,
+ *    each edge judged with the extras it turns on itself added (`foo[x]` guarded by
+ *    `extra == 'extra-3-foo-x'` holds) — the set only grows;
+ * 3. two items of one declared conflict set both on is an error (uv refuses to install them);
+ * 4. a second pass judges every edge against that final set: this is the closure.
+ * Without declared conflicts the set stays empty and the second pass is the whole walk.
+ */
+function walkUv(lock, roots, selection, ctx) {
+    const declared = declaredConflicts(lock);
+    const prod = selection.groups.includes(MAIN_GROUP);
+    const active = new Set();
+    /** Encoded item → what turned it on, for the conflict message. */
+    const why = new Map();
+    const turnOn = (encoded, by) => {
+        if (active.has(encoded))
+            return;
+        active.add(encoded);
+        why.set(encoded, by);
+    };
+    const groupsOf = (root) => selection.groups.filter((g) => g !== MAIN_GROUP && root.package.groups.has(g));
+    if (declared) {
+        for (const root of roots) {
+            for (const e of rootExtras(root, selection))
+                turnOn(conflictName(root.name, { extra: e }), '');
+            for (const g of groupsOf(root))
+                turnOn(conflictName(root.name, { group: g }), '');
+            if (prod)
+                turnOn(conflictName(root.name, {}), '');
+        }
+    }
+    // uv decides the roots' group edges once, before any extra is collected from the graph.
+    const groupEdges = new Map();
+    for (const root of roots) {
+        groupEdges.set(root, groupsOf(root).flatMap((g) => root.package.groups.get(g).filter((edge) => !edge.marker || ctx.evaluate(edge.marker, active))));
+    }
+    const pass = (holds, strict) => traverseUv(lock, roots, selection, ctx, prod, groupEdges, holds, strict);
+    if (declared) {
+        pass((from, extra, edge) => {
+            const more = edge.extras
+                .map((e) => conflictName(edge.name, { extra: e }))
+                .filter((n) => !active.has(n));
+            const env = more.length === 0 ? active : new Set([...active, ...more]);
+            if (edge.marker && !ctx.evaluate(edge.marker, env))
+                return false;
+            for (const n of more)
+                turnOn(n, extra ? `${from.name}[${extra}]` : from.name);
+            return true;
+        }, false);
+        const clashes = declared.sets
+            .map((set) => set.filter((item) => active.has(item.encoded)))
+            .filter((on) => on.length > 1);
+        if (clashes.length > 0)
+            throw declaredConflict(lock, declared, clashes, why, selection);
+    }
+    return pass((_from, _extra, edge) => !edge.marker || ctx.evaluate(edge.marker, active), true);
+}
+/** One breadth-first pass over (package, extra|null), each visited once, as uv's queue does. */
+function traverseUv(lock, roots, selection, ctx, prod, groupEdges, holds, 
+/** Two packages of one name is an error (the final pass); the first pass may overreach. */
+strict) {
+    const state = { chosen: new Map(), extras: new Map(), requiredBy: new Map() };
+    const queue = [];
+    const seen = new Set();
+    const enqueue = (pkg, extra) => {
+        const key = `${pkg.id}\n${extra ?? ''}`;
+        if (seen.has(key))
+            return;
+        seen.add(key);
+        queue.push([pkg, extra]);
+    };
+    const take = (from, edge) => {
+        const to = resolveEdge(lock, from, edge, state, selection, ctx);
+        const existing = state.chosen.get(to.name);
+        if (strict && existing && existing !== to)
+            throw conflict(lock, to, existing, from, state, ctx.target, selection);
+        state.chosen.set(to.name, to);
+        let extras = state.extras.get(to);
+        if (!extras) {
+            state.extras.set(to, (extras = new Set()));
+            state.requiredBy.set(to, from.name);
+        }
+        for (const e of edge.extras)
+            extras.add(e);
+        enqueue(to, null);
+        for (const e of edge.extras)
+            enqueue(to, e);
+    };
+    for (const root of roots) {
+        const extras = rootExtras(root, selection);
+        state.chosen.set(root.name, root.package);
+        state.extras.set(root.package, new Set(extras));
+        state.requiredBy.set(root.package, root.name);
+        // Not marked seen: uv queues the roots directly (a cycle back to one walks it again, harmlessly).
+        if (prod)
+            queue.push([root.package, null]);
+        for (const e of extras)
+            queue.push([root.package, e]);
+        for (const edge of groupEdges.get(root) ?? [])
+            take(root.package, edge);
+    }
+    for (let i = 0; i < queue.length; i++) {
+        const [pkg, extra] = queue[i];
+        const edges = extra === null ? pkg.dependencies : (pkg.extras.get(extra) ?? []);
+        for (const edge of edges)
+            if (holds(pkg, extra, edge))
+                take(pkg, edge);
+    }
+    return state;
+}
+function declaredConflict(lock, declared, clashes, why, selection) {
+    const item = (i) => {
+        const by = why.get(i.encoded);
+        return `${describeConflictItem(i)}${by ? ` (turned on by ${by})` : ''}`;
+    };
+    return new PlanError(`${selection.variant ? `variant ${selection.variant} selects` : 'the selection turns on'} conflicting items: ${clashes.map((on) => on.map(item).join(' with ')).join('; ')}. The \`conflicts\` table of uv.lock (\`[tool.uv] conflicts\` in pyproject.toml) declares them as conflicting; uv refuses to install them together`, { file: lock.path, keyPath: 'conflicts', ...(declared.line ? { line: declared.line } : {}) }, 'drop one of them from the variant, or make two variants, one with each');
 }
 function selectRoots(lock, selection) {
     if (selection.members.length === 0)
@@ -4639,32 +5333,6 @@ function selectRoots(lock, selection) {
         };
     });
 }
-/** The declared conflict names that this result turns on (see `conflictName` in lock/uv.ts). */
-function activeConflictNames(lock, roots, selection, state) {
-    const names = new Set();
-    const add = (n) => {
-        if (lock.conflictNames.has(n))
-            names.add(n);
-    };
-    for (const [pkg, extras] of state.extras) {
-        add(`project-${pkg.name.length}-${pkg.name}`);
-        for (const e of extras)
-            add(`extra-${pkg.name.length}-${pkg.name}-${e}`);
-    }
-    for (const root of roots) {
-        for (const g of selection.groups)
-            add(`group-${root.name.length}-${root.name}-${g}`);
-    }
-    return names;
-}
-function sameSet(a, b) {
-    if (a.size !== b.size)
-        return false;
-    for (const x of a)
-        if (!b.has(x))
-            return false;
-    return true;
-}
 /** Choose the locked package an edge means; several of one name are told apart step by step. */
 function resolveEdge(lock, from, edge, state, selection, ctx) {
     const all = lock.byName.get(edge.name);
@@ -4675,7 +5343,8 @@ function resolveEdge(lock, from, edge, state, selection, ctx) {
         const root = lock.roots.find((r) => r.name === edge.name);
         if (root)
             return root.package;
-        throw new PlanError(`${from.name} depends on ${edge.name}, which is not in the lock`, { file: lock.path, ...(from.line ? { line: from.line } : {}) }, lock.format === 'poetry'
+        // The lock does not agree with itself: a problem of the whole lock, not of this selection.
+        throw new LockError(`${from.name} depends on ${edge.name}, which is not in the lock`, { file: lock.path, ...(from.line ? { line: from.line } : {}) }, lock.format === 'poetry'
             ? 'the lock is out of date: run `poetry lock`'
             : 'the lock is out of date: run `uv lock`');
     }
@@ -4738,8 +5407,8 @@ function samePath(a, b) {
     const norm = (p) => p.replace(/^\.\//, '').replace(/\/+$/, '');
     return norm(a) === norm(b);
 }
-function conflict(lock, a, b, from, state, target) {
-    return new PlanError(`conflicting packages for ${a.name} on ${describeTarget(target)}: ${b.version ?? '(dynamic)'} from ${sourceLabel(b.source)} (required by ${state.requiredBy.get(b) ?? '?'}) and ${a.version ?? '(dynamic)'} from ${sourceLabel(a.source)} (required by ${from.name})`, { file: lock.path, ...(a.line ? { line: a.line } : {}) }, 'both survive the markers for this target; the lock was not resolved for this platform or python, or the variant combines extras that conflict');
+function conflict(lock, a, b, from, state, target, selection) {
+    return new PlanError(`conflicting packages for ${a.name} on ${describeTarget(target)}: ${b.version ?? '(dynamic)'} from ${sourceLabel(b.source)} (required by ${state.requiredBy.get(b) ?? '?'}) and ${a.version ?? '(dynamic)'} from ${sourceLabel(a.source)} (required by ${from.name})${selection.variant ? `, both in variant ${selection.variant}` : ''}`, { file: lock.path, ...(a.line ? { line: a.line } : {}) }, 'both survive the markers for this target; the lock was not resolved for this platform or python, or the variant combines extras that conflict');
 }
 function toClosure(state, roots) {
     const rootSet = new Set(roots.map((r) => r.package));
@@ -4801,12 +5470,6 @@ function selectByMarkers(lock, selection, ctx) {
 function describeTarget(t) {
     return `${formatPlatform(t.platform)} (python ${formatPython(t.python)})`;
 }
-function describeSelection(s) {
-    const parts = [`groups ${s.groups.join(', ') || '(none)'}`];
-    if (s.extras.length)
-        parts.push(`extras ${s.extras.join(', ')}`);
-    return parts.join(', ');
-}
 
 // Canonical JSON: object keys sorted by code point, no whitespace, no undefined. The same value
 // always gives the same bytes, which is what a content hash needs.
@@ -4867,14 +5530,23 @@ function hashesOf(files) {
         return `${alg}:${hex}`;
     });
 }
+/**
+ * What of a source enters the hash. URLs without userinfo: a credential says who may read the
+ * package, not what it is, and rotating one must not rebuild anything. The lock readers strip it
+ * already (keepUserinfo); this holds for models built elsewhere.
+ */
 function sourceIdentity(source, files) {
     switch (source.kind) {
         case 'registry':
-            return { registry: normalizeIndex(source.url), files: hashesOf(files).sort() };
+            return { registry: normalizeIndex(withoutUserinfo(source.url)), files: hashesOf(files).sort() };
         case 'git':
-            return { git: normalizeGitUrl(source.url), commit: source.commit, subdirectory: source.subdirectory };
+            return {
+                git: normalizeGitUrl(withoutUserinfo(source.url)),
+                commit: source.commit,
+                subdirectory: source.subdirectory
+            };
         case 'url':
-            return { url: source.url, files: hashesOf(files).sort() };
+            return { url: withoutUserinfo(source.url), files: hashesOf(files).sort() };
         case 'file':
             return { path: source.path, files: hashesOf(files).sort() };
         case 'directory':
@@ -4946,6 +5618,10 @@ function shortHash(hash) {
 
 // Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
 // Pure; reading files and printing happen in the CLI and the action.
+/** `wheels`, or `dockerfile (why)`: the `builder` column of `fast-build plan`. */
+function describeBuilder(b) {
+    return b.kind === 'wheels' ? 'wheels' : `dockerfile (${b.summary})`;
+}
 /**
  * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
  * of the variant's packages (an sdist-only package, a git dependency…), and says which.
@@ -4956,15 +5632,17 @@ refusal) {
     if (kind === 'wheels')
         return { kind: 'wheels' };
     if (kind === 'dockerfile')
-        return { kind: 'dockerfile', reason: 'builder = dockerfile', settings };
+        return { kind: 'dockerfile', reason: 'builder = dockerfile', summary: 'builder = dockerfile', settings };
     for (const p of platforms) {
         const problems = p.closure.installed.flatMap((e) => refusal(p, e.package) ?? []);
         const [first] = problems;
         if (first) {
             const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+            const what = `${first.name}${first.version ? ` ${first.version}` : ''}`;
             return {
                 kind: 'dockerfile',
-                reason: `the wheels builder cannot install ${first.name}${first.version ? ` ${first.version}` : ''}: ${first.reason}${more}`,
+                reason: `the wheels builder cannot install ${what}: ${first.reason}${more}`,
+                summary: `auto: no wheel for ${what}${problems.length > 1 ? ` and ${problems.length - 1} more` : ''}`,
                 settings
             };
         }
@@ -5014,8 +5692,6 @@ function planProject(project, lock, options = {}) {
     }
     const specs = config.variants.filter((v) => !wanted || wanted.includes(v.name));
     const known = knownNames(project, lock);
-    for (const spec of specs)
-        validateSelection(project, spec, known);
     for (const g of config.runtimeGroups) {
         if (!known.groups.includes(g)) {
             throw new ConfigError(`unknown runtime group ${JSON.stringify(g)}`, { file: project.file, keyPath: 'tool.fast-build.runtime-groups' }, `groups are: ${known.groups.join(', ') || '(none)'}`);
@@ -5051,13 +5727,20 @@ function planProject(project, lock, options = {}) {
     const builderKind = options.builder ?? config.builder;
     const dockerfileSettings = {
         path: options.dockerfile?.path ?? null,
-        text: options.dockerfile?.text ?? defaultDockerfile(install),
+        text: options.dockerfile?.text ?? defaultDockerfile(),
         target: options.dockerfileTarget ?? config.dockerfile.target,
         buildArgs: config.dockerfile.buildArgs,
         command: options.dockerfileCommand ?? config.dockerfile.command ?? [...DEFAULT_COMMAND]
     };
-    const variants = specs.map((spec) => {
-        const selection = { groups: spec.groups, extras: spec.extras, members: spec.members };
+    const failed = [];
+    const planVariant = (spec) => {
+        validateSelection(project, spec, known);
+        const selection = {
+            groups: spec.groups,
+            extras: spec.extras,
+            members: spec.members,
+            variant: spec.name
+        };
         const withRuntime = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] };
         const platformPlans = platforms.map((platform) => {
             const ctx = contexts.get(platform);
@@ -5095,6 +5778,9 @@ function planProject(project, lock, options = {}) {
             }))
         });
         for (const p of platformPlans) {
+            const disagreement = recordedDisagreement(lock, spec, selection, p, contexts.get(p.platform));
+            if (disagreement)
+                notes.push(disagreement);
             for (const u of p.unavailable) {
                 notes.push(`${spec.name} on ${formatPlatform(p.platform)}: ${u.entry.package.name} ${u.entry.package.version ?? ''} cannot be installed from the lock's files: ${u.reason}`);
             }
@@ -5112,8 +5798,76 @@ function planProject(project, lock, options = {}) {
             hashInput,
             builder
         };
+    };
+    const variants = [];
+    for (const spec of specs) {
+        try {
+            variants.push(planVariant(spec));
+        }
+        catch (e) {
+            // The variant's own selection cannot be planned; anything else (a lock that does not agree
+            // with itself, a marker that does not parse) is the whole project's problem.
+            if (!(e instanceof PlanError || e instanceof ConfigError))
+                throw e;
+            failed.push({ name: spec.name, error: forVariant(spec.name, e) });
+        }
+    }
+    return { project, lock, options, install, variants, failed, notes };
+}
+/** The same error, its message naming the variant (`variant ml: …`) unless it already does. */
+function forVariant(name, e) {
+    const prefix = `variant ${name}`;
+    const m = e.message;
+    if (m.includes(`${prefix}:`) || m.includes(`${prefix} `) || m.endsWith(prefix))
+        return e;
+    const Class = e.constructor;
+    const wrapped = new Class(`${prefix}: ${e.message}`, e.location, e.hint);
+    wrapped.stack = e.stack;
+    return wrapped;
+}
+/**
+ * Poetry 2.1 locks record under which markers each package installs for each group. Poetry's
+ * installer re-resolves from the graph by default (installer.re-resolve = true), as fast-build's
+ * walk does, and reads the recorded markers only with re-resolve = false; where the two disagree
+ * for a target, the user should know that the other setting installs something else.
+ * Several packages of one name that the recorded markers all select are left out: the walk chose
+ * among them (using those same markers first), which is not a disagreement.
+ */
+function recordedDisagreement(lock, spec, selection, p, ctx) {
+    if (lock.format !== 'poetry' || !lock.packages.some((x) => x.recorded))
+        return null;
+    const extras = new Set(selection.extras);
+    const recorded = lock.packages.filter((pkg) => {
+        if (!pkg.recorded || isLocalSource(pkg.source))
+            return false;
+        return selection.groups.some((g) => {
+            if (!pkg.recorded.byGroup.has(g))
+                return false;
+            const m = pkg.recorded.byGroup.get(g) ?? null;
+            return m === null || ctx.evaluate(m, extras);
+        });
     });
-    return { project, lock, options, install, variants, notes };
+    const walked = new Set(p.closure.installed.map((e) => e.package));
+    const walkedNames = new Set(p.closure.installed.map((e) => e.package.name));
+    const recordedSet = new Set(recorded);
+    const perName = new Map();
+    for (const pkg of recorded)
+        perName.set(pkg.name, (perName.get(pkg.name) ?? 0) + 1);
+    const chosenAmong = (pkg) => perName.get(pkg.name) > 1 && walkedNames.has(pkg.name);
+    const onlyRecorded = recorded.filter((pkg) => !walked.has(pkg) && !chosenAmong(pkg));
+    const onlyWalked = [...walked].filter((pkg) => !recordedSet.has(pkg));
+    if (onlyRecorded.length === 0 && onlyWalked.length === 0)
+        return null;
+    const some = (list) => {
+        const names = list.slice(0, 3).map((pkg) => `${pkg.name} ${pkg.version ?? ''}`.trim());
+        return list.length > 3 ? `${names.join(', ')} and ${list.length - 3} more` : names.join(', ');
+    };
+    const details = [
+        ...(onlyWalked.length ? [`only the walk: ${some(onlyWalked)}`] : []),
+        ...(onlyRecorded.length ? [`only the recorded markers: ${some(onlyRecorded)}`] : [])
+    ];
+    return (`variant ${spec.name} on ${formatPlatform(p.platform)}: ${lock.path}'s recorded markers select ${recorded.length} packages where the dependency walk installs ${walked.size} (${details.join('; ')}). ` +
+        `Poetry's installer re-resolves by default, as fast-build does; the recorded markers are used only with installer.re-resolve = false`);
 }
 function derivePython(project, lock, notes) {
     const spec = project.requiresPython ?? lock.requiresPython;
@@ -5216,7 +5970,8 @@ function planToJson(plan) {
                 local: [...local.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
                 runtime: [...runtime.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
             };
-        })
+        }),
+        failed: plan.failed.map((f) => ({ name: f.name, error: describeError(f.error) }))
     };
 }
 
@@ -5249,7 +6004,7 @@ function renderTable(header, rows) {
 // Kept in step with package.json by the release script (and a test).
 const VERSION = '0.1.0';
 
-// The same engine as the action, for a terminal: `fast-build plan | diff`.
+// The same engine as the action, for a terminal: `fast-build plan | build | diff | sbom`.
 const processIO = {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t)
@@ -5260,6 +6015,7 @@ commands:
   plan    compute each variant's packages and canonical hash from the lock
   build   put the source on each variant's deps image (the fast path), without a daemon
   diff    explain what changed between two plans (from \`plan --json\`)
+  sbom    print the CycloneDX SBOM of what each variant's image installs, without building
 
 fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python X.Y] [--json]
   --project DIR     directory holding pyproject.toml and the lock (default .)
@@ -5270,7 +6026,7 @@ fast-build plan [--project DIR] [--variant NAME]... [--platform P]... [--python 
 
 fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--variant NAME]...
                  [--platform P]... [--tag TEMPLATE]... [--rebuild VARIANT|all]... [--fast-only] [--json]
-  --store oci:DIR   an OCI image-layout directory (default: DIR/.fast-build/oci of the project)
+  --store oci:DIR   an OCI image-layout directory (default: ~/.cache/fast-build/oci/<project-id>)
   --registry H/R    a registry repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo
   --tag TEMPLATE    app image tag, with {variant} {sha} {ref} (repeatable; default {variant}-{sha})
   --rebuild V       rebuild the deps image of variant V (or all) whatever exists (repeatable)
@@ -5286,6 +6042,15 @@ fast-build build [--project DIR] [--store oci:DIR | --registry HOST/REPO] [--var
   config file (docker login); never on the command line
 
 fast-build diff OLD.json NEW.json [--json]
+
+fast-build sbom [--project DIR] [--variant NAME]... [--platform P]... [--python X.Y] [--json]
+  --variant NAME    only this variant (repeatable; default: all that plan)
+  --platform P      only this platform of the variant (repeatable; default: all it builds)
+  --json            the only format (CycloneDX 1.6 JSON); accepted for symmetry with plan
+  one variant on one platform prints one document; several print a JSON array of them, in
+  variant then platform order. The base image's digest is the pinned one (base-image = "…@sha256:…")
+  or, when it is not pinned, left out and said so (sbom asks no registry); times come from
+  SOURCE_DATE_EPOCH or the commit time, as the build's, so the same commit prints the same bytes
 `;
 class UsageError extends Error {
 }
@@ -5297,6 +6062,8 @@ async function runCli(argv, io = processIO) {
                 return cmdPlan(rest, io);
             case 'diff':
                 return cmdDiff(rest, io);
+            case 'sbom':
+                return await cmdSbom(rest, io);
             case 'build':
                 // The build machinery (registry, layers, wheels) is loaded only for `build`, so `plan`
                 // starts without it.
@@ -5377,18 +6144,23 @@ function cmdPlan(args, io) {
         io.err(`note: ${n}\n`);
     if (values.json) {
         io.out(JSON.stringify(planToJson(plan), null, 2) + '\n');
-        return 0;
     }
-    const rows = plan.variants.flatMap((v) => v.platforms.map((p) => [
-        v.name,
-        formatPlatform(p.platform),
-        v.shortHash,
-        String(p.closure.installed.length),
-        p.closure.local.map((e) => e.package.name).join(',') || '-',
-        p.runtime.length ? String(p.runtime.length) : '-'
-    ]));
-    io.out(renderTable(['variant', 'platform', 'hash', 'packages', 'local', 'runtime'], rows));
-    return 0;
+    else if (plan.variants.length > 0) {
+        const rows = plan.variants.flatMap((v) => v.platforms.map((p) => [
+            v.name,
+            formatPlatform(p.platform),
+            v.shortHash,
+            String(p.closure.installed.length),
+            p.closure.local.map((e) => e.package.name).join(',') || '-',
+            p.runtime.length ? String(p.runtime.length) : '-',
+            describeBuilder(v.builder)
+        ]));
+        io.out(renderTable(['variant', 'platform', 'hash', 'packages', 'local', 'runtime', 'builder'], rows));
+    }
+    // The variants that planned are printed first; each one that did not says why, and the run fails.
+    for (const f of plan.failed)
+        io.err(`error: ${describeError(f.error)}\n`);
+    return plan.failed.length > 0 ? 1 : 0;
 }
 function readPlanJson(path) {
     let text;
@@ -5433,6 +6205,55 @@ function cmdDiff(args, io) {
     }
     return 0;
 }
+async function cmdSbom(args, io) {
+    const { values, positionals } = parseArgs({
+        args: [...args],
+        options: {
+            project: { type: 'string', default: '.' },
+            variant: { type: 'string', multiple: true },
+            platform: { type: 'string', multiple: true },
+            python: { type: 'string' },
+            // Accepted, and changes nothing: JSON is the one format.
+            json: { type: 'boolean', default: false }
+        },
+        allowPositionals: true
+    });
+    if (positionals.length > 0)
+        throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    // Every configured platform is planned, so that --platform picks among them (and names them
+    // when it names none); an unknown --variant is refused by planProject with the list.
+    const plan = loadPlan({
+        project: values.project,
+        variants: values.variant ?? [],
+        ...(values.python ? { python: values.python } : {})
+    });
+    for (const n of plan.notes)
+        io.err(`note: ${n}\n`);
+    const wanted = (values.platform ?? []).map((p) => formatPlatform(parsePlatform(p, '--platform')));
+    const built = [...new Set(plan.variants.flatMap((v) => v.platforms.map((p) => formatPlatform(p.platform))))];
+    for (const w of wanted) {
+        if (!built.includes(w)) {
+            throw new ConfigError(`platform ${w} is not built by ${plan.variants.length === 1 ? `variant ${plan.variants[0].name}` : 'these variants'}`, { file: plan.project.file, keyPath: 'tool.fast-build.platforms' }, `platforms are: ${built.join(', ')} (add ${w} to platforms under [tool.fast-build] to build it)`);
+        }
+    }
+    const [{ cycloneDxSbom, sbomBytes }, { buildEpoch, gitInfo }] = await Promise.all([
+        import('./cyclonedx.js'),
+        import('./git.js')
+    ]);
+    // The build's time, as `build` stamps images: SOURCE_DATE_EPOCH, else the commit's.
+    const created = new Date(buildEpoch(await gitInfo(plan.project.dir)) * 1000).toISOString();
+    const name = plan.project.name ?? basename(plan.project.dir);
+    const docs = plan.variants.flatMap((v) => v.platforms
+        .filter((p) => wanted.length === 0 || wanted.includes(formatPlatform(p.platform)))
+        .map((p) => cycloneDxSbom({ variant: v, platform: p, created, name })));
+    // One document prints as the bytes `build` attaches (sbomBytes), so the two can be compared.
+    const [only] = docs;
+    io.out(only && docs.length === 1 ? sbomBytes(only).toString('utf8') : JSON.stringify(docs, null, 2) + '\n');
+    // As `plan`: the variants that planned are printed; each one that did not says why, and the run fails.
+    for (const f of plan.failed)
+        io.err(`error: ${describeError(f.error)}\n`);
+    return plan.failed.length > 0 ? 1 : 0;
+}
 
 // `fast-build` executable: run the CLI and exit with its code.
 module$1.enableCompileCache?.();
@@ -5443,4 +6264,4 @@ runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = 1;
 });
 
-export { ConfigError as C, DigestWriter as D, FastBuildError as F, PYPI_SIMPLE as P, UsageError as U, digestAlgorithm as a, digestHex as b, parseWheelFilename as c, describeError as d, filesForTarget as e, formatPlatform as f, chooseWheels as g, parseToml as h, planProject as i, chooseWheel as j, pythonMinor as k, loadPlan as l, normalizeName as n, parseDigest as p, renderTable as r, sha256 as s, unavailableReason as u, wheelSupports as w };
+export { sourceLabel as $, indexConfigFor as A, pythonFull as B, ConfigError as C, DigestWriter as D, isTable as E, FastBuildError as F, isValidName as G, versionToString as H, poetryToPep440 as I, formatRequirement as J, parseRequirement as K, normalizeExtra as L, pythonConstraintMarker as M, andMarkers as N, parseMarker as O, PYPI_SIMPLE as P, readTomlFile as Q, parseToml as R, planProject as S, TomlReader as T, chooseWheel as U, UsageError as V, loadPlan as W, renderTable as X, isDigest as Y, VERSION as Z, canonicalJson as _, resolveIndexCredential as a, basicAuthorization as b, credentialEnvNames as c, describeIndexCredential as d, describeError as e, digestHex as f, formatPython as g, parseDigest as h, sha256 as i, digestAlgorithm as j, formatPlatform as k, parseWheelFilename as l, filesForTarget as m, normalizeName as n, wheelSupports as o, pythonMinor as p, chooseWheels as q, redactUrl as r, splitUserinfo as s, parseVersion as t, unavailableReason as u, isPrerelease as v, withoutUserinfo as w, specifierSetContains as x, compareVersions as y, PIP_CONTEXT_DIR as z };

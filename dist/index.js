@@ -27,7 +27,7 @@ import require$$8, { once } from 'node:events';
 import require$$0$6 from 'node:diagnostics_channel';
 import require$$5 from 'node:tls';
 import * as zlib from 'node:zlib';
-import zlib__default, { inflateRawSync, inflateRaw, createInflateRaw } from 'node:zlib';
+import zlib__default, { createGunzip, inflateRawSync, inflateRaw, createInflateRaw } from 'node:zlib';
 import require$$5$1, { performance as performance$1 } from 'node:perf_hooks';
 import require$$8$1 from 'node:util/types';
 import require$$1$1 from 'node:worker_threads';
@@ -38,13 +38,13 @@ import require$$1$4 from 'node:dns';
 import require$$5$3 from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
-import fs$1, { openSync, readSync, closeSync, createWriteStream, createReadStream, readFileSync, statSync, mkdirSync, existsSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync, linkSync, readdirSync } from 'node:fs';
-import { join, resolve, dirname as dirname$1, isAbsolute, basename, posix, sep as sep$3, relative } from 'node:path';
+import fs$1, { openSync, readSync, closeSync, readFileSync, existsSync, readdirSync, statSync, createWriteStream, createReadStream, mkdirSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync, linkSync } from 'node:fs';
+import { join, posix, relative, resolve, dirname as dirname$1, isAbsolute, basename, sep as sep$3 } from 'node:path';
 import { open as open$1, stat as stat$1, readFile as readFile$2, mkdir as mkdir$1, rename as rename$1, readdir as readdir$1, rm as rm$1, writeFile as writeFile$1, readlink } from 'node:fs/promises';
 import { createHash, randomBytes, createHmac } from 'node:crypto';
+import os$1, { homedir, tmpdir, EOL as EOL$2 } from 'node:os';
 import * as https$1 from 'node:https';
 import https__default$1 from 'node:https';
-import os$1, { homedir, tmpdir, EOL as EOL$2 } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { execFile, spawn } from 'node:child_process';
 import * as stream from 'stream';
@@ -30862,8 +30862,8 @@ function layerMediaType(manifestType, compression) {
 // no xattrs, no device numbers, no access times.
 class LayerPathError extends FastBuildError {
 }
-const BLOCK = 512;
-const ZEROS = Buffer.alloc(BLOCK * 2);
+const BLOCK$1 = 512;
+const ZEROS = Buffer.alloc(BLOCK$1 * 2);
 /** Refuse paths a tar reader could resolve outside the layer root. */
 function checkEntryPath(path) {
     if (path === '' ||
@@ -30890,7 +30890,7 @@ function normalizeEntries(entries) {
     }
     return [...byPath.values()].sort((a, b) => compareCodePoints$2(a.path, b.path));
 }
-function octal(value, width) {
+function octal$1(value, width) {
     return value.toString(8).padStart(width - 1, '0') + '\0';
 }
 function paxRecord(key, value) {
@@ -30903,32 +30903,32 @@ function paxRecord(key, value) {
 }
 /** What every header has: owners 0, the ustar magic, no device numbers, a blank checksum. */
 const TEMPLATE = (() => {
-    const t = Buffer.alloc(BLOCK);
-    t.write(octal(0, 8), 108, 8, 'ascii');
-    t.write(octal(0, 8), 116, 8, 'ascii');
+    const t = Buffer.alloc(BLOCK$1);
+    t.write(octal$1(0, 8), 108, 8, 'ascii');
+    t.write(octal$1(0, 8), 116, 8, 'ascii');
     t.write('        ', 148, 8, 'ascii');
     t.write('ustar\0', 257, 6, 'ascii');
     t.write('00', 263, 2, 'ascii');
-    t.write(octal(0, 8), 329, 8, 'ascii');
-    t.write(octal(0, 8), 337, 8, 'ascii');
+    t.write(octal$1(0, 8), 329, 8, 'ascii');
+    t.write(octal$1(0, 8), 337, 8, 'ascii');
     return t;
 })();
 /** Writes a ustar header into `h` at `at` (512 bytes there get overwritten). */
 function writeHeader(f, h, at) {
     TEMPLATE.copy(h, at);
     h.write(f.name, at, 100, 'utf8');
-    h.write(octal(f.mode, 8), at + 100, 8, 'ascii');
-    h.write(octal(f.size, 12), at + 124, 12, 'ascii');
-    h.write(octal(f.mtime, 12), at + 136, 12, 'ascii');
+    h.write(octal$1(f.mode, 8), at + 100, 8, 'ascii');
+    h.write(octal$1(f.size, 12), at + 124, 12, 'ascii');
+    h.write(octal$1(f.mtime, 12), at + 136, 12, 'ascii');
     h.write(f.typeflag, at + 156, 1, 'ascii');
     h.write(f.linkname, at + 157, 100, 'utf8');
     let sum = 0;
-    for (let i = at; i < at + BLOCK; i++)
+    for (let i = at; i < at + BLOCK$1; i++)
         sum += h[i];
-    h.write(octal(sum, 7) + ' ', at + 148, 8, 'ascii');
+    h.write(octal$1(sum, 7) + ' ', at + 148, 8, 'ascii');
 }
 function header(f) {
-    const h = Buffer.allocUnsafe(BLOCK);
+    const h = Buffer.allocUnsafe(BLOCK$1);
     writeHeader(f, h, 0);
     return h;
 }
@@ -30967,8 +30967,8 @@ function asciiPrefix(s) {
     return s.replace(/[^\x20-\x7e]/g, '_').slice(0, 100);
 }
 function padding(size) {
-    const rest = size % BLOCK;
-    return rest === 0 ? Buffer.alloc(0) : ZEROS.subarray(0, BLOCK - rest);
+    const rest = size % BLOCK$1;
+    return rest === 0 ? Buffer.alloc(0) : ZEROS.subarray(0, BLOCK$1 - rest);
 }
 /**
  * Fills fixed-size blocks and hands each full one to `onBlock` (a new buffer each time, which the
@@ -31014,16 +31014,16 @@ class BlockSink {
      */
     header(f) {
         writeHeader(f, this.block, this.used);
-        this.used += BLOCK;
+        this.used += BLOCK$1;
         return this.flushIfFull();
     }
     /** Zeros up to the next 512-byte boundary (which is never past the block's end). */
     pad() {
-        const rest = this.used % BLOCK;
+        const rest = this.used % BLOCK$1;
         if (rest === 0)
             return;
-        this.block.fill(0, this.used, this.used + BLOCK - rest);
-        this.used += BLOCK - rest;
+        this.block.fill(0, this.used, this.used + BLOCK$1 - rest);
+        this.used += BLOCK$1 - rest;
         return this.flushIfFull();
     }
     /**
@@ -31093,7 +31093,7 @@ class BlockSink {
  * each passed to `onBlock` in order, which may await (back-pressure).
  */
 async function writeTar(entries, opts, onBlock) {
-    if (opts.blockSize % BLOCK !== 0)
+    if (opts.blockSize % BLOCK$1 !== 0)
         throw new Error('the block size must be a multiple of 512');
     const mtime = Math.max(0, Math.floor(opts.mtime));
     const sink = new BlockSink(opts.blockSize, onBlock, opts.freeBlocks);
@@ -31698,6 +31698,15 @@ function poetryClause(clause) {
     return null;
 }
 
+// Userinfo out of free text. Messages quote what a user wrote (a requirement, a TOML value) and
+// such text may hold a URL with `user:password@` or `<token>@`: the quote keeps everything else.
+// Up to the LAST `@` before the host: a password may hold an unencoded `@` itself.
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#'"]*@/gi;
+/** `text` with the userinfo of every `scheme://…@` in it removed. */
+function redactUserinfo(text) {
+    return text.includes('@') ? text.replace(USERINFO, '$1') : text;
+}
+
 // The context-sensitive tokenizer of packaging 26.2 (`packaging/_tokenizer.py`), shared by the
 // marker and requirement parsers. The rules are the same regular expressions; Python's `\b` and
 // `$` are spelled out because JavaScript's differ (ASCII-only `\b`; Python's `$` also matches
@@ -31754,8 +31763,12 @@ const FIRST = {
     IDENTIFIER: (c) => /[a-zA-Z0-9]/.test(c),
     WS: (c) => c === ' ' || c === '\t'
 };
-/** How a source text is shown in messages: single quotes unless it contains one. */
-function quoteSource(text) {
+/**
+ * How a source text is shown in messages: single quotes unless it contains one, and without the
+ * userinfo of a URL in it (`name @ https://user:token@host/…`).
+ */
+function quoteSource(source) {
+    const text = redactUserinfo(source);
     return text.includes("'") ? JSON.stringify(text) : `'${text}'`;
 }
 class Tokenizer {
@@ -32018,20 +32031,40 @@ const cache$1 = new Map();
  * names `os.name`, `sys.platform`, `platform.version`, `platform.machine`,
  * `platform.python_implementation` and `python_implementation`). A syntax error is a
  * MarkerSyntaxError whose `location.column` is the 1-based column of the offending character,
- * merged into `at` (file, line, keyPath of the string).
+ * merged into `at` (file, line, keyPath of the string). With `at`, the marker also remembers it,
+ * so that an evaluation error names the same place (see locateMarker).
  */
 function parseMarker(text, at) {
-    const hit = cache$1.get(text);
-    if (hit !== undefined)
-        return hit;
-    const tz = new Tokenizer(text, at);
-    const marker = parseMarkerExpression(tz);
-    if (!tz.atEnd())
-        tz.fail("expected 'and', 'or' or the end of the marker");
-    if (cache$1.size >= CACHE_LIMIT$1)
-        cache$1.clear();
-    cache$1.set(text, marker);
-    return marker;
+    let marker = cache$1.get(text);
+    if (marker === undefined) {
+        const tz = new Tokenizer(text, at);
+        marker = parseMarkerExpression(tz);
+        if (!tz.atEnd())
+            tz.fail("expected 'and', 'or' or the end of the marker");
+        if (cache$1.size >= CACHE_LIMIT$1)
+            cache$1.clear();
+        cache$1.set(text, marker);
+    }
+    return at === undefined ? marker : locateMarker(marker, at);
+}
+// Markers are shared by text (the cache above: a lock repeats a few hundred markers thousands of
+// times), so a marker cannot hold the place it was written. A located marker is a shallow copy of
+// the shared one that this table maps to it and to its place; evaluation runs on the shared one
+// and puts the place on its errors.
+const located = new WeakMap();
+/** `m` remembering where it was written: an error evaluating it names `at` (file, key path, line). */
+function locateMarker(m, at) {
+    const shared = located.get(m)?.shared ?? m;
+    const copy = Object.freeze({ ...shared });
+    located.set(copy, { shared, at });
+    return copy;
+}
+/**
+ * The marker that `m` is a located copy of, else `m`: the same for every occurrence of one marker
+ * text, which is what caches of evaluation results should be keyed by.
+ */
+function sharedMarker(m) {
+    return located.get(m)?.shared ?? m;
 }
 // ---------------------------------------------------------------------------------------------
 // Evaluation
@@ -32127,22 +32160,40 @@ function evalComparison(c, env) {
  * Evaluates a marker as packaging 26.2 does (`Marker.evaluate(env, context="lock_file")` with
  * `extras`/`dependency_groups` sets), `extra` being evaluated against the set of active extras.
  * Every comparison is evaluated, as packaging does, so a comparison that packaging refuses
- * (`os_name ~= "x"`, `"a" == "b"`, `extras == "x"`) throws a MarkerEvaluationError wherever it is.
+ * (`os_name ~= "x"`, `"a" == "b"`, `extras == "x"`, `python_version ~= "3"`) throws a
+ * MarkerEvaluationError wherever it is, located where the marker was written when it was parsed
+ * with a location.
  */
 function evaluateMarker(m, env) {
+    const place = located.get(m);
+    if (place === undefined)
+        return evaluate(m, env);
+    try {
+        return evaluate(place.shared, env);
+    }
+    catch (e) {
+        throw e instanceof MarkerEvaluationError && e.location.file === undefined
+            ? new MarkerEvaluationError(e.message, { ...place.at, ...definedOnly(e.location) }, e.hint)
+            : e;
+    }
+}
+function definedOnly(at) {
+    return Object.fromEntries(Object.entries(at).filter(([, v]) => v !== undefined));
+}
+function evaluate(m, env) {
     switch (m.kind) {
         case 'compare':
             return evalComparison(m, env);
         case 'and': {
             let all = true;
             for (const item of m.items)
-                all = evaluateMarker(item, env) && all;
+                all = evaluate(item, env) && all;
             return all;
         }
         case 'or': {
             let some = false;
             for (const item of m.items)
-                some = evaluateMarker(item, env) || some;
+                some = evaluate(item, env) || some;
             return some;
         }
     }
@@ -32218,6 +32269,14 @@ function markerVariables(m) {
     walk(m);
     return found;
 }
+/** Both hold; `null` means "always" (no marker). */
+function andMarkers(a, b) {
+    if (a === null)
+        return b;
+    if (b === null)
+        return a;
+    return combine$1('and', [a, b]);
+}
 
 // PEP 503 normalized project names, as a type: once normalized, always normalized.
 /** PEP 503: lowercase, runs of `-`, `_`, `.` become one `-`. */
@@ -32227,7 +32286,13 @@ function normalizeName$1(name) {
         .toLowerCase()
         .replace(/[-_.]+/g, '-');
 }
+/** Extras and group names are normalized the same way (PEP 685, PEP 735). */
+const normalizeExtra = normalizeName$1;
 const normalizeGroup = normalizeName$1;
+/** PEP 508 name syntax: letters/digits at both ends, `-_.` inside. */
+function isValidName(name) {
+    return /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i.test(name);
+}
 
 // What a deps image is built for: a Python interpreter and an OS/architecture pair.
 function parsePythonVersion(text, where = 'python') {
@@ -32399,12 +32464,16 @@ const CACHE_LIMIT = 10_000;
 const cache = new Map();
 /**
  * Parses a PEP 508 requirement. Errors are MarkerSyntaxErrors with the 1-based column of the
- * offending character, merged into `at`.
+ * offending character, merged into `at`; with `at`, its marker also names it when evaluating
+ * it fails (see locateMarker).
  */
 function parseRequirement(text, at) {
-    const hit = cache.get(text);
-    if (hit !== undefined)
-        return hit;
+    const req = cache.get(text) ?? parseUncached(text, at);
+    return at === undefined || req.marker === null
+        ? req
+        : Object.freeze({ ...req, marker: locateMarker(req.marker, at) });
+}
+function parseUncached(text, at) {
     const tz = new Tokenizer(text, at);
     tz.ws();
     const displayName = tz.take('IDENTIFIER');
@@ -32452,6 +32521,18 @@ function parseRequirement(text, at) {
         cache.clear();
     cache.set(text, req);
     return req;
+}
+/** `name[extras]specifier`, ` @ url`, `; marker`, spaced as packaging prints requirements. */
+function formatRequirement(r) {
+    let s = r.displayName;
+    if (r.extras.length > 0)
+        s += `[${r.extras.join(',')}]`;
+    s += r.specifier;
+    if (r.url !== null)
+        s += ` @ ${r.url}`;
+    if (r.marker !== null)
+        s += `${r.url !== null ? ' ' : ''}; ${markerToString(r.marker)}`;
+    return s;
 }
 
 // Wheel and sdist file names (PEP 427, PEP 425, the binary and source distribution format specs).
@@ -32583,6 +32664,351 @@ function filenameVersion(filename) {
     return parseWheelFilename(filename)?.version ?? parseSdistFilename(filename)?.version ?? null;
 }
 
+// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
+// found where the tools people already use put them, and kept out of every message:
+//
+//   1. an explicit credential in the index configuration
+//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
+//   3. environment variables for a named source (NAME = the source name upper-cased, every
+//      character that is not a letter or digit as `_`), the first convention that is set:
+//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
+//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
+//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
+//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
+//
+// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
+// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
+// is the one function that reads the environment and the netrc file.
+/** What a credential is, for messages. */
+function describeIndexCredential(c) {
+    return `user ${JSON.stringify(c.username)} from ${c.source}`;
+}
+/**
+ * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
+ * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
+ */
+function redactUrl$1(url) {
+    try {
+        const u = new URL(url);
+        const hadQuery = u.search !== '';
+        u.username = '';
+        u.password = '';
+        u.search = '';
+        u.hash = '';
+        return `${u.href}${hadQuery ? '?…' : ''}`;
+    }
+    catch {
+        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+        const q = noUser.search(/[?#]/);
+        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
+    }
+}
+/**
+ * The URL without its userinfo, and the userinfo (percent-decoded) when there is one: written in
+ * the URL, or, for a URL a lock reader took it out of, kept aside (see keepUserinfo).
+ */
+function splitUserinfo(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return { url, username: null, password: null };
+    }
+    if (u.username === '' && u.password === '') {
+        const k = kept.size > 0 ? kept.get(keptKey(u)) : undefined;
+        return k ? { url, username: k.username, password: k.password } : { url, username: null, password: null };
+    }
+    const decode = (s) => {
+        try {
+            return decodeURIComponent(s);
+        }
+        catch {
+            return s;
+        }
+    };
+    const username = decode(u.username);
+    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.href, username, password };
+}
+// --- userinfo kept out of the lock model ----------------------------------------------------------
+//
+// A lock may write a credential into a URL (`https://user:pass@host/simple` as an index or file
+// URL, `https://x-access-token:…@github.com/…` as a git source). The lock model keeps URLs
+// without it, so nothing that prints, hashes, labels or writes a URL can show it, and rotating a
+// password does not change a hash. The credential is kept here, by the URL without it, for the
+// one place that needs it: the request (splitUserinfo, and so resolveIndexCredential and the
+// fetch code, find it again from the model's URL).
+const kept = new Map();
+/** The kept-credential key of a parsed URL: no userinfo, no trailing slash. */
+function keptKey(u) {
+    const c = new URL(u.href);
+    c.username = '';
+    c.password = '';
+    return c.href.replace(/\/+$/, '');
+}
+function isHttp(protocol) {
+    return /^(?:git\+)?https?:$/.test(protocol);
+}
+/**
+ * `url` as it may be shown, hashed or written anywhere: without userinfo. An http(s) URL loses any
+ * userinfo (a token may be the user name: `https://<token>@github.com/…`); another scheme loses a
+ * password but keeps its user (`ssh://git@github.com/…` names an account, not a secret). Text
+ * that is no URL loses `user:password@` after its scheme. Cheap for URLs without `@`.
+ */
+function withoutUserinfo(url) {
+    if (!url.includes('@'))
+        return url;
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+    }
+    if (u.username === '' && u.password === '')
+        return url;
+    if (!isHttp(u.protocol) && u.password === '')
+        return url;
+    if (isHttp(u.protocol))
+        u.username = '';
+    u.password = '';
+    return u.href;
+}
+/**
+ * For lock readers: `url` without userinfo (as withoutUserinfo), the userinfo kept aside for
+ * requests to exactly that URL (splitUserinfo returns it). Later locks replace earlier entries.
+ */
+function keepUserinfo(url) {
+    const stripped = withoutUserinfo(url);
+    if (stripped === url)
+        return url;
+    const split = splitUserinfo(url);
+    if (split.username !== null) {
+        try {
+            kept.set(keptKey(new URL(split.url)), { username: split.username, password: split.password });
+        }
+        catch {
+            // Not a URL after all: nothing to request with it.
+        }
+    }
+    return stripped;
+}
+/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
+function envSourceName(name) {
+    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+/** The environment variable prefixes we read, in order of precedence. */
+const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
+/** The variables that would give a credential for a named source, for hints. */
+function credentialEnvNames(sourceName) {
+    const n = envSourceName(sourceName);
+    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
+}
+/**
+ * The credential for a named source from environment variables: the first convention (see
+ * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
+ * are often given as a password alone).
+ */
+function credentialFromEnv(sourceName, env) {
+    const n = envSourceName(sourceName);
+    if (n === '')
+        return null;
+    for (const prefix of ENV_CONVENTIONS) {
+        const user = env[`${prefix}${n}_USERNAME`];
+        const pass = env[`${prefix}${n}_PASSWORD`];
+        if (user || pass) {
+            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
+        }
+    }
+    return null;
+}
+/**
+ * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
+ * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
+ * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
+ */
+function parseNetrc(text) {
+    const tokens = tokenizeNetrc(text);
+    const entries = [];
+    let current = null;
+    const flush = () => {
+        if (current)
+            entries.push({ ...current });
+        current = null;
+    };
+    for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i];
+        if (t.kind === 'macdef') {
+            flush();
+            continue;
+        }
+        switch (t.value) {
+            case 'machine':
+                flush();
+                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
+                break;
+            case 'default':
+                flush();
+                current = { machine: null, login: null, password: null };
+                break;
+            case 'login':
+                if (current)
+                    current.login = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'password':
+                if (current)
+                    current.password = tokens[++i]?.value ?? null;
+                else
+                    i++;
+                break;
+            case 'account':
+                i++;
+                break;
+        }
+    }
+    flush();
+    return entries;
+}
+function tokenizeNetrc(text) {
+    const out = [];
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+        const c = text[i];
+        if (/\s/.test(c)) {
+            i++;
+            continue;
+        }
+        if (c === '#') {
+            while (i < n && text[i] !== '\n')
+                i++;
+            continue;
+        }
+        let value = '';
+        if (c === '"') {
+            i++;
+            while (i < n && text[i] !== '"') {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+            i++;
+        }
+        else {
+            while (i < n && !/\s/.test(text[i])) {
+                if (text[i] === '\\' && i + 1 < n)
+                    i++;
+                value += text[i];
+                i++;
+            }
+        }
+        if (value === 'macdef') {
+            // The macro's name, then its body up to an empty line.
+            const end = text.indexOf('\n\n', i);
+            i = end === -1 ? n : end + 2;
+            out.push({ kind: 'macdef', value });
+            continue;
+        }
+        out.push({ kind: 'word', value });
+    }
+    return out;
+}
+/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
+function netrcCredential(entries, host, login = null) {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    const fits = (e) => e.password !== null && (login === null || e.login === login);
+    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
+    if (!match)
+        return null;
+    return { username: match.login ?? '', password: match.password ?? '' };
+}
+function netrcPath(env, home = homedir()) {
+    return env['NETRC'] || join(home, '.netrc');
+}
+function readNetrcFile(path) {
+    try {
+        return readFileSync(path, 'utf8');
+    }
+    catch {
+        // Missing or unreadable: no credentials from it (as pip and uv behave).
+        return null;
+    }
+}
+/**
+ * The index URL without userinfo, and the credential for it (see the order at the top of this
+ * file). The edge of this module: reads the environment and the netrc file.
+ */
+function resolveIndexCredential(config, lookup = {}) {
+    const split = splitUserinfo(config.url);
+    const url = split.url;
+    if (config.credential) {
+        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
+        return {
+            url,
+            credential: { username: config.credential.username, password: config.credential.password, source }
+        };
+    }
+    if (split.username !== null && split.password !== null) {
+        return {
+            url,
+            credential: { username: split.username, password: split.password, source: 'the index URL' }
+        };
+    }
+    // `credential: null` means "already looked up: none" (see indexConfigFor).
+    if (config.credential === null) {
+        return {
+            url,
+            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
+        };
+    }
+    const env = lookup.env ?? process.env;
+    let host = null;
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'http:' || u.protocol === 'https:')
+            host = u.hostname;
+    }
+    catch {
+        host = null;
+    }
+    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
+    const wantUser = split.username;
+    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
+        return { url, credential: fromEnv };
+    if (host !== null) {
+        const path = netrcPath(env, lookup.home);
+        const text = (lookup.readNetrc ?? readNetrcFile)(path);
+        if (text !== null) {
+            const c = netrcCredential(parseNetrc(text), host, wantUser);
+            if (c)
+                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
+        }
+    }
+    if (wantUser !== null) {
+        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
+    }
+    return { url, credential: null };
+}
+/**
+ * An index configuration with its credential looked up now (in `env` and the netrc file), for a
+ * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
+ * (with its source, for messages) or null, which tells PackageIndex not to look again.
+ */
+function indexConfigFor(url, name, env = process.env, lookup = {}) {
+    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
+    return { url: resolved.url, name, credential: resolved.credential };
+}
+/** `Authorization` header value for a basic credential. */
+function basicAuthorization(c) {
+    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
+}
+
 const PYPI_SIMPLE = 'https://pypi.org/simple';
 function isLocalSource(s) {
     return s.kind === 'directory';
@@ -32598,15 +33024,18 @@ function indexByName(packages) {
     }
     return byName;
 }
-/** A short, stable identity for a source, used in ids and diffs ("pypi", "git+url@commit"). */
+/**
+ * A short, stable identity for a source, used in ids, diffs and `plan --json` ("pypi",
+ * "git+url@commit"). Never with userinfo, even for a model a reader did not build.
+ */
 function sourceLabel(s) {
     switch (s.kind) {
         case 'registry':
-            return s.url === PYPI_SIMPLE ? 'pypi' : s.url === '' ? 'index' : s.url;
+            return s.url === PYPI_SIMPLE ? 'pypi' : s.url === '' ? 'index' : withoutUserinfo(s.url);
         case 'git':
-            return `git+${s.url}${s.commit ? `@${s.commit}` : ''}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`;
+            return `git+${withoutUserinfo(s.url)}${s.commit ? `@${s.commit}` : ''}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`;
         case 'url':
-            return s.url;
+            return withoutUserinfo(s.url);
         case 'file':
             return `file:${s.path}`;
         case 'directory':
@@ -32663,20 +33092,41 @@ function lazyMarker(obj, text, at) {
 }
 
 const DEFAULT_COMMAND = ['docker', 'buildx', 'build'];
+/** Where the generated Dockerfile finds a pip wheel when the base image's Python has no pip. */
+const PIP_CONTEXT_DIR = 'pip';
 /**
  * The Dockerfile used when the project names none: the base image, then pip installs the pins,
  * nothing else. PIP_BREAK_SYSTEM_PACKAGES lets pip install into a distribution's Python (the image
  * is this environment's only user); PIP_ROOT_USER_ACTION silences the warning about root.
+ *
+ * The interpreter is the build arg FAST_BUILD_PYTHON (default `python3` on PATH): the builder
+ * passes the one it found in the base image, which is a function of the pinned base digest the
+ * hash already covers, so the text (hashed too) does not depend on it. A Python without pip (a
+ * distribution's `python3` without `python3-pip`) gets it from the pip wheel the builder puts in
+ * the context's `pip/` directory (empty otherwise): a wheel can run pip itself (`WHEEL/pip`), which
+ * installs that wheel; ensurepip is often missing as well. `install` is no longer read: the
+ * interpreter is the build arg's, not the install layout's.
  */
-function defaultDockerfile(install) {
-    const pip = `PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 ${install.interpreter} -m pip install --no-deps --no-input --disable-pip-version-check --no-cache-dir`;
+function defaultDockerfile(_install) {
+    const env = 'PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1';
+    const flags = '--no-deps --no-input --disable-pip-version-check --no-cache-dir';
+    const pip = `${env} "$FAST_BUILD_PYTHON" -m pip install ${flags}`;
     return `# Generated by fast-build: a variant's deps image from the lock's pins, nothing else.
 ARG FAST_BUILD_BASE
 FROM \${FAST_BUILD_BASE}
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
+ARG FAST_BUILD_PYTHON=python3
 COPY requirements-* /tmp/fast-build/
+COPY ${PIP_CONTEXT_DIR}/ /tmp/fast-build/${PIP_CONTEXT_DIR}/
 RUN set -e; slug="\${TARGETOS}-\${TARGETARCH}"; \\
+    if ! "$FAST_BUILD_PYTHON" -m pip --version >/dev/null 2>&1; then \\
+      whl="$(ls /tmp/fast-build/${PIP_CONTEXT_DIR}/pip-*.whl 2>/dev/null | head -n 1)"; \\
+      if [ -z "$whl" ]; then \\
+        echo "fast-build: $FAST_BUILD_PYTHON -m pip does not run, and the build context has no pip wheel" >&2; exit 1; \\
+      fi; \\
+      ${env} "$FAST_BUILD_PYTHON" "$whl/pip" install ${flags} --no-index "$whl"; \\
+    fi; \\
     ${pip} --require-hashes -r "/tmp/fast-build/requirements-$slug.txt"; \\
     if grep -q '^[^#]' "/tmp/fast-build/requirements-vcs-$slug.txt"; then \\
       ${pip} -r "/tmp/fast-build/requirements-vcs-$slug.txt"; \\
@@ -32922,6232 +33372,6 @@ function chooseWheels(packages, target) {
         chosen.push({ pkg, file: wheel.file, sha256 });
     }
     return { chosen, problems };
-}
-
-const EMPTY = new Set();
-/** Whether a marker's value can change with the active extras or groups. */
-const readsSets = new WeakMap();
-function dependsOnSelection(m) {
-    let v = readsSets.get(m);
-    if (v === undefined) {
-        const vars = markerVariables(m);
-        v = vars.has('extra') || vars.has('extras') || vars.has('dependency_groups');
-        readsSets.set(m, v);
-    }
-    return v;
-}
-class TargetContext {
-    target;
-    env;
-    fixed = new Map();
-    envs = new WeakMap();
-    files = new Map();
-    constructor(target) {
-        this.target = target;
-        this.env = targetEnvironment(target);
-    }
-    /** The marker's value for this target with `extras` active (names already normalized). */
-    evaluate(m, extras = EMPTY, groups = EMPTY) {
-        if (!dependsOnSelection(m)) {
-            let v = this.fixed.get(m);
-            if (v === undefined) {
-                v = evaluateMarker(m, this.env);
-                this.fixed.set(m, v);
-            }
-            return v;
-        }
-        return evaluateMarker(m, groups.size === 0 ? this.envWith(extras) : { ...this.env, extras, dependency_groups: groups });
-    }
-    envWith(extras) {
-        let env = this.envs.get(extras);
-        if (!env) {
-            env = { ...this.env, extras };
-            this.envs.set(extras, env);
-        }
-        return env;
-    }
-    /**
-     * The files a package installs from here: the wheel an installer would pick, or, when no wheel
-     * fits, the sdists (empty when neither exists).
-     */
-    installFiles(pkg) {
-        let f = this.files.get(pkg);
-        if (!f) {
-            const wheel = chooseWheel(pkg.files, this.target);
-            f = wheel ? [wheel.file] : pkg.files.filter((x) => x.kind === 'sdist');
-            this.files.set(pkg, f);
-        }
-        return f;
-    }
-}
-
-// The exact set of packages a selection installs on one target: walk the lock's graph from the
-// roots through the selected groups and extras (Poetry, uv), or keep what the recorded markers
-// select (pylock). Pure: lock + selection + target in, closure out.
-const MAIN_GROUP = 'main';
-const MAX_CONFLICT_ROUNDS = 8;
-/**
- * `context` carries per-target memos; pass the same one for every variant of a plan (it is
- * created from `target` when omitted).
- */
-function computeClosure(lock, selection, target, context) {
-    const ctx = context ?? new TargetContext(target);
-    return lock.selection === 'markers'
-        ? selectByMarkers(lock, selection, ctx)
-        : walkGraph(lock, selection, ctx);
-}
-function walkGraph(lock, selection, ctx) {
-    const roots = selectRoots(lock, selection);
-    // uv encodes declared conflicts as synthetic extras; which ones are on depends on the result,
-    // so walk until the set of active conflict names stops changing.
-    let active = new Set();
-    let state = walkOnce(lock, roots, selection, ctx, active);
-    for (let round = 1; lock.conflictNames.size > 0; round++) {
-        const next = activeConflictNames(lock, roots, selection, state);
-        if (sameSet(next, active))
-            break;
-        if (round === MAX_CONFLICT_ROUNDS) {
-            throw new PlanError(`the conflict markers in the lock do not settle for ${describeSelection(selection)} on ${describeTarget(ctx.target)}`, { file: lock.path, keyPath: 'conflicts' }, 'the selection combines groups/extras that the lock declares as conflicting; choose a different set');
-        }
-        active = next;
-        state = walkOnce(lock, roots, selection, ctx, active);
-    }
-    return toClosure(state, roots);
-}
-function walkOnce(lock, roots, selection, ctx, conflictNames) {
-    const state = { chosen: new Map(), extras: new Map(), requiredBy: new Map() };
-    const queue = [];
-    const rootPackages = new Set(roots.map((r) => r.package));
-    const activate = (pkg, extras, by) => {
-        let set = state.extras.get(pkg);
-        let changed = false;
-        if (!set) {
-            set = new Set();
-            state.extras.set(pkg, set);
-            state.requiredBy.set(pkg, by);
-            changed = true;
-        }
-        for (const e of extras) {
-            if (!set.has(e)) {
-                set.add(e);
-                changed = true;
-            }
-        }
-        if (changed)
-            queue.push(pkg);
-    };
-    const follow = (from, edges, active) => {
-        for (const edge of edges) {
-            if (edge.marker && !ctx.evaluate(edge.marker, active))
-                continue;
-            const to = resolveEdge(lock, from, edge, state, selection, ctx);
-            const existing = state.chosen.get(to.name);
-            if (existing && existing !== to)
-                throw conflict(lock, to, existing, from, state, ctx.target);
-            state.chosen.set(to.name, to);
-            activate(to, edge.extras, from.name);
-        }
-    };
-    for (const root of roots) {
-        state.chosen.set(root.name, root.package);
-        activate(root.package, selection.extras.filter((e) => root.extraNames.includes(e)), root.name);
-    }
-    // Breadth first, so that what the project asks for directly decides among same-name packages
-    // before anything deeper does.
-    for (let i = 0; i < queue.length; i++) {
-        const pkg = queue[i];
-        const extras = state.extras.get(pkg);
-        // Markers on a package's edges see its own active extras (and uv's active conflict names).
-        const active = conflictNames.size === 0 ? new Set(extras) : new Set([...extras, ...conflictNames]);
-        if (rootPackages.has(pkg)) {
-            if (selection.groups.includes(MAIN_GROUP))
-                follow(pkg, pkg.dependencies, active);
-            for (const g of selection.groups) {
-                const edges = pkg.groups.get(g);
-                if (edges)
-                    follow(pkg, edges, active);
-            }
-        }
-        else {
-            follow(pkg, pkg.dependencies, active);
-        }
-        for (const e of extras) {
-            const edges = pkg.extras.get(e);
-            if (edges)
-                follow(pkg, edges, active);
-        }
-    }
-    return state;
-}
-function selectRoots(lock, selection) {
-    if (selection.members.length === 0)
-        return [...lock.roots];
-    return selection.members.map((m) => {
-        const root = lock.roots.find((r) => r.name === m);
-        if (root)
-            return root;
-        const pkg = lock.packages.find((p) => p.name === m && isLocalSource(p.source));
-        if (!pkg) {
-            const known = lock.packages.filter((p) => isLocalSource(p.source)).map((p) => p.name);
-            throw new PlanError(`no workspace member named ${JSON.stringify(m)} in the lock`, { file: lock.path }, `members are: ${known.join(', ')}`);
-        }
-        return {
-            name: m,
-            package: pkg,
-            groupNames: [MAIN_GROUP, ...pkg.groups.keys()],
-            extraNames: [...pkg.extras.keys()]
-        };
-    });
-}
-/** The declared conflict names that this result turns on (see `conflictName` in lock/uv.ts). */
-function activeConflictNames(lock, roots, selection, state) {
-    const names = new Set();
-    const add = (n) => {
-        if (lock.conflictNames.has(n))
-            names.add(n);
-    };
-    for (const [pkg, extras] of state.extras) {
-        add(`project-${pkg.name.length}-${pkg.name}`);
-        for (const e of extras)
-            add(`extra-${pkg.name.length}-${pkg.name}-${e}`);
-    }
-    for (const root of roots) {
-        for (const g of selection.groups)
-            add(`group-${root.name.length}-${root.name}-${g}`);
-    }
-    return names;
-}
-function sameSet(a, b) {
-    if (a.size !== b.size)
-        return false;
-    for (const x of a)
-        if (!b.has(x))
-            return false;
-    return true;
-}
-/** Choose the locked package an edge means; several of one name are told apart step by step. */
-function resolveEdge(lock, from, edge, state, selection, ctx) {
-    const all = lock.byName.get(edge.name);
-    if (all?.length === 1)
-        return all[0];
-    if (!all || all.length === 0) {
-        // A dependency back on the project itself (a plugin requiring its host) is the root.
-        const root = lock.roots.find((r) => r.name === edge.name);
-        if (root)
-            return root.package;
-        throw new PlanError(`${from.name} depends on ${edge.name}, which is not in the lock`, { file: lock.path, ...(from.line ? { line: from.line } : {}) }, lock.format === 'poetry'
-            ? 'the lock is out of date: run `poetry lock`'
-            : 'the lock is out of date: run `uv lock`');
-    }
-    let c = all;
-    const narrow = (keep) => {
-        const next = c.filter(keep);
-        if (next.length > 0)
-            c = next;
-    };
-    if (edge.pinVersion !== null)
-        narrow((p) => p.version === edge.pinVersion);
-    if (edge.pinSource !== null)
-        narrow((p) => p.sourceRef === edge.pinSource);
-    if (edge.sourceName !== null)
-        narrow((p) => p.source.kind === 'registry' && p.source.name === edge.sourceName);
-    if (edge.direct) {
-        const d = edge.direct;
-        narrow((p) => d.kind === 'git'
-            ? p.source.kind === 'git' && sameUrl(p.source.url, d.url)
-            : d.kind === 'url'
-                ? p.source.kind === 'url' && sameUrl(p.source.url, d.url)
-                : (p.source.kind === 'directory' || p.source.kind === 'file') && samePath(p.source.path, d.path));
-    }
-    if (edge.version)
-        narrow((p) => p.version === null || edge.version.matches(p.version));
-    if (c.length > 1) {
-        // Poetry 2.1 records under which markers each package installs; drop those that do not apply.
-        const extras = new Set(selection.extras);
-        narrow((p) => recordedApplies(p, selection, ctx, extras));
-    }
-    if (c.length > 1) {
-        const already = state.chosen.get(edge.name);
-        if (already && c.includes(already))
-            return already;
-        throw new PlanError(`${c.length} locked packages named ${edge.name} fit ${from.name}'s requirement on ${describeTarget(ctx.target)}: ${c.map((p) => `${p.version ?? '(dynamic)'} from ${sourceLabel(p.source)}`).join(', ')}`, { file: lock.path, ...(c[0].line ? { line: c[0].line } : {}) }, 'the lock holds several candidates whose markers overlap for this platform; pin the source or version in pyproject.toml and re-lock');
-    }
-    return c[0];
-}
-function recordedApplies(p, selection, ctx, extras) {
-    if (!p.recorded)
-        return true;
-    for (const g of selection.groups) {
-        if (!p.recorded.byGroup.has(g))
-            continue;
-        const m = p.recorded.byGroup.get(g) ?? null;
-        if (m === null || ctx.evaluate(m, extras))
-            return true;
-    }
-    return false;
-}
-function sameUrl(a, b) {
-    const norm = (u) => u
-        .replace(/^git\+/, '')
-        .replace(/\.git$/, '')
-        .replace(/\/+$/, '')
-        .toLowerCase();
-    return norm(a) === norm(b);
-}
-function samePath(a, b) {
-    const norm = (p) => p.replace(/^\.\//, '').replace(/\/+$/, '');
-    return norm(a) === norm(b);
-}
-function conflict(lock, a, b, from, state, target) {
-    return new PlanError(`conflicting packages for ${a.name} on ${describeTarget(target)}: ${b.version ?? '(dynamic)'} from ${sourceLabel(b.source)} (required by ${state.requiredBy.get(b) ?? '?'}) and ${a.version ?? '(dynamic)'} from ${sourceLabel(a.source)} (required by ${from.name})`, { file: lock.path, ...(a.line ? { line: a.line } : {}) }, 'both survive the markers for this target; the lock was not resolved for this platform or python, or the variant combines extras that conflict');
-}
-function toClosure(state, roots) {
-    const rootSet = new Set(roots.map((r) => r.package));
-    const installed = [];
-    const local = [];
-    for (const [pkg, extras] of state.extras) {
-        const entry = { package: pkg, extras: [...extras].sort(), requiredBy: state.requiredBy.get(pkg) ?? '' };
-        if (rootSet.has(pkg) || isLocalSource(pkg.source))
-            local.push(entry);
-        else
-            installed.push(entry);
-    }
-    return { installed: installed.sort(byNameVersion), local: local.sort(byNameVersion) };
-}
-function byNameVersion(a, b) {
-    const x = a.package;
-    const y = b.package;
-    return x.name < y.name ? -1 : x.name > y.name ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
-}
-// --- marker selection (pylock) -------------------------------------------------------------------
-function selectByMarkers(lock, selection, ctx) {
-    const declared = lock.declared ?? { defaultGroups: [], environments: [] };
-    const groups = new Set();
-    for (const g of selection.groups) {
-        if (g === MAIN_GROUP)
-            declared.defaultGroups.forEach((d) => groups.add(d));
-        else
-            groups.add(g);
-    }
-    const extras = new Set(selection.extras);
-    // PEP 751: the target must be one of the environments the lock was made for.
-    if (declared.environments.length > 0 && !declared.environments.some((m) => ctx.evaluate(m))) {
-        throw new PlanError(`the lock was not made for ${describeTarget(ctx.target)}: it lists environments ${declared.environments.map((m) => JSON.stringify(markerToString(m))).join(', ')}`, { file: lock.path, keyPath: 'environments' }, 'lock again including this platform, or build for a platform the lock covers');
-    }
-    const chosen = new Map();
-    const installed = [];
-    const local = [];
-    for (const p of lock.packages) {
-        const m = p.recorded?.byGroup.get('*') ?? null;
-        if (m && !ctx.evaluate(m, extras, groups))
-            continue;
-        const requires = p.recorded?.requiresPython;
-        if (requires && !requires.matches(pythonFull(ctx.target.python))) {
-            throw new PlanError(`${p.name} ${p.version ?? ''} requires python ${requires.text}, but the target is ${describeTarget(ctx.target)}`, { file: lock.path, line: p.line }, 'choose a python the lock supports (python under [tool.fast-build]) or lock again');
-        }
-        const prev = chosen.get(p.name);
-        if (prev) {
-            throw new PlanError(`two packages named ${p.name} apply on ${describeTarget(ctx.target)}: ${prev.version ?? '?'} (line ${prev.line}) and ${p.version ?? '?'} (line ${p.line})`, { file: lock.path, line: p.line }, 'their markers overlap for this target; re-export the lock for the platforms you build');
-        }
-        chosen.set(p.name, p);
-        const entry = { package: p, extras: [], requiredBy: '' };
-        if (isLocalSource(p.source))
-            local.push(entry);
-        else
-            installed.push(entry);
-    }
-    return { installed: installed.sort(byNameVersion), local: local.sort(byNameVersion) };
-}
-function describeTarget(t) {
-    return `${formatPlatform(t.platform)} (python ${formatPython(t.python)})`;
-}
-function describeSelection(s) {
-    const parts = [`groups ${s.groups.join(', ') || '(none)'}`];
-    if (s.extras.length)
-        parts.push(`extras ${s.extras.join(', ')}`);
-    return parts.join(', ');
-}
-
-// Python's `json.dumps(obj, sort_keys=True)` byte for byte: ", " and ": " separators, keys sorted
-// by code point, non-ASCII escaped as \uXXXX (ensure_ascii). Poetry hashes this text, so ours
-// must match exactly or every lock would read as stale.
-function pythonJsonDumps(value) {
-    if (value === null || value === undefined)
-        return 'null';
-    if (value === true)
-        return 'true';
-    if (value === false)
-        return 'false';
-    if (typeof value === 'bigint')
-        return value.toString();
-    if (typeof value === 'number')
-        return pythonNumber(value);
-    if (typeof value === 'string')
-        return pythonString(value);
-    if (Array.isArray(value))
-        return `[${value.map(pythonJsonDumps).join(', ')}]`;
-    if (value instanceof Date)
-        return pythonString(value.toISOString());
-    if (typeof value === 'object') {
-        const keys = Object.keys(value).sort(compareCodePoints);
-        return `{${keys.map((k) => `${pythonString(k)}: ${pythonJsonDumps(value[k])}`).join(', ')}}`;
-    }
-    throw new TypeError(`cannot serialize ${typeof value}`);
-}
-function pythonNumber(n) {
-    if (Number.isInteger(n) && Math.abs(n) < 1e16)
-        return String(n);
-    if (Number.isNaN(n))
-        return 'NaN';
-    if (!Number.isFinite(n))
-        return n > 0 ? 'Infinity' : '-Infinity';
-    // Python's float repr: shortest round-trip, always with a '.' or exponent.
-    const s = String(n);
-    if (/e/.test(s))
-        return s.replace(/e([+-])(\d)$/, 'e$10$2');
-    return s.includes('.') ? s : `${s}.0`;
-}
-const ESCAPES = {
-    '"': '\\"',
-    '\\': '\\\\',
-    '\n': '\\n',
-    '\r': '\\r',
-    '\t': '\\t',
-    '\b': '\\b',
-    '\f': '\\f'
-};
-function pythonString(s) {
-    let out = '"';
-    for (let i = 0; i < s.length; i++) {
-        const ch = s[i];
-        const code = s.charCodeAt(i);
-        const esc = ESCAPES[ch];
-        if (esc)
-            out += esc;
-        else if (code < 0x20 || code > 0x7e)
-            out += `\\u${code.toString(16).padStart(4, '0')}`;
-        else
-            out += ch;
-    }
-    return out + '"';
-}
-/** Python sorts str keys by code point; JS's default sort is by UTF-16 unit. */
-function compareCodePoints(a, b) {
-    const ai = a[Symbol.iterator]();
-    const bi = b[Symbol.iterator]();
-    for (;;) {
-        const x = ai.next();
-        const y = bi.next();
-        if (x.done || y.done)
-            return x.done && y.done ? 0 : x.done ? -1 : 1;
-        const d = x.value.codePointAt(0) - y.value.codePointAt(0);
-        if (d !== 0)
-            return d;
-    }
-}
-
-// Canonical JSON: object keys sorted by code point, no whitespace, no undefined. The same value
-// always gives the same bytes, which is what a content hash needs.
-function canonicalJson(value) {
-    if (value === null)
-        return 'null';
-    if (typeof value === 'string' || typeof value === 'boolean')
-        return JSON.stringify(value);
-    if (typeof value === 'number') {
-        if (!Number.isFinite(value))
-            throw new TypeError('canonical JSON has no NaN or Infinity');
-        return JSON.stringify(value);
-    }
-    if (Array.isArray(value))
-        return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-    if (typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => compareCodePoints(a, b));
-        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-    }
-    throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
-}
-
-// The canonical hash of a variant: what its deps image is a pure function of. Two plans with the
-// same hash must install byte-identical packages on the same base image; anything else (lock
-// formatting, order, descriptions, upload times, runtime groups, other variants, source code)
-// must not move it. The README documents this definition; HASH_SCHEMA changes when it does.
-const HASH_SCHEMA = 1;
-/**
- * The files of a package that matter for a target: the wheel an installer would pick for it, or,
- * when no wheel fits, the source distributions. Other platforms' wheels, and wheels added to the
- * index later for other interpreters, do not matter and so do not enter the hash.
- */
-function filesForTarget(files, target) {
-    const wheel = chooseWheel(files, target);
-    if (wheel)
-        return [wheel.file];
-    return files.filter((f) => f.kind === 'sdist');
-}
-/**
- * Why a locked package cannot be installed on a target from the files its lock entry lists (no
- * compatible wheel and no sdist), or null when it can. Planning reports this; the builders refuse.
- */
-function unavailableReason(pkg, target, chosen = filesForTarget(pkg.files, target)) {
-    if (pkg.files.length === 0 || (pkg.source.kind !== 'registry' && pkg.source.kind !== 'file'))
-        return null;
-    if (chosen.length > 0)
-        return null;
-    const wheels = pkg.files.filter((f) => f.kind === 'wheel').map((f) => f.name);
-    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', …' : ''}) and no sdist`;
-}
-function hashesOf(files) {
-    return files.map((f) => {
-        const [alg, hex] = f.hashes['sha256']
-            ? ['sha256', f.hashes['sha256']]
-            : (Object.entries(f.hashes).sort()[0] ?? ['name', f.name]);
-        return `${alg}:${hex}`;
-    });
-}
-function sourceIdentity(source, files) {
-    switch (source.kind) {
-        case 'registry':
-            return { registry: normalizeIndex(source.url), files: hashesOf(files).sort() };
-        case 'git':
-            return { git: normalizeGitUrl(source.url), commit: source.commit, subdirectory: source.subdirectory };
-        case 'url':
-            return { url: source.url, files: hashesOf(files).sort() };
-        case 'file':
-            return { path: source.path, files: hashesOf(files).sort() };
-        case 'directory':
-            // Never hashed: local packages ship with the source layer.
-            return { path: source.path, files: [] };
-    }
-}
-function packageIdentity(pkg, files) {
-    return { name: pkg.name, version: pkg.version, source: sourceIdentity(pkg.source, files) };
-}
-/** `https://pypi.org/simple/` and `https://pypi.org/simple` are one index. */
-function normalizeIndex(url) {
-    const u = url.replace(/\/+$/, '');
-    return u === 'https://pypi.org/simple' || u === 'https://pypi.python.org/simple' ? PYPI_SIMPLE : u;
-}
-function normalizeGitUrl(url) {
-    return url.replace(/^git\+/, '').replace(/\/+$/, '');
-}
-function buildHashInput(args) {
-    const platforms = {};
-    for (const p of args.platforms) {
-        // Closures hold one package per name, so the name orders them.
-        platforms[formatPlatform(p.platform)] = [...p.packages].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    }
-    return {
-        schema: HASH_SCHEMA,
-        python: formatPython(args.python),
-        libc: formatLibc(args.libc),
-        baseImage: args.baseImage,
-        ...(args.epoch ? { epoch: args.epoch } : {}),
-        ...(args.builder !== undefined ? { builder: args.builder } : {}),
-        platforms
-    };
-}
-// Identities are shared by every variant that installs the package; serialize each once.
-const identityJson = new WeakMap();
-/**
- * `canonicalJson(input)`, built from cached per-package pieces. Keys in canonical order:
- * baseImage, builder, epoch, libc, platforms, python, schema (a test holds the two equal).
- */
-function hashInputJson(input) {
-    const platforms = Object.keys(input.platforms)
-        .sort()
-        .map((p) => {
-        const items = input.platforms[p].map((id) => {
-            let json = identityJson.get(id);
-            if (json === undefined)
-                identityJson.set(id, (json = canonicalJson(id)));
-            return json;
-        });
-        return `${JSON.stringify(p)}:[${items.join(',')}]`;
-    });
-    const head = [`"baseImage":${JSON.stringify(input.baseImage)}`];
-    if (input.builder !== undefined)
-        head.push(`"builder":${canonicalJson(input.builder)}`);
-    if (input.epoch !== undefined)
-        head.push(`"epoch":${JSON.stringify(input.epoch)}`);
-    head.push(`"libc":${JSON.stringify(input.libc)}`);
-    return `{${head.join(',')},"platforms":{${platforms.join(',')}},"python":${JSON.stringify(input.python)},"schema":${input.schema}}`;
-}
-/** sha256 of the canonical JSON of the hash input, in hex. */
-function variantHash(input) {
-    return createHash('sha256').update(hashInputJson(input), 'utf8').digest('hex');
-}
-/** The hash as it appears in tags (`deps-<variant>-<short>`): 16 hex digits, 64 bits. */
-function shortHash(hash) {
-    return hash.slice(0, 16);
-}
-
-// Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
-// Pure; reading files and printing happen in the CLI and the action.
-/**
- * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
- * of the variant's packages (an sdist-only package, a git dependency…), and says which.
- */
-function chooseBuilder(platforms, kind, settings, 
-/** The wheels builder's objection to a platform's package, or null (memoized by the caller). */
-refusal) {
-    if (kind === 'wheels')
-        return { kind: 'wheels' };
-    if (kind === 'dockerfile')
-        return { kind: 'dockerfile', reason: 'builder = dockerfile', settings };
-    for (const p of platforms) {
-        const problems = p.closure.installed.flatMap((e) => refusal(p, e.package) ?? []);
-        const [first] = problems;
-        if (first) {
-            const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-            return {
-                kind: 'dockerfile',
-                reason: `the wheels builder cannot install ${first.name}${first.version ? ` ${first.version}` : ''}: ${first.reason}${more}`,
-                settings
-            };
-        }
-    }
-    return { kind: 'wheels' };
-}
-function installLayout(config, python) {
-    const prefix = config.pythonPrefix;
-    const minor = pythonMinor(python);
-    const root = prefix === '/' ? '' : prefix;
-    return {
-        prefix,
-        sitePackages: config.sitePackages ?? `${root}/lib/python${minor}/site-packages`,
-        scripts: `${root}/bin`,
-        interpreter: config.interpreter ?? `${root}/bin/python${minor}`
-    };
-}
-const KNOWN_MINORS = [7, 8, 9, 10, 11, 12, 13, 14];
-/** The lowest CPython 3.x minor that requires-python allows. */
-function pythonFromRequiresPython(constraint) {
-    for (const minor of KNOWN_MINORS) {
-        // Any patch release of the minor will do: ">=3.10.2" still allows 3.10.
-        for (const patch of [0, 99]) {
-            if (constraint.matches(`3.${minor}.${patch}`))
-                return { major: 3, minor, patch: undefined };
-        }
-    }
-    return null;
-}
-function planProject(project, lock, options = {}) {
-    const notes = [];
-    const config = project.config;
-    const python = options.python ?? config.python ?? derivePython(project, lock, notes);
-    const allowed = project.pythonConstraint ?? (lock.requiresPython ? pep440Matcher(lock.requiresPython) : null);
-    if (allowed && !allowed.matches(pythonFull(python))) {
-        throw new ConfigError(`python ${formatPython(python)} is outside requires-python ${JSON.stringify(allowed.text)}`, { file: project.file, keyPath: config.python ? 'tool.fast-build.python' : undefined }, 'choose a python that requires-python allows, or widen requires-python and lock again');
-    }
-    const platforms = options.platforms && options.platforms.length > 0 ? options.platforms : config.platforms;
-    const baseImage = options.baseImage ?? config.baseImage ?? `python:${pythonMinor(python)}-slim`;
-    const wanted = options.variants && options.variants.length > 0 ? options.variants : null;
-    if (wanted) {
-        for (const v of wanted) {
-            if (!config.variants.some((x) => x.name === v)) {
-                throw new ConfigError(`unknown variant ${JSON.stringify(v)}`, { file: project.file, keyPath: 'tool.fast-build.variants' }, `variants are: ${config.variants.map((x) => x.name).join(', ')}`);
-            }
-        }
-    }
-    const specs = config.variants.filter((v) => !wanted || wanted.includes(v.name));
-    const known = knownNames(project, lock);
-    for (const spec of specs)
-        validateSelection(project, spec, known);
-    for (const g of config.runtimeGroups) {
-        if (!known.groups.includes(g)) {
-            throw new ConfigError(`unknown runtime group ${JSON.stringify(g)}`, { file: project.file, keyPath: 'tool.fast-build.runtime-groups' }, `groups are: ${known.groups.join(', ') || '(none)'}`);
-        }
-    }
-    // One context per platform, shared by every variant: markers, wheel choices and identities
-    // are worked out once per target rather than once per variant.
-    const contexts = new Map(platforms.map((platform) => [platform, new TargetContext({ python, platform, libc: config.libc })]));
-    const identities = new Map();
-    const identity = (ctx, pkg) => {
-        let m = identities.get(ctx);
-        if (!m)
-            identities.set(ctx, (m = new Map()));
-        let id = m.get(pkg);
-        if (!id)
-            m.set(pkg, (id = packageIdentity(pkg, ctx.installFiles(pkg))));
-        return id;
-    };
-    // The same per target: a package the wheels builder cannot install is looked at once, not once
-    // per variant that has it (auto checks every package of every variant).
-    const refusals = new Map();
-    const refusal = (p, pkg) => {
-        const ctx = contexts.get(p.platform);
-        let m = refusals.get(ctx);
-        if (!m)
-            refusals.set(ctx, (m = new Map()));
-        let r = m.get(pkg);
-        if (r === undefined)
-            m.set(pkg, (r = chooseWheels([pkg], ctx.target).problems[0] ?? null));
-        return r;
-    };
-    const install = installLayout(config, python);
-    const builderKind = options.builder ?? config.builder;
-    const dockerfileSettings = {
-        path: options.dockerfile?.path ?? null,
-        text: options.dockerfile?.text ?? defaultDockerfile(install),
-        target: options.dockerfileTarget ?? config.dockerfile.target,
-        buildArgs: config.dockerfile.buildArgs,
-        command: options.dockerfileCommand ?? config.dockerfile.command ?? [...DEFAULT_COMMAND]
-    };
-    const variants = specs.map((spec) => {
-        const selection = { groups: spec.groups, extras: spec.extras, members: spec.members };
-        const withRuntime = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] };
-        const platformPlans = platforms.map((platform) => {
-            const ctx = contexts.get(platform);
-            const target = ctx.target;
-            const closure = computeClosure(lock, selection, target, ctx);
-            const runtime = config.runtimeGroups.length === 0
-                ? []
-                : runtimeOnly(closure, computeClosure(lock, withRuntime, target, ctx));
-            const unavailable = closure.installed.flatMap((entry) => {
-                const reason = unavailableReason(entry.package, target, ctx.installFiles(entry.package));
-                return reason ? [{ entry, reason }] : [];
-            });
-            return { platform, target, closure, runtime, unavailable };
-        });
-        const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings, refusal);
-        const hashInput = buildHashInput({
-            python,
-            libc: config.libc,
-            baseImage,
-            epoch: options.epoch,
-            // The Dockerfile builder's image is what its Dockerfile makes of the pins: its text, target
-            // and build args are part of the hash (the engine is not: both build the same Dockerfile).
-            builder: builder.kind === 'wheels'
-                ? { wheels: install }
-                : {
-                    dockerfile: {
-                        sha256: digestHex(sha256$2(builder.settings.text)),
-                        target: builder.settings.target,
-                        buildArgs: Object.entries(builder.settings.buildArgs).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-                    }
-                },
-            platforms: platformPlans.map((p) => ({
-                platform: p.platform,
-                packages: p.closure.installed.map((e) => identity(contexts.get(p.platform), e.package))
-            }))
-        });
-        for (const p of platformPlans) {
-            for (const u of p.unavailable) {
-                notes.push(`${spec.name} on ${formatPlatform(p.platform)}: ${u.entry.package.name} ${u.entry.package.version ?? ''} cannot be installed from the lock's files: ${u.reason}`);
-            }
-        }
-        const hash = variantHash(hashInput);
-        return {
-            name: spec.name,
-            spec,
-            hash,
-            shortHash: shortHash(hash),
-            python,
-            libc: config.libc,
-            baseImage,
-            platforms: platformPlans,
-            hashInput,
-            builder
-        };
-    });
-    return { project, lock, options, install, variants, notes };
-}
-function derivePython(project, lock, notes) {
-    const spec = project.requiresPython ?? lock.requiresPython;
-    const from = project.requiresPython
-        ? `requires-python ${JSON.stringify(spec)} in ${project.file}`
-        : `requires-python ${JSON.stringify(spec)} in ${lock.path}`;
-    const constraint = project.pythonConstraint ?? (lock.requiresPython ? pep440Matcher(lock.requiresPython) : null);
-    const v = constraint ? pythonFromRequiresPython(constraint) : null;
-    if (!v) {
-        throw new ConfigError(spec
-            ? `cannot choose a python version: ${from} allows none of 3.${KNOWN_MINORS[0]}–3.${KNOWN_MINORS.at(-1)}`
-            : 'no target python: neither [tool.fast-build] python nor requires-python is set', { file: project.file, keyPath: 'tool.fast-build.python' }, 'set python = "3.12" (or "3.12.7") under [tool.fast-build]');
-    }
-    notes.push(`python ${formatPython(v)}: the lowest version ${from} allows (set python under [tool.fast-build] to choose another)`);
-    return v;
-}
-function knownNames(project, lock) {
-    const groups = new Set([MAIN_GROUP]);
-    const extras = new Set();
-    if (lock.declared) {
-        lock.declared.groups.forEach((g) => groups.add(g));
-        lock.declared.extras.forEach((e) => extras.add(e));
-    }
-    for (const r of lock.roots) {
-        r.groupNames.forEach((g) => groups.add(g));
-        r.extraNames.forEach((e) => extras.add(e));
-    }
-    for (const g of project.groups.keys())
-        groups.add(g);
-    for (const e of project.extras.keys())
-        extras.add(e);
-    // Workspace members' own groups and extras can be selected through `members`.
-    for (const p of lock.packages) {
-        if (!isLocalSource(p.source))
-            continue;
-        for (const g of p.groups.keys())
-            groups.add(g);
-        for (const e of p.extras.keys())
-            extras.add(e);
-    }
-    return { groups: [...groups].sort(), extras: [...extras].sort() };
-}
-function validateSelection(project, spec, known) {
-    const at = `tool.fast-build.variants.${spec.name}`;
-    for (const g of spec.groups) {
-        if (!known.groups.includes(normalizeGroup(g))) {
-            throw new ConfigError(`variant ${spec.name}: unknown group ${JSON.stringify(g)}`, { file: project.file, keyPath: `${at}.groups` }, `groups are: ${known.groups.join(', ')}`);
-        }
-    }
-    for (const e of spec.extras) {
-        if (!known.extras.includes(normalizeGroup(e))) {
-            throw new ConfigError(`variant ${spec.name}: unknown extra ${JSON.stringify(e)}`, { file: project.file, keyPath: `${at}.extras` }, known.extras.length ? `extras are: ${known.extras.join(', ')}` : 'the project declares no extras');
-        }
-    }
-}
-function runtimeOnly(base, withRuntime) {
-    const have = new Set(base.installed.map((e) => e.package));
-    return withRuntime.installed.filter((e) => !have.has(e.package));
-}
-function packageJson(e, target) {
-    const p = e.package;
-    const [file] = filesForTarget(p.files, target);
-    const unavailable = unavailableReason(p, target);
-    return {
-        name: p.name,
-        version: p.version,
-        source: sourceLabel(p.source),
-        ...(file ? { file: file.name } : {}),
-        ...(file?.hashes['sha256'] ? { sha256: file.hashes['sha256'] } : {}),
-        ...(unavailable ? { unavailable } : {})
-    };
-}
-function planToJson(plan) {
-    return {
-        schema: 1,
-        project: plan.project.file,
-        lock: plan.lock.path,
-        variants: plan.variants.map((v) => {
-            const local = new Map();
-            const runtime = new Map();
-            for (const p of v.platforms) {
-                for (const e of p.closure.local) {
-                    const path = e.package.source.kind === 'directory' ? e.package.source.path : '.';
-                    local.set(e.package.id, { name: e.package.name, version: e.package.version, path });
-                }
-                for (const e of p.runtime)
-                    runtime.set(e.package.id, packageJson(e, p.target));
-            }
-            return {
-                name: v.name,
-                hash: v.hash,
-                python: formatPython(v.python),
-                baseImage: v.baseImage,
-                groups: [...v.spec.groups],
-                extras: [...v.spec.extras],
-                platforms: v.platforms.map((p) => ({
-                    platform: formatPlatform(p.platform),
-                    packages: p.closure.installed.map((e) => packageJson(e, p.target))
-                })),
-                local: [...local.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
-                runtime: [...runtime.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
-            };
-        })
-    };
-}
-
-// HTTP for the registry client: keep-alive connections, bounded bodies and timeouts, and the
-// retry policy: only 408/429/5xx and dropped connections are retried, with backoff that honours
-// Retry-After; everything else (auth, not found, bad requests) fails at once.
-/** A registry said no, or could not be reached. `temporary` failures are worth retrying. */
-class RegistryError extends FastBuildError {
-    temporary = false;
-}
-/** The registry's host name does not resolve (a typo, or no network to it). */
-class UnknownHostError extends RegistryError {
-}
-/** An HTTP failure worth retrying (a dropped connection, a 5xx, a 429). */
-class TransientHttpError extends RegistryError {
-    retryAfterMs;
-    temporary = true;
-    constructor(message, retryAfterMs = null) {
-        super(message);
-        this.retryAfterMs = retryAfterMs;
-    }
-}
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-function isRetryableStatus(status) {
-    return RETRY_STATUS.has(status) || (status >= 500 && status < 600);
-}
-/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return null;
-    const seconds = Number(value.trim());
-    if (Number.isFinite(seconds))
-        return Math.max(0, seconds * 1000);
-    const date = Date.parse(value);
-    return Number.isNaN(date) ? null : Math.max(0, date - now);
-}
-class HttpClient {
-    opts;
-    agents = {
-        http: new http$1.Agent({ keepAlive: true, maxSockets: 8 }),
-        https: new https$1.Agent({ keepAlive: true, maxSockets: 8 })
-    };
-    constructor(opts = {}) {
-        this.opts = opts;
-    }
-    close() {
-        this.agents.http.destroy();
-        this.agents.https.destroy();
-    }
-    /**
-     * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
-     * blob while it is being produced. `end` finishes the body and waits for the answer.
-     */
-    stream(o) {
-        const url = new URL(o.url);
-        const mod = url.protocol === 'https:' ? https$1 : http$1;
-        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
-        const headers = {
-            'user-agent': this.opts.userAgent ?? 'fast-build',
-            ...o.headers
-        };
-        let failure = null;
-        let resolveResponse;
-        let rejectResponse;
-        const response = new Promise((res, rej) => {
-            resolveResponse = res;
-            rejectResponse = rej;
-        });
-        response.catch(() => undefined);
-        const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
-            const chunks = [];
-            res.on('data', (c) => chunks.push(c));
-            res.on('end', () => {
-                const h = {};
-                for (const [k, v] of Object.entries(res.headers))
-                    if (v !== undefined)
-                        h[k] = Array.isArray(v) ? v.join(', ') : v;
-                resolveResponse({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url });
-            });
-            res.on('error', (e) => rejectResponse(transient(o, e)));
-        });
-        const idle = this.opts.idleTimeoutMs ?? 60_000;
-        req.setTimeout(idle, () => req.destroy(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no progress for ${idle / 1000} s`)));
-        req.on('error', (e) => {
-            failure = transient(o, e);
-            rejectResponse(failure);
-        });
-        return {
-            write: (chunk) => new Promise((resolve, reject) => {
-                if (failure)
-                    return reject(failure);
-                if (req.write(chunk))
-                    resolve();
-                else
-                    req.once('drain', () => (failure ? reject(failure) : resolve()));
-            }),
-            end: () => {
-                if (failure)
-                    return Promise.reject(failure);
-                req.end();
-                return response;
-            },
-            abort: () => {
-                req.destroy();
-            }
-        };
-    }
-    /**
-     * GET a body straight to a file (blobs can be gigabytes), hashing it on the way. A non-200
-     * answer is returned with its (small) body and nothing written.
-     */
-    download(o, file) {
-        const url = new URL(o.url);
-        const mod = url.protocol === 'https:' ? https$1 : http$1;
-        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
-        const idle = this.opts.idleTimeoutMs ?? 60_000;
-        return new Promise((resolve, reject) => {
-            let settled = false;
-            const fail = (e) => {
-                if (settled)
-                    return;
-                settled = true;
-                req.destroy();
-                reject(e);
-            };
-            const req = mod.request(url, {
-                method: 'GET',
-                headers: { 'user-agent': this.opts.userAgent ?? 'fast-build', ...o.headers },
-                agent
-            }, (res) => {
-                const headers = {};
-                for (const [k, v] of Object.entries(res.headers))
-                    if (v !== undefined)
-                        headers[k] = Array.isArray(v) ? v.join(', ') : v;
-                const status = res.statusCode ?? 0;
-                if (status !== 200) {
-                    const chunks = [];
-                    res.on('data', (c) => chunks.length < 64 && chunks.push(c));
-                    res.on('end', () => {
-                        settled = true;
-                        resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 });
-                    });
-                    res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
-                    return;
-                }
-                const out = createWriteStream(file);
-                const hash = createHash('sha256');
-                let size = 0;
-                res.on('data', (c) => {
-                    hash.update(c);
-                    size += c.length;
-                });
-                res.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
-                res.on('aborted', () => fail(transient({ method: 'GET', url: o.url }, new Error('response aborted'))));
-                out.on('error', (e) => fail(e));
-                out.on('finish', () => {
-                    if (settled)
-                        return;
-                    settled = true;
-                    resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size });
-                });
-                res.pipe(out);
-            });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`GET ${redactUrl$1(o.url)}: no data for ${idle / 1000} s`)));
-            req.on('error', (e) => fail(transient({ method: 'GET', url: o.url }, e)));
-            req.end();
-        });
-    }
-    request(o) {
-        const url = new URL(o.url);
-        const mod = url.protocol === 'https:' ? https$1 : http$1;
-        const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
-        const headers = {
-            'user-agent': this.opts.userAgent ?? 'fast-build',
-            ...o.headers
-        };
-        let body = null;
-        if (o.body !== undefined) {
-            if (Buffer.isBuffer(o.body)) {
-                body = o.body;
-                headers['content-length'] = String(o.body.length);
-            }
-            else {
-                const { file, start, end } = o.body;
-                body = createReadStream(file, {
-                    ...(start !== undefined ? { start } : {}),
-                    ...(end !== undefined ? { end } : {})
-                });
-                if (headers['content-length'] === undefined)
-                    throw new Error('streamed bodies need a content-length');
-            }
-        }
-        else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
-            headers['content-length'] = '0';
-        }
-        const idle = this.opts.idleTimeoutMs ?? 60_000;
-        const maxBody = o.maxBody ?? 16 * 1024 * 1024;
-        return new Promise((resolve, reject) => {
-            let settled = false;
-            const fail = (e) => {
-                if (settled)
-                    return;
-                settled = true;
-                req.destroy();
-                reject(e);
-            };
-            const req = mod.request(url, { method: o.method, headers, agent }, (res) => {
-                const chunks = [];
-                let size = 0;
-                res.on('data', (c) => {
-                    size += c.length;
-                    if (size > maxBody)
-                        fail(new FastBuildError(`${o.method} ${redactUrl$1(o.url)}: response larger than ${maxBody} bytes`));
-                    else
-                        chunks.push(c);
-                });
-                res.on('end', () => {
-                    if (settled)
-                        return;
-                    settled = true;
-                    const h = {};
-                    for (const [k, v] of Object.entries(res.headers))
-                        if (v !== undefined)
-                            h[k] = Array.isArray(v) ? v.join(', ') : v;
-                    resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), url: o.url });
-                });
-                res.on('error', (e) => fail(transient(o, e)));
-                res.on('aborted', () => fail(transient(o, new Error('response aborted'))));
-            });
-            req.setTimeout(idle, () => fail(new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: no response for ${idle / 1000} s`)));
-            req.on('error', (e) => fail(transient(o, e)));
-            if (body === null)
-                req.end();
-            else if (Buffer.isBuffer(body))
-                req.end(body);
-            else {
-                body.on('error', (e) => fail(e));
-                body.pipe(req);
-            }
-        });
-    }
-}
-function transient(o, e) {
-    const code = e.code;
-    if (code === 'ENOTFOUND') {
-        return new UnknownHostError(`cannot reach ${new URL(o.url).host}: no such host`, {}, 'check the registry name (image input or [tool.fast-build] image)');
-    }
-    const dropped = [
-        'ECONNRESET',
-        'EPIPE',
-        'ETIMEDOUT',
-        'ECONNABORTED',
-        'EAI_AGAIN',
-        'ECONNREFUSED',
-        'UND_ERR_SOCKET',
-        'ERR_STREAM_PREMATURE_CLOSE'
-    ];
-    if ((code && dropped.includes(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`${o.method} ${redactUrl$1(o.url)}: connection dropped (${code ?? e.message})`);
-    }
-    return e;
-}
-/** URLs in messages lose their query (upload session state, tokens in some registries). */
-function redactUrl$1(url) {
-    const q = url.indexOf('?');
-    return q === -1 ? url : `${url.slice(0, q)}?…`;
-}
-const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
-/**
- * Run `op`, retrying transient failures with exponential backoff (and jitter), or after the
- * server's Retry-After when it gives one (capped by maxDelayMs). `onRetry` reports each retry.
- */
-async function withRetry(op, policy = DEFAULT_RETRY, onRetry) {
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await op(attempt);
-        }
-        catch (e) {
-            if (!(e instanceof TransientHttpError) || attempt >= policy.attempts)
-                throw e;
-            const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-            const delay = Math.min(policy.maxDelayMs, e.retryAfterMs ?? backoff * (0.5 + Math.random() / 2));
-            onRetry?.(e, delay, attempt);
-            await new Promise((r) => setTimeout(r, delay));
-        }
-    }
-}
-
-// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
-// found where the tools people already use put them, and kept out of every message:
-//
-//   1. an explicit credential in the index configuration
-//   2. `user:password@` in the index URL (stripped from the URL before it is used or shown)
-//   3. environment variables for a named source (NAME = the source name upper-cased, every
-//      character that is not a letter or digit as `_`), the first convention that is set:
-//        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
-//        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
-//        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
-//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
-//
-// A URL that names a user but no password (`https://__token__@host/simple`) takes its password
-// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
-// is the one function that reads the environment and the netrc file.
-/** What a credential is, for messages. */
-function describeIndexCredential(c) {
-    return `user ${JSON.stringify(c.username)} from ${c.source}`;
-}
-/**
- * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
- * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
- */
-function redactUrl(url) {
-    try {
-        const u = new URL(url);
-        const hadQuery = u.search !== '';
-        u.username = '';
-        u.password = '';
-        u.search = '';
-        u.hash = '';
-        return `${u.href}${hadQuery ? '?…' : ''}`;
-    }
-    catch {
-        const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
-        const q = noUser.search(/[?#]/);
-        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
-    }
-}
-/** The URL without its userinfo, and the userinfo (percent-decoded) when there is one. */
-function splitUserinfo(url) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        return { url, username: null, password: null };
-    }
-    if (u.username === '' && u.password === '')
-        return { url, username: null, password: null };
-    const decode = (s) => {
-        try {
-            return decodeURIComponent(s);
-        }
-        catch {
-            return s;
-        }
-    };
-    const username = decode(u.username);
-    const password = u.password === '' && !/^[^/]*\/\/[^/@]*:[^/@]*@/.test(url) ? null : decode(u.password);
-    u.username = '';
-    u.password = '';
-    return { url: u.href, username, password };
-}
-/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
-function envSourceName(name) {
-    return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-}
-/** The environment variable prefixes we read, in order of precedence. */
-const ENV_CONVENTIONS = ['FAST_BUILD_INDEX_', 'POETRY_HTTP_BASIC_', 'UV_INDEX_'];
-/** The variables that would give a credential for a named source, for hints. */
-function credentialEnvNames(sourceName) {
-    const n = envSourceName(sourceName);
-    return ENV_CONVENTIONS.map((p) => `${p}${n}_USERNAME/_PASSWORD`);
-}
-/**
- * The credential for a named source from environment variables: the first convention (see
- * ENV_CONVENTIONS) with a username or a password set. A missing half is the empty string (tokens
- * are often given as a password alone).
- */
-function credentialFromEnv(sourceName, env) {
-    const n = envSourceName(sourceName);
-    if (n === '')
-        return null;
-    for (const prefix of ENV_CONVENTIONS) {
-        const user = env[`${prefix}${n}_USERNAME`];
-        const pass = env[`${prefix}${n}_PASSWORD`];
-        if (user || pass) {
-            return { username: user ?? '', password: pass ?? '', source: `${prefix}${n}_USERNAME/_PASSWORD` };
-        }
-    }
-    return null;
-}
-/**
- * Parse a netrc file as curl and Python's netrc do: whitespace-separated tokens (double quotes
- * group, backslash escapes inside quotes), `#` comments, `machine`/`default` start an entry,
- * `login`/`password`/`account` set its fields, `macdef` bodies run to the next blank line.
- */
-function parseNetrc(text) {
-    const tokens = tokenizeNetrc(text);
-    const entries = [];
-    let current = null;
-    const flush = () => {
-        if (current)
-            entries.push({ ...current });
-        current = null;
-    };
-    for (let i = 0; i < tokens.length; i++) {
-        const t = tokens[i];
-        if (t.kind === 'macdef') {
-            flush();
-            continue;
-        }
-        switch (t.value) {
-            case 'machine':
-                flush();
-                current = { machine: (tokens[++i]?.value ?? '').toLowerCase(), login: null, password: null };
-                break;
-            case 'default':
-                flush();
-                current = { machine: null, login: null, password: null };
-                break;
-            case 'login':
-                if (current)
-                    current.login = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'password':
-                if (current)
-                    current.password = tokens[++i]?.value ?? null;
-                else
-                    i++;
-                break;
-            case 'account':
-                i++;
-                break;
-        }
-    }
-    flush();
-    return entries;
-}
-function tokenizeNetrc(text) {
-    const out = [];
-    let i = 0;
-    const n = text.length;
-    while (i < n) {
-        const c = text[i];
-        if (/\s/.test(c)) {
-            i++;
-            continue;
-        }
-        if (c === '#') {
-            while (i < n && text[i] !== '\n')
-                i++;
-            continue;
-        }
-        let value = '';
-        if (c === '"') {
-            i++;
-            while (i < n && text[i] !== '"') {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-            i++;
-        }
-        else {
-            while (i < n && !/\s/.test(text[i])) {
-                if (text[i] === '\\' && i + 1 < n)
-                    i++;
-                value += text[i];
-                i++;
-            }
-        }
-        if (value === 'macdef') {
-            // The macro's name, then its body up to an empty line.
-            const end = text.indexOf('\n\n', i);
-            i = end === -1 ? n : end + 2;
-            out.push({ kind: 'macdef', value });
-            continue;
-        }
-        out.push({ kind: 'word', value });
-    }
-    return out;
-}
-/** The netrc entry for `host` (the first `machine` that names it, else `default`), optionally for one login. */
-function netrcCredential(entries, host, login = null) {
-    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    const fits = (e) => e.password !== null && (login === null || e.login === login);
-    const match = entries.find((e) => e.machine === h && fits(e)) ?? entries.find((e) => e.machine === null && fits(e));
-    if (!match)
-        return null;
-    return { username: match.login ?? '', password: match.password ?? '' };
-}
-function netrcPath(env, home = homedir()) {
-    return env['NETRC'] || join(home, '.netrc');
-}
-function readNetrcFile(path) {
-    try {
-        return readFileSync(path, 'utf8');
-    }
-    catch {
-        // Missing or unreadable: no credentials from it (as pip and uv behave).
-        return null;
-    }
-}
-/**
- * The index URL without userinfo, and the credential for it (see the order at the top of this
- * file). The edge of this module: reads the environment and the netrc file.
- */
-function resolveIndexCredential(config, lookup = {}) {
-    const split = splitUserinfo(config.url);
-    const url = split.url;
-    if (config.credential) {
-        const source = 'source' in config.credential ? String(config.credential.source) : 'the index configuration';
-        return {
-            url,
-            credential: { username: config.credential.username, password: config.credential.password, source }
-        };
-    }
-    if (split.username !== null && split.password !== null) {
-        return {
-            url,
-            credential: { username: split.username, password: split.password, source: 'the index URL' }
-        };
-    }
-    // `credential: null` means "already looked up: none" (see indexConfigFor).
-    if (config.credential === null) {
-        return {
-            url,
-            credential: split.username !== null ? { username: split.username, password: '', source: 'the index URL' } : null
-        };
-    }
-    const env = lookup.env ?? process.env;
-    let host = null;
-    try {
-        const u = new URL(url);
-        if (u.protocol === 'http:' || u.protocol === 'https:')
-            host = u.hostname;
-    }
-    catch {
-        host = null;
-    }
-    const fromEnv = config.name ? credentialFromEnv(config.name, env) : null;
-    const wantUser = split.username;
-    if (fromEnv && (wantUser === null || fromEnv.username === wantUser))
-        return { url, credential: fromEnv };
-    if (host !== null) {
-        const path = netrcPath(env, lookup.home);
-        const text = (lookup.readNetrc ?? readNetrcFile)(path);
-        if (text !== null) {
-            const c = netrcCredential(parseNetrc(text), host, wantUser);
-            if (c)
-                return { url, credential: { ...c, source: path.replace(lookup.home ?? homedir(), '~') } };
-        }
-    }
-    if (wantUser !== null) {
-        return { url, credential: { username: wantUser, password: '', source: 'the index URL' } };
-    }
-    return { url, credential: null };
-}
-/**
- * An index configuration with its credential looked up now (in `env` and the netrc file), for a
- * lock's registry source or a mirror: the URL loses its userinfo, `credential` is the one found
- * (with its source, for messages) or null, which tells PackageIndex not to look again.
- */
-function indexConfigFor(url, name, env = process.env, lookup = {}) {
-    const resolved = resolveIndexCredential({ url, name }, { ...lookup, env });
-    return { url: resolved.url, name, credential: resolved.credential };
-}
-/** `Authorization` header value for a basic credential. */
-function basicAuthorization(c) {
-    return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
-}
-
-// A client for the Python "simple" repository API: the files a project has on an index, with
-// their absolute URLs and hashes. Speaks PEP 691 JSON and falls back to PEP 503 HTML, for
-// `http(s)://` indexes (PyPI, private indexes, download.pytorch.org) and `file://` trees (a local
-// mirror laid out as `<root>/<project>/index.html`). The page parsers are pure; `PackageIndex`
-// is the edge that fetches pages, with redirects, retries of transient failures, credentials only
-// for the index's own origin, and one fetch per project per run.
-/** The Accept header of PEP 691: JSON preferred, HTML accepted. */
-const SIMPLE_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
-/** The index could not answer for a project, or does not list a file. */
-class IndexError extends FastBuildError {
-    index;
-    project;
-    filename;
-    temporary;
-    constructor(message, 
-    /** The index URL, redacted. */
-    index, project, filename, hint, 
-    /** A failure that may go away on its own (network, 5xx). */
-    temporary = false) {
-        super(message, {}, hint);
-        this.index = index;
-        this.project = project;
-        this.filename = filename;
-        this.temporary = temporary;
-    }
-}
-// ---------------------------------------------------------------------------------------------
-// Pure part: URLs and page parsing.
-/** `https://pypi.org/simple` + `Foo.Bar` → `https://pypi.org/simple/foo-bar/`. */
-function projectPageUrl(indexUrl, project) {
-    const base = indexUrl.replace(/\/+$/, '');
-    return `${base}/${encodeURIComponent(normalizeName$1(project))}/`;
-}
-const NAMED_ENTITIES = {
-    amp: '&',
-    lt: '<',
-    gt: '>',
-    quot: '"',
-    apos: "'",
-    nbsp: '\u00a0',
-    equals: '=',
-    excl: '!',
-    comma: ',',
-    period: '.',
-    colon: ':',
-    semi: ';',
-    sol: '/',
-    num: '#',
-    percnt: '%',
-    plus: '+',
-    ast: '*',
-    lpar: '(',
-    rpar: ')',
-    tilde: '~'
-};
-/** HTML character references: `&gt;`, `&#62;`, `&#x3e;`. Unknown names stay as written. */
-function decodeHtmlEntities(s) {
-    if (!s.includes('&'))
-        return s;
-    return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);?/g, (whole, ref) => {
-        if (ref[0] === '#') {
-            const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-            if (!Number.isFinite(code) || code < 0 || code > 0x10ffff)
-                return whole;
-            try {
-                return String.fromCodePoint(code);
-            }
-            catch {
-                return whole;
-            }
-        }
-        return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
-    });
-}
-function lastSegment(url) {
-    const path = url.pathname;
-    const last = path.slice(path.lastIndexOf('/') + 1);
-    try {
-        return decodeURIComponent(last);
-    }
-    catch {
-        return last;
-    }
-}
-/** An absolute URL without userinfo and fragment; the fragment's `algo=hex`, if any. */
-function resolveHref(href, base) {
-    const u = new URL(href, base);
-    let hash = null;
-    const m = /^#([a-zA-Z0-9_]+)=([0-9a-fA-F]+)$/.exec(u.hash);
-    if (m)
-        hash = [m[1].toLowerCase(), m[2].toLowerCase()];
-    u.hash = '';
-    u.username = '';
-    u.password = '';
-    return { url: u.href, hash };
-}
-/** Read the start tag at `text[at] === '<'`: its name and attributes (values entity-decoded). */
-function readStartTag(text, at) {
-    let i = at + 1;
-    const n = text.length;
-    const nameMatch = /^[a-zA-Z][a-zA-Z0-9-]*/.exec(text.slice(i, i + 32));
-    if (!nameMatch)
-        return null;
-    const name = nameMatch[0].toLowerCase();
-    i += nameMatch[0].length;
-    const attrs = new Map();
-    while (i < n) {
-        while (i < n && /\s/.test(text[i]))
-            i++;
-        if (i >= n)
-            return null;
-        if (text[i] === '>')
-            return { name, attrs, end: i + 1 };
-        if (text[i] === '/') {
-            i++;
-            continue;
-        }
-        let attrName = '';
-        while (i < n && !/[\s=>/]/.test(text[i]))
-            attrName += text[i++];
-        while (i < n && /\s/.test(text[i]))
-            i++;
-        let value = '';
-        if (text[i] === '=') {
-            i++;
-            while (i < n && /\s/.test(text[i]))
-                i++;
-            const q = text[i];
-            if (q === '"' || q === "'") {
-                const close = text.indexOf(q, i + 1);
-                if (close === -1)
-                    return null;
-                value = text.slice(i + 1, close);
-                i = close + 1;
-            }
-            else {
-                while (i < n && !/[\s>]/.test(text[i]))
-                    value += text[i++];
-            }
-        }
-        if (attrName !== '' && !attrs.has(attrName.toLowerCase()))
-            attrs.set(attrName.toLowerCase(), decodeHtmlEntities(value));
-    }
-    return null;
-}
-/**
- * PEP 503 (with PEP 592 yanking and PEP 658/714 attributes ignored): every `<a href>` on the page
- * is a file. The file name is the last path segment of the URL, percent-decoded (as pip reads it:
- * `torch-2.7.0%2Bcu126-….whl` is `torch-2.7.0+cu126-….whl`); hrefs resolve against `<base href>`
- * when the page has one, else the page URL; `#sha256=…` fragments are the hashes.
- */
-function parseSimpleHtml(html, pageUrl) {
-    const text = html.replace(/<!--[\s\S]*?(-->|$)/g, '');
-    let base = pageUrl;
-    const files = [];
-    const starts = /<(?:a|base)[\s>]/gi;
-    for (let m = starts.exec(text); m !== null; m = starts.exec(text)) {
-        const tag = readStartTag(text, m.index);
-        if (!tag)
-            continue;
-        starts.lastIndex = tag.end;
-        if (tag.name === 'base') {
-            const href = tag.attrs.get('href');
-            if (href) {
-                try {
-                    base = new URL(href, pageUrl).href;
-                }
-                catch {
-                    // An unusable <base> is ignored, as browsers do.
-                }
-            }
-            continue;
-        }
-        const href = tag.attrs.get('href');
-        if (href === undefined || href.trim() === '')
-            continue;
-        const closeRe = /<\/a\s*>/gi;
-        closeRe.lastIndex = tag.end;
-        const close = closeRe.exec(text);
-        const inner = close === null ? '' : text.slice(tag.end, close.index);
-        let resolved;
-        try {
-            resolved = resolveHref(href.trim(), base);
-        }
-        catch {
-            continue;
-        }
-        const anchorText = decodeHtmlEntities(inner.replace(/<[^>]*>/g, '')).trim();
-        const filename = lastSegment(new URL(resolved.url)) || anchorText;
-        if (filename === '')
-            continue;
-        const yanked = tag.attrs.get('data-yanked');
-        const requiresPython = tag.attrs.get('data-requires-python');
-        files.push({
-            filename,
-            url: resolved.url,
-            hashes: resolved.hash ? { [resolved.hash[0]]: resolved.hash[1] } : {},
-            requiresPython: requiresPython === undefined || requiresPython === '' ? null : requiresPython,
-            yanked: yanked === undefined ? false : yanked === '' ? true : yanked,
-            size: null
-        });
-    }
-    return files;
-}
-/** A page that is not what it should be; the caller adds which index and project. */
-class PageFormatError extends Error {
-}
-/** PEP 691 JSON (api-version 1.x): `files[]` with `filename`, `url` (may be relative), `hashes`, … */
-function parseSimpleJson(json, pageUrl) {
-    let doc;
-    try {
-        doc = JSON.parse(json);
-    }
-    catch (e) {
-        throw new PageFormatError(`not valid JSON (${e.message})`);
-    }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-        throw new PageFormatError('not a JSON object');
-    const o = doc;
-    const meta = o['meta'];
-    const version = typeof meta === 'object' && meta !== null ? meta['api-version'] : undefined;
-    if (typeof version !== 'string')
-        throw new PageFormatError('no meta.api-version');
-    if (version.split('.')[0] !== '1')
-        throw new PageFormatError(`api-version ${version} is not supported (only 1.x)`);
-    const list = o['files'];
-    if (!Array.isArray(list))
-        throw new PageFormatError('no files list');
-    const files = [];
-    list.forEach((f, i) => {
-        if (typeof f !== 'object' || f === null)
-            throw new PageFormatError(`files[${i}] is not an object`);
-        const e = f;
-        const filename = e['filename'];
-        const href = e['url'];
-        if (typeof filename !== 'string' || filename === '')
-            throw new PageFormatError(`files[${i}].filename is missing`);
-        if (typeof href !== 'string' || href === '')
-            throw new PageFormatError(`files[${i}].url is missing`);
-        let resolved;
-        try {
-            resolved = resolveHref(href, pageUrl);
-        }
-        catch {
-            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl(href))}`);
-        }
-        const hashes = {};
-        const h = e['hashes'];
-        if (typeof h === 'object' && h !== null) {
-            for (const [k, v] of Object.entries(h))
-                if (typeof v === 'string')
-                    hashes[k.toLowerCase()] = v.toLowerCase();
-        }
-        const rp = e['requires-python'];
-        const y = e['yanked'];
-        const size = e['size'];
-        files.push({
-            filename,
-            url: resolved.url,
-            hashes,
-            requiresPython: typeof rp === 'string' && rp !== '' ? rp : null,
-            yanked: typeof y === 'string' ? (y === '' ? true : y) : y === true,
-            size: typeof size === 'number' ? size : null
-        });
-    });
-    return files;
-}
-/** Choose the parser by Content-Type (PEP 691), or by the first character when there is none (file://). */
-function parseSimplePage(body, contentType, pageUrl) {
-    const ct = (contentType ?? '').toLowerCase();
-    const json = ct.includes('json') || (ct === '' && body.trimStart().startsWith('{'));
-    return json ? parseSimpleJson(body, pageUrl) : parseSimpleHtml(body, pageUrl);
-}
-const REDIRECTS$1 = new Set([301, 302, 303, 307, 308]);
-let sharedClient = null;
-function defaultHttp() {
-    sharedClient ??= new HttpClient({ idleTimeoutMs: 60_000 });
-    return sharedClient;
-}
-class PackageIndex {
-    config;
-    http;
-    options;
-    /** The index URL without userinfo (safe to show). */
-    url;
-    name;
-    pages = new Map();
-    resolved = null;
-    constructor(config, http = defaultHttp(), options = {}) {
-        this.config = config;
-        this.http = http;
-        this.options = options;
-        this.url = redactUrl(config.url).replace(/\?…$/, '');
-        this.name = config.name ?? null;
-    }
-    /** The index URL without userinfo and the credential for it (looked up once, on first use). */
-    get access() {
-        this.resolved ??= resolveIndexCredential(this.config, this.options.credentials);
-        return this.resolved;
-    }
-    /** The credential in use, described (user and source, never the secret); null when anonymous. */
-    describeCredential() {
-        const c = this.access.credential;
-        return c ? describeIndexCredential(c) : null;
-    }
-    /**
-     * `Authorization` for a request to `url`: the index's credential when `url` has the index's
-     * origin (scheme, host, port), so credentials never travel to another host (a CDN, a redirect).
-     */
-    authorizationFor(url) {
-        const c = this.access.credential;
-        if (!c)
-            return null;
-        try {
-            return new URL(url).origin === new URL(this.access.url).origin ? basicAuthorization(c) : null;
-        }
-        catch {
-            return null;
-        }
-    }
-    /** Every file the index lists for `project` (fetched once per PackageIndex). */
-    files(project) {
-        const name = normalizeName$1(project);
-        let page = this.pages.get(name);
-        if (!page) {
-            page = this.fetchProject(name);
-            this.pages.set(name, page);
-            page.catch(() => this.pages.delete(name));
-        }
-        return page;
-    }
-    /** The file named `filename` (exactly; else ignoring case), or null when the index does not list it. */
-    async find(project, filename) {
-        const files = await this.files(project);
-        return (files.find((f) => f.filename === filename) ??
-            files.find((f) => f.filename.toLowerCase() === filename.toLowerCase()) ??
-            null);
-    }
-    /** Like `find`, but a file that is not listed is an IndexError naming the index, project and file. */
-    async get(project, filename) {
-        const found = await this.find(project, filename);
-        if (found)
-            return found;
-        const files = await this.files(project);
-        const name = normalizeName$1(project);
-        const listed = files.length === 0
-            ? 'it lists no files for the project'
-            : `it lists ${files.length} file${files.length === 1 ? '' : 's'} for the project, not this one`;
-        throw new IndexError(`${filename} (${name}) is not on the index ${this.url}: ${listed}`, this.url, name, filename, 'the lock pins a file this index does not serve (removed, or locked against another index): ' +
-            're-lock, or point the package source (or the mirror) at an index that has the file');
-    }
-    async fetchProject(project) {
-        const pageUrl = projectPageUrl(this.access.url, project);
-        if (pageUrl.startsWith('file:'))
-            return this.readFileProject(project, pageUrl);
-        if (!/^https?:/i.test(pageUrl)) {
-            throw new IndexError(`the index URL ${this.url} is neither http(s):// nor file://`, this.url, project, null, 'use the index URL as pip would (https://host/simple or file:///path/to/simple)');
-        }
-        const res = await this.getPage(project, pageUrl);
-        try {
-            return parseSimplePage(res.body.toString('utf8'), res.headers['content-type'] ?? null, res.url);
-        }
-        catch (e) {
-            throw this.badPage(project, res.url, e);
-        }
-    }
-    async readFileProject(project, pageUrl) {
-        let path;
-        try {
-            path = fileURLToPath(pageUrl);
-        }
-        catch (e) {
-            throw new IndexError(`the index URL ${this.url} is not a local path: ${e.message}`, this.url, project, null, 'write file:// index URLs as file:///absolute/path/to/simple');
-        }
-        // pip reads `<dir>/index.html` for a directory URL.
-        let file = path;
-        let url = pageUrl;
-        try {
-            if ((await stat$1(path)).isDirectory()) {
-                file = `${path.replace(/\/+$/, '')}/index.html`;
-                url = new URL('index.html', pageUrl).href;
-            }
-        }
-        catch {
-            throw this.notFound(project, pageUrl, 'no such directory');
-        }
-        let text;
-        try {
-            text = await readFile$2(file, 'utf8');
-        }
-        catch (e) {
-            const code = e.code;
-            if (code === 'ENOENT')
-                throw this.notFound(project, pageUrl, `no ${file}`);
-            throw new IndexError(`cannot read the index page for ${project} at ${file}: ${e.message}`, this.url, project, null, 'check the permissions of the local index');
-        }
-        try {
-            return parseSimplePage(text, null, url);
-        }
-        catch (e) {
-            throw this.badPage(project, url, e);
-        }
-    }
-    /** GET a page with PEP 691 negotiation, following redirects, retrying transient failures. */
-    async getPage(project, firstUrl) {
-        const maxRedirects = this.options.maxRedirects ?? 10;
-        let url = firstUrl;
-        for (let hops = 0;; hops++) {
-            const target = url;
-            let res;
-            try {
-                res = await withRetry(async () => {
-                    const headers = { accept: SIMPLE_ACCEPT };
-                    const auth = this.authorizationFor(target);
-                    if (auth)
-                        headers['authorization'] = auth;
-                    const r = await this.http.request({
-                        method: 'GET',
-                        url: target,
-                        headers,
-                        maxBody: this.options.maxPage ?? 64 * 1024 * 1024
-                    });
-                    if (isRetryableStatus(r.status)) {
-                        throw new TransientHttpError(`GET ${redactUrl(target)}: ${r.status}`, parseRetryAfter(r.headers['retry-after']));
-                    }
-                    return r;
-                }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
-            }
-            catch (e) {
-                if (e instanceof IndexError)
-                    throw e;
-                const transient = e instanceof TransientHttpError;
-                throw new IndexError(`cannot get project ${project} from the index ${this.url}: ${e.message}`, this.url, project, null, transient
-                    ? 'the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable'
-                    : 'check the index URL (the package source in the lock or pyproject.toml) and the network', transient);
-            }
-            if (REDIRECTS$1.has(res.status) && res.headers['location']) {
-                if (hops >= maxRedirects) {
-                    throw new IndexError(`the index ${this.url} redirected more than ${maxRedirects} times for project ${project}`, this.url, project, null, 'check the index URL; the server redirects in a loop');
-                }
-                url = new URL(res.headers['location'], target).href;
-                if (!/^https?:/i.test(url)) {
-                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
-                }
-                continue;
-            }
-            if (res.status === 200)
-                return res;
-            if (res.status === 404 || res.status === 410) {
-                throw this.notFound(project, target, `GET ${redactUrl(target)} answered ${res.status}`);
-            }
-            if (res.status === 401 || res.status === 403)
-                throw this.denied(project, target, res.status);
-            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
-        }
-    }
-    notFound(project, pageUrl, detail) {
-        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
-            'or add the project to the mirror');
-    }
-    denied(project, pageUrl, status) {
-        const c = this.access.credential;
-        const names = this.name ? credentialEnvNames(this.name).join(', ') : null;
-        const hint = c
-            ? `the index rejected ${describeIndexCredential(c)}: check the username and password (or token) and their access to the index`
-            : `give credentials for the index: ${names ? `set ${names}, ` : ''}put user:password@ in the index URL, or add "machine ${hostOf(pageUrl)} login … password …" to ~/.netrc`;
-        return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
-    }
-    badPage(project, pageUrl, e) {
-        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
-    }
-}
-function hostOf(url) {
-    try {
-        return new URL(url).hostname;
-    }
-    catch {
-        return 'HOST';
-    }
-}
-
-// Getting the exact files a lock pins: find each file's URL (the lock's own, a mirror's, or the
-// package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
-// keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
-// is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
-// network. Transient failures (5xx, 429, dropped connections, stalls) are retried from scratch
-// with the registry client's policy; everything else fails at once with a message that names the
-// package, the file, where it came from (credentials and queries removed) and what to do.
-// ---------------------------------------------------------------------------------------------
-// The cache.
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** `$FAST_BUILD_CACHE_DIR`, else `$XDG_CACHE_HOME/fast-build`, else `~/.cache/fast-build`. */
-function defaultCacheDir(env = process.env, home = homedir()) {
-    const explicit = env['FAST_BUILD_CACHE_DIR'];
-    if (explicit)
-        return resolve(explicit);
-    const xdg = env['XDG_CACHE_HOME'];
-    if (xdg && isAbsolute(xdg))
-        return join(xdg, 'fast-build');
-    return join(home, '.cache', 'fast-build');
-}
-/**
- * Files by their sha256: `<dir>/sha256/<first two hex digits>/<hex>`. Entries appear only by
- * rename from `<dir>/tmp/`, after their hash was computed, so a present entry is always whole.
- */
-class ArtifactCache {
-    dir;
-    constructor(dir = defaultCacheDir()) {
-        this.dir = resolve(dir);
-    }
-    pathFor(sha256Hex) {
-        const h = sha256Hex.toLowerCase();
-        if (!SHA256_HEX.test(h))
-            throw new FetchError(`not a sha256 digest: ${JSON.stringify(sha256Hex)}`);
-        return join(this.dir, 'sha256', h.slice(0, 2), h);
-    }
-    /** Whether the cache holds the file (and, when `size` is given, with that size). */
-    has(sha256Hex, size = null) {
-        return this.sizeOf(sha256Hex, size) !== null;
-    }
-    /** The cached file's size, or null when it is not cached (or has another size than `size`). */
-    sizeOf(sha256Hex, size = null) {
-        try {
-            const s = statSync(this.pathFor(sha256Hex));
-            return s.isFile() && (size === null || s.size === size) ? s.size : null;
-        }
-        catch {
-            return null;
-        }
-    }
-    /** A fresh temporary file name on the cache's file system (the directory exists). */
-    async tempPath() {
-        const dir = join(this.dir, 'tmp');
-        await mkdir$1(dir, { recursive: true });
-        return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}.part`);
-    }
-    /**
-     * Move `tempPath` into the cache as `sha256Hex`, which must be the hash of its content as
-     * computed while it was written (fetchArtifacts does so). Atomic: readers see all or nothing.
-     */
-    async commit(tempPath, sha256Hex) {
-        const final = this.pathFor(sha256Hex);
-        await mkdir$1(dirname$1(final), { recursive: true });
-        await rename$1(tempPath, final);
-        return final;
-    }
-    /** Remove temporary files older than `maxAgeMs` (left by runs that were killed). Best effort. */
-    async pruneTemp(maxAgeMs = 24 * 3600_000) {
-        const dir = join(this.dir, 'tmp');
-        let names;
-        try {
-            names = await readdir$1(dir);
-        }
-        catch {
-            return;
-        }
-        const before = Date.now() - maxAgeMs;
-        for (const name of names) {
-            const p = join(dir, name);
-            try {
-                if ((await stat$1(p)).mtimeMs < before)
-                    await rm$1(p, { force: true });
-            }
-            catch {
-                // Another run may have just renamed or removed it.
-            }
-        }
-    }
-    /** Store bytes; returns their sha256 and cache path. */
-    async put(data) {
-        const sha256 = createHash('sha256').update(data).digest('hex');
-        if (this.has(sha256))
-            return { sha256, path: this.pathFor(sha256) };
-        const temp = await this.tempPath();
-        await writeFile$1(temp, data);
-        return { sha256, path: await this.commit(temp, sha256) };
-    }
-}
-/** A file could not be fetched. */
-class FetchError extends FastBuildError {
-}
-/** A file's sha256 is not the one the lock pins. */
-class HashMismatchError extends FetchError {
-    project;
-    version;
-    filename;
-    expected;
-    actual;
-    from;
-    by;
-    constructor(project, version, filename, expected, actual, 
-    /** Where the file came from (URL redacted, or a path). */
-    from, 
-    /** 'download': the bytes were hashed; 'listing': the index lists another hash. */
-    by = 'download') {
-        const what = `${label(project, version)}: ${filename}`;
-        super(by === 'download'
-            ? `${what} from ${from} has sha256 ${actual}, but the lock pins sha256 ${expected}`
-            : `${what}: the index ${from} lists sha256 ${actual}, but the lock pins sha256 ${expected}`, {}, `${by === 'download' ? 'the download was discarded. ' : ''}If the package was re-published, re-lock; ` +
-            'otherwise the index (or mirror) serves a different file than the one the lock was made from: ' +
-            'check the package source and the mirror');
-        this.project = project;
-        this.version = version;
-        this.filename = filename;
-        this.expected = expected;
-        this.actual = actual;
-        this.from = from;
-        this.by = by;
-    }
-}
-function label(name, version) {
-    return version ? `${name} ${version}` : name;
-}
-function itemLabel(item) {
-    return label(item.name, item.version);
-}
-/** The sha256 the lock pins for the item, lowercase; null when it pins none. */
-function pinnedSha256(file) {
-    const h = file.hashes['sha256'];
-    return h && SHA256_HEX.test(h.toLowerCase()) ? h.toLowerCase() : null;
-}
-// ---------------------------------------------------------------------------------------------
-// Fetching.
-const PROGRESS_STEP = 1024 * 1024;
-const MAX_REDIRECTS = 10;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/**
- * Fetch every item into the cache, `concurrency` at a time; results in the order of `items`. Items
- * with the same sha256 are fetched once. Before any network, every item must pin a sha256. On a
- * failure no further downloads start; the ones running finish, and the failure is thrown (several:
- * one FetchError listing them).
- */
-async function fetchArtifacts(items, opts) {
-    const unpinned = items.filter((i) => pinnedSha256(i.file) === null);
-    if (unpinned.length > 0)
-        throw unpinnedError(unpinned);
-    await opts.cache.pruneTemp();
-    const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8));
-    const ownHttp = opts.http === undefined;
-    const run = {
-        opts,
-        cache: opts.cache,
-        retry: opts.retry ?? DEFAULT_RETRY,
-        idleMs: opts.idleTimeoutMs ?? 60_000,
-        agents: {
-            http: new http$1.Agent({ keepAlive: true, maxSockets: concurrency }),
-            https: new https$1.Agent({ keepAlive: true, maxSockets: concurrency })
-        },
-        indexes: new Map(),
-        http: opts.http ?? new HttpClient({ idleTimeoutMs: opts.idleTimeoutMs ?? 60_000 }),
-        emit: (e) => {
-            try {
-                opts.onProgress?.(e);
-            }
-            catch {
-                // A progress printer that throws must not break a download.
-            }
-        }
-    };
-    // One job per distinct sha256.
-    const jobs = new Map();
-    for (const item of items) {
-        const sha256 = pinnedSha256(item.file);
-        if (!jobs.has(sha256))
-            jobs.set(sha256, { item, sha256 });
-    }
-    const done = new Map();
-    const queue = [...jobs.values()];
-    const errors = [];
-    let next = 0;
-    const worker = async () => {
-        while (errors.length === 0 && next < queue.length) {
-            const job = queue[next++];
-            try {
-                done.set(job.sha256, await fetchOne(run, job.item, job.sha256));
-            }
-            catch (e) {
-                errors.push(e);
-            }
-        }
-    };
-    try {
-        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
-    }
-    finally {
-        run.agents.http.destroy();
-        run.agents.https.destroy();
-        if (ownHttp)
-            run.http.close();
-    }
-    if (errors.length === 1)
-        throw errors[0];
-    if (errors.length > 1) {
-        const skipped = queue.length - next;
-        throw new FetchError(`${errors.length} files could not be fetched${skipped > 0 ? ` (${skipped} more not attempted)` : ''}:\n` +
-            errors.map((e) => `  - ${describeError(e).replace(/\n/g, '\n    ')}`).join('\n'));
-    }
-    return items.map((item) => ({ item, ...done.get(pinnedSha256(item.file)) }));
-}
-function unpinnedError(items) {
-    const shown = items.slice(0, 5).map((i) => {
-        const algos = Object.keys(i.file.hashes);
-        return `${itemLabel(i)} (${i.file.name}${algos.length > 0 ? `: only ${algos.join(', ')}` : ': no hash'})`;
-    });
-    const more = items.length > 5 ? ` and ${items.length - 5} more` : '';
-    return new FetchError(`the lock pins no sha256 for ${items.length === 1 ? 'a file' : `${items.length} files`}: ${shown.join(', ')}${more}`, {}, 'fast-build installs only files it can verify: re-lock with hashes (Poetry, uv and pylock record sha256 by default)');
-}
-function indexFor(run, config) {
-    const key = `${config.name ?? ''}\n${config.url}`;
-    let index = run.indexes.get(key);
-    if (!index) {
-        const o = {
-            retry: run.retry,
-            ...(run.opts.credentials ? { credentials: run.opts.credentials } : {})
-        };
-        index = new PackageIndex(config, run.http, o);
-        run.indexes.set(key, index);
-    }
-    return index;
-}
-async function locate(run, item, sha256) {
-    const { file } = item;
-    if (file.path !== null) {
-        const base = run.opts.baseDir ?? process.cwd();
-        return { kind: 'path', path: isAbsolute(file.path) ? file.path : resolve(base, file.path) };
-    }
-    const viaIndex = async (config) => {
-        const index = indexFor(run, config);
-        const listed = await index.get(item.name, file.name);
-        checkListing(item, sha256, listed, index.url);
-        return asOrigin(listed.url, (u) => index.authorizationFor(u));
-    };
-    if (run.opts.mirror && item.index !== null)
-        return viaIndex(run.opts.mirror);
-    if (file.url !== null) {
-        // A lock URL may carry its own userinfo (pylock allows it); it is used for that origin only.
-        const split = splitUserinfo(file.url);
-        const own = split.username !== null
-            ? basicAuthorization({ username: split.username, password: split.password ?? '' })
-            : null;
-        const index = item.index && item.index.url !== '' ? indexFor(run, item.index) : null;
-        return asOrigin(split.url, (u) => {
-            if (own !== null && sameOrigin(u, split.url))
-                return own;
-            return index ? index.authorizationFor(u) : null;
-        });
-    }
-    if (item.index !== null && item.index.url !== '')
-        return viaIndex(item.index);
-    throw new FetchError(`${itemLabel(item)}: the lock gives no URL for ${file.name} and no index to find it on`, {}, 'set a mirror index (every registry file is then looked up there by name), or re-lock so the lock records the index');
-}
-function asOrigin(url, authorize) {
-    if (url.startsWith('file:'))
-        return { kind: 'path', path: fileURLToPath(url) };
-    return { kind: 'url', url, authorize };
-}
-function sameOrigin(a, b) {
-    try {
-        return new URL(a).origin === new URL(b).origin;
-    }
-    catch {
-        return false;
-    }
-}
-/** An index that lists a different sha256 than the lock pins serves another file: stop before downloading. */
-function checkListing(item, expected, listed, indexUrl) {
-    const actual = listed.hashes['sha256'];
-    if (actual !== undefined && actual !== expected) {
-        throw new HashMismatchError(item.name, item.version, item.file.name, expected, actual, indexUrl, 'listing');
-    }
-}
-async function fetchOne(run, item, sha256) {
-    const cachedSize = run.cache.sizeOf(sha256, item.file.size);
-    if (cachedSize !== null) {
-        const path = run.cache.pathFor(sha256);
-        run.emit({ kind: 'cached', item, path, size: cachedSize });
-        return { path, sha256, size: cachedSize, cached: true };
-    }
-    const origin = await locate(run, item, sha256);
-    const started = Date.now();
-    const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
-    run.emit({ kind: 'start', item, url: from, total: item.file.size });
-    let lastStep = 0;
-    const onBytes = (bytes, total) => {
-        const step = Math.floor(bytes / PROGRESS_STEP);
-        if (step > lastStep || (total !== null && bytes === total)) {
-            lastStep = step;
-            run.emit({ kind: 'progress', item, bytes, total: total ?? item.file.size });
-        }
-    };
-    const temp = await run.cache.tempPath();
-    try {
-        const got = origin.kind === 'path'
-            ? await copyLocal(item, origin.path, temp, onBytes)
-            : await downloadWithRetry(run, item, origin, temp, (bytes, total) => {
-                if (bytes === 0)
-                    lastStep = 0;
-                onBytes(bytes, total);
-            });
-        if (got.sha256 !== sha256) {
-            throw new HashMismatchError(item.name, item.version, item.file.name, sha256, got.sha256, from);
-        }
-        const path = await run.cache.commit(temp, sha256);
-        run.emit({ kind: 'done', item, path, bytes: got.bytes, ms: Date.now() - started });
-        return { path, sha256, size: got.bytes, cached: false };
-    }
-    finally {
-        await rm$1(temp, { force: true });
-    }
-}
-function meter(onBytes, total) {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const stream = new Transform({
-        transform(chunk, _encoding, callback) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            onBytes(bytes, total);
-            callback(null, chunk);
-        }
-    });
-    return { stream, result: () => ({ bytes, sha256: hash.digest('hex') }), bytes: () => bytes };
-}
-async function copyLocal(item, path, temp, onBytes) {
-    let size;
-    try {
-        const s = await stat$1(path);
-        if (!s.isFile())
-            throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-        size = s.size;
-    }
-    catch (e) {
-        const code = e.code;
-        throw new FetchError(`${itemLabel(item)}: ${item.file.name}: ${code === 'ENOENT' ? 'no such file' : e.message}: ${path}`, {}, item.file.path !== null
-            ? 'the lock points at a local file that is not there: build from the directory the lock was made in, or re-lock'
-            : 'the local index lists a file that is not there: repair the mirror, or use another index');
-    }
-    const m = meter(onBytes, size);
-    await pipeline(createReadStream(path), m.stream, createWriteStream(temp));
-    return m.result();
-}
-async function downloadWithRetry(run, item, origin, temp, onBytes) {
-    try {
-        return await withRetry(() => downloadOnce(run, origin, origin.url, temp, onBytes, 0), run.retry, (e, delayMs, attempt) => run.emit({ kind: 'retry', item, attempt, delayMs, reason: e.message }));
-    }
-    catch (e) {
-        throw describeDownloadFailure(run, item, origin.url, e);
-    }
-}
-class StatusFailure extends Error {
-    status;
-    url;
-    constructor(status, url) {
-        super(`GET ${redactUrl(url)}: ${status}`);
-        this.status = status;
-        this.url = url;
-    }
-}
-class NoSuchHost extends Error {
-    host;
-    constructor(host) {
-        super(`no such host: ${host}`);
-        this.host = host;
-    }
-}
-/** What to do about a 401/403: the variables for the index's name, or why the credential failed. */
-function downloadAccessHint(item, url) {
-    const c = item.index?.credential;
-    if (c)
-        return `the server rejected the credential for ${redactUrl(item.index.url)}: check the username and password (or token) and their access`;
-    const name = item.index?.name;
-    const vars = name
-        ? `set ${credentialEnvNames(name).join(', ')}`
-        : 'name the index in pyproject.toml ([[tool.uv.index]] or [[tool.poetry.source]]) and set FAST_BUILD_INDEX_<NAME>_USERNAME/_PASSWORD';
-    const host = URL.canParse(url) ? new URL(url).hostname : '<host>';
-    return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
-}
-function describeDownloadFailure(run, item, url, e) {
-    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`;
-    if (e instanceof StatusFailure) {
-        if (e.status === 404 || e.status === 410) {
-            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
-        }
-        if (e.status === 401 || e.status === 403) {
-            return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
-        }
-        return new FetchError(`${what}: the server answered ${e.status}`, {}, 'check the URL in the lock and the index');
-    }
-    if (e instanceof NoSuchHost) {
-        return new FetchError(`${what}: ${e.host} does not resolve (no such host)`, {}, 'check the network and DNS; on a runner without access to that host, set a mirror index that has the files');
-    }
-    if (e instanceof TransientHttpError) {
-        return new FetchError(`${what}: ${e.message} (gave up after ${run.retry.attempts} attempts)`, {}, 'the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index');
-    }
-    if (e instanceof FastBuildError)
-        return e;
-    return new FetchError(`${what}: ${e.message}`);
-}
-const DROPPED = new Set([
-    'ECONNRESET',
-    'EPIPE',
-    'ETIMEDOUT',
-    'ECONNABORTED',
-    'EAI_AGAIN',
-    'ECONNREFUSED',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'UND_ERR_SOCKET',
-    'ERR_STREAM_PREMATURE_CLOSE'
-]);
-function networkError(e, url, timedOut, idleMs) {
-    if (timedOut)
-        return new TransientHttpError(`GET ${redactUrl(url)}: no data for ${idleMs / 1000} s`);
-    if (e instanceof TransientHttpError ||
-        e instanceof FastBuildError ||
-        e instanceof StatusFailure ||
-        e instanceof NoSuchHost)
-        return e;
-    const code = e.code;
-    if (code === 'ENOTFOUND')
-        return new NoSuchHost(new URL(url).host);
-    if ((code && DROPPED.has(code)) || /socket hang up|aborted|premature/i.test(e.message)) {
-        return new TransientHttpError(`GET ${redactUrl(url)}: connection dropped (${code ?? e.message})`);
-    }
-    return e;
-}
-function downloadOnce(run, origin, url, dest, onBytes, hops) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        return Promise.reject(new FetchError(`not a URL: ${redactUrl(url)}`));
-    }
-    if (u.protocol === 'file:') {
-        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl(url)}`));
-    }
-    const secure = u.protocol === 'https:';
-    if (!secure && u.protocol !== 'http:') {
-        return Promise.reject(new FetchError(`cannot download ${redactUrl(url)}: only http(s):// and file:// URLs`));
-    }
-    const headers = { 'user-agent': 'fast-build', accept: '*/*' };
-    const auth = origin.authorize(u.href);
-    if (auth)
-        headers['authorization'] = auth;
-    return new Promise((resolvePromise, reject) => {
-        let timedOut = false;
-        const req = (secure ? https$1 : http$1).request(u, { method: 'GET', headers, agent: secure ? run.agents.https : run.agents.http }, (res) => {
-            const status = res.statusCode ?? 0;
-            const location = res.headers['location'];
-            if (REDIRECTS.has(status) && location) {
-                res.resume();
-                if (hops >= MAX_REDIRECTS) {
-                    reject(new FetchError(`GET ${redactUrl(url)}: more than ${MAX_REDIRECTS} redirects`));
-                    return;
-                }
-                let nextUrl;
-                try {
-                    nextUrl = new URL(location, u).href;
-                }
-                catch {
-                    reject(new FetchError(`GET ${redactUrl(url)}: redirect to something that is not a URL`));
-                    return;
-                }
-                downloadOnce(run, origin, nextUrl, dest, onBytes, hops + 1).then(resolvePromise, reject);
-                return;
-            }
-            if (status !== 200) {
-                res.resume();
-                reject(isRetryableStatus(status)
-                    ? new TransientHttpError(`GET ${redactUrl(url)}: ${status}`, parseRetryAfter(res.headers['retry-after']))
-                    : new StatusFailure(status, url));
-                return;
-            }
-            const length = res.headers['content-length'];
-            const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
-            onBytes(0, total);
-            const m = meter(onBytes, total);
-            pipeline(res, m.stream, createWriteStream(dest)).then(() => {
-                if (total !== null && m.bytes() !== total) {
-                    reject(new TransientHttpError(`GET ${redactUrl(url)}: the connection ended after ${m.bytes()} of ${total} bytes`));
-                }
-                else
-                    resolvePromise(m.result());
-            }, (e) => reject(networkError(e, url, timedOut, run.idleMs)));
-        });
-        req.setTimeout(run.idleMs, () => {
-            timedOut = true;
-            req.destroy(new Error('idle timeout'));
-        });
-        req.on('error', (e) => reject(networkError(e, url, timedOut, run.idleMs)));
-        req.end();
-    });
-}
-
-function comparable(url) {
-    return url.replace(/\/+$/, '').toLowerCase();
-}
-/** [[tool.uv.index]] and [[tool.poetry.source]] entries that have both a name and a URL. */
-function namedIndexes(project) {
-    const out = [];
-    const tool = project.data['tool'];
-    const uv = tool && typeof tool === 'object' && !Array.isArray(tool)
-        ? tool['uv']
-        : undefined;
-    const list = uv && typeof uv === 'object' ? uv['index'] : undefined;
-    if (Array.isArray(list)) {
-        for (const e of list) {
-            if (e && typeof e === 'object' && typeof e.name === 'string' && typeof e.url === 'string')
-                out.push({ name: e.name, url: e.url });
-        }
-    }
-    for (const s of project.poetrySources)
-        if (s.url)
-            out.push({ name: s.name, url: s.url });
-    return out;
-}
-/** The name the project gives the index at `url`, or null. */
-function indexNameFor(indexes, url) {
-    const key = comparable(url);
-    return indexes.find((i) => comparable(i.url) === key)?.name ?? null;
-}
-
-// Where registry credentials come from: explicit inputs, or the Docker config file that
-// `docker login` / docker/login-action write (auths, credsStore, credHelpers). A credential knows
-// its source so errors can say which one was used, never what it is.
-const ANONYMOUS = { kind: 'anonymous', source: 'no credentials' };
-class CredentialError extends FastBuildError {
-}
-/** What a credential is, for messages: the user and where it came from; never the secret. */
-function describeCredential(c) {
-    switch (c.kind) {
-        case 'anonymous':
-            return 'no credentials (anonymous)';
-        case 'basic':
-            return `user ${JSON.stringify(c.username)} from ${c.source}`;
-        case 'identity-token':
-            return `an identity token from ${c.source}`;
-    }
-}
-const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
-const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
-/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
-function normalizeRegistryHost(key) {
-    const host = key
-        .replace(/^[a-z]+:\/\//i, '')
-        .replace(/\/.*$/, '')
-        .toLowerCase();
-    return DOCKER_HUB_HOSTS.includes(host) ? 'docker.io' : host;
-}
-function dockerConfigPath(env = process.env) {
-    return join(env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
-}
-function readDockerConfig(path) {
-    let text;
-    try {
-        text = readFileSync(path, 'utf8');
-    }
-    catch {
-        return null;
-    }
-    try {
-        return JSON.parse(text);
-    }
-    catch (e) {
-        throw new CredentialError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'fix or remove the Docker config file (docker login rewrites it)');
-    }
-}
-/** Runs `docker-credential-<helper> get` with the server URL on stdin. */
-const runCredentialHelper = (helper, serverUrl) => new Promise((resolve, reject) => {
-    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000 }, (err, stdout, stderr) => {
-        if (err) {
-            if (/not found|no credentials/i.test(`${stdout}${stderr}`))
-                return resolve(null);
-            const reason = err.code === 'ENOENT'
-                ? 'it is not installed'
-                : (stderr || err.message).trim().split('\n')[0];
-            return reject(new CredentialError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${reason}`, {}, 'install the helper or log in again'));
-        }
-        try {
-            const o = JSON.parse(stdout);
-            resolve(o.Secret ? { Username: o.Username ?? '', Secret: o.Secret } : null);
-        }
-        catch {
-            reject(new CredentialError(`credential helper docker-credential-${helper} printed something that is not JSON`));
-        }
-    });
-    child.stdin?.end(serverUrl);
-});
-/**
- * The credential for a registry host from the Docker config: credHelpers[host], then credsStore,
- * then auths[host]. Anonymous when none applies.
- */
-async function credentialFromDockerConfig(host, opts = {}) {
-    const path = opts.path ?? dockerConfigPath();
-    const config = readDockerConfig(path);
-    if (!config)
-        return ANONYMOUS;
-    const want = normalizeRegistryHost(host);
-    const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host;
-    const runHelper = opts.runHelper ?? runCredentialHelper;
-    const display = path.replace(homedir(), '~');
-    const fromHelper = async (helper, where) => {
-        const got = await runHelper(helper, serverUrl);
-        if (!got)
-            return null;
-        const source = `docker-credential-${helper} (${where} in ${display})`;
-        return got.Username === '<token>'
-            ? { kind: 'identity-token', token: got.Secret, source }
-            : { kind: 'basic', username: got.Username, password: got.Secret, source };
-    };
-    for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
-        if (normalizeRegistryHost(key) === want) {
-            const c = await fromHelper(helper, `credHelpers[${JSON.stringify(key)}]`);
-            if (c)
-                return c;
-        }
-    }
-    if (config.credsStore) {
-        const c = await fromHelper(config.credsStore, 'credsStore');
-        if (c)
-            return c;
-    }
-    for (const [key, entry] of Object.entries(config.auths ?? {})) {
-        if (normalizeRegistryHost(key) !== want)
-            continue;
-        const source = `${display} (auths[${JSON.stringify(key)}])`;
-        if (entry.identitytoken)
-            return { kind: 'identity-token', token: entry.identitytoken, source };
-        if (entry.auth) {
-            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-            const colon = decoded.indexOf(':');
-            if (colon < 0)
-                throw new CredentialError(`${source}: the auth value is not base64 of user:password`, { file: path }, `run docker login ${host} again`);
-            return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
-        }
-        if (entry.username && entry.password)
-            return { kind: 'basic', username: entry.username, password: entry.password, source };
-    }
-    return ANONYMOUS;
-}
-
-// Registry authentication by challenge: a request answered 401 tells how to authenticate
-// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
-// Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
-/** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
-function parseChallenge$1(header) {
-    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
-    if (!m)
-        return null;
-    const params = {};
-    const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g;
-    for (const p of m[2].matchAll(re))
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** Authentication refused: says which credential was used and what was asked for. */
-class RegistryAuthError extends FastBuildError {
-}
-function scopeFor(repository, access) {
-    return `repository:${repository}:${access === 'push' ? 'pull,push' : 'pull'}`;
-}
-/**
- * Holds what a registry asked for and the tokens obtained; `authorize` gives the Authorization
- * header for a set of scopes, fetching a token when needed.
- */
-class RegistryAuth {
-    http;
-    host;
-    credential;
-    hints;
-    challenge = null;
-    tokens = new Map();
-    constructor(http, host, credential, hints) {
-        this.http = http;
-        this.host = host;
-        this.credential = credential;
-        this.hints = hints;
-    }
-    get known() {
-        return this.challenge !== null;
-    }
-    /** `basic`, `bearer`, or null before the registry has asked. */
-    get scheme() {
-        return this.challenge?.scheme ?? null;
-    }
-    /** What to do when this credential is refused. */
-    get fix() {
-        return this.hints.fix;
-    }
-    /** Remember the challenge of a 401 answer. */
-    learn(res) {
-        const header = res.headers['www-authenticate'];
-        const c = header ? parseChallenge$1(header) : null;
-        if (!c) {
-            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl$1(res.url)})`, {}, 'check that this is an OCI/Docker registry');
-        }
-        this.challenge = c;
-    }
-    /** Drop cached tokens (after a 401 with a token: it expired or lacks a scope). */
-    forget() {
-        this.tokens.clear();
-    }
-    async header(scopes) {
-        const c = this.challenge;
-        if (!c)
-            return null;
-        if (c.scheme === 'basic') {
-            if (this.credential.kind !== 'basic') {
-                throw new RegistryAuthError(`${this.host} requires a user name and password (Basic auth), and ${describeCredential(this.credential)} was found`, {}, this.hints.fix);
-            }
-            return `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString('base64')}`;
-        }
-        if (c.scheme !== 'bearer') {
-            throw new RegistryAuthError(`${this.host} asks for ${c.scheme} authentication, which fast-build does not speak`, {}, 'use a registry with Basic or Bearer token auth');
-        }
-        const key = [...scopes].sort().join(' ');
-        // A token for more (pull,push) also serves less (pull).
-        for (const [k, t] of this.tokens) {
-            if (t.expires > Date.now() && (k === key || covers(k, scopes)))
-                return `Bearer ${t.value}`;
-        }
-        const token = await this.fetchToken(c, scopes);
-        this.tokens.set(key, token);
-        return `Bearer ${token.value}`;
-    }
-    async fetchToken(c, scopes) {
-        const realm = c.params['realm'];
-        if (!realm)
-            throw new RegistryAuthError(`${this.host}: Bearer challenge without a realm`);
-        const service = c.params['service'];
-        const cred = this.credential;
-        let res;
-        if (cred.kind === 'identity-token') {
-            const form = new URLSearchParams({
-                grant_type: 'refresh_token',
-                refresh_token: cred.token,
-                client_id: 'fast-build'
-            });
-            if (service)
-                form.set('service', service);
-            if (scopes.length)
-                form.set('scope', scopes.join(' '));
-            res = await this.http.request({
-                method: 'POST',
-                url: realm,
-                headers: { 'content-type': 'application/x-www-form-urlencoded' },
-                body: Buffer.from(form.toString())
-            });
-        }
-        else {
-            const url = new URL(realm);
-            if (service)
-                url.searchParams.set('service', service);
-            for (const s of scopes)
-                url.searchParams.append('scope', s);
-            const headers = {};
-            if (cred.kind === 'basic') {
-                url.searchParams.set('account', cred.username);
-                headers['authorization'] =
-                    `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
-            }
-            res = await this.http.request({ method: 'GET', url: url.toString(), headers });
-        }
-        if (isRetryableStatus(res.status)) {
-            throw new TransientHttpError(`token service ${redactUrl$1(realm)} answered ${res.status}`, parseRetryAfter(res.headers['retry-after']));
-        }
-        if (res.status !== 200) {
-            throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
-        }
-        let body;
-        try {
-            body = JSON.parse(res.body.toString('utf8'));
-        }
-        catch {
-            throw new RegistryAuthError(`${this.host}: the token service answered something that is not JSON`);
-        }
-        const value = body.token ?? body.access_token;
-        if (!value)
-            throw new RegistryAuthError(`${this.host}: the token service answered without a token`);
-        // Renew a little early; 60 s is the spec's default lifetime.
-        const seconds = Math.max(10, (body.expires_in ?? 60) - 5);
-        return { value, expires: Date.now() + seconds * 1000 };
-    }
-}
-function covers(have, want) {
-    const granted = new Map();
-    for (const s of have.split(' ')) {
-        const [type, name, actions] = s.split(':');
-        if (type && name && actions)
-            granted.set(`${type}:${name}`, new Set(actions.split(',')));
-    }
-    return want.every((s) => {
-        const [type, name, actions] = s.split(':');
-        const g = granted.get(`${type}:${name}`);
-        return g !== undefined && (actions ?? '').split(',').every((a) => g.has(a));
-    });
-}
-/** The error text a registry or token service put in its body (distribution's JSON errors). */
-function errorText(res) {
-    const text = res.body.toString('utf8').slice(0, 2000);
-    try {
-        const o = JSON.parse(text);
-        const parts = (o.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).filter(Boolean);
-        if (parts.length)
-            return `: ${parts.join('; ')}`;
-        if (o.details)
-            return `: ${o.details}`;
-        if (o.error)
-            return `: ${o.error}`;
-    }
-    catch {
-        // not JSON
-    }
-    const line = text.trim().split('\n')[0];
-    return line ? `: ${line.slice(0, 200)}` : '';
-}
-
-/** Tags as registries accept them (distribution's reference grammar). */
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
-function isDigestRef(ref) {
-    return /^sha256:[a-f0-9]{64}$/.test(ref);
-}
-
-// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
-// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
-// operation retries transient failures as a whole (an upload restarts with a new session), and
-// auth failures say which credential was used and what was asked for.
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-class ReferenceError extends FastBuildError {
-}
-/**
- * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
- * digest suffix is returned apart.
- */
-function parseImageReference(text, where = 'image') {
-    let rest = text.trim();
-    let digest = null;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`);
-        rest = rest.slice(0, at);
-    }
-    let tag = null;
-    const colon = rest.lastIndexOf(':');
-    if (colon > rest.lastIndexOf('/')) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!TAG_PATTERN.test(tag))
-            throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`);
-    }
-    const slash = rest.indexOf('/');
-    const first = slash < 0 ? '' : rest.slice(0, slash);
-    let host;
-    let repository;
-    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-        host = first;
-        repository = rest.slice(slash + 1);
-    }
-    else {
-        host = 'docker.io';
-        repository = slash < 0 ? `library/${rest}` : rest;
-    }
-    if (host === 'docker.io' || host === 'index.docker.io')
-        host = 'registry-1.docker.io';
-    if (!REPOSITORY.test(repository)) {
-        throw new ReferenceError(`${where}: ${JSON.stringify(text)} is not an image reference`, {}, 'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo');
-    }
-    return { host, repository, tag, digest };
-}
-const DEFAULT_CHUNK = 64 * 1024 * 1024;
-function isLoopback(host) {
-    const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    return h === 'localhost' || h === '::1' || /^127\./.test(h);
-}
-class RegistryClient {
-    ref;
-    opts;
-    name;
-    base;
-    http;
-    ownsHttp;
-    auth;
-    retry;
-    chunkSize;
-    constructor(ref, opts = {}) {
-        this.ref = ref;
-        this.opts = opts;
-        this.name = `${ref.host}/${ref.repository}`;
-        const insecure = opts.insecure ?? isLoopback(ref.host);
-        this.base = `${insecure ? 'http' : 'https'}://${ref.host}`;
-        this.ownsHttp = !opts.http;
-        this.http = opts.http ?? new HttpClient();
-        this.retry = opts.retry ?? DEFAULT_RETRY;
-        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
-        const credential = opts.credential ?? ANONYMOUS;
-        this.auth = new RegistryAuth(this.http, ref.host, credential, {
-            fix: credential.kind === 'anonymous'
-                ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
-                : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
-        });
-    }
-    /** Another repository of the same registry, sharing connections and credentials. */
-    sibling(repository) {
-        return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http });
-    }
-    close() {
-        if (this.ownsHttp)
-            this.http.close();
-    }
-    url(path) {
-        return `${this.base}/v2/${this.ref.repository}/${path}`;
-    }
-    /**
-     * One request with auth: a 401 is answered by authenticating (once) and trying again.
-     * Retryable statuses become TransientHttpError; the caller decides about retrying.
-     */
-    async send(method, url, o) {
-        const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])];
-        for (let attempt = 0; attempt < 2; attempt++) {
-            const headers = { ...o.headers };
-            const authorization = await this.auth.header(scopes);
-            if (authorization)
-                headers['authorization'] = authorization;
-            const res = await this.http.request({
-                method,
-                url,
-                headers,
-                ...(o.body ? { body: o.body() } : {}),
-                ...(o.maxBody ? { maxBody: o.maxBody } : {})
-            });
-            if (res.status === 401 && attempt === 0) {
-                this.auth.learn(res);
-                this.auth.forget();
-                continue;
-            }
-            if (res.status === 401 || res.status === 403) {
-                // With Basic auth a second 401 means the user or password is wrong; otherwise the
-                // credential was accepted but lacks the access asked for.
-                const wrongCredential = res.status === 401 && this.auth.scheme === 'basic';
-                throw new RegistryAuthError(`${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`, {}, wrongCredential
-                    ? this.auth.fix
-                    : o.access === 'push'
-                        ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
-                        : `the credential needs pull access to ${this.name}`);
-            }
-            if (isRetryableStatus(res.status)) {
-                throw new TransientHttpError(`${method} ${redactUrl$1(url)}: ${res.status}${errorText(res)}`, parseRetryAfter(res.headers['retry-after']));
-            }
-            return res;
-        }
-        throw new Error('unreachable');
-    }
-    unexpected(what, res) {
-        return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`);
-    }
-    retrying(op) {
-        return withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay));
-    }
-    async ping() {
-        await this.retrying(async () => {
-            const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' });
-            if (res.status !== 200)
-                throw this.unexpected('GET /v2/', res);
-        });
-    }
-    blobExists(digest) {
-        return this.retrying(async () => {
-            const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
-            if (res.status === 200)
-                return true;
-            if (res.status === 404)
-                return false;
-            throw this.unexpected(`HEAD blob ${digest}`, res);
-        });
-    }
-    getBlob(digest) {
-        return this.retrying(async () => {
-            const res = await this.send('GET', this.url(`blobs/${digest}`), {
-                access: 'pull',
-                maxBody: 64 * 1024 * 1024
-            });
-            if (res.status !== 200)
-                throw this.unexpected(`GET blob ${digest}`, res);
-            if (sha256$2(res.body) !== digest)
-                throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`);
-            return res.body;
-        });
-    }
-    async putBlob(desc, data, opts = {}) {
-        if (await this.blobExists(desc.digest))
-            return 'exists';
-        const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
-        if (size !== desc.size)
-            throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
-        return this.retrying(async () => {
-            let location;
-            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
-            if (mountFrom) {
-                const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
-                const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
-                if (res.status === 201)
-                    return 'mounted';
-                if (res.status !== 202)
-                    throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res);
-                location = this.location(res);
-            }
-            else {
-                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
-                if (res.status !== 202)
-                    throw this.unexpected('starting an upload', res);
-                location = this.location(res);
-            }
-            const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
-            if (size > this.chunkSize) {
-                for (let start = 0; start < size; start += this.chunkSize) {
-                    const end = Math.min(size, start + this.chunkSize);
-                    const res = await this.send('PATCH', location, {
-                        access: 'push',
-                        headers: {
-                            'content-type': 'application/octet-stream',
-                            'content-range': `${start}-${end - 1}`,
-                            'content-length': String(end - start)
-                        },
-                        body: () => part(start, end)
-                    });
-                    if (res.status !== 202)
-                        throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res);
-                    location = this.location(res);
-                }
-                const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' });
-                this.checkPut(res, desc.digest);
-            }
-            else {
-                const res = await this.send('PUT', withDigest(location, desc.digest), {
-                    access: 'push',
-                    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-                    body: () => part(0, size)
-                });
-                this.checkPut(res, desc.digest);
-            }
-            return 'uploaded';
-        });
-    }
-    get mountable() {
-        return { host: this.ref.host, repository: this.ref.repository };
-    }
-    /** Mount a blob from another repository of this registry; false when the registry declined. */
-    async mountBlob(desc, fromRepository) {
-        if (fromRepository === this.ref.repository)
-            return this.blobExists(desc.digest);
-        return this.retrying(async () => {
-            const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
-            const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] });
-            if (res.status === 201)
-                return true;
-            if (res.status === 202) {
-                // Declined: the registry opened an upload session instead; close it.
-                await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined);
-                return false;
-            }
-            throw this.unexpected(`mount of ${desc.digest} from ${fromRepository}`, res);
-        });
-    }
-    /** Download a blob to a temp file, checked against its digest (base image layers, for copies). */
-    async openBlob(digest) {
-        const dir = join(tmpdir(), 'fast-build-blobs');
-        mkdirSync(dir, { recursive: true });
-        const file = join(dir, `${digest.slice(7)}.${process.pid}`);
-        return this.retrying(async () => {
-            for (let attempt = 0; attempt < 2; attempt++) {
-                const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')]);
-                const res = await this.http.download({ url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} }, file);
-                if (res.status === 401 && attempt === 0) {
-                    this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) });
-                    this.auth.forget();
-                    continue;
-                }
-                if (isRetryableStatus(res.status))
-                    throw new TransientHttpError(`GET blob ${digest}: ${res.status}`, parseRetryAfter(res.headers['retry-after']));
-                if (res.status !== 200)
-                    throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) });
-                if (res.digest !== digest)
-                    throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (${res.digest})`);
-                return { file };
-            }
-            throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`);
-        });
-    }
-    /**
-     * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
-     * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
-     * the caller uploads the bytes it kept with putBlob, which is.
-     */
-    async beginBlob() {
-        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
-        if (start.status !== 202)
-            throw this.unexpected('starting an upload', start);
-        const location = this.location(start);
-        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
-        const auth = authorization ? { authorization } : {};
-        const patch = this.http.stream({
-            method: 'PATCH',
-            url: location,
-            headers: { ...auth, 'content-type': 'application/octet-stream' }
-        });
-        const cancel = async () => {
-            patch.abort();
-            // Let the registry drop the session now rather than when it expires.
-            await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined);
-        };
-        return {
-            write: (chunk) => patch.write(chunk),
-            commit: async (desc) => {
-                if (await this.blobExists(desc.digest)) {
-                    await cancel();
-                    return 'exists';
-                }
-                const res = await patch.end();
-                if (res.status !== 202)
-                    throw this.unexpected(`streaming ${desc.digest}`, res);
-                const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
-                this.checkPut(put, desc.digest);
-                return 'uploaded';
-            },
-            abort: cancel
-        };
-    }
-    checkPut(res, digest) {
-        if (res.status !== 201)
-            throw this.unexpected(`finishing the upload of ${digest}`, res);
-        const got = res.headers['docker-content-digest'];
-        if (got && got !== digest)
-            throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`);
-    }
-    location(res) {
-        const loc = res.headers['location'];
-        if (!loc)
-            throw new RegistryError(`${this.name}: an upload answer without a Location header`);
-        return new URL(loc, this.base).toString();
-    }
-    getManifest(ref) {
-        return this.retrying(async () => {
-            const res = await this.send('GET', this.url(`manifests/${ref}`), {
-                access: 'pull',
-                headers: { accept: ACCEPT_ANY_MANIFEST }
-            });
-            if (res.status === 404)
-                return null;
-            if (res.status !== 200)
-                throw this.unexpected(`GET manifest ${ref}`, res);
-            const digest = sha256$2(res.body);
-            if (isDigestRef(ref) && digest !== ref)
-                throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
-            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
-        });
-    }
-    putManifest(tag, bytes, mediaType) {
-        const digest = sha256$2(bytes);
-        if (tag !== null && !TAG_PATTERN.test(tag))
-            throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`);
-        return this.retrying(async () => {
-            const res = await this.send('PUT', this.url(`manifests/${tag ?? digest}`), {
-                access: 'push',
-                headers: { 'content-type': mediaType },
-                body: () => bytes
-            });
-            if (res.status !== 201 && res.status !== 200)
-                throw this.unexpected(`PUT manifest ${tag ?? digest}`, res);
-            const got = res.headers['docker-content-digest'];
-            if (got && got !== digest)
-                throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
-            return digest;
-        });
-    }
-    async listTags() {
-        const tags = [];
-        let url = `${this.url('tags/list')}?n=1000`;
-        for (let page = 0; url && page < 1000; page++) {
-            const current = url;
-            const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }));
-            if (res.status === 404)
-                return [];
-            if (res.status !== 200)
-                throw this.unexpected('listing tags', res);
-            const body = JSON.parse(res.body.toString('utf8'));
-            tags.push(...(body.tags ?? []));
-            const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '');
-            url = next ? new URL(next[1], this.base).toString() : null;
-        }
-        return tags.sort();
-    }
-}
-function withDigest(location, digest) {
-    const u = new URL(location);
-    u.searchParams.set('digest', digest);
-    return u.toString();
-}
-
-// Image manifests, indexes and configs: parsed from what a registry or layout returns (checked,
-// with errors that say what is wrong), and built with a fixed key order so the same image always
-// serializes to the same bytes.
-class ImageError extends FastBuildError {
-}
-// --- platforms -------------------------------------------------------------------------------------
-function ociPlatform(p) {
-    return p.architecture === 'arm64'
-        ? { architecture: 'arm64', os: 'linux', variant: 'v8' }
-        : { architecture: 'amd64', os: 'linux' };
-}
-/** Whether an image's platform is the target's (arm64's `v8` variant may be omitted). */
-function platformMatches(have, want) {
-    if (have.os !== want.os || have.architecture !== want.architecture)
-        return false;
-    if (want.architecture === 'arm64')
-        return have.variant === undefined || have.variant === 'v8';
-    return true;
-}
-function describePlatform(p) {
-    return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${p.variant ? `/${String(p.variant)}` : ''}`;
-}
-// --- parsing ----------------------------------------------------------------------------------------
-function object(v, what) {
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
-        throw new ImageError(`${what} is not a JSON object`);
-    return v;
-}
-function parseDescriptor(v, what) {
-    const o = object(v, what);
-    if (typeof o['mediaType'] !== 'string')
-        throw new ImageError(`${what}: mediaType missing`);
-    if (typeof o['size'] !== 'number' || !Number.isSafeInteger(o['size']) || o['size'] < 0) {
-        throw new ImageError(`${what}: size is not a byte count`);
-    }
-    return {
-        ...o,
-        mediaType: o['mediaType'],
-        digest: parseDigest(o['digest'], `${what}.digest`),
-        size: o['size']
-    };
-}
-function parseJson(bytes, what) {
-    try {
-        return object(JSON.parse(bytes.toString('utf8')), what);
-    }
-    catch (e) {
-        if (e instanceof ImageError)
-            throw e;
-        throw new ImageError(`${what} is not valid JSON: ${e.message}`);
-    }
-}
-/**
- * A manifest or index, from its bytes and the Content-Type it was served with (which wins
- * over, or stands in for, a missing `mediaType` field).
- */
-function parseManifest(bytes, contentType, what) {
-    const o = parseJson(bytes, what);
-    const declared = typeof o['mediaType'] === 'string' ? o['mediaType'] : undefined;
-    const served = contentType?.split(';')[0]?.trim();
-    const mediaType = declared ??
-        (served && served !== 'application/json' ? served : undefined) ??
-        (o['manifests'] ? OCI_INDEX : undefined);
-    if (o['schemaVersion'] !== 2) {
-        throw new ImageError(`${what}: schemaVersion ${JSON.stringify(o['schemaVersion'])} is not supported (only 2)`);
-    }
-    if (isIndexType(mediaType) || (mediaType === undefined && Array.isArray(o['manifests']))) {
-        if (!Array.isArray(o['manifests']))
-            throw new ImageError(`${what}: index without manifests`);
-        const manifests = o['manifests'].map((m, i) => parseDescriptor(m, `${what}.manifests[${i}]`));
-        return {
-            kind: 'index',
-            mediaType: mediaType ?? OCI_INDEX,
-            index: {
-                ...o,
-                schemaVersion: 2,
-                mediaType: mediaType ?? OCI_INDEX,
-                manifests
-            }
-        };
-    }
-    const mt = mediaType ?? (o['config'] ? 'application/vnd.oci.image.manifest.v1+json' : undefined);
-    if (!isManifestType(mt))
-        throw new ImageError(`${what}: unsupported media type ${JSON.stringify(mt ?? null)}`);
-    if (!Array.isArray(o['layers']))
-        throw new ImageError(`${what}: manifest without layers`);
-    const manifest = {
-        ...o,
-        schemaVersion: 2,
-        mediaType: mt,
-        config: parseDescriptor(o['config'], `${what}.config`),
-        layers: o['layers'].map((l, i) => parseDescriptor(l, `${what}.layers[${i}]`))
-    };
-    return { kind: 'manifest', mediaType: mt, manifest };
-}
-function parseConfig(bytes, what) {
-    const o = parseJson(bytes, what);
-    if (typeof o['os'] !== 'string' || typeof o['architecture'] !== 'string') {
-        throw new ImageError(`${what}: os and architecture are required`);
-    }
-    const rootfs = object(o['rootfs'], `${what}.rootfs`);
-    if (!Array.isArray(rootfs['diff_ids']))
-        throw new ImageError(`${what}.rootfs.diff_ids missing`);
-    rootfs['diff_ids'].forEach((d, i) => parseDigest(d, `${what}.rootfs.diff_ids[${i}]`));
-    return o;
-}
-// --- building -------------------------------------------------------------------------------------
-function configMediaTypeFor(manifestType) {
-    return manifestType === DOCKER_MANIFEST ? DOCKER_CONFIG : OCI_CONFIG;
-}
-/** Bytes with a fixed key order; the digest of these bytes is the image's identity. */
-function serialize(value) {
-    return Buffer.from(JSON.stringify(value), 'utf8');
-}
-function buildManifest(args) {
-    return {
-        schemaVersion: 2,
-        mediaType: args.mediaType,
-        config: args.config,
-        layers: args.layers,
-        ...(args.annotations && Object.keys(args.annotations).length
-            ? { annotations: sortedRecord(args.annotations) }
-            : {})
-    };
-}
-function buildIndex(args) {
-    return {
-        schemaVersion: 2,
-        mediaType: args.mediaType ?? OCI_INDEX,
-        manifests: args.manifests,
-        ...(args.annotations && Object.keys(args.annotations).length
-            ? { annotations: sortedRecord(args.annotations) }
-            : {})
-    };
-}
-/** A descriptor for serialized content. */
-function describeBytes(mediaType, bytes, extra = {}) {
-    return { mediaType, digest: sha256$2(bytes), size: bytes.length, ...extra };
-}
-function sortedRecord(r) {
-    return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-// An OCI image-layout directory as a store: `oci-layout`, `index.json` naming tagged manifests
-// (annotation org.opencontainers.image.ref.name, which skopeo and podman read as `oci:DIR:TAG`),
-// and `blobs/sha256/<hex>`. Blobs are written to a temp file, checked, then renamed, so a blob
-// that exists is whole; index.json is rewritten under a lock file by rename.
-const REF_NAME = 'org.opencontainers.image.ref.name';
-class LayoutError extends FastBuildError {
-}
-class LayoutStore {
-    name;
-    dir;
-    constructor(dir) {
-        this.dir = resolve(dir);
-        this.name = `oci:${dir}`;
-    }
-    blobPath(d) {
-        return join(this.dir, 'blobs', digestAlgorithm(d), digestHex(d));
-    }
-    /** Create the layout files when missing; refuse a directory that is something else. */
-    init() {
-        mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
-        const marker = join(this.dir, 'oci-layout');
-        if (existsSync(marker)) {
-            const v = JSON.parse(readFileSync(marker, 'utf8'))
-                .imageLayoutVersion;
-            if (v !== '1.0.0')
-                throw new LayoutError(`${marker}: unsupported imageLayoutVersion ${JSON.stringify(v)}`);
-        }
-        else {
-            writeFileSync(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-        }
-        if (!existsSync(join(this.dir, 'index.json')))
-            this.writeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] });
-    }
-    readIndex() {
-        const path = join(this.dir, 'index.json');
-        if (!existsSync(path))
-            return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
-        let o;
-        try {
-            o = JSON.parse(readFileSync(path, 'utf8'));
-        }
-        catch (e) {
-            throw new LayoutError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'restore or delete the layout directory');
-        }
-        if (!Array.isArray(o.manifests))
-            throw new LayoutError(`${path}: no manifests list`, { file: path });
-        o.manifests = o.manifests.map((m, i) => parseDescriptor(m, `${path} manifests[${i}]`));
-        return o;
-    }
-    writeIndex(index) {
-        const path = join(this.dir, 'index.json');
-        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-        writeFileSync(tmp, JSON.stringify(index));
-        renameSync(tmp, path);
-    }
-    /** Run `f` holding index.json.lock (bounded wait; a lock older than a minute is stale). */
-    async locked(f) {
-        const lock = join(this.dir, 'index.json.lock');
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-            try {
-                closeSync(openSync(lock, 'wx'));
-                break;
-            }
-            catch (e) {
-                if (e.code !== 'EEXIST')
-                    throw e;
-                try {
-                    if (Date.now() - statSync(lock).mtimeMs > 60_000)
-                        rmSync(lock, { force: true });
-                }
-                catch {
-                    // gone already
-                }
-                if (Date.now() > deadline)
-                    throw new LayoutError(`${lock} is held by another build for over 30 s`, { file: lock }, 'remove the lock file if no other fast-build is running');
-                await new Promise((r) => setTimeout(r, 20));
-            }
-        }
-        try {
-            return f();
-        }
-        finally {
-            rmSync(lock, { force: true });
-        }
-    }
-    async blobExists(digest) {
-        return existsSync(this.blobPath(digest));
-    }
-    async putBlob(desc, data) {
-        this.init();
-        const path = this.blobPath(desc.digest);
-        if (existsSync(path))
-            return 'exists';
-        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-        try {
-            let got;
-            if (Buffer.isBuffer(data)) {
-                got = sha256$2(data);
-                if (got === desc.digest)
-                    writeFileSync(tmp, data);
-            }
-            else {
-                copyFileSync(data.file, tmp);
-                got = await fileDigest(tmp);
-            }
-            if (got !== desc.digest)
-                throw new LayoutError(`blob content does not match ${desc.digest} (it is ${got})`);
-            renameSync(tmp, path);
-        }
-        finally {
-            rmSync(tmp, { force: true });
-        }
-        return 'uploaded';
-    }
-    /** A streamed blob: written to a temp file, renamed into place by `commit` once checked. */
-    async beginBlob() {
-        this.init();
-        const tmp = join(this.dir, 'blobs', 'sha256', `upload.${randomBytes(6).toString('hex')}.tmp`);
-        const file = await open$1(tmp, 'w');
-        const hash = createHash('sha256');
-        let closed = false;
-        const close = async () => {
-            if (!closed) {
-                closed = true;
-                await file.close();
-            }
-        };
-        return {
-            write: async (chunk) => {
-                hash.update(chunk);
-                await file.write(chunk);
-            },
-            commit: async (desc) => {
-                await close();
-                const got = `sha256:${hash.digest('hex')}`;
-                if (got !== desc.digest) {
-                    rmSync(tmp, { force: true });
-                    throw new LayoutError(`streamed blob is ${got}, not ${desc.digest}`);
-                }
-                if (existsSync(this.blobPath(desc.digest))) {
-                    rmSync(tmp, { force: true });
-                    return 'exists';
-                }
-                renameSync(tmp, this.blobPath(desc.digest));
-                return 'uploaded';
-            },
-            abort: async () => {
-                await close();
-                rmSync(tmp, { force: true });
-            }
-        };
-    }
-    async openBlob(digest) {
-        const path = this.blobPath(digest);
-        if (!existsSync(path))
-            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
-        return { file: path };
-    }
-    async getBlob(digest) {
-        const path = this.blobPath(digest);
-        if (!existsSync(path))
-            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
-        const bytes = readFileSync(path);
-        if (sha256$2(bytes) !== digest)
-            throw new LayoutError(`${path} does not hold ${digest} (corrupted layout)`, { file: path });
-        return bytes;
-    }
-    async getManifest(ref) {
-        const index = this.readIndex();
-        let desc;
-        if (isDigestRef(ref)) {
-            desc = index.manifests.find((m) => m.digest === ref);
-            if (!desc && !existsSync(this.blobPath(ref)))
-                return null;
-        }
-        else {
-            desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
-            if (!desc)
-                return null;
-        }
-        const digest = (desc?.digest ?? ref);
-        const bytes = await this.getBlob(digest);
-        const declared = JSON.parse(bytes.toString('utf8')).mediaType;
-        return { bytes, mediaType: desc?.mediaType ?? declared ?? '', digest };
-    }
-    async putManifest(tag, bytes, mediaType) {
-        if (tag !== null && !TAG_PATTERN.test(tag))
-            throw new LayoutError(`invalid tag ${JSON.stringify(tag)}`);
-        const digest = sha256$2(bytes);
-        await this.putBlob({ mediaType, digest, size: bytes.length }, bytes);
-        if (tag !== null) {
-            await this.locked(() => {
-                const index = this.readIndex();
-                index.manifests = [
-                    ...index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag),
-                    { mediaType, digest, size: bytes.length, annotations: { [REF_NAME]: tag } }
-                ];
-                this.writeIndex(index);
-            });
-        }
-        return digest;
-    }
-    async listTags() {
-        return this.readIndex()
-            .manifests.map((m) => m.annotations?.[REF_NAME])
-            .filter((t) => typeof t === 'string')
-            .sort();
-    }
-}
-function fileDigest(path) {
-    return new Promise((resolve, reject) => {
-        const h = createHash('sha256');
-        createReadStream(path)
-            .on('data', (c) => h.update(c))
-            .on('end', () => resolve(`sha256:${h.digest('hex')}`))
-            .on('error', reject);
-    });
-}
-
-// Finding an image (a variant's deps image `deps-<variant>-<hash>`, or a base image) and the
-// manifest and config for each platform a variant builds, with clear errors when the reference
-// names something else.
-class DepsImageError extends FastBuildError {
-}
-function depsTag(variant, shortHash) {
-    return `deps-${variant}-${shortHash}`;
-}
-const DEPS = { what: 'deps image', fix: 'rebuild the deps image (--rebuild)' };
-/** The deps image for these platforms, or null when the tag does not exist. */
-function resolveDepsImage(store, tag, platforms) {
-    return resolveImage(store, tag, platforms, DEPS);
-}
-/** An image by tag or digest in a store, for these platforms; null when the reference does not exist. */
-async function resolveImage(store, tag, platforms, kind) {
-    const ref = tag.startsWith('sha256:') ? `${store.name}@${tag}` : `${store.name}:${tag}`;
-    const top = await store.getManifest(tag);
-    if (!top)
-        return null;
-    const parsed = parseManifest(top.bytes, top.mediaType, `${kind.what} ${ref}`);
-    const configOf = async (m, what) => {
-        const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`);
-        if (config.rootfs.diff_ids.length !== m.layers.length) {
-            throw new DepsImageError(`${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`, {}, kind.fix);
-        }
-        return config;
-    };
-    if (parsed.kind === 'manifest') {
-        if (platforms.length > 1) {
-            throw new DepsImageError(`${kind.what} ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`, {}, `${kind.fix}, or build one platform`);
-        }
-        const config = await configOf(parsed.manifest, `${kind.what} ${ref}`);
-        const want = platforms[0];
-        if (!platformMatches(config, want)) {
-            throw new DepsImageError(`${kind.what} ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`, {}, `the reference holds an image of another platform: ${kind.fix}, or fix platforms in [tool.fast-build]`);
-        }
-        return {
-            ref,
-            digest: top.digest,
-            mediaType: parsed.mediaType,
-            isIndex: false,
-            platforms: [
-                { platform: want, indexEntry: null, manifest: parsed.manifest, manifestDigest: top.digest, config }
-            ]
-        };
-    }
-    const entries = parsed.index.manifests;
-    const found = [];
-    for (const want of platforms) {
-        const entry = entries.find((e) => e.platform && platformMatches(e.platform, want));
-        if (!entry) {
-            const have = entries.filter((e) => e.platform).map((e) => describePlatform(e.platform));
-            throw new DepsImageError(`${kind.what} ${ref} has no ${formatPlatform(want)} image (it has ${have.join(', ') || 'no platform entries'})`, {}, kind.fix);
-        }
-        const child = await store.getManifest(entry.digest);
-        if (!child)
-            throw new DepsImageError(`${kind.what} ${ref}: its ${formatPlatform(want)} manifest ${entry.digest} is missing`, {}, kind.fix);
-        const p = parseManifest(child.bytes, entry.mediaType, `${kind.what} ${ref} (${formatPlatform(want)})`);
-        if (p.kind !== 'manifest')
-            throw new DepsImageError(`${kind.what} ${ref}: nested indexes are not supported`);
-        const config = await configOf(p.manifest, `${kind.what} ${ref} (${formatPlatform(want)})`);
-        found.push({
-            platform: want,
-            indexEntry: entry,
-            manifest: p.manifest,
-            manifestDigest: parseDigest(entry.digest),
-            config
-        });
-    }
-    return { ref, digest: top.digest, mediaType: parsed.mediaType, isIndex: true, platforms: found };
-}
-
-// The base image a deps image is built on: any registry (Docker Hub, GHCR, a local one) or an
-// OCI layout (`oci:DIR:TAG`), resolved to a digest and to a manifest and config per platform.
-// Its layers are referenced (mounted, or copied across registries), never rebuilt.
-class BaseImageError extends FastBuildError {
-}
-/** `oci:DIR:TAG` or `oci:DIR@sha256:…` → layout dir and reference. */
-function parseLayoutRef(text) {
-    const rest = text.slice(4);
-    const at = rest.lastIndexOf('@');
-    if (at > 0)
-        return { dir: rest.slice(0, at), ref: rest.slice(at + 1) };
-    const colon = rest.lastIndexOf(':');
-    if (colon <= 0)
-        throw new BaseImageError(`base image ${JSON.stringify(text)} names no tag`, {}, 'write it as oci:DIR:TAG');
-    return { dir: rest.slice(0, colon), ref: rest.slice(colon + 1) };
-}
-async function resolveBase(reference, platforms, opts = {}) {
-    const kind = {
-        what: 'base image',
-        fix: 'choose a base image that has every platform the variant builds (base-image under [tool.fast-build])'
-    };
-    let store;
-    let ref;
-    let name;
-    if (reference.startsWith('oci:')) {
-        const l = parseLayoutRef(reference);
-        const layout = new LayoutStore(resolve(opts.cwd ?? '.', l.dir));
-        store = layout;
-        ref = l.ref;
-        name = `oci:${l.dir}`;
-    }
-    else {
-        const r = parseImageReference(reference, 'base-image');
-        const credential = opts.credentialFor
-            ? await opts.credentialFor(r.host)
-            : await credentialFromDockerConfig(r.host);
-        store = new RegistryClient({ host: r.host, repository: r.repository }, { ...opts, credential });
-        ref = r.digest ?? r.tag ?? 'latest';
-        name = `${r.host === 'registry-1.docker.io' ? 'docker.io' : r.host}/${r.repository}`;
-    }
-    const image = await resolveImage(store, ref, platforms, kind).catch((e) => {
-        store.close?.();
-        // The registry client's own hint speaks of the image being pushed; this one is read from.
-        if (e instanceof DepsImageError || !(e instanceof FastBuildError))
-            throw e;
-        throw new BaseImageError(`base image ${reference}: ${e.message}`, {}, e instanceof UnknownHostError
-            ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:…) needs no lookup on the fast path`
-            : (e.hint ?? 'check base-image under [tool.fast-build] and the credentials for its registry'));
-    });
-    if (!image) {
-        store.close?.();
-        throw new BaseImageError(`base image ${reference} not found`, {}, 'check base-image under [tool.fast-build] (and the credentials for its registry)');
-    }
-    return { reference, pinned: `${name}@${image.digest}`, image, store };
-}
-
-/**
- * A wheel cannot be read or installed as it is: not a zip file, a truncated or corrupt entry, a
- * RECORD hash that does not match, an entry that would land outside its install directory...
- * `location.file` is the wheel; `entry` is the name inside the wheel, when one is at fault.
- */
-class WheelError extends FastBuildError {
-    entry;
-    constructor(message, wheel, hint, entry) {
-        super(message, { file: wheel }, hint);
-        this.entry = entry;
-    }
-}
-
-// A small, strict ZIP reader for wheels (APPNOTE 6.3: end of central directory, ZIP64 end record
-// and locator, ZIP64 extra fields; stored and deflate entries). It reads the central directory with
-// positioned reads and never loads the whole archive: small entries are read in windows of several
-// neighbouring entries and inflated in the thread pool; large ones are streamed in chunks. Every
-// entry's size and CRC-32 are checked. Errors are `WheelError`s that name the file and the entry.
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_ZIP64_LOCATOR = 0x07064b50;
-const EOCD_SIZE = 22;
-const ZIP64_LOCATOR_SIZE = 20;
-const ZIP64_EOCD_SIZE = 56;
-const CENTRAL_SIZE = 46;
-const LOCAL_SIZE = 30;
-const MAX_COMMENT = 0xffff;
-const METHOD_STORED = 0;
-const METHOD_DEFLATE = 8;
-/** "Version made by" host system (high byte) for Unix: external attributes then carry st_mode. */
-const SYSTEM_UNIX = 3;
-const FLAG_ENCRYPTED = 0x1;
-const FLAG_UTF8 = 0x800;
-// ---------------------------------------------------------------------------------------------
-// CRC-32 (IEEE, reflected, as zip uses it). Node has zlib.crc32 from 20.15/22.2; before that a
-// slicing-by-8 table version is used.
-const CRC_TABLES = (() => {
-    const t0 = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-        let c = n;
-        for (let k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-        t0[n] = c >>> 0;
-    }
-    const tables = [t0];
-    for (let k = 1; k < 8; k++) {
-        const prev = tables[k - 1];
-        const t = new Uint32Array(256);
-        for (let n = 0; n < 256; n++)
-            t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
-        tables.push(t);
-    }
-    return tables;
-})();
-/** CRC-32 in JavaScript (slicing-by-8); `crc` continues a previous value. */
-function crc32Table(data, crc = 0) {
-    const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
-    let c = ~crc >>> 0;
-    let i = 0;
-    const n = data.length;
-    for (; n - i >= 8; i += 8) {
-        const a = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
-        c =
-            t7[a & 0xff] ^
-                t6[(a >>> 8) & 0xff] ^
-                t5[(a >>> 16) & 0xff] ^
-                t4[a >>> 24] ^
-                t3[data[i + 4]] ^
-                t2[data[i + 5]] ^
-                t1[data[i + 6]] ^
-                t0[data[i + 7]];
-    }
-    for (; i < n; i++)
-        c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-    return ~c >>> 0;
-}
-const nativeCrc32 = zlib.crc32;
-/** CRC-32 of `data`, continuing `crc`: node:zlib's when this Node has it, else the table version. */
-function crc32(data, crc = 0) {
-    return nativeCrc32 ? nativeCrc32(data, crc) >>> 0 : crc32Table(data, crc);
-}
-// ---------------------------------------------------------------------------------------------
-// Names
-// Code page 437, bytes 0x80-0xFF (0x00-0x7F are ASCII, as in Python's cp437 codec).
-const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
-function decodeCp437(bytes) {
-    let s = '';
-    for (const b of bytes)
-        s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
-    return s;
-}
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const INFLATE_SYNC_BELOW = 32 * 1024;
-const STREAM_CHUNK = 4 * 1024 * 1024;
-class ZipReader {
-    fh;
-    path;
-    fileSize;
-    entries;
-    byName;
-    internal;
-    constructor(fh, 
-    /** The file, as given to `open` (errors name it). */
-    path, fileSize, entries, internal) {
-        this.fh = fh;
-        this.path = path;
-        this.fileSize = fileSize;
-        this.entries = entries;
-        this.internal = internal;
-        this.byName = new Map(entries.map((e) => [e.name, e]));
-    }
-    /** Open a zip file and read its central directory. Close it with `close()`. */
-    static async open(path) {
-        let fh;
-        try {
-            fh = await open$1(path, 'r');
-        }
-        catch (e) {
-            throw new WheelError(`cannot open the wheel: ${e.message}`, path, 'check that the file exists and is readable');
-        }
-        try {
-            const { size } = await fh.stat();
-            const { entries, internal } = await readCentralDirectory(fh, path, size);
-            return new ZipReader(fh, path, size, entries, internal);
-        }
-        catch (e) {
-            await fh.close();
-            throw e;
-        }
-    }
-    async close() {
-        await this.fh.close();
-    }
-    entry(name) {
-        return this.byName.get(name);
-    }
-    /** One entry's content, inflated and checked. For entries that fit in memory. */
-    async read(entry) {
-        const start = await this.dataStart(entry, null, 0);
-        const raw = await this.readExactly(start, entry.compressedSize, entry);
-        return this.decode(entry, raw);
-    }
-    /**
-     * Extract many entries: small ones in windows of neighbouring entries (one read each, inflated in
-     * parallel), large ones streamed. Handlers run concurrently; order is not guaranteed.
-     */
-    async extract(entries, handlers, opts = {}) {
-        const windowBytes = opts.windowBytes ?? 4 * 1024 * 1024;
-        const threshold = opts.streamThreshold ?? 16 * 1024 * 1024;
-        const concurrency = Math.max(1, opts.concurrency ?? 4);
-        const sorted = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-        const jobs = [];
-        let group = [];
-        let groupStart = 0;
-        let groupEnd = 0;
-        let groupInflated = 0;
-        const flush = () => {
-            if (group.length === 0)
-                return;
-            const g = group;
-            const [s, e] = [groupStart, groupEnd];
-            jobs.push(() => this.extractWindow(g, s, e, handlers));
-            group = [];
-        };
-        for (const entry of sorted) {
-            if (entry.size >= threshold || entry.compressedSize >= threshold) {
-                jobs.push(() => this.extractStream(entry, handlers));
-                continue;
-            }
-            const info = this.internal.get(entry);
-            // Room for the local header with a generous local extra field; never past the next entry.
-            const estEnd = Math.min(info.limit, entry.localHeaderOffset +
-                LOCAL_SIZE +
-                info.rawName.length +
-                info.cdExtraLength +
-                256 +
-                entry.compressedSize);
-            if (group.length > 0 &&
-                (estEnd - groupStart > windowBytes ||
-                    entry.localHeaderOffset - groupEnd > 64 * 1024 ||
-                    groupInflated + entry.size > windowBytes * 8)) {
-                flush();
-            }
-            if (group.length === 0) {
-                groupStart = entry.localHeaderOffset;
-                groupInflated = 0;
-            }
-            group.push(entry);
-            groupEnd = estEnd;
-            groupInflated += entry.size;
-        }
-        flush();
-        await runPool(jobs, concurrency);
-    }
-    // -------------------------------------------------------------------------------------------
-    fail(message, entry, hint) {
-        return new WheelError(message, this.path, hint ?? `download ${basename(this.path)} again; the file is damaged or is not a wheel`, entry?.name);
-    }
-    async readExactly(position, length, entry) {
-        if (position + length > this.fileSize) {
-            throw this.fail(entry
-                ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
-                : 'the file is truncated', entry);
-        }
-        const buf = Buffer.allocUnsafe(length);
-        let done = 0;
-        while (done < length) {
-            const { bytesRead } = await this.fh.read(buf, done, length - done, position + done);
-            if (bytesRead === 0) {
-                throw this.fail(entry
-                    ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
-                    : 'the file is truncated', entry);
-            }
-            done += bytesRead;
-        }
-        return buf;
-    }
-    /**
-     * Offset of the entry's data, from its local header. `window` (starting at file offset
-     * `windowStart`) is used when it holds the header; otherwise the header is read.
-     */
-    async dataStart(entry, window, windowStart) {
-        const info = this.internal.get(entry);
-        const off = entry.localHeaderOffset;
-        let header;
-        const rel = off - windowStart;
-        if (window && rel >= 0 && rel + LOCAL_SIZE <= window.length)
-            header = window.subarray(rel);
-        else
-            header = await this.readExactly(off, Math.min(LOCAL_SIZE + info.rawName.length, info.limit - off), entry);
-        if (header.length < LOCAL_SIZE || header.readUInt32LE(0) !== SIG_LOCAL) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} has no local header where the directory says`, entry);
-        }
-        const nameLen = header.readUInt16LE(26);
-        const extraLen = header.readUInt16LE(28);
-        if (LOCAL_SIZE + nameLen > header.length) {
-            header = await this.readExactly(off, LOCAL_SIZE + nameLen, entry);
-        }
-        if (!header.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen).equals(info.rawName)) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)}: the name in its local header differs from the central directory`, entry);
-        }
-        const start = off + LOCAL_SIZE + nameLen + extraLen;
-        const end = start + entry.compressedSize;
-        if (end > this.fileSize) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`, entry);
-        }
-        if (end > info.limit) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} overlaps the next entry or the central directory`, entry);
-        }
-        return start;
-    }
-    check(entry, size, crc) {
-        if (size !== entry.size) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: ${size} bytes instead of the ${entry.size} the directory records`, entry);
-        }
-        if (crc !== entry.crc32) {
-            throw this.fail(`CRC mismatch in ${JSON.stringify(entry.name)} (${hex8(crc)}, the directory says ${hex8(entry.crc32)})`, entry);
-        }
-    }
-    async decode(entry, raw) {
-        let data;
-        if (entry.method === METHOD_STORED) {
-            data = raw;
-        }
-        else {
-            const opts = { maxOutputLength: Math.max(1, entry.size) };
-            try {
-                data =
-                    raw.length < INFLATE_SYNC_BELOW
-                        ? inflateRawSync(raw, opts)
-                        : await new Promise((resolve, reject) => inflateRaw(raw, opts, (err, out) => (err ? reject(err) : resolve(out))));
-            }
-            catch (e) {
-                throw this.inflateError(entry, e);
-            }
-        }
-        this.check(entry, data.length, crc32(data));
-        return data;
-    }
-    inflateError(entry, e) {
-        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e.name === 'RangeError') {
-            return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
-        }
-        const msg = e.message;
-        if (/unexpected end/i.test(msg)) {
-            return this.fail(`entry ${JSON.stringify(entry.name)} is truncated (its deflate stream ends early)`, entry);
-        }
-        return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt (deflate: ${msg})`, entry);
-    }
-    async extractWindow(group, start, end, handlers) {
-        const window = await this.readExactly(start, Math.min(end, this.fileSize) - start);
-        // allSettled: no handler is still writing when an error is reported.
-        const results = await Promise.allSettled(group.map(async (entry) => {
-            const dataStart = await this.dataStart(entry, window, start);
-            const rel = dataStart - start;
-            const raw = rel + entry.compressedSize <= window.length
-                ? window.subarray(rel, rel + entry.compressedSize)
-                : await this.readExactly(dataStart, entry.compressedSize, entry);
-            const data = await this.decode(entry, raw);
-            await handlers.whole(entry, data);
-        }));
-        for (const r of results)
-            if (r.status === 'rejected')
-                throw r.reason;
-    }
-    async extractStream(entry, handlers) {
-        const start = await this.dataStart(entry, null, 0);
-        await handlers.stream(entry, this.checkedChunks(entry, start));
-    }
-    async *rawChunks(entry, start) {
-        let pos = start;
-        let left = entry.compressedSize;
-        while (left > 0) {
-            const n = Math.min(STREAM_CHUNK, left);
-            yield await this.readExactly(pos, n, entry);
-            pos += n;
-            left -= n;
-        }
-    }
-    async *inflatedChunks(entry, start) {
-        const inflater = createInflateRaw({ chunkSize: 1024 * 1024 });
-        const stop = new AbortController();
-        const pump = (async () => {
-            try {
-                for await (const chunk of this.rawChunks(entry, start)) {
-                    if (!inflater.write(chunk))
-                        await once(inflater, 'drain', { signal: stop.signal });
-                }
-                inflater.end();
-            }
-            catch (e) {
-                if (!stop.signal.aborted)
-                    inflater.destroy(e);
-            }
-        })();
-        try {
-            for await (const out of inflater)
-                yield out;
-        }
-        catch (e) {
-            if (e instanceof WheelError)
-                throw e;
-            throw this.inflateError(entry, e);
-        }
-        finally {
-            stop.abort();
-            inflater.destroy();
-            await pump;
-        }
-    }
-    async *checkedChunks(entry, start) {
-        const source = entry.method === METHOD_STORED ? this.rawChunks(entry, start) : this.inflatedChunks(entry, start);
-        let size = 0;
-        let crc = 0;
-        for await (const chunk of source) {
-            size += chunk.length;
-            if (size > entry.size) {
-                throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
-            }
-            crc = crc32(chunk, crc);
-            yield chunk;
-        }
-        this.check(entry, size, crc);
-    }
-}
-function hex8(n) {
-    return n.toString(16).padStart(8, '0');
-}
-async function runPool(jobs, concurrency) {
-    let next = 0;
-    let failure = null;
-    const worker = async () => {
-        while (failure === null && next < jobs.length) {
-            const job = jobs[next++];
-            try {
-                await job();
-            }
-            catch (error) {
-                failure ??= { error };
-            }
-        }
-    };
-    // Every worker stops before we return (nothing keeps writing after an error); the first error wins.
-    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
-    if (failure !== null)
-        throw failure.error;
-}
-// ---------------------------------------------------------------------------------------------
-// Central directory
-async function readAt(fh, position, length) {
-    const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-        if (bytesRead === 0)
-            break;
-        done += bytesRead;
-    }
-    return buf.subarray(0, done);
-}
-function u64(buf, offset, what, fail) {
-    const v = buf.readBigUInt64LE(offset);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER))
-        throw fail(`${what} is too large (${v})`);
-    return Number(v);
-}
-async function readCentralDirectory(fh, path, fileSize) {
-    const damaged = `download ${basename(path)} again; the file is damaged or is not a wheel`;
-    const fail = (message, entry) => new WheelError(message, path, damaged, entry);
-    const notZip = (why) => new WheelError(`not a zip file (${why})`, path, `a wheel is a zip archive: download ${basename(path)} again; it is truncated or not a wheel`);
-    if (fileSize < EOCD_SIZE)
-        throw notZip(`${fileSize} bytes, too short for a zip`);
-    const tailLen = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE);
-    const tailStart = fileSize - tailLen;
-    const tail = await readAt(fh, tailStart, tailLen);
-    let eocd = -1;
-    for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
-        if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_SIZE + tail.readUInt16LE(i + 20) === tail.length) {
-            eocd = i;
-            break;
-        }
-    }
-    if (eocd < 0)
-        throw notZip('no end of central directory record; the file is truncated or not a zip');
-    const eocdPos = tailStart + eocd;
-    const disk = tail.readUInt16LE(eocd + 4);
-    const cdDisk = tail.readUInt16LE(eocd + 6);
-    let count = tail.readUInt16LE(eocd + 10);
-    let cdSize = tail.readUInt32LE(eocd + 12);
-    let cdOffset = tail.readUInt32LE(eocd + 16);
-    let cdEnd = eocdPos;
-    let zip64 = false;
-    if (eocd >= ZIP64_LOCATOR_SIZE && tail.readUInt32LE(eocd - ZIP64_LOCATOR_SIZE) === SIG_ZIP64_LOCATOR) {
-        const loc = eocd - ZIP64_LOCATOR_SIZE;
-        if (tail.readUInt32LE(loc + 4) !== 0 || tail.readUInt32LE(loc + 16) > 1) {
-            throw notZip('a multi-disk (split) archive');
-        }
-        const recPos = u64(tail, loc + 8, 'the ZIP64 end record offset', fail);
-        const rec = await readAt(fh, recPos, ZIP64_EOCD_SIZE);
-        if (rec.length < ZIP64_EOCD_SIZE || rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) {
-            throw notZip('the ZIP64 end of central directory record is missing');
-        }
-        if (rec.readUInt32LE(16) !== 0 || rec.readUInt32LE(20) !== 0)
-            throw notZip('a multi-disk (split) archive');
-        count = u64(rec, 32, 'the ZIP64 entry count', fail);
-        cdSize = u64(rec, 40, 'the ZIP64 central directory size', fail);
-        cdOffset = u64(rec, 48, 'the ZIP64 central directory offset', fail);
-        cdEnd = recPos;
-        zip64 = true;
-    }
-    else if (disk !== 0 || cdDisk !== 0) {
-        throw notZip('a multi-disk (split) archive');
-    }
-    if (cdOffset + cdSize !== cdEnd) {
-        throw notZip(`the central directory (${cdSize} bytes at ${cdOffset}) does not end where the end record is (${cdEnd}); ` +
-            'the file is truncated, or has data before the archive');
-    }
-    const cd = await readAt(fh, cdOffset, cdSize);
-    if (cd.length !== cdSize)
-        throw notZip('the central directory is truncated');
-    const entries = [];
-    const raw = [];
-    const seen = new Set();
-    let p = 0;
-    while (p < cd.length) {
-        if (p + CENTRAL_SIZE > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) {
-            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
-        }
-        const madeBy = cd.readUInt16LE(p + 4);
-        const flags = cd.readUInt16LE(p + 8);
-        const method = cd.readUInt16LE(p + 10);
-        const crc = cd.readUInt32LE(p + 16);
-        let compressedSize = cd.readUInt32LE(p + 20);
-        let size = cd.readUInt32LE(p + 24);
-        const nameLen = cd.readUInt16LE(p + 28);
-        const extraLen = cd.readUInt16LE(p + 30);
-        const commentLen = cd.readUInt16LE(p + 32);
-        const external = cd.readUInt32LE(p + 38);
-        let localHeaderOffset = cd.readUInt32LE(p + 42);
-        const end = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
-        if (end > cd.length)
-            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
-        const rawName = Buffer.from(cd.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLen));
-        let name;
-        if (flags & FLAG_UTF8) {
-            try {
-                name = utf8.decode(rawName);
-            }
-            catch {
-                throw fail(`entry name ${JSON.stringify(rawName.toString('latin1'))} is marked UTF-8 but is not valid UTF-8`);
-            }
-        }
-        else {
-            name = decodeCp437(rawName);
-        }
-        if (name.includes('\0'))
-            throw fail(`entry name ${JSON.stringify(name)} contains a NUL byte`, name);
-        // ZIP64 extended information: only the fields whose 32-bit value is 0xFFFFFFFF, in this order.
-        const extra = cd.subarray(p + CENTRAL_SIZE + nameLen, p + CENTRAL_SIZE + nameLen + extraLen);
-        let x = 0;
-        while (x + 4 <= extra.length) {
-            const tag = extra.readUInt16LE(x);
-            const len = extra.readUInt16LE(x + 2);
-            if (x + 4 + len > extra.length)
-                throw fail(`entry ${JSON.stringify(name)} has a corrupt extra field`, name);
-            if (tag === 0x0001) {
-                const field = extra.subarray(x + 4, x + 4 + len);
-                let q = 0;
-                const take = (what) => {
-                    if (q + 8 > field.length)
-                        throw fail(`entry ${JSON.stringify(name)} has a corrupt ZIP64 extra field`, name);
-                    const v = u64(field, q, `entry ${JSON.stringify(name)}: ${what}`, fail);
-                    q += 8;
-                    return v;
-                };
-                if (size === 0xffffffff)
-                    size = take('size');
-                if (compressedSize === 0xffffffff)
-                    compressedSize = take('compressed size');
-                if (localHeaderOffset === 0xffffffff)
-                    localHeaderOffset = take('offset');
-            }
-            x += 4 + len;
-        }
-        if (flags & FLAG_ENCRYPTED) {
-            throw new WheelError(`entry ${JSON.stringify(name)} is encrypted`, path, 'wheels cannot be encrypted; rebuild the wheel', name);
-        }
-        if (method !== METHOD_STORED && method !== METHOD_DEFLATE) {
-            throw new WheelError(`entry ${JSON.stringify(name)} uses compression method ${method}; only stored (0) and deflate (8) are supported`, path, 'rebuild the wheel with deflate compression (what the wheel spec asks for)', name);
-        }
-        if (seen.has(name)) {
-            throw new WheelError(`entry ${JSON.stringify(name)} appears twice in the archive`, path, 'rebuild the wheel; a wheel lists each file once', name);
-        }
-        seen.add(name);
-        const creatorSystem = madeBy >>> 8;
-        entries.push({
-            name,
-            isDirectory: name.endsWith('/'),
-            method,
-            flags,
-            crc32: crc,
-            compressedSize,
-            size,
-            localHeaderOffset,
-            creatorSystem,
-            externalAttributes: external,
-            unixMode: creatorSystem === SYSTEM_UNIX ? external >>> 16 : null
-        });
-        raw.push({ rawName, cdExtraLength: extraLen });
-        p = end;
-    }
-    if (entries.length !== count && !(!zip64 && count === entries.length % 0x10000)) {
-        throw fail(`the end record says ${count} entries, the central directory has ${entries.length}`);
-    }
-    // Each entry's data must end before the next local header (or the central directory).
-    const order = entries
-        .map((_, i) => i)
-        .sort((a, b) => entries[a].localHeaderOffset - entries[b].localHeaderOffset);
-    const internal = new Map();
-    for (let k = 0; k < order.length; k++) {
-        const i = order[k];
-        const e = entries[i];
-        const next = k + 1 < order.length ? entries[order[k + 1]].localHeaderOffset : cdOffset;
-        if (e.localHeaderOffset + LOCAL_SIZE > cdOffset) {
-            throw fail(`entry ${JSON.stringify(e.name)} starts past the end of the archive data`, e.name);
-        }
-        if (next === e.localHeaderOffset) {
-            throw fail(`entries ${JSON.stringify(e.name)} and another share one local header`, e.name);
-        }
-        internal.set(e, { ...raw[i], limit: next });
-    }
-    return { entries, internal };
-}
-
-// Install a wheel into an image-root staging directory the way pip installs it into a Python
-// environment (the binary distribution format spec, PEP 427, and "Recording installed projects"),
-// so the staging directory can become one image layer.
-//
-// What pip does and we do too (pip's `_internal/operations/install/wheel.py` is the reference; the
-// differential test installs the same wheels with pip 23.2.1, and pip 26.2.1 when the mirror has
-// it, and compares the trees byte for byte):
-// - Root-Is-Purelib picks purelib or platlib for the wheel's top level; `<x>.data/<key>/...` go to
-//   the scheme paths (purelib, platlib, scripts, data, headers). Headers go under
-//   `<headers>/<project>`, with the project named as pip names the requirement: the wheel file
-//   name's project part with `_` turned into `-` (pip 23-24), or normalized (pip 26, `pip: 'pip-26'`).
-// - `.data/scripts` files whose first line starts with `#!python` get `#!<interpreter>\n` instead of
-//   that line; a data script named like an entry point (`X`, `X.exe`, `X-script.py`, `X.pya`) is not
-//   installed; console_scripts and gui_scripts become wrapper scripts with the bytes pip writes
-//   (distlib's ScriptMaker: shebang rules incl. the /bin/sh trampoline for long paths or spaces, the
-//   template, pip/easy_install versioned names for the target Python).
-// - A file is executable when the zip records a regular-file mode with any x bit (pip's
-//   `zip_item_is_executable`; symlink or type-less modes are not); data scripts keep the zip's mode
-//   (pip adds no x bit, though the spec lets installers); generated wrappers are executable;
-//   INSTALLER, REQUESTED and RECORD are not.
-// - RECORD lists every installed file relative to the lib dir (`../../../bin/x` for scripts),
-//   `sha256=<urlsafe base64, no padding>,size`, RECORD itself with empty fields, rows sorted, CRLF
-//   line ends (Python's csv writer).
-//
-// Where we differ, on purpose:
-// - The wheel's RECORD hashes are verified for every file installed (pip 23-26 does not check
-//   them); a mismatch, a weak (md5/sha1) or unknown algorithm is an error. Files the RECORD does not
-//   list are accepted, as pip accepts them, but get a hash in the new RECORD (pip leaves it empty).
-//   Every entry's CRC-32 and size are checked too (zip.ts).
-// - The new RECORD lists exactly the installed files; pip also keeps rows of the old RECORD for
-//   files it did not install (left-out wrappers).
-// - Entry names are checked strictly: backslashes, absolute paths, NUL and anything that
-//   normalizes outside its install directory are refused (pip compares string prefixes only).
-// - Wheel-Version must be 1.x (pip also takes 0.x and warns above 1.0).
-// - No `direct_url.json` (an image installs from an index, not a local file); REQUESTED only when
-//   the caller says the project was asked for directly (`requested`), as pip writes it for
-//   user-supplied requirements only. No byte-compilation (like `pip --no-compile`). The
-//   ENSUREPIP_OPTIONS variable pip reads is ignored (output must not depend on the environment).
-// - The shebang is the target interpreter from the layout, not the Python running the installer.
-function checkLayout(layout) {
-    for (const key of ['purelib', 'platlib', 'scripts', 'data', 'headers', 'interpreter']) {
-        const v = layout[key];
-        const ok = typeof v === 'string' &&
-            v.startsWith('/') &&
-            !/[\0\n]/.test(v) &&
-            (key === 'interpreter' || (posix.normalize(v) === v && (v === '/' || !v.endsWith('/'))));
-        if (!ok) {
-            throw new ConfigError(`python layout: ${key} must be a normalized absolute path inside the image, not ${JSON.stringify(v)}`, {}, `give ${key} as an absolute path such as /usr/local/lib/python3.12/site-packages`);
-        }
-    }
-}
-function under(dir, rel) {
-    return dir === '/' ? `/${rel}` : `${dir}/${rel}`;
-}
-// ---------------------------------------------------------------------------------------------
-// Text formats inside a wheel
-const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PY_STRIP = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'g');
-/** Python's `str.splitlines()` line boundaries (which include the file/group/record separators). */
-// eslint-disable-next-line no-control-regex
-const PY_LINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
-function pyStrip(s) {
-    return s.replace(PY_STRIP, '');
-}
-/**
- * The first value of an RFC 822 style header, as Python's email parser (compat32) returns it:
- * leading blanks dropped, continuation lines kept, trailing line ends dropped. Null when absent.
- */
-function headerValue(text, name) {
-    const lines = (text.match(/[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$/g) ?? []);
-    const want = name.toLowerCase();
-    let found = null;
-    let current = null;
-    for (const line of lines) {
-        if (/^[ \t]/.test(line) && line.trim() !== '') {
-            if (current !== null)
-                current += line;
-            continue;
-        }
-        if (current !== null)
-            break;
-        if (line === '\n' || line === '\r\n' || line === '\r')
-            break;
-        const m = /^([\x21-\x39\x3b-\x7e]+):(.*)$/s.exec(line);
-        if (!m)
-            break;
-        if (m[1].toLowerCase() === want)
-            current = m[2].replace(/^[ \t]+/, '');
-    }
-    if (current !== null)
-        found = current.replace(/[\r\n]+$/, '');
-    return found;
-}
-/** The `.dist-info/WHEEL` file: Wheel-Version (major 1 only) and Root-Is-Purelib. */
-function parseWheelInfo(text, wheel, path) {
-    const versionText = headerValue(text, 'Wheel-Version');
-    if (versionText === null) {
-        throw new WheelError(`${path} has no Wheel-Version`, wheel, 'rebuild the wheel with a current build backend', path);
-    }
-    const parts = pyStrip(versionText).split('.');
-    if (!parts.every((p) => /^[0-9]+(_[0-9]+)*$/.test(pyStrip(p)))) {
-        throw new WheelError(`${path}: invalid Wheel-Version ${JSON.stringify(versionText)}`, wheel, 'rebuild the wheel with a current build backend', path);
-    }
-    const wheelVersion = parts.map((p) => Number(pyStrip(p).replace(/_/g, '')));
-    if (wheelVersion[0] !== 1) {
-        throw new WheelError(`Wheel-Version ${pyStrip(versionText)} in ${path} is not supported (only 1.x)`, wheel, 'use a wheel built for Wheel-Version 1 (what pip and every current build backend write)', path);
-    }
-    return {
-        wheelVersion,
-        rootIsPurelib: (headerValue(text, 'Root-Is-Purelib') ?? '').toLowerCase() === 'true'
-    };
-}
-/** `entry_points.txt` as importlib.metadata reads it (sections, `name = value`, `#` comments). */
-function parseEntryPoints(text, wheel = '', path = 'entry_points.txt') {
-    const out = [];
-    let group = null;
-    const lines = text.split(PY_LINES);
-    for (let i = 0; i < lines.length; i++) {
-        const line = pyStrip(lines[i]);
-        if (line === '' || line.startsWith('#'))
-            continue;
-        if (line.startsWith('[') && line.endsWith(']')) {
-            group = line.replace(/^\[+|\]+$/g, '');
-            continue;
-        }
-        if (group === null)
-            continue;
-        const eq = line.indexOf('=');
-        if (eq < 0) {
-            throw new WheelError(`${path} line ${i + 1} has no "=": ${JSON.stringify(line)}`, wheel, 'fix the entry points in the project and rebuild the wheel', path);
-        }
-        out.push({ group, name: pyStrip(line.slice(0, eq)), value: pyStrip(line.slice(eq + 1)) });
-    }
-    return out;
-}
-/** One CSV line as Python's csv reader (default dialect) splits it. */
-function parseCsvLine(line) {
-    const fields = [];
-    let field = '';
-    let inQuotes = false;
-    let quoted = false;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (inQuotes) {
-            if (c === '"') {
-                if (line[i + 1] === '"') {
-                    field += '"';
-                    i++;
-                }
-                else
-                    inQuotes = false;
-            }
-            else
-                field += c;
-        }
-        else if (c === ',') {
-            fields.push(field);
-            field = '';
-            quoted = false;
-        }
-        else if (c === '"' && field === '' && !quoted) {
-            inQuotes = true;
-            quoted = true;
-        }
-        else
-            field += c;
-    }
-    fields.push(field);
-    return fields;
-}
-/** A RECORD file: CSV rows `path,hash,size` (hash and size may be empty). */
-function parseRecord(text) {
-    const rows = [];
-    for (const line of text.split(PY_LINES)) {
-        if (line === '')
-            continue;
-        const f = parseCsvLine(line);
-        rows.push({ path: f[0] ?? '', hash: f[1] ?? '', size: f[2] ?? '' });
-    }
-    return rows;
-}
-function csvField(s) {
-    return /[,"\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-function compareUtf8(a, b) {
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-/** RECORD text as pip writes it: rows sorted by (path, hash, size), Python csv quoting, CRLF. */
-function formatRecord(rows) {
-    const sorted = [...rows].sort((a, b) => compareUtf8(a.path, b.path) || compareUtf8(a.hash, b.hash) || compareUtf8(a.size, b.size));
-    return sorted.map((r) => `${csvField(r.path)},${csvField(r.hash)},${csvField(r.size)}\r\n`).join('');
-}
-/** `sha256=<urlsafe base64 without padding>` (the RECORD hash format). */
-function recordHash(digest, algorithm = 'sha256') {
-    return `${algorithm}=${digest.toString('base64url')}`;
-}
-// hashlib names in RECORD → node's names. md5 and sha1 are refused by the spec.
-const RECORD_ALGORITHMS = {
-    sha224: 'sha224',
-    sha256: 'sha256',
-    sha384: 'sha384',
-    sha512: 'sha512',
-    sha3_224: 'sha3-224',
-    sha3_256: 'sha3-256',
-    sha3_384: 'sha3-384',
-    sha3_512: 'sha3-512',
-    blake2b: 'blake2b512',
-    blake2s: 'blake2s256'
-};
-function expectedHash(row, wheel, recordPath) {
-    if (row.hash === '')
-        return null;
-    const eq = row.hash.indexOf('=');
-    const algorithm = eq < 0 ? row.hash : row.hash.slice(0, eq);
-    const nodeAlgorithm = RECORD_ALGORITHMS[algorithm];
-    if (eq < 0 || nodeAlgorithm === undefined) {
-        const weak = algorithm === 'md5' || algorithm === 'sha1';
-        throw new WheelError(`${recordPath} lists ${JSON.stringify(row.path)} with ${weak
-            ? `a ${algorithm} hash, which the wheel spec forbids`
-            : `an unsupported hash ${JSON.stringify(row.hash)}`}`, wheel, 'rebuild the wheel with a current build backend (it writes sha256 hashes)', row.path);
-    }
-    return { algorithm, nodeAlgorithm, value: row.hash.slice(eq + 1).replace(/=+$/, '') };
-}
-const TEMPLATES = {
-    'pip-23': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
-        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
-    'pip-24.3': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nif __name__ == '__main__':\n    from %(module)s import %(import_name)s\n" +
-        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
-    'pip-26': "import sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
-        "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit(%(func)s())\n"
-};
-const W = '[\\p{L}\\p{N}_]';
-// distlib.util.ENTRY_RE, used with search() (not anchored).
-const ENTRY_RE = new RegExp(`(?<name>(?:${W}|[-.+])+)\\s*=\\s*(?<callable>${W}+(?:[:.]${W}+)*)` +
-    `\\s*(?:\\[\\s*(?<flags>[\\p{L}\\p{N}_-]+(?:=${W}+)?(?:,\\s*${W}+(?:=${W}+)?)*)\\s*\\])?`, 'u');
-/** distlib's `get_export_entry`: null when the text has no `name = callable`; throws when invalid. */
-function parseExportEntry(spec) {
-    const m = ENTRY_RE.exec(spec);
-    const brackets = spec.includes('[') || spec.includes(']');
-    if (!m)
-        return brackets ? 'invalid' : null;
-    const { name, callable, flags } = m.groups;
-    const colons = callable.split(':').length - 1;
-    if (colons > 1)
-        return 'invalid';
-    const [prefix, suffix] = colons === 0 ? [callable, null] : callable.split(':');
-    if (flags === undefined && brackets)
-        return 'invalid';
-    return { name, prefix, suffix, flags: flags === undefined ? [] : flags.split(',').map((f) => f.trim()) };
-}
-/** distlib's shebang for an interpreter path: `#!path\n`, or the /bin/sh trampoline when it has spaces or is long. */
-function scriptShebang(interpreter) {
-    let exe = interpreter;
-    if (exe.includes(' ')) {
-        if (exe.startsWith('/usr/bin/env ')) {
-            const rest = exe.slice('/usr/bin/env '.length);
-            if (rest.includes(' ') && !rest.startsWith('"'))
-                exe = `/usr/bin/env "${rest}"`;
-        }
-        else if (!exe.startsWith('"'))
-            exe = `"${exe}"`;
-    }
-    const length = Buffer.byteLength(exe, 'utf8') + 3;
-    if (!exe.includes(' ') && length <= 127)
-        return `#!${exe}\n`;
-    return `#!/bin/sh\n'''exec' ${exe} "$0" "$@"\n' '''\n`;
-}
-/** The bytes of the wrapper script pip writes for an entry point. */
-function entryPointScript(entry, interpreter, flavour = 'pip-23') {
-    const suffix = entry.suffix ?? '';
-    const text = TEMPLATES[flavour]
-        .replace('%(module)s', entry.prefix)
-        .replace('%(import_name)s', suffix.split('.')[0])
-        .replace('%(func)s', suffix);
-    return Buffer.from(scriptShebang(interpreter) + text, 'utf8');
-}
-/** pip's `get_console_script_specs`: pip and easy_install get versioned names for the target Python. */
-function consoleScriptSpecs(console, python) {
-    const c = new Map(console);
-    const specs = [];
-    const pip = c.get('pip');
-    c.delete('pip');
-    if (pip) {
-        specs.push(`pip = ${pip}`, `pip${python.major} = ${pip}`, `pip${python.major}.${python.minor} = ${pip}`);
-        for (const k of [...c.keys()])
-            if (/^pip(\d+(\.\d+)?)?$/.test(k))
-                c.delete(k);
-    }
-    const easy = c.get('easy_install');
-    c.delete('easy_install');
-    if (easy) {
-        specs.push(`easy_install = ${easy}`, `easy_install-${python.major}.${python.minor} = ${easy}`);
-        for (const k of [...c.keys()])
-            if (/^easy_install(-\d+\.\d+)?$/.test(k))
-                c.delete(k);
-    }
-    for (const [k, v] of c)
-        specs.push(`${k} = ${v}`);
-    return specs;
-}
-/** pip's `fix_script`: a first line starting with `#!python` becomes `#!<interpreter>\n`. */
-function fixScriptShebang(content, interpreter) {
-    if (!content.subarray(0, 8).equals(Buffer.from('#!python')))
-        return content;
-    const nl = content.indexOf(0x0a);
-    const rest = nl < 0 ? Buffer.alloc(0) : content.subarray(nl + 1);
-    return Buffer.concat([Buffer.from(`#!${interpreter}\n`, 'utf8'), rest]);
-}
-const SCHEME_KEYS = ['data', 'headers', 'platlib', 'purelib', 'scripts'];
-/**
- * An entry name as `/`-separated segments after `os.path.normpath`; refuses names that are
- * absolute, use backslashes or NUL, or climb out of the directory they are installed into.
- */
-function entrySegments(name, wheel) {
-    const refuse = (why) => new WheelError(`entry ${JSON.stringify(name)} ${why}`, wheel, 'do not install this wheel: it was built wrongly or tampered with; rebuild it or get it from the project again', name);
-    if (name.includes('\\'))
-        throw refuse('uses a backslash; wheel paths are /-separated and relative');
-    if (name.startsWith('/') || /^[A-Za-z]:/.test(name))
-        throw refuse('is an absolute path');
-    if (name.includes('\0'))
-        throw refuse('contains a NUL character');
-    const out = [];
-    for (const seg of name.split('/')) {
-        if (seg === '' || seg === '.')
-            continue;
-        if (seg === '..') {
-            if (out.length === 0)
-                throw refuse('would be installed outside its install directory (`..`)');
-            out.pop();
-        }
-        else
-            out.push(seg);
-    }
-    if (out.length === 0)
-        throw refuse('has no file name');
-    return out;
-}
-/** Where pip installs each file of the wheel, and what it generates. Throws WheelError. */
-function planInstall(input) {
-    const { layout, wheel, infoDir } = input;
-    const libDir = input.rootIsPurelib ? layout.purelib : layout.platlib;
-    const schemePaths = {
-        data: layout.data,
-        headers: under(layout.headers, input.headersName),
-        platlib: layout.platlib,
-        purelib: layout.purelib,
-        scripts: layout.scripts
-    };
-    const console = new Map();
-    const gui = new Map();
-    for (const ep of input.entryPoints) {
-        if (ep.group === 'console_scripts')
-            console.set(ep.name, ep.value);
-        else if (ep.group === 'gui_scripts')
-            gui.set(ep.name, ep.value);
-    }
-    // pip's order: root files, other .data files, .data/scripts; then generated wrappers, INSTALLER,
-    // REQUESTED, RECORD. A later file for the same destination replaces an earlier one.
-    const root = [];
-    const data = [];
-    const scripts = [];
-    const file = (dest, executable, source) => ({
-        dest,
-        recordPath: posix.relative(libDir, dest),
-        executable,
-        source
-    });
-    for (const e of input.entries) {
-        if (e.isDirectory)
-            continue;
-        const segs = entrySegments(e.name, wheel);
-        const isData = e.name.split('/', 1)[0].endsWith('.data');
-        if (!isData) {
-            root.push(file(under(libDir, segs.join('/')), e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
-            continue;
-        }
-        if (segs.length < 3) {
-            throw new WheelError(`unexpected file ${JSON.stringify(e.name)} in the .data directory (contents must be named <scheme key>/<path>)`, wheel, 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data', e.name);
-        }
-        const key = segs[1];
-        if (!SCHEME_KEYS.includes(key)) {
-            throw new WheelError(`unknown scheme key ${JSON.stringify(key)} in ${JSON.stringify(e.name)} (valid: ${SCHEME_KEYS.join(', ')})`, wheel, 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data', e.name);
-        }
-        const dest = under(schemePaths[key], segs.slice(2).join('/'));
-        const raw = e.name.split('/');
-        const isScript = raw.length > 2 && raw[0].endsWith('.data') && raw[1] === 'scripts';
-        if (!isScript) {
-            data.push(file(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
-            continue;
-        }
-        // setuptools-generated wrappers for entry points are left out (pip's is_entrypoint_wrapper).
-        const base = posix.basename(dest);
-        const lower = base.toLowerCase();
-        const match = lower.endsWith('.exe')
-            ? base.slice(0, -4)
-            : lower.endsWith('-script.py')
-                ? base.slice(0, -10)
-                : lower.endsWith('.pya')
-                    ? base.slice(0, -4)
-                    : base;
-        if (console.has(match) || gui.has(match))
-            continue;
-        scripts.push(file(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: true }));
-    }
-    const generated = [];
-    const wrappers = [...consoleScriptSpecs(console, layout.python), ...[...gui].map(([k, v]) => `${k} = ${v}`)];
-    for (const spec of wrappers) {
-        const entry = parseExportEntry(spec);
-        const bad = (why) => new WheelError(`invalid script entry point ${JSON.stringify(spec)} in ${infoDir}/entry_points.txt: ${why}`, wheel, 'fix [project.scripts] / [project.gui-scripts] (or console_scripts) in the project and rebuild the wheel', `${infoDir}/entry_points.txt`);
-        if (entry === null || entry === 'invalid')
-            throw bad('not of the form `name = module:callable`');
-        if (entry.suffix === null)
-            throw bad('a callable suffix is required (module:function)');
-        if (entry.name === '.' || entry.name === '..')
-            throw bad('the script would be installed outside the scripts directory');
-        generated.push(file(under(layout.scripts, entry.name), true, {
-            kind: 'generated',
-            content: entryPointScript(entry, layout.interpreter, input.pip)
-        }));
-    }
-    const distInfo = under(libDir, infoDir);
-    generated.push(file(under(distInfo, 'INSTALLER'), false, {
-        kind: 'generated',
-        content: Buffer.from(`${input.installer}\n`)
-    }));
-    if (input.requested) {
-        generated.push(file(under(distInfo, 'REQUESTED'), false, { kind: 'generated', content: Buffer.alloc(0) }));
-    }
-    generated.push(file(under(distInfo, 'RECORD'), false, { kind: 'record' }));
-    const winners = new Map();
-    for (const f of [...root, ...data, ...scripts, ...generated]) {
-        winners.delete(f.dest);
-        winners.set(f.dest, f);
-    }
-    const files = [...winners.values()];
-    for (const f of files)
-        checkEntryPath(f.dest.slice(1));
-    // A path cannot be both a file and a directory.
-    for (const f of files) {
-        for (let d = posix.dirname(f.dest); d !== '/' && d !== '.'; d = posix.dirname(d)) {
-            const clash = winners.get(d);
-            if (clash) {
-                const name = (p) => p.source.kind === 'entry' ? JSON.stringify(p.source.entry) : `generated ${p.dest}`;
-                throw new WheelError(`${name(clash)} installs a file at ${d}, where ${name(f)} needs a directory`, wheel, 'rebuild the wheel so no file has the same path as a directory', clash.source.kind === 'entry' ? clash.source.entry : undefined);
-            }
-        }
-    }
-    return { libDir, distInfo, files };
-}
-/** pip's `zip_item_is_executable`: a regular-file mode with any x bit. */
-function zipExecutable(e) {
-    const mode = e.externalAttributes >>> 16;
-    return mode !== 0 && (mode & 0o170000) === 0o100000 && (mode & 0o111) !== 0;
-}
-async function readText(zip, path, wheel) {
-    const entry = zip.entry(path);
-    if (!entry) {
-        throw new WheelError(`${path} is missing`, wheel, 'rebuild the wheel with a current build backend; every wheel has WHEEL and RECORD in its .dist-info', path);
-    }
-    const data = await zip.read(entry);
-    try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(data);
-    }
-    catch {
-        throw new WheelError(`${path} is not valid UTF-8`, wheel, 'rebuild the wheel', path);
-    }
-}
-function findDistInfo(names, name, wheel) {
-    const dirs = [...new Set(names.map((n) => n.split('/', 1)[0]))].filter((d) => d.endsWith('.dist-info'));
-    if (dirs.length !== 1) {
-        throw new WheelError(dirs.length === 0
-            ? 'no .dist-info directory'
-            : `several .dist-info directories: ${dirs.sort().join(', ')}`, wheel, 'a wheel has exactly one <name>-<version>.dist-info directory; rebuild it', dirs[0]);
-    }
-    const dir = dirs[0];
-    if (!normalizeName$1(dir).startsWith(name)) {
-        throw new WheelError(`the .dist-info directory ${JSON.stringify(dir)} does not belong to ${name}`, wheel, 'check that the file name matches the project in the wheel', dir);
-    }
-    return dir;
-}
-/** Open the wheel and plan its install (shared by the disk install and the layer entries). */
-async function prepareInstall(wheelPath, layout, opts) {
-    const filename = opts.filename ?? basename(wheelPath);
-    const parsed = parseWheelFilename(filename);
-    if (!parsed) {
-        throw new WheelError(`${JSON.stringify(filename)} is not a wheel file name (name-version[-build]-python-abi-platform.whl)`, wheelPath, 'keep the file name the index gives the wheel, or pass the original name as `filename`');
-    }
-    checkLayout(layout);
-    const pip = opts.pip ?? 'pip-23';
-    const zip = await ZipReader.open(wheelPath);
-    try {
-        const infoDir = findDistInfo(zip.entries.map((e) => e.name), parsed.distribution, wheelPath);
-        const info = parseWheelInfo(await readText(zip, `${infoDir}/WHEEL`, wheelPath), wheelPath, `${infoDir}/WHEEL`);
-        const recordName = `${infoDir}/RECORD`;
-        const record = new Map(parseRecord(await readText(zip, recordName, wheelPath)).map((r) => [r.path, r]));
-        const epName = `${infoDir}/entry_points.txt`;
-        const entryPoints = zip.entry(epName)
-            ? parseEntryPoints(await readText(zip, epName, wheelPath), wheelPath, epName)
-            : [];
-        const plan = planInstall({
-            wheel: wheelPath,
-            entries: zip.entries.map((e) => ({
-                name: e.name,
-                isDirectory: e.isDirectory,
-                executable: zipExecutable(e)
-            })),
-            infoDir,
-            rootIsPurelib: info.rootIsPurelib,
-            layout,
-            headersName: pip === 'pip-26' ? parsed.distribution : filename.split('-', 1)[0].replace(/_/g, '-'),
-            entryPoints,
-            pip,
-            installer: opts.installer ?? 'fast-build',
-            requested: opts.requested ?? false
-        });
-        const expected = (entry) => {
-            const row = record.get(entry.name);
-            return row ? expectedHash(row, wheelPath, recordName) : null;
-        };
-        const verify = (entry, exp, actual) => {
-            if (exp && actual.toString('base64url') !== exp.value) {
-                throw new WheelError(`${entry.name} does not match its hash in RECORD (${exp.algorithm}=${exp.value}, the file has ${exp.algorithm}=${actual.toString('base64url')})`, wheelPath, `the wheel's content was changed after it was built: download it again, or rebuild it`, entry.name);
-            }
-        };
-        return { zip, parsed, plan, expected, verify };
-    }
-    catch (e) {
-        await zip.close();
-        throw e;
-    }
-}
-function sha256$1(data) {
-    return createHash('sha256').update(data).digest();
-}
-// ---------------------------------------------------------------------------------------------
-// The same install as layer entries, with nothing written to disk
-/** Entries at least this big are streamed into the layer; smaller ones are read in windows. */
-const STREAM_BYTES = 1024 * 1024;
-/**
- * The files `installWheel` would write, as layer entries whose content comes straight out of the
- * wheel when the layer is written: a layer of installed packages with no staging tree, so no file
- * is created, written and read back (on a runner's disk that costs more than all the rest).
- *
- * What RECORD needs is known up front: a file copied as it is has the hash the wheel's RECORD gives
- * it (checked as the file is written into the layer: a mismatch fails the layer), and the few others
- * (rewritten `#!python` scripts, files RECORD has no sha256 for, generated wrappers) are read and
- * hashed here. Small entries are inflated a window of neighbours at a time when first needed;
- * large ones stream in chunks.
- */
-async function wheelLayerEntries(wheelPath, layout, opts = {}) {
-    const { zip, parsed, plan, expected, verify } = await prepareInstall(wheelPath, layout, opts);
-    try {
-        const entries = [];
-        const rows = [];
-        const path = (f) => f.dest.slice(1);
-        const executable = (f) => f.executable;
-        // Entries whose installed bytes or hash must be known now.
-        const early = plan.files.filter((f) => {
-            if (f.source.kind !== 'entry')
-                return false;
-            const exp = expected(zip.entry(f.source.entry));
-            return f.source.fixShebang || !exp || exp.nodeAlgorithm !== 'sha256';
-        });
-        const earlyBytes = new Map();
-        await zip.extract(early.map((f) => zip.entry(f.source.entry)), {
-            whole: (entry, data) => {
-                earlyBytes.set(entry.name, data);
-            },
-            stream: async (entry, chunks) => {
-                const parts = [];
-                for await (const c of chunks)
-                    parts.push(c);
-                earlyBytes.set(entry.name, Buffer.concat(parts));
-            }
-        }, { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER });
-        // Small verbatim entries are inflated together, the first time one of them is wanted.
-        const small = new Map();
-        let smallJob = null;
-        const lazyEntries = [];
-        const loadSmall = () => (smallJob ??= zip.extract(lazyEntries, {
-            whole: (entry, data) => {
-                small.set(entry.name, data);
-            },
-            stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
-        }, { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER }));
-        for (const f of plan.files) {
-            const src = f.source;
-            if (src.kind === 'record')
-                continue;
-            if (src.kind === 'generated') {
-                const content = src.content;
-                rows.push({ path: f.recordPath, hash: recordHash(sha256$1(content)), size: String(content.length) });
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: content.length,
-                    content: () => content
-                });
-                continue;
-            }
-            const entry = zip.entry(src.entry);
-            const exp = expected(entry);
-            const got = earlyBytes.get(entry.name);
-            if (got) {
-                verify(entry, exp, createHash(exp?.nodeAlgorithm ?? 'sha256')
-                    .update(got)
-                    .digest());
-                const out = src.fixShebang ? fixScriptShebang(got, layout.interpreter) : got;
-                rows.push({ path: f.recordPath, hash: recordHash(sha256$1(out)), size: String(out.length) });
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: out.length,
-                    content: () => out
-                });
-                continue;
-            }
-            // Copied as it is, with a sha256 in RECORD: that is its hash, checked as it is written.
-            rows.push({
-                path: f.recordPath,
-                hash: recordHash(Buffer.from(exp.value, 'base64url')),
-                size: String(entry.size)
-            });
-            if (entry.size >= STREAM_BYTES) {
-                const stream = async (out) => {
-                    const h = createHash('sha256');
-                    await zip.extract([entry], {
-                        whole: async (e, data) => {
-                            h.update(data);
-                            await out(data);
-                        },
-                        stream: async (e, chunks) => {
-                            for await (const c of chunks) {
-                                h.update(c);
-                                await out(c);
-                            }
-                        }
-                    }, { streamThreshold: 0 });
-                    verify(entry, exp, h.digest());
-                };
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: entry.size,
-                    stream,
-                    content: async () => {
-                        const parts = [];
-                        await stream(async (c) => void parts.push(Buffer.from(c)));
-                        return Buffer.concat(parts);
-                    }
-                });
-            }
-            else {
-                lazyEntries.push(entry);
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: entry.size,
-                    content: async () => {
-                        await loadSmall();
-                        const data = small.get(entry.name);
-                        if (!data)
-                            throw new WheelError(`${entry.name} was read twice`, wheelPath, 'report this as a fast-build bug', entry.name);
-                        small.delete(entry.name); // each is written once: free it
-                        verify(entry, exp, sha256$1(data));
-                        return data;
-                    }
-                });
-            }
-        }
-        const rf = plan.files.find((f) => f.source.kind === 'record');
-        if (rf) {
-            rows.push({ path: rf.recordPath, hash: '', size: '' });
-            const text = Buffer.from(formatRecord(rows), 'utf8');
-            entries.push({
-                type: 'file',
-                path: path(rf),
-                executable: false,
-                size: text.length,
-                content: () => text
-            });
-        }
-        return {
-            name: parsed.distribution,
-            version: parsed.version,
-            entries,
-            installedSize: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
-            close: () => zip.close()
-        };
-    }
-    catch (e) {
-        await zip.close();
-        throw e;
-    }
-}
-
-function limit(n) {
-    let running = 0;
-    const waiting = [];
-    const next = () => {
-        if (running >= n)
-            return;
-        const start = waiting.shift();
-        if (start) {
-            running++;
-            start();
-        }
-    };
-    return (task) => new Promise((resolve, reject) => {
-        waiting.push(() => {
-            task()
-                .then(resolve, reject)
-                .finally(() => {
-                running--;
-                next();
-            });
-        });
-        next();
-    });
-}
-/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
-function handled(p) {
-    p.catch(() => undefined);
-    return p;
-}
-
-/**
- * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
- * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
- * `location.file` names the file (or the link), `line` the `.dockerignore` line.
- */
-class SourceError extends FastBuildError {
-}
-/**
- * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
- * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
- * `location` is the package's entry in the lock.
- */
-class RuntimeGroupError extends FastBuildError {
-}
-/**
- * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
- * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
- * the build's last lines). `location` names the lock entry or the Dockerfile.
- */
-class DockerfileError extends FastBuildError {
-}
-
-// Pinned pip requirements from a closure, for one target: `name==version` with a `--hash` line for
-// every file pip may install it from, markers already evaluated (the closure is per target), local
-// source trees left out (they ship with the source layer). Two users: run-time groups (installed
-// when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
-function compare(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-/** A URL fit to be written into an image or a build context: credentials never are. */
-function withoutCredentials(url) {
-    return splitUserinfo(url).url;
-}
-/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
-function sha256s(pkg, files, o) {
-    const out = new Set();
-    for (const f of files) {
-        const h = f.hashes['sha256'];
-        if (!h)
-            o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
-        out.add(h.toLowerCase());
-    }
-    return [...out].sort(compare);
-}
-/**
- * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
- * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
- * but valid choice from failing the hash check.
- */
-function installableFiles(pkg, target) {
-    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
-}
-/** The requirements of these closure entries on `target`, sorted by name. */
-function pinnedRequirements(entries, target, o) {
-    const out = [];
-    for (const { package: pkg } of entries) {
-        const s = pkg.source;
-        switch (s.kind) {
-            case 'directory':
-                continue;
-            case 'registry': {
-                if (pkg.version === null)
-                    o.refuse(pkg, 'from an index', 'the lock records no version');
-                const reason = unavailableReason(pkg, target);
-                if (reason)
-                    o.refuse(pkg, `on ${formatPlatform(target.platform)}`, reason);
-                const files = installableFiles(pkg, target);
-                if (files.length === 0)
-                    o.refuse(pkg, 'from an index', 'the lock lists no files for it');
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name}==${pkg.version}`,
-                    hashes: sha256s(pkg, files, o),
-                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
-                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
-                });
-                continue;
-            }
-            case 'url': {
-                const [file] = filesForTarget(pkg.files, target);
-                if (!file)
-                    o.refuse(pkg, `from ${s.url}`, 'the lock records no archive with a hash for it');
-                const url = withoutCredentials(file.url ?? s.url);
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-                    hashes: sha256s(pkg, [file], o),
-                    index: null
-                });
-                continue;
-            }
-            case 'git': {
-                if (o.git === 'refuse' || !s.commit)
-                    o.refuse(pkg, `from git ${s.url}`, s.commit ? o.why.git : 'the lock records no commit for it');
-                const url = withoutCredentials(s.url.replace(/^git\+/, ''));
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name} @ git+${url}@${s.commit}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-                    hashes: [],
-                    index: null
-                });
-                continue;
-            }
-            case 'file':
-                return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
-        }
-    }
-    return out.sort((a, b) => compare(a.name, b.name) || compare(a.version ?? '', b.version ?? ''));
-}
-/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
-function requirementIndexes(requirements) {
-    const seen = [];
-    for (const r of requirements)
-        if (r.index && !seen.includes(r.index))
-            seen.push(r.index);
-    const [index = PYPI_SIMPLE, ...extra] = seen;
-    return { index, extra };
-}
-/** `name==version \` and one `--hash` line per file, for each requirement. */
-function requirementLines(requirements) {
-    const lines = [];
-    for (const r of requirements) {
-        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
-        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
-    }
-    return lines;
-}
-
-// Run-time groups (`runtime-groups = ["exp"]`): packages that stay out of the deps image and its
-// hash, and are installed by pip when the container starts. The app image gets one small layer
-// for them, between the deps layers and the source layer, holding
-//
-//   /opt/fast-build/runtime-requirements.txt   pinned and hashed, for this variant and platform
-//   /opt/fast-build/entrypoint                 a POSIX sh shim: pip install (once), then exec "$@"
-//
-// and the image's Entrypoint becomes the shim followed by the entrypoint it had. Everything here
-// is pure: the plan's run-time closure in, texts and layer entries out. Pushing the layer is the
-// push code's business (fast-path.ts); the hash never sees any of this (plan/hash.ts).
-/** Where the layer's files go in the image. */
-const RUNTIME_DIR = '/opt/fast-build';
-const REQUIREMENTS_PATH = `${RUNTIME_DIR}/runtime-requirements.txt`;
-const SHIM_PATH = `${RUNTIME_DIR}/entrypoint`;
-/**
- * The layer's one file time (1980-01-01, as deps layers): it depends on the lock only, so the same
- * run-time packages give the same layer on every commit, uploaded once.
- */
-const RUNTIME_MTIME = 315532800;
-/** Image label: how many packages the shim installs (on this platform). */
-const RUNTIME_LABEL = 'dev.fast-build.runtime-packages';
-/** Overrides the index the shim installs from (a mirror), as FAST_BUILD_INDEX_URL does for builds. */
-const INDEX_ENV = 'FAST_BUILD_INDEX_URL';
-function refuse(pkg, lockPath, what, why) {
-    throw new RuntimeGroupError(`run-time package ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, `move ${pkg.name} out of the runtime group (tool.fast-build.runtime-groups) into a variant's groups, so it is built into the deps image`);
-}
-/**
- * The requirements for a platform's run-time packages, sorted by name. Markers are already
- * evaluated (the closure is per target), so none are written. Local source trees ship with the
- * source layer and are left out; what pip cannot fetch and check by hash (git checkouts, local
- * archives) is refused.
- */
-function runtimeRequirements(entries, target, lockPath) {
-    return pinnedRequirements(entries, target, {
-        refuse: (pkg, what, why) => refuse(pkg, lockPath, what, why),
-        git: 'refuse',
-        why: {
-            git: 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes',
-            file: 'the file is not in the image, so the container cannot install it'
-        }
-    });
-}
-/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
-function runtimeIndexes(requirements) {
-    return requirementIndexes(requirements);
-}
-/** The pip requirements file: a header, then `name==version \` and one `--hash` line per file. */
-function requirementsText(variant, platform, requirements) {
-    const lines = [
-        `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(platform)}.`,
-        `# The run-time group packages: ${SHIM_PATH} installs them with pip when the container starts.`,
-        "# They are not in the image's hash: the deps image does not change when they do.",
-        ''
-    ];
-    lines.push(...requirementLines(requirements));
-    return lines.join('\n') + '\n';
-}
-/** `text` as one single-quoted sh word. */
-function shQuote(text) {
-    return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-/** `a==1, b==2, c==3 and 4 more` */
-function summary(requirements) {
-    const shown = requirements.slice(0, 3).map((r) => (r.version ? `${r.name}==${r.version}` : r.name));
-    const more = requirements.length - shown.length;
-    return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
-}
-/**
- * The entrypoint shim. Without packages it only runs the command. With packages it installs them
- * once per container (a marker keyed by the requirements' sha256, under $TMPDIR or /tmp so a
- * read-only root with a writable site-packages still works), then runs the command with exec, so
- * signals reach it directly.
- */
-function shimText(args) {
-    const { requirements: reqs, install } = args;
-    const head = [
-        '#!/bin/sh',
-        `# Generated by fast-build for variant ${args.variant}, platform ${formatPlatform(args.platform)}.`
-    ];
-    if (reqs.length === 0) {
-        return [
-            ...head,
-            '# No run-time group packages on this platform: it only runs the command.',
-            'exec "$@"',
-            ''
-        ].join('\n');
-    }
-    head.push(`# Installs the run-time group packages of ${REQUIREMENTS_PATH}`, '# with pip when the container starts (once per container), then runs the command. They are', "# not in the image's hash.", `# ${INDEX_ENV} replaces the index they come from (a mirror; credentials in the URL or in`, '# ~/.netrc, never in the image).');
-    const { index, extra } = runtimeIndexes(reqs);
-    const n = `${reqs.length} run-time package${reqs.length === 1 ? '' : 's'}`;
-    const py = shQuote(install.interpreter);
-    const site = shQuote(install.sitePackages);
-    const defaults = [`--index-url ${shQuote(index)}`, ...extra.map((u) => `--extra-index-url ${shQuote(u)}`)];
-    const say = (text) => `echo ${shQuote(`fast-build: ${text}`)} >&2`;
-    // Inside double quotes only these four are special.
-    const dq = (text) => text.replace(/["$`\\]/g, '\\$&');
-    return [
-        ...head,
-        'set -u',
-        `req=${shQuote(REQUIREMENTS_PATH)}`,
-        `marker="\${TMPDIR:-/tmp}/fast-build-runtime-${args.requirementsSha256.slice(0, 16)}"`,
-        // Running as root is what containers do; pip's warning about it would be noise on every start
-        // (an environment setting, which pips older than the option ignore, unlike the flag).
-        'fast_build_pip() {',
-        `  PIP_ROOT_USER_ACTION=ignore ${py} -m pip install --no-deps --require-hashes --no-input --disable-pip-version-check --quiet \\`,
-        `    --target ${site} "$@" -r "$req"`,
-        '}',
-        'if [ ! -e "$marker" ]; then',
-        `  if [ -n "\${${INDEX_ENV}:-}" ]; then`,
-        // A URL with credentials in it is not echoed.
-        `    case "$${INDEX_ENV}" in *@*) from=${INDEX_ENV} ;; *) from="$${INDEX_ENV}" ;; esac`,
-        `    echo "${dq(`fast-build: installing ${n} (${summary(reqs)}) into ${install.sitePackages} from `)}$from" >&2`,
-        `    fast_build_pip --index-url "$${INDEX_ENV}"`,
-        '  else',
-        `    ${say(`installing ${n} (${summary(reqs)}) into ${install.sitePackages} from ${index}`)}`,
-        `    fast_build_pip ${defaults.join(' ')}`,
-        '  fi',
-        '  status=$?',
-        '  if [ "$status" -ne 0 ]; then',
-        // Told apart only after a failure: the check costs a second Python start on every container.
-        `    if ! ${py} -m pip --version >/dev/null 2>&1; then`,
-        `      ${say(`the run-time group needs pip in the image, but ${install.interpreter} -m pip does not run: add pip to the project's dependencies (the deps image then has it), use a base image with pip, or move the run-time packages into a variant's groups`)}`,
-        '    else',
-        `      ${say(`installing the run-time packages of ${REQUIREMENTS_PATH} failed (pip says why above): check that the index serves the files the lock pins (${INDEX_ENV} sets another index) and that the container's user can write ${install.sitePackages}`)}`,
-        '    fi',
-        '    exit "$status"',
-        '  fi',
-        '  : >"$marker" 2>/dev/null || true',
-        'fi',
-        'exec "$@"',
-        ''
-    ].join('\n');
-}
-/** The requirements and shim of one platform of a variant. */
-function runtimeFiles(args) {
-    const { platform: p } = args;
-    const requirements = runtimeRequirements(p.runtime, p.target, args.lockPath);
-    const text = requirementsText(args.variant, p.platform, requirements);
-    return {
-        variant: args.variant,
-        platform: p.platform,
-        requirements,
-        requirementsText: text,
-        shimText: shimText({
-            variant: args.variant,
-            platform: p.platform,
-            requirements,
-            requirementsSha256: digestHex(sha256$2(text)),
-            install: args.install
-        })
-    };
-}
-/** Whether the variant's app images get the run-time layer (any platform has run-time packages). */
-function hasRuntime(platforms) {
-    return platforms.some((p) => p.runtime.length > 0);
-}
-/** The layer's entries: the directories, the requirements (0644) and the shim (0755). */
-function runtimeEntries(files) {
-    const file = (path, text, executable) => {
-        const bytes = Buffer.from(text, 'utf8');
-        return { type: 'file', path: path.slice(1), executable, size: bytes.length, content: () => bytes };
-    };
-    return [
-        { type: 'dir', path: 'opt' },
-        { type: 'dir', path: RUNTIME_DIR.slice(1) },
-        file(SHIM_PATH, files.shimText, true),
-        file(REQUIREMENTS_PATH, files.requirementsText, false)
-    ];
-}
-/**
- * The image Entrypoint with the shim in front (once): `podman run image cmd args` then runs the
- * shim, which installs and execs the original entrypoint with the command.
- */
-function wrapEntrypoint(entrypoint) {
-    const inner = entrypoint ?? [];
-    return inner[0] === SHIM_PATH ? [...inner] : [SHIM_PATH, ...inner];
-}
-
-function parseEnv(list) {
-    const env = new Map();
-    for (const item of list ?? []) {
-        const eq = item.indexOf('=');
-        if (eq > 0)
-            env.set(item.slice(0, eq), item.slice(eq + 1));
-    }
-    return env;
-}
-/** The deps config with our settings applied; unknown fields are kept as they were. */
-function appConfig(deps, layer, s, runtime = null) {
-    const config = { ...(deps.config ?? {}) };
-    const env = parseEnv(config.Env);
-    for (const [k, v] of Object.entries(s.env))
-        env.set(k, v);
-    if (s.pythonPath.length > 0) {
-        const existing = env.get('PYTHONPATH');
-        env.set('PYTHONPATH', [...s.pythonPath, ...(existing ? [existing] : [])].join(':'));
-    }
-    config.Env = [...env].map(([k, v]) => `${k}=${v}`);
-    config.WorkingDir = s.workdir;
-    if (s.entrypoint) {
-        config.Entrypoint = [...s.entrypoint];
-        // As in a Dockerfile: a new ENTRYPOINT drops the CMD inherited from the base.
-        config.Cmd = s.cmd ? [...s.cmd] : null;
-    }
-    else if (s.cmd) {
-        config.Cmd = [...s.cmd];
-    }
-    // The shim goes in front of whatever entrypoint the image ends up with; CMD stays as it is, so
-    // `run image cmd args` runs the shim, which installs and then execs the entrypoint and command.
-    if (runtime)
-        config.Entrypoint = wrapEntrypoint(config.Entrypoint);
-    config.Labels = sortedRecord({
-        ...(config.Labels ?? {}),
-        ...s.labels,
-        ...(runtime ? { [RUNTIME_LABEL]: String(runtime.packages) } : {})
-    });
-    return {
-        ...deps,
-        created: s.created,
-        config,
-        rootfs: {
-            type: 'layers',
-            diff_ids: [...deps.rootfs.diff_ids, ...(runtime ? [runtime.diffId] : []), layer.diffId]
-        },
-        history: [
-            ...(deps.history ?? []),
-            ...(runtime
-                ? [
-                    {
-                        created: s.created,
-                        created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
-                        comment: 'fast-build'
-                    }
-                ]
-                : []),
-            {
-                created: s.created,
-                created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
-                comment: 'fast-build'
-            }
-        ]
-    };
-}
-/** Config and manifest of the app image for one platform of the deps image. */
-function appImage(args) {
-    const { depsManifest: m, layer } = args;
-    if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
-        throw new Error(`deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`);
-    }
-    const runtime = args.runtime ?? null;
-    const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime));
-    const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config);
-    const layerDescriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
-    const manifest = serialize(buildManifest({
-        mediaType: m.mediaType,
-        config: configDescriptor,
-        layers: [
-            ...m.layers,
-            ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
-            layerDescriptor
-        ],
-        // Docker schema 2 has no annotations; the labels carry the same facts there.
-        ...(m.mediaType === DOCKER_MANIFEST
-            ? {}
-            : {
-                annotations: {
-                    'org.opencontainers.image.base.digest': args.depsManifestDigest,
-                    'org.opencontainers.image.base.name': args.depsRef,
-                    ...(args.settings.labels['org.opencontainers.image.revision']
-                        ? {
-                            'org.opencontainers.image.revision': args.settings.labels['org.opencontainers.image.revision']
-                        }
-                        : {})
-                }
-            })
-    }));
-    return { config, configDescriptor, manifest, manifestDescriptor: describeBytes(m.mediaType, manifest) };
-}
-
-// The fast path: the deps image exists, so the app image is its layers plus one source layer (and,
-// for a variant with run-time packages, the small run-time layer before it: runtime.ts). Only
-// those layers (unless already there), the configs and the manifests are written; the deps
-// layers are referenced, never pulled. Blobs always go before the manifests naming them,
-// and the tagged manifest (or index) goes last, so no tag ever points at an incomplete image.
-function emptyStats() {
-    return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 };
-}
-/** Count one blob's outcome (and its bytes, when it went up) into `stats`. */
-function countBlob(stats, outcome, size) {
-    if (outcome === 'uploaded') {
-        stats.uploaded++;
-        stats.bytesUploaded += size;
-    }
-    else if (outcome === 'mounted')
-        stats.mounted++;
-    else
-        stats.skipped++;
-}
-async function pushAppImage(args) {
-    const { store, deps, layer, settings } = args;
-    const stats = emptyStats();
-    // The deps layers are referenced as they are; the registry checks they exist when the
-    // manifest is pushed.
-    stats.skipped += deps.platforms.reduce((n, p) => n + p.manifest.layers.length, 0);
-    const layerData = layer.data ?? { file: layer.file };
-    const pushedLayer = new Set();
-    const children = [];
-    let single = null;
-    for (const p of deps.platforms) {
-        // The same bytes carry the media type of the manifest family they are listed in.
-        const mediaType = layerMediaType(p.manifest.mediaType, layer.compression);
-        if (!pushedLayer.has(layer.digest)) {
-            args.onProgress?.(`source layer ${layer.digest.slice(7, 19)} (${formatBytes(layer.size)})`);
-            const outcome = args.layerOutcome ??
-                (await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData));
-            countBlob(stats, outcome, layer.size);
-            pushedLayer.add(layer.digest);
-        }
-        const runtime = args.runtime?.(p.platform) ?? null;
-        const runtimeType = runtime ? layerMediaType(p.manifest.mediaType, runtime.blob.compression) : '';
-        if (runtime && !pushedLayer.has(runtime.blob.digest)) {
-            const r = runtime.blob;
-            args.onProgress?.(`run-time layer ${r.digest.slice(7, 19)} (${runtime.packages} packages, ${formatBytes(r.size)})`);
-            countBlob(stats, await store.putBlob({ mediaType: runtimeType, digest: r.digest, size: r.size }, r.data ?? { file: r.file }), r.size);
-            pushedLayer.add(r.digest);
-        }
-        const image = appImage({
-            depsManifest: p.manifest,
-            depsManifestDigest: p.manifestDigest,
-            depsConfig: p.config,
-            depsRef: deps.ref,
-            layer: {
-                digest: layer.digest,
-                size: layer.size,
-                mediaType,
-                diffId: layer.diffId,
-                files: layer.entries
-            },
-            runtime: runtime
-                ? {
-                    digest: runtime.blob.digest,
-                    size: runtime.blob.size,
-                    mediaType: runtimeType,
-                    diffId: runtime.blob.diffId,
-                    files: runtime.blob.entries,
-                    packages: runtime.packages
-                }
-                : null,
-            settings
-        });
-        countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
-        if (deps.isIndex) {
-            await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType);
-            stats.uploaded++;
-            stats.bytesUploaded += image.manifest.length;
-            children.push({
-                ...image.manifestDescriptor,
-                ...(p.indexEntry?.platform ? { platform: p.indexEntry.platform } : {})
-            });
-        }
-        else {
-            single = { bytes: image.manifest, mediaType: image.manifestDescriptor.mediaType };
-        }
-    }
-    const top = single ??
-        (() => {
-            const mediaType = isIndexType(deps.mediaType) && deps.mediaType === DOCKER_MANIFEST_LIST
-                ? DOCKER_MANIFEST_LIST
-                : OCI_INDEX;
-            return {
-                bytes: serialize(buildIndex({
-                    mediaType,
-                    manifests: children,
-                    ...(mediaType === OCI_INDEX
-                        ? {
-                            annotations: {
-                                'org.opencontainers.image.base.digest': deps.digest,
-                                'org.opencontainers.image.base.name': deps.ref
-                            }
-                        }
-                        : {})
-                })),
-                mediaType
-            };
-        })();
-    let digest = null;
-    for (const tag of args.tags) {
-        digest = await store.putManifest(tag, top.bytes, top.mediaType);
-        stats.uploaded++;
-        stats.bytesUploaded += top.bytes.length;
-    }
-    if (digest === null) {
-        digest = await store.putManifest(null, top.bytes, top.mediaType);
-        stats.uploaded++;
-        stats.bytesUploaded += top.bytes.length;
-    }
-    return { digest, mediaType: top.mediaType, tags: args.tags, stats };
-}
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    if (n < 1024 * 1024)
-        return `${(n / 1024).toFixed(1)} kB`;
-    if (n < 1024 ** 3)
-        return `${(n / 1024 / 1024).toFixed(1)} MB`;
-    return `${(n / 1024 ** 3).toFixed(2)} GB`;
-}
-
-const DEFAULT_BUCKETS = 8;
-/** FNV-1a (32 bit): a stable bucket for a name, the same on every machine and run. */
-function nameBucket(name, buckets) {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < name.length; i++) {
-        h ^= name.charCodeAt(i);
-        h = Math.imul(h, 0x01000193) >>> 0;
-    }
-    return h % buckets;
-}
-function byName(a, b) {
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-}
-const size = (g) => g.packages.reduce((n, p) => n + p.installedSize, 0);
-function planLayers(packages, opts) {
-    const buckets = opts.buckets ?? DEFAULT_BUCKETS;
-    const notes = [];
-    const heavy = [];
-    const light = new Map();
-    for (const p of [...packages].sort(byName)) {
-        if (p.installedSize > opts.heavyBytes) {
-            heavy.push({ packages: [p], kind: 'heavy', label: `${p.name} ${p.version ?? ''}`.trim() });
-            continue;
-        }
-        const signature = [...p.variants].sort().join(',');
-        let sig = light.get(signature);
-        if (!sig)
-            light.set(signature, (sig = { shared: p.variants.length, members: new Map() }));
-        const b = nameBucket(p.name, buckets);
-        sig.members.set(b, [...(sig.members.get(b) ?? []), p]);
-    }
-    const ordered = [];
-    for (const h of heavy) {
-        ordered.push({ shared: h.packages[0].variants.length, heavy: true, sort: h.packages[0].name, group: h });
-    }
-    for (const [signature, sig] of light) {
-        for (const [b, members] of sig.members) {
-            ordered.push({
-                shared: sig.shared,
-                heavy: false,
-                sort: `${signature}#${String(b).padStart(3, '0')}`,
-                group: {
-                    packages: members,
-                    kind: 'group',
-                    label: `${members.length} package${members.length === 1 ? '' : 's'} (${signature || 'no variant'}, bucket ${b})`
-                }
-            });
-        }
-    }
-    ordered.sort((a, b) => a.shared !== b.shared
-        ? b.shared - a.shared
-        : a.heavy !== b.heavy
-            ? a.heavy
-                ? -1
-                : 1
-            : a.sort < b.sort
-                ? -1
-                : a.sort > b.sort
-                    ? 1
-                    : 0);
-    let groups = ordered.map((o) => o.group);
-    if (opts.budget < 1 && groups.length > 0) {
-        throw new RangeError(`no room for package layers (budget ${opts.budget})`);
-    }
-    if (groups.length > opts.budget) {
-        const before = groups.length;
-        // Merge the adjacent pair with the smallest combined size until the budget holds; light
-        // pairs before any pair with a heavy package, so heavy packages stay alone as long as possible.
-        while (groups.length > opts.budget) {
-            let best = -1;
-            let bestCost = Infinity;
-            for (let i = 0; i + 1 < groups.length; i++) {
-                const a = groups[i];
-                const b = groups[i + 1];
-                const cost = size(a) + size(b) + (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0);
-                if (cost < bestCost) {
-                    bestCost = cost;
-                    best = i;
-                }
-            }
-            const a = groups[best];
-            const b = groups[best + 1];
-            const packagesMerged = [...a.packages, ...b.packages];
-            groups = [
-                ...groups.slice(0, best),
-                { packages: packagesMerged, kind: 'merged', label: `${packagesMerged.length} packages (merged)` },
-                ...groups.slice(best + 2)
-            ];
-        }
-        notes.push(`${before} package layers would exceed the layer budget; merged into ${groups.length} (raise max-layers to keep more apart)`);
-    }
-    return { groups, notes };
-}
-
-// The full path: a variant's deps image built straight from the wheels its lock pins, without
-// Docker. Choose the wheel per package and platform, fetch and verify it, group packages into
-// layers, install each group's wheels straight into its layer (our installer, pip's layout, no
-// staging tree on disk), write each layer once (content-addressed, cached across builds), and
-// push: base layers referenced (mounted, or copied across registries), package layers uploaded
-// only when missing, then configs, manifests, the index, and the `deps-<variant>-<hash>` tag last.
-/** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
-const DEPS_MTIME = 315532800; // 1980-01-01T00:00:00Z
-const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString();
-/** Part of every cached layer's key: changing how layers are written must not reuse old ones. */
-const LAYER_FORMAT = 2;
-/** Packages the wheels builder cannot install, and why; the variant needs another builder. */
-class WheelsUnavailableError extends FastBuildError {
-    variant;
-    problems;
-    constructor(variant, problems) {
-        super(`the wheels builder cannot build variant ${variant}: ${problems.length} package${problems.length === 1 ? ' has' : 's have'} no wheel to install\n` +
-            problems.map((p) => `  - ${p.name} ${p.version ?? ''} (${p.platform}): ${p.reason}`).join('\n'), {}, 'build this variant with the Dockerfile builder (builder = "dockerfile"), or lock versions that publish wheels for these platforms');
-        this.variant = variant;
-        this.problems = problems;
-    }
-}
-/** A path-sourced wheel (`source = { path = "wheels/x.whl" }`) is listed by file name alone. */
-function fileLocation(c) {
-    const f = c.file;
-    if (f.path === null && f.url === null && c.pkg.source.kind === 'file')
-        return { ...f, path: c.pkg.source.path };
-    return f;
-}
-/**
- * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
- * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
- */
-/** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
-function knownSize(sha256, workDir) {
-    const memo = join(workDir, 'unpacked-size', sha256);
-    if (!existsSync(memo))
-        return null;
-    const text = readFileSync(memo, 'utf8');
-    const n = Number(text);
-    return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
-}
-async function unpackedSize(path, filename, sha256, workDir) {
-    const known = knownSize(sha256, workDir);
-    if (known !== null)
-        return known;
-    const memo = join(workDir, 'unpacked-size', sha256);
-    const zip = await ZipReader.open(path).catch((e) => {
-        if (e instanceof WheelError)
-            throw new WheelError(e.message, filename, e.hint ?? '', e.entry);
-        throw e;
-    });
-    let size;
-    try {
-        size = zip.entries.reduce((n, e) => n + e.size, 0);
-    }
-    finally {
-        await zip.close();
-    }
-    mkdirSync(join(workDir, 'unpacked-size'), { recursive: true });
-    // Written aside and renamed, so a concurrent build never reads half a number.
-    const tmp = `${memo}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, String(size));
-    renameSync(tmp, memo);
-    return size;
-}
-function plural$1(n, word) {
-    return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-function layoutKey(layout) {
-    return createHash('sha256').update(JSON.stringify(layout)).digest('hex').slice(0, 16);
-}
-/** Name the wheel (not its path in the artifact cache, which is by digest) in an installer error. */
-function namingWheel(m) {
-    return (e) => {
-        if (e instanceof WheelError)
-            throw new WheelError(`${m.label}: ${e.message}`, m.filename, e.hint ?? '', e.entry);
-        throw e;
-    };
-}
-/**
- * The installed files of these wheels as layer entries, with every parent directory (each layer
- * carries its own). Where two wheels of one layer install the same path, the later one wins, as
- * when pip installs them in that order.
- */
-function layerEntries(wheels) {
-    const files = new Map();
-    for (const w of wheels)
-        for (const e of w.entries)
-            files.set(e.path, e);
-    const dirs = new Set();
-    for (const path of files.keys())
-        for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1))
-            dirs.add(path.slice(0, i));
-    return [...files.values(), ...[...dirs].map((d) => ({ type: 'dir', path: d }))];
-}
-/** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
-function layerKeyOf(sha256s, layout) {
-    return createHash('sha256')
-        .update(JSON.stringify({
-        format: LAYER_FORMAT,
-        layout: layoutKey(layout),
-        mtime: DEPS_MTIME,
-        wheels: [...sha256s].sort()
-    }))
-        .digest('hex');
-}
-/**
- * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
- * Actions cache's layer index), and the compressed layer itself when this machine built it.
- */
-function knownLayer(key, workDir) {
-    const meta = join(workDir, 'layers', `${key}.json`);
-    if (!existsSync(meta))
-        return null;
-    let m;
-    try {
-        m = JSON.parse(readFileSync(meta, 'utf8'));
-    }
-    catch {
-        return null; // a torn or foreign file: build the layer again
-    }
-    if (typeof m.digest !== 'string' || typeof m.diffId !== 'string' || typeof m.size !== 'number')
-        return null;
-    const blob = join(workDir, 'layers', `${key}.tar.gz`);
-    return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
-}
-/** The layer of these wheels, installed straight into it (nothing is written but the compressed layer). */
-async function buildLayerFile(key, members, layout, workDir) {
-    const dir = join(workDir, 'layers');
-    mkdirSync(dir, { recursive: true });
-    const blob = join(dir, `${key}.tar.gz`);
-    const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-        const wheels = [];
-        let layer;
-        try {
-            for (const m of members)
-                wheels.push(await wheelLayerEntries(m.path, layout, { filename: m.filename }).catch(namingWheel(m)));
-            // Errors found while the layer is written (a RECORD hash) name the wheel too.
-            layer = await buildLayer(layerEntries(wheels), {
-                mtime: DEPS_MTIME,
-                compression: 'gzip',
-                file: tmp
-            }).catch((e) => {
-                const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined;
-                return m ? namingWheel(m)(e) : Promise.reject(e);
-            });
-        }
-        finally {
-            await Promise.all(wheels.map((w) => w.close()));
-        }
-        renameSync(tmp, blob);
-        // The descriptor last, written aside and renamed: a reader never sees half of it.
-        const meta = { digest: layer.digest, diffId: layer.diffId, size: layer.size };
-        const metaTmp = `${tmp}.json`;
-        writeFileSync(metaTmp, JSON.stringify(meta));
-        renameSync(metaTmp, join(dir, `${key}.json`));
-        return { ...meta, file: blob, built: true };
-    }
-    finally {
-        rmSync(tmp, { force: true });
-    }
-}
-/** Make the base image's blobs present in the target: mount within a registry, copy otherwise. */
-async function placeBaseBlobs(ctx, descriptors, stats) {
-    const { store } = ctx;
-    const source = ctx.base.store;
-    const sameRegistry = store.mountable && source.mountable && store.mountable.host === source.mountable.host;
-    for (const d of descriptors) {
-        if (await store.blobExists(d.digest)) {
-            countBlob(stats, 'exists', d.size);
-            continue;
-        }
-        if (sameRegistry && store.mountBlob && (await store.mountBlob(d, source.mountable.repository))) {
-            countBlob(stats, 'mounted', d.size);
-            continue;
-        }
-        ctx.onProgress?.(`copying base layer ${d.digest.slice(7, 19)} (${formatBytes(d.size)}) from ${source.name}`);
-        const data = await source.openBlob(d.digest);
-        countBlob(stats, await store.putBlob(d, data), d.size);
-    }
-}
-async function buildDepsImage(variant, tag, ctx) {
-    const progress = ctx.onProgress ?? (() => { });
-    const notes = [];
-    // 1. A wheel for every package on every platform, or a precise refusal.
-    const perPlatform = variant.platforms.map((p) => ({
-        plan: p,
-        ...chooseWheels(p.closure.installed.map((e) => e.package), p.target)
-    }));
-    const problems = perPlatform.flatMap((p) => p.problems);
-    if (problems.length > 0)
-        throw new WheelsUnavailableError(variant.name, problems);
-    // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
-    // wheel, which is then fetched (verified against the lock; cached by sha256).
-    const unique = new Map();
-    for (const p of perPlatform)
-        for (const c of p.chosen)
-            unique.set(c.sha256, c);
-    progress(`${plural$1(unique.size, 'wheel')} to install`);
-    const wheelPath = new Map();
-    let downloaded = [];
-    let restored = 0;
-    const fetchWheels = async (shas) => {
-        const wanted = shas.filter((sha) => !wheelPath.has(sha));
-        if (wanted.length === 0)
-            return;
-        const missing = wanted.filter((sha) => !ctx.cache.has(sha));
-        if (missing.length > 0 && ctx.restoreWheels) {
-            const n = await ctx.restoreWheels(missing).catch(() => 0);
-            if (n > 0)
-                progress(`restored ${plural$1(n, 'wheel')} from the cache`);
-            restored += n;
-        }
-        const items = wanted.map((sha) => {
-            const c = unique.get(sha);
-            return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
-        });
-        // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
-        const BIG = 16 * 1024 * 1024;
-        const fetched = await fetchArtifacts(items, {
-            cache: ctx.cache,
-            mirror: ctx.mirror,
-            baseDir: ctx.lockDir,
-            onProgress: (e) => {
-                if (e.kind === 'start' && (e.total ?? 0) >= BIG)
-                    progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
-                else if (e.kind === 'done' && e.bytes >= BIG)
-                    progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`);
-                else if (e.kind === 'retry')
-                    progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
-            }
-        });
-        for (const f of fetched)
-            wheelPath.set(f.sha256, f.path);
-        const now = fetched.filter((f) => !f.cached);
-        downloaded = [...downloaded, ...now];
-        if (now.length) {
-            progress(`downloaded ${plural$1(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
-        }
-    };
-    const sizes = new Map();
-    for (const sha of unique.keys()) {
-        const n = knownSize(sha, ctx.workDir);
-        if (n !== null)
-            sizes.set(sha, n);
-    }
-    await fetchWheels([...unique.keys()].filter((sha) => !sizes.has(sha)));
-    await Promise.all([...unique.keys()]
-        .filter((sha) => !sizes.has(sha))
-        .map(async (sha) => sizes.set(sha, await unpackedSize(wheelPath.get(sha), unique.get(sha).file.name, sha, ctx.workDir))));
-    // 3. Plan the layers of every platform.
-    const platforms = perPlatform.map(({ plan: p, chosen }) => {
-        const platform = formatPlatform(p.platform);
-        const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
-        const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
-        if (budget < 1 && chosen.length > 0) {
-            throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
-        }
-        const candidates = chosen.map((c) => ({
-            key: c.sha256,
-            name: c.pkg.name,
-            version: c.pkg.version,
-            installedSize: sizes.get(c.sha256),
-            variants: ctx.sharing(p.platform, c.sha256)
-        }));
-        const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes });
-        notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
-        return { p, platform, baseImage, layering };
-    });
-    const jobs = new Map();
-    const jobOf = (shas) => {
-        const key = layerKeyOf(shas, ctx.layout);
-        let job = jobs.get(key);
-        if (!job) {
-            job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false };
-            jobs.set(key, job);
-        }
-        return job;
-    };
-    const groupShas = (g) => g.packages.map((c) => c.key);
-    for (const { layering } of platforms)
-        for (const g of layering.groups)
-            jobOf(groupShas(g));
-    await Promise.all([...jobs.values()]
-        .filter((j) => j.known && !j.known.file)
-        .map(async (j) => {
-        j.inRegistry = await ctx.store.blobExists(j.known.meta.digest);
-    }));
-    const ready = (j) => j.known !== null && (j.known.file !== null || j.inRegistry);
-    const buildShas = new Set();
-    for (const { layering } of platforms)
-        for (const g of layering.groups)
-            if (!ready(jobOf(groupShas(g))))
-                for (const sha of groupShas(g))
-                    buildShas.add(sha);
-    await fetchWheels([...buildShas]);
-    // 5. Two layers are built at once: each inflates, hashes and tars on this thread while its
-    // compression runs on the thread pool, so both cores stay busy. Pushes overlap the builds.
-    const layerLimit = limit(2);
-    const pushLimit = limit(2);
-    const member = (sha) => {
-        const c = unique.get(sha);
-        return {
-            sha256: sha,
-            path: wheelPath.get(sha),
-            filename: c.file.name,
-            label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
-        };
-    };
-    // A layer shared by two platforms (pure wheels) is built once.
-    const layers = new Map();
-    const layerFor = (shas) => {
-        const job = jobOf(shas);
-        let built = layers.get(job.key);
-        if (!built) {
-            built = ready(job)
-                ? Promise.resolve({ ...job.known.meta, file: job.known.file, built: false })
-                : handled(layerLimit(() => buildLayerFile(job.key, shas.map(member), ctx.layout, ctx.workDir)));
-            layers.set(job.key, built);
-        }
-        return built;
-    };
-    // 6. Per platform: base blobs, layers, config, manifest.
-    const stats = emptyStats();
-    const reports = [];
-    const children = [];
-    let single = null;
-    // What was pushed, as the fast path needs it (no need to read it back from the store).
-    const pushedImages = [];
-    for (const { p, platform, baseImage, layering } of platforms) {
-        await placeBaseBlobs(ctx, baseImage.manifest.layers, stats);
-        const manifestType = baseImage.manifest.mediaType;
-        const mediaType = layerMediaType(manifestType, 'gzip');
-        const pushed = layering.groups.map((group, i) => handled(layerFor(group.packages.map((c) => c.key)).then((built) => pushLimit(async () => {
-            const desc = { mediaType, digest: built.digest, size: built.size };
-            const outcome = built.file
-                ? await ctx.store.putBlob(desc, { file: built.file })
-                : 'exists';
-            progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
-            return { built, desc, outcome };
-        }))));
-        const layerDescriptors = [];
-        const diffIds = [];
-        const history = [];
-        for (const [i, group] of layering.groups.entries()) {
-            const { built, desc, outcome } = await pushed[i];
-            countBlob(stats, outcome, built.size);
-            reports.push({
-                platform,
-                label: group.label,
-                packages: group.packages.length,
-                digest: built.digest,
-                size: built.size,
-                outcome,
-                built: built.built
-            });
-            layerDescriptors.push(desc);
-            diffIds.push(built.diffId);
-            const names = group.packages.map((c) => `${c.name}==${c.version ?? '?'}`);
-            history.push({
-                created: DEPS_CREATED,
-                created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
-                comment: 'fast-build'
-            });
-        }
-        const baseConfig = baseImage.config;
-        const config = {
-            ...baseConfig,
-            created: DEPS_CREATED,
-            config: {
-                ...(baseConfig.config ?? {}),
-                Labels: sortedRecord({
-                    ...(baseConfig.config?.Labels ?? {}),
-                    'dev.fast-build.variant': variant.name,
-                    'dev.fast-build.hash': variant.hash,
-                    'org.opencontainers.image.base.name': ctx.base.reference,
-                    'org.opencontainers.image.base.digest': ctx.base.image.digest
-                })
-            },
-            rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...diffIds] },
-            history: [...(baseConfig.history ?? []), ...history]
-        };
-        const configBytes = serialize(config);
-        const configDesc = describeBytes(configMediaTypeFor(manifestType), configBytes);
-        countBlob(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length);
-        const manifest = serialize(buildManifest({
-            mediaType: manifestType,
-            config: configDesc,
-            layers: [...baseImage.manifest.layers, ...layerDescriptors]
-        }));
-        const manifestDesc = describeBytes(manifestType, manifest);
-        const parsed = parseManifest(manifest, manifestType, `deps image ${ctx.store.name}:${tag}`);
-        if (parsed.kind !== 'manifest')
-            throw new Error('unreachable: a manifest was written');
-        let indexEntry = null;
-        if (variant.platforms.length > 1) {
-            await ctx.store.putManifest(null, manifest, manifestType);
-            stats.uploaded++;
-            stats.bytesUploaded += manifest.length;
-            indexEntry = { ...manifestDesc, platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform) };
-            children.push(indexEntry);
-        }
-        else {
-            single = { bytes: manifest, mediaType: manifestType };
-        }
-        pushedImages.push({
-            platform: p.platform,
-            indexEntry,
-            manifest: parsed.manifest,
-            manifestDigest: manifestDesc.digest,
-            config
-        });
-    }
-    // 7. The tagged manifest or index, last: only a complete image ever has the tag.
-    const top = single ??
-        (() => {
-            const mediaType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
-            return { bytes: serialize(buildIndex({ mediaType, manifests: children })), mediaType };
-        })();
-    await ctx.store.putManifest(tag, top.bytes, top.mediaType);
-    stats.uploaded++;
-    stats.bytesUploaded += top.bytes.length;
-    const image = {
-        ref: `${ctx.store.name}:${tag}`,
-        digest: describeBytes(top.mediaType, top.bytes).digest,
-        mediaType: top.mediaType,
-        isIndex: single === null,
-        platforms: pushedImages
-    };
-    return {
-        image,
-        stats,
-        layers: reports,
-        notes,
-        wheels: {
-            total: unique.size,
-            fetched: wheelPath.size,
-            downloaded: downloaded.length,
-            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
-            restored,
-            downloadedSha256: downloaded.map((f) => f.sha256)
-        }
-    };
-}
-
-// The Dockerfile builder, as data: for variants the wheels builder cannot build (an sdist-only
-// package, a git dependency, system libraries), the deps image comes from a Dockerfile run by
-// `docker buildx build` or `buildah bud`. Pure: the build context's files, the default Dockerfile,
-// the engines' argument lists. dockerfile-build.ts runs them.
-//
-// The build context holds only what the deps stage needs: a generated requirements file per
-// platform (`requirements-<os>-<arch>.txt`: exact pins, --hash lines, markers already evaluated,
-// the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
-// which pip cannot hash), never the source. A code change therefore cannot invalidate it.
-/** The engine a command line drives, from its program name. */
-function engineOf(command) {
-    return basename(command[0] ?? '') === 'buildah' ? 'buildah' : 'docker';
-}
-const platformSlug = (p) => `${p.os}-${p.architecture}`;
-const requirementsName = (p) => `requirements-${platformSlug(p)}.txt`;
-const vcsRequirementsName = (p) => `requirements-vcs-${platformSlug(p)}.txt`;
-/** The build context's files for one variant: two requirements files per platform. */
-function contextFiles(variant, platforms, lockPath) {
-    const refuse = (pkg, what, why) => {
-        throw new DockerfileError(`${variant}: ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, 'the Dockerfile build context holds only what pip can fetch: lock the package from an index, a URL or git');
-    };
-    const files = [];
-    for (const p of platforms) {
-        const reqs = pinnedRequirements(p.closure.installed, p.target, {
-            refuse,
-            git: 'allow',
-            why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
-        });
-        const hashed = reqs.filter((r) => r.hashes.length > 0);
-        const vcs = reqs.filter((r) => r.hashes.length === 0);
-        const { index, extra } = requirementIndexes(hashed);
-        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
-        const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
-        const head = (what) => [
-            `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
-            '# Markers are already evaluated; local packages ship with the source, not here.'
-        ];
-        files.push({
-            name: requirementsName(p.platform),
-            text: [
-                ...head('exact pins with the hashes of the lock (pip install --no-deps --require-hashes)'),
-                ...indexLines,
-                ...requirementLines(hashed)
-            ].join('\n') + '\n'
-        });
-        files.push({
-            name: vcsRequirementsName(p.platform),
-            text: [
-                ...head('git dependencies at their locked commits (pip cannot hash a checkout)'),
-                ...(vcs.length ? indexLines : []),
-                ...requirementLines(vcs)
-            ].join('\n') + '\n'
-        });
-    }
-    return files;
-}
-/** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
-function buildArgsFor(args) {
-    const ours = [
-        ['FAST_BUILD_VARIANT', args.variant],
-        ['FAST_BUILD_BASE', args.base]
-    ];
-    // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
-    if (args.platforms.length === 1)
-        ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
-    const user = Object.entries(args.settings.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return [...user.filter(([k]) => !ours.some(([o]) => o === k)), ...ours];
-}
-/** The command lines to run, in order (docker: one, with --push; buildah: build, then push). */
-function engineCommands(r) {
-    const common = [
-        '--file',
-        r.file,
-        ...(r.settings.target ? ['--target', r.settings.target] : []),
-        '--platform',
-        r.platforms.map(formatPlatform).join(','),
-        ...r.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
-    ];
-    const multi = r.platforms.length > 1;
-    if (engineOf(r.settings.command) === 'docker') {
-        const scope = `fast-build-${r.variant}`;
-        return [
-            [
-                ...r.settings.command,
-                ...common,
-                '--tag',
-                r.tag,
-                ...(r.githubCache
-                    ? ['--cache-from', `type=gha,scope=${scope}`, '--cache-to', `type=gha,mode=max,scope=${scope}`]
-                    : []),
-                // A plain image manifest (or index), as the fast path expects: no attestation manifests.
-                '--provenance=false',
-                '--sbom=false',
-                '--push',
-                r.context
-            ]
-        ];
-    }
-    const tls = r.insecure ? ['--tls-verify=false'] : [];
-    const program = r.settings.command[0];
-    return [
-        // Several platforms: buildah collects the images in a manifest list named by the tag.
-        [...r.settings.command, ...tls, ...common, multi ? '--manifest' : '--tag', r.tag, r.context],
-        multi
-            ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
-            : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
-    ];
-}
-
-// The Dockerfile builder's edge: write the build context, run the engine (docker buildx or
-// buildah) with its output streamed line by line, and hand back the deps image it pushed, read
-// from the registry like any other. What to write and which commands to run is dockerfile.ts's.
-/** How many of the build's last lines an error carries (and the job summary shows). */
-const LOG_TAIL_LINES = 20;
-/** Run one command; every output line to `onLine`; the exit code and the last lines. */
-function runStreaming(argv, env, cwd, onLine) {
-    return new Promise((resolve) => {
-        const tail = [];
-        const child = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        const feed = (stream) => {
-            let rest = '';
-            stream.setEncoding('utf8');
-            stream.on('data', (chunk) => {
-                const lines = (rest + chunk).split(/\r?\n/);
-                rest = lines.pop() ?? '';
-                for (const l of lines)
-                    push(l);
-            });
-            stream.on('end', () => rest && push(rest));
-        };
-        const push = (line) => {
-            onLine(line);
-            tail.push(line);
-            if (tail.length > LOG_TAIL_LINES)
-                tail.shift();
-        };
-        feed(child.stdout);
-        feed(child.stderr);
-        child.on('error', (e) => {
-            push(`${argv[0]}: ${e.code === 'ENOENT' ? 'not found' : e.message}`);
-            resolve({ code: 127, tail });
-        });
-        child.on('close', (code) => resolve({ code: code ?? 1, tail }));
-    });
-}
-/** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
-function shown(argv) {
-    return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ');
-}
-/** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
-async function buildDepsWithDockerfile(v, settings, tag, o) {
-    const say = o.onProgress ?? (() => undefined);
-    if (o.store.name.startsWith('oci:'))
-        throw new DockerfileError(`${v.name}: the Dockerfile builder pushes its deps image to a registry, and ${o.store.name} is an OCI layout`, { keyPath: 'tool.fast-build.builder' }, 'build to a registry (--registry HOST/REPO), or use the wheels builder for this variant');
-    const context = join(o.workDir, 'dockerfile', `${v.name}-${v.shortHash}`);
-    rmSync(context, { recursive: true, force: true });
-    mkdirSync(context, { recursive: true });
-    for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
-        writeFileSync(join(context, f.name), f.text);
-    let file;
-    if (settings.path === null) {
-        file = join(context, 'Dockerfile');
-        writeFileSync(file, settings.text);
-    }
-    else {
-        file = isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path);
-    }
-    const ref = `${o.store.name}:${tag}`;
-    const platforms = v.platforms.map((p) => p.platform);
-    const commands = engineCommands({
-        settings,
-        file,
-        context,
-        variant: v.name,
-        buildArgs: buildArgsFor({ settings, variant: v.name, base: o.base, platforms }),
-        platforms,
-        tag: ref,
-        insecure: isLoopback(parseImageReference(ref, 'image').host),
-        githubCache: Boolean(o.env['ACTIONS_RUNTIME_TOKEN']) && engineOf(settings.command) === 'docker'
-    });
-    const start = performance.now();
-    for (const argv of commands) {
-        say(`$ ${shown(argv)}`);
-        const { code, tail } = await runStreaming(argv, o.env, context, (line) => say(line));
-        if (code !== 0) {
-            throw new DockerfileError(`${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}; its last lines:\n${tail.join('\n')}`, settings.path ? { file: settings.path } : { keyPath: 'tool.fast-build.dockerfile' }, code === 127
-                ? `install ${argv[0]} or set dockerfile-command (for instance "buildah bud")`
-                : 'fix the Dockerfile or the packages it installs (the full log is above)');
-        }
-    }
-    const seconds = (performance.now() - start) / 1000;
-    const image = await resolveDepsImage(o.store, tag, platforms);
-    if (!image)
-        throw new DockerfileError(`${v.name}: ${commands[0][0]} finished, but ${ref} is not in the registry`, { keyPath: 'tool.fast-build.dockerfile-command' }, 'check that the command pushes (docker buildx needs a builder that can push: docker/setup-buildx-action)');
-    say(`deps image ${ref} built with the Dockerfile builder in ${seconds.toFixed(1)} s`);
-    return {
-        image,
-        stats: emptyStats(),
-        layers: [],
-        notes: [],
-        wheels: { total: 0, fetched: 0, downloaded: 0, bytesDownloaded: 0, restored: 0, downloadedSha256: [] }
-    };
-}
-
-// What git says about the checkout: the revision and its time (for labels and reproducible
-// timestamps) and where the source lives (for org.opencontainers.image.source), with any
-// credentials in remote URLs removed.
-function git(dir, args) {
-    return new Promise((resolve) => {
-        execFile('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => resolve(err ? null : stdout.trim() || null));
-    });
-}
-/** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
-function publicRepositoryUrl(remote) {
-    const scp = /^(?:[\w.-]+@)?([\w.-]+):(?!\/\/)(.+?)(?:\.git)?\/?$/.exec(remote);
-    if (scp && !remote.includes('://'))
-        return `https://${scp[1]}/${scp[2]}`;
-    try {
-        const u = new URL(remote);
-        if (!['http:', 'https:', 'ssh:', 'git:'].includes(u.protocol))
-            return null;
-        return `https://${u.hostname}${u.pathname.replace(/\.git\/?$/, '').replace(/\/$/, '')}`;
-    }
-    catch {
-        return null;
-    }
-}
-async function gitInfo(dir, env = process.env) {
-    // Two processes at once: HEAD's hash and commit time, and the origin remote.
-    const [log, remote] = await Promise.all([
-        git(dir, ['log', '-1', '--format=%H %ct']),
-        git(dir, ['config', '--get', 'remote.origin.url'])
-    ]);
-    const [head, time] = (log ?? '').split(' ');
-    const revision = env['GITHUB_SHA'] || head || null;
-    const server = env['GITHUB_SERVER_URL'];
-    const repo = env['GITHUB_REPOSITORY'];
-    return {
-        revision,
-        commitTime: time && /^\d+$/.test(time) ? Number(time) : null,
-        sourceUrl: server && repo ? `${server.replace(/\/$/, '')}/${repo}` : remote ? publicRepositoryUrl(remote) : null
-    };
-}
-/**
- * The one timestamp of a build (tar mtimes, `created`): SOURCE_DATE_EPOCH when set (the
- * reproducible-builds convention), else the commit's time, else the epoch.
- */
-function buildEpoch(info, env = process.env) {
-    const sde = env['SOURCE_DATE_EPOCH'];
-    if (sde && /^\d+$/.test(sde.trim()))
-        return Number(sde.trim());
-    return info.commitTime ?? 0;
 }
 
 /*!
@@ -40287,9 +34511,9768 @@ function describeType(v) {
         return 'a date';
     if (typeof v === 'object')
         return 'a table';
-    if (typeof v === 'string')
-        return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+    if (typeof v === 'string') {
+        // A misplaced URL may carry a credential: quoted without it.
+        const s = redactUserinfo(v);
+        return `the string ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s)}`;
+    }
     return `${typeof v} ${String(v)}`;
+}
+
+// [tool.fast-build] → typed configuration, with defaults and key-path errors.
+const BUILDERS = ['auto', 'wheels', 'dockerfile'];
+const KNOWN_KEYS = [
+    'image',
+    'base-image',
+    'python',
+    'platforms',
+    'libc',
+    'runtime-groups',
+    'workdir',
+    'env',
+    'entrypoint',
+    'cmd',
+    'lock',
+    'variants',
+    'python-prefix',
+    'site-packages',
+    'interpreter',
+    'max-layers',
+    'heavy-package-mb',
+    'index-url',
+    'builder',
+    'dockerfile',
+    'dockerfile-target',
+    'build-args',
+    'dockerfile-command',
+    'python-in-base'
+];
+const VARIANT_KEYS = ['groups', 'extras', 'members'];
+/**
+ * Packages installing more than this many MB get a layer each, so bumping one never re-uploads
+ * another. 16, from the corpus (npm run bench -- reupload): at 64 numpy, pandas and scipy-sized
+ * packages shared buckets (a bump's 90th percentile re-upload 29–31 MB on the lerobot and
+ * private-gpt locks), at 16 they stand alone (13 MB), and 8 changes nothing more.
+ */
+const DEFAULT_HEAVY_MB = 16;
+/** Variant names end up in registry tags (`deps-<variant>-<hash>`), so they must be tag-safe. */
+const VARIANT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const DEFAULT_VARIANT = {
+    name: 'default',
+    groups: ['main'],
+    extras: [],
+    members: []
+};
+function readConfig(pyproject, file) {
+    const r = new TomlReader(file, ConfigError);
+    const tool = pyproject['tool'];
+    const raw = isTable(tool) && tool['fast-build'] !== undefined ? r.table(tool['fast-build'], 'tool.fast-build') : {};
+    const base = 'tool.fast-build';
+    for (const key of Object.keys(raw)) {
+        if (!KNOWN_KEYS.includes(key)) {
+            r.fail(`${base}.${key}`, `unknown setting`, `known settings are: ${KNOWN_KEYS.join(', ')}`);
+        }
+    }
+    const pythonText = r.optString(raw['python'], `${base}.python`);
+    const platformTexts = r.optStrings(raw['platforms'], `${base}.platforms`) ?? ['linux/amd64'];
+    if (platformTexts.length === 0)
+        r.fail(`${base}.platforms`, 'no platforms given', 'list at least one, e.g. ["linux/amd64"]');
+    const platforms = platformTexts.map((p, i) => withFile(file, () => parsePlatform(p, `${base}.platforms[${i}]`)));
+    const seen = new Set();
+    for (const [i, p] of platforms.entries()) {
+        const key = `${p.os}/${p.architecture}`;
+        if (seen.has(key))
+            r.fail(`${base}.platforms[${i}]`, `platform ${key} is listed twice`);
+        seen.add(key);
+    }
+    const libcText = r.optString(raw['libc'], `${base}.libc`);
+    const workdir = readWorkdir(r, raw['workdir'], `${base}.workdir`);
+    const envTable = r.optTable(raw['env'], `${base}.env`) ?? {};
+    const env = {};
+    for (const [k, v] of Object.entries(envTable))
+        env[k] = r.string(v, `${base}.env.${k}`);
+    const variantsRaw = r.optTable(raw['variants'], `${base}.variants`);
+    let variants;
+    if (variantsRaw === undefined) {
+        variants = [DEFAULT_VARIANT];
+    }
+    else {
+        variants = Object.entries(variantsRaw).map(([name, v]) => readVariant(r, name, v, `${base}.variants.${name}`));
+        if (variants.length === 0)
+            r.fail(`${base}.variants`, 'no variants defined', 'define at least one, e.g. base = { groups = ["main"] }');
+    }
+    const runtimeGroups = (r.optStrings(raw['runtime-groups'], `${base}.runtime-groups`) ?? []).map(normalizeGroup);
+    for (const v of variants) {
+        const clash = v.groups.find((g) => runtimeGroups.includes(g));
+        if (clash) {
+            r.fail(`${base}.variants.${v.name}.groups`, `group ${JSON.stringify(clash)} is also a runtime group`, 'a runtime group is installed when the container starts; remove it from the variant or from runtime-groups');
+        }
+    }
+    const builderText = r.optString(raw['builder'], `${base}.builder`) ?? 'auto';
+    if (!BUILDERS.includes(builderText))
+        r.fail(`${base}.builder`, `unknown builder ${JSON.stringify(builderText)}`, `use one of ${BUILDERS.join(', ')}`);
+    const builder = builderText;
+    const buildArgsTable = r.optTable(raw['build-args'], `${base}.build-args`) ?? {};
+    const buildArgs = {};
+    for (const [k, v] of Object.entries(buildArgsTable))
+        buildArgs[k] = r.string(v, `${base}.build-args.${k}`);
+    const commandText = r.optString(raw['dockerfile-command'], `${base}.dockerfile-command`);
+    const commandWords = (commandText ?? '').split(/\s+/).filter((w) => w !== '');
+    if (commandText !== undefined && commandWords.length === 0)
+        r.fail(`${base}.dockerfile-command`, 'empty command', 'e.g. "docker buildx build" or "buildah bud"');
+    return {
+        image: r.optString(raw['image'], `${base}.image`) ?? null,
+        baseImage: r.optString(raw['base-image'], `${base}.base-image`) ?? null,
+        python: pythonText === undefined
+            ? null
+            : withFile(file, () => parsePythonVersion(pythonText, `${base}.python`)),
+        platforms,
+        libc: libcText === undefined ? DEFAULT_LIBC : withFile(file, () => parseLibc(libcText, `${base}.libc`)),
+        runtimeGroups,
+        workdir,
+        env,
+        entrypoint: r.optStrings(raw['entrypoint'], `${base}.entrypoint`) ?? null,
+        cmd: r.optStrings(raw['cmd'], `${base}.cmd`) ?? null,
+        lock: r.optString(raw['lock'], `${base}.lock`) ?? null,
+        pythonPrefix: absolutePath(r, raw['python-prefix'], `${base}.python-prefix`) ?? '/usr/local',
+        pythonPrefixExplicit: raw['python-prefix'] !== undefined,
+        pythonInBase: optBoolean(r, raw['python-in-base'], `${base}.python-in-base`) ?? true,
+        sitePackages: absolutePath(r, raw['site-packages'], `${base}.site-packages`),
+        interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
+        maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
+        heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, DEFAULT_HEAVY_MB, 1, 1_000_000),
+        indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
+        variants,
+        defaultVariant: variantsRaw === undefined,
+        builder,
+        dockerfile: {
+            path: r.optString(raw['dockerfile'], `${base}.dockerfile`) ?? null,
+            target: r.optString(raw['dockerfile-target'], `${base}.dockerfile-target`) ?? null,
+            buildArgs,
+            command: commandText === undefined ? null : commandWords
+        }
+    };
+}
+function readVariant(r, name, v, keyPath) {
+    if (!VARIANT_NAME.test(name)) {
+        r.fail(keyPath, `variant name ${JSON.stringify(name)} cannot be used in an image tag`, 'use lowercase letters, digits, ".", "_" and "-" (at most 64), starting with a letter or digit');
+    }
+    const t = r.table(v, keyPath);
+    for (const key of Object.keys(t)) {
+        if (!VARIANT_KEYS.includes(key))
+            r.fail(`${keyPath}.${key}`, 'unknown variant setting', `known: ${VARIANT_KEYS.join(', ')}`);
+    }
+    const groups = (r.optStrings(t['groups'], `${keyPath}.groups`) ?? ['main']).map(normalizeGroup);
+    return {
+        name,
+        groups: [...new Set(groups)],
+        extras: [...new Set((r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup))],
+        members: [...new Set((r.optStrings(t['members'], `${keyPath}.members`) ?? []).map(normalizeGroup))]
+    };
+}
+/**
+ * Where the source goes in the image: an absolute path below `/`, normalized (`/app/./src/` is
+ * `/app/src`). `..` is refused rather than resolved: `/app/../..` would put the source at the
+ * image root, over the base image's own files, and `/` itself would too.
+ */
+function readWorkdir(r, v, keyPath) {
+    const written = r.optString(v, keyPath) ?? '/app';
+    const fix = 'use a directory of its own, such as "/app"';
+    if (!written.startsWith('/'))
+        r.fail(keyPath, `workdir must be an absolute path, got ${JSON.stringify(written)}`, fix);
+    if (written.split('/').includes('..'))
+        r.fail(keyPath, `workdir must not contain '..' segments, got ${JSON.stringify(written)}`, fix);
+    const normalized = posix.normalize(written).replace(/\/+$/, '');
+    if (normalized === '' || normalized === '/')
+        r.fail(keyPath, `workdir must be a directory below /, got ${JSON.stringify(written)}`, fix);
+    return normalized;
+}
+function absolutePath(r, v, keyPath) {
+    const s = r.optString(v, keyPath);
+    if (s === undefined)
+        return null;
+    if (!s.startsWith('/') || s.split('/').includes('..'))
+        r.fail(keyPath, `expected an absolute path in the image, got ${JSON.stringify(s)}`);
+    return s.replace(/\/+$/, '') || '/';
+}
+function optBoolean(r, v, keyPath) {
+    if (v === undefined)
+        return undefined;
+    if (typeof v !== 'boolean')
+        r.fail(keyPath, `expected true or false, got ${JSON.stringify(String(v))}`);
+    return v;
+}
+function positiveInt(r, v, keyPath, dflt, min, max) {
+    if (v === undefined)
+        return dflt;
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+        r.fail(keyPath, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(String(v))}`);
+    }
+    return n;
+}
+/** Errors thrown by target parsers carry only a key path; add the file. */
+function withFile(file, f) {
+    try {
+        return f();
+    }
+    catch (e) {
+        if (e instanceof ConfigError && !e.location.file)
+            throw new ConfigError(e.message, { ...e.location, file }, e.hint);
+        throw e;
+    }
+}
+
+// pyproject.toml → the project model: who the project is, its groups and extras as edges.
+// Poetry ([tool.poetry] dependencies, groups, dev-dependencies, extras), PEP 621 ([project]
+// dependencies, optional-dependencies), PEP 735 ([dependency-groups] with include-group) and
+// uv ([tool.uv] dev-dependencies, workspace, sources) all land in the same shape.
+const MAIN = 'main';
+/** Read `<dir>/pyproject.toml`. `display` is how to name the directory in messages. */
+function readProject(dir, display) {
+    const path = join(dir, 'pyproject.toml');
+    const file = display ? join(display, 'pyproject.toml') : relative(process.cwd(), path) || path;
+    const { text, data } = readTomlFile(path, file, ConfigError, 'run fast-build from the project directory or pass --project DIR');
+    return projectFromToml(dir, file, text, data);
+}
+function projectFromToml(dir, file, text, data) {
+    const r = new TomlReader(file, ConfigError);
+    const project = r.optTable(data['project'], 'project');
+    const tool = r.optTable(data['tool'], 'tool');
+    const poetry = tool ? r.optTable(tool['poetry'], 'tool.poetry') : undefined;
+    const uv = tool ? r.optTable(tool['uv'], 'tool.uv') : undefined;
+    const nameText = r.optString(project?.['name'], 'project.name') ?? r.optString(poetry?.['name'], 'tool.poetry.name');
+    const groups = new Map();
+    const extras = new Map();
+    // --- main dependencies -------------------------------------------------------------------
+    const poetryDeps = poetry?.['dependencies'] !== undefined
+        ? readPoetryDependencyTable(r, poetry['dependencies'], 'tool.poetry.dependencies')
+        : [];
+    const pep621Deps = project?.['dependencies'] !== undefined
+        ? readRequirementList(r, project['dependencies'], 'project.dependencies')
+        : null;
+    let main;
+    if (pep621Deps) {
+        // Poetry 2: [project] is the truth; [tool.poetry.dependencies] only adds sources and the like.
+        const enrich = new Map(poetryDeps.map((d) => [d.edge.name, d.edge]));
+        main = pep621Deps.map((e) => {
+            const extra = enrich.get(e.name);
+            return extra ? { ...e, sourceName: extra.sourceName, direct: e.direct ?? extra.direct } : e;
+        });
+    }
+    else {
+        main = poetryDeps.filter((d) => !d.optional).map((d) => d.edge);
+    }
+    groups.set(MAIN, main);
+    // --- extras ---------------------------------------------------------------------------------
+    const optional = r.optTable(project?.['optional-dependencies'], 'project.optional-dependencies');
+    if (optional) {
+        for (const [extra, list] of Object.entries(optional)) {
+            extras.set(normalizeGroup(extra), readRequirementList(r, list, `project.optional-dependencies.${extra}`));
+        }
+    }
+    const poetryExtras = r.optTable(poetry?.['extras'], 'tool.poetry.extras');
+    if (poetryExtras && !optional) {
+        for (const [extra, names] of Object.entries(poetryExtras)) {
+            const keyPath = `tool.poetry.extras.${extra}`;
+            const edges = [];
+            for (const [i, n] of r.strings(names, keyPath).entries()) {
+                const name = normalizeName$1(n.replace(/\[.*$/, ''));
+                // Usually optional dependencies; Poetry also accepts naming a required one.
+                const found = poetryDeps.filter((d) => d.edge.name === name);
+                if (found.length === 0) {
+                    r.fail(`${keyPath}[${i}]`, `extra ${JSON.stringify(extra)} names ${JSON.stringify(n)}, which is not a dependency`, `declare it in [tool.poetry.dependencies] with optional = true`);
+                }
+                edges.push(...found.map((d) => d.edge));
+            }
+            extras.set(normalizeGroup(extra), edges);
+        }
+    }
+    // --- groups -----------------------------------------------------------------------------------
+    const addGroup = (name, edges) => {
+        const g = normalizeGroup(name);
+        groups.set(g, [...(groups.get(g) ?? []), ...edges]);
+    };
+    if (poetry?.['dev-dependencies'] !== undefined) {
+        addGroup('dev', readPoetryDependencyTable(r, poetry['dev-dependencies'], 'tool.poetry.dev-dependencies').map((d) => d.edge));
+    }
+    const poetryGroups = r.optTable(poetry?.['group'], 'tool.poetry.group');
+    if (poetryGroups) {
+        for (const [g, body] of Object.entries(poetryGroups)) {
+            const t = r.table(body, `tool.poetry.group.${g}`);
+            addGroup(g, readPoetryDependencyTable(r, t['dependencies'] ?? {}, `tool.poetry.group.${g}.dependencies`).map((d) => d.edge));
+        }
+    }
+    const depGroups = r.optTable(data['dependency-groups'], 'dependency-groups');
+    if (depGroups) {
+        for (const [g, edges] of resolveDependencyGroups(r, depGroups))
+            addGroup(g, edges);
+    }
+    if (uv?.['dev-dependencies'] !== undefined) {
+        addGroup('dev', readRequirementList(r, uv['dev-dependencies'], 'tool.uv.dev-dependencies'));
+    }
+    const sources = (poetry?.['source'] !== undefined ? r.tables(poetry['source'], 'tool.poetry.source') : []).map((s, i) => ({
+        name: r.string(s['name'], `tool.poetry.source[${i}].name`),
+        url: r.optString(s['url'], `tool.poetry.source[${i}].url`) ?? null,
+        priority: r.optString(s['priority'], `tool.poetry.source[${i}].priority`) ?? null
+    }));
+    const ws = uv ? r.optTable(uv['workspace'], 'tool.uv.workspace') : undefined;
+    const pep621Python = r.optString(project?.['requires-python'], 'project.requires-python');
+    const poetryPython = isTable(poetry?.['dependencies']) ? pythonOfPoetry(r, poetry['dependencies']) : null;
+    const requiresPython = pep621Python ?? poetryPython;
+    const pythonConstraint = pep621Python
+        ? pep440Matcher(pep621Python)
+        : poetryPython
+            ? poetryMatcher(poetryPython)
+            : null;
+    const uvSourced = new Set();
+    for (const [n, src] of Object.entries(r.optTable(uv?.['sources'], 'tool.uv.sources') ?? {})) {
+        const entries = Array.isArray(src) ? src : [src];
+        if (entries.some((e) => isTable(e) && ['path', 'git', 'url', 'workspace', 'editable'].some((k) => k in e)))
+            uvSourced.add(normalizeName$1(n));
+    }
+    return {
+        dir,
+        file,
+        text,
+        data,
+        name: nameText ? normalizeName$1(nameText) : null,
+        requiresPython,
+        pythonConstraint,
+        uvSourced,
+        groups,
+        extras,
+        usesPoetry: poetry !== undefined && (poetry['dependencies'] !== undefined || poetry['group'] !== undefined),
+        poetrySources: sources,
+        uvWorkspace: ws
+            ? {
+                members: r.optStrings(ws['members'], 'tool.uv.workspace.members') ?? [],
+                exclude: r.optStrings(ws['exclude'], 'tool.uv.workspace.exclude') ?? []
+            }
+            : null,
+        config: readConfig(data, file)
+    };
+}
+function pythonOfPoetry(r, deps) {
+    const p = deps['python'];
+    if (p === undefined)
+        return null;
+    return r.string(p, 'tool.poetry.dependencies.python');
+}
+/** PEP 508 strings → edges. */
+function readRequirementList(r, list, keyPath) {
+    return r.strings(list, keyPath).map((text, i) => requirementEdge(text, r.file, `${keyPath}[${i}]`));
+}
+function requirementEdge(text, file, keyPath) {
+    const req = parseRequirement(text, { file, keyPath });
+    return {
+        name: req.name,
+        extras: req.extras,
+        marker: req.marker,
+        version: pep440Matcher(req.specifier),
+        pinVersion: null,
+        pinSource: null,
+        sourceName: null,
+        direct: req.url ? directFromUrl(req.url) : null
+    };
+}
+/**
+ * `git+https://host/repo.git@rev#subdirectory=x`, `https://…/x.whl`, `file:///…` → a direct
+ * reference, its URL without userinfo (as the lock model keeps the package's, which it is matched to).
+ */
+function directFromUrl(written) {
+    const url = written.startsWith('file:') ? written : withoutUserinfo(written);
+    if (url.startsWith('git+')) {
+        const [base, fragment] = url.slice(4).split('#', 2);
+        const sub = fragment ? (/(?:^|&)subdirectory=([^&]+)/.exec(fragment)?.[1] ?? null) : null;
+        return { kind: 'git', url: stripGitRev(base), subdirectory: sub };
+    }
+    if (url.startsWith('file:'))
+        return { kind: 'path', path: decodeURIComponent(url.replace(/^file:(\/\/)?/, '')) };
+    return { kind: 'url', url };
+}
+/** `https://host/repo.git@v1.2` → `https://host/repo.git` (the rev is in the lock's commit). */
+function stripGitRev(url) {
+    const at = url.lastIndexOf('@');
+    const slash = url.lastIndexOf('/');
+    // An @ after the last slash is a revision; one before it is user@host.
+    return at > slash ? url.slice(0, at) : url;
+}
+/** [tool.poetry.dependencies]-style table → edges (one per constraint; lists give several). */
+function readPoetryDependencyTable(r, value, keyPath) {
+    const table = r.table(value, keyPath);
+    const out = [];
+    for (const [rawName, spec] of Object.entries(table)) {
+        if (rawName.toLowerCase() === 'python')
+            continue;
+        const name = normalizeName$1(rawName);
+        const specs = Array.isArray(spec) ? spec : [spec];
+        specs.forEach((s, i) => {
+            const kp = Array.isArray(spec) ? `${keyPath}.${rawName}[${i}]` : `${keyPath}.${rawName}`;
+            out.push(poetryDependency(r, name, s, kp));
+        });
+    }
+    return out;
+}
+function poetryDependency(r, name, spec, keyPath) {
+    if (typeof spec === 'string') {
+        return { edge: edge(name, [], null, poetryMatcher(spec)), optional: false };
+    }
+    const t = r.table(spec, keyPath);
+    const markerParts = [];
+    const markers = r.optString(t['markers'], `${keyPath}.markers`);
+    if (markers)
+        markerParts.push(markers);
+    const python = r.optString(t['python'], `${keyPath}.python`);
+    if (python) {
+        const m = pythonConstraintMarker(python);
+        if (m)
+            markerParts.push(m);
+    }
+    const platform = r.optString(t['platform'], `${keyPath}.platform`);
+    if (platform)
+        markerParts.push(`sys_platform == ${JSON.stringify(platform)}`);
+    const marker = markerParts.length === 0
+        ? null
+        : parseMarker(markerParts.map((m) => (markerParts.length > 1 ? `(${m})` : m)).join(' and '), {
+            file: r.file,
+            keyPath
+        });
+    let direct = null;
+    const git = r.optString(t['git'], `${keyPath}.git`);
+    const path = r.optString(t['path'], `${keyPath}.path`);
+    const url = r.optString(t['url'], `${keyPath}.url`);
+    if (git)
+        direct = {
+            kind: 'git',
+            url: withoutUserinfo(git),
+            subdirectory: r.optString(t['subdirectory'], `${keyPath}.subdirectory`) ?? null
+        };
+    else if (path)
+        direct = { kind: 'path', path };
+    else if (url)
+        direct = { kind: 'url', url: withoutUserinfo(url) };
+    const e = {
+        ...edge(name, (r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup), marker, poetryMatcher(r.optString(t['version'], `${keyPath}.version`) ?? '*')),
+        sourceName: r.optString(t['source'], `${keyPath}.source`) ?? null,
+        direct
+    };
+    return { edge: e, optional: r.optBool(t['optional'], `${keyPath}.optional`) ?? false };
+}
+function edge(name, extras, marker, version) {
+    return { name, extras, marker, version, pinVersion: null, pinSource: null, sourceName: null, direct: null };
+}
+/**
+ * Poetry's `python = "^3.8"` on a dependency → a marker string. Versions with two components
+ * compare `python_version`; longer ones `python_full_version`, as Poetry itself writes them.
+ */
+function pythonConstraintMarker(constraint) {
+    const alternatives = poetryToPep440(constraint);
+    if (alternatives === null || alternatives.some((a) => a.length === 0))
+        return null;
+    const parts = alternatives.map((clauses) => clauses
+        .map((clause) => {
+        const [, op = '==', version = ''] = /^(===|==|!=|~=|>=|<=|>|<)?(.*)$/.exec(clause) ?? [];
+        const variable = version.split('.').length <= 2 && !version.includes('*') ? 'python_version' : 'python_full_version';
+        return `${variable} ${op} ${JSON.stringify(version)}`;
+    })
+        .join(' and '));
+    return parts.length === 1 ? parts[0] : parts.map((a) => `(${a})`).join(' or ');
+}
+/** PEP 735: resolve `{include-group = "…"}` entries, refusing cycles and unknown groups. */
+function resolveDependencyGroups(r, groups) {
+    const byNormalized = new Map();
+    for (const g of Object.keys(groups)) {
+        const n = normalizeGroup(g);
+        if (byNormalized.has(n))
+            r.fail(`dependency-groups.${g}`, `group ${JSON.stringify(g)} is declared twice (as ${JSON.stringify(byNormalized.get(n))})`);
+        byNormalized.set(n, g);
+    }
+    const done = new Map();
+    const visit = (g, stack) => {
+        const cached = done.get(g);
+        if (cached)
+            return cached;
+        if (stack.includes(g)) {
+            r.fail(`dependency-groups.${g}`, `include-group cycle: ${[...stack, g].join(' → ')}`, 'remove one of the include-group entries');
+        }
+        const keyPath = `dependency-groups.${g}`;
+        const edges = [];
+        for (const [i, item] of r.array(groups[g], keyPath).entries()) {
+            if (typeof item === 'string') {
+                edges.push(requirementEdge(item, r.file, `${keyPath}[${i}]`));
+            }
+            else {
+                const t = r.table(item, `${keyPath}[${i}]`);
+                const inc = r.string(t['include-group'], `${keyPath}[${i}].include-group`);
+                const target = byNormalized.get(normalizeGroup(inc));
+                if (!target) {
+                    r.fail(`${keyPath}[${i}].include-group`, `unknown group ${JSON.stringify(inc)}`, `groups are: ${[...byNormalized.values()].join(', ')}`);
+                }
+                edges.push(...visit(target, [...stack, g]));
+            }
+        }
+        done.set(g, edges);
+        return edges;
+    };
+    const out = new Map();
+    for (const g of Object.keys(groups))
+        out.set(g, visit(g, []));
+    return out;
+}
+
+// Line numbers of `[[package]]` entries, for annotations and error locations. TOML parsers do
+// not keep positions, and entries appear in file order, so one scan of the text suffices.
+/** 1-based line of each `[[<table>]]` header, in file order. */
+function arrayTableLines(text, table = 'package') {
+    const lines = [];
+    const header = `[[${table}]]`;
+    let line = 1;
+    let start = 0;
+    for (;;) {
+        const nl = text.indexOf('\n', start);
+        const end = nl === -1 ? text.length : nl;
+        // Cheap check before trimming: most lines do not start with '['.
+        if (text.charCodeAt(start) === 91 /* [ */ ||
+            text.charCodeAt(start) === 32 ||
+            text.charCodeAt(start) === 9) {
+            if (text.slice(start, end).trim() === header)
+                lines.push(line);
+        }
+        if (nl === -1)
+            break;
+        start = nl + 1;
+        line++;
+    }
+    return lines;
+}
+
+// uv.lock (version 1, revisions 1–3) → the common lock model, plus uv's freshness check:
+// the workspace members and each member's requirements must agree with [manifest] and
+// [package.metadata].
+const MAX_REVISION = 3;
+function readUvLock(text, data, file, project, opts = {}) {
+    const r = new TomlReader(file, LockError);
+    const notes = [];
+    const version = data['version'];
+    if (version !== 1) {
+        r.fail('version', `unknown uv.lock version ${typeof version === 'number' || typeof version === 'string' ? JSON.stringify(version) : describeType(version)} (fast-build reads version 1)`, typeof version === 'number' && version > 1
+            ? 'upgrade fast-build, or lock with a uv release that writes version 1'
+            : 'regenerate the lock with `uv lock`');
+    }
+    const rev = data['revision'];
+    if (rev !== undefined && !(typeof rev === 'number' && Number.isInteger(rev) && rev >= 1))
+        r.fail('revision', `expected a revision number, found ${describeType(rev)}`, 'regenerate the lock with `uv lock`');
+    const revision = typeof rev === 'number' ? rev : 1;
+    if (revision > MAX_REVISION) {
+        notes.push(`${file}: revision ${revision} is newer than the revisions fast-build was tested with (up to ${MAX_REVISION}); reading it as revision ${MAX_REVISION}`);
+    }
+    const lines = arrayTableLines(text);
+    const metadata = new Map();
+    const packages = r
+        .tables(data['package'] ?? [], 'package')
+        .map((p, i) => readPackage$2(r, p, i, lines[i] ?? 0, metadata));
+    const byName = indexByName(packages);
+    const manifest = r.optTable(data['manifest'], 'manifest');
+    const memberNames = (r.optStrings(manifest?.['members'], 'manifest.members') ?? []).map(normalizeName$1);
+    const roots = uvRoots(r, project, packages, memberNames);
+    if (opts.checkFreshness !== false)
+        checkFreshness(r, project, packages, metadata, memberNames, roots);
+    return {
+        path: file,
+        format: 'uv',
+        version: `${version}.${revision}`,
+        packages,
+        byName,
+        requiresPython: r.optString(data['requires-python'], 'requires-python') ?? null,
+        selection: 'graph',
+        roots,
+        conflictNames: conflictNames(r, data['conflicts'], text),
+        declared: null,
+        notes
+    };
+}
+function readPackage$2(r, p, i, line, metadata) {
+    const at = `package[${i}]`;
+    const displayName = r.string(p['name'], `${at}.name`);
+    const name = normalizeName$1(displayName);
+    const version = r.optString(p['version'], `${at}.version`) ?? null;
+    const sourceTable = r.table(p['source'] ??
+        r.fail(`${at}.source`, `package ${displayName} has no source`, 'regenerate the lock with `uv lock`', line), `${at}.source`);
+    const source = readSource$1(r, sourceTable, `${at}.source`);
+    const ref = sourceKey(r, sourceTable, `${at}.source`);
+    const files = () => {
+        const out = [];
+        const sdist = r.optTable(p['sdist'], `${at}.sdist`);
+        if (sdist)
+            out.push(readFile$1(r, sdist, `${at}.sdist`, displayName, version, 'sdist'));
+        for (const [j, w] of (p['wheels'] === undefined ? [] : r.tables(p['wheels'], `${at}.wheels`)).entries()) {
+            out.push(readFile$1(r, w, `${at}.wheels[${j}]`, displayName, version, 'wheel'));
+        }
+        return out;
+    };
+    const edges = (v, kp) => v === undefined ? [] : r.tables(v, kp).map((e, j) => readEdge(r, e, `${kp}[${j}]`));
+    const groupTable = (v, kp) => {
+        const m = new Map();
+        for (const [k, list] of Object.entries(r.optTable(v, kp) ?? {}))
+            m.set(normalizeGroup(k), edges(list, `${kp}.${k}`));
+        return m;
+    };
+    const pkg = lazyProperty({
+        id: version === null ? `${name} (${ref})` : `${name}==${version} (${ref})`,
+        name,
+        version,
+        source,
+        sourceRef: ref,
+        dependencies: edges(p['dependencies'], `${at}.dependencies`),
+        extras: groupTable(p['optional-dependencies'], `${at}.optional-dependencies`),
+        groups: groupTable(p['dev-dependencies'], `${at}.dev-dependencies`),
+        recorded: null,
+        line
+    }, 'files', files);
+    const meta = r.optTable(p['metadata'], `${at}.metadata`);
+    if (meta && source.kind === 'directory')
+        metadata.set(pkg, readMetadata(r, meta, `${at}.metadata`));
+    return pkg;
+}
+function readMetadata(r, meta, at) {
+    const requirements = new Map();
+    const add = (section, t, kp) => {
+        const extras = t['extras'] === undefined ? [] : r.strings(t['extras'], `${kp}.extras`);
+        const marker = typeof t['marker'] === 'string' ? t['marker'] : '';
+        // Optional dependencies are folded into requires-dist with an `extra == '…'` marker.
+        const extra = /extra\s*==\s*['"]([^'"]+)['"]/.exec(marker)?.[1];
+        const direct = ['path', 'git', 'url', 'editable', 'directory', 'workspace'].some((k) => k in t);
+        const spec = !direct && typeof t['specifier'] === 'string' ? t['specifier'] : '';
+        const key = requirementKey(r.string(t['name'], `${kp}.name`), extras, spec);
+        const where = section === 'main' && extra ? `extra:${normalizeGroup(extra)}` : section;
+        // Appended in place: copying the list for every entry made reading quadratic.
+        const list = requirements.get(where);
+        if (list)
+            list.push(key);
+        else
+            requirements.set(where, [key]);
+    };
+    const dist = meta['requires-dist'] === undefined ? [] : r.tables(meta['requires-dist'], `${at}.requires-dist`);
+    for (const [i, t] of dist.entries())
+        add('main', t, `${at}.requires-dist[${i}]`);
+    for (const [g, list] of Object.entries(r.optTable(meta['requires-dev'], `${at}.requires-dev`) ?? {})) {
+        for (const [i, t] of r.tables(list, `${at}.requires-dev.${g}`).entries())
+            add(`group:${normalizeGroup(g)}`, t, `${at}.requires-dev.${g}[${i}]`);
+    }
+    return { requirements };
+}
+/**
+ * uv's encoding of a declared conflict item as a marker extra: `extra-<len>-<package>-<extra>`,
+ * `group-<len>-<package>-<group>`, or `project-<len>-<package>` (len is the package name's length).
+ */
+function conflictName(pkg, item) {
+    const p = normalizeName$1(pkg);
+    if (item.extra !== undefined)
+        return `extra-${p.length}-${p}-${normalizeGroup(item.extra)}`;
+    if (item.group !== undefined)
+        return `group-${p.length}-${p}-${normalizeGroup(item.group)}`;
+    return `project-${p.length}-${p}`;
+}
+/**
+ * The lock's `conflicts`: the encoded names (what `Lock.conflictNames` promises) plus the sets
+ * themselves, which the planner needs to refuse a selection that turns on two items of one set.
+ * A Set subclass so that the common lock model keeps its shape; `declaredConflicts` reads it back.
+ */
+class DeclaredConflicts extends Set {
+    sets;
+    line;
+    constructor(sets, 
+    /** 1-based line of `conflicts =` in the lock (0 when unknown). */
+    line) {
+        super(sets.flatMap((s) => s.map((i) => i.encoded)));
+        this.sets = sets;
+        this.line = line;
+    }
+}
+/** The declared conflict sets of a uv lock (none for other formats or a lock without them). */
+function declaredConflicts(lock) {
+    return lock.conflictNames instanceof DeclaredConflicts && lock.conflictNames.sets.length > 0
+        ? lock.conflictNames
+        : null;
+}
+/** `pydantic-ai-slim[mcp-tasks]`, `group dev of pydantic-ai`, `project foo`: as a user reads it. */
+function describeConflictItem(item) {
+    switch (item.kind) {
+        case 'extra':
+            return `${item.package}[${item.name}]`;
+        case 'group':
+            return `group ${item.name} of ${item.package}`;
+        case 'project':
+            return `project ${item.package}`;
+    }
+}
+function conflictNames(r, value, text) {
+    const sets = [];
+    for (const [i, set] of (value === undefined ? [] : r.array(value, 'conflicts')).entries()) {
+        sets.push(r.tables(set, `conflicts[${i}]`).map((item, j) => {
+            const at = `conflicts[${i}][${j}]`;
+            const pkg = normalizeName$1(r.string(item['package'], `${at}.package`));
+            const extra = r.optString(item['extra'], `${at}.extra`);
+            const group = r.optString(item['group'], `${at}.group`);
+            const kind = extra !== undefined ? 'extra' : group !== undefined ? 'group' : 'project';
+            const name = extra ?? group;
+            return {
+                package: pkg,
+                kind,
+                name: name === undefined ? null : normalizeGroup(name),
+                encoded: conflictName(pkg, {
+                    ...(extra !== undefined ? { extra } : {}),
+                    ...(group !== undefined ? { group } : {})
+                })
+            };
+        }));
+    }
+    const at = sets.length > 0 ? /^conflicts\s*=/m.exec(text) : null;
+    const line = at ? text.slice(0, at.index).split('\n').length : 0;
+    return new DeclaredConflicts(sets, line);
+}
+const SOURCE_KINDS = ['registry', 'git', 'url', 'path', 'directory', 'editable', 'virtual'];
+/**
+ * A stable text for a `source = {…}` table, used to match edges that pin a source: its kind (the
+ * key that says it, wherever it stands in the table) and that key's value. It enters package ids,
+ * which messages print: URLs lose their userinfo (see keepUserinfo).
+ */
+function sourceKey(r, t, at) {
+    const kind = SOURCE_KINDS.find((k) => t[k] !== undefined) ?? Object.keys(t)[0];
+    return kind === undefined ? '' : `${kind}+${withoutUserinfo(r.string(t[kind], `${at}.${kind}`))}`;
+}
+function readSource$1(r, t, at) {
+    const str = (k) => r.string(t[k], `${at}.${k}`);
+    if (t['registry'] !== undefined)
+        return { kind: 'registry', url: keepUserinfo(str('registry')).replace(/\/+$/, ''), name: null };
+    if (t['git'] !== undefined)
+        return parseGitSource(str('git'));
+    if (t['url'] !== undefined)
+        return {
+            kind: 'url',
+            url: keepUserinfo(str('url')),
+            subdirectory: r.optString(t['subdirectory'], `${at}.subdirectory`) ?? null
+        };
+    if (t['path'] !== undefined)
+        return { kind: 'file', path: str('path') };
+    if (t['directory'] !== undefined)
+        return { kind: 'directory', path: str('directory'), editable: false, virtual: false };
+    if (t['editable'] !== undefined)
+        return { kind: 'directory', path: str('editable'), editable: true, virtual: false };
+    if (t['virtual'] !== undefined)
+        return { kind: 'directory', path: str('virtual'), editable: false, virtual: true };
+    return r.fail(at, `unknown source ${JSON.stringify(Object.keys(t))}`, 'fast-build reads registry, git, url, path, directory, editable and virtual sources');
+}
+/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` → git source (its URL without userinfo). */
+function parseGitSource(text) {
+    const hash = text.indexOf('#');
+    const commit = hash === -1 ? null : text.slice(hash + 1);
+    const noFragment = hash === -1 ? text : text.slice(0, hash);
+    const q = noFragment.indexOf('?');
+    const url = keepUserinfo(q === -1 ? noFragment : noFragment.slice(0, q));
+    const params = new URLSearchParams(q === -1 ? '' : noFragment.slice(q + 1));
+    return {
+        kind: 'git',
+        url,
+        commit,
+        requested: params.get('rev') ?? params.get('tag') ?? params.get('branch'),
+        subdirectory: params.get('subdirectory')
+    };
+}
+function readFile$1(r, t, at, pkg, version, kind) {
+    const rawUrl = r.optString(t['url'], `${at}.url`);
+    const url = rawUrl === undefined ? null : keepUserinfo(rawUrl);
+    const path = r.optString(t['path'], `${at}.path`) ?? null;
+    const name = r.optString(t['filename'], `${at}.filename`) ??
+        (url
+            ? fileNameFromUrl(url)
+            : path
+                ? fileNameFromUrl(path)
+                : `${pkg}-${version ?? '0'}.${kind === 'wheel' ? 'whl' : 'tar.gz'}`);
+    const hash = r.optString(t['hash'], `${at}.hash`);
+    const size = t['size'];
+    return {
+        name,
+        url,
+        path,
+        hashes: (hash && parseHashString(hash)) || {},
+        size: typeof size === 'number' ? size : typeof size === 'bigint' ? Number(size) : null,
+        kind: fileKind(name) === 'other' ? kind : fileKind(name)
+    };
+}
+function readEdge(r, t, at) {
+    const marker = r.optString(t['marker'], `${at}.marker`);
+    const extra = t['extra'];
+    const src = r.optTable(t['source'], `${at}.source`);
+    return lazyMarker({
+        name: normalizeName$1(r.string(t['name'], `${at}.name`)),
+        extras: (extra === undefined ? [] : r.strings(extra, `${at}.extra`)).map(normalizeGroup),
+        version: null,
+        pinVersion: r.optString(t['version'], `${at}.version`) ?? null,
+        pinSource: src ? sourceKey(r, src, `${at}.source`) : null,
+        sourceName: null,
+        direct: null
+    }, marker, { file: r.file, keyPath: `${at}.marker` });
+}
+/**
+ * Where the walk starts: the project in --project DIR when it is a package in the lock, else
+ * (a virtual workspace root with no [project]) every workspace member.
+ */
+function uvRoots(r, project, packages, members) {
+    const local = (n) => packages.find((p) => p.name === n && p.source.kind === 'directory');
+    const names = project.name && local(project.name) ? [project.name] : members;
+    if (names.length === 0) {
+        r.fail('package', project.name
+            ? `the project ${JSON.stringify(project.name)} from ${project.file} is not in the lock`
+            : `${project.file} has no [project] name and the lock lists no workspace members`, 'run `uv lock` in the project directory');
+    }
+    return names.map((n) => {
+        const pkg = local(n) ??
+            r.fail('manifest.members', `workspace member ${JSON.stringify(n)} has no package entry`, 'run `uv lock`');
+        const meta = pkg; // group and extra names: the lock's own tables
+        return {
+            name: n,
+            package: pkg,
+            groupNames: [MAIN, ...meta.groups.keys()],
+            extraNames: [...meta.extras.keys()]
+        };
+    });
+}
+/** Workspace members from [tool.uv.workspace]: the root (if it has a [project]) plus matching dirs. */
+function workspaceMembers(project) {
+    const out = [];
+    if (project.name)
+        out.push({ name: project.name, dir: project.dir, project });
+    const ws = project.uvWorkspace;
+    if (!ws)
+        return out;
+    const excluded = new Set(ws.exclude.flatMap((g) => expandGlob(project.dir, g)));
+    for (const pattern of ws.members) {
+        for (const dir of expandGlob(project.dir, pattern)) {
+            if (excluded.has(dir) || !existsSync(join(dir, 'pyproject.toml')))
+                continue;
+            const member = readProject(dir, relative(process.cwd(), dir) || '.');
+            if (member.name && !out.some((m) => m.name === member.name))
+                out.push({ name: member.name, dir, project: member });
+        }
+    }
+    return out;
+}
+/** Directory globs as uv takes them (`packages/*`, `libs/**`): `*` matches one path segment. */
+function expandGlob(root, pattern) {
+    const segments = pattern.split('/').filter((s) => s !== '' && s !== '.');
+    let dirs = [resolve(root)];
+    for (const seg of segments) {
+        const next = [];
+        for (const d of dirs) {
+            if (seg === '**') {
+                next.push(d, ...walkDirs(d));
+            }
+            else if (/[*?[]/.test(seg)) {
+                const re = new RegExp(`^${seg
+                    .replace(/[.+^${}()|\\]/g, '\\$&')
+                    .replace(/\*/g, '[^/]*')
+                    .replace(/\?/g, '[^/]')}$`);
+                for (const e of safeReaddir(d))
+                    if (re.test(e) && isDir(join(d, e)))
+                        next.push(join(d, e));
+            }
+            else if (seg === '..') {
+                next.push(resolve(d, '..'));
+            }
+            else if (isDir(join(d, seg))) {
+                next.push(join(d, seg));
+            }
+        }
+        dirs = next;
+    }
+    return dirs;
+}
+function walkDirs(d) {
+    const out = [];
+    for (const e of safeReaddir(d)) {
+        if (e.startsWith('.'))
+            continue;
+        const p = join(d, e);
+        if (isDir(p))
+            out.push(p, ...walkDirs(p));
+    }
+    return out;
+}
+function safeReaddir(d) {
+    try {
+        return readdirSync(d).sort();
+    }
+    catch {
+        return [];
+    }
+}
+function isDir(p) {
+    try {
+        return statSync(p).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+function checkFreshness(r, project, packages, metadata, manifestMembers, roots) {
+    const stale = (message, keyPath) => r.fail(keyPath, `lock is stale: ${message}`, 'run `uv lock` and commit the result');
+    const onDisk = workspaceMembers(project);
+    if (manifestMembers.length > 0 || project.uvWorkspace) {
+        const lockSet = [...new Set(manifestMembers)].sort();
+        const diskSet = [...new Set(onDisk.map((m) => m.name))].sort();
+        const missing = diskSet.filter((n) => !lockSet.includes(n));
+        const extra = lockSet.filter((n) => !diskSet.includes(n));
+        // A workspace whose root has no members besides itself writes no [manifest].
+        if ((missing.length > 0 && !(lockSet.length === 0 && diskSet.length <= 1)) || extra.length > 0) {
+            stale(`workspace members differ from ${project.file}` +
+                (missing.length ? `; not in the lock: ${missing.join(', ')}` : '') +
+                (extra.length ? `; in the lock but not in the workspace: ${extra.join(', ')}` : ''), 'manifest.members');
+        }
+    }
+    const members = onDisk.length > 0 ? onDisk : roots.map((x) => ({ name: x.name, dir: project.dir, project }));
+    for (const m of members) {
+        const pkg = packages.find((p) => p.name === m.name && p.source.kind === 'directory');
+        if (!pkg)
+            return stale(`${m.name} (from ${m.project.file}) has no entry in the lock`, 'package');
+        const meta = metadata.get(pkg);
+        const sourced = new Set([...project.uvSourced, ...m.project.uvSourced]);
+        if (meta)
+            compareRequirements(m.project, pkg, meta, sourced, stale);
+    }
+}
+function requirementKey(name, extras, specifier) {
+    const spec = specifier.replace(/\s+/g, '').split(',').filter(Boolean).sort().join(',');
+    const ex = [...extras].map(normalizeGroup).sort().join(',');
+    return `${normalizeName$1(name)}${ex ? `[${ex}]` : ''}${spec}`;
+}
+/** uv drops the specifier of a requirement that [tool.uv.sources] points at a path, git or url. */
+function edgeKeys(edges, sourced) {
+    return edges
+        .map((e) => requirementKey(e.name, e.extras, sourced.has(e.name) ? '' : (e.version?.text ?? '')))
+        .sort();
+}
+/**
+ * The member's declared requirements (main, each extra, each group) against what uv recorded.
+ * Names, extras and specifiers are compared; markers are not, because uv rewrites them.
+ * Sections pyproject declares dynamically (`dynamic = ["dependencies"]`) are skipped.
+ */
+function compareRequirements(member, pkg, meta, sourced, stale) {
+    const project = isTable(member.data['project']) ? member.data['project'] : null;
+    const dynamic = project && Array.isArray(project['dynamic']) ? project['dynamic'] : [];
+    const sections = [];
+    if (project && !dynamic.includes('dependencies'))
+        sections.push(['main', member.groups.get(MAIN) ?? []]);
+    if (project && !dynamic.includes('optional-dependencies')) {
+        for (const [extra, edges] of member.extras)
+            sections.push([`extra:${extra}`, edges]);
+    }
+    for (const [g, edges] of member.groups)
+        if (g !== MAIN)
+            sections.push([`group:${g}`, edges]);
+    const declared = new Set(sections.map(([k]) => k));
+    // Sections only the lock has (a group removed from pyproject) are stale too.
+    for (const k of meta.requirements.keys()) {
+        const dynamicSection = (k === 'main' && dynamic.includes('dependencies')) ||
+            (k.startsWith('extra:') && dynamic.includes('optional-dependencies'));
+        if (!declared.has(k) && !dynamicSection)
+            sections.push([k, []]);
+    }
+    for (const [section, edges] of sections) {
+        const ours = edgeKeys(edges, sourced);
+        const theirs = [...(meta.requirements.get(section) ?? [])].sort();
+        // Set look-ups, not Array.includes: a section may list tens of thousands of requirements.
+        const ourSet = new Set(ours);
+        const theirSet = new Set(theirs);
+        const added = ours.filter((k) => !theirSet.has(k));
+        const removed = theirs.filter((k) => !ourSet.has(k));
+        if (added.length || removed.length) {
+            const what = section === 'main' ? 'dependencies' : section.replace(':', ' ');
+            stale(`${what} of ${pkg.name} in ${member.file} differ from the lock` +
+                (added.length ? `; only in pyproject: ${added.join(' ')}` : '') +
+                (removed.length ? `; only in the lock: ${removed.join(' ')}` : ''), `package.metadata (${pkg.name}, line ${pkg.line})`);
+        }
+    }
+}
+
+const EMPTY = new Set();
+/** Whether a marker's value can change with the active extras or groups. */
+const readsSets = new WeakMap();
+function dependsOnSelection(shared) {
+    let v = readsSets.get(shared);
+    if (v === undefined) {
+        const vars = markerVariables(shared);
+        v = vars.has('extra') || vars.has('extras') || vars.has('dependency_groups');
+        readsSets.set(shared, v);
+    }
+    return v;
+}
+class TargetContext {
+    target;
+    env;
+    fixed = new Map();
+    envs = new WeakMap();
+    files = new Map();
+    constructor(target) {
+        this.target = target;
+        this.env = targetEnvironment(target);
+    }
+    /** The marker's value for this target with `extras` active (names already normalized). */
+    evaluate(m, extras = EMPTY, groups = EMPTY) {
+        // Results are kept by the shared marker (one per marker text), not by the located copy each
+        // edge holds; evaluating the copy is what puts the lock's file and key path on an error.
+        const shared = sharedMarker(m);
+        if (!dependsOnSelection(shared)) {
+            let v = this.fixed.get(shared);
+            if (v === undefined) {
+                v = evaluateMarker(m, this.env);
+                this.fixed.set(shared, v);
+            }
+            return v;
+        }
+        return evaluateMarker(m, groups.size === 0 ? this.envWith(extras) : { ...this.env, extras, dependency_groups: groups });
+    }
+    envWith(extras) {
+        let env = this.envs.get(extras);
+        if (!env) {
+            env = { ...this.env, extras };
+            this.envs.set(extras, env);
+        }
+        return env;
+    }
+    /**
+     * The files a package installs from here: the wheel an installer would pick, or, when no wheel
+     * fits, the sdists (empty when neither exists).
+     */
+    installFiles(pkg) {
+        let f = this.files.get(pkg);
+        if (!f) {
+            const wheel = chooseWheel(pkg.files, this.target);
+            f = wheel ? [wheel.file] : pkg.files.filter((x) => x.kind === 'sdist');
+            this.files.set(pkg, f);
+        }
+        return f;
+    }
+}
+
+// The exact set of packages a selection installs on one target: walk the lock's graph from the
+// roots through the selected groups and extras (Poetry, uv), or keep what the recorded markers
+// select (pylock). Pure: lock + selection + target in, closure out.
+const MAIN_GROUP = 'main';
+/**
+ * `context` carries per-target memos; pass the same one for every variant of a plan (it is
+ * created from `target` when omitted).
+ */
+function computeClosure(lock, selection, target, context) {
+    const ctx = context ?? new TargetContext(target);
+    return lock.selection === 'markers'
+        ? selectByMarkers(lock, selection, ctx)
+        : walkGraph(lock, selection, ctx);
+}
+function walkGraph(lock, selection, ctx) {
+    const roots = selectRoots(lock, selection);
+    const state = lock.format === 'uv' ? walkUv(lock, roots, selection, ctx) : walkPoetry(lock, roots, selection, ctx);
+    return toClosure(state, roots);
+}
+/** The selected extras that a root declares. */
+function rootExtras(root, selection) {
+    return selection.extras.filter((e) => root.extraNames.includes(e));
+}
+/**
+ * Poetry: markers on a package's edges see that package's own active extras (`extra == "x"`
+ * written by the depending package), so a package is walked again when an edge turns on more.
+ */
+function walkPoetry(lock, roots, selection, ctx) {
+    const state = { chosen: new Map(), extras: new Map(), requiredBy: new Map() };
+    const queue = [];
+    const rootPackages = new Set(roots.map((r) => r.package));
+    const activate = (pkg, extras, by) => {
+        let set = state.extras.get(pkg);
+        let changed = false;
+        if (!set) {
+            set = new Set();
+            state.extras.set(pkg, set);
+            state.requiredBy.set(pkg, by);
+            changed = true;
+        }
+        for (const e of extras) {
+            if (!set.has(e)) {
+                set.add(e);
+                changed = true;
+            }
+        }
+        if (changed)
+            queue.push(pkg);
+    };
+    const follow = (from, edges, active) => {
+        for (const edge of edges) {
+            if (edge.marker && !ctx.evaluate(edge.marker, active))
+                continue;
+            const to = resolveEdge(lock, from, edge, state, selection, ctx);
+            const existing = state.chosen.get(to.name);
+            if (existing && existing !== to)
+                throw conflict(lock, to, existing, from, state, ctx.target, selection);
+            state.chosen.set(to.name, to);
+            activate(to, edge.extras, from.name);
+        }
+    };
+    for (const root of roots) {
+        state.chosen.set(root.name, root.package);
+        activate(root.package, rootExtras(root, selection), root.name);
+    }
+    // Breadth first, so that what the project asks for directly decides among same-name packages
+    // before anything deeper does.
+    for (let i = 0; i < queue.length; i++) {
+        const pkg = queue[i];
+        const extras = state.extras.get(pkg);
+        const active = new Set(extras);
+        if (rootPackages.has(pkg)) {
+            if (selection.groups.includes(MAIN_GROUP))
+                follow(pkg, pkg.dependencies, active);
+            for (const g of selection.groups) {
+                const edges = pkg.groups.get(g);
+                if (edges)
+                    follow(pkg, edges, active);
+            }
+        }
+        else {
+            follow(pkg, pkg.dependencies, active);
+        }
+        for (const e of extras) {
+            const edges = pkg.extras.get(e);
+            if (edges)
+                follow(pkg, edges, active);
+        }
+    }
+    return state;
+}
+/**
+ * uv, as its installer reads a lock (uv-resolver `Installable::to_resolution`). Markers in a uv
+ * lock never name a package's own extras (those edges sit under `optional-dependencies`); the
+ * only `extra` they test are the encoded conflict items (`extra-16-pydantic-ai-slim-mcp-tasks`,
+ * `group-11-pydantic-ai-dev`, `project-3-foo`), which mean "this extra / group / project is on
+ * anywhere in the environment". So, when the lock declares conflicts:
+ * 1. the variant's extras and groups of each root are on from the start (its project too, when
+ *    it installs main); the roots' group edges are decided against just those;
+ * 2. a first breadth-first pass over (package, extra) collects every extra that edges turn on,
+ *    each edge judged with the extras it turns on itself added (`foo[x]` guarded by
+ *    `extra == 'extra-3-foo-x'` holds) — the set only grows;
+ * 3. two items of one declared conflict set both on is an error (uv refuses to install them);
+ * 4. a second pass judges every edge against that final set: this is the closure.
+ * Without declared conflicts the set stays empty and the second pass is the whole walk.
+ */
+function walkUv(lock, roots, selection, ctx) {
+    const declared = declaredConflicts(lock);
+    const prod = selection.groups.includes(MAIN_GROUP);
+    const active = new Set();
+    /** Encoded item → what turned it on, for the conflict message. */
+    const why = new Map();
+    const turnOn = (encoded, by) => {
+        if (active.has(encoded))
+            return;
+        active.add(encoded);
+        why.set(encoded, by);
+    };
+    const groupsOf = (root) => selection.groups.filter((g) => g !== MAIN_GROUP && root.package.groups.has(g));
+    if (declared) {
+        for (const root of roots) {
+            for (const e of rootExtras(root, selection))
+                turnOn(conflictName(root.name, { extra: e }), '');
+            for (const g of groupsOf(root))
+                turnOn(conflictName(root.name, { group: g }), '');
+            if (prod)
+                turnOn(conflictName(root.name, {}), '');
+        }
+    }
+    // uv decides the roots' group edges once, before any extra is collected from the graph.
+    const groupEdges = new Map();
+    for (const root of roots) {
+        groupEdges.set(root, groupsOf(root).flatMap((g) => root.package.groups.get(g).filter((edge) => !edge.marker || ctx.evaluate(edge.marker, active))));
+    }
+    const pass = (holds, strict) => traverseUv(lock, roots, selection, ctx, prod, groupEdges, holds, strict);
+    if (declared) {
+        pass((from, extra, edge) => {
+            const more = edge.extras
+                .map((e) => conflictName(edge.name, { extra: e }))
+                .filter((n) => !active.has(n));
+            const env = more.length === 0 ? active : new Set([...active, ...more]);
+            if (edge.marker && !ctx.evaluate(edge.marker, env))
+                return false;
+            for (const n of more)
+                turnOn(n, extra ? `${from.name}[${extra}]` : from.name);
+            return true;
+        }, false);
+        const clashes = declared.sets
+            .map((set) => set.filter((item) => active.has(item.encoded)))
+            .filter((on) => on.length > 1);
+        if (clashes.length > 0)
+            throw declaredConflict(lock, declared, clashes, why, selection);
+    }
+    return pass((_from, _extra, edge) => !edge.marker || ctx.evaluate(edge.marker, active), true);
+}
+/** One breadth-first pass over (package, extra|null), each visited once, as uv's queue does. */
+function traverseUv(lock, roots, selection, ctx, prod, groupEdges, holds, 
+/** Two packages of one name is an error (the final pass); the first pass may overreach. */
+strict) {
+    const state = { chosen: new Map(), extras: new Map(), requiredBy: new Map() };
+    const queue = [];
+    const seen = new Set();
+    const enqueue = (pkg, extra) => {
+        const key = `${pkg.id}\n${extra ?? ''}`;
+        if (seen.has(key))
+            return;
+        seen.add(key);
+        queue.push([pkg, extra]);
+    };
+    const take = (from, edge) => {
+        const to = resolveEdge(lock, from, edge, state, selection, ctx);
+        const existing = state.chosen.get(to.name);
+        if (strict && existing && existing !== to)
+            throw conflict(lock, to, existing, from, state, ctx.target, selection);
+        state.chosen.set(to.name, to);
+        let extras = state.extras.get(to);
+        if (!extras) {
+            state.extras.set(to, (extras = new Set()));
+            state.requiredBy.set(to, from.name);
+        }
+        for (const e of edge.extras)
+            extras.add(e);
+        enqueue(to, null);
+        for (const e of edge.extras)
+            enqueue(to, e);
+    };
+    for (const root of roots) {
+        const extras = rootExtras(root, selection);
+        state.chosen.set(root.name, root.package);
+        state.extras.set(root.package, new Set(extras));
+        state.requiredBy.set(root.package, root.name);
+        // Not marked seen: uv queues the roots directly (a cycle back to one walks it again, harmlessly).
+        if (prod)
+            queue.push([root.package, null]);
+        for (const e of extras)
+            queue.push([root.package, e]);
+        for (const edge of groupEdges.get(root) ?? [])
+            take(root.package, edge);
+    }
+    for (let i = 0; i < queue.length; i++) {
+        const [pkg, extra] = queue[i];
+        const edges = extra === null ? pkg.dependencies : (pkg.extras.get(extra) ?? []);
+        for (const edge of edges)
+            if (holds(pkg, extra, edge))
+                take(pkg, edge);
+    }
+    return state;
+}
+function declaredConflict(lock, declared, clashes, why, selection) {
+    const item = (i) => {
+        const by = why.get(i.encoded);
+        return `${describeConflictItem(i)}${by ? ` (turned on by ${by})` : ''}`;
+    };
+    return new PlanError(`${selection.variant ? `variant ${selection.variant} selects` : 'the selection turns on'} conflicting items: ${clashes.map((on) => on.map(item).join(' with ')).join('; ')}. The \`conflicts\` table of uv.lock (\`[tool.uv] conflicts\` in pyproject.toml) declares them as conflicting; uv refuses to install them together`, { file: lock.path, keyPath: 'conflicts', ...(declared.line ? { line: declared.line } : {}) }, 'drop one of them from the variant, or make two variants, one with each');
+}
+function selectRoots(lock, selection) {
+    if (selection.members.length === 0)
+        return [...lock.roots];
+    return selection.members.map((m) => {
+        const root = lock.roots.find((r) => r.name === m);
+        if (root)
+            return root;
+        const pkg = lock.packages.find((p) => p.name === m && isLocalSource(p.source));
+        if (!pkg) {
+            const known = lock.packages.filter((p) => isLocalSource(p.source)).map((p) => p.name);
+            throw new PlanError(`no workspace member named ${JSON.stringify(m)} in the lock`, { file: lock.path }, `members are: ${known.join(', ')}`);
+        }
+        return {
+            name: m,
+            package: pkg,
+            groupNames: [MAIN_GROUP, ...pkg.groups.keys()],
+            extraNames: [...pkg.extras.keys()]
+        };
+    });
+}
+/** Choose the locked package an edge means; several of one name are told apart step by step. */
+function resolveEdge(lock, from, edge, state, selection, ctx) {
+    const all = lock.byName.get(edge.name);
+    if (all?.length === 1)
+        return all[0];
+    if (!all || all.length === 0) {
+        // A dependency back on the project itself (a plugin requiring its host) is the root.
+        const root = lock.roots.find((r) => r.name === edge.name);
+        if (root)
+            return root.package;
+        // The lock does not agree with itself: a problem of the whole lock, not of this selection.
+        throw new LockError(`${from.name} depends on ${edge.name}, which is not in the lock`, { file: lock.path, ...(from.line ? { line: from.line } : {}) }, lock.format === 'poetry'
+            ? 'the lock is out of date: run `poetry lock`'
+            : 'the lock is out of date: run `uv lock`');
+    }
+    let c = all;
+    const narrow = (keep) => {
+        const next = c.filter(keep);
+        if (next.length > 0)
+            c = next;
+    };
+    if (edge.pinVersion !== null)
+        narrow((p) => p.version === edge.pinVersion);
+    if (edge.pinSource !== null)
+        narrow((p) => p.sourceRef === edge.pinSource);
+    if (edge.sourceName !== null)
+        narrow((p) => p.source.kind === 'registry' && p.source.name === edge.sourceName);
+    if (edge.direct) {
+        const d = edge.direct;
+        narrow((p) => d.kind === 'git'
+            ? p.source.kind === 'git' && sameUrl(p.source.url, d.url)
+            : d.kind === 'url'
+                ? p.source.kind === 'url' && sameUrl(p.source.url, d.url)
+                : (p.source.kind === 'directory' || p.source.kind === 'file') && samePath(p.source.path, d.path));
+    }
+    if (edge.version)
+        narrow((p) => p.version === null || edge.version.matches(p.version));
+    if (c.length > 1) {
+        // Poetry 2.1 records under which markers each package installs; drop those that do not apply.
+        const extras = new Set(selection.extras);
+        narrow((p) => recordedApplies(p, selection, ctx, extras));
+    }
+    if (c.length > 1) {
+        const already = state.chosen.get(edge.name);
+        if (already && c.includes(already))
+            return already;
+        throw new PlanError(`${c.length} locked packages named ${edge.name} fit ${from.name}'s requirement on ${describeTarget(ctx.target)}: ${c.map((p) => `${p.version ?? '(dynamic)'} from ${sourceLabel(p.source)}`).join(', ')}`, { file: lock.path, ...(c[0].line ? { line: c[0].line } : {}) }, 'the lock holds several candidates whose markers overlap for this platform; pin the source or version in pyproject.toml and re-lock');
+    }
+    return c[0];
+}
+function recordedApplies(p, selection, ctx, extras) {
+    if (!p.recorded)
+        return true;
+    for (const g of selection.groups) {
+        if (!p.recorded.byGroup.has(g))
+            continue;
+        const m = p.recorded.byGroup.get(g) ?? null;
+        if (m === null || ctx.evaluate(m, extras))
+            return true;
+    }
+    return false;
+}
+function sameUrl(a, b) {
+    const norm = (u) => u
+        .replace(/^git\+/, '')
+        .replace(/\.git$/, '')
+        .replace(/\/+$/, '')
+        .toLowerCase();
+    return norm(a) === norm(b);
+}
+function samePath(a, b) {
+    const norm = (p) => p.replace(/^\.\//, '').replace(/\/+$/, '');
+    return norm(a) === norm(b);
+}
+function conflict(lock, a, b, from, state, target, selection) {
+    return new PlanError(`conflicting packages for ${a.name} on ${describeTarget(target)}: ${b.version ?? '(dynamic)'} from ${sourceLabel(b.source)} (required by ${state.requiredBy.get(b) ?? '?'}) and ${a.version ?? '(dynamic)'} from ${sourceLabel(a.source)} (required by ${from.name})${selection.variant ? `, both in variant ${selection.variant}` : ''}`, { file: lock.path, ...(a.line ? { line: a.line } : {}) }, 'both survive the markers for this target; the lock was not resolved for this platform or python, or the variant combines extras that conflict');
+}
+function toClosure(state, roots) {
+    const rootSet = new Set(roots.map((r) => r.package));
+    const installed = [];
+    const local = [];
+    for (const [pkg, extras] of state.extras) {
+        const entry = { package: pkg, extras: [...extras].sort(), requiredBy: state.requiredBy.get(pkg) ?? '' };
+        if (rootSet.has(pkg) || isLocalSource(pkg.source))
+            local.push(entry);
+        else
+            installed.push(entry);
+    }
+    return { installed: installed.sort(byNameVersion), local: local.sort(byNameVersion) };
+}
+function byNameVersion(a, b) {
+    const x = a.package;
+    const y = b.package;
+    return x.name < y.name ? -1 : x.name > y.name ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
+}
+// --- marker selection (pylock) -------------------------------------------------------------------
+function selectByMarkers(lock, selection, ctx) {
+    const declared = lock.declared ?? { defaultGroups: [], environments: [] };
+    const groups = new Set();
+    for (const g of selection.groups) {
+        if (g === MAIN_GROUP)
+            declared.defaultGroups.forEach((d) => groups.add(d));
+        else
+            groups.add(g);
+    }
+    const extras = new Set(selection.extras);
+    // PEP 751: the target must be one of the environments the lock was made for.
+    if (declared.environments.length > 0 && !declared.environments.some((m) => ctx.evaluate(m))) {
+        throw new PlanError(`the lock was not made for ${describeTarget(ctx.target)}: it lists environments ${declared.environments.map((m) => JSON.stringify(markerToString(m))).join(', ')}`, { file: lock.path, keyPath: 'environments' }, 'lock again including this platform, or build for a platform the lock covers');
+    }
+    const chosen = new Map();
+    const installed = [];
+    const local = [];
+    for (const p of lock.packages) {
+        const m = p.recorded?.byGroup.get('*') ?? null;
+        if (m && !ctx.evaluate(m, extras, groups))
+            continue;
+        const requires = p.recorded?.requiresPython;
+        if (requires && !requires.matches(pythonFull(ctx.target.python))) {
+            throw new PlanError(`${p.name} ${p.version ?? ''} requires python ${requires.text}, but the target is ${describeTarget(ctx.target)}`, { file: lock.path, line: p.line }, 'choose a python the lock supports (python under [tool.fast-build]) or lock again');
+        }
+        const prev = chosen.get(p.name);
+        if (prev) {
+            throw new PlanError(`two packages named ${p.name} apply on ${describeTarget(ctx.target)}: ${prev.version ?? '?'} (line ${prev.line}) and ${p.version ?? '?'} (line ${p.line})`, { file: lock.path, line: p.line }, 'their markers overlap for this target; re-export the lock for the platforms you build');
+        }
+        chosen.set(p.name, p);
+        const entry = { package: p, extras: [], requiredBy: '' };
+        if (isLocalSource(p.source))
+            local.push(entry);
+        else
+            installed.push(entry);
+    }
+    return { installed: installed.sort(byNameVersion), local: local.sort(byNameVersion) };
+}
+function describeTarget(t) {
+    return `${formatPlatform(t.platform)} (python ${formatPython(t.python)})`;
+}
+
+// Python's `json.dumps(obj, sort_keys=True)` byte for byte: ", " and ": " separators, keys sorted
+// by code point, non-ASCII escaped as \uXXXX (ensure_ascii). Poetry hashes this text, so ours
+// must match exactly or every lock would read as stale.
+function pythonJsonDumps(value) {
+    if (value === null || value === undefined)
+        return 'null';
+    if (value === true)
+        return 'true';
+    if (value === false)
+        return 'false';
+    if (typeof value === 'bigint')
+        return value.toString();
+    if (typeof value === 'number')
+        return pythonNumber(value);
+    if (typeof value === 'string')
+        return pythonString(value);
+    if (Array.isArray(value))
+        return `[${value.map(pythonJsonDumps).join(', ')}]`;
+    if (value instanceof Date)
+        return pythonString(value.toISOString());
+    if (typeof value === 'object') {
+        const keys = Object.keys(value).sort(compareCodePoints);
+        return `{${keys.map((k) => `${pythonString(k)}: ${pythonJsonDumps(value[k])}`).join(', ')}}`;
+    }
+    throw new TypeError(`cannot serialize ${typeof value}`);
+}
+function pythonNumber(n) {
+    if (Number.isInteger(n) && Math.abs(n) < 1e16)
+        return String(n);
+    if (Number.isNaN(n))
+        return 'NaN';
+    if (!Number.isFinite(n))
+        return n > 0 ? 'Infinity' : '-Infinity';
+    // Python's float repr: shortest round-trip, always with a '.' or exponent.
+    const s = String(n);
+    if (/e/.test(s))
+        return s.replace(/e([+-])(\d)$/, 'e$10$2');
+    return s.includes('.') ? s : `${s}.0`;
+}
+const ESCAPES = {
+    '"': '\\"',
+    '\\': '\\\\',
+    '\n': '\\n',
+    '\r': '\\r',
+    '\t': '\\t',
+    '\b': '\\b',
+    '\f': '\\f'
+};
+function pythonString(s) {
+    let out = '"';
+    for (let i = 0; i < s.length; i++) {
+        const ch = s[i];
+        const code = s.charCodeAt(i);
+        const esc = ESCAPES[ch];
+        if (esc)
+            out += esc;
+        else if (code < 0x20 || code > 0x7e)
+            out += `\\u${code.toString(16).padStart(4, '0')}`;
+        else
+            out += ch;
+    }
+    return out + '"';
+}
+/** Python sorts str keys by code point; JS's default sort is by UTF-16 unit. */
+function compareCodePoints(a, b) {
+    const ai = a[Symbol.iterator]();
+    const bi = b[Symbol.iterator]();
+    for (;;) {
+        const x = ai.next();
+        const y = bi.next();
+        if (x.done || y.done)
+            return x.done && y.done ? 0 : x.done ? -1 : 1;
+        const d = x.value.codePointAt(0) - y.value.codePointAt(0);
+        if (d !== 0)
+            return d;
+    }
+}
+
+// Canonical JSON: object keys sorted by code point, no whitespace, no undefined. The same value
+// always gives the same bytes, which is what a content hash needs.
+function canonicalJson(value) {
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string' || typeof value === 'boolean')
+        return JSON.stringify(value);
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+            throw new TypeError('canonical JSON has no NaN or Infinity');
+        return JSON.stringify(value);
+    }
+    if (Array.isArray(value))
+        return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+    if (typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => compareCodePoints(a, b));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    }
+    throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
+}
+
+// The canonical hash of a variant: what its deps image is a pure function of. Two plans with the
+// same hash must install byte-identical packages on the same base image; anything else (lock
+// formatting, order, descriptions, upload times, runtime groups, other variants, source code)
+// must not move it. The README documents this definition; HASH_SCHEMA changes when it does.
+const HASH_SCHEMA = 1;
+/**
+ * The files of a package that matter for a target: the wheel an installer would pick for it, or,
+ * when no wheel fits, the source distributions. Other platforms' wheels, and wheels added to the
+ * index later for other interpreters, do not matter and so do not enter the hash.
+ */
+function filesForTarget(files, target) {
+    const wheel = chooseWheel(files, target);
+    if (wheel)
+        return [wheel.file];
+    return files.filter((f) => f.kind === 'sdist');
+}
+/**
+ * Why a locked package cannot be installed on a target from the files its lock entry lists (no
+ * compatible wheel and no sdist), or null when it can. Planning reports this; the builders refuse.
+ */
+function unavailableReason(pkg, target, chosen = filesForTarget(pkg.files, target)) {
+    if (pkg.files.length === 0 || (pkg.source.kind !== 'registry' && pkg.source.kind !== 'file'))
+        return null;
+    if (chosen.length > 0)
+        return null;
+    const wheels = pkg.files.filter((f) => f.kind === 'wheel').map((f) => f.name);
+    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', …' : ''}) and no sdist`;
+}
+function hashesOf(files) {
+    return files.map((f) => {
+        const [alg, hex] = f.hashes['sha256']
+            ? ['sha256', f.hashes['sha256']]
+            : (Object.entries(f.hashes).sort()[0] ?? ['name', f.name]);
+        return `${alg}:${hex}`;
+    });
+}
+/**
+ * What of a source enters the hash. URLs without userinfo: a credential says who may read the
+ * package, not what it is, and rotating one must not rebuild anything. The lock readers strip it
+ * already (keepUserinfo); this holds for models built elsewhere.
+ */
+function sourceIdentity(source, files) {
+    switch (source.kind) {
+        case 'registry':
+            return { registry: normalizeIndex(withoutUserinfo(source.url)), files: hashesOf(files).sort() };
+        case 'git':
+            return {
+                git: normalizeGitUrl(withoutUserinfo(source.url)),
+                commit: source.commit,
+                subdirectory: source.subdirectory
+            };
+        case 'url':
+            return { url: withoutUserinfo(source.url), files: hashesOf(files).sort() };
+        case 'file':
+            return { path: source.path, files: hashesOf(files).sort() };
+        case 'directory':
+            // Never hashed: local packages ship with the source layer.
+            return { path: source.path, files: [] };
+    }
+}
+function packageIdentity(pkg, files) {
+    return { name: pkg.name, version: pkg.version, source: sourceIdentity(pkg.source, files) };
+}
+/** `https://pypi.org/simple/` and `https://pypi.org/simple` are one index. */
+function normalizeIndex(url) {
+    const u = url.replace(/\/+$/, '');
+    return u === 'https://pypi.org/simple' || u === 'https://pypi.python.org/simple' ? PYPI_SIMPLE : u;
+}
+function normalizeGitUrl(url) {
+    return url.replace(/^git\+/, '').replace(/\/+$/, '');
+}
+function buildHashInput(args) {
+    const platforms = {};
+    for (const p of args.platforms) {
+        // Closures hold one package per name, so the name orders them.
+        platforms[formatPlatform(p.platform)] = [...p.packages].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    }
+    return {
+        schema: HASH_SCHEMA,
+        python: formatPython(args.python),
+        libc: formatLibc(args.libc),
+        baseImage: args.baseImage,
+        ...(args.epoch ? { epoch: args.epoch } : {}),
+        ...(args.builder !== undefined ? { builder: args.builder } : {}),
+        platforms
+    };
+}
+// Identities are shared by every variant that installs the package; serialize each once.
+const identityJson = new WeakMap();
+/**
+ * `canonicalJson(input)`, built from cached per-package pieces. Keys in canonical order:
+ * baseImage, builder, epoch, libc, platforms, python, schema (a test holds the two equal).
+ */
+function hashInputJson(input) {
+    const platforms = Object.keys(input.platforms)
+        .sort()
+        .map((p) => {
+        const items = input.platforms[p].map((id) => {
+            let json = identityJson.get(id);
+            if (json === undefined)
+                identityJson.set(id, (json = canonicalJson(id)));
+            return json;
+        });
+        return `${JSON.stringify(p)}:[${items.join(',')}]`;
+    });
+    const head = [`"baseImage":${JSON.stringify(input.baseImage)}`];
+    if (input.builder !== undefined)
+        head.push(`"builder":${canonicalJson(input.builder)}`);
+    if (input.epoch !== undefined)
+        head.push(`"epoch":${JSON.stringify(input.epoch)}`);
+    head.push(`"libc":${JSON.stringify(input.libc)}`);
+    return `{${head.join(',')},"platforms":{${platforms.join(',')}},"python":${JSON.stringify(input.python)},"schema":${input.schema}}`;
+}
+/** sha256 of the canonical JSON of the hash input, in hex. */
+function variantHash(input) {
+    return createHash('sha256').update(hashInputJson(input), 'utf8').digest('hex');
+}
+/** The hash as it appears in tags (`deps-<variant>-<short>`): 16 hex digits, 64 bits. */
+function shortHash(hash) {
+    return hash.slice(0, 16);
+}
+
+// Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
+// Pure; reading files and printing happen in the CLI and the action.
+/**
+ * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
+ * of the variant's packages (an sdist-only package, a git dependency…), and says which.
+ */
+function chooseBuilder(platforms, kind, settings, 
+/** The wheels builder's objection to a platform's package, or null (memoized by the caller). */
+refusal) {
+    if (kind === 'wheels')
+        return { kind: 'wheels' };
+    if (kind === 'dockerfile')
+        return { kind: 'dockerfile', reason: 'builder = dockerfile', summary: 'builder = dockerfile', settings };
+    for (const p of platforms) {
+        const problems = p.closure.installed.flatMap((e) => refusal(p, e.package) ?? []);
+        const [first] = problems;
+        if (first) {
+            const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+            const what = `${first.name}${first.version ? ` ${first.version}` : ''}`;
+            return {
+                kind: 'dockerfile',
+                reason: `the wheels builder cannot install ${what}: ${first.reason}${more}`,
+                summary: `auto: no wheel for ${what}${problems.length > 1 ? ` and ${problems.length - 1} more` : ''}`,
+                settings
+            };
+        }
+    }
+    return { kind: 'wheels' };
+}
+function installLayout(config, python) {
+    const prefix = config.pythonPrefix;
+    const minor = pythonMinor(python);
+    const root = prefix === '/' ? '' : prefix;
+    return {
+        prefix,
+        sitePackages: config.sitePackages ?? `${root}/lib/python${minor}/site-packages`,
+        scripts: `${root}/bin`,
+        interpreter: config.interpreter ?? `${root}/bin/python${minor}`
+    };
+}
+const KNOWN_MINORS = [7, 8, 9, 10, 11, 12, 13, 14];
+/** The lowest CPython 3.x minor that requires-python allows. */
+function pythonFromRequiresPython(constraint) {
+    for (const minor of KNOWN_MINORS) {
+        // Any patch release of the minor will do: ">=3.10.2" still allows 3.10.
+        for (const patch of [0, 99]) {
+            if (constraint.matches(`3.${minor}.${patch}`))
+                return { major: 3, minor, patch: undefined };
+        }
+    }
+    return null;
+}
+function planProject(project, lock, options = {}) {
+    const notes = [];
+    const config = project.config;
+    const python = options.python ?? config.python ?? derivePython(project, lock, notes);
+    const allowed = project.pythonConstraint ?? (lock.requiresPython ? pep440Matcher(lock.requiresPython) : null);
+    if (allowed && !allowed.matches(pythonFull(python))) {
+        throw new ConfigError(`python ${formatPython(python)} is outside requires-python ${JSON.stringify(allowed.text)}`, { file: project.file, keyPath: config.python ? 'tool.fast-build.python' : undefined }, 'choose a python that requires-python allows, or widen requires-python and lock again');
+    }
+    const platforms = options.platforms && options.platforms.length > 0 ? options.platforms : config.platforms;
+    const baseImage = options.baseImage ?? config.baseImage ?? `python:${pythonMinor(python)}-slim`;
+    const wanted = options.variants && options.variants.length > 0 ? options.variants : null;
+    if (wanted) {
+        for (const v of wanted) {
+            if (!config.variants.some((x) => x.name === v)) {
+                throw new ConfigError(`unknown variant ${JSON.stringify(v)}`, { file: project.file, keyPath: 'tool.fast-build.variants' }, `variants are: ${config.variants.map((x) => x.name).join(', ')}`);
+            }
+        }
+    }
+    const specs = config.variants.filter((v) => !wanted || wanted.includes(v.name));
+    const known = knownNames(project, lock);
+    for (const g of config.runtimeGroups) {
+        if (!known.groups.includes(g)) {
+            throw new ConfigError(`unknown runtime group ${JSON.stringify(g)}`, { file: project.file, keyPath: 'tool.fast-build.runtime-groups' }, `groups are: ${known.groups.join(', ') || '(none)'}`);
+        }
+    }
+    // One context per platform, shared by every variant: markers, wheel choices and identities
+    // are worked out once per target rather than once per variant.
+    const contexts = new Map(platforms.map((platform) => [platform, new TargetContext({ python, platform, libc: config.libc })]));
+    const identities = new Map();
+    const identity = (ctx, pkg) => {
+        let m = identities.get(ctx);
+        if (!m)
+            identities.set(ctx, (m = new Map()));
+        let id = m.get(pkg);
+        if (!id)
+            m.set(pkg, (id = packageIdentity(pkg, ctx.installFiles(pkg))));
+        return id;
+    };
+    // The same per target: a package the wheels builder cannot install is looked at once, not once
+    // per variant that has it (auto checks every package of every variant).
+    const refusals = new Map();
+    const refusal = (p, pkg) => {
+        const ctx = contexts.get(p.platform);
+        let m = refusals.get(ctx);
+        if (!m)
+            refusals.set(ctx, (m = new Map()));
+        let r = m.get(pkg);
+        if (r === undefined)
+            m.set(pkg, (r = chooseWheels([pkg], ctx.target).problems[0] ?? null));
+        return r;
+    };
+    const install = installLayout(config, python);
+    const builderKind = options.builder ?? config.builder;
+    const dockerfileSettings = {
+        path: options.dockerfile?.path ?? null,
+        text: options.dockerfile?.text ?? defaultDockerfile(),
+        target: options.dockerfileTarget ?? config.dockerfile.target,
+        buildArgs: config.dockerfile.buildArgs,
+        command: options.dockerfileCommand ?? config.dockerfile.command ?? [...DEFAULT_COMMAND]
+    };
+    const failed = [];
+    const planVariant = (spec) => {
+        validateSelection(project, spec, known);
+        const selection = {
+            groups: spec.groups,
+            extras: spec.extras,
+            members: spec.members,
+            variant: spec.name
+        };
+        const withRuntime = { ...selection, groups: [...spec.groups, ...config.runtimeGroups] };
+        const platformPlans = platforms.map((platform) => {
+            const ctx = contexts.get(platform);
+            const target = ctx.target;
+            const closure = computeClosure(lock, selection, target, ctx);
+            const runtime = config.runtimeGroups.length === 0
+                ? []
+                : runtimeOnly(closure, computeClosure(lock, withRuntime, target, ctx));
+            const unavailable = closure.installed.flatMap((entry) => {
+                const reason = unavailableReason(entry.package, target, ctx.installFiles(entry.package));
+                return reason ? [{ entry, reason }] : [];
+            });
+            return { platform, target, closure, runtime, unavailable };
+        });
+        const builder = chooseBuilder(platformPlans, builderKind, dockerfileSettings, refusal);
+        const hashInput = buildHashInput({
+            python,
+            libc: config.libc,
+            baseImage,
+            epoch: options.epoch,
+            // The Dockerfile builder's image is what its Dockerfile makes of the pins: its text, target
+            // and build args are part of the hash (the engine is not: both build the same Dockerfile).
+            builder: builder.kind === 'wheels'
+                ? { wheels: install }
+                : {
+                    dockerfile: {
+                        sha256: digestHex(sha256$2(builder.settings.text)),
+                        target: builder.settings.target,
+                        buildArgs: Object.entries(builder.settings.buildArgs).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+                    }
+                },
+            platforms: platformPlans.map((p) => ({
+                platform: p.platform,
+                packages: p.closure.installed.map((e) => identity(contexts.get(p.platform), e.package))
+            }))
+        });
+        for (const p of platformPlans) {
+            const disagreement = recordedDisagreement(lock, spec, selection, p, contexts.get(p.platform));
+            if (disagreement)
+                notes.push(disagreement);
+            for (const u of p.unavailable) {
+                notes.push(`${spec.name} on ${formatPlatform(p.platform)}: ${u.entry.package.name} ${u.entry.package.version ?? ''} cannot be installed from the lock's files: ${u.reason}`);
+            }
+        }
+        const hash = variantHash(hashInput);
+        return {
+            name: spec.name,
+            spec,
+            hash,
+            shortHash: shortHash(hash),
+            python,
+            libc: config.libc,
+            baseImage,
+            platforms: platformPlans,
+            hashInput,
+            builder
+        };
+    };
+    const variants = [];
+    for (const spec of specs) {
+        try {
+            variants.push(planVariant(spec));
+        }
+        catch (e) {
+            // The variant's own selection cannot be planned; anything else (a lock that does not agree
+            // with itself, a marker that does not parse) is the whole project's problem.
+            if (!(e instanceof PlanError || e instanceof ConfigError))
+                throw e;
+            failed.push({ name: spec.name, error: forVariant(spec.name, e) });
+        }
+    }
+    return { project, lock, options, install, variants, failed, notes };
+}
+/** The same error, its message naming the variant (`variant ml: …`) unless it already does. */
+function forVariant(name, e) {
+    const prefix = `variant ${name}`;
+    const m = e.message;
+    if (m.includes(`${prefix}:`) || m.includes(`${prefix} `) || m.endsWith(prefix))
+        return e;
+    const Class = e.constructor;
+    const wrapped = new Class(`${prefix}: ${e.message}`, e.location, e.hint);
+    wrapped.stack = e.stack;
+    return wrapped;
+}
+/**
+ * Poetry 2.1 locks record under which markers each package installs for each group. Poetry's
+ * installer re-resolves from the graph by default (installer.re-resolve = true), as fast-build's
+ * walk does, and reads the recorded markers only with re-resolve = false; where the two disagree
+ * for a target, the user should know that the other setting installs something else.
+ * Several packages of one name that the recorded markers all select are left out: the walk chose
+ * among them (using those same markers first), which is not a disagreement.
+ */
+function recordedDisagreement(lock, spec, selection, p, ctx) {
+    if (lock.format !== 'poetry' || !lock.packages.some((x) => x.recorded))
+        return null;
+    const extras = new Set(selection.extras);
+    const recorded = lock.packages.filter((pkg) => {
+        if (!pkg.recorded || isLocalSource(pkg.source))
+            return false;
+        return selection.groups.some((g) => {
+            if (!pkg.recorded.byGroup.has(g))
+                return false;
+            const m = pkg.recorded.byGroup.get(g) ?? null;
+            return m === null || ctx.evaluate(m, extras);
+        });
+    });
+    const walked = new Set(p.closure.installed.map((e) => e.package));
+    const walkedNames = new Set(p.closure.installed.map((e) => e.package.name));
+    const recordedSet = new Set(recorded);
+    const perName = new Map();
+    for (const pkg of recorded)
+        perName.set(pkg.name, (perName.get(pkg.name) ?? 0) + 1);
+    const chosenAmong = (pkg) => perName.get(pkg.name) > 1 && walkedNames.has(pkg.name);
+    const onlyRecorded = recorded.filter((pkg) => !walked.has(pkg) && !chosenAmong(pkg));
+    const onlyWalked = [...walked].filter((pkg) => !recordedSet.has(pkg));
+    if (onlyRecorded.length === 0 && onlyWalked.length === 0)
+        return null;
+    const some = (list) => {
+        const names = list.slice(0, 3).map((pkg) => `${pkg.name} ${pkg.version ?? ''}`.trim());
+        return list.length > 3 ? `${names.join(', ')} and ${list.length - 3} more` : names.join(', ');
+    };
+    const details = [
+        ...(onlyWalked.length ? [`only the walk: ${some(onlyWalked)}`] : []),
+        ...(onlyRecorded.length ? [`only the recorded markers: ${some(onlyRecorded)}`] : [])
+    ];
+    return (`variant ${spec.name} on ${formatPlatform(p.platform)}: ${lock.path}'s recorded markers select ${recorded.length} packages where the dependency walk installs ${walked.size} (${details.join('; ')}). ` +
+        `Poetry's installer re-resolves by default, as fast-build does; the recorded markers are used only with installer.re-resolve = false`);
+}
+function derivePython(project, lock, notes) {
+    const spec = project.requiresPython ?? lock.requiresPython;
+    const from = project.requiresPython
+        ? `requires-python ${JSON.stringify(spec)} in ${project.file}`
+        : `requires-python ${JSON.stringify(spec)} in ${lock.path}`;
+    const constraint = project.pythonConstraint ?? (lock.requiresPython ? pep440Matcher(lock.requiresPython) : null);
+    const v = constraint ? pythonFromRequiresPython(constraint) : null;
+    if (!v) {
+        throw new ConfigError(spec
+            ? `cannot choose a python version: ${from} allows none of 3.${KNOWN_MINORS[0]}–3.${KNOWN_MINORS.at(-1)}`
+            : 'no target python: neither [tool.fast-build] python nor requires-python is set', { file: project.file, keyPath: 'tool.fast-build.python' }, 'set python = "3.12" (or "3.12.7") under [tool.fast-build]');
+    }
+    notes.push(`python ${formatPython(v)}: the lowest version ${from} allows (set python under [tool.fast-build] to choose another)`);
+    return v;
+}
+function knownNames(project, lock) {
+    const groups = new Set([MAIN_GROUP]);
+    const extras = new Set();
+    if (lock.declared) {
+        lock.declared.groups.forEach((g) => groups.add(g));
+        lock.declared.extras.forEach((e) => extras.add(e));
+    }
+    for (const r of lock.roots) {
+        r.groupNames.forEach((g) => groups.add(g));
+        r.extraNames.forEach((e) => extras.add(e));
+    }
+    for (const g of project.groups.keys())
+        groups.add(g);
+    for (const e of project.extras.keys())
+        extras.add(e);
+    // Workspace members' own groups and extras can be selected through `members`.
+    for (const p of lock.packages) {
+        if (!isLocalSource(p.source))
+            continue;
+        for (const g of p.groups.keys())
+            groups.add(g);
+        for (const e of p.extras.keys())
+            extras.add(e);
+    }
+    return { groups: [...groups].sort(), extras: [...extras].sort() };
+}
+function validateSelection(project, spec, known) {
+    const at = `tool.fast-build.variants.${spec.name}`;
+    for (const g of spec.groups) {
+        if (!known.groups.includes(normalizeGroup(g))) {
+            throw new ConfigError(`variant ${spec.name}: unknown group ${JSON.stringify(g)}`, { file: project.file, keyPath: `${at}.groups` }, `groups are: ${known.groups.join(', ')}`);
+        }
+    }
+    for (const e of spec.extras) {
+        if (!known.extras.includes(normalizeGroup(e))) {
+            throw new ConfigError(`variant ${spec.name}: unknown extra ${JSON.stringify(e)}`, { file: project.file, keyPath: `${at}.extras` }, known.extras.length ? `extras are: ${known.extras.join(', ')}` : 'the project declares no extras');
+        }
+    }
+}
+function runtimeOnly(base, withRuntime) {
+    const have = new Set(base.installed.map((e) => e.package));
+    return withRuntime.installed.filter((e) => !have.has(e.package));
+}
+function packageJson(e, target) {
+    const p = e.package;
+    const [file] = filesForTarget(p.files, target);
+    const unavailable = unavailableReason(p, target);
+    return {
+        name: p.name,
+        version: p.version,
+        source: sourceLabel(p.source),
+        ...(file ? { file: file.name } : {}),
+        ...(file?.hashes['sha256'] ? { sha256: file.hashes['sha256'] } : {}),
+        ...(unavailable ? { unavailable } : {})
+    };
+}
+function planToJson(plan) {
+    return {
+        schema: 1,
+        project: plan.project.file,
+        lock: plan.lock.path,
+        variants: plan.variants.map((v) => {
+            const local = new Map();
+            const runtime = new Map();
+            for (const p of v.platforms) {
+                for (const e of p.closure.local) {
+                    const path = e.package.source.kind === 'directory' ? e.package.source.path : '.';
+                    local.set(e.package.id, { name: e.package.name, version: e.package.version, path });
+                }
+                for (const e of p.runtime)
+                    runtime.set(e.package.id, packageJson(e, p.target));
+            }
+            return {
+                name: v.name,
+                hash: v.hash,
+                python: formatPython(v.python),
+                baseImage: v.baseImage,
+                groups: [...v.spec.groups],
+                extras: [...v.spec.extras],
+                platforms: v.platforms.map((p) => ({
+                    platform: formatPlatform(p.platform),
+                    packages: p.closure.installed.map((e) => packageJson(e, p.target))
+                })),
+                local: [...local.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+                runtime: [...runtime.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
+            };
+        }),
+        failed: plan.failed.map((f) => ({ name: f.name, error: describeError(f.error) }))
+    };
+}
+
+// One retry rule for every request fast-build makes (registries, token services, package indexes,
+// wheel downloads): what is worth another attempt, how long to wait before it, and when to stop.
+//
+// Worth retrying: dropped connections (the codes below), a request past its deadline (see
+// deadline.ts), and the statuses 408, 429 and 5xx except 501/505, which do not go away by asking
+// again. Everything else (auth, not found, bad requests) fails at once. Waits grow exponentially
+// with jitter (so parallel clients do not retry in step), or follow the server's Retry-After.
+// Two limits stop an operation: a number of attempts, and a time budget for the whole operation
+// (default 120 s), because attempts alone multiply by the per-request deadline: six attempts at a
+// registry that accepts connections and never answers once cost six minutes per variant.
+// ---------------------------------------------------------------------------------------------
+// Bounds, and where they come from.
+const REQUEST_TIMEOUT_ENV = 'FAST_BUILD_REQUEST_TIMEOUT_S';
+const RETRY_BUDGET_ENV = 'FAST_BUILD_RETRY_BUDGET_S';
+const DEFAULT_REQUEST_TIMEOUT_S = 30;
+const DEFAULT_RETRY_BUDGET_S = 120;
+/** What to tell a user who wants other bounds (used in hints). */
+const BOUNDS_HINT = `the bounds are ${REQUEST_TIMEOUT_ENV} (per request, default ${DEFAULT_REQUEST_TIMEOUT_S}) and ${RETRY_BUDGET_ENV} (per operation, default ${DEFAULT_RETRY_BUDGET_S}), or the action inputs request-timeout and retry-budget`;
+/**
+ * Seconds as a user writes them (`30`, `2.5`): a positive number of at most a day. `where` names
+ * the variable or input in the error.
+ */
+function parseSeconds(text, where, keyPath = where) {
+    const t = text.trim();
+    const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : NaN;
+    if (!Number.isFinite(n) || n <= 0 || n > 86_400) {
+        throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a number of seconds`, { keyPath }, 'write a number of seconds greater than 0 (and at most 86400), e.g. 30');
+    }
+    return n;
+}
+/**
+ * The bounds in effect: FAST_BUILD_REQUEST_TIMEOUT_S and FAST_BUILD_RETRY_BUDGET_S when set (the
+ * action sets them from its inputs), else 30 s and 120 s. Read when a client or operation starts,
+ * so a variable set before the build applies to it.
+ */
+function netLimits(env = process.env) {
+    const read = (name, dflt) => {
+        const v = env[name];
+        return v === undefined || v.trim() === '' ? dflt : parseSeconds(v, name);
+    };
+    return {
+        requestTimeoutMs: read(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT_S) * 1000,
+        retryBudgetMs: read(RETRY_BUDGET_ENV, DEFAULT_RETRY_BUDGET_S) * 1000
+    };
+}
+// ---------------------------------------------------------------------------------------------
+// What is worth retrying.
+/** Error codes of a connection that failed or dropped on the way (not of a name that does not resolve). */
+const RETRYABLE_CODES = new Set([
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ECONNABORTED',
+    'ECONNREFUSED',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ENETDOWN',
+    'EAI_AGAIN',
+    'UND_ERR_SOCKET',
+    'ERR_STREAM_PREMATURE_CLOSE'
+]);
+const DROPPED_MESSAGE = /socket hang up|aborted|premature/i;
+/** 408, 429 and 5xx; not 501 (Not Implemented) or 505 (HTTP Version Not Supported). */
+function isRetryableStatus(status) {
+    return (status === 408 || status === 429 || (status >= 500 && status < 600 && status !== 501 && status !== 505));
+}
+/** A failure worth another attempt: a dropped connection, a request past its deadline, a 408/429/5xx. */
+class TransientHttpError extends FastBuildError {
+    retryAfterMs;
+    kind;
+    host;
+    temporary = true;
+    constructor(message, 
+    /** The wait the server asked for (Retry-After), in milliseconds. */
+    retryAfterMs = null, kind = 'other', 
+    /** `host[:port]` that failed, when known. */
+    host = null) {
+        super(message);
+        this.retryAfterMs = retryAfterMs;
+        this.kind = kind;
+        this.host = host;
+    }
+}
+/**
+ * The rule, for a status or anything thrown: true for 408/429/5xx, for TransientHttpError, and for
+ * errors of a connection that failed on the way (RETRYABLE_CODES, "socket hang up").
+ */
+function isRetryable(x) {
+    if (typeof x === 'number')
+        return isRetryableStatus(x);
+    if (x instanceof TransientHttpError)
+        return true;
+    // Not `instanceof Error`: errors of Node's own modules may come from another realm (a VM
+    // context, as under jest), where that test fails.
+    if (x instanceof FastBuildError || typeof x !== 'object' || x === null)
+        return false;
+    const { code, message } = x;
+    return ((typeof code === 'string' && RETRYABLE_CODES.has(code)) ||
+        (typeof message === 'string' && DROPPED_MESSAGE.test(message)));
+}
+/**
+ * A network error of `method url` as a TransientHttpError when the rule says it is worth retrying,
+ * else null (the caller decides: ENOTFOUND, for one, means a wrong host name).
+ */
+function transientFromNetworkError(e, method, url) {
+    if (e instanceof TransientHttpError)
+        return e;
+    if (!isRetryable(e))
+        return null;
+    const err = e;
+    return new TransientHttpError(`${method} ${redactQuery(url)}: connection dropped (${err.code ?? err.message})`, null, 'dropped', hostOf$1(url));
+}
+/** A retryable status as a TransientHttpError (`detail` is the server's error text, if any). */
+function transientFromStatus(method, url, status, retryAfter, detail = '') {
+    return new TransientHttpError(`${method} ${redactQuery(url)}: ${status}${detail}`, parseRetryAfter(retryAfter), 'status', hostOf$1(url));
+}
+/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return null;
+    const seconds = Number(value.trim());
+    if (Number.isFinite(seconds))
+        return Math.max(0, seconds * 1000);
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
+/**
+ * The wait before attempt `attempt + 1`: the server's Retry-After when it gave one, else
+ * exponential backoff with jitter (half to all of base·2^(attempt-1)); at most maxDelayMs.
+ */
+function backoffDelay(attempt, policy, retryAfterMs = null, random = Math.random) {
+    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+    return Math.min(policy.maxDelayMs, retryAfterMs ?? backoff * (0.5 + random() / 2));
+}
+/** An operation failed on every attempt it was allowed: the last failure, and how long it tried. */
+class RetriesExhaustedError extends FastBuildError {
+    last;
+    attempts;
+    elapsedMs;
+    budgetMs;
+    temporary = true;
+    constructor(last, attempts, elapsedMs, budgetMs) {
+        super(`${last.message} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds(elapsedMs)} s; budget ${seconds(budgetMs)} s)`, {}, giveUpHint(last));
+        this.last = last;
+        this.attempts = attempts;
+        this.elapsedMs = elapsedMs;
+        this.budgetMs = budgetMs;
+    }
+}
+function giveUpHint(last) {
+    const who = last.host ?? 'the server';
+    const what = last.kind === 'timeout'
+        ? `${who} accepts connections but does not answer in time: check it (and any proxy or firewall in between)`
+        : last.kind === 'slow'
+            ? `${who} answers too slowly: check it and the network to it`
+            : last.kind === 'dropped'
+                ? `connections to ${who} keep failing: check that it is up and reachable`
+                : `${who} keeps failing`;
+    return `${what}, then run again; ${BOUNDS_HINT}`;
+}
+/** `12`, `2.5`: seconds for messages (one decimal below 10 s). */
+function seconds(ms) {
+    const s = ms / 1000;
+    return s < 10 ? String(Math.round(s * 10) / 10) : String(Math.round(s));
+}
+const REAL_CLOCK = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms))
+};
+/**
+ * Run `op`, retrying TransientHttpError after backoffDelay, while attempts are left and the next
+ * attempt would start within the budget; then RetriesExhaustedError (the last failure, the
+ * attempts, the time spent). Other errors pass through at once. `onRetry` is told of each wait.
+ * One attempt is bounded by the requests' own deadlines, so an operation ends by budget + one
+ * attempt at worst.
+ */
+async function withRetry(op, policy = DEFAULT_RETRY, onRetry, clock = REAL_CLOCK) {
+    const budget = policy.budgetMs ?? netLimits().retryBudgetMs;
+    const started = clock.now();
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await op(attempt);
+        }
+        catch (e) {
+            if (!(e instanceof TransientHttpError))
+                throw e;
+            const elapsed = clock.now() - started;
+            const delay = backoffDelay(attempt, policy, e.retryAfterMs);
+            if (attempt >= policy.attempts || elapsed + delay >= budget)
+                throw new RetriesExhaustedError(e, attempt, elapsed, budget);
+            onRetry?.(e, delay, attempt);
+            await clock.sleep(delay);
+        }
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Small helpers shared by the HTTP edges.
+/** URLs in messages lose their query (upload session state, tokens in some registries). */
+function redactQuery(url) {
+    const q = url.indexOf('?');
+    return q === -1 ? url : `${url.slice(0, q)}?…`;
+}
+/** `host[:port]` of a URL, or null when it is not one. */
+function hostOf$1(url) {
+    try {
+        return new URL(url).host;
+    }
+    catch {
+        return null;
+    }
+}
+
+/** Below this, past the request timeout, a transfer counts as stuck (a few KB/s: a trickle). */
+const DEFAULT_MIN_BYTES_PER_SECOND = 16 * 1024;
+/**
+ * Watch `req` and destroy it with a TransientHttpError when it passes its deadline (see above). The
+ * error reaches the request's 'error' listeners, as any network failure does; `onExpire` is told
+ * first (for requests whose 'error' is already past).
+ */
+function watchDeadline(req, o, onExpire) {
+    const minRate = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+    const tick = Math.max(20, Math.min(1000, o.timeoutMs / 8));
+    let socket = null;
+    let base = 0;
+    let moved = 0;
+    let waited = 0;
+    let sinceProgress = 0;
+    let last = Date.now();
+    let stopped = false;
+    let answered = false;
+    req.once('response', () => (answered = true));
+    const counted = (s) => s.bytesRead + Math.max(0, s.bytesWritten - s.writableLength);
+    req.on('socket', (s) => {
+        socket = s;
+        base = counted(s);
+    });
+    const what = `${o.method} ${pathOf(o.url)}`;
+    const host = hostOf$1(o.url) ?? o.url;
+    const timer = setInterval(() => {
+        const now = Date.now();
+        const dt = now - last;
+        last = now;
+        // Waiting for a free connection of the agent's pool is not the server's fault (the requests
+        // ahead each have a deadline of their own); neither is a body the caller is still making.
+        if (socket === null || o.idle?.()) {
+            sinceProgress = 0;
+            return;
+        }
+        waited += dt;
+        const m = counted(socket) - base;
+        if (m > moved) {
+            moved = m;
+            sinceProgress = 0;
+        }
+        else
+            sinceProgress += dt;
+        // Everything sent and no answer yet: whichever rule fires, what was waited for is the answer.
+        const awaitingAnswer = !answered && req.writableFinished && socket.writableLength === 0;
+        let e = null;
+        const s = seconds(o.timeoutMs);
+        if (sinceProgress >= o.timeoutMs || (awaitingAnswer && waited >= o.timeoutMs)) {
+            e = socket.connecting
+                ? new TransientHttpError(`${host}: no connection within ${s} s (${what})`, null, 'timeout', host)
+                : !answered
+                    ? new TransientHttpError(`${host}: no answer to ${what} within ${s} s`, null, 'timeout', host)
+                    : new TransientHttpError(`${host}: the answer to ${what} stopped for ${s} s`, null, 'timeout', host);
+        }
+        else if (sinceProgress < o.timeoutMs - 2 * tick && waited > o.timeoutMs + (moved / minRate) * 1000) {
+            // Still moving (else the rule above says "stopped" a tick or two later), but at a trickle.
+            e = new TransientHttpError(`${host}: ${what} too slow (${moved} bytes in ${seconds(waited)} s; the floor past ${s} s is ${Math.round(minRate / 1024)} KiB/s)`, null, 'slow', host);
+        }
+        if (e) {
+            stop();
+            onExpire?.(e);
+            req.destroy(e);
+        }
+    }, tick);
+    timer.unref();
+    function stop() {
+        if (stopped)
+            return;
+        stopped = true;
+        clearInterval(timer);
+    }
+    req.once('close', stop);
+    return { stop };
+}
+/** The path and query (redacted) of a URL, for messages that name the host apart. */
+function pathOf(url) {
+    try {
+        const u = new URL(url);
+        return redactQuery(`${u.pathname}${u.search}`);
+    }
+    catch {
+        return redactQuery(url);
+    }
+}
+
+// HTTP for the registry client (and the package index): keep-alive connections, bounded bodies,
+// and a deadline on every request (src/net/deadline.ts). What is retried, how, and for how long is
+// decided once for the whole tool in src/net/retry.ts; this file re-exports it for its callers.
+/** A registry said no, or could not be reached. `temporary` failures may go away by running again. */
+class RegistryError extends FastBuildError {
+    temporary;
+    constructor(message, location = {}, hint, temporary = false) {
+        super(message, location, hint);
+        this.temporary = temporary;
+    }
+}
+/** The registry's host name does not resolve (a typo, or no network to it). */
+class UnknownHostError extends RegistryError {
+}
+function headersOf(res) {
+    const h = {};
+    for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined)
+            h[k] = Array.isArray(v) ? v.join(', ') : v;
+    return h;
+}
+class HttpClient {
+    opts;
+    agents = {
+        http: new http$1.Agent({ keepAlive: true, maxSockets: 8 }),
+        https: new https$1.Agent({ keepAlive: true, maxSockets: 8 })
+    };
+    constructor(opts = {}) {
+        this.opts = opts;
+    }
+    close() {
+        this.agents.http.destroy();
+        this.agents.https.destroy();
+    }
+    /** The per-request deadline in effect (an option, else the environment's, read now). */
+    get requestTimeoutMs() {
+        return this.opts.requestTimeoutMs ?? this.opts.idleTimeoutMs ?? netLimits().requestTimeoutMs;
+    }
+    open(o, idle) {
+        const url = new URL(o.url);
+        const secure = url.protocol === 'https:';
+        const req = (secure ? https$1 : http$1).request(url, {
+            method: o.method,
+            headers: o.headers,
+            agent: secure ? this.agents.https : this.agents.http
+        });
+        let expired = null;
+        const deadline = watchDeadline(req, {
+            method: o.method,
+            url: o.url,
+            timeoutMs: this.requestTimeoutMs,
+            minBytesPerSecond: this.opts.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+            ...(idle ? { idle } : {})
+        }, (e) => (expired = e));
+        return { req, expired: () => expired, stop: () => deadline.stop() };
+    }
+    headers(extra) {
+        return { 'user-agent': this.opts.userAgent ?? 'fast-build', ...extra };
+    }
+    /**
+     * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
+     * blob while it is being produced. `end` finishes the body and waits for the answer. The deadline
+     * runs only while the network is what is waited for (a write not yet flushed, or after `end`).
+     */
+    stream(o) {
+        let failure = null;
+        let ended = false;
+        let draining = 0;
+        const waiters = new Set();
+        let resolveResponse;
+        let rejectResponse;
+        const response = new Promise((res, rej) => {
+            resolveResponse = res;
+            rejectResponse = rej;
+        });
+        response.catch(() => undefined);
+        const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers: this.headers(o.headers) }, () => !ended && draining === 0);
+        const fail = (e) => {
+            if (failure)
+                return;
+            failure = expired() ?? transient(o, e);
+            stop();
+            rejectResponse(failure);
+            // A write waiting for 'drain' would wait for ever on a destroyed request.
+            for (const w of waiters)
+                w(failure);
+            waiters.clear();
+        };
+        req.on('response', (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                stop();
+                resolveResponse({
+                    status: res.statusCode ?? 0,
+                    headers: headersOf(res),
+                    body: Buffer.concat(chunks),
+                    url: o.url
+                });
+            });
+            res.on('error', (e) => fail(e));
+            res.on('aborted', () => fail(new Error('response aborted')));
+        });
+        req.on('error', (e) => fail(e));
+        return {
+            write: (chunk) => new Promise((resolve, reject) => {
+                if (failure)
+                    return reject(failure);
+                if (req.write(chunk))
+                    return resolve();
+                draining++;
+                const settle = (e) => {
+                    draining--;
+                    waiters.delete(onFail);
+                    req.off('drain', onDrain);
+                    if (e)
+                        reject(e);
+                    else
+                        resolve();
+                };
+                const onFail = (e) => settle(e);
+                const onDrain = () => settle(null);
+                waiters.add(onFail);
+                req.once('drain', onDrain);
+            }),
+            end: () => {
+                if (failure)
+                    return Promise.reject(failure);
+                ended = true;
+                req.end();
+                return response;
+            },
+            abort: () => {
+                stop();
+                req.destroy();
+            }
+        };
+    }
+    /**
+     * GET a body straight to a file (blobs can be gigabytes), hashing it on the way. A non-200
+     * answer is returned with its (small) body and nothing written.
+     */
+    download(o, file) {
+        return new Promise((resolve, reject) => {
+            let settled = false;
+            const { req, expired, stop } = this.open({
+                method: 'GET',
+                url: o.url,
+                headers: this.headers(o.headers)
+            });
+            const fail = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                stop();
+                req.destroy();
+                reject(expired() ?? transient({ method: 'GET', url: o.url }, e));
+            };
+            req.on('response', (res) => {
+                const headers = headersOf(res);
+                const status = res.statusCode ?? 0;
+                if (status !== 200) {
+                    const chunks = [];
+                    res.on('data', (c) => chunks.length < 64 && chunks.push(c));
+                    res.on('end', () => {
+                        if (settled)
+                            return;
+                        settled = true;
+                        stop();
+                        resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 });
+                    });
+                    res.on('error', (e) => fail(e));
+                    return;
+                }
+                const out = createWriteStream(file);
+                const hash = createHash('sha256');
+                let size = 0;
+                res.on('data', (c) => {
+                    hash.update(c);
+                    size += c.length;
+                });
+                res.on('error', (e) => fail(e));
+                res.on('aborted', () => fail(new Error('response aborted')));
+                out.on('error', (e) => fail(e));
+                out.on('finish', () => {
+                    if (settled)
+                        return;
+                    if (!res.complete)
+                        return fail(new Error('response aborted'));
+                    settled = true;
+                    stop();
+                    resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size });
+                });
+                res.pipe(out);
+            });
+            req.on('error', (e) => fail(e));
+            req.end();
+        });
+    }
+    request(o) {
+        const headers = this.headers(o.headers);
+        let body = null;
+        if (o.body !== undefined) {
+            if (Buffer.isBuffer(o.body)) {
+                body = o.body;
+                headers['content-length'] = String(o.body.length);
+            }
+            else {
+                const { file, start, end } = o.body;
+                if (headers['content-length'] === undefined)
+                    throw new Error('streamed bodies need a content-length');
+                body = createReadStream(file, {
+                    ...(start !== undefined ? { start } : {}),
+                    ...(end !== undefined ? { end } : {})
+                });
+            }
+        }
+        else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
+            headers['content-length'] = '0';
+        }
+        const maxBody = o.maxBody ?? 16 * 1024 * 1024;
+        return new Promise((resolve, reject) => {
+            let settled = false;
+            const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers });
+            const fail = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                stop();
+                req.destroy();
+                if (body !== null && !Buffer.isBuffer(body))
+                    body.destroy();
+                reject(e instanceof FastBuildError ? e : (expired() ?? transient(o, e)));
+            };
+            req.on('response', (res) => {
+                const chunks = [];
+                let size = 0;
+                res.on('data', (c) => {
+                    size += c.length;
+                    if (size > maxBody)
+                        fail(new FastBuildError(`${o.method} ${redactUrl(o.url)}: response larger than ${maxBody} bytes`));
+                    else
+                        chunks.push(c);
+                });
+                res.on('end', () => {
+                    if (settled)
+                        return;
+                    settled = true;
+                    stop();
+                    resolve({
+                        status: res.statusCode ?? 0,
+                        headers: headersOf(res),
+                        body: Buffer.concat(chunks),
+                        url: o.url
+                    });
+                });
+                res.on('error', (e) => fail(e));
+                res.on('aborted', () => fail(new Error('response aborted')));
+            });
+            req.on('error', (e) => fail(e));
+            if (body === null)
+                req.end();
+            else if (Buffer.isBuffer(body))
+                req.end(body);
+            else {
+                body.on('error', (e) => fail(e));
+                body.pipe(req);
+            }
+        });
+    }
+}
+function transient(o, e) {
+    const code = e.code;
+    if (code === 'ENOTFOUND') {
+        return new UnknownHostError(`cannot reach ${new URL(o.url).host}: no such host`, {}, 'check the registry name (image input or [tool.fast-build] image)');
+    }
+    return transientFromNetworkError(e, o.method, o.url) ?? e;
+}
+/** URLs in messages lose their query (upload session state, tokens in some registries). */
+const redactUrl = redactQuery;
+
+// A client for the Python "simple" repository API: the files a project has on an index, with
+// their absolute URLs and hashes. Speaks PEP 691 JSON and falls back to PEP 503 HTML, for
+// `http(s)://` indexes (PyPI, private indexes, download.pytorch.org) and `file://` trees (a local
+// mirror laid out as `<root>/<project>/index.html`). The page parsers are pure; `PackageIndex`
+// is the edge that fetches pages, with redirects, retries of transient failures, credentials only
+// for the index's own origin, and one fetch per project per run.
+/** The Accept header of PEP 691: JSON preferred, HTML accepted. */
+const SIMPLE_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
+/** The index could not answer for a project, or does not list a file. */
+class IndexError extends FastBuildError {
+    index;
+    project;
+    filename;
+    temporary;
+    constructor(message, 
+    /** The index URL, redacted. */
+    index, project, filename, hint, 
+    /** A failure that may go away on its own (network, 5xx). */
+    temporary = false) {
+        super(message, {}, hint);
+        this.index = index;
+        this.project = project;
+        this.filename = filename;
+        this.temporary = temporary;
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Pure part: URLs and page parsing.
+/** `https://pypi.org/simple` + `Foo.Bar` → `https://pypi.org/simple/foo-bar/`. */
+function projectPageUrl(indexUrl, project) {
+    const base = indexUrl.replace(/\/+$/, '');
+    return `${base}/${encodeURIComponent(normalizeName$1(project))}/`;
+}
+const NAMED_ENTITIES = {
+    amp: '&',
+    lt: '<',
+    gt: '>',
+    quot: '"',
+    apos: "'",
+    nbsp: '\u00a0',
+    equals: '=',
+    excl: '!',
+    comma: ',',
+    period: '.',
+    colon: ':',
+    semi: ';',
+    sol: '/',
+    num: '#',
+    percnt: '%',
+    plus: '+',
+    ast: '*',
+    lpar: '(',
+    rpar: ')',
+    tilde: '~'
+};
+/** HTML character references: `&gt;`, `&#62;`, `&#x3e;`. Unknown names stay as written. */
+function decodeHtmlEntities(s) {
+    if (!s.includes('&'))
+        return s;
+    return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);?/g, (whole, ref) => {
+        if (ref[0] === '#') {
+            const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+            if (!Number.isFinite(code) || code < 0 || code > 0x10ffff)
+                return whole;
+            try {
+                return String.fromCodePoint(code);
+            }
+            catch {
+                return whole;
+            }
+        }
+        return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
+    });
+}
+function lastSegment(url) {
+    const path = url.pathname;
+    const last = path.slice(path.lastIndexOf('/') + 1);
+    try {
+        return decodeURIComponent(last);
+    }
+    catch {
+        return last;
+    }
+}
+/** An absolute URL without userinfo and fragment; the fragment's `algo=hex`, if any. */
+function resolveHref(href, base) {
+    const u = new URL(href, base);
+    let hash = null;
+    const m = /^#([a-zA-Z0-9_]+)=([0-9a-fA-F]+)$/.exec(u.hash);
+    if (m)
+        hash = [m[1].toLowerCase(), m[2].toLowerCase()];
+    u.hash = '';
+    u.username = '';
+    u.password = '';
+    return { url: u.href, hash };
+}
+/** Read the start tag at `text[at] === '<'`: its name and attributes (values entity-decoded). */
+function readStartTag(text, at) {
+    let i = at + 1;
+    const n = text.length;
+    const nameMatch = /^[a-zA-Z][a-zA-Z0-9-]*/.exec(text.slice(i, i + 32));
+    if (!nameMatch)
+        return null;
+    const name = nameMatch[0].toLowerCase();
+    i += nameMatch[0].length;
+    const attrs = new Map();
+    while (i < n) {
+        while (i < n && /\s/.test(text[i]))
+            i++;
+        if (i >= n)
+            return null;
+        if (text[i] === '>')
+            return { name, attrs, end: i + 1 };
+        if (text[i] === '/') {
+            i++;
+            continue;
+        }
+        let attrName = '';
+        while (i < n && !/[\s=>/]/.test(text[i]))
+            attrName += text[i++];
+        while (i < n && /\s/.test(text[i]))
+            i++;
+        let value = '';
+        if (text[i] === '=') {
+            i++;
+            while (i < n && /\s/.test(text[i]))
+                i++;
+            const q = text[i];
+            if (q === '"' || q === "'") {
+                const close = text.indexOf(q, i + 1);
+                if (close === -1)
+                    return null;
+                value = text.slice(i + 1, close);
+                i = close + 1;
+            }
+            else {
+                while (i < n && !/[\s>]/.test(text[i]))
+                    value += text[i++];
+            }
+        }
+        if (attrName !== '' && !attrs.has(attrName.toLowerCase()))
+            attrs.set(attrName.toLowerCase(), decodeHtmlEntities(value));
+    }
+    return null;
+}
+/**
+ * PEP 503 (with PEP 592 yanking and PEP 658/714 attributes ignored): every `<a href>` on the page
+ * is a file. The file name is the last path segment of the URL, percent-decoded (as pip reads it:
+ * `torch-2.7.0%2Bcu126-….whl` is `torch-2.7.0+cu126-….whl`); hrefs resolve against `<base href>`
+ * when the page has one, else the page URL; `#sha256=…` fragments are the hashes.
+ */
+function parseSimpleHtml(html, pageUrl) {
+    const text = html.replace(/<!--[\s\S]*?(-->|$)/g, '');
+    let base = pageUrl;
+    const files = [];
+    const starts = /<(?:a|base)[\s>]/gi;
+    for (let m = starts.exec(text); m !== null; m = starts.exec(text)) {
+        const tag = readStartTag(text, m.index);
+        if (!tag)
+            continue;
+        starts.lastIndex = tag.end;
+        if (tag.name === 'base') {
+            const href = tag.attrs.get('href');
+            if (href) {
+                try {
+                    base = new URL(href, pageUrl).href;
+                }
+                catch {
+                    // An unusable <base> is ignored, as browsers do.
+                }
+            }
+            continue;
+        }
+        const href = tag.attrs.get('href');
+        if (href === undefined || href.trim() === '')
+            continue;
+        const closeRe = /<\/a\s*>/gi;
+        closeRe.lastIndex = tag.end;
+        const close = closeRe.exec(text);
+        const inner = close === null ? '' : text.slice(tag.end, close.index);
+        let resolved;
+        try {
+            resolved = resolveHref(href.trim(), base);
+        }
+        catch {
+            continue;
+        }
+        const anchorText = decodeHtmlEntities(inner.replace(/<[^>]*>/g, '')).trim();
+        const filename = lastSegment(new URL(resolved.url)) || anchorText;
+        if (filename === '')
+            continue;
+        const yanked = tag.attrs.get('data-yanked');
+        const requiresPython = tag.attrs.get('data-requires-python');
+        files.push({
+            filename,
+            url: resolved.url,
+            hashes: resolved.hash ? { [resolved.hash[0]]: resolved.hash[1] } : {},
+            requiresPython: requiresPython === undefined || requiresPython === '' ? null : requiresPython,
+            yanked: yanked === undefined ? false : yanked === '' ? true : yanked,
+            size: null
+        });
+    }
+    return files;
+}
+/** A page that is not what it should be; the caller adds which index and project. */
+class PageFormatError extends Error {
+}
+/** PEP 691 JSON (api-version 1.x): `files[]` with `filename`, `url` (may be relative), `hashes`, … */
+function parseSimpleJson(json, pageUrl) {
+    let doc;
+    try {
+        doc = JSON.parse(json);
+    }
+    catch (e) {
+        throw new PageFormatError(`not valid JSON (${e.message})`);
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+        throw new PageFormatError('not a JSON object');
+    const o = doc;
+    const meta = o['meta'];
+    const version = typeof meta === 'object' && meta !== null ? meta['api-version'] : undefined;
+    if (typeof version !== 'string')
+        throw new PageFormatError('no meta.api-version');
+    if (version.split('.')[0] !== '1')
+        throw new PageFormatError(`api-version ${version} is not supported (only 1.x)`);
+    const list = o['files'];
+    if (!Array.isArray(list))
+        throw new PageFormatError('no files list');
+    const files = [];
+    list.forEach((f, i) => {
+        if (typeof f !== 'object' || f === null)
+            throw new PageFormatError(`files[${i}] is not an object`);
+        const e = f;
+        const filename = e['filename'];
+        const href = e['url'];
+        if (typeof filename !== 'string' || filename === '')
+            throw new PageFormatError(`files[${i}].filename is missing`);
+        if (typeof href !== 'string' || href === '')
+            throw new PageFormatError(`files[${i}].url is missing`);
+        let resolved;
+        try {
+            resolved = resolveHref(href, pageUrl);
+        }
+        catch {
+            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl$1(href))}`);
+        }
+        const hashes = {};
+        const h = e['hashes'];
+        if (typeof h === 'object' && h !== null) {
+            for (const [k, v] of Object.entries(h))
+                if (typeof v === 'string')
+                    hashes[k.toLowerCase()] = v.toLowerCase();
+        }
+        const rp = e['requires-python'];
+        const y = e['yanked'];
+        const size = e['size'];
+        files.push({
+            filename,
+            url: resolved.url,
+            hashes,
+            requiresPython: typeof rp === 'string' && rp !== '' ? rp : null,
+            yanked: typeof y === 'string' ? (y === '' ? true : y) : y === true,
+            size: typeof size === 'number' ? size : null
+        });
+    });
+    return files;
+}
+/** Choose the parser by Content-Type (PEP 691), or by the first character when there is none (file://). */
+function parseSimplePage(body, contentType, pageUrl) {
+    const ct = (contentType ?? '').toLowerCase();
+    const json = ct.includes('json') || (ct === '' && body.trimStart().startsWith('{'));
+    return json ? parseSimpleJson(body, pageUrl) : parseSimpleHtml(body, pageUrl);
+}
+const REDIRECTS$1 = new Set([301, 302, 303, 307, 308]);
+let sharedClient = null;
+function defaultHttp() {
+    // Its requests' deadline is read from the environment per request (FAST_BUILD_REQUEST_TIMEOUT_S).
+    sharedClient ??= new HttpClient();
+    return sharedClient;
+}
+class PackageIndex {
+    config;
+    http;
+    options;
+    /** The index URL without userinfo (safe to show). */
+    url;
+    name;
+    pages = new Map();
+    resolved = null;
+    constructor(config, http = defaultHttp(), options = {}) {
+        this.config = config;
+        this.http = http;
+        this.options = options;
+        this.url = redactUrl$1(config.url).replace(/\?…$/, '');
+        this.name = config.name ?? null;
+    }
+    /** The index URL without userinfo and the credential for it (looked up once, on first use). */
+    get access() {
+        this.resolved ??= resolveIndexCredential(this.config, this.options.credentials);
+        return this.resolved;
+    }
+    /** The credential in use, described (user and source, never the secret); null when anonymous. */
+    describeCredential() {
+        const c = this.access.credential;
+        return c ? describeIndexCredential(c) : null;
+    }
+    /**
+     * `Authorization` for a request to `url`: the index's credential when `url` has the index's
+     * origin (scheme, host, port), so credentials never travel to another host (a CDN, a redirect).
+     */
+    authorizationFor(url) {
+        const c = this.access.credential;
+        if (!c)
+            return null;
+        try {
+            return new URL(url).origin === new URL(this.access.url).origin ? basicAuthorization(c) : null;
+        }
+        catch {
+            return null;
+        }
+    }
+    /** Every file the index lists for `project` (fetched once per PackageIndex). */
+    files(project) {
+        const name = normalizeName$1(project);
+        let page = this.pages.get(name);
+        if (!page) {
+            page = this.fetchProject(name);
+            this.pages.set(name, page);
+            page.catch(() => this.pages.delete(name));
+        }
+        return page;
+    }
+    /** The file named `filename` (exactly; else ignoring case), or null when the index does not list it. */
+    async find(project, filename) {
+        const files = await this.files(project);
+        return (files.find((f) => f.filename === filename) ??
+            files.find((f) => f.filename.toLowerCase() === filename.toLowerCase()) ??
+            null);
+    }
+    /** Like `find`, but a file that is not listed is an IndexError naming the index, project and file. */
+    async get(project, filename) {
+        const found = await this.find(project, filename);
+        if (found)
+            return found;
+        const files = await this.files(project);
+        const name = normalizeName$1(project);
+        const listed = files.length === 0
+            ? 'it lists no files for the project'
+            : `it lists ${files.length} file${files.length === 1 ? '' : 's'} for the project, not this one`;
+        throw new IndexError(`${filename} (${name}) is not on the index ${this.url}: ${listed}`, this.url, name, filename, 'the lock pins a file this index does not serve (removed, or locked against another index): ' +
+            're-lock, or point the package source (or the mirror) at an index that has the file');
+    }
+    async fetchProject(project) {
+        const pageUrl = projectPageUrl(this.access.url, project);
+        if (pageUrl.startsWith('file:'))
+            return this.readFileProject(project, pageUrl);
+        if (!/^https?:/i.test(pageUrl)) {
+            throw new IndexError(`the index URL ${this.url} is neither http(s):// nor file://`, this.url, project, null, 'use the index URL as pip would (https://host/simple or file:///path/to/simple)');
+        }
+        const res = await this.getPage(project, pageUrl);
+        try {
+            return parseSimplePage(res.body.toString('utf8'), res.headers['content-type'] ?? null, res.url);
+        }
+        catch (e) {
+            throw this.badPage(project, res.url, e);
+        }
+    }
+    async readFileProject(project, pageUrl) {
+        let path;
+        try {
+            path = fileURLToPath(pageUrl);
+        }
+        catch (e) {
+            throw new IndexError(`the index URL ${this.url} is not a local path: ${e.message}`, this.url, project, null, 'write file:// index URLs as file:///absolute/path/to/simple');
+        }
+        // pip reads `<dir>/index.html` for a directory URL.
+        let file = path;
+        let url = pageUrl;
+        try {
+            if ((await stat$1(path)).isDirectory()) {
+                file = `${path.replace(/\/+$/, '')}/index.html`;
+                url = new URL('index.html', pageUrl).href;
+            }
+        }
+        catch {
+            throw this.notFound(project, pageUrl, 'no such directory');
+        }
+        let text;
+        try {
+            text = await readFile$2(file, 'utf8');
+        }
+        catch (e) {
+            const code = e.code;
+            if (code === 'ENOENT')
+                throw this.notFound(project, pageUrl, `no ${file}`);
+            throw new IndexError(`cannot read the index page for ${project} at ${file}: ${e.message}`, this.url, project, null, 'check the permissions of the local index');
+        }
+        try {
+            return parseSimplePage(text, null, url);
+        }
+        catch (e) {
+            throw this.badPage(project, url, e);
+        }
+    }
+    /** GET a page with PEP 691 negotiation, following redirects, retrying transient failures. */
+    async getPage(project, firstUrl) {
+        const maxRedirects = this.options.maxRedirects ?? 10;
+        let url = firstUrl;
+        for (let hops = 0;; hops++) {
+            const target = url;
+            let res;
+            try {
+                res = await withRetry(async () => {
+                    const headers = { accept: SIMPLE_ACCEPT };
+                    const auth = this.authorizationFor(target);
+                    if (auth)
+                        headers['authorization'] = auth;
+                    const r = await this.http.request({
+                        method: 'GET',
+                        url: target,
+                        headers,
+                        maxBody: this.options.maxPage ?? 64 * 1024 * 1024
+                    });
+                    if (isRetryableStatus(r.status))
+                        throw transientFromStatus('GET', redactUrl$1(target), r.status, r.headers['retry-after']);
+                    return r;
+                }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
+            }
+            catch (e) {
+                if (e instanceof IndexError)
+                    throw e;
+                const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError;
+                throw new IndexError(`cannot get project ${project} from the index ${this.url}: ${e.message}`, this.url, project, null, transient
+                    ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
+                    : 'check the index URL (the package source in the lock or pyproject.toml) and the network', transient);
+            }
+            if (REDIRECTS$1.has(res.status) && res.headers['location']) {
+                if (hops >= maxRedirects) {
+                    throw new IndexError(`the index ${this.url} redirected more than ${maxRedirects} times for project ${project}`, this.url, project, null, 'check the index URL; the server redirects in a loop');
+                }
+                url = new URL(res.headers['location'], target).href;
+                if (!/^https?:/i.test(url)) {
+                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl$1(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
+                }
+                continue;
+            }
+            if (res.status === 200)
+                return res;
+            if (res.status === 404 || res.status === 410) {
+                throw this.notFound(project, target, `GET ${redactUrl$1(target)} answered ${res.status}`);
+            }
+            if (res.status === 401 || res.status === 403)
+                throw this.denied(project, target, res.status);
+            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl$1(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
+        }
+    }
+    notFound(project, pageUrl, detail) {
+        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl$1(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
+            'or add the project to the mirror');
+    }
+    denied(project, pageUrl, status) {
+        const c = this.access.credential;
+        const names = this.name ? credentialEnvNames(this.name).join(', ') : null;
+        const hint = c
+            ? `the index rejected ${describeIndexCredential(c)}: check the username and password (or token) and their access to the index`
+            : `give credentials for the index: ${names ? `set ${names}, ` : ''}put user:password@ in the index URL, or add "machine ${hostOf(pageUrl)} login … password …" to ~/.netrc`;
+        return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
+    }
+    badPage(project, pageUrl, e) {
+        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl$1(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
+    }
+}
+function hostOf(url) {
+    try {
+        return new URL(url).hostname;
+    }
+    catch {
+        return 'HOST';
+    }
+}
+
+// Getting the exact files a lock pins: find each file's URL (the lock's own, a mirror's, or the
+// package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
+// keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
+// is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
+// network. Transient failures (5xx, 429, dropped connections, a request past its deadline) are
+// retried from scratch under the tool's one rule (src/net/retry.ts, with the registry client's
+// deadline and budget); everything else fails at once with a message that names the package, the
+// file, where it came from (credentials and queries removed) and what to do.
+// ---------------------------------------------------------------------------------------------
+// The cache.
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** `$FAST_BUILD_CACHE_DIR`, else `$XDG_CACHE_HOME/fast-build`, else `~/.cache/fast-build`. */
+function defaultCacheDir(env = process.env, home = homedir()) {
+    const explicit = env['FAST_BUILD_CACHE_DIR'];
+    if (explicit)
+        return resolve(explicit);
+    const xdg = env['XDG_CACHE_HOME'];
+    if (xdg && isAbsolute(xdg))
+        return join(xdg, 'fast-build');
+    return join(home, '.cache', 'fast-build');
+}
+/**
+ * Files by their sha256: `<dir>/sha256/<first two hex digits>/<hex>`. Entries appear only by
+ * rename from `<dir>/tmp/`, after their hash was computed, so a present entry is always whole.
+ */
+class ArtifactCache {
+    dir;
+    constructor(dir = defaultCacheDir()) {
+        this.dir = resolve(dir);
+    }
+    pathFor(sha256Hex) {
+        const h = sha256Hex.toLowerCase();
+        if (!SHA256_HEX.test(h))
+            throw new FetchError(`not a sha256 digest: ${JSON.stringify(sha256Hex)}`);
+        return join(this.dir, 'sha256', h.slice(0, 2), h);
+    }
+    /** Whether the cache holds the file (and, when `size` is given, with that size). */
+    has(sha256Hex, size = null) {
+        return this.sizeOf(sha256Hex, size) !== null;
+    }
+    /** The cached file's size, or null when it is not cached (or has another size than `size`). */
+    sizeOf(sha256Hex, size = null) {
+        try {
+            const s = statSync(this.pathFor(sha256Hex));
+            return s.isFile() && (size === null || s.size === size) ? s.size : null;
+        }
+        catch {
+            return null;
+        }
+    }
+    /** A fresh temporary file name on the cache's file system (the directory exists). */
+    async tempPath() {
+        const dir = join(this.dir, 'tmp');
+        await mkdir$1(dir, { recursive: true });
+        return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}.part`);
+    }
+    /**
+     * Move `tempPath` into the cache as `sha256Hex`, which must be the hash of its content as
+     * computed while it was written (fetchArtifacts does so). Atomic: readers see all or nothing.
+     */
+    async commit(tempPath, sha256Hex) {
+        const final = this.pathFor(sha256Hex);
+        await mkdir$1(dirname$1(final), { recursive: true });
+        await rename$1(tempPath, final);
+        return final;
+    }
+    /** Remove temporary files older than `maxAgeMs` (left by runs that were killed). Best effort. */
+    async pruneTemp(maxAgeMs = 24 * 3600_000) {
+        const dir = join(this.dir, 'tmp');
+        let names;
+        try {
+            names = await readdir$1(dir);
+        }
+        catch {
+            return;
+        }
+        const before = Date.now() - maxAgeMs;
+        for (const name of names) {
+            const p = join(dir, name);
+            try {
+                if ((await stat$1(p)).mtimeMs < before)
+                    await rm$1(p, { force: true });
+            }
+            catch {
+                // Another run may have just renamed or removed it.
+            }
+        }
+    }
+    /** Store bytes; returns their sha256 and cache path. */
+    async put(data) {
+        const sha256 = createHash('sha256').update(data).digest('hex');
+        if (this.has(sha256))
+            return { sha256, path: this.pathFor(sha256) };
+        const temp = await this.tempPath();
+        await writeFile$1(temp, data);
+        return { sha256, path: await this.commit(temp, sha256) };
+    }
+}
+/** A file could not be fetched. */
+class FetchError extends FastBuildError {
+}
+/** A file's sha256 is not the one the lock pins. */
+class HashMismatchError extends FetchError {
+    project;
+    version;
+    filename;
+    expected;
+    actual;
+    from;
+    by;
+    constructor(project, version, filename, expected, actual, 
+    /** Where the file came from (URL redacted, or a path). */
+    from, 
+    /** 'download': the bytes were hashed; 'listing': the index lists another hash. */
+    by = 'download') {
+        const what = `${label(project, version)}: ${filename}`;
+        super(by === 'download'
+            ? `${what} from ${from} has sha256 ${actual}, but the lock pins sha256 ${expected}`
+            : `${what}: the index ${from} lists sha256 ${actual}, but the lock pins sha256 ${expected}`, {}, `${by === 'download' ? 'the download was discarded. ' : ''}If the package was re-published, re-lock; ` +
+            'otherwise the index (or mirror) serves a different file than the one the lock was made from: ' +
+            'check the package source and the mirror');
+        this.project = project;
+        this.version = version;
+        this.filename = filename;
+        this.expected = expected;
+        this.actual = actual;
+        this.from = from;
+        this.by = by;
+    }
+}
+function label(name, version) {
+    return version ? `${name} ${version}` : name;
+}
+function itemLabel(item) {
+    return label(item.name, item.version);
+}
+/** The sha256 the lock pins for the item, lowercase; null when it pins none. */
+function pinnedSha256(file) {
+    const h = file.hashes['sha256'];
+    return h && SHA256_HEX.test(h.toLowerCase()) ? h.toLowerCase() : null;
+}
+// ---------------------------------------------------------------------------------------------
+// Fetching.
+const PROGRESS_STEP = 1024 * 1024;
+const MAX_REDIRECTS = 10;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/**
+ * Fetch every item into the cache, `concurrency` at a time; results in the order of `items`. Items
+ * with the same sha256 are fetched once. Before any network, every item must pin a sha256. On a
+ * failure no further downloads start; the ones running finish, and the failure is thrown (several:
+ * one FetchError listing them).
+ */
+async function fetchArtifacts(items, opts) {
+    const unpinned = items.filter((i) => pinnedSha256(i.file) === null);
+    if (unpinned.length > 0)
+        throw unpinnedError(unpinned);
+    await opts.cache.pruneTemp();
+    const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8));
+    const ownHttp = opts.http === undefined;
+    const run = {
+        opts,
+        cache: opts.cache,
+        retry: opts.retry ?? DEFAULT_RETRY,
+        timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
+        agents: {
+            http: new http$1.Agent({ keepAlive: true, maxSockets: concurrency }),
+            https: new https$1.Agent({ keepAlive: true, maxSockets: concurrency })
+        },
+        indexes: new Map(),
+        http: opts.http ??
+            new HttpClient({
+                requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs
+            }),
+        emit: (e) => {
+            try {
+                opts.onProgress?.(e);
+            }
+            catch {
+                // A progress printer that throws must not break a download.
+            }
+        }
+    };
+    // One job per distinct sha256.
+    const jobs = new Map();
+    for (const item of items) {
+        const sha256 = pinnedSha256(item.file);
+        if (!jobs.has(sha256))
+            jobs.set(sha256, { item, sha256 });
+    }
+    const done = new Map();
+    const queue = [...jobs.values()];
+    const errors = [];
+    let next = 0;
+    const worker = async () => {
+        while (errors.length === 0 && next < queue.length) {
+            const job = queue[next++];
+            try {
+                done.set(job.sha256, await fetchOne(run, job.item, job.sha256));
+            }
+            catch (e) {
+                errors.push(e);
+            }
+        }
+    };
+    try {
+        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    }
+    finally {
+        run.agents.http.destroy();
+        run.agents.https.destroy();
+        if (ownHttp)
+            run.http.close();
+    }
+    if (errors.length === 1)
+        throw errors[0];
+    if (errors.length > 1) {
+        const skipped = queue.length - next;
+        throw new FetchError(`${errors.length} files could not be fetched${skipped > 0 ? ` (${skipped} more not attempted)` : ''}:\n` +
+            errors.map((e) => `  - ${describeError(e).replace(/\n/g, '\n    ')}`).join('\n'));
+    }
+    return items.map((item) => ({ item, ...done.get(pinnedSha256(item.file)) }));
+}
+function unpinnedError(items) {
+    const shown = items.slice(0, 5).map((i) => {
+        const algos = Object.keys(i.file.hashes);
+        return `${itemLabel(i)} (${i.file.name}${algos.length > 0 ? `: only ${algos.join(', ')}` : ': no hash'})`;
+    });
+    const more = items.length > 5 ? ` and ${items.length - 5} more` : '';
+    return new FetchError(`the lock pins no sha256 for ${items.length === 1 ? 'a file' : `${items.length} files`}: ${shown.join(', ')}${more}`, {}, 'fast-build installs only files it can verify: re-lock with hashes (Poetry, uv and pylock record sha256 by default)');
+}
+function indexFor(run, config) {
+    const key = `${config.name ?? ''}\n${config.url}`;
+    let index = run.indexes.get(key);
+    if (!index) {
+        const o = {
+            retry: run.retry,
+            ...(run.opts.credentials ? { credentials: run.opts.credentials } : {})
+        };
+        index = new PackageIndex(config, run.http, o);
+        run.indexes.set(key, index);
+    }
+    return index;
+}
+async function locate(run, item, sha256) {
+    const { file } = item;
+    if (file.path !== null) {
+        const base = run.opts.baseDir ?? process.cwd();
+        return { kind: 'path', path: isAbsolute(file.path) ? file.path : resolve(base, file.path) };
+    }
+    const viaIndex = async (config) => {
+        const index = indexFor(run, config);
+        const listed = await index.get(item.name, file.name);
+        checkListing(item, sha256, listed, index.url);
+        return asOrigin(listed.url, (u) => index.authorizationFor(u));
+    };
+    if (run.opts.mirror && item.index !== null)
+        return viaIndex(run.opts.mirror);
+    if (file.url !== null) {
+        // A lock URL may carry its own userinfo (pylock allows it); it is used for that origin only.
+        const split = splitUserinfo(file.url);
+        const own = split.username !== null
+            ? basicAuthorization({ username: split.username, password: split.password ?? '' })
+            : null;
+        const index = item.index && item.index.url !== '' ? indexFor(run, item.index) : null;
+        return asOrigin(split.url, (u) => {
+            if (own !== null && sameOrigin(u, split.url))
+                return own;
+            return index ? index.authorizationFor(u) : null;
+        });
+    }
+    if (item.index !== null && item.index.url !== '')
+        return viaIndex(item.index);
+    throw new FetchError(`${itemLabel(item)}: the lock gives no URL for ${file.name} and no index to find it on`, {}, 'set a mirror index (every registry file is then looked up there by name), or re-lock so the lock records the index');
+}
+function asOrigin(url, authorize) {
+    if (url.startsWith('file:'))
+        return { kind: 'path', path: fileURLToPath(url) };
+    return { kind: 'url', url, authorize };
+}
+function sameOrigin(a, b) {
+    try {
+        return new URL(a).origin === new URL(b).origin;
+    }
+    catch {
+        return false;
+    }
+}
+/** An index that lists a different sha256 than the lock pins serves another file: stop before downloading. */
+function checkListing(item, expected, listed, indexUrl) {
+    const actual = listed.hashes['sha256'];
+    if (actual !== undefined && actual !== expected) {
+        throw new HashMismatchError(item.name, item.version, item.file.name, expected, actual, indexUrl, 'listing');
+    }
+}
+async function fetchOne(run, item, sha256) {
+    const cachedSize = run.cache.sizeOf(sha256, item.file.size);
+    if (cachedSize !== null) {
+        const path = run.cache.pathFor(sha256);
+        run.emit({ kind: 'cached', item, path, size: cachedSize });
+        return { path, sha256, size: cachedSize, cached: true };
+    }
+    const origin = await locate(run, item, sha256);
+    const started = Date.now();
+    const from = origin.kind === 'url' ? redactUrl$1(origin.url) : origin.path;
+    run.emit({ kind: 'start', item, url: from, total: item.file.size });
+    let lastStep = 0;
+    const onBytes = (bytes, total) => {
+        const step = Math.floor(bytes / PROGRESS_STEP);
+        if (step > lastStep || (total !== null && bytes === total)) {
+            lastStep = step;
+            run.emit({ kind: 'progress', item, bytes, total: total ?? item.file.size });
+        }
+    };
+    const temp = await run.cache.tempPath();
+    try {
+        const got = origin.kind === 'path'
+            ? await copyLocal(item, origin.path, temp, onBytes)
+            : await downloadWithRetry(run, item, origin, temp, (bytes, total) => {
+                if (bytes === 0)
+                    lastStep = 0;
+                onBytes(bytes, total);
+            });
+        if (got.sha256 !== sha256) {
+            throw new HashMismatchError(item.name, item.version, item.file.name, sha256, got.sha256, from);
+        }
+        const path = await run.cache.commit(temp, sha256);
+        run.emit({ kind: 'done', item, path, bytes: got.bytes, ms: Date.now() - started });
+        return { path, sha256, size: got.bytes, cached: false };
+    }
+    finally {
+        await rm$1(temp, { force: true });
+    }
+}
+function meter(onBytes, total) {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const stream = new Transform({
+        transform(chunk, _encoding, callback) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            onBytes(bytes, total);
+            callback(null, chunk);
+        }
+    });
+    return { stream, result: () => ({ bytes, sha256: hash.digest('hex') }), bytes: () => bytes };
+}
+async function copyLocal(item, path, temp, onBytes) {
+    let size;
+    try {
+        const s = await stat$1(path);
+        if (!s.isFile())
+            throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+        size = s.size;
+    }
+    catch (e) {
+        const code = e.code;
+        throw new FetchError(`${itemLabel(item)}: ${item.file.name}: ${code === 'ENOENT' ? 'no such file' : e.message}: ${path}`, {}, item.file.path !== null
+            ? 'the lock points at a local file that is not there: build from the directory the lock was made in, or re-lock'
+            : 'the local index lists a file that is not there: repair the mirror, or use another index');
+    }
+    const m = meter(onBytes, size);
+    await pipeline(createReadStream(path), m.stream, createWriteStream(temp));
+    return m.result();
+}
+async function downloadWithRetry(run, item, origin, temp, onBytes) {
+    try {
+        return await withRetry(() => downloadOnce(run, origin, origin.url, temp, onBytes, 0), run.retry, (e, delayMs, attempt) => run.emit({ kind: 'retry', item, attempt, delayMs, reason: e.message }));
+    }
+    catch (e) {
+        throw describeDownloadFailure(run, item, origin.url, e);
+    }
+}
+class StatusFailure extends Error {
+    status;
+    url;
+    constructor(status, url) {
+        super(`GET ${redactUrl$1(url)}: ${status}`);
+        this.status = status;
+        this.url = url;
+    }
+}
+class NoSuchHost extends Error {
+    host;
+    constructor(host) {
+        super(`no such host: ${host}`);
+        this.host = host;
+    }
+}
+/** What to do about a 401/403: the variables for the index's name, or why the credential failed. */
+function downloadAccessHint(item, url) {
+    const c = item.index?.credential;
+    if (c)
+        return `the server rejected the credential for ${redactUrl$1(item.index.url)}: check the username and password (or token) and their access`;
+    const name = item.index?.name;
+    const vars = name
+        ? `set ${credentialEnvNames(name).join(', ')}`
+        : 'name the index in pyproject.toml ([[tool.uv.index]] or [[tool.poetry.source]]) and set FAST_BUILD_INDEX_<NAME>_USERNAME/_PASSWORD';
+    const host = URL.canParse(url) ? new URL(url).hostname : '<host>';
+    return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
+}
+function describeDownloadFailure(run, item, url, e) {
+    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl$1(url)}`;
+    if (e instanceof StatusFailure) {
+        if (e.status === 404 || e.status === 410) {
+            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl$1(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
+        }
+        if (e.status === 401 || e.status === 403) {
+            return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
+        }
+        return new FetchError(`${what}: the server answered ${e.status}`, {}, 'check the URL in the lock and the index');
+    }
+    if (e instanceof NoSuchHost) {
+        return new FetchError(`${what}: ${e.host} does not resolve (no such host)`, {}, 'check the network and DNS; on a runner without access to that host, set a mirror index that has the files');
+    }
+    if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
+        return new FetchError(`${what}: ${e.message}`, {}, `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`);
+    }
+    if (e instanceof FastBuildError)
+        return e;
+    return new FetchError(`${what}: ${e.message}`);
+}
+function networkError(e, url, expired) {
+    if (expired)
+        return expired;
+    if (e instanceof FastBuildError || e instanceof StatusFailure || e instanceof NoSuchHost)
+        return e;
+    const code = e.code;
+    if (code === 'ENOTFOUND')
+        return new NoSuchHost(new URL(url).host);
+    return transientFromNetworkError(e, 'GET', redactUrl$1(url)) ?? e;
+}
+function downloadOnce(run, origin, url, dest, onBytes, hops) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return Promise.reject(new FetchError(`not a URL: ${redactUrl$1(url)}`));
+    }
+    if (u.protocol === 'file:') {
+        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl$1(url)}`));
+    }
+    const secure = u.protocol === 'https:';
+    if (!secure && u.protocol !== 'http:') {
+        return Promise.reject(new FetchError(`cannot download ${redactUrl$1(url)}: only http(s):// and file:// URLs`));
+    }
+    const headers = { 'user-agent': 'fast-build', accept: '*/*' };
+    const auth = origin.authorize(u.href);
+    if (auth)
+        headers['authorization'] = auth;
+    return new Promise((resolvePromise, reject) => {
+        let expired = null;
+        const req = (secure ? https$1 : http$1).request(u, { method: 'GET', headers, agent: secure ? run.agents.https : run.agents.http }, (res) => {
+            const status = res.statusCode ?? 0;
+            const location = res.headers['location'];
+            if (REDIRECTS.has(status) && location) {
+                res.resume();
+                if (hops >= MAX_REDIRECTS) {
+                    reject(new FetchError(`GET ${redactUrl$1(url)}: more than ${MAX_REDIRECTS} redirects`));
+                    return;
+                }
+                let nextUrl;
+                try {
+                    nextUrl = new URL(location, u).href;
+                }
+                catch {
+                    reject(new FetchError(`GET ${redactUrl$1(url)}: redirect to something that is not a URL`));
+                    return;
+                }
+                downloadOnce(run, origin, nextUrl, dest, onBytes, hops + 1).then(resolvePromise, reject);
+                return;
+            }
+            if (status !== 200) {
+                res.resume();
+                reject(isRetryableStatus(status)
+                    ? transientFromStatus('GET', redactUrl$1(url), status, res.headers['retry-after'])
+                    : new StatusFailure(status, url));
+                return;
+            }
+            const length = res.headers['content-length'];
+            const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
+            onBytes(0, total);
+            const m = meter(onBytes, total);
+            pipeline(res, m.stream, createWriteStream(dest)).then(() => {
+                if (total !== null && m.bytes() !== total) {
+                    reject(new TransientHttpError(`GET ${redactUrl$1(url)}: the connection ended after ${m.bytes()} of ${total} bytes`, null, 'dropped', u.host));
+                }
+                else
+                    resolvePromise(m.result());
+            }, (e) => reject(networkError(e, url, expired)));
+        });
+        const deadline = watchDeadline(req, { method: 'GET', url: redactUrl$1(url), timeoutMs: run.timeoutMs }, (e) => (expired = e));
+        req.once('close', () => deadline.stop());
+        req.on('error', (e) => reject(networkError(e, url, expired)));
+        req.end();
+    });
+}
+
+// Which named index a lock's registry URL is, so that its credentials are found under the name
+// people already use: uv keeps only the URL in uv.lock and the name in [[tool.uv.index]]
+// (credentials in UV_INDEX_<NAME>_USERNAME/PASSWORD); Poetry names sources in the lock itself.
+/** Userinfo aside (the lock model's URLs have none; pyproject's may), trailing slashes and case. */
+function comparable(url) {
+    return withoutUserinfo(url).replace(/\/+$/, '').toLowerCase();
+}
+/** [[tool.uv.index]] and [[tool.poetry.source]] entries that have both a name and a URL. */
+function namedIndexes(project) {
+    const out = [];
+    const tool = project.data['tool'];
+    const uv = tool && typeof tool === 'object' && !Array.isArray(tool)
+        ? tool['uv']
+        : undefined;
+    const list = uv && typeof uv === 'object' ? uv['index'] : undefined;
+    if (Array.isArray(list)) {
+        for (const e of list) {
+            if (e && typeof e === 'object' && typeof e.name === 'string' && typeof e.url === 'string')
+                out.push({ name: e.name, url: e.url });
+        }
+    }
+    for (const s of project.poetrySources)
+        if (s.url)
+            out.push({ name: s.name, url: s.url });
+    return out;
+}
+/** The name the project gives the index at `url`, or null. */
+function indexNameFor(indexes, url) {
+    const key = comparable(url);
+    return indexes.find((i) => comparable(i.url) === key)?.name ?? null;
+}
+
+// The filesystem an image's layers add up to, as names only: which paths exist, what kind they
+// are, where symlinks point. Layers are applied in order with the OCI whiteout rules (`.wh.NAME`
+// deletes NAME from the layers below, `.wh..wh..opq` empties a directory of them). Pure.
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+class ImageFilesystem {
+    nodes = new Map();
+    /** Apply one layer's entries (in tar order) on top of what is there. */
+    applyLayer(entries) {
+        const layer = [...entries];
+        // Whiteouts apply to the layers below, whatever their place in this layer's tar.
+        for (const e of layer) {
+            const base = posix.basename(e.path);
+            if (!base.startsWith(WHITEOUT))
+                continue;
+            const dir = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
+            if (base === OPAQUE)
+                this.removeBelow(dir, false);
+            else
+                this.removeBelow(dir === '' ? base.slice(WHITEOUT.length) : `${dir}/${base.slice(WHITEOUT.length)}`, true);
+        }
+        for (const e of layer) {
+            if (e.path === '' || posix.basename(e.path).startsWith(WHITEOUT))
+                continue;
+            this.addParents(e.path);
+            switch (e.type) {
+                case 'dir':
+                    // A directory replaces a file or link of that name, and keeps what is below it.
+                    if (this.nodes.get(e.path)?.type !== 'dir') {
+                        this.removeBelow(e.path, true);
+                        this.nodes.set(e.path, { type: 'dir' });
+                    }
+                    break;
+                case 'symlink':
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, { type: 'symlink', target: e.linkTarget ?? '' });
+                    break;
+                case 'hardlink': {
+                    const to = this.nodes.get(posix.normalize(e.linkTarget ?? '').replace(/^\/+/, ''));
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, to && to.type === 'file' ? to : { type: 'file', mode: e.mode ?? 0o644 });
+                    break;
+                }
+                default:
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, { type: 'file', mode: e.mode ?? 0o644 });
+            }
+        }
+    }
+    addParents(path) {
+        for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+            const d = path.slice(0, i);
+            if (!this.nodes.has(d))
+                this.nodes.set(d, { type: 'dir' });
+        }
+    }
+    /**
+     * Remove `path`'s children (and `path` itself when `self`). Only a directory has children, so
+     * the scan runs only when one is replaced or whited out (rare), never per file.
+     */
+    removeBelow(path, self) {
+        const node = path === '' ? { type: 'dir' } : this.nodes.get(path);
+        if (self)
+            this.nodes.delete(path);
+        if (node?.type !== 'dir')
+            return;
+        const prefix = path === '' ? '' : `${path}/`;
+        for (const k of [...this.nodes.keys()])
+            if (k.startsWith(prefix) && k !== path)
+                this.nodes.delete(k);
+    }
+    /** The node at exactly this path (no symlinks followed on the last part). */
+    lstat(path) {
+        return this.nodes.get(strip(path));
+    }
+    /**
+     * The path with every symlink resolved, as the kernel would inside the image (absolute targets
+     * are relative to the image root; `..` never climbs above it), or null when a link is broken or
+     * loops. Missing final components are fine: the resolved path of something that does not exist.
+     */
+    realpath(path, maxLinks = 40) {
+        let links = 0;
+        const parts = strip(path)
+            .split('/')
+            .filter((p) => p !== '' && p !== '.');
+        const done = [];
+        while (parts.length > 0) {
+            const part = parts.shift();
+            if (part === '..') {
+                done.pop();
+                continue;
+            }
+            const candidate = [...done, part].join('/');
+            const node = this.nodes.get(candidate);
+            if (node?.type === 'symlink') {
+                if (++links > maxLinks)
+                    return null;
+                const t = node.target;
+                if (t.startsWith('/'))
+                    done.length = 0;
+                parts.unshift(...t.split('/').filter((p) => p !== '' && p !== '.'));
+                continue;
+            }
+            done.push(part);
+        }
+        return `/${done.join('/')}`;
+    }
+    /** What is at `path` after following symlinks (undefined when nothing is). */
+    stat(path) {
+        const real = this.realpath(path);
+        return real === null ? undefined : this.nodes.get(strip(real));
+    }
+    exists(path) {
+        return this.stat(path) !== undefined;
+    }
+    isDir(path) {
+        return path === '/' || this.stat(path)?.type === 'dir';
+    }
+    isFile(path) {
+        return this.stat(path)?.type === 'file';
+    }
+    /** Names directly inside a directory (following symlinks to reach it). */
+    list(dir) {
+        const real = this.realpath(dir);
+        if (real === null)
+            return [];
+        const prefix = real === '/' ? '' : `${strip(real)}/`;
+        const out = [];
+        for (const k of this.nodes.keys()) {
+            if (k.startsWith(prefix) && k.length > prefix.length && !k.slice(prefix.length).includes('/'))
+                out.push(k.slice(prefix.length));
+        }
+        return out.sort();
+    }
+    /** Every path (for tests and small images). */
+    paths() {
+        return [...this.nodes.keys()].sort();
+    }
+}
+function strip(path) {
+    return path.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+// Reading a layer's tar stream: the entries' names, kinds, link targets and modes, with the
+// content of a few chosen files. Enough to know what an image's filesystem holds without unpacking
+// it (ustar, GNU long names, PAX path/linkpath records, as docker, buildah and umoci write them).
+class TarReadError extends FastBuildError {
+}
+const BLOCK = 512;
+function cString(buf, start, length) {
+    const end = buf.indexOf(0, start);
+    return buf.toString('utf8', start, end === -1 || end > start + length ? start + length : end);
+}
+function octal(buf, start, length) {
+    // GNU base-256 for big values: the first byte has its top bit set.
+    if ((buf[start] & 0x80) !== 0) {
+        let n = 0;
+        for (let i = start + 1; i < start + length; i++)
+            n = n * 256 + buf[i];
+        return n;
+    }
+    const text = cString(buf, start, length).trim();
+    return text === '' ? 0 : parseInt(text, 8);
+}
+function cleanPath$1(p) {
+    let s = p;
+    while (s.startsWith('./'))
+        s = s.slice(2);
+    s = s.replace(/^\/+/, '').replace(/\/+$/, '');
+    return s === '.' ? '' : s;
+}
+/** PAX extended header records: `len key=value\n`. */
+function paxRecords(data) {
+    const out = new Map();
+    let i = 0;
+    while (i < data.length) {
+        const space = data.indexOf(0x20, i);
+        if (space === -1)
+            break;
+        const len = Number(data.toString('utf8', i, space));
+        if (!Number.isSafeInteger(len) || len <= 0)
+            break;
+        const record = data.toString('utf8', space + 1, i + len - 1);
+        const eq = record.indexOf('=');
+        if (eq > 0)
+            out.set(record.slice(0, eq), record.slice(eq + 1));
+        i += len;
+    }
+    return out;
+}
+function typeOf(flag) {
+    switch (flag) {
+        case '0':
+        case '\0':
+        case '':
+        case '7':
+            return 'file';
+        case '5':
+            return 'dir';
+        case '2':
+            return 'symlink';
+        case '1':
+            return 'hardlink';
+        default:
+            return 'other';
+    }
+}
+/**
+ * Walks a tar stream. Content is skipped, except for wanted files. Holds at most one block run in
+ * memory at a time, so a multi-gigabyte layer streams through.
+ */
+async function readTar(stream, opts) {
+    const maxContent = opts.maxContent ?? 64 * 1024;
+    let buf = Buffer.alloc(0);
+    /** Bytes of the current entry's data (padded) still to skip or collect. */
+    let remaining = 0;
+    let collecting = null;
+    /** A pending extended header being read (PAX `x`, GNU `L`/`K`). */
+    let meta = null;
+    let pax = new Map();
+    let longName = null;
+    let longLink = null;
+    let ended = false;
+    const finishCollect = () => {
+        if (!collecting)
+            return;
+        const c = collecting;
+        collecting = null;
+        opts.onContent?.(c.entry, Buffer.concat(c.parts).subarray(0, Math.min(c.entry.size, maxContent)));
+    };
+    const finishMeta = () => {
+        const m = meta;
+        meta = null;
+        const data = Buffer.concat(m.parts).subarray(0, m.size);
+        if (m.kind === 'x')
+            pax = paxRecords(data);
+        else if (m.kind === 'L')
+            longName = cString(data, 0, data.length);
+        else if (m.kind === 'K')
+            longLink = cString(data, 0, data.length);
+    };
+    for await (const chunk of stream) {
+        if (ended)
+            continue;
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        let off = 0;
+        while (off < buf.length) {
+            if (remaining > 0) {
+                const n = Math.min(remaining, buf.length - off);
+                const piece = buf.subarray(off, off + n);
+                if (collecting && collecting.got < maxContent) {
+                    collecting.parts.push(Buffer.from(piece));
+                    collecting.got += n;
+                }
+                if (meta) {
+                    meta.parts.push(Buffer.from(piece));
+                    meta.got += n;
+                }
+                remaining -= n;
+                off += n;
+                if (remaining === 0) {
+                    finishCollect();
+                    if (meta)
+                        finishMeta();
+                }
+                continue;
+            }
+            if (buf.length - off < BLOCK)
+                break;
+            const h = buf.subarray(off, off + BLOCK);
+            off += BLOCK;
+            if (h.every((b) => b === 0)) {
+                ended = true;
+                break;
+            }
+            const flag = String.fromCharCode(h[156]);
+            const size = octal(h, 124, 12);
+            const padded = Math.ceil(size / BLOCK) * BLOCK;
+            if (flag === 'x' || flag === 'L' || flag === 'K' || flag === 'g') {
+                if (size > 16 * 1024 * 1024)
+                    throw new TarReadError(`a tar extended header of ${size} bytes`);
+                meta = { kind: flag, size, parts: [], got: 0 };
+                remaining = padded;
+                if (remaining === 0)
+                    finishMeta();
+                continue;
+            }
+            const magic = h.toString('latin1', 257, 263);
+            const prefix = magic.startsWith('ustar') ? cString(h, 345, 155) : '';
+            const rawName = longName ?? pax.get('path') ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
+            const rawLink = longLink ?? pax.get('linkpath') ?? cString(h, 157, 100);
+            const paxSize = pax.get('size');
+            const realSize = paxSize !== undefined ? Number(paxSize) : size;
+            const realPadded = Math.ceil(realSize / BLOCK) * BLOCK;
+            longName = null;
+            longLink = null;
+            pax = new Map();
+            const entry = {
+                path: cleanPath$1(rawName),
+                type: typeOf(flag),
+                linkTarget: rawLink,
+                mode: octal(h, 100, 8) & 0o7777,
+                size: realSize
+            };
+            opts.onEntry(entry);
+            remaining = realPadded;
+            if (remaining > 0 && entry.type === 'file' && opts.want?.(entry)) {
+                collecting = { entry, parts: [], got: 0 };
+            }
+            else if (entry.type === 'file' && opts.want?.(entry) && realSize === 0) {
+                opts.onContent?.(entry, Buffer.alloc(0));
+            }
+        }
+        buf = off >= buf.length ? Buffer.alloc(0) : buf.subarray(off);
+    }
+}
+/** A layer blob on disk as a stream of tar bytes, decompressed by its media type. */
+function openLayerTar(file, mediaType) {
+    const raw = createReadStream(file, { highWaterMark: 1024 * 1024 });
+    if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip') || mediaType.endsWith('tar.gzip')) {
+        const gunzip = createGunzip();
+        raw.on('error', (e) => gunzip.destroy(e));
+        return raw.pipe(gunzip);
+    }
+    if (mediaType.endsWith('+zstd')) {
+        const make = zlib
+            .createZstdDecompress;
+        if (!make)
+            throw new TarReadError(`a zstd layer (${mediaType}) cannot be read by this Node.js (${process.version})`, {}, 'run fast-build on Node.js 22.15 or newer, or set interpreter and site-packages under [tool.fast-build]');
+        const z = make();
+        raw.on('error', (e) => z.destroy(e));
+        return raw.pipe(z);
+    }
+    return raw;
+}
+
+// Which Python a base image runs, and where that Python reads third-party packages from, found
+// from the image's config (PATH, PYTHON_VERSION, VIRTUAL_ENV) and its filesystem's names alone:
+// no container is started. Pure: an ImageFilesystem and an environment in, facts out.
+//
+// Layouts told apart (each as its installer puts packages where the interpreter reads them):
+// - python.org builds (the official `python` images), conda: `<prefix>/lib/pythonX.Y/site-packages`
+// - Debian and Ubuntu's python3: pip installs into `/usr/local/lib/pythonX.Y/dist-packages`
+//   (Debian's site.py reads it; `site-packages` there is never on sys.path)
+// - a virtualenv found through PATH (`/opt/venv/bin` with `pyvenv.cfg` above it)
+// - other distributions' python3 under /usr: `/usr/lib/pythonX.Y/site-packages`
+const FACTS_SCHEMA = 1;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** `KEY=value` lines of an image config's Env, as a map (the last one of a key wins). */
+function envMap(env) {
+    const out = new Map();
+    for (const item of env ?? []) {
+        const eq = item.indexOf('=');
+        if (eq > 0)
+            out.set(item.slice(0, eq), item.slice(eq + 1));
+    }
+    return out;
+}
+const PYTHON_NAME = /^python(\d+(\.\d+)?)?$/;
+const VERSIONED = /^python(\d+)\.(\d+)$/;
+function parent(p) {
+    return posix.dirname(p);
+}
+function detectPython(fs, configEnv, files = new Map()) {
+    const env = envMap(configEnv);
+    const path = (env.get('PATH') ?? DEFAULT_PATH).split(':').filter((d) => d.startsWith('/'));
+    const pythons = [];
+    for (const dir of path) {
+        for (const name of fs.list(dir)) {
+            const full = `${dir === '/' ? '' : dir}/${name}`;
+            if (PYTHON_NAME.test(name) && fs.isFile(full) && !pythons.includes(full))
+                pythons.push(full);
+        }
+    }
+    const facts = (python) => ({
+        schema: FACTS_SCHEMA,
+        python,
+        pythons,
+        hasSh: fs.isFile('/bin/sh'),
+        path
+    });
+    const byName = (name) => pythons.find((p) => posix.basename(p) === name);
+    const command = byName('python3') ?? byName('python') ?? pythons.find((p) => /^python3\.\d+$/.test(posix.basename(p)));
+    if (!command)
+        return facts(null);
+    const executable = fs.realpath(command) ?? command;
+    // A virtualenv: `pyvenv.cfg` one level above the bin directory PATH found it in.
+    const venvDir = parent(parent(command));
+    const venvCfg = `${venvDir === '/' ? '' : venvDir}/pyvenv.cfg`;
+    const isVenv = fs.isFile(venvCfg);
+    const fromName = VERSIONED.exec(posix.basename(executable)) ?? VERSIONED.exec(posix.basename(command));
+    const realPrefix = parent(parent(executable));
+    const libDirs = (prefix) => fs
+        .list(`${prefix}/lib`)
+        .filter((n) => VERSIONED.test(n) &&
+        (fs.exists(`${prefix}/lib/${n}/os.py`) || fs.isDir(`${prefix}/lib/${n}/lib-dynload`)));
+    const envVersion = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(env.get('PYTHON_VERSION') ?? '');
+    let major;
+    let minor;
+    if (fromName) {
+        major = Number(fromName[1]);
+        minor = Number(fromName[2]);
+    }
+    else {
+        const lib = libDirs(realPrefix)[0] ??
+            (isVenv ? fs.list(`${venvDir}/lib`).find((n) => VERSIONED.test(n)) : undefined);
+        const m = lib ? VERSIONED.exec(lib) : null;
+        if (m) {
+            major = Number(m[1]);
+            minor = Number(m[2]);
+        }
+        else if (envVersion) {
+            major = Number(envVersion[1]);
+            minor = Number(envVersion[2]);
+        }
+        else {
+            return facts(null);
+        }
+    }
+    const xy = `python${major}.${minor}`;
+    const patch = envVersion &&
+        Number(envVersion[1]) === major &&
+        Number(envVersion[2]) === minor &&
+        envVersion[3] !== undefined
+        ? Number(envVersion[3])
+        : null;
+    const root = (p) => (p === '/' ? '' : p);
+    const stdlib = `${root(realPrefix)}/lib/${xy}`;
+    const stdlibPath = [`${root(realPrefix)}/lib/python${major}${minor}.zip`, stdlib, `${stdlib}/lib-dynload`];
+    const isDebian = realPrefix === '/usr' && (fs.isDir('/usr/lib/python3/dist-packages') || fs.isFile('/etc/debian_version'));
+    const isConda = fs.isDir(`${root(realPrefix)}/conda-meta`);
+    let kind;
+    let sitePackages;
+    let scripts;
+    let sites;
+    if (isDebian) {
+        kind = 'debian';
+        sites = [
+            `/usr/local/lib/${xy}/dist-packages`,
+            '/usr/lib/python3/dist-packages',
+            `/usr/lib/${xy}/dist-packages`
+        ];
+        sitePackages = sites[0];
+        scripts = '/usr/local/bin';
+    }
+    else if (realPrefix === '/usr' && !isConda) {
+        kind = 'distro';
+        sitePackages = `/usr/lib/${xy}/site-packages`;
+        sites = [`/usr/lib64/${xy}/site-packages`, sitePackages].filter((d, i) => i === 1 || fs.isDir(d));
+        scripts = path.includes('/usr/local/bin') ? '/usr/local/bin' : '/usr/bin';
+    }
+    else {
+        kind = isConda ? 'conda' : 'python.org';
+        sitePackages = `${root(realPrefix)}/lib/${xy}/site-packages`;
+        sites = [sitePackages];
+        scripts = `${root(realPrefix)}/bin`;
+    }
+    let prefix = realPrefix;
+    if (isVenv) {
+        const cfg = files.get(venvCfg) ?? '';
+        const system = /^\s*include-system-site-packages\s*=\s*true\s*$/im.test(cfg);
+        const venvSite = `${root(venvDir)}/lib/${xy}/site-packages`;
+        sites = [venvSite, ...(system ? sites : [])];
+        kind = 'venv';
+        prefix = venvDir;
+        sitePackages = venvSite;
+        scripts = parent(command);
+    }
+    const pythonPath = (env.get('PYTHONPATH') ?? '').split(':').filter((d) => d.startsWith('/'));
+    const sysPath = [...new Set([...pythonPath, ...stdlibPath, ...sites])];
+    const hasPip = sites.some((s) => fs.isDir(`${s}/pip`));
+    // Scripts name the versioned interpreter beside the one PATH finds (a venv's own bin keeps the
+    // venv active; the versioned name survives a `python3` alternative being switched).
+    const versioned = `${root(parent(command))}/${xy}`;
+    const interpreter = fs.isFile(versioned) ? versioned : command;
+    return facts({
+        interpreter,
+        command,
+        executable,
+        version: { major, minor, patch },
+        kind,
+        prefix,
+        sitePackages,
+        scripts,
+        sysPath,
+        hasPip
+    });
+}
+/** One line for logs: `python 3.11 at /usr/bin/python3.11 (Debian layout): packages in …`. */
+function describePython(p) {
+    const v = `${p.version.major}.${p.version.minor}${p.version.patch !== null ? `.${p.version.patch}` : ''}`;
+    const kind = {
+        'python.org': 'python.org layout',
+        debian: 'Debian layout',
+        venv: 'virtualenv',
+        conda: 'conda',
+        distro: 'distribution layout'
+    }[p.kind];
+    return `python ${v} at ${p.interpreter} (${kind}): packages in ${p.sitePackages}, scripts in ${p.scripts}`;
+}
+
+// Numbers and counts as people read them in logs and summaries.
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 * 1024)
+        return `${(n / 1024).toFixed(1)} kB`;
+    if (n < 1024 ** 3)
+        return `${(n / 1024 / 1024).toFixed(1)} MB`;
+    return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+// The edge of base-python.ts: read an image's layers (names only, plus any pyvenv.cfg) from a
+// store, and keep what was found by the image's manifest digest, so each base image is read once
+// per machine (and per runner, through the Actions cache, which saves the cache directory's
+// `base-python/` entries).
+/** The directory (under the cache directory) that holds facts by manifest digest. */
+const BASE_PYTHON_DIR = 'base-python';
+/** Reads every layer of an image into one filesystem of names; pyvenv.cfg files are read whole. */
+async function readImageFilesystem(store, layers) {
+    const fs = new ImageFilesystem();
+    const files = new Map();
+    for (const layer of layers) {
+        const { file } = await store.openBlob(layer.digest);
+        const entries = [];
+        await readTar(openLayerTar(file, layer.mediaType), {
+            onEntry: (e) => entries.push({ path: e.path, type: e.type, linkTarget: e.linkTarget, mode: e.mode }),
+            want: (e) => e.path.endsWith('pyvenv.cfg') && e.size < 64 * 1024,
+            onContent: (e, content) => files.set(`/${e.path}`, content.toString('utf8'))
+        });
+        fs.applyLayer(entries);
+    }
+    return { fs, files };
+}
+function cachePath(cacheDir, manifest) {
+    return join(cacheDir, BASE_PYTHON_DIR, `${digestHex(manifest)}.json`);
+}
+function readCached(path) {
+    if (!existsSync(path))
+        return null;
+    try {
+        const f = JSON.parse(readFileSync(path, 'utf8'));
+        return f.schema === FACTS_SCHEMA && Array.isArray(f.pythons) ? f : null;
+    }
+    catch {
+        return null; // torn or foreign: read the image again
+    }
+}
+/**
+ * The Python facts of one platform image: from the cache when this manifest was read before,
+ * else from its layers (and then cached).
+ */
+async function imagePythonFacts(args) {
+    const path = args.cacheDir ? cachePath(args.cacheDir, args.manifestDigest) : null;
+    const cached = path ? readCached(path) : null;
+    if (cached)
+        return cached;
+    const bytes = args.layers.reduce((n, l) => n + l.size, 0);
+    args.onProgress?.(`reading ${args.what} (${args.layers.length} layer${args.layers.length === 1 ? '' : 's'}, ${formatBytes(bytes)}) to find its Python`);
+    const { fs, files } = await readImageFilesystem(args.store, args.layers);
+    const facts = detectPython(fs, args.config.config?.Env, files);
+    if (path) {
+        mkdirSync(join(args.cacheDir, BASE_PYTHON_DIR), { recursive: true });
+        const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+        try {
+            writeFileSync(tmp, JSON.stringify(facts));
+            renameSync(tmp, path);
+        }
+        finally {
+            rmSync(tmp, { force: true });
+        }
+    }
+    return facts;
+}
+
+// Where the wheels builder installs, decided from what the base image's Python reads (base-python.ts)
+// and what [tool.fast-build] says explicitly (which wins), and the check that what was installed
+// is where that Python will find it. Pure.
+class PythonLayoutError extends FastBuildError {
+}
+/** Label on deps images: the layout their packages were installed with (JSON), for the fast path. */
+const PYTHON_LABEL = 'dev.fast-build.python';
+/** The posix_prefix scheme of a prefix, as before detection existed (explicit settings). */
+function prefixLayout(prefix, python) {
+    const root = prefix === '/' ? '' : prefix;
+    const minor = pythonMinor(python);
+    return {
+        site: `${root}/lib/python${minor}/site-packages`,
+        scripts: `${root}/bin`,
+        interpreter: `${root}/bin/python${minor}`,
+        data: prefix,
+        headers: `${root}/include/python${minor}`
+    };
+}
+/** `<data>/lib/pythonX.Y/{site,dist}-packages` → `<data>` (pip's data scheme), else the prefix. */
+function dataDirOf(site, fallback) {
+    const m = /^(.*)\/lib(?:64)?\/python\d+\.\d+\/(?:site|dist)-packages$/.exec(site);
+    return m ? m[1] || '/' : fallback;
+}
+/**
+ * The install layout for a base image. Explicit `site-packages`, `interpreter` and `python-prefix`
+ * win; the rest comes from the base image's Python. A base with no Python, or one of another
+ * minor version than the plan's python, is an error naming both.
+ */
+function resolveLayout(args) {
+    const { config, python, facts } = args;
+    const minor = pythonMinor(python);
+    const explicitPrefix = config.pythonPrefixExplicit ? prefixLayout(config.pythonPrefix, python) : null;
+    const found = facts?.python ?? null;
+    if (config.pythonInBase && facts && !found) {
+        throw new PythonLayoutError(`base image ${args.base} (${args.platform}) has no Python: no python3 or python on its PATH (${facts.path.join(':')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.base-image' }, `choose a base image with Python ${minor} (such as python:${minor}-slim), or, when the deps bring their own Python, set python-in-base = false with site-packages and interpreter under [tool.fast-build]`);
+    }
+    if (config.pythonInBase && found && `${found.version.major}.${found.version.minor}` !== minor) {
+        throw new PythonLayoutError(`python ${formatPython(python)} (${args.pythonFrom}) does not match base image ${args.base} (${args.platform}): its python3 is ${found.version.major}.${found.version.minor} (${found.executable})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.python' }, `set python = "${found.version.major}.${found.version.minor}" under [tool.fast-build], or choose a base image with Python ${minor} (such as python:${minor}-slim); wheels for ${minor} would not load in ${found.version.major}.${found.version.minor}`);
+    }
+    const fallback = prefixLayout('/usr/local', python);
+    const use = config.pythonInBase ? found : null;
+    const site = config.sitePackages ?? explicitPrefix?.site ?? use?.sitePackages ?? fallback.site;
+    const scripts = explicitPrefix?.scripts ?? use?.scripts ?? fallback.scripts;
+    const interpreter = config.interpreter ?? explicitPrefix?.interpreter ?? use?.interpreter ?? fallback.interpreter;
+    const data = explicitPrefix?.data ?? (use ? dataDirOf(use.sitePackages, use.prefix) : fallback.data);
+    const headers = explicitPrefix?.headers ?? `${data === '/' ? '' : data}/include/python${minor}`;
+    const layout = {
+        purelib: site,
+        platlib: site,
+        scripts,
+        data,
+        headers,
+        interpreter,
+        python: { major: python.major, minor: python.minor }
+    };
+    const explicit = [
+        config.sitePackages !== null ? 'site-packages' : null,
+        config.interpreter !== null ? 'interpreter' : null,
+        config.pythonPrefixExplicit ? 'python-prefix' : null
+    ].filter((x) => x !== null);
+    const description = use
+        ? `${describePython(use)}${explicit.length ? ` (${explicit.join(', ')} as configured: ${site}, ${interpreter})` : ''}`
+        : `python ${minor} from the deps (python-in-base = false): packages in ${site}, scripts in ${scripts}`;
+    return {
+        layout,
+        python: use,
+        // Without a Python in the base, the configured site directory is taken on trust.
+        sysPath: use ? use.sysPath : [site],
+        interpreters: use ? (facts?.pythons ?? []) : [interpreter],
+        hasSh: facts?.hasSh ?? true,
+        description
+    };
+}
+function recordedPython(r) {
+    return {
+        interpreter: r.layout.interpreter,
+        sitePackages: r.layout.purelib,
+        scripts: r.layout.scripts,
+        version: `${r.layout.python.major}.${r.layout.python.minor}`,
+        sysPath: r.sysPath
+    };
+}
+/** The deps image's recorded layout, or null when it has none (older images, Dockerfile builds). */
+function readRecordedPython(labels) {
+    const text = labels?.[PYTHON_LABEL];
+    if (!text)
+        return null;
+    try {
+        const v = JSON.parse(text);
+        return typeof v.interpreter === 'string' &&
+            typeof v.sitePackages === 'string' &&
+            typeof v.scripts === 'string' &&
+            Array.isArray(v.sysPath)
+            ? v
+            : null;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The parents of a distribution's top-level modules and .dist-info, from its installed paths
+ * (relative to the image root, as layer entries are).
+ */
+function installedDist(name, version, paths, layout) {
+    const libs = [...new Set([layout.purelib, layout.platlib])];
+    const dirs = new Set();
+    const scripts = [];
+    for (const rel of paths) {
+        const abs = `/${rel}`;
+        const lib = libs.find((l) => abs.startsWith(`${l}/`));
+        if (lib)
+            dirs.add(lib);
+        else if (posix.dirname(abs) === layout.scripts)
+            scripts.push(abs);
+    }
+    return { name, version, dirs: [...dirs].sort(), scripts: scripts.sort() };
+}
+function under$2(dir, sysPath) {
+    return sysPath.includes(dir);
+}
+/**
+ * Every distribution's modules sit directly in a directory the interpreter's sys.path holds, and
+ * every script's interpreter exists in the image. Throws before anything is tagged otherwise.
+ */
+function verifyInstall(args) {
+    const { dists, layout, resolved } = args;
+    const lost = dists.filter((d) => d.dirs.some((dir) => !under$2(dir, resolved.sysPath)));
+    if (lost.length > 0) {
+        const dirs = [...new Set(lost.flatMap((d) => d.dirs.filter((dir) => !under$2(dir, resolved.sysPath))))];
+        const names = lost.slice(0, 5).map((d) => `${d.name} ${d.version}`);
+        const py = resolved.python
+            ? `${resolved.python.command} (${resolved.python.executable})`
+            : 'the interpreter';
+        throw new PythonLayoutError(`${args.what} would not import: ${names.join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''} went into ${dirs.join(', ')}, which ${py} does not read (its sys.path: ${resolved.sysPath.join(', ')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.site-packages' }, resolved.python
+            ? `remove site-packages (and python-prefix) from [tool.fast-build]: fast-build installs where the base image's Python reads packages (${resolved.python.sitePackages}); or put that directory on PYTHONPATH under [tool.fast-build.env]`
+            : 'set site-packages to a directory on the interpreter sys.path');
+    }
+    const withScripts = dists.filter((d) => d.scripts.length > 0);
+    if (withScripts.length === 0)
+        return;
+    const exists = (p) => resolved.interpreters.includes(p) || (args.addedPaths?.has(p.slice(1)) ?? false);
+    const needsSh = /\s/.test(layout.interpreter) || Buffer.byteLength(layout.interpreter) + 3 > 127;
+    const missing = !exists(layout.interpreter)
+        ? layout.interpreter
+        : needsSh && !resolved.hasSh
+            ? '/bin/sh'
+            : null;
+    if (missing) {
+        const example = withScripts[0];
+        throw new PythonLayoutError(`${args.what}: console scripts (${example.scripts[0]} of ${example.name}${withScripts.length > 1 ? `, and those of ${withScripts.length - 1} more` : ''}) would start ${missing}, which does not exist in the image (its Pythons: ${resolved.interpreters.join(', ') || 'none'})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.interpreter' }, resolved.python
+            ? `remove interpreter from [tool.fast-build] (fast-build uses the base image's ${resolved.python.interpreter}), or set it to one of the Pythons listed`
+            : 'set interpreter to the path of the Python the image runs');
+    }
+}
+
+// Image manifests, indexes and configs: parsed from what a registry or layout returns (checked,
+// with errors that say what is wrong), and built with a fixed key order so the same image always
+// serializes to the same bytes.
+class ImageError extends FastBuildError {
+}
+// --- platforms -------------------------------------------------------------------------------------
+function ociPlatform(p) {
+    return p.architecture === 'arm64'
+        ? { architecture: 'arm64', os: 'linux', variant: 'v8' }
+        : { architecture: 'amd64', os: 'linux' };
+}
+/** Whether an image's platform is the target's (arm64's `v8` variant may be omitted). */
+function platformMatches(have, want) {
+    if (have.os !== want.os || have.architecture !== want.architecture)
+        return false;
+    if (want.architecture === 'arm64')
+        return have.variant === undefined || have.variant === 'v8';
+    return true;
+}
+function describePlatform(p) {
+    return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${p.variant ? `/${String(p.variant)}` : ''}`;
+}
+// --- parsing ----------------------------------------------------------------------------------------
+function object(v, what) {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new ImageError(`${what} is not a JSON object`);
+    return v;
+}
+function parseDescriptor(v, what) {
+    const o = object(v, what);
+    if (typeof o['mediaType'] !== 'string')
+        throw new ImageError(`${what}: mediaType missing`);
+    if (typeof o['size'] !== 'number' || !Number.isSafeInteger(o['size']) || o['size'] < 0) {
+        throw new ImageError(`${what}: size is not a byte count`);
+    }
+    return {
+        ...o,
+        mediaType: o['mediaType'],
+        digest: parseDigest(o['digest'], `${what}.digest`),
+        size: o['size']
+    };
+}
+function parseJson(bytes, what) {
+    try {
+        return object(JSON.parse(bytes.toString('utf8')), what);
+    }
+    catch (e) {
+        if (e instanceof ImageError)
+            throw e;
+        throw new ImageError(`${what} is not valid JSON: ${e.message}`);
+    }
+}
+/**
+ * A manifest or index, from its bytes and the Content-Type it was served with (which wins
+ * over, or stands in for, a missing `mediaType` field).
+ */
+function parseManifest(bytes, contentType, what) {
+    const o = parseJson(bytes, what);
+    const declared = typeof o['mediaType'] === 'string' ? o['mediaType'] : undefined;
+    const served = contentType?.split(';')[0]?.trim();
+    const mediaType = declared ??
+        (served && served !== 'application/json' ? served : undefined) ??
+        (o['manifests'] ? OCI_INDEX : undefined);
+    if (o['schemaVersion'] !== 2) {
+        throw new ImageError(`${what}: schemaVersion ${JSON.stringify(o['schemaVersion'])} is not supported (only 2)`);
+    }
+    if (isIndexType(mediaType) || (mediaType === undefined && Array.isArray(o['manifests']))) {
+        if (!Array.isArray(o['manifests']))
+            throw new ImageError(`${what}: index without manifests`);
+        const manifests = o['manifests'].map((m, i) => parseDescriptor(m, `${what}.manifests[${i}]`));
+        return {
+            kind: 'index',
+            mediaType: mediaType ?? OCI_INDEX,
+            index: {
+                ...o,
+                schemaVersion: 2,
+                mediaType: mediaType ?? OCI_INDEX,
+                manifests
+            }
+        };
+    }
+    const mt = mediaType ?? (o['config'] ? 'application/vnd.oci.image.manifest.v1+json' : undefined);
+    if (!isManifestType(mt))
+        throw new ImageError(`${what}: unsupported media type ${JSON.stringify(mt ?? null)}`);
+    if (!Array.isArray(o['layers']))
+        throw new ImageError(`${what}: manifest without layers`);
+    const manifest = {
+        ...o,
+        schemaVersion: 2,
+        mediaType: mt,
+        config: parseDescriptor(o['config'], `${what}.config`),
+        layers: o['layers'].map((l, i) => parseDescriptor(l, `${what}.layers[${i}]`))
+    };
+    return { kind: 'manifest', mediaType: mt, manifest };
+}
+function parseConfig(bytes, what) {
+    const o = parseJson(bytes, what);
+    if (typeof o['os'] !== 'string' || typeof o['architecture'] !== 'string') {
+        throw new ImageError(`${what}: os and architecture are required`);
+    }
+    const rootfs = object(o['rootfs'], `${what}.rootfs`);
+    if (!Array.isArray(rootfs['diff_ids']))
+        throw new ImageError(`${what}.rootfs.diff_ids missing`);
+    rootfs['diff_ids'].forEach((d, i) => parseDigest(d, `${what}.rootfs.diff_ids[${i}]`));
+    return o;
+}
+// --- building -------------------------------------------------------------------------------------
+function configMediaTypeFor(manifestType) {
+    return manifestType === DOCKER_MANIFEST ? DOCKER_CONFIG : OCI_CONFIG;
+}
+/** Bytes with a fixed key order; the digest of these bytes is the image's identity. */
+function serialize(value) {
+    return Buffer.from(JSON.stringify(value), 'utf8');
+}
+function buildManifest(args) {
+    return {
+        schemaVersion: 2,
+        mediaType: args.mediaType,
+        config: args.config,
+        layers: args.layers,
+        ...(args.annotations && Object.keys(args.annotations).length
+            ? { annotations: sortedRecord(args.annotations) }
+            : {})
+    };
+}
+function buildIndex(args) {
+    return {
+        schemaVersion: 2,
+        mediaType: args.mediaType ?? OCI_INDEX,
+        manifests: args.manifests,
+        ...(args.annotations && Object.keys(args.annotations).length
+            ? { annotations: sortedRecord(args.annotations) }
+            : {})
+    };
+}
+/** A descriptor for serialized content. */
+function describeBytes(mediaType, bytes, extra = {}) {
+    return { mediaType, digest: sha256$2(bytes), size: bytes.length, ...extra };
+}
+function sortedRecord(r) {
+    return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+// Where a JSON text stops being JSON, without quoting it. JSON.parse's messages quote the text
+// around the error (`..."identitytoken": s3cret}"...`), which for a credentials file is the secret
+// itself; this scanner finds the same position and says only what was expected there.
+/**
+ * The first syntax error of `text` as JSON (RFC 8259, as JSON.parse reads it), or null when it
+ * parses. Linear, iterative (no recursion, so deep nesting cannot overflow the stack).
+ */
+function jsonSyntaxProblem(text) {
+    let i = 0;
+    const n = text.length;
+    const at = (pos, reason) => {
+        let line = 1;
+        let lineStart = 0;
+        for (let k = 0; k < pos && k < n; k++) {
+            if (text.charCodeAt(k) === 10) {
+                line++;
+                lineStart = k + 1;
+            }
+        }
+        // Columns in characters: a surrogate pair is one.
+        let column = 1;
+        for (let k = lineStart; k < pos && k < n; k++) {
+            const c = text.charCodeAt(k);
+            if (!(c >= 0xdc00 && c <= 0xdfff && k > lineStart))
+                column++;
+        }
+        return { line, column, reason };
+    };
+    const ws = () => {
+        while (i < n) {
+            const c = text.charCodeAt(i);
+            if (c === 32 || c === 9 || c === 10 || c === 13)
+                i++;
+            else
+                break;
+        }
+    };
+    const end = (what) => (i >= n ? at(n, `unexpected end of the file (expected ${what})`) : null);
+    const string = () => {
+        // text[i] is '"'
+        i++;
+        while (i < n) {
+            const c = text.charCodeAt(i);
+            if (c === 34) {
+                i++;
+                return null;
+            }
+            if (c < 0x20)
+                return at(i, 'a control character (such as a line break) inside a string');
+            if (c === 92) {
+                const e = text[i + 1];
+                if (e === undefined)
+                    break;
+                if ('"\\/bfnrt'.includes(e))
+                    i += 2;
+                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)))
+                    i += 6;
+                else
+                    return at(i, 'an invalid escape sequence in a string');
+                continue;
+            }
+            i++;
+        }
+        return at(n, 'unexpected end of the file inside a string');
+    };
+    const number = () => {
+        const m = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+        m.lastIndex = i;
+        const hit = m.exec(text);
+        if (!hit || hit[0] === '-' || hit[0] === '')
+            return at(i, 'an invalid number');
+        i += hit[0].length;
+        return null;
+    };
+    const literal = () => {
+        for (const word of ['true', 'false', 'null']) {
+            if (text.startsWith(word, i)) {
+                i += word.length;
+                return null;
+            }
+        }
+        return at(i, 'expected a value (a string, number, object, array, true, false or null)');
+    };
+    // Containers still open: '{' or '['; `expect` says what may come next.
+    const stack = [];
+    let expect = 'value';
+    for (;;) {
+        ws();
+        if (expect === 'value' || expect === 'firstValue') {
+            const eof = end('a value');
+            if (eof)
+                return eof;
+            const c = text[i];
+            if (expect === 'firstValue' && c === ']') {
+                i++;
+                stack.pop();
+                expect = 'afterValue';
+                continue;
+            }
+            if (c === '{' || c === '[') {
+                i++;
+                stack.push(c);
+                expect = c === '{' ? 'firstKey' : 'firstValue';
+                continue;
+            }
+            const problem = c === '"' ? string() : c === '-' || (c >= '0' && c <= '9') ? number() : literal();
+            if (problem)
+                return problem;
+            expect = 'afterValue';
+            continue;
+        }
+        if (expect === 'key' || expect === 'firstKey') {
+            const eof = end('a key');
+            if (eof)
+                return eof;
+            if (expect === 'firstKey' && text[i] === '}') {
+                i++;
+                stack.pop();
+                expect = 'afterValue';
+                continue;
+            }
+            if (text[i] !== '"')
+                return at(i, 'expected a key in double quotes');
+            const problem = string();
+            if (problem)
+                return problem;
+            ws();
+            const eof2 = end("':'");
+            if (eof2)
+                return eof2;
+            if (text[i] !== ':')
+                return at(i, "expected ':' after a key");
+            i++;
+            expect = 'value';
+            continue;
+        }
+        // afterValue
+        const top = stack[stack.length - 1];
+        if (top === undefined) {
+            return i < n ? at(i, 'unexpected text after the end of the JSON value') : null;
+        }
+        const eof = end(top === '{' ? "',' or '}'" : "',' or ']'");
+        if (eof)
+            return eof;
+        const c = text[i];
+        if (c === ',') {
+            i++;
+            expect = top === '{' ? 'key' : 'value';
+        }
+        else if ((top === '{' && c === '}') || (top === '[' && c === ']')) {
+            i++;
+            stack.pop();
+        }
+        else {
+            return at(i, top === '{' ? "expected ',' or '}' after a value" : "expected ',' or ']' after a value");
+        }
+    }
+}
+
+// Where registry credentials come from: explicit inputs, or the Docker config file that
+// `docker login` / docker/login-action write (auths, credsStore, credHelpers). A credential knows
+// its source so errors can say which one was used, never what it is.
+const ANONYMOUS = { kind: 'anonymous', source: 'no credentials' };
+class CredentialError extends FastBuildError {
+}
+/** What a credential is, for messages: the user and where it came from; never the secret. */
+function describeCredential(c) {
+    switch (c.kind) {
+        case 'anonymous':
+            return 'no credentials (anonymous)';
+        case 'basic':
+            return `user ${JSON.stringify(c.username)} from ${c.source}`;
+        case 'identity-token':
+            return `an identity token from ${c.source}`;
+    }
+}
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
+/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
+function normalizeRegistryHost(key) {
+    const host = key
+        .replace(/^[a-z]+:\/\//i, '')
+        .replace(/\/.*$/, '')
+        .toLowerCase();
+    return DOCKER_HUB_HOSTS.includes(host) ? 'docker.io' : host;
+}
+function dockerConfigPath(env = process.env) {
+    return join(env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
+}
+function readDockerConfig(path, display) {
+    let text;
+    try {
+        text = readFileSync(path, 'utf8');
+    }
+    catch {
+        return null;
+    }
+    const fix = 'fix or remove the Docker config file (docker login rewrites it)';
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch {
+        // JSON.parse's message quotes the text around the error, which here is a credential: say
+        // where, never what.
+        const p = jsonSyntaxProblem(text);
+        throw new CredentialError(`${display} is not valid JSON${p ? `: ${p.reason}` : ''}`, { file: path, ...(p ? { line: p.line, column: p.column } : {}) }, fix);
+    }
+    return checkDockerConfig(data, path, display, fix);
+}
+/**
+ * The parts of a Docker config we read, checked for their types (a number where a string belongs
+ * would otherwise reach Buffer.from, whose message prints the value). Messages name keys only.
+ */
+function checkDockerConfig(data, path, display, fix) {
+    const fail = (keyPath, what) => {
+        throw new CredentialError(`${display}: ${keyPath} ${what}`, { file: path, keyPath }, fix);
+    };
+    const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(data))
+        return fail('(top level)', 'is not a JSON object');
+    const out = {};
+    if (data['auths'] !== undefined && data['auths'] !== null) {
+        if (!isObject(data['auths']))
+            return fail('auths', 'is not an object');
+        const auths = {};
+        for (const [key, entry] of Object.entries(data['auths'])) {
+            const at = `auths[${JSON.stringify(key)}]`;
+            if (!isObject(entry))
+                return fail(at, 'is not an object');
+            const e = {};
+            for (const field of ['auth', 'username', 'password', 'identitytoken']) {
+                const v = entry[field];
+                if (v === undefined || v === null)
+                    continue;
+                if (typeof v !== 'string')
+                    return fail(`${at}.${field}`, 'is not a string');
+                e[field] = v;
+            }
+            auths[key] = e;
+        }
+        out.auths = auths;
+    }
+    if (data['credsStore'] !== undefined && data['credsStore'] !== null) {
+        if (typeof data['credsStore'] !== 'string')
+            return fail('credsStore', 'is not a string');
+        if (data['credsStore'] !== '')
+            out.credsStore = data['credsStore'];
+    }
+    if (data['credHelpers'] !== undefined && data['credHelpers'] !== null) {
+        if (!isObject(data['credHelpers']))
+            return fail('credHelpers', 'is not an object');
+        const helpers = {};
+        for (const [key, helper] of Object.entries(data['credHelpers'])) {
+            if (typeof helper !== 'string')
+                return fail(`credHelpers[${JSON.stringify(key)}]`, 'is not a string');
+            helpers[key] = helper;
+        }
+        out.credHelpers = helpers;
+    }
+    return out;
+}
+/** Runs `docker-credential-<helper> get` with the server URL on stdin. */
+const runCredentialHelper = (helper, serverUrl) => new Promise((resolve, reject) => {
+    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000 }, (err, stdout, stderr) => {
+        if (err) {
+            if (/not found|no credentials/i.test(`${stdout}${stderr}`))
+                return resolve(null);
+            const reason = err.code === 'ENOENT'
+                ? 'it is not installed'
+                : (stderr || err.message).trim().split('\n')[0];
+            return reject(new CredentialError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${reason}`, {}, 'install the helper or log in again'));
+        }
+        try {
+            const o = JSON.parse(stdout);
+            resolve(o.Secret ? { Username: o.Username ?? '', Secret: o.Secret } : null);
+        }
+        catch {
+            reject(new CredentialError(`credential helper docker-credential-${helper} printed something that is not JSON`));
+        }
+    });
+    child.stdin?.end(serverUrl);
+});
+/**
+ * The credential for a registry host from the Docker config: credHelpers[host], then credsStore,
+ * then auths[host]. Anonymous when none applies.
+ */
+async function credentialFromDockerConfig(host, opts = {}) {
+    const path = opts.path ?? dockerConfigPath();
+    const display = path.replace(homedir(), '~');
+    const config = readDockerConfig(path, display);
+    if (!config)
+        return ANONYMOUS;
+    const want = normalizeRegistryHost(host);
+    const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host;
+    const runHelper = opts.runHelper ?? runCredentialHelper;
+    const fromHelper = async (helper, where) => {
+        const got = await runHelper(helper, serverUrl);
+        if (!got)
+            return null;
+        const source = `docker-credential-${helper} (${where} in ${display})`;
+        return got.Username === '<token>'
+            ? { kind: 'identity-token', token: got.Secret, source }
+            : { kind: 'basic', username: got.Username, password: got.Secret, source };
+    };
+    for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
+        if (normalizeRegistryHost(key) === want) {
+            const c = await fromHelper(helper, `credHelpers[${JSON.stringify(key)}]`);
+            if (c)
+                return c;
+        }
+    }
+    if (config.credsStore) {
+        const c = await fromHelper(config.credsStore, 'credsStore');
+        if (c)
+            return c;
+    }
+    for (const [key, entry] of Object.entries(config.auths ?? {})) {
+        if (normalizeRegistryHost(key) !== want)
+            continue;
+        const source = `${display} (auths[${JSON.stringify(key)}])`;
+        if (entry.identitytoken)
+            return { kind: 'identity-token', token: entry.identitytoken, source };
+        if (entry.auth) {
+            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+            const colon = decoded.indexOf(':');
+            if (colon < 0)
+                throw new CredentialError(`${source}: the auth value is not base64 of user:password`, { file: path }, `run docker login ${host} again`);
+            return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
+        }
+        if (entry.username && entry.password)
+            return { kind: 'basic', username: entry.username, password: entry.password, source };
+    }
+    return ANONYMOUS;
+}
+
+// Registry authentication by challenge: a request answered 401 tells how to authenticate
+// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
+// Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
+/** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
+function parseChallenge$1(header) {
+    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
+    if (!m)
+        return null;
+    const params = {};
+    const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g;
+    for (const p of m[2].matchAll(re))
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** Authentication refused: says which credential was used and what was asked for. */
+class RegistryAuthError extends FastBuildError {
+}
+function scopeFor(repository, access) {
+    return `repository:${repository}:${access === 'push' ? 'pull,push' : 'pull'}`;
+}
+/**
+ * Holds what a registry asked for and the tokens obtained; `authorize` gives the Authorization
+ * header for a set of scopes, fetching a token when needed.
+ */
+class RegistryAuth {
+    http;
+    host;
+    credential;
+    hints;
+    challenge = null;
+    tokens = new Map();
+    constructor(http, host, credential, hints) {
+        this.http = http;
+        this.host = host;
+        this.credential = credential;
+        this.hints = hints;
+    }
+    get known() {
+        return this.challenge !== null;
+    }
+    /** `basic`, `bearer`, or null before the registry has asked. */
+    get scheme() {
+        return this.challenge?.scheme ?? null;
+    }
+    /** What to do when this credential is refused. */
+    get fix() {
+        return this.hints.fix;
+    }
+    /** Remember the challenge of a 401 answer. */
+    learn(res) {
+        const header = res.headers['www-authenticate'];
+        const c = header ? parseChallenge$1(header) : null;
+        if (!c) {
+            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl(res.url)})`, {}, 'check that this is an OCI/Docker registry');
+        }
+        this.challenge = c;
+    }
+    /** Drop cached tokens (after a 401 with a token: it expired or lacks a scope). */
+    forget() {
+        this.tokens.clear();
+    }
+    async header(scopes) {
+        const c = this.challenge;
+        if (!c)
+            return null;
+        if (c.scheme === 'basic') {
+            if (this.credential.kind !== 'basic') {
+                throw new RegistryAuthError(`${this.host} requires a user name and password (Basic auth), and ${describeCredential(this.credential)} was found`, {}, this.hints.fix);
+            }
+            return `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString('base64')}`;
+        }
+        if (c.scheme !== 'bearer') {
+            throw new RegistryAuthError(`${this.host} asks for ${c.scheme} authentication, which fast-build does not speak`, {}, 'use a registry with Basic or Bearer token auth');
+        }
+        const key = [...scopes].sort().join(' ');
+        // A token for more (pull,push) also serves less (pull).
+        for (const [k, t] of this.tokens) {
+            if (t.expires > Date.now() && (k === key || covers(k, scopes)))
+                return `Bearer ${t.value}`;
+        }
+        const token = await this.fetchToken(c, scopes);
+        this.tokens.set(key, token);
+        return `Bearer ${token.value}`;
+    }
+    async fetchToken(c, scopes) {
+        const realm = c.params['realm'];
+        if (!realm)
+            throw new RegistryAuthError(`${this.host}: Bearer challenge without a realm`);
+        const service = c.params['service'];
+        const cred = this.credential;
+        let res;
+        if (cred.kind === 'identity-token') {
+            const form = new URLSearchParams({
+                grant_type: 'refresh_token',
+                refresh_token: cred.token,
+                client_id: 'fast-build'
+            });
+            if (service)
+                form.set('service', service);
+            if (scopes.length)
+                form.set('scope', scopes.join(' '));
+            res = await this.http.request({
+                method: 'POST',
+                url: realm,
+                headers: { 'content-type': 'application/x-www-form-urlencoded' },
+                body: Buffer.from(form.toString())
+            });
+        }
+        else {
+            const url = new URL(realm);
+            if (service)
+                url.searchParams.set('service', service);
+            for (const s of scopes)
+                url.searchParams.append('scope', s);
+            const headers = {};
+            if (cred.kind === 'basic') {
+                url.searchParams.set('account', cred.username);
+                headers['authorization'] =
+                    `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+            }
+            res = await this.http.request({ method: 'GET', url: url.toString(), headers });
+        }
+        // A token service that is down, slow or silent is retried (with the operation that needed
+        // the token) under the same rule and budget as the registry itself; its host is in the message.
+        if (isRetryableStatus(res.status)) {
+            throw transientFromStatus(cred.kind === 'identity-token' ? 'POST' : 'GET', res.url, res.status, res.headers['retry-after'], ` from the token service${errorText(res)}`);
+        }
+        if (res.status !== 200) {
+            throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
+        }
+        let body;
+        try {
+            body = JSON.parse(res.body.toString('utf8'));
+        }
+        catch {
+            throw new RegistryAuthError(`${this.host}: the token service answered something that is not JSON`);
+        }
+        const value = body.token ?? body.access_token;
+        if (!value)
+            throw new RegistryAuthError(`${this.host}: the token service answered without a token`);
+        // Renew a little early; 60 s is the spec's default lifetime.
+        const seconds = Math.max(10, (body.expires_in ?? 60) - 5);
+        return { value, expires: Date.now() + seconds * 1000 };
+    }
+}
+function covers(have, want) {
+    const granted = new Map();
+    for (const s of have.split(' ')) {
+        const [type, name, actions] = s.split(':');
+        if (type && name && actions)
+            granted.set(`${type}:${name}`, new Set(actions.split(',')));
+    }
+    return want.every((s) => {
+        const [type, name, actions] = s.split(':');
+        const g = granted.get(`${type}:${name}`);
+        return g !== undefined && (actions ?? '').split(',').every((a) => g.has(a));
+    });
+}
+/** The error text a registry or token service put in its body (distribution's JSON errors). */
+function errorText(res) {
+    const text = res.body.toString('utf8').slice(0, 2000);
+    try {
+        const o = JSON.parse(text);
+        const parts = (o.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).filter(Boolean);
+        if (parts.length)
+            return `: ${parts.join('; ')}`;
+        if (o.details)
+            return `: ${o.details}`;
+        if (o.error)
+            return `: ${o.error}`;
+    }
+    catch {
+        // not JSON
+    }
+    const line = text.trim().split('\n')[0];
+    return line ? `: ${line.slice(0, 200)}` : '';
+}
+
+/** Tags as registries accept them (distribution's reference grammar). */
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+function isDigestRef(ref) {
+    return /^sha256:[a-f0-9]{64}$/.test(ref);
+}
+
+// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
+// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
+// operation retries transient failures as a whole (an upload restarts with a new session) under
+// the tool's one rule (src/net/retry.ts): each request has a deadline, each operation a time
+// budget, and an operation that runs out of either fails with a temporary RegistryError naming
+// the host and what it waited for. Auth failures say which credential was used and what was
+// asked for.
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+class ReferenceError extends FastBuildError {
+}
+/**
+ * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
+ * digest suffix is returned apart.
+ */
+function parseImageReference(text, where = 'image') {
+    let rest = text.trim();
+    let digest = null;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`);
+        rest = rest.slice(0, at);
+    }
+    let tag = null;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG_PATTERN.test(tag))
+            throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`);
+    }
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    let host;
+    let repository;
+    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        host = first;
+        repository = rest.slice(slash + 1);
+    }
+    else {
+        host = 'docker.io';
+        repository = slash < 0 ? `library/${rest}` : rest;
+    }
+    if (host === 'docker.io' || host === 'index.docker.io')
+        host = 'registry-1.docker.io';
+    if (!REPOSITORY.test(repository)) {
+        throw new ReferenceError(`${where}: ${JSON.stringify(text)} is not an image reference`, {}, 'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo');
+    }
+    return { host, repository, tag, digest };
+}
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
+function isLoopback(host) {
+    const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+class RegistryClient {
+    ref;
+    opts;
+    name;
+    base;
+    http;
+    ownsHttp;
+    auth;
+    retry;
+    chunkSize;
+    constructor(ref, opts = {}) {
+        this.ref = ref;
+        this.opts = opts;
+        this.name = `${ref.host}/${ref.repository}`;
+        const insecure = opts.insecure ?? isLoopback(ref.host);
+        this.base = `${insecure ? 'http' : 'https'}://${ref.host}`;
+        this.ownsHttp = !opts.http;
+        this.http =
+            opts.http ??
+                new HttpClient(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {});
+        this.retry = opts.retry ?? DEFAULT_RETRY;
+        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
+        const credential = opts.credential ?? ANONYMOUS;
+        this.auth = new RegistryAuth(this.http, ref.host, credential, {
+            fix: credential.kind === 'anonymous'
+                ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
+                : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
+        });
+    }
+    /** Another repository of the same registry, sharing connections and credentials. */
+    sibling(repository) {
+        return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http });
+    }
+    close() {
+        if (this.ownsHttp)
+            this.http.close();
+    }
+    url(path) {
+        return `${this.base}/v2/${this.ref.repository}/${path}`;
+    }
+    /**
+     * One request with auth: a 401 is answered by authenticating (once) and trying again.
+     * Retryable statuses become TransientHttpError; the caller decides about retrying.
+     */
+    async send(method, url, o) {
+        const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])];
+        for (let attempt = 0; attempt < 2; attempt++) {
+            const headers = { ...o.headers };
+            const authorization = await this.auth.header(scopes);
+            if (authorization)
+                headers['authorization'] = authorization;
+            const res = await this.http.request({
+                method,
+                url,
+                headers,
+                ...(o.body ? { body: o.body() } : {}),
+                ...(o.maxBody ? { maxBody: o.maxBody } : {})
+            });
+            if (res.status === 401 && attempt === 0) {
+                this.auth.learn(res);
+                this.auth.forget();
+                continue;
+            }
+            if (res.status === 401 || res.status === 403) {
+                // With Basic auth a second 401 means the user or password is wrong; otherwise the
+                // credential was accepted but lacks the access asked for.
+                const wrongCredential = res.status === 401 && this.auth.scheme === 'basic';
+                throw new RegistryAuthError(`${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`, {}, wrongCredential
+                    ? this.auth.fix
+                    : o.access === 'push'
+                        ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
+                        : `the credential needs pull access to ${this.name}`);
+            }
+            if (isRetryableStatus(res.status))
+                throw transientFromStatus(method, url, res.status, res.headers['retry-after'], errorText(res));
+            return res;
+        }
+        throw new Error('unreachable');
+    }
+    unexpected(what, res) {
+        return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`);
+    }
+    /**
+     * Run an operation under the retry rule. When it gives up, the error is a temporary
+     * RegistryError: the last failure, how many attempts in how long, the budget, and what to do.
+     */
+    async retrying(op) {
+        try {
+            return await withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay));
+        }
+        catch (e) {
+            if (e instanceof RetriesExhaustedError)
+                throw new RegistryError(e.message, {}, e.hint, true);
+            throw e;
+        }
+    }
+    /**
+     * Whether the registry answers the referrers API (OCI distribution 1.1, `GET /v2/<name>/referrers/
+     * <digest>`) for `subject`: 200 with an image index. One without it answers 404 (distribution 2.8:
+     * "404 page not found"); any other answer counts as no, and the caller tags the artifact instead,
+     * which every registry finds.
+     */
+    supportsReferrers(subject) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`referrers/${subject}`), {
+                access: 'pull',
+                headers: { accept: OCI_INDEX },
+                maxBody: 16 * 1024 * 1024
+            });
+            const type = (res.headers['content-type'] ?? '').split(';')[0].trim();
+            return res.status === 200 && type === OCI_INDEX;
+        });
+    }
+    async ping() {
+        await this.retrying(async () => {
+            const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' });
+            if (res.status !== 200)
+                throw this.unexpected('GET /v2/', res);
+        });
+    }
+    blobExists(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
+            if (res.status === 200)
+                return true;
+            if (res.status === 404)
+                return false;
+            throw this.unexpected(`HEAD blob ${digest}`, res);
+        });
+    }
+    getBlob(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`blobs/${digest}`), {
+                access: 'pull',
+                maxBody: 64 * 1024 * 1024
+            });
+            if (res.status !== 200)
+                throw this.unexpected(`GET blob ${digest}`, res);
+            if (sha256$2(res.body) !== digest)
+                throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`);
+            return res.body;
+        });
+    }
+    async putBlob(desc, data, opts = {}) {
+        if (await this.blobExists(desc.digest))
+            return 'exists';
+        const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
+        if (size !== desc.size)
+            throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
+        return this.retrying(async () => {
+            let location;
+            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
+            if (mountFrom) {
+                const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
+                const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
+                if (res.status === 201)
+                    return 'mounted';
+                if (res.status !== 202)
+                    throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res);
+                location = this.location(res);
+            }
+            else {
+                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
+                if (res.status !== 202)
+                    throw this.unexpected('starting an upload', res);
+                location = this.location(res);
+            }
+            const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
+            if (size > this.chunkSize) {
+                for (let start = 0; start < size; start += this.chunkSize) {
+                    const end = Math.min(size, start + this.chunkSize);
+                    const res = await this.send('PATCH', location, {
+                        access: 'push',
+                        headers: {
+                            'content-type': 'application/octet-stream',
+                            'content-range': `${start}-${end - 1}`,
+                            'content-length': String(end - start)
+                        },
+                        body: () => part(start, end)
+                    });
+                    if (res.status !== 202)
+                        throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res);
+                    location = this.location(res);
+                }
+                const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' });
+                this.checkPut(res, desc.digest);
+            }
+            else {
+                const res = await this.send('PUT', withDigest(location, desc.digest), {
+                    access: 'push',
+                    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+                    body: () => part(0, size)
+                });
+                this.checkPut(res, desc.digest);
+            }
+            return 'uploaded';
+        });
+    }
+    get mountable() {
+        return { host: this.ref.host, repository: this.ref.repository };
+    }
+    /** Mount a blob from another repository of this registry; false when the registry declined. */
+    async mountBlob(desc, fromRepository) {
+        if (fromRepository === this.ref.repository)
+            return this.blobExists(desc.digest);
+        return this.retrying(async () => {
+            const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
+            const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] });
+            if (res.status === 201)
+                return true;
+            if (res.status === 202) {
+                // Declined: the registry opened an upload session instead; close it.
+                await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined);
+                return false;
+            }
+            throw this.unexpected(`mount of ${desc.digest} from ${fromRepository}`, res);
+        });
+    }
+    /** Download a blob to a temp file, checked against its digest (base image layers, for copies). */
+    async openBlob(digest) {
+        const dir = join(tmpdir(), 'fast-build-blobs');
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, `${digest.slice(7)}.${process.pid}`);
+        // Each download goes to a name of its own and is renamed into place once verified: two reads
+        // of one blob at once (two builds in one process) must not write the same file, where one
+        // would truncate what the other is reading.
+        const part = `${file}.${randomBytes(6).toString('hex')}.part`;
+        try {
+            return await this.openBlobTo(digest, file, part);
+        }
+        finally {
+            rmSync(part, { force: true });
+        }
+    }
+    openBlobTo(digest, file, part) {
+        return this.retrying(async () => {
+            for (let attempt = 0; attempt < 2; attempt++) {
+                const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')]);
+                const res = await this.http.download({ url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} }, part);
+                if (res.status === 401 && attempt === 0) {
+                    this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) });
+                    this.auth.forget();
+                    continue;
+                }
+                if (isRetryableStatus(res.status))
+                    throw transientFromStatus('GET', this.url(`blobs/${digest}`), res.status, res.headers['retry-after']);
+                if (res.status !== 200)
+                    throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) });
+                if (res.digest !== digest) {
+                    throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (${res.digest})`);
+                }
+                renameSync(part, file);
+                return { file };
+            }
+            throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`);
+        });
+    }
+    /**
+     * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
+     * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
+     * the caller uploads the bytes it kept with putBlob, which is.
+     */
+    async beginBlob() {
+        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
+        if (start.status !== 202)
+            throw this.unexpected('starting an upload', start);
+        const location = this.location(start);
+        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
+        const auth = authorization ? { authorization } : {};
+        const patch = this.http.stream({
+            method: 'PATCH',
+            url: location,
+            headers: { ...auth, 'content-type': 'application/octet-stream' }
+        });
+        const cancel = async () => {
+            patch.abort();
+            // Let the registry drop the session now rather than when it expires.
+            await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined);
+        };
+        return {
+            write: (chunk) => patch.write(chunk),
+            commit: async (desc) => {
+                if (await this.blobExists(desc.digest)) {
+                    await cancel();
+                    return 'exists';
+                }
+                const res = await patch.end();
+                if (res.status !== 202)
+                    throw this.unexpected(`streaming ${desc.digest}`, res);
+                const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
+                this.checkPut(put, desc.digest);
+                return 'uploaded';
+            },
+            abort: cancel
+        };
+    }
+    checkPut(res, digest) {
+        if (res.status !== 201)
+            throw this.unexpected(`finishing the upload of ${digest}`, res);
+        const got = res.headers['docker-content-digest'];
+        if (got && got !== digest)
+            throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`);
+    }
+    location(res) {
+        const loc = res.headers['location'];
+        if (!loc)
+            throw new RegistryError(`${this.name}: an upload answer without a Location header`);
+        return new URL(loc, this.base).toString();
+    }
+    getManifest(ref) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`manifests/${ref}`), {
+                access: 'pull',
+                headers: { accept: ACCEPT_ANY_MANIFEST }
+            });
+            if (res.status === 404)
+                return null;
+            if (res.status !== 200)
+                throw this.unexpected(`GET manifest ${ref}`, res);
+            const digest = sha256$2(res.body);
+            if (isDigestRef(ref) && digest !== ref)
+                throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
+            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
+        });
+    }
+    putManifest(tag, bytes, mediaType) {
+        const digest = sha256$2(bytes);
+        if (tag !== null && !TAG_PATTERN.test(tag))
+            throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`);
+        const ref = tag ?? digest;
+        const url = this.url(`manifests/${ref}`);
+        let rechecked = false;
+        return this.retrying(async () => {
+            const res = await this.send('PUT', url, {
+                access: 'push',
+                headers: { 'content-type': mediaType },
+                body: () => bytes
+            });
+            if (res.status === 400 && errorCodes(res).includes('MANIFEST_BLOB_UNKNOWN')) {
+                // Concurrent pushes of the same blobs into one repository race in distribution: a blob
+                // whose upload got 201 can be unknown to a manifest PUT for a moment. When HEAD finds every
+                // blob the manifest names, the PUT is worth one more try; a blob really missing is named.
+                if (!rechecked) {
+                    const count = await this.checkReferenced(bytes, mediaType, ref);
+                    rechecked = true;
+                    throw new TransientHttpError(`PUT ${redactUrl(url)}: 400 MANIFEST_BLOB_UNKNOWN, yet all ${count} blobs it names are there (a registry race)`, null, 'status', this.ref.host);
+                }
+                throw new RegistryError(`${this.name}: the registry refused manifest ${ref} again with MANIFEST_BLOB_UNKNOWN${errorText(res)}, although HEAD finds every blob it names`, {}, "run again; if it keeps happening, the registry's storage disagrees with itself (check its logs)", true);
+            }
+            if (res.status !== 201 && res.status !== 200)
+                throw this.unexpected(`PUT manifest ${ref}`, res);
+            const got = res.headers['docker-content-digest'];
+            if (got && got !== digest)
+                throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
+            return digest;
+        });
+    }
+    /**
+     * HEAD every blob (or, for an index, every manifest) that `bytes` names, once each, without
+     * retries of its own (the operation around it retries). Returns how many were checked; throws a
+     * RegistryError naming those that are missing.
+     */
+    async checkReferenced(bytes, mediaType, ref) {
+        const parsed = parseManifest(bytes, mediaType, `manifest ${ref}`);
+        const wanted = parsed.kind === 'index'
+            ? parsed.index.manifests.map((d, i) => ({
+                desc: d,
+                what: `manifest ${i + 1} of ${parsed.index.manifests.length}`,
+                path: `manifests/${d.digest}`
+            }))
+            : [
+                { desc: parsed.manifest.config, what: 'config', path: `blobs/${parsed.manifest.config.digest}` },
+                ...parsed.manifest.layers
+                    // Foreign layers (with urls) are not in the registry by design.
+                    .filter((d) => !d.urls?.length)
+                    .map((d, i, all) => ({
+                    desc: d,
+                    what: `layer ${i + 1} of ${all.length}`,
+                    path: `blobs/${d.digest}`
+                }))
+            ];
+        const missing = [];
+        await Promise.all(wanted.map(async (w) => {
+            const res = await this.send('HEAD', this.url(w.path), {
+                access: 'pull',
+                ...(parsed.kind === 'index' ? { headers: { accept: ACCEPT_ANY_MANIFEST } } : {})
+            });
+            if (res.status === 404)
+                missing.push(`${w.what} ${w.desc.digest}`);
+            else if (res.status !== 200)
+                throw this.unexpected(`HEAD ${w.path}`, res);
+        }));
+        if (missing.length > 0) {
+            throw new RegistryError(`${this.name}: the registry refused manifest ${ref} (400 MANIFEST_BLOB_UNKNOWN): it does not have ${missing.sort().join(', ')}`, {}, 'run again: the next run uploads what is missing (a concurrent delete or a garbage collection of the repository may have removed it)');
+        }
+        return wanted.length;
+    }
+    async listTags() {
+        const tags = [];
+        let url = `${this.url('tags/list')}?n=1000`;
+        for (let page = 0; url && page < 1000; page++) {
+            const current = url;
+            const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }));
+            if (res.status === 404)
+                return [];
+            if (res.status !== 200)
+                throw this.unexpected('listing tags', res);
+            const body = JSON.parse(res.body.toString('utf8'));
+            tags.push(...(body.tags ?? []));
+            const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '');
+            url = next ? new URL(next[1], this.base).toString() : null;
+        }
+        return tags.sort();
+    }
+}
+/** The `code`s of a distribution-style JSON error body (`{"errors":[{"code":…}]}`). */
+function errorCodes(res) {
+    try {
+        const o = JSON.parse(res.body.toString('utf8'));
+        return (o.errors ?? []).map((e) => e.code).filter((c) => typeof c === 'string');
+    }
+    catch {
+        return [];
+    }
+}
+function withDigest(location, digest) {
+    const u = new URL(location);
+    u.searchParams.set('digest', digest);
+    return u.toString();
+}
+
+// An OCI image-layout directory as a store: `oci-layout`, `index.json` naming tagged manifests
+// (annotation org.opencontainers.image.ref.name, which skopeo and podman read as `oci:DIR:TAG`),
+// and `blobs/sha256/<hex>`. Blobs are written to a temp file, checked, then renamed, so a blob
+// that exists is whole; index.json is rewritten under a lock file by rename.
+const REF_NAME = 'org.opencontainers.image.ref.name';
+class LayoutError extends FastBuildError {
+}
+class LayoutStore {
+    name;
+    dir;
+    constructor(dir) {
+        this.dir = resolve(dir);
+        // Absolute, so what the build prints (`pushed oci:DIR:TAG`) works from any directory.
+        this.name = `oci:${this.dir}`;
+    }
+    blobPath(d) {
+        return join(this.dir, 'blobs', digestAlgorithm(d), digestHex(d));
+    }
+    /** Create the layout files when missing; refuse a directory that is something else. */
+    init() {
+        // A layout this creates gets a `.gitignore` of `*`: one made inside a checkout (`--store
+        // oci:./images`) then never shows in git status nor ships with git-tracked source.
+        const created = !existsSync(this.dir);
+        mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+        if (created)
+            writeFileSync(join(this.dir, '.gitignore'), '*\n');
+        const marker = join(this.dir, 'oci-layout');
+        if (existsSync(marker)) {
+            const v = JSON.parse(readFileSync(marker, 'utf8'))
+                .imageLayoutVersion;
+            if (v !== '1.0.0')
+                throw new LayoutError(`${marker}: unsupported imageLayoutVersion ${JSON.stringify(v)}`);
+        }
+        else {
+            writeFileSync(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+        }
+        if (!existsSync(join(this.dir, 'index.json')))
+            this.writeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] });
+    }
+    readIndex() {
+        const path = join(this.dir, 'index.json');
+        if (!existsSync(path))
+            return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+        let o;
+        try {
+            o = JSON.parse(readFileSync(path, 'utf8'));
+        }
+        catch (e) {
+            throw new LayoutError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'restore or delete the layout directory');
+        }
+        if (!Array.isArray(o.manifests))
+            throw new LayoutError(`${path}: no manifests list`, { file: path });
+        o.manifests = o.manifests.map((m, i) => parseDescriptor(m, `${path} manifests[${i}]`));
+        return o;
+    }
+    writeIndex(index) {
+        const path = join(this.dir, 'index.json');
+        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+        writeFileSync(tmp, JSON.stringify(index));
+        renameSync(tmp, path);
+    }
+    /** Run `f` holding index.json.lock (bounded wait; a lock older than a minute is stale). */
+    async locked(f) {
+        const lock = join(this.dir, 'index.json.lock');
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+            try {
+                closeSync(openSync(lock, 'wx'));
+                break;
+            }
+            catch (e) {
+                if (e.code !== 'EEXIST')
+                    throw e;
+                try {
+                    if (Date.now() - statSync(lock).mtimeMs > 60_000)
+                        rmSync(lock, { force: true });
+                }
+                catch {
+                    // gone already
+                }
+                if (Date.now() > deadline)
+                    throw new LayoutError(`${lock} is held by another build for over 30 s`, { file: lock }, 'remove the lock file if no other fast-build is running');
+                await new Promise((r) => setTimeout(r, 20));
+            }
+        }
+        try {
+            return f();
+        }
+        finally {
+            rmSync(lock, { force: true });
+        }
+    }
+    async blobExists(digest) {
+        return existsSync(this.blobPath(digest));
+    }
+    async putBlob(desc, data) {
+        this.init();
+        const path = this.blobPath(desc.digest);
+        if (existsSync(path))
+            return 'exists';
+        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+        try {
+            let got;
+            if (Buffer.isBuffer(data)) {
+                got = sha256$2(data);
+                if (got === desc.digest)
+                    writeFileSync(tmp, data);
+            }
+            else {
+                copyFileSync(data.file, tmp);
+                got = await fileDigest(tmp);
+            }
+            if (got !== desc.digest)
+                throw new LayoutError(`blob content does not match ${desc.digest} (it is ${got})`);
+            renameSync(tmp, path);
+        }
+        finally {
+            rmSync(tmp, { force: true });
+        }
+        return 'uploaded';
+    }
+    /** A streamed blob: written to a temp file, renamed into place by `commit` once checked. */
+    async beginBlob() {
+        this.init();
+        const tmp = join(this.dir, 'blobs', 'sha256', `upload.${randomBytes(6).toString('hex')}.tmp`);
+        const file = await open$1(tmp, 'w');
+        const hash = createHash('sha256');
+        let closed = false;
+        const close = async () => {
+            if (!closed) {
+                closed = true;
+                await file.close();
+            }
+        };
+        return {
+            write: async (chunk) => {
+                hash.update(chunk);
+                await file.write(chunk);
+            },
+            commit: async (desc) => {
+                await close();
+                const got = `sha256:${hash.digest('hex')}`;
+                if (got !== desc.digest) {
+                    rmSync(tmp, { force: true });
+                    throw new LayoutError(`streamed blob is ${got}, not ${desc.digest}`);
+                }
+                if (existsSync(this.blobPath(desc.digest))) {
+                    rmSync(tmp, { force: true });
+                    return 'exists';
+                }
+                renameSync(tmp, this.blobPath(desc.digest));
+                return 'uploaded';
+            },
+            abort: async () => {
+                await close();
+                rmSync(tmp, { force: true });
+            }
+        };
+    }
+    async openBlob(digest) {
+        const path = this.blobPath(digest);
+        if (!existsSync(path))
+            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
+        return { file: path };
+    }
+    async getBlob(digest) {
+        const path = this.blobPath(digest);
+        if (!existsSync(path))
+            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
+        const bytes = readFileSync(path);
+        if (sha256$2(bytes) !== digest)
+            throw new LayoutError(`${path} does not hold ${digest} (corrupted layout)`, { file: path });
+        return bytes;
+    }
+    async getManifest(ref) {
+        const index = this.readIndex();
+        let desc;
+        if (isDigestRef(ref)) {
+            desc = index.manifests.find((m) => m.digest === ref);
+            if (!desc && !existsSync(this.blobPath(ref)))
+                return null;
+        }
+        else {
+            desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
+            if (!desc)
+                return null;
+        }
+        const digest = (desc?.digest ?? ref);
+        const bytes = await this.getBlob(digest);
+        const declared = JSON.parse(bytes.toString('utf8')).mediaType;
+        return { bytes, mediaType: desc?.mediaType ?? declared ?? '', digest };
+    }
+    async putManifest(tag, bytes, mediaType) {
+        if (tag !== null && !TAG_PATTERN.test(tag))
+            throw new LayoutError(`invalid tag ${JSON.stringify(tag)}`);
+        const digest = sha256$2(bytes);
+        await this.putBlob({ mediaType, digest, size: bytes.length }, bytes);
+        if (tag !== null) {
+            await this.locked(() => {
+                const index = this.readIndex();
+                index.manifests = [
+                    ...index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag),
+                    { mediaType, digest, size: bytes.length, annotations: { [REF_NAME]: tag } }
+                ];
+                this.writeIndex(index);
+            });
+        }
+        return digest;
+    }
+    /**
+     * An image layout has no referrers API: a manifest with a `subject` is found only by reading
+     * every manifest, which skopeo, podman and umoci do not do. Referring artifacts are tagged.
+     */
+    async supportsReferrers() {
+        return false;
+    }
+    async listTags() {
+        return this.readIndex()
+            .manifests.map((m) => m.annotations?.[REF_NAME])
+            .filter((t) => typeof t === 'string')
+            .sort();
+    }
+}
+function fileDigest(path) {
+    return new Promise((resolve, reject) => {
+        const h = createHash('sha256');
+        createReadStream(path)
+            .on('data', (c) => h.update(c))
+            .on('end', () => resolve(`sha256:${h.digest('hex')}`))
+            .on('error', reject);
+    });
+}
+
+// Finding an image (a variant's deps image `deps-<variant>-<hash>`, or a base image) and the
+// manifest and config for each platform a variant builds, with clear errors when the reference
+// names something else.
+class DepsImageError extends FastBuildError {
+}
+function depsTag(variant, shortHash) {
+    return `deps-${variant}-${shortHash}`;
+}
+const DEPS = { what: 'deps image', fix: 'rebuild the deps image (--rebuild)' };
+/** The deps image for these platforms, or null when the tag does not exist. */
+function resolveDepsImage(store, tag, platforms) {
+    return resolveImage(store, tag, platforms, DEPS);
+}
+/** An image by tag or digest in a store, for these platforms; null when the reference does not exist. */
+async function resolveImage(store, tag, platforms, kind) {
+    const ref = tag.startsWith('sha256:') ? `${store.name}@${tag}` : `${store.name}:${tag}`;
+    const top = await store.getManifest(tag);
+    if (!top)
+        return null;
+    const parsed = parseManifest(top.bytes, top.mediaType, `${kind.what} ${ref}`);
+    const configOf = async (m, what) => {
+        const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`);
+        if (config.rootfs.diff_ids.length !== m.layers.length) {
+            throw new DepsImageError(`${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`, {}, kind.fix);
+        }
+        return config;
+    };
+    if (parsed.kind === 'manifest') {
+        if (platforms.length > 1) {
+            throw new DepsImageError(`${kind.what} ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`, {}, `${kind.fix}, or build one platform`);
+        }
+        const config = await configOf(parsed.manifest, `${kind.what} ${ref}`);
+        const want = platforms[0];
+        if (!platformMatches(config, want)) {
+            throw new DepsImageError(`${kind.what} ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`, {}, `the reference holds an image of another platform: ${kind.fix}, or fix platforms in [tool.fast-build]`);
+        }
+        return {
+            ref,
+            digest: top.digest,
+            mediaType: parsed.mediaType,
+            isIndex: false,
+            platforms: [
+                { platform: want, indexEntry: null, manifest: parsed.manifest, manifestDigest: top.digest, config }
+            ]
+        };
+    }
+    const entries = parsed.index.manifests;
+    const found = [];
+    for (const want of platforms) {
+        const entry = entries.find((e) => e.platform && platformMatches(e.platform, want));
+        if (!entry) {
+            const have = entries.filter((e) => e.platform).map((e) => describePlatform(e.platform));
+            throw new DepsImageError(`${kind.what} ${ref} has no ${formatPlatform(want)} image (it has ${have.join(', ') || 'no platform entries'})`, {}, kind.fix);
+        }
+        const child = await store.getManifest(entry.digest);
+        if (!child)
+            throw new DepsImageError(`${kind.what} ${ref}: its ${formatPlatform(want)} manifest ${entry.digest} is missing`, {}, kind.fix);
+        const p = parseManifest(child.bytes, entry.mediaType, `${kind.what} ${ref} (${formatPlatform(want)})`);
+        if (p.kind !== 'manifest')
+            throw new DepsImageError(`${kind.what} ${ref}: nested indexes are not supported`);
+        const config = await configOf(p.manifest, `${kind.what} ${ref} (${formatPlatform(want)})`);
+        found.push({
+            platform: want,
+            indexEntry: entry,
+            manifest: p.manifest,
+            manifestDigest: parseDigest(entry.digest),
+            config
+        });
+    }
+    return { ref, digest: top.digest, mediaType: parsed.mediaType, isIndex: true, platforms: found };
+}
+
+// The base image a deps image is built on: any registry (Docker Hub, GHCR, a local one) or an
+// OCI layout (`oci:DIR:TAG`), resolved to a digest and to a manifest and config per platform.
+// Its layers are referenced (mounted, or copied across registries), never rebuilt.
+class BaseImageError extends FastBuildError {
+}
+/** `oci:DIR:TAG` or `oci:DIR@sha256:…` → layout dir and reference. */
+function parseLayoutRef(text) {
+    const rest = text.slice(4);
+    const at = rest.lastIndexOf('@');
+    if (at > 0)
+        return { dir: rest.slice(0, at), ref: rest.slice(at + 1) };
+    const colon = rest.lastIndexOf(':');
+    if (colon <= 0)
+        throw new BaseImageError(`base image ${JSON.stringify(text)} names no tag`, {}, 'write it as oci:DIR:TAG');
+    return { dir: rest.slice(0, colon), ref: rest.slice(colon + 1) };
+}
+async function resolveBase(reference, platforms, opts = {}) {
+    const kind = {
+        what: 'base image',
+        fix: 'choose a base image that has every platform the variant builds (base-image under [tool.fast-build])'
+    };
+    let store;
+    let ref;
+    let name;
+    if (reference.startsWith('oci:')) {
+        const l = parseLayoutRef(reference);
+        const layout = new LayoutStore(resolve(opts.cwd ?? '.', l.dir));
+        store = layout;
+        ref = l.ref;
+        name = `oci:${l.dir}`;
+    }
+    else {
+        const r = parseImageReference(reference, 'base-image');
+        const credential = opts.credentialFor
+            ? await opts.credentialFor(r.host)
+            : await credentialFromDockerConfig(r.host);
+        store = new RegistryClient({ host: r.host, repository: r.repository }, { ...opts, credential });
+        ref = r.digest ?? r.tag ?? 'latest';
+        name = `${r.host === 'registry-1.docker.io' ? 'docker.io' : r.host}/${r.repository}`;
+    }
+    const image = await resolveImage(store, ref, platforms, kind).catch((e) => {
+        store.close?.();
+        // The registry client's own hint speaks of the image being pushed; this one is read from.
+        if (e instanceof DepsImageError || !(e instanceof FastBuildError))
+            throw e;
+        throw new BaseImageError(`base image ${reference}: ${e.message}`, {}, e instanceof UnknownHostError
+            ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:…) needs no lookup on the fast path`
+            : (e.hint ?? 'check base-image under [tool.fast-build] and the credentials for its registry'));
+    });
+    if (!image) {
+        store.close?.();
+        throw new BaseImageError(`base image ${reference} not found`, {}, 'check base-image under [tool.fast-build] (and the credentials for its registry)');
+    }
+    return { reference, pinned: `${name}@${image.digest}`, image, store };
+}
+
+/**
+ * A wheel cannot be read or installed as it is: not a zip file, a truncated or corrupt entry, a
+ * RECORD hash that does not match, an entry that would land outside its install directory...
+ * `location.file` is the wheel; `entry` is the name inside the wheel, when one is at fault.
+ */
+class WheelError extends FastBuildError {
+    entry;
+    constructor(message, wheel, hint, entry) {
+        super(message, { file: wheel }, hint);
+        this.entry = entry;
+    }
+}
+
+// A small, strict ZIP reader for wheels (APPNOTE 6.3: end of central directory, ZIP64 end record
+// and locator, ZIP64 extra fields; stored and deflate entries). It reads the central directory with
+// positioned reads and never loads the whole archive: small entries are read in windows of several
+// neighbouring entries and inflated in the thread pool; large ones are streamed in chunks. Every
+// entry's size and CRC-32 are checked. Errors are `WheelError`s that name the file and the entry.
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_EOCD = 0x06054b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const EOCD_SIZE = 22;
+const ZIP64_LOCATOR_SIZE = 20;
+const ZIP64_EOCD_SIZE = 56;
+const CENTRAL_SIZE = 46;
+const LOCAL_SIZE = 30;
+const MAX_COMMENT = 0xffff;
+const METHOD_STORED = 0;
+const METHOD_DEFLATE = 8;
+/** "Version made by" host system (high byte) for Unix: external attributes then carry st_mode. */
+const SYSTEM_UNIX = 3;
+const FLAG_ENCRYPTED = 0x1;
+const FLAG_UTF8 = 0x800;
+// ---------------------------------------------------------------------------------------------
+// CRC-32 (IEEE, reflected, as zip uses it). Node has zlib.crc32 from 20.15/22.2; before that a
+// slicing-by-8 table version is used.
+const CRC_TABLES = (() => {
+    const t0 = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+        let c = n;
+        for (let k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        t0[n] = c >>> 0;
+    }
+    const tables = [t0];
+    for (let k = 1; k < 8; k++) {
+        const prev = tables[k - 1];
+        const t = new Uint32Array(256);
+        for (let n = 0; n < 256; n++)
+            t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
+        tables.push(t);
+    }
+    return tables;
+})();
+/** CRC-32 in JavaScript (slicing-by-8); `crc` continues a previous value. */
+function crc32Table(data, crc = 0) {
+    const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
+    let c = ~crc >>> 0;
+    let i = 0;
+    const n = data.length;
+    for (; n - i >= 8; i += 8) {
+        const a = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
+        c =
+            t7[a & 0xff] ^
+                t6[(a >>> 8) & 0xff] ^
+                t5[(a >>> 16) & 0xff] ^
+                t4[a >>> 24] ^
+                t3[data[i + 4]] ^
+                t2[data[i + 5]] ^
+                t1[data[i + 6]] ^
+                t0[data[i + 7]];
+    }
+    for (; i < n; i++)
+        c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+    return ~c >>> 0;
+}
+const nativeCrc32 = zlib.crc32;
+/** CRC-32 of `data`, continuing `crc`: node:zlib's when this Node has it, else the table version. */
+function crc32(data, crc = 0) {
+    return nativeCrc32 ? nativeCrc32(data, crc) >>> 0 : crc32Table(data, crc);
+}
+// ---------------------------------------------------------------------------------------------
+// Names
+// Code page 437, bytes 0x80-0xFF (0x00-0x7F are ASCII, as in Python's cp437 codec).
+const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+function decodeCp437(bytes) {
+    let s = '';
+    for (const b of bytes)
+        s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
+    return s;
+}
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const INFLATE_SYNC_BELOW = 32 * 1024;
+const STREAM_CHUNK = 4 * 1024 * 1024;
+class ZipReader {
+    fh;
+    path;
+    fileSize;
+    entries;
+    byName;
+    internal;
+    constructor(fh, 
+    /** The file, as given to `open` (errors name it). */
+    path, fileSize, entries, internal) {
+        this.fh = fh;
+        this.path = path;
+        this.fileSize = fileSize;
+        this.entries = entries;
+        this.internal = internal;
+        this.byName = new Map(entries.map((e) => [e.name, e]));
+    }
+    /** Open a zip file and read its central directory. Close it with `close()`. */
+    static async open(path) {
+        let fh;
+        try {
+            fh = await open$1(path, 'r');
+        }
+        catch (e) {
+            throw new WheelError(`cannot open the wheel: ${e.message}`, path, 'check that the file exists and is readable');
+        }
+        try {
+            const { size } = await fh.stat();
+            const { entries, internal } = await readCentralDirectory(fh, path, size);
+            return new ZipReader(fh, path, size, entries, internal);
+        }
+        catch (e) {
+            await fh.close();
+            throw e;
+        }
+    }
+    async close() {
+        await this.fh.close();
+    }
+    entry(name) {
+        return this.byName.get(name);
+    }
+    /** One entry's content, inflated and checked. For entries that fit in memory. */
+    async read(entry) {
+        const start = await this.dataStart(entry, null, 0);
+        const raw = await this.readExactly(start, entry.compressedSize, entry);
+        return this.decode(entry, raw);
+    }
+    /**
+     * Extract many entries: small ones in windows of neighbouring entries (one read each, inflated in
+     * parallel), large ones streamed. Handlers run concurrently; order is not guaranteed.
+     */
+    async extract(entries, handlers, opts = {}) {
+        const windowBytes = opts.windowBytes ?? 4 * 1024 * 1024;
+        const threshold = opts.streamThreshold ?? 16 * 1024 * 1024;
+        const concurrency = Math.max(1, opts.concurrency ?? 4);
+        const sorted = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+        const jobs = [];
+        let group = [];
+        let groupStart = 0;
+        let groupEnd = 0;
+        let groupInflated = 0;
+        const flush = () => {
+            if (group.length === 0)
+                return;
+            const g = group;
+            const [s, e] = [groupStart, groupEnd];
+            jobs.push(() => this.extractWindow(g, s, e, handlers));
+            group = [];
+        };
+        for (const entry of sorted) {
+            if (entry.size >= threshold || entry.compressedSize >= threshold) {
+                jobs.push(() => this.extractStream(entry, handlers));
+                continue;
+            }
+            const info = this.internal.get(entry);
+            // Room for the local header with a generous local extra field; never past the next entry.
+            const estEnd = Math.min(info.limit, entry.localHeaderOffset +
+                LOCAL_SIZE +
+                info.rawName.length +
+                info.cdExtraLength +
+                256 +
+                entry.compressedSize);
+            if (group.length > 0 &&
+                (estEnd - groupStart > windowBytes ||
+                    entry.localHeaderOffset - groupEnd > 64 * 1024 ||
+                    groupInflated + entry.size > windowBytes * 8)) {
+                flush();
+            }
+            if (group.length === 0) {
+                groupStart = entry.localHeaderOffset;
+                groupInflated = 0;
+            }
+            group.push(entry);
+            groupEnd = estEnd;
+            groupInflated += entry.size;
+        }
+        flush();
+        await runPool(jobs, concurrency);
+    }
+    // -------------------------------------------------------------------------------------------
+    fail(message, entry, hint) {
+        return new WheelError(message, this.path, hint ?? `download ${basename(this.path)} again; the file is damaged or is not a wheel`, entry?.name);
+    }
+    async readExactly(position, length, entry) {
+        if (position + length > this.fileSize) {
+            throw this.fail(entry
+                ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
+                : 'the file is truncated', entry);
+        }
+        const buf = Buffer.allocUnsafe(length);
+        let done = 0;
+        while (done < length) {
+            const { bytesRead } = await this.fh.read(buf, done, length - done, position + done);
+            if (bytesRead === 0) {
+                throw this.fail(entry
+                    ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
+                    : 'the file is truncated', entry);
+            }
+            done += bytesRead;
+        }
+        return buf;
+    }
+    /**
+     * Offset of the entry's data, from its local header. `window` (starting at file offset
+     * `windowStart`) is used when it holds the header; otherwise the header is read.
+     */
+    async dataStart(entry, window, windowStart) {
+        const info = this.internal.get(entry);
+        const off = entry.localHeaderOffset;
+        let header;
+        const rel = off - windowStart;
+        if (window && rel >= 0 && rel + LOCAL_SIZE <= window.length)
+            header = window.subarray(rel);
+        else
+            header = await this.readExactly(off, Math.min(LOCAL_SIZE + info.rawName.length, info.limit - off), entry);
+        if (header.length < LOCAL_SIZE || header.readUInt32LE(0) !== SIG_LOCAL) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} has no local header where the directory says`, entry);
+        }
+        const nameLen = header.readUInt16LE(26);
+        const extraLen = header.readUInt16LE(28);
+        if (LOCAL_SIZE + nameLen > header.length) {
+            header = await this.readExactly(off, LOCAL_SIZE + nameLen, entry);
+        }
+        if (!header.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen).equals(info.rawName)) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)}: the name in its local header differs from the central directory`, entry);
+        }
+        const start = off + LOCAL_SIZE + nameLen + extraLen;
+        const end = start + entry.compressedSize;
+        if (end > this.fileSize) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`, entry);
+        }
+        if (end > info.limit) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} overlaps the next entry or the central directory`, entry);
+        }
+        return start;
+    }
+    check(entry, size, crc) {
+        if (size !== entry.size) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: ${size} bytes instead of the ${entry.size} the directory records`, entry);
+        }
+        if (crc !== entry.crc32) {
+            throw this.fail(`CRC mismatch in ${JSON.stringify(entry.name)} (${hex8(crc)}, the directory says ${hex8(entry.crc32)})`, entry);
+        }
+    }
+    async decode(entry, raw) {
+        let data;
+        if (entry.method === METHOD_STORED) {
+            data = raw;
+        }
+        else {
+            const opts = { maxOutputLength: Math.max(1, entry.size) };
+            try {
+                data =
+                    raw.length < INFLATE_SYNC_BELOW
+                        ? inflateRawSync(raw, opts)
+                        : await new Promise((resolve, reject) => inflateRaw(raw, opts, (err, out) => (err ? reject(err) : resolve(out))));
+            }
+            catch (e) {
+                throw this.inflateError(entry, e);
+            }
+        }
+        this.check(entry, data.length, crc32(data));
+        return data;
+    }
+    inflateError(entry, e) {
+        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e.name === 'RangeError') {
+            return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
+        }
+        const msg = e.message;
+        if (/unexpected end/i.test(msg)) {
+            return this.fail(`entry ${JSON.stringify(entry.name)} is truncated (its deflate stream ends early)`, entry);
+        }
+        return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt (deflate: ${msg})`, entry);
+    }
+    async extractWindow(group, start, end, handlers) {
+        const window = await this.readExactly(start, Math.min(end, this.fileSize) - start);
+        // allSettled: no handler is still writing when an error is reported.
+        const results = await Promise.allSettled(group.map(async (entry) => {
+            const dataStart = await this.dataStart(entry, window, start);
+            const rel = dataStart - start;
+            const raw = rel + entry.compressedSize <= window.length
+                ? window.subarray(rel, rel + entry.compressedSize)
+                : await this.readExactly(dataStart, entry.compressedSize, entry);
+            const data = await this.decode(entry, raw);
+            await handlers.whole(entry, data);
+        }));
+        for (const r of results)
+            if (r.status === 'rejected')
+                throw r.reason;
+    }
+    async extractStream(entry, handlers) {
+        const start = await this.dataStart(entry, null, 0);
+        await handlers.stream(entry, this.checkedChunks(entry, start));
+    }
+    async *rawChunks(entry, start) {
+        let pos = start;
+        let left = entry.compressedSize;
+        while (left > 0) {
+            const n = Math.min(STREAM_CHUNK, left);
+            yield await this.readExactly(pos, n, entry);
+            pos += n;
+            left -= n;
+        }
+    }
+    async *inflatedChunks(entry, start) {
+        const inflater = createInflateRaw({ chunkSize: 1024 * 1024 });
+        const stop = new AbortController();
+        const pump = (async () => {
+            try {
+                for await (const chunk of this.rawChunks(entry, start)) {
+                    if (!inflater.write(chunk))
+                        await once(inflater, 'drain', { signal: stop.signal });
+                }
+                inflater.end();
+            }
+            catch (e) {
+                if (!stop.signal.aborted)
+                    inflater.destroy(e);
+            }
+        })();
+        try {
+            for await (const out of inflater)
+                yield out;
+        }
+        catch (e) {
+            if (e instanceof WheelError)
+                throw e;
+            throw this.inflateError(entry, e);
+        }
+        finally {
+            stop.abort();
+            inflater.destroy();
+            await pump;
+        }
+    }
+    async *checkedChunks(entry, start) {
+        const source = entry.method === METHOD_STORED ? this.rawChunks(entry, start) : this.inflatedChunks(entry, start);
+        let size = 0;
+        let crc = 0;
+        for await (const chunk of source) {
+            size += chunk.length;
+            if (size > entry.size) {
+                throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
+            }
+            crc = crc32(chunk, crc);
+            yield chunk;
+        }
+        this.check(entry, size, crc);
+    }
+}
+function hex8(n) {
+    return n.toString(16).padStart(8, '0');
+}
+async function runPool(jobs, concurrency) {
+    let next = 0;
+    let failure = null;
+    const worker = async () => {
+        while (failure === null && next < jobs.length) {
+            const job = jobs[next++];
+            try {
+                await job();
+            }
+            catch (error) {
+                failure ??= { error };
+            }
+        }
+    };
+    // Every worker stops before we return (nothing keeps writing after an error); the first error wins.
+    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+    if (failure !== null)
+        throw failure.error;
+}
+// ---------------------------------------------------------------------------------------------
+// Central directory
+async function readAt(fh, position, length) {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+        if (bytesRead === 0)
+            break;
+        done += bytesRead;
+    }
+    return buf.subarray(0, done);
+}
+function u64(buf, offset, what, fail) {
+    const v = buf.readBigUInt64LE(offset);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+        throw fail(`${what} is too large (${v})`);
+    return Number(v);
+}
+async function readCentralDirectory(fh, path, fileSize) {
+    const damaged = `download ${basename(path)} again; the file is damaged or is not a wheel`;
+    const fail = (message, entry) => new WheelError(message, path, damaged, entry);
+    const notZip = (why) => new WheelError(`not a zip file (${why})`, path, `a wheel is a zip archive: download ${basename(path)} again; it is truncated or not a wheel`);
+    if (fileSize < EOCD_SIZE)
+        throw notZip(`${fileSize} bytes, too short for a zip`);
+    const tailLen = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE);
+    const tailStart = fileSize - tailLen;
+    const tail = await readAt(fh, tailStart, tailLen);
+    let eocd = -1;
+    for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
+        if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_SIZE + tail.readUInt16LE(i + 20) === tail.length) {
+            eocd = i;
+            break;
+        }
+    }
+    if (eocd < 0)
+        throw notZip('no end of central directory record; the file is truncated or not a zip');
+    const eocdPos = tailStart + eocd;
+    const disk = tail.readUInt16LE(eocd + 4);
+    const cdDisk = tail.readUInt16LE(eocd + 6);
+    let count = tail.readUInt16LE(eocd + 10);
+    let cdSize = tail.readUInt32LE(eocd + 12);
+    let cdOffset = tail.readUInt32LE(eocd + 16);
+    let cdEnd = eocdPos;
+    let zip64 = false;
+    if (eocd >= ZIP64_LOCATOR_SIZE && tail.readUInt32LE(eocd - ZIP64_LOCATOR_SIZE) === SIG_ZIP64_LOCATOR) {
+        const loc = eocd - ZIP64_LOCATOR_SIZE;
+        if (tail.readUInt32LE(loc + 4) !== 0 || tail.readUInt32LE(loc + 16) > 1) {
+            throw notZip('a multi-disk (split) archive');
+        }
+        const recPos = u64(tail, loc + 8, 'the ZIP64 end record offset', fail);
+        const rec = await readAt(fh, recPos, ZIP64_EOCD_SIZE);
+        if (rec.length < ZIP64_EOCD_SIZE || rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) {
+            throw notZip('the ZIP64 end of central directory record is missing');
+        }
+        if (rec.readUInt32LE(16) !== 0 || rec.readUInt32LE(20) !== 0)
+            throw notZip('a multi-disk (split) archive');
+        count = u64(rec, 32, 'the ZIP64 entry count', fail);
+        cdSize = u64(rec, 40, 'the ZIP64 central directory size', fail);
+        cdOffset = u64(rec, 48, 'the ZIP64 central directory offset', fail);
+        cdEnd = recPos;
+        zip64 = true;
+    }
+    else if (disk !== 0 || cdDisk !== 0) {
+        throw notZip('a multi-disk (split) archive');
+    }
+    if (cdOffset + cdSize !== cdEnd) {
+        throw notZip(`the central directory (${cdSize} bytes at ${cdOffset}) does not end where the end record is (${cdEnd}); ` +
+            'the file is truncated, or has data before the archive');
+    }
+    const cd = await readAt(fh, cdOffset, cdSize);
+    if (cd.length !== cdSize)
+        throw notZip('the central directory is truncated');
+    const entries = [];
+    const raw = [];
+    const seen = new Set();
+    let p = 0;
+    while (p < cd.length) {
+        if (p + CENTRAL_SIZE > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) {
+            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
+        }
+        const madeBy = cd.readUInt16LE(p + 4);
+        const flags = cd.readUInt16LE(p + 8);
+        const method = cd.readUInt16LE(p + 10);
+        const crc = cd.readUInt32LE(p + 16);
+        let compressedSize = cd.readUInt32LE(p + 20);
+        let size = cd.readUInt32LE(p + 24);
+        const nameLen = cd.readUInt16LE(p + 28);
+        const extraLen = cd.readUInt16LE(p + 30);
+        const commentLen = cd.readUInt16LE(p + 32);
+        const external = cd.readUInt32LE(p + 38);
+        let localHeaderOffset = cd.readUInt32LE(p + 42);
+        const end = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
+        if (end > cd.length)
+            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
+        const rawName = Buffer.from(cd.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLen));
+        let name;
+        if (flags & FLAG_UTF8) {
+            try {
+                name = utf8.decode(rawName);
+            }
+            catch {
+                throw fail(`entry name ${JSON.stringify(rawName.toString('latin1'))} is marked UTF-8 but is not valid UTF-8`);
+            }
+        }
+        else {
+            name = decodeCp437(rawName);
+        }
+        if (name.includes('\0'))
+            throw fail(`entry name ${JSON.stringify(name)} contains a NUL byte`, name);
+        // ZIP64 extended information: only the fields whose 32-bit value is 0xFFFFFFFF, in this order.
+        const extra = cd.subarray(p + CENTRAL_SIZE + nameLen, p + CENTRAL_SIZE + nameLen + extraLen);
+        let x = 0;
+        while (x + 4 <= extra.length) {
+            const tag = extra.readUInt16LE(x);
+            const len = extra.readUInt16LE(x + 2);
+            if (x + 4 + len > extra.length)
+                throw fail(`entry ${JSON.stringify(name)} has a corrupt extra field`, name);
+            if (tag === 0x0001) {
+                const field = extra.subarray(x + 4, x + 4 + len);
+                let q = 0;
+                const take = (what) => {
+                    if (q + 8 > field.length)
+                        throw fail(`entry ${JSON.stringify(name)} has a corrupt ZIP64 extra field`, name);
+                    const v = u64(field, q, `entry ${JSON.stringify(name)}: ${what}`, fail);
+                    q += 8;
+                    return v;
+                };
+                if (size === 0xffffffff)
+                    size = take('size');
+                if (compressedSize === 0xffffffff)
+                    compressedSize = take('compressed size');
+                if (localHeaderOffset === 0xffffffff)
+                    localHeaderOffset = take('offset');
+            }
+            x += 4 + len;
+        }
+        if (flags & FLAG_ENCRYPTED) {
+            throw new WheelError(`entry ${JSON.stringify(name)} is encrypted`, path, 'wheels cannot be encrypted; rebuild the wheel', name);
+        }
+        if (method !== METHOD_STORED && method !== METHOD_DEFLATE) {
+            throw new WheelError(`entry ${JSON.stringify(name)} uses compression method ${method}; only stored (0) and deflate (8) are supported`, path, 'rebuild the wheel with deflate compression (what the wheel spec asks for)', name);
+        }
+        if (seen.has(name)) {
+            throw new WheelError(`entry ${JSON.stringify(name)} appears twice in the archive`, path, 'rebuild the wheel; a wheel lists each file once', name);
+        }
+        seen.add(name);
+        const creatorSystem = madeBy >>> 8;
+        entries.push({
+            name,
+            isDirectory: name.endsWith('/'),
+            method,
+            flags,
+            crc32: crc,
+            compressedSize,
+            size,
+            localHeaderOffset,
+            creatorSystem,
+            externalAttributes: external,
+            unixMode: creatorSystem === SYSTEM_UNIX ? external >>> 16 : null
+        });
+        raw.push({ rawName, cdExtraLength: extraLen });
+        p = end;
+    }
+    if (entries.length !== count && !(!zip64 && count === entries.length % 0x10000)) {
+        throw fail(`the end record says ${count} entries, the central directory has ${entries.length}`);
+    }
+    // Each entry's data must end before the next local header (or the central directory).
+    const order = entries
+        .map((_, i) => i)
+        .sort((a, b) => entries[a].localHeaderOffset - entries[b].localHeaderOffset);
+    const internal = new Map();
+    for (let k = 0; k < order.length; k++) {
+        const i = order[k];
+        const e = entries[i];
+        const next = k + 1 < order.length ? entries[order[k + 1]].localHeaderOffset : cdOffset;
+        if (e.localHeaderOffset + LOCAL_SIZE > cdOffset) {
+            throw fail(`entry ${JSON.stringify(e.name)} starts past the end of the archive data`, e.name);
+        }
+        if (next === e.localHeaderOffset) {
+            throw fail(`entries ${JSON.stringify(e.name)} and another share one local header`, e.name);
+        }
+        internal.set(e, { ...raw[i], limit: next });
+    }
+    return { entries, internal };
+}
+
+// Install a wheel into an image-root staging directory the way pip installs it into a Python
+// environment (the binary distribution format spec, PEP 427, and "Recording installed projects"),
+// so the staging directory can become one image layer.
+//
+// What pip does and we do too (pip's `_internal/operations/install/wheel.py` is the reference; the
+// differential test installs the same wheels with pip 23.2.1, and pip 26.2.1 when the mirror has
+// it, and compares the trees byte for byte):
+// - Root-Is-Purelib picks purelib or platlib for the wheel's top level; `<x>.data/<key>/...` go to
+//   the scheme paths (purelib, platlib, scripts, data, headers). Headers go under
+//   `<headers>/<project>`, with the project named as pip names the requirement: the wheel file
+//   name's project part with `_` turned into `-` (pip 23-24), or normalized (pip 26, `pip: 'pip-26'`).
+// - `.data/scripts` files whose first line starts with `#!python` get `#!<interpreter>\n` instead of
+//   that line; a data script named like an entry point (`X`, `X.exe`, `X-script.py`, `X.pya`) is not
+//   installed; console_scripts and gui_scripts become wrapper scripts with the bytes pip writes
+//   (distlib's ScriptMaker: shebang rules incl. the /bin/sh trampoline for long paths or spaces, the
+//   template, pip/easy_install versioned names for the target Python).
+// - A file is executable when the zip records a regular-file mode with any x bit (pip's
+//   `zip_item_is_executable`; symlink or type-less modes are not); data scripts keep the zip's mode
+//   (pip adds no x bit, though the spec lets installers); generated wrappers are executable;
+//   INSTALLER, REQUESTED and RECORD are not.
+// - RECORD lists every installed file relative to the lib dir (`../../../bin/x` for scripts),
+//   `sha256=<urlsafe base64, no padding>,size`, RECORD itself with empty fields, rows sorted, CRLF
+//   line ends (Python's csv writer).
+//
+// Where we differ, on purpose:
+// - The wheel's RECORD hashes are verified for every file installed (pip 23-26 does not check
+//   them); a mismatch, a weak (md5/sha1) or unknown algorithm is an error. Files the RECORD does not
+//   list are accepted, as pip accepts them, but get a hash in the new RECORD (pip leaves it empty).
+//   Every entry's CRC-32 and size are checked too (zip.ts).
+// - The new RECORD lists exactly the installed files; pip also keeps rows of the old RECORD for
+//   files it did not install (left-out wrappers).
+// - Entry names are checked strictly: backslashes, absolute paths, NUL and anything that
+//   normalizes outside its install directory are refused (pip compares string prefixes only).
+// - Wheel-Version must be 1.x (pip also takes 0.x and warns above 1.0).
+// - No `direct_url.json` (an image installs from an index, not a local file); REQUESTED only when
+//   the caller says the project was asked for directly (`requested`), as pip writes it for
+//   user-supplied requirements only. No byte-compilation (like `pip --no-compile`). The
+//   ENSUREPIP_OPTIONS variable pip reads is ignored (output must not depend on the environment).
+// - The shebang is the target interpreter from the layout, not the Python running the installer.
+function checkLayout(layout) {
+    for (const key of ['purelib', 'platlib', 'scripts', 'data', 'headers', 'interpreter']) {
+        const v = layout[key];
+        const ok = typeof v === 'string' &&
+            v.startsWith('/') &&
+            !/[\0\n]/.test(v) &&
+            (key === 'interpreter' || (posix.normalize(v) === v && (v === '/' || !v.endsWith('/'))));
+        if (!ok) {
+            throw new ConfigError(`python layout: ${key} must be a normalized absolute path inside the image, not ${JSON.stringify(v)}`, {}, `give ${key} as an absolute path such as /usr/local/lib/python3.12/site-packages`);
+        }
+    }
+}
+function under$1(dir, rel) {
+    return dir === '/' ? `/${rel}` : `${dir}/${rel}`;
+}
+// ---------------------------------------------------------------------------------------------
+// Text formats inside a wheel
+const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_STRIP = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'g');
+/** Python's `str.splitlines()` line boundaries (which include the file/group/record separators). */
+// eslint-disable-next-line no-control-regex
+const PY_LINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
+function pyStrip(s) {
+    return s.replace(PY_STRIP, '');
+}
+/**
+ * The first value of an RFC 822 style header, as Python's email parser (compat32) returns it:
+ * leading blanks dropped, continuation lines kept, trailing line ends dropped. Null when absent.
+ */
+function headerValue(text, name) {
+    const lines = (text.match(/[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$/g) ?? []);
+    const want = name.toLowerCase();
+    let found = null;
+    let current = null;
+    for (const line of lines) {
+        if (/^[ \t]/.test(line) && line.trim() !== '') {
+            if (current !== null)
+                current += line;
+            continue;
+        }
+        if (current !== null)
+            break;
+        if (line === '\n' || line === '\r\n' || line === '\r')
+            break;
+        const m = /^([\x21-\x39\x3b-\x7e]+):(.*)$/s.exec(line);
+        if (!m)
+            break;
+        if (m[1].toLowerCase() === want)
+            current = m[2].replace(/^[ \t]+/, '');
+    }
+    if (current !== null)
+        found = current.replace(/[\r\n]+$/, '');
+    return found;
+}
+/** The `.dist-info/WHEEL` file: Wheel-Version (major 1 only) and Root-Is-Purelib. */
+function parseWheelInfo(text, wheel, path) {
+    const versionText = headerValue(text, 'Wheel-Version');
+    if (versionText === null) {
+        throw new WheelError(`${path} has no Wheel-Version`, wheel, 'rebuild the wheel with a current build backend', path);
+    }
+    const parts = pyStrip(versionText).split('.');
+    if (!parts.every((p) => /^[0-9]+(_[0-9]+)*$/.test(pyStrip(p)))) {
+        throw new WheelError(`${path}: invalid Wheel-Version ${JSON.stringify(versionText)}`, wheel, 'rebuild the wheel with a current build backend', path);
+    }
+    const wheelVersion = parts.map((p) => Number(pyStrip(p).replace(/_/g, '')));
+    if (wheelVersion[0] !== 1) {
+        throw new WheelError(`Wheel-Version ${pyStrip(versionText)} in ${path} is not supported (only 1.x)`, wheel, 'use a wheel built for Wheel-Version 1 (what pip and every current build backend write)', path);
+    }
+    return {
+        wheelVersion,
+        rootIsPurelib: (headerValue(text, 'Root-Is-Purelib') ?? '').toLowerCase() === 'true'
+    };
+}
+/** `entry_points.txt` as importlib.metadata reads it (sections, `name = value`, `#` comments). */
+function parseEntryPoints(text, wheel = '', path = 'entry_points.txt') {
+    const out = [];
+    let group = null;
+    const lines = text.split(PY_LINES);
+    for (let i = 0; i < lines.length; i++) {
+        const line = pyStrip(lines[i]);
+        if (line === '' || line.startsWith('#'))
+            continue;
+        if (line.startsWith('[') && line.endsWith(']')) {
+            group = line.replace(/^\[+|\]+$/g, '');
+            continue;
+        }
+        if (group === null)
+            continue;
+        const eq = line.indexOf('=');
+        if (eq < 0) {
+            throw new WheelError(`${path} line ${i + 1} has no "=": ${JSON.stringify(line)}`, wheel, 'fix the entry points in the project and rebuild the wheel', path);
+        }
+        out.push({ group, name: pyStrip(line.slice(0, eq)), value: pyStrip(line.slice(eq + 1)) });
+    }
+    return out;
+}
+/** One CSV line as Python's csv reader (default dialect) splits it. */
+function parseCsvLine(line) {
+    const fields = [];
+    let field = '';
+    let inQuotes = false;
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (inQuotes) {
+            if (c === '"') {
+                if (line[i + 1] === '"') {
+                    field += '"';
+                    i++;
+                }
+                else
+                    inQuotes = false;
+            }
+            else
+                field += c;
+        }
+        else if (c === ',') {
+            fields.push(field);
+            field = '';
+            quoted = false;
+        }
+        else if (c === '"' && field === '' && !quoted) {
+            inQuotes = true;
+            quoted = true;
+        }
+        else
+            field += c;
+    }
+    fields.push(field);
+    return fields;
+}
+/** A RECORD file: CSV rows `path,hash,size` (hash and size may be empty). */
+function parseRecord(text) {
+    const rows = [];
+    for (const line of text.split(PY_LINES)) {
+        if (line === '')
+            continue;
+        const f = parseCsvLine(line);
+        rows.push({ path: f[0] ?? '', hash: f[1] ?? '', size: f[2] ?? '' });
+    }
+    return rows;
+}
+function csvField(s) {
+    return /[,"\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+function compareUtf8(a, b) {
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+/** RECORD text as pip writes it: rows sorted by (path, hash, size), Python csv quoting, CRLF. */
+function formatRecord(rows) {
+    const sorted = [...rows].sort((a, b) => compareUtf8(a.path, b.path) || compareUtf8(a.hash, b.hash) || compareUtf8(a.size, b.size));
+    return sorted.map((r) => `${csvField(r.path)},${csvField(r.hash)},${csvField(r.size)}\r\n`).join('');
+}
+/** `sha256=<urlsafe base64 without padding>` (the RECORD hash format). */
+function recordHash(digest, algorithm = 'sha256') {
+    return `${algorithm}=${digest.toString('base64url')}`;
+}
+// hashlib names in RECORD → node's names. md5 and sha1 are refused by the spec.
+const RECORD_ALGORITHMS = {
+    sha224: 'sha224',
+    sha256: 'sha256',
+    sha384: 'sha384',
+    sha512: 'sha512',
+    sha3_224: 'sha3-224',
+    sha3_256: 'sha3-256',
+    sha3_384: 'sha3-384',
+    sha3_512: 'sha3-512',
+    blake2b: 'blake2b512',
+    blake2s: 'blake2s256'
+};
+function expectedHash(row, wheel, recordPath) {
+    if (row.hash === '')
+        return null;
+    const eq = row.hash.indexOf('=');
+    const algorithm = eq < 0 ? row.hash : row.hash.slice(0, eq);
+    const nodeAlgorithm = RECORD_ALGORITHMS[algorithm];
+    if (eq < 0 || nodeAlgorithm === undefined) {
+        const weak = algorithm === 'md5' || algorithm === 'sha1';
+        throw new WheelError(`${recordPath} lists ${JSON.stringify(row.path)} with ${weak
+            ? `a ${algorithm} hash, which the wheel spec forbids`
+            : `an unsupported hash ${JSON.stringify(row.hash)}`}`, wheel, 'rebuild the wheel with a current build backend (it writes sha256 hashes)', row.path);
+    }
+    return { algorithm, nodeAlgorithm, value: row.hash.slice(eq + 1).replace(/=+$/, '') };
+}
+const TEMPLATES = {
+    'pip-23': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
+    'pip-24.3': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nif __name__ == '__main__':\n    from %(module)s import %(import_name)s\n" +
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
+    'pip-26': "import sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
+        "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit(%(func)s())\n"
+};
+const W = '[\\p{L}\\p{N}_]';
+// distlib.util.ENTRY_RE, used with search() (not anchored).
+const ENTRY_RE = new RegExp(`(?<name>(?:${W}|[-.+])+)\\s*=\\s*(?<callable>${W}+(?:[:.]${W}+)*)` +
+    `\\s*(?:\\[\\s*(?<flags>[\\p{L}\\p{N}_-]+(?:=${W}+)?(?:,\\s*${W}+(?:=${W}+)?)*)\\s*\\])?`, 'u');
+/** distlib's `get_export_entry`: null when the text has no `name = callable`; throws when invalid. */
+function parseExportEntry(spec) {
+    const m = ENTRY_RE.exec(spec);
+    const brackets = spec.includes('[') || spec.includes(']');
+    if (!m)
+        return brackets ? 'invalid' : null;
+    const { name, callable, flags } = m.groups;
+    const colons = callable.split(':').length - 1;
+    if (colons > 1)
+        return 'invalid';
+    const [prefix, suffix] = colons === 0 ? [callable, null] : callable.split(':');
+    if (flags === undefined && brackets)
+        return 'invalid';
+    return { name, prefix, suffix, flags: flags === undefined ? [] : flags.split(',').map((f) => f.trim()) };
+}
+/** distlib's shebang for an interpreter path: `#!path\n`, or the /bin/sh trampoline when it has spaces or is long. */
+function scriptShebang(interpreter) {
+    let exe = interpreter;
+    if (exe.includes(' ')) {
+        if (exe.startsWith('/usr/bin/env ')) {
+            const rest = exe.slice('/usr/bin/env '.length);
+            if (rest.includes(' ') && !rest.startsWith('"'))
+                exe = `/usr/bin/env "${rest}"`;
+        }
+        else if (!exe.startsWith('"'))
+            exe = `"${exe}"`;
+    }
+    const length = Buffer.byteLength(exe, 'utf8') + 3;
+    if (!exe.includes(' ') && length <= 127)
+        return `#!${exe}\n`;
+    return `#!/bin/sh\n'''exec' ${exe} "$0" "$@"\n' '''\n`;
+}
+/** The bytes of the wrapper script pip writes for an entry point. */
+function entryPointScript(entry, interpreter, flavour = 'pip-23') {
+    const suffix = entry.suffix ?? '';
+    const text = TEMPLATES[flavour]
+        .replace('%(module)s', entry.prefix)
+        .replace('%(import_name)s', suffix.split('.')[0])
+        .replace('%(func)s', suffix);
+    return Buffer.from(scriptShebang(interpreter) + text, 'utf8');
+}
+/** pip's `get_console_script_specs`: pip and easy_install get versioned names for the target Python. */
+function consoleScriptSpecs(console, python) {
+    const c = new Map(console);
+    const specs = [];
+    const pip = c.get('pip');
+    c.delete('pip');
+    if (pip) {
+        specs.push(`pip = ${pip}`, `pip${python.major} = ${pip}`, `pip${python.major}.${python.minor} = ${pip}`);
+        for (const k of [...c.keys()])
+            if (/^pip(\d+(\.\d+)?)?$/.test(k))
+                c.delete(k);
+    }
+    const easy = c.get('easy_install');
+    c.delete('easy_install');
+    if (easy) {
+        specs.push(`easy_install = ${easy}`, `easy_install-${python.major}.${python.minor} = ${easy}`);
+        for (const k of [...c.keys()])
+            if (/^easy_install(-\d+\.\d+)?$/.test(k))
+                c.delete(k);
+    }
+    for (const [k, v] of c)
+        specs.push(`${k} = ${v}`);
+    return specs;
+}
+/** pip's `fix_script`: a first line starting with `#!python` becomes `#!<interpreter>\n`. */
+function fixScriptShebang(content, interpreter) {
+    if (!content.subarray(0, 8).equals(Buffer.from('#!python')))
+        return content;
+    const nl = content.indexOf(0x0a);
+    const rest = nl < 0 ? Buffer.alloc(0) : content.subarray(nl + 1);
+    return Buffer.concat([Buffer.from(`#!${interpreter}\n`, 'utf8'), rest]);
+}
+const SCHEME_KEYS = ['data', 'headers', 'platlib', 'purelib', 'scripts'];
+/**
+ * An entry name as `/`-separated segments after `os.path.normpath`; refuses names that are
+ * absolute, use backslashes or NUL, or climb out of the directory they are installed into.
+ */
+function entrySegments(name, wheel) {
+    const refuse = (why) => new WheelError(`entry ${JSON.stringify(name)} ${why}`, wheel, 'do not install this wheel: it was built wrongly or tampered with; rebuild it or get it from the project again', name);
+    if (name.includes('\\'))
+        throw refuse('uses a backslash; wheel paths are /-separated and relative');
+    if (name.startsWith('/') || /^[A-Za-z]:/.test(name))
+        throw refuse('is an absolute path');
+    if (name.includes('\0'))
+        throw refuse('contains a NUL character');
+    const out = [];
+    for (const seg of name.split('/')) {
+        if (seg === '' || seg === '.')
+            continue;
+        if (seg === '..') {
+            if (out.length === 0)
+                throw refuse('would be installed outside its install directory (`..`)');
+            out.pop();
+        }
+        else
+            out.push(seg);
+    }
+    if (out.length === 0)
+        throw refuse('has no file name');
+    return out;
+}
+/** Where pip installs each file of the wheel, and what it generates. Throws WheelError. */
+function planInstall(input) {
+    const { layout, wheel, infoDir } = input;
+    const libDir = input.rootIsPurelib ? layout.purelib : layout.platlib;
+    const schemePaths = {
+        data: layout.data,
+        headers: under$1(layout.headers, input.headersName),
+        platlib: layout.platlib,
+        purelib: layout.purelib,
+        scripts: layout.scripts
+    };
+    const console = new Map();
+    const gui = new Map();
+    for (const ep of input.entryPoints) {
+        if (ep.group === 'console_scripts')
+            console.set(ep.name, ep.value);
+        else if (ep.group === 'gui_scripts')
+            gui.set(ep.name, ep.value);
+    }
+    // pip's order: root files, other .data files, .data/scripts; then generated wrappers, INSTALLER,
+    // REQUESTED, RECORD. A later file for the same destination replaces an earlier one.
+    const root = [];
+    const data = [];
+    const scripts = [];
+    const file = (dest, executable, source) => ({
+        dest,
+        recordPath: posix.relative(libDir, dest),
+        executable,
+        source
+    });
+    for (const e of input.entries) {
+        if (e.isDirectory)
+            continue;
+        const segs = entrySegments(e.name, wheel);
+        const isData = e.name.split('/', 1)[0].endsWith('.data');
+        if (!isData) {
+            root.push(file(under$1(libDir, segs.join('/')), e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
+            continue;
+        }
+        if (segs.length < 3) {
+            throw new WheelError(`unexpected file ${JSON.stringify(e.name)} in the .data directory (contents must be named <scheme key>/<path>)`, wheel, 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data', e.name);
+        }
+        const key = segs[1];
+        if (!SCHEME_KEYS.includes(key)) {
+            throw new WheelError(`unknown scheme key ${JSON.stringify(key)} in ${JSON.stringify(e.name)} (valid: ${SCHEME_KEYS.join(', ')})`, wheel, 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data', e.name);
+        }
+        const dest = under$1(schemePaths[key], segs.slice(2).join('/'));
+        const raw = e.name.split('/');
+        const isScript = raw.length > 2 && raw[0].endsWith('.data') && raw[1] === 'scripts';
+        if (!isScript) {
+            data.push(file(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
+            continue;
+        }
+        // setuptools-generated wrappers for entry points are left out (pip's is_entrypoint_wrapper).
+        const base = posix.basename(dest);
+        const lower = base.toLowerCase();
+        const match = lower.endsWith('.exe')
+            ? base.slice(0, -4)
+            : lower.endsWith('-script.py')
+                ? base.slice(0, -10)
+                : lower.endsWith('.pya')
+                    ? base.slice(0, -4)
+                    : base;
+        if (console.has(match) || gui.has(match))
+            continue;
+        scripts.push(file(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: true }));
+    }
+    const generated = [];
+    const wrappers = [...consoleScriptSpecs(console, layout.python), ...[...gui].map(([k, v]) => `${k} = ${v}`)];
+    for (const spec of wrappers) {
+        const entry = parseExportEntry(spec);
+        const bad = (why) => new WheelError(`invalid script entry point ${JSON.stringify(spec)} in ${infoDir}/entry_points.txt: ${why}`, wheel, 'fix [project.scripts] / [project.gui-scripts] (or console_scripts) in the project and rebuild the wheel', `${infoDir}/entry_points.txt`);
+        if (entry === null || entry === 'invalid')
+            throw bad('not of the form `name = module:callable`');
+        if (entry.suffix === null)
+            throw bad('a callable suffix is required (module:function)');
+        if (entry.name === '.' || entry.name === '..')
+            throw bad('the script would be installed outside the scripts directory');
+        generated.push(file(under$1(layout.scripts, entry.name), true, {
+            kind: 'generated',
+            content: entryPointScript(entry, layout.interpreter, input.pip)
+        }));
+    }
+    const distInfo = under$1(libDir, infoDir);
+    generated.push(file(under$1(distInfo, 'INSTALLER'), false, {
+        kind: 'generated',
+        content: Buffer.from(`${input.installer}\n`)
+    }));
+    if (input.requested) {
+        generated.push(file(under$1(distInfo, 'REQUESTED'), false, { kind: 'generated', content: Buffer.alloc(0) }));
+    }
+    generated.push(file(under$1(distInfo, 'RECORD'), false, { kind: 'record' }));
+    const winners = new Map();
+    for (const f of [...root, ...data, ...scripts, ...generated]) {
+        winners.delete(f.dest);
+        winners.set(f.dest, f);
+    }
+    const files = [...winners.values()];
+    for (const f of files)
+        checkEntryPath(f.dest.slice(1));
+    // A path cannot be both a file and a directory.
+    for (const f of files) {
+        for (let d = posix.dirname(f.dest); d !== '/' && d !== '.'; d = posix.dirname(d)) {
+            const clash = winners.get(d);
+            if (clash) {
+                const name = (p) => p.source.kind === 'entry' ? JSON.stringify(p.source.entry) : `generated ${p.dest}`;
+                throw new WheelError(`${name(clash)} installs a file at ${d}, where ${name(f)} needs a directory`, wheel, 'rebuild the wheel so no file has the same path as a directory', clash.source.kind === 'entry' ? clash.source.entry : undefined);
+            }
+        }
+    }
+    return { libDir, distInfo, files };
+}
+/** pip's `zip_item_is_executable`: a regular-file mode with any x bit. */
+function zipExecutable(e) {
+    const mode = e.externalAttributes >>> 16;
+    return mode !== 0 && (mode & 0o170000) === 0o100000 && (mode & 0o111) !== 0;
+}
+async function readText(zip, path, wheel) {
+    const entry = zip.entry(path);
+    if (!entry) {
+        throw new WheelError(`${path} is missing`, wheel, 'rebuild the wheel with a current build backend; every wheel has WHEEL and RECORD in its .dist-info', path);
+    }
+    const data = await zip.read(entry);
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(data);
+    }
+    catch {
+        throw new WheelError(`${path} is not valid UTF-8`, wheel, 'rebuild the wheel', path);
+    }
+}
+function findDistInfo(names, name, wheel) {
+    const dirs = [...new Set(names.map((n) => n.split('/', 1)[0]))].filter((d) => d.endsWith('.dist-info'));
+    if (dirs.length !== 1) {
+        throw new WheelError(dirs.length === 0
+            ? 'no .dist-info directory'
+            : `several .dist-info directories: ${dirs.sort().join(', ')}`, wheel, 'a wheel has exactly one <name>-<version>.dist-info directory; rebuild it', dirs[0]);
+    }
+    const dir = dirs[0];
+    if (!normalizeName$1(dir).startsWith(name)) {
+        throw new WheelError(`the .dist-info directory ${JSON.stringify(dir)} does not belong to ${name}`, wheel, 'check that the file name matches the project in the wheel', dir);
+    }
+    return dir;
+}
+/** Open the wheel and plan its install (shared by the disk install and the layer entries). */
+async function prepareInstall(wheelPath, layout, opts) {
+    const filename = opts.filename ?? basename(wheelPath);
+    const parsed = parseWheelFilename(filename);
+    if (!parsed) {
+        throw new WheelError(`${JSON.stringify(filename)} is not a wheel file name (name-version[-build]-python-abi-platform.whl)`, wheelPath, 'keep the file name the index gives the wheel, or pass the original name as `filename`');
+    }
+    checkLayout(layout);
+    const pip = opts.pip ?? 'pip-23';
+    const zip = await ZipReader.open(wheelPath);
+    try {
+        const infoDir = findDistInfo(zip.entries.map((e) => e.name), parsed.distribution, wheelPath);
+        const info = parseWheelInfo(await readText(zip, `${infoDir}/WHEEL`, wheelPath), wheelPath, `${infoDir}/WHEEL`);
+        const recordName = `${infoDir}/RECORD`;
+        const record = new Map(parseRecord(await readText(zip, recordName, wheelPath)).map((r) => [r.path, r]));
+        const epName = `${infoDir}/entry_points.txt`;
+        const entryPoints = zip.entry(epName)
+            ? parseEntryPoints(await readText(zip, epName, wheelPath), wheelPath, epName)
+            : [];
+        const plan = planInstall({
+            wheel: wheelPath,
+            entries: zip.entries.map((e) => ({
+                name: e.name,
+                isDirectory: e.isDirectory,
+                executable: zipExecutable(e)
+            })),
+            infoDir,
+            rootIsPurelib: info.rootIsPurelib,
+            layout,
+            headersName: pip === 'pip-26' ? parsed.distribution : filename.split('-', 1)[0].replace(/_/g, '-'),
+            entryPoints,
+            pip,
+            installer: opts.installer ?? 'fast-build',
+            requested: opts.requested ?? false
+        });
+        const expected = (entry) => {
+            const row = record.get(entry.name);
+            return row ? expectedHash(row, wheelPath, recordName) : null;
+        };
+        const verify = (entry, exp, actual) => {
+            if (exp && actual.toString('base64url') !== exp.value) {
+                throw new WheelError(`${entry.name} does not match its hash in RECORD (${exp.algorithm}=${exp.value}, the file has ${exp.algorithm}=${actual.toString('base64url')})`, wheelPath, `the wheel's content was changed after it was built: download it again, or rebuild it`, entry.name);
+            }
+        };
+        return { zip, parsed, plan, expected, verify };
+    }
+    catch (e) {
+        await zip.close();
+        throw e;
+    }
+}
+function sha256$1(data) {
+    return createHash('sha256').update(data).digest();
+}
+// ---------------------------------------------------------------------------------------------
+// The same install as layer entries, with nothing written to disk
+/** Entries at least this big are streamed into the layer; smaller ones are read in windows. */
+const STREAM_BYTES = 1024 * 1024;
+/**
+ * The files `installWheel` would write, as layer entries whose content comes straight out of the
+ * wheel when the layer is written: a layer of installed packages with no staging tree, so no file
+ * is created, written and read back (on a runner's disk that costs more than all the rest).
+ *
+ * What RECORD needs is known up front: a file copied as it is has the hash the wheel's RECORD gives
+ * it (checked as the file is written into the layer: a mismatch fails the layer), and the few others
+ * (rewritten `#!python` scripts, files RECORD has no sha256 for, generated wrappers) are read and
+ * hashed here. Small entries are inflated a window of neighbours at a time when first needed;
+ * large ones stream in chunks.
+ */
+async function wheelLayerEntries(wheelPath, layout, opts = {}) {
+    const { zip, parsed, plan, expected, verify } = await prepareInstall(wheelPath, layout, opts);
+    try {
+        const entries = [];
+        const rows = [];
+        const path = (f) => f.dest.slice(1);
+        const executable = (f) => f.executable;
+        // Entries whose installed bytes or hash must be known now.
+        const early = plan.files.filter((f) => {
+            if (f.source.kind !== 'entry')
+                return false;
+            const exp = expected(zip.entry(f.source.entry));
+            return f.source.fixShebang || !exp || exp.nodeAlgorithm !== 'sha256';
+        });
+        const earlyBytes = new Map();
+        await zip.extract(early.map((f) => zip.entry(f.source.entry)), {
+            whole: (entry, data) => {
+                earlyBytes.set(entry.name, data);
+            },
+            stream: async (entry, chunks) => {
+                const parts = [];
+                for await (const c of chunks)
+                    parts.push(c);
+                earlyBytes.set(entry.name, Buffer.concat(parts));
+            }
+        }, { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER });
+        // Small verbatim entries are inflated together, the first time one of them is wanted.
+        const small = new Map();
+        let smallJob = null;
+        const lazyEntries = [];
+        const loadSmall = () => (smallJob ??= zip.extract(lazyEntries, {
+            whole: (entry, data) => {
+                small.set(entry.name, data);
+            },
+            stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
+        }, { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER }));
+        for (const f of plan.files) {
+            const src = f.source;
+            if (src.kind === 'record')
+                continue;
+            if (src.kind === 'generated') {
+                const content = src.content;
+                rows.push({ path: f.recordPath, hash: recordHash(sha256$1(content)), size: String(content.length) });
+                entries.push({
+                    type: 'file',
+                    path: path(f),
+                    executable: executable(f),
+                    size: content.length,
+                    content: () => content
+                });
+                continue;
+            }
+            const entry = zip.entry(src.entry);
+            const exp = expected(entry);
+            const got = earlyBytes.get(entry.name);
+            if (got) {
+                verify(entry, exp, createHash(exp?.nodeAlgorithm ?? 'sha256')
+                    .update(got)
+                    .digest());
+                const out = src.fixShebang ? fixScriptShebang(got, layout.interpreter) : got;
+                rows.push({ path: f.recordPath, hash: recordHash(sha256$1(out)), size: String(out.length) });
+                entries.push({
+                    type: 'file',
+                    path: path(f),
+                    executable: executable(f),
+                    size: out.length,
+                    content: () => out
+                });
+                continue;
+            }
+            // Copied as it is, with a sha256 in RECORD: that is its hash, checked as it is written.
+            rows.push({
+                path: f.recordPath,
+                hash: recordHash(Buffer.from(exp.value, 'base64url')),
+                size: String(entry.size)
+            });
+            if (entry.size >= STREAM_BYTES) {
+                const stream = async (out) => {
+                    const h = createHash('sha256');
+                    await zip.extract([entry], {
+                        whole: async (e, data) => {
+                            h.update(data);
+                            await out(data);
+                        },
+                        stream: async (e, chunks) => {
+                            for await (const c of chunks) {
+                                h.update(c);
+                                await out(c);
+                            }
+                        }
+                    }, { streamThreshold: 0 });
+                    verify(entry, exp, h.digest());
+                };
+                entries.push({
+                    type: 'file',
+                    path: path(f),
+                    executable: executable(f),
+                    size: entry.size,
+                    stream,
+                    content: async () => {
+                        const parts = [];
+                        await stream(async (c) => void parts.push(Buffer.from(c)));
+                        return Buffer.concat(parts);
+                    }
+                });
+            }
+            else {
+                lazyEntries.push(entry);
+                entries.push({
+                    type: 'file',
+                    path: path(f),
+                    executable: executable(f),
+                    size: entry.size,
+                    content: async () => {
+                        await loadSmall();
+                        const data = small.get(entry.name);
+                        if (!data)
+                            throw new WheelError(`${entry.name} was read twice`, wheelPath, 'report this as a fast-build bug', entry.name);
+                        small.delete(entry.name); // each is written once: free it
+                        verify(entry, exp, sha256$1(data));
+                        return data;
+                    }
+                });
+            }
+        }
+        const rf = plan.files.find((f) => f.source.kind === 'record');
+        if (rf) {
+            rows.push({ path: rf.recordPath, hash: '', size: '' });
+            const text = Buffer.from(formatRecord(rows), 'utf8');
+            entries.push({
+                type: 'file',
+                path: path(rf),
+                executable: false,
+                size: text.length,
+                content: () => text
+            });
+        }
+        return {
+            name: parsed.distribution,
+            version: parsed.version,
+            entries,
+            installedSize: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
+            close: () => zip.close()
+        };
+    }
+    catch (e) {
+        await zip.close();
+        throw e;
+    }
+}
+
+function limit(n) {
+    let running = 0;
+    const waiting = [];
+    const next = () => {
+        if (running >= n)
+            return;
+        const start = waiting.shift();
+        if (start) {
+            running++;
+            start();
+        }
+    };
+    return (task) => new Promise((resolve, reject) => {
+        waiting.push(() => {
+            task()
+                .then(resolve, reject)
+                .finally(() => {
+                running--;
+                next();
+            });
+        });
+        next();
+    });
+}
+/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
+function handled(p) {
+    p.catch(() => undefined);
+    return p;
+}
+
+/**
+ * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
+ * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
+ * `location.file` names the file (or the link), `line` the `.dockerignore` line.
+ */
+class SourceError extends FastBuildError {
+}
+/**
+ * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
+ * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
+ * `location` is the package's entry in the lock.
+ */
+class RuntimeGroupError extends FastBuildError {
+}
+/**
+ * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
+ * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
+ * the build's last lines). `location` names the lock entry or the Dockerfile.
+ */
+class DockerfileError extends FastBuildError {
+}
+
+// Pinned pip requirements from a closure, for one target: `name==version` with a `--hash` line for
+// every file pip may install it from, markers already evaluated (the closure is per target), local
+// source trees left out (they ship with the source layer). Two users: run-time groups (installed
+// when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
+function compare$1(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/**
+ * A URL fit to be written into an image or a build context, or a message: credentials never are.
+ * The lock model's URLs have none already (see keepUserinfo); this holds for URLs from elsewhere.
+ */
+function withoutCredentials(url) {
+    return withoutUserinfo(url);
+}
+/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
+function sha256s(pkg, files, o) {
+    const out = new Set();
+    for (const f of files) {
+        const h = f.hashes['sha256'];
+        if (!h)
+            o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
+        out.add(h.toLowerCase());
+    }
+    return [...out].sort(compare$1);
+}
+/**
+ * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
+ * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
+ * but valid choice from failing the hash check.
+ */
+function installableFiles(pkg, target) {
+    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
+}
+/** The requirements of these closure entries on `target`, sorted by name. */
+function pinnedRequirements(entries, target, o) {
+    const out = [];
+    for (const { package: pkg } of entries) {
+        const s = pkg.source;
+        switch (s.kind) {
+            case 'directory':
+                continue;
+            case 'registry': {
+                if (pkg.version === null)
+                    o.refuse(pkg, 'from an index', 'the lock records no version');
+                const reason = unavailableReason(pkg, target);
+                if (reason)
+                    o.refuse(pkg, `on ${formatPlatform(target.platform)}`, reason);
+                const files = installableFiles(pkg, target);
+                if (files.length === 0)
+                    o.refuse(pkg, 'from an index', 'the lock lists no files for it');
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name}==${pkg.version}`,
+                    hashes: sha256s(pkg, files, o),
+                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
+                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
+                });
+                continue;
+            }
+            case 'url': {
+                const [file] = filesForTarget(pkg.files, target);
+                if (!file)
+                    o.refuse(pkg, `from ${withoutCredentials(s.url)}`, 'the lock records no archive with a hash for it');
+                const url = withoutCredentials(file.url ?? s.url);
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: sha256s(pkg, [file], o),
+                    index: null
+                });
+                continue;
+            }
+            case 'git': {
+                if (o.git === 'refuse' || !s.commit)
+                    o.refuse(pkg, `from git ${withoutCredentials(s.url)}`, s.commit ? o.why.git : 'the lock records no commit for it');
+                const url = withoutCredentials(s.url.replace(/^git\+/, ''));
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ git+${url}@${s.commit}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: [],
+                    index: null
+                });
+                continue;
+            }
+            case 'file':
+                return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
+        }
+    }
+    return out.sort((a, b) => compare$1(a.name, b.name) || compare$1(a.version ?? '', b.version ?? ''));
+}
+/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
+function requirementIndexes(requirements) {
+    const seen = [];
+    for (const r of requirements)
+        if (r.index && !seen.includes(r.index))
+            seen.push(r.index);
+    const [index = PYPI_SIMPLE, ...extra] = seen;
+    return { index, extra };
+}
+/** `name==version \` and one `--hash` line per file, for each requirement. */
+function requirementLines(requirements) {
+    const lines = [];
+    for (const r of requirements) {
+        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
+        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
+    }
+    return lines;
+}
+
+// Run-time groups (`runtime-groups = ["exp"]`): packages that stay out of the deps image and its
+// hash, and are installed by pip when the container starts. The app image gets one small layer
+// for them, between the deps layers and the source layer, holding
+//
+//   /opt/fast-build/runtime-requirements.txt   pinned and hashed, for this variant and platform
+//   /opt/fast-build/entrypoint                 a POSIX sh shim: pip install (once), then exec "$@"
+//
+// and the image's Entrypoint becomes the shim followed by the entrypoint it had. Everything here
+// is pure: the plan's run-time closure in, texts and layer entries out. Pushing the layer is the
+// push code's business (fast-path.ts); the hash never sees any of this (plan/hash.ts).
+/** Where the layer's files go in the image. */
+const RUNTIME_DIR = '/opt/fast-build';
+const REQUIREMENTS_PATH = `${RUNTIME_DIR}/runtime-requirements.txt`;
+const SHIM_PATH = `${RUNTIME_DIR}/entrypoint`;
+/**
+ * The layer's one file time (1980-01-01, as deps layers): it depends on the lock only, so the same
+ * run-time packages give the same layer on every commit, uploaded once.
+ */
+const RUNTIME_MTIME = 315532800;
+/** Image label: how many packages the shim installs (on this platform). */
+const RUNTIME_LABEL = 'dev.fast-build.runtime-packages';
+/** Overrides the index the shim installs from (a mirror), as FAST_BUILD_INDEX_URL does for builds. */
+const INDEX_ENV = 'FAST_BUILD_INDEX_URL';
+function refuse(pkg, lockPath, what, why) {
+    throw new RuntimeGroupError(`run-time package ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, `move ${pkg.name} out of the runtime group (tool.fast-build.runtime-groups) into a variant's groups, so it is built into the deps image`);
+}
+/**
+ * The requirements for a platform's run-time packages, sorted by name. Markers are already
+ * evaluated (the closure is per target), so none are written. Local source trees ship with the
+ * source layer and are left out; what pip cannot fetch and check by hash (git checkouts, local
+ * archives) is refused.
+ */
+function runtimeRequirements(entries, target, lockPath) {
+    return pinnedRequirements(entries, target, {
+        refuse: (pkg, what, why) => refuse(pkg, lockPath, what, why),
+        git: 'refuse',
+        why: {
+            git: 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes',
+            file: 'the file is not in the image, so the container cannot install it'
+        }
+    });
+}
+/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
+function runtimeIndexes(requirements) {
+    return requirementIndexes(requirements);
+}
+/** The pip requirements file: a header, then `name==version \` and one `--hash` line per file. */
+function requirementsText(variant, platform, requirements) {
+    const lines = [
+        `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(platform)}.`,
+        `# The run-time group packages: ${SHIM_PATH} installs them with pip when the container starts.`,
+        "# They are not in the image's hash: the deps image does not change when they do.",
+        ''
+    ];
+    lines.push(...requirementLines(requirements));
+    return lines.join('\n') + '\n';
+}
+/** `text` as one single-quoted sh word. */
+function shQuote(text) {
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+/** `a==1, b==2, c==3 and 4 more` */
+function summary(requirements) {
+    const shown = requirements.slice(0, 3).map((r) => (r.version ? `${r.name}==${r.version}` : r.name));
+    const more = requirements.length - shown.length;
+    return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+/**
+ * The entrypoint shim. Without packages it only runs the command. With packages it installs them
+ * once per container (a marker keyed by the requirements' sha256, under $TMPDIR or /tmp so a
+ * read-only root with a writable site-packages still works), then runs the command with exec, so
+ * signals reach it directly.
+ */
+function shimText(args) {
+    const { requirements: reqs, install } = args;
+    const head = [
+        '#!/bin/sh',
+        `# Generated by fast-build for variant ${args.variant}, platform ${formatPlatform(args.platform)}.`
+    ];
+    if (reqs.length === 0) {
+        return [
+            ...head,
+            '# No run-time group packages on this platform: it only runs the command.',
+            'exec "$@"',
+            ''
+        ].join('\n');
+    }
+    head.push(`# Installs the run-time group packages of ${REQUIREMENTS_PATH}`, '# with pip when the container starts (once per container), then runs the command. They are', "# not in the image's hash.", `# ${INDEX_ENV} replaces the index they come from (a mirror; credentials in the URL or in`, '# ~/.netrc, never in the image).');
+    const { index, extra } = runtimeIndexes(reqs);
+    const n = `${reqs.length} run-time package${reqs.length === 1 ? '' : 's'}`;
+    const py = shQuote(install.interpreter);
+    const site = shQuote(install.sitePackages);
+    const defaults = [`--index-url ${shQuote(index)}`, ...extra.map((u) => `--extra-index-url ${shQuote(u)}`)];
+    const say = (text) => `echo ${shQuote(`fast-build: ${text}`)} >&2`;
+    // Inside double quotes only these four are special.
+    const dq = (text) => text.replace(/["$`\\]/g, '\\$&');
+    return [
+        ...head,
+        'set -u',
+        `req=${shQuote(REQUIREMENTS_PATH)}`,
+        `marker="\${TMPDIR:-/tmp}/fast-build-runtime-${args.requirementsSha256.slice(0, 16)}"`,
+        // Running as root is what containers do; pip's warning about it would be noise on every start
+        // (an environment setting, which pips older than the option ignore, unlike the flag).
+        'fast_build_pip() {',
+        `  PIP_ROOT_USER_ACTION=ignore ${py} -m pip install --no-deps --require-hashes --no-input --disable-pip-version-check --quiet \\`,
+        `    --target ${site} "$@" -r "$req"`,
+        '}',
+        'if [ ! -e "$marker" ]; then',
+        `  if [ -n "\${${INDEX_ENV}:-}" ]; then`,
+        // A URL with credentials in it is not echoed.
+        `    case "$${INDEX_ENV}" in *@*) from=${INDEX_ENV} ;; *) from="$${INDEX_ENV}" ;; esac`,
+        `    echo "${dq(`fast-build: installing ${n} (${summary(reqs)}) into ${install.sitePackages} from `)}$from" >&2`,
+        `    fast_build_pip --index-url "$${INDEX_ENV}"`,
+        '  else',
+        `    ${say(`installing ${n} (${summary(reqs)}) into ${install.sitePackages} from ${index}`)}`,
+        `    fast_build_pip ${defaults.join(' ')}`,
+        '  fi',
+        '  status=$?',
+        '  if [ "$status" -ne 0 ]; then',
+        // Told apart only after a failure: the check costs a second Python start on every container.
+        `    if ! ${py} -m pip --version >/dev/null 2>&1; then`,
+        `      ${say(`the run-time group needs pip in the image, but ${install.interpreter} -m pip does not run: add pip to the project's dependencies (the deps image then has it), use a base image with pip, or move the run-time packages into a variant's groups`)}`,
+        '    else',
+        `      ${say(`installing the run-time packages of ${REQUIREMENTS_PATH} failed (pip says why above): check that the index serves the files the lock pins (${INDEX_ENV} sets another index) and that the container's user can write ${install.sitePackages}`)}`,
+        '    fi',
+        '    exit "$status"',
+        '  fi',
+        '  : >"$marker" 2>/dev/null || true',
+        'fi',
+        'exec "$@"',
+        ''
+    ].join('\n');
+}
+/** The requirements and shim of one platform of a variant. */
+function runtimeFiles(args) {
+    const { platform: p } = args;
+    const requirements = runtimeRequirements(p.runtime, p.target, args.lockPath);
+    const text = requirementsText(args.variant, p.platform, requirements);
+    return {
+        variant: args.variant,
+        platform: p.platform,
+        requirements,
+        requirementsText: text,
+        shimText: shimText({
+            variant: args.variant,
+            platform: p.platform,
+            requirements,
+            requirementsSha256: digestHex(sha256$2(text)),
+            install: args.install
+        })
+    };
+}
+/** Whether the variant's app images get the run-time layer (any platform has run-time packages). */
+function hasRuntime(platforms) {
+    return platforms.some((p) => p.runtime.length > 0);
+}
+/** The layer's entries: the directories, the requirements (0644) and the shim (0755). */
+function runtimeEntries(files) {
+    const file = (path, text, executable) => {
+        const bytes = Buffer.from(text, 'utf8');
+        return { type: 'file', path: path.slice(1), executable, size: bytes.length, content: () => bytes };
+    };
+    return [
+        { type: 'dir', path: 'opt' },
+        { type: 'dir', path: RUNTIME_DIR.slice(1) },
+        file(SHIM_PATH, files.shimText, true),
+        file(REQUIREMENTS_PATH, files.requirementsText, false)
+    ];
+}
+/**
+ * The image Entrypoint with the shim in front (once): `podman run image cmd args` then runs the
+ * shim, which installs and execs the original entrypoint with the command.
+ */
+function wrapEntrypoint(entrypoint) {
+    const inner = entrypoint ?? [];
+    return inner[0] === SHIM_PATH ? [...inner] : [SHIM_PATH, ...inner];
+}
+
+function parseEnv(list) {
+    const env = new Map();
+    for (const item of list ?? []) {
+        const eq = item.indexOf('=');
+        if (eq > 0)
+            env.set(item.slice(0, eq), item.slice(eq + 1));
+    }
+    return env;
+}
+/** The deps config with our settings applied; unknown fields are kept as they were. */
+function appConfig(deps, layer, s, runtime = null, project = null) {
+    const config = { ...(deps.config ?? {}) };
+    const env = parseEnv(config.Env);
+    for (const [k, v] of Object.entries(s.env))
+        env.set(k, v);
+    if (s.pythonPath.length > 0) {
+        const existing = env.get('PYTHONPATH');
+        env.set('PYTHONPATH', [...s.pythonPath, ...(existing ? [existing] : [])].join(':'));
+    }
+    config.Env = [...env].map(([k, v]) => `${k}=${v}`);
+    config.WorkingDir = s.workdir;
+    if (s.entrypoint) {
+        config.Entrypoint = [...s.entrypoint];
+        // As in a Dockerfile: a new ENTRYPOINT drops the CMD inherited from the base.
+        config.Cmd = s.cmd ? [...s.cmd] : null;
+    }
+    else if (s.cmd) {
+        config.Cmd = [...s.cmd];
+    }
+    // The shim goes in front of whatever entrypoint the image ends up with; CMD stays as it is, so
+    // `run image cmd args` runs the shim, which installs and then execs the entrypoint and command.
+    if (runtime)
+        config.Entrypoint = wrapEntrypoint(config.Entrypoint);
+    config.Labels = sortedRecord({
+        ...(config.Labels ?? {}),
+        ...s.labels,
+        ...(runtime ? { [RUNTIME_LABEL]: String(runtime.packages) } : {})
+    });
+    return {
+        ...deps,
+        created: s.created,
+        config,
+        rootfs: {
+            type: 'layers',
+            diff_ids: [
+                ...deps.rootfs.diff_ids,
+                ...(runtime ? [runtime.diffId] : []),
+                ...(project ? [project.diffId] : []),
+                layer.diffId
+            ]
+        },
+        history: [
+            ...(deps.history ?? []),
+            ...(runtime
+                ? [
+                    {
+                        created: s.created,
+                        created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
+                        comment: 'fast-build'
+                    }
+                ]
+                : []),
+            ...(project
+                ? [
+                    {
+                        created: s.created,
+                        created_by: `fast-build: ${project.distributions.join(', ')} installed (metadata, .pth${project.scripts ? `, ${project.scripts} script${project.scripts === 1 ? '' : 's'}` : ''})`,
+                        comment: 'fast-build'
+                    }
+                ]
+                : []),
+            {
+                created: s.created,
+                created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
+                comment: 'fast-build'
+            }
+        ]
+    };
+}
+/** Config and manifest of the app image for one platform of the deps image. */
+function appImage(args) {
+    const { depsManifest: m, layer } = args;
+    if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
+        throw new Error(`deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`);
+    }
+    const runtime = args.runtime ?? null;
+    const project = args.project ?? null;
+    const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime, project));
+    const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config);
+    const layerDescriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
+    const manifest = serialize(buildManifest({
+        mediaType: m.mediaType,
+        config: configDescriptor,
+        layers: [
+            ...m.layers,
+            ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
+            ...(project ? [{ mediaType: project.mediaType, digest: project.digest, size: project.size }] : []),
+            layerDescriptor
+        ],
+        // Docker schema 2 has no annotations; the labels carry the same facts there.
+        ...(m.mediaType === DOCKER_MANIFEST
+            ? {}
+            : {
+                annotations: {
+                    'org.opencontainers.image.base.digest': args.depsManifestDigest,
+                    'org.opencontainers.image.base.name': args.depsRef,
+                    ...(args.settings.labels['org.opencontainers.image.revision']
+                        ? {
+                            'org.opencontainers.image.revision': args.settings.labels['org.opencontainers.image.revision']
+                        }
+                        : {})
+                }
+            })
+    }));
+    return { config, configDescriptor, manifest, manifestDescriptor: describeBytes(m.mediaType, manifest) };
+}
+
+// The fast path: the deps image exists, so the app image is its layers plus one source layer (and,
+// for a variant with run-time packages, the small run-time layer before it: runtime.ts). Only
+// those layers (unless already there), the configs and the manifests are written; the deps
+// layers are referenced, never pulled. Blobs always go before the manifests naming them,
+// and the tagged manifest (or index) goes last, so no tag ever points at an incomplete image.
+function emptyStats() {
+    return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 };
+}
+/** Count one blob's outcome (and its bytes, when it went up) into `stats`. */
+function countBlob(stats, outcome, size) {
+    if (outcome === 'uploaded') {
+        stats.uploaded++;
+        stats.bytesUploaded += size;
+    }
+    else if (outcome === 'mounted')
+        stats.mounted++;
+    else
+        stats.skipped++;
+}
+async function pushAppImage(args) {
+    const { store, deps, layer, settings } = args;
+    const stats = emptyStats();
+    // The deps layers are referenced as they are; the registry checks they exist when the
+    // manifest is pushed.
+    stats.skipped += deps.platforms.reduce((n, p) => n + p.manifest.layers.length, 0);
+    const layerData = layer.data ?? { file: layer.file };
+    const pushedLayer = new Set();
+    const children = [];
+    let single = null;
+    const platforms = [];
+    for (const p of deps.platforms) {
+        // The same bytes carry the media type of the manifest family they are listed in.
+        const mediaType = layerMediaType(p.manifest.mediaType, layer.compression);
+        if (!pushedLayer.has(layer.digest)) {
+            args.onProgress?.(`source layer ${layer.digest.slice(7, 19)} (${formatBytes(layer.size)})`);
+            const outcome = args.layerOutcome ??
+                (await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData));
+            countBlob(stats, outcome, layer.size);
+            pushedLayer.add(layer.digest);
+        }
+        const runtime = args.runtime?.(p.platform) ?? null;
+        const runtimeType = runtime ? layerMediaType(p.manifest.mediaType, runtime.blob.compression) : '';
+        if (runtime && !pushedLayer.has(runtime.blob.digest)) {
+            const r = runtime.blob;
+            args.onProgress?.(`run-time layer ${r.digest.slice(7, 19)} (${runtime.packages} packages, ${formatBytes(r.size)})`);
+            countBlob(stats, await store.putBlob({ mediaType: runtimeType, digest: r.digest, size: r.size }, r.data ?? { file: r.file }), r.size);
+            pushedLayer.add(r.digest);
+        }
+        const project = args.project?.(p.platform) ?? null;
+        const projectType = project ? layerMediaType(p.manifest.mediaType, project.blob.compression) : '';
+        if (project && !pushedLayer.has(project.blob.digest)) {
+            const b = project.blob;
+            args.onProgress?.(`project layer ${b.digest.slice(7, 19)} (${project.distributions.join(', ')}, ${formatBytes(b.size)})`);
+            countBlob(stats, await store.putBlob({ mediaType: projectType, digest: b.digest, size: b.size }, b.data ?? { file: b.file }), b.size);
+            pushedLayer.add(b.digest);
+        }
+        const image = appImage({
+            depsManifest: p.manifest,
+            depsManifestDigest: p.manifestDigest,
+            depsConfig: p.config,
+            depsRef: deps.ref,
+            layer: {
+                digest: layer.digest,
+                size: layer.size,
+                mediaType,
+                diffId: layer.diffId,
+                files: layer.entries
+            },
+            runtime: runtime
+                ? {
+                    digest: runtime.blob.digest,
+                    size: runtime.blob.size,
+                    mediaType: runtimeType,
+                    diffId: runtime.blob.diffId,
+                    files: runtime.blob.entries,
+                    packages: runtime.packages
+                }
+                : null,
+            project: project
+                ? {
+                    digest: project.blob.digest,
+                    size: project.blob.size,
+                    mediaType: projectType,
+                    diffId: project.blob.diffId,
+                    files: project.blob.entries,
+                    distributions: project.distributions,
+                    scripts: project.scripts
+                }
+                : null,
+            settings
+        });
+        countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
+        platforms.push({ platform: p.platform, manifest: image.manifestDescriptor });
+        if (deps.isIndex) {
+            await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType);
+            stats.uploaded++;
+            stats.bytesUploaded += image.manifest.length;
+            children.push({
+                ...image.manifestDescriptor,
+                ...(p.indexEntry?.platform ? { platform: p.indexEntry.platform } : {})
+            });
+        }
+        else {
+            single = { bytes: image.manifest, mediaType: image.manifestDescriptor.mediaType };
+        }
+    }
+    const top = single ??
+        (() => {
+            const mediaType = isIndexType(deps.mediaType) && deps.mediaType === DOCKER_MANIFEST_LIST
+                ? DOCKER_MANIFEST_LIST
+                : OCI_INDEX;
+            return {
+                bytes: serialize(buildIndex({
+                    mediaType,
+                    manifests: children,
+                    ...(mediaType === OCI_INDEX
+                        ? {
+                            annotations: {
+                                'org.opencontainers.image.base.digest': deps.digest,
+                                'org.opencontainers.image.base.name': deps.ref
+                            }
+                        }
+                        : {})
+                })),
+                mediaType
+            };
+        })();
+    let digest = null;
+    for (const tag of args.tags) {
+        digest = await store.putManifest(tag, top.bytes, top.mediaType);
+        stats.uploaded++;
+        stats.bytesUploaded += top.bytes.length;
+    }
+    if (digest === null) {
+        digest = await store.putManifest(null, top.bytes, top.mediaType);
+        stats.uploaded++;
+        stats.bytesUploaded += top.bytes.length;
+    }
+    return { digest, mediaType: top.mediaType, tags: args.tags, stats, platforms };
+}
+
+const DEFAULT_BUCKETS = 8;
+/** FNV-1a (32 bit): a stable bucket for a name, the same on every machine and run. */
+function nameBucket(name, buckets) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < name.length; i++) {
+        h ^= name.charCodeAt(i);
+        h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h % buckets;
+}
+function byName(a, b) {
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+const size = (g) => g.packages.reduce((n, p) => n + p.installedSize, 0);
+function planLayers(packages, opts) {
+    const buckets = opts.buckets ?? DEFAULT_BUCKETS;
+    const notes = [];
+    const heavy = [];
+    const light = new Map();
+    for (const p of [...packages].sort(byName)) {
+        if (p.installedSize > opts.heavyBytes) {
+            heavy.push({ packages: [p], kind: 'heavy', label: `${p.name} ${p.version ?? ''}`.trim() });
+            continue;
+        }
+        const signature = [...p.variants].sort().join(',');
+        let sig = light.get(signature);
+        if (!sig)
+            light.set(signature, (sig = { shared: p.variants.length, members: new Map() }));
+        const b = nameBucket(p.name, buckets);
+        sig.members.set(b, [...(sig.members.get(b) ?? []), p]);
+    }
+    const ordered = [];
+    for (const h of heavy) {
+        ordered.push({ shared: h.packages[0].variants.length, heavy: true, sort: h.packages[0].name, group: h });
+    }
+    for (const [signature, sig] of light) {
+        for (const [b, members] of sig.members) {
+            ordered.push({
+                shared: sig.shared,
+                heavy: false,
+                sort: `${signature}#${String(b).padStart(3, '0')}`,
+                group: {
+                    packages: members,
+                    kind: 'group',
+                    label: `${members.length} package${members.length === 1 ? '' : 's'} (${signature || 'no variant'}, bucket ${b})`
+                }
+            });
+        }
+    }
+    ordered.sort((a, b) => a.shared !== b.shared
+        ? b.shared - a.shared
+        : a.heavy !== b.heavy
+            ? a.heavy
+                ? -1
+                : 1
+            : a.sort < b.sort
+                ? -1
+                : a.sort > b.sort
+                    ? 1
+                    : 0);
+    let groups = ordered.map((o) => o.group);
+    if (opts.budget < 1 && groups.length > 0) {
+        throw new RangeError(`no room for package layers (budget ${opts.budget})`);
+    }
+    if (groups.length > opts.budget) {
+        const before = groups.length;
+        // Merge the adjacent pair with the smallest combined size until the budget holds; light
+        // pairs before any pair with a heavy package, so heavy packages stay alone as long as possible.
+        while (groups.length > opts.budget) {
+            let best = -1;
+            let bestCost = Infinity;
+            for (let i = 0; i + 1 < groups.length; i++) {
+                const a = groups[i];
+                const b = groups[i + 1];
+                const cost = size(a) + size(b) + (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0);
+                if (cost < bestCost) {
+                    bestCost = cost;
+                    best = i;
+                }
+            }
+            const a = groups[best];
+            const b = groups[best + 1];
+            const packagesMerged = [...a.packages, ...b.packages];
+            groups = [
+                ...groups.slice(0, best),
+                { packages: packagesMerged, kind: 'merged', label: `${packagesMerged.length} packages (merged)` },
+                ...groups.slice(best + 2)
+            ];
+        }
+        notes.push(`${before} package layers would exceed the layer budget; merged into ${groups.length} (raise max-layers to keep more apart)`);
+    }
+    return { groups, notes };
+}
+
+// The full path: a variant's deps image built straight from the wheels its lock pins, without
+// Docker. Choose the wheel per package and platform, fetch and verify it, group packages into
+// layers, install each group's wheels straight into its layer (our installer, pip's layout, no
+// staging tree on disk), write each layer once (content-addressed, cached across builds), and
+// push: base layers referenced (mounted, or copied across registries), package layers uploaded
+// only when missing, then configs, manifests, the index, and the `deps-<variant>-<hash>` tag last.
+/** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
+const DEPS_MTIME = 315532800; // 1980-01-01T00:00:00Z
+const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString();
+/** Part of every cached layer's key: changing how layers are written must not reuse old ones.
+ * 3: the descriptor records what each wheel installed where (for the verification). */
+const LAYER_FORMAT = 3;
+/** Packages the wheels builder cannot install, and why; the variant needs another builder. */
+class WheelsUnavailableError extends FastBuildError {
+    variant;
+    problems;
+    constructor(variant, problems) {
+        super(`the wheels builder cannot build variant ${variant}: ${problems.length} package${problems.length === 1 ? ' has' : 's have'} no wheel to install\n` +
+            problems.map((p) => `  - ${p.name} ${p.version ?? ''} (${p.platform}): ${p.reason}`).join('\n'), {}, 'build this variant with the Dockerfile builder (builder = "dockerfile"), or lock versions that publish wheels for these platforms');
+        this.variant = variant;
+        this.problems = problems;
+    }
+}
+/** A path-sourced wheel (`source = { path = "wheels/x.whl" }`) is listed by file name alone. */
+function fileLocation(c) {
+    const f = c.file;
+    if (f.path === null && f.url === null && c.pkg.source.kind === 'file')
+        return { ...f, path: c.pkg.source.path };
+    return f;
+}
+/**
+ * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
+ * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
+ */
+/** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
+function knownSize(sha256, workDir) {
+    const memo = join(workDir, 'unpacked-size', sha256);
+    if (!existsSync(memo))
+        return null;
+    const text = readFileSync(memo, 'utf8');
+    const n = Number(text);
+    return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+async function unpackedSize(path, filename, sha256, workDir) {
+    const known = knownSize(sha256, workDir);
+    if (known !== null)
+        return known;
+    const memo = join(workDir, 'unpacked-size', sha256);
+    const zip = await ZipReader.open(path).catch((e) => {
+        if (e instanceof WheelError)
+            throw new WheelError(e.message, filename, e.hint ?? '', e.entry);
+        throw e;
+    });
+    let size;
+    try {
+        size = zip.entries.reduce((n, e) => n + e.size, 0);
+    }
+    finally {
+        await zip.close();
+    }
+    mkdirSync(join(workDir, 'unpacked-size'), { recursive: true });
+    // Written aside and renamed, so a concurrent build never reads half a number.
+    const tmp = `${memo}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(tmp, String(size));
+    renameSync(tmp, memo);
+    return size;
+}
+function plural$1(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function layoutKey(layout) {
+    return createHash('sha256').update(JSON.stringify(layout)).digest('hex').slice(0, 16);
+}
+/** Name the wheel (not its path in the artifact cache, which is by digest) in an installer error. */
+function namingWheel(m) {
+    return (e) => {
+        if (e instanceof WheelError)
+            throw new WheelError(`${m.label}: ${e.message}`, m.filename, e.hint ?? '', e.entry);
+        throw e;
+    };
+}
+/**
+ * The installed files of these wheels as layer entries, with every parent directory (each layer
+ * carries its own). Where two wheels of one layer install the same path, the later one wins, as
+ * when pip installs them in that order.
+ */
+function layerEntries$1(wheels) {
+    const files = new Map();
+    for (const w of wheels)
+        for (const e of w.entries)
+            files.set(e.path, e);
+    const dirs = new Set();
+    for (const path of files.keys())
+        for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1))
+            dirs.add(path.slice(0, i));
+    return [...files.values(), ...[...dirs].map((d) => ({ type: 'dir', path: d }))];
+}
+/** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
+function layerKeyOf(sha256s, layout) {
+    return createHash('sha256')
+        .update(JSON.stringify({
+        format: LAYER_FORMAT,
+        layout: layoutKey(layout),
+        mtime: DEPS_MTIME,
+        wheels: [...sha256s].sort()
+    }))
+        .digest('hex');
+}
+/**
+ * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
+ * Actions cache's layer index), and the compressed layer itself when this machine built it.
+ */
+function knownLayer(key, workDir) {
+    const meta = join(workDir, 'layers', `${key}.json`);
+    if (!existsSync(meta))
+        return null;
+    let m;
+    try {
+        m = JSON.parse(readFileSync(meta, 'utf8'));
+    }
+    catch {
+        return null; // a torn or foreign file: build the layer again
+    }
+    if (typeof m.digest !== 'string' ||
+        typeof m.diffId !== 'string' ||
+        typeof m.size !== 'number' ||
+        !Array.isArray(m.dists))
+        return null;
+    const blob = join(workDir, 'layers', `${key}.tar.gz`);
+    return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
+}
+/** The layer of these wheels, installed straight into it (nothing is written but the compressed layer). */
+async function buildLayerFile(key, members, layout, workDir) {
+    const dir = join(workDir, 'layers');
+    mkdirSync(dir, { recursive: true });
+    const blob = join(dir, `${key}.tar.gz`);
+    const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+        const wheels = [];
+        let layer;
+        try {
+            for (const m of members)
+                wheels.push(await wheelLayerEntries(m.path, layout, { filename: m.filename }).catch(namingWheel(m)));
+            // Errors found while the layer is written (a RECORD hash) name the wheel too.
+            layer = await buildLayer(layerEntries$1(wheels), {
+                mtime: DEPS_MTIME,
+                compression: 'gzip',
+                file: tmp
+            }).catch((e) => {
+                const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined;
+                return m ? namingWheel(m)(e) : Promise.reject(e);
+            });
+        }
+        finally {
+            await Promise.all(wheels.map((w) => w.close()));
+        }
+        renameSync(tmp, blob);
+        // The descriptor last, written aside and renamed: a reader never sees half of it.
+        const meta = {
+            digest: layer.digest,
+            diffId: layer.diffId,
+            size: layer.size,
+            dists: wheels.map((w) => installedDist(w.name, w.version, w.entries.map((e) => e.path), layout))
+        };
+        const metaTmp = `${tmp}.json`;
+        writeFileSync(metaTmp, JSON.stringify(meta));
+        renameSync(metaTmp, join(dir, `${key}.json`));
+        return { ...meta, file: blob, built: true };
+    }
+    finally {
+        rmSync(tmp, { force: true });
+    }
+}
+/** Make the base image's blobs present in the target: mount within a registry, copy otherwise. */
+async function placeBaseBlobs(ctx, descriptors, stats) {
+    const { store } = ctx;
+    const source = ctx.base.store;
+    const sameRegistry = store.mountable && source.mountable && store.mountable.host === source.mountable.host;
+    for (const d of descriptors) {
+        if (await store.blobExists(d.digest)) {
+            countBlob(stats, 'exists', d.size);
+            continue;
+        }
+        if (sameRegistry && store.mountBlob && (await store.mountBlob(d, source.mountable.repository))) {
+            countBlob(stats, 'mounted', d.size);
+            continue;
+        }
+        ctx.onProgress?.(`copying base layer ${d.digest.slice(7, 19)} (${formatBytes(d.size)}) from ${source.name}`);
+        const data = await source.openBlob(d.digest);
+        countBlob(stats, await store.putBlob(d, data), d.size);
+    }
+}
+async function buildDepsImage(variant, tag, ctx) {
+    const progress = ctx.onProgress ?? (() => { });
+    const t0 = performance$1.now();
+    const since = (t) => (performance$1.now() - t) / 1000;
+    const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 };
+    const notes = [];
+    // 1. A wheel for every package on every platform, or a precise refusal.
+    const perPlatform = variant.platforms.map((p) => ({
+        plan: p,
+        ...chooseWheels(p.closure.installed.map((e) => e.package), p.target)
+    }));
+    const problems = perPlatform.flatMap((p) => p.problems);
+    if (problems.length > 0)
+        throw new WheelsUnavailableError(variant.name, problems);
+    const choose = since(t0);
+    // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
+    // wheel, which is then fetched (verified against the lock; cached by sha256).
+    const unique = new Map();
+    for (const p of perPlatform)
+        for (const c of p.chosen)
+            unique.set(c.sha256, c);
+    progress(`${plural$1(unique.size, 'wheel')} to install`);
+    const wheelPath = new Map();
+    let downloaded = [];
+    let restored = 0;
+    const fetchWheels = async (shas) => {
+        const wanted = shas.filter((sha) => !wheelPath.has(sha));
+        if (wanted.length === 0)
+            return;
+        const start = performance$1.now();
+        try {
+            await fetchWanted(wanted);
+        }
+        finally {
+            busy.fetch += since(start);
+        }
+    };
+    const fetchWanted = async (wanted) => {
+        const missing = wanted.filter((sha) => !ctx.cache.has(sha));
+        if (missing.length > 0 && ctx.restoreWheels) {
+            const n = await ctx.restoreWheels(missing).catch(() => 0);
+            if (n > 0)
+                progress(`restored ${plural$1(n, 'wheel')} from the cache`);
+            restored += n;
+        }
+        const items = wanted.map((sha) => {
+            const c = unique.get(sha);
+            return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
+        });
+        // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
+        const BIG = 16 * 1024 * 1024;
+        const fetched = await fetchArtifacts(items, {
+            cache: ctx.cache,
+            mirror: ctx.mirror,
+            baseDir: ctx.lockDir,
+            onProgress: (e) => {
+                if (e.kind === 'start' && (e.total ?? 0) >= BIG)
+                    progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
+                else if (e.kind === 'done' && e.bytes >= BIG)
+                    progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`);
+                else if (e.kind === 'retry')
+                    progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
+            }
+        });
+        for (const f of fetched)
+            wheelPath.set(f.sha256, f.path);
+        const now = fetched.filter((f) => !f.cached);
+        downloaded = [...downloaded, ...now];
+        if (now.length) {
+            progress(`downloaded ${plural$1(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
+        }
+    };
+    const tSizes = performance$1.now();
+    const sizes = new Map();
+    for (const sha of unique.keys()) {
+        const n = knownSize(sha, ctx.workDir);
+        if (n !== null)
+            sizes.set(sha, n);
+    }
+    await fetchWheels([...unique.keys()].filter((sha) => !sizes.has(sha)));
+    await Promise.all([...unique.keys()]
+        .filter((sha) => !sizes.has(sha))
+        .map(async (sha) => sizes.set(sha, await unpackedSize(wheelPath.get(sha), unique.get(sha).file.name, sha, ctx.workDir))));
+    const sizesAndFetch = since(tSizes);
+    const tLayers = performance$1.now();
+    const fetchBeforeLayers = busy.fetch;
+    // 3. Plan the layers of every platform.
+    const platforms = perPlatform.map(({ plan: p, chosen }) => {
+        const platform = formatPlatform(p.platform);
+        const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
+        const resolved = ctx.layoutFor(p.platform);
+        const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
+        if (budget < 1 && chosen.length > 0) {
+            throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
+        }
+        const candidates = chosen.map((c) => ({
+            key: c.sha256,
+            name: c.pkg.name,
+            version: c.pkg.version,
+            installedSize: sizes.get(c.sha256),
+            variants: ctx.sharing(p.platform, c.sha256)
+        }));
+        const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes });
+        notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
+        return { p, platform, baseImage, layering, resolved };
+    });
+    const jobs = new Map();
+    const jobOf = (shas, layout) => {
+        const key = layerKeyOf(shas, layout);
+        let job = jobs.get(key);
+        if (!job) {
+            job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false };
+            jobs.set(key, job);
+        }
+        return job;
+    };
+    const groupShas = (g) => g.packages.map((c) => c.key);
+    for (const { layering, resolved } of platforms)
+        for (const g of layering.groups)
+            jobOf(groupShas(g), resolved.layout);
+    await Promise.all([...jobs.values()]
+        .filter((j) => j.known && !j.known.file)
+        .map(async (j) => {
+        j.inRegistry = await ctx.store.blobExists(j.known.meta.digest);
+    }));
+    const ready = (j) => j.known !== null && (j.known.file !== null || j.inRegistry);
+    const buildShas = new Set();
+    for (const { layering, resolved } of platforms)
+        for (const g of layering.groups)
+            if (!ready(jobOf(groupShas(g), resolved.layout)))
+                for (const sha of groupShas(g))
+                    buildShas.add(sha);
+    await fetchWheels([...buildShas]);
+    // 5. Two layers are built at once: each inflates, hashes and tars on this thread while its
+    // compression runs on the thread pool, so both cores stay busy. Pushes overlap the builds.
+    const layerLimit = limit(2);
+    const pushLimit = limit(2);
+    const member = (sha) => {
+        const c = unique.get(sha);
+        return {
+            sha256: sha,
+            path: wheelPath.get(sha),
+            filename: c.file.name,
+            label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
+        };
+    };
+    // A layer shared by two platforms (pure wheels) is built once.
+    const layers = new Map();
+    const layerFor = (shas, layout) => {
+        const job = jobOf(shas, layout);
+        let built = layers.get(job.key);
+        if (!built) {
+            built = ready(job)
+                ? Promise.resolve({ ...job.known.meta, file: job.known.file, built: false })
+                : handled(layerLimit(async () => {
+                    const start = performance$1.now();
+                    try {
+                        return await buildLayerFile(job.key, shas.map(member), layout, ctx.workDir);
+                    }
+                    finally {
+                        busy.layerBuild += since(start);
+                    }
+                }));
+            layers.set(job.key, built);
+        }
+        return built;
+    };
+    // 6. Per platform: base blobs, layers, config, manifest.
+    const stats = emptyStats();
+    const reports = [];
+    const children = [];
+    let single = null;
+    // What was pushed, as the fast path needs it (no need to read it back from the store).
+    const pushedImages = [];
+    for (const { p, platform, baseImage, layering, resolved } of platforms) {
+        const tBase = performance$1.now();
+        await placeBaseBlobs(ctx, baseImage.manifest.layers, stats);
+        busy.baseBlobs += since(tBase);
+        const manifestType = baseImage.manifest.mediaType;
+        const mediaType = layerMediaType(manifestType, 'gzip');
+        const pushed = layering.groups.map((group, i) => handled(layerFor(group.packages.map((c) => c.key), resolved.layout).then((built) => pushLimit(async () => {
+            const desc = { mediaType, digest: built.digest, size: built.size };
+            const tUp = performance$1.now();
+            const outcome = built.file
+                ? await ctx.store.putBlob(desc, { file: built.file })
+                : 'exists';
+            busy.upload += since(tUp);
+            progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
+            return { built, desc, outcome };
+        }))));
+        const layerDescriptors = [];
+        const diffIds = [];
+        const history = [];
+        const dists = [];
+        for (const [i, group] of layering.groups.entries()) {
+            const { built, desc, outcome } = await pushed[i];
+            dists.push(...built.dists);
+            countBlob(stats, outcome, built.size);
+            reports.push({
+                platform,
+                label: group.label,
+                packages: group.packages.length,
+                digest: built.digest,
+                size: built.size,
+                outcome,
+                built: built.built
+            });
+            layerDescriptors.push(desc);
+            diffIds.push(built.diffId);
+            const names = group.packages.map((c) => `${c.name}==${c.version ?? '?'}`);
+            history.push({
+                created: DEPS_CREATED,
+                created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
+                comment: 'fast-build'
+            });
+        }
+        // The image must work before it gets a config, a manifest or a tag: every package where the
+        // base image's Python reads, every script's interpreter present.
+        verifyInstall({
+            dists,
+            layout: resolved.layout,
+            resolved,
+            what: `deps image of ${variant.name} (${platform})`,
+            ...(ctx.projectFile ? { file: ctx.projectFile } : {})
+        });
+        const baseConfig = baseImage.config;
+        const config = {
+            ...baseConfig,
+            created: DEPS_CREATED,
+            config: {
+                ...(baseConfig.config ?? {}),
+                Labels: sortedRecord({
+                    ...(baseConfig.config?.Labels ?? {}),
+                    'dev.fast-build.variant': variant.name,
+                    'dev.fast-build.hash': variant.hash,
+                    'org.opencontainers.image.base.name': ctx.base.reference,
+                    'org.opencontainers.image.base.digest': ctx.base.image.digest,
+                    [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
+                })
+            },
+            rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...diffIds] },
+            history: [...(baseConfig.history ?? []), ...history]
+        };
+        const configBytes = serialize(config);
+        const configDesc = describeBytes(configMediaTypeFor(manifestType), configBytes);
+        countBlob(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length);
+        const manifest = serialize(buildManifest({
+            mediaType: manifestType,
+            config: configDesc,
+            layers: [...baseImage.manifest.layers, ...layerDescriptors]
+        }));
+        const manifestDesc = describeBytes(manifestType, manifest);
+        const parsed = parseManifest(manifest, manifestType, `deps image ${ctx.store.name}:${tag}`);
+        if (parsed.kind !== 'manifest')
+            throw new Error('unreachable: a manifest was written');
+        let indexEntry = null;
+        if (variant.platforms.length > 1) {
+            await ctx.store.putManifest(null, manifest, manifestType);
+            stats.uploaded++;
+            stats.bytesUploaded += manifest.length;
+            indexEntry = { ...manifestDesc, platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform) };
+            children.push(indexEntry);
+        }
+        else {
+            single = { bytes: manifest, mediaType: manifestType };
+        }
+        pushedImages.push({
+            platform: p.platform,
+            indexEntry,
+            manifest: parsed.manifest,
+            manifestDigest: manifestDesc.digest,
+            config
+        });
+    }
+    const layersWall = since(tLayers);
+    const tTop = performance$1.now();
+    // 7. The tagged manifest or index, last: only a complete image ever has the tag.
+    const top = single ??
+        (() => {
+            const mediaType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
+            return { bytes: serialize(buildIndex({ mediaType, manifests: children })), mediaType };
+        })();
+    await ctx.store.putManifest(tag, top.bytes, top.mediaType);
+    stats.uploaded++;
+    stats.bytesUploaded += top.bytes.length;
+    const image = {
+        ref: `${ctx.store.name}:${tag}`,
+        digest: describeBytes(top.mediaType, top.bytes).digest,
+        mediaType: top.mediaType,
+        isIndex: single === null,
+        platforms: pushedImages
+    };
+    const fetchInLayers = busy.fetch - fetchBeforeLayers;
+    const r2 = (n) => Math.round(n * 1000) / 1000;
+    const phases = {
+        choose: r2(choose),
+        fetch: r2(busy.fetch),
+        sizes: r2(Math.max(0, sizesAndFetch - fetchBeforeLayers)),
+        layers: r2(Math.max(0, layersWall - fetchInLayers - busy.baseBlobs)),
+        layerBuild: r2(busy.layerBuild),
+        upload: r2(busy.upload),
+        baseBlobs: r2(busy.baseBlobs),
+        manifests: r2(since(tTop)),
+        total: r2(since(t0))
+    };
+    return {
+        image,
+        stats,
+        layers: reports,
+        notes,
+        phases,
+        wheels: {
+            total: unique.size,
+            fetched: wheelPath.size,
+            downloaded: downloaded.length,
+            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
+            restored,
+            downloadedSha256: downloaded.map((f) => f.sha256)
+        }
+    };
+}
+
+// The Dockerfile builder, as data: for variants the wheels builder cannot build (an sdist-only
+// package, a git dependency, system libraries), the deps image comes from a Dockerfile run by
+// `docker buildx build` or `buildah bud`. Pure: the build context's files, the default Dockerfile,
+// the engines' argument lists. dockerfile-build.ts runs them.
+//
+// The build context holds only what the deps stage needs: a generated requirements file per
+// platform (`requirements-<os>-<arch>.txt`: exact pins, --hash lines, markers already evaluated,
+// the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
+// which pip cannot hash), never the source. A code change therefore cannot invalidate it.
+/** The engine a command line drives, from its program name. */
+function engineOf(command) {
+    return basename(command[0] ?? '') === 'buildah' ? 'buildah' : 'docker';
+}
+const platformSlug = (p) => `${p.os}-${p.architecture}`;
+const requirementsName = (p) => `requirements-${platformSlug(p)}.txt`;
+const vcsRequirementsName = (p) => `requirements-vcs-${platformSlug(p)}.txt`;
+/** The build context's files for one variant: two requirements files per platform. */
+function contextFiles(variant, platforms, lockPath) {
+    const refuse = (pkg, what, why) => {
+        throw new DockerfileError(`${variant}: ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, 'the Dockerfile build context holds only what pip can fetch: lock the package from an index, a URL or git');
+    };
+    const files = [];
+    for (const p of platforms) {
+        const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions(refuse));
+        const hashed = reqs.filter((r) => r.hashes.length > 0);
+        const vcs = reqs.filter((r) => r.hashes.length === 0);
+        const { index, extra } = requirementIndexes(hashed);
+        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
+        const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
+        const head = (what) => [
+            `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
+            '# Markers are already evaluated; local packages ship with the source, not here.'
+        ];
+        files.push({
+            name: requirementsName(p.platform),
+            text: [
+                ...head('exact pins with the hashes of the lock (pip install --no-deps --require-hashes)'),
+                ...indexLines,
+                ...requirementLines(hashed)
+            ].join('\n') + '\n'
+        });
+        files.push({
+            name: vcsRequirementsName(p.platform),
+            text: [
+                ...head('git dependencies at their locked commits (pip cannot hash a checkout)'),
+                ...(vcs.length ? indexLines : []),
+                ...requirementLines(vcs)
+            ].join('\n') + '\n'
+        });
+    }
+    return files;
+}
+const pinOptions = (refuse) => ({
+    refuse,
+    git: 'allow',
+    why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
+});
+/**
+ * The index the requirements files install from (the lock's, else PyPI), for the first platform:
+ * where a pip wheel is fetched when the base image's Python has none. Call after contextFiles,
+ * which refuses what cannot be pinned.
+ */
+function lockIndexUrl(platforms) {
+    const p = platforms[0];
+    if (!p)
+        return PYPI_SIMPLE;
+    const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions((pkg) => {
+        throw new DockerfileError(`${pkg.name} cannot be pinned`);
+    }));
+    return requirementIndexes(reqs.filter((r) => r.hashes.length > 0)).index;
+}
+/**
+ * The newest pip wheel of an index listing that runs on `python` ("3.12.0"): a final release, not
+ * yanked, with a sha256 to check the download against, whose Requires-Python admits `python`.
+ * null when there is none.
+ */
+function newestPipWheel(files, python) {
+    let best = null;
+    for (const f of files) {
+        const m = /^pip-([^-]+)-(?:py3|py2\.py3)-none-any\.whl$/i.exec(f.filename);
+        const version = m ? parseVersion(m[1]) : null;
+        if (!version || isPrerelease(version) || f.yanked)
+            continue;
+        if (!/^[0-9a-f]{64}$/i.test(f.hashes['sha256'] ?? ''))
+            continue;
+        // An unparsable Requires-Python is taken as a no: a pip that cannot start fails the build late.
+        if (f.requiresPython && specifierSetContains(f.requiresPython, python) !== true)
+            continue;
+        if (!best || compareVersions(version, best.version) > 0)
+            best = { file: f, version };
+    }
+    return best?.file ?? null;
+}
+/**
+ * Whether an engine's output says the docker CLI has no buildx plugin: `docker buildx …` is then
+ * an unknown command, or plain `docker build` refuses buildx's flags.
+ */
+function saysBuildxMissing(lines) {
+    return lines.some((l) => /unknown command: docker buildx|'buildx' is not a docker command|unknown flag: --platform/.test(l));
+}
+/** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
+function buildArgsFor(args) {
+    const ours = [
+        ['FAST_BUILD_VARIANT', args.variant],
+        ['FAST_BUILD_BASE', args.base]
+    ];
+    if (args.python)
+        ours.push(['FAST_BUILD_PYTHON', args.python]);
+    // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
+    if (args.platforms.length === 1)
+        ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
+    const user = Object.entries(args.settings.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...user.filter(([k]) => !ours.some(([o]) => o === k)), ...ours];
+}
+/** The command lines to run, in order (docker: one, with --push; buildah: build, then push). */
+function engineCommands(r) {
+    const common = [
+        '--file',
+        r.file,
+        ...(r.settings.target ? ['--target', r.settings.target] : []),
+        '--platform',
+        r.platforms.map(formatPlatform).join(','),
+        ...r.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
+    ];
+    const multi = r.platforms.length > 1;
+    if (engineOf(r.settings.command) === 'docker') {
+        const scope = `fast-build-${r.variant}`;
+        return [
+            [
+                ...r.settings.command,
+                ...common,
+                '--tag',
+                r.tag,
+                ...(r.githubCache
+                    ? ['--cache-from', `type=gha,scope=${scope}`, '--cache-to', `type=gha,mode=max,scope=${scope}`]
+                    : []),
+                // A plain image manifest (or index), as the fast path expects: no attestation manifests.
+                '--provenance=false',
+                '--sbom=false',
+                '--push',
+                r.context
+            ]
+        ];
+    }
+    const tls = r.insecure ? ['--tls-verify=false'] : [];
+    const program = r.settings.command[0];
+    return [
+        // Several platforms: buildah collects the images in a manifest list named by the tag.
+        [...r.settings.command, ...tls, ...common, multi ? '--manifest' : '--tag', r.tag, r.context],
+        multi
+            ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
+            : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
+    ];
+}
+
+// The Dockerfile builder's edge: write the build context (with a pip wheel when the base image's
+// Python has no pip), check that docker has buildx when the command needs it, run the engine
+// (docker buildx or buildah) with its output streamed line by line, and hand back the deps image
+// it pushed, read from the registry like any other. What to write and which commands to run is
+// dockerfile.ts's.
+/** How many of the build's last lines an error carries (and the job summary shows). */
+const LOG_TAIL_LINES = 20;
+/** What to do when docker has no buildx: said by the preflight check and by a failed build. */
+const BUILDX_HINT = 'install the buildx plugin (the docker-buildx or docker-buildx-plugin package), use docker/setup-buildx-action in the workflow, ' +
+    'or build with buildah: dockerfile-command = "buildah bud"';
+/** Run one command; every output line to `onLine`; the exit code and the last lines. */
+function runStreaming(argv, env, cwd, onLine) {
+    return new Promise((resolve) => {
+        const tail = [];
+        const child = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const feed = (stream) => {
+            let rest = '';
+            stream.setEncoding('utf8');
+            stream.on('data', (chunk) => {
+                const lines = (rest + chunk).split(/\r?\n/);
+                rest = lines.pop() ?? '';
+                for (const l of lines)
+                    push(l);
+            });
+            stream.on('end', () => rest && push(rest));
+        };
+        const push = (line) => {
+            onLine(line);
+            tail.push(line);
+            if (tail.length > LOG_TAIL_LINES)
+                tail.shift();
+        };
+        feed(child.stdout);
+        feed(child.stderr);
+        child.on('error', (e) => {
+            push(`${argv[0]}: ${e.code === 'ENOENT' ? 'not found' : e.message}`);
+            resolve({ code: 127, tail });
+        });
+        child.on('close', (code) => resolve({ code: code ?? 1, tail }));
+    });
+}
+/** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
+function shown(argv) {
+    return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ');
+}
+/**
+ * When `command` is `docker buildx …`, check that the docker found has the buildx plugin
+ * (`docker buildx version`), so that a missing plugin says so rather than failing the build with
+ * "unknown flag". A docker that is not found at all is left to the build, which says to install it.
+ */
+async function checkBuildx(command, env, cwd, variant) {
+    if (engineOf(command) !== 'docker' || command[1] !== 'buildx')
+        return;
+    const argv = [command[0], 'buildx', 'version'];
+    const { code, tail } = await runStreaming(argv, env, cwd, () => undefined);
+    if (code === 0 || code === 127)
+        return;
+    throw new DockerfileError(`${variant}: the Dockerfile builder runs ${command.join(' ')}, and ${command[0]} has no buildx plugin (${shown(argv)}: ${tail.find((l) => l.trim() !== '') ?? `exit ${code}`})`, { keyPath: 'tool.fast-build.dockerfile-command' }, BUILDX_HINT);
+}
+/**
+ * Put the newest pip wheel of `index` that runs on `python` into `dir`, its sha256 checked against
+ * the index page; the file name. A DockerfileError naming the index when it has none or fails.
+ */
+async function fetchPipWheel(index, python, dir, cache, why) {
+    const listing = new PackageIndex(index);
+    const fix = `use a base image whose Python has pip, or set index-url to an index that serves pip wheels (${why})`;
+    let files;
+    try {
+        files = await listing.files('pip');
+    }
+    catch (e) {
+        throw new DockerfileError(`${why}, and pip cannot be listed on the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    }
+    const wheel = newestPipWheel(files, pythonFull(python));
+    if (!wheel)
+        throw new DockerfileError(`${why}, and the index ${listing.url} lists no pip wheel (final, not yanked, with a sha256) for Python ${pythonFull(python)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    const version = /^pip-([^-]+)-/.exec(wheel.filename)[1];
+    let path;
+    try {
+        const [fetched] = await fetchArtifacts([
+            {
+                name: normalizeName$1('pip'),
+                version,
+                file: {
+                    name: wheel.filename,
+                    url: wheel.url,
+                    path: null,
+                    hashes: { sha256: wheel.hashes['sha256'].toLowerCase() },
+                    size: wheel.size ?? null,
+                    kind: 'wheel'
+                },
+                index
+            }
+        ], { cache });
+        path = fetched.path;
+    }
+    catch (e) {
+        throw new DockerfileError(`${why}, and ${wheel.filename} could not be fetched from the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    }
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(path, join(dir, wheel.filename));
+    return wheel.filename;
+}
+/** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
+async function buildDepsWithDockerfile(v, settings, tag, o) {
+    const say = o.onProgress ?? (() => undefined);
+    if (o.store.name.startsWith('oci:'))
+        throw new DockerfileError(`${v.name}: the Dockerfile builder pushes its deps image to a registry, and ${o.store.name} is an OCI layout`, { keyPath: 'tool.fast-build.builder' }, 'build to a registry (--registry HOST/REPO), or use the wheels builder for this variant');
+    const context = join(o.workDir, 'dockerfile', `${v.name}-${v.shortHash}`);
+    rmSync(context, { recursive: true, force: true });
+    mkdirSync(context, { recursive: true });
+    for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
+        writeFileSync(join(context, f.name), f.text);
+    // Always there (the generated Dockerfile copies it); holds a pip wheel only when needed.
+    mkdirSync(join(context, PIP_CONTEXT_DIR));
+    let file;
+    if (settings.path === null) {
+        file = join(context, 'Dockerfile');
+        writeFileSync(file, settings.text);
+        // Only the generated Dockerfile knows the wheel; a project's own Dockerfile brings its pip.
+        if (o.python && !o.python.hasPip) {
+            const index = o.mirror ?? indexConfigFor(lockIndexUrl(v.platforms), null, o.env);
+            const name = await fetchPipWheel(index, v.python, join(context, PIP_CONTEXT_DIR), o.cache ?? new ArtifactCache(join(defaultCacheDir(o.env), 'artifacts')), `${v.name}: the base image's ${o.python.interpreter} has no pip`);
+            say(`the base image's ${o.python.interpreter} has no pip: ${name} goes into the build context`);
+        }
+    }
+    else {
+        file = isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path);
+    }
+    const ref = `${o.store.name}:${tag}`;
+    const platforms = v.platforms.map((p) => p.platform);
+    const commands = engineCommands({
+        settings,
+        file,
+        context,
+        variant: v.name,
+        buildArgs: buildArgsFor({
+            settings,
+            variant: v.name,
+            base: o.base,
+            platforms,
+            ...(o.python ? { python: o.python.interpreter } : {})
+        }),
+        platforms,
+        tag: ref,
+        insecure: isLoopback(parseImageReference(ref, 'image').host),
+        githubCache: Boolean(o.env['ACTIONS_RUNTIME_TOKEN']) && engineOf(settings.command) === 'docker'
+    });
+    await checkBuildx(settings.command, o.env, context, v.name);
+    const start = performance.now();
+    for (const argv of commands) {
+        say(`$ ${shown(argv)}`);
+        const { code, tail } = await runStreaming(argv, o.env, context, (line) => say(line));
+        if (code !== 0) {
+            const noBuildx = engineOf(argv) === 'docker' && saysBuildxMissing(tail);
+            throw new DockerfileError(`${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}${noBuildx ? `: ${argv[0]} has no buildx plugin` : ''}; its last lines:\n${tail.join('\n')}`, noBuildx
+                ? { keyPath: 'tool.fast-build.dockerfile-command' }
+                : settings.path
+                    ? { file: settings.path }
+                    : { keyPath: 'tool.fast-build.dockerfile' }, code === 127
+                ? `install ${argv[0]} or set dockerfile-command (for instance "buildah bud")`
+                : noBuildx
+                    ? BUILDX_HINT
+                    : 'fix the Dockerfile or the packages it installs (the full log is above)');
+        }
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const image = await resolveDepsImage(o.store, tag, platforms);
+    if (!image)
+        throw new DockerfileError(`${v.name}: ${commands[0][0]} finished, but ${ref} is not in the registry`, { keyPath: 'tool.fast-build.dockerfile-command' }, 'check that the command pushes (docker buildx needs a builder that can push: docker/setup-buildx-action)');
+    say(`deps image ${ref} built with the Dockerfile builder in ${seconds.toFixed(1)} s`);
+    return {
+        image,
+        stats: emptyStats(),
+        layers: [],
+        notes: [],
+        wheels: { total: 0, fetched: 0, downloaded: 0, bytesDownloaded: 0, restored: 0, downloadedSha256: [] }
+    };
+}
+
+// The project itself (and its local path/workspace packages) installed in the image the way an
+// editable install by its build backend would leave it (PEP 660, "Recording installed projects"):
+// the source layer already puts the code on PYTHONPATH, but without a `.dist-info` directory
+// `importlib.metadata.version("app")` raises, entry points are not registered and the
+// `[project.scripts]` commands do not exist. So for each package this writes, next to the deps
+// image's packages:
+//
+//   <site-packages>/<name>-<version>.dist-info/   METADATA, entry_points.txt, INSTALLER,
+//                                                 direct_url.json, RECORD
+//   <site-packages>/__editable__.<name>-<version>.pth   the package's import roots, one a line
+//   <scripts>/<script>                            console and gui script wrappers
+//
+// Pure: parsed pyproject tables in, layer entries out. The wrappers are the bytes the wheel
+// installer writes for a wheel's entry points (src/wheels/install.ts, which mirrors pip), so a
+// command behaves the same whether it comes from a dependency or from the project.
+//
+// What a build backend would write that this does not: the long description (the readme is a
+// file, and this module reads none), and anything a backend computes (dynamic dependencies, a
+// version from git): the caller passes the lock's version, else the version is `0+unknown`, and a
+// note says what is missing. Metadata-Version is 2.1, which every reader of installed
+// metadata understands; extra names are written normalized (PEP 685), as newer backends do.
+/** Written to `.dist-info/INSTALLER`. */
+const INSTALLER = 'fast-build';
+/** The version of a project whose version is dynamic and not in the lock. */
+const UNKNOWN_VERSION = '0+unknown';
+/** `<name>-<version>.dist-info`: name and version normalized, `-` → `_` (exactly one dash). */
+function distInfoName(name, version) {
+    return `${wheelName(name)}-${normalizedVersion(version).replace(/-/g, '_')}.dist-info`;
+}
+/** The binary distribution format's escaping of a name: runs of `-_.` → `_`, lowercase. */
+function wheelName(name) {
+    return name.replace(/[-_.]+/g, '_').toLowerCase();
+}
+function normalizedVersion(version) {
+    const v = parseVersion(version);
+    return v === null ? version : versionToString(v);
+}
+// ---------------------------------------------------------------------------------------------
+// pyproject.toml → metadata
+const CONSOLE = 'console_scripts';
+const GUI = 'gui_scripts';
+// importlib.metadata's EntryPoint.pattern: `module[:attr][ [extras]]`.
+const OBJECT_REFERENCE = /^\s*[\w.]+\s*(:\s*[\w.]+\s*)?(\[.*\]\s*)?$/u;
+/** A TOML key as it reads in a key path: bare when it can be, else quoted. */
+function key(k) {
+    return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
+}
+function singleLine(text) {
+    return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+class MetadataReader {
+    pkg;
+    project;
+    poetry;
+    r;
+    notes = [];
+    constructor(pkg, project, poetry) {
+        this.pkg = pkg;
+        this.project = project;
+        this.poetry = poetry;
+        this.r = new TomlReader(pkg.file, ConfigError);
+    }
+    note(text) {
+        this.notes.push(`${this.pkg.file}: ${text}`);
+    }
+    dynamic() {
+        return new Set(this.r.optStrings(this.project?.['dynamic'], 'project.dynamic') ?? []);
+    }
+    name() {
+        const fromProject = this.r.optString(this.project?.['name'], 'project.name');
+        const name = fromProject ?? this.r.optString(this.poetry?.['name'], 'tool.poetry.name');
+        if (name === undefined)
+            return null;
+        if (!isValidName(name)) {
+            this.r.fail(fromProject !== undefined ? 'project.name' : 'tool.poetry.name', `${JSON.stringify(name)} is not a valid project name`, 'use letters, digits and "-", "_", "." (starting and ending with a letter or digit)');
+        }
+        return name;
+    }
+    version() {
+        const at = this.project?.['version'] !== undefined ? 'project.version' : 'tool.poetry.version';
+        const written = this.r.optString(this.project?.['version'], 'project.version') ??
+            this.r.optString(this.poetry?.['version'], 'tool.poetry.version');
+        if (written !== undefined) {
+            const v = parseVersion(written);
+            if (v === null) {
+                this.r.fail(at, `${JSON.stringify(written)} is not a PEP 440 version`, 'write a version such as 1.0.0, 2.1rc1 or 0.3.dev4');
+            }
+            return versionToString(v);
+        }
+        const locked = this.pkg.lockVersion === null ? null : parseVersion(this.pkg.lockVersion);
+        if (locked)
+            return versionToString(locked);
+        this.note(`the version is dynamic and the lock has none, so the project is installed as version ${UNKNOWN_VERSION}` +
+            ' (importlib.metadata.version() returns that)');
+        return UNKNOWN_VERSION;
+    }
+    summary() {
+        const text = this.r.optString(this.project?.['description'], 'project.description') ??
+            this.r.optString(this.poetry?.['description'], 'tool.poetry.description');
+        return text === undefined || singleLine(text) === '' ? null : singleLine(text);
+    }
+    requiresPython() {
+        const written = this.r.optString(this.project?.['requires-python'], 'project.requires-python');
+        if (written !== undefined)
+            return singleLine(written) || null;
+        const deps = this.poetryDependencies();
+        const python = deps ? this.r.optString(deps['python'], 'tool.poetry.dependencies.python') : undefined;
+        return python === undefined
+            ? null
+            : this.poetryConstraint(python, 'tool.poetry.dependencies.python', 'python');
+    }
+    poetryDependencies() {
+        return this.r.optTable(this.poetry?.['dependencies'], 'tool.poetry.dependencies');
+    }
+    /** A Poetry constraint as one PEP 440 specifier set ('' for any version). */
+    poetryConstraint(constraint, keyPath, what) {
+        const alternatives = poetryToPep440(constraint);
+        if (alternatives === null) {
+            this.note(`${keyPath}: cannot read the constraint ${JSON.stringify(constraint)}; METADATA gives ${what} without it`);
+            return '';
+        }
+        if (alternatives.some((a) => a.length === 0))
+            return '';
+        if (alternatives.length > 1) {
+            // PEP 440 has no "or": a union cannot be written as one specifier set.
+            this.note(`${keyPath}: ${JSON.stringify(constraint)} is a union, which METADATA cannot state; ${what} is given without it`);
+            return '';
+        }
+        return alternatives[0].join(',');
+    }
+    requires() {
+        const list = this.project?.['dependencies'];
+        if (list !== undefined) {
+            return this.r
+                .strings(list, 'project.dependencies')
+                .map((text, i) => this.requirement(text, `project.dependencies[${i}]`));
+        }
+        const deps = this.poetryDependencies();
+        if (deps)
+            return this.poetryRequirements(deps)
+                .filter((d) => !d.optional)
+                .map((d) => formatRequirement(d.req));
+        if (this.dynamic().has('dependencies')) {
+            this.note('the dependencies are dynamic (the build backend computes them); METADATA lists none');
+        }
+        return [];
+    }
+    requirement(text, keyPath) {
+        return formatRequirement(parseRequirement(text, { file: this.pkg.file, keyPath }));
+    }
+    extras() {
+        const out = new Map();
+        const add = (extra, req) => {
+            const name = normalizeExtra(extra);
+            const marker = andMarkers(req.marker, parseMarker(`extra == "${name}"`));
+            const list = out.get(name) ?? [];
+            list.push(formatRequirement({ ...req, marker }));
+            out.set(name, list);
+        };
+        const optional = this.r.optTable(this.project?.['optional-dependencies'], 'project.optional-dependencies');
+        if (optional) {
+            for (const [extra, list] of Object.entries(optional)) {
+                const at = `project.optional-dependencies.${key(extra)}`;
+                if (!out.has(normalizeExtra(extra)))
+                    out.set(normalizeExtra(extra), []);
+                this.r
+                    .strings(list, at)
+                    .forEach((text, i) => add(extra, parseRequirement(text, { file: this.pkg.file, keyPath: `${at}[${i}]` })));
+            }
+            return out;
+        }
+        const poetryExtras = this.r.optTable(this.poetry?.['extras'], 'tool.poetry.extras');
+        const deps = this.poetryDependencies();
+        if (poetryExtras) {
+            const optionalDeps = deps ? this.poetryRequirements(deps).filter((d) => d.optional) : [];
+            for (const [extra, names] of Object.entries(poetryExtras)) {
+                const at = `tool.poetry.extras.${key(extra)}`;
+                if (!out.has(normalizeExtra(extra)))
+                    out.set(normalizeExtra(extra), []);
+                for (const written of this.r.strings(names, at)) {
+                    const name = normalizeName$1(written.replace(/\[.*$/, ''));
+                    const found = optionalDeps.filter((d) => d.req.name === name);
+                    if (found.length === 0) {
+                        this.note(`${at}: ${JSON.stringify(written)} is not an optional dependency in tool.poetry.dependencies; the extra leaves it out`);
+                    }
+                    for (const d of found)
+                        add(extra, d.req);
+                }
+            }
+        }
+        else if (this.dynamic().has('optional-dependencies')) {
+            this.note('the optional dependencies are dynamic (the build backend computes them); METADATA lists none');
+        }
+        return out;
+    }
+    /** [tool.poetry.dependencies] as poetry-core writes them into METADATA (python left out). */
+    poetryRequirements(deps) {
+        const out = [];
+        for (const [name, spec] of Object.entries(deps)) {
+            if (name.toLowerCase() === 'python')
+                continue;
+            // A list is Poetry's "multiple constraints": one requirement per entry, each with its markers.
+            const specs = Array.isArray(spec) ? spec : [spec];
+            specs.forEach((s, i) => {
+                const at = `tool.poetry.dependencies.${key(name)}${Array.isArray(spec) ? `[${i}]` : ''}`;
+                out.push(this.poetryRequirement(name, s, at));
+            });
+        }
+        return out;
+    }
+    poetryRequirement(name, spec, at) {
+        const parse = (text) => parseRequirement(text, { file: this.pkg.file, keyPath: at });
+        if (typeof spec === 'string')
+            return { req: parse(name + this.poetryConstraint(spec, at, name)), optional: false };
+        const t = this.r.table(spec, at);
+        const extras = this.r.optStrings(t['extras'], `${at}.extras`) ?? [];
+        const head = name + (extras.length > 0 ? `[${extras.join(',')}]` : '');
+        const markers = [];
+        const written = this.r.optString(t['markers'], `${at}.markers`);
+        if (written)
+            markers.push(written);
+        const python = this.r.optString(t['python'], `${at}.python`);
+        const pythonMarker = python === undefined ? null : pythonConstraintMarker(python);
+        if (pythonMarker)
+            markers.push(pythonMarker);
+        const platform = this.r.optString(t['platform'], `${at}.platform`);
+        if (platform)
+            markers.push(`sys_platform == ${JSON.stringify(platform)}`);
+        const marker = markers.length === 0 ? '' : markers.map((m) => (markers.length > 1 ? `(${m})` : m)).join(' and ');
+        let body;
+        const git = this.r.optString(t['git'], `${at}.git`);
+        const url = this.r.optString(t['url'], `${at}.url`);
+        if (git !== undefined) {
+            const rev = this.r.optString(t['rev'], `${at}.rev`) ??
+                this.r.optString(t['tag'], `${at}.tag`) ??
+                this.r.optString(t['branch'], `${at}.branch`);
+            const sub = this.r.optString(t['subdirectory'], `${at}.subdirectory`);
+            const base = git.startsWith('git+') ? git : `git+${git}`;
+            body = `${head} @ ${base}${rev ? `@${rev}` : ''}${sub ? `#subdirectory=${sub}` : ''}${marker ? ' ' : ''}`;
+        }
+        else if (url !== undefined) {
+            body = `${head} @ ${url}${marker ? ' ' : ''}`;
+        }
+        else if (t['path'] !== undefined) {
+            // poetry-core writes a file:// URL of the build machine's directory, which means nothing in
+            // the image; the package is installed here by name (it is one of the local packages).
+            body = head;
+        }
+        else {
+            const version = this.r.optString(t['version'], `${at}.version`) ?? '*';
+            body = head + this.poetryConstraint(version, `${at}.version`, name);
+        }
+        return {
+            req: parse(marker ? `${body}; ${marker}` : body),
+            optional: this.r.optBool(t['optional'], `${at}.optional`) ?? false
+        };
+    }
+    entryPoints() {
+        const groups = new Map();
+        const put = (group, name, value, at) => {
+            const g = groups.get(group) ?? new Map();
+            groups.set(group, g);
+            const prev = g.get(name);
+            if (prev !== undefined) {
+                if (prev !== value)
+                    this.note(`${at}: ${group} ${JSON.stringify(name)} is declared twice; the first (${prev}) is kept`);
+                return;
+            }
+            checkEntryPoint(this.pkg.file, group, name, value, at);
+            g.set(name, value);
+        };
+        const fromTable = (group, table, at) => {
+            for (const [name, value] of Object.entries(this.r.optTable(table, at) ?? {})) {
+                put(group, name, this.r.string(value, `${at}.${key(name)}`), `${at}.${key(name)}`);
+            }
+        };
+        groups.set(CONSOLE, new Map());
+        groups.set(GUI, new Map());
+        fromTable(CONSOLE, this.project?.['scripts'], 'project.scripts');
+        fromTable(GUI, this.project?.['gui-scripts'], 'project.gui-scripts');
+        const more = this.r.optTable(this.project?.['entry-points'], 'project.entry-points') ?? {};
+        for (const [group, table] of Object.entries(more)) {
+            const at = `project.entry-points.${key(group)}`;
+            if (group === CONSOLE || group === GUI) {
+                this.r.fail(at, `${group} cannot be declared as an entry-point group (PEP 621)`, `move them to [project.${group === CONSOLE ? 'scripts' : 'gui-scripts'}]`);
+            }
+            fromTable(group, table, at);
+        }
+        const poetryScripts = this.r.optTable(this.poetry?.['scripts'], 'tool.poetry.scripts') ?? {};
+        for (const [name, spec] of Object.entries(poetryScripts)) {
+            const at = `tool.poetry.scripts.${key(name)}`;
+            const script = this.poetryScript(name, spec, at);
+            if (script)
+                put(CONSOLE, name, script.value, script.at);
+        }
+        const plugins = this.r.optTable(this.poetry?.['plugins'], 'tool.poetry.plugins') ?? {};
+        for (const [group, table] of Object.entries(plugins))
+            fromTable(group, table, `tool.poetry.plugins.${key(group)}`);
+        for (const [group, g] of groups)
+            if (g.size === 0)
+                groups.delete(group);
+        return groups;
+    }
+    /** poetry-core's forms: `"mod:func"`, `{ callable = … }` (Poetry 1), `{ reference = …, type = "console" }`. */
+    poetryScript(name, spec, at) {
+        if (typeof spec === 'string')
+            return { value: spec, at };
+        const t = this.r.table(spec, at);
+        const type = this.r.optString(t['type'], `${at}.type`) ?? 'console';
+        if (type === 'file') {
+            this.note(`${at}: a script of type "file" is not installed (its file is copied by poetry build only); run it by its path`);
+            return null;
+        }
+        if (type !== 'console') {
+            this.r.fail(`${at}.type`, `unknown script type ${JSON.stringify(type)}`, 'use type = "console" (or "file")');
+        }
+        const field = t['callable'] !== undefined ? 'callable' : 'reference';
+        if (t[field] === undefined) {
+            this.r.fail(at, 'the script has neither callable nor reference', `write ${key(name)} = "package.module:function"`);
+        }
+        const reference = this.r.string(t[field], `${at}.${field}`);
+        const extras = this.r.optStrings(t['extras'], `${at}.extras`) ?? [];
+        return { value: reference + (extras.length > 0 ? ` [${extras.join(', ')}]` : ''), at: `${at}.${field}` };
+    }
+}
+/** An entry point must be an object reference; a script's needs `module:function` (pip runs it). */
+function checkEntryPoint(file, group, name, value, at) {
+    const script = group === CONSOLE || group === GUI;
+    const parsed = parseExportEntry(`${name} = ${value}`);
+    const badName = name.trim() !== name || name === '' || name.startsWith('[') || name.includes('=') || /[\0\r\n]/.test(name);
+    // A script's name becomes a file name, so it must be what distlib reads as the whole name.
+    const badScriptName = script && (parsed === null || parsed === 'invalid' || parsed.name !== name || /^\.+$/.test(name));
+    if (badName || badScriptName) {
+        throw new ConfigError(`${JSON.stringify(name)} is not a valid ${script ? 'script' : 'entry point'} name`, { file, keyPath: at }, script
+            ? 'name scripts with letters, digits and "-", "_", ".", "+"'
+            : 'use a name without "=", not starting with "["');
+    }
+    const ok = OBJECT_REFERENCE.test(value) &&
+        (!script ||
+            (parsed !== null &&
+                parsed !== 'invalid' &&
+                parsed.suffix !== null &&
+                parsed.prefix === value.split(':')[0].trim()));
+    if (!ok) {
+        throw new ConfigError(`${JSON.stringify(value)} is not a ${script ? '"module:function" reference' : 'valid object reference'}`, { file, keyPath: at }, script
+            ? `write ${key(name)} = "package.module:function", naming the function the command runs`
+            : `write ${key(name)} = "package.module:object"`);
+    }
+}
+/** What a package's pyproject.toml says, or null (and a note) when it names no project. */
+function projectMetadata(pkg, notes = []) {
+    const project = isTable(pkg.pyproject['project']) ? pkg.pyproject['project'] : undefined;
+    const tool = isTable(pkg.pyproject['tool']) ? pkg.pyproject['tool'] : undefined;
+    const poetry = tool && isTable(tool['poetry']) ? tool['poetry'] : undefined;
+    const m = new MetadataReader(pkg, project, poetry);
+    try {
+        const name = m.name();
+        if (name === null) {
+            m.note('names no project ([project] name or [tool.poetry] name), so it is not installed (no .dist-info, no scripts)');
+            return null;
+        }
+        return {
+            name,
+            version: m.version(),
+            summary: m.summary(),
+            requiresPython: m.requiresPython(),
+            requires: m.requires(),
+            extras: m.extras(),
+            entryPoints: m.entryPoints()
+        };
+    }
+    finally {
+        notes.push(...m.notes);
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// metadata → files
+/** METADATA (core metadata 2.1): the fields importlib.metadata and pip read. */
+function metadataText(m) {
+    const lines = ['Metadata-Version: 2.1', `Name: ${m.name}`, `Version: ${m.version}`];
+    if (m.summary !== null)
+        lines.push(`Summary: ${m.summary}`);
+    if (m.requiresPython !== null)
+        lines.push(`Requires-Python: ${m.requiresPython}`);
+    for (const r of m.requires)
+        lines.push(`Requires-Dist: ${r}`);
+    for (const [extra, reqs] of m.extras) {
+        lines.push(`Provides-Extra: ${extra}`);
+        for (const r of reqs)
+            lines.push(`Requires-Dist: ${r}`);
+    }
+    return lines.join('\n') + '\n';
+}
+/** entry_points.txt as setuptools writes it: console, gui, then the other groups by name. */
+function entryPointsText(groups) {
+    const rank = (g) => (g === CONSOLE ? 0 : g === GUI ? 1 : 2);
+    const order = [...groups.keys()].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    return order
+        .map((g) => `[${g}]\n${[...groups.get(g)].map(([name, value]) => `${name} = ${value}\n`).join('')}\n`)
+        .join('');
+}
+/** Python's `urllib.parse.quote(path)`: UTF-8 bytes outside the unreserved set and `/` escaped. */
+function quotePath(path) {
+    return [...Buffer.from(path, 'utf8')]
+        .map((b) => {
+        const c = String.fromCharCode(b);
+        return /[A-Za-z0-9_.~/-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    })
+        .join('');
+}
+/** direct_url.json for an editable install of a directory, as pip writes it (sorted keys). */
+function directUrlText(dirInImage) {
+    return `{"dir_info": {"editable": true}, "url": ${JSON.stringify(`file://${quotePath(dirInImage)}`)}}`;
+}
+function checkAbsolute(path, what, file) {
+    if (!path.startsWith('/') ||
+        posix.normalize(path) !== path ||
+        (path !== '/' && path.endsWith('/')) ||
+        /[\0\r\n]/.test(path)) {
+        throw new ConfigError(`${what} must be a normalized absolute path inside the image, not ${JSON.stringify(path)}`, file ? { file } : {}, `give ${what} as an absolute path such as /app`);
+    }
+}
+function under(dir, name) {
+    return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/**
+ * The files an editable install of each package leaves in site-packages and the scripts
+ * directory. Packages are taken in order: a later package with an already-installed name is
+ * skipped, and a script a package before it already wrote is left as the first wrote it (both with
+ * a note), so list the project first.
+ */
+function projectInstallFiles(input) {
+    const { layout } = input;
+    checkAbsolute(layout.sitePackages, 'the site-packages directory');
+    checkAbsolute(layout.scripts, 'the scripts directory');
+    const notes = [];
+    const files = [];
+    const scripts = new Map(); // script path → the package that wrote it
+    const distributions = [];
+    const installed = new Map();
+    for (const pkg of input.packages) {
+        checkAbsolute(pkg.dirInImage, 'the package directory', pkg.file);
+        for (const root of pkg.importRoots)
+            checkAbsolute(root, 'an import root', pkg.file);
+        const meta = projectMetadata(pkg, notes);
+        if (meta === null)
+            continue;
+        const normalized = normalizeName$1(meta.name);
+        const first = installed.get(normalized);
+        if (first !== undefined) {
+            notes.push(`${pkg.file}: ${meta.name} is already installed from ${first}; this one is skipped`);
+            continue;
+        }
+        installed.set(normalized, pkg.file);
+        const distInfo = distInfoName(meta.name, meta.version);
+        const stem = distInfo.slice(0, -'.dist-info'.length);
+        const own = [];
+        const text = (path, content, executable = false) => own.push({ path, bytes: Buffer.from(content, 'utf8'), executable });
+        const inDistInfo = (name) => under(under(layout.sitePackages, distInfo), name);
+        text(inDistInfo('METADATA'), metadataText(meta));
+        text(inDistInfo('INSTALLER'), `${INSTALLER}\n`);
+        text(inDistInfo('direct_url.json'), directUrlText(pkg.dirInImage));
+        if (meta.entryPoints.size > 0)
+            text(inDistInfo('entry_points.txt'), entryPointsText(meta.entryPoints));
+        // site.py adds each existing directory a .pth line names to sys.path, after PYTHONPATH: the
+        // package imports wherever the interpreter runs from, as after `pip install -e`.
+        if (pkg.importRoots.length > 0) {
+            text(under(layout.sitePackages, `__editable__.${stem}.pth`), [...new Set(pkg.importRoots)].map((r) => `${r}\n`).join(''));
+        }
+        for (const group of [CONSOLE, GUI]) {
+            for (const [name, value] of meta.entryPoints.get(group) ?? []) {
+                const path = under(layout.scripts, name);
+                const by = scripts.get(path);
+                if (by !== undefined) {
+                    notes.push(`${pkg.file}: the script ${name} is already installed from ${by}; this one is skipped`);
+                    continue;
+                }
+                const entry = parseExportEntry(`${name} = ${value}`);
+                // checkEntryPoint has refused anything else.
+                if (entry === null || entry === 'invalid')
+                    throw new Error(`unreachable: ${name} = ${value}`);
+                scripts.set(path, pkg.file);
+                own.push({
+                    path,
+                    bytes: entryPointScript(entry, layout.interpreter, layout.pip ?? 'pip-23'),
+                    executable: true
+                });
+            }
+        }
+        const recordPath = inDistInfo('RECORD');
+        const rows = own.map((f) => ({
+            path: posix.relative(layout.sitePackages, f.path),
+            hash: recordHash(createHash('sha256').update(f.bytes).digest()),
+            size: String(f.bytes.length)
+        }));
+        // RECORD lists itself last, without a hash (it cannot hold its own).
+        const record = formatRecord(rows) +
+            formatRecord([{ path: posix.relative(layout.sitePackages, recordPath), hash: '', size: '' }]);
+        text(recordPath, record);
+        files.push(...own);
+        distributions.push({
+            name: meta.name,
+            version: meta.version,
+            distInfo: under(layout.sitePackages, distInfo)
+        });
+    }
+    return {
+        entries: layerEntries(files),
+        scripts: [...scripts.keys()].sort(compare),
+        distributions,
+        notes
+    };
+}
+/** Every directory above the files, then the files, sorted by path (relative to the image root). */
+function layerEntries(files) {
+    const dirs = new Set();
+    for (const f of files) {
+        const parts = f.path.slice(1).split('/');
+        for (let i = 1; i < parts.length; i++)
+            dirs.add(parts.slice(0, i).join('/'));
+    }
+    const entries = [...dirs].map((path) => ({ type: 'dir', path }));
+    for (const f of files) {
+        const bytes = f.bytes;
+        entries.push({
+            type: 'file',
+            path: f.path.slice(1),
+            executable: f.executable,
+            size: bytes.length,
+            content: () => bytes
+        });
+    }
+    return entries.sort((a, b) => compare(a.path, b.path));
+}
+
+// The edge of project-install.ts: read the pyproject.toml of the project and of each local package
+// the source layer ships, and build the small layer that installs them (their .dist-info, .pth
+// and commands) where the deps image's Python reads packages. Its bytes depend only on that
+// metadata and the layout, so a code change leaves it as it was.
+/** The packages to install: every shipped package with a pyproject.toml that is not virtual. */
+function localProjects(plan, source, refs) {
+    const notes = [];
+    const versions = new Map();
+    for (const v of plan.variants)
+        for (const p of v.platforms)
+            for (const e of p.closure.local)
+                if (e.package.version)
+                    versions.set(e.package.name, e.package.version);
+    const virtual = new Set(refs.filter((r) => r.virtual).map((r) => r.path));
+    const projects = [];
+    for (const pkg of source.packages) {
+        const file = join(plan.project.dir, pkg.path, 'pyproject.toml');
+        const display = relative(process.cwd(), file) || 'pyproject.toml';
+        if (virtual.has(pkg.path)) {
+            // As uv does: a virtual project (no [build-system]) is not installed, only its dependencies.
+            notes.push(`${display}: not installed as a package (the lock marks it virtual); its code is on PYTHONPATH`);
+            continue;
+        }
+        if (!existsSync(file))
+            continue;
+        const { data } = readTomlFile(file, display);
+        if (!installable(data)) {
+            notes.push(`${display}: not installed as a package (package mode is off); its code is on PYTHONPATH`);
+            continue;
+        }
+        const name = projectName(data);
+        projects.push({
+            pyproject: data,
+            file: display,
+            dirInImage: pkg.dir,
+            importRoots: pkg.importRoots,
+            lockVersion: name ? (versions.get(normalizeName$1(name)) ?? null) : null
+        });
+    }
+    return { projects, notes };
+}
+function table$1(v) {
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null;
+}
+function projectName(data) {
+    const n = table$1(data['project'])?.['name'] ?? table$1(table$1(data['tool'])?.['poetry'])?.['name'];
+    return typeof n === 'string' ? n : null;
+}
+/** Poetry's `package-mode = false` and uv's `package = false` mean "not a package": nothing to install. */
+function installable(data) {
+    const tool = table$1(data['tool']);
+    if (table$1(tool?.['poetry'])?.['package-mode'] === false)
+        return false;
+    if (table$1(tool?.['uv'])?.['package'] === false)
+        return false;
+    return true;
+}
+/** The project layer for one deps image's Python, checked to land on its sys.path. */
+async function projectLayer(args) {
+    if (args.projects.length === 0)
+        return { layer: null, notes: [] };
+    const layout = {
+        sitePackages: args.python.sitePackages,
+        scripts: args.python.scripts,
+        interpreter: args.python.interpreter
+    };
+    const installed = projectInstallFiles({ packages: args.projects, layout });
+    if (installed.distributions.length === 0)
+        return { layer: null, notes: installed.notes };
+    const [major, minor] = args.python.version.split('.').map(Number);
+    const pyLayout = {
+        purelib: layout.sitePackages,
+        platlib: layout.sitePackages,
+        scripts: layout.scripts,
+        data: '/',
+        headers: '/',
+        interpreter: layout.interpreter,
+        python: { major: major ?? 3, minor: minor ?? 0 }
+    };
+    verifyInstall({
+        dists: installed.distributions.map((d) => installedDist(d.name, d.version, installed.entries.filter((e) => e.type === 'file').map((e) => e.path), pyLayout)),
+        layout: pyLayout,
+        // The interpreter is the deps image's own, checked when it was built.
+        resolved: { sysPath: args.python.sysPath, interpreters: [layout.interpreter], hasSh: true, python: null },
+        what: args.what,
+        file: args.file
+    });
+    const blob = await buildLayer(installed.entries, { mtime: DEPS_MTIME, compression: args.compression });
+    return {
+        layer: {
+            blob,
+            distributions: installed.distributions.map((d) => `${d.name} ${d.version}`),
+            scripts: installed.scripts.length
+        },
+        notes: installed.notes
+    };
+}
+
+// Kept in step with package.json by the release script (and a test).
+const VERSION$6 = '0.1.0';
+
+// A CycloneDX 1.6 SBOM of one variant on one platform: exactly the packages its deps image
+// installs (the plan's closure, each with the file chosen for the target, as the builders install
+// it), the project's own local packages that the source layer carries, and the base image under
+// them. Pure: the plan in, a JSON value out; the same inputs give the same bytes, serial number
+// included, so a rebuild of the same commit attaches the same blob.
+//
+// CycloneDX rather than SPDX: its official JSON schema ships in an npm package
+// (@cyclonedx/cyclonedx-library, res/schema/), against which the tests validate every document.
+const CYCLONEDX_SPEC_VERSION = '1.6';
+const CYCLONEDX_SCHEMA_URL = 'http://cyclonedx.org/schema/bom-1.6.schema.json';
+/** The media type of a CycloneDX JSON document (IANA registered), as blob and artifact type. */
+const CYCLONEDX_JSON = 'application/vnd.cyclonedx+json';
+/** Property names, namespaced as the CycloneDX property taxonomy asks of tools. */
+const PROP = {
+    variant: 'fast-build:variant',
+    variantHash: 'fast-build:variant-hash',
+    platform: 'fast-build:platform',
+    python: 'fast-build:python',
+    builder: 'fast-build:builder',
+    baseImage: 'fast-build:base-image',
+    baseImageDigest: 'fast-build:base-image-digest',
+    local: 'fast-build:local',
+    source: 'fast-build:source',
+    file: 'fast-build:file',
+    unavailable: 'fast-build:unavailable'
+};
+/** A reference split at a pinned digest: `name@sha256:…` → name and digest; else no digest. */
+function baseImageOf(reference) {
+    const at = reference.lastIndexOf('@');
+    const digest = at > 0 ? reference.slice(at + 1) : '';
+    return isDigest(digest) ? { reference, digest } : { reference, digest: null };
+}
+function cycloneDxSbom(input) {
+    const { variant, platform: p } = input;
+    const base = input.base ?? baseImageOf(variant.baseImage);
+    const baseComponent = baseImageComponent(base, p.platform.architecture);
+    const installed = p.closure.installed.map((e) => pypiComponent(e, p));
+    const local = dedupe(p.closure.local.map((e) => e.package)).map(localComponent);
+    const properties = [
+        { name: PROP.variant, value: variant.name },
+        { name: PROP.variantHash, value: variant.hash },
+        { name: PROP.platform, value: formatPlatform(p.platform) },
+        { name: PROP.python, value: formatPython(variant.python) },
+        { name: PROP.builder, value: variant.builder.kind },
+        { name: PROP.baseImage, value: base.reference },
+        {
+            name: PROP.baseImageDigest,
+            // Said in words, so a reader of an unpinned document knows the base is named, not identified.
+            value: base.digest ??
+                'unresolved: named by reference only (pin base-image as …@sha256:… to record its digest)'
+        }
+    ];
+    const bom = {
+        $schema: CYCLONEDX_SCHEMA_URL,
+        bomFormat: 'CycloneDX',
+        specVersion: CYCLONEDX_SPEC_VERSION,
+        version: 1,
+        metadata: {
+            timestamp: input.created,
+            lifecycles: [{ phase: 'build' }],
+            tools: { components: [{ type: 'application', name: 'fast-build', version: VERSION$6 }] },
+            component: {
+                type: 'container',
+                'bom-ref': IMAGE_REF,
+                name: input.name ?? variant.name
+            },
+            properties
+        },
+        components: [baseComponent, ...installed, ...local],
+        // The image is the base plus every package. Edges between packages are left out: the closure
+        // keeps only who first required each one, and a partial graph would claim less than is true.
+        dependencies: [
+            {
+                ref: IMAGE_REF,
+                dependsOn: [baseComponent, ...installed, ...local].map((c) => c['bom-ref'])
+            }
+        ]
+    };
+    // A serial number is a UUID; this one is derived from the rest of the document (variant hash,
+    // platform, packages, created time…), so the same inputs give the same document and any change
+    // gives another serial.
+    return {
+        $schema: bom.$schema,
+        bomFormat: bom.bomFormat,
+        specVersion: bom.specVersion,
+        serialNumber: `urn:uuid:${nameBasedUuid(canonicalJson(bom))}`,
+        version: bom.version,
+        metadata: bom.metadata,
+        components: bom.components,
+        dependencies: bom.dependencies
+    };
+}
+/** The document's bytes: indented JSON and a newline, the same for `fast-build sbom` and the attached blob. */
+function sbomBytes(doc) {
+    return Buffer.from(JSON.stringify(doc, null, 2) + '\n', 'utf8');
+}
+const IMAGE_REF = 'image';
+const BASE_REF = 'base-image';
+// --- packages ---------------------------------------------------------------------------------
+/**
+ * `pkg:pypi/<name>@<version>` per the purl spec's pypi type: the name lowercased with `_` as `-`
+ * (a PEP 503 name already is), the version percent-encoded (`+` of a local version is `%2B`).
+ */
+function pypiPurl(name, version) {
+    const n = name.toLowerCase().replace(/[-_.]+/g, '-');
+    return `pkg:pypi/${encodeURIComponent(n)}${version ? `@${encodeURIComponent(version)}` : ''}`;
+}
+const HASH_ALGS = {
+    md5: 'MD5',
+    sha1: 'SHA-1',
+    sha256: 'SHA-256',
+    sha384: 'SHA-384',
+    sha512: 'SHA-512',
+    blake2b_256: 'BLAKE2b-256',
+    blake2b_384: 'BLAKE2b-384',
+    blake2b_512: 'BLAKE2b-512'
+};
+function fileHashes(file) {
+    return Object.entries(file.hashes)
+        .filter(([alg, hex]) => HASH_ALGS[alg] !== undefined && /^[0-9a-f]+$/.test(hex))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([alg, hex]) => ({ alg: HASH_ALGS[alg], content: hex }));
+}
+/**
+ * Where the installed file comes from, without userinfo (the lock readers strip it already; a
+ * model built elsewhere may not have). A Poetry lock names files, not URLs: then the index's
+ * project page, where the installer finds the file.
+ */
+function fileUrl(source, file, name) {
+    if (file?.url)
+        return withoutUserinfo(file.url);
+    switch (source.kind) {
+        case 'registry': {
+            // '' is a pylock entry that names no index: nowhere to point at.
+            if (source.url === '')
+                return null;
+            return `${withoutUserinfo(source.url).replace(/\/+$/, '')}/${name}/`;
+        }
+        case 'url':
+            return withoutUserinfo(source.url);
+        default:
+            return null;
+    }
+}
+function pypiComponent(e, p) {
+    const pkg = e.package;
+    // The file the builders install: the wheel chosen for the target, else the first sdist (as
+    // `plan --json` reports it).
+    const [file] = filesForTarget(pkg.files, p.target);
+    const purl = pypiPurl(pkg.name, pkg.version);
+    const hashes = file ? fileHashes(file) : [];
+    const refs = [];
+    if (pkg.source.kind === 'git') {
+        const url = withoutUserinfo(pkg.source.url);
+        refs.push({ type: 'vcs', url: pkg.source.commit ? `${url}#${pkg.source.commit}` : url });
+    }
+    else {
+        const url = fileUrl(pkg.source, file, pkg.name);
+        if (url)
+            refs.push({ type: 'distribution', url, ...(hashes.length ? { hashes } : {}) });
+    }
+    const unavailable = unavailableReason(pkg, p.target);
+    const properties = [
+        { name: PROP.source, value: sourceLabel(pkg.source) },
+        ...(file ? [{ name: PROP.file, value: file.name }] : []),
+        ...(unavailable ? [{ name: PROP.unavailable, value: unavailable }] : [])
+    ];
+    return {
+        type: 'library',
+        'bom-ref': purl,
+        name: pkg.name,
+        ...(pkg.version ? { version: pkg.version } : {}),
+        scope: 'required',
+        ...(hashes.length ? { hashes } : {}),
+        purl,
+        ...(refs.length ? { externalReferences: refs } : {}),
+        properties
+    };
+}
+/**
+ * The project itself, workspace members and path dependencies: built from the source, so no file
+ * hash, and no pypi purl (a local package of the same name as one on PyPI is not that package).
+ */
+function localComponent(pkg) {
+    return {
+        type: 'library',
+        'bom-ref': `local:${pkg.name}${pkg.version ? `@${pkg.version}` : ''}`,
+        name: pkg.name,
+        ...(pkg.version ? { version: pkg.version } : {}),
+        scope: 'required',
+        properties: [
+            { name: PROP.local, value: 'true' },
+            { name: PROP.source, value: sourceLabel(pkg.source) }
+        ]
+    };
+}
+function dedupe(packages) {
+    const seen = new Set();
+    return packages
+        .filter((p) => !seen.has(p.id) && (seen.add(p.id), true))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+// --- the base image ---------------------------------------------------------------------------
+/**
+ * `python:3.12-slim` → docker.io/library/python, tag 3.12-slim; `ghcr.io/acme/base:1@sha256:…` →
+ * ghcr.io/acme/base. Docker's normalization, as `docker pull` reads a name. `oci:DIR:TAG` names a
+ * layout: no repository, the directory's last segment as name.
+ */
+function splitImageReference(reference) {
+    let rest = reference.trim();
+    const at = rest.lastIndexOf('@');
+    if (at > 0)
+        rest = rest.slice(0, at);
+    if (rest.startsWith('oci:')) {
+        const body = rest.slice(4);
+        const colon = body.lastIndexOf(':');
+        const dir = (colon > 0 ? body.slice(0, colon) : body).replace(/\/+$/, '');
+        return {
+            repository: null,
+            name: dir.slice(dir.lastIndexOf('/') + 1) || dir,
+            tag: colon > 0 ? body.slice(colon + 1) : null
+        };
+    }
+    let tag = null;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+    }
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    const hasHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+    const repository = hasHost ? rest : slash < 0 ? `docker.io/library/${rest}` : `docker.io/${rest}`;
+    return { repository, name: repository.slice(repository.lastIndexOf('/') + 1), tag };
+}
+/** `pkg:oci/<name>@sha256%3A<hex>?arch=…&repository_url=…&tag=…`, per the purl spec's oci type. */
+function ociPurl(name, digest, qualifiers) {
+    const q = Object.entries(qualifiers)
+        .filter((kv) => kv[1] !== null && kv[1] !== '')
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        // Values are percent-encoded, except `/` and `:`, which the spec's own examples leave as they are.
+        .map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2F/gi, '/').replace(/%3A/gi, ':')}`);
+    return `pkg:oci/${encodeURIComponent(name.toLowerCase())}${digest ? `@${encodeURIComponent(digest)}` : ''}${q.length ? `?${q.join('&')}` : ''}`;
+}
+function baseImageComponent(base, arch) {
+    const { repository, name, tag } = splitImageReference(base.reference);
+    const purl = ociPurl(name, base.digest, { arch, repository_url: repository, tag });
+    return {
+        type: 'container',
+        'bom-ref': BASE_REF,
+        name: repository ?? name,
+        ...(tag ? { version: tag } : {}),
+        ...(base.digest ? { hashes: [{ alg: 'SHA-256', content: digestHex(base.digest) }] } : {}),
+        purl,
+        properties: [
+            { name: PROP.baseImage, value: base.reference },
+            ...(base.digest ? [] : [{ name: PROP.baseImageDigest, value: 'unresolved' }])
+        ]
+    };
+}
+// --- serial number ----------------------------------------------------------------------------
+/** RFC 4122's URL namespace: the name hashed below is a URN of ours. */
+const NAMESPACE_URL = Buffer.from('6ba7b8119dad11d180b400c04fd430c8', 'hex');
+/** A name-based UUID (version 5, SHA-1, as RFC 4122 §4.3 makes it) of `urn:fast-build:sbom:<content>`. */
+function nameBasedUuid(content) {
+    const h = createHash('sha1').update(NAMESPACE_URL).update(`urn:fast-build:sbom:${content}`, 'utf8').digest();
+    h[6] = (h[6] & 0x0f) | 0x50;
+    h[8] = (h[8] & 0x3f) | 0x80;
+    const x = h.subarray(0, 16).toString('hex');
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+// An SBOM attached to the image it describes, as an OCI artifact (image-spec 1.1): an image
+// manifest whose `artifactType` says what it is, whose config is the empty descriptor, whose one
+// layer is the document, and whose `subject` is the app image's platform manifest. A registry with
+// the referrers API (distribution-spec 1.1) lists it under the subject by itself; elsewhere (a
+// registry without it, such as distribution 2.8, and every OCI image layout) it is also tagged
+// `sha256-<hex of the subject>.sbom`, the tag cosign uses for SBOMs, so that a client that knows
+// the image's digest finds its SBOM. Only the ImageStore interface is used.
+/** The empty descriptor's media type and content (image-spec 1.1, "Guidance for an empty descriptor"). */
+const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+const EMPTY_JSON = Buffer.from('{}', 'utf8');
+const EMPTY_DESCRIPTOR = {
+    mediaType: OCI_EMPTY,
+    digest: sha256$2(EMPTY_JSON),
+    size: EMPTY_JSON.length
+};
+const CREATED = 'org.opencontainers.image.created';
+const TITLE = 'org.opencontainers.image.title';
+/** The fallback tag of the SBOM of `subject`: `sha256-<hex>.sbom`. */
+function sbomTag(subject) {
+    return `sha256-${digestHex(subject)}.sbom`;
+}
+/** The artifact manifest for a document (pure): its bytes and the one blob it adds besides `{}`. */
+function sbomArtifact(args) {
+    const mediaType = args.mediaType ?? CYCLONEDX_JSON;
+    const layer = {
+        mediaType,
+        digest: sha256$2(args.document),
+        size: args.document.length,
+        // What `oras pull` names the file.
+        annotations: { [TITLE]: 'sbom.cdx.json' }
+    };
+    const manifest = serialize({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: mediaType,
+        config: EMPTY_DESCRIPTOR,
+        layers: [layer],
+        // Only what identifies the subject: a platform or annotations there would add nothing.
+        subject: { mediaType: args.subject.mediaType, digest: args.subject.digest, size: args.subject.size },
+        annotations: { [CREATED]: args.created }
+    });
+    return { manifest, layer };
+}
+/**
+ * Push `document` as an artifact referring to `subject`, which must be in `store` already. The
+ * same document and subject give the same artifact, so attaching again changes nothing.
+ */
+async function attachSbom(args) {
+    const { store, subject } = args;
+    const document = Buffer.isBuffer(args.document) ? args.document : sbomBytes(args.document);
+    const { manifest, layer } = sbomArtifact({ subject, document, created: args.created });
+    await store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON);
+    await store.putBlob(layer, document);
+    // A store that does not say (an ImageStore without the method) is treated as one without the
+    // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
+    const referrers = (await store.supportsReferrers?.(subject.digest)) ?? false;
+    const tag = referrers ? null : sbomTag(subject.digest);
+    const digest = await store.putManifest(tag, manifest, OCI_MANIFEST);
+    return {
+        descriptor: { mediaType: OCI_MANIFEST, digest, size: manifest.length },
+        tag,
+        referrers
+    };
+}
+
+// What the workflow run is, from the environment GitHub sets and the event payload file: pure
+// over its inputs (env and a file reader), so tests give it any event.
+/**
+ * The pull request's head commit, from the event payload, when the run is for a pull request
+ * (`pull_request`, `pull_request_target`, the review events): GITHUB_SHA is then a merge commit
+ * (or the base branch's head) that nobody pushed, while checks and people talk about the head.
+ * null for other events, or when the payload cannot be read or names no valid sha.
+ */
+function pullRequestHeadSha(env, readPayload = (p) => readFileSync(p, 'utf8')) {
+    if (!(env['GITHUB_EVENT_NAME'] ?? '').startsWith('pull_request'))
+        return null;
+    const path = env['GITHUB_EVENT_PATH'];
+    if (!path)
+        return null;
+    try {
+        const sha = JSON.parse(readPayload(path)).pull_request?.head?.sha;
+        return typeof sha === 'string' && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha) ? sha : null;
+    }
+    catch {
+        return null;
+    }
+}
+function readRunContext(env, readPayload = (p) => readFileSync(p, 'utf8')) {
+    const eventName = env['GITHUB_EVENT_NAME'] || null;
+    let payload = {};
+    const path = env['GITHUB_EVENT_PATH'];
+    if (path) {
+        try {
+            payload = JSON.parse(readPayload(path));
+        }
+        catch {
+            payload = {}; // no payload (a local run): not a pull request
+        }
+    }
+    const pr = payload.pull_request;
+    const base = payload.repository?.full_name ?? env['GITHUB_REPOSITORY'] ?? null;
+    const head = pr?.head?.repo;
+    // A fork's head repository differs from the base; a deleted fork has head.repo null. (`fork`
+    // on the head repository says whether that repository is a fork at all, not whether it is
+    // another one than the base: a repository that is itself a fork has it on its own PRs.)
+    const fork = (eventName === 'pull_request' || eventName === 'pull_request_review') &&
+        pr !== undefined &&
+        (head === null || head === undefined || head.full_name !== base);
+    const sha = env['GITHUB_SHA'] || null;
+    const defaultBranch = payload.repository?.default_branch ?? null;
+    const isPullRequest = pr !== undefined || (eventName ?? '').startsWith('pull_request');
+    return {
+        eventName,
+        sha,
+        refName: env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || null,
+        actor: env['GITHUB_ACTOR'] || null,
+        repository: base,
+        forkPullRequest: fork,
+        readOnly: fork
+            ? 'pull request from a fork'
+            : isPullRequest && env['GITHUB_ACTOR'] === 'dependabot[bot]'
+                ? 'pull request from Dependabot'
+                : null,
+        pullRequest: typeof pr?.number === 'number' ? pr.number : null,
+        headSha: pr?.head?.sha ?? sha,
+        defaultBranch,
+        onDefaultBranch: !isPullRequest && defaultBranch !== null && env['GITHUB_REF'] === `refs/heads/${defaultBranch}`,
+        apiUrl: env['GITHUB_API_URL'] || 'https://api.github.com'
+    };
+}
+
+// What git says about the checkout: the revision and its time (for labels and reproducible
+// timestamps), whether the working tree differs from it, what `{sha}` in a tag becomes, and where
+// the source lives (for org.opencontainers.image.source), with any credentials in remote URLs
+// removed.
+//
+// Which revision: on a pull request, the head commit from the event payload (GITHUB_SHA and the
+// default checkout are a merge commit that nobody pushed and checks do not show); else GITHUB_SHA;
+// else HEAD. A working tree with uncommitted edits to tracked files is not that revision: its
+// `{sha}` gets `-dirty`, so a tag never claims a commit that does not hold the image's source.
+function git(dir, args) {
+    return new Promise((resolve) => {
+        execFile('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => resolve(err ? null : stdout.trim() || null));
+    });
+}
+/** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
+function publicRepositoryUrl(remote) {
+    const scp = /^(?:[\w.-]+@)?([\w.-]+):(?!\/\/)(.+?)(?:\.git)?\/?$/.exec(remote);
+    if (scp && !remote.includes('://'))
+        return `https://${scp[1]}/${scp[2]}`;
+    try {
+        const u = new URL(remote);
+        if (!['http:', 'https:', 'ssh:', 'git:'].includes(u.protocol))
+            return null;
+        return `https://${u.hostname}${u.pathname.replace(/\.git\/?$/, '').replace(/\/$/, '')}`;
+    }
+    catch {
+        return null;
+    }
+}
+/** `{sha}`: the revision's first 12 hex digits (`-dirty` when the tree differs), or `local`. */
+function tagShaOf(revision, dirty) {
+    if (!revision)
+        return 'local';
+    return `${revision.slice(0, 12)}${dirty ? '-dirty' : ''}`;
+}
+async function gitInfo(dir, env = process.env, readPayload) {
+    // Three processes at once: HEAD's hash and commit time, the origin remote, and the tracked
+    // files that differ from HEAD (untracked ones do not: git mode does not ship them, and a walk
+    // of a tree with stray files is still that commit's source as far as a tag can say).
+    const [log, remote, status] = await Promise.all([
+        git(dir, ['log', '-1', '--format=%H %ct']),
+        git(dir, ['config', '--get', 'remote.origin.url']),
+        git(dir, ['status', '--porcelain', '--untracked-files=no'])
+    ]);
+    const [head, time] = (log ?? '').split(' ');
+    const prHead = pullRequestHeadSha(env, readPayload);
+    const revision = prHead || env['GITHUB_SHA'] || head || null;
+    // A failing `git status` (no git, not a repository) also gives null: nothing to call dirty.
+    const dirty = status !== null;
+    const tagSha = tagShaOf(revision, dirty);
+    const warnings = [];
+    if (dirty)
+        warnings.push(`the working tree has uncommitted changes to tracked files: {sha} is ${tagSha}, not the commit's ${tagShaOf(revision, false)}`);
+    const server = env['GITHUB_SERVER_URL'];
+    const repo = env['GITHUB_REPOSITORY'];
+    return {
+        revision,
+        commitTime: time && /^\d+$/.test(time) ? Number(time) : null,
+        sourceUrl: server && repo ? `${server.replace(/\/$/, '')}/${repo}` : remote ? publicRepositoryUrl(remote) : null,
+        dirty,
+        tagSha,
+        warnings
+    };
+}
+/**
+ * The one timestamp of a build (tar mtimes, `created`): SOURCE_DATE_EPOCH when set (the
+ * reproducible-builds convention), else the commit's time, else the epoch.
+ */
+function buildEpoch(info, env = process.env) {
+    const sde = env['SOURCE_DATE_EPOCH'];
+    if (sde && /^\d+$/.test(sde.trim()))
+        return Number(sde.trim());
+    return info.commitTime ?? 0;
 }
 
 // `.dockerignore` as Docker reads it: moby/patternmatcher (`ignorefile.ReadAll` + `New` +
@@ -40570,15 +44553,17 @@ function compileMatcher(pattern) {
             return (path) => path.endsWith(suffix) || path === bare;
         }
         case 'regexp': {
-            const regexp = new RegExp(goRegexpToJs(re + '$'), 'u');
-            return (path) => regexp.test(path);
+            const nfa = goRegexpToNfa(re + '$');
+            return (path) => runNfa(nfa, path);
         }
     }
 }
-// --- Go regexp (RE2 syntax) → JavaScript ------------------------------------------------------
+// --- Go regexp (RE2 syntax) → an automaton ---------------------------------------------------
 // patternmatcher hands its regular expression to Go's regexp; the character classes it builds
 // (`[a[^/]*]` from `[a*]`, POSIX `[[:alpha:]]`) parse differently in JavaScript, so the Go syntax is
-// parsed here and every class is written out as explicit code point ranges.
+// parsed here and every class is written out as explicit code point ranges. The result runs as a
+// small automaton, one step per character, as RE2 does: a JavaScript RegExp backtracks, and a
+// pattern such as `*a*a*a*a*b` took seconds on one 100-character path (a minute at 200).
 class RegexError extends Error {
     hint;
     constructor(message, hint) {
@@ -40656,9 +44641,6 @@ function complement(ranges) {
         out.push([next, MAX_RUNE]);
     return out;
 }
-const hex = (cp) => `\\u{${cp.toString(16)}}`;
-const jsClass = (ranges) => '[' + ranges.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)).join('') + ']';
-const jsLiteral = (ch) => (/^[A-Za-z0-9_/]$/.test(ch) ? ch : hex(c(ch)));
 const isAsciiAlnum = (ch) => /^[A-Za-z0-9]$/.test(ch);
 function unsupportedEscape(e) {
     if (/^[xpPQC0-7]$/.test(e)) {
@@ -40675,10 +44657,12 @@ function escapedRune(e) {
         return control;
     throw unsupportedEscape(e);
 }
-function goRegexpToJs(source) {
+const NOT_NEWLINE = complement([[10, 10]]);
+function goRegexpToNfa(source) {
     const cs = Array.from(source);
+    const steps = [];
+    const internal = () => new RegexError(`fast-build cannot read the regular expression Docker's matcher makes of it`, 'please report the pattern; escape its punctuation meanwhile');
     let p = 0;
-    let out = '';
     while (p < cs.length) {
         const ch = cs[p++];
         switch (ch) {
@@ -40687,45 +44671,139 @@ function goRegexpToJs(source) {
                 if (e === undefined)
                     throw new RegexError('a trailing backslash escapes nothing', 'remove it');
                 if (e === 'A')
-                    out += '^';
+                    steps.push({ kind: 'start' });
                 else if (e === 'z')
-                    out += '$';
+                    steps.push({ kind: 'end' });
                 else if (e === 'b' || e === 'B')
-                    out += '\\' + e;
+                    steps.push({ kind: 'boundary', word: e === 'b' });
                 else if ('dDsSwW'.includes(e)) {
                     const ranges = PERL[e.toLowerCase()];
-                    out += jsClass(e === e.toLowerCase() ? ranges : complement(ranges));
+                    steps.push({ kind: 'one', ranges: e === e.toLowerCase() ? ranges : complement(ranges) });
                 }
-                else
-                    out += hex(escapedRune(e));
+                else {
+                    const cp = escapedRune(e);
+                    steps.push({ kind: 'one', ranges: [[cp, cp]] });
+                }
                 break;
             }
             case '[': {
                 const parsed = parseClass$1(cs, p);
-                out += jsClass(parsed.ranges);
+                steps.push({ kind: 'one', ranges: parsed.ranges });
                 p = parsed.end;
                 break;
             }
             case '.':
-                out += '[^\\n]';
+                steps.push({ kind: 'one', ranges: NOT_NEWLINE });
                 break;
             case '(':
-                out += '(?:';
+                // The one group patternmatcher writes (a pattern's own parentheses are escaped).
+                if (cs.slice(p, p + 5).join('') !== '.*/)?')
+                    throw internal();
+                p += 5;
+                steps.push({ kind: 'dirs' });
                 break;
+            case '*': {
+                const last = steps[steps.length - 1];
+                if (last?.kind !== 'one')
+                    throw internal();
+                steps[steps.length - 1] = { kind: 'star', ranges: last.ranges };
+                break;
+            }
             case '^':
+                steps.push({ kind: 'start' });
+                break;
             case '$':
+                // Only the final `$` (the pattern's own are escaped): the match ends there.
+                if (p !== cs.length)
+                    throw internal();
+                break;
             case ')':
             case '|':
-            case '*':
             case '+':
             case '?':
-                out += ch;
-                break;
+                throw internal();
             default:
-                out += jsLiteral(ch);
+                steps.push({ kind: 'one', ranges: [[c(ch), c(ch)]] });
         }
     }
-    return out;
+    return steps;
+}
+function inRanges(ranges, cp) {
+    for (const [lo, hi] of ranges)
+        if (cp >= lo && cp <= hi)
+            return true;
+    return false;
+}
+const isWordCp = (cp) => cp !== undefined && inRanges(WORD, cp);
+/**
+ * Does the whole of `path` match? A set of positions in `steps` advances one code point at a
+ * time (Thompson's construction): time linear in the path for a given pattern. State `i` is
+ * "before step i"; `steps.length` is the match; `steps.length + 1 + i` is inside the `(.*\/)?` of
+ * step i.
+ */
+function runNfa(steps, path) {
+    const cps = Array.from(path, (ch) => c(ch));
+    const n = steps.length;
+    const inner = (i) => n + 1 + i;
+    let current = new Set();
+    // Adds `state` and everything reachable from it without reading (at position `pos`).
+    const close = (set, state, pos) => {
+        const stack = [state];
+        while (stack.length > 0) {
+            const s = stack.pop();
+            if (set.has(s))
+                continue;
+            set.add(s);
+            if (s >= n)
+                continue;
+            const step = steps[s];
+            switch (step.kind) {
+                case 'star':
+                    stack.push(s + 1);
+                    break;
+                case 'dirs':
+                    stack.push(s + 1, inner(s));
+                    break;
+                case 'start':
+                    if (pos === 0)
+                        stack.push(s + 1);
+                    break;
+                case 'end':
+                    if (pos === cps.length)
+                        stack.push(s + 1);
+                    break;
+                case 'boundary':
+                    if ((isWordCp(cps[pos - 1]) !== isWordCp(cps[pos])) === step.word)
+                        stack.push(s + 1);
+                    break;
+            }
+        }
+    };
+    close(current, 0, 0);
+    for (let pos = 0; pos < cps.length && current.size > 0; pos++) {
+        const cp = cps[pos];
+        const next = new Set();
+        for (const s of current) {
+            if (s === n)
+                continue;
+            if (s > n) {
+                // Inside `(.*\/)?`: any character but a newline stays; a `/` may also end the group.
+                const i = s - n - 1;
+                if (cp !== 10)
+                    close(next, s, pos + 1);
+                if (cp === 47)
+                    close(next, i + 1, pos + 1);
+                continue;
+            }
+            const step = steps[s];
+            if (step.kind === 'one' && inRanges(step.ranges, cp))
+                close(next, s + 1, pos + 1);
+            else if (step.kind === 'star' && inRanges(step.ranges, cp))
+                close(next, s, pos + 1);
+        }
+        current = next;
+    }
+    return current.has(n);
 }
 /** Go's parseClass (Perl flags), from just after the `[`; returns the matched code points. */
 function parseClass$1(cs, start) {
@@ -40803,6 +44881,9 @@ const missingBracket = () => new RegexError('a character class is not closed', '
 // - walk mode: every file below the directory, as `COPY . <workdir>` would see it, less common
 //   junk (see JUNK_DIRS/JUNK_FILES: caches, `__pycache__`, `*.pyc`, and any directory holding a
 //   `pyvenv.cfg`, i.e. a virtualenv whatever its name). Empty directories are kept, as Docker does.
+//   Never shipped, junk rules or not: an OCI image layout (a directory holding `oci-layout` and
+//   `index.json`), such as a `--store oci:./images` inside the project. Packing it would put the
+//   previous images into the next one, which grows without end and changes the layer every build.
 // - auto: git when the directory is inside a git work tree (a `.git` in it or above it), else walk.
 // In every mode nothing named `.git` is shipped, and `<dir>/.dockerignore` applies with Docker's
 // semantics (see dockerignore.ts); the `.dockerignore` file itself ships unless it excludes itself.
@@ -40823,6 +44904,8 @@ const JUNK_DIRS = new Set([
 const JUNK_FILES = ['.pyc', '.pyo'];
 /** A directory holding this file is a virtualenv: walk mode leaves it out. */
 const VENV_MARKER = 'pyvenv.cfg';
+/** A directory holding both is an OCI image layout (an image store): walk mode leaves it out. */
+const OCI_LAYOUT_MARKERS = ['oci-layout', 'index.json'];
 /** Under `<workdir>/` for local packages from outside the project directory. */
 const LOCAL_DIR = '_local';
 /**
@@ -40923,6 +45006,7 @@ async function collectSource(opts) {
         });
     }
     const { entries, files, bytes } = toEntries(trees, imageRoot);
+    checkLinksResolveInside(entries, trees.map((t) => t.prefix));
     const pythonPath = [...new Set(packages.flatMap((p) => p.importRoots))];
     const excluded = trees.reduce((n, t) => n + t.tree.excluded, 0);
     return { entries, files, bytes, pythonPath, excluded, packages };
@@ -41114,6 +45198,11 @@ async function collectWalk(root, display, ignore, skipJunk) {
                 excluded++;
             return;
         }
+        if (rel !== '' && isOciLayout(entries)) {
+            if (keep)
+                excluded++;
+            return;
+        }
         if (keep && rel !== '')
             dirs.push(rel);
         const below = [];
@@ -41159,6 +45248,11 @@ async function collectWalk(root, display, ignore, skipJunk) {
     return { mode: 'walk', items: items.filter((i) => i !== null), dirs, excluded };
 }
 const VENV_BYTES = Buffer.from(VENV_MARKER);
+const OCI_LAYOUT_BYTES = OCI_LAYOUT_MARKERS.map((m) => Buffer.from(m));
+/** A directory listing with the files of an OCI image layout. */
+function isOciLayout(entries) {
+    return OCI_LAYOUT_BYTES.every((m) => entries.some((e) => !e.isDirectory() && e.name.equals(m)));
+}
 /** The file or link at `rel`; null when there is none (missing, or a directory). */
 async function toItem(root, display, rel, st) {
     if (!st || st.isDirectory())
@@ -41187,6 +45281,36 @@ async function toItem(root, display, rel, st) {
     }
     const what = st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : 'a device';
     throw new SourceError(`${shown} is ${what}, which cannot go into an image layer`, { file: shown }, `add ${JSON.stringify(rel)} to .dockerignore`);
+}
+/**
+ * Each link, resolved through the other links as the tree will exist in the image, must stay in the
+ * tree it ships with: a chain of links that each look harmless (`d1/d2/up -> ../..`, then
+ * `esc -> d1/d2/up/../etc/passwd`) can still reach outside it, which a check of one target alone
+ * cannot see. The kernel resolves `..` after each link, and so does ImageFilesystem.realpath.
+ */
+function checkLinksResolveInside(entries, prefixes) {
+    if (!entries.some((e) => e.type === 'symlink'))
+        return;
+    const fs = new ImageFilesystem();
+    fs.applyLayer(entries.map((e) => e.type === 'symlink'
+        ? { path: e.path, type: 'symlink', linkTarget: e.target }
+        : { path: e.path, type: e.type }));
+    // Longest first, so a local package under `<workdir>/_local/` is its own tree.
+    const roots = [...prefixes].sort((a, b) => b.length - a.length);
+    for (const e of entries) {
+        if (e.type !== 'symlink')
+            continue;
+        const root = roots.find((r) => r === '' || e.path.startsWith(`${r}/`)) ?? '';
+        const real = fs.realpath(`/${e.path}`);
+        // A loop of links resolves to nothing: useless, but it reaches nowhere outside either.
+        if (real === null)
+            continue;
+        const inside = root === '' || real === `/${root}` || real.startsWith(`/${root}/`);
+        if (!inside) {
+            const rel = root === '' ? e.path : e.path.slice(root.length + 1);
+            throw new SourceError(`symlink ${rel} -> ${e.target} resolves to ${real} in the image, outside /${root} (through other links of the tree)`, { file: rel }, `replace the link with the file it points to, or add ${JSON.stringify(rel)} to .dockerignore`);
+        }
+    }
 }
 /** Why a link at `rel` (inside its root) with this target cannot ship, or null when it can. */
 function symlinkProblem(rel, target) {
@@ -41348,14 +45472,69 @@ function importRoots(files, pyproject) {
  * reference already pinned (`…@sha256:…`) needs no lookup; otherwise the base image's registry is
  * asked (the build needs it anyway for the full path).
  */
-async function pinBase(plan, opts = {}) {
+async function pinBase(plan, opts = {}, detect = {
+    cacheDir: null
+}) {
     const reference = plan.variants[0]?.baseImage;
-    if (!reference || /@sha256:[a-f0-9]{64}$/.test(reference))
+    const config = plan.project.config;
+    // With a base image of its own and no python set, the target python is the base image's: the
+    // one its packages must load in (requires-python's lowest would install wheels of another ABI).
+    const fromBase = config.baseImage !== null &&
+        config.python === null &&
+        plan.options.python === undefined &&
+        config.pythonInBase;
+    if (!reference || (/@sha256:[a-f0-9]{64}$/.test(reference) && !fromBase))
         return { plan, base: null };
     const platforms = uniquePlatforms(plan);
     const base = await resolveBase(reference, platforms, { ...opts, cwd: plan.project.dir });
-    const pinned = planProject(plan.project, plan.lock, { ...plan.options, baseImage: base.pinned });
-    return { plan: { ...pinned, notes: plan.notes }, base };
+    let options = { ...plan.options, baseImage: base.pinned };
+    let notes = plan.notes;
+    if (fromBase) {
+        const pi = base.image.platforms[0];
+        const facts = await imagePythonFacts({
+            store: base.store,
+            manifestDigest: pi.manifestDigest,
+            layers: pi.manifest.layers,
+            config: pi.config,
+            cacheDir: detect.cacheDir,
+            what: `base image ${reference} (${formatPlatform(pi.platform)})`,
+            ...(detect.onProgress ? { onProgress: detect.onProgress } : {})
+        }).catch((e) => {
+            base.store.close?.();
+            throw e;
+        });
+        // No Python at all is reported where the layout is decided (with the fix), not here.
+        if (facts.python) {
+            const v = facts.python.version;
+            options = { ...options, python: { major: v.major, minor: v.minor, patch: v.patch ?? undefined } };
+            notes = [
+                ...notes.filter((n) => !n.includes(': the lowest version ')),
+                `python ${v.major}.${v.minor}${v.patch !== null ? `.${v.patch}` : ''}: the base image's (${facts.python.executable} in ${reference}); set python under [tool.fast-build] to choose it yourself`
+            ];
+        }
+    }
+    let pinned;
+    try {
+        pinned = planProject(plan.project, plan.lock, options);
+    }
+    catch (e) {
+        base.store.close?.();
+        if (fromBase && e instanceof ConfigError && /requires-python/.test(e.message))
+            throw new ConfigError(`the base image's ${e.message}`, e.location, `choose a base image whose Python requires-python allows, or set python under [tool.fast-build] (it must match the base image's)`);
+        throw e;
+    }
+    return { plan: { ...pinned, notes }, base };
+}
+/** Where a variant's target python came from, for messages. */
+function pythonFrom(plan) {
+    const c = plan.project.config;
+    if (plan.options.python)
+        return 'as asked (--python)';
+    if (c.python)
+        return 'python under [tool.fast-build]';
+    if (c.baseImage !== null && c.pythonInBase)
+        return "the base image's";
+    return 'the lowest requires-python allows';
 }
 function uniquePlatforms(plan) {
     const seen = new Map();
@@ -41363,20 +45542,6 @@ function uniquePlatforms(plan) {
         for (const p of v.platforms)
             seen.set(formatPlatform(p.platform), p.platform);
     return [...seen.values()];
-}
-function pythonLayoutOf(plan) {
-    const v = plan.variants[0];
-    const i = plan.install;
-    const root = i.prefix === '/' ? '' : i.prefix;
-    return {
-        purelib: i.sitePackages,
-        platlib: i.sitePackages,
-        scripts: i.scripts,
-        data: i.prefix,
-        headers: `${root}/include/python${pythonMinor(v.python)}`,
-        interpreter: i.interpreter,
-        python: { major: v.python.major, minor: v.python.minor }
-    };
 }
 /** Which variants of the whole configuration install each wheel, per platform. */
 function sharingOf(plan) {
@@ -41398,12 +45563,21 @@ function sharingOf(plan) {
     }
     return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? [];
 }
+/** What the run-time shim needs of a deps image's recorded Python. */
+function installOf(r) {
+    return {
+        prefix: dirname$1(r.scripts),
+        sitePackages: r.sitePackages,
+        scripts: r.scripts,
+        interpreter: r.interpreter
+    };
+}
 /**
  * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
  * has no run-time packages. Small (a shim and a requirements file), so built in memory; checked
  * before any deps image is built, so a package pip cannot install at start fails the variant early.
  */
-async function runtimeLayers(plan, v, compression) {
+async function runtimeLayers(v, compression, lockPath, install) {
     if (!hasRuntime(v.platforms))
         return null;
     const out = new Map();
@@ -41411,8 +45585,8 @@ async function runtimeLayers(plan, v, compression) {
         const files = runtimeFiles({
             variant: v.name,
             platform: p,
-            install: plan.install,
-            lockPath: plan.lock.path
+            install: install(p.platform),
+            lockPath
         });
         const blob = await buildLayer(runtimeEntries(files), { mtime: RUNTIME_MTIME, compression });
         out.set(formatPlatform(p.platform), { blob, packages: files.requirements.length });
@@ -41427,6 +45601,25 @@ function expandTag(template, values) {
         throw new ConfigError(`tag template ${JSON.stringify(template)} gives ${JSON.stringify(tag)}, which is not a valid tag`, { keyPath: 'tags' }, 'tags are letters, digits, "_", "." and "-", at most 128, not starting with "." or "-"');
     }
     return tag;
+}
+/**
+ * Each variant must get tags of its own, else the last push wins and the digests reported for the
+ * others name images their tags no longer hold.
+ */
+function checkDistinctTags(templates, variants, values) {
+    if (variants.length < 2)
+        return;
+    for (const t of templates) {
+        const owner = new Map();
+        for (const v of variants) {
+            const tag = expandTag(t, values(v));
+            const other = owner.get(tag);
+            if (other !== undefined) {
+                throw new ConfigError(`tag template ${JSON.stringify(t)} gives the same tag ${JSON.stringify(tag)} to variants ${other} and ${v}: the last one pushed would take it from the other`, { keyPath: 'tags' }, 'put {variant} in every tag template (e.g. "{variant}-{sha}"), or configure one variant');
+            }
+            owner.set(tag, v);
+        }
+    }
 }
 /** A branch or tag name as a tag: `feature/x` → `feature-x`. */
 function refSlug(ref) {
@@ -41466,24 +45659,150 @@ async function runBuild(o) {
             throw new ConfigError(`--rebuild names unknown variant ${JSON.stringify(name)}`, {}, `variants are: ${o.plan.variants.map((v) => v.name).join(', ')}`);
         }
     }
-    const pinned = await pinBase(o.plan, o.base);
+    const cacheDir = o.cacheDir ?? defaultCacheDir(env);
+    const pinned = await pinBase(o.plan, o.base, { cacheDir, onProgress: (m) => progress(null, m) });
     const plan = pinned.plan;
+    // What pinning learnt (the base image's python) the caller has not printed yet.
+    for (const n of plan.notes)
+        if (!o.plan.notes.includes(n))
+            progress(null, `note: ${n}`);
     let base = pinned.base ? Promise.resolve(pinned.base) : null;
     const baseOnce = () => (base ??= resolveBase(plan.variants[0].baseImage, uniquePlatforms(plan), {
         ...o.base,
         cwd: plan.project.dir
     }));
+    // Where each platform's packages go: what the base image's Python reads (read once per build,
+    // and only when a deps image is built).
+    let layouts = null;
+    const layoutsOnce = () => (layouts ??= (async () => {
+        const b = await baseOnce();
+        const out = new Map();
+        for (const pi of b.image.platforms) {
+            const platform = formatPlatform(pi.platform);
+            const facts = plan.project.config.pythonInBase
+                ? await imagePythonFacts({
+                    store: b.store,
+                    manifestDigest: pi.manifestDigest,
+                    layers: pi.manifest.layers,
+                    config: pi.config,
+                    cacheDir,
+                    what: `base image ${b.reference} (${platform})`,
+                    onProgress: (m) => progress(null, m)
+                })
+                : null;
+            const resolved = resolveLayout({
+                config: plan.project.config,
+                python: plan.variants[0].python,
+                pythonFrom: pythonFrom(plan),
+                facts,
+                base: b.reference,
+                platform,
+                file: plan.project.file
+            });
+            progress(null, `${platform}: ${resolved.description}`);
+            out.set(platform, resolved);
+        }
+        return out;
+    })());
+    // The Python of a deps image: recorded in its label by the wheels builder; else (a Dockerfile
+    // build, an image of an older fast-build) read from its layers once and kept by digest.
+    // A deps image with neither (made elsewhere, with no Python on its PATH) gets no project layer.
+    const depsPython = async (v, ref, pi) => {
+        const recorded = readRecordedPython(pi.config.config?.Labels);
+        if (recorded)
+            return recorded;
+        const platform = formatPlatform(pi.platform);
+        const facts = plan.project.config.pythonInBase
+            ? await imagePythonFacts({
+                store,
+                manifestDigest: pi.manifestDigest,
+                layers: pi.manifest.layers,
+                config: pi.config,
+                cacheDir,
+                what: `deps image ${ref} (${platform})`,
+                onProgress: (m) => progress(v.name, m)
+            })
+            : null;
+        if (facts && !facts.python) {
+            progress(v.name, `note: deps image ${ref} (${platform}) has no Python on its PATH: the project is not installed as a package there (its code is on PYTHONPATH)`);
+            return null;
+        }
+        try {
+            return recordedPython(resolveLayout({
+                config: plan.project.config,
+                python: v.python,
+                pythonFrom: pythonFrom(plan),
+                facts,
+                base: ref,
+                platform,
+                file: plan.project.file
+            }));
+        }
+        catch (e) {
+            // Not ours to refuse: the deps image exists. Its app image just does not install the project.
+            if (!(e instanceof PythonLayoutError))
+                throw e;
+            progress(v.name, `note: ${e.message}: the project is not installed as a package there`);
+            return null;
+        }
+    };
+    // The generated Dockerfile installs with the base image's interpreter (and bootstraps pip when
+    // it has none): a base without Python, or with another version, fails as the wheels builder
+    // would. A Dockerfile of the project's own may bring its Python: there it is only a hint.
+    const dockerfilePython = async (v) => {
+        if (v.builder.kind !== 'dockerfile' || !plan.project.config.pythonInBase)
+            return {};
+        const own = v.builder.settings.path !== null;
+        try {
+            const m = await layoutsOnce();
+            const r = m.get(formatPlatform(v.platforms[0].platform));
+            return r?.python ? { python: { interpreter: r.layout.interpreter, hasPip: r.python.hasPip } } : {};
+        }
+        catch (e) {
+            if (own && e instanceof PythonLayoutError) {
+                layouts = null;
+                return {};
+            }
+            throw e;
+        }
+    };
+    // Each app image gets an SBOM of exactly its closure. An extra: failing to attach it warns.
+    const attachSboms = async (v, platforms, created, say) => {
+        const out = [];
+        for (const { platform, manifest } of platforms) {
+            const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture);
+            if (!pp)
+                continue;
+            try {
+                const document = cycloneDxSbom({
+                    variant: v,
+                    platform: pp,
+                    created,
+                    name: plan.project.name ?? v.name
+                });
+                const a = await attachSbom({ store, subject: manifest, document, created });
+                out.push({ platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag });
+            }
+            catch (e) {
+                say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
+            }
+        }
+        if (out.length > 0)
+            say(`SBOM (CycloneDX) attached${out[0].tag ? ` as ${store.name}:${out.map((x) => x.tag).join(', ')}` : ' (referrers API)'}`);
+        return out;
+    };
     try {
-        const cacheDir = o.cacheDir ?? defaultCacheDir(env);
         const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null;
         let sharing = null;
         const indexes = namedIndexes(plan.project);
         const git = await gitInfo(plan.project.dir, env);
+        for (const w of git.warnings)
+            progress(null, `warning: ${w}`);
         const epoch = buildEpoch(git, env);
         const created = new Date(epoch * 1000).toISOString();
         const values = (variant) => ({
             variant,
-            sha: git.revision ? git.revision.slice(0, 12) : 'local',
+            sha: git.tagSha,
             ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
         });
         const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG];
@@ -41491,6 +45810,7 @@ async function runBuild(o) {
         for (const v of plan.variants)
             for (const t of templates)
                 expandTag(t, values(v.name));
+        checkDistinctTags(templates, o.distinctTagsFor ?? plan.variants.map((v) => v.name), values);
         let source = null;
         let layer = null;
         let layerSeconds = 0;
@@ -41498,14 +45818,20 @@ async function runBuild(o) {
         // work runs while the registry is asked about the deps images, and it is uploaded while it is
         // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
         // memory go up the ordinary, retried way when a variant needs them.
+        const localRefs = localPackagesOf(plan, dirname$1(plan.project.config.lock ?? 'pyproject.toml'));
+        const start0 = performance$1.now();
+        const treeJob = collectSource({
+            projectDir: plan.project.dir,
+            workdir: plan.project.config.workdir,
+            localPackages: localRefs,
+            mode: o.sourceMode ?? 'auto'
+        });
+        treeJob.catch(() => undefined);
+        /** Set when no variant will use the layer (all failed): its upload is dropped without a word. */
+        let abandoned = false;
         const layerJob = (async () => {
-            const start = performance$1.now();
-            const tree = await collectSource({
-                projectDir: plan.project.dir,
-                workdir: plan.project.config.workdir,
-                localPackages: localPackagesOf(plan, dirname$1(plan.project.config.lock ?? 'pyproject.toml')),
-                mode: o.sourceMode ?? 'auto'
-            });
+            const start = start0;
+            const tree = await treeJob;
             source = tree;
             progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`);
             // The upload session opens while the first blocks are tarred and compressed.
@@ -41514,6 +45840,10 @@ async function runBuild(o) {
             const onChunk = async (chunk) => {
                 if (streaming === undefined)
                     streaming = await opening;
+                if (streaming && abandoned) {
+                    await streaming.abort().catch(() => undefined);
+                    streaming = null;
+                }
                 if (!streaming)
                     return;
                 try {
@@ -41538,7 +45868,8 @@ async function runBuild(o) {
                 uploaded = await s
                     .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
                     .catch(async (e) => {
-                    progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
+                    if (!abandoned)
+                        progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
                     await s.abort().catch(() => undefined);
                     return null;
                 });
@@ -41550,6 +45881,42 @@ async function runBuild(o) {
         // Failures surface where a variant awaits the layer, never as an unhandled rejection.
         layerJob.catch(() => undefined);
         const ensureLayer = () => layerJob;
+        // The source is checked before any deps image is built: a link that leaves the tree or a file
+        // that cannot be shipped fails the build now, not after minutes of full paths. (The tree is
+        // listed in a moment; the layer goes on compressing while the deps images build.)
+        await treeJob;
+        let layerFailure = null;
+        layerJob.catch((e) => {
+            layerFailure = e;
+        });
+        // The project's own layer (its metadata and commands), by the Python it installs for.
+        let projects = null;
+        const projectLayers = new Map();
+        const projectLayerFor = (tree, python, what) => {
+            if (!projects) {
+                projects = localProjects(plan, tree, localRefs);
+                for (const n of projects.notes)
+                    progress(null, `note: ${n}`);
+            }
+            const key = JSON.stringify(python);
+            let job = projectLayers.get(key);
+            if (!job) {
+                const p = projects.projects;
+                job = projectLayer({
+                    projects: p,
+                    python,
+                    compression: o.compression ?? 'gzip',
+                    what,
+                    file: plan.project.file
+                }).then(({ layer, notes }) => {
+                    for (const n of notes)
+                        progress(null, `note: ${n}`);
+                    return layer;
+                });
+                projectLayers.set(key, job);
+            }
+            return job;
+        };
         const results = [];
         let layerCounted = false;
         for (const v of plan.variants) {
@@ -41568,10 +45935,13 @@ async function runBuild(o) {
                 bytesUploaded: 0,
                 seconds: (performance$1.now() - start) / 1000,
                 error,
+                sboms: [],
                 full: null
             });
             try {
-                const runtime = await runtimeLayers(plan, v, o.compression ?? 'gzip');
+                // Checked now, before any deps image is built (a package pip cannot install at start fails
+                // the variant early); written once the deps image says where its Python reads packages.
+                await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, () => plan.install);
                 const wanted = rebuild === 'all' || rebuild.includes(v.name);
                 let deps = wanted
                     ? null
@@ -41584,6 +45954,10 @@ async function runBuild(o) {
                     continue;
                 }
                 if (!deps) {
+                    // A source layer that already failed (an unreadable file) fails the variant before its
+                    // deps image is built for nothing.
+                    if (layerFailure !== null)
+                        throw layerFailure;
                     progress(v.name, wanted ? `rebuilding deps image ${depsRef}` : `deps image ${depsRef} is missing: full path`);
                     const fullStart = performance$1.now();
                     const mirror = mirrorUrl ? indexConfigFor(mirrorUrl, 'mirror', env) : null;
@@ -41597,12 +45971,16 @@ async function runBuild(o) {
                                 base: (await baseOnce()).pinned,
                                 workDir: join(cacheDir, 'work'),
                                 env,
+                                mirror,
+                                cache: new ArtifactCache(join(cacheDir, 'artifacts')),
+                                ...(await dockerfilePython(v)),
                                 onProgress: (m) => progress(v.name, m)
                             })
                             : await buildDepsImage(v, tag, {
                                 store,
                                 base: await baseOnce(),
-                                layout: pythonLayoutOf(plan),
+                                layoutFor: await layoutsOnce().then((m) => (p) => m.get(formatPlatform(p))),
+                                projectFile: plan.project.file,
                                 cache: new ArtifactCache(join(cacheDir, 'artifacts')),
                                 workDir: join(cacheDir, 'work'),
                                 indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
@@ -41624,11 +46002,24 @@ async function runBuild(o) {
                 }
                 if (!full)
                     progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`);
+                const pythons = new Map();
+                for (const pi of deps.platforms)
+                    pythons.set(formatPlatform(pi.platform), await depsPython(v, deps.ref, pi));
+                const runtime = await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, (p) => {
+                    const py = pythons.get(formatPlatform(p));
+                    return py ? installOf(py) : plan.install;
+                });
                 const { source: src, layer: lay, uploaded } = await ensureLayer();
                 // The streamed upload counts for the first variant that uses the layer.
                 const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined);
                 layerCounted ||= uploaded !== null;
                 const tags = templates.map((t) => expandTag(t, values(v.name)));
+                const projectByPlatform = new Map();
+                for (const pi of deps.platforms) {
+                    const platform = formatPlatform(pi.platform);
+                    const py = pythons.get(platform);
+                    projectByPlatform.set(platform, py ? await projectLayerFor(src, py, `app image of ${v.name} (${platform})`) : null);
+                }
                 const pushed = await pushAppImage({
                     store,
                     deps,
@@ -41646,9 +46037,11 @@ async function runBuild(o) {
                     ...(runtime
                         ? { runtime: (platform) => runtime.get(formatPlatform(platform)) ?? null }
                         : {}),
+                    project: (platform) => projectByPlatform.get(formatPlatform(platform)) ?? null,
                     onProgress: (m) => progress(v.name, m)
                 });
                 const stats = pushed.stats;
+                const sboms = await attachSboms(v, pushed.platforms, created, (m) => progress(v.name, m));
                 results.push({
                     ...base0,
                     path: full ? 'full' : 'fast',
@@ -41659,6 +46052,7 @@ async function runBuild(o) {
                     bytesUploaded: stats.bytesUploaded,
                     seconds: (performance$1.now() - start) / 1000,
                     error: null,
+                    sboms,
                     full: full
                         ? {
                             layers: full.layers.length,
@@ -41675,7 +46069,8 @@ async function runBuild(o) {
                             seconds: fullSeconds,
                             notes: full.notes,
                             builder: v.builder.kind,
-                            builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null
+                            builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null,
+                            phases: full.phases ?? null
                         }
                         : null
                 });
@@ -41685,6 +46080,31 @@ async function runBuild(o) {
                 results.push(unbuilt('failed', describeError(e)));
                 progress(v.name, `failed: ${describeError(e)}`);
             }
+        }
+        // Variants that did not plan (a declared conflict, a stale selection) fail here too, so every
+        // variant asked for has a result.
+        for (const f of plan.failed ?? []) {
+            progress(f.name, `failed: ${describeError(f.error)}`);
+            results.push({
+                variant: f.name,
+                hash: '',
+                path: 'failed',
+                depsRef: '',
+                appRef: null,
+                digest: null,
+                tags: [],
+                blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+                bytesUploaded: 0,
+                seconds: 0,
+                error: describeError(f.error),
+                sboms: [],
+                full: null
+            });
+        }
+        if (!results.some((r) => r.digest !== null)) {
+            // Nobody needs the source layer: stop its upload quietly and let it settle before returning.
+            abandoned = true;
+            await layerJob.catch(() => undefined);
         }
         const l = layer;
         const s = source;
@@ -95498,7 +99918,13 @@ class BuildCache {
     }
     indexPaths() {
         const work = join(this.cacheDir, 'work');
-        return [join(work, 'layers', '*.json'), join(work, 'unpacked-size'), join(work, 'plans')];
+        // base-python/: what each base image's Python is, so a fresh runner does not read its layers.
+        return [
+            join(work, 'layers', '*.json'),
+            join(work, 'unpacked-size'),
+            join(work, 'plans'),
+            join(this.cacheDir, BASE_PYTHON_DIR)
+        ];
     }
     /** The layer index for this variant and hash, else the newest one there is; the key matched. */
     async restoreIndex(variant, hash16) {
@@ -95611,52 +100037,6 @@ class BuildCache {
             return false;
         }
     }
-}
-
-// What the workflow run is, from the environment GitHub sets and the event payload file: pure
-// over its inputs (env and a file reader), so tests give it any event.
-function readRunContext(env, readPayload = (p) => readFileSync(p, 'utf8')) {
-    const eventName = env['GITHUB_EVENT_NAME'] || null;
-    let payload = {};
-    const path = env['GITHUB_EVENT_PATH'];
-    if (path) {
-        try {
-            payload = JSON.parse(readPayload(path));
-        }
-        catch {
-            payload = {}; // no payload (a local run): not a pull request
-        }
-    }
-    const pr = payload.pull_request;
-    const base = payload.repository?.full_name ?? env['GITHUB_REPOSITORY'] ?? null;
-    const head = pr?.head?.repo;
-    // A fork's head repository differs from the base; a deleted fork has head.repo null. (`fork`
-    // on the head repository says whether that repository is a fork at all, not whether it is
-    // another one than the base: a repository that is itself a fork has it on its own PRs.)
-    const fork = (eventName === 'pull_request' || eventName === 'pull_request_review') &&
-        pr !== undefined &&
-        (head === null || head === undefined || head.full_name !== base);
-    const sha = env['GITHUB_SHA'] || null;
-    const defaultBranch = payload.repository?.default_branch ?? null;
-    const isPullRequest = pr !== undefined || (eventName ?? '').startsWith('pull_request');
-    return {
-        eventName,
-        sha,
-        refName: env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || null,
-        actor: env['GITHUB_ACTOR'] || null,
-        repository: base,
-        forkPullRequest: fork,
-        readOnly: fork
-            ? 'pull request from a fork'
-            : isPullRequest && env['GITHUB_ACTOR'] === 'dependabot[bot]'
-                ? 'pull request from Dependabot'
-                : null,
-        pullRequest: typeof pr?.number === 'number' ? pr.number : null,
-        headSha: pr?.head?.sha ?? sha,
-        defaultBranch,
-        onDefaultBranch: !isPullRequest && defaultBranch !== null && env['GITHUB_REF'] === `refs/heads/${defaultBranch}`,
-        apiUrl: env['GITHUB_API_URL'] || 'https://api.github.com'
-    };
 }
 
 class Context {
@@ -101086,6 +105466,8 @@ function summarizeVariantDiff(d) {
         return ['new variant'];
     if (d.status === 'removed')
         return ['variant removed'];
+    if (d.status === 'failed')
+        return [`does not plan: ${(d.error ?? '').split('\n')[0]}`];
     const lines = [...d.settings];
     const seen = new Map();
     for (const p of d.platforms) {
@@ -101448,6 +105830,66 @@ function summaryTable(rows) {
     ];
 }
 
+// From what a user typed (`oci:DIR`, `HOST/REPO`) to an ImageStore, with credentials resolved
+// in order: explicit ones, then the Docker config (docker login / docker/login-action).
+/**
+ * The reference with its repository path lowercased (`ghcr.io/Acme/App:v1` → `ghcr.io/acme/app:v1`),
+ * or null when that path has no capitals. Registries take only lowercase repository names, while
+ * GitHub owners and repositories keep theirs (`ghcr.io/${{ github.repository }}`). The host, tag
+ * and digest are left as they are (hosts are case-insensitive, tags may hold capitals).
+ */
+function lowercaseRepository(text) {
+    const t = text.trim();
+    const at = t.indexOf('@');
+    const digest = at >= 0 ? t.slice(at) : '';
+    let rest = at >= 0 ? t.slice(0, at) : t;
+    let tag = '';
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon);
+        rest = rest.slice(0, colon);
+    }
+    // The first component is a host when it looks like one, as parseImageReference decides.
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    const host = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : null;
+    const path = host === null ? rest : rest.slice(slash + 1);
+    if (path === path.toLowerCase())
+        return null;
+    return `${host === null ? '' : `${host}/`}${path.toLowerCase()}${tag}${digest}`;
+}
+function parseStoreSpec(text, where = '--store') {
+    const t = text.trim();
+    if (t.startsWith('oci:')) {
+        const dir = t.slice(4);
+        if (!dir)
+            throw new ConfigError(`${where}: oci: needs a directory`, {}, 'write oci:./images');
+        return { kind: 'layout', dir };
+    }
+    const image = t.replace(/^(docker|registry):(\/\/)?/, '');
+    const lower = lowercaseRepository(image);
+    if (lower !== null) {
+        // Said apart from "not an image reference": the fix is known, and it is not a typo.
+        throw new ConfigError(`${where}: ${JSON.stringify(image)} has capitals in its repository name, and registries take only lowercase repository names`, {}, `write ${lower}`);
+    }
+    parseImageReference(image, where);
+    return { kind: 'registry', image };
+}
+async function openStore(spec, opts = {}) {
+    if (spec.kind === 'layout') {
+        const store = new LayoutStore(resolve(opts.cwd ?? '.', spec.dir));
+        store.init();
+        return store;
+    }
+    const ref = parseImageReference(spec.image);
+    if (ref.tag || ref.digest) {
+        throw new ConfigError(`${spec.image}: give the repository without a tag or digest`, {}, 'tags come from --tag');
+    }
+    const credential = opts.credential ??
+        (await credentialFromDockerConfig(ref.host, opts.dockerConfig ? { path: opts.dockerConfig } : {}));
+    return new RegistryClient({ host: ref.host, repository: ref.repository }, { ...opts, credential });
+}
+
 // The only reader of @actions/core inputs: action.yml names in, a typed object out. Every input is
 // validated here, and a bad one names itself (`with.<input>`) and says what it takes.
 /** Split a list input on commas and newlines, dropping blanks. */
@@ -101505,7 +105947,32 @@ function annotateInput(value) {
     }
     return [...new Set(list)];
 }
-function parseInputs(get) {
+/**
+ * The image input, its repository path lowercased: `ghcr.io/${{ github.repository }}` is the
+ * usual way to write it, and GitHub keeps an owner's capitals while registries refuse them. The
+ * change is said (`notice`), since the image then has another name than the one written.
+ */
+function imageInput(value, notice) {
+    if (value === null)
+        return null;
+    const written = value.replace(/^(docker|registry):(\/\/)?/, '');
+    const lower = lowercaseRepository(written);
+    if (lower !== null)
+        notice(`input image: ${written} has capitals in its repository name, which registries refuse: using ${lower}`);
+    const image = lower ?? written;
+    try {
+        parseImageReference(image, 'image');
+    }
+    catch {
+        throw bad('image', `${JSON.stringify(value)} is not an image repository`, 'write it as host/repository without a tag, e.g. ghcr.io/acme/app or ghcr.io/${{ github.repository }}');
+    }
+    return image;
+}
+/**
+ * `notice` is told about inputs that were taken in another form than written (an image with
+ * capitals); getInputs passes core.notice.
+ */
+function parseInputs(get, notice = () => undefined) {
     const text = (name) => {
         const v = get(name).trim();
         return v === '' ? null : v;
@@ -101535,9 +106002,27 @@ function parseInputs(get) {
         throw bad(username === null ? 'registry-username' : 'registry-password', 'is missing: give registry-username and registry-password together', 'or give neither, to use the Docker config (docker/login-action) or github-token for ghcr.io');
     }
     const epoch = text('cache-epoch');
+    const seconds = (name) => {
+        const v = text(name);
+        if (v === null)
+            return null;
+        try {
+            return parseSeconds(v, `input ${name}`, `with.${name}`);
+        }
+        catch (e) {
+            if (e instanceof ConfigError)
+                throw bad(name, `${JSON.stringify(v)} is not a number of seconds`, e.hint);
+            throw e;
+        }
+    };
+    const requestTimeout = seconds('request-timeout');
+    const retryBudget = seconds('retry-budget');
     return {
+        // Present only when given, so a workflow's FAST_BUILD_* environment applies otherwise.
+        ...(requestTimeout !== null ? { requestTimeout } : {}),
+        ...(retryBudget !== null ? { retryBudget } : {}),
         project: text('project') ?? '.',
-        image: text('image'),
+        image: imageInput(text('image'), notice),
         variants: listInput(get('variants')),
         platforms,
         push: booleanInput('push', get('push').trim(), true),
@@ -101560,506 +106045,25 @@ function parseInputs(get) {
         allowRuntimeGroupsOnDefaultBranch: booleanInput('allow-runtime-groups-on-default-branch', get('allow-runtime-groups-on-default-branch').trim(), false)
     };
 }
+/**
+ * The environment variables that carry the reliability inputs to every registry and index client
+ * (src/net/retry.ts reads them): set them in process.env before the first client is made. Empty
+ * when the inputs are not given, so variables the workflow sets itself still apply.
+ */
+function netEnvironment(inputs) {
+    return {
+        ...(inputs.requestTimeout !== undefined ? { [REQUEST_TIMEOUT_ENV]: String(inputs.requestTimeout) } : {}),
+        ...(inputs.retryBudget !== undefined ? { [RETRY_BUDGET_ENV]: String(inputs.retryBudget) } : {})
+    };
+}
 function getInputs() {
-    const inputs = parseInputs((name) => getInput(name));
+    const inputs = parseInputs((name) => getInput(name), (m) => notice(m));
     // Masked in every log line from here on, whatever prints them.
     if (inputs.registryPassword)
         setSecret(inputs.registryPassword);
     if (inputs.githubToken)
         setSecret(inputs.githubToken);
     return inputs;
-}
-
-// [tool.fast-build] → typed configuration, with defaults and key-path errors.
-const BUILDERS = ['auto', 'wheels', 'dockerfile'];
-const KNOWN_KEYS = [
-    'image',
-    'base-image',
-    'python',
-    'platforms',
-    'libc',
-    'runtime-groups',
-    'workdir',
-    'env',
-    'entrypoint',
-    'cmd',
-    'lock',
-    'variants',
-    'python-prefix',
-    'site-packages',
-    'interpreter',
-    'max-layers',
-    'heavy-package-mb',
-    'index-url',
-    'builder',
-    'dockerfile',
-    'dockerfile-target',
-    'build-args',
-    'dockerfile-command'
-];
-const VARIANT_KEYS = ['groups', 'extras', 'members'];
-/** Variant names end up in registry tags (`deps-<variant>-<hash>`), so they must be tag-safe. */
-const VARIANT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-const DEFAULT_VARIANT = {
-    name: 'default',
-    groups: ['main'],
-    extras: [],
-    members: []
-};
-function readConfig(pyproject, file) {
-    const r = new TomlReader(file, ConfigError);
-    const tool = pyproject['tool'];
-    const raw = isTable(tool) && tool['fast-build'] !== undefined ? r.table(tool['fast-build'], 'tool.fast-build') : {};
-    const base = 'tool.fast-build';
-    for (const key of Object.keys(raw)) {
-        if (!KNOWN_KEYS.includes(key)) {
-            r.fail(`${base}.${key}`, `unknown setting`, `known settings are: ${KNOWN_KEYS.join(', ')}`);
-        }
-    }
-    const pythonText = r.optString(raw['python'], `${base}.python`);
-    const platformTexts = r.optStrings(raw['platforms'], `${base}.platforms`) ?? ['linux/amd64'];
-    if (platformTexts.length === 0)
-        r.fail(`${base}.platforms`, 'no platforms given', 'list at least one, e.g. ["linux/amd64"]');
-    const platforms = platformTexts.map((p, i) => withFile(file, () => parsePlatform(p, `${base}.platforms[${i}]`)));
-    const seen = new Set();
-    for (const [i, p] of platforms.entries()) {
-        const key = `${p.os}/${p.architecture}`;
-        if (seen.has(key))
-            r.fail(`${base}.platforms[${i}]`, `platform ${key} is listed twice`);
-        seen.add(key);
-    }
-    const libcText = r.optString(raw['libc'], `${base}.libc`);
-    const workdir = r.optString(raw['workdir'], `${base}.workdir`) ?? '/app';
-    if (!workdir.startsWith('/'))
-        r.fail(`${base}.workdir`, `workdir must be an absolute path, got ${JSON.stringify(workdir)}`);
-    const envTable = r.optTable(raw['env'], `${base}.env`) ?? {};
-    const env = {};
-    for (const [k, v] of Object.entries(envTable))
-        env[k] = r.string(v, `${base}.env.${k}`);
-    const variantsRaw = r.optTable(raw['variants'], `${base}.variants`);
-    let variants;
-    if (variantsRaw === undefined) {
-        variants = [DEFAULT_VARIANT];
-    }
-    else {
-        variants = Object.entries(variantsRaw).map(([name, v]) => readVariant(r, name, v, `${base}.variants.${name}`));
-        if (variants.length === 0)
-            r.fail(`${base}.variants`, 'no variants defined', 'define at least one, e.g. base = { groups = ["main"] }');
-    }
-    const runtimeGroups = (r.optStrings(raw['runtime-groups'], `${base}.runtime-groups`) ?? []).map(normalizeGroup);
-    for (const v of variants) {
-        const clash = v.groups.find((g) => runtimeGroups.includes(g));
-        if (clash) {
-            r.fail(`${base}.variants.${v.name}.groups`, `group ${JSON.stringify(clash)} is also a runtime group`, 'a runtime group is installed when the container starts; remove it from the variant or from runtime-groups');
-        }
-    }
-    const builderText = r.optString(raw['builder'], `${base}.builder`) ?? 'auto';
-    if (!BUILDERS.includes(builderText))
-        r.fail(`${base}.builder`, `unknown builder ${JSON.stringify(builderText)}`, `use one of ${BUILDERS.join(', ')}`);
-    const builder = builderText;
-    const buildArgsTable = r.optTable(raw['build-args'], `${base}.build-args`) ?? {};
-    const buildArgs = {};
-    for (const [k, v] of Object.entries(buildArgsTable))
-        buildArgs[k] = r.string(v, `${base}.build-args.${k}`);
-    const commandText = r.optString(raw['dockerfile-command'], `${base}.dockerfile-command`);
-    const commandWords = (commandText ?? '').split(/\s+/).filter((w) => w !== '');
-    if (commandText !== undefined && commandWords.length === 0)
-        r.fail(`${base}.dockerfile-command`, 'empty command', 'e.g. "docker buildx build" or "buildah bud"');
-    return {
-        image: r.optString(raw['image'], `${base}.image`) ?? null,
-        baseImage: r.optString(raw['base-image'], `${base}.base-image`) ?? null,
-        python: pythonText === undefined
-            ? null
-            : withFile(file, () => parsePythonVersion(pythonText, `${base}.python`)),
-        platforms,
-        libc: libcText === undefined ? DEFAULT_LIBC : withFile(file, () => parseLibc(libcText, `${base}.libc`)),
-        runtimeGroups,
-        workdir,
-        env,
-        entrypoint: r.optStrings(raw['entrypoint'], `${base}.entrypoint`) ?? null,
-        cmd: r.optStrings(raw['cmd'], `${base}.cmd`) ?? null,
-        lock: r.optString(raw['lock'], `${base}.lock`) ?? null,
-        pythonPrefix: absolutePath(r, raw['python-prefix'], `${base}.python-prefix`) ?? '/usr/local',
-        sitePackages: absolutePath(r, raw['site-packages'], `${base}.site-packages`),
-        interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
-        maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
-        heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, 64, 1, 1_000_000),
-        indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
-        variants,
-        defaultVariant: variantsRaw === undefined,
-        builder,
-        dockerfile: {
-            path: r.optString(raw['dockerfile'], `${base}.dockerfile`) ?? null,
-            target: r.optString(raw['dockerfile-target'], `${base}.dockerfile-target`) ?? null,
-            buildArgs,
-            command: commandText === undefined ? null : commandWords
-        }
-    };
-}
-function readVariant(r, name, v, keyPath) {
-    if (!VARIANT_NAME.test(name)) {
-        r.fail(keyPath, `variant name ${JSON.stringify(name)} cannot be used in an image tag`, 'use lowercase letters, digits, ".", "_" and "-" (at most 64), starting with a letter or digit');
-    }
-    const t = r.table(v, keyPath);
-    for (const key of Object.keys(t)) {
-        if (!VARIANT_KEYS.includes(key))
-            r.fail(`${keyPath}.${key}`, 'unknown variant setting', `known: ${VARIANT_KEYS.join(', ')}`);
-    }
-    const groups = (r.optStrings(t['groups'], `${keyPath}.groups`) ?? ['main']).map(normalizeGroup);
-    return {
-        name,
-        groups: [...new Set(groups)],
-        extras: [...new Set((r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup))],
-        members: [...new Set((r.optStrings(t['members'], `${keyPath}.members`) ?? []).map(normalizeGroup))]
-    };
-}
-function absolutePath(r, v, keyPath) {
-    const s = r.optString(v, keyPath);
-    if (s === undefined)
-        return null;
-    if (!s.startsWith('/') || s.split('/').includes('..'))
-        r.fail(keyPath, `expected an absolute path in the image, got ${JSON.stringify(s)}`);
-    return s.replace(/\/+$/, '') || '/';
-}
-function positiveInt(r, v, keyPath, dflt, min, max) {
-    if (v === undefined)
-        return dflt;
-    const n = typeof v === 'bigint' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-        r.fail(keyPath, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(String(v))}`);
-    }
-    return n;
-}
-/** Errors thrown by target parsers carry only a key path; add the file. */
-function withFile(file, f) {
-    try {
-        return f();
-    }
-    catch (e) {
-        if (e instanceof ConfigError && !e.location.file)
-            throw new ConfigError(e.message, { ...e.location, file }, e.hint);
-        throw e;
-    }
-}
-
-// pyproject.toml → the project model: who the project is, its groups and extras as edges.
-// Poetry ([tool.poetry] dependencies, groups, dev-dependencies, extras), PEP 621 ([project]
-// dependencies, optional-dependencies), PEP 735 ([dependency-groups] with include-group) and
-// uv ([tool.uv] dev-dependencies, workspace, sources) all land in the same shape.
-const MAIN = 'main';
-/** Read `<dir>/pyproject.toml`. `display` is how to name the directory in messages. */
-function readProject(dir, display) {
-    const path = join(dir, 'pyproject.toml');
-    const file = display ? join(display, 'pyproject.toml') : relative(process.cwd(), path) || path;
-    const { text, data } = readTomlFile(path, file, ConfigError, 'run fast-build from the project directory or pass --project DIR');
-    return projectFromToml(dir, file, text, data);
-}
-function projectFromToml(dir, file, text, data) {
-    const r = new TomlReader(file, ConfigError);
-    const project = r.optTable(data['project'], 'project');
-    const tool = r.optTable(data['tool'], 'tool');
-    const poetry = tool ? r.optTable(tool['poetry'], 'tool.poetry') : undefined;
-    const uv = tool ? r.optTable(tool['uv'], 'tool.uv') : undefined;
-    const nameText = r.optString(project?.['name'], 'project.name') ?? r.optString(poetry?.['name'], 'tool.poetry.name');
-    const groups = new Map();
-    const extras = new Map();
-    // --- main dependencies -------------------------------------------------------------------
-    const poetryDeps = poetry?.['dependencies'] !== undefined
-        ? readPoetryDependencyTable(r, poetry['dependencies'], 'tool.poetry.dependencies')
-        : [];
-    const pep621Deps = project?.['dependencies'] !== undefined
-        ? readRequirementList(r, project['dependencies'], 'project.dependencies')
-        : null;
-    let main;
-    if (pep621Deps) {
-        // Poetry 2: [project] is the truth; [tool.poetry.dependencies] only adds sources and the like.
-        const enrich = new Map(poetryDeps.map((d) => [d.edge.name, d.edge]));
-        main = pep621Deps.map((e) => {
-            const extra = enrich.get(e.name);
-            return extra ? { ...e, sourceName: extra.sourceName, direct: e.direct ?? extra.direct } : e;
-        });
-    }
-    else {
-        main = poetryDeps.filter((d) => !d.optional).map((d) => d.edge);
-    }
-    groups.set(MAIN, main);
-    // --- extras ---------------------------------------------------------------------------------
-    const optional = r.optTable(project?.['optional-dependencies'], 'project.optional-dependencies');
-    if (optional) {
-        for (const [extra, list] of Object.entries(optional)) {
-            extras.set(normalizeGroup(extra), readRequirementList(r, list, `project.optional-dependencies.${extra}`));
-        }
-    }
-    const poetryExtras = r.optTable(poetry?.['extras'], 'tool.poetry.extras');
-    if (poetryExtras && !optional) {
-        for (const [extra, names] of Object.entries(poetryExtras)) {
-            const keyPath = `tool.poetry.extras.${extra}`;
-            const edges = [];
-            for (const [i, n] of r.strings(names, keyPath).entries()) {
-                const name = normalizeName$1(n.replace(/\[.*$/, ''));
-                // Usually optional dependencies; Poetry also accepts naming a required one.
-                const found = poetryDeps.filter((d) => d.edge.name === name);
-                if (found.length === 0) {
-                    r.fail(`${keyPath}[${i}]`, `extra ${JSON.stringify(extra)} names ${JSON.stringify(n)}, which is not a dependency`, `declare it in [tool.poetry.dependencies] with optional = true`);
-                }
-                edges.push(...found.map((d) => d.edge));
-            }
-            extras.set(normalizeGroup(extra), edges);
-        }
-    }
-    // --- groups -----------------------------------------------------------------------------------
-    const addGroup = (name, edges) => {
-        const g = normalizeGroup(name);
-        groups.set(g, [...(groups.get(g) ?? []), ...edges]);
-    };
-    if (poetry?.['dev-dependencies'] !== undefined) {
-        addGroup('dev', readPoetryDependencyTable(r, poetry['dev-dependencies'], 'tool.poetry.dev-dependencies').map((d) => d.edge));
-    }
-    const poetryGroups = r.optTable(poetry?.['group'], 'tool.poetry.group');
-    if (poetryGroups) {
-        for (const [g, body] of Object.entries(poetryGroups)) {
-            const t = r.table(body, `tool.poetry.group.${g}`);
-            addGroup(g, readPoetryDependencyTable(r, t['dependencies'] ?? {}, `tool.poetry.group.${g}.dependencies`).map((d) => d.edge));
-        }
-    }
-    const depGroups = r.optTable(data['dependency-groups'], 'dependency-groups');
-    if (depGroups) {
-        for (const [g, edges] of resolveDependencyGroups(r, depGroups))
-            addGroup(g, edges);
-    }
-    if (uv?.['dev-dependencies'] !== undefined) {
-        addGroup('dev', readRequirementList(r, uv['dev-dependencies'], 'tool.uv.dev-dependencies'));
-    }
-    const sources = (poetry?.['source'] !== undefined ? r.tables(poetry['source'], 'tool.poetry.source') : []).map((s, i) => ({
-        name: r.string(s['name'], `tool.poetry.source[${i}].name`),
-        url: r.optString(s['url'], `tool.poetry.source[${i}].url`) ?? null,
-        priority: r.optString(s['priority'], `tool.poetry.source[${i}].priority`) ?? null
-    }));
-    const ws = uv ? r.optTable(uv['workspace'], 'tool.uv.workspace') : undefined;
-    const pep621Python = r.optString(project?.['requires-python'], 'project.requires-python');
-    const poetryPython = isTable(poetry?.['dependencies']) ? pythonOfPoetry(r, poetry['dependencies']) : null;
-    const requiresPython = pep621Python ?? poetryPython;
-    const pythonConstraint = pep621Python
-        ? pep440Matcher(pep621Python)
-        : poetryPython
-            ? poetryMatcher(poetryPython)
-            : null;
-    const uvSourced = new Set();
-    for (const [n, src] of Object.entries(r.optTable(uv?.['sources'], 'tool.uv.sources') ?? {})) {
-        const entries = Array.isArray(src) ? src : [src];
-        if (entries.some((e) => isTable(e) && ['path', 'git', 'url', 'workspace', 'editable'].some((k) => k in e)))
-            uvSourced.add(normalizeName$1(n));
-    }
-    return {
-        dir,
-        file,
-        text,
-        data,
-        name: nameText ? normalizeName$1(nameText) : null,
-        requiresPython,
-        pythonConstraint,
-        uvSourced,
-        groups,
-        extras,
-        usesPoetry: poetry !== undefined && (poetry['dependencies'] !== undefined || poetry['group'] !== undefined),
-        poetrySources: sources,
-        uvWorkspace: ws
-            ? {
-                members: r.optStrings(ws['members'], 'tool.uv.workspace.members') ?? [],
-                exclude: r.optStrings(ws['exclude'], 'tool.uv.workspace.exclude') ?? []
-            }
-            : null,
-        config: readConfig(data, file)
-    };
-}
-function pythonOfPoetry(r, deps) {
-    const p = deps['python'];
-    if (p === undefined)
-        return null;
-    return r.string(p, 'tool.poetry.dependencies.python');
-}
-/** PEP 508 strings → edges. */
-function readRequirementList(r, list, keyPath) {
-    return r.strings(list, keyPath).map((text, i) => requirementEdge(text, r.file, `${keyPath}[${i}]`));
-}
-function requirementEdge(text, file, keyPath) {
-    const req = parseRequirement(text, { file, keyPath });
-    return {
-        name: req.name,
-        extras: req.extras,
-        marker: req.marker,
-        version: pep440Matcher(req.specifier),
-        pinVersion: null,
-        pinSource: null,
-        sourceName: null,
-        direct: req.url ? directFromUrl(req.url) : null
-    };
-}
-/** `git+https://host/repo.git@rev#subdirectory=x`, `https://…/x.whl`, `file:///…` → a direct reference. */
-function directFromUrl(url) {
-    if (url.startsWith('git+')) {
-        const [base, fragment] = url.slice(4).split('#', 2);
-        const sub = fragment ? (/(?:^|&)subdirectory=([^&]+)/.exec(fragment)?.[1] ?? null) : null;
-        return { kind: 'git', url: stripGitRev(base), subdirectory: sub };
-    }
-    if (url.startsWith('file:'))
-        return { kind: 'path', path: decodeURIComponent(url.replace(/^file:(\/\/)?/, '')) };
-    return { kind: 'url', url };
-}
-/** `https://host/repo.git@v1.2` → `https://host/repo.git` (the rev is in the lock's commit). */
-function stripGitRev(url) {
-    const at = url.lastIndexOf('@');
-    const slash = url.lastIndexOf('/');
-    // An @ after the last slash is a revision; one before it is user@host.
-    return at > slash ? url.slice(0, at) : url;
-}
-/** [tool.poetry.dependencies]-style table → edges (one per constraint; lists give several). */
-function readPoetryDependencyTable(r, value, keyPath) {
-    const table = r.table(value, keyPath);
-    const out = [];
-    for (const [rawName, spec] of Object.entries(table)) {
-        if (rawName.toLowerCase() === 'python')
-            continue;
-        const name = normalizeName$1(rawName);
-        const specs = Array.isArray(spec) ? spec : [spec];
-        specs.forEach((s, i) => {
-            const kp = Array.isArray(spec) ? `${keyPath}.${rawName}[${i}]` : `${keyPath}.${rawName}`;
-            out.push(poetryDependency(r, name, s, kp));
-        });
-    }
-    return out;
-}
-function poetryDependency(r, name, spec, keyPath) {
-    if (typeof spec === 'string') {
-        return { edge: edge(name, [], null, poetryMatcher(spec)), optional: false };
-    }
-    const t = r.table(spec, keyPath);
-    const markerParts = [];
-    const markers = r.optString(t['markers'], `${keyPath}.markers`);
-    if (markers)
-        markerParts.push(markers);
-    const python = r.optString(t['python'], `${keyPath}.python`);
-    if (python) {
-        const m = pythonConstraintMarker(python);
-        if (m)
-            markerParts.push(m);
-    }
-    const platform = r.optString(t['platform'], `${keyPath}.platform`);
-    if (platform)
-        markerParts.push(`sys_platform == ${JSON.stringify(platform)}`);
-    const marker = markerParts.length === 0
-        ? null
-        : parseMarker(markerParts.map((m) => (markerParts.length > 1 ? `(${m})` : m)).join(' and '), {
-            file: r.file,
-            keyPath
-        });
-    let direct = null;
-    const git = r.optString(t['git'], `${keyPath}.git`);
-    const path = r.optString(t['path'], `${keyPath}.path`);
-    const url = r.optString(t['url'], `${keyPath}.url`);
-    if (git)
-        direct = {
-            kind: 'git',
-            url: git,
-            subdirectory: r.optString(t['subdirectory'], `${keyPath}.subdirectory`) ?? null
-        };
-    else if (path)
-        direct = { kind: 'path', path };
-    else if (url)
-        direct = { kind: 'url', url };
-    const e = {
-        ...edge(name, (r.optStrings(t['extras'], `${keyPath}.extras`) ?? []).map(normalizeGroup), marker, poetryMatcher(r.optString(t['version'], `${keyPath}.version`) ?? '*')),
-        sourceName: r.optString(t['source'], `${keyPath}.source`) ?? null,
-        direct
-    };
-    return { edge: e, optional: r.optBool(t['optional'], `${keyPath}.optional`) ?? false };
-}
-function edge(name, extras, marker, version) {
-    return { name, extras, marker, version, pinVersion: null, pinSource: null, sourceName: null, direct: null };
-}
-/**
- * Poetry's `python = "^3.8"` on a dependency → a marker string. Versions with two components
- * compare `python_version`; longer ones `python_full_version`, as Poetry itself writes them.
- */
-function pythonConstraintMarker(constraint) {
-    const alternatives = poetryToPep440(constraint);
-    if (alternatives === null || alternatives.some((a) => a.length === 0))
-        return null;
-    const parts = alternatives.map((clauses) => clauses
-        .map((clause) => {
-        const [, op = '==', version = ''] = /^(===|==|!=|~=|>=|<=|>|<)?(.*)$/.exec(clause) ?? [];
-        const variable = version.split('.').length <= 2 && !version.includes('*') ? 'python_version' : 'python_full_version';
-        return `${variable} ${op} ${JSON.stringify(version)}`;
-    })
-        .join(' and '));
-    return parts.length === 1 ? parts[0] : parts.map((a) => `(${a})`).join(' or ');
-}
-/** PEP 735: resolve `{include-group = "…"}` entries, refusing cycles and unknown groups. */
-function resolveDependencyGroups(r, groups) {
-    const byNormalized = new Map();
-    for (const g of Object.keys(groups)) {
-        const n = normalizeGroup(g);
-        if (byNormalized.has(n))
-            r.fail(`dependency-groups.${g}`, `group ${JSON.stringify(g)} is declared twice (as ${JSON.stringify(byNormalized.get(n))})`);
-        byNormalized.set(n, g);
-    }
-    const done = new Map();
-    const visit = (g, stack) => {
-        const cached = done.get(g);
-        if (cached)
-            return cached;
-        if (stack.includes(g)) {
-            r.fail(`dependency-groups.${g}`, `include-group cycle: ${[...stack, g].join(' → ')}`, 'remove one of the include-group entries');
-        }
-        const keyPath = `dependency-groups.${g}`;
-        const edges = [];
-        for (const [i, item] of r.array(groups[g], keyPath).entries()) {
-            if (typeof item === 'string') {
-                edges.push(requirementEdge(item, r.file, `${keyPath}[${i}]`));
-            }
-            else {
-                const t = r.table(item, `${keyPath}[${i}]`);
-                const inc = r.string(t['include-group'], `${keyPath}[${i}].include-group`);
-                const target = byNormalized.get(normalizeGroup(inc));
-                if (!target) {
-                    r.fail(`${keyPath}[${i}].include-group`, `unknown group ${JSON.stringify(inc)}`, `groups are: ${[...byNormalized.values()].join(', ')}`);
-                }
-                edges.push(...visit(target, [...stack, g]));
-            }
-        }
-        done.set(g, edges);
-        return edges;
-    };
-    const out = new Map();
-    for (const g of Object.keys(groups))
-        out.set(g, visit(g, []));
-    return out;
-}
-
-// Line numbers of `[[package]]` entries, for annotations and error locations. TOML parsers do
-// not keep positions, and entries appear in file order, so one scan of the text suffices.
-/** 1-based line of each `[[<table>]]` header, in file order. */
-function arrayTableLines(text, table = 'package') {
-    const lines = [];
-    const header = `[[${table}]]`;
-    let line = 1;
-    let start = 0;
-    for (;;) {
-        const nl = text.indexOf('\n', start);
-        const end = nl === -1 ? text.length : nl;
-        // Cheap check before trimming: most lines do not start with '['.
-        if (text.charCodeAt(start) === 91 /* [ */ ||
-            text.charCodeAt(start) === 32 ||
-            text.charCodeAt(start) === 9) {
-            if (text.slice(start, end).trim() === header)
-                lines.push(line);
-        }
-        if (nl === -1)
-            break;
-        start = nl + 1;
-        line++;
-    }
-    return lines;
 }
 
 // Poetry's lock freshness check (`Locker._get_content_hash`): sha256 of Python's
@@ -102179,7 +106183,7 @@ cut = null) {
     const legacyFiles = r.optTable(metadata['files'], 'metadata.files');
     const packages = r
         .tables(data['package'] ?? [], 'package')
-        .map((p, i) => readPackage$2(r, p, i, lines[i] ?? 0, legacyFiles, cut?.bodies.get(i)));
+        .map((p, i) => readPackage$1(r, p, i, lines[i] ?? 0, legacyFiles, cut?.bodies.get(i)));
     const byName = indexByName(packages);
     const root = poetryRoot(project);
     return {
@@ -102195,13 +106199,13 @@ cut = null) {
         declared: null
     };
 }
-function readPackage$2(r, p, i, line, legacyFiles, cutFiles) {
+function readPackage$1(r, p, i, line, legacyFiles, cutFiles) {
     const at = `package[${i}]`;
     const fail = (key, message) => r.fail(`${at}.${key}`, message, 'regenerate the lock with `poetry lock`', line);
     const displayName = typeof p['name'] === 'string' ? p['name'] : fail('name', 'package has no name');
     const name = normalizeName$1(displayName);
     const version = typeof p['version'] === 'string' ? p['version'] : fail('version', `package ${displayName} has no version`);
-    const source = readSource$1(r, p['source'], `${at}.source`);
+    const source = readSource(r, p['source'], `${at}.source`);
     // Files: per package since lock 2.0; in 1.x under [metadata.files], keyed by name and shared by
     // every version of that name, so keep only those whose file name carries this version.
     const files = () => {
@@ -102221,7 +106225,7 @@ function readPackage$2(r, p, i, line, legacyFiles, cutFiles) {
             const hash = r.optString(f['hash'], `${at}.files[${j}].hash`);
             return {
                 name: fname,
-                url: r.optString(f['url'], `${at}.files[${j}].url`) ?? null,
+                url: optUrl(r.optString(f['url'], `${at}.files[${j}].url`)),
                 path: null,
                 hashes: (hash && parseHashString(hash)) || {},
                 size: null,
@@ -102249,6 +106253,10 @@ function readPackage$2(r, p, i, line, legacyFiles, cutFiles) {
         line
     }, 'files', files);
 }
+/** A file URL of the lock, without userinfo (kept aside for the request: keepUserinfo). */
+function optUrl(url) {
+    return url === undefined ? null : keepUserinfo(url);
+}
 /** `foo (>=1.0)`, `foo[bar] (>=1) ; marker`, `foo>=1` → the normalized name. */
 function requirementName(text) {
     return normalizeName$1(/^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(text)?.[1] ?? text);
@@ -102259,12 +106267,14 @@ function fileHasVersion(f, version) {
         return true;
     return versionsEqual(v, version) || v === version;
 }
-function readSource$1(r, value, at) {
+function readSource(r, value, at) {
     if (value === undefined)
         return { kind: 'registry', url: PYPI_SIMPLE, name: null };
     const s = r.table(value, at);
     const type = r.string(s['type'], `${at}.type`);
-    const url = r.optString(s['url'], `${at}.url`) ?? '';
+    const written = r.optString(s['url'], `${at}.url`) ?? '';
+    // Index, git and archive URLs lose their userinfo here (kept aside for requests: keepUserinfo).
+    const url = type === 'file' || type === 'directory' ? written : keepUserinfo(written);
     const reference = r.optString(s['reference'], `${at}.reference`) ?? null;
     switch (type) {
         case 'legacy':
@@ -102377,7 +106387,7 @@ function readPylock(text, data, file) {
     const lines = arrayTableLines(text, 'packages');
     const packages = r
         .tables(data['packages'] ?? [], 'packages')
-        .map((p, i) => readPackage$1(r, p, i, lines[i] ?? 0));
+        .map((p, i) => readPackage(r, p, i, lines[i] ?? 0));
     return {
         path: file,
         format: 'pylock',
@@ -102402,8 +106412,10 @@ function readHashes(r, v, at) {
         out[alg.toLowerCase()] = r.string(hex, `${at}.${alg}`).toLowerCase();
     return out;
 }
-function readFile$1(r, t, at, fallbackName) {
-    const url = r.optString(t['url'], `${at}.url`) ?? null;
+function readFile(r, t, at, fallbackName) {
+    const written = r.optString(t['url'], `${at}.url`);
+    // Without userinfo (kept aside for the request, see keepUserinfo); the name comes from it too.
+    const url = written === undefined ? null : keepUserinfo(written);
     const path = r.optString(t['path'], `${at}.path`) ?? null;
     const name = r.optString(t['name'], `${at}.name`) ??
         (url ? fileNameFromUrl(url) : path ? fileNameFromUrl(path) : fallbackName);
@@ -102417,7 +106429,7 @@ function readFile$1(r, t, at, fallbackName) {
         kind: fileKind(name)
     };
 }
-function readPackage$1(r, p, i, line) {
+function readPackage(r, p, i, line) {
     const at = `packages[${i}]`;
     const displayName = r.string(p['name'], `${at}.name`);
     const name = normalizeName$1(displayName);
@@ -102431,7 +106443,7 @@ function readPackage$1(r, p, i, line) {
     if (vcs) {
         source = {
             kind: 'git',
-            url: r.optString(vcs['url'], `${at}.vcs.url`) ?? r.string(vcs['path'], `${at}.vcs.path`),
+            url: keepUserinfo(r.optString(vcs['url'], `${at}.vcs.url`) ?? r.string(vcs['path'], `${at}.vcs.path`)),
             commit: r.string(vcs['commit-id'], `${at}.vcs.commit-id`),
             requested: r.optString(vcs['requested-revision'], `${at}.vcs.requested-revision`) ?? null,
             subdirectory: r.optString(vcs['subdirectory'], `${at}.vcs.subdirectory`) ?? null
@@ -102446,7 +106458,7 @@ function readPackage$1(r, p, i, line) {
         };
     }
     else if (archive) {
-        const f = readFile$1(r, archive, `${at}.archive`, `${displayName}-${version ?? '0'}.tar.gz`);
+        const f = readFile(r, archive, `${at}.archive`, `${displayName}-${version ?? '0'}.tar.gz`);
         files.push(f);
         source = f.url
             ? {
@@ -102459,14 +106471,14 @@ function readPackage$1(r, p, i, line) {
     else {
         source = {
             kind: 'registry',
-            url: (r.optString(p['index'], `${at}.index`) ?? '').replace(/\/+$/, ''),
+            url: keepUserinfo(r.optString(p['index'], `${at}.index`) ?? '').replace(/\/+$/, ''),
             name: null
         };
         const sdist = r.optTable(p['sdist'], `${at}.sdist`);
         if (sdist)
-            files.push(readFile$1(r, sdist, `${at}.sdist`, `${displayName}-${version ?? '0'}.tar.gz`));
+            files.push(readFile(r, sdist, `${at}.sdist`, `${displayName}-${version ?? '0'}.tar.gz`));
         for (const [j, w] of (p['wheels'] === undefined ? [] : r.tables(p['wheels'], `${at}.wheels`)).entries()) {
-            files.push(readFile$1(r, w, `${at}.wheels[${j}]`, `${displayName}.whl`));
+            files.push(readFile(r, w, `${at}.wheels[${j}]`, `${displayName}.whl`));
         }
         if (files.length === 0) {
             r.fail(at, `package ${displayName} has no wheels, sdist, archive, vcs or directory`, 'PEP 751 requires one of them; re-export the lock', line);
@@ -102490,397 +106502,6 @@ function readPackage$1(r, p, i, line) {
         },
         line
     };
-}
-
-// uv.lock (version 1, revisions 1–3) → the common lock model, plus uv's freshness check:
-// the workspace members and each member's requirements must agree with [manifest] and
-// [package.metadata].
-const MAX_REVISION = 3;
-function readUvLock(text, data, file, project, opts = {}) {
-    const r = new TomlReader(file, LockError);
-    const notes = [];
-    const version = data['version'];
-    if (version !== 1) {
-        r.fail('version', `unknown uv.lock version ${JSON.stringify(version ?? null)} (fast-build reads version 1)`, typeof version === 'number' && version > 1
-            ? 'upgrade fast-build, or lock with a uv release that writes version 1'
-            : 'regenerate the lock with `uv lock`');
-    }
-    const revision = data['revision'] === undefined ? 1 : Number(data['revision']);
-    if (revision > MAX_REVISION) {
-        notes.push(`${file}: revision ${revision} is newer than the revisions fast-build was tested with (up to ${MAX_REVISION}); reading it as revision ${MAX_REVISION}`);
-    }
-    const lines = arrayTableLines(text);
-    const metadata = new Map();
-    const packages = r
-        .tables(data['package'] ?? [], 'package')
-        .map((p, i) => readPackage(r, p, i, lines[i] ?? 0, metadata));
-    const byName = indexByName(packages);
-    const manifest = r.optTable(data['manifest'], 'manifest');
-    const memberNames = (r.optStrings(manifest?.['members'], 'manifest.members') ?? []).map(normalizeName$1);
-    const roots = uvRoots(r, project, packages, memberNames);
-    if (opts.checkFreshness !== false)
-        checkFreshness(r, project, packages, metadata, memberNames, roots);
-    return {
-        path: file,
-        format: 'uv',
-        version: `${version}.${revision}`,
-        packages,
-        byName,
-        requiresPython: r.optString(data['requires-python'], 'requires-python') ?? null,
-        selection: 'graph',
-        roots,
-        conflictNames: conflictNames(r, data['conflicts']),
-        declared: null,
-        notes
-    };
-}
-function readPackage(r, p, i, line, metadata) {
-    const at = `package[${i}]`;
-    const displayName = r.string(p['name'], `${at}.name`);
-    const name = normalizeName$1(displayName);
-    const version = r.optString(p['version'], `${at}.version`) ?? null;
-    const sourceTable = r.table(p['source'] ??
-        r.fail(`${at}.source`, `package ${displayName} has no source`, 'regenerate the lock with `uv lock`', line), `${at}.source`);
-    const source = readSource(r, sourceTable, `${at}.source`);
-    const files = () => {
-        const out = [];
-        const sdist = r.optTable(p['sdist'], `${at}.sdist`);
-        if (sdist)
-            out.push(readFile(r, sdist, `${at}.sdist`, displayName, version, 'sdist'));
-        for (const [j, w] of (p['wheels'] === undefined ? [] : r.tables(p['wheels'], `${at}.wheels`)).entries()) {
-            out.push(readFile(r, w, `${at}.wheels[${j}]`, displayName, version, 'wheel'));
-        }
-        return out;
-    };
-    const edges = (v, kp) => v === undefined ? [] : r.tables(v, kp).map((e, j) => readEdge(r, e, `${kp}[${j}]`));
-    const groupTable = (v, kp) => {
-        const m = new Map();
-        for (const [k, list] of Object.entries(r.optTable(v, kp) ?? {}))
-            m.set(normalizeGroup(k), edges(list, `${kp}.${k}`));
-        return m;
-    };
-    const pkg = lazyProperty({
-        id: version === null
-            ? `${name} (${sourceKey(sourceTable)})`
-            : `${name}==${version} (${sourceKey(sourceTable)})`,
-        name,
-        version,
-        source,
-        sourceRef: sourceKey(sourceTable),
-        dependencies: edges(p['dependencies'], `${at}.dependencies`),
-        extras: groupTable(p['optional-dependencies'], `${at}.optional-dependencies`),
-        groups: groupTable(p['dev-dependencies'], `${at}.dev-dependencies`),
-        recorded: null,
-        line
-    }, 'files', files);
-    const meta = r.optTable(p['metadata'], `${at}.metadata`);
-    if (meta && source.kind === 'directory')
-        metadata.set(pkg, readMetadata(r, meta, `${at}.metadata`));
-    return pkg;
-}
-function readMetadata(r, meta, at) {
-    const requirements = new Map();
-    const add = (section, t) => {
-        const extras = t['extras'] === undefined ? [] : r.strings(t['extras'], `${at}.extras`);
-        const marker = typeof t['marker'] === 'string' ? t['marker'] : '';
-        // Optional dependencies are folded into requires-dist with an `extra == '…'` marker.
-        const extra = /extra\s*==\s*['"]([^'"]+)['"]/.exec(marker)?.[1];
-        const direct = ['path', 'git', 'url', 'editable', 'directory', 'workspace'].some((k) => k in t);
-        const spec = !direct && typeof t['specifier'] === 'string' ? t['specifier'] : '';
-        const key = requirementKey(String(t['name']), extras, spec);
-        const where = section === 'main' && extra ? `extra:${normalizeGroup(extra)}` : section;
-        requirements.set(where, [...(requirements.get(where) ?? []), key]);
-    };
-    for (const t of meta['requires-dist'] === undefined
-        ? []
-        : r.tables(meta['requires-dist'], `${at}.requires-dist`))
-        add('main', t);
-    for (const [g, list] of Object.entries(r.optTable(meta['requires-dev'], `${at}.requires-dev`) ?? {})) {
-        for (const t of r.tables(list, `${at}.requires-dev.${g}`))
-            add(`group:${normalizeGroup(g)}`, t);
-    }
-    return { requirements };
-}
-/**
- * uv's encoding of a declared conflict item as a marker extra: `extra-<len>-<package>-<extra>`,
- * `group-<len>-<package>-<group>`, or `project-<len>-<package>` (len is the package name's length).
- */
-function conflictName(pkg, item) {
-    const p = normalizeName$1(pkg);
-    if (item.extra !== undefined)
-        return `extra-${p.length}-${p}-${normalizeGroup(item.extra)}`;
-    if (item.group !== undefined)
-        return `group-${p.length}-${p}-${normalizeGroup(item.group)}`;
-    return `project-${p.length}-${p}`;
-}
-function conflictNames(r, value) {
-    const names = new Set();
-    for (const [i, set] of (value === undefined ? [] : r.array(value, 'conflicts')).entries()) {
-        for (const [j, item] of r.tables(set, `conflicts[${i}]`).entries()) {
-            const at = `conflicts[${i}][${j}]`;
-            const extra = r.optString(item['extra'], `${at}.extra`);
-            const group = r.optString(item['group'], `${at}.group`);
-            names.add(conflictName(r.string(item['package'], `${at}.package`), {
-                ...(extra !== undefined ? { extra } : {}),
-                ...(group !== undefined ? { group } : {})
-            }));
-        }
-    }
-    return names;
-}
-/** A stable text for a `source = {…}` table, used to match edges that pin a source. */
-function sourceKey(t) {
-    const [kind] = Object.keys(t);
-    return kind === undefined ? '' : `${kind}+${String(t[kind])}`;
-}
-function readSource(r, t, at) {
-    const str = (k) => r.string(t[k], `${at}.${k}`);
-    if (t['registry'] !== undefined)
-        return { kind: 'registry', url: str('registry').replace(/\/+$/, ''), name: null };
-    if (t['git'] !== undefined)
-        return parseGitSource(str('git'));
-    if (t['url'] !== undefined)
-        return {
-            kind: 'url',
-            url: str('url'),
-            subdirectory: r.optString(t['subdirectory'], `${at}.subdirectory`) ?? null
-        };
-    if (t['path'] !== undefined)
-        return { kind: 'file', path: str('path') };
-    if (t['directory'] !== undefined)
-        return { kind: 'directory', path: str('directory'), editable: false, virtual: false };
-    if (t['editable'] !== undefined)
-        return { kind: 'directory', path: str('editable'), editable: true, virtual: false };
-    if (t['virtual'] !== undefined)
-        return { kind: 'directory', path: str('virtual'), editable: false, virtual: true };
-    return r.fail(at, `unknown source ${JSON.stringify(Object.keys(t))}`, 'fast-build reads registry, git, url, path, directory, editable and virtual sources');
-}
-/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` → git source. */
-function parseGitSource(text) {
-    const hash = text.indexOf('#');
-    const commit = hash === -1 ? null : text.slice(hash + 1);
-    const noFragment = hash === -1 ? text : text.slice(0, hash);
-    const q = noFragment.indexOf('?');
-    const url = q === -1 ? noFragment : noFragment.slice(0, q);
-    const params = new URLSearchParams(q === -1 ? '' : noFragment.slice(q + 1));
-    return {
-        kind: 'git',
-        url,
-        commit,
-        requested: params.get('rev') ?? params.get('tag') ?? params.get('branch'),
-        subdirectory: params.get('subdirectory')
-    };
-}
-function readFile(r, t, at, pkg, version, kind) {
-    const url = r.optString(t['url'], `${at}.url`) ?? null;
-    const path = r.optString(t['path'], `${at}.path`) ?? null;
-    const name = r.optString(t['filename'], `${at}.filename`) ??
-        (url
-            ? fileNameFromUrl(url)
-            : path
-                ? fileNameFromUrl(path)
-                : `${pkg}-${version ?? '0'}.${kind === 'wheel' ? 'whl' : 'tar.gz'}`);
-    const hash = r.optString(t['hash'], `${at}.hash`);
-    const size = t['size'];
-    return {
-        name,
-        url,
-        path,
-        hashes: (hash && parseHashString(hash)) || {},
-        size: typeof size === 'number' ? size : typeof size === 'bigint' ? Number(size) : null,
-        kind: fileKind(name) === 'other' ? kind : fileKind(name)
-    };
-}
-function readEdge(r, t, at) {
-    const marker = r.optString(t['marker'], `${at}.marker`);
-    const extra = t['extra'];
-    const src = r.optTable(t['source'], `${at}.source`);
-    return lazyMarker({
-        name: normalizeName$1(r.string(t['name'], `${at}.name`)),
-        extras: (extra === undefined ? [] : r.strings(extra, `${at}.extra`)).map(normalizeGroup),
-        version: null,
-        pinVersion: r.optString(t['version'], `${at}.version`) ?? null,
-        pinSource: src ? sourceKey(src) : null,
-        sourceName: null,
-        direct: null
-    }, marker, { file: r.file, keyPath: `${at}.marker` });
-}
-/**
- * Where the walk starts: the project in --project DIR when it is a package in the lock, else
- * (a virtual workspace root with no [project]) every workspace member.
- */
-function uvRoots(r, project, packages, members) {
-    const local = (n) => packages.find((p) => p.name === n && p.source.kind === 'directory');
-    const names = project.name && local(project.name) ? [project.name] : members;
-    if (names.length === 0) {
-        r.fail('package', project.name
-            ? `the project ${JSON.stringify(project.name)} from ${project.file} is not in the lock`
-            : `${project.file} has no [project] name and the lock lists no workspace members`, 'run `uv lock` in the project directory');
-    }
-    return names.map((n) => {
-        const pkg = local(n) ??
-            r.fail('manifest.members', `workspace member ${JSON.stringify(n)} has no package entry`, 'run `uv lock`');
-        const meta = pkg; // group and extra names: the lock's own tables
-        return {
-            name: n,
-            package: pkg,
-            groupNames: [MAIN, ...meta.groups.keys()],
-            extraNames: [...meta.extras.keys()]
-        };
-    });
-}
-/** Workspace members from [tool.uv.workspace]: the root (if it has a [project]) plus matching dirs. */
-function workspaceMembers(project) {
-    const out = [];
-    if (project.name)
-        out.push({ name: project.name, dir: project.dir, project });
-    const ws = project.uvWorkspace;
-    if (!ws)
-        return out;
-    const excluded = new Set(ws.exclude.flatMap((g) => expandGlob(project.dir, g)));
-    for (const pattern of ws.members) {
-        for (const dir of expandGlob(project.dir, pattern)) {
-            if (excluded.has(dir) || !existsSync(join(dir, 'pyproject.toml')))
-                continue;
-            const member = readProject(dir, relative(process.cwd(), dir) || '.');
-            if (member.name && !out.some((m) => m.name === member.name))
-                out.push({ name: member.name, dir, project: member });
-        }
-    }
-    return out;
-}
-/** Directory globs as uv takes them (`packages/*`, `libs/**`): `*` matches one path segment. */
-function expandGlob(root, pattern) {
-    const segments = pattern.split('/').filter((s) => s !== '' && s !== '.');
-    let dirs = [resolve(root)];
-    for (const seg of segments) {
-        const next = [];
-        for (const d of dirs) {
-            if (seg === '**') {
-                next.push(d, ...walkDirs(d));
-            }
-            else if (/[*?[]/.test(seg)) {
-                const re = new RegExp(`^${seg
-                    .replace(/[.+^${}()|\\]/g, '\\$&')
-                    .replace(/\*/g, '[^/]*')
-                    .replace(/\?/g, '[^/]')}$`);
-                for (const e of safeReaddir(d))
-                    if (re.test(e) && isDir(join(d, e)))
-                        next.push(join(d, e));
-            }
-            else if (seg === '..') {
-                next.push(resolve(d, '..'));
-            }
-            else if (isDir(join(d, seg))) {
-                next.push(join(d, seg));
-            }
-        }
-        dirs = next;
-    }
-    return dirs;
-}
-function walkDirs(d) {
-    const out = [];
-    for (const e of safeReaddir(d)) {
-        if (e.startsWith('.'))
-            continue;
-        const p = join(d, e);
-        if (isDir(p))
-            out.push(p, ...walkDirs(p));
-    }
-    return out;
-}
-function safeReaddir(d) {
-    try {
-        return readdirSync(d).sort();
-    }
-    catch {
-        return [];
-    }
-}
-function isDir(p) {
-    try {
-        return statSync(p).isDirectory();
-    }
-    catch {
-        return false;
-    }
-}
-function checkFreshness(r, project, packages, metadata, manifestMembers, roots) {
-    const stale = (message, keyPath) => r.fail(keyPath, `lock is stale: ${message}`, 'run `uv lock` and commit the result');
-    const onDisk = workspaceMembers(project);
-    if (manifestMembers.length > 0 || project.uvWorkspace) {
-        const lockSet = [...new Set(manifestMembers)].sort();
-        const diskSet = [...new Set(onDisk.map((m) => m.name))].sort();
-        const missing = diskSet.filter((n) => !lockSet.includes(n));
-        const extra = lockSet.filter((n) => !diskSet.includes(n));
-        // A workspace whose root has no members besides itself writes no [manifest].
-        if ((missing.length > 0 && !(lockSet.length === 0 && diskSet.length <= 1)) || extra.length > 0) {
-            stale(`workspace members differ from ${project.file}` +
-                (missing.length ? `; not in the lock: ${missing.join(', ')}` : '') +
-                (extra.length ? `; in the lock but not in the workspace: ${extra.join(', ')}` : ''), 'manifest.members');
-        }
-    }
-    const members = onDisk.length > 0 ? onDisk : roots.map((x) => ({ name: x.name, dir: project.dir, project }));
-    for (const m of members) {
-        const pkg = packages.find((p) => p.name === m.name && p.source.kind === 'directory');
-        if (!pkg)
-            return stale(`${m.name} (from ${m.project.file}) has no entry in the lock`, 'package');
-        const meta = metadata.get(pkg);
-        const sourced = new Set([...project.uvSourced, ...m.project.uvSourced]);
-        if (meta)
-            compareRequirements(m.project, pkg, meta, sourced, stale);
-    }
-}
-function requirementKey(name, extras, specifier) {
-    const spec = specifier.replace(/\s+/g, '').split(',').filter(Boolean).sort().join(',');
-    const ex = [...extras].map(normalizeGroup).sort().join(',');
-    return `${normalizeName$1(name)}${ex ? `[${ex}]` : ''}${spec}`;
-}
-/** uv drops the specifier of a requirement that [tool.uv.sources] points at a path, git or url. */
-function edgeKeys(edges, sourced) {
-    return edges
-        .map((e) => requirementKey(e.name, e.extras, sourced.has(e.name) ? '' : (e.version?.text ?? '')))
-        .sort();
-}
-/**
- * The member's declared requirements (main, each extra, each group) against what uv recorded.
- * Names, extras and specifiers are compared; markers are not, because uv rewrites them.
- * Sections pyproject declares dynamically (`dynamic = ["dependencies"]`) are skipped.
- */
-function compareRequirements(member, pkg, meta, sourced, stale) {
-    const project = isTable(member.data['project']) ? member.data['project'] : null;
-    const dynamic = project && Array.isArray(project['dynamic']) ? project['dynamic'] : [];
-    const sections = [];
-    if (project && !dynamic.includes('dependencies'))
-        sections.push(['main', member.groups.get(MAIN) ?? []]);
-    if (project && !dynamic.includes('optional-dependencies')) {
-        for (const [extra, edges] of member.extras)
-            sections.push([`extra:${extra}`, edges]);
-    }
-    for (const [g, edges] of member.groups)
-        if (g !== MAIN)
-            sections.push([`group:${g}`, edges]);
-    const declared = new Set(sections.map(([k]) => k));
-    // Sections only the lock has (a group removed from pyproject) are stale too.
-    for (const k of meta.requirements.keys()) {
-        const dynamicSection = (k === 'main' && dynamic.includes('dependencies')) ||
-            (k.startsWith('extra:') && dynamic.includes('optional-dependencies'));
-        if (!declared.has(k) && !dynamicSection)
-            sections.push([k, []]);
-    }
-    for (const [section, edges] of sections) {
-        const ours = edgeKeys(edges, sourced);
-        const theirs = [...(meta.requirements.get(section) ?? [])].sort();
-        const added = ours.filter((k) => !theirs.includes(k));
-        const removed = theirs.filter((k) => !ours.includes(k));
-        if (added.length || removed.length) {
-            const what = section === 'main' ? 'dependencies' : section.replace(':', ' ');
-            stale(`${what} of ${pkg.name} in ${member.file} differ from the lock` +
-                (added.length ? `; only in pyproject: ${added.join(' ')}` : '') +
-                (removed.length ? `; only in the lock: ${removed.join(' ')}` : ''), `package.metadata (${pkg.name}, line ${pkg.line})`);
-        }
-    }
 }
 
 // Find the project's lock file and read it into the common model.
@@ -102922,16 +106543,20 @@ function readLock(project) {
         throw new LockError('lock file not found', { file: found.display }, 'create it with your package manager, or fix tool.fast-build.lock');
     }
     let cut = null;
-    const { text, data } = readTomlFile(found.path, found.display, LockError, 'regenerate the lock with your package manager', found.format === 'poetry' ? (t) => (cut = cutPoetryFileArrays(t)).text : undefined);
-    switch (found.format) {
+    const { text, data } = readTomlFile(found.path, found.display, LockError, LOCK_HINT, found.format === 'poetry' ? (t) => (cut = cutPoetryFileArrays(t)).text : undefined);
+    return fromToml(found.format, text, data, found.display, project, cut);
+}
+const LOCK_HINT = 'regenerate the lock with your package manager';
+function fromToml(format, text, data, display, project, cut) {
+    switch (format) {
         case 'poetry':
-            return { lock: readPoetryLock(text, data, found.display, project, cut), notes: [] };
+            return { lock: readPoetryLock(text, data, display, project, cut), notes: [] };
         case 'uv': {
-            const { notes, ...lock } = readUvLock(text, data, found.display, project);
+            const { notes, ...lock } = readUvLock(text, data, display, project);
             return { lock, notes };
         }
         case 'pylock':
-            return { lock: readPylock(text, data, found.display), notes: [] };
+            return { lock: readPylock(text, data, display), notes: [] };
     }
 }
 
@@ -102949,35 +106574,6 @@ function readDockerfile(project, path = null, keyPath = 'tool.fast-build.dockerf
     catch (e) {
         throw new ConfigError(`cannot read the Dockerfile ${given}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file: project.file, keyPath }, 'give a path relative to the project directory, or leave dockerfile out for the generated one');
     }
-}
-
-// From what a user typed (`oci:DIR`, `HOST/REPO`) to an ImageStore, with credentials resolved
-// in order: explicit ones, then the Docker config (docker login / docker/login-action).
-function parseStoreSpec(text, where = '--store') {
-    const t = text.trim();
-    if (t.startsWith('oci:')) {
-        const dir = t.slice(4);
-        if (!dir)
-            throw new ConfigError(`${where}: oci: needs a directory`, {}, 'write oci:./images');
-        return { kind: 'layout', dir };
-    }
-    const image = t.replace(/^(docker|registry):(\/\/)?/, '');
-    parseImageReference(image, where);
-    return { kind: 'registry', image };
-}
-async function openStore(spec, opts = {}) {
-    if (spec.kind === 'layout') {
-        const store = new LayoutStore(resolve(opts.cwd ?? '.', spec.dir));
-        store.init();
-        return store;
-    }
-    const ref = parseImageReference(spec.image);
-    if (ref.tag || ref.digest) {
-        throw new ConfigError(`${spec.image}: give the repository without a tag or digest`, {}, 'tags come from --tag');
-    }
-    const credential = opts.credential ??
-        (await credentialFromDockerConfig(ref.host, opts.dockerConfig ? { path: opts.dockerConfig } : {}));
-    return new RegistryClient({ host: ref.host, repository: ref.repository }, { ...opts, credential });
 }
 
 // The action: read inputs → plan → decide per variant → build (or only plan) → outputs, job
@@ -103012,6 +106608,8 @@ async function run(deps = {}) {
     const env = deps.env ?? process.env;
     try {
         const inputs = getInputs();
+        // The network code reads its bounds from the environment (as the CLI does): the inputs set them.
+        Object.assign(process.env, netEnvironment(inputs));
         const context = readRunContext(env);
         const plan0 = loadPlan(inputs);
         for (const n of plan0.notes)
@@ -103033,6 +106631,7 @@ async function run(deps = {}) {
             }));
             setPlanOutputs(plan0, all);
             await writeSummary(plan0, all, null, new Map(), null, context, mode);
+            failUnplanned(plan0);
             return;
         }
         const store = await openStore(parseStoreSpec(image, 'image'), {
@@ -103145,9 +106744,9 @@ function writePlanOf(cacheDir, variant) {
 }
 async function buildOrPlan(job) {
     const { inputs, mode, store, env } = job;
-    const { plan } = await pinBase(job.plan0);
-    const decisions = await decideVariants(plan, store, inputs.invalidate);
     const cacheDir = cacheDirOf(env);
+    const { plan } = await pinBase(job.plan0, {}, { cacheDir, onProgress: (m) => info(m) });
+    const decisions = await decideVariants(plan, store, inputs.invalidate);
     const artifacts = new ArtifactCache(join(cacheDir, 'artifacts'));
     const cache = inputs.cache
         ? new BuildCache(job.cacheBackend, cacheDir, artifacts, { info: info, warning: warning }, cacheTimeouts(env))
@@ -103181,6 +106780,7 @@ async function buildOrPlan(job) {
         const full = decisions.filter((d) => d.decision !== 'fast').map((d) => d.variant);
         info(full.length ? `full path needed for: ${full.join(', ')}` : 'every deps image exists: fast path only');
         await writeSummary(plan, decisions, null, reasons, cache, job.context, mode);
+        failUnplanned(plan);
         return;
     }
     let group = null;
@@ -103190,6 +106790,8 @@ async function buildOrPlan(job) {
         tags: inputs.tags,
         env: { ...env, ...(job.context.sha ? { GITHUB_SHA: job.context.sha } : {}) },
         rebuild: inputs.invalidate === 'all' ? 'all' : inputs.invalidate,
+        // A fan-out's jobs build one variant each with the same tags: every variant needs its own.
+        distinctTagsFor: plan.project.config.variants.map((v) => v.name),
         cacheDir,
         ...(inputs.maxLayers !== null ? { maxLayers: inputs.maxLayers } : {}),
         ...(cache ? { restoreWheels: (shas) => cache.restoreWheels(shas) } : {}),
@@ -103234,6 +106836,20 @@ async function buildOrPlan(job) {
             error(`${v.variant}: ${v.error}`, { title: `fast-build: ${v.variant}` });
         setFailed(`${failed.length} of ${result.variants.length} variants failed: ${failed.map((v) => v.variant).join(', ')} (see the errors above)`);
     }
+}
+/** Variants that could not be planned fail the run, after the others have been planned. */
+function failUnplanned(plan) {
+    const failed = plan.failed ?? [];
+    if (failed.length === 0)
+        return;
+    for (const f of failed) {
+        error(describeError(f.error), {
+            title: `fast-build: ${f.name}`,
+            ...(f.error.location.file ? { file: f.error.location.file } : {}),
+            ...(f.error.location.line ? { startLine: f.error.location.line } : {})
+        });
+    }
+    setFailed(`${plural(failed.length, 'variant')} could not be planned: ${failed.map((f) => f.name).join(', ')} (see the errors above)`);
 }
 function setPlanOutputs(plan, decisions) {
     setOutput('plan', JSON.stringify(planToJson(plan)));
