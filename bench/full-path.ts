@@ -175,20 +175,32 @@ interface BuildJson {
   }[]
 }
 
-function build(project: string, registry: string, cache: string): { seconds: number; result: BuildJson } {
+/**
+ * One `fast-build build` as a process. Asynchronous on purpose: this process also drains the test
+ * registry's log pipe, and a synchronous wait would let that pipe fill until the registry blocks
+ * writing its log (and with it every request that logs).
+ */
+async function build(
+  project: string,
+  registry: string,
+  cache: string
+): Promise<{ seconds: number; result: BuildJson }> {
   const start = performance.now()
-  const r = spawnSync(
+  const child = spawn(
     'node',
     [CLI, 'build', '--project', project, '--registry', registry, '--cache-dir', cache, '--json', '--quiet'],
-    {
-      encoding: 'utf8',
-      timeout: 600_000,
-      maxBuffer: 64 * 1024 * 1024
-    }
+    { stdio: ['ignore', 'pipe', 'pipe'] }
   )
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 600_000)
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
+  clearTimeout(timer)
   const seconds = (performance.now() - start) / 1000
-  if (r.status !== 0) throw new Error(`fast-build build failed:\n${r.stdout}\n${r.stderr}`)
-  return { seconds, result: JSON.parse(r.stdout) as BuildJson }
+  if (code !== 0) throw new Error(`fast-build build failed:\n${stdout}\n${stderr}`)
+  return { seconds, result: JSON.parse(stdout) as BuildJson }
 }
 
 export async function benchFullPath(): Promise<void> {
@@ -248,7 +260,7 @@ export async function benchFullPath(): Promise<void> {
     const cold: number[] = []
     let coldResult: BuildJson | null = null
     for (let i = 0; i < 3; i++) {
-      const { seconds, result } = build(project, `${reg.host}/cold${i}`, join(work, `cache-cold-${i}`))
+      const { seconds, result } = await build(project, `${reg.host}/cold${i}`, join(work, `cache-cold-${i}`))
       cold.push(seconds)
       coldResult = result
       rmSync(join(work, `cache-cold-${i}`), { recursive: true, force: true })
@@ -290,12 +302,12 @@ export async function benchFullPath(): Promise<void> {
 
     // Incremental: one warm state (cache + registry), then one bump per run.
     const cache = join(work, 'cache')
-    build(project, `${reg.host}/app`, cache)
+    await build(project, `${reg.host}/app`, cache)
     const incremental: number[] = []
     for (const name of BUMPS) {
       versions.set(name, latest.get(name)!)
       writeProject()
-      const { seconds, result } = build(project, `${reg.host}/app`, cache)
+      const { seconds, result } = await build(project, `${reg.host}/app`, cache)
       const v = result.variants[0]!
       if (v.path !== 'full') throw new Error(`bumping ${name} did not take the full path`)
       incremental.push(seconds)
