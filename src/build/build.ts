@@ -487,30 +487,33 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       throw e
     }
   }
-  // Each app image gets an SBOM of exactly its closure. An extra: failing to attach it warns.
-  const attachSboms = async (
+  // Each app image gets an SBOM of exactly its closure, attached while the image's own manifests
+  // and tags are written (a referrer may arrive before its subject: registries accept that, and
+  // the fallback tag does not care). An extra: failing to attach it warns.
+  type AttachedSbom = VariantResult['sboms'][number]
+  const attachSbomOf = (
     v: VariantPlan,
-    platforms: readonly { platform: Platform; manifest: Descriptor }[],
+    platform: Platform,
+    manifest: Descriptor,
     created: string,
     say: (m: string) => void
-  ): Promise<VariantResult['sboms']> => {
-    const out: { platform: string; digest: string; tag: string | null }[] = []
-    for (const { platform, manifest } of platforms) {
-      const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture)
-      if (!pp) continue
-      try {
-        const document = cycloneDxSbom({
-          variant: v,
-          platform: pp,
-          created,
-          name: plan.project.name ?? v.name
-        })
-        const a = await attachSbom({ store, subject: manifest, document, created })
-        out.push({ platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag })
-      } catch (e) {
-        say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`)
-      }
-    }
+  ): Promise<AttachedSbom | null> => {
+    const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture)
+    if (!pp) return Promise.resolve(null)
+    return (async () => {
+      const document = cycloneDxSbom({ variant: v, platform: pp, created, name: plan.project.name ?? v.name })
+      const a = await attachSbom({ store, subject: manifest, document, created })
+      return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag }
+    })().catch((e: unknown) => {
+      say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`)
+      return null
+    })
+  }
+  const sbomsOf = async (
+    jobs: readonly Promise<AttachedSbom | null>[],
+    say: (m: string) => void
+  ): Promise<AttachedSbom[]> => {
+    const out = (await Promise.all(jobs)).filter((x): x is AttachedSbom => x !== null)
     if (out.length > 0)
       say(
         `SBOM (CycloneDX) attached${out[0]!.tag ? ` as ${store.name}:${out.map((x) => x.tag).join(', ')}` : ' (referrers API)'}`
@@ -607,10 +610,6 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     // Failures surface where a variant awaits the layer, never as an unhandled rejection.
     layerJob.catch(() => undefined)
     const ensureLayer = () => layerJob
-    // The source is checked before any deps image is built: a link that leaves the tree or a file
-    // that cannot be shipped fails the build now, not after minutes of full paths. (The tree is
-    // listed in a moment; the layer goes on compressing while the deps images build.)
-    await treeJob
     let layerFailure: unknown = null
     layerJob.catch((e: unknown) => {
       layerFailure = e
@@ -689,8 +688,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
           continue
         }
         if (!deps) {
-          // A source layer that already failed (an unreadable file) fails the variant before its
-          // deps image is built for nothing.
+          // The source is checked before any deps image is built: a link that leaves the tree or
+          // a file that cannot be shipped fails the variant now, not after minutes of full path
+          // (the tree is listed in a moment; the fast path never waits for it here, and the layer
+          // goes on compressing while deps images build). A layer that already failed (an
+          // unreadable file) fails it too.
+          await treeJob
           if (layerFailure !== null) throw layerFailure
           progress(
             v.name,
@@ -769,6 +772,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
             py ? await projectLayerFor(src, py, `app image of ${v.name} (${platform})`) : null
           )
         }
+        const sbomJobs: Promise<AttachedSbom | null>[] = []
         const pushed = await pushAppImage({
           store,
           deps,
@@ -787,10 +791,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
             ? { runtime: (platform: Platform) => runtime.get(formatPlatform(platform)) ?? null }
             : {}),
           project: (platform: Platform) => projectByPlatform.get(formatPlatform(platform)) ?? null,
+          onManifest: (platform, manifest) =>
+            sbomJobs.push(attachSbomOf(v, platform, manifest, created, (m) => progress(v.name, m))),
           onProgress: (m) => progress(v.name, m)
         })
         const stats: BlobStats = pushed.stats
-        const sboms = await attachSboms(v, pushed.platforms, created, (m) => progress(v.name, m))
+        const sboms = await sbomsOf(sbomJobs, (m) => progress(v.name, m))
         results.push({
           ...base0,
           path: full ? 'full' : 'fast',

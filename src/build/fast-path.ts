@@ -71,6 +71,11 @@ export async function pushAppImage(args: {
   readonly runtime?: (platform: Platform) => RuntimeLayer | null
   /** The project layer for a platform; absent or null: none. */
   readonly project?: (platform: Platform) => ProjectLayer | null
+  /**
+   * Called with each platform's manifest as soon as it is known, before it is written: work that
+   * only needs its descriptor (the SBOM that refers to it) can run alongside the rest of the push.
+   */
+  readonly onManifest?: (platform: Platform, manifest: Descriptor) => void
   readonly onProgress?: (message: string) => void
 }): Promise<FastPathResult> {
   const { store, deps, layer, settings } = args
@@ -165,6 +170,7 @@ export async function pushAppImage(args: {
         : null,
       settings
     })
+    args.onManifest?.(p.platform, image.manifestDescriptor)
     countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length)
     platforms.push({ platform: p.platform, manifest: image.manifestDescriptor })
     if (deps.isIndex) {
