@@ -42165,6 +42165,7 @@ async function pushAppImage(args) {
                 : null,
             settings
         });
+        args.onManifest?.(p.platform, image.manifestDescriptor);
         countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
         platforms.push({ platform: p.platform, manifest: image.manifestDescriptor });
         if (deps.isIndex) {
@@ -45766,27 +45767,21 @@ async function runBuild(o) {
             throw e;
         }
     };
-    // Each app image gets an SBOM of exactly its closure. An extra: failing to attach it warns.
-    const attachSboms = async (v, platforms, created, say) => {
-        const out = [];
-        for (const { platform, manifest } of platforms) {
-            const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture);
-            if (!pp)
-                continue;
-            try {
-                const document = cycloneDxSbom({
-                    variant: v,
-                    platform: pp,
-                    created,
-                    name: plan.project.name ?? v.name
-                });
-                const a = await attachSbom({ store, subject: manifest, document, created });
-                out.push({ platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag });
-            }
-            catch (e) {
-                say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
-            }
-        }
+    const attachSbomOf = (v, platform, manifest, created, say) => {
+        const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture);
+        if (!pp)
+            return Promise.resolve(null);
+        return (async () => {
+            const document = cycloneDxSbom({ variant: v, platform: pp, created, name: plan.project.name ?? v.name });
+            const a = await attachSbom({ store, subject: manifest, document, created });
+            return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag };
+        })().catch((e) => {
+            say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
+            return null;
+        });
+    };
+    const sbomsOf = async (jobs, say) => {
+        const out = (await Promise.all(jobs)).filter((x) => x !== null);
         if (out.length > 0)
             say(`SBOM (CycloneDX) attached${out[0].tag ? ` as ${store.name}:${out.map((x) => x.tag).join(', ')}` : ' (referrers API)'}`);
         return out;
@@ -45881,10 +45876,6 @@ async function runBuild(o) {
         // Failures surface where a variant awaits the layer, never as an unhandled rejection.
         layerJob.catch(() => undefined);
         const ensureLayer = () => layerJob;
-        // The source is checked before any deps image is built: a link that leaves the tree or a file
-        // that cannot be shipped fails the build now, not after minutes of full paths. (The tree is
-        // listed in a moment; the layer goes on compressing while the deps images build.)
-        await treeJob;
         let layerFailure = null;
         layerJob.catch((e) => {
             layerFailure = e;
@@ -45954,8 +45945,12 @@ async function runBuild(o) {
                     continue;
                 }
                 if (!deps) {
-                    // A source layer that already failed (an unreadable file) fails the variant before its
-                    // deps image is built for nothing.
+                    // The source is checked before any deps image is built: a link that leaves the tree or
+                    // a file that cannot be shipped fails the variant now, not after minutes of full path
+                    // (the tree is listed in a moment; the fast path never waits for it here, and the layer
+                    // goes on compressing while deps images build). A layer that already failed (an
+                    // unreadable file) fails it too.
+                    await treeJob;
                     if (layerFailure !== null)
                         throw layerFailure;
                     progress(v.name, wanted ? `rebuilding deps image ${depsRef}` : `deps image ${depsRef} is missing: full path`);
@@ -46020,6 +46015,7 @@ async function runBuild(o) {
                     const py = pythons.get(platform);
                     projectByPlatform.set(platform, py ? await projectLayerFor(src, py, `app image of ${v.name} (${platform})`) : null);
                 }
+                const sbomJobs = [];
                 const pushed = await pushAppImage({
                     store,
                     deps,
@@ -46038,10 +46034,11 @@ async function runBuild(o) {
                         ? { runtime: (platform) => runtime.get(formatPlatform(platform)) ?? null }
                         : {}),
                     project: (platform) => projectByPlatform.get(formatPlatform(platform)) ?? null,
+                    onManifest: (platform, manifest) => sbomJobs.push(attachSbomOf(v, platform, manifest, created, (m) => progress(v.name, m))),
                     onProgress: (m) => progress(v.name, m)
                 });
                 const stats = pushed.stats;
-                const sboms = await attachSboms(v, pushed.platforms, created, (m) => progress(v.name, m));
+                const sboms = await sbomsOf(sbomJobs, (m) => progress(v.name, m));
                 results.push({
                     ...base0,
                     path: full ? 'full' : 'fast',
