@@ -6120,7 +6120,8 @@ function loadPlan(opts) {
     });
     return { ...plan, notes: [...notes, ...plan.notes] };
 }
-function cmdPlan(args, io) {
+/** The flags `plan` and `sbom` share: which project, variants, platforms and python. */
+function parsePlanArgs(args) {
     const { values, positionals } = parseArgs({
         args: [...args],
         options: {
@@ -6134,6 +6135,10 @@ function cmdPlan(args, io) {
     });
     if (positionals.length > 0)
         throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    return values;
+}
+function cmdPlan(args, io) {
+    const values = parsePlanArgs(args);
     const plan = loadPlan({
         project: values.project,
         variants: values.variant ?? [],
@@ -6206,20 +6211,8 @@ function cmdDiff(args, io) {
     return 0;
 }
 async function cmdSbom(args, io) {
-    const { values, positionals } = parseArgs({
-        args: [...args],
-        options: {
-            project: { type: 'string', default: '.' },
-            variant: { type: 'string', multiple: true },
-            platform: { type: 'string', multiple: true },
-            python: { type: 'string' },
-            // Accepted, and changes nothing: JSON is the one format.
-            json: { type: 'boolean', default: false }
-        },
-        allowPositionals: true
-    });
-    if (positionals.length > 0)
-        throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    // --json is accepted and changes nothing: JSON is the one format.
+    const values = parsePlanArgs(args);
     // Every configured platform is planned, so that --platform picks among them (and names them
     // when it names none); an unknown --variant is refused by planProject with the list.
     const plan = loadPlan({

@@ -43766,15 +43766,11 @@ async function projectLayer(args) {
     const installed = projectInstallFiles({ packages: args.projects, layout });
     if (installed.distributions.length === 0)
         return { layer: null, notes: installed.notes };
-    const [major, minor] = args.python.version.split('.').map(Number);
     const pyLayout = {
         purelib: layout.sitePackages,
         platlib: layout.sitePackages,
         scripts: layout.scripts,
-        data: '/',
-        headers: '/',
-        interpreter: layout.interpreter,
-        python: { major: major ?? 3, minor: minor ?? 0 }
+        interpreter: layout.interpreter
     };
     verifyInstall({
         dists: installed.distributions.map((d) => installedDist(d.name, d.version, installed.entries.filter((e) => e.type === 'file').map((e) => e.path), pyLayout)),
@@ -45564,6 +45560,22 @@ function sharingOf(plan) {
     }
     return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? [];
 }
+/** A variant that ends without an image: nothing pushed, and why. */
+function unbuiltResult(v, path, error, seconds) {
+    return {
+        ...v,
+        path,
+        appRef: null,
+        digest: null,
+        tags: [],
+        blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+        bytesUploaded: 0,
+        seconds,
+        error,
+        sboms: [],
+        full: null
+    };
+}
 /** What the run-time shim needs of a deps image's recorded Python. */
 function installOf(r) {
     return {
@@ -45574,9 +45586,19 @@ function installOf(r) {
     };
 }
 /**
+ * Whether a variant's run-time packages can be pinned for pip (the requirements the shim installs),
+ * before any deps image is built: a package pip cannot install at start fails the variant early.
+ * No layer is written; that waits for the deps image's Python (runtimeLayers).
+ */
+function checkRuntime(v, lockPath, install) {
+    if (!hasRuntime(v.platforms))
+        return;
+    for (const p of v.platforms)
+        runtimeFiles({ variant: v.name, platform: p, install, lockPath });
+}
+/**
  * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
- * has no run-time packages. Small (a shim and a requirements file), so built in memory; checked
- * before any deps image is built, so a package pip cannot install at start fails the variant early.
+ * has no run-time packages. Small (a shim and a requirements file), so built in memory.
  */
 async function runtimeLayers(v, compression, lockPath, install) {
     if (!hasRuntime(v.platforms))
@@ -45674,32 +45696,34 @@ async function runBuild(o) {
     }));
     // Where each platform's packages go: what the base image's Python reads (read once per build,
     // and only when a deps image is built).
+    const factsOf = (from, pi, what, say) => plan.project.config.pythonInBase
+        ? imagePythonFacts({
+            store: from,
+            manifestDigest: pi.manifestDigest,
+            layers: pi.manifest.layers,
+            config: pi.config,
+            cacheDir,
+            what: `${what} (${formatPlatform(pi.platform)})`,
+            onProgress: say
+        })
+        : Promise.resolve(null);
+    const layoutOf = (facts, python, image, pi) => resolveLayout({
+        config: plan.project.config,
+        python,
+        pythonFrom: pythonFrom(plan),
+        facts,
+        base: image,
+        platform: formatPlatform(pi.platform),
+        file: plan.project.file
+    });
     let layouts = null;
     const layoutsOnce = () => (layouts ??= (async () => {
         const b = await baseOnce();
         const out = new Map();
         for (const pi of b.image.platforms) {
             const platform = formatPlatform(pi.platform);
-            const facts = plan.project.config.pythonInBase
-                ? await imagePythonFacts({
-                    store: b.store,
-                    manifestDigest: pi.manifestDigest,
-                    layers: pi.manifest.layers,
-                    config: pi.config,
-                    cacheDir,
-                    what: `base image ${b.reference} (${platform})`,
-                    onProgress: (m) => progress(null, m)
-                })
-                : null;
-            const resolved = resolveLayout({
-                config: plan.project.config,
-                python: plan.variants[0].python,
-                pythonFrom: pythonFrom(plan),
-                facts,
-                base: b.reference,
-                platform,
-                file: plan.project.file
-            });
+            const facts = await factsOf(b.store, pi, `base image ${b.reference}`, (m) => progress(null, m));
+            const resolved = layoutOf(facts, plan.variants[0].python, b.reference, pi);
             progress(null, `${platform}: ${resolved.description}`);
             out.set(platform, resolved);
         }
@@ -45713,31 +45737,13 @@ async function runBuild(o) {
         if (recorded)
             return recorded;
         const platform = formatPlatform(pi.platform);
-        const facts = plan.project.config.pythonInBase
-            ? await imagePythonFacts({
-                store,
-                manifestDigest: pi.manifestDigest,
-                layers: pi.manifest.layers,
-                config: pi.config,
-                cacheDir,
-                what: `deps image ${ref} (${platform})`,
-                onProgress: (m) => progress(v.name, m)
-            })
-            : null;
+        const facts = await factsOf(store, pi, `deps image ${ref}`, (m) => progress(v.name, m));
         if (facts && !facts.python) {
             progress(v.name, `note: deps image ${ref} (${platform}) has no Python on its PATH: the project is not installed as a package there (its code is on PYTHONPATH)`);
             return null;
         }
         try {
-            return recordedPython(resolveLayout({
-                config: plan.project.config,
-                python: v.python,
-                pythonFrom: pythonFrom(plan),
-                facts,
-                base: ref,
-                platform,
-                file: plan.project.file
-            }));
+            return recordedPython(layoutOf(facts, v.python, ref, pi));
         }
         catch (e) {
             // Not ours to refuse: the deps image exists. Its app image just does not install the project.
@@ -45873,13 +45879,13 @@ async function runBuild(o) {
             progress(null, `source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${layerSeconds.toFixed(2)} s`);
             return { source: tree, layer: blob, uploaded };
         })();
-        // Failures surface where a variant awaits the layer, never as an unhandled rejection.
-        layerJob.catch(() => undefined);
-        const ensureLayer = () => layerJob;
+        // Failures surface where a variant awaits the layer (or before a full path), never as an
+        // unhandled rejection.
         let layerFailure = null;
         layerJob.catch((e) => {
             layerFailure = e;
         });
+        const ensureLayer = () => layerJob;
         // The project's own layer (its metadata and commands), by the Python it installs for.
         let projects = null;
         const projectLayers = new Map();
@@ -45916,23 +45922,11 @@ async function runBuild(o) {
             const depsRef = `${store.name}:${tag}`;
             const base0 = { variant: v.name, hash: v.hash, depsRef };
             // A variant that ends without an image: nothing pushed, and why.
-            const unbuilt = (path, error) => ({
-                ...base0,
-                path,
-                appRef: null,
-                digest: null,
-                tags: [],
-                blobs: { uploaded: 0, mounted: 0, skipped: 0 },
-                bytesUploaded: 0,
-                seconds: (performance$1.now() - start) / 1000,
-                error,
-                sboms: [],
-                full: null
-            });
+            const unbuilt = (path, error) => unbuiltResult(base0, path, error, (performance$1.now() - start) / 1000);
             try {
                 // Checked now, before any deps image is built (a package pip cannot install at start fails
                 // the variant early); written once the deps image says where its Python reads packages.
-                await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, () => plan.install);
+                checkRuntime(v, plan.lock.path, plan.install);
                 const wanted = rebuild === 'all' || rebuild.includes(v.name);
                 let deps = wanted
                     ? null
@@ -46082,21 +46076,7 @@ async function runBuild(o) {
         // variant asked for has a result.
         for (const f of plan.failed ?? []) {
             progress(f.name, `failed: ${describeError(f.error)}`);
-            results.push({
-                variant: f.name,
-                hash: '',
-                path: 'failed',
-                depsRef: '',
-                appRef: null,
-                digest: null,
-                tags: [],
-                blobs: { uploaded: 0, mounted: 0, skipped: 0 },
-                bytesUploaded: 0,
-                seconds: 0,
-                error: describeError(f.error),
-                sboms: [],
-                full: null
-            });
+            results.push(unbuiltResult({ variant: f.name, hash: '', depsRef: '' }, 'failed', describeError(f.error), 0));
         }
         if (!results.some((r) => r.digest !== null)) {
             // Nobody needs the source layer: stop its upload quietly and let it settle before returning.

@@ -145,7 +145,8 @@ export function loadPlan(opts: {
   return { ...plan, notes: [...notes, ...plan.notes] }
 }
 
-function cmdPlan(args: readonly string[], io: CliIO): number {
+/** The flags `plan` and `sbom` share: which project, variants, platforms and python. */
+function parsePlanArgs(args: readonly string[]) {
   const { values, positionals } = parseArgs({
     args: [...args],
     options: {
@@ -158,6 +159,11 @@ function cmdPlan(args: readonly string[], io: CliIO): number {
     allowPositionals: true
   })
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+  return values
+}
+
+function cmdPlan(args: readonly string[], io: CliIO): number {
+  const values = parsePlanArgs(args)
   const plan = loadPlan({
     project: values.project!,
     variants: values.variant ?? [],
@@ -241,19 +247,8 @@ function cmdDiff(args: readonly string[], io: CliIO): number {
 }
 
 async function cmdSbom(args: readonly string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      project: { type: 'string', default: '.' },
-      variant: { type: 'string', multiple: true },
-      platform: { type: 'string', multiple: true },
-      python: { type: 'string' },
-      // Accepted, and changes nothing: JSON is the one format.
-      json: { type: 'boolean', default: false }
-    },
-    allowPositionals: true
-  })
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+  // --json is accepted and changes nothing: JSON is the one format.
+  const values = parsePlanArgs(args)
   // Every configured platform is planned, so that --platform picks among them (and names them
   // when it names none); an unknown --variant is refused by planProject with the list.
   const plan = loadPlan({

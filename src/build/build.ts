@@ -22,6 +22,7 @@ import { indexConfigFor } from '../wheels/index-credentials.js'
 import { indexNameFor, namedIndexes } from '../project/indexes.js'
 import type { IndexConfig } from '../wheels/index.js'
 import { imagePythonFacts } from './image-python.js'
+import type { BasePythonFacts } from './base-python.js'
 import {
   PythonLayoutError,
   readRecordedPython,
@@ -248,6 +249,28 @@ function sharingOf(plan: Plan): (platform: Platform, sha256: string) => readonly
   return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? []
 }
 
+/** A variant that ends without an image: nothing pushed, and why. */
+function unbuiltResult(
+  v: Pick<VariantResult, 'variant' | 'hash' | 'depsRef'>,
+  path: 'missing' | 'failed',
+  error: string,
+  seconds: number
+): VariantResult {
+  return {
+    ...v,
+    path,
+    appRef: null,
+    digest: null,
+    tags: [],
+    blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+    bytesUploaded: 0,
+    seconds,
+    error,
+    sboms: [],
+    full: null
+  }
+}
+
 /** What the run-time shim needs of a deps image's recorded Python. */
 function installOf(r: RecordedPython): InstallLayout {
   return {
@@ -259,9 +282,18 @@ function installOf(r: RecordedPython): InstallLayout {
 }
 
 /**
+ * Whether a variant's run-time packages can be pinned for pip (the requirements the shim installs),
+ * before any deps image is built: a package pip cannot install at start fails the variant early.
+ * No layer is written; that waits for the deps image's Python (runtimeLayers).
+ */
+function checkRuntime(v: VariantPlan, lockPath: string, install: InstallLayout): void {
+  if (!hasRuntime(v.platforms)) return
+  for (const p of v.platforms) runtimeFiles({ variant: v.name, platform: p, install, lockPath })
+}
+
+/**
  * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
- * has no run-time packages. Small (a shim and a requirements file), so built in memory; checked
- * before any deps image is built, so a package pip cannot install at start fails the variant early.
+ * has no run-time packages. Small (a shim and a requirements file), so built in memory.
  */
 async function runtimeLayers(
   v: VariantPlan,
@@ -389,6 +421,33 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     }))
   // Where each platform's packages go: what the base image's Python reads (read once per build,
   // and only when a deps image is built).
+  const factsOf = (from: ImageStore, pi: PlatformImage, what: string, say: (m: string) => void) =>
+    plan.project.config.pythonInBase
+      ? imagePythonFacts({
+          store: from,
+          manifestDigest: pi.manifestDigest,
+          layers: pi.manifest.layers,
+          config: pi.config,
+          cacheDir,
+          what: `${what} (${formatPlatform(pi.platform)})`,
+          onProgress: say
+        })
+      : Promise.resolve(null)
+  const layoutOf = (
+    facts: BasePythonFacts | null,
+    python: VariantPlan['python'],
+    image: string,
+    pi: PlatformImage
+  ) =>
+    resolveLayout({
+      config: plan.project.config,
+      python,
+      pythonFrom: pythonFrom(plan),
+      facts,
+      base: image,
+      platform: formatPlatform(pi.platform),
+      file: plan.project.file
+    })
   let layouts: Promise<Map<string, ResolvedLayout>> | null = null
   const layoutsOnce = () =>
     (layouts ??= (async () => {
@@ -396,26 +455,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       const out = new Map<string, ResolvedLayout>()
       for (const pi of b.image.platforms) {
         const platform = formatPlatform(pi.platform)
-        const facts = plan.project.config.pythonInBase
-          ? await imagePythonFacts({
-              store: b.store,
-              manifestDigest: pi.manifestDigest,
-              layers: pi.manifest.layers,
-              config: pi.config,
-              cacheDir,
-              what: `base image ${b.reference} (${platform})`,
-              onProgress: (m) => progress(null, m)
-            })
-          : null
-        const resolved = resolveLayout({
-          config: plan.project.config,
-          python: plan.variants[0]!.python,
-          pythonFrom: pythonFrom(plan),
-          facts,
-          base: b.reference,
-          platform,
-          file: plan.project.file
-        })
+        const facts = await factsOf(b.store, pi, `base image ${b.reference}`, (m) => progress(null, m))
+        const resolved = layoutOf(facts, plan.variants[0]!.python, b.reference, pi)
         progress(null, `${platform}: ${resolved.description}`)
         out.set(platform, resolved)
       }
@@ -432,17 +473,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     const recorded = readRecordedPython(pi.config.config?.Labels)
     if (recorded) return recorded
     const platform = formatPlatform(pi.platform)
-    const facts = plan.project.config.pythonInBase
-      ? await imagePythonFacts({
-          store,
-          manifestDigest: pi.manifestDigest,
-          layers: pi.manifest.layers,
-          config: pi.config,
-          cacheDir,
-          what: `deps image ${ref} (${platform})`,
-          onProgress: (m) => progress(v.name, m)
-        })
-      : null
+    const facts = await factsOf(store, pi, `deps image ${ref}`, (m) => progress(v.name, m))
     if (facts && !facts.python) {
       progress(
         v.name,
@@ -451,17 +482,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       return null
     }
     try {
-      return recordedPython(
-        resolveLayout({
-          config: plan.project.config,
-          python: v.python,
-          pythonFrom: pythonFrom(plan),
-          facts,
-          base: ref,
-          platform,
-          file: plan.project.file
-        })
-      )
+      return recordedPython(layoutOf(facts, v.python, ref, pi))
     } catch (e) {
       // Not ours to refuse: the deps image exists. Its app image just does not install the project.
       if (!(e instanceof PythonLayoutError)) throw e
@@ -607,13 +628,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       )
       return { source: tree, layer: blob, uploaded }
     })()
-    // Failures surface where a variant awaits the layer, never as an unhandled rejection.
-    layerJob.catch(() => undefined)
-    const ensureLayer = () => layerJob
+    // Failures surface where a variant awaits the layer (or before a full path), never as an
+    // unhandled rejection.
     let layerFailure: unknown = null
     layerJob.catch((e: unknown) => {
       layerFailure = e
     })
+    const ensureLayer = () => layerJob
 
     // The project's own layer (its metadata and commands), by the Python it installs for.
     let projects: ReturnType<typeof localProjects> | null = null
@@ -650,23 +671,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       const depsRef = `${store.name}:${tag}`
       const base0 = { variant: v.name, hash: v.hash, depsRef }
       // A variant that ends without an image: nothing pushed, and why.
-      const unbuilt = (path: 'missing' | 'failed', error: string): VariantResult => ({
-        ...base0,
-        path,
-        appRef: null,
-        digest: null,
-        tags: [],
-        blobs: { uploaded: 0, mounted: 0, skipped: 0 },
-        bytesUploaded: 0,
-        seconds: (performance.now() - start) / 1000,
-        error,
-        sboms: [],
-        full: null
-      })
+      const unbuilt = (path: 'missing' | 'failed', error: string): VariantResult =>
+        unbuiltResult(base0, path, error, (performance.now() - start) / 1000)
       try {
         // Checked now, before any deps image is built (a package pip cannot install at start fails
         // the variant early); written once the deps image says where its Python reads packages.
-        await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, () => plan.install)
+        checkRuntime(v, plan.lock.path, plan.install)
         const wanted = rebuild === 'all' || rebuild.includes(v.name)
         let deps = wanted
           ? null
@@ -842,21 +852,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     // variant asked for has a result.
     for (const f of plan.failed ?? []) {
       progress(f.name, `failed: ${describeError(f.error)}`)
-      results.push({
-        variant: f.name,
-        hash: '',
-        path: 'failed',
-        depsRef: '',
-        appRef: null,
-        digest: null,
-        tags: [],
-        blobs: { uploaded: 0, mounted: 0, skipped: 0 },
-        bytesUploaded: 0,
-        seconds: 0,
-        error: describeError(f.error),
-        sboms: [],
-        full: null
-      })
+      results.push(
+        unbuiltResult({ variant: f.name, hash: '', depsRef: '' }, 'failed', describeError(f.error), 0)
+      )
     }
     if (!results.some((r) => r.digest !== null)) {
       // Nobody needs the source layer: stop its upload quietly and let it settle before returning.

@@ -89,15 +89,11 @@ export async function projectLayer(args: {
   }
   const installed = projectInstallFiles({ packages: args.projects, layout })
   if (installed.distributions.length === 0) return { layer: null, notes: installed.notes }
-  const [major, minor] = args.python.version.split('.').map(Number)
   const pyLayout = {
     purelib: layout.sitePackages,
     platlib: layout.sitePackages,
     scripts: layout.scripts,
-    data: '/',
-    headers: '/',
-    interpreter: layout.interpreter,
-    python: { major: major ?? 3, minor: minor ?? 0 }
+    interpreter: layout.interpreter
   }
   verifyInstall({
     dists: installed.distributions.map((d) =>

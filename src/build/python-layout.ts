@@ -180,7 +180,7 @@ export function installedDist(
   name: string,
   version: string,
   paths: readonly string[],
-  layout: PythonLayout
+  layout: Pick<PythonLayout, 'purelib' | 'platlib' | 'scripts'>
 ): InstalledDist {
   const libs = [...new Set([layout.purelib, layout.platlib])]
   const dirs = new Set<string>()
@@ -204,7 +204,7 @@ function under(dir: string, sysPath: readonly string[]): boolean {
  */
 export function verifyInstall(args: {
   readonly dists: readonly InstalledDist[]
-  readonly layout: PythonLayout
+  readonly layout: Pick<PythonLayout, 'interpreter'>
   readonly resolved: Pick<ResolvedLayout, 'sysPath' | 'interpreters' | 'hasSh' | 'python'>
   /** Paths the deps layers themselves add (an interpreter may come with the deps). */
   readonly addedPaths?: ReadonlySet<string>
