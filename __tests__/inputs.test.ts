@@ -14,6 +14,7 @@ describe('parseInputs', () => {
       push: true,
       tags: [],
       builder: null,
+      compression: null,
       maxLayers: null,
       registryUsername: null,
       registryPassword: null,
@@ -34,6 +35,7 @@ describe('parseInputs', () => {
     [{ variants: 'base, ml\ndev' }, { variants: ['base', 'ml', 'dev'] }],
     [{ invalidate: 'ml,all' }, { invalidate: 'all' }],
     [{ invalidate: 'ml, dev' }, { invalidate: ['ml', 'dev'] }],
+    [{ compression: 'zstd' }, { compression: 'zstd' }],
     [
       { push: 'False', cache: 'TRUE' },
       { push: false, cache: true }

@@ -23,6 +23,8 @@ export interface Inputs {
   readonly tags: readonly string[]
   /** null: [tool.fast-build] builder (default auto). */
   readonly builder: Builder | null
+  /** null: [tool.fast-build] compression (default gzip). */
+  readonly compression: 'gzip' | 'zstd' | null
   readonly maxLayers: number | null
   readonly registryUsername: string | null
   readonly registryPassword: string | null
@@ -210,6 +212,10 @@ export function parseInputs(
       get('builder').trim() === ''
         ? null
         : oneOf('builder', get('builder').trim(), ['auto', 'wheels', 'dockerfile'] as const, 'auto'),
+    compression:
+      get('compression').trim() === ''
+        ? null
+        : oneOf('compression', get('compression').trim(), ['gzip', 'zstd'] as const, 'gzip'),
     maxLayers,
     registryUsername: username,
     registryPassword: password,

@@ -5,15 +5,18 @@
 // on libuv's thread pool while the next is read, and the results are concatenated in order. For
 // gzip that is a multi-member file (RFC 1952 §2.2), which every layer reader handles (Go's gzip
 // reader in containerd/skopeo/umoci, Python's gzip and tarfile, GNU gzip); for zstd, several
-// frames. The block size is fixed, so the bytes stay a pure function of the entries.
+// frames. The block size is fixed, so the bytes stay a pure function of the entries. On a Node
+// without zstd, the zstd program compresses the whole stream instead (zstd.ts).
 import { open, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
-import { FastBuildError } from '../errors.js'
 import { DigestWriter, type Digest } from './digest.js'
 import type { LayerEntry } from './entry.js'
 import { layerMediaType, OCI_MANIFEST, type Compression } from './media-types.js'
 import { writeTar } from './tar.js'
+import { nodeZstdCompressor, ZstdProcess } from './zstd.js'
+
+export { CompressionError } from './zstd.js'
 
 export interface LayerOptions {
   readonly mtime: number
@@ -42,8 +45,6 @@ export interface LayerBlob {
   readonly entries: number
 }
 
-export class CompressionError extends FastBuildError {}
-
 /** Part of the format: changing it changes every compressed layer's bytes. */
 export const BLOCK_SIZE = 2 * 1024 * 1024
 /** Blocks compressing at once (libuv's pool has 4 threads by default). */
@@ -51,41 +52,65 @@ const IN_FLIGHT = 4
 
 const gzip = promisify(zlib.gzip)
 
-type Compressor = (block: Buffer) => Promise<Buffer>
+type BlockCompressor = (block: Buffer) => Promise<Buffer>
 
-function compressorFor(compression: Compression, level: number | undefined): Compressor | null {
-  if (compression === 'none') return null
-  if (compression === 'gzip') {
-    return async (block) => {
-      // One output buffer as large as the block: zlib then deflates the whole block in one go on
-      // the thread pool, instead of returning to the main thread every 16 kB (the bytes are the
-      // same either way).
-      const out = await gzip(block, { level: level ?? 1, chunkSize: BLOCK_SIZE + 64 * 1024 })
-      // zlib writes its build's OS code (3 on Unix, 10 on Windows) into byte 9 of each member's
-      // header; a fixed 255 ("unknown") keeps the blob the same whichever OS wrote it.
-      out[9] = 0xff
-      return out
-    }
+/** Where the tar blocks go: written in order, ended once; the compressed bytes go to `emit`. */
+interface Sink {
+  write(block: Buffer): Promise<void>
+  end(): Promise<void>
+  abort(): void
+}
+
+function gzipBlocks(level: number | undefined): BlockCompressor {
+  return async (block) => {
+    // One output buffer as large as the block: zlib then deflates the whole block in one go on
+    // the thread pool, instead of returning to the main thread every 16 kB (the bytes are the
+    // same either way).
+    const out = await gzip(block, { level: level ?? 1, chunkSize: BLOCK_SIZE + 64 * 1024 })
+    // zlib writes its build's OS code (3 on Unix, 10 on Windows) into byte 9 of each member's
+    // header; a fixed 255 ("unknown") keeps the blob the same whichever OS wrote it.
+    out[9] = 0xff
+    return out
   }
-  const z = zlib as unknown as {
-    zstdCompress?: (b: Buffer, o: object, cb: (e: Error | null, r: Buffer) => void) => void
-    constants: Record<string, number>
+}
+
+/** Blocks compressed on the thread pool, several at once, emitted in order. */
+function blockSink(compress: BlockCompressor, emit: (out: Buffer) => Promise<void>, free: Buffer[]): Sink {
+  const pending: Promise<Buffer>[] = []
+  return {
+    async write(block) {
+      pending.push(
+        compress(block).then((out) => {
+          // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
+          if (block.length === BLOCK_SIZE) free.push(block)
+          return out
+        })
+      )
+      if (pending.length >= IN_FLIGHT) await emit(await pending.shift()!)
+    },
+    async end() {
+      while (pending.length > 0) await emit(await pending.shift()!)
+    },
+    abort() {}
   }
-  if (!z.zstdCompress) {
-    throw new CompressionError(
-      `zstd layers need Node.js 22.15 or later (this is ${process.version})`,
-      {},
-      'use compression gzip, or run fast-build with a newer Node.js'
-    )
-  }
-  const zstd = promisify(z.zstdCompress)
-  const param = z.constants['ZSTD_c_compressionLevel']
-  return (block) => zstd(block, param === undefined ? {} : { params: { [param]: level ?? 3 } })
+}
+
+function sinkFor(
+  compression: Compression,
+  level: number | undefined,
+  emit: (out: Buffer) => Promise<void>,
+  free: Buffer[]
+): Sink {
+  if (compression === 'none') return { write: emit, end: async () => {}, abort() {} }
+  if (compression === 'gzip') return blockSink(gzipBlocks(level), emit, free)
+  const nodeZstd = nodeZstdCompressor(level)
+  if (nodeZstd) return blockSink(nodeZstd, emit, free)
+  // The zstd program holds on to what it is given, so its blocks are not reused.
+  return new ZstdProcess(level, emit)
 }
 
 export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOptions): Promise<LayerBlob> {
   const compression = opts.compression ?? 'gzip'
-  const compress = compressorFor(compression, opts.level)
   const tar = new DigestWriter()
   const blob = new DigestWriter()
   const kept: Buffer[] = []
@@ -96,23 +121,18 @@ export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOpti
     else kept.push(out)
     if (opts.onChunk) await opts.onChunk(out)
   }
+  // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
+  const free: Buffer[] = []
+  const sink = sinkFor(compression, opts.level, emit, free)
   try {
-    // Compression of several blocks at once, written out in order.
-    const pending: Promise<Buffer>[] = []
-    // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
-    const free: Buffer[] = []
     await writeTar(entries, { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free }, async (block) => {
       tar.update(block)
-      if (!compress) return emit(block)
-      pending.push(
-        compress(block).then((out) => {
-          if (block.length === BLOCK_SIZE) free.push(block)
-          return out
-        })
-      )
-      if (pending.length >= IN_FLIGHT) await emit(await pending.shift()!)
+      await sink.write(block)
     })
-    while (pending.length > 0) await emit(await pending.shift()!)
+    await sink.end()
+  } catch (e) {
+    sink.abort()
+    throw e
   } finally {
     await handle?.close()
     handle = null

@@ -3,9 +3,9 @@
 // it (ustar, GNU long names, PAX path/linkpath records, as docker, buildah and umoci write them).
 import { createReadStream } from 'node:fs'
 import { createGunzip } from 'node:zlib'
-import * as zlib from 'node:zlib'
 import type { Readable } from 'node:stream'
 import { FastBuildError } from '../errors.js'
+import { zstdDecompressFile } from './zstd.js'
 
 export class TarReadError extends FastBuildError {}
 
@@ -203,18 +203,6 @@ export function openLayerTar(file: string, mediaType: string): Readable {
     raw.on('error', (e) => gunzip.destroy(e))
     return raw.pipe(gunzip)
   }
-  if (mediaType.endsWith('+zstd')) {
-    const make = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream })
-      .createZstdDecompress
-    if (!make)
-      throw new TarReadError(
-        `a zstd layer (${mediaType}) cannot be read by this Node.js (${process.version})`,
-        {},
-        'run fast-build on Node.js 22.15 or newer, or set interpreter and site-packages under [tool.fast-build]'
-      )
-    const z = make() as unknown as Readable & NodeJS.WritableStream
-    raw.on('error', (e) => z.destroy(e))
-    return raw.pipe(z)
-  }
+  if (mediaType.endsWith('+zstd')) return zstdDecompressFile(raw, file)
   return raw
 }
