@@ -15,10 +15,11 @@ import { debianWheel, pushPythonPipBase, startBuildah } from '../__tests__/suppo
 import { run } from '../__tests__/support/process.js'
 import { startPypiServer } from '../__tests__/support/pypi-server.js'
 import { startRegistry } from '../__tests__/support/registry.js'
-import { servedFiles, wheelProject, type BuiltWheel } from '../__tests__/support/wheel-project.js'
+import { servedFiles, wheelProject } from '../__tests__/support/wheel-project.js'
+import type { FixtureWheel } from '../__tests__/support/wheel-fixtures.js'
 import { normalizeName } from '../src/names.js'
-import { parseWheelFilename } from '../src/wheels/filename.js'
-import { wheelSupports } from '../src/wheels/tags.js'
+import { parseWheelFilename } from '../src/packaging/filename.js'
+import { wheelSupports } from '../src/packaging/tags.js'
 import { compareVersions, parseVersion } from '../src/pep440.js'
 import { DEFAULT_LIBC, type Target } from '../src/target.js'
 import { check } from './lib.js'
@@ -32,7 +33,7 @@ const TARGET: Target = {
   libc: DEFAULT_LIBC
 }
 
-function record(path: string): BuiltWheel {
+function record(path: string): FixtureWheel {
   const file = path.split('/').at(-1)!
   const w = parseWheelFilename(file)!
   const bytes = readFileSync(path)
@@ -47,12 +48,12 @@ function record(path: string): BuiltWheel {
 }
 
 /** The newest installable wheel of each bench package in the mirror, or null without a mirror. */
-function mirrorWheels(): BuiltWheel[] | null {
+function mirrorWheels(): FixtureWheel[] | null {
   const dirs = (process.env['FAST_BUILD_WHEEL_MIRROR'] ?? '/opt/pypi/files').split(':')
   const dir = dirs.find((d) => d !== '' && existsSync(d))
   if (!dir) return null
   const files = readdirSync(dir)
-  const out: BuiltWheel[] = []
+  const out: FixtureWheel[] = []
   for (const name of PACKAGES) {
     const candidates = files
       .filter((f) => parseWheelFilename(f)?.distribution === normalizeName(name))

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { runnableRootfs, umociImage } from '../__tests__/support/deps-images.js'
 import { startRegistry } from '../__tests__/support/registry.js'
-import { loadPlan } from '../src/cli.js'
+import { loadPlan } from '../src/cli-plan.js'
 import { check, ms, ratio } from './lib.js'
 
 const CLI = resolve('dist', 'cli.js')

@@ -17,12 +17,13 @@ import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { runnableRootfs, stubPython, umociImage } from '../__tests__/support/deps-images.js'
 import { startRegistry } from '../__tests__/support/registry.js'
-import { wheelProject, type BuiltWheel } from '../__tests__/support/wheel-project.js'
+import { wheelProject } from '../__tests__/support/wheel-project.js'
+import type { FixtureWheel } from '../__tests__/support/wheel-fixtures.js'
 import { normalizeName } from '../src/names.js'
 import { compareVersions, parseVersion } from '../src/pep440.js'
 import { DEFAULT_LIBC, type Target } from '../src/target.js'
-import { parseWheelFilename } from '../src/wheels/filename.js'
-import { wheelSupports } from '../src/wheels/tags.js'
+import { parseWheelFilename } from '../src/packaging/filename.js'
+import { wheelSupports } from '../src/packaging/tags.js'
 import { check } from './lib.js'
 
 const CLI = resolve('dist', 'cli.js')
@@ -97,7 +98,7 @@ function wheelsOf(files: readonly string[], name: string): { file: string; versi
   return out.sort((a, b) => compareVersions(parseVersion(a.version)!, parseVersion(b.version)!))
 }
 
-function built(dir: string, file: string, project: string, version: string): BuiltWheel {
+function built(dir: string, file: string, project: string, version: string): FixtureWheel {
   const path = join(dir, file)
   const bytes = readFileSync(path)
   return {
@@ -212,8 +213,8 @@ export async function benchFullPath(): Promise<void> {
     return
   }
   const files = readdirSync(mirror)
-  const latest = new Map<string, BuiltWheel>()
-  const older = new Map<string, BuiltWheel>()
+  const latest = new Map<string, FixtureWheel>()
+  const older = new Map<string, FixtureWheel>()
   for (const name of PACKAGES) {
     const all = wheelsOf(files, name)
     const last = all.at(-1)
@@ -239,16 +240,16 @@ export async function benchFullPath(): Promise<void> {
     mkdirSync(project)
     // The cold builds use the older version of each bumped package; incremental runs bump them.
     const versions = new Map(PACKAGES.map((n) => [n, BUMPS.includes(n) ? older.get(n)! : latest.get(n)!]))
-    const writeProject = () =>
+    const writeProject = (dir = project, extra = '') =>
       wheelProject(
         {
           indexUrl: `${server.url}/simple`,
           fileUrl: (f) => `${server.url}/files/${f}`,
           main: [...versions.values()],
-          config: `[tool.fast-build]\npython = "3.11"\nplatforms = ["linux/amd64"]\nbase-image = "oci:${base}:base"\n`,
+          config: `[tool.fast-build]\npython = "3.11"\nplatforms = ["linux/amd64"]\nbase-image = "oci:${base}:base"\n${extra}`,
           files: { 'app.py': 'print("bench")\n' }
         },
-        project
+        dir
       )
     writeProject()
     const coldWheels = [...versions.values()]
@@ -277,6 +278,26 @@ export async function benchFullPath(): Promise<void> {
           .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
           .join(', ')}`
       )
+
+    // The same cold build with zstd layers (compression = "zstd"), for time and size.
+    const zstdProject = join(work, 'project-zstd')
+    mkdirSync(zstdProject)
+    writeProject(zstdProject, 'compression = "zstd"\n')
+    const coldZstd: number[] = []
+    let zstdFull: NonNullable<BuildJson['variants'][0]['full']> | null = null
+    for (let i = 0; i < 3; i++) {
+      const cache = join(work, `cache-zstd-${i}`)
+      const { seconds, result } = await build(zstdProject, `${reg.host}/zstd${i}`, cache)
+      coldZstd.push(seconds)
+      zstdFull = result.variants[0]!.full
+      rmSync(cache, { recursive: true, force: true })
+    }
+    console.log(
+      `  cold, zstd layers:       median ${median(coldZstd).toFixed(2)} s  (${coldZstd.map((s) => s.toFixed(2)).join(', ')}); ${(zstdFull!.bytesUploaded / 1e6).toFixed(1)} MB pushed`
+    )
+    console.log(
+      `  gzip vs zstd (cold):     gzip ${median(cold).toFixed(2)} s, ${(full.bytesUploaded / 1e6).toFixed(1)} MB; zstd ${median(coldZstd).toFixed(2)} s, ${(zstdFull!.bytesUploaded / 1e6).toFixed(1)} MB (${((zstdFull!.bytesUploaded / full.bytesUploaded) * 100).toFixed(0)}% of gzip's bytes)`
+    )
 
     // Baseline: pip --target of the same files, then tar | gzip -1 of the tree.
     const list = coldWheels.map((w) => w.path).join(' ')

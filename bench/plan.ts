@@ -5,7 +5,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, statSync 
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { CORPUS_DIR as CORPUS, materializeCorpusCase } from '../__tests__/support/corpus.js'
-import { loadPlan } from '../src/cli.js'
+import { loadPlan } from '../src/cli-plan.js'
 import { readLock } from '../src/lock/index.js'
 import { readProject } from '../src/project/pyproject.js'
 import { check, ms, ratio, timeCommand, timeFunction } from './lib.js'

@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { corpusCaseNames, materializeCorpusCase } from '../__tests__/support/corpus.js'
-import { planLayers, type LayerCandidate } from '../src/build/layering.js'
+import { planLayers, type LayerCandidate } from '../src/pipeline/layering.js'
 import { readLock } from '../src/lock/index.js'
 import { filesForTarget } from '../src/plan/hash.js'
 import { planProject } from '../src/plan/plan.js'

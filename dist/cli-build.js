@@ -1,23 +1,224 @@
-import { resolve, isAbsolute, join, dirname, posix, basename, relative, sep } from 'node:path';
+import { resolve, join, isAbsolute, dirname, posix, basename, relative, sep } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
-import { performance as performance$1 } from 'node:perf_hooks';
-import { F as FastBuildError, D as DigestWriter, C as ConfigError, r as redactUrl$1, a as resolveIndexCredential, d as describeIndexCredential, b as basicAuthorization, n as normalizeName, c as credentialEnvNames, e as describeError, s as splitUserinfo, w as withoutUserinfo, f as digestHex, p as pythonMinor, g as formatPython, h as parseDigest, i as sha256$1, j as digestAlgorithm, k as formatPlatform, l as parseWheelFilename, m as filesForTarget, u as unavailableReason, P as PYPI_SIMPLE, o as wheelSupports, q as chooseWheels, t as parseVersion, v as isPrerelease, x as specifierSetContains, y as compareVersions, z as PIP_CONTEXT_DIR, A as indexConfigFor, B as pythonFull, E as isTable, T as TomlReader, G as isValidName, H as versionToString, I as poetryToPep440, J as formatRequirement, K as parseRequirement, L as normalizeExtra, M as pythonConstraintMarker, N as andMarkers, O as parseMarker, Q as readTomlFile, R as parseToml, S as planProject, U as chooseWheel, V as UsageError, W as loadPlan, X as renderTable } from './cli.js';
-import { open, stat, readFile, mkdir, rename, readdir, rm, writeFile, readlink } from 'node:fs/promises';
-import * as zlib from 'node:zlib';
-import { createGunzip, inflateRawSync, inflateRaw, createInflateRaw } from 'node:zlib';
-import { openSync, readSync, closeSync, createWriteStream, createReadStream, statSync, mkdirSync, writeFileSync, renameSync, rmSync, existsSync, readFileSync, copyFileSync, lstatSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { homedir, tmpdir } from 'node:os';
-import { Transform } from 'node:stream';
+import { performance as performance$1 } from 'node:perf_hooks';
+import { F as FastBuildError, D as DigestWriter, p as parseDigest, s as sha256$1, d as digestHex, f as filesForTarget, u as unavailableReason, a as formatPlatform, P as PYPI_SIMPLE, w as withoutUserinfo, b as wheelSupports, r as redactUrl, C as ConfigError, c as resolveIndexCredential, e as describeIndexCredential, g as basicAuthorization, n as normalizeName, h as credentialEnvNames, i as describeError, j as splitUserinfo, k as parseWheelFilename, l as pythonMinor, m as formatPython, o as isTable, T as TomlReader, q as isValidName, t as parseVersion, v as versionToString, x as poetryToPep440, y as formatRequirement, z as parseRequirement, A as normalizeExtra, B as pythonConstraintMarker, E as andMarkers, G as parseMarker, H as readTomlFile, I as isPrerelease, J as specifierSetContains, K as compareVersions, L as PIP_CONTEXT_DIR, M as indexConfigFor, N as pythonFull, O as digestAlgorithm, Q as parseToml, R as planProject, S as derivePython, U as baseImageFor, V as chooseWheels, W as planInputOf, X as UsageError, Y as renderTable } from './cli.js';
+import { randomBytes, createHash } from 'node:crypto';
+import { statSync, openSync, readSync, closeSync, createReadStream, createWriteStream, existsSync, readFileSync, mkdirSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync } from 'node:fs';
+import { mkdir, rename, readdir, stat, rm, writeFile, open, readFile, readlink } from 'node:fs/promises';
+import * as zlib from 'node:zlib';
+import { inflateRawSync, inflateRaw, createInflateRaw, createGunzip } from 'node:zlib';
+import { spawn, execFile } from 'node:child_process';
+import { PassThrough, Transform } from 'node:stream';
+import { sbomBytes, CYCLONEDX_JSON, cycloneDxSbom } from './cyclonedx.js';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { execFile, spawn } from 'node:child_process';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { once } from 'node:events';
-import { sbomBytes, CYCLONEDX_JSON, cycloneDxSbom } from './cyclonedx.js';
 import { gitInfo, buildEpoch } from './git.js';
 import 'node:module';
+
+// Where fast-build keeps what outlives one build, and what lives where: the one owner of the cache
+// directory's layout. Every module that reads or writes under it asks here for the path, and the
+// Actions cache (src/github/cache.ts) saves and restores exactly the paths named here.
+//
+//   <root>/artifacts/          wheels and sdists by sha256 (ArtifactCache, artifacts.ts)
+//   <root>/work/layers/        the full path's layers: <key>.json (descriptor and the wheels in
+//                              it) and the compressed layer beside it, when this machine built it
+//   <root>/work/unpacked-size/ each wheel's unpacked size by sha256 (what layering weighs)
+//   <root>/work/plans/         each variant's plan as of its last build (what changed, for reports)
+//   <root>/work/dockerfile/    build contexts of the Dockerfile builder
+//   <root>/base-python/        what each base image's Python is, by manifest digest
+//   <root>/transfer/           wheels on their way into or out of the Actions cache
+//   <root>/oci/                the CLI's default image stores, one per project
+//
+// Where the root is (defaultCacheDir): FAST_BUILD_CACHE_DIR when set; else, in the action, the
+// runner's temporary directory (RUNNER_TEMP/fast-build: emptied after each job, and what matters
+// between jobs travels through the Actions cache); else XDG_CACHE_HOME/fast-build, else
+// ~/.cache/fast-build, as for any tool a developer runs.
+/** The cache directory, by the one rule above. */
+function defaultCacheDir(env = process.env, home = homedir(), user = 'cli') {
+    const explicit = env['FAST_BUILD_CACHE_DIR'];
+    if (explicit)
+        return resolve(explicit);
+    const runnerTemp = env['RUNNER_TEMP'];
+    if (user === 'action' && runnerTemp)
+        return join(resolve(runnerTemp), 'fast-build');
+    const xdg = env['XDG_CACHE_HOME'];
+    if (xdg && isAbsolute(xdg))
+        return join(xdg, 'fast-build');
+    return join(home, '.cache', 'fast-build');
+}
+/** The paths under one cache directory (nothing is created here; writers make their directories). */
+class CacheLayout {
+    root;
+    constructor(root) {
+        this.root = resolve(root);
+    }
+    /** The layout of the default cache directory (defaultCacheDir). */
+    static default(env = process.env, user = 'cli') {
+        return new CacheLayout(defaultCacheDir(env, homedir(), user));
+    }
+    /** Wheels and sdists by sha256: the ArtifactCache's directory. */
+    get artifacts() {
+        return join(this.root, 'artifacts');
+    }
+    /** What builds leave for the next ones on this machine (layers, sizes, plans, build contexts). */
+    get work() {
+        return join(this.root, 'work');
+    }
+    /** The full path's built layers and their descriptors. */
+    get layers() {
+        return join(this.work, 'layers');
+    }
+    /** `<key>.json`: what is known of the layer with this key (descriptor, wheels). */
+    layerDescriptor(key) {
+        return join(this.layers, `${key}.json`);
+    }
+    /** The compressed layer itself (`fileName` carries the key and the compression's extension). */
+    layerBlob(fileName) {
+        return join(this.layers, fileName);
+    }
+    get unpackedSizes() {
+        return join(this.work, 'unpacked-size');
+    }
+    /** The unpacked size of the wheel with this sha256, as a decimal number. */
+    unpackedSize(sha256) {
+        return join(this.unpackedSizes, sha256);
+    }
+    get plans() {
+        return join(this.work, 'plans');
+    }
+    /** The variant's plan as of its last build. */
+    plan(variant) {
+        return join(this.plans, `${variant}.json`);
+    }
+    /** The Dockerfile builder's context for one variant at one hash. */
+    dockerfileContext(variant, shortHash) {
+        return join(this.work, 'dockerfile', `${variant}-${shortHash}`);
+    }
+    get basePython() {
+        return join(this.root, 'base-python');
+    }
+    /** What the base image with this manifest digest (hex) has for a Python. */
+    basePythonFacts(manifestHex) {
+        return join(this.basePython, `${manifestHex}.json`);
+    }
+    /** Where a wheel sits while it travels through the Actions cache (the path is part of the entry's version). */
+    transfer(sha256) {
+        return join(this.root, 'transfer', sha256.slice(0, 2), `${sha256}.whl`);
+    }
+    /** The CLI's default image stores, one directory per project under it. */
+    get stores() {
+        return join(this.root, 'oci');
+    }
+    /**
+     * What the Actions cache keeps as a variant's layer index: the layers' descriptors (not the
+     * layers: the registry has them), the wheels' unpacked sizes, the plans, and the base images'
+     * Python facts, so a fresh runner neither reads every wheel nor every base layer again. A few kB.
+     */
+    get layerIndexEntry() {
+        return [join(this.layers, '*.json'), this.unpackedSizes, this.plans, this.basePython];
+    }
+}
+
+// Numbers and counts as people read them in logs and summaries.
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 * 1024)
+        return `${(n / 1024).toFixed(1)} kB`;
+    if (n < 1024 ** 3)
+        return `${(n / 1024 / 1024).toFixed(1)} MB`;
+    return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+// Files by their sha256, for the whole tool: the wheels and sdists a lock pins (fetched by
+// src/wheels/fetch.ts, restored from the Actions cache by src/github/cache.ts), in the cache
+// directory's `artifacts/` (src/cache/layout.ts). One ArtifactCache per build is made by the front
+// door (the action, the CLI) and passed down to everything that reads or fills it.
+const SHA256_HEX$1 = /^[0-9a-f]{64}$/;
+/** A key that is not a sha256 (a bug of the caller, or a path trick). */
+class ArtifactCacheError extends FastBuildError {
+}
+/**
+ * Files by their sha256: `<dir>/sha256/<first two hex digits>/<hex>`. Entries appear only by
+ * rename from `<dir>/tmp/`, after their hash was computed, so a present entry is always whole.
+ */
+class ArtifactCache {
+    dir;
+    constructor(dir) {
+        this.dir = resolve(dir);
+    }
+    pathFor(sha256Hex) {
+        const h = sha256Hex.toLowerCase();
+        if (!SHA256_HEX$1.test(h))
+            throw new ArtifactCacheError(`not a sha256 digest: ${JSON.stringify(sha256Hex)}`);
+        return join(this.dir, 'sha256', h.slice(0, 2), h);
+    }
+    /** Whether the cache holds the file (and, when `size` is given, with that size). */
+    has(sha256Hex, size = null) {
+        return this.sizeOf(sha256Hex, size) !== null;
+    }
+    /** The cached file's size, or null when it is not cached (or has another size than `size`). */
+    sizeOf(sha256Hex, size = null) {
+        try {
+            const s = statSync(this.pathFor(sha256Hex));
+            return s.isFile() && (size === null || s.size === size) ? s.size : null;
+        }
+        catch {
+            return null;
+        }
+    }
+    /** A fresh temporary file name on the cache's file system (the directory exists). */
+    async tempPath() {
+        const dir = join(this.dir, 'tmp');
+        await mkdir(dir, { recursive: true });
+        return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}.part`);
+    }
+    /**
+     * Move `tempPath` into the cache as `sha256Hex`, which must be the hash of its content as
+     * computed while it was written (fetchArtifacts does so). Atomic: readers see all or nothing.
+     */
+    async commit(tempPath, sha256Hex) {
+        const final = this.pathFor(sha256Hex);
+        await mkdir(dirname(final), { recursive: true });
+        await rename(tempPath, final);
+        return final;
+    }
+    /** Remove temporary files older than `maxAgeMs` (left by runs that were killed). Best effort. */
+    async pruneTemp(maxAgeMs = 24 * 3600_000) {
+        const dir = join(this.dir, 'tmp');
+        let names;
+        try {
+            names = await readdir(dir);
+        }
+        catch {
+            return;
+        }
+        const before = Date.now() - maxAgeMs;
+        for (const name of names) {
+            const p = join(dir, name);
+            try {
+                if ((await stat(p)).mtimeMs < before)
+                    await rm(p, { force: true });
+            }
+            catch {
+                // Another run may have just renamed or removed it.
+            }
+        }
+    }
+    /** Store bytes; returns their sha256 and cache path. */
+    async put(data) {
+        const sha256 = createHash('sha256').update(data).digest('hex');
+        if (this.has(sha256))
+            return { sha256, path: this.pathFor(sha256) };
+        const temp = await this.tempPath();
+        await writeFile(temp, data);
+        return { sha256, path: await this.commit(temp, sha256) };
+    }
+}
 
 // Media types of the OCI image spec and their Docker (schema 2) counterparts, which registries
 // and base images still use widely.
@@ -352,6 +553,134 @@ async function writeTar(entries, opts, onBlock) {
     await sink.end();
 }
 
+// zstd for layers: Node's own (node:zlib has zstd from 22.15/23.8, which is what the action's
+// node24 runs), else the `zstd` program (Debian/Ubuntu package zstd, on GitHub's runner images),
+// so a CLI on an older Node can still write and read zstd layers. The program is fed the whole
+// tar stream and writes one frame sequence; Node's is fed fixed blocks and writes one frame per
+// block. Both are valid zstd for every reader; the blob bytes (so the digest) differ between the
+// two, which costs at most one re-upload when a machine switches between them.
+class CompressionError extends FastBuildError {
+}
+const z = zlib;
+/** zstd's own default level: fast, and still smaller than gzip -6. */
+const ZSTD_LEVEL = 3;
+/**
+ * The program to fall back to. FAST_BUILD_ZSTD names one to use even where Node has zstd (a
+ * newer zstd than Node's, or tests that need the program path on any Node).
+ */
+function program() {
+    return process.env['FAST_BUILD_ZSTD'] || 'zstd';
+}
+const programChosen = () => Boolean(process.env['FAST_BUILD_ZSTD']);
+const noZstd = (what) => new CompressionError(`${what} needs zstd: this Node.js (${process.version}) has none built in, and the zstd program was not found`, {}, 'install zstd (apt-get install zstd), run fast-build on Node.js 22.15 or newer, or use compression = "gzip"');
+/** Node's block compressor, or null when this Node has no zstd. */
+function nodeZstdCompressor(level) {
+    if (!z.zstdCompress || programChosen())
+        return null;
+    const compress = promisify(z.zstdCompress);
+    const param = z.constants['ZSTD_c_compressionLevel'];
+    return (block) => compress(block, param === undefined ? {} : { params: { [param]: level ?? ZSTD_LEVEL } });
+}
+/**
+ * A `zstd` child compressing one stream: `write` blocks in order, `end` once; `onOutput` gets
+ * the compressed bytes in order, one call at a time (the child waits while it runs).
+ */
+class ZstdProcess {
+    child;
+    exited;
+    output = Promise.resolve();
+    failure = null;
+    stderr = '';
+    constructor(level, onOutput) {
+        this.child = spawn(program(), ['-q', '-c', `-${level ?? ZSTD_LEVEL}`], { stdio: 'pipe' });
+        const { child } = this;
+        child.stdout.on('data', (chunk) => {
+            child.stdout.pause();
+            this.output = this.output
+                .then(() => (this.failure ? undefined : onOutput(chunk)))
+                .then(() => {
+                child.stdout.resume();
+            }, (e) => {
+                this.fail(e instanceof Error ? e : new Error(String(e)));
+            });
+        });
+        child.stderr.on('data', (d) => {
+            if (this.stderr.length < 4096)
+                this.stderr += d.toString('utf8');
+        });
+        // EPIPE when the child died: its exit status says why.
+        child.stdin.on('error', () => { });
+        this.exited = new Promise((resolve) => {
+            child.on('error', (e) => {
+                this.fail(e.code === 'ENOENT' ? noZstd('a zstd layer') : e);
+                resolve();
+            });
+            child.on('close', (code, signal) => {
+                if (code !== 0 && !this.failure)
+                    this.fail(new CompressionError(`zstd exited with ${signal ?? `status ${code}`}${this.stderr ? `: ${this.stderr.trim()}` : ''}`, {}, 'check that the zstd program works (zstd --version)'));
+                resolve();
+            });
+        });
+    }
+    fail(e) {
+        this.failure ??= e;
+        this.child.kill();
+    }
+    /** Hands the child one block; resolves once it can take more. */
+    async write(block) {
+        if (this.failure)
+            throw this.failure;
+        if (!this.child.stdin.write(block)) {
+            await Promise.race([new Promise((r) => this.child.stdin.once('drain', r)), this.exited]);
+        }
+        if (this.failure)
+            throw this.failure;
+    }
+    /** Ends the input and resolves when every output byte has been handed on. */
+    async end() {
+        this.child.stdin.end();
+        await this.exited;
+        await this.output;
+        if (this.failure)
+            throw this.failure;
+    }
+    /** Stops the child (a failed build elsewhere). */
+    abort() {
+        if (this.child.exitCode === null)
+            this.child.kill();
+    }
+}
+/** The tar bytes of a zstd blob on disk: Node's decompressor, else `zstd -d`. */
+function zstdDecompressFile(raw, file) {
+    if (z.createZstdDecompress && !programChosen()) {
+        const d = z.createZstdDecompress();
+        raw.on('error', (e) => d.destroy(e));
+        return raw.pipe(d);
+    }
+    raw.destroy();
+    const out = new PassThrough();
+    const child = spawn(program(), ['-d', '-q', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+        if (stderr.length < 4096)
+            stderr += d.toString('utf8');
+    });
+    child.stdout.pipe(out, { end: false });
+    child.on('error', (e) => out.destroy(e.code === 'ENOENT' ? noZstd(`reading the zstd layer ${file}`) : e));
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            out.end();
+        else
+            out.destroy(new CompressionError(`zstd could not read ${file} (${signal ?? `status ${code}`})${stderr ? `: ${stderr.trim()}` : ''}`, { file }, 'the layer blob is damaged: delete it from the cache directory and build again'));
+    });
+    // A reader that stops early (it found what it wanted) stops the child too.
+    out.on('close', () => {
+        if (child.exitCode === null)
+            child.kill();
+    });
+    return out;
+}
+
 // A layer blob from entries: tar them deterministically, compress, and take both digests (the
 // compressed blob's, for the manifest; the tar's, the diff_id, for the config) in one pass.
 //
@@ -359,40 +688,59 @@ async function writeTar(entries, opts, onBlock) {
 // on libuv's thread pool while the next is read, and the results are concatenated in order. For
 // gzip that is a multi-member file (RFC 1952 §2.2), which every layer reader handles (Go's gzip
 // reader in containerd/skopeo/umoci, Python's gzip and tarfile, GNU gzip); for zstd, several
-// frames. The block size is fixed, so the bytes stay a pure function of the entries.
-class CompressionError extends FastBuildError {
-}
+// frames. The block size is fixed, so the bytes stay a pure function of the entries. On a Node
+// without zstd, the zstd program compresses the whole stream instead (zstd.ts).
 /** Part of the format: changing it changes every compressed layer's bytes. */
 const BLOCK_SIZE = 2 * 1024 * 1024;
 /** Blocks compressing at once (libuv's pool has 4 threads by default). */
 const IN_FLIGHT = 4;
 const gzip = promisify(zlib.gzip);
-function compressorFor(compression, level) {
+function gzipBlocks(level) {
+    return async (block) => {
+        // One output buffer as large as the block: zlib then deflates the whole block in one go on
+        // the thread pool, instead of returning to the main thread every 16 kB (the bytes are the
+        // same either way).
+        const out = await gzip(block, { level: level ?? 1, chunkSize: BLOCK_SIZE + 64 * 1024 });
+        // zlib writes its build's OS code (3 on Unix, 10 on Windows) into byte 9 of each member's
+        // header; a fixed 255 ("unknown") keeps the blob the same whichever OS wrote it.
+        out[9] = 0xff;
+        return out;
+    };
+}
+/** Blocks compressed on the thread pool, several at once, emitted in order. */
+function blockSink(compress, emit, free) {
+    const pending = [];
+    return {
+        async write(block) {
+            pending.push(compress(block).then((out) => {
+                // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
+                if (block.length === BLOCK_SIZE)
+                    free.push(block);
+                return out;
+            }));
+            if (pending.length >= IN_FLIGHT)
+                await emit(await pending.shift());
+        },
+        async end() {
+            while (pending.length > 0)
+                await emit(await pending.shift());
+        },
+        abort() { }
+    };
+}
+function sinkFor(compression, level, emit, free) {
     if (compression === 'none')
-        return null;
-    if (compression === 'gzip') {
-        return async (block) => {
-            // One output buffer as large as the block: zlib then deflates the whole block in one go on
-            // the thread pool, instead of returning to the main thread every 16 kB (the bytes are the
-            // same either way).
-            const out = await gzip(block, { level: level ?? 1, chunkSize: BLOCK_SIZE + 64 * 1024 });
-            // zlib writes its build's OS code (3 on Unix, 10 on Windows) into byte 9 of each member's
-            // header; a fixed 255 ("unknown") keeps the blob the same whichever OS wrote it.
-            out[9] = 0xff;
-            return out;
-        };
-    }
-    const z = zlib;
-    if (!z.zstdCompress) {
-        throw new CompressionError(`zstd layers need Node.js 22.15 or later (this is ${process.version})`, {}, 'use compression gzip, or run fast-build with a newer Node.js');
-    }
-    const zstd = promisify(z.zstdCompress);
-    const param = z.constants['ZSTD_c_compressionLevel'];
-    return (block) => zstd(block, param === undefined ? {} : { params: { [param]: level ?? 3 } });
+        return { write: emit, end: async () => { }, abort() { } };
+    if (compression === 'gzip')
+        return blockSink(gzipBlocks(level), emit, free);
+    const nodeZstd = nodeZstdCompressor(level);
+    if (nodeZstd)
+        return blockSink(nodeZstd, emit, free);
+    // The zstd program holds on to what it is given, so its blocks are not reused.
+    return new ZstdProcess(level, emit);
 }
 async function buildLayer(entries, opts) {
     const compression = opts.compression ?? 'gzip';
-    const compress = compressorFor(compression, opts.level);
     const tar = new DigestWriter();
     const blob = new DigestWriter();
     const kept = [];
@@ -406,25 +754,19 @@ async function buildLayer(entries, opts) {
         if (opts.onChunk)
             await opts.onChunk(out);
     };
+    // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
+    const free = [];
+    const sink = sinkFor(compression, opts.level, emit, free);
     try {
-        // Compression of several blocks at once, written out in order.
-        const pending = [];
-        // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
-        const free = [];
         await writeTar(entries, { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free }, async (block) => {
             tar.update(block);
-            if (!compress)
-                return emit(block);
-            pending.push(compress(block).then((out) => {
-                if (block.length === BLOCK_SIZE)
-                    free.push(block);
-                return out;
-            }));
-            if (pending.length >= IN_FLIGHT)
-                await emit(await pending.shift());
+            await sink.write(block);
         });
-        while (pending.length > 0)
-            await emit(await pending.shift());
+        await sink.end();
+    }
+    catch (e) {
+        sink.abort();
+        throw e;
     }
     finally {
         await handle?.close();
@@ -441,6 +783,866 @@ async function buildLayer(entries, opts) {
         file: opts.file ?? null,
         entries: entries.length
     };
+}
+
+// Image manifests, indexes and configs: parsed from what a registry or layout returns (checked,
+// with errors that say what is wrong), and built with a fixed key order so the same image always
+// serializes to the same bytes.
+class ImageError extends FastBuildError {
+}
+// --- platforms -------------------------------------------------------------------------------------
+function ociPlatform(p) {
+    return p.architecture === 'arm64'
+        ? { architecture: 'arm64', os: 'linux', variant: 'v8' }
+        : { architecture: 'amd64', os: 'linux' };
+}
+/** Whether an image's platform is the target's (arm64's `v8` variant may be omitted). */
+function platformMatches(have, want) {
+    if (have.os !== want.os || have.architecture !== want.architecture)
+        return false;
+    if (want.architecture === 'arm64')
+        return have.variant === undefined || have.variant === 'v8';
+    return true;
+}
+function describePlatform(p) {
+    return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${p.variant ? `/${String(p.variant)}` : ''}`;
+}
+// --- parsing ----------------------------------------------------------------------------------------
+function object(v, what) {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new ImageError(`${what} is not a JSON object`);
+    return v;
+}
+function parseDescriptor(v, what) {
+    const o = object(v, what);
+    if (typeof o['mediaType'] !== 'string')
+        throw new ImageError(`${what}: mediaType missing`);
+    if (typeof o['size'] !== 'number' || !Number.isSafeInteger(o['size']) || o['size'] < 0) {
+        throw new ImageError(`${what}: size is not a byte count`);
+    }
+    return {
+        ...o,
+        mediaType: o['mediaType'],
+        digest: parseDigest(o['digest'], `${what}.digest`),
+        size: o['size']
+    };
+}
+function parseJson(bytes, what) {
+    try {
+        return object(JSON.parse(bytes.toString('utf8')), what);
+    }
+    catch (e) {
+        if (e instanceof ImageError)
+            throw e;
+        throw new ImageError(`${what} is not valid JSON: ${e.message}`);
+    }
+}
+/**
+ * A manifest or index, from its bytes and the Content-Type it was served with (which wins
+ * over, or stands in for, a missing `mediaType` field).
+ */
+function parseManifest(bytes, contentType, what) {
+    const o = parseJson(bytes, what);
+    const declared = typeof o['mediaType'] === 'string' ? o['mediaType'] : undefined;
+    const served = contentType?.split(';')[0]?.trim();
+    const mediaType = declared ??
+        (served && served !== 'application/json' ? served : undefined) ??
+        (o['manifests'] ? OCI_INDEX : undefined);
+    if (o['schemaVersion'] !== 2) {
+        throw new ImageError(`${what}: schemaVersion ${JSON.stringify(o['schemaVersion'])} is not supported (only 2)`);
+    }
+    if (isIndexType(mediaType) || (mediaType === undefined && Array.isArray(o['manifests']))) {
+        if (!Array.isArray(o['manifests']))
+            throw new ImageError(`${what}: index without manifests`);
+        const manifests = o['manifests'].map((m, i) => parseDescriptor(m, `${what}.manifests[${i}]`));
+        return {
+            kind: 'index',
+            mediaType: mediaType ?? OCI_INDEX,
+            index: {
+                ...o,
+                schemaVersion: 2,
+                mediaType: mediaType ?? OCI_INDEX,
+                manifests
+            }
+        };
+    }
+    const mt = mediaType ?? (o['config'] ? 'application/vnd.oci.image.manifest.v1+json' : undefined);
+    if (!isManifestType(mt))
+        throw new ImageError(`${what}: unsupported media type ${JSON.stringify(mt ?? null)}`);
+    if (!Array.isArray(o['layers']))
+        throw new ImageError(`${what}: manifest without layers`);
+    const manifest = {
+        ...o,
+        schemaVersion: 2,
+        mediaType: mt,
+        config: parseDescriptor(o['config'], `${what}.config`),
+        layers: o['layers'].map((l, i) => parseDescriptor(l, `${what}.layers[${i}]`))
+    };
+    return { kind: 'manifest', mediaType: mt, manifest };
+}
+function parseConfig(bytes, what) {
+    const o = parseJson(bytes, what);
+    if (typeof o['os'] !== 'string' || typeof o['architecture'] !== 'string') {
+        throw new ImageError(`${what}: os and architecture are required`);
+    }
+    const rootfs = object(o['rootfs'], `${what}.rootfs`);
+    if (!Array.isArray(rootfs['diff_ids']))
+        throw new ImageError(`${what}.rootfs.diff_ids missing`);
+    rootfs['diff_ids'].forEach((d, i) => parseDigest(d, `${what}.rootfs.diff_ids[${i}]`));
+    return o;
+}
+// --- building -------------------------------------------------------------------------------------
+function configMediaTypeFor(manifestType) {
+    return manifestType === DOCKER_MANIFEST ? DOCKER_CONFIG : OCI_CONFIG;
+}
+/** Bytes with a fixed key order; the digest of these bytes is the image's identity. */
+function serialize(value) {
+    return Buffer.from(JSON.stringify(value), 'utf8');
+}
+function buildManifest(args) {
+    return {
+        schemaVersion: 2,
+        mediaType: args.mediaType,
+        config: args.config,
+        layers: args.layers,
+        ...(args.annotations && Object.keys(args.annotations).length
+            ? { annotations: sortedRecord(args.annotations) }
+            : {})
+    };
+}
+function buildIndex(args) {
+    return {
+        schemaVersion: 2,
+        mediaType: args.mediaType ?? OCI_INDEX,
+        manifests: args.manifests,
+        ...(args.annotations && Object.keys(args.annotations).length
+            ? { annotations: sortedRecord(args.annotations) }
+            : {})
+    };
+}
+/** A descriptor for serialized content. */
+function describeBytes(mediaType, bytes, extra = {}) {
+    return { mediaType, digest: sha256$1(bytes), size: bytes.length, ...extra };
+}
+function sortedRecord(r) {
+    return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+// An SBOM attached to the image it describes, as an OCI artifact (image-spec 1.1): an image
+// manifest whose `artifactType` says what it is, whose config is the empty descriptor, whose one
+// layer is the document, and whose `subject` is the app image's platform manifest. A registry with
+// the referrers API (distribution-spec 1.1) lists it under the subject by itself; elsewhere (a
+// registry without it, such as distribution 2.8, and every OCI image layout) it is also tagged
+// `sha256-<hex of the subject>.sbom`, the tag cosign uses for SBOMs, so that a client that knows
+// the image's digest finds its SBOM. Only the ImageStore interface is used.
+/** The empty descriptor's media type and content (image-spec 1.1, "Guidance for an empty descriptor"). */
+const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+const EMPTY_JSON = Buffer.from('{}', 'utf8');
+const EMPTY_DESCRIPTOR = {
+    mediaType: OCI_EMPTY,
+    digest: sha256$1(EMPTY_JSON),
+    size: EMPTY_JSON.length
+};
+const CREATED = 'org.opencontainers.image.created';
+const TITLE = 'org.opencontainers.image.title';
+/** The fallback tag of the SBOM of `subject`: `sha256-<hex>.sbom`. */
+function sbomTag(subject) {
+    return `sha256-${digestHex(subject)}.sbom`;
+}
+/** The artifact manifest for a document (pure): its bytes and the one blob it adds besides `{}`. */
+function sbomArtifact(args) {
+    const mediaType = args.mediaType ?? CYCLONEDX_JSON;
+    const layer = {
+        mediaType,
+        digest: sha256$1(args.document),
+        size: args.document.length,
+        // What `oras pull` names the file.
+        annotations: { [TITLE]: 'sbom.cdx.json' }
+    };
+    const manifest = serialize({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: mediaType,
+        config: EMPTY_DESCRIPTOR,
+        layers: [layer],
+        // Only what identifies the subject: a platform or annotations there would add nothing.
+        subject: { mediaType: args.subject.mediaType, digest: args.subject.digest, size: args.subject.size },
+        annotations: { [CREATED]: args.created }
+    });
+    return { manifest, layer };
+}
+/**
+ * Push `document` as an artifact referring to `subject`, which must be in `store` already. The
+ * same document and subject give the same artifact, so attaching again changes nothing.
+ */
+async function attachSbom(args) {
+    const { store, subject } = args;
+    const document = Buffer.isBuffer(args.document) ? args.document : sbomBytes(args.document);
+    const { manifest, layer } = sbomArtifact({ subject, document, created: args.created });
+    await store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON);
+    await store.putBlob(layer, document);
+    // A store that does not say (an ImageStore without the method) is treated as one without the
+    // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
+    const referrers = (await store.supportsReferrers?.(subject.digest)) ?? false;
+    const tag = referrers ? null : sbomTag(subject.digest);
+    const digest = await store.putManifest(tag, manifest, OCI_MANIFEST);
+    return {
+        descriptor: { mediaType: OCI_MANIFEST, digest, size: manifest.length },
+        tag,
+        referrers
+    };
+}
+
+function emptyStats() {
+    return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 };
+}
+/** Count one blob's outcome (and its bytes, when it went up) into `stats`. */
+function countBlob(stats, outcome, size) {
+    if (outcome === 'uploaded') {
+        stats.uploaded++;
+        stats.bytesUploaded += size;
+    }
+    else if (outcome === 'mounted')
+        stats.mounted++;
+    else
+        stats.skipped++;
+}
+/** Add `more` into `stats`. */
+function addStats(stats, more) {
+    stats.uploaded += more.uploaded;
+    stats.mounted += more.mounted;
+    stats.skipped += more.skipped;
+    stats.bytesUploaded += more.bytesUploaded;
+}
+/**
+ * Write `image` to `store` under `tags` (none: by digest only). A blob with `say` reports it
+ * before it goes up.
+ */
+async function pushImage(store, image, tags, onProgress) {
+    const stats = emptyStats();
+    for (const m of image.manifests) {
+        for (const b of m.blobs) {
+            if (b.say)
+                onProgress?.(b.say);
+            const outcome = 'outcome' in b ? b.outcome : await store.putBlob(b.descriptor, b.data);
+            countBlob(stats, outcome, b.descriptor.size);
+        }
+    }
+    const put = async (tag, bytes, mediaType) => {
+        const digest = await store.putManifest(tag, bytes, mediaType);
+        stats.uploaded++;
+        stats.bytesUploaded += bytes.length;
+        return digest;
+    };
+    let top;
+    if (image.index) {
+        for (const m of image.manifests)
+            await put(null, m.bytes, m.mediaType);
+        const manifests = image.manifests.map((m) => describeBytes(m.mediaType, m.bytes, m.platform ? { platform: m.platform } : {}));
+        const { mediaType, annotations } = image.index;
+        top = {
+            bytes: serialize(buildIndex({ mediaType, manifests, ...(annotations ? { annotations } : {}) })),
+            mediaType
+        };
+    }
+    else {
+        if (image.manifests.length !== 1)
+            throw new Error(`an image without an index has one manifest, not ${image.manifests.length}`);
+        top = image.manifests[0];
+    }
+    let digest = null;
+    for (const tag of tags)
+        digest = await put(tag, top.bytes, top.mediaType);
+    digest ??= await put(null, top.bytes, top.mediaType);
+    return { digest, mediaType: top.mediaType, stats };
+}
+
+/** The config of an image with `layers` on top (see appendLayers). */
+function appendToConfig(base, layers, patch = {}) {
+    return {
+        ...base,
+        ...(patch.created !== undefined ? { created: patch.created } : {}),
+        ...(patch.config !== undefined ? { config: patch.config } : {}),
+        rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...layers.map((l) => l.diffId)] },
+        history: [...(base.history ?? []), ...layers.map((l) => l.history)]
+    };
+}
+/**
+ * The image with `layers` on top. Fields of the config it does not know are kept as they were
+ * (and where they were: the bytes keep the key order); the manifest stays in its family (OCI or
+ * Docker schema 2), with `annotations` when given.
+ */
+function appendLayers(image, layers, patch = {}, manifest = {}) {
+    const config = appendToConfig(image.config, layers, patch);
+    const mediaType = image.manifest.mediaType;
+    const configBytes = serialize(config);
+    const configDescriptor = describeBytes(configMediaTypeFor(mediaType), configBytes);
+    const edited = buildManifest({
+        mediaType,
+        config: configDescriptor,
+        layers: [...image.manifest.layers, ...layers.map((l) => l.descriptor)],
+        ...(manifest.annotations ? { annotations: manifest.annotations } : {})
+    });
+    const manifestBytes = serialize(edited);
+    return {
+        config,
+        configBytes,
+        configDescriptor,
+        manifest: edited,
+        manifestBytes,
+        manifestDescriptor: describeBytes(mediaType, manifestBytes)
+    };
+}
+
+/**
+ * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
+ * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
+ * `location.file` names the file (or the link), `line` the `.dockerignore` line.
+ */
+class SourceError extends FastBuildError {
+}
+/**
+ * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
+ * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
+ * `location` is the package's entry in the lock.
+ */
+class RuntimeGroupError extends FastBuildError {
+}
+/**
+ * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
+ * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
+ * the build's last lines). `location` names the lock entry or the Dockerfile.
+ */
+class DockerfileError extends FastBuildError {
+}
+
+// Pinned pip requirements from a closure, for one target: `name==version` with a `--hash` line for
+// every file pip may install it from, markers already evaluated (the closure is per target), local
+// source trees left out (they ship with the source layer). Two users: run-time groups (installed
+// when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
+function compare$1(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/**
+ * A URL fit to be written into an image or a build context, or a message: credentials never are.
+ * The lock model's URLs have none already (see keepUserinfo); this holds for URLs from elsewhere.
+ */
+function withoutCredentials(url) {
+    return withoutUserinfo(url);
+}
+/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
+function sha256s(pkg, files, o) {
+    const out = new Set();
+    for (const f of files) {
+        const h = f.hashes['sha256'];
+        if (!h)
+            o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
+        out.add(h.toLowerCase());
+    }
+    return [...out].sort(compare$1);
+}
+/**
+ * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
+ * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
+ * but valid choice from failing the hash check.
+ */
+function installableFiles(pkg, target) {
+    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
+}
+/** The requirements of these closure entries on `target`, sorted by name. */
+function pinnedRequirements(entries, target, o) {
+    const out = [];
+    for (const { package: pkg } of entries) {
+        const s = pkg.source;
+        switch (s.kind) {
+            case 'directory':
+                continue;
+            case 'registry': {
+                if (pkg.version === null)
+                    o.refuse(pkg, 'from an index', 'the lock records no version');
+                const reason = unavailableReason(pkg, target);
+                if (reason)
+                    o.refuse(pkg, `on ${formatPlatform(target.platform)}`, reason);
+                const files = installableFiles(pkg, target);
+                if (files.length === 0)
+                    o.refuse(pkg, 'from an index', 'the lock lists no files for it');
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name}==${pkg.version}`,
+                    hashes: sha256s(pkg, files, o),
+                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
+                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
+                });
+                continue;
+            }
+            case 'url': {
+                const [file] = filesForTarget(pkg.files, target);
+                if (!file)
+                    o.refuse(pkg, `from ${withoutCredentials(s.url)}`, 'the lock records no archive with a hash for it');
+                const url = withoutCredentials(file.url ?? s.url);
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: sha256s(pkg, [file], o),
+                    index: null
+                });
+                continue;
+            }
+            case 'git': {
+                if (o.git === 'refuse' || !s.commit)
+                    o.refuse(pkg, `from git ${withoutCredentials(s.url)}`, s.commit ? o.why.git : 'the lock records no commit for it');
+                const url = withoutCredentials(s.url.replace(/^git\+/, ''));
+                out.push({
+                    name: pkg.name,
+                    version: pkg.version,
+                    requirement: `${pkg.name} @ git+${url}@${s.commit}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
+                    hashes: [],
+                    index: null
+                });
+                continue;
+            }
+            case 'file':
+                return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
+        }
+    }
+    return out.sort((a, b) => compare$1(a.name, b.name) || compare$1(a.version ?? '', b.version ?? ''));
+}
+/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
+function requirementIndexes(requirements) {
+    const seen = [];
+    for (const r of requirements)
+        if (r.index && !seen.includes(r.index))
+            seen.push(r.index);
+    const [index = PYPI_SIMPLE, ...extra] = seen;
+    return { index, extra };
+}
+/** `name==version \` and one `--hash` line per file, for each requirement. */
+function requirementLines(requirements) {
+    const lines = [];
+    for (const r of requirements) {
+        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
+        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
+    }
+    return lines;
+}
+
+// Run-time groups (`runtime-groups = ["exp"]`): packages that stay out of the deps image and its
+// hash, and are installed by pip when the container starts. The app image gets one small layer
+// for them, between the deps layers and the source layer, holding
+//
+//   /opt/fast-build/runtime-requirements.txt   pinned and hashed, for this variant and platform
+//   /opt/fast-build/entrypoint                 a POSIX sh shim: pip install (once), then exec "$@"
+//
+// and the image's Entrypoint becomes the shim followed by the entrypoint it had. Everything here
+// is pure: the plan's run-time closure in, texts and layer entries out. Pushing the layer is the
+// push code's business (fast-path.ts); the hash never sees any of this (plan/hash.ts).
+/** Where the layer's files go in the image. */
+const RUNTIME_DIR = '/opt/fast-build';
+const REQUIREMENTS_PATH = `${RUNTIME_DIR}/runtime-requirements.txt`;
+const SHIM_PATH = `${RUNTIME_DIR}/entrypoint`;
+/**
+ * The layer's one file time (1980-01-01, as deps layers): it depends on the lock only, so the same
+ * run-time packages give the same layer on every commit, uploaded once.
+ */
+const RUNTIME_MTIME = 315532800;
+/** Image label: how many packages the shim installs (on this platform). */
+const RUNTIME_LABEL = 'dev.fast-build.runtime-packages';
+/** Overrides the index the shim installs from (a mirror), as FAST_BUILD_INDEX_URL does for builds. */
+const INDEX_ENV = 'FAST_BUILD_INDEX_URL';
+function refuse(pkg, lockPath, what, why) {
+    throw new RuntimeGroupError(`run-time package ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, `move ${pkg.name} out of the runtime group (tool.fast-build.runtime-groups) into a variant's groups, so it is built into the deps image`);
+}
+/**
+ * The requirements for a platform's run-time packages, sorted by name. Markers are already
+ * evaluated (the closure is per target), so none are written. Local source trees ship with the
+ * source layer and are left out; what pip cannot fetch and check by hash (git checkouts, local
+ * archives) is refused.
+ */
+function runtimeRequirements(entries, target, lockPath) {
+    return pinnedRequirements(entries, target, {
+        refuse: (pkg, what, why) => refuse(pkg, lockPath, what, why),
+        git: 'refuse',
+        why: {
+            git: 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes',
+            file: 'the file is not in the image, so the container cannot install it'
+        }
+    });
+}
+/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
+function runtimeIndexes(requirements) {
+    return requirementIndexes(requirements);
+}
+/** The pip requirements file: a header, then `name==version \` and one `--hash` line per file. */
+function requirementsText(variant, platform, requirements) {
+    const lines = [
+        `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(platform)}.`,
+        `# The run-time group packages: ${SHIM_PATH} installs them with pip when the container starts.`,
+        "# They are not in the image's hash: the deps image does not change when they do.",
+        ''
+    ];
+    lines.push(...requirementLines(requirements));
+    return lines.join('\n') + '\n';
+}
+/** `text` as one single-quoted sh word. */
+function shQuote(text) {
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+/** `a==1, b==2, c==3 and 4 more` */
+function summary(requirements) {
+    const shown = requirements.slice(0, 3).map((r) => (r.version ? `${r.name}==${r.version}` : r.name));
+    const more = requirements.length - shown.length;
+    return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+/**
+ * The entrypoint shim. Without packages it only runs the command. With packages it installs them
+ * once per container (a marker keyed by the requirements' sha256, under $TMPDIR or /tmp so a
+ * read-only root with a writable site-packages still works), then runs the command with exec, so
+ * signals reach it directly.
+ */
+function shimText(args) {
+    const { requirements: reqs, install } = args;
+    const head = [
+        '#!/bin/sh',
+        `# Generated by fast-build for variant ${args.variant}, platform ${formatPlatform(args.platform)}.`
+    ];
+    if (reqs.length === 0) {
+        return [
+            ...head,
+            '# No run-time group packages on this platform: it only runs the command.',
+            'exec "$@"',
+            ''
+        ].join('\n');
+    }
+    head.push(`# Installs the run-time group packages of ${REQUIREMENTS_PATH}`, '# with pip when the container starts (once per container), then runs the command. They are', "# not in the image's hash.", `# ${INDEX_ENV} replaces the index they come from (a mirror; credentials in the URL or in`, '# ~/.netrc, never in the image).');
+    const { index, extra } = runtimeIndexes(reqs);
+    const n = `${reqs.length} run-time package${reqs.length === 1 ? '' : 's'}`;
+    const py = shQuote(install.interpreter);
+    const site = shQuote(install.sitePackages);
+    const defaults = [`--index-url ${shQuote(index)}`, ...extra.map((u) => `--extra-index-url ${shQuote(u)}`)];
+    const say = (text) => `echo ${shQuote(`fast-build: ${text}`)} >&2`;
+    // Inside double quotes only these four are special.
+    const dq = (text) => text.replace(/["$`\\]/g, '\\$&');
+    return [
+        ...head,
+        'set -u',
+        `req=${shQuote(REQUIREMENTS_PATH)}`,
+        `marker="\${TMPDIR:-/tmp}/fast-build-runtime-${args.requirementsSha256.slice(0, 16)}"`,
+        // Running as root is what containers do; pip's warning about it would be noise on every start
+        // (an environment setting, which pips older than the option ignore, unlike the flag).
+        'fast_build_pip() {',
+        `  PIP_ROOT_USER_ACTION=ignore ${py} -m pip install --no-deps --require-hashes --no-input --disable-pip-version-check --quiet \\`,
+        `    --target ${site} "$@" -r "$req"`,
+        '}',
+        'if [ ! -e "$marker" ]; then',
+        `  if [ -n "\${${INDEX_ENV}:-}" ]; then`,
+        // A URL with credentials in it is not echoed.
+        `    case "$${INDEX_ENV}" in *@*) from=${INDEX_ENV} ;; *) from="$${INDEX_ENV}" ;; esac`,
+        `    echo "${dq(`fast-build: installing ${n} (${summary(reqs)}) into ${install.sitePackages} from `)}$from" >&2`,
+        `    fast_build_pip --index-url "$${INDEX_ENV}"`,
+        '  else',
+        `    ${say(`installing ${n} (${summary(reqs)}) into ${install.sitePackages} from ${index}`)}`,
+        `    fast_build_pip ${defaults.join(' ')}`,
+        '  fi',
+        '  status=$?',
+        '  if [ "$status" -ne 0 ]; then',
+        // Told apart only after a failure: the check costs a second Python start on every container.
+        `    if ! ${py} -m pip --version >/dev/null 2>&1; then`,
+        `      ${say(`the run-time group needs pip in the image, but ${install.interpreter} -m pip does not run: add pip to the project's dependencies (the deps image then has it), use a base image with pip, or move the run-time packages into a variant's groups`)}`,
+        '    else',
+        `      ${say(`installing the run-time packages of ${REQUIREMENTS_PATH} failed (pip says why above): check that the index serves the files the lock pins (${INDEX_ENV} sets another index) and that the container's user can write ${install.sitePackages}`)}`,
+        '    fi',
+        '    exit "$status"',
+        '  fi',
+        '  : >"$marker" 2>/dev/null || true',
+        'fi',
+        'exec "$@"',
+        ''
+    ].join('\n');
+}
+/** The requirements and shim of one platform of a variant. */
+function runtimeFiles(args) {
+    const { platform: p } = args;
+    const requirements = runtimeRequirements(p.runtime, p.target, args.lockPath);
+    const text = requirementsText(args.variant, p.platform, requirements);
+    return {
+        variant: args.variant,
+        platform: p.platform,
+        requirements,
+        requirementsText: text,
+        shimText: shimText({
+            variant: args.variant,
+            platform: p.platform,
+            requirements,
+            requirementsSha256: digestHex(sha256$1(text)),
+            install: args.install
+        })
+    };
+}
+/** Whether the variant's app images get the run-time layer (any platform has run-time packages). */
+function hasRuntime(platforms) {
+    return platforms.some((p) => p.runtime.length > 0);
+}
+/** The layer's entries: the directories, the requirements (0644) and the shim (0755). */
+function runtimeEntries(files) {
+    const file = (path, text, executable) => {
+        const bytes = Buffer.from(text, 'utf8');
+        return { type: 'file', path: path.slice(1), executable, size: bytes.length, content: () => bytes };
+    };
+    return [
+        { type: 'dir', path: 'opt' },
+        { type: 'dir', path: RUNTIME_DIR.slice(1) },
+        file(SHIM_PATH, files.shimText, true),
+        file(REQUIREMENTS_PATH, files.requirementsText, false)
+    ];
+}
+/**
+ * The image Entrypoint with the shim in front (once): `podman run image cmd args` then runs the
+ * shim, which installs and execs the original entrypoint with the command.
+ */
+function wrapEntrypoint(entrypoint) {
+    const inner = entrypoint ?? [];
+    return inner[0] === SHIM_PATH ? [...inner] : [SHIM_PATH, ...inner];
+}
+
+function parseEnv(list) {
+    const env = new Map();
+    for (const item of list ?? []) {
+        const eq = item.indexOf('=');
+        if (eq > 0)
+            env.set(item.slice(0, eq), item.slice(eq + 1));
+    }
+    return env;
+}
+/** The container settings of the app image: the deps image's, with ours applied. */
+function containerConfig(deps, s, runtime) {
+    const config = { ...(deps.config ?? {}) };
+    const env = parseEnv(config.Env);
+    for (const [k, v] of Object.entries(s.env))
+        env.set(k, v);
+    if (s.pythonPath.length > 0) {
+        const existing = env.get('PYTHONPATH');
+        env.set('PYTHONPATH', [...s.pythonPath, ...(existing ? [existing] : [])].join(':'));
+    }
+    config.Env = [...env].map(([k, v]) => `${k}=${v}`);
+    config.WorkingDir = s.workdir;
+    if (s.entrypoint) {
+        config.Entrypoint = [...s.entrypoint];
+        // As in a Dockerfile: a new ENTRYPOINT drops the CMD inherited from the base.
+        config.Cmd = s.cmd ? [...s.cmd] : null;
+    }
+    else if (s.cmd) {
+        config.Cmd = [...s.cmd];
+    }
+    // The shim goes in front of whatever entrypoint the image ends up with; CMD stays as it is, so
+    // `run image cmd args` runs the shim, which installs and then execs the entrypoint and command.
+    if (runtime)
+        config.Entrypoint = wrapEntrypoint(config.Entrypoint);
+    config.Labels = sortedRecord({
+        ...(config.Labels ?? {}),
+        ...s.labels,
+        ...(runtime ? { [RUNTIME_LABEL]: String(runtime.packages) } : {})
+    });
+    return config;
+}
+/** The layers the app image adds, in order: run-time, project, source; each with its history. */
+function appLayers(layer, s, runtime, project) {
+    const added = (ref, createdBy) => ({
+        descriptor: { mediaType: ref.mediaType, digest: ref.digest, size: ref.size },
+        diffId: ref.diffId,
+        history: { created: s.created, created_by: createdBy, comment: 'fast-build' }
+    });
+    return [
+        ...(runtime
+            ? [
+                added(runtime, `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`)
+            ]
+            : []),
+        ...(project
+            ? [
+                added(project, `fast-build: ${project.distributions.join(', ')} installed (metadata, .pth${project.scripts ? `, ${project.scripts} script${project.scripts === 1 ? '' : 's'}` : ''})`)
+            ]
+            : []),
+        added(layer, `fast-build: source layer (${layer.files} files) at ${s.workdir}`)
+    ];
+}
+/** Config and manifest of the app image for one platform of the deps image. */
+function appImage(args) {
+    const { depsManifest: m, settings: s } = args;
+    if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
+        throw new Error(`deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`);
+    }
+    const runtime = args.runtime ?? null;
+    const revision = s.labels['org.opencontainers.image.revision'];
+    return appendLayers({ manifest: m, config: args.depsConfig }, appLayers(args.layer, s, runtime, args.project ?? null), { created: s.created, config: containerConfig(args.depsConfig, s, runtime) }, 
+    // Docker schema 2 has no annotations; the labels carry the same facts there.
+    m.mediaType === DOCKER_MANIFEST
+        ? {}
+        : {
+            annotations: {
+                'org.opencontainers.image.base.digest': args.depsManifestDigest,
+                'org.opencontainers.image.base.name': args.depsRef,
+                ...(revision ? { 'org.opencontainers.image.revision': revision } : {})
+            }
+        });
+}
+
+/** A layer blob as one manifest family lists it. */
+function layerRef(blob, manifestType) {
+    return {
+        digest: blob.digest,
+        size: blob.size,
+        mediaType: layerMediaType(manifestType, blob.compression),
+        diffId: blob.diffId,
+        files: blob.entries
+    };
+}
+/** One platform's app image, and the blobs it needs written (each blob once per push). */
+function platformWrite(args, p, written) {
+    const type = p.manifest.mediaType;
+    const runtime = args.runtime?.(p.platform) ?? null;
+    const project = args.project?.(p.platform) ?? null;
+    const layer = layerRef(args.layer, type);
+    const runtimeRef = runtime ? { ...layerRef(runtime.blob, type), packages: runtime.packages } : null;
+    const projectRef = project
+        ? { ...layerRef(project.blob, type), distributions: project.distributions, scripts: project.scripts }
+        : null;
+    const image = appImage({
+        depsManifest: p.manifest,
+        depsManifestDigest: p.manifestDigest,
+        depsConfig: p.config,
+        depsRef: args.deps.ref,
+        layer,
+        runtime: runtimeRef,
+        project: projectRef,
+        settings: args.settings
+    });
+    args.onManifest?.(p.platform, image.manifestDescriptor);
+    const blobs = [];
+    const add = (blob, mediaType, say, outcome) => {
+        // The same bytes carry the media type of the manifest family they are listed in.
+        if (written.has(blob.digest))
+            return;
+        written.add(blob.digest);
+        const descriptor = { mediaType, digest: blob.digest, size: blob.size };
+        blobs.push(outcome ? { descriptor, outcome, say } : { descriptor, data: blob.data ?? { file: blob.file }, say });
+    };
+    const l = args.layer;
+    add(l, layer.mediaType, `source layer ${l.digest.slice(7, 19)} (${formatBytes(l.size)})`, args.layerOutcome);
+    if (runtime) {
+        const r = runtime.blob;
+        add(r, runtimeRef.mediaType, `run-time layer ${r.digest.slice(7, 19)} (${runtime.packages} packages, ${formatBytes(r.size)})`);
+    }
+    if (project) {
+        const b = project.blob;
+        add(b, projectRef.mediaType, `project layer ${b.digest.slice(7, 19)} (${project.distributions.join(', ')}, ${formatBytes(b.size)})`);
+    }
+    blobs.push({ descriptor: image.configDescriptor, data: image.configBytes });
+    const write = {
+        blobs,
+        bytes: image.manifestBytes,
+        mediaType: image.manifestDescriptor.mediaType,
+        ...(p.indexEntry?.platform ? { platform: p.indexEntry.platform } : {})
+    };
+    return { write, manifest: image.manifestDescriptor };
+}
+async function pushAppImage(args) {
+    const { deps } = args;
+    const written = new Set();
+    const images = deps.platforms.map((p) => platformWrite(args, p, written));
+    const mediaType = deps.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
+    const pushed = await pushImage(args.store, {
+        manifests: images.map((i) => i.write),
+        index: deps.isIndex
+            ? {
+                mediaType,
+                ...(mediaType === OCI_INDEX
+                    ? {
+                        annotations: {
+                            'org.opencontainers.image.base.digest': deps.digest,
+                            'org.opencontainers.image.base.name': deps.ref
+                        }
+                    }
+                    : {})
+            }
+            : null
+    }, args.tags, args.onProgress);
+    // The deps layers are referenced as they are; the registry checks they exist when the
+    // manifest is pushed.
+    const stats = {
+        ...pushed.stats,
+        skipped: pushed.stats.skipped + deps.platforms.reduce((n, p) => n + p.manifest.layers.length, 0)
+    };
+    const platforms = deps.platforms.map((p, i) => ({ platform: p.platform, manifest: images[i].manifest }));
+    return { digest: pushed.digest, mediaType: pushed.mediaType, tags: args.tags, stats, platforms };
+}
+
+// A pass-through stream that hashes (sha256) and counts what flows through it, telling a progress
+// callback as it goes: how downloads (src/net/http.ts) and local copies (src/wheels/fetch.ts) learn
+// a file's digest while writing it, without reading it twice.
+function hashingStream(onBytes, total = null) {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const stream = new Transform({
+        transform(chunk, _encoding, callback) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            onBytes?.(bytes, total);
+            callback(null, chunk);
+        }
+    });
+    return { stream, bytes: () => bytes, sha256: () => hash.digest('hex') };
+}
+
+// The errors of an HTTP request, for every caller (registry, token services, package indexes,
+// wheel downloads): which request failed (`what`: method and URL, with userinfo and query taken
+// out, so no secret reaches a message), at which host, and with which status when there was an
+// answer. Callers turn them into their own errors (RegistryError, IndexError, FetchError) that say
+// what to do; the fields let them decide without parsing messages.
+/** A request failed, and asking again will not help (a 404, a host that does not resolve, a redirect loop). */
+class HttpError extends FastBuildError {
+    what;
+    host;
+    status;
+    /** Whether running again later may succeed; true only for TransientHttpError. */
+    temporary = false;
+    constructor(message, info = {}, hint) {
+        super(message, {}, hint);
+        this.what = info.what ?? null;
+        this.host = info.host ?? null;
+        this.status = info.status ?? null;
+    }
+}
+/** The host name does not resolve: a typo, or no DNS for it from here. Not retried. */
+class UnknownHostError extends HttpError {
+}
+/**
+ * A failure worth another attempt (src/net/retry.ts decides which): a dropped connection, a
+ * request past its deadline (src/net/deadline.ts), a 408/429/5xx.
+ */
+class TransientHttpError extends HttpError {
+    retryAfterMs;
+    kind;
+    temporary = true;
+    constructor(message, 
+    /** The wait the server asked for (Retry-After), in milliseconds. */
+    retryAfterMs = null, kind = 'other', 
+    /** `host[:port]` that failed, when known. */
+    host = null, info = {}) {
+        super(message, { ...info, host });
+        this.retryAfterMs = retryAfterMs;
+        this.kind = kind;
+    }
+}
+/** `host[:port]` of a URL, or null when it is not one. */
+function hostOf$1(url) {
+    try {
+        return new URL(url).host;
+    }
+    catch {
+        return null;
+    }
 }
 
 // One retry rule for every request fast-build makes (registries, token services, package indexes,
@@ -490,41 +1692,38 @@ function netLimits(env = process.env) {
 }
 // ---------------------------------------------------------------------------------------------
 // What is worth retrying.
-/** Error codes of a connection that failed or dropped on the way (not of a name that does not resolve). */
+/**
+ * Error codes of a connection that failed or dropped on the way: the one list for every request
+ * (the registry client and the wheel fetcher each had one; this is their union). Not ENOTFOUND: a
+ * name that does not resolve is a typo far more often than a DNS hiccup (EAI_AGAIN is the hiccup).
+ */
 const RETRYABLE_CODES = new Set([
+    // The peer (or a proxy, or a load balancer recycling its connections) closed the connection.
     'ECONNRESET',
+    // We wrote to a connection the peer had already closed (a kept-alive socket it timed out).
     'EPIPE',
+    // The operating system gave up on the connection (no answer to SYN or to retransmissions).
     'ETIMEDOUT',
+    // The connection was aborted locally, mid-request (a socket torn down under us).
     'ECONNABORTED',
+    // Nothing listens yet: a registry or index restarting, a service behind a load balancer rolling.
     'ECONNREFUSED',
+    // No route for now: a network that is coming up, a VPN reconnecting, a flapping link.
     'EHOSTUNREACH',
     'ENETUNREACH',
     'ENETDOWN',
+    // The resolver could not answer for now (a temporary DNS failure, unlike ENOTFOUND).
     'EAI_AGAIN',
+    // undici's socket error (fetch-based code paths in dependencies): the connection failed.
     'UND_ERR_SOCKET',
+    // A response stream ended before its end (a body cut short by a dropped connection).
     'ERR_STREAM_PREMATURE_CLOSE'
 ]);
+// Node's own words for a connection that ended mid-request, where it gives no code.
 const DROPPED_MESSAGE = /socket hang up|aborted|premature/i;
 /** 408, 429 and 5xx; not 501 (Not Implemented) or 505 (HTTP Version Not Supported). */
 function isRetryableStatus(status) {
     return (status === 408 || status === 429 || (status >= 500 && status < 600 && status !== 501 && status !== 505));
-}
-/** A failure worth another attempt: a dropped connection, a request past its deadline, a 408/429/5xx. */
-class TransientHttpError extends FastBuildError {
-    retryAfterMs;
-    kind;
-    host;
-    temporary = true;
-    constructor(message, 
-    /** The wait the server asked for (Retry-After), in milliseconds. */
-    retryAfterMs = null, kind = 'other', 
-    /** `host[:port]` that failed, when known. */
-    host = null) {
-        super(message);
-        this.retryAfterMs = retryAfterMs;
-        this.kind = kind;
-        this.host = host;
-    }
 }
 /**
  * The rule, for a status or anything thrown: true for 408/429/5xx, for TransientHttpError, and for
@@ -553,11 +1752,11 @@ function transientFromNetworkError(e, method, url) {
     if (!isRetryable(e))
         return null;
     const err = e;
-    return new TransientHttpError(`${method} ${redactQuery(url)}: connection dropped (${err.code ?? err.message})`, null, 'dropped', hostOf$1(url));
+    return new TransientHttpError(`${method} ${redactUrl(url)}: connection dropped (${err.code ?? err.message})`, null, 'dropped', hostOf$1(url), { what: `${method} ${redactUrl(url)}` });
 }
 /** A retryable status as a TransientHttpError (`detail` is the server's error text, if any). */
 function transientFromStatus(method, url, status, retryAfter, detail = '') {
-    return new TransientHttpError(`${method} ${redactQuery(url)}: ${status}${detail}`, parseRetryAfter(retryAfter), 'status', hostOf$1(url));
+    return new TransientHttpError(`${method} ${redactUrl(url)}: ${status}${detail}`, parseRetryAfter(retryAfter), 'status', hostOf$1(url), { what: `${method} ${redactUrl(url)}`, status });
 }
 /** Retry-After as milliseconds: delta-seconds or an HTTP date. */
 function parseRetryAfter(value, now = Date.now()) {
@@ -637,22 +1836,6 @@ async function withRetry(op, policy = DEFAULT_RETRY, onRetry, clock = REAL_CLOCK
             onRetry?.(e, delay, attempt);
             await clock.sleep(delay);
         }
-    }
-}
-// ---------------------------------------------------------------------------------------------
-// Small helpers shared by the HTTP edges.
-/** URLs in messages lose their query (upload session state, tokens in some registries). */
-function redactQuery(url) {
-    const q = url.indexOf('?');
-    return q === -1 ? url : `${url.slice(0, q)}?…`;
-}
-/** `host[:port]` of a URL, or null when it is not one. */
-function hostOf$1(url) {
-    try {
-        return new URL(url).host;
-    }
-    catch {
-        return null;
     }
 }
 
@@ -735,26 +1918,39 @@ function watchDeadline(req, o, onExpire) {
 function pathOf(url) {
     try {
         const u = new URL(url);
-        return redactQuery(`${u.pathname}${u.search}`);
+        return redactUrl(`${u.pathname}${u.search}`);
     }
     catch {
-        return redactQuery(url);
+        return redactUrl(url);
     }
 }
 
-// HTTP for the registry client (and the package index): keep-alive connections, bounded bodies,
-// and a deadline on every request (src/net/deadline.ts). What is retried, how, and for how long is
-// decided once for the whole tool in src/net/retry.ts; this file re-exports it for its callers.
-/** A registry said no, or could not be reached. `temporary` failures may go away by running again. */
-class RegistryError extends FastBuildError {
-    temporary;
-    constructor(message, location = {}, hint, temporary = false) {
-        super(message, location, hint);
-        this.temporary = temporary;
-    }
-}
-/** The registry's host name does not resolve (a typo, or no network to it). */
-class UnknownHostError extends RegistryError {
+// The one HTTP client of fast-build: registries, their token services, package indexes and wheel
+// downloads all go through it. What it gives every request:
+//
+//   - keep-alive connections, a pool per client (`maxSockets` at once per host);
+//   - a deadline (src/net/deadline.ts): no progress for FAST_BUILD_REQUEST_TIMEOUT_S, or a trickle
+//     past it, ends the request as a TransientHttpError;
+//   - failures as the errors of src/net/errors.ts: a connection that dropped is a TransientHttpError
+//     (src/net/retry.ts says which are worth retrying), a host that does not resolve an
+//     UnknownHostError; messages show URLs without userinfo or query;
+//   - redirects followed when asked (GET and HEAD), with the Authorization header asked for again at
+//     each hop, so a credential goes only where the caller says it belongs.
+//
+// Three ways to send: `request` (the answer buffered, bounded), `download` (the answer streamed to a
+// file while its sha256 is computed, with progress), and `stream` (a body written piece by piece,
+// for a blob uploaded while it is produced). Statuses are answers, not errors: the caller decides,
+// and `throwIfTransient` applies the one retry rule to them. Retrying itself is the caller's
+// (withRetry in src/net/retry.ts), around whatever unit is worth starting over.
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+/**
+ * Throw the TransientHttpError of a retryable status (408, 429, 5xx but 501/505), so the caller's
+ * withRetry tries again; other answers pass. `detail` is the server's error text, if any.
+ */
+function throwIfTransient(res, detail = '') {
+    if (isRetryableStatus(res.status))
+        throw transientFromStatus(res.method, res.url, res.status, res.headers['retry-after'], detail);
 }
 function headersOf(res) {
     const h = {};
@@ -763,14 +1959,48 @@ function headersOf(res) {
             h[k] = Array.isArray(v) ? v.join(', ') : v;
     return h;
 }
+/** An error of the network (or of Node) for `method url` as one of ours, or as it is. */
+function asHttpError(e, method, url) {
+    if (e instanceof FastBuildError)
+        return e;
+    if (e.code === 'ENOTFOUND') {
+        const host = hostOf$1(url) ?? url;
+        return new UnknownHostError(`cannot reach ${host}: no such host`, { what: `${method} ${redactUrl(url)}`, host }, 'check the host name, and the network and DNS from here');
+    }
+    return transientFromNetworkError(e, method, url) ?? e;
+}
+/** The URL of the next hop of a redirect, or null when `status` is not one to follow. */
+function redirectTarget(method, url, status, headers, hops, follow) {
+    const max = follow.maxRedirects ?? 0;
+    const location = headers['location'];
+    if (max === 0 || !REDIRECTS.has(status) || !location || (method !== 'GET' && method !== 'HEAD'))
+        return null;
+    const what = `${method} ${redactUrl(url)}`;
+    const info = { what, host: hostOf$1(url), status };
+    if (hops >= max)
+        throw new HttpError(`${what}: redirected more than ${max} times`, info, 'the server redirects in a loop: check the URL');
+    let next;
+    try {
+        next = new URL(location, url);
+    }
+    catch {
+        throw new HttpError(`${what}: redirected to something that is not a URL`, info);
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new HttpError(`${what}: redirected to ${redactUrl(next.href)}, which is not http(s)`, info, 'check the URL; a server may only redirect to http(s)');
+    }
+    return next.href;
+}
 class HttpClient {
     opts;
-    agents = {
-        http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 8 })
-    };
+    agents;
     constructor(opts = {}) {
         this.opts = opts;
+        const maxSockets = opts.maxSockets ?? 8;
+        this.agents = {
+            http: new http.Agent({ keepAlive: true, maxSockets }),
+            https: new https.Agent({ keepAlive: true, maxSockets })
+        };
     }
     close() {
         this.agents.http.destroy();
@@ -780,8 +2010,16 @@ class HttpClient {
     get requestTimeoutMs() {
         return this.opts.requestTimeoutMs ?? this.opts.idleTimeoutMs ?? netLimits().requestTimeoutMs;
     }
+    /** Start one request (no body written yet) under its deadline; a URL that is not http(s) is an HttpError. */
     open(o, idle) {
         const url = new URL(o.url);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:')
+            throw new HttpError(`${o.method} ${redactUrl(o.url)}: only http(s):// URLs`, {
+                what: `${o.method} ${redactUrl(o.url)}`
+            });
+        // Credentials travel in headers the caller chose (Follow.authorize), never from userinfo.
+        url.username = '';
+        url.password = '';
         const secure = url.protocol === 'https:';
         const req = (secure ? https : http).request(url, {
             method: o.method,
@@ -792,14 +2030,18 @@ class HttpClient {
         const deadline = watchDeadline(req, {
             method: o.method,
             url: o.url,
-            timeoutMs: this.requestTimeoutMs,
+            timeoutMs: o.timeoutMs ?? this.requestTimeoutMs,
             minBytesPerSecond: this.opts.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
             ...(idle ? { idle } : {})
         }, (e) => (expired = e));
         return { req, expired: () => expired, stop: () => deadline.stop() };
     }
-    headers(extra) {
-        return { 'user-agent': this.opts.userAgent ?? 'fast-build', ...extra };
+    headers(extra, url, follow = {}) {
+        const h = { 'user-agent': this.opts.userAgent ?? 'fast-build', ...extra };
+        const auth = follow.authorize?.(url);
+        if (auth)
+            h['authorization'] = auth;
+        return h;
     }
     /**
      * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
@@ -818,11 +2060,11 @@ class HttpClient {
             rejectResponse = rej;
         });
         response.catch(() => undefined);
-        const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers: this.headers(o.headers) }, () => !ended && draining === 0);
+        const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers: this.headers(o.headers, o.url), timeoutMs: o.timeoutMs }, () => !ended && draining === 0);
         const fail = (e) => {
             if (failure)
                 return;
-            failure = expired() ?? transient(o, e);
+            failure = expired() ?? asHttpError(e, o.method, o.url);
             stop();
             rejectResponse(failure);
             // A write waiting for 'drain' would wait for ever on a destroyed request.
@@ -836,6 +2078,7 @@ class HttpClient {
             res.on('end', () => {
                 stop();
                 resolveResponse({
+                    method: o.method,
                     status: res.statusCode ?? 0,
                     headers: headersOf(res),
                     body: Buffer.concat(chunks),
@@ -880,69 +2123,19 @@ class HttpClient {
             }
         };
     }
-    /**
-     * GET a body straight to a file (blobs can be gigabytes), hashing it on the way. A non-200
-     * answer is returned with its (small) body and nothing written.
-     */
-    download(o, file) {
-        return new Promise((resolve, reject) => {
-            let settled = false;
-            const { req, expired, stop } = this.open({
-                method: 'GET',
-                url: o.url,
-                headers: this.headers(o.headers)
-            });
-            const fail = (e) => {
-                if (settled)
-                    return;
-                settled = true;
-                stop();
-                req.destroy();
-                reject(expired() ?? transient({ method: 'GET', url: o.url }, e));
-            };
-            req.on('response', (res) => {
-                const headers = headersOf(res);
-                const status = res.statusCode ?? 0;
-                if (status !== 200) {
-                    const chunks = [];
-                    res.on('data', (c) => chunks.length < 64 && chunks.push(c));
-                    res.on('end', () => {
-                        if (settled)
-                            return;
-                        settled = true;
-                        stop();
-                        resolve({ status, headers, body: Buffer.concat(chunks), digest: null, size: 0 });
-                    });
-                    res.on('error', (e) => fail(e));
-                    return;
-                }
-                const out = createWriteStream(file);
-                const hash = createHash('sha256');
-                let size = 0;
-                res.on('data', (c) => {
-                    hash.update(c);
-                    size += c.length;
-                });
-                res.on('error', (e) => fail(e));
-                res.on('aborted', () => fail(new Error('response aborted')));
-                out.on('error', (e) => fail(e));
-                out.on('finish', () => {
-                    if (settled)
-                        return;
-                    if (!res.complete)
-                        return fail(new Error('response aborted'));
-                    settled = true;
-                    stop();
-                    resolve({ status, headers, body: Buffer.alloc(0), digest: `sha256:${hash.digest('hex')}`, size });
-                });
-                res.pipe(out);
-            });
-            req.on('error', (e) => fail(e));
-            req.end();
-        });
+    /** One request, its answer buffered (up to `maxBody`); redirects followed as `o` asks. */
+    async request(o) {
+        let url = o.url;
+        for (let hops = 0;; hops++) {
+            const res = await this.requestOnce(o, url);
+            const next = redirectTarget(o.method, url, res.status, res.headers, hops, o);
+            if (next === null)
+                return res;
+            url = next;
+        }
     }
-    request(o) {
-        const headers = this.headers(o.headers);
+    requestOnce(o, url) {
+        const headers = this.headers(o.headers, url, o);
         let body = null;
         if (o.body !== undefined) {
             if (Buffer.isBuffer(o.body)) {
@@ -962,10 +2155,11 @@ class HttpClient {
         else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
             headers['content-length'] = '0';
         }
-        const maxBody = o.maxBody ?? 16 * 1024 * 1024;
+        const maxBody = o.maxBody ?? DEFAULT_MAX_BODY;
+        const what = `${o.method} ${redactUrl(url)}`;
         return new Promise((resolve, reject) => {
             let settled = false;
-            const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers });
+            const { req, expired, stop } = this.open({ method: o.method, url, headers, timeoutMs: o.timeoutMs });
             const fail = (e) => {
                 if (settled)
                     return;
@@ -974,7 +2168,7 @@ class HttpClient {
                 req.destroy();
                 if (body !== null && !Buffer.isBuffer(body))
                     body.destroy();
-                reject(e instanceof FastBuildError ? e : (expired() ?? transient(o, e)));
+                reject(e instanceof FastBuildError ? e : (expired() ?? asHttpError(e, o.method, url)));
             };
             req.on('response', (res) => {
                 const chunks = [];
@@ -982,7 +2176,11 @@ class HttpClient {
                 res.on('data', (c) => {
                     size += c.length;
                     if (size > maxBody)
-                        fail(new FastBuildError(`${o.method} ${redactUrl(o.url)}: response larger than ${maxBody} bytes`));
+                        fail(new HttpError(`${what}: response larger than ${maxBody} bytes`, {
+                            what,
+                            host: hostOf$1(url),
+                            status: res.statusCode ?? null
+                        }));
                     else
                         chunks.push(c);
                 });
@@ -992,10 +2190,11 @@ class HttpClient {
                     settled = true;
                     stop();
                     resolve({
+                        method: o.method,
                         status: res.statusCode ?? 0,
                         headers: headersOf(res),
                         body: Buffer.concat(chunks),
-                        url: o.url
+                        url
                     });
                 });
                 res.on('error', (e) => fail(e));
@@ -1012,16 +2211,74 @@ class HttpClient {
             }
         });
     }
-}
-function transient(o, e) {
-    const code = e.code;
-    if (code === 'ENOTFOUND') {
-        return new UnknownHostError(`cannot reach ${new URL(o.url).host}: no such host`, {}, 'check the registry name (image input or [tool.fast-build] image)');
+    /**
+     * GET a body straight to `file` (blobs and wheels can be gigabytes), hashing it on the way. An
+     * answer other than 200 is returned with its (small) body and nothing written; a 200 cut short
+     * (fewer bytes than its Content-Length) is a TransientHttpError.
+     */
+    async download(o, file) {
+        let url = o.url;
+        for (let hops = 0;; hops++) {
+            const res = await this.downloadOnce(o, url, file);
+            const next = redirectTarget('GET', url, res.status, res.headers, hops, o);
+            if (next === null)
+                return res;
+            url = next;
+        }
     }
-    return transientFromNetworkError(e, o.method, o.url) ?? e;
+    downloadOnce(o, url, file) {
+        const what = `GET ${redactUrl(url)}`;
+        return new Promise((resolve, reject) => {
+            let settled = false;
+            const { req, expired, stop } = this.open({
+                method: 'GET',
+                url,
+                headers: this.headers(o.headers, url, o),
+                timeoutMs: o.timeoutMs
+            });
+            const done = (r) => {
+                if (settled)
+                    return;
+                settled = true;
+                stop();
+                resolve({ method: 'GET', url, ...r });
+            };
+            const fail = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                stop();
+                req.destroy();
+                reject(expired() ?? asHttpError(e, 'GET', url));
+            };
+            req.on('response', (res) => {
+                const headers = headersOf(res);
+                const status = res.statusCode ?? 0;
+                if (status !== 200) {
+                    const chunks = [];
+                    res.on('data', (c) => chunks.length < 64 && chunks.push(c));
+                    res.on('end', () => done({ status, headers, body: Buffer.concat(chunks), sha256: null, size: 0 }));
+                    res.on('error', (e) => fail(e));
+                    return;
+                }
+                const length = headers['content-length'];
+                const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
+                o.onBytes?.(0, total);
+                const meter = hashingStream(o.onBytes, total);
+                pipeline(res, meter.stream, createWriteStream(file)).then(() => {
+                    const size = meter.bytes();
+                    if (!res.complete || (total !== null && size !== total)) {
+                        fail(new TransientHttpError(`${what}: the connection ended after ${size}${total !== null ? ` of ${total}` : ''} bytes`, null, 'dropped', hostOf$1(url), { what, status }));
+                    }
+                    else
+                        done({ status, headers, body: Buffer.alloc(0), sha256: meter.sha256(), size });
+                }, (e) => fail(e));
+            });
+            req.on('error', (e) => fail(e));
+            req.end();
+        });
+    }
 }
-/** URLs in messages lose their query (upload session state, tokens in some registries). */
-const redactUrl = redactQuery;
 
 // A client for the Python "simple" repository API: the files a project has on an index, with
 // their absolute URLs and hashes. Speaks PEP 691 JSON and falls back to PEP 503 HTML, for
@@ -1267,7 +2524,7 @@ function parseSimpleJson(json, pageUrl) {
             resolved = resolveHref(href, pageUrl);
         }
         catch {
-            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl$1(href))}`);
+            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl(href))}`);
         }
         const hashes = {};
         const h = e['hashes'];
@@ -1296,7 +2553,6 @@ function parseSimplePage(body, contentType, pageUrl) {
     const json = ct.includes('json') || (ct === '' && body.trimStart().startsWith('{'));
     return json ? parseSimpleJson(body, pageUrl) : parseSimpleHtml(body, pageUrl);
 }
-const REDIRECTS$1 = new Set([301, 302, 303, 307, 308]);
 let sharedClient = null;
 function defaultHttp() {
     // Its requests' deadline is read from the environment per request (FAST_BUILD_REQUEST_TIMEOUT_S).
@@ -1316,7 +2572,7 @@ class PackageIndex {
         this.config = config;
         this.http = http;
         this.options = options;
-        this.url = redactUrl$1(config.url).replace(/\?…$/, '');
+        this.url = redactUrl(config.url).replace(/\?…$/, '');
         this.name = config.name ?? null;
     }
     /** The index URL without userinfo and the credential for it (looked up once, on first use). */
@@ -1428,59 +2684,42 @@ class PackageIndex {
         }
     }
     /** GET a page with PEP 691 negotiation, following redirects, retrying transient failures. */
-    async getPage(project, firstUrl) {
-        const maxRedirects = this.options.maxRedirects ?? 10;
-        let url = firstUrl;
-        for (let hops = 0;; hops++) {
-            const target = url;
-            let res;
-            try {
-                res = await withRetry(async () => {
-                    const headers = { accept: SIMPLE_ACCEPT };
-                    const auth = this.authorizationFor(target);
-                    if (auth)
-                        headers['authorization'] = auth;
-                    const r = await this.http.request({
-                        method: 'GET',
-                        url: target,
-                        headers,
-                        maxBody: this.options.maxPage ?? 64 * 1024 * 1024
-                    });
-                    if (isRetryableStatus(r.status))
-                        throw transientFromStatus('GET', redactUrl$1(target), r.status, r.headers['retry-after']);
-                    return r;
-                }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
-            }
-            catch (e) {
-                if (e instanceof IndexError)
-                    throw e;
-                const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError;
-                throw new IndexError(`cannot get project ${project} from the index ${this.url}: ${e.message}`, this.url, project, null, transient
-                    ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
-                    : 'check the index URL (the package source in the lock or pyproject.toml) and the network', transient);
-            }
-            if (REDIRECTS$1.has(res.status) && res.headers['location']) {
-                if (hops >= maxRedirects) {
-                    throw new IndexError(`the index ${this.url} redirected more than ${maxRedirects} times for project ${project}`, this.url, project, null, 'check the index URL; the server redirects in a loop');
-                }
-                url = new URL(res.headers['location'], target).href;
-                if (!/^https?:/i.test(url)) {
-                    throw new IndexError(`the index ${this.url} redirected project ${project} to ${redactUrl$1(url)}, which is not http(s)`, this.url, project, null, 'check the index URL');
-                }
-                continue;
-            }
-            if (res.status === 200)
-                return res;
-            if (res.status === 404 || res.status === 410) {
-                throw this.notFound(project, target, `GET ${redactUrl$1(target)} answered ${res.status}`);
-            }
-            if (res.status === 401 || res.status === 403)
-                throw this.denied(project, target, res.status);
-            throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl$1(target)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
+    async getPage(project, pageUrl) {
+        let res;
+        try {
+            res = await withRetry(async () => {
+                const r = await this.http.request({
+                    method: 'GET',
+                    url: pageUrl,
+                    headers: { accept: SIMPLE_ACCEPT },
+                    maxRedirects: this.options.maxRedirects ?? 10,
+                    // Asked again at each redirect: the credential goes to the index's origin only.
+                    authorize: (u) => this.authorizationFor(u),
+                    maxBody: this.options.maxPage ?? 64 * 1024 * 1024
+                });
+                throwIfTransient(r);
+                return r;
+            }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
         }
+        catch (e) {
+            const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError;
+            // A redirect loop, or a redirect to something that is not http(s), says what to check itself.
+            const own = e instanceof HttpError && e.status !== null ? e.hint : undefined;
+            throw new IndexError(`cannot get project ${project} from the index ${this.url}: ${e.message}`, this.url, project, null, transient
+                ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
+                : (own ?? 'check the index URL (the package source in the lock or pyproject.toml) and the network'), transient);
+        }
+        if (res.status === 200)
+            return res;
+        if (res.status === 404 || res.status === 410) {
+            throw this.notFound(project, res.url, `GET ${redactUrl(res.url)} answered ${res.status}`);
+        }
+        if (res.status === 401 || res.status === 403)
+            throw this.denied(project, res.url, res.status);
+        throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(res.url)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
     }
     notFound(project, pageUrl, detail) {
-        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl$1(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
+        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
             'or add the project to the mirror');
     }
     denied(project, pageUrl, status) {
@@ -1492,7 +2731,7 @@ class PackageIndex {
         return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
     }
     badPage(project, pageUrl, e) {
-        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl$1(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
+        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
     }
 }
 function hostOf(url) {
@@ -1508,100 +2747,12 @@ function hostOf(url) {
 // package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
 // keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
 // is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
-// network. Transient failures (5xx, 429, dropped connections, a request past its deadline) are
-// retried from scratch under the tool's one rule (src/net/retry.ts, with the registry client's
-// deadline and budget); everything else fails at once with a message that names the package, the
+// network. Pages and files come through the tool's one HTTP client (src/net/http.ts: deadlines,
+// redirects with credentials only for their origin); transient failures (5xx, 429, dropped
+// connections, a request past its deadline) are retried from scratch under the one retry rule
+// (src/net/retry.ts); everything else fails at once with a message that names the package, the
 // file, where it came from (credentials and queries removed) and what to do.
-// ---------------------------------------------------------------------------------------------
-// The cache.
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** `$FAST_BUILD_CACHE_DIR`, else `$XDG_CACHE_HOME/fast-build`, else `~/.cache/fast-build`. */
-function defaultCacheDir(env = process.env, home = homedir()) {
-    const explicit = env['FAST_BUILD_CACHE_DIR'];
-    if (explicit)
-        return resolve(explicit);
-    const xdg = env['XDG_CACHE_HOME'];
-    if (xdg && isAbsolute(xdg))
-        return join(xdg, 'fast-build');
-    return join(home, '.cache', 'fast-build');
-}
-/**
- * Files by their sha256: `<dir>/sha256/<first two hex digits>/<hex>`. Entries appear only by
- * rename from `<dir>/tmp/`, after their hash was computed, so a present entry is always whole.
- */
-class ArtifactCache {
-    dir;
-    constructor(dir = defaultCacheDir()) {
-        this.dir = resolve(dir);
-    }
-    pathFor(sha256Hex) {
-        const h = sha256Hex.toLowerCase();
-        if (!SHA256_HEX.test(h))
-            throw new FetchError(`not a sha256 digest: ${JSON.stringify(sha256Hex)}`);
-        return join(this.dir, 'sha256', h.slice(0, 2), h);
-    }
-    /** Whether the cache holds the file (and, when `size` is given, with that size). */
-    has(sha256Hex, size = null) {
-        return this.sizeOf(sha256Hex, size) !== null;
-    }
-    /** The cached file's size, or null when it is not cached (or has another size than `size`). */
-    sizeOf(sha256Hex, size = null) {
-        try {
-            const s = statSync(this.pathFor(sha256Hex));
-            return s.isFile() && (size === null || s.size === size) ? s.size : null;
-        }
-        catch {
-            return null;
-        }
-    }
-    /** A fresh temporary file name on the cache's file system (the directory exists). */
-    async tempPath() {
-        const dir = join(this.dir, 'tmp');
-        await mkdir(dir, { recursive: true });
-        return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}.part`);
-    }
-    /**
-     * Move `tempPath` into the cache as `sha256Hex`, which must be the hash of its content as
-     * computed while it was written (fetchArtifacts does so). Atomic: readers see all or nothing.
-     */
-    async commit(tempPath, sha256Hex) {
-        const final = this.pathFor(sha256Hex);
-        await mkdir(dirname(final), { recursive: true });
-        await rename(tempPath, final);
-        return final;
-    }
-    /** Remove temporary files older than `maxAgeMs` (left by runs that were killed). Best effort. */
-    async pruneTemp(maxAgeMs = 24 * 3600_000) {
-        const dir = join(this.dir, 'tmp');
-        let names;
-        try {
-            names = await readdir(dir);
-        }
-        catch {
-            return;
-        }
-        const before = Date.now() - maxAgeMs;
-        for (const name of names) {
-            const p = join(dir, name);
-            try {
-                if ((await stat(p)).mtimeMs < before)
-                    await rm(p, { force: true });
-            }
-            catch {
-                // Another run may have just renamed or removed it.
-            }
-        }
-    }
-    /** Store bytes; returns their sha256 and cache path. */
-    async put(data) {
-        const sha256 = createHash('sha256').update(data).digest('hex');
-        if (this.has(sha256))
-            return { sha256, path: this.pathFor(sha256) };
-        const temp = await this.tempPath();
-        await writeFile(temp, data);
-        return { sha256, path: await this.commit(temp, sha256) };
-    }
-}
 /** A file could not be fetched. */
 class FetchError extends FastBuildError {
 }
@@ -1649,7 +2800,6 @@ function pinnedSha256(file) {
 // Fetching.
 const PROGRESS_STEP = 1024 * 1024;
 const MAX_REDIRECTS = 10;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /**
  * Fetch every item into the cache, `concurrency` at a time; results in the order of `items`. Items
  * with the same sha256 are fetched once. Before any network, every item must pin a sha256. On a
@@ -1667,15 +2817,13 @@ async function fetchArtifacts(items, opts) {
         opts,
         cache: opts.cache,
         retry: opts.retry ?? DEFAULT_RETRY,
-        timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
-        agents: {
-            http: new http.Agent({ keepAlive: true, maxSockets: concurrency }),
-            https: new https.Agent({ keepAlive: true, maxSockets: concurrency })
-        },
+        timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs,
         indexes: new Map(),
+        // Index pages and files share one pool; as many connections as downloads run at once.
         http: opts.http ??
             new HttpClient({
-                requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs
+                requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
+                maxSockets: concurrency
             }),
         emit: (e) => {
             try {
@@ -1712,8 +2860,6 @@ async function fetchArtifacts(items, opts) {
         await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
     }
     finally {
-        run.agents.http.destroy();
-        run.agents.https.destroy();
         if (ownHttp)
             run.http.close();
     }
@@ -1807,7 +2953,7 @@ async function fetchOne(run, item, sha256) {
     }
     const origin = await locate(run, item, sha256);
     const started = Date.now();
-    const from = origin.kind === 'url' ? redactUrl$1(origin.url) : origin.path;
+    const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
     run.emit({ kind: 'start', item, url: from, total: item.file.size });
     let lastStep = 0;
     const onBytes = (bytes, total) => {
@@ -1837,19 +2983,6 @@ async function fetchOne(run, item, sha256) {
         await rm(temp, { force: true });
     }
 }
-function meter(onBytes, total) {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const stream = new Transform({
-        transform(chunk, _encoding, callback) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            onBytes(bytes, total);
-            callback(null, chunk);
-        }
-    });
-    return { stream, result: () => ({ bytes, sha256: hash.digest('hex') }), bytes: () => bytes };
-}
 async function copyLocal(item, path, temp, onBytes) {
     let size;
     try {
@@ -1864,39 +2997,40 @@ async function copyLocal(item, path, temp, onBytes) {
             ? 'the lock points at a local file that is not there: build from the directory the lock was made in, or re-lock'
             : 'the local index lists a file that is not there: repair the mirror, or use another index');
     }
-    const m = meter(onBytes, size);
+    const m = hashingStream(onBytes, size);
     await pipeline(createReadStream(path), m.stream, createWriteStream(temp));
-    return m.result();
+    return { bytes: m.bytes(), sha256: m.sha256() };
 }
 async function downloadWithRetry(run, item, origin, temp, onBytes) {
     try {
-        return await withRetry(() => downloadOnce(run, origin, origin.url, temp, onBytes, 0), run.retry, (e, delayMs, attempt) => run.emit({ kind: 'retry', item, attempt, delayMs, reason: e.message }));
+        return await withRetry(async () => {
+            const res = await run.http.download({
+                url: origin.url,
+                headers: { accept: '*/*' },
+                maxRedirects: MAX_REDIRECTS,
+                authorize: origin.authorize,
+                onBytes,
+                ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {})
+            }, temp);
+            throwIfTransient(res);
+            if (res.status !== 200 || res.sha256 === null)
+                throw new HttpError(`GET ${redactUrl(res.url)}: ${res.status}`, {
+                    what: `GET ${redactUrl(res.url)}`,
+                    status: res.status,
+                    host: URL.canParse(res.url) ? new URL(res.url).host : null
+                });
+            return { bytes: res.size, sha256: res.sha256 };
+        }, run.retry, (e, delayMs, attempt) => run.emit({ kind: 'retry', item, attempt, delayMs, reason: e.message }));
     }
     catch (e) {
-        throw describeDownloadFailure(run, item, origin.url, e);
-    }
-}
-class StatusFailure extends Error {
-    status;
-    url;
-    constructor(status, url) {
-        super(`GET ${redactUrl$1(url)}: ${status}`);
-        this.status = status;
-        this.url = url;
-    }
-}
-class NoSuchHost extends Error {
-    host;
-    constructor(host) {
-        super(`no such host: ${host}`);
-        this.host = host;
+        throw describeDownloadFailure(item, origin.url, e);
     }
 }
 /** What to do about a 401/403: the variables for the index's name, or why the credential failed. */
 function downloadAccessHint(item, url) {
     const c = item.index?.credential;
     if (c)
-        return `the server rejected the credential for ${redactUrl$1(item.index.url)}: check the username and password (or token) and their access`;
+        return `the server rejected the credential for ${redactUrl(item.index.url)}: check the username and password (or token) and their access`;
     const name = item.index?.name;
     const vars = name
         ? `set ${credentialEnvNames(name).join(', ')}`
@@ -1904,2375 +3038,54 @@ function downloadAccessHint(item, url) {
     const host = URL.canParse(url) ? new URL(url).hostname : '<host>';
     return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
 }
-function describeDownloadFailure(run, item, url, e) {
-    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl$1(url)}`;
-    if (e instanceof StatusFailure) {
+/** A download that failed, as a FetchError naming the package, the file and the URL (redacted). */
+function describeDownloadFailure(item, url, e) {
+    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`;
+    if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
+        return new FetchError(`${what}: ${e.message}`, {}, `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`);
+    }
+    if (e instanceof UnknownHostError) {
+        return new FetchError(`${what}: ${e.host ?? 'the host'} does not resolve (no such host)`, {}, 'check the network and DNS; on a runner without access to that host, set a mirror index that has the files');
+    }
+    if (e instanceof HttpError && e.status !== null && (e.status < 300 || e.status >= 400)) {
+        const at = e.what !== null && e.what !== `GET ${redactUrl(url)}` ? ` at ${e.what.slice(4)}` : '';
         if (e.status === 404 || e.status === 410) {
-            return new FetchError(`${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl$1(e.url)}` : ''}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
+            return new FetchError(`${what}: the server answered ${e.status} (not found)${at}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
         }
         if (e.status === 401 || e.status === 403) {
             return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
         }
         return new FetchError(`${what}: the server answered ${e.status}`, {}, 'check the URL in the lock and the index');
     }
-    if (e instanceof NoSuchHost) {
-        return new FetchError(`${what}: ${e.host} does not resolve (no such host)`, {}, 'check the network and DNS; on a runner without access to that host, set a mirror index that has the files');
-    }
-    if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
-        return new FetchError(`${what}: ${e.message}`, {}, `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`);
-    }
     if (e instanceof FastBuildError)
-        return e;
+        return new FetchError(`${what}: ${e.message}`, {}, e.hint);
     return new FetchError(`${what}: ${e.message}`);
 }
-function networkError(e, url, expired) {
-    if (expired)
-        return expired;
-    if (e instanceof FastBuildError || e instanceof StatusFailure || e instanceof NoSuchHost)
-        return e;
-    const code = e.code;
-    if (code === 'ENOTFOUND')
-        return new NoSuchHost(new URL(url).host);
-    return transientFromNetworkError(e, 'GET', redactUrl$1(url)) ?? e;
-}
-function downloadOnce(run, origin, url, dest, onBytes, hops) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        return Promise.reject(new FetchError(`not a URL: ${redactUrl$1(url)}`));
-    }
-    if (u.protocol === 'file:') {
-        return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl$1(url)}`));
-    }
-    const secure = u.protocol === 'https:';
-    if (!secure && u.protocol !== 'http:') {
-        return Promise.reject(new FetchError(`cannot download ${redactUrl$1(url)}: only http(s):// and file:// URLs`));
-    }
-    const headers = { 'user-agent': 'fast-build', accept: '*/*' };
-    const auth = origin.authorize(u.href);
-    if (auth)
-        headers['authorization'] = auth;
-    return new Promise((resolvePromise, reject) => {
-        let expired = null;
-        const req = (secure ? https : http).request(u, { method: 'GET', headers, agent: secure ? run.agents.https : run.agents.http }, (res) => {
-            const status = res.statusCode ?? 0;
-            const location = res.headers['location'];
-            if (REDIRECTS.has(status) && location) {
-                res.resume();
-                if (hops >= MAX_REDIRECTS) {
-                    reject(new FetchError(`GET ${redactUrl$1(url)}: more than ${MAX_REDIRECTS} redirects`));
-                    return;
-                }
-                let nextUrl;
-                try {
-                    nextUrl = new URL(location, u).href;
-                }
-                catch {
-                    reject(new FetchError(`GET ${redactUrl$1(url)}: redirect to something that is not a URL`));
-                    return;
-                }
-                downloadOnce(run, origin, nextUrl, dest, onBytes, hops + 1).then(resolvePromise, reject);
-                return;
-            }
-            if (status !== 200) {
-                res.resume();
-                reject(isRetryableStatus(status)
-                    ? transientFromStatus('GET', redactUrl$1(url), status, res.headers['retry-after'])
-                    : new StatusFailure(status, url));
-                return;
-            }
-            const length = res.headers['content-length'];
-            const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
-            onBytes(0, total);
-            const m = meter(onBytes, total);
-            pipeline(res, m.stream, createWriteStream(dest)).then(() => {
-                if (total !== null && m.bytes() !== total) {
-                    reject(new TransientHttpError(`GET ${redactUrl$1(url)}: the connection ended after ${m.bytes()} of ${total} bytes`, null, 'dropped', u.host));
-                }
-                else
-                    resolvePromise(m.result());
-            }, (e) => reject(networkError(e, url, expired)));
-        });
-        const deadline = watchDeadline(req, { method: 'GET', url: redactUrl$1(url), timeoutMs: run.timeoutMs }, (e) => (expired = e));
-        req.once('close', () => deadline.stop());
-        req.on('error', (e) => reject(networkError(e, url, expired)));
-        req.end();
-    });
-}
 
-// Which named index a lock's registry URL is, so that its credentials are found under the name
-// people already use: uv keeps only the URL in uv.lock and the name in [[tool.uv.index]]
-// (credentials in UV_INDEX_<NAME>_USERNAME/PASSWORD); Poetry names sources in the lock itself.
-/** Userinfo aside (the lock model's URLs have none; pyproject's may), trailing slashes and case. */
-function comparable(url) {
-    return withoutUserinfo(url).replace(/\/+$/, '').toLowerCase();
-}
-/** [[tool.uv.index]] and [[tool.poetry.source]] entries that have both a name and a URL. */
-function namedIndexes(project) {
-    const out = [];
-    const tool = project.data['tool'];
-    const uv = tool && typeof tool === 'object' && !Array.isArray(tool)
-        ? tool['uv']
-        : undefined;
-    const list = uv && typeof uv === 'object' ? uv['index'] : undefined;
-    if (Array.isArray(list)) {
-        for (const e of list) {
-            if (e && typeof e === 'object' && typeof e.name === 'string' && typeof e.url === 'string')
-                out.push({ name: e.name, url: e.url });
-        }
-    }
-    for (const s of project.poetrySources)
-        if (s.url)
-            out.push({ name: s.name, url: s.url });
-    return out;
-}
-/** The name the project gives the index at `url`, or null. */
-function indexNameFor(indexes, url) {
-    const key = comparable(url);
-    return indexes.find((i) => comparable(i.url) === key)?.name ?? null;
-}
-
-// The filesystem an image's layers add up to, as names only: which paths exist, what kind they
-// are, where symlinks point. Layers are applied in order with the OCI whiteout rules (`.wh.NAME`
-// deletes NAME from the layers below, `.wh..wh..opq` empties a directory of them). Pure.
-const WHITEOUT = '.wh.';
-const OPAQUE = '.wh..wh..opq';
-class ImageFilesystem {
-    nodes = new Map();
-    /** Apply one layer's entries (in tar order) on top of what is there. */
-    applyLayer(entries) {
-        const layer = [...entries];
-        // Whiteouts apply to the layers below, whatever their place in this layer's tar.
-        for (const e of layer) {
-            const base = posix.basename(e.path);
-            if (!base.startsWith(WHITEOUT))
-                continue;
-            const dir = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
-            if (base === OPAQUE)
-                this.removeBelow(dir, false);
-            else
-                this.removeBelow(dir === '' ? base.slice(WHITEOUT.length) : `${dir}/${base.slice(WHITEOUT.length)}`, true);
-        }
-        for (const e of layer) {
-            if (e.path === '' || posix.basename(e.path).startsWith(WHITEOUT))
-                continue;
-            this.addParents(e.path);
-            switch (e.type) {
-                case 'dir':
-                    // A directory replaces a file or link of that name, and keeps what is below it.
-                    if (this.nodes.get(e.path)?.type !== 'dir') {
-                        this.removeBelow(e.path, true);
-                        this.nodes.set(e.path, { type: 'dir' });
-                    }
-                    break;
-                case 'symlink':
-                    this.removeBelow(e.path, true);
-                    this.nodes.set(e.path, { type: 'symlink', target: e.linkTarget ?? '' });
-                    break;
-                case 'hardlink': {
-                    const to = this.nodes.get(posix.normalize(e.linkTarget ?? '').replace(/^\/+/, ''));
-                    this.removeBelow(e.path, true);
-                    this.nodes.set(e.path, to && to.type === 'file' ? to : { type: 'file', mode: e.mode ?? 0o644 });
-                    break;
-                }
-                default:
-                    this.removeBelow(e.path, true);
-                    this.nodes.set(e.path, { type: 'file', mode: e.mode ?? 0o644 });
-            }
-        }
-    }
-    addParents(path) {
-        for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
-            const d = path.slice(0, i);
-            if (!this.nodes.has(d))
-                this.nodes.set(d, { type: 'dir' });
-        }
-    }
-    /**
-     * Remove `path`'s children (and `path` itself when `self`). Only a directory has children, so
-     * the scan runs only when one is replaced or whited out (rare), never per file.
-     */
-    removeBelow(path, self) {
-        const node = path === '' ? { type: 'dir' } : this.nodes.get(path);
-        if (self)
-            this.nodes.delete(path);
-        if (node?.type !== 'dir')
-            return;
-        const prefix = path === '' ? '' : `${path}/`;
-        for (const k of [...this.nodes.keys()])
-            if (k.startsWith(prefix) && k !== path)
-                this.nodes.delete(k);
-    }
-    /** The node at exactly this path (no symlinks followed on the last part). */
-    lstat(path) {
-        return this.nodes.get(strip(path));
-    }
-    /**
-     * The path with every symlink resolved, as the kernel would inside the image (absolute targets
-     * are relative to the image root; `..` never climbs above it), or null when a link is broken or
-     * loops. Missing final components are fine: the resolved path of something that does not exist.
-     */
-    realpath(path, maxLinks = 40) {
-        let links = 0;
-        const parts = strip(path)
-            .split('/')
-            .filter((p) => p !== '' && p !== '.');
-        const done = [];
-        while (parts.length > 0) {
-            const part = parts.shift();
-            if (part === '..') {
-                done.pop();
-                continue;
-            }
-            const candidate = [...done, part].join('/');
-            const node = this.nodes.get(candidate);
-            if (node?.type === 'symlink') {
-                if (++links > maxLinks)
-                    return null;
-                const t = node.target;
-                if (t.startsWith('/'))
-                    done.length = 0;
-                parts.unshift(...t.split('/').filter((p) => p !== '' && p !== '.'));
-                continue;
-            }
-            done.push(part);
-        }
-        return `/${done.join('/')}`;
-    }
-    /** What is at `path` after following symlinks (undefined when nothing is). */
-    stat(path) {
-        const real = this.realpath(path);
-        return real === null ? undefined : this.nodes.get(strip(real));
-    }
-    exists(path) {
-        return this.stat(path) !== undefined;
-    }
-    isDir(path) {
-        return path === '/' || this.stat(path)?.type === 'dir';
-    }
-    isFile(path) {
-        return this.stat(path)?.type === 'file';
-    }
-    /** Names directly inside a directory (following symlinks to reach it). */
-    list(dir) {
-        const real = this.realpath(dir);
-        if (real === null)
-            return [];
-        const prefix = real === '/' ? '' : `${strip(real)}/`;
-        const out = [];
-        for (const k of this.nodes.keys()) {
-            if (k.startsWith(prefix) && k.length > prefix.length && !k.slice(prefix.length).includes('/'))
-                out.push(k.slice(prefix.length));
-        }
-        return out.sort();
-    }
-    /** Every path (for tests and small images). */
-    paths() {
-        return [...this.nodes.keys()].sort();
-    }
-}
-function strip(path) {
-    return path.replace(/^\/+/, '').replace(/\/+$/, '');
-}
-
-// Reading a layer's tar stream: the entries' names, kinds, link targets and modes, with the
-// content of a few chosen files. Enough to know what an image's filesystem holds without unpacking
-// it (ustar, GNU long names, PAX path/linkpath records, as docker, buildah and umoci write them).
-class TarReadError extends FastBuildError {
-}
-const BLOCK = 512;
-function cString(buf, start, length) {
-    const end = buf.indexOf(0, start);
-    return buf.toString('utf8', start, end === -1 || end > start + length ? start + length : end);
-}
-function octal(buf, start, length) {
-    // GNU base-256 for big values: the first byte has its top bit set.
-    if ((buf[start] & 0x80) !== 0) {
-        let n = 0;
-        for (let i = start + 1; i < start + length; i++)
-            n = n * 256 + buf[i];
-        return n;
-    }
-    const text = cString(buf, start, length).trim();
-    return text === '' ? 0 : parseInt(text, 8);
-}
-function cleanPath$1(p) {
-    let s = p;
-    while (s.startsWith('./'))
-        s = s.slice(2);
-    s = s.replace(/^\/+/, '').replace(/\/+$/, '');
-    return s === '.' ? '' : s;
-}
-/** PAX extended header records: `len key=value\n`. */
-function paxRecords(data) {
-    const out = new Map();
-    let i = 0;
-    while (i < data.length) {
-        const space = data.indexOf(0x20, i);
-        if (space === -1)
-            break;
-        const len = Number(data.toString('utf8', i, space));
-        if (!Number.isSafeInteger(len) || len <= 0)
-            break;
-        const record = data.toString('utf8', space + 1, i + len - 1);
-        const eq = record.indexOf('=');
-        if (eq > 0)
-            out.set(record.slice(0, eq), record.slice(eq + 1));
-        i += len;
-    }
-    return out;
-}
-function typeOf(flag) {
-    switch (flag) {
-        case '0':
-        case '\0':
-        case '':
-        case '7':
-            return 'file';
-        case '5':
-            return 'dir';
-        case '2':
-            return 'symlink';
-        case '1':
-            return 'hardlink';
-        default:
-            return 'other';
-    }
-}
 /**
- * Walks a tar stream. Content is skipped, except for wanted files. Holds at most one block run in
- * memory at a time, so a multi-gigabyte layer streams through.
+ * An install as layer entries whose content comes straight out of the wheel when the layer is
+ * written: a layer of installed packages with no staging tree, so no file is created, written and
+ * read back (on a runner's disk that costs more than all the rest).
  */
-async function readTar(stream, opts) {
-    const maxContent = opts.maxContent ?? 64 * 1024;
-    let buf = Buffer.alloc(0);
-    /** Bytes of the current entry's data (padded) still to skip or collect. */
-    let remaining = 0;
-    let collecting = null;
-    /** A pending extended header being read (PAX `x`, GNU `L`/`K`). */
-    let meta = null;
-    let pax = new Map();
-    let longName = null;
-    let longLink = null;
-    let ended = false;
-    const finishCollect = () => {
-        if (!collecting)
-            return;
-        const c = collecting;
-        collecting = null;
-        opts.onContent?.(c.entry, Buffer.concat(c.parts).subarray(0, Math.min(c.entry.size, maxContent)));
-    };
-    const finishMeta = () => {
-        const m = meta;
-        meta = null;
-        const data = Buffer.concat(m.parts).subarray(0, m.size);
-        if (m.kind === 'x')
-            pax = paxRecords(data);
-        else if (m.kind === 'L')
-            longName = cString(data, 0, data.length);
-        else if (m.kind === 'K')
-            longLink = cString(data, 0, data.length);
-    };
-    for await (const chunk of stream) {
-        if (ended)
-            continue;
-        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-        let off = 0;
-        while (off < buf.length) {
-            if (remaining > 0) {
-                const n = Math.min(remaining, buf.length - off);
-                const piece = buf.subarray(off, off + n);
-                if (collecting && collecting.got < maxContent) {
-                    collecting.parts.push(Buffer.from(piece));
-                    collecting.got += n;
-                }
-                if (meta) {
-                    meta.parts.push(Buffer.from(piece));
-                    meta.got += n;
-                }
-                remaining -= n;
-                off += n;
-                if (remaining === 0) {
-                    finishCollect();
-                    if (meta)
-                        finishMeta();
-                }
-                continue;
-            }
-            if (buf.length - off < BLOCK)
-                break;
-            const h = buf.subarray(off, off + BLOCK);
-            off += BLOCK;
-            if (h.every((b) => b === 0)) {
-                ended = true;
-                break;
-            }
-            const flag = String.fromCharCode(h[156]);
-            const size = octal(h, 124, 12);
-            const padded = Math.ceil(size / BLOCK) * BLOCK;
-            if (flag === 'x' || flag === 'L' || flag === 'K' || flag === 'g') {
-                if (size > 16 * 1024 * 1024)
-                    throw new TarReadError(`a tar extended header of ${size} bytes`);
-                meta = { kind: flag, size, parts: [], got: 0 };
-                remaining = padded;
-                if (remaining === 0)
-                    finishMeta();
-                continue;
-            }
-            const magic = h.toString('latin1', 257, 263);
-            const prefix = magic.startsWith('ustar') ? cString(h, 345, 155) : '';
-            const rawName = longName ?? pax.get('path') ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
-            const rawLink = longLink ?? pax.get('linkpath') ?? cString(h, 157, 100);
-            const paxSize = pax.get('size');
-            const realSize = paxSize !== undefined ? Number(paxSize) : size;
-            const realPadded = Math.ceil(realSize / BLOCK) * BLOCK;
-            longName = null;
-            longLink = null;
-            pax = new Map();
-            const entry = {
-                path: cleanPath$1(rawName),
-                type: typeOf(flag),
-                linkTarget: rawLink,
-                mode: octal(h, 100, 8) & 0o7777,
-                size: realSize
-            };
-            opts.onEntry(entry);
-            remaining = realPadded;
-            if (remaining > 0 && entry.type === 'file' && opts.want?.(entry)) {
-                collecting = { entry, parts: [], got: 0 };
-            }
-            else if (entry.type === 'file' && opts.want?.(entry) && realSize === 0) {
-                opts.onContent?.(entry, Buffer.alloc(0));
-            }
-        }
-        buf = off >= buf.length ? Buffer.alloc(0) : buf.subarray(off);
+class LayerDestination {
+    layout;
+    entries = [];
+    constructor(layout) {
+        this.layout = layout;
     }
-}
-/** A layer blob on disk as a stream of tar bytes, decompressed by its media type. */
-function openLayerTar(file, mediaType) {
-    const raw = createReadStream(file, { highWaterMark: 1024 * 1024 });
-    if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip') || mediaType.endsWith('tar.gzip')) {
-        const gunzip = createGunzip();
-        raw.on('error', (e) => gunzip.destroy(e));
-        return raw.pipe(gunzip);
+    writeFile(file) {
+        this.entries.push({ type: 'file', ...file });
     }
-    if (mediaType.endsWith('+zstd')) {
-        const make = zlib
-            .createZstdDecompress;
-        if (!make)
-            throw new TarReadError(`a zstd layer (${mediaType}) cannot be read by this Node.js (${process.version})`, {}, 'run fast-build on Node.js 22.15 or newer, or set interpreter and site-packages under [tool.fast-build]');
-        const z = make();
-        raw.on('error', (e) => z.destroy(e));
-        return raw.pipe(z);
-    }
-    return raw;
-}
-
-// Which Python a base image runs, and where that Python reads third-party packages from, found
-// from the image's config (PATH, PYTHON_VERSION, VIRTUAL_ENV) and its filesystem's names alone:
-// no container is started. Pure: an ImageFilesystem and an environment in, facts out.
-//
-// Layouts told apart (each as its installer puts packages where the interpreter reads them):
-// - python.org builds (the official `python` images), conda: `<prefix>/lib/pythonX.Y/site-packages`
-// - Debian and Ubuntu's python3: pip installs into `/usr/local/lib/pythonX.Y/dist-packages`
-//   (Debian's site.py reads it; `site-packages` there is never on sys.path)
-// - a virtualenv found through PATH (`/opt/venv/bin` with `pyvenv.cfg` above it)
-// - other distributions' python3 under /usr: `/usr/lib/pythonX.Y/site-packages`
-const FACTS_SCHEMA = 1;
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** `KEY=value` lines of an image config's Env, as a map (the last one of a key wins). */
-function envMap(env) {
-    const out = new Map();
-    for (const item of env ?? []) {
-        const eq = item.indexOf('=');
-        if (eq > 0)
-            out.set(item.slice(0, eq), item.slice(eq + 1));
-    }
-    return out;
-}
-const PYTHON_NAME = /^python(\d+(\.\d+)?)?$/;
-const VERSIONED = /^python(\d+)\.(\d+)$/;
-function parent(p) {
-    return posix.dirname(p);
-}
-function detectPython(fs, configEnv, files = new Map()) {
-    const env = envMap(configEnv);
-    const path = (env.get('PATH') ?? DEFAULT_PATH).split(':').filter((d) => d.startsWith('/'));
-    const pythons = [];
-    for (const dir of path) {
-        for (const name of fs.list(dir)) {
-            const full = `${dir === '/' ? '' : dir}/${name}`;
-            if (PYTHON_NAME.test(name) && fs.isFile(full) && !pythons.includes(full))
-                pythons.push(full);
-        }
-    }
-    const facts = (python) => ({
-        schema: FACTS_SCHEMA,
-        python,
-        pythons,
-        hasSh: fs.isFile('/bin/sh'),
-        path
-    });
-    const byName = (name) => pythons.find((p) => posix.basename(p) === name);
-    const command = byName('python3') ?? byName('python') ?? pythons.find((p) => /^python3\.\d+$/.test(posix.basename(p)));
-    if (!command)
-        return facts(null);
-    const executable = fs.realpath(command) ?? command;
-    // A virtualenv: `pyvenv.cfg` one level above the bin directory PATH found it in.
-    const venvDir = parent(parent(command));
-    const venvCfg = `${venvDir === '/' ? '' : venvDir}/pyvenv.cfg`;
-    const isVenv = fs.isFile(venvCfg);
-    const fromName = VERSIONED.exec(posix.basename(executable)) ?? VERSIONED.exec(posix.basename(command));
-    const realPrefix = parent(parent(executable));
-    const libDirs = (prefix) => fs
-        .list(`${prefix}/lib`)
-        .filter((n) => VERSIONED.test(n) &&
-        (fs.exists(`${prefix}/lib/${n}/os.py`) || fs.isDir(`${prefix}/lib/${n}/lib-dynload`)));
-    const envVersion = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(env.get('PYTHON_VERSION') ?? '');
-    let major;
-    let minor;
-    if (fromName) {
-        major = Number(fromName[1]);
-        minor = Number(fromName[2]);
-    }
-    else {
-        const lib = libDirs(realPrefix)[0] ??
-            (isVenv ? fs.list(`${venvDir}/lib`).find((n) => VERSIONED.test(n)) : undefined);
-        const m = lib ? VERSIONED.exec(lib) : null;
-        if (m) {
-            major = Number(m[1]);
-            minor = Number(m[2]);
-        }
-        else if (envVersion) {
-            major = Number(envVersion[1]);
-            minor = Number(envVersion[2]);
-        }
-        else {
-            return facts(null);
-        }
-    }
-    const xy = `python${major}.${minor}`;
-    const patch = envVersion &&
-        Number(envVersion[1]) === major &&
-        Number(envVersion[2]) === minor &&
-        envVersion[3] !== undefined
-        ? Number(envVersion[3])
-        : null;
-    const root = (p) => (p === '/' ? '' : p);
-    const stdlib = `${root(realPrefix)}/lib/${xy}`;
-    const stdlibPath = [`${root(realPrefix)}/lib/python${major}${minor}.zip`, stdlib, `${stdlib}/lib-dynload`];
-    const isDebian = realPrefix === '/usr' && (fs.isDir('/usr/lib/python3/dist-packages') || fs.isFile('/etc/debian_version'));
-    const isConda = fs.isDir(`${root(realPrefix)}/conda-meta`);
-    let kind;
-    let sitePackages;
-    let scripts;
-    let sites;
-    if (isDebian) {
-        kind = 'debian';
-        sites = [
-            `/usr/local/lib/${xy}/dist-packages`,
-            '/usr/lib/python3/dist-packages',
-            `/usr/lib/${xy}/dist-packages`
-        ];
-        sitePackages = sites[0];
-        scripts = '/usr/local/bin';
-    }
-    else if (realPrefix === '/usr' && !isConda) {
-        kind = 'distro';
-        sitePackages = `/usr/lib/${xy}/site-packages`;
-        sites = [`/usr/lib64/${xy}/site-packages`, sitePackages].filter((d, i) => i === 1 || fs.isDir(d));
-        scripts = path.includes('/usr/local/bin') ? '/usr/local/bin' : '/usr/bin';
-    }
-    else {
-        kind = isConda ? 'conda' : 'python.org';
-        sitePackages = `${root(realPrefix)}/lib/${xy}/site-packages`;
-        sites = [sitePackages];
-        scripts = `${root(realPrefix)}/bin`;
-    }
-    let prefix = realPrefix;
-    if (isVenv) {
-        const cfg = files.get(venvCfg) ?? '';
-        const system = /^\s*include-system-site-packages\s*=\s*true\s*$/im.test(cfg);
-        const venvSite = `${root(venvDir)}/lib/${xy}/site-packages`;
-        sites = [venvSite, ...(system ? sites : [])];
-        kind = 'venv';
-        prefix = venvDir;
-        sitePackages = venvSite;
-        scripts = parent(command);
-    }
-    const pythonPath = (env.get('PYTHONPATH') ?? '').split(':').filter((d) => d.startsWith('/'));
-    const sysPath = [...new Set([...pythonPath, ...stdlibPath, ...sites])];
-    const hasPip = sites.some((s) => fs.isDir(`${s}/pip`));
-    // Scripts name the versioned interpreter beside the one PATH finds (a venv's own bin keeps the
-    // venv active; the versioned name survives a `python3` alternative being switched).
-    const versioned = `${root(parent(command))}/${xy}`;
-    const interpreter = fs.isFile(versioned) ? versioned : command;
-    return facts({
-        interpreter,
-        command,
-        executable,
-        version: { major, minor, patch },
-        kind,
-        prefix,
-        sitePackages,
-        scripts,
-        sysPath,
-        hasPip
-    });
-}
-/** One line for logs: `python 3.11 at /usr/bin/python3.11 (Debian layout): packages in …`. */
-function describePython(p) {
-    const v = `${p.version.major}.${p.version.minor}${p.version.patch !== null ? `.${p.version.patch}` : ''}`;
-    const kind = {
-        'python.org': 'python.org layout',
-        debian: 'Debian layout',
-        venv: 'virtualenv',
-        conda: 'conda',
-        distro: 'distribution layout'
-    }[p.kind];
-    return `python ${v} at ${p.interpreter} (${kind}): packages in ${p.sitePackages}, scripts in ${p.scripts}`;
-}
-
-// Numbers and counts as people read them in logs and summaries.
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    if (n < 1024 * 1024)
-        return `${(n / 1024).toFixed(1)} kB`;
-    if (n < 1024 ** 3)
-        return `${(n / 1024 / 1024).toFixed(1)} MB`;
-    return `${(n / 1024 ** 3).toFixed(2)} GB`;
-}
-
-// The edge of base-python.ts: read an image's layers (names only, plus any pyvenv.cfg) from a
-// store, and keep what was found by the image's manifest digest, so each base image is read once
-// per machine (and per runner, through the Actions cache, which saves the cache directory's
-// `base-python/` entries).
-/** The directory (under the cache directory) that holds facts by manifest digest. */
-const BASE_PYTHON_DIR = 'base-python';
-/** Reads every layer of an image into one filesystem of names; pyvenv.cfg files are read whole. */
-async function readImageFilesystem(store, layers) {
-    const fs = new ImageFilesystem();
-    const files = new Map();
-    for (const layer of layers) {
-        const { file } = await store.openBlob(layer.digest);
-        const entries = [];
-        await readTar(openLayerTar(file, layer.mediaType), {
-            onEntry: (e) => entries.push({ path: e.path, type: e.type, linkTarget: e.linkTarget, mode: e.mode }),
-            want: (e) => e.path.endsWith('pyvenv.cfg') && e.size < 64 * 1024,
-            onContent: (e, content) => files.set(`/${e.path}`, content.toString('utf8'))
-        });
-        fs.applyLayer(entries);
-    }
-    return { fs, files };
-}
-function cachePath(cacheDir, manifest) {
-    return join(cacheDir, BASE_PYTHON_DIR, `${digestHex(manifest)}.json`);
-}
-function readCached(path) {
-    if (!existsSync(path))
-        return null;
-    try {
-        const f = JSON.parse(readFileSync(path, 'utf8'));
-        return f.schema === FACTS_SCHEMA && Array.isArray(f.pythons) ? f : null;
-    }
-    catch {
-        return null; // torn or foreign: read the image again
-    }
-}
-/**
- * The Python facts of one platform image: from the cache when this manifest was read before,
- * else from its layers (and then cached).
- */
-async function imagePythonFacts(args) {
-    const path = args.cacheDir ? cachePath(args.cacheDir, args.manifestDigest) : null;
-    const cached = path ? readCached(path) : null;
-    if (cached)
-        return cached;
-    const bytes = args.layers.reduce((n, l) => n + l.size, 0);
-    args.onProgress?.(`reading ${args.what} (${args.layers.length} layer${args.layers.length === 1 ? '' : 's'}, ${formatBytes(bytes)}) to find its Python`);
-    const { fs, files } = await readImageFilesystem(args.store, args.layers);
-    const facts = detectPython(fs, args.config.config?.Env, files);
-    if (path) {
-        mkdirSync(join(args.cacheDir, BASE_PYTHON_DIR), { recursive: true });
-        const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-        try {
-            writeFileSync(tmp, JSON.stringify(facts));
-            renameSync(tmp, path);
-        }
-        finally {
-            rmSync(tmp, { force: true });
-        }
-    }
-    return facts;
-}
-
-// Where the wheels builder installs, decided from what the base image's Python reads (base-python.ts)
-// and what [tool.fast-build] says explicitly (which wins), and the check that what was installed
-// is where that Python will find it. Pure.
-class PythonLayoutError extends FastBuildError {
-}
-/** Label on deps images: the layout their packages were installed with (JSON), for the fast path. */
-const PYTHON_LABEL = 'dev.fast-build.python';
-/** The posix_prefix scheme of a prefix, as before detection existed (explicit settings). */
-function prefixLayout(prefix, python) {
-    const root = prefix === '/' ? '' : prefix;
-    const minor = pythonMinor(python);
-    return {
-        site: `${root}/lib/python${minor}/site-packages`,
-        scripts: `${root}/bin`,
-        interpreter: `${root}/bin/python${minor}`,
-        data: prefix,
-        headers: `${root}/include/python${minor}`
-    };
-}
-/** `<data>/lib/pythonX.Y/{site,dist}-packages` → `<data>` (pip's data scheme), else the prefix. */
-function dataDirOf(site, fallback) {
-    const m = /^(.*)\/lib(?:64)?\/python\d+\.\d+\/(?:site|dist)-packages$/.exec(site);
-    return m ? m[1] || '/' : fallback;
-}
-/**
- * The install layout for a base image. Explicit `site-packages`, `interpreter` and `python-prefix`
- * win; the rest comes from the base image's Python. A base with no Python, or one of another
- * minor version than the plan's python, is an error naming both.
- */
-function resolveLayout(args) {
-    const { config, python, facts } = args;
-    const minor = pythonMinor(python);
-    const explicitPrefix = config.pythonPrefixExplicit ? prefixLayout(config.pythonPrefix, python) : null;
-    const found = facts?.python ?? null;
-    if (config.pythonInBase && facts && !found) {
-        throw new PythonLayoutError(`base image ${args.base} (${args.platform}) has no Python: no python3 or python on its PATH (${facts.path.join(':')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.base-image' }, `choose a base image with Python ${minor} (such as python:${minor}-slim), or, when the deps bring their own Python, set python-in-base = false with site-packages and interpreter under [tool.fast-build]`);
-    }
-    if (config.pythonInBase && found && `${found.version.major}.${found.version.minor}` !== minor) {
-        throw new PythonLayoutError(`python ${formatPython(python)} (${args.pythonFrom}) does not match base image ${args.base} (${args.platform}): its python3 is ${found.version.major}.${found.version.minor} (${found.executable})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.python' }, `set python = "${found.version.major}.${found.version.minor}" under [tool.fast-build], or choose a base image with Python ${minor} (such as python:${minor}-slim); wheels for ${minor} would not load in ${found.version.major}.${found.version.minor}`);
-    }
-    const fallback = prefixLayout('/usr/local', python);
-    const use = config.pythonInBase ? found : null;
-    const site = config.sitePackages ?? explicitPrefix?.site ?? use?.sitePackages ?? fallback.site;
-    const scripts = explicitPrefix?.scripts ?? use?.scripts ?? fallback.scripts;
-    const interpreter = config.interpreter ?? explicitPrefix?.interpreter ?? use?.interpreter ?? fallback.interpreter;
-    const data = explicitPrefix?.data ?? (use ? dataDirOf(use.sitePackages, use.prefix) : fallback.data);
-    const headers = explicitPrefix?.headers ?? `${data === '/' ? '' : data}/include/python${minor}`;
-    const layout = {
-        purelib: site,
-        platlib: site,
-        scripts,
-        data,
-        headers,
-        interpreter,
-        python: { major: python.major, minor: python.minor }
-    };
-    const explicit = [
-        config.sitePackages !== null ? 'site-packages' : null,
-        config.interpreter !== null ? 'interpreter' : null,
-        config.pythonPrefixExplicit ? 'python-prefix' : null
-    ].filter((x) => x !== null);
-    const description = use
-        ? `${describePython(use)}${explicit.length ? ` (${explicit.join(', ')} as configured: ${site}, ${interpreter})` : ''}`
-        : `python ${minor} from the deps (python-in-base = false): packages in ${site}, scripts in ${scripts}`;
-    return {
-        layout,
-        python: use,
-        // Without a Python in the base, the configured site directory is taken on trust.
-        sysPath: use ? use.sysPath : [site],
-        interpreters: use ? (facts?.pythons ?? []) : [interpreter],
-        hasSh: facts?.hasSh ?? true,
-        description
-    };
-}
-function recordedPython(r) {
-    return {
-        interpreter: r.layout.interpreter,
-        sitePackages: r.layout.purelib,
-        scripts: r.layout.scripts,
-        version: `${r.layout.python.major}.${r.layout.python.minor}`,
-        sysPath: r.sysPath
-    };
-}
-/** The deps image's recorded layout, or null when it has none (older images, Dockerfile builds). */
-function readRecordedPython(labels) {
-    const text = labels?.[PYTHON_LABEL];
-    if (!text)
-        return null;
-    try {
-        const v = JSON.parse(text);
-        return typeof v.interpreter === 'string' &&
-            typeof v.sitePackages === 'string' &&
-            typeof v.scripts === 'string' &&
-            Array.isArray(v.sysPath)
-            ? v
-            : null;
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * The parents of a distribution's top-level modules and .dist-info, from its installed paths
- * (relative to the image root, as layer entries are).
- */
-function installedDist(name, version, paths, layout) {
-    const libs = [...new Set([layout.purelib, layout.platlib])];
-    const dirs = new Set();
-    const scripts = [];
-    for (const rel of paths) {
-        const abs = `/${rel}`;
-        const lib = libs.find((l) => abs.startsWith(`${l}/`));
-        if (lib)
-            dirs.add(lib);
-        else if (posix.dirname(abs) === layout.scripts)
-            scripts.push(abs);
-    }
-    return { name, version, dirs: [...dirs].sort(), scripts: scripts.sort() };
-}
-function under$2(dir, sysPath) {
-    return sysPath.includes(dir);
-}
-/**
- * Every distribution's modules sit directly in a directory the interpreter's sys.path holds, and
- * every script's interpreter exists in the image. Throws before anything is tagged otherwise.
- */
-function verifyInstall(args) {
-    const { dists, layout, resolved } = args;
-    const lost = dists.filter((d) => d.dirs.some((dir) => !under$2(dir, resolved.sysPath)));
-    if (lost.length > 0) {
-        const dirs = [...new Set(lost.flatMap((d) => d.dirs.filter((dir) => !under$2(dir, resolved.sysPath))))];
-        const names = lost.slice(0, 5).map((d) => `${d.name} ${d.version}`);
-        const py = resolved.python
-            ? `${resolved.python.command} (${resolved.python.executable})`
-            : 'the interpreter';
-        throw new PythonLayoutError(`${args.what} would not import: ${names.join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''} went into ${dirs.join(', ')}, which ${py} does not read (its sys.path: ${resolved.sysPath.join(', ')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.site-packages' }, resolved.python
-            ? `remove site-packages (and python-prefix) from [tool.fast-build]: fast-build installs where the base image's Python reads packages (${resolved.python.sitePackages}); or put that directory on PYTHONPATH under [tool.fast-build.env]`
-            : 'set site-packages to a directory on the interpreter sys.path');
-    }
-    const withScripts = dists.filter((d) => d.scripts.length > 0);
-    if (withScripts.length === 0)
-        return;
-    const exists = (p) => resolved.interpreters.includes(p) || (args.addedPaths?.has(p.slice(1)) ?? false);
-    const needsSh = /\s/.test(layout.interpreter) || Buffer.byteLength(layout.interpreter) + 3 > 127;
-    const missing = !exists(layout.interpreter)
-        ? layout.interpreter
-        : needsSh && !resolved.hasSh
-            ? '/bin/sh'
-            : null;
-    if (missing) {
-        const example = withScripts[0];
-        throw new PythonLayoutError(`${args.what}: console scripts (${example.scripts[0]} of ${example.name}${withScripts.length > 1 ? `, and those of ${withScripts.length - 1} more` : ''}) would start ${missing}, which does not exist in the image (its Pythons: ${resolved.interpreters.join(', ') || 'none'})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.interpreter' }, resolved.python
-            ? `remove interpreter from [tool.fast-build] (fast-build uses the base image's ${resolved.python.interpreter}), or set it to one of the Pythons listed`
-            : 'set interpreter to the path of the Python the image runs');
-    }
-}
-
-// Image manifests, indexes and configs: parsed from what a registry or layout returns (checked,
-// with errors that say what is wrong), and built with a fixed key order so the same image always
-// serializes to the same bytes.
-class ImageError extends FastBuildError {
-}
-// --- platforms -------------------------------------------------------------------------------------
-function ociPlatform(p) {
-    return p.architecture === 'arm64'
-        ? { architecture: 'arm64', os: 'linux', variant: 'v8' }
-        : { architecture: 'amd64', os: 'linux' };
-}
-/** Whether an image's platform is the target's (arm64's `v8` variant may be omitted). */
-function platformMatches(have, want) {
-    if (have.os !== want.os || have.architecture !== want.architecture)
-        return false;
-    if (want.architecture === 'arm64')
-        return have.variant === undefined || have.variant === 'v8';
-    return true;
-}
-function describePlatform(p) {
-    return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${p.variant ? `/${String(p.variant)}` : ''}`;
-}
-// --- parsing ----------------------------------------------------------------------------------------
-function object(v, what) {
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
-        throw new ImageError(`${what} is not a JSON object`);
-    return v;
-}
-function parseDescriptor(v, what) {
-    const o = object(v, what);
-    if (typeof o['mediaType'] !== 'string')
-        throw new ImageError(`${what}: mediaType missing`);
-    if (typeof o['size'] !== 'number' || !Number.isSafeInteger(o['size']) || o['size'] < 0) {
-        throw new ImageError(`${what}: size is not a byte count`);
-    }
-    return {
-        ...o,
-        mediaType: o['mediaType'],
-        digest: parseDigest(o['digest'], `${what}.digest`),
-        size: o['size']
-    };
-}
-function parseJson(bytes, what) {
-    try {
-        return object(JSON.parse(bytes.toString('utf8')), what);
-    }
-    catch (e) {
-        if (e instanceof ImageError)
-            throw e;
-        throw new ImageError(`${what} is not valid JSON: ${e.message}`);
-    }
-}
-/**
- * A manifest or index, from its bytes and the Content-Type it was served with (which wins
- * over, or stands in for, a missing `mediaType` field).
- */
-function parseManifest(bytes, contentType, what) {
-    const o = parseJson(bytes, what);
-    const declared = typeof o['mediaType'] === 'string' ? o['mediaType'] : undefined;
-    const served = contentType?.split(';')[0]?.trim();
-    const mediaType = declared ??
-        (served && served !== 'application/json' ? served : undefined) ??
-        (o['manifests'] ? OCI_INDEX : undefined);
-    if (o['schemaVersion'] !== 2) {
-        throw new ImageError(`${what}: schemaVersion ${JSON.stringify(o['schemaVersion'])} is not supported (only 2)`);
-    }
-    if (isIndexType(mediaType) || (mediaType === undefined && Array.isArray(o['manifests']))) {
-        if (!Array.isArray(o['manifests']))
-            throw new ImageError(`${what}: index without manifests`);
-        const manifests = o['manifests'].map((m, i) => parseDescriptor(m, `${what}.manifests[${i}]`));
-        return {
-            kind: 'index',
-            mediaType: mediaType ?? OCI_INDEX,
-            index: {
-                ...o,
-                schemaVersion: 2,
-                mediaType: mediaType ?? OCI_INDEX,
-                manifests
-            }
-        };
-    }
-    const mt = mediaType ?? (o['config'] ? 'application/vnd.oci.image.manifest.v1+json' : undefined);
-    if (!isManifestType(mt))
-        throw new ImageError(`${what}: unsupported media type ${JSON.stringify(mt ?? null)}`);
-    if (!Array.isArray(o['layers']))
-        throw new ImageError(`${what}: manifest without layers`);
-    const manifest = {
-        ...o,
-        schemaVersion: 2,
-        mediaType: mt,
-        config: parseDescriptor(o['config'], `${what}.config`),
-        layers: o['layers'].map((l, i) => parseDescriptor(l, `${what}.layers[${i}]`))
-    };
-    return { kind: 'manifest', mediaType: mt, manifest };
-}
-function parseConfig(bytes, what) {
-    const o = parseJson(bytes, what);
-    if (typeof o['os'] !== 'string' || typeof o['architecture'] !== 'string') {
-        throw new ImageError(`${what}: os and architecture are required`);
-    }
-    const rootfs = object(o['rootfs'], `${what}.rootfs`);
-    if (!Array.isArray(rootfs['diff_ids']))
-        throw new ImageError(`${what}.rootfs.diff_ids missing`);
-    rootfs['diff_ids'].forEach((d, i) => parseDigest(d, `${what}.rootfs.diff_ids[${i}]`));
-    return o;
-}
-// --- building -------------------------------------------------------------------------------------
-function configMediaTypeFor(manifestType) {
-    return manifestType === DOCKER_MANIFEST ? DOCKER_CONFIG : OCI_CONFIG;
-}
-/** Bytes with a fixed key order; the digest of these bytes is the image's identity. */
-function serialize(value) {
-    return Buffer.from(JSON.stringify(value), 'utf8');
-}
-function buildManifest(args) {
-    return {
-        schemaVersion: 2,
-        mediaType: args.mediaType,
-        config: args.config,
-        layers: args.layers,
-        ...(args.annotations && Object.keys(args.annotations).length
-            ? { annotations: sortedRecord(args.annotations) }
-            : {})
-    };
-}
-function buildIndex(args) {
-    return {
-        schemaVersion: 2,
-        mediaType: args.mediaType ?? OCI_INDEX,
-        manifests: args.manifests,
-        ...(args.annotations && Object.keys(args.annotations).length
-            ? { annotations: sortedRecord(args.annotations) }
-            : {})
-    };
-}
-/** A descriptor for serialized content. */
-function describeBytes(mediaType, bytes, extra = {}) {
-    return { mediaType, digest: sha256$1(bytes), size: bytes.length, ...extra };
-}
-function sortedRecord(r) {
-    return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-// Where a JSON text stops being JSON, without quoting it. JSON.parse's messages quote the text
-// around the error (`..."identitytoken": s3cret}"...`), which for a credentials file is the secret
-// itself; this scanner finds the same position and says only what was expected there.
-/**
- * The first syntax error of `text` as JSON (RFC 8259, as JSON.parse reads it), or null when it
- * parses. Linear, iterative (no recursion, so deep nesting cannot overflow the stack).
- */
-function jsonSyntaxProblem(text) {
-    let i = 0;
-    const n = text.length;
-    const at = (pos, reason) => {
-        let line = 1;
-        let lineStart = 0;
-        for (let k = 0; k < pos && k < n; k++) {
-            if (text.charCodeAt(k) === 10) {
-                line++;
-                lineStart = k + 1;
-            }
-        }
-        // Columns in characters: a surrogate pair is one.
-        let column = 1;
-        for (let k = lineStart; k < pos && k < n; k++) {
-            const c = text.charCodeAt(k);
-            if (!(c >= 0xdc00 && c <= 0xdfff && k > lineStart))
-                column++;
-        }
-        return { line, column, reason };
-    };
-    const ws = () => {
-        while (i < n) {
-            const c = text.charCodeAt(i);
-            if (c === 32 || c === 9 || c === 10 || c === 13)
-                i++;
-            else
-                break;
-        }
-    };
-    const end = (what) => (i >= n ? at(n, `unexpected end of the file (expected ${what})`) : null);
-    const string = () => {
-        // text[i] is '"'
-        i++;
-        while (i < n) {
-            const c = text.charCodeAt(i);
-            if (c === 34) {
-                i++;
-                return null;
-            }
-            if (c < 0x20)
-                return at(i, 'a control character (such as a line break) inside a string');
-            if (c === 92) {
-                const e = text[i + 1];
-                if (e === undefined)
-                    break;
-                if ('"\\/bfnrt'.includes(e))
-                    i += 2;
-                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)))
-                    i += 6;
-                else
-                    return at(i, 'an invalid escape sequence in a string');
-                continue;
-            }
-            i++;
-        }
-        return at(n, 'unexpected end of the file inside a string');
-    };
-    const number = () => {
-        const m = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-        m.lastIndex = i;
-        const hit = m.exec(text);
-        if (!hit || hit[0] === '-' || hit[0] === '')
-            return at(i, 'an invalid number');
-        i += hit[0].length;
-        return null;
-    };
-    const literal = () => {
-        for (const word of ['true', 'false', 'null']) {
-            if (text.startsWith(word, i)) {
-                i += word.length;
-                return null;
-            }
-        }
-        return at(i, 'expected a value (a string, number, object, array, true, false or null)');
-    };
-    // Containers still open: '{' or '['; `expect` says what may come next.
-    const stack = [];
-    let expect = 'value';
-    for (;;) {
-        ws();
-        if (expect === 'value' || expect === 'firstValue') {
-            const eof = end('a value');
-            if (eof)
-                return eof;
-            const c = text[i];
-            if (expect === 'firstValue' && c === ']') {
-                i++;
-                stack.pop();
-                expect = 'afterValue';
-                continue;
-            }
-            if (c === '{' || c === '[') {
-                i++;
-                stack.push(c);
-                expect = c === '{' ? 'firstKey' : 'firstValue';
-                continue;
-            }
-            const problem = c === '"' ? string() : c === '-' || (c >= '0' && c <= '9') ? number() : literal();
-            if (problem)
-                return problem;
-            expect = 'afterValue';
-            continue;
-        }
-        if (expect === 'key' || expect === 'firstKey') {
-            const eof = end('a key');
-            if (eof)
-                return eof;
-            if (expect === 'firstKey' && text[i] === '}') {
-                i++;
-                stack.pop();
-                expect = 'afterValue';
-                continue;
-            }
-            if (text[i] !== '"')
-                return at(i, 'expected a key in double quotes');
-            const problem = string();
-            if (problem)
-                return problem;
-            ws();
-            const eof2 = end("':'");
-            if (eof2)
-                return eof2;
-            if (text[i] !== ':')
-                return at(i, "expected ':' after a key");
-            i++;
-            expect = 'value';
-            continue;
-        }
-        // afterValue
-        const top = stack[stack.length - 1];
-        if (top === undefined) {
-            return i < n ? at(i, 'unexpected text after the end of the JSON value') : null;
-        }
-        const eof = end(top === '{' ? "',' or '}'" : "',' or ']'");
-        if (eof)
-            return eof;
-        const c = text[i];
-        if (c === ',') {
-            i++;
-            expect = top === '{' ? 'key' : 'value';
-        }
-        else if ((top === '{' && c === '}') || (top === '[' && c === ']')) {
-            i++;
-            stack.pop();
-        }
-        else {
-            return at(i, top === '{' ? "expected ',' or '}' after a value" : "expected ',' or ']' after a value");
-        }
-    }
-}
-
-// Where registry credentials come from: explicit inputs, or the Docker config file that
-// `docker login` / docker/login-action write (auths, credsStore, credHelpers). A credential knows
-// its source so errors can say which one was used, never what it is.
-const ANONYMOUS = { kind: 'anonymous', source: 'no credentials' };
-class CredentialError extends FastBuildError {
-}
-/** What a credential is, for messages: the user and where it came from; never the secret. */
-function describeCredential(c) {
-    switch (c.kind) {
-        case 'anonymous':
-            return 'no credentials (anonymous)';
-        case 'basic':
-            return `user ${JSON.stringify(c.username)} from ${c.source}`;
-        case 'identity-token':
-            return `an identity token from ${c.source}`;
-    }
-}
-const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
-const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
-/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
-function normalizeRegistryHost(key) {
-    const host = key
-        .replace(/^[a-z]+:\/\//i, '')
-        .replace(/\/.*$/, '')
-        .toLowerCase();
-    return DOCKER_HUB_HOSTS.includes(host) ? 'docker.io' : host;
-}
-function dockerConfigPath(env = process.env) {
-    return join(env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
-}
-function readDockerConfig(path, display) {
-    let text;
-    try {
-        text = readFileSync(path, 'utf8');
-    }
-    catch {
-        return null;
-    }
-    const fix = 'fix or remove the Docker config file (docker login rewrites it)';
-    let data;
-    try {
-        data = JSON.parse(text);
-    }
-    catch {
-        // JSON.parse's message quotes the text around the error, which here is a credential: say
-        // where, never what.
-        const p = jsonSyntaxProblem(text);
-        throw new CredentialError(`${display} is not valid JSON${p ? `: ${p.reason}` : ''}`, { file: path, ...(p ? { line: p.line, column: p.column } : {}) }, fix);
-    }
-    return checkDockerConfig(data, path, display, fix);
-}
-/**
- * The parts of a Docker config we read, checked for their types (a number where a string belongs
- * would otherwise reach Buffer.from, whose message prints the value). Messages name keys only.
- */
-function checkDockerConfig(data, path, display, fix) {
-    const fail = (keyPath, what) => {
-        throw new CredentialError(`${display}: ${keyPath} ${what}`, { file: path, keyPath }, fix);
-    };
-    const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-    if (!isObject(data))
-        return fail('(top level)', 'is not a JSON object');
-    const out = {};
-    if (data['auths'] !== undefined && data['auths'] !== null) {
-        if (!isObject(data['auths']))
-            return fail('auths', 'is not an object');
-        const auths = {};
-        for (const [key, entry] of Object.entries(data['auths'])) {
-            const at = `auths[${JSON.stringify(key)}]`;
-            if (!isObject(entry))
-                return fail(at, 'is not an object');
-            const e = {};
-            for (const field of ['auth', 'username', 'password', 'identitytoken']) {
-                const v = entry[field];
-                if (v === undefined || v === null)
-                    continue;
-                if (typeof v !== 'string')
-                    return fail(`${at}.${field}`, 'is not a string');
-                e[field] = v;
-            }
-            auths[key] = e;
-        }
-        out.auths = auths;
-    }
-    if (data['credsStore'] !== undefined && data['credsStore'] !== null) {
-        if (typeof data['credsStore'] !== 'string')
-            return fail('credsStore', 'is not a string');
-        if (data['credsStore'] !== '')
-            out.credsStore = data['credsStore'];
-    }
-    if (data['credHelpers'] !== undefined && data['credHelpers'] !== null) {
-        if (!isObject(data['credHelpers']))
-            return fail('credHelpers', 'is not an object');
-        const helpers = {};
-        for (const [key, helper] of Object.entries(data['credHelpers'])) {
-            if (typeof helper !== 'string')
-                return fail(`credHelpers[${JSON.stringify(key)}]`, 'is not a string');
-            helpers[key] = helper;
-        }
-        out.credHelpers = helpers;
-    }
-    return out;
-}
-/** Runs `docker-credential-<helper> get` with the server URL on stdin. */
-const runCredentialHelper = (helper, serverUrl) => new Promise((resolve, reject) => {
-    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000 }, (err, stdout, stderr) => {
-        if (err) {
-            if (/not found|no credentials/i.test(`${stdout}${stderr}`))
-                return resolve(null);
-            const reason = err.code === 'ENOENT'
-                ? 'it is not installed'
-                : (stderr || err.message).trim().split('\n')[0];
-            return reject(new CredentialError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${reason}`, {}, 'install the helper or log in again'));
-        }
-        try {
-            const o = JSON.parse(stdout);
-            resolve(o.Secret ? { Username: o.Username ?? '', Secret: o.Secret } : null);
-        }
-        catch {
-            reject(new CredentialError(`credential helper docker-credential-${helper} printed something that is not JSON`));
-        }
-    });
-    child.stdin?.end(serverUrl);
-});
-/**
- * The credential for a registry host from the Docker config: credHelpers[host], then credsStore,
- * then auths[host]. Anonymous when none applies.
- */
-async function credentialFromDockerConfig(host, opts = {}) {
-    const path = opts.path ?? dockerConfigPath();
-    const display = path.replace(homedir(), '~');
-    const config = readDockerConfig(path, display);
-    if (!config)
-        return ANONYMOUS;
-    const want = normalizeRegistryHost(host);
-    const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host;
-    const runHelper = opts.runHelper ?? runCredentialHelper;
-    const fromHelper = async (helper, where) => {
-        const got = await runHelper(helper, serverUrl);
-        if (!got)
-            return null;
-        const source = `docker-credential-${helper} (${where} in ${display})`;
-        return got.Username === '<token>'
-            ? { kind: 'identity-token', token: got.Secret, source }
-            : { kind: 'basic', username: got.Username, password: got.Secret, source };
-    };
-    for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
-        if (normalizeRegistryHost(key) === want) {
-            const c = await fromHelper(helper, `credHelpers[${JSON.stringify(key)}]`);
-            if (c)
-                return c;
-        }
-    }
-    if (config.credsStore) {
-        const c = await fromHelper(config.credsStore, 'credsStore');
-        if (c)
-            return c;
-    }
-    for (const [key, entry] of Object.entries(config.auths ?? {})) {
-        if (normalizeRegistryHost(key) !== want)
-            continue;
-        const source = `${display} (auths[${JSON.stringify(key)}])`;
-        if (entry.identitytoken)
-            return { kind: 'identity-token', token: entry.identitytoken, source };
-        if (entry.auth) {
-            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-            const colon = decoded.indexOf(':');
-            if (colon < 0)
-                throw new CredentialError(`${source}: the auth value is not base64 of user:password`, { file: path }, `run docker login ${host} again`);
-            return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
-        }
-        if (entry.username && entry.password)
-            return { kind: 'basic', username: entry.username, password: entry.password, source };
-    }
-    return ANONYMOUS;
-}
-
-// Registry authentication by challenge: a request answered 401 tells how to authenticate
-// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
-// Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
-/** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
-function parseChallenge(header) {
-    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
-    if (!m)
-        return null;
-    const params = {};
-    const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g;
-    for (const p of m[2].matchAll(re))
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** Authentication refused: says which credential was used and what was asked for. */
-class RegistryAuthError extends FastBuildError {
-}
-function scopeFor(repository, access) {
-    return `repository:${repository}:${access === 'push' ? 'pull,push' : 'pull'}`;
-}
-/**
- * Holds what a registry asked for and the tokens obtained; `authorize` gives the Authorization
- * header for a set of scopes, fetching a token when needed.
- */
-class RegistryAuth {
-    http;
-    host;
-    credential;
-    hints;
-    challenge = null;
-    tokens = new Map();
-    constructor(http, host, credential, hints) {
-        this.http = http;
-        this.host = host;
-        this.credential = credential;
-        this.hints = hints;
-    }
-    get known() {
-        return this.challenge !== null;
-    }
-    /** `basic`, `bearer`, or null before the registry has asked. */
-    get scheme() {
-        return this.challenge?.scheme ?? null;
-    }
-    /** What to do when this credential is refused. */
-    get fix() {
-        return this.hints.fix;
-    }
-    /** Remember the challenge of a 401 answer. */
-    learn(res) {
-        const header = res.headers['www-authenticate'];
-        const c = header ? parseChallenge(header) : null;
-        if (!c) {
-            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl(res.url)})`, {}, 'check that this is an OCI/Docker registry');
-        }
-        this.challenge = c;
-    }
-    /** Drop cached tokens (after a 401 with a token: it expired or lacks a scope). */
-    forget() {
-        this.tokens.clear();
-    }
-    async header(scopes) {
-        const c = this.challenge;
-        if (!c)
-            return null;
-        if (c.scheme === 'basic') {
-            if (this.credential.kind !== 'basic') {
-                throw new RegistryAuthError(`${this.host} requires a user name and password (Basic auth), and ${describeCredential(this.credential)} was found`, {}, this.hints.fix);
-            }
-            return `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString('base64')}`;
-        }
-        if (c.scheme !== 'bearer') {
-            throw new RegistryAuthError(`${this.host} asks for ${c.scheme} authentication, which fast-build does not speak`, {}, 'use a registry with Basic or Bearer token auth');
-        }
-        const key = [...scopes].sort().join(' ');
-        // A token for more (pull,push) also serves less (pull).
-        for (const [k, t] of this.tokens) {
-            if (t.expires > Date.now() && (k === key || covers(k, scopes)))
-                return `Bearer ${t.value}`;
-        }
-        const token = await this.fetchToken(c, scopes);
-        this.tokens.set(key, token);
-        return `Bearer ${token.value}`;
-    }
-    async fetchToken(c, scopes) {
-        const realm = c.params['realm'];
-        if (!realm)
-            throw new RegistryAuthError(`${this.host}: Bearer challenge without a realm`);
-        const service = c.params['service'];
-        const cred = this.credential;
-        let res;
-        if (cred.kind === 'identity-token') {
-            const form = new URLSearchParams({
-                grant_type: 'refresh_token',
-                refresh_token: cred.token,
-                client_id: 'fast-build'
-            });
-            if (service)
-                form.set('service', service);
-            if (scopes.length)
-                form.set('scope', scopes.join(' '));
-            res = await this.http.request({
-                method: 'POST',
-                url: realm,
-                headers: { 'content-type': 'application/x-www-form-urlencoded' },
-                body: Buffer.from(form.toString())
-            });
-        }
-        else {
-            const url = new URL(realm);
-            if (service)
-                url.searchParams.set('service', service);
-            for (const s of scopes)
-                url.searchParams.append('scope', s);
-            const headers = {};
-            if (cred.kind === 'basic') {
-                url.searchParams.set('account', cred.username);
-                headers['authorization'] =
-                    `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
-            }
-            res = await this.http.request({ method: 'GET', url: url.toString(), headers });
-        }
-        // A token service that is down, slow or silent is retried (with the operation that needed
-        // the token) under the same rule and budget as the registry itself; its host is in the message.
-        if (isRetryableStatus(res.status)) {
-            throw transientFromStatus(cred.kind === 'identity-token' ? 'POST' : 'GET', res.url, res.status, res.headers['retry-after'], ` from the token service${errorText(res)}`);
-        }
-        if (res.status !== 200) {
-            throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
-        }
-        let body;
-        try {
-            body = JSON.parse(res.body.toString('utf8'));
-        }
-        catch {
-            throw new RegistryAuthError(`${this.host}: the token service answered something that is not JSON`);
-        }
-        const value = body.token ?? body.access_token;
-        if (!value)
-            throw new RegistryAuthError(`${this.host}: the token service answered without a token`);
-        // Renew a little early; 60 s is the spec's default lifetime.
-        const seconds = Math.max(10, (body.expires_in ?? 60) - 5);
-        return { value, expires: Date.now() + seconds * 1000 };
-    }
-}
-function covers(have, want) {
-    const granted = new Map();
-    for (const s of have.split(' ')) {
-        const [type, name, actions] = s.split(':');
-        if (type && name && actions)
-            granted.set(`${type}:${name}`, new Set(actions.split(',')));
-    }
-    return want.every((s) => {
-        const [type, name, actions] = s.split(':');
-        const g = granted.get(`${type}:${name}`);
-        return g !== undefined && (actions ?? '').split(',').every((a) => g.has(a));
-    });
-}
-/** The error text a registry or token service put in its body (distribution's JSON errors). */
-function errorText(res) {
-    const text = res.body.toString('utf8').slice(0, 2000);
-    try {
-        const o = JSON.parse(text);
-        const parts = (o.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).filter(Boolean);
-        if (parts.length)
-            return `: ${parts.join('; ')}`;
-        if (o.details)
-            return `: ${o.details}`;
-        if (o.error)
-            return `: ${o.error}`;
-    }
-    catch {
-        // not JSON
-    }
-    const line = text.trim().split('\n')[0];
-    return line ? `: ${line.slice(0, 200)}` : '';
-}
-
-/** Tags as registries accept them (distribution's reference grammar). */
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
-function isDigestRef(ref) {
-    return /^sha256:[a-f0-9]{64}$/.test(ref);
-}
-
-// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
-// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
-// operation retries transient failures as a whole (an upload restarts with a new session) under
-// the tool's one rule (src/net/retry.ts): each request has a deadline, each operation a time
-// budget, and an operation that runs out of either fails with a temporary RegistryError naming
-// the host and what it waited for. Auth failures say which credential was used and what was
-// asked for.
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-class ReferenceError extends FastBuildError {
-}
-/**
- * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
- * digest suffix is returned apart.
- */
-function parseImageReference(text, where = 'image') {
-    let rest = text.trim();
-    let digest = null;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`);
-        rest = rest.slice(0, at);
-    }
-    let tag = null;
-    const colon = rest.lastIndexOf(':');
-    if (colon > rest.lastIndexOf('/')) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!TAG_PATTERN.test(tag))
-            throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`);
-    }
-    const slash = rest.indexOf('/');
-    const first = slash < 0 ? '' : rest.slice(0, slash);
-    let host;
-    let repository;
-    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-        host = first;
-        repository = rest.slice(slash + 1);
-    }
-    else {
-        host = 'docker.io';
-        repository = slash < 0 ? `library/${rest}` : rest;
-    }
-    if (host === 'docker.io' || host === 'index.docker.io')
-        host = 'registry-1.docker.io';
-    if (!REPOSITORY.test(repository)) {
-        throw new ReferenceError(`${where}: ${JSON.stringify(text)} is not an image reference`, {}, 'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo');
-    }
-    return { host, repository, tag, digest };
-}
-const DEFAULT_CHUNK = 64 * 1024 * 1024;
-function isLoopback(host) {
-    const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    return h === 'localhost' || h === '::1' || /^127\./.test(h);
-}
-class RegistryClient {
-    ref;
-    opts;
-    name;
-    base;
-    http;
-    ownsHttp;
-    auth;
-    retry;
-    chunkSize;
-    constructor(ref, opts = {}) {
-        this.ref = ref;
-        this.opts = opts;
-        this.name = `${ref.host}/${ref.repository}`;
-        const insecure = opts.insecure ?? isLoopback(ref.host);
-        this.base = `${insecure ? 'http' : 'https'}://${ref.host}`;
-        this.ownsHttp = !opts.http;
-        this.http =
-            opts.http ??
-                new HttpClient(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {});
-        this.retry = opts.retry ?? DEFAULT_RETRY;
-        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
-        const credential = opts.credential ?? ANONYMOUS;
-        this.auth = new RegistryAuth(this.http, ref.host, credential, {
-            fix: credential.kind === 'anonymous'
-                ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
-                : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
+    finalize(dist) {
+        const { entries } = this;
+        return Promise.resolve({
+            name: dist.name,
+            version: dist.version,
+            entries,
+            installedSize: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
+            close: () => dist.close()
         });
     }
-    /** Another repository of the same registry, sharing connections and credentials. */
-    sibling(repository) {
-        return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http });
-    }
-    close() {
-        if (this.ownsHttp)
-            this.http.close();
-    }
-    url(path) {
-        return `${this.base}/v2/${this.ref.repository}/${path}`;
-    }
-    /**
-     * One request with auth: a 401 is answered by authenticating (once) and trying again.
-     * Retryable statuses become TransientHttpError; the caller decides about retrying.
-     */
-    async send(method, url, o) {
-        const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])];
-        for (let attempt = 0; attempt < 2; attempt++) {
-            const headers = { ...o.headers };
-            const authorization = await this.auth.header(scopes);
-            if (authorization)
-                headers['authorization'] = authorization;
-            const res = await this.http.request({
-                method,
-                url,
-                headers,
-                ...(o.body ? { body: o.body() } : {}),
-                ...(o.maxBody ? { maxBody: o.maxBody } : {})
-            });
-            if (res.status === 401 && attempt === 0) {
-                this.auth.learn(res);
-                this.auth.forget();
-                continue;
-            }
-            if (res.status === 401 || res.status === 403) {
-                // With Basic auth a second 401 means the user or password is wrong; otherwise the
-                // credential was accepted but lacks the access asked for.
-                const wrongCredential = res.status === 401 && this.auth.scheme === 'basic';
-                throw new RegistryAuthError(`${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`, {}, wrongCredential
-                    ? this.auth.fix
-                    : o.access === 'push'
-                        ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
-                        : `the credential needs pull access to ${this.name}`);
-            }
-            if (isRetryableStatus(res.status))
-                throw transientFromStatus(method, url, res.status, res.headers['retry-after'], errorText(res));
-            return res;
-        }
-        throw new Error('unreachable');
-    }
-    unexpected(what, res) {
-        return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`);
-    }
-    /**
-     * Run an operation under the retry rule. When it gives up, the error is a temporary
-     * RegistryError: the last failure, how many attempts in how long, the budget, and what to do.
-     */
-    async retrying(op) {
-        try {
-            return await withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay));
-        }
-        catch (e) {
-            if (e instanceof RetriesExhaustedError)
-                throw new RegistryError(e.message, {}, e.hint, true);
-            throw e;
-        }
-    }
-    /**
-     * Whether the registry answers the referrers API (OCI distribution 1.1, `GET /v2/<name>/referrers/
-     * <digest>`) for `subject`: 200 with an image index. One without it answers 404 (distribution 2.8:
-     * "404 page not found"); any other answer counts as no, and the caller tags the artifact instead,
-     * which every registry finds.
-     */
-    supportsReferrers(subject) {
-        return this.retrying(async () => {
-            const res = await this.send('GET', this.url(`referrers/${subject}`), {
-                access: 'pull',
-                headers: { accept: OCI_INDEX },
-                maxBody: 16 * 1024 * 1024
-            });
-            const type = (res.headers['content-type'] ?? '').split(';')[0].trim();
-            return res.status === 200 && type === OCI_INDEX;
-        });
-    }
-    async ping() {
-        await this.retrying(async () => {
-            const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' });
-            if (res.status !== 200)
-                throw this.unexpected('GET /v2/', res);
-        });
-    }
-    blobExists(digest) {
-        return this.retrying(async () => {
-            const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
-            if (res.status === 200)
-                return true;
-            if (res.status === 404)
-                return false;
-            throw this.unexpected(`HEAD blob ${digest}`, res);
-        });
-    }
-    getBlob(digest) {
-        return this.retrying(async () => {
-            const res = await this.send('GET', this.url(`blobs/${digest}`), {
-                access: 'pull',
-                maxBody: 64 * 1024 * 1024
-            });
-            if (res.status !== 200)
-                throw this.unexpected(`GET blob ${digest}`, res);
-            if (sha256$1(res.body) !== digest)
-                throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`);
-            return res.body;
-        });
-    }
-    async putBlob(desc, data, opts = {}) {
-        if (await this.blobExists(desc.digest))
-            return 'exists';
-        const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
-        if (size !== desc.size)
-            throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
-        return this.retrying(async () => {
-            let location;
-            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
-            if (mountFrom) {
-                const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
-                const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
-                if (res.status === 201)
-                    return 'mounted';
-                if (res.status !== 202)
-                    throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res);
-                location = this.location(res);
-            }
-            else {
-                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
-                if (res.status !== 202)
-                    throw this.unexpected('starting an upload', res);
-                location = this.location(res);
-            }
-            const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
-            if (size > this.chunkSize) {
-                for (let start = 0; start < size; start += this.chunkSize) {
-                    const end = Math.min(size, start + this.chunkSize);
-                    const res = await this.send('PATCH', location, {
-                        access: 'push',
-                        headers: {
-                            'content-type': 'application/octet-stream',
-                            'content-range': `${start}-${end - 1}`,
-                            'content-length': String(end - start)
-                        },
-                        body: () => part(start, end)
-                    });
-                    if (res.status !== 202)
-                        throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res);
-                    location = this.location(res);
-                }
-                const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' });
-                this.checkPut(res, desc.digest);
-            }
-            else {
-                const res = await this.send('PUT', withDigest(location, desc.digest), {
-                    access: 'push',
-                    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-                    body: () => part(0, size)
-                });
-                this.checkPut(res, desc.digest);
-            }
-            return 'uploaded';
-        });
-    }
-    get mountable() {
-        return { host: this.ref.host, repository: this.ref.repository };
-    }
-    /** Mount a blob from another repository of this registry; false when the registry declined. */
-    async mountBlob(desc, fromRepository) {
-        if (fromRepository === this.ref.repository)
-            return this.blobExists(desc.digest);
-        return this.retrying(async () => {
-            const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
-            const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] });
-            if (res.status === 201)
-                return true;
-            if (res.status === 202) {
-                // Declined: the registry opened an upload session instead; close it.
-                await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined);
-                return false;
-            }
-            throw this.unexpected(`mount of ${desc.digest} from ${fromRepository}`, res);
-        });
-    }
-    /** Download a blob to a temp file, checked against its digest (base image layers, for copies). */
-    async openBlob(digest) {
-        const dir = join(tmpdir(), 'fast-build-blobs');
-        mkdirSync(dir, { recursive: true });
-        const file = join(dir, `${digest.slice(7)}.${process.pid}`);
-        // Each download goes to a name of its own and is renamed into place once verified: two reads
-        // of one blob at once (two builds in one process) must not write the same file, where one
-        // would truncate what the other is reading.
-        const part = `${file}.${randomBytes(6).toString('hex')}.part`;
-        try {
-            return await this.openBlobTo(digest, file, part);
-        }
-        finally {
-            rmSync(part, { force: true });
-        }
-    }
-    openBlobTo(digest, file, part) {
-        return this.retrying(async () => {
-            for (let attempt = 0; attempt < 2; attempt++) {
-                const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')]);
-                const res = await this.http.download({ url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} }, part);
-                if (res.status === 401 && attempt === 0) {
-                    this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) });
-                    this.auth.forget();
-                    continue;
-                }
-                if (isRetryableStatus(res.status))
-                    throw transientFromStatus('GET', this.url(`blobs/${digest}`), res.status, res.headers['retry-after']);
-                if (res.status !== 200)
-                    throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) });
-                if (res.digest !== digest) {
-                    throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (${res.digest})`);
-                }
-                renameSync(part, file);
-                return { file };
-            }
-            throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`);
-        });
-    }
-    /**
-     * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
-     * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
-     * the caller uploads the bytes it kept with putBlob, which is.
-     */
-    async beginBlob() {
-        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
-        if (start.status !== 202)
-            throw this.unexpected('starting an upload', start);
-        const location = this.location(start);
-        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
-        const auth = authorization ? { authorization } : {};
-        const patch = this.http.stream({
-            method: 'PATCH',
-            url: location,
-            headers: { ...auth, 'content-type': 'application/octet-stream' }
-        });
-        const cancel = async () => {
-            patch.abort();
-            // Let the registry drop the session now rather than when it expires.
-            await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined);
-        };
-        return {
-            write: (chunk) => patch.write(chunk),
-            commit: async (desc) => {
-                if (await this.blobExists(desc.digest)) {
-                    await cancel();
-                    return 'exists';
-                }
-                const res = await patch.end();
-                if (res.status !== 202)
-                    throw this.unexpected(`streaming ${desc.digest}`, res);
-                const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
-                this.checkPut(put, desc.digest);
-                return 'uploaded';
-            },
-            abort: cancel
-        };
-    }
-    checkPut(res, digest) {
-        if (res.status !== 201)
-            throw this.unexpected(`finishing the upload of ${digest}`, res);
-        const got = res.headers['docker-content-digest'];
-        if (got && got !== digest)
-            throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`);
-    }
-    location(res) {
-        const loc = res.headers['location'];
-        if (!loc)
-            throw new RegistryError(`${this.name}: an upload answer without a Location header`);
-        return new URL(loc, this.base).toString();
-    }
-    getManifest(ref) {
-        return this.retrying(async () => {
-            const res = await this.send('GET', this.url(`manifests/${ref}`), {
-                access: 'pull',
-                headers: { accept: ACCEPT_ANY_MANIFEST }
-            });
-            if (res.status === 404)
-                return null;
-            if (res.status !== 200)
-                throw this.unexpected(`GET manifest ${ref}`, res);
-            const digest = sha256$1(res.body);
-            if (isDigestRef(ref) && digest !== ref)
-                throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
-            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
-        });
-    }
-    putManifest(tag, bytes, mediaType) {
-        const digest = sha256$1(bytes);
-        if (tag !== null && !TAG_PATTERN.test(tag))
-            throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`);
-        const ref = tag ?? digest;
-        const url = this.url(`manifests/${ref}`);
-        let rechecked = false;
-        return this.retrying(async () => {
-            const res = await this.send('PUT', url, {
-                access: 'push',
-                headers: { 'content-type': mediaType },
-                body: () => bytes
-            });
-            if (res.status === 400 && errorCodes(res).includes('MANIFEST_BLOB_UNKNOWN')) {
-                // Concurrent pushes of the same blobs into one repository race in distribution: a blob
-                // whose upload got 201 can be unknown to a manifest PUT for a moment. When HEAD finds every
-                // blob the manifest names, the PUT is worth one more try; a blob really missing is named.
-                if (!rechecked) {
-                    const count = await this.checkReferenced(bytes, mediaType, ref);
-                    rechecked = true;
-                    throw new TransientHttpError(`PUT ${redactUrl(url)}: 400 MANIFEST_BLOB_UNKNOWN, yet all ${count} blobs it names are there (a registry race)`, null, 'status', this.ref.host);
-                }
-                throw new RegistryError(`${this.name}: the registry refused manifest ${ref} again with MANIFEST_BLOB_UNKNOWN${errorText(res)}, although HEAD finds every blob it names`, {}, "run again; if it keeps happening, the registry's storage disagrees with itself (check its logs)", true);
-            }
-            if (res.status !== 201 && res.status !== 200)
-                throw this.unexpected(`PUT manifest ${ref}`, res);
-            const got = res.headers['docker-content-digest'];
-            if (got && got !== digest)
-                throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
-            return digest;
-        });
-    }
-    /**
-     * HEAD every blob (or, for an index, every manifest) that `bytes` names, once each, without
-     * retries of its own (the operation around it retries). Returns how many were checked; throws a
-     * RegistryError naming those that are missing.
-     */
-    async checkReferenced(bytes, mediaType, ref) {
-        const parsed = parseManifest(bytes, mediaType, `manifest ${ref}`);
-        const wanted = parsed.kind === 'index'
-            ? parsed.index.manifests.map((d, i) => ({
-                desc: d,
-                what: `manifest ${i + 1} of ${parsed.index.manifests.length}`,
-                path: `manifests/${d.digest}`
-            }))
-            : [
-                { desc: parsed.manifest.config, what: 'config', path: `blobs/${parsed.manifest.config.digest}` },
-                ...parsed.manifest.layers
-                    // Foreign layers (with urls) are not in the registry by design.
-                    .filter((d) => !d.urls?.length)
-                    .map((d, i, all) => ({
-                    desc: d,
-                    what: `layer ${i + 1} of ${all.length}`,
-                    path: `blobs/${d.digest}`
-                }))
-            ];
-        const missing = [];
-        await Promise.all(wanted.map(async (w) => {
-            const res = await this.send('HEAD', this.url(w.path), {
-                access: 'pull',
-                ...(parsed.kind === 'index' ? { headers: { accept: ACCEPT_ANY_MANIFEST } } : {})
-            });
-            if (res.status === 404)
-                missing.push(`${w.what} ${w.desc.digest}`);
-            else if (res.status !== 200)
-                throw this.unexpected(`HEAD ${w.path}`, res);
-        }));
-        if (missing.length > 0) {
-            throw new RegistryError(`${this.name}: the registry refused manifest ${ref} (400 MANIFEST_BLOB_UNKNOWN): it does not have ${missing.sort().join(', ')}`, {}, 'run again: the next run uploads what is missing (a concurrent delete or a garbage collection of the repository may have removed it)');
-        }
-        return wanted.length;
-    }
-    async listTags() {
-        const tags = [];
-        let url = `${this.url('tags/list')}?n=1000`;
-        for (let page = 0; url && page < 1000; page++) {
-            const current = url;
-            const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }));
-            if (res.status === 404)
-                return [];
-            if (res.status !== 200)
-                throw this.unexpected('listing tags', res);
-            const body = JSON.parse(res.body.toString('utf8'));
-            tags.push(...(body.tags ?? []));
-            const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '');
-            url = next ? new URL(next[1], this.base).toString() : null;
-        }
-        return tags.sort();
-    }
-}
-/** The `code`s of a distribution-style JSON error body (`{"errors":[{"code":…}]}`). */
-function errorCodes(res) {
-    try {
-        const o = JSON.parse(res.body.toString('utf8'));
-        return (o.errors ?? []).map((e) => e.code).filter((c) => typeof c === 'string');
-    }
-    catch {
-        return [];
-    }
-}
-function withDigest(location, digest) {
-    const u = new URL(location);
-    u.searchParams.set('digest', digest);
-    return u.toString();
-}
-
-// An OCI image-layout directory as a store: `oci-layout`, `index.json` naming tagged manifests
-// (annotation org.opencontainers.image.ref.name, which skopeo and podman read as `oci:DIR:TAG`),
-// and `blobs/sha256/<hex>`. Blobs are written to a temp file, checked, then renamed, so a blob
-// that exists is whole; index.json is rewritten under a lock file by rename.
-const REF_NAME = 'org.opencontainers.image.ref.name';
-class LayoutError extends FastBuildError {
-}
-class LayoutStore {
-    name;
-    dir;
-    constructor(dir) {
-        this.dir = resolve(dir);
-        // Absolute, so what the build prints (`pushed oci:DIR:TAG`) works from any directory.
-        this.name = `oci:${this.dir}`;
-    }
-    blobPath(d) {
-        return join(this.dir, 'blobs', digestAlgorithm(d), digestHex(d));
-    }
-    /** Create the layout files when missing; refuse a directory that is something else. */
-    init() {
-        // A layout this creates gets a `.gitignore` of `*`: one made inside a checkout (`--store
-        // oci:./images`) then never shows in git status nor ships with git-tracked source.
-        const created = !existsSync(this.dir);
-        mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
-        if (created)
-            writeFileSync(join(this.dir, '.gitignore'), '*\n');
-        const marker = join(this.dir, 'oci-layout');
-        if (existsSync(marker)) {
-            const v = JSON.parse(readFileSync(marker, 'utf8'))
-                .imageLayoutVersion;
-            if (v !== '1.0.0')
-                throw new LayoutError(`${marker}: unsupported imageLayoutVersion ${JSON.stringify(v)}`);
-        }
-        else {
-            writeFileSync(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-        }
-        if (!existsSync(join(this.dir, 'index.json')))
-            this.writeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] });
-    }
-    readIndex() {
-        const path = join(this.dir, 'index.json');
-        if (!existsSync(path))
-            return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
-        let o;
-        try {
-            o = JSON.parse(readFileSync(path, 'utf8'));
-        }
-        catch (e) {
-            throw new LayoutError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'restore or delete the layout directory');
-        }
-        if (!Array.isArray(o.manifests))
-            throw new LayoutError(`${path}: no manifests list`, { file: path });
-        o.manifests = o.manifests.map((m, i) => parseDescriptor(m, `${path} manifests[${i}]`));
-        return o;
-    }
-    writeIndex(index) {
-        const path = join(this.dir, 'index.json');
-        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-        writeFileSync(tmp, JSON.stringify(index));
-        renameSync(tmp, path);
-    }
-    /** Run `f` holding index.json.lock (bounded wait; a lock older than a minute is stale). */
-    async locked(f) {
-        const lock = join(this.dir, 'index.json.lock');
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-            try {
-                closeSync(openSync(lock, 'wx'));
-                break;
-            }
-            catch (e) {
-                if (e.code !== 'EEXIST')
-                    throw e;
-                try {
-                    if (Date.now() - statSync(lock).mtimeMs > 60_000)
-                        rmSync(lock, { force: true });
-                }
-                catch {
-                    // gone already
-                }
-                if (Date.now() > deadline)
-                    throw new LayoutError(`${lock} is held by another build for over 30 s`, { file: lock }, 'remove the lock file if no other fast-build is running');
-                await new Promise((r) => setTimeout(r, 20));
-            }
-        }
-        try {
-            return f();
-        }
-        finally {
-            rmSync(lock, { force: true });
-        }
-    }
-    async blobExists(digest) {
-        return existsSync(this.blobPath(digest));
-    }
-    async putBlob(desc, data) {
-        this.init();
-        const path = this.blobPath(desc.digest);
-        if (existsSync(path))
-            return 'exists';
-        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-        try {
-            let got;
-            if (Buffer.isBuffer(data)) {
-                got = sha256$1(data);
-                if (got === desc.digest)
-                    writeFileSync(tmp, data);
-            }
-            else {
-                copyFileSync(data.file, tmp);
-                got = await fileDigest(tmp);
-            }
-            if (got !== desc.digest)
-                throw new LayoutError(`blob content does not match ${desc.digest} (it is ${got})`);
-            renameSync(tmp, path);
-        }
-        finally {
-            rmSync(tmp, { force: true });
-        }
-        return 'uploaded';
-    }
-    /** A streamed blob: written to a temp file, renamed into place by `commit` once checked. */
-    async beginBlob() {
-        this.init();
-        const tmp = join(this.dir, 'blobs', 'sha256', `upload.${randomBytes(6).toString('hex')}.tmp`);
-        const file = await open(tmp, 'w');
-        const hash = createHash('sha256');
-        let closed = false;
-        const close = async () => {
-            if (!closed) {
-                closed = true;
-                await file.close();
-            }
-        };
-        return {
-            write: async (chunk) => {
-                hash.update(chunk);
-                await file.write(chunk);
-            },
-            commit: async (desc) => {
-                await close();
-                const got = `sha256:${hash.digest('hex')}`;
-                if (got !== desc.digest) {
-                    rmSync(tmp, { force: true });
-                    throw new LayoutError(`streamed blob is ${got}, not ${desc.digest}`);
-                }
-                if (existsSync(this.blobPath(desc.digest))) {
-                    rmSync(tmp, { force: true });
-                    return 'exists';
-                }
-                renameSync(tmp, this.blobPath(desc.digest));
-                return 'uploaded';
-            },
-            abort: async () => {
-                await close();
-                rmSync(tmp, { force: true });
-            }
-        };
-    }
-    async openBlob(digest) {
-        const path = this.blobPath(digest);
-        if (!existsSync(path))
-            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
-        return { file: path };
-    }
-    async getBlob(digest) {
-        const path = this.blobPath(digest);
-        if (!existsSync(path))
-            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
-        const bytes = readFileSync(path);
-        if (sha256$1(bytes) !== digest)
-            throw new LayoutError(`${path} does not hold ${digest} (corrupted layout)`, { file: path });
-        return bytes;
-    }
-    async getManifest(ref) {
-        const index = this.readIndex();
-        let desc;
-        if (isDigestRef(ref)) {
-            desc = index.manifests.find((m) => m.digest === ref);
-            if (!desc && !existsSync(this.blobPath(ref)))
-                return null;
-        }
-        else {
-            desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
-            if (!desc)
-                return null;
-        }
-        const digest = (desc?.digest ?? ref);
-        const bytes = await this.getBlob(digest);
-        const declared = JSON.parse(bytes.toString('utf8')).mediaType;
-        return { bytes, mediaType: desc?.mediaType ?? declared ?? '', digest };
-    }
-    async putManifest(tag, bytes, mediaType) {
-        if (tag !== null && !TAG_PATTERN.test(tag))
-            throw new LayoutError(`invalid tag ${JSON.stringify(tag)}`);
-        const digest = sha256$1(bytes);
-        await this.putBlob({ mediaType, digest, size: bytes.length }, bytes);
-        if (tag !== null) {
-            await this.locked(() => {
-                const index = this.readIndex();
-                index.manifests = [
-                    ...index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag),
-                    { mediaType, digest, size: bytes.length, annotations: { [REF_NAME]: tag } }
-                ];
-                this.writeIndex(index);
-            });
-        }
-        return digest;
-    }
-    /**
-     * An image layout has no referrers API: a manifest with a `subject` is found only by reading
-     * every manifest, which skopeo, podman and umoci do not do. Referring artifacts are tagged.
-     */
-    async supportsReferrers() {
-        return false;
-    }
-    async listTags() {
-        return this.readIndex()
-            .manifests.map((m) => m.annotations?.[REF_NAME])
-            .filter((t) => typeof t === 'string')
-            .sort();
-    }
-}
-function fileDigest(path) {
-    return new Promise((resolve, reject) => {
-        const h = createHash('sha256');
-        createReadStream(path)
-            .on('data', (c) => h.update(c))
-            .on('end', () => resolve(`sha256:${h.digest('hex')}`))
-            .on('error', reject);
-    });
-}
-
-// Finding an image (a variant's deps image `deps-<variant>-<hash>`, or a base image) and the
-// manifest and config for each platform a variant builds, with clear errors when the reference
-// names something else.
-class DepsImageError extends FastBuildError {
-}
-function depsTag(variant, shortHash) {
-    return `deps-${variant}-${shortHash}`;
-}
-const DEPS = { what: 'deps image', fix: 'rebuild the deps image (--rebuild)' };
-/** The deps image for these platforms, or null when the tag does not exist. */
-function resolveDepsImage(store, tag, platforms) {
-    return resolveImage(store, tag, platforms, DEPS);
-}
-/** An image by tag or digest in a store, for these platforms; null when the reference does not exist. */
-async function resolveImage(store, tag, platforms, kind) {
-    const ref = tag.startsWith('sha256:') ? `${store.name}@${tag}` : `${store.name}:${tag}`;
-    const top = await store.getManifest(tag);
-    if (!top)
-        return null;
-    const parsed = parseManifest(top.bytes, top.mediaType, `${kind.what} ${ref}`);
-    const configOf = async (m, what) => {
-        const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`);
-        if (config.rootfs.diff_ids.length !== m.layers.length) {
-            throw new DepsImageError(`${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`, {}, kind.fix);
-        }
-        return config;
-    };
-    if (parsed.kind === 'manifest') {
-        if (platforms.length > 1) {
-            throw new DepsImageError(`${kind.what} ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`, {}, `${kind.fix}, or build one platform`);
-        }
-        const config = await configOf(parsed.manifest, `${kind.what} ${ref}`);
-        const want = platforms[0];
-        if (!platformMatches(config, want)) {
-            throw new DepsImageError(`${kind.what} ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`, {}, `the reference holds an image of another platform: ${kind.fix}, or fix platforms in [tool.fast-build]`);
-        }
-        return {
-            ref,
-            digest: top.digest,
-            mediaType: parsed.mediaType,
-            isIndex: false,
-            platforms: [
-                { platform: want, indexEntry: null, manifest: parsed.manifest, manifestDigest: top.digest, config }
-            ]
-        };
-    }
-    const entries = parsed.index.manifests;
-    const found = [];
-    for (const want of platforms) {
-        const entry = entries.find((e) => e.platform && platformMatches(e.platform, want));
-        if (!entry) {
-            const have = entries.filter((e) => e.platform).map((e) => describePlatform(e.platform));
-            throw new DepsImageError(`${kind.what} ${ref} has no ${formatPlatform(want)} image (it has ${have.join(', ') || 'no platform entries'})`, {}, kind.fix);
-        }
-        const child = await store.getManifest(entry.digest);
-        if (!child)
-            throw new DepsImageError(`${kind.what} ${ref}: its ${formatPlatform(want)} manifest ${entry.digest} is missing`, {}, kind.fix);
-        const p = parseManifest(child.bytes, entry.mediaType, `${kind.what} ${ref} (${formatPlatform(want)})`);
-        if (p.kind !== 'manifest')
-            throw new DepsImageError(`${kind.what} ${ref}: nested indexes are not supported`);
-        const config = await configOf(p.manifest, `${kind.what} ${ref} (${formatPlatform(want)})`);
-        found.push({
-            platform: want,
-            indexEntry: entry,
-            manifest: p.manifest,
-            manifestDigest: parseDigest(entry.digest),
-            config
-        });
-    }
-    return { ref, digest: top.digest, mediaType: parsed.mediaType, isIndex: true, platforms: found };
-}
-
-// The base image a deps image is built on: any registry (Docker Hub, GHCR, a local one) or an
-// OCI layout (`oci:DIR:TAG`), resolved to a digest and to a manifest and config per platform.
-// Its layers are referenced (mounted, or copied across registries), never rebuilt.
-class BaseImageError extends FastBuildError {
-}
-/** `oci:DIR:TAG` or `oci:DIR@sha256:…` → layout dir and reference. */
-function parseLayoutRef(text) {
-    const rest = text.slice(4);
-    const at = rest.lastIndexOf('@');
-    if (at > 0)
-        return { dir: rest.slice(0, at), ref: rest.slice(at + 1) };
-    const colon = rest.lastIndexOf(':');
-    if (colon <= 0)
-        throw new BaseImageError(`base image ${JSON.stringify(text)} names no tag`, {}, 'write it as oci:DIR:TAG');
-    return { dir: rest.slice(0, colon), ref: rest.slice(colon + 1) };
-}
-async function resolveBase(reference, platforms, opts = {}) {
-    const kind = {
-        what: 'base image',
-        fix: 'choose a base image that has every platform the variant builds (base-image under [tool.fast-build])'
-    };
-    let store;
-    let ref;
-    let name;
-    if (reference.startsWith('oci:')) {
-        const l = parseLayoutRef(reference);
-        const layout = new LayoutStore(resolve(opts.cwd ?? '.', l.dir));
-        store = layout;
-        ref = l.ref;
-        name = `oci:${l.dir}`;
-    }
-    else {
-        const r = parseImageReference(reference, 'base-image');
-        const credential = opts.credentialFor
-            ? await opts.credentialFor(r.host)
-            : await credentialFromDockerConfig(r.host);
-        store = new RegistryClient({ host: r.host, repository: r.repository }, { ...opts, credential });
-        ref = r.digest ?? r.tag ?? 'latest';
-        name = `${r.host === 'registry-1.docker.io' ? 'docker.io' : r.host}/${r.repository}`;
-    }
-    const image = await resolveImage(store, ref, platforms, kind).catch((e) => {
-        store.close?.();
-        // The registry client's own hint speaks of the image being pushed; this one is read from.
-        if (e instanceof DepsImageError || !(e instanceof FastBuildError))
-            throw e;
-        throw new BaseImageError(`base image ${reference}: ${e.message}`, {}, e instanceof UnknownHostError
-            ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:…) needs no lookup on the fast path`
-            : (e.hint ?? 'check base-image under [tool.fast-build] and the credentials for its registry'));
-    });
-    if (!image) {
-        store.close?.();
-        throw new BaseImageError(`base image ${reference} not found`, {}, 'check base-image under [tool.fast-build] (and the credentials for its registry)');
-    }
-    return { reference, pinned: `${name}@${image.digest}`, image, store };
 }
 
 /**
@@ -4285,6 +3098,530 @@ class WheelError extends FastBuildError {
     constructor(message, wheel, hint, entry) {
         super(message, { file: wheel }, hint);
         this.entry = entry;
+    }
+}
+
+// How the bytes of a wheel's entries are read for an install that writes nothing to disk: the few
+// entries whose installed bytes or hash must be known up front are read whole at once; small
+// entries are inflated a window of neighbours at a time when the first of them is wanted; large
+// ones stream in chunks, hashed as they pass.
+/** Entries at least this big are streamed; smaller ones are read in windows. */
+const STREAM_BYTES = 1024 * 1024;
+/** Never stream: what is read here is wanted whole. */
+const WHOLE = { streamThreshold: Number.MAX_SAFE_INTEGER };
+/** These entries' bytes, read now (inflated and checked against their size and CRC-32). */
+async function readWhole(zip, entries, extract = {}) {
+    const out = new Map();
+    await zip.extract(entries, {
+        whole: (entry, data) => {
+            out.set(entry.name, data);
+        },
+        stream: async (entry, chunks) => {
+            const parts = [];
+            for await (const c of chunks)
+                parts.push(c);
+            out.set(entry.name, Buffer.concat(parts));
+        }
+    }, { ...extract, ...WHOLE });
+    return out;
+}
+/**
+ * Small entries read on demand: the first `take` inflates all of them (in windows of neighbours,
+ * one read each), and each is handed out once, then forgotten, so memory drains as they are used.
+ */
+class LazyEntries {
+    zip;
+    entries;
+    extract;
+    data = new Map();
+    loading = null;
+    constructor(zip, 
+    /** Every entry that will be taken: fixed before the first `take`. */
+    entries, extract = {}) {
+        this.zip = zip;
+        this.entries = entries;
+        this.extract = extract;
+    }
+    async take(entry) {
+        await (this.loading ??= this.load());
+        const data = this.data.get(entry.name);
+        if (!data)
+            throw new WheelError(`${entry.name} was read twice`, this.zip.path, 'report this as a fast-build bug', entry.name);
+        this.data.delete(entry.name);
+        return data;
+    }
+    load() {
+        return this.zip.extract(this.entries, {
+            whole: (entry, data) => {
+                this.data.set(entry.name, data);
+            },
+            stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
+        }, { ...this.extract, ...WHOLE });
+    }
+}
+/**
+ * A large entry written through `out` chunk by chunk; `done` gets its sha256 once every chunk has
+ * passed (and throws to fail the write, e.g. on a RECORD mismatch).
+ */
+function streamEntry(zip, entry, done) {
+    return async (out) => {
+        const h = createHash('sha256');
+        await zip.extract([entry], {
+            whole: async (_e, data) => {
+                h.update(data);
+                await out(data);
+            },
+            stream: async (_e, chunks) => {
+                for await (const c of chunks) {
+                    h.update(c);
+                    await out(c);
+                }
+            }
+        }, { streamThreshold: 0 });
+        done(h.digest());
+    };
+}
+
+// Where a wheel's parts go inside the image: pip's install scheme (purelib, platlib, scripts, data,
+// headers) plus the interpreter that scripts name in their `#!` line.
+/** Refuses a layout whose paths are not normalized absolute paths (they become tar entry paths). */
+function checkLayout(layout) {
+    for (const key of ['purelib', 'platlib', 'scripts', 'data', 'headers', 'interpreter']) {
+        const v = layout[key];
+        const ok = typeof v === 'string' &&
+            v.startsWith('/') &&
+            !/[\0\n]/.test(v) &&
+            (key === 'interpreter' || (posix.normalize(v) === v && (v === '/' || !v.endsWith('/'))));
+        if (!ok) {
+            throw new ConfigError(`python layout: ${key} must be a normalized absolute path inside the image, not ${JSON.stringify(v)}`, {}, `give ${key} as an absolute path such as /usr/local/lib/python3.12/site-packages`);
+        }
+    }
+}
+/** `rel` inside the absolute directory `dir` (which may be `/`). */
+function under$2(dir, rel) {
+    return dir === '/' ? `/${rel}` : `${dir}/${rel}`;
+}
+
+// Scripts as pip installs them: wrappers for console_scripts and gui_scripts with the bytes pip
+// writes (distlib's ScriptMaker as pip configures it: shebang rules incl. the /bin/sh trampoline
+// for long paths or spaces, the template, pip/easy_install versioned names for the target Python),
+// and `.data/scripts` files whose first line starts with `#!python` rewritten to name the target
+// interpreter. The shebang is the interpreter of the layout, not the Python running the installer.
+const TEMPLATES = {
+    'pip-23': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
+    'pip-24.3': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nif __name__ == '__main__':\n    from %(module)s import %(import_name)s\n" +
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
+    'pip-26': "import sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
+        "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit(%(func)s())\n"
+};
+const W = '[\\p{L}\\p{N}_]';
+// distlib.util.ENTRY_RE, used with search() (not anchored).
+const ENTRY_RE = new RegExp(`(?<name>(?:${W}|[-.+])+)\\s*=\\s*(?<callable>${W}+(?:[:.]${W}+)*)` +
+    `\\s*(?:\\[\\s*(?<flags>[\\p{L}\\p{N}_-]+(?:=${W}+)?(?:,\\s*${W}+(?:=${W}+)?)*)\\s*\\])?`, 'u');
+/** distlib's `get_export_entry`: null when the text has no `name = callable`; throws when invalid. */
+function parseExportEntry(spec) {
+    const m = ENTRY_RE.exec(spec);
+    const brackets = spec.includes('[') || spec.includes(']');
+    if (!m)
+        return brackets ? 'invalid' : null;
+    const { name, callable, flags } = m.groups;
+    const colons = callable.split(':').length - 1;
+    if (colons > 1)
+        return 'invalid';
+    const [prefix, suffix] = colons === 0 ? [callable, null] : callable.split(':');
+    if (flags === undefined && brackets)
+        return 'invalid';
+    return { name, prefix, suffix, flags: flags === undefined ? [] : flags.split(',').map((f) => f.trim()) };
+}
+/** distlib's shebang for an interpreter path: `#!path\n`, or the /bin/sh trampoline when it has spaces or is long. */
+function scriptShebang(interpreter) {
+    let exe = interpreter;
+    if (exe.includes(' ')) {
+        if (exe.startsWith('/usr/bin/env ')) {
+            const rest = exe.slice('/usr/bin/env '.length);
+            if (rest.includes(' ') && !rest.startsWith('"'))
+                exe = `/usr/bin/env "${rest}"`;
+        }
+        else if (!exe.startsWith('"'))
+            exe = `"${exe}"`;
+    }
+    const length = Buffer.byteLength(exe, 'utf8') + 3;
+    if (!exe.includes(' ') && length <= 127)
+        return `#!${exe}\n`;
+    return `#!/bin/sh\n'''exec' ${exe} "$0" "$@"\n' '''\n`;
+}
+/** The bytes of the wrapper script pip writes for an entry point. */
+function entryPointScript(entry, interpreter, flavour = 'pip-23') {
+    const suffix = entry.suffix ?? '';
+    const text = TEMPLATES[flavour]
+        .replace('%(module)s', entry.prefix)
+        .replace('%(import_name)s', suffix.split('.')[0])
+        .replace('%(func)s', suffix);
+    return Buffer.from(scriptShebang(interpreter) + text, 'utf8');
+}
+/** pip's `get_console_script_specs`: pip and easy_install get versioned names for the target Python. */
+function consoleScriptSpecs(console, python) {
+    const c = new Map(console);
+    const specs = [];
+    const pip = c.get('pip');
+    c.delete('pip');
+    if (pip) {
+        specs.push(`pip = ${pip}`, `pip${python.major} = ${pip}`, `pip${python.major}.${python.minor} = ${pip}`);
+        for (const k of [...c.keys()])
+            if (/^pip(\d+(\.\d+)?)?$/.test(k))
+                c.delete(k);
+    }
+    const easy = c.get('easy_install');
+    c.delete('easy_install');
+    if (easy) {
+        specs.push(`easy_install = ${easy}`, `easy_install-${python.major}.${python.minor} = ${easy}`);
+        for (const k of [...c.keys()])
+            if (/^easy_install(-\d+\.\d+)?$/.test(k))
+                c.delete(k);
+    }
+    for (const [k, v] of c)
+        specs.push(`${k} = ${v}`);
+    return specs;
+}
+/** pip's `fix_script`: a first line starting with `#!python` becomes `#!<interpreter>\n`. */
+function fixScriptShebang(content, interpreter) {
+    if (!content.subarray(0, 8).equals(Buffer.from('#!python')))
+        return content;
+    const nl = content.indexOf(0x0a);
+    const rest = nl < 0 ? Buffer.alloc(0) : content.subarray(nl + 1);
+    return Buffer.concat([Buffer.from(`#!${interpreter}\n`, 'utf8'), rest]);
+}
+/**
+ * pip's `is_entrypoint_wrapper`: a `.data/scripts` file named like an entry point (`X`, `X.exe`,
+ * `X-script.py`, `X.pya`) is a wrapper setuptools generated, left out since pip writes its own.
+ */
+function isEntryPointWrapper(dest, names) {
+    const base = posix.basename(dest);
+    const lower = base.toLowerCase();
+    const match = lower.endsWith('.exe')
+        ? base.slice(0, -4)
+        : lower.endsWith('-script.py')
+            ? base.slice(0, -10)
+            : lower.endsWith('.pya')
+                ? base.slice(0, -4)
+                : base;
+    return names.has(match);
+}
+
+// Where pip installs each file of a wheel, and what it generates (pure): Root-Is-Purelib picks
+// purelib or platlib for the wheel's top level; `<x>.data/<key>/...` go to the scheme paths
+// (purelib, platlib, scripts, data, headers), headers under `<headers>/<project>`; `.data/scripts`
+// files get their `#!python` line fixed, except those named like an entry point (left out);
+// console_scripts and gui_scripts become wrappers; then INSTALLER, REQUESTED and RECORD.
+//
+// A file is executable when the zip records a regular-file mode with any x bit (pip's
+// `zip_item_is_executable`); data scripts keep the zip's mode (pip adds no x bit, though the spec
+// lets installers); generated wrappers are executable; INSTALLER, REQUESTED and RECORD are not.
+//
+// Entry names are checked more strictly than pip does: backslashes, absolute paths, NUL and
+// anything that normalizes outside its install directory are refused (pip compares string
+// prefixes only). No `direct_url.json` (an image installs from an index, not a local file).
+const SCHEME_KEYS = ['data', 'headers', 'platlib', 'purelib', 'scripts'];
+/**
+ * The directory under `<headers>` that pip names after the requirement: the wheel file name's
+ * project part with `_` turned into `-` (pip 23-24), or the normalized name (pip 26).
+ */
+function headersName(filename, name, pip) {
+    return pip === 'pip-26' ? name : filename.split('-', 1)[0].replace(/_/g, '-');
+}
+/** Where pip installs each file of the wheel, and what it generates. Throws WheelError. */
+function planInstall(input) {
+    const libDir = input.rootIsPurelib ? input.layout.purelib : input.layout.platlib;
+    const distInfo = under$2(libDir, input.infoDir);
+    const planned = (dest, executable, source) => ({
+        dest,
+        recordPath: posix.relative(libDir, dest),
+        executable,
+        source
+    });
+    const scripts = scriptEntryPoints(input.entryPoints);
+    // pip's order: root files, other .data files, .data/scripts; then generated wrappers, INSTALLER,
+    // REQUESTED, RECORD. A later file for the same destination replaces an earlier one.
+    const files = lastWins([
+        ...wheelFiles(input, libDir, scripts, planned),
+        ...wrapperFiles(input, scripts, planned),
+        ...metadataFiles(input, distInfo, planned)
+    ]);
+    checkPaths(files, input.wheel);
+    return { libDir, distInfo, files };
+}
+function scriptEntryPoints(entryPoints) {
+    const console = new Map();
+    const gui = new Map();
+    for (const ep of entryPoints) {
+        if (ep.group === 'console_scripts')
+            console.set(ep.name, ep.value);
+        else if (ep.group === 'gui_scripts')
+            gui.set(ep.name, ep.value);
+    }
+    return { console, gui, names: new Set([...console.keys(), ...gui.keys()]) };
+}
+/** The wheel's own files in pip's order: root files, other `.data` files, `.data/scripts`. */
+function wheelFiles(input, libDir, scripts, planned) {
+    const groups = { root: [], data: [], scripts: [] };
+    for (const e of input.entries) {
+        if (e.isDirectory)
+            continue;
+        const segs = entrySegments(e.name, input.wheel);
+        if (!e.name.split('/', 1)[0].endsWith('.data')) {
+            const source = { kind: 'entry', entry: e.name, fixShebang: false };
+            groups.root.push(planned(under$2(libDir, segs.join('/')), e.executable, source));
+            continue;
+        }
+        const dest = dataDestination(e.name, segs, input);
+        const raw = e.name.split('/');
+        if (raw.length <= 2 || raw[1] !== 'scripts') {
+            groups.data.push(planned(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
+        }
+        else if (!isEntryPointWrapper(dest, scripts.names)) {
+            groups.scripts.push(planned(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: true }));
+        }
+    }
+    return [...groups.root, ...groups.data, ...groups.scripts];
+}
+/** Where `<x>.data/<scheme key>/<path>` goes. */
+function dataDestination(name, segs, input) {
+    const fix = 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data';
+    if (segs.length < 3) {
+        throw new WheelError(`unexpected file ${JSON.stringify(name)} in the .data directory (contents must be named <scheme key>/<path>)`, input.wheel, fix, name);
+    }
+    const key = segs[1];
+    if (!SCHEME_KEYS.includes(key)) {
+        throw new WheelError(`unknown scheme key ${JSON.stringify(key)} in ${JSON.stringify(name)} (valid: ${SCHEME_KEYS.join(', ')})`, input.wheel, fix, name);
+    }
+    const { layout } = input;
+    const schemePaths = {
+        data: layout.data,
+        headers: under$2(layout.headers, input.headersName),
+        platlib: layout.platlib,
+        purelib: layout.purelib,
+        scripts: layout.scripts
+    };
+    return under$2(schemePaths[key], segs.slice(2).join('/'));
+}
+/**
+ * An entry name as `/`-separated segments after `os.path.normpath`; refuses names that are
+ * absolute, use backslashes or NUL, or climb out of the directory they are installed into.
+ */
+function entrySegments(name, wheel) {
+    const refuse = (why) => new WheelError(`entry ${JSON.stringify(name)} ${why}`, wheel, 'do not install this wheel: it was built wrongly or tampered with; rebuild it or get it from the project again', name);
+    if (name.includes('\\'))
+        throw refuse('uses a backslash; wheel paths are /-separated and relative');
+    if (name.startsWith('/') || /^[A-Za-z]:/.test(name))
+        throw refuse('is an absolute path');
+    if (name.includes('\0'))
+        throw refuse('contains a NUL character');
+    const out = [];
+    for (const seg of name.split('/')) {
+        if (seg === '' || seg === '.')
+            continue;
+        if (seg === '..') {
+            if (out.length === 0)
+                throw refuse('would be installed outside its install directory (`..`)');
+            out.pop();
+        }
+        else
+            out.push(seg);
+    }
+    if (out.length === 0)
+        throw refuse('has no file name');
+    return out;
+}
+/** The wrappers pip writes for console_scripts (with versioned pip/easy_install) and gui_scripts. */
+function wrapperFiles(input, scripts, planned) {
+    const { layout, wheel, infoDir } = input;
+    const specs = [
+        ...consoleScriptSpecs(scripts.console, layout.python),
+        ...[...scripts.gui].map(([k, v]) => `${k} = ${v}`)
+    ];
+    return specs.map((spec) => {
+        const entry = parseExportEntry(spec);
+        const bad = (why) => new WheelError(`invalid script entry point ${JSON.stringify(spec)} in ${infoDir}/entry_points.txt: ${why}`, wheel, 'fix [project.scripts] / [project.gui-scripts] (or console_scripts) in the project and rebuild the wheel', `${infoDir}/entry_points.txt`);
+        if (entry === null || entry === 'invalid')
+            throw bad('not of the form `name = module:callable`');
+        if (entry.suffix === null)
+            throw bad('a callable suffix is required (module:function)');
+        if (entry.name === '.' || entry.name === '..')
+            throw bad('the script would be installed outside the scripts directory');
+        const content = entryPointScript(entry, layout.interpreter, input.pip);
+        return planned(under$2(layout.scripts, entry.name), true, { kind: 'generated', content });
+    });
+}
+/** INSTALLER, REQUESTED (only when asked for directly, as pip writes it) and RECORD, last. */
+function metadataFiles(input, distInfo, planned) {
+    const installer = Buffer.from(`${input.installer}\n`);
+    return [
+        planned(under$2(distInfo, 'INSTALLER'), false, { kind: 'generated', content: installer }),
+        ...(input.requested
+            ? [planned(under$2(distInfo, 'REQUESTED'), false, { kind: 'generated', content: Buffer.alloc(0) })]
+            : []),
+        planned(under$2(distInfo, 'RECORD'), false, { kind: 'record' })
+    ];
+}
+/** One file per destination: the last in the list wins, at its own position. */
+function lastWins(files) {
+    const winners = new Map();
+    for (const f of files) {
+        winners.delete(f.dest);
+        winners.set(f.dest, f);
+    }
+    return [...winners.values()];
+}
+/** Every destination is a valid layer path, and no path is both a file and a directory. */
+function checkPaths(files, wheel) {
+    const byDest = new Map(files.map((f) => [f.dest, f]));
+    for (const f of files)
+        checkEntryPath(f.dest.slice(1));
+    for (const f of files) {
+        for (let d = posix.dirname(f.dest); d !== '/' && d !== '.'; d = posix.dirname(d)) {
+            const clash = byDest.get(d);
+            if (clash) {
+                const name = (p) => p.source.kind === 'entry' ? JSON.stringify(p.source.entry) : `generated ${p.dest}`;
+                throw new WheelError(`${name(clash)} installs a file at ${d}, where ${name(f)} needs a directory`, wheel, 'rebuild the wheel so no file has the same path as a directory', clash.source.kind === 'entry' ? clash.source.entry : undefined);
+            }
+        }
+    }
+}
+
+// Python's `str` rules that the text files of a wheel are read by (pip and importlib.metadata run
+// `str.strip()` and `str.splitlines()` on them), so our readers split and trim exactly as they do.
+const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_STRIP = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'g');
+/** Python's `str.splitlines()` line boundaries (which include the file/group/record separators). */
+// eslint-disable-next-line no-control-regex
+const PY_LINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
+/** Python's `str.strip()` (Unicode whitespace, not only ASCII). */
+function pyStrip(s) {
+    return s.replace(PY_STRIP, '');
+}
+
+// RECORD, the list of a wheel's files with their hashes and sizes (the binary distribution format
+// and "Recording installed projects"): read from the wheel to check every file installed, written
+// anew for the installed files as pip writes it (Python's csv writer, rows sorted, CRLF).
+//
+// Where we differ from pip 23-26, on purpose: the wheel's RECORD hashes are verified for every file
+// installed (pip does not check them); a mismatch, a weak (md5/sha1) or unknown algorithm is an
+// error. Files the RECORD does not list are accepted, as pip accepts them, but get a hash in the
+// new RECORD (pip leaves it empty). The new RECORD lists exactly the installed files; pip also keeps
+// rows of the old RECORD for files it did not install (left-out wrappers).
+/** One CSV line as Python's csv reader (default dialect) splits it. */
+function parseCsvLine(line) {
+    const fields = [];
+    let field = '';
+    let inQuotes = false;
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (inQuotes) {
+            if (c === '"') {
+                if (line[i + 1] === '"') {
+                    field += '"';
+                    i++;
+                }
+                else
+                    inQuotes = false;
+            }
+            else
+                field += c;
+        }
+        else if (c === ',') {
+            fields.push(field);
+            field = '';
+            quoted = false;
+        }
+        else if (c === '"' && field === '' && !quoted) {
+            inQuotes = true;
+            quoted = true;
+        }
+        else
+            field += c;
+    }
+    fields.push(field);
+    return fields;
+}
+/** A RECORD file: CSV rows `path,hash,size` (hash and size may be empty). */
+function parseRecord(text) {
+    const rows = [];
+    for (const line of text.split(PY_LINES)) {
+        if (line === '')
+            continue;
+        const f = parseCsvLine(line);
+        rows.push({ path: f[0] ?? '', hash: f[1] ?? '', size: f[2] ?? '' });
+    }
+    return rows;
+}
+function csvField(s) {
+    return /[,"\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+function compareUtf8(a, b) {
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+/** RECORD text as pip writes it: rows sorted by (path, hash, size), Python csv quoting, CRLF. */
+function formatRecord(rows) {
+    const sorted = [...rows].sort((a, b) => compareUtf8(a.path, b.path) || compareUtf8(a.hash, b.hash) || compareUtf8(a.size, b.size));
+    return sorted.map((r) => `${csvField(r.path)},${csvField(r.hash)},${csvField(r.size)}\r\n`).join('');
+}
+/** `sha256=<urlsafe base64 without padding>` (the RECORD hash format). */
+function recordHash(digest, algorithm = 'sha256') {
+    return `${algorithm}=${digest.toString('base64url')}`;
+}
+// hashlib names in RECORD → node's names. md5 and sha1 are refused by the spec.
+const RECORD_ALGORITHMS = {
+    sha224: 'sha224',
+    sha256: 'sha256',
+    sha384: 'sha384',
+    sha512: 'sha512',
+    sha3_224: 'sha3-224',
+    sha3_256: 'sha3-256',
+    sha3_384: 'sha3-384',
+    sha3_512: 'sha3-512',
+    blake2b: 'blake2b512',
+    blake2s: 'blake2s256'
+};
+function expectedHash(row, wheel, recordPath) {
+    if (row.hash === '')
+        return null;
+    const eq = row.hash.indexOf('=');
+    const algorithm = eq < 0 ? row.hash : row.hash.slice(0, eq);
+    const nodeAlgorithm = RECORD_ALGORITHMS[algorithm];
+    if (eq < 0 || nodeAlgorithm === undefined) {
+        const weak = algorithm === 'md5' || algorithm === 'sha1';
+        throw new WheelError(`${recordPath} lists ${JSON.stringify(row.path)} with ${weak
+            ? `a ${algorithm} hash, which the wheel spec forbids`
+            : `an unsupported hash ${JSON.stringify(row.hash)}`}`, wheel, 'rebuild the wheel with a current build backend (it writes sha256 hashes)', row.path);
+    }
+    return { algorithm, nodeAlgorithm, value: row.hash.slice(eq + 1).replace(/=+$/, '') };
+}
+/** The wheel's own RECORD: what each entry must hash to, and the check of what it did hash to. */
+class WheelRecord {
+    wheel;
+    recordPath;
+    rows;
+    constructor(text, 
+    /** The wheel, for error messages. */
+    wheel, 
+    /** The RECORD's name inside the wheel. */
+    recordPath) {
+        this.wheel = wheel;
+        this.recordPath = recordPath;
+        this.rows = new Map(parseRecord(text).map((r) => [r.path, r]));
+    }
+    /** The hash RECORD gives the entry; null when it lists none. Throws on a weak or unknown algorithm. */
+    expected(entry) {
+        const row = this.rows.get(entry);
+        return row ? expectedHash(row, this.wheel, this.recordPath) : null;
+    }
+    /** Throws when `actual` (a digest with `exp`'s algorithm) is not what RECORD says. */
+    verify(entry, exp, actual) {
+        if (exp && actual.toString('base64url') !== exp.value) {
+            throw new WheelError(`${entry} does not match its hash in RECORD (${exp.algorithm}=${exp.value}, the file has ${exp.algorithm}=${actual.toString('base64url')})`, this.wheel, `the wheel's content was changed after it was built: download it again, or rebuild it`, entry);
+        }
     }
 }
 
@@ -4851,70 +4188,10 @@ async function readCentralDirectory(fh, path, fileSize) {
     return { entries, internal };
 }
 
-// Install a wheel into an image-root staging directory the way pip installs it into a Python
-// environment (the binary distribution format spec, PEP 427, and "Recording installed projects"),
-// so the staging directory can become one image layer.
-//
-// What pip does and we do too (pip's `_internal/operations/install/wheel.py` is the reference; the
-// differential test installs the same wheels with pip 23.2.1, and pip 26.2.1 when the mirror has
-// it, and compares the trees byte for byte):
-// - Root-Is-Purelib picks purelib or platlib for the wheel's top level; `<x>.data/<key>/...` go to
-//   the scheme paths (purelib, platlib, scripts, data, headers). Headers go under
-//   `<headers>/<project>`, with the project named as pip names the requirement: the wheel file
-//   name's project part with `_` turned into `-` (pip 23-24), or normalized (pip 26, `pip: 'pip-26'`).
-// - `.data/scripts` files whose first line starts with `#!python` get `#!<interpreter>\n` instead of
-//   that line; a data script named like an entry point (`X`, `X.exe`, `X-script.py`, `X.pya`) is not
-//   installed; console_scripts and gui_scripts become wrapper scripts with the bytes pip writes
-//   (distlib's ScriptMaker: shebang rules incl. the /bin/sh trampoline for long paths or spaces, the
-//   template, pip/easy_install versioned names for the target Python).
-// - A file is executable when the zip records a regular-file mode with any x bit (pip's
-//   `zip_item_is_executable`; symlink or type-less modes are not); data scripts keep the zip's mode
-//   (pip adds no x bit, though the spec lets installers); generated wrappers are executable;
-//   INSTALLER, REQUESTED and RECORD are not.
-// - RECORD lists every installed file relative to the lib dir (`../../../bin/x` for scripts),
-//   `sha256=<urlsafe base64, no padding>,size`, RECORD itself with empty fields, rows sorted, CRLF
-//   line ends (Python's csv writer).
-//
-// Where we differ, on purpose:
-// - The wheel's RECORD hashes are verified for every file installed (pip 23-26 does not check
-//   them); a mismatch, a weak (md5/sha1) or unknown algorithm is an error. Files the RECORD does not
-//   list are accepted, as pip accepts them, but get a hash in the new RECORD (pip leaves it empty).
-//   Every entry's CRC-32 and size are checked too (zip.ts).
-// - The new RECORD lists exactly the installed files; pip also keeps rows of the old RECORD for
-//   files it did not install (left-out wrappers).
-// - Entry names are checked strictly: backslashes, absolute paths, NUL and anything that
-//   normalizes outside its install directory are refused (pip compares string prefixes only).
-// - Wheel-Version must be 1.x (pip also takes 0.x and warns above 1.0).
-// - No `direct_url.json` (an image installs from an index, not a local file); REQUESTED only when
-//   the caller says the project was asked for directly (`requested`), as pip writes it for
-//   user-supplied requirements only. No byte-compilation (like `pip --no-compile`). The
-//   ENSUREPIP_OPTIONS variable pip reads is ignored (output must not depend on the environment).
-// - The shebang is the target interpreter from the layout, not the Python running the installer.
-function checkLayout(layout) {
-    for (const key of ['purelib', 'platlib', 'scripts', 'data', 'headers', 'interpreter']) {
-        const v = layout[key];
-        const ok = typeof v === 'string' &&
-            v.startsWith('/') &&
-            !/[\0\n]/.test(v) &&
-            (key === 'interpreter' || (posix.normalize(v) === v && (v === '/' || !v.endsWith('/'))));
-        if (!ok) {
-            throw new ConfigError(`python layout: ${key} must be a normalized absolute path inside the image, not ${JSON.stringify(v)}`, {}, `give ${key} as an absolute path such as /usr/local/lib/python3.12/site-packages`);
-        }
-    }
-}
-function under$1(dir, rel) {
-    return dir === '/' ? `/${rel}` : `${dir}/${rel}`;
-}
-// ---------------------------------------------------------------------------------------------
-// Text formats inside a wheel
-const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PY_STRIP = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'g');
-/** Python's `str.splitlines()` line boundaries (which include the file/group/record separators). */
-// eslint-disable-next-line no-control-regex
-const PY_LINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
-function pyStrip(s) {
-    return s.replace(PY_STRIP, '');
-}
+// The metadata a wheel carries in its `.dist-info` directory, read as pip reads it: the one
+// `<name>-<version>.dist-info` directory, `WHEEL` (Wheel-Version, Root-Is-Purelib) and
+// `entry_points.txt` (console and GUI scripts). Wheel-Version must be 1.x (pip also takes 0.x and
+// warns above 1.0).
 /**
  * The first value of an RFC 822 style header, as Python's email parser (compat32) returns it:
  * leading blanks dropped, continuation lines kept, trailing line ends dropped. Null when absent.
@@ -4986,325 +4263,7 @@ function parseEntryPoints(text, wheel = '', path = 'entry_points.txt') {
     }
     return out;
 }
-/** One CSV line as Python's csv reader (default dialect) splits it. */
-function parseCsvLine(line) {
-    const fields = [];
-    let field = '';
-    let inQuotes = false;
-    let quoted = false;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (inQuotes) {
-            if (c === '"') {
-                if (line[i + 1] === '"') {
-                    field += '"';
-                    i++;
-                }
-                else
-                    inQuotes = false;
-            }
-            else
-                field += c;
-        }
-        else if (c === ',') {
-            fields.push(field);
-            field = '';
-            quoted = false;
-        }
-        else if (c === '"' && field === '' && !quoted) {
-            inQuotes = true;
-            quoted = true;
-        }
-        else
-            field += c;
-    }
-    fields.push(field);
-    return fields;
-}
-/** A RECORD file: CSV rows `path,hash,size` (hash and size may be empty). */
-function parseRecord(text) {
-    const rows = [];
-    for (const line of text.split(PY_LINES)) {
-        if (line === '')
-            continue;
-        const f = parseCsvLine(line);
-        rows.push({ path: f[0] ?? '', hash: f[1] ?? '', size: f[2] ?? '' });
-    }
-    return rows;
-}
-function csvField(s) {
-    return /[,"\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-function compareUtf8(a, b) {
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-/** RECORD text as pip writes it: rows sorted by (path, hash, size), Python csv quoting, CRLF. */
-function formatRecord(rows) {
-    const sorted = [...rows].sort((a, b) => compareUtf8(a.path, b.path) || compareUtf8(a.hash, b.hash) || compareUtf8(a.size, b.size));
-    return sorted.map((r) => `${csvField(r.path)},${csvField(r.hash)},${csvField(r.size)}\r\n`).join('');
-}
-/** `sha256=<urlsafe base64 without padding>` (the RECORD hash format). */
-function recordHash(digest, algorithm = 'sha256') {
-    return `${algorithm}=${digest.toString('base64url')}`;
-}
-// hashlib names in RECORD → node's names. md5 and sha1 are refused by the spec.
-const RECORD_ALGORITHMS = {
-    sha224: 'sha224',
-    sha256: 'sha256',
-    sha384: 'sha384',
-    sha512: 'sha512',
-    sha3_224: 'sha3-224',
-    sha3_256: 'sha3-256',
-    sha3_384: 'sha3-384',
-    sha3_512: 'sha3-512',
-    blake2b: 'blake2b512',
-    blake2s: 'blake2s256'
-};
-function expectedHash(row, wheel, recordPath) {
-    if (row.hash === '')
-        return null;
-    const eq = row.hash.indexOf('=');
-    const algorithm = eq < 0 ? row.hash : row.hash.slice(0, eq);
-    const nodeAlgorithm = RECORD_ALGORITHMS[algorithm];
-    if (eq < 0 || nodeAlgorithm === undefined) {
-        const weak = algorithm === 'md5' || algorithm === 'sha1';
-        throw new WheelError(`${recordPath} lists ${JSON.stringify(row.path)} with ${weak
-            ? `a ${algorithm} hash, which the wheel spec forbids`
-            : `an unsupported hash ${JSON.stringify(row.hash)}`}`, wheel, 'rebuild the wheel with a current build backend (it writes sha256 hashes)', row.path);
-    }
-    return { algorithm, nodeAlgorithm, value: row.hash.slice(eq + 1).replace(/=+$/, '') };
-}
-const TEMPLATES = {
-    'pip-23': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
-        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
-    'pip-24.3': "# -*- coding: utf-8 -*-\nimport re\nimport sys\nif __name__ == '__main__':\n    from %(module)s import %(import_name)s\n" +
-        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%(func)s())\n",
-    'pip-26': "import sys\nfrom %(module)s import %(import_name)s\nif __name__ == '__main__':\n" +
-        "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit(%(func)s())\n"
-};
-const W = '[\\p{L}\\p{N}_]';
-// distlib.util.ENTRY_RE, used with search() (not anchored).
-const ENTRY_RE = new RegExp(`(?<name>(?:${W}|[-.+])+)\\s*=\\s*(?<callable>${W}+(?:[:.]${W}+)*)` +
-    `\\s*(?:\\[\\s*(?<flags>[\\p{L}\\p{N}_-]+(?:=${W}+)?(?:,\\s*${W}+(?:=${W}+)?)*)\\s*\\])?`, 'u');
-/** distlib's `get_export_entry`: null when the text has no `name = callable`; throws when invalid. */
-function parseExportEntry(spec) {
-    const m = ENTRY_RE.exec(spec);
-    const brackets = spec.includes('[') || spec.includes(']');
-    if (!m)
-        return brackets ? 'invalid' : null;
-    const { name, callable, flags } = m.groups;
-    const colons = callable.split(':').length - 1;
-    if (colons > 1)
-        return 'invalid';
-    const [prefix, suffix] = colons === 0 ? [callable, null] : callable.split(':');
-    if (flags === undefined && brackets)
-        return 'invalid';
-    return { name, prefix, suffix, flags: flags === undefined ? [] : flags.split(',').map((f) => f.trim()) };
-}
-/** distlib's shebang for an interpreter path: `#!path\n`, or the /bin/sh trampoline when it has spaces or is long. */
-function scriptShebang(interpreter) {
-    let exe = interpreter;
-    if (exe.includes(' ')) {
-        if (exe.startsWith('/usr/bin/env ')) {
-            const rest = exe.slice('/usr/bin/env '.length);
-            if (rest.includes(' ') && !rest.startsWith('"'))
-                exe = `/usr/bin/env "${rest}"`;
-        }
-        else if (!exe.startsWith('"'))
-            exe = `"${exe}"`;
-    }
-    const length = Buffer.byteLength(exe, 'utf8') + 3;
-    if (!exe.includes(' ') && length <= 127)
-        return `#!${exe}\n`;
-    return `#!/bin/sh\n'''exec' ${exe} "$0" "$@"\n' '''\n`;
-}
-/** The bytes of the wrapper script pip writes for an entry point. */
-function entryPointScript(entry, interpreter, flavour = 'pip-23') {
-    const suffix = entry.suffix ?? '';
-    const text = TEMPLATES[flavour]
-        .replace('%(module)s', entry.prefix)
-        .replace('%(import_name)s', suffix.split('.')[0])
-        .replace('%(func)s', suffix);
-    return Buffer.from(scriptShebang(interpreter) + text, 'utf8');
-}
-/** pip's `get_console_script_specs`: pip and easy_install get versioned names for the target Python. */
-function consoleScriptSpecs(console, python) {
-    const c = new Map(console);
-    const specs = [];
-    const pip = c.get('pip');
-    c.delete('pip');
-    if (pip) {
-        specs.push(`pip = ${pip}`, `pip${python.major} = ${pip}`, `pip${python.major}.${python.minor} = ${pip}`);
-        for (const k of [...c.keys()])
-            if (/^pip(\d+(\.\d+)?)?$/.test(k))
-                c.delete(k);
-    }
-    const easy = c.get('easy_install');
-    c.delete('easy_install');
-    if (easy) {
-        specs.push(`easy_install = ${easy}`, `easy_install-${python.major}.${python.minor} = ${easy}`);
-        for (const k of [...c.keys()])
-            if (/^easy_install(-\d+\.\d+)?$/.test(k))
-                c.delete(k);
-    }
-    for (const [k, v] of c)
-        specs.push(`${k} = ${v}`);
-    return specs;
-}
-/** pip's `fix_script`: a first line starting with `#!python` becomes `#!<interpreter>\n`. */
-function fixScriptShebang(content, interpreter) {
-    if (!content.subarray(0, 8).equals(Buffer.from('#!python')))
-        return content;
-    const nl = content.indexOf(0x0a);
-    const rest = nl < 0 ? Buffer.alloc(0) : content.subarray(nl + 1);
-    return Buffer.concat([Buffer.from(`#!${interpreter}\n`, 'utf8'), rest]);
-}
-const SCHEME_KEYS = ['data', 'headers', 'platlib', 'purelib', 'scripts'];
-/**
- * An entry name as `/`-separated segments after `os.path.normpath`; refuses names that are
- * absolute, use backslashes or NUL, or climb out of the directory they are installed into.
- */
-function entrySegments(name, wheel) {
-    const refuse = (why) => new WheelError(`entry ${JSON.stringify(name)} ${why}`, wheel, 'do not install this wheel: it was built wrongly or tampered with; rebuild it or get it from the project again', name);
-    if (name.includes('\\'))
-        throw refuse('uses a backslash; wheel paths are /-separated and relative');
-    if (name.startsWith('/') || /^[A-Za-z]:/.test(name))
-        throw refuse('is an absolute path');
-    if (name.includes('\0'))
-        throw refuse('contains a NUL character');
-    const out = [];
-    for (const seg of name.split('/')) {
-        if (seg === '' || seg === '.')
-            continue;
-        if (seg === '..') {
-            if (out.length === 0)
-                throw refuse('would be installed outside its install directory (`..`)');
-            out.pop();
-        }
-        else
-            out.push(seg);
-    }
-    if (out.length === 0)
-        throw refuse('has no file name');
-    return out;
-}
-/** Where pip installs each file of the wheel, and what it generates. Throws WheelError. */
-function planInstall(input) {
-    const { layout, wheel, infoDir } = input;
-    const libDir = input.rootIsPurelib ? layout.purelib : layout.platlib;
-    const schemePaths = {
-        data: layout.data,
-        headers: under$1(layout.headers, input.headersName),
-        platlib: layout.platlib,
-        purelib: layout.purelib,
-        scripts: layout.scripts
-    };
-    const console = new Map();
-    const gui = new Map();
-    for (const ep of input.entryPoints) {
-        if (ep.group === 'console_scripts')
-            console.set(ep.name, ep.value);
-        else if (ep.group === 'gui_scripts')
-            gui.set(ep.name, ep.value);
-    }
-    // pip's order: root files, other .data files, .data/scripts; then generated wrappers, INSTALLER,
-    // REQUESTED, RECORD. A later file for the same destination replaces an earlier one.
-    const root = [];
-    const data = [];
-    const scripts = [];
-    const file = (dest, executable, source) => ({
-        dest,
-        recordPath: posix.relative(libDir, dest),
-        executable,
-        source
-    });
-    for (const e of input.entries) {
-        if (e.isDirectory)
-            continue;
-        const segs = entrySegments(e.name, wheel);
-        const isData = e.name.split('/', 1)[0].endsWith('.data');
-        if (!isData) {
-            root.push(file(under$1(libDir, segs.join('/')), e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
-            continue;
-        }
-        if (segs.length < 3) {
-            throw new WheelError(`unexpected file ${JSON.stringify(e.name)} in the .data directory (contents must be named <scheme key>/<path>)`, wheel, 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data', e.name);
-        }
-        const key = segs[1];
-        if (!SCHEME_KEYS.includes(key)) {
-            throw new WheelError(`unknown scheme key ${JSON.stringify(key)} in ${JSON.stringify(e.name)} (valid: ${SCHEME_KEYS.join(', ')})`, wheel, 'rebuild the wheel; only purelib/, platlib/, scripts/, data/ and headers/ may be under .data', e.name);
-        }
-        const dest = under$1(schemePaths[key], segs.slice(2).join('/'));
-        const raw = e.name.split('/');
-        const isScript = raw.length > 2 && raw[0].endsWith('.data') && raw[1] === 'scripts';
-        if (!isScript) {
-            data.push(file(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: false }));
-            continue;
-        }
-        // setuptools-generated wrappers for entry points are left out (pip's is_entrypoint_wrapper).
-        const base = posix.basename(dest);
-        const lower = base.toLowerCase();
-        const match = lower.endsWith('.exe')
-            ? base.slice(0, -4)
-            : lower.endsWith('-script.py')
-                ? base.slice(0, -10)
-                : lower.endsWith('.pya')
-                    ? base.slice(0, -4)
-                    : base;
-        if (console.has(match) || gui.has(match))
-            continue;
-        scripts.push(file(dest, e.executable, { kind: 'entry', entry: e.name, fixShebang: true }));
-    }
-    const generated = [];
-    const wrappers = [...consoleScriptSpecs(console, layout.python), ...[...gui].map(([k, v]) => `${k} = ${v}`)];
-    for (const spec of wrappers) {
-        const entry = parseExportEntry(spec);
-        const bad = (why) => new WheelError(`invalid script entry point ${JSON.stringify(spec)} in ${infoDir}/entry_points.txt: ${why}`, wheel, 'fix [project.scripts] / [project.gui-scripts] (or console_scripts) in the project and rebuild the wheel', `${infoDir}/entry_points.txt`);
-        if (entry === null || entry === 'invalid')
-            throw bad('not of the form `name = module:callable`');
-        if (entry.suffix === null)
-            throw bad('a callable suffix is required (module:function)');
-        if (entry.name === '.' || entry.name === '..')
-            throw bad('the script would be installed outside the scripts directory');
-        generated.push(file(under$1(layout.scripts, entry.name), true, {
-            kind: 'generated',
-            content: entryPointScript(entry, layout.interpreter, input.pip)
-        }));
-    }
-    const distInfo = under$1(libDir, infoDir);
-    generated.push(file(under$1(distInfo, 'INSTALLER'), false, {
-        kind: 'generated',
-        content: Buffer.from(`${input.installer}\n`)
-    }));
-    if (input.requested) {
-        generated.push(file(under$1(distInfo, 'REQUESTED'), false, { kind: 'generated', content: Buffer.alloc(0) }));
-    }
-    generated.push(file(under$1(distInfo, 'RECORD'), false, { kind: 'record' }));
-    const winners = new Map();
-    for (const f of [...root, ...data, ...scripts, ...generated]) {
-        winners.delete(f.dest);
-        winners.set(f.dest, f);
-    }
-    const files = [...winners.values()];
-    for (const f of files)
-        checkEntryPath(f.dest.slice(1));
-    // A path cannot be both a file and a directory.
-    for (const f of files) {
-        for (let d = posix.dirname(f.dest); d !== '/' && d !== '.'; d = posix.dirname(d)) {
-            const clash = winners.get(d);
-            if (clash) {
-                const name = (p) => p.source.kind === 'entry' ? JSON.stringify(p.source.entry) : `generated ${p.dest}`;
-                throw new WheelError(`${name(clash)} installs a file at ${d}, where ${name(f)} needs a directory`, wheel, 'rebuild the wheel so no file has the same path as a directory', clash.source.kind === 'entry' ? clash.source.entry : undefined);
-            }
-        }
-    }
-    return { libDir, distInfo, files };
-}
-/** pip's `zip_item_is_executable`: a regular-file mode with any x bit. */
-function zipExecutable(e) {
-    const mode = e.externalAttributes >>> 16;
-    return mode !== 0 && (mode & 0o170000) === 0o100000 && (mode & 0o111) !== 0;
-}
+/** A text file of the wheel, which must exist and be UTF-8. */
 async function readText(zip, path, wheel) {
     const entry = zip.entry(path);
     if (!entry) {
@@ -5318,6 +4277,7 @@ async function readText(zip, path, wheel) {
         throw new WheelError(`${path} is not valid UTF-8`, wheel, 'rebuild the wheel', path);
     }
 }
+/** The one `.dist-info` directory, which must belong to the project the file name names. */
 function findDistInfo(names, name, wheel) {
     const dirs = [...new Set(names.map((n) => n.split('/', 1)[0]))].filter((d) => d.endsWith('.dist-info'));
     if (dirs.length !== 1) {
@@ -5331,224 +4291,183 @@ function findDistInfo(names, name, wheel) {
     }
     return dir;
 }
-/** Open the wheel and plan its install (shared by the disk install and the layer entries). */
-async function prepareInstall(wheelPath, layout, opts) {
-    const filename = opts.filename ?? basename(wheelPath);
+
+// A wheel opened for installing: its name from the file name, its entries, its `.dist-info`
+// metadata and its RECORD, read once; the zip stays open for the content until `close()`.
+/** The wheel's name and version from its file name (`filename`, else the path's last part). */
+function wheelName$1(wheelPath, filename = basename(wheelPath)) {
     const parsed = parseWheelFilename(filename);
     if (!parsed) {
         throw new WheelError(`${JSON.stringify(filename)} is not a wheel file name (name-version[-build]-python-abi-platform.whl)`, wheelPath, 'keep the file name the index gives the wheel, or pass the original name as `filename`');
     }
-    checkLayout(layout);
-    const pip = opts.pip ?? 'pip-23';
+    return { filename, name: parsed.distribution, version: parsed.version };
+}
+/** Open the wheel and read its metadata; the zip is closed again when that fails. */
+async function openWheel(wheelPath, name) {
     const zip = await ZipReader.open(wheelPath);
+    let closing = null;
+    const close = () => (closing ??= zip.close());
     try {
-        const infoDir = findDistInfo(zip.entries.map((e) => e.name), parsed.distribution, wheelPath);
-        const info = parseWheelInfo(await readText(zip, `${infoDir}/WHEEL`, wheelPath), wheelPath, `${infoDir}/WHEEL`);
-        const recordName = `${infoDir}/RECORD`;
-        const record = new Map(parseRecord(await readText(zip, recordName, wheelPath)).map((r) => [r.path, r]));
-        const epName = `${infoDir}/entry_points.txt`;
-        const entryPoints = zip.entry(epName)
-            ? parseEntryPoints(await readText(zip, epName, wheelPath), wheelPath, epName)
+        const infoDir = findDistInfo(zip.entries.map((e) => e.name), name.name, wheelPath);
+        const wheelFile = `${infoDir}/WHEEL`;
+        const info = parseWheelInfo(await readText(zip, wheelFile, wheelPath), wheelPath, wheelFile);
+        const recordFile = `${infoDir}/RECORD`;
+        const record = new WheelRecord(await readText(zip, recordFile, wheelPath), wheelPath, recordFile);
+        const epFile = `${infoDir}/entry_points.txt`;
+        const entryPoints = zip.entry(epFile)
+            ? parseEntryPoints(await readText(zip, epFile, wheelPath), wheelPath, epFile)
             : [];
-        const plan = planInstall({
-            wheel: wheelPath,
-            entries: zip.entries.map((e) => ({
-                name: e.name,
-                isDirectory: e.isDirectory,
-                executable: zipExecutable(e)
-            })),
-            infoDir,
-            rootIsPurelib: info.rootIsPurelib,
-            layout,
-            headersName: pip === 'pip-26' ? parsed.distribution : filename.split('-', 1)[0].replace(/_/g, '-'),
-            entryPoints,
-            pip,
-            installer: opts.installer ?? 'fast-build',
-            requested: opts.requested ?? false
-        });
-        const expected = (entry) => {
-            const row = record.get(entry.name);
-            return row ? expectedHash(row, wheelPath, recordName) : null;
-        };
-        const verify = (entry, exp, actual) => {
-            if (exp && actual.toString('base64url') !== exp.value) {
-                throw new WheelError(`${entry.name} does not match its hash in RECORD (${exp.algorithm}=${exp.value}, the file has ${exp.algorithm}=${actual.toString('base64url')})`, wheelPath, `the wheel's content was changed after it was built: download it again, or rebuild it`, entry.name);
-            }
-        };
-        return { zip, parsed, plan, expected, verify };
+        const { rootIsPurelib } = info;
+        return { ...name, path: wheelPath, zip, infoDir, rootIsPurelib, entryPoints, record, close };
     }
     catch (e) {
-        await zip.close();
+        await close();
         throw e;
     }
+}
+/** pip's `zip_item_is_executable`: a regular-file mode with any x bit. */
+function zipExecutable(e) {
+    const mode = e.externalAttributes >>> 16;
+    return mode !== 0 && (mode & 0o170000) === 0o100000 && (mode & 0o111) !== 0;
+}
+
+// Install a wheel the way pip installs it into a Python environment (the binary distribution
+// format spec, PEP 427, and "Recording installed projects"), into a destination: an image layer in
+// production, a directory in the tests that compare the result with pip's, file by file.
+//
+// pip's `_internal/operations/install/wheel.py` is the reference: the differential test installs
+// the same wheels with pip 23.2.1, and pip 26.2.1 when the mirror has it, and compares the trees
+// byte for byte. Where files go is plan.ts; wrapper scripts and `#!python` lines are scripts.ts;
+// RECORD (checked on the way in, written on the way out) is records.ts.
+//
+// Also unlike pip: every entry's CRC-32 and size are checked too (zip.ts); no byte-compilation
+// (like `pip --no-compile`); the ENSUREPIP_OPTIONS variable pip reads is ignored (output must not
+// depend on the environment).
+/**
+ * Install the wheel into `destination` and return what it makes of it. Everything that can be
+ * refused (names, paths, metadata, weak hashes) is refused before the first file is handed over; a
+ * RECORD mismatch fails when that file's content is read. Installs share nothing: several wheels
+ * may be installed at once.
+ */
+async function install(wheelPath, destination, opts = {}) {
+    const name = wheelName$1(wheelPath, opts.filename);
+    const { layout } = destination;
+    checkLayout(layout);
+    const wheel = await openWheel(wheelPath, name);
+    try {
+        const plan = planWheel(wheel, layout, opts);
+        const files = await resolveFiles(wheel, plan, layout.interpreter, opts.extract);
+        for (const f of files)
+            await destination.writeFile(f.file);
+        await destination.writeFile(recordFile(plan, files));
+        const distInfo = plan.distInfo.slice(1);
+        return await destination.finalize({
+            name: name.name,
+            version: name.version,
+            distInfo,
+            close: wheel.close
+        });
+    }
+    catch (e) {
+        await wheel.close();
+        throw e;
+    }
+}
+function planWheel(wheel, layout, opts) {
+    const pip = opts.pip ?? 'pip-23';
+    return planInstall({
+        wheel: wheel.path,
+        entries: wheel.zip.entries.map((e) => ({
+            name: e.name,
+            isDirectory: e.isDirectory,
+            executable: zipExecutable(e)
+        })),
+        infoDir: wheel.infoDir,
+        rootIsPurelib: wheel.rootIsPurelib,
+        layout,
+        headersName: headersName(wheel.filename, wheel.name, pip),
+        entryPoints: wheel.entryPoints,
+        pip,
+        installer: opts.installer ?? 'fast-build',
+        requested: opts.requested ?? false
+    });
+}
+/** Every file but RECORD, with its RECORD row: in plan order. */
+async function resolveFiles(wheel, plan, interpreter, extract) {
+    const planned = plan.files.filter((f) => f.source.kind !== 'record');
+    const contents = planned.map((f) => contentOf(wheel, f));
+    const entries = (keep) => contents.flatMap((c) => (c.kind !== 'bytes' && keep(c) ? [c.entry] : []));
+    const now = await readWhole(wheel.zip, entries((c) => c.kind === 'now'), extract);
+    const smallEntries = entries((c) => c.kind === 'verbatim' && c.entry.size < STREAM_BYTES);
+    const small = new LazyEntries(wheel.zip, smallEntries, extract);
+    return planned.map((f, i) => {
+        const c = contents[i];
+        if (c.kind === 'bytes')
+            return bytesFile(f, c.bytes);
+        if (c.kind === 'now')
+            return wholeFile(wheel, f, c, now.get(c.entry.name), interpreter);
+        return verbatimFile(wheel, f, c.entry, c.exp, small);
+    });
+}
+function contentOf(wheel, f) {
+    const src = f.source;
+    if (src.kind === 'generated')
+        return { kind: 'bytes', bytes: src.content };
+    if (src.kind === 'record')
+        throw new Error('unreachable: RECORD is written last');
+    const entry = wheel.zip.entry(src.entry);
+    const exp = wheel.record.expected(entry.name);
+    if (src.fixShebang || !exp || exp.nodeAlgorithm !== 'sha256')
+        return { kind: 'now', entry, exp, fix: src.fixShebang };
+    return { kind: 'verbatim', entry, exp };
+}
+/** Bytes known now: generated files, rewritten scripts, entries read whole. */
+function bytesFile(f, bytes) {
+    return {
+        file: { path: f.dest.slice(1), executable: f.executable, size: bytes.length, content: () => bytes },
+        row: { path: f.recordPath, hash: recordHash(sha256(bytes)), size: String(bytes.length) }
+    };
+}
+/** An entry read whole: checked against RECORD, its `#!python` line fixed when it is a script. */
+function wholeFile(wheel, f, c, data, interpreter) {
+    if (c.exp)
+        wheel.record.verify(c.entry.name, c.exp, createHash(c.exp.nodeAlgorithm).update(data).digest());
+    return bytesFile(f, c.fix ? fixScriptShebang(data, interpreter) : data);
+}
+/** An entry copied as it is: small ones come out of the shared windows, large ones stream. */
+function verbatimFile(wheel, f, entry, exp, small) {
+    const row = {
+        path: f.recordPath,
+        hash: recordHash(Buffer.from(exp.value, 'base64url')),
+        size: String(entry.size)
+    };
+    const base = { path: f.dest.slice(1), executable: f.executable, size: entry.size };
+    const verify = (digest) => wheel.record.verify(entry.name, exp, digest);
+    if (entry.size < STREAM_BYTES) {
+        const content = async () => {
+            const data = await small.take(entry);
+            verify(sha256(data));
+            return data;
+        };
+        return { file: { ...base, content }, row };
+    }
+    const stream = streamEntry(wheel.zip, entry, verify);
+    const content = async () => {
+        const parts = [];
+        await stream(async (c) => void parts.push(Buffer.from(c)));
+        return Buffer.concat(parts);
+    };
+    return { file: { ...base, stream, content }, row };
+}
+/** The new RECORD: a row per installed file, and its own with empty hash and size. */
+function recordFile(plan, files) {
+    const rf = plan.files.find((f) => f.source.kind === 'record');
+    const rows = [...files.map((f) => f.row), { path: rf.recordPath, hash: '', size: '' }];
+    const text = Buffer.from(formatRecord(rows), 'utf8');
+    return { path: rf.dest.slice(1), executable: false, size: text.length, content: () => text };
 }
 function sha256(data) {
     return createHash('sha256').update(data).digest();
-}
-// ---------------------------------------------------------------------------------------------
-// The same install as layer entries, with nothing written to disk
-/** Entries at least this big are streamed into the layer; smaller ones are read in windows. */
-const STREAM_BYTES = 1024 * 1024;
-/**
- * The files `installWheel` would write, as layer entries whose content comes straight out of the
- * wheel when the layer is written: a layer of installed packages with no staging tree, so no file
- * is created, written and read back (on a runner's disk that costs more than all the rest).
- *
- * What RECORD needs is known up front: a file copied as it is has the hash the wheel's RECORD gives
- * it (checked as the file is written into the layer: a mismatch fails the layer), and the few others
- * (rewritten `#!python` scripts, files RECORD has no sha256 for, generated wrappers) are read and
- * hashed here. Small entries are inflated a window of neighbours at a time when first needed;
- * large ones stream in chunks.
- */
-async function wheelLayerEntries(wheelPath, layout, opts = {}) {
-    const { zip, parsed, plan, expected, verify } = await prepareInstall(wheelPath, layout, opts);
-    try {
-        const entries = [];
-        const rows = [];
-        const path = (f) => f.dest.slice(1);
-        const executable = (f) => f.executable;
-        // Entries whose installed bytes or hash must be known now.
-        const early = plan.files.filter((f) => {
-            if (f.source.kind !== 'entry')
-                return false;
-            const exp = expected(zip.entry(f.source.entry));
-            return f.source.fixShebang || !exp || exp.nodeAlgorithm !== 'sha256';
-        });
-        const earlyBytes = new Map();
-        await zip.extract(early.map((f) => zip.entry(f.source.entry)), {
-            whole: (entry, data) => {
-                earlyBytes.set(entry.name, data);
-            },
-            stream: async (entry, chunks) => {
-                const parts = [];
-                for await (const c of chunks)
-                    parts.push(c);
-                earlyBytes.set(entry.name, Buffer.concat(parts));
-            }
-        }, { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER });
-        // Small verbatim entries are inflated together, the first time one of them is wanted.
-        const small = new Map();
-        let smallJob = null;
-        const lazyEntries = [];
-        const loadSmall = () => (smallJob ??= zip.extract(lazyEntries, {
-            whole: (entry, data) => {
-                small.set(entry.name, data);
-            },
-            stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
-        }, { ...opts.extract, streamThreshold: Number.MAX_SAFE_INTEGER }));
-        for (const f of plan.files) {
-            const src = f.source;
-            if (src.kind === 'record')
-                continue;
-            if (src.kind === 'generated') {
-                const content = src.content;
-                rows.push({ path: f.recordPath, hash: recordHash(sha256(content)), size: String(content.length) });
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: content.length,
-                    content: () => content
-                });
-                continue;
-            }
-            const entry = zip.entry(src.entry);
-            const exp = expected(entry);
-            const got = earlyBytes.get(entry.name);
-            if (got) {
-                verify(entry, exp, createHash(exp?.nodeAlgorithm ?? 'sha256')
-                    .update(got)
-                    .digest());
-                const out = src.fixShebang ? fixScriptShebang(got, layout.interpreter) : got;
-                rows.push({ path: f.recordPath, hash: recordHash(sha256(out)), size: String(out.length) });
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: out.length,
-                    content: () => out
-                });
-                continue;
-            }
-            // Copied as it is, with a sha256 in RECORD: that is its hash, checked as it is written.
-            rows.push({
-                path: f.recordPath,
-                hash: recordHash(Buffer.from(exp.value, 'base64url')),
-                size: String(entry.size)
-            });
-            if (entry.size >= STREAM_BYTES) {
-                const stream = async (out) => {
-                    const h = createHash('sha256');
-                    await zip.extract([entry], {
-                        whole: async (e, data) => {
-                            h.update(data);
-                            await out(data);
-                        },
-                        stream: async (e, chunks) => {
-                            for await (const c of chunks) {
-                                h.update(c);
-                                await out(c);
-                            }
-                        }
-                    }, { streamThreshold: 0 });
-                    verify(entry, exp, h.digest());
-                };
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: entry.size,
-                    stream,
-                    content: async () => {
-                        const parts = [];
-                        await stream(async (c) => void parts.push(Buffer.from(c)));
-                        return Buffer.concat(parts);
-                    }
-                });
-            }
-            else {
-                lazyEntries.push(entry);
-                entries.push({
-                    type: 'file',
-                    path: path(f),
-                    executable: executable(f),
-                    size: entry.size,
-                    content: async () => {
-                        await loadSmall();
-                        const data = small.get(entry.name);
-                        if (!data)
-                            throw new WheelError(`${entry.name} was read twice`, wheelPath, 'report this as a fast-build bug', entry.name);
-                        small.delete(entry.name); // each is written once: free it
-                        verify(entry, exp, sha256(data));
-                        return data;
-                    }
-                });
-            }
-        }
-        const rf = plan.files.find((f) => f.source.kind === 'record');
-        if (rf) {
-            rows.push({ path: rf.recordPath, hash: '', size: '' });
-            const text = Buffer.from(formatRecord(rows), 'utf8');
-            entries.push({
-                type: 'file',
-                path: path(rf),
-                executable: false,
-                size: text.length,
-                content: () => text
-            });
-        }
-        return {
-            name: parsed.distribution,
-            version: parsed.version,
-            entries,
-            installedSize: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
-            close: () => zip.close()
-        };
-    }
-    catch (e) {
-        await zip.close();
-        throw e;
-    }
 }
 
 function limit(n) {
@@ -5579,577 +4498,6 @@ function limit(n) {
 function handled(p) {
     p.catch(() => undefined);
     return p;
-}
-
-/**
- * The project's source tree cannot be packed as it is: a `.dockerignore` pattern does not parse, a
- * symlink points outside the tree, a file name cannot go into a tar, git cannot list the files...
- * `location.file` names the file (or the link), `line` the `.dockerignore` line.
- */
-class SourceError extends FastBuildError {
-}
-/**
- * A package of a run-time group (`runtime-groups`) cannot be installed by pip when the container
- * starts: it comes from git or a local archive, or the lock lacks the hashes pip needs.
- * `location` is the package's entry in the lock.
- */
-class RuntimeGroupError extends FastBuildError {
-}
-/**
- * The Dockerfile builder cannot build a variant's deps image: a package pip cannot fetch into the
- * build context, a Dockerfile that is missing, or the engine failing (the message then ends with
- * the build's last lines). `location` names the lock entry or the Dockerfile.
- */
-class DockerfileError extends FastBuildError {
-}
-
-// Pinned pip requirements from a closure, for one target: `name==version` with a `--hash` line for
-// every file pip may install it from, markers already evaluated (the closure is per target), local
-// source trees left out (they ship with the source layer). Two users: run-time groups (installed
-// when the container starts) and the Dockerfile builder (installed by the user's Dockerfile). Pure.
-function compare$1(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-/**
- * A URL fit to be written into an image or a build context, or a message: credentials never are.
- * The lock model's URLs have none already (see keepUserinfo); this holds for URLs from elsewhere.
- */
-function withoutCredentials(url) {
-    return withoutUserinfo(url);
-}
-/** sha256 digests of `files`; refuses when one has none (pip's --require-hashes needs them all). */
-function sha256s(pkg, files, o) {
-    const out = new Set();
-    for (const f of files) {
-        const h = f.hashes['sha256'];
-        if (!h)
-            o.refuse(pkg, `file ${f.name}`, 'the lock records no sha256 for it, which pip --require-hashes needs');
-        out.add(h.toLowerCase());
-    }
-    return [...out].sort(compare$1);
-}
-/**
- * The files pip may choose from on the target: every compatible wheel and the sdists. pip ranks
- * the candidates itself; listing all of them (not only the wheel we would pick) keeps a different
- * but valid choice from failing the hash check.
- */
-function installableFiles(pkg, target) {
-    return pkg.files.filter((f) => f.kind === 'sdist' || (f.kind === 'wheel' && wheelSupports(f.name, target)));
-}
-/** The requirements of these closure entries on `target`, sorted by name. */
-function pinnedRequirements(entries, target, o) {
-    const out = [];
-    for (const { package: pkg } of entries) {
-        const s = pkg.source;
-        switch (s.kind) {
-            case 'directory':
-                continue;
-            case 'registry': {
-                if (pkg.version === null)
-                    o.refuse(pkg, 'from an index', 'the lock records no version');
-                const reason = unavailableReason(pkg, target);
-                if (reason)
-                    o.refuse(pkg, `on ${formatPlatform(target.platform)}`, reason);
-                const files = installableFiles(pkg, target);
-                if (files.length === 0)
-                    o.refuse(pkg, 'from an index', 'the lock lists no files for it');
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name}==${pkg.version}`,
-                    hashes: sha256s(pkg, files, o),
-                    // A lock that does not name the index (pylock may omit it) means PyPI, as for pip.
-                    index: s.url === '' ? PYPI_SIMPLE : withoutCredentials(s.url)
-                });
-                continue;
-            }
-            case 'url': {
-                const [file] = filesForTarget(pkg.files, target);
-                if (!file)
-                    o.refuse(pkg, `from ${withoutCredentials(s.url)}`, 'the lock records no archive with a hash for it');
-                const url = withoutCredentials(file.url ?? s.url);
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name} @ ${url}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-                    hashes: sha256s(pkg, [file], o),
-                    index: null
-                });
-                continue;
-            }
-            case 'git': {
-                if (o.git === 'refuse' || !s.commit)
-                    o.refuse(pkg, `from git ${withoutCredentials(s.url)}`, s.commit ? o.why.git : 'the lock records no commit for it');
-                const url = withoutCredentials(s.url.replace(/^git\+/, ''));
-                out.push({
-                    name: pkg.name,
-                    version: pkg.version,
-                    requirement: `${pkg.name} @ git+${url}@${s.commit}${s.subdirectory ? `#subdirectory=${s.subdirectory}` : ''}`,
-                    hashes: [],
-                    index: null
-                });
-                continue;
-            }
-            case 'file':
-                return o.refuse(pkg, `from the local archive ${s.path}`, o.why.file);
-        }
-    }
-    return out.sort((a, b) => compare$1(a.name, b.name) || compare$1(a.version ?? '', b.version ?? ''));
-}
-/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
-function requirementIndexes(requirements) {
-    const seen = [];
-    for (const r of requirements)
-        if (r.index && !seen.includes(r.index))
-            seen.push(r.index);
-    const [index = PYPI_SIMPLE, ...extra] = seen;
-    return { index, extra };
-}
-/** `name==version \` and one `--hash` line per file, for each requirement. */
-function requirementLines(requirements) {
-    const lines = [];
-    for (const r of requirements) {
-        lines.push(`${r.requirement}${r.hashes.length ? ' \\' : ''}`);
-        r.hashes.forEach((h, i) => lines.push(`    --hash=sha256:${h}${i < r.hashes.length - 1 ? ' \\' : ''}`));
-    }
-    return lines;
-}
-
-// Run-time groups (`runtime-groups = ["exp"]`): packages that stay out of the deps image and its
-// hash, and are installed by pip when the container starts. The app image gets one small layer
-// for them, between the deps layers and the source layer, holding
-//
-//   /opt/fast-build/runtime-requirements.txt   pinned and hashed, for this variant and platform
-//   /opt/fast-build/entrypoint                 a POSIX sh shim: pip install (once), then exec "$@"
-//
-// and the image's Entrypoint becomes the shim followed by the entrypoint it had. Everything here
-// is pure: the plan's run-time closure in, texts and layer entries out. Pushing the layer is the
-// push code's business (fast-path.ts); the hash never sees any of this (plan/hash.ts).
-/** Where the layer's files go in the image. */
-const RUNTIME_DIR = '/opt/fast-build';
-const REQUIREMENTS_PATH = `${RUNTIME_DIR}/runtime-requirements.txt`;
-const SHIM_PATH = `${RUNTIME_DIR}/entrypoint`;
-/**
- * The layer's one file time (1980-01-01, as deps layers): it depends on the lock only, so the same
- * run-time packages give the same layer on every commit, uploaded once.
- */
-const RUNTIME_MTIME = 315532800;
-/** Image label: how many packages the shim installs (on this platform). */
-const RUNTIME_LABEL = 'dev.fast-build.runtime-packages';
-/** Overrides the index the shim installs from (a mirror), as FAST_BUILD_INDEX_URL does for builds. */
-const INDEX_ENV = 'FAST_BUILD_INDEX_URL';
-function refuse(pkg, lockPath, what, why) {
-    throw new RuntimeGroupError(`run-time package ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, `move ${pkg.name} out of the runtime group (tool.fast-build.runtime-groups) into a variant's groups, so it is built into the deps image`);
-}
-/**
- * The requirements for a platform's run-time packages, sorted by name. Markers are already
- * evaluated (the closure is per target), so none are written. Local source trees ship with the
- * source layer and are left out; what pip cannot fetch and check by hash (git checkouts, local
- * archives) is refused.
- */
-function runtimeRequirements(entries, target, lockPath) {
-    return pinnedRequirements(entries, target, {
-        refuse: (pkg, what, why) => refuse(pkg, lockPath, what, why),
-        git: 'refuse',
-        why: {
-            git: 'pip cannot check a git checkout against a hash, and the container installs with --require-hashes',
-            file: 'the file is not in the image, so the container cannot install it'
-        }
-    });
-}
-/** The index to install from: the lock's own (first used), else PyPI; the others as extra indexes. */
-function runtimeIndexes(requirements) {
-    return requirementIndexes(requirements);
-}
-/** The pip requirements file: a header, then `name==version \` and one `--hash` line per file. */
-function requirementsText(variant, platform, requirements) {
-    const lines = [
-        `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(platform)}.`,
-        `# The run-time group packages: ${SHIM_PATH} installs them with pip when the container starts.`,
-        "# They are not in the image's hash: the deps image does not change when they do.",
-        ''
-    ];
-    lines.push(...requirementLines(requirements));
-    return lines.join('\n') + '\n';
-}
-/** `text` as one single-quoted sh word. */
-function shQuote(text) {
-    return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-/** `a==1, b==2, c==3 and 4 more` */
-function summary(requirements) {
-    const shown = requirements.slice(0, 3).map((r) => (r.version ? `${r.name}==${r.version}` : r.name));
-    const more = requirements.length - shown.length;
-    return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
-}
-/**
- * The entrypoint shim. Without packages it only runs the command. With packages it installs them
- * once per container (a marker keyed by the requirements' sha256, under $TMPDIR or /tmp so a
- * read-only root with a writable site-packages still works), then runs the command with exec, so
- * signals reach it directly.
- */
-function shimText(args) {
-    const { requirements: reqs, install } = args;
-    const head = [
-        '#!/bin/sh',
-        `# Generated by fast-build for variant ${args.variant}, platform ${formatPlatform(args.platform)}.`
-    ];
-    if (reqs.length === 0) {
-        return [
-            ...head,
-            '# No run-time group packages on this platform: it only runs the command.',
-            'exec "$@"',
-            ''
-        ].join('\n');
-    }
-    head.push(`# Installs the run-time group packages of ${REQUIREMENTS_PATH}`, '# with pip when the container starts (once per container), then runs the command. They are', "# not in the image's hash.", `# ${INDEX_ENV} replaces the index they come from (a mirror; credentials in the URL or in`, '# ~/.netrc, never in the image).');
-    const { index, extra } = runtimeIndexes(reqs);
-    const n = `${reqs.length} run-time package${reqs.length === 1 ? '' : 's'}`;
-    const py = shQuote(install.interpreter);
-    const site = shQuote(install.sitePackages);
-    const defaults = [`--index-url ${shQuote(index)}`, ...extra.map((u) => `--extra-index-url ${shQuote(u)}`)];
-    const say = (text) => `echo ${shQuote(`fast-build: ${text}`)} >&2`;
-    // Inside double quotes only these four are special.
-    const dq = (text) => text.replace(/["$`\\]/g, '\\$&');
-    return [
-        ...head,
-        'set -u',
-        `req=${shQuote(REQUIREMENTS_PATH)}`,
-        `marker="\${TMPDIR:-/tmp}/fast-build-runtime-${args.requirementsSha256.slice(0, 16)}"`,
-        // Running as root is what containers do; pip's warning about it would be noise on every start
-        // (an environment setting, which pips older than the option ignore, unlike the flag).
-        'fast_build_pip() {',
-        `  PIP_ROOT_USER_ACTION=ignore ${py} -m pip install --no-deps --require-hashes --no-input --disable-pip-version-check --quiet \\`,
-        `    --target ${site} "$@" -r "$req"`,
-        '}',
-        'if [ ! -e "$marker" ]; then',
-        `  if [ -n "\${${INDEX_ENV}:-}" ]; then`,
-        // A URL with credentials in it is not echoed.
-        `    case "$${INDEX_ENV}" in *@*) from=${INDEX_ENV} ;; *) from="$${INDEX_ENV}" ;; esac`,
-        `    echo "${dq(`fast-build: installing ${n} (${summary(reqs)}) into ${install.sitePackages} from `)}$from" >&2`,
-        `    fast_build_pip --index-url "$${INDEX_ENV}"`,
-        '  else',
-        `    ${say(`installing ${n} (${summary(reqs)}) into ${install.sitePackages} from ${index}`)}`,
-        `    fast_build_pip ${defaults.join(' ')}`,
-        '  fi',
-        '  status=$?',
-        '  if [ "$status" -ne 0 ]; then',
-        // Told apart only after a failure: the check costs a second Python start on every container.
-        `    if ! ${py} -m pip --version >/dev/null 2>&1; then`,
-        `      ${say(`the run-time group needs pip in the image, but ${install.interpreter} -m pip does not run: add pip to the project's dependencies (the deps image then has it), use a base image with pip, or move the run-time packages into a variant's groups`)}`,
-        '    else',
-        `      ${say(`installing the run-time packages of ${REQUIREMENTS_PATH} failed (pip says why above): check that the index serves the files the lock pins (${INDEX_ENV} sets another index) and that the container's user can write ${install.sitePackages}`)}`,
-        '    fi',
-        '    exit "$status"',
-        '  fi',
-        '  : >"$marker" 2>/dev/null || true',
-        'fi',
-        'exec "$@"',
-        ''
-    ].join('\n');
-}
-/** The requirements and shim of one platform of a variant. */
-function runtimeFiles(args) {
-    const { platform: p } = args;
-    const requirements = runtimeRequirements(p.runtime, p.target, args.lockPath);
-    const text = requirementsText(args.variant, p.platform, requirements);
-    return {
-        variant: args.variant,
-        platform: p.platform,
-        requirements,
-        requirementsText: text,
-        shimText: shimText({
-            variant: args.variant,
-            platform: p.platform,
-            requirements,
-            requirementsSha256: digestHex(sha256$1(text)),
-            install: args.install
-        })
-    };
-}
-/** Whether the variant's app images get the run-time layer (any platform has run-time packages). */
-function hasRuntime(platforms) {
-    return platforms.some((p) => p.runtime.length > 0);
-}
-/** The layer's entries: the directories, the requirements (0644) and the shim (0755). */
-function runtimeEntries(files) {
-    const file = (path, text, executable) => {
-        const bytes = Buffer.from(text, 'utf8');
-        return { type: 'file', path: path.slice(1), executable, size: bytes.length, content: () => bytes };
-    };
-    return [
-        { type: 'dir', path: 'opt' },
-        { type: 'dir', path: RUNTIME_DIR.slice(1) },
-        file(SHIM_PATH, files.shimText, true),
-        file(REQUIREMENTS_PATH, files.requirementsText, false)
-    ];
-}
-/**
- * The image Entrypoint with the shim in front (once): `podman run image cmd args` then runs the
- * shim, which installs and execs the original entrypoint with the command.
- */
-function wrapEntrypoint(entrypoint) {
-    const inner = entrypoint ?? [];
-    return inner[0] === SHIM_PATH ? [...inner] : [SHIM_PATH, ...inner];
-}
-
-function parseEnv(list) {
-    const env = new Map();
-    for (const item of list ?? []) {
-        const eq = item.indexOf('=');
-        if (eq > 0)
-            env.set(item.slice(0, eq), item.slice(eq + 1));
-    }
-    return env;
-}
-/** The deps config with our settings applied; unknown fields are kept as they were. */
-function appConfig(deps, layer, s, runtime = null, project = null) {
-    const config = { ...(deps.config ?? {}) };
-    const env = parseEnv(config.Env);
-    for (const [k, v] of Object.entries(s.env))
-        env.set(k, v);
-    if (s.pythonPath.length > 0) {
-        const existing = env.get('PYTHONPATH');
-        env.set('PYTHONPATH', [...s.pythonPath, ...(existing ? [existing] : [])].join(':'));
-    }
-    config.Env = [...env].map(([k, v]) => `${k}=${v}`);
-    config.WorkingDir = s.workdir;
-    if (s.entrypoint) {
-        config.Entrypoint = [...s.entrypoint];
-        // As in a Dockerfile: a new ENTRYPOINT drops the CMD inherited from the base.
-        config.Cmd = s.cmd ? [...s.cmd] : null;
-    }
-    else if (s.cmd) {
-        config.Cmd = [...s.cmd];
-    }
-    // The shim goes in front of whatever entrypoint the image ends up with; CMD stays as it is, so
-    // `run image cmd args` runs the shim, which installs and then execs the entrypoint and command.
-    if (runtime)
-        config.Entrypoint = wrapEntrypoint(config.Entrypoint);
-    config.Labels = sortedRecord({
-        ...(config.Labels ?? {}),
-        ...s.labels,
-        ...(runtime ? { [RUNTIME_LABEL]: String(runtime.packages) } : {})
-    });
-    return {
-        ...deps,
-        created: s.created,
-        config,
-        rootfs: {
-            type: 'layers',
-            diff_ids: [
-                ...deps.rootfs.diff_ids,
-                ...(runtime ? [runtime.diffId] : []),
-                ...(project ? [project.diffId] : []),
-                layer.diffId
-            ]
-        },
-        history: [
-            ...(deps.history ?? []),
-            ...(runtime
-                ? [
-                    {
-                        created: s.created,
-                        created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
-                        comment: 'fast-build'
-                    }
-                ]
-                : []),
-            ...(project
-                ? [
-                    {
-                        created: s.created,
-                        created_by: `fast-build: ${project.distributions.join(', ')} installed (metadata, .pth${project.scripts ? `, ${project.scripts} script${project.scripts === 1 ? '' : 's'}` : ''})`,
-                        comment: 'fast-build'
-                    }
-                ]
-                : []),
-            {
-                created: s.created,
-                created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
-                comment: 'fast-build'
-            }
-        ]
-    };
-}
-/** Config and manifest of the app image for one platform of the deps image. */
-function appImage(args) {
-    const { depsManifest: m, layer } = args;
-    if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
-        throw new Error(`deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`);
-    }
-    const runtime = args.runtime ?? null;
-    const project = args.project ?? null;
-    const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime, project));
-    const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config);
-    const layerDescriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
-    const manifest = serialize(buildManifest({
-        mediaType: m.mediaType,
-        config: configDescriptor,
-        layers: [
-            ...m.layers,
-            ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
-            ...(project ? [{ mediaType: project.mediaType, digest: project.digest, size: project.size }] : []),
-            layerDescriptor
-        ],
-        // Docker schema 2 has no annotations; the labels carry the same facts there.
-        ...(m.mediaType === DOCKER_MANIFEST
-            ? {}
-            : {
-                annotations: {
-                    'org.opencontainers.image.base.digest': args.depsManifestDigest,
-                    'org.opencontainers.image.base.name': args.depsRef,
-                    ...(args.settings.labels['org.opencontainers.image.revision']
-                        ? {
-                            'org.opencontainers.image.revision': args.settings.labels['org.opencontainers.image.revision']
-                        }
-                        : {})
-                }
-            })
-    }));
-    return { config, configDescriptor, manifest, manifestDescriptor: describeBytes(m.mediaType, manifest) };
-}
-
-// The fast path: the deps image exists, so the app image is its layers plus one source layer (and,
-// for a variant with run-time packages, the small run-time layer before it: runtime.ts). Only
-// those layers (unless already there), the configs and the manifests are written; the deps
-// layers are referenced, never pulled. Blobs always go before the manifests naming them,
-// and the tagged manifest (or index) goes last, so no tag ever points at an incomplete image.
-function emptyStats() {
-    return { uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0 };
-}
-/** Count one blob's outcome (and its bytes, when it went up) into `stats`. */
-function countBlob(stats, outcome, size) {
-    if (outcome === 'uploaded') {
-        stats.uploaded++;
-        stats.bytesUploaded += size;
-    }
-    else if (outcome === 'mounted')
-        stats.mounted++;
-    else
-        stats.skipped++;
-}
-async function pushAppImage(args) {
-    const { store, deps, layer, settings } = args;
-    const stats = emptyStats();
-    // The deps layers are referenced as they are; the registry checks they exist when the
-    // manifest is pushed.
-    stats.skipped += deps.platforms.reduce((n, p) => n + p.manifest.layers.length, 0);
-    const layerData = layer.data ?? { file: layer.file };
-    const pushedLayer = new Set();
-    const children = [];
-    let single = null;
-    const platforms = [];
-    for (const p of deps.platforms) {
-        // The same bytes carry the media type of the manifest family they are listed in.
-        const mediaType = layerMediaType(p.manifest.mediaType, layer.compression);
-        if (!pushedLayer.has(layer.digest)) {
-            args.onProgress?.(`source layer ${layer.digest.slice(7, 19)} (${formatBytes(layer.size)})`);
-            const outcome = args.layerOutcome ??
-                (await store.putBlob({ mediaType, digest: layer.digest, size: layer.size }, layerData));
-            countBlob(stats, outcome, layer.size);
-            pushedLayer.add(layer.digest);
-        }
-        const runtime = args.runtime?.(p.platform) ?? null;
-        const runtimeType = runtime ? layerMediaType(p.manifest.mediaType, runtime.blob.compression) : '';
-        if (runtime && !pushedLayer.has(runtime.blob.digest)) {
-            const r = runtime.blob;
-            args.onProgress?.(`run-time layer ${r.digest.slice(7, 19)} (${runtime.packages} packages, ${formatBytes(r.size)})`);
-            countBlob(stats, await store.putBlob({ mediaType: runtimeType, digest: r.digest, size: r.size }, r.data ?? { file: r.file }), r.size);
-            pushedLayer.add(r.digest);
-        }
-        const project = args.project?.(p.platform) ?? null;
-        const projectType = project ? layerMediaType(p.manifest.mediaType, project.blob.compression) : '';
-        if (project && !pushedLayer.has(project.blob.digest)) {
-            const b = project.blob;
-            args.onProgress?.(`project layer ${b.digest.slice(7, 19)} (${project.distributions.join(', ')}, ${formatBytes(b.size)})`);
-            countBlob(stats, await store.putBlob({ mediaType: projectType, digest: b.digest, size: b.size }, b.data ?? { file: b.file }), b.size);
-            pushedLayer.add(b.digest);
-        }
-        const image = appImage({
-            depsManifest: p.manifest,
-            depsManifestDigest: p.manifestDigest,
-            depsConfig: p.config,
-            depsRef: deps.ref,
-            layer: {
-                digest: layer.digest,
-                size: layer.size,
-                mediaType,
-                diffId: layer.diffId,
-                files: layer.entries
-            },
-            runtime: runtime
-                ? {
-                    digest: runtime.blob.digest,
-                    size: runtime.blob.size,
-                    mediaType: runtimeType,
-                    diffId: runtime.blob.diffId,
-                    files: runtime.blob.entries,
-                    packages: runtime.packages
-                }
-                : null,
-            project: project
-                ? {
-                    digest: project.blob.digest,
-                    size: project.blob.size,
-                    mediaType: projectType,
-                    diffId: project.blob.diffId,
-                    files: project.blob.entries,
-                    distributions: project.distributions,
-                    scripts: project.scripts
-                }
-                : null,
-            settings
-        });
-        args.onManifest?.(p.platform, image.manifestDescriptor);
-        countBlob(stats, await store.putBlob(image.configDescriptor, image.config), image.config.length);
-        platforms.push({ platform: p.platform, manifest: image.manifestDescriptor });
-        if (deps.isIndex) {
-            await store.putManifest(null, image.manifest, image.manifestDescriptor.mediaType);
-            stats.uploaded++;
-            stats.bytesUploaded += image.manifest.length;
-            children.push({
-                ...image.manifestDescriptor,
-                ...(p.indexEntry?.platform ? { platform: p.indexEntry.platform } : {})
-            });
-        }
-        else {
-            single = { bytes: image.manifest, mediaType: image.manifestDescriptor.mediaType };
-        }
-    }
-    const top = single ??
-        (() => {
-            const mediaType = isIndexType(deps.mediaType) && deps.mediaType === DOCKER_MANIFEST_LIST
-                ? DOCKER_MANIFEST_LIST
-                : OCI_INDEX;
-            return {
-                bytes: serialize(buildIndex({
-                    mediaType,
-                    manifests: children,
-                    ...(mediaType === OCI_INDEX
-                        ? {
-                            annotations: {
-                                'org.opencontainers.image.base.digest': deps.digest,
-                                'org.opencontainers.image.base.name': deps.ref
-                            }
-                        }
-                        : {})
-                })),
-                mediaType
-            };
-        })();
-    let digest = null;
-    for (const tag of args.tags) {
-        digest = await store.putManifest(tag, top.bytes, top.mediaType);
-        stats.uploaded++;
-        stats.bytesUploaded += top.bytes.length;
-    }
-    if (digest === null) {
-        digest = await store.putManifest(null, top.bytes, top.mediaType);
-        stats.uploaded++;
-        stats.bytesUploaded += top.bytes.length;
-    }
-    return { digest, mediaType: top.mediaType, tags: args.tags, stats, platforms };
 }
 
 const DEFAULT_BUCKETS = 8;
@@ -6246,6 +4594,328 @@ function planLayers(packages, opts) {
     return { groups, notes };
 }
 
+// Which Python a base image runs, and where that Python reads third-party packages from, found
+// from the image's config (PATH, PYTHON_VERSION, VIRTUAL_ENV) and its filesystem's names alone:
+// no container is started. Pure: an ImageFilesystem and an environment in, facts out.
+//
+// Layouts told apart (each as its installer puts packages where the interpreter reads them):
+// - python.org builds (the official `python` images), conda: `<prefix>/lib/pythonX.Y/site-packages`
+// - Debian and Ubuntu's python3: pip installs into `/usr/local/lib/pythonX.Y/dist-packages`
+//   (Debian's site.py reads it; `site-packages` there is never on sys.path)
+// - a virtualenv found through PATH (`/opt/venv/bin` with `pyvenv.cfg` above it)
+// - other distributions' python3 under /usr: `/usr/lib/pythonX.Y/site-packages`
+const FACTS_SCHEMA = 1;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** `KEY=value` lines of an image config's Env, as a map (the last one of a key wins). */
+function envMap(env) {
+    const out = new Map();
+    for (const item of env ?? []) {
+        const eq = item.indexOf('=');
+        if (eq > 0)
+            out.set(item.slice(0, eq), item.slice(eq + 1));
+    }
+    return out;
+}
+const PYTHON_NAME = /^python(\d+(\.\d+)?)?$/;
+const VERSIONED = /^python(\d+)\.(\d+)$/;
+function parent(p) {
+    return posix.dirname(p);
+}
+function detectPython(fs, configEnv, files = new Map()) {
+    const env = envMap(configEnv);
+    const path = (env.get('PATH') ?? DEFAULT_PATH).split(':').filter((d) => d.startsWith('/'));
+    const pythons = [];
+    for (const dir of path) {
+        for (const name of fs.list(dir)) {
+            const full = `${dir === '/' ? '' : dir}/${name}`;
+            if (PYTHON_NAME.test(name) && fs.isFile(full) && !pythons.includes(full))
+                pythons.push(full);
+        }
+    }
+    const facts = (python) => ({
+        schema: FACTS_SCHEMA,
+        python,
+        pythons,
+        hasSh: fs.isFile('/bin/sh'),
+        path
+    });
+    const byName = (name) => pythons.find((p) => posix.basename(p) === name);
+    const command = byName('python3') ?? byName('python') ?? pythons.find((p) => /^python3\.\d+$/.test(posix.basename(p)));
+    if (!command)
+        return facts(null);
+    const executable = fs.realpath(command) ?? command;
+    // A virtualenv: `pyvenv.cfg` one level above the bin directory PATH found it in.
+    const venvDir = parent(parent(command));
+    const venvCfg = `${venvDir === '/' ? '' : venvDir}/pyvenv.cfg`;
+    const isVenv = fs.isFile(venvCfg);
+    const fromName = VERSIONED.exec(posix.basename(executable)) ?? VERSIONED.exec(posix.basename(command));
+    const realPrefix = parent(parent(executable));
+    const libDirs = (prefix) => fs
+        .list(`${prefix}/lib`)
+        .filter((n) => VERSIONED.test(n) &&
+        (fs.exists(`${prefix}/lib/${n}/os.py`) || fs.isDir(`${prefix}/lib/${n}/lib-dynload`)));
+    const envVersion = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(env.get('PYTHON_VERSION') ?? '');
+    let major;
+    let minor;
+    if (fromName) {
+        major = Number(fromName[1]);
+        minor = Number(fromName[2]);
+    }
+    else {
+        const lib = libDirs(realPrefix)[0] ??
+            (isVenv ? fs.list(`${venvDir}/lib`).find((n) => VERSIONED.test(n)) : undefined);
+        const m = lib ? VERSIONED.exec(lib) : null;
+        if (m) {
+            major = Number(m[1]);
+            minor = Number(m[2]);
+        }
+        else if (envVersion) {
+            major = Number(envVersion[1]);
+            minor = Number(envVersion[2]);
+        }
+        else {
+            return facts(null);
+        }
+    }
+    const xy = `python${major}.${minor}`;
+    const patch = envVersion &&
+        Number(envVersion[1]) === major &&
+        Number(envVersion[2]) === minor &&
+        envVersion[3] !== undefined
+        ? Number(envVersion[3])
+        : null;
+    const root = (p) => (p === '/' ? '' : p);
+    const stdlib = `${root(realPrefix)}/lib/${xy}`;
+    const stdlibPath = [`${root(realPrefix)}/lib/python${major}${minor}.zip`, stdlib, `${stdlib}/lib-dynload`];
+    const isDebian = realPrefix === '/usr' && (fs.isDir('/usr/lib/python3/dist-packages') || fs.isFile('/etc/debian_version'));
+    const isConda = fs.isDir(`${root(realPrefix)}/conda-meta`);
+    let kind;
+    let sitePackages;
+    let scripts;
+    let sites;
+    if (isDebian) {
+        kind = 'debian';
+        sites = [
+            `/usr/local/lib/${xy}/dist-packages`,
+            '/usr/lib/python3/dist-packages',
+            `/usr/lib/${xy}/dist-packages`
+        ];
+        sitePackages = sites[0];
+        scripts = '/usr/local/bin';
+    }
+    else if (realPrefix === '/usr' && !isConda) {
+        kind = 'distro';
+        sitePackages = `/usr/lib/${xy}/site-packages`;
+        sites = [`/usr/lib64/${xy}/site-packages`, sitePackages].filter((d, i) => i === 1 || fs.isDir(d));
+        scripts = path.includes('/usr/local/bin') ? '/usr/local/bin' : '/usr/bin';
+    }
+    else {
+        kind = isConda ? 'conda' : 'python.org';
+        sitePackages = `${root(realPrefix)}/lib/${xy}/site-packages`;
+        sites = [sitePackages];
+        scripts = `${root(realPrefix)}/bin`;
+    }
+    let prefix = realPrefix;
+    if (isVenv) {
+        const cfg = files.get(venvCfg) ?? '';
+        const system = /^\s*include-system-site-packages\s*=\s*true\s*$/im.test(cfg);
+        const venvSite = `${root(venvDir)}/lib/${xy}/site-packages`;
+        sites = [venvSite, ...(system ? sites : [])];
+        kind = 'venv';
+        prefix = venvDir;
+        sitePackages = venvSite;
+        scripts = parent(command);
+    }
+    const pythonPath = (env.get('PYTHONPATH') ?? '').split(':').filter((d) => d.startsWith('/'));
+    const sysPath = [...new Set([...pythonPath, ...stdlibPath, ...sites])];
+    const hasPip = sites.some((s) => fs.isDir(`${s}/pip`));
+    // Scripts name the versioned interpreter beside the one PATH finds (a venv's own bin keeps the
+    // venv active; the versioned name survives a `python3` alternative being switched).
+    const versioned = `${root(parent(command))}/${xy}`;
+    const interpreter = fs.isFile(versioned) ? versioned : command;
+    return facts({
+        interpreter,
+        command,
+        executable,
+        version: { major, minor, patch },
+        kind,
+        prefix,
+        sitePackages,
+        scripts,
+        sysPath,
+        hasPip
+    });
+}
+/** One line for logs: `python 3.11 at /usr/bin/python3.11 (Debian layout): packages in …`. */
+function describePython(p) {
+    const v = `${p.version.major}.${p.version.minor}${p.version.patch !== null ? `.${p.version.patch}` : ''}`;
+    const kind = {
+        'python.org': 'python.org layout',
+        debian: 'Debian layout',
+        venv: 'virtualenv',
+        conda: 'conda',
+        distro: 'distribution layout'
+    }[p.kind];
+    return `python ${v} at ${p.interpreter} (${kind}): packages in ${p.sitePackages}, scripts in ${p.scripts}`;
+}
+
+// Where the wheels builder installs, decided from what the base image's Python reads (base-python.ts)
+// and what [tool.fast-build] says explicitly (which wins), and the check that what was installed
+// is where that Python will find it. Pure.
+class PythonLayoutError extends FastBuildError {
+}
+/** Label on deps images: the layout their packages were installed with (JSON), for the fast path. */
+const PYTHON_LABEL = 'dev.fast-build.python';
+/** The posix_prefix scheme of a prefix, as before detection existed (explicit settings). */
+function prefixLayout(prefix, python) {
+    const root = prefix === '/' ? '' : prefix;
+    const minor = pythonMinor(python);
+    return {
+        site: `${root}/lib/python${minor}/site-packages`,
+        scripts: `${root}/bin`,
+        interpreter: `${root}/bin/python${minor}`,
+        data: prefix,
+        headers: `${root}/include/python${minor}`
+    };
+}
+/** `<data>/lib/pythonX.Y/{site,dist}-packages` → `<data>` (pip's data scheme), else the prefix. */
+function dataDirOf(site, fallback) {
+    const m = /^(.*)\/lib(?:64)?\/python\d+\.\d+\/(?:site|dist)-packages$/.exec(site);
+    return m ? m[1] || '/' : fallback;
+}
+/**
+ * The install layout for a base image. Explicit `site-packages`, `interpreter` and `python-prefix`
+ * win; the rest comes from the base image's Python. A base with no Python, or one of another
+ * minor version than the plan's python, is an error naming both.
+ */
+function resolveLayout(args) {
+    const { config, python, facts } = args;
+    const minor = pythonMinor(python);
+    const explicitPrefix = config.pythonPrefixExplicit ? prefixLayout(config.pythonPrefix, python) : null;
+    const found = facts?.python ?? null;
+    if (config.pythonInBase && facts && !found) {
+        throw new PythonLayoutError(`base image ${args.base} (${args.platform}) has no Python: no python3 or python on its PATH (${facts.path.join(':')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.base-image' }, `choose a base image with Python ${minor} (such as python:${minor}-slim), or, when the deps bring their own Python, set python-in-base = false with site-packages and interpreter under [tool.fast-build]`);
+    }
+    if (config.pythonInBase && found && `${found.version.major}.${found.version.minor}` !== minor) {
+        throw new PythonLayoutError(`python ${formatPython(python)} (${args.pythonFrom}) does not match base image ${args.base} (${args.platform}): its python3 is ${found.version.major}.${found.version.minor} (${found.executable})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.python' }, `set python = "${found.version.major}.${found.version.minor}" under [tool.fast-build], or choose a base image with Python ${minor} (such as python:${minor}-slim); wheels for ${minor} would not load in ${found.version.major}.${found.version.minor}`);
+    }
+    const fallback = prefixLayout('/usr/local', python);
+    const use = config.pythonInBase ? found : null;
+    const site = config.sitePackages ?? explicitPrefix?.site ?? use?.sitePackages ?? fallback.site;
+    const scripts = explicitPrefix?.scripts ?? use?.scripts ?? fallback.scripts;
+    const interpreter = config.interpreter ?? explicitPrefix?.interpreter ?? use?.interpreter ?? fallback.interpreter;
+    const data = explicitPrefix?.data ?? (use ? dataDirOf(use.sitePackages, use.prefix) : fallback.data);
+    const headers = explicitPrefix?.headers ?? `${data === '/' ? '' : data}/include/python${minor}`;
+    const layout = {
+        purelib: site,
+        platlib: site,
+        scripts,
+        data,
+        headers,
+        interpreter,
+        python: { major: python.major, minor: python.minor }
+    };
+    const explicit = [
+        config.sitePackages !== null ? 'site-packages' : null,
+        config.interpreter !== null ? 'interpreter' : null,
+        config.pythonPrefixExplicit ? 'python-prefix' : null
+    ].filter((x) => x !== null);
+    const description = use
+        ? `${describePython(use)}${explicit.length ? ` (${explicit.join(', ')} as configured: ${site}, ${interpreter})` : ''}`
+        : `python ${minor} from the deps (python-in-base = false): packages in ${site}, scripts in ${scripts}`;
+    return {
+        layout,
+        python: use,
+        // Without a Python in the base, the configured site directory is taken on trust.
+        sysPath: use ? use.sysPath : [site],
+        interpreters: use ? (facts?.pythons ?? []) : [interpreter],
+        hasSh: facts?.hasSh ?? true,
+        description
+    };
+}
+function recordedPython(r) {
+    return {
+        interpreter: r.layout.interpreter,
+        sitePackages: r.layout.purelib,
+        scripts: r.layout.scripts,
+        version: `${r.layout.python.major}.${r.layout.python.minor}`,
+        sysPath: r.sysPath
+    };
+}
+/** The deps image's recorded layout, or null when it has none (older images, Dockerfile builds). */
+function readRecordedPython(labels) {
+    const text = labels?.[PYTHON_LABEL];
+    if (!text)
+        return null;
+    try {
+        const v = JSON.parse(text);
+        return typeof v.interpreter === 'string' &&
+            typeof v.sitePackages === 'string' &&
+            typeof v.scripts === 'string' &&
+            Array.isArray(v.sysPath)
+            ? v
+            : null;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The parents of a distribution's top-level modules and .dist-info, from its installed paths
+ * (relative to the image root, as layer entries are).
+ */
+function installedDist(name, version, paths, layout) {
+    const libs = [...new Set([layout.purelib, layout.platlib])];
+    const dirs = new Set();
+    const scripts = [];
+    for (const rel of paths) {
+        const abs = `/${rel}`;
+        const lib = libs.find((l) => abs.startsWith(`${l}/`));
+        if (lib)
+            dirs.add(lib);
+        else if (posix.dirname(abs) === layout.scripts)
+            scripts.push(abs);
+    }
+    return { name, version, dirs: [...dirs].sort(), scripts: scripts.sort() };
+}
+function under$1(dir, sysPath) {
+    return sysPath.includes(dir);
+}
+/**
+ * Every distribution's modules sit directly in a directory the interpreter's sys.path holds, and
+ * every script's interpreter exists in the image. Throws before anything is tagged otherwise.
+ */
+function verifyInstall(args) {
+    const { dists, layout, resolved } = args;
+    const lost = dists.filter((d) => d.dirs.some((dir) => !under$1(dir, resolved.sysPath)));
+    if (lost.length > 0) {
+        const dirs = [...new Set(lost.flatMap((d) => d.dirs.filter((dir) => !under$1(dir, resolved.sysPath))))];
+        const names = lost.slice(0, 5).map((d) => `${d.name} ${d.version}`);
+        const py = resolved.python
+            ? `${resolved.python.command} (${resolved.python.executable})`
+            : 'the interpreter';
+        throw new PythonLayoutError(`${args.what} would not import: ${names.join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''} went into ${dirs.join(', ')}, which ${py} does not read (its sys.path: ${resolved.sysPath.join(', ')})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.site-packages' }, resolved.python
+            ? `remove site-packages (and python-prefix) from [tool.fast-build]: fast-build installs where the base image's Python reads packages (${resolved.python.sitePackages}); or put that directory on PYTHONPATH under [tool.fast-build.env]`
+            : 'set site-packages to a directory on the interpreter sys.path');
+    }
+    const withScripts = dists.filter((d) => d.scripts.length > 0);
+    if (withScripts.length === 0)
+        return;
+    const exists = (p) => resolved.interpreters.includes(p) || (args.addedPaths?.has(p.slice(1)) ?? false);
+    const needsSh = /\s/.test(layout.interpreter) || Buffer.byteLength(layout.interpreter) + 3 > 127;
+    const missing = !exists(layout.interpreter)
+        ? layout.interpreter
+        : needsSh && !resolved.hasSh
+            ? '/bin/sh'
+            : null;
+    if (missing) {
+        const example = withScripts[0];
+        throw new PythonLayoutError(`${args.what}: console scripts (${example.scripts[0]} of ${example.name}${withScripts.length > 1 ? `, and those of ${withScripts.length - 1} more` : ''}) would start ${missing}, which does not exist in the image (its Pythons: ${resolved.interpreters.join(', ') || 'none'})`, { ...(args.file ? { file: args.file } : {}), keyPath: 'tool.fast-build.interpreter' }, resolved.python
+            ? `remove interpreter from [tool.fast-build] (fast-build uses the base image's ${resolved.python.interpreter}), or set it to one of the Pythons listed`
+            : 'set interpreter to the path of the Python the image runs');
+    }
+}
+
 // The full path: a variant's deps image built straight from the wheels its lock pins, without
 // Docker. Choose the wheel per package and platform, fetch and verify it, group packages into
 // layers, install each group's wheels straight into its layer (our installer, pip's layout, no
@@ -6281,19 +4951,19 @@ function fileLocation(c) {
  * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
  */
 /** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
-function knownSize(sha256, workDir) {
-    const memo = join(workDir, 'unpacked-size', sha256);
+function knownSize(sha256, paths) {
+    const memo = paths.unpackedSize(sha256);
     if (!existsSync(memo))
         return null;
     const text = readFileSync(memo, 'utf8');
     const n = Number(text);
     return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
-async function unpackedSize(path, filename, sha256, workDir) {
-    const known = knownSize(sha256, workDir);
+async function unpackedSize(path, filename, sha256, paths) {
+    const known = knownSize(sha256, paths);
     if (known !== null)
         return known;
-    const memo = join(workDir, 'unpacked-size', sha256);
+    const memo = paths.unpackedSize(sha256);
     const zip = await ZipReader.open(path).catch((e) => {
         if (e instanceof WheelError)
             throw new WheelError(e.message, filename, e.hint ?? '', e.entry);
@@ -6306,7 +4976,7 @@ async function unpackedSize(path, filename, sha256, workDir) {
     finally {
         await zip.close();
     }
-    mkdirSync(join(workDir, 'unpacked-size'), { recursive: true });
+    mkdirSync(paths.unpackedSizes, { recursive: true });
     // Written aside and renamed, so a concurrent build never reads half a number.
     const tmp = `${memo}.${randomBytes(4).toString('hex')}.tmp`;
     writeFileSync(tmp, String(size));
@@ -6344,22 +5014,35 @@ function layerEntries$1(wheels) {
     return [...files.values(), ...[...dirs].map((d) => ({ type: 'dir', path: d }))];
 }
 /** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
-function layerKeyOf(sha256s, layout) {
+function layerKeyOf(sha256s, layout, compression) {
     return createHash('sha256')
         .update(JSON.stringify({
         format: LAYER_FORMAT,
         layout: layoutKey(layout),
         mtime: DEPS_MTIME,
-        wheels: [...sha256s].sort()
+        wheels: [...sha256s].sort(),
+        // Absent for gzip, so the keys of layers cached before zstd existed stay valid.
+        ...(compression === 'gzip' ? {} : { compression })
     }))
         .digest('hex');
+}
+/** A layer blob's file name in the layer cache. */
+function layerBlobName(key, compression) {
+    return `${key}${{ gzip: '.tar.gz', zstd: '.tar.zst', none: '.tar' }[compression]}`;
+}
+/**
+ * The compression a deps layer under this manifest family gets: Docker schema 2 manifests carry
+ * gzip layers only, so on a base image with such a manifest the deps layers stay gzip.
+ */
+function effectiveCompression(manifestType, wanted) {
+    return manifestType === DOCKER_MANIFEST ? 'gzip' : wanted;
 }
 /**
  * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
  * Actions cache's layer index), and the compressed layer itself when this machine built it.
  */
-function knownLayer(key, workDir) {
-    const meta = join(workDir, 'layers', `${key}.json`);
+function knownLayer(key, compression, paths) {
+    const meta = paths.layerDescriptor(key);
     if (!existsSync(meta))
         return null;
     let m;
@@ -6374,25 +5057,24 @@ function knownLayer(key, workDir) {
         typeof m.size !== 'number' ||
         !Array.isArray(m.dists))
         return null;
-    const blob = join(workDir, 'layers', `${key}.tar.gz`);
+    const blob = paths.layerBlob(layerBlobName(key, compression));
     return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
 }
 /** The layer of these wheels, installed straight into it (nothing is written but the compressed layer). */
-async function buildLayerFile(key, members, layout, workDir) {
-    const dir = join(workDir, 'layers');
-    mkdirSync(dir, { recursive: true });
-    const blob = join(dir, `${key}.tar.gz`);
+async function buildLayerFile(key, members, layout, compression, paths) {
+    mkdirSync(paths.layers, { recursive: true });
+    const blob = paths.layerBlob(layerBlobName(key, compression));
     const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`;
     try {
         const wheels = [];
         let layer;
         try {
             for (const m of members)
-                wheels.push(await wheelLayerEntries(m.path, layout, { filename: m.filename }).catch(namingWheel(m)));
+                wheels.push(await install(m.path, new LayerDestination(layout), { filename: m.filename }).catch(namingWheel(m)));
             // Errors found while the layer is written (a RECORD hash) name the wheel too.
             layer = await buildLayer(layerEntries$1(wheels), {
                 mtime: DEPS_MTIME,
-                compression: 'gzip',
+                compression,
                 file: tmp
             }).catch((e) => {
                 const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined;
@@ -6412,7 +5094,7 @@ async function buildLayerFile(key, members, layout, workDir) {
         };
         const metaTmp = `${tmp}.json`;
         writeFileSync(metaTmp, JSON.stringify(meta));
-        renameSync(metaTmp, join(dir, `${key}.json`));
+        renameSync(metaTmp, paths.layerDescriptor(key));
         return { ...meta, file: blob, built: true };
     }
     finally {
@@ -6438,661 +5120,375 @@ async function placeBaseBlobs(ctx, descriptors, stats) {
         countBlob(stats, await store.putBlob(d, data), d.size);
     }
 }
-async function buildDepsImage(variant, tag, ctx) {
-    const progress = ctx.onProgress ?? (() => { });
-    const t0 = performance$1.now();
-    const since = (t) => (performance$1.now() - t) / 1000;
-    const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 };
-    const notes = [];
-    // 1. A wheel for every package on every platform, or a precise refusal.
-    const perPlatform = variant.platforms.map((p) => ({
-        plan: p,
-        ...chooseWheels(p.closure.installed.map((e) => e.package), p.target)
-    }));
-    const problems = perPlatform.flatMap((p) => p.problems);
-    if (problems.length > 0)
-        throw new WheelsUnavailableError(variant.name, problems);
-    const choose = since(t0);
-    // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
-    // wheel, which is then fetched (verified against the lock; cached by sha256).
-    const unique = new Map();
-    for (const p of perPlatform)
-        for (const c of p.chosen)
-            unique.set(c.sha256, c);
-    progress(`${plural(unique.size, 'wheel')} to install`);
-    const wheelPath = new Map();
-    let downloaded = [];
-    let restored = 0;
-    const fetchWheels = async (shas) => {
-        const wanted = shas.filter((sha) => !wheelPath.has(sha));
+/** The history entry of a deps layer: the packages it installs. */
+function historyOf(packages) {
+    const names = packages.map((c) => `${c.name}==${c.version ?? '?'}`);
+    return {
+        created: DEPS_CREATED,
+        created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
+        comment: 'fast-build'
+    };
+}
+/** The deps image's config, besides its layers: the base image's, with its labels added. */
+function depsConfigPatch(variant, base, baseConfig, resolved) {
+    return {
+        created: DEPS_CREATED,
+        config: {
+            ...(baseConfig.config ?? {}),
+            Labels: sortedRecord({
+                ...(baseConfig.config?.Labels ?? {}),
+                'dev.fast-build.variant': variant.name,
+                'dev.fast-build.hash': variant.hash,
+                'org.opencontainers.image.base.name': base.reference,
+                'org.opencontainers.image.base.digest': base.image.digest,
+                [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
+            })
+        }
+    };
+}
+const since = (t) => (performance$1.now() - t) / 1000;
+/** Big downloads (torch is ~200 MB) say when they start and end; retries always say why. */
+const BIG_DOWNLOAD = 16 * 1024 * 1024;
+/** The wheels of one deps image: fetched (verified against the lock, cached by sha256) when needed. */
+class WheelSet {
+    ctx;
+    busy;
+    progress;
+    /** By sha256: one entry per distinct wheel across the platforms. */
+    unique = new Map();
+    /** Where each fetched wheel is (in the artifact cache). */
+    paths = new Map();
+    downloaded = [];
+    restored = 0;
+    constructor(ctx, chosen, busy, progress) {
+        this.ctx = ctx;
+        this.busy = busy;
+        this.progress = progress;
+        for (const c of chosen)
+            this.unique.set(c.sha256, c);
+    }
+    /** These wheels, fetched unless they are here already. */
+    async fetch(shas) {
+        const wanted = shas.filter((sha) => !this.paths.has(sha));
         if (wanted.length === 0)
             return;
         const start = performance$1.now();
         try {
-            await fetchWanted(wanted);
+            await this.fetchWanted(wanted);
         }
         finally {
-            busy.fetch += since(start);
+            this.busy.fetch += since(start);
         }
-    };
-    const fetchWanted = async (wanted) => {
+    }
+    async fetchWanted(wanted) {
+        const { ctx, progress } = this;
         const missing = wanted.filter((sha) => !ctx.cache.has(sha));
         if (missing.length > 0 && ctx.restoreWheels) {
             const n = await ctx.restoreWheels(missing).catch(() => 0);
             if (n > 0)
                 progress(`restored ${plural(n, 'wheel')} from the cache`);
-            restored += n;
+            this.restored += n;
         }
         const items = wanted.map((sha) => {
-            const c = unique.get(sha);
+            const c = this.unique.get(sha);
             return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
         });
-        // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
-        const BIG = 16 * 1024 * 1024;
         const fetched = await fetchArtifacts(items, {
             cache: ctx.cache,
             mirror: ctx.mirror,
             baseDir: ctx.lockDir,
             onProgress: (e) => {
-                if (e.kind === 'start' && (e.total ?? 0) >= BIG)
+                if (e.kind === 'start' && (e.total ?? 0) >= BIG_DOWNLOAD)
                     progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
-                else if (e.kind === 'done' && e.bytes >= BIG)
+                else if (e.kind === 'done' && e.bytes >= BIG_DOWNLOAD)
                     progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`);
                 else if (e.kind === 'retry')
                     progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
             }
         });
         for (const f of fetched)
-            wheelPath.set(f.sha256, f.path);
+            this.paths.set(f.sha256, f.path);
         const now = fetched.filter((f) => !f.cached);
-        downloaded = [...downloaded, ...now];
+        this.downloaded = [...this.downloaded, ...now];
         if (now.length) {
             progress(`downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
         }
-    };
-    const tSizes = performance$1.now();
-    const sizes = new Map();
-    for (const sha of unique.keys()) {
-        const n = knownSize(sha, ctx.workDir);
-        if (n !== null)
-            sizes.set(sha, n);
     }
-    await fetchWheels([...unique.keys()].filter((sha) => !sizes.has(sha)));
-    await Promise.all([...unique.keys()]
-        .filter((sha) => !sizes.has(sha))
-        .map(async (sha) => sizes.set(sha, await unpackedSize(wheelPath.get(sha), unique.get(sha).file.name, sha, ctx.workDir))));
-    const sizesAndFetch = since(tSizes);
-    const tLayers = performance$1.now();
-    const fetchBeforeLayers = busy.fetch;
-    // 3. Plan the layers of every platform.
-    const platforms = perPlatform.map(({ plan: p, chosen }) => {
-        const platform = formatPlatform(p.platform);
-        const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
-        const resolved = ctx.layoutFor(p.platform);
-        const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
-        if (budget < 1 && chosen.length > 0) {
-            throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
+    /**
+     * Sizes (what layering weighs packages by): known from earlier builds, else read from the
+     * wheel, which is then fetched.
+     */
+    async sizes() {
+        const sizes = new Map();
+        for (const sha of this.unique.keys()) {
+            const n = knownSize(sha, this.ctx.cacheLayout);
+            if (n !== null)
+                sizes.set(sha, n);
         }
-        const candidates = chosen.map((c) => ({
-            key: c.sha256,
-            name: c.pkg.name,
-            version: c.pkg.version,
-            installedSize: sizes.get(c.sha256),
-            variants: ctx.sharing(p.platform, c.sha256)
-        }));
-        const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes });
-        notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
-        return { p, platform, baseImage, layering, resolved };
-    });
-    const jobs = new Map();
-    const jobOf = (shas, layout) => {
-        const key = layerKeyOf(shas, layout);
-        let job = jobs.get(key);
-        if (!job) {
-            job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false };
-            jobs.set(key, job);
-        }
-        return job;
-    };
-    const groupShas = (g) => g.packages.map((c) => c.key);
-    for (const { layering, resolved } of platforms)
-        for (const g of layering.groups)
-            jobOf(groupShas(g), resolved.layout);
-    await Promise.all([...jobs.values()]
-        .filter((j) => j.known && !j.known.file)
-        .map(async (j) => {
-        j.inRegistry = await ctx.store.blobExists(j.known.meta.digest);
-    }));
-    const ready = (j) => j.known !== null && (j.known.file !== null || j.inRegistry);
-    const buildShas = new Set();
-    for (const { layering, resolved } of platforms)
-        for (const g of layering.groups)
-            if (!ready(jobOf(groupShas(g), resolved.layout)))
-                for (const sha of groupShas(g))
-                    buildShas.add(sha);
-    await fetchWheels([...buildShas]);
-    // 5. Two layers are built at once: each inflates, hashes and tars on this thread while its
-    // compression runs on the thread pool, so both cores stay busy. Pushes overlap the builds.
-    const layerLimit = limit(2);
-    const pushLimit = limit(2);
-    const member = (sha) => {
-        const c = unique.get(sha);
+        const unknown = [...this.unique.keys()].filter((sha) => !sizes.has(sha));
+        await this.fetch(unknown);
+        await Promise.all(unknown.map(async (sha) => sizes.set(sha, await unpackedSize(this.paths.get(sha), this.unique.get(sha).file.name, sha, this.ctx.cacheLayout))));
+        return sizes;
+    }
+    member(sha) {
+        const c = this.unique.get(sha);
         return {
             sha256: sha,
-            path: wheelPath.get(sha),
+            path: this.paths.get(sha),
             filename: c.file.name,
             label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
         };
-    };
-    // A layer shared by two platforms (pure wheels) is built once.
-    const layers = new Map();
-    const layerFor = (shas, layout) => {
-        const job = jobOf(shas, layout);
-        let built = layers.get(job.key);
+    }
+    report() {
+        const downloaded = this.downloaded;
+        return {
+            total: this.unique.size,
+            fetched: this.paths.size,
+            downloaded: downloaded.length,
+            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
+            restored: this.restored,
+            downloadedSha256: downloaded.map((f) => f.sha256)
+        };
+    }
+}
+/** Plan the layers of one platform, within what max-layers leaves after the base image's. */
+function layeringOf(ctx, p, chosen, sizes, notes) {
+    const platform = formatPlatform(p.platform);
+    const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
+    const resolved = ctx.layoutFor(p.platform);
+    const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
+    if (budget < 1 && chosen.length > 0) {
+        throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
+    }
+    const candidates = chosen.map((c) => ({
+        key: c.sha256,
+        name: c.pkg.name,
+        version: c.pkg.version,
+        installedSize: sizes.get(c.sha256),
+        variants: ctx.sharing(p.platform, c.sha256)
+    }));
+    const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes });
+    notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
+    const wanted = ctx.compression ?? 'gzip';
+    const compression = effectiveCompression(baseImage.manifest.mediaType, wanted);
+    if (compression !== wanted)
+        notes.push(`${platform}: deps layers are gzip, not ${wanted}: base image ${ctx.base.reference} has a Docker schema 2 manifest, which has no zstd layers`);
+    return { p, platform, baseImage, layering, resolved, compression };
+}
+const groupShas = (g) => g.packages.map((c) => c.key);
+/**
+ * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
+ * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
+ * the registry has the blob, checked, since a cache is a hint and the registry the truth);
+ * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
+ * inflates, hashes and tars on this thread while its compression runs on the thread pool.
+ */
+class LayerJobs {
+    ctx;
+    wheels;
+    busy;
+    jobs = new Map();
+    layers = new Map();
+    layerLimit = limit(2);
+    constructor(ctx, wheels, busy) {
+        this.ctx = ctx;
+        this.wheels = wheels;
+        this.busy = busy;
+    }
+    jobOf(shas, layout, compression) {
+        const key = layerKeyOf(shas, layout, compression);
+        let job = this.jobs.get(key);
+        if (!job) {
+            job = { key, compression, known: knownLayer(key, compression, this.ctx.cacheLayout), inRegistry: false };
+            this.jobs.set(key, job);
+        }
+        return job;
+    }
+    ready(j) {
+        return j.known !== null && (j.known.file !== null || j.inRegistry);
+    }
+    /** What every layer needs, found out, and the wheels of the layers to build fetched. */
+    async prepare(platforms) {
+        const each = (f) => {
+            for (const { layering, resolved, compression } of platforms)
+                for (const g of layering.groups)
+                    f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression));
+        };
+        each(() => undefined);
+        await Promise.all([...this.jobs.values()]
+            .filter((j) => j.known && !j.known.file)
+            .map(async (j) => {
+            j.inRegistry = await this.ctx.store.blobExists(j.known.meta.digest);
+        }));
+        const buildShas = new Set();
+        each((shas, job) => {
+            if (!this.ready(job))
+                for (const sha of shas)
+                    buildShas.add(sha);
+        });
+        await this.wheels.fetch([...buildShas]);
+    }
+    /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
+    layerFor(shas, layout, compression) {
+        const job = this.jobOf(shas, layout, compression);
+        let built = this.layers.get(job.key);
         if (!built) {
-            built = ready(job)
+            built = this.ready(job)
                 ? Promise.resolve({ ...job.known.meta, file: job.known.file, built: false })
-                : handled(layerLimit(async () => {
+                : handled(this.layerLimit(async () => {
                     const start = performance$1.now();
                     try {
-                        return await buildLayerFile(job.key, shas.map(member), layout, ctx.workDir);
+                        const members = shas.map((sha) => this.wheels.member(sha));
+                        return await buildLayerFile(job.key, members, layout, compression, this.ctx.cacheLayout);
                     }
                     finally {
-                        busy.layerBuild += since(start);
+                        this.busy.layerBuild += since(start);
                     }
                 }));
-            layers.set(job.key, built);
+            this.layers.set(job.key, built);
         }
         return built;
-    };
-    // 6. Per platform: base blobs, layers, config, manifest.
-    const stats = emptyStats();
-    const reports = [];
-    const children = [];
-    let single = null;
-    // What was pushed, as the fast path needs it (no need to read it back from the store).
-    const pushedImages = [];
-    for (const { p, platform, baseImage, layering, resolved } of platforms) {
-        const tBase = performance$1.now();
-        await placeBaseBlobs(ctx, baseImage.manifest.layers, stats);
-        busy.baseBlobs += since(tBase);
-        const manifestType = baseImage.manifest.mediaType;
-        const mediaType = layerMediaType(manifestType, 'gzip');
-        const pushed = layering.groups.map((group, i) => handled(layerFor(group.packages.map((c) => c.key), resolved.layout).then((built) => pushLimit(async () => {
-            const desc = { mediaType, digest: built.digest, size: built.size };
-            const tUp = performance$1.now();
-            const outcome = built.file
-                ? await ctx.store.putBlob(desc, { file: built.file })
-                : 'exists';
-            busy.upload += since(tUp);
-            progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
-            return { built, desc, outcome };
-        }))));
-        const layerDescriptors = [];
-        const diffIds = [];
-        const history = [];
-        const dists = [];
-        for (const [i, group] of layering.groups.entries()) {
-            const { built, desc, outcome } = await pushed[i];
-            dists.push(...built.dists);
-            countBlob(stats, outcome, built.size);
-            reports.push({
-                platform,
-                label: group.label,
-                packages: group.packages.length,
-                digest: built.digest,
-                size: built.size,
-                outcome,
-                built: built.built
-            });
-            layerDescriptors.push(desc);
-            diffIds.push(built.diffId);
-            const names = group.packages.map((c) => `${c.name}==${c.version ?? '?'}`);
-            history.push({
-                created: DEPS_CREATED,
-                created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
-                comment: 'fast-build'
-            });
-        }
-        // The image must work before it gets a config, a manifest or a tag: every package where the
-        // base image's Python reads, every script's interpreter present.
-        verifyInstall({
-            dists,
-            layout: resolved.layout,
-            resolved,
-            what: `deps image of ${variant.name} (${platform})`,
-            ...(ctx.projectFile ? { file: ctx.projectFile } : {})
-        });
-        const baseConfig = baseImage.config;
-        const config = {
-            ...baseConfig,
-            created: DEPS_CREATED,
-            config: {
-                ...(baseConfig.config ?? {}),
-                Labels: sortedRecord({
-                    ...(baseConfig.config?.Labels ?? {}),
-                    'dev.fast-build.variant': variant.name,
-                    'dev.fast-build.hash': variant.hash,
-                    'org.opencontainers.image.base.name': ctx.base.reference,
-                    'org.opencontainers.image.base.digest': ctx.base.image.digest,
-                    [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
-                })
-            },
-            rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...diffIds] },
-            history: [...(baseConfig.history ?? []), ...history]
-        };
-        const configBytes = serialize(config);
-        const configDesc = describeBytes(configMediaTypeFor(manifestType), configBytes);
-        countBlob(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length);
-        const manifest = serialize(buildManifest({
-            mediaType: manifestType,
-            config: configDesc,
-            layers: [...baseImage.manifest.layers, ...layerDescriptors]
-        }));
-        const manifestDesc = describeBytes(manifestType, manifest);
-        const parsed = parseManifest(manifest, manifestType, `deps image ${ctx.store.name}:${tag}`);
-        if (parsed.kind !== 'manifest')
-            throw new Error('unreachable: a manifest was written');
-        let indexEntry = null;
-        if (variant.platforms.length > 1) {
-            await ctx.store.putManifest(null, manifest, manifestType);
-            stats.uploaded++;
-            stats.bytesUploaded += manifest.length;
-            indexEntry = { ...manifestDesc, platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform) };
-            children.push(indexEntry);
-        }
-        else {
-            single = { bytes: manifest, mediaType: manifestType };
-        }
-        pushedImages.push({
-            platform: p.platform,
-            indexEntry,
-            manifest: parsed.manifest,
-            manifestDigest: manifestDesc.digest,
-            config
-        });
     }
-    const layersWall = since(tLayers);
-    const tTop = performance$1.now();
-    // 7. The tagged manifest or index, last: only a complete image ever has the tag.
-    const top = single ??
-        (() => {
-            const mediaType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
-            return { bytes: serialize(buildIndex({ mediaType, manifests: children })), mediaType };
-        })();
-    await ctx.store.putManifest(tag, top.bytes, top.mediaType);
-    stats.uploaded++;
-    stats.bytesUploaded += top.bytes.length;
-    const image = {
-        ref: `${ctx.store.name}:${tag}`,
-        digest: describeBytes(top.mediaType, top.bytes).digest,
-        mediaType: top.mediaType,
-        isIndex: single === null,
-        platforms: pushedImages
+}
+/**
+ * One platform's base blobs placed and layers pushed as they are built (two pushes at a time,
+ * overlapping the builds), in order.
+ */
+async function pushPlatformLayers(ctx, pl, layers, o) {
+    const { platform, baseImage, layering, resolved, compression } = pl;
+    const tBase = performance$1.now();
+    await placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats);
+    o.busy.baseBlobs += since(tBase);
+    const mediaType = layerMediaType(baseImage.manifest.mediaType, compression);
+    const pushed = layering.groups.map((group, i) => handled(layers.layerFor(groupShas(group), resolved.layout, compression).then((built) => o.pushLimit(async () => {
+        const desc = { mediaType, digest: built.digest, size: built.size };
+        const tUp = performance$1.now();
+        const outcome = built.file
+            ? await ctx.store.putBlob(desc, { file: built.file })
+            : 'exists';
+        o.busy.upload += since(tUp);
+        o.progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
+        return { built, desc, outcome };
+    }))));
+    const out = { added: [], dists: [], reports: [] };
+    for (const [i, group] of layering.groups.entries()) {
+        const { built, desc, outcome } = await pushed[i];
+        out.dists.push(...built.dists);
+        countBlob(o.stats, outcome, built.size);
+        out.reports.push({
+            platform,
+            label: group.label,
+            packages: group.packages.length,
+            digest: built.digest,
+            size: built.size,
+            outcome,
+            built: built.built
+        });
+        out.added.push({ descriptor: desc, diffId: built.diffId, history: historyOf(group.packages) });
+    }
+    return out;
+}
+/**
+ * One platform's deps image: verified first (every package where the base image's Python reads,
+ * every script's interpreter present: the image must work before it gets a config, a manifest or
+ * a tag), then its config and manifest as an edit of the base image.
+ */
+function platformImage(variant, ctx, pl, layers, isIndex) {
+    const { p, baseImage, resolved } = pl;
+    verifyInstall({
+        dists: layers.dists,
+        layout: resolved.layout,
+        resolved,
+        what: `deps image of ${variant.name} (${pl.platform})`,
+        ...(ctx.projectFile ? { file: ctx.projectFile } : {})
+    });
+    const edited = appendLayers({ manifest: baseImage.manifest, config: baseImage.config }, layers.added, depsConfigPatch(variant, ctx.base, baseImage.config, resolved));
+    const platformEntry = baseImage.indexEntry?.platform ?? ociPlatform(p.platform);
+    return {
+        write: {
+            blobs: [{ descriptor: edited.configDescriptor, data: edited.configBytes }],
+            bytes: edited.manifestBytes,
+            mediaType: edited.manifestDescriptor.mediaType,
+            ...(isIndex ? { platform: platformEntry } : {})
+        },
+        // What was pushed, as the fast path needs it (no need to read it back from the store).
+        image: {
+            platform: p.platform,
+            indexEntry: isIndex ? { ...edited.manifestDescriptor, platform: platformEntry } : null,
+            manifest: edited.manifest,
+            manifestDigest: edited.manifestDescriptor.digest,
+            config: edited.config
+        }
     };
-    const fetchInLayers = busy.fetch - fetchBeforeLayers;
+}
+/** Where the time went (wall clock marks of the phases, and the busy times). */
+function phasesOf(t, busy) {
+    const fetchInLayers = busy.fetch - t.fetchBeforeLayers;
     const r2 = (n) => Math.round(n * 1000) / 1000;
-    const phases = {
-        choose: r2(choose),
+    return {
+        choose: r2(t.choose),
         fetch: r2(busy.fetch),
-        sizes: r2(Math.max(0, sizesAndFetch - fetchBeforeLayers)),
-        layers: r2(Math.max(0, layersWall - fetchInLayers - busy.baseBlobs)),
+        sizes: r2(Math.max(0, t.sizesAndFetch - t.fetchBeforeLayers)),
+        layers: r2(Math.max(0, t.layersWall - fetchInLayers - busy.baseBlobs)),
         layerBuild: r2(busy.layerBuild),
         upload: r2(busy.upload),
         baseBlobs: r2(busy.baseBlobs),
-        manifests: r2(since(tTop)),
-        total: r2(since(t0))
-    };
-    return {
-        image,
-        stats,
-        layers: reports,
-        notes,
-        phases,
-        wheels: {
-            total: unique.size,
-            fetched: wheelPath.size,
-            downloaded: downloaded.length,
-            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
-            restored,
-            downloadedSha256: downloaded.map((f) => f.sha256)
-        }
+        manifests: r2(since(t.tTop)),
+        total: r2(since(t.t0))
     };
 }
-
-// The Dockerfile builder, as data: for variants the wheels builder cannot build (an sdist-only
-// package, a git dependency, system libraries), the deps image comes from a Dockerfile run by
-// `docker buildx build` or `buildah bud`. Pure: the build context's files, the default Dockerfile,
-// the engines' argument lists. dockerfile-build.ts runs them.
-//
-// The build context holds only what the deps stage needs: a generated requirements file per
-// platform (`requirements-<os>-<arch>.txt`: exact pins, --hash lines, markers already evaluated,
-// the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
-// which pip cannot hash), never the source. A code change therefore cannot invalidate it.
-/** The engine a command line drives, from its program name. */
-function engineOf(command) {
-    return basename(command[0] ?? '') === 'buildah' ? 'buildah' : 'docker';
-}
-const platformSlug = (p) => `${p.os}-${p.architecture}`;
-const requirementsName = (p) => `requirements-${platformSlug(p)}.txt`;
-const vcsRequirementsName = (p) => `requirements-vcs-${platformSlug(p)}.txt`;
-/** The build context's files for one variant: two requirements files per platform. */
-function contextFiles(variant, platforms, lockPath) {
-    const refuse = (pkg, what, why) => {
-        throw new DockerfileError(`${variant}: ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, 'the Dockerfile build context holds only what pip can fetch: lock the package from an index, a URL or git');
+async function buildDepsImage(variant, tag, ctx) {
+    const progress = ctx.onProgress ?? (() => { });
+    const t0 = performance$1.now();
+    const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 };
+    const notes = [];
+    // 1. A wheel for every package on every platform, or a precise refusal.
+    const perPlatform = variant.platforms.map((p) => ({ plan: p, ...ctx.wheelsOf(p) }));
+    const problems = perPlatform.flatMap((p) => p.problems);
+    if (problems.length > 0)
+        throw new WheelsUnavailableError(variant.name, problems);
+    const choose = since(t0);
+    // 2. Sizes, fetching the wheels whose size no earlier build recorded.
+    const wheels = new WheelSet(ctx, perPlatform.flatMap((p) => p.chosen), busy, progress);
+    progress(`${plural(wheels.unique.size, 'wheel')} to install`);
+    const tSizes = performance$1.now();
+    const sizes = await wheels.sizes();
+    const sizesAndFetch = since(tSizes);
+    const tLayers = performance$1.now();
+    const fetchBeforeLayers = busy.fetch;
+    // 3. The layers of every platform, planned; 4. what each needs (wheels fetched for those built).
+    const platforms = perPlatform.map(({ plan: p, chosen }) => layeringOf(ctx, p, chosen, sizes, notes));
+    const layers = new LayerJobs(ctx, wheels, busy);
+    await layers.prepare(platforms);
+    // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
+    const stats = emptyStats();
+    const reports = [];
+    const writes = [];
+    const images = [];
+    const isIndex = variant.platforms.length > 1;
+    const pushLimit = limit(2);
+    for (const pl of platforms) {
+        const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress });
+        reports.push(...pushed.reports);
+        const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex);
+        writes.push(write);
+        images.push(image);
+    }
+    const layersWall = since(tLayers);
+    const tTop = performance$1.now();
+    // 6. Configs, manifests, the index, and the tag last: only a complete image ever has the tag.
+    const indexType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
+    const pushed = await pushImage(ctx.store, { manifests: writes, index: isIndex ? { mediaType: indexType } : null }, [tag]);
+    addStats(stats, pushed.stats);
+    const image = {
+        ref: `${ctx.store.name}:${tag}`,
+        digest: pushed.digest,
+        mediaType: pushed.mediaType,
+        isIndex,
+        platforms: images
     };
-    const files = [];
-    for (const p of platforms) {
-        const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions(refuse));
-        const hashed = reqs.filter((r) => r.hashes.length > 0);
-        const vcs = reqs.filter((r) => r.hashes.length === 0);
-        const { index, extra } = requirementIndexes(hashed);
-        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
-        const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
-        const head = (what) => [
-            `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
-            '# Markers are already evaluated; local packages ship with the source, not here.'
-        ];
-        files.push({
-            name: requirementsName(p.platform),
-            text: [
-                ...head('exact pins with the hashes of the lock (pip install --no-deps --require-hashes)'),
-                ...indexLines,
-                ...requirementLines(hashed)
-            ].join('\n') + '\n'
-        });
-        files.push({
-            name: vcsRequirementsName(p.platform),
-            text: [
-                ...head('git dependencies at their locked commits (pip cannot hash a checkout)'),
-                ...(vcs.length ? indexLines : []),
-                ...requirementLines(vcs)
-            ].join('\n') + '\n'
-        });
-    }
-    return files;
-}
-const pinOptions = (refuse) => ({
-    refuse,
-    git: 'allow',
-    why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
-});
-/**
- * The index the requirements files install from (the lock's, else PyPI), for the first platform:
- * where a pip wheel is fetched when the base image's Python has none. Call after contextFiles,
- * which refuses what cannot be pinned.
- */
-function lockIndexUrl(platforms) {
-    const p = platforms[0];
-    if (!p)
-        return PYPI_SIMPLE;
-    const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions((pkg) => {
-        throw new DockerfileError(`${pkg.name} cannot be pinned`);
-    }));
-    return requirementIndexes(reqs.filter((r) => r.hashes.length > 0)).index;
-}
-/**
- * The newest pip wheel of an index listing that runs on `python` ("3.12.0"): a final release, not
- * yanked, with a sha256 to check the download against, whose Requires-Python admits `python`.
- * null when there is none.
- */
-function newestPipWheel(files, python) {
-    let best = null;
-    for (const f of files) {
-        const m = /^pip-([^-]+)-(?:py3|py2\.py3)-none-any\.whl$/i.exec(f.filename);
-        const version = m ? parseVersion(m[1]) : null;
-        if (!version || isPrerelease(version) || f.yanked)
-            continue;
-        if (!/^[0-9a-f]{64}$/i.test(f.hashes['sha256'] ?? ''))
-            continue;
-        // An unparsable Requires-Python is taken as a no: a pip that cannot start fails the build late.
-        if (f.requiresPython && specifierSetContains(f.requiresPython, python) !== true)
-            continue;
-        if (!best || compareVersions(version, best.version) > 0)
-            best = { file: f, version };
-    }
-    return best?.file ?? null;
-}
-/**
- * Whether an engine's output says the docker CLI has no buildx plugin: `docker buildx …` is then
- * an unknown command, or plain `docker build` refuses buildx's flags.
- */
-function saysBuildxMissing(lines) {
-    return lines.some((l) => /unknown command: docker buildx|'buildx' is not a docker command|unknown flag: --platform/.test(l));
-}
-/** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
-function buildArgsFor(args) {
-    const ours = [
-        ['FAST_BUILD_VARIANT', args.variant],
-        ['FAST_BUILD_BASE', args.base]
-    ];
-    if (args.python)
-        ours.push(['FAST_BUILD_PYTHON', args.python]);
-    // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
-    if (args.platforms.length === 1)
-        ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
-    const user = Object.entries(args.settings.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return [...user.filter(([k]) => !ours.some(([o]) => o === k)), ...ours];
-}
-/** The command lines to run, in order (docker: one, with --push; buildah: build, then push). */
-function engineCommands(r) {
-    const common = [
-        '--file',
-        r.file,
-        ...(r.settings.target ? ['--target', r.settings.target] : []),
-        '--platform',
-        r.platforms.map(formatPlatform).join(','),
-        ...r.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
-    ];
-    const multi = r.platforms.length > 1;
-    if (engineOf(r.settings.command) === 'docker') {
-        const scope = `fast-build-${r.variant}`;
-        return [
-            [
-                ...r.settings.command,
-                ...common,
-                '--tag',
-                r.tag,
-                ...(r.githubCache
-                    ? ['--cache-from', `type=gha,scope=${scope}`, '--cache-to', `type=gha,mode=max,scope=${scope}`]
-                    : []),
-                // A plain image manifest (or index), as the fast path expects: no attestation manifests.
-                '--provenance=false',
-                '--sbom=false',
-                '--push',
-                r.context
-            ]
-        ];
-    }
-    const tls = r.insecure ? ['--tls-verify=false'] : [];
-    const program = r.settings.command[0];
-    return [
-        // Several platforms: buildah collects the images in a manifest list named by the tag.
-        [...r.settings.command, ...tls, ...common, multi ? '--manifest' : '--tag', r.tag, r.context],
-        multi
-            ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
-            : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
-    ];
-}
-
-// The Dockerfile builder's edge: write the build context (with a pip wheel when the base image's
-// Python has no pip), check that docker has buildx when the command needs it, run the engine
-// (docker buildx or buildah) with its output streamed line by line, and hand back the deps image
-// it pushed, read from the registry like any other. What to write and which commands to run is
-// dockerfile.ts's.
-/** How many of the build's last lines an error carries (and the job summary shows). */
-const LOG_TAIL_LINES = 20;
-/** What to do when docker has no buildx: said by the preflight check and by a failed build. */
-const BUILDX_HINT = 'install the buildx plugin (the docker-buildx or docker-buildx-plugin package), use docker/setup-buildx-action in the workflow, ' +
-    'or build with buildah: dockerfile-command = "buildah bud"';
-/** Run one command; every output line to `onLine`; the exit code and the last lines. */
-function runStreaming(argv, env, cwd, onLine) {
-    return new Promise((resolve) => {
-        const tail = [];
-        const child = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        const feed = (stream) => {
-            let rest = '';
-            stream.setEncoding('utf8');
-            stream.on('data', (chunk) => {
-                const lines = (rest + chunk).split(/\r?\n/);
-                rest = lines.pop() ?? '';
-                for (const l of lines)
-                    push(l);
-            });
-            stream.on('end', () => rest && push(rest));
-        };
-        const push = (line) => {
-            onLine(line);
-            tail.push(line);
-            if (tail.length > LOG_TAIL_LINES)
-                tail.shift();
-        };
-        feed(child.stdout);
-        feed(child.stderr);
-        child.on('error', (e) => {
-            push(`${argv[0]}: ${e.code === 'ENOENT' ? 'not found' : e.message}`);
-            resolve({ code: 127, tail });
-        });
-        child.on('close', (code) => resolve({ code: code ?? 1, tail }));
-    });
-}
-/** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
-function shown(argv) {
-    return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ');
-}
-/**
- * When `command` is `docker buildx …`, check that the docker found has the buildx plugin
- * (`docker buildx version`), so that a missing plugin says so rather than failing the build with
- * "unknown flag". A docker that is not found at all is left to the build, which says to install it.
- */
-async function checkBuildx(command, env, cwd, variant) {
-    if (engineOf(command) !== 'docker' || command[1] !== 'buildx')
-        return;
-    const argv = [command[0], 'buildx', 'version'];
-    const { code, tail } = await runStreaming(argv, env, cwd, () => undefined);
-    if (code === 0 || code === 127)
-        return;
-    throw new DockerfileError(`${variant}: the Dockerfile builder runs ${command.join(' ')}, and ${command[0]} has no buildx plugin (${shown(argv)}: ${tail.find((l) => l.trim() !== '') ?? `exit ${code}`})`, { keyPath: 'tool.fast-build.dockerfile-command' }, BUILDX_HINT);
-}
-/**
- * Put the newest pip wheel of `index` that runs on `python` into `dir`, its sha256 checked against
- * the index page; the file name. A DockerfileError naming the index when it has none or fails.
- */
-async function fetchPipWheel(index, python, dir, cache, why) {
-    const listing = new PackageIndex(index);
-    const fix = `use a base image whose Python has pip, or set index-url to an index that serves pip wheels (${why})`;
-    let files;
-    try {
-        files = await listing.files('pip');
-    }
-    catch (e) {
-        throw new DockerfileError(`${why}, and pip cannot be listed on the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
-    }
-    const wheel = newestPipWheel(files, pythonFull(python));
-    if (!wheel)
-        throw new DockerfileError(`${why}, and the index ${listing.url} lists no pip wheel (final, not yanked, with a sha256) for Python ${pythonFull(python)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
-    const version = /^pip-([^-]+)-/.exec(wheel.filename)[1];
-    let path;
-    try {
-        const [fetched] = await fetchArtifacts([
-            {
-                name: normalizeName('pip'),
-                version,
-                file: {
-                    name: wheel.filename,
-                    url: wheel.url,
-                    path: null,
-                    hashes: { sha256: wheel.hashes['sha256'].toLowerCase() },
-                    size: wheel.size ?? null,
-                    kind: 'wheel'
-                },
-                index
-            }
-        ], { cache });
-        path = fetched.path;
-    }
-    catch (e) {
-        throw new DockerfileError(`${why}, and ${wheel.filename} could not be fetched from the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
-    }
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(path, join(dir, wheel.filename));
-    return wheel.filename;
-}
-/** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
-async function buildDepsWithDockerfile(v, settings, tag, o) {
-    const say = o.onProgress ?? (() => undefined);
-    if (o.store.name.startsWith('oci:'))
-        throw new DockerfileError(`${v.name}: the Dockerfile builder pushes its deps image to a registry, and ${o.store.name} is an OCI layout`, { keyPath: 'tool.fast-build.builder' }, 'build to a registry (--registry HOST/REPO), or use the wheels builder for this variant');
-    const context = join(o.workDir, 'dockerfile', `${v.name}-${v.shortHash}`);
-    rmSync(context, { recursive: true, force: true });
-    mkdirSync(context, { recursive: true });
-    for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
-        writeFileSync(join(context, f.name), f.text);
-    // Always there (the generated Dockerfile copies it); holds a pip wheel only when needed.
-    mkdirSync(join(context, PIP_CONTEXT_DIR));
-    let file;
-    if (settings.path === null) {
-        file = join(context, 'Dockerfile');
-        writeFileSync(file, settings.text);
-        // Only the generated Dockerfile knows the wheel; a project's own Dockerfile brings its pip.
-        if (o.python && !o.python.hasPip) {
-            const index = o.mirror ?? indexConfigFor(lockIndexUrl(v.platforms), null, o.env);
-            const name = await fetchPipWheel(index, v.python, join(context, PIP_CONTEXT_DIR), o.cache ?? new ArtifactCache(join(defaultCacheDir(o.env), 'artifacts')), `${v.name}: the base image's ${o.python.interpreter} has no pip`);
-            say(`the base image's ${o.python.interpreter} has no pip: ${name} goes into the build context`);
-        }
-    }
-    else {
-        file = isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path);
-    }
-    const ref = `${o.store.name}:${tag}`;
-    const platforms = v.platforms.map((p) => p.platform);
-    const commands = engineCommands({
-        settings,
-        file,
-        context,
-        variant: v.name,
-        buildArgs: buildArgsFor({
-            settings,
-            variant: v.name,
-            base: o.base,
-            platforms,
-            ...(o.python ? { python: o.python.interpreter } : {})
-        }),
-        platforms,
-        tag: ref,
-        insecure: isLoopback(parseImageReference(ref, 'image').host),
-        githubCache: Boolean(o.env['ACTIONS_RUNTIME_TOKEN']) && engineOf(settings.command) === 'docker'
-    });
-    await checkBuildx(settings.command, o.env, context, v.name);
-    const start = performance.now();
-    for (const argv of commands) {
-        say(`$ ${shown(argv)}`);
-        const { code, tail } = await runStreaming(argv, o.env, context, (line) => say(line));
-        if (code !== 0) {
-            const noBuildx = engineOf(argv) === 'docker' && saysBuildxMissing(tail);
-            throw new DockerfileError(`${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}${noBuildx ? `: ${argv[0]} has no buildx plugin` : ''}; its last lines:\n${tail.join('\n')}`, noBuildx
-                ? { keyPath: 'tool.fast-build.dockerfile-command' }
-                : settings.path
-                    ? { file: settings.path }
-                    : { keyPath: 'tool.fast-build.dockerfile' }, code === 127
-                ? `install ${argv[0]} or set dockerfile-command (for instance "buildah bud")`
-                : noBuildx
-                    ? BUILDX_HINT
-                    : 'fix the Dockerfile or the packages it installs (the full log is above)');
-        }
-    }
-    const seconds = (performance.now() - start) / 1000;
-    const image = await resolveDepsImage(o.store, tag, platforms);
-    if (!image)
-        throw new DockerfileError(`${v.name}: ${commands[0][0]} finished, but ${ref} is not in the registry`, { keyPath: 'tool.fast-build.dockerfile-command' }, 'check that the command pushes (docker buildx needs a builder that can push: docker/setup-buildx-action)');
-    say(`deps image ${ref} built with the Dockerfile builder in ${seconds.toFixed(1)} s`);
-    return {
-        image,
-        stats: emptyStats(),
-        layers: [],
-        notes: [],
-        wheels: { total: 0, fetched: 0, downloaded: 0, bytesDownloaded: 0, restored: 0, downloadedSha256: [] }
-    };
+    const phases = phasesOf({ t0, choose, sizesAndFetch, fetchBeforeLayers, layersWall, tTop }, busy);
+    return { image, stats, layers: reports, notes, phases, wheels: wheels.report() };
 }
 
 // The project itself (and its local path/workspace packages) installed in the image the way an
@@ -7108,7 +5504,7 @@ async function buildDepsWithDockerfile(v, settings, tag, o) {
 //   <scripts>/<script>                            console and gui script wrappers
 //
 // Pure: parsed pyproject tables in, layer entries out. The wrappers are the bytes the wheel
-// installer writes for a wheel's entry points (src/wheels/install.ts, which mirrors pip), so a
+// installer writes for a wheel's entry points (src/wheels/install/, which mirrors pip), so a
 // command behaves the same whether it comes from a dependency or from the project.
 //
 // What a build backend would write that this does not: the long description (the readme is a
@@ -7727,69 +6123,2514 @@ async function projectLayer(args) {
     };
 }
 
-// An SBOM attached to the image it describes, as an OCI artifact (image-spec 1.1): an image
-// manifest whose `artifactType` says what it is, whose config is the empty descriptor, whose one
-// layer is the document, and whose `subject` is the app image's platform manifest. A registry with
-// the referrers API (distribution-spec 1.1) lists it under the subject by itself; elsewhere (a
-// registry without it, such as distribution 2.8, and every OCI image layout) it is also tagged
-// `sha256-<hex of the subject>.sbom`, the tag cosign uses for SBOMs, so that a client that knows
-// the image's digest finds its SBOM. Only the ImageStore interface is used.
-/** The empty descriptor's media type and content (image-spec 1.1, "Guidance for an empty descriptor"). */
-const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
-const EMPTY_JSON = Buffer.from('{}', 'utf8');
-const EMPTY_DESCRIPTOR = {
-    mediaType: OCI_EMPTY,
-    digest: sha256$1(EMPTY_JSON),
-    size: EMPTY_JSON.length
-};
-const CREATED = 'org.opencontainers.image.created';
-const TITLE = 'org.opencontainers.image.title';
-/** The fallback tag of the SBOM of `subject`: `sha256-<hex>.sbom`. */
-function sbomTag(subject) {
-    return `sha256-${digestHex(subject)}.sbom`;
-}
-/** The artifact manifest for a document (pure): its bytes and the one blob it adds besides `{}`. */
-function sbomArtifact(args) {
-    const mediaType = args.mediaType ?? CYCLONEDX_JSON;
-    const layer = {
-        mediaType,
-        digest: sha256$1(args.document),
-        size: args.document.length,
-        // What `oras pull` names the file.
-        annotations: { [TITLE]: 'sbom.cdx.json' }
+// A variant's app image on its deps image (found, or built just now): the run-time layer when the
+// variant has run-time packages, the project's own layer (its metadata and commands, by the
+// Python the deps image has), the source layer, and an SBOM of exactly its closure per platform.
+/** What the run-time shim needs of a deps image's recorded Python. */
+function installOf(r) {
+    return {
+        prefix: dirname(r.scripts),
+        sitePackages: r.sitePackages,
+        scripts: r.scripts,
+        interpreter: r.interpreter
     };
-    const manifest = serialize({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        artifactType: mediaType,
-        config: EMPTY_DESCRIPTOR,
-        layers: [layer],
-        // Only what identifies the subject: a platform or annotations there would add nothing.
-        subject: { mediaType: args.subject.mediaType, digest: args.subject.digest, size: args.subject.size },
-        annotations: { [CREATED]: args.created }
-    });
-    return { manifest, layer };
 }
 /**
- * Push `document` as an artifact referring to `subject`, which must be in `store` already. The
- * same document and subject give the same artifact, so attaching again changes nothing.
+ * Whether a variant's run-time packages can be pinned for pip (the requirements the shim installs),
+ * before any deps image is built: a package pip cannot install at start fails the variant early.
+ * No layer is written; that waits for the deps image's Python (runtimeLayers).
  */
-async function attachSbom(args) {
-    const { store, subject } = args;
-    const document = Buffer.isBuffer(args.document) ? args.document : sbomBytes(args.document);
-    const { manifest, layer } = sbomArtifact({ subject, document, created: args.created });
-    await store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON);
-    await store.putBlob(layer, document);
-    // A store that does not say (an ImageStore without the method) is treated as one without the
-    // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
-    const referrers = (await store.supportsReferrers?.(subject.digest)) ?? false;
-    const tag = referrers ? null : sbomTag(subject.digest);
-    const digest = await store.putManifest(tag, manifest, OCI_MANIFEST);
+function checkRuntime(v, lockPath, install) {
+    if (!hasRuntime(v.platforms))
+        return;
+    for (const p of v.platforms)
+        runtimeFiles({ variant: v.name, platform: p, install, lockPath });
+}
+/**
+ * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
+ * has no run-time packages. Small (a shim and a requirements file), so built in memory.
+ */
+async function runtimeLayers(v, compression, lockPath, install) {
+    if (!hasRuntime(v.platforms))
+        return null;
+    const out = new Map();
+    for (const p of v.platforms) {
+        const files = runtimeFiles({ variant: v.name, platform: p, install: install(p.platform), lockPath });
+        const blob = await buildLayer(runtimeEntries(files), { mtime: RUNTIME_MTIME, compression });
+        out.set(formatPlatform(p.platform), { blob, packages: files.requirements.length });
+    }
+    return out;
+}
+function settingsFor(plan, v, deps, source, git, created) {
+    const c = plan.project.config;
+    const labels = { 'dev.fast-build.variant': v.name, 'dev.fast-build.hash': v.hash };
+    if (git.revision)
+        labels['org.opencontainers.image.revision'] = git.revision;
+    if (git.sourceUrl)
+        labels['org.opencontainers.image.source'] = git.sourceUrl;
+    labels['org.opencontainers.image.base.digest'] = deps.digest;
+    labels['org.opencontainers.image.base.name'] = deps.ref;
     return {
-        descriptor: { mediaType: OCI_MANIFEST, digest, size: manifest.length },
-        tag,
-        referrers
+        workdir: c.workdir,
+        env: c.env,
+        pythonPath: source.pythonPath,
+        entrypoint: c.entrypoint,
+        cmd: c.cmd,
+        labels,
+        created
     };
+}
+/** The project's own layer per Python it installs for, made once per build and Python. */
+function projectLayers(ctx) {
+    let projects = null;
+    const jobs = new Map();
+    return (tree, python, what) => {
+        if (!projects) {
+            projects = localProjects(ctx.plan, tree, ctx.source.localRefs);
+            for (const n of projects.notes)
+                ctx.progress(null, `note: ${n}`);
+        }
+        const key = JSON.stringify(python);
+        let job = jobs.get(key);
+        if (!job) {
+            job = projectLayer({
+                projects: projects.projects,
+                python,
+                compression: ctx.compression,
+                what,
+                file: ctx.plan.project.file
+            }).then(({ layer, notes }) => {
+                for (const n of notes)
+                    ctx.progress(null, `note: ${n}`);
+                return layer;
+            });
+            jobs.set(key, job);
+        }
+        return job;
+    };
+}
+/**
+ * Each app image gets an SBOM of exactly its closure, attached while the image's own manifests
+ * and tags are written (a referrer may arrive before its subject: registries accept that, and
+ * the fallback tag does not care). An extra: failing to attach it warns.
+ */
+function attachSbomOf(ctx, v, platform, manifest, say) {
+    const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture);
+    if (!pp)
+        return Promise.resolve(null);
+    const { created } = ctx;
+    return (async () => {
+        const document = cycloneDxSbom({
+            variant: v,
+            platform: pp,
+            created,
+            name: ctx.plan.project.name ?? v.name
+        });
+        const a = await attachSbom({ store: ctx.store, subject: manifest, document, created });
+        return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag };
+    })().catch((e) => {
+        say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
+        return null;
+    });
+}
+async function sbomsOf(store, jobs, say) {
+    const out = (await Promise.all(jobs)).filter((x) => x !== null);
+    if (out.length > 0)
+        say(`SBOM (CycloneDX) attached${out[0].tag ? ` as ${store.name}:${out.map((x) => x.tag).join(', ')}` : ' (referrers API)'}`);
+    return out;
+}
+/** Each platform's deps image Python (by formatPlatform), and the run-time layers it makes. */
+async function pythonsOf(ctx, v, deps) {
+    const pythons = new Map();
+    for (const pi of deps.platforms)
+        pythons.set(formatPlatform(pi.platform), await ctx.sites.depsPython(v, deps.ref, pi));
+    const runtime = await runtimeLayers(v, ctx.compression, ctx.plan.lock.path, (p) => {
+        const py = pythons.get(formatPlatform(p));
+        return py ? installOf(py) : ctx.plan.install;
+    });
+    return { pythons, runtime };
+}
+/** Push the variant's app image on `deps` under `tags`; the pushed image and its SBOMs. */
+async function buildAppImage(ctx, projectLayerFor, v, deps, tags) {
+    const say = (m) => ctx.progress(v.name, m);
+    const { pythons, runtime } = await pythonsOf(ctx, v, deps);
+    const src = await ctx.source.layer;
+    const layerOutcome = ctx.source.takeOutcome(src.uploaded);
+    const project = new Map();
+    for (const pi of deps.platforms) {
+        const platform = formatPlatform(pi.platform);
+        const py = pythons.get(platform);
+        project.set(platform, py ? await projectLayerFor(src.source, py, `app image of ${v.name} (${platform})`) : null);
+    }
+    const sbomJobs = [];
+    const pushed = await pushAppImage({
+        store: ctx.store,
+        deps,
+        layer: src.layer,
+        settings: settingsFor(ctx.plan, v, deps, src.source, ctx.git, ctx.created),
+        tags,
+        ...(layerOutcome ? { layerOutcome } : {}),
+        ...(runtime ? { runtime: (platform) => runtime.get(formatPlatform(platform)) ?? null } : {}),
+        project: (platform) => project.get(formatPlatform(platform)) ?? null,
+        onManifest: (platform, manifest) => sbomJobs.push(attachSbomOf(ctx, v, platform, manifest, say)),
+        onProgress: say
+    });
+    return { pushed, sboms: await sbomsOf(ctx.store, sbomJobs, say) };
+}
+
+// Which named package index a lock's registry URL is, so that its credentials are found under
+// the name people already use: uv keeps only the URL in uv.lock and the name in [[tool.uv.index]]
+// (credentials in UV_INDEX_<NAME>_USERNAME/PASSWORD); Poetry names sources in the lock itself.
+/** Userinfo aside (the lock model's URLs have none; pyproject's may), trailing slashes and case. */
+function comparable(url) {
+    return withoutUserinfo(url).replace(/\/+$/, '').toLowerCase();
+}
+/** [[tool.uv.index]] and [[tool.poetry.source]] entries that have both a name and a URL. */
+function namedIndexes(project) {
+    const out = [];
+    const tool = project.data['tool'];
+    const uv = tool && typeof tool === 'object' && !Array.isArray(tool)
+        ? tool['uv']
+        : undefined;
+    const list = uv && typeof uv === 'object' ? uv['index'] : undefined;
+    if (Array.isArray(list)) {
+        for (const e of list) {
+            if (e && typeof e === 'object' && typeof e.name === 'string' && typeof e.url === 'string')
+                out.push({ name: e.name, url: e.url });
+        }
+    }
+    for (const s of project.poetrySources)
+        if (s.url)
+            out.push({ name: s.name, url: s.url });
+    return out;
+}
+/** The name the project gives the index at `url`, or null. */
+function indexNameFor(indexes, url) {
+    const key = comparable(url);
+    return indexes.find((i) => comparable(i.url) === key)?.name ?? null;
+}
+
+// The Dockerfile builder, as data: for variants the wheels builder cannot build (an sdist-only
+// package, a git dependency, system libraries), the deps image comes from a Dockerfile run by
+// `docker buildx build` or `buildah bud`. Pure: the build context's files, the default Dockerfile,
+// the engines' argument lists. dockerfile-build.ts runs them.
+//
+// The build context holds only what the deps stage needs: a generated requirements file per
+// platform (`requirements-<os>-<arch>.txt`: exact pins, --hash lines, markers already evaluated,
+// the lock's index; `requirements-vcs-<os>-<arch>.txt`: git dependencies at their locked commits,
+// which pip cannot hash), never the source. A code change therefore cannot invalidate it.
+/** The engine a command line drives, from its program name. */
+function engineOf(command) {
+    return basename(command[0] ?? '') === 'buildah' ? 'buildah' : 'docker';
+}
+const platformSlug = (p) => `${p.os}-${p.architecture}`;
+const requirementsName = (p) => `requirements-${platformSlug(p)}.txt`;
+const vcsRequirementsName = (p) => `requirements-vcs-${platformSlug(p)}.txt`;
+/** The build context's files for one variant: two requirements files per platform. */
+function contextFiles(variant, platforms, lockPath) {
+    const refuse = (pkg, what, why) => {
+        throw new DockerfileError(`${variant}: ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} ${what}: ${why}`, { file: lockPath, line: pkg.line }, 'the Dockerfile build context holds only what pip can fetch: lock the package from an index, a URL or git');
+    };
+    const files = [];
+    for (const p of platforms) {
+        const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions(refuse));
+        const hashed = reqs.filter((r) => r.hashes.length > 0);
+        const vcs = reqs.filter((r) => r.hashes.length === 0);
+        const { index, extra } = requirementIndexes(hashed);
+        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
+        const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
+        const head = (what) => [
+            `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
+            '# Markers are already evaluated; local packages ship with the source, not here.'
+        ];
+        files.push({
+            name: requirementsName(p.platform),
+            text: [
+                ...head('exact pins with the hashes of the lock (pip install --no-deps --require-hashes)'),
+                ...indexLines,
+                ...requirementLines(hashed)
+            ].join('\n') + '\n'
+        });
+        files.push({
+            name: vcsRequirementsName(p.platform),
+            text: [
+                ...head('git dependencies at their locked commits (pip cannot hash a checkout)'),
+                ...(vcs.length ? indexLines : []),
+                ...requirementLines(vcs)
+            ].join('\n') + '\n'
+        });
+    }
+    return files;
+}
+const pinOptions = (refuse) => ({
+    refuse,
+    git: 'allow',
+    why: { git: '', file: 'a local archive is not in the build context (the source never is)' }
+});
+/**
+ * The index the requirements files install from (the lock's, else PyPI), for the first platform:
+ * where a pip wheel is fetched when the base image's Python has none. Call after contextFiles,
+ * which refuses what cannot be pinned.
+ */
+function lockIndexUrl(platforms) {
+    const p = platforms[0];
+    if (!p)
+        return PYPI_SIMPLE;
+    const reqs = pinnedRequirements(p.closure.installed, p.target, pinOptions((pkg) => {
+        throw new DockerfileError(`${pkg.name} cannot be pinned`);
+    }));
+    return requirementIndexes(reqs.filter((r) => r.hashes.length > 0)).index;
+}
+/**
+ * The newest pip wheel of an index listing that runs on `python` ("3.12.0"): a final release, not
+ * yanked, with a sha256 to check the download against, whose Requires-Python admits `python`.
+ * null when there is none.
+ */
+function newestPipWheel(files, python) {
+    let best = null;
+    for (const f of files) {
+        const m = /^pip-([^-]+)-(?:py3|py2\.py3)-none-any\.whl$/i.exec(f.filename);
+        const version = m ? parseVersion(m[1]) : null;
+        if (!version || isPrerelease(version) || f.yanked)
+            continue;
+        if (!/^[0-9a-f]{64}$/i.test(f.hashes['sha256'] ?? ''))
+            continue;
+        // An unparsable Requires-Python is taken as a no: a pip that cannot start fails the build late.
+        if (f.requiresPython && specifierSetContains(f.requiresPython, python) !== true)
+            continue;
+        if (!best || compareVersions(version, best.version) > 0)
+            best = { file: f, version };
+    }
+    return best?.file ?? null;
+}
+/**
+ * Whether an engine's output says the docker CLI has no buildx plugin: `docker buildx …` is then
+ * an unknown command, or plain `docker build` refuses buildx's flags.
+ */
+function saysBuildxMissing(lines) {
+    return lines.some((l) => /unknown command: docker buildx|'buildx' is not a docker command|unknown flag: --platform/.test(l));
+}
+/** What the Dockerfile is told (--build-arg): the user's own, then fast-build's. */
+function buildArgsFor(args) {
+    const ours = [
+        ['FAST_BUILD_VARIANT', args.variant],
+        ['FAST_BUILD_BASE', args.base]
+    ];
+    if (args.python)
+        ours.push(['FAST_BUILD_PYTHON', args.python]);
+    // One platform: its requirements file by name (a multi-platform build picks by TARGETOS/ARCH).
+    if (args.platforms.length === 1)
+        ours.push(['FAST_BUILD_REQUIREMENTS', requirementsName(args.platforms[0])]);
+    const user = Object.entries(args.settings.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...user.filter(([k]) => !ours.some(([o]) => o === k)), ...ours];
+}
+/** The command lines to run, in order (docker: one, with --push; buildah: build, then push). */
+function engineCommands(r) {
+    const common = [
+        '--file',
+        r.file,
+        ...(r.settings.target ? ['--target', r.settings.target] : []),
+        '--platform',
+        r.platforms.map(formatPlatform).join(','),
+        ...r.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
+    ];
+    const multi = r.platforms.length > 1;
+    if (engineOf(r.settings.command) === 'docker') {
+        const scope = `fast-build-${r.variant}`;
+        return [
+            [
+                ...r.settings.command,
+                ...common,
+                '--tag',
+                r.tag,
+                ...(r.githubCache
+                    ? ['--cache-from', `type=gha,scope=${scope}`, '--cache-to', `type=gha,mode=max,scope=${scope}`]
+                    : []),
+                // A plain image manifest (or index), as the fast path expects: no attestation manifests.
+                '--provenance=false',
+                '--sbom=false',
+                '--push',
+                r.context
+            ]
+        ];
+    }
+    const tls = r.insecure ? ['--tls-verify=false'] : [];
+    const program = r.settings.command[0];
+    return [
+        // Several platforms: buildah collects the images in a manifest list named by the tag.
+        [...r.settings.command, ...tls, ...common, multi ? '--manifest' : '--tag', r.tag, r.context],
+        multi
+            ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
+            : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
+    ];
+}
+
+// Where a JSON text stops being JSON, without quoting it. JSON.parse's messages quote the text
+// around the error (`..."identitytoken": s3cret}"...`), which for a credentials file is the secret
+// itself; this scanner finds the same position and says only what was expected there.
+/**
+ * The first syntax error of `text` as JSON (RFC 8259, as JSON.parse reads it), or null when it
+ * parses. Linear, iterative (no recursion, so deep nesting cannot overflow the stack).
+ */
+function jsonSyntaxProblem(text) {
+    let i = 0;
+    const n = text.length;
+    const at = (pos, reason) => {
+        let line = 1;
+        let lineStart = 0;
+        for (let k = 0; k < pos && k < n; k++) {
+            if (text.charCodeAt(k) === 10) {
+                line++;
+                lineStart = k + 1;
+            }
+        }
+        // Columns in characters: a surrogate pair is one.
+        let column = 1;
+        for (let k = lineStart; k < pos && k < n; k++) {
+            const c = text.charCodeAt(k);
+            if (!(c >= 0xdc00 && c <= 0xdfff && k > lineStart))
+                column++;
+        }
+        return { line, column, reason };
+    };
+    const ws = () => {
+        while (i < n) {
+            const c = text.charCodeAt(i);
+            if (c === 32 || c === 9 || c === 10 || c === 13)
+                i++;
+            else
+                break;
+        }
+    };
+    const end = (what) => (i >= n ? at(n, `unexpected end of the file (expected ${what})`) : null);
+    const string = () => {
+        // text[i] is '"'
+        i++;
+        while (i < n) {
+            const c = text.charCodeAt(i);
+            if (c === 34) {
+                i++;
+                return null;
+            }
+            if (c < 0x20)
+                return at(i, 'a control character (such as a line break) inside a string');
+            if (c === 92) {
+                const e = text[i + 1];
+                if (e === undefined)
+                    break;
+                if ('"\\/bfnrt'.includes(e))
+                    i += 2;
+                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)))
+                    i += 6;
+                else
+                    return at(i, 'an invalid escape sequence in a string');
+                continue;
+            }
+            i++;
+        }
+        return at(n, 'unexpected end of the file inside a string');
+    };
+    const number = () => {
+        const m = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+        m.lastIndex = i;
+        const hit = m.exec(text);
+        if (!hit || hit[0] === '-' || hit[0] === '')
+            return at(i, 'an invalid number');
+        i += hit[0].length;
+        return null;
+    };
+    const literal = () => {
+        for (const word of ['true', 'false', 'null']) {
+            if (text.startsWith(word, i)) {
+                i += word.length;
+                return null;
+            }
+        }
+        return at(i, 'expected a value (a string, number, object, array, true, false or null)');
+    };
+    // Containers still open: '{' or '['; `expect` says what may come next.
+    const stack = [];
+    let expect = 'value';
+    for (;;) {
+        ws();
+        if (expect === 'value' || expect === 'firstValue') {
+            const eof = end('a value');
+            if (eof)
+                return eof;
+            const c = text[i];
+            if (expect === 'firstValue' && c === ']') {
+                i++;
+                stack.pop();
+                expect = 'afterValue';
+                continue;
+            }
+            if (c === '{' || c === '[') {
+                i++;
+                stack.push(c);
+                expect = c === '{' ? 'firstKey' : 'firstValue';
+                continue;
+            }
+            const problem = c === '"' ? string() : c === '-' || (c >= '0' && c <= '9') ? number() : literal();
+            if (problem)
+                return problem;
+            expect = 'afterValue';
+            continue;
+        }
+        if (expect === 'key' || expect === 'firstKey') {
+            const eof = end('a key');
+            if (eof)
+                return eof;
+            if (expect === 'firstKey' && text[i] === '}') {
+                i++;
+                stack.pop();
+                expect = 'afterValue';
+                continue;
+            }
+            if (text[i] !== '"')
+                return at(i, 'expected a key in double quotes');
+            const problem = string();
+            if (problem)
+                return problem;
+            ws();
+            const eof2 = end("':'");
+            if (eof2)
+                return eof2;
+            if (text[i] !== ':')
+                return at(i, "expected ':' after a key");
+            i++;
+            expect = 'value';
+            continue;
+        }
+        // afterValue
+        const top = stack[stack.length - 1];
+        if (top === undefined) {
+            return i < n ? at(i, 'unexpected text after the end of the JSON value') : null;
+        }
+        const eof = end(top === '{' ? "',' or '}'" : "',' or ']'");
+        if (eof)
+            return eof;
+        const c = text[i];
+        if (c === ',') {
+            i++;
+            expect = top === '{' ? 'key' : 'value';
+        }
+        else if ((top === '{' && c === '}') || (top === '[' && c === ']')) {
+            i++;
+            stack.pop();
+        }
+        else {
+            return at(i, top === '{' ? "expected ',' or '}' after a value" : "expected ',' or ']' after a value");
+        }
+    }
+}
+
+// Where registry credentials come from: explicit inputs, or the Docker config file that
+// `docker login` / docker/login-action write (auths, credsStore, credHelpers). A credential knows
+// its source so errors can say which one was used, never what it is.
+const ANONYMOUS = { kind: 'anonymous', source: 'no credentials' };
+class CredentialError extends FastBuildError {
+}
+/** What a credential is, for messages: the user and where it came from; never the secret. */
+function describeCredential(c) {
+    switch (c.kind) {
+        case 'anonymous':
+            return 'no credentials (anonymous)';
+        case 'basic':
+            return `user ${JSON.stringify(c.username)} from ${c.source}`;
+        case 'identity-token':
+            return `an identity token from ${c.source}`;
+    }
+}
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
+/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
+function normalizeRegistryHost(key) {
+    const host = key
+        .replace(/^[a-z]+:\/\//i, '')
+        .replace(/\/.*$/, '')
+        .toLowerCase();
+    return DOCKER_HUB_HOSTS.includes(host) ? 'docker.io' : host;
+}
+function dockerConfigPath(env = process.env) {
+    return join(env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
+}
+function readDockerConfig(path, display) {
+    let text;
+    try {
+        text = readFileSync(path, 'utf8');
+    }
+    catch {
+        return null;
+    }
+    const fix = 'fix or remove the Docker config file (docker login rewrites it)';
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch {
+        // JSON.parse's message quotes the text around the error, which here is a credential: say
+        // where, never what.
+        const p = jsonSyntaxProblem(text);
+        throw new CredentialError(`${display} is not valid JSON${p ? `: ${p.reason}` : ''}`, { file: path, ...(p ? { line: p.line, column: p.column } : {}) }, fix);
+    }
+    return checkDockerConfig(data, path, display, fix);
+}
+/**
+ * The parts of a Docker config we read, checked for their types (a number where a string belongs
+ * would otherwise reach Buffer.from, whose message prints the value). Messages name keys only.
+ */
+function checkDockerConfig(data, path, display, fix) {
+    const fail = (keyPath, what) => {
+        throw new CredentialError(`${display}: ${keyPath} ${what}`, { file: path, keyPath }, fix);
+    };
+    const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(data))
+        return fail('(top level)', 'is not a JSON object');
+    const out = {};
+    if (data['auths'] !== undefined && data['auths'] !== null) {
+        if (!isObject(data['auths']))
+            return fail('auths', 'is not an object');
+        const auths = {};
+        for (const [key, entry] of Object.entries(data['auths'])) {
+            const at = `auths[${JSON.stringify(key)}]`;
+            if (!isObject(entry))
+                return fail(at, 'is not an object');
+            const e = {};
+            for (const field of ['auth', 'username', 'password', 'identitytoken']) {
+                const v = entry[field];
+                if (v === undefined || v === null)
+                    continue;
+                if (typeof v !== 'string')
+                    return fail(`${at}.${field}`, 'is not a string');
+                e[field] = v;
+            }
+            auths[key] = e;
+        }
+        out.auths = auths;
+    }
+    if (data['credsStore'] !== undefined && data['credsStore'] !== null) {
+        if (typeof data['credsStore'] !== 'string')
+            return fail('credsStore', 'is not a string');
+        if (data['credsStore'] !== '')
+            out.credsStore = data['credsStore'];
+    }
+    if (data['credHelpers'] !== undefined && data['credHelpers'] !== null) {
+        if (!isObject(data['credHelpers']))
+            return fail('credHelpers', 'is not an object');
+        const helpers = {};
+        for (const [key, helper] of Object.entries(data['credHelpers'])) {
+            if (typeof helper !== 'string')
+                return fail(`credHelpers[${JSON.stringify(key)}]`, 'is not a string');
+            helpers[key] = helper;
+        }
+        out.credHelpers = helpers;
+    }
+    return out;
+}
+/** Runs `docker-credential-<helper> get` with the server URL on stdin. */
+const runCredentialHelper = (helper, serverUrl) => new Promise((resolve, reject) => {
+    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000 }, (err, stdout, stderr) => {
+        if (err) {
+            if (/not found|no credentials/i.test(`${stdout}${stderr}`))
+                return resolve(null);
+            const reason = err.code === 'ENOENT'
+                ? 'it is not installed'
+                : (stderr || err.message).trim().split('\n')[0];
+            return reject(new CredentialError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${reason}`, {}, 'install the helper or log in again'));
+        }
+        try {
+            const o = JSON.parse(stdout);
+            resolve(o.Secret ? { Username: o.Username ?? '', Secret: o.Secret } : null);
+        }
+        catch {
+            reject(new CredentialError(`credential helper docker-credential-${helper} printed something that is not JSON`));
+        }
+    });
+    child.stdin?.end(serverUrl);
+});
+/**
+ * The credential for a registry host from the Docker config: credHelpers[host], then credsStore,
+ * then auths[host]. Anonymous when none applies.
+ */
+async function credentialFromDockerConfig(host, opts = {}) {
+    const path = opts.path ?? dockerConfigPath();
+    const display = path.replace(homedir(), '~');
+    const config = readDockerConfig(path, display);
+    if (!config)
+        return ANONYMOUS;
+    const want = normalizeRegistryHost(host);
+    const serverUrl = want === 'docker.io' ? DOCKER_HUB_KEY : host;
+    const runHelper = opts.runHelper ?? runCredentialHelper;
+    const fromHelper = async (helper, where) => {
+        const got = await runHelper(helper, serverUrl);
+        if (!got)
+            return null;
+        const source = `docker-credential-${helper} (${where} in ${display})`;
+        return got.Username === '<token>'
+            ? { kind: 'identity-token', token: got.Secret, source }
+            : { kind: 'basic', username: got.Username, password: got.Secret, source };
+    };
+    for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
+        if (normalizeRegistryHost(key) === want) {
+            const c = await fromHelper(helper, `credHelpers[${JSON.stringify(key)}]`);
+            if (c)
+                return c;
+        }
+    }
+    if (config.credsStore) {
+        const c = await fromHelper(config.credsStore, 'credsStore');
+        if (c)
+            return c;
+    }
+    for (const [key, entry] of Object.entries(config.auths ?? {})) {
+        if (normalizeRegistryHost(key) !== want)
+            continue;
+        const source = `${display} (auths[${JSON.stringify(key)}])`;
+        if (entry.identitytoken)
+            return { kind: 'identity-token', token: entry.identitytoken, source };
+        if (entry.auth) {
+            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+            const colon = decoded.indexOf(':');
+            if (colon < 0)
+                throw new CredentialError(`${source}: the auth value is not base64 of user:password`, { file: path }, `run docker login ${host} again`);
+            return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
+        }
+        if (entry.username && entry.password)
+            return { kind: 'basic', username: entry.username, password: entry.password, source };
+    }
+    return ANONYMOUS;
+}
+
+// Registry authentication by challenge: a request answered 401 tells how to authenticate
+// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
+// Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
+/** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
+function parseChallenge(header) {
+    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
+    if (!m)
+        return null;
+    const params = {};
+    const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g;
+    for (const p of m[2].matchAll(re))
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** Authentication refused: says which credential was used and what was asked for. */
+class RegistryAuthError extends FastBuildError {
+}
+function scopeFor(repository, access) {
+    return `repository:${repository}:${access === 'push' ? 'pull,push' : 'pull'}`;
+}
+/**
+ * Holds what a registry asked for and the tokens obtained; `authorize` gives the Authorization
+ * header for a set of scopes, fetching a token when needed.
+ */
+class RegistryAuth {
+    http;
+    host;
+    credential;
+    hints;
+    challenge = null;
+    tokens = new Map();
+    constructor(http, host, credential, hints) {
+        this.http = http;
+        this.host = host;
+        this.credential = credential;
+        this.hints = hints;
+    }
+    get known() {
+        return this.challenge !== null;
+    }
+    /** `basic`, `bearer`, or null before the registry has asked. */
+    get scheme() {
+        return this.challenge?.scheme ?? null;
+    }
+    /** What to do when this credential is refused. */
+    get fix() {
+        return this.hints.fix;
+    }
+    /** Remember the challenge of a 401 answer. */
+    learn(res) {
+        const header = res.headers['www-authenticate'];
+        const c = header ? parseChallenge(header) : null;
+        if (!c) {
+            throw new RegistryAuthError(`${this.host} answered 401 without an authentication challenge (${redactUrl(res.url)})`, {}, 'check that this is an OCI/Docker registry');
+        }
+        this.challenge = c;
+    }
+    /** Drop cached tokens (after a 401 with a token: it expired or lacks a scope). */
+    forget() {
+        this.tokens.clear();
+    }
+    async header(scopes) {
+        const c = this.challenge;
+        if (!c)
+            return null;
+        if (c.scheme === 'basic') {
+            if (this.credential.kind !== 'basic') {
+                throw new RegistryAuthError(`${this.host} requires a user name and password (Basic auth), and ${describeCredential(this.credential)} was found`, {}, this.hints.fix);
+            }
+            return `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString('base64')}`;
+        }
+        if (c.scheme !== 'bearer') {
+            throw new RegistryAuthError(`${this.host} asks for ${c.scheme} authentication, which fast-build does not speak`, {}, 'use a registry with Basic or Bearer token auth');
+        }
+        const key = [...scopes].sort().join(' ');
+        // A token for more (pull,push) also serves less (pull).
+        for (const [k, t] of this.tokens) {
+            if (t.expires > Date.now() && (k === key || covers(k, scopes)))
+                return `Bearer ${t.value}`;
+        }
+        const token = await this.fetchToken(c, scopes);
+        this.tokens.set(key, token);
+        return `Bearer ${token.value}`;
+    }
+    async fetchToken(c, scopes) {
+        const realm = c.params['realm'];
+        if (!realm)
+            throw new RegistryAuthError(`${this.host}: Bearer challenge without a realm`);
+        const service = c.params['service'];
+        const cred = this.credential;
+        let res;
+        if (cred.kind === 'identity-token') {
+            const form = new URLSearchParams({
+                grant_type: 'refresh_token',
+                refresh_token: cred.token,
+                client_id: 'fast-build'
+            });
+            if (service)
+                form.set('service', service);
+            if (scopes.length)
+                form.set('scope', scopes.join(' '));
+            res = await this.http.request({
+                method: 'POST',
+                url: realm,
+                headers: { 'content-type': 'application/x-www-form-urlencoded' },
+                body: Buffer.from(form.toString())
+            });
+        }
+        else {
+            const url = new URL(realm);
+            if (service)
+                url.searchParams.set('service', service);
+            for (const s of scopes)
+                url.searchParams.append('scope', s);
+            const headers = {};
+            if (cred.kind === 'basic') {
+                url.searchParams.set('account', cred.username);
+                headers['authorization'] =
+                    `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+            }
+            res = await this.http.request({ method: 'GET', url: url.toString(), headers });
+        }
+        // A token service that is down, slow or silent is retried (with the operation that needed
+        // the token) under the same rule and budget as the registry itself; its host is in the message.
+        throwIfTransient(res, ` from the token service${errorText(res)}`);
+        if (res.status !== 200) {
+            throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
+        }
+        let body;
+        try {
+            body = JSON.parse(res.body.toString('utf8'));
+        }
+        catch {
+            throw new RegistryAuthError(`${this.host}: the token service answered something that is not JSON`);
+        }
+        const value = body.token ?? body.access_token;
+        if (!value)
+            throw new RegistryAuthError(`${this.host}: the token service answered without a token`);
+        // Renew a little early; 60 s is the spec's default lifetime.
+        const seconds = Math.max(10, (body.expires_in ?? 60) - 5);
+        return { value, expires: Date.now() + seconds * 1000 };
+    }
+}
+function covers(have, want) {
+    const granted = new Map();
+    for (const s of have.split(' ')) {
+        const [type, name, actions] = s.split(':');
+        if (type && name && actions)
+            granted.set(`${type}:${name}`, new Set(actions.split(',')));
+    }
+    return want.every((s) => {
+        const [type, name, actions] = s.split(':');
+        const g = granted.get(`${type}:${name}`);
+        return g !== undefined && (actions ?? '').split(',').every((a) => g.has(a));
+    });
+}
+/** The error text a registry or token service put in its body (distribution's JSON errors). */
+function errorText(res) {
+    const text = res.body.toString('utf8').slice(0, 2000);
+    try {
+        const o = JSON.parse(text);
+        const parts = (o.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).filter(Boolean);
+        if (parts.length)
+            return `: ${parts.join('; ')}`;
+        if (o.details)
+            return `: ${o.details}`;
+        if (o.error)
+            return `: ${o.error}`;
+    }
+    catch {
+        // not JSON
+    }
+    const line = text.trim().split('\n')[0];
+    return line ? `: ${line.slice(0, 200)}` : '';
+}
+
+// The registry's own error: what the client (and the OCI layout store) throw when a registry says
+// no or cannot be reached. The HTTP failures under it are src/net/errors.ts's.
+/** A registry said no, or could not be reached. `temporary` failures may go away by running again. */
+class RegistryError extends FastBuildError {
+    temporary;
+    constructor(message, location = {}, hint, temporary = false) {
+        super(message, location, hint);
+        this.temporary = temporary;
+    }
+}
+
+/** Tags as registries accept them (distribution's reference grammar). */
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+function isDigestRef(ref) {
+    return /^sha256:[a-f0-9]{64}$/.test(ref);
+}
+
+// A client for the OCI distribution spec, for one repository: HEAD/GET/PUT of blobs and
+// manifests, cross-repository mounts, monolithic and chunked uploads, tag listing. Every
+// operation retries transient failures as a whole (an upload restarts with a new session) under
+// the tool's one rule (src/net/retry.ts): each request has a deadline, each operation a time
+// budget, and an operation that runs out of either fails with a temporary RegistryError naming
+// the host and what it waited for. Auth failures say which credential was used and what was
+// asked for.
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/**
+ * An image reference (`host/repository[:tag][@digest]`) that does not parse. Not named
+ * `ReferenceError`, which is JavaScript's own and would be shadowed wherever this is imported.
+ */
+class ImageReferenceError extends FastBuildError {
+}
+/**
+ * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
+ * digest suffix is returned apart.
+ */
+function parseImageReference(text, where = 'image') {
+    let rest = text.trim();
+    let digest = null;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = parseDigest(rest.slice(at + 1), `${where} ${JSON.stringify(text)}`);
+        rest = rest.slice(0, at);
+    }
+    let tag = null;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG_PATTERN.test(tag))
+            throw new ImageReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`);
+    }
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    let host;
+    let repository;
+    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        host = first;
+        repository = rest.slice(slash + 1);
+    }
+    else {
+        host = 'docker.io';
+        repository = slash < 0 ? `library/${rest}` : rest;
+    }
+    if (host === 'docker.io' || host === 'index.docker.io')
+        host = 'registry-1.docker.io';
+    if (!REPOSITORY.test(repository)) {
+        throw new ImageReferenceError(`${where}: ${JSON.stringify(text)} is not an image reference`, {}, 'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo');
+    }
+    return { host, repository, tag, digest };
+}
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
+function isLoopback(host) {
+    const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+class RegistryClient {
+    ref;
+    opts;
+    name;
+    base;
+    http;
+    ownsHttp;
+    auth;
+    retry;
+    chunkSize;
+    constructor(ref, opts = {}) {
+        this.ref = ref;
+        this.opts = opts;
+        this.name = `${ref.host}/${ref.repository}`;
+        const insecure = opts.insecure ?? isLoopback(ref.host);
+        this.base = `${insecure ? 'http' : 'https'}://${ref.host}`;
+        this.ownsHttp = !opts.http;
+        this.http =
+            opts.http ??
+                new HttpClient(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {});
+        this.retry = opts.retry ?? DEFAULT_RETRY;
+        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
+        const credential = opts.credential ?? ANONYMOUS;
+        this.auth = new RegistryAuth(this.http, ref.host, credential, {
+            fix: credential.kind === 'anonymous'
+                ? `log in first (docker login ${ref.host}, or docker/login-action), or give registry-username and registry-password`
+                : `check the credentials for ${ref.host} (registry-username / registry-password, or docker login ${ref.host})`
+        });
+    }
+    /** Another repository of the same registry, sharing connections and credentials. */
+    sibling(repository) {
+        return new RegistryClient({ host: this.ref.host, repository }, { ...this.opts, http: this.http });
+    }
+    close() {
+        if (this.ownsHttp)
+            this.http.close();
+    }
+    url(path) {
+        return `${this.base}/v2/${this.ref.repository}/${path}`;
+    }
+    /**
+     * One request with auth: a 401 is answered by authenticating (once) and trying again.
+     * Retryable statuses become TransientHttpError; the caller decides about retrying.
+     */
+    async send(method, url, o) {
+        const scopes = [scopeFor(this.ref.repository, o.access), ...(o.scopes ?? [])];
+        for (let attempt = 0; attempt < 2; attempt++) {
+            const headers = { ...o.headers };
+            const authorization = await this.auth.header(scopes);
+            if (authorization)
+                headers['authorization'] = authorization;
+            const res = await this.http.request({
+                method,
+                url,
+                headers,
+                ...(o.body ? { body: o.body() } : {}),
+                ...(o.maxBody ? { maxBody: o.maxBody } : {})
+            });
+            if (res.status === 401 && attempt === 0) {
+                this.auth.learn(res);
+                this.auth.forget();
+                continue;
+            }
+            if (res.status === 401 || res.status === 403) {
+                // With Basic auth a second 401 means the user or password is wrong; otherwise the
+                // credential was accepted but lacks the access asked for.
+                const wrongCredential = res.status === 401 && this.auth.scheme === 'basic';
+                throw new RegistryAuthError(`${this.ref.host} refused ${method} on ${this.ref.repository} (${res.status}${errorText(res)}) with ${describeCredential(this.auth.credential)}; asked for ${scopes.join(' ')}`, {}, wrongCredential
+                    ? this.auth.fix
+                    : o.access === 'push'
+                        ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
+                        : `the credential needs pull access to ${this.name}`);
+            }
+            throwIfTransient(res, errorText(res));
+            return res;
+        }
+        throw new Error('unreachable');
+    }
+    unexpected(what, res) {
+        return new RegistryError(`${this.name}: ${what} failed (${res.status}${errorText(res)})`);
+    }
+    /**
+     * Run an operation under the retry rule. When it gives up, the error is a temporary
+     * RegistryError: the last failure, how many attempts in how long, the budget, and what to do.
+     */
+    async retrying(op) {
+        try {
+            return await withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay));
+        }
+        catch (e) {
+            if (e instanceof RetriesExhaustedError)
+                throw new RegistryError(e.message, {}, e.hint, true);
+            // The registry's name is what the user wrote: say where.
+            if (e instanceof UnknownHostError)
+                throw new UnknownHostError(e.message, e, 'check the registry name (image input or [tool.fast-build] image)');
+            throw e;
+        }
+    }
+    /**
+     * Whether the registry answers the referrers API (OCI distribution 1.1, `GET /v2/<name>/referrers/
+     * <digest>`) for `subject`: 200 with an image index. One without it answers 404 (distribution 2.8:
+     * "404 page not found"); any other answer counts as no, and the caller tags the artifact instead,
+     * which every registry finds.
+     */
+    supportsReferrers(subject) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`referrers/${subject}`), {
+                access: 'pull',
+                headers: { accept: OCI_INDEX },
+                maxBody: 16 * 1024 * 1024
+            });
+            const type = (res.headers['content-type'] ?? '').split(';')[0].trim();
+            return res.status === 200 && type === OCI_INDEX;
+        });
+    }
+    async ping() {
+        await this.retrying(async () => {
+            const res = await this.send('GET', `${this.base}/v2/`, { access: 'pull' });
+            if (res.status !== 200)
+                throw this.unexpected('GET /v2/', res);
+        });
+    }
+    blobExists(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
+            if (res.status === 200)
+                return true;
+            if (res.status === 404)
+                return false;
+            throw this.unexpected(`HEAD blob ${digest}`, res);
+        });
+    }
+    getBlob(digest) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`blobs/${digest}`), {
+                access: 'pull',
+                maxBody: 64 * 1024 * 1024
+            });
+            if (res.status !== 200)
+                throw this.unexpected(`GET blob ${digest}`, res);
+            if (sha256$1(res.body) !== digest)
+                throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content`);
+            return res.body;
+        });
+    }
+    async putBlob(desc, data, opts = {}) {
+        if (await this.blobExists(desc.digest))
+            return 'exists';
+        const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
+        if (size !== desc.size)
+            throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
+        return this.retrying(async () => {
+            let location;
+            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
+            if (mountFrom) {
+                const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
+                const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
+                if (res.status === 201)
+                    return 'mounted';
+                if (res.status !== 202)
+                    throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res);
+                location = this.location(res);
+            }
+            else {
+                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
+                if (res.status !== 202)
+                    throw this.unexpected('starting an upload', res);
+                location = this.location(res);
+            }
+            const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
+            if (size > this.chunkSize) {
+                for (let start = 0; start < size; start += this.chunkSize) {
+                    const end = Math.min(size, start + this.chunkSize);
+                    const res = await this.send('PATCH', location, {
+                        access: 'push',
+                        headers: {
+                            'content-type': 'application/octet-stream',
+                            'content-range': `${start}-${end - 1}`,
+                            'content-length': String(end - start)
+                        },
+                        body: () => part(start, end)
+                    });
+                    if (res.status !== 202)
+                        throw this.unexpected(`uploading bytes ${start}-${end - 1} of ${desc.digest}`, res);
+                    location = this.location(res);
+                }
+                const res = await this.send('PUT', withDigest(location, desc.digest), { access: 'push' });
+                this.checkPut(res, desc.digest);
+            }
+            else {
+                const res = await this.send('PUT', withDigest(location, desc.digest), {
+                    access: 'push',
+                    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+                    body: () => part(0, size)
+                });
+                this.checkPut(res, desc.digest);
+            }
+            return 'uploaded';
+        });
+    }
+    get mountable() {
+        return { host: this.ref.host, repository: this.ref.repository };
+    }
+    /** Mount a blob from another repository of this registry; false when the registry declined. */
+    async mountBlob(desc, fromRepository) {
+        if (fromRepository === this.ref.repository)
+            return this.blobExists(desc.digest);
+        return this.retrying(async () => {
+            const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
+            const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] });
+            if (res.status === 201)
+                return true;
+            if (res.status === 202) {
+                // Declined: the registry opened an upload session instead; close it.
+                await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined);
+                return false;
+            }
+            throw this.unexpected(`mount of ${desc.digest} from ${fromRepository}`, res);
+        });
+    }
+    /** Download a blob to a temp file, checked against its digest (base image layers, for copies). */
+    async openBlob(digest) {
+        const dir = join(tmpdir(), 'fast-build-blobs');
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, `${digest.slice(7)}.${process.pid}`);
+        // Each download goes to a name of its own and is renamed into place once verified: two reads
+        // of one blob at once (two builds in one process) must not write the same file, where one
+        // would truncate what the other is reading.
+        const part = `${file}.${randomBytes(6).toString('hex')}.part`;
+        try {
+            return await this.openBlobTo(digest, file, part);
+        }
+        finally {
+            rmSync(part, { force: true });
+        }
+    }
+    openBlobTo(digest, file, part) {
+        return this.retrying(async () => {
+            for (let attempt = 0; attempt < 2; attempt++) {
+                const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')]);
+                // Registries may send blob reads to storage elsewhere (a CDN, a signed S3 URL): the
+                // registry's token goes to the registry only.
+                const res = await this.http.download({
+                    url: this.url(`blobs/${digest}`),
+                    maxRedirects: 5,
+                    authorize: (u) => authorization && new URL(u).origin === new URL(this.base).origin ? authorization : null
+                }, part);
+                if (res.status === 401 && attempt === 0) {
+                    this.auth.learn({ ...res, url: this.url(`blobs/${digest}`) });
+                    this.auth.forget();
+                    continue;
+                }
+                throwIfTransient(res);
+                if (res.status !== 200)
+                    throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) });
+                if (`sha256:${res.sha256}` !== digest) {
+                    throw new TransientHttpError(`${this.name}: blob ${digest} arrived with other content (sha256:${res.sha256})`);
+                }
+                renameSync(part, file);
+                return { file };
+            }
+            throw new RegistryAuthError(`${this.ref.host} refused to serve ${digest} with ${describeCredential(this.auth.credential)}`);
+        });
+    }
+    /**
+     * Start streaming a blob: one upload session, one PATCH whose body is written as the blob is
+     * produced (as `docker push` does), then the PUT with the digest. Not retried: on any failure
+     * the caller uploads the bytes it kept with putBlob, which is.
+     */
+    async beginBlob() {
+        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
+        if (start.status !== 202)
+            throw this.unexpected('starting an upload', start);
+        const location = this.location(start);
+        const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
+        const auth = authorization ? { authorization } : {};
+        const patch = this.http.stream({
+            method: 'PATCH',
+            url: location,
+            headers: { ...auth, 'content-type': 'application/octet-stream' }
+        });
+        const cancel = async () => {
+            patch.abort();
+            // Let the registry drop the session now rather than when it expires.
+            await this.http.request({ method: 'DELETE', url: location, headers: auth }).catch(() => undefined);
+        };
+        return {
+            write: (chunk) => patch.write(chunk),
+            commit: async (desc) => {
+                if (await this.blobExists(desc.digest)) {
+                    await cancel();
+                    return 'exists';
+                }
+                const res = await patch.end();
+                if (res.status !== 202)
+                    throw this.unexpected(`streaming ${desc.digest}`, res);
+                const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
+                this.checkPut(put, desc.digest);
+                return 'uploaded';
+            },
+            abort: cancel
+        };
+    }
+    checkPut(res, digest) {
+        if (res.status !== 201)
+            throw this.unexpected(`finishing the upload of ${digest}`, res);
+        const got = res.headers['docker-content-digest'];
+        if (got && got !== digest)
+            throw new RegistryError(`${this.name}: uploaded ${digest} but the registry stored ${got}`);
+    }
+    location(res) {
+        const loc = res.headers['location'];
+        if (!loc)
+            throw new RegistryError(`${this.name}: an upload answer without a Location header`);
+        return new URL(loc, this.base).toString();
+    }
+    getManifest(ref) {
+        return this.retrying(async () => {
+            const res = await this.send('GET', this.url(`manifests/${ref}`), {
+                access: 'pull',
+                headers: { accept: ACCEPT_ANY_MANIFEST }
+            });
+            if (res.status === 404)
+                return null;
+            if (res.status !== 200)
+                throw this.unexpected(`GET manifest ${ref}`, res);
+            const digest = sha256$1(res.body);
+            if (isDigestRef(ref) && digest !== ref)
+                throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
+            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
+        });
+    }
+    putManifest(tag, bytes, mediaType) {
+        const digest = sha256$1(bytes);
+        if (tag !== null && !TAG_PATTERN.test(tag))
+            throw new RegistryError(`invalid tag ${JSON.stringify(tag)}`);
+        const ref = tag ?? digest;
+        const url = this.url(`manifests/${ref}`);
+        let rechecked = false;
+        return this.retrying(async () => {
+            const res = await this.send('PUT', url, {
+                access: 'push',
+                headers: { 'content-type': mediaType },
+                body: () => bytes
+            });
+            if (res.status === 400 && errorCodes(res).includes('MANIFEST_BLOB_UNKNOWN')) {
+                // Concurrent pushes of the same blobs into one repository race in distribution: a blob
+                // whose upload got 201 can be unknown to a manifest PUT for a moment. When HEAD finds every
+                // blob the manifest names, the PUT is worth one more try; a blob really missing is named.
+                if (!rechecked) {
+                    const count = await this.checkReferenced(bytes, mediaType, ref);
+                    rechecked = true;
+                    throw new TransientHttpError(`PUT ${redactUrl(url)}: 400 MANIFEST_BLOB_UNKNOWN, yet all ${count} blobs it names are there (a registry race)`, null, 'status', this.ref.host);
+                }
+                throw new RegistryError(`${this.name}: the registry refused manifest ${ref} again with MANIFEST_BLOB_UNKNOWN${errorText(res)}, although HEAD finds every blob it names`, {}, "run again; if it keeps happening, the registry's storage disagrees with itself (check its logs)", true);
+            }
+            if (res.status !== 201 && res.status !== 200)
+                throw this.unexpected(`PUT manifest ${ref}`, res);
+            const got = res.headers['docker-content-digest'];
+            if (got && got !== digest)
+                throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
+            return digest;
+        });
+    }
+    /**
+     * HEAD every blob (or, for an index, every manifest) that `bytes` names, once each, without
+     * retries of its own (the operation around it retries). Returns how many were checked; throws a
+     * RegistryError naming those that are missing.
+     */
+    async checkReferenced(bytes, mediaType, ref) {
+        const parsed = parseManifest(bytes, mediaType, `manifest ${ref}`);
+        const wanted = parsed.kind === 'index'
+            ? parsed.index.manifests.map((d, i) => ({
+                desc: d,
+                what: `manifest ${i + 1} of ${parsed.index.manifests.length}`,
+                path: `manifests/${d.digest}`
+            }))
+            : [
+                { desc: parsed.manifest.config, what: 'config', path: `blobs/${parsed.manifest.config.digest}` },
+                ...parsed.manifest.layers
+                    // Foreign layers (with urls) are not in the registry by design.
+                    .filter((d) => !d.urls?.length)
+                    .map((d, i, all) => ({
+                    desc: d,
+                    what: `layer ${i + 1} of ${all.length}`,
+                    path: `blobs/${d.digest}`
+                }))
+            ];
+        const missing = [];
+        await Promise.all(wanted.map(async (w) => {
+            const res = await this.send('HEAD', this.url(w.path), {
+                access: 'pull',
+                ...(parsed.kind === 'index' ? { headers: { accept: ACCEPT_ANY_MANIFEST } } : {})
+            });
+            if (res.status === 404)
+                missing.push(`${w.what} ${w.desc.digest}`);
+            else if (res.status !== 200)
+                throw this.unexpected(`HEAD ${w.path}`, res);
+        }));
+        if (missing.length > 0) {
+            throw new RegistryError(`${this.name}: the registry refused manifest ${ref} (400 MANIFEST_BLOB_UNKNOWN): it does not have ${missing.sort().join(', ')}`, {}, 'run again: the next run uploads what is missing (a concurrent delete or a garbage collection of the repository may have removed it)');
+        }
+        return wanted.length;
+    }
+    async listTags() {
+        const tags = [];
+        let url = `${this.url('tags/list')}?n=1000`;
+        for (let page = 0; url && page < 1000; page++) {
+            const current = url;
+            const res = await this.retrying(() => this.send('GET', current, { access: 'pull' }));
+            if (res.status === 404)
+                return [];
+            if (res.status !== 200)
+                throw this.unexpected('listing tags', res);
+            const body = JSON.parse(res.body.toString('utf8'));
+            tags.push(...(body.tags ?? []));
+            const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers['link'] ?? '');
+            url = next ? new URL(next[1], this.base).toString() : null;
+        }
+        return tags.sort();
+    }
+}
+/** The `code`s of a distribution-style JSON error body (`{"errors":[{"code":…}]}`). */
+function errorCodes(res) {
+    try {
+        const o = JSON.parse(res.body.toString('utf8'));
+        return (o.errors ?? []).map((e) => e.code).filter((c) => typeof c === 'string');
+    }
+    catch {
+        return [];
+    }
+}
+function withDigest(location, digest) {
+    const u = new URL(location);
+    u.searchParams.set('digest', digest);
+    return u.toString();
+}
+
+// Finding an image (a variant's deps image `deps-<variant>-<hash>`, or a base image) and the
+// manifest and config for each platform a variant builds, with clear errors when the reference
+// names something else.
+class DepsImageError extends FastBuildError {
+}
+function depsTag(variant, shortHash) {
+    return `deps-${variant}-${shortHash}`;
+}
+const DEPS = { what: 'deps image', fix: 'rebuild the deps image (--rebuild)' };
+/** The deps image for these platforms, or null when the tag does not exist. */
+function resolveDepsImage(store, tag, platforms) {
+    return resolveImage(store, tag, platforms, DEPS);
+}
+/** The config of one manifest, checked to list as many diff_ids as it has layers. */
+async function configOf(store, m, what, kind) {
+    const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`);
+    if (config.rootfs.diff_ids.length !== m.layers.length) {
+        throw new DepsImageError(`${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`, {}, kind.fix);
+    }
+    return config;
+}
+/** A single-platform image: the one platform asked for, or a clear refusal. */
+async function singleImage(store, ref, top, parsed, platforms, kind) {
+    if (platforms.length > 1) {
+        throw new DepsImageError(`${kind.what} ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`, {}, `${kind.fix}, or build one platform`);
+    }
+    const config = await configOf(store, parsed.manifest, `${kind.what} ${ref}`, kind);
+    const want = platforms[0];
+    if (!platformMatches(config, want)) {
+        throw new DepsImageError(`${kind.what} ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`, {}, `the reference holds an image of another platform: ${kind.fix}, or fix platforms in [tool.fast-build]`);
+    }
+    return {
+        ref,
+        digest: top.digest,
+        mediaType: parsed.mediaType,
+        isIndex: false,
+        platforms: [
+            { platform: want, indexEntry: null, manifest: parsed.manifest, manifestDigest: top.digest, config }
+        ]
+    };
+}
+/** Each platform asked for, from an index's entries (each must be there). */
+async function indexPlatforms(store, ref, entries, platforms, kind) {
+    const found = [];
+    for (const want of platforms) {
+        const entry = entries.find((e) => e.platform && platformMatches(e.platform, want));
+        if (!entry) {
+            const have = entries.filter((e) => e.platform).map((e) => describePlatform(e.platform));
+            throw new DepsImageError(`${kind.what} ${ref} has no ${formatPlatform(want)} image (it has ${have.join(', ') || 'no platform entries'})`, {}, kind.fix);
+        }
+        const child = await store.getManifest(entry.digest);
+        if (!child)
+            throw new DepsImageError(`${kind.what} ${ref}: its ${formatPlatform(want)} manifest ${entry.digest} is missing`, {}, kind.fix);
+        const p = parseManifest(child.bytes, entry.mediaType, `${kind.what} ${ref} (${formatPlatform(want)})`);
+        if (p.kind !== 'manifest')
+            throw new DepsImageError(`${kind.what} ${ref}: nested indexes are not supported`);
+        const config = await configOf(store, p.manifest, `${kind.what} ${ref} (${formatPlatform(want)})`, kind);
+        found.push({
+            platform: want,
+            indexEntry: entry,
+            manifest: p.manifest,
+            manifestDigest: parseDigest(entry.digest),
+            config
+        });
+    }
+    return found;
+}
+/** An image by tag or digest in a store, for these platforms; null when the reference does not exist. */
+async function resolveImage(store, tag, platforms, kind) {
+    const ref = tag.startsWith('sha256:') ? `${store.name}@${tag}` : `${store.name}:${tag}`;
+    const top = await store.getManifest(tag);
+    if (!top)
+        return null;
+    const parsed = parseManifest(top.bytes, top.mediaType, `${kind.what} ${ref}`);
+    if (parsed.kind === 'manifest')
+        return singleImage(store, ref, top, parsed, platforms, kind);
+    const found = await indexPlatforms(store, ref, parsed.index.manifests, platforms, kind);
+    return { ref, digest: top.digest, mediaType: parsed.mediaType, isIndex: true, platforms: found };
+}
+
+// The Dockerfile builder's edge: write the build context (with a pip wheel when the base image's
+// Python has no pip), check that docker has buildx when the command needs it, run the engine
+// (docker buildx or buildah) with its output streamed line by line, and hand back the deps image
+// it pushed, read from the registry like any other. What to write and which commands to run is
+// dockerfile.ts's.
+/** How many of the build's last lines an error carries (and the job summary shows). */
+const LOG_TAIL_LINES = 20;
+/** What to do when docker has no buildx: said by the preflight check and by a failed build. */
+const BUILDX_HINT = 'install the buildx plugin (the docker-buildx or docker-buildx-plugin package), use docker/setup-buildx-action in the workflow, ' +
+    'or build with buildah: dockerfile-command = "buildah bud"';
+/** Run one command; every output line to `onLine`; the exit code and the last lines. */
+function runStreaming(argv, env, cwd, onLine) {
+    return new Promise((resolve) => {
+        const tail = [];
+        const child = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const feed = (stream) => {
+            let rest = '';
+            stream.setEncoding('utf8');
+            stream.on('data', (chunk) => {
+                const lines = (rest + chunk).split(/\r?\n/);
+                rest = lines.pop() ?? '';
+                for (const l of lines)
+                    push(l);
+            });
+            stream.on('end', () => rest && push(rest));
+        };
+        const push = (line) => {
+            onLine(line);
+            tail.push(line);
+            if (tail.length > LOG_TAIL_LINES)
+                tail.shift();
+        };
+        feed(child.stdout);
+        feed(child.stderr);
+        child.on('error', (e) => {
+            push(`${argv[0]}: ${e.code === 'ENOENT' ? 'not found' : e.message}`);
+            resolve({ code: 127, tail });
+        });
+        child.on('close', (code) => resolve({ code: code ?? 1, tail }));
+    });
+}
+/** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
+function shown(argv) {
+    return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ');
+}
+/**
+ * When `command` is `docker buildx …`, check that the docker found has the buildx plugin
+ * (`docker buildx version`), so that a missing plugin says so rather than failing the build with
+ * "unknown flag". A docker that is not found at all is left to the build, which says to install it.
+ */
+async function checkBuildx(command, env, cwd, variant) {
+    if (engineOf(command) !== 'docker' || command[1] !== 'buildx')
+        return;
+    const argv = [command[0], 'buildx', 'version'];
+    const { code, tail } = await runStreaming(argv, env, cwd, () => undefined);
+    if (code === 0 || code === 127)
+        return;
+    throw new DockerfileError(`${variant}: the Dockerfile builder runs ${command.join(' ')}, and ${command[0]} has no buildx plugin (${shown(argv)}: ${tail.find((l) => l.trim() !== '') ?? `exit ${code}`})`, { keyPath: 'tool.fast-build.dockerfile-command' }, BUILDX_HINT);
+}
+/**
+ * Put the newest pip wheel of `index` that runs on `python` into `dir`, its sha256 checked against
+ * the index page; the file name. A DockerfileError naming the index when it has none or fails.
+ */
+async function fetchPipWheel(index, python, dir, cache, why) {
+    const listing = new PackageIndex(index);
+    const fix = `use a base image whose Python has pip, or set index-url to an index that serves pip wheels (${why})`;
+    let files;
+    try {
+        files = await listing.files('pip');
+    }
+    catch (e) {
+        throw new DockerfileError(`${why}, and pip cannot be listed on the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    }
+    const wheel = newestPipWheel(files, pythonFull(python));
+    if (!wheel)
+        throw new DockerfileError(`${why}, and the index ${listing.url} lists no pip wheel (final, not yanked, with a sha256) for Python ${pythonFull(python)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    const version = /^pip-([^-]+)-/.exec(wheel.filename)[1];
+    let path;
+    try {
+        const [fetched] = await fetchArtifacts([
+            {
+                name: normalizeName('pip'),
+                version,
+                file: {
+                    name: wheel.filename,
+                    url: wheel.url,
+                    path: null,
+                    hashes: { sha256: wheel.hashes['sha256'].toLowerCase() },
+                    size: wheel.size ?? null,
+                    kind: 'wheel'
+                },
+                index
+            }
+        ], { cache });
+        path = fetched.path;
+    }
+    catch (e) {
+        throw new DockerfileError(`${why}, and ${wheel.filename} could not be fetched from the index ${listing.url}: ${describeError(e)}`, { keyPath: 'tool.fast-build.index-url' }, fix);
+    }
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(path, join(dir, wheel.filename));
+    return wheel.filename;
+}
+/**
+ * The build context of the variant (its pins, and a pip wheel when the generated Dockerfile needs
+ * one), and the Dockerfile to build it with.
+ */
+async function writeContext(v, settings, o, say) {
+    const context = join(o.workDir, 'dockerfile', `${v.name}-${v.shortHash}`);
+    rmSync(context, { recursive: true, force: true });
+    mkdirSync(context, { recursive: true });
+    for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
+        writeFileSync(join(context, f.name), f.text);
+    // Always there (the generated Dockerfile copies it); holds a pip wheel only when needed.
+    mkdirSync(join(context, PIP_CONTEXT_DIR));
+    if (settings.path !== null)
+        return {
+            context,
+            file: isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path)
+        };
+    const file = join(context, 'Dockerfile');
+    writeFileSync(file, settings.text);
+    // Only the generated Dockerfile knows the wheel; a project's own Dockerfile brings its pip.
+    if (o.python && !o.python.hasPip) {
+        const index = o.mirror ?? indexConfigFor(lockIndexUrl(v.platforms), null, o.env);
+        const name = await fetchPipWheel(index, v.python, join(context, PIP_CONTEXT_DIR), o.cache ?? new ArtifactCache(CacheLayout.default(o.env).artifacts), `${v.name}: the base image's ${o.python.interpreter} has no pip`);
+        say(`the base image's ${o.python.interpreter} has no pip: ${name} goes into the build context`);
+    }
+    return { context, file };
+}
+/** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
+async function buildDepsWithDockerfile(v, settings, tag, o) {
+    const say = o.onProgress ?? (() => undefined);
+    if (o.store.name.startsWith('oci:'))
+        throw new DockerfileError(`${v.name}: the Dockerfile builder pushes its deps image to a registry, and ${o.store.name} is an OCI layout`, { keyPath: 'tool.fast-build.builder' }, 'build to a registry (--registry HOST/REPO), or use the wheels builder for this variant');
+    const { context, file } = await writeContext(v, settings, o, say);
+    const ref = `${o.store.name}:${tag}`;
+    const platforms = v.platforms.map((p) => p.platform);
+    const commands = engineCommands({
+        settings,
+        file,
+        context,
+        variant: v.name,
+        buildArgs: buildArgsFor({
+            settings,
+            variant: v.name,
+            base: o.base,
+            platforms,
+            ...(o.python ? { python: o.python.interpreter } : {})
+        }),
+        platforms,
+        tag: ref,
+        insecure: isLoopback(parseImageReference(ref, 'image').host),
+        githubCache: Boolean(o.env['ACTIONS_RUNTIME_TOKEN']) && engineOf(settings.command) === 'docker'
+    });
+    await checkBuildx(settings.command, o.env, context, v.name);
+    const start = performance.now();
+    for (const argv of commands) {
+        say(`$ ${shown(argv)}`);
+        const { code, tail } = await runStreaming(argv, o.env, context, (line) => say(line));
+        if (code !== 0) {
+            const noBuildx = engineOf(argv) === 'docker' && saysBuildxMissing(tail);
+            throw new DockerfileError(`${v.name}: ${argv[0]} exited with ${code} building ${ref}${settings.path ? ` from ${settings.path}` : ''}${noBuildx ? `: ${argv[0]} has no buildx plugin` : ''}; its last lines:\n${tail.join('\n')}`, noBuildx
+                ? { keyPath: 'tool.fast-build.dockerfile-command' }
+                : settings.path
+                    ? { file: settings.path }
+                    : { keyPath: 'tool.fast-build.dockerfile' }, code === 127
+                ? `install ${argv[0]} or set dockerfile-command (for instance "buildah bud")`
+                : noBuildx
+                    ? BUILDX_HINT
+                    : 'fix the Dockerfile or the packages it installs (the full log is above)');
+        }
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const image = await resolveDepsImage(o.store, tag, platforms);
+    if (!image)
+        throw new DockerfileError(`${v.name}: ${commands[0][0]} finished, but ${ref} is not in the registry`, { keyPath: 'tool.fast-build.dockerfile-command' }, 'check that the command pushes (docker buildx needs a builder that can push: docker/setup-buildx-action)');
+    say(`deps image ${ref} built with the Dockerfile builder in ${seconds.toFixed(1)} s`);
+    return {
+        image,
+        stats: emptyStats(),
+        layers: [],
+        notes: [],
+        wheels: { total: 0, fetched: 0, downloaded: 0, bytesDownloaded: 0, restored: 0, downloadedSha256: [] }
+    };
+}
+
+// The builders of a deps image behind one interface: the wheels builder (full-path.ts, no daemon)
+// and the Dockerfile builder (dockerfile-build.ts, docker buildx or buildah). The plan says which
+// one a variant takes (VariantPlan.builder); the build asks for it here and calls `build`.
+function mirrorOf(ctx) {
+    return ctx.mirrorUrl ? indexConfigFor(ctx.mirrorUrl, 'mirror', ctx.env) : null;
+}
+function wheelsBuilder(ctx) {
+    const { plan } = ctx.planned;
+    const indexes = namedIndexes(plan.project);
+    return {
+        kind: 'wheels',
+        build: async (v, tag, say) => {
+            const layouts = await ctx.sites.baseLayouts();
+            return buildDepsImage(v, tag, {
+                store: ctx.store,
+                base: await ctx.sites.baseImage(),
+                layoutFor: (p) => layouts.get(formatPlatform(p)),
+                wheelsOf: ctx.planned.wheelsOf,
+                projectFile: plan.project.file,
+                cache: ctx.artifacts,
+                cacheLayout: ctx.cache,
+                indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
+                    ? indexConfigFor(pkg.source.url, pkg.source.name ?? indexNameFor(indexes, pkg.source.url), ctx.env)
+                    : null,
+                mirror: mirrorOf(ctx),
+                lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
+                sharing: ctx.planned.sharing,
+                maxLayers: ctx.maxLayers ?? plan.project.config.maxLayers,
+                heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
+                compression: ctx.compression,
+                ...(ctx.restoreWheels ? { restoreWheels: ctx.restoreWheels } : {}),
+                onProgress: say
+            });
+        }
+    };
+}
+function dockerfileBuilder(ctx) {
+    return {
+        kind: 'dockerfile',
+        build: async (v, tag, say) => {
+            if (v.builder.kind !== 'dockerfile')
+                throw new Error(`variant ${v.name} is not planned for the Dockerfile builder`);
+            say(`Dockerfile builder (${engineOf(v.builder.settings.command)}): ${v.builder.reason}`);
+            return buildDepsWithDockerfile(v, v.builder.settings, tag, {
+                plan: ctx.planned.plan,
+                store: ctx.store,
+                base: (await ctx.sites.baseImage()).pinned,
+                workDir: ctx.cache.work,
+                env: ctx.env,
+                mirror: mirrorOf(ctx),
+                cache: ctx.artifacts,
+                ...(await ctx.sites.dockerfilePython(v)),
+                onProgress: say
+            });
+        }
+    };
+}
+/** The builder the plan chose for the variant. */
+function depsBuilderFor(v, ctx) {
+    return v.builder.kind === 'dockerfile' ? dockerfileBuilder(ctx) : wheelsBuilder(ctx);
+}
+
+// An OCI image-layout directory as a store: `oci-layout`, `index.json` naming tagged manifests
+// (annotation org.opencontainers.image.ref.name, which skopeo and podman read as `oci:DIR:TAG`),
+// and `blobs/sha256/<hex>`. Blobs are written to a temp file, checked, then renamed, so a blob
+// that exists is whole; index.json is rewritten under a lock file by rename.
+const REF_NAME = 'org.opencontainers.image.ref.name';
+class LayoutError extends FastBuildError {
+}
+class LayoutStore {
+    name;
+    dir;
+    constructor(dir) {
+        this.dir = resolve(dir);
+        // Absolute, so what the build prints (`pushed oci:DIR:TAG`) works from any directory.
+        this.name = `oci:${this.dir}`;
+    }
+    blobPath(d) {
+        return join(this.dir, 'blobs', digestAlgorithm(d), digestHex(d));
+    }
+    /** Create the layout files when missing; refuse a directory that is something else. */
+    init() {
+        // A layout this creates gets a `.gitignore` of `*`: one made inside a checkout (`--store
+        // oci:./images`) then never shows in git status nor ships with git-tracked source.
+        const created = !existsSync(this.dir);
+        mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+        if (created)
+            writeFileSync(join(this.dir, '.gitignore'), '*\n');
+        const marker = join(this.dir, 'oci-layout');
+        if (existsSync(marker)) {
+            const v = JSON.parse(readFileSync(marker, 'utf8'))
+                .imageLayoutVersion;
+            if (v !== '1.0.0')
+                throw new LayoutError(`${marker}: unsupported imageLayoutVersion ${JSON.stringify(v)}`);
+        }
+        else {
+            writeFileSync(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+        }
+        if (!existsSync(join(this.dir, 'index.json')))
+            this.writeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] });
+    }
+    readIndex() {
+        const path = join(this.dir, 'index.json');
+        if (!existsSync(path))
+            return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+        let o;
+        try {
+            o = JSON.parse(readFileSync(path, 'utf8'));
+        }
+        catch (e) {
+            throw new LayoutError(`${path} is not valid JSON: ${e.message}`, { file: path }, 'restore or delete the layout directory');
+        }
+        if (!Array.isArray(o.manifests))
+            throw new LayoutError(`${path}: no manifests list`, { file: path });
+        o.manifests = o.manifests.map((m, i) => parseDescriptor(m, `${path} manifests[${i}]`));
+        return o;
+    }
+    writeIndex(index) {
+        const path = join(this.dir, 'index.json');
+        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+        writeFileSync(tmp, JSON.stringify(index));
+        renameSync(tmp, path);
+    }
+    /** Run `f` holding index.json.lock (bounded wait; a lock older than a minute is stale). */
+    async locked(f) {
+        const lock = join(this.dir, 'index.json.lock');
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+            try {
+                closeSync(openSync(lock, 'wx'));
+                break;
+            }
+            catch (e) {
+                if (e.code !== 'EEXIST')
+                    throw e;
+                try {
+                    if (Date.now() - statSync(lock).mtimeMs > 60_000)
+                        rmSync(lock, { force: true });
+                }
+                catch {
+                    // gone already
+                }
+                if (Date.now() > deadline)
+                    throw new LayoutError(`${lock} is held by another build for over 30 s`, { file: lock }, 'remove the lock file if no other fast-build is running');
+                await new Promise((r) => setTimeout(r, 20));
+            }
+        }
+        try {
+            return f();
+        }
+        finally {
+            rmSync(lock, { force: true });
+        }
+    }
+    async blobExists(digest) {
+        return existsSync(this.blobPath(digest));
+    }
+    async putBlob(desc, data) {
+        this.init();
+        const path = this.blobPath(desc.digest);
+        if (existsSync(path))
+            return 'exists';
+        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+        try {
+            let got;
+            if (Buffer.isBuffer(data)) {
+                got = sha256$1(data);
+                if (got === desc.digest)
+                    writeFileSync(tmp, data);
+            }
+            else {
+                copyFileSync(data.file, tmp);
+                got = await fileDigest(tmp);
+            }
+            if (got !== desc.digest)
+                throw new LayoutError(`blob content does not match ${desc.digest} (it is ${got})`);
+            renameSync(tmp, path);
+        }
+        finally {
+            rmSync(tmp, { force: true });
+        }
+        return 'uploaded';
+    }
+    /** A streamed blob: written to a temp file, renamed into place by `commit` once checked. */
+    async beginBlob() {
+        this.init();
+        const tmp = join(this.dir, 'blobs', 'sha256', `upload.${randomBytes(6).toString('hex')}.tmp`);
+        const file = await open(tmp, 'w');
+        const hash = createHash('sha256');
+        let closed = false;
+        const close = async () => {
+            if (!closed) {
+                closed = true;
+                await file.close();
+            }
+        };
+        return {
+            write: async (chunk) => {
+                hash.update(chunk);
+                await file.write(chunk);
+            },
+            commit: async (desc) => {
+                await close();
+                const got = `sha256:${hash.digest('hex')}`;
+                if (got !== desc.digest) {
+                    rmSync(tmp, { force: true });
+                    throw new LayoutError(`streamed blob is ${got}, not ${desc.digest}`);
+                }
+                if (existsSync(this.blobPath(desc.digest))) {
+                    rmSync(tmp, { force: true });
+                    return 'exists';
+                }
+                renameSync(tmp, this.blobPath(desc.digest));
+                return 'uploaded';
+            },
+            abort: async () => {
+                await close();
+                rmSync(tmp, { force: true });
+            }
+        };
+    }
+    async openBlob(digest) {
+        const path = this.blobPath(digest);
+        if (!existsSync(path))
+            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
+        return { file: path };
+    }
+    async getBlob(digest) {
+        const path = this.blobPath(digest);
+        if (!existsSync(path))
+            throw new LayoutError(`${this.name}: blob ${digest} is missing`, { file: path });
+        const bytes = readFileSync(path);
+        if (sha256$1(bytes) !== digest)
+            throw new LayoutError(`${path} does not hold ${digest} (corrupted layout)`, { file: path });
+        return bytes;
+    }
+    async getManifest(ref) {
+        const index = this.readIndex();
+        let desc;
+        if (isDigestRef(ref)) {
+            desc = index.manifests.find((m) => m.digest === ref);
+            if (!desc && !existsSync(this.blobPath(ref)))
+                return null;
+        }
+        else {
+            desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
+            if (!desc)
+                return null;
+        }
+        const digest = (desc?.digest ?? ref);
+        const bytes = await this.getBlob(digest);
+        const declared = JSON.parse(bytes.toString('utf8')).mediaType;
+        return { bytes, mediaType: desc?.mediaType ?? declared ?? '', digest };
+    }
+    async putManifest(tag, bytes, mediaType) {
+        if (tag !== null && !TAG_PATTERN.test(tag))
+            throw new LayoutError(`invalid tag ${JSON.stringify(tag)}`);
+        const digest = sha256$1(bytes);
+        await this.putBlob({ mediaType, digest, size: bytes.length }, bytes);
+        if (tag !== null) {
+            await this.locked(() => {
+                const index = this.readIndex();
+                index.manifests = [
+                    ...index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag),
+                    { mediaType, digest, size: bytes.length, annotations: { [REF_NAME]: tag } }
+                ];
+                this.writeIndex(index);
+            });
+        }
+        return digest;
+    }
+    /**
+     * An image layout has no referrers API: a manifest with a `subject` is found only by reading
+     * every manifest, which skopeo, podman and umoci do not do. Referring artifacts are tagged.
+     */
+    async supportsReferrers() {
+        return false;
+    }
+    async listTags() {
+        return this.readIndex()
+            .manifests.map((m) => m.annotations?.[REF_NAME])
+            .filter((t) => typeof t === 'string')
+            .sort();
+    }
+}
+function fileDigest(path) {
+    return new Promise((resolve, reject) => {
+        const h = createHash('sha256');
+        createReadStream(path)
+            .on('data', (c) => h.update(c))
+            .on('end', () => resolve(`sha256:${h.digest('hex')}`))
+            .on('error', reject);
+    });
+}
+
+// The base image a deps image is built on: any registry (Docker Hub, GHCR, a local one) or an
+// OCI layout (`oci:DIR:TAG`), resolved to a digest and to a manifest and config per platform.
+// Its layers are referenced (mounted, or copied across registries), never rebuilt.
+class BaseImageError extends FastBuildError {
+}
+/** `oci:DIR:TAG` or `oci:DIR@sha256:…` → layout dir and reference. */
+function parseLayoutRef(text) {
+    const rest = text.slice(4);
+    const at = rest.lastIndexOf('@');
+    if (at > 0)
+        return { dir: rest.slice(0, at), ref: rest.slice(at + 1) };
+    const colon = rest.lastIndexOf(':');
+    if (colon <= 0)
+        throw new BaseImageError(`base image ${JSON.stringify(text)} names no tag`, {}, 'write it as oci:DIR:TAG');
+    return { dir: rest.slice(0, colon), ref: rest.slice(colon + 1) };
+}
+async function resolveBase(reference, platforms, opts = {}) {
+    const kind = {
+        what: 'base image',
+        fix: 'choose a base image that has every platform the variant builds (base-image under [tool.fast-build])'
+    };
+    let store;
+    let ref;
+    let name;
+    if (reference.startsWith('oci:')) {
+        const l = parseLayoutRef(reference);
+        const layout = new LayoutStore(resolve(opts.cwd ?? '.', l.dir));
+        store = layout;
+        ref = l.ref;
+        name = `oci:${l.dir}`;
+    }
+    else {
+        const r = parseImageReference(reference, 'base-image');
+        const credential = opts.credentialFor
+            ? await opts.credentialFor(r.host)
+            : await credentialFromDockerConfig(r.host);
+        store = new RegistryClient({ host: r.host, repository: r.repository }, { ...opts, credential });
+        ref = r.digest ?? r.tag ?? 'latest';
+        name = `${r.host === 'registry-1.docker.io' ? 'docker.io' : r.host}/${r.repository}`;
+    }
+    const image = await resolveImage(store, ref, platforms, kind).catch((e) => {
+        store.close?.();
+        // The registry client's own hint speaks of the image being pushed; this one is read from.
+        if (e instanceof DepsImageError || !(e instanceof FastBuildError))
+            throw e;
+        throw new BaseImageError(`base image ${reference}: ${e.message}`, {}, e instanceof UnknownHostError
+            ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:…) needs no lookup on the fast path`
+            : (e.hint ?? 'check base-image under [tool.fast-build] and the credentials for its registry'));
+    });
+    if (!image) {
+        store.close?.();
+        throw new BaseImageError(`base image ${reference} not found`, {}, 'check base-image under [tool.fast-build] (and the credentials for its registry)');
+    }
+    return { reference, pinned: `${name}@${image.digest}`, image, store };
+}
+
+// The filesystem an image's layers add up to, as names only: which paths exist, what kind they
+// are, where symlinks point. Layers are applied in order with the OCI whiteout rules (`.wh.NAME`
+// deletes NAME from the layers below, `.wh..wh..opq` empties a directory of them). Pure.
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+class ImageFilesystem {
+    nodes = new Map();
+    /** Apply one layer's entries (in tar order) on top of what is there. */
+    applyLayer(entries) {
+        const layer = [...entries];
+        // Whiteouts apply to the layers below, whatever their place in this layer's tar.
+        for (const e of layer) {
+            const base = posix.basename(e.path);
+            if (!base.startsWith(WHITEOUT))
+                continue;
+            const dir = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
+            if (base === OPAQUE)
+                this.removeBelow(dir, false);
+            else
+                this.removeBelow(dir === '' ? base.slice(WHITEOUT.length) : `${dir}/${base.slice(WHITEOUT.length)}`, true);
+        }
+        for (const e of layer) {
+            if (e.path === '' || posix.basename(e.path).startsWith(WHITEOUT))
+                continue;
+            this.addParents(e.path);
+            switch (e.type) {
+                case 'dir':
+                    // A directory replaces a file or link of that name, and keeps what is below it.
+                    if (this.nodes.get(e.path)?.type !== 'dir') {
+                        this.removeBelow(e.path, true);
+                        this.nodes.set(e.path, { type: 'dir' });
+                    }
+                    break;
+                case 'symlink':
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, { type: 'symlink', target: e.linkTarget ?? '' });
+                    break;
+                case 'hardlink': {
+                    const to = this.nodes.get(posix.normalize(e.linkTarget ?? '').replace(/^\/+/, ''));
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, to && to.type === 'file' ? to : { type: 'file', mode: e.mode ?? 0o644 });
+                    break;
+                }
+                default:
+                    this.removeBelow(e.path, true);
+                    this.nodes.set(e.path, { type: 'file', mode: e.mode ?? 0o644 });
+            }
+        }
+    }
+    addParents(path) {
+        for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+            const d = path.slice(0, i);
+            if (!this.nodes.has(d))
+                this.nodes.set(d, { type: 'dir' });
+        }
+    }
+    /**
+     * Remove `path`'s children (and `path` itself when `self`). Only a directory has children, so
+     * the scan runs only when one is replaced or whited out (rare), never per file.
+     */
+    removeBelow(path, self) {
+        const node = path === '' ? { type: 'dir' } : this.nodes.get(path);
+        if (self)
+            this.nodes.delete(path);
+        if (node?.type !== 'dir')
+            return;
+        const prefix = path === '' ? '' : `${path}/`;
+        for (const k of [...this.nodes.keys()])
+            if (k.startsWith(prefix) && k !== path)
+                this.nodes.delete(k);
+    }
+    /** The node at exactly this path (no symlinks followed on the last part). */
+    lstat(path) {
+        return this.nodes.get(strip(path));
+    }
+    /**
+     * The path with every symlink resolved, as the kernel would inside the image (absolute targets
+     * are relative to the image root; `..` never climbs above it), or null when a link is broken or
+     * loops. Missing final components are fine: the resolved path of something that does not exist.
+     */
+    realpath(path, maxLinks = 40) {
+        let links = 0;
+        const parts = strip(path)
+            .split('/')
+            .filter((p) => p !== '' && p !== '.');
+        const done = [];
+        while (parts.length > 0) {
+            const part = parts.shift();
+            if (part === '..') {
+                done.pop();
+                continue;
+            }
+            const candidate = [...done, part].join('/');
+            const node = this.nodes.get(candidate);
+            if (node?.type === 'symlink') {
+                if (++links > maxLinks)
+                    return null;
+                const t = node.target;
+                if (t.startsWith('/'))
+                    done.length = 0;
+                parts.unshift(...t.split('/').filter((p) => p !== '' && p !== '.'));
+                continue;
+            }
+            done.push(part);
+        }
+        return `/${done.join('/')}`;
+    }
+    /** What is at `path` after following symlinks (undefined when nothing is). */
+    stat(path) {
+        const real = this.realpath(path);
+        return real === null ? undefined : this.nodes.get(strip(real));
+    }
+    exists(path) {
+        return this.stat(path) !== undefined;
+    }
+    isDir(path) {
+        return path === '/' || this.stat(path)?.type === 'dir';
+    }
+    isFile(path) {
+        return this.stat(path)?.type === 'file';
+    }
+    /** Names directly inside a directory (following symlinks to reach it). */
+    list(dir) {
+        const real = this.realpath(dir);
+        if (real === null)
+            return [];
+        const prefix = real === '/' ? '' : `${strip(real)}/`;
+        const out = [];
+        for (const k of this.nodes.keys()) {
+            if (k.startsWith(prefix) && k.length > prefix.length && !k.slice(prefix.length).includes('/'))
+                out.push(k.slice(prefix.length));
+        }
+        return out.sort();
+    }
+    /** Every path (for tests and small images). */
+    paths() {
+        return [...this.nodes.keys()].sort();
+    }
+}
+function strip(path) {
+    return path.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+// Reading a layer's tar stream: the entries' names, kinds, link targets and modes, with the
+// content of a few chosen files. Enough to know what an image's filesystem holds without unpacking
+// it (ustar, GNU long names, PAX path/linkpath records, as docker, buildah and umoci write them).
+class TarReadError extends FastBuildError {
+}
+const BLOCK = 512;
+function cString(buf, start, length) {
+    const end = buf.indexOf(0, start);
+    return buf.toString('utf8', start, end === -1 || end > start + length ? start + length : end);
+}
+function octal(buf, start, length) {
+    // GNU base-256 for big values: the first byte has its top bit set.
+    if ((buf[start] & 0x80) !== 0) {
+        let n = 0;
+        for (let i = start + 1; i < start + length; i++)
+            n = n * 256 + buf[i];
+        return n;
+    }
+    const text = cString(buf, start, length).trim();
+    return text === '' ? 0 : parseInt(text, 8);
+}
+function cleanPath$1(p) {
+    let s = p;
+    while (s.startsWith('./'))
+        s = s.slice(2);
+    s = s.replace(/^\/+/, '').replace(/\/+$/, '');
+    return s === '.' ? '' : s;
+}
+/** PAX extended header records: `len key=value\n`. */
+function paxRecords(data) {
+    const out = new Map();
+    let i = 0;
+    while (i < data.length) {
+        const space = data.indexOf(0x20, i);
+        if (space === -1)
+            break;
+        const len = Number(data.toString('utf8', i, space));
+        if (!Number.isSafeInteger(len) || len <= 0)
+            break;
+        const record = data.toString('utf8', space + 1, i + len - 1);
+        const eq = record.indexOf('=');
+        if (eq > 0)
+            out.set(record.slice(0, eq), record.slice(eq + 1));
+        i += len;
+    }
+    return out;
+}
+function typeOf(flag) {
+    switch (flag) {
+        case '0':
+        case '\0':
+        case '':
+        case '7':
+            return 'file';
+        case '5':
+            return 'dir';
+        case '2':
+            return 'symlink';
+        case '1':
+            return 'hardlink';
+        default:
+            return 'other';
+    }
+}
+/**
+ * Walks a tar stream. Content is skipped, except for wanted files. Holds at most one block run in
+ * memory at a time, so a multi-gigabyte layer streams through.
+ */
+async function readTar(stream, opts) {
+    const maxContent = opts.maxContent ?? 64 * 1024;
+    let buf = Buffer.alloc(0);
+    /** Bytes of the current entry's data (padded) still to skip or collect. */
+    let remaining = 0;
+    let collecting = null;
+    /** A pending extended header being read (PAX `x`, GNU `L`/`K`). */
+    let meta = null;
+    let pax = new Map();
+    let longName = null;
+    let longLink = null;
+    let ended = false;
+    const finishCollect = () => {
+        if (!collecting)
+            return;
+        const c = collecting;
+        collecting = null;
+        opts.onContent?.(c.entry, Buffer.concat(c.parts).subarray(0, Math.min(c.entry.size, maxContent)));
+    };
+    const finishMeta = () => {
+        const m = meta;
+        meta = null;
+        const data = Buffer.concat(m.parts).subarray(0, m.size);
+        if (m.kind === 'x')
+            pax = paxRecords(data);
+        else if (m.kind === 'L')
+            longName = cString(data, 0, data.length);
+        else if (m.kind === 'K')
+            longLink = cString(data, 0, data.length);
+    };
+    for await (const chunk of stream) {
+        if (ended)
+            continue;
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        let off = 0;
+        while (off < buf.length) {
+            if (remaining > 0) {
+                const n = Math.min(remaining, buf.length - off);
+                const piece = buf.subarray(off, off + n);
+                if (collecting && collecting.got < maxContent) {
+                    collecting.parts.push(Buffer.from(piece));
+                    collecting.got += n;
+                }
+                if (meta) {
+                    meta.parts.push(Buffer.from(piece));
+                    meta.got += n;
+                }
+                remaining -= n;
+                off += n;
+                if (remaining === 0) {
+                    finishCollect();
+                    if (meta)
+                        finishMeta();
+                }
+                continue;
+            }
+            if (buf.length - off < BLOCK)
+                break;
+            const h = buf.subarray(off, off + BLOCK);
+            off += BLOCK;
+            if (h.every((b) => b === 0)) {
+                ended = true;
+                break;
+            }
+            const flag = String.fromCharCode(h[156]);
+            const size = octal(h, 124, 12);
+            const padded = Math.ceil(size / BLOCK) * BLOCK;
+            if (flag === 'x' || flag === 'L' || flag === 'K' || flag === 'g') {
+                if (size > 16 * 1024 * 1024)
+                    throw new TarReadError(`a tar extended header of ${size} bytes`);
+                meta = { kind: flag, size, parts: [], got: 0 };
+                remaining = padded;
+                if (remaining === 0)
+                    finishMeta();
+                continue;
+            }
+            const magic = h.toString('latin1', 257, 263);
+            const prefix = magic.startsWith('ustar') ? cString(h, 345, 155) : '';
+            const rawName = longName ?? pax.get('path') ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
+            const rawLink = longLink ?? pax.get('linkpath') ?? cString(h, 157, 100);
+            const paxSize = pax.get('size');
+            const realSize = paxSize !== undefined ? Number(paxSize) : size;
+            const realPadded = Math.ceil(realSize / BLOCK) * BLOCK;
+            longName = null;
+            longLink = null;
+            pax = new Map();
+            const entry = {
+                path: cleanPath$1(rawName),
+                type: typeOf(flag),
+                linkTarget: rawLink,
+                mode: octal(h, 100, 8) & 0o7777,
+                size: realSize
+            };
+            opts.onEntry(entry);
+            remaining = realPadded;
+            if (remaining > 0 && entry.type === 'file' && opts.want?.(entry)) {
+                collecting = { entry, parts: [], got: 0 };
+            }
+            else if (entry.type === 'file' && opts.want?.(entry) && realSize === 0) {
+                opts.onContent?.(entry, Buffer.alloc(0));
+            }
+        }
+        buf = off >= buf.length ? Buffer.alloc(0) : buf.subarray(off);
+    }
+}
+/** A layer blob on disk as a stream of tar bytes, decompressed by its media type. */
+function openLayerTar(file, mediaType) {
+    const raw = createReadStream(file, { highWaterMark: 1024 * 1024 });
+    if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip') || mediaType.endsWith('tar.gzip')) {
+        const gunzip = createGunzip();
+        raw.on('error', (e) => gunzip.destroy(e));
+        return raw.pipe(gunzip);
+    }
+    if (mediaType.endsWith('+zstd'))
+        return zstdDecompressFile(raw, file);
+    return raw;
+}
+
+// The edge of base-python.ts: read an image's layers (names only, plus any pyvenv.cfg) from a
+// store, and keep what was found by the image's manifest digest, so each base image is read once
+// per machine (and per runner, through the Actions cache, which saves the cache directory's
+// `base-python/` entries).
+/** Reads every layer of an image into one filesystem of names; pyvenv.cfg files are read whole. */
+async function readImageFilesystem(store, layers) {
+    const fs = new ImageFilesystem();
+    const files = new Map();
+    for (const layer of layers) {
+        const { file } = await store.openBlob(layer.digest);
+        const entries = [];
+        await readTar(openLayerTar(file, layer.mediaType), {
+            onEntry: (e) => entries.push({ path: e.path, type: e.type, linkTarget: e.linkTarget, mode: e.mode }),
+            want: (e) => e.path.endsWith('pyvenv.cfg') && e.size < 64 * 1024,
+            onContent: (e, content) => files.set(`/${e.path}`, content.toString('utf8'))
+        });
+        fs.applyLayer(entries);
+    }
+    return { fs, files };
+}
+function cachePath(cacheDir, manifest) {
+    return new CacheLayout(cacheDir).basePythonFacts(digestHex(manifest));
+}
+function readCached(path) {
+    if (!existsSync(path))
+        return null;
+    try {
+        const f = JSON.parse(readFileSync(path, 'utf8'));
+        return f.schema === FACTS_SCHEMA && Array.isArray(f.pythons) ? f : null;
+    }
+    catch {
+        return null; // torn or foreign: read the image again
+    }
+}
+/**
+ * The Python facts of one platform image: from the cache when this manifest was read before,
+ * else from its layers (and then cached).
+ */
+async function imagePythonFacts(args) {
+    const path = args.cacheDir ? cachePath(args.cacheDir, args.manifestDigest) : null;
+    const cached = path ? readCached(path) : null;
+    if (cached)
+        return cached;
+    const bytes = args.layers.reduce((n, l) => n + l.size, 0);
+    args.onProgress?.(`reading ${args.what} (${args.layers.length} layer${args.layers.length === 1 ? '' : 's'}, ${formatBytes(bytes)}) to find its Python`);
+    const { fs, files } = await readImageFilesystem(args.store, args.layers);
+    const facts = detectPython(fs, args.config.config?.Env, files);
+    if (path) {
+        mkdirSync(dirname(path), { recursive: true });
+        const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+        try {
+            writeFileSync(tmp, JSON.stringify(facts));
+            renameSync(tmp, path);
+        }
+        finally {
+            rmSync(tmp, { force: true });
+        }
+    }
+    return facts;
+}
+
+// Where each image's Python reads packages, found once per build: the base image's (what a deps
+// image is built for: read from its layers, only when a deps image is built) and each deps
+// image's (recorded in its label by the wheels builder; else read from its layers and kept by
+// digest). The base image itself is resolved here when the plan stage did not need to.
+/** Where a variant's target python came from, for messages. */
+function pythonFrom(plan) {
+    const c = plan.project.config;
+    if (plan.options.python)
+        return 'as asked (--python)';
+    if (c.python)
+        return 'python under [tool.fast-build]';
+    if (c.baseImage !== null && c.pythonInBase)
+        return "the base image's";
+    return 'the lowest requires-python allows';
+}
+function uniquePlatforms(plan) {
+    const seen = new Map();
+    for (const v of plan.variants)
+        for (const p of v.platforms)
+            seen.set(formatPlatform(p.platform), p.platform);
+    return [...seen.values()];
+}
+class PythonSites {
+    plan;
+    o;
+    base;
+    layouts = null;
+    constructor(plan, 
+    /** The base image as the plan stage resolved it, if it did. */
+    resolved, o) {
+        this.plan = plan;
+        this.o = o;
+        this.base = resolved ? Promise.resolve(resolved) : null;
+    }
+    /** The base image, resolved once (when the plan stage did not). */
+    baseImage() {
+        return (this.base ??= resolveBase(this.plan.variants[0].baseImage, uniquePlatforms(this.plan), {
+            ...this.o.baseOptions,
+            cwd: this.plan.project.dir
+        }));
+    }
+    /** Its registry connection closed, whatever happened. */
+    async close() {
+        if (this.base)
+            await this.base.then((b) => b.store.close?.(), () => undefined);
+    }
+    factsOf(from, pi, what, say) {
+        if (!this.plan.project.config.pythonInBase)
+            return Promise.resolve(null);
+        return imagePythonFacts({
+            store: from,
+            manifestDigest: pi.manifestDigest,
+            layers: pi.manifest.layers,
+            config: pi.config,
+            cacheDir: this.o.cacheDir,
+            what: `${what} (${formatPlatform(pi.platform)})`,
+            onProgress: say
+        });
+    }
+    layoutOf(facts, python, image, pi) {
+        return resolveLayout({
+            config: this.plan.project.config,
+            python,
+            pythonFrom: pythonFrom(this.plan),
+            facts,
+            base: image,
+            platform: formatPlatform(pi.platform),
+            file: this.plan.project.file
+        });
+    }
+    /** Where each platform's packages go: what the base image's Python reads (by formatPlatform). */
+    baseLayouts() {
+        return (this.layouts ??= (async () => {
+            const b = await this.baseImage();
+            const out = new Map();
+            const say = (m) => this.o.progress(null, m);
+            for (const pi of b.image.platforms) {
+                const platform = formatPlatform(pi.platform);
+                const facts = await this.factsOf(b.store, pi, `base image ${b.reference}`, say);
+                const resolved = this.layoutOf(facts, this.plan.variants[0].python, b.reference, pi);
+                say(`${platform}: ${resolved.description}`);
+                out.set(platform, resolved);
+            }
+            return out;
+        })());
+    }
+    /**
+     * The Python of a deps image. A deps image with none (made elsewhere, with no Python on its
+     * PATH) gets no project layer.
+     */
+    async depsPython(v, ref, pi) {
+        const recorded = readRecordedPython(pi.config.config?.Labels);
+        if (recorded)
+            return recorded;
+        const say = (m) => this.o.progress(v.name, m);
+        const facts = await this.factsOf(this.o.store, pi, `deps image ${ref}`, say);
+        if (facts && !facts.python) {
+            say(`note: deps image ${ref} (${formatPlatform(pi.platform)}) has no Python on its PATH: the project is not installed as a package there (its code is on PYTHONPATH)`);
+            return null;
+        }
+        try {
+            return recordedPython(this.layoutOf(facts, v.python, ref, pi));
+        }
+        catch (e) {
+            // Not ours to refuse: the deps image exists. Its app image just does not install the project.
+            if (!(e instanceof PythonLayoutError))
+                throw e;
+            say(`note: ${e.message}: the project is not installed as a package there`);
+            return null;
+        }
+    }
+    /**
+     * The generated Dockerfile installs with the base image's interpreter (and bootstraps pip when
+     * it has none): a base without Python, or with another version, fails as the wheels builder
+     * would. A Dockerfile of the project's own may bring its Python: there it is only a hint.
+     */
+    async dockerfilePython(v) {
+        if (v.builder.kind !== 'dockerfile' || !this.plan.project.config.pythonInBase)
+            return {};
+        const own = v.builder.settings.path !== null;
+        try {
+            const m = await this.baseLayouts();
+            const r = m.get(formatPlatform(v.platforms[0].platform));
+            return r?.python ? { python: { interpreter: r.layout.interpreter, hasPip: r.python.hasPip } } : {};
+        }
+        catch (e) {
+            if (own && e instanceof PythonLayoutError) {
+                this.layouts = null;
+                return {};
+            }
+            throw e;
+        }
+    }
 }
 
 // `.dockerignore` as Docker reads it: moby/patternmatcher (`ignorefile.ReadAll` + `New` +
@@ -7821,7 +8662,7 @@ async function attachSbom(args) {
 // - BuildKit's walker (tonistiigi/fsutil) calls MatchesUsingParentResults, which remembers per
 //   directory which patterns matched it and skips an exception that was not "live" there: for
 //   `**/z.py` then `!pkg`, BuildKit keeps pkg/a/z.py excluded, while MatchesOrParentMatches (here,
-//   and buildah/podman, see buildah-differential.test.ts) includes it again.
+//   and buildah/podman, see buildah.differential.test.ts) includes it again.
 // - Docker compiles a pattern's regular expression when it first needs it, so a pattern Go's
 //   regexp rejects (`[z-a]`, `\y`) fails the build only if it is reached; here every pattern is
 //   checked up front.
@@ -8992,163 +9833,116 @@ function importRoots(files, pyproject) {
     return [srcLayout ? 'src' : '.'];
 }
 
-// `fast-build build`: plan (with the base image pinned to its digest, which the hash covers),
-// collect the source once and build its layer once, then per variant look up
-// `deps-<variant>-<hash>`: present → fast path; absent (or named by --rebuild) → full path (the
-// deps image built from wheels), then the fast path on top. Variants are independent: one
-// failing does not stop the others.
-/**
- * The plan with the base image pinned to its digest, which is what variant hashes cover. A
- * reference already pinned (`…@sha256:…`) needs no lookup; otherwise the base image's registry is
- * asked (the build needs it anyway for the full path).
- */
-async function pinBase(plan, opts = {}, detect = {
-    cacheDir: null
-}) {
-    const reference = plan.variants[0]?.baseImage;
-    const config = plan.project.config;
-    // With a base image of its own and no python set, the target python is the base image's: the
-    // one its packages must load in (requires-python's lowest would install wheels of another ABI).
-    const fromBase = config.baseImage !== null &&
-        config.python === null &&
-        plan.options.python === undefined &&
-        config.pythonInBase;
-    if (!reference || (/@sha256:[a-f0-9]{64}$/.test(reference) && !fromBase))
-        return { plan, base: null };
-    const platforms = uniquePlatforms(plan);
-    const base = await resolveBase(reference, platforms, { ...opts, cwd: plan.project.dir });
-    let options = { ...plan.options, baseImage: base.pinned };
-    let notes = plan.notes;
-    if (fromBase) {
-        const pi = base.image.platforms[0];
-        const facts = await imagePythonFacts({
-            store: base.store,
-            manifestDigest: pi.manifestDigest,
-            layers: pi.manifest.layers,
-            config: pi.config,
-            cacheDir: detect.cacheDir,
-            what: `base image ${reference} (${formatPlatform(pi.platform)})`,
-            ...(detect.onProgress ? { onProgress: detect.onProgress } : {})
-        }).catch((e) => {
-            base.store.close?.();
-            throw e;
+// The source layer, the same for every variant. It is started at once, so the disk and CPU work
+// runs while deps images are looked up or built, and it is uploaded while it is compressed, as
+// docker push streams layers; on any trouble with the stream the bytes kept in memory go up the
+// ordinary, retried way when a variant needs them.
+/** A streamed upload of the layer's bytes as they are compressed (dropped quietly on any trouble). */
+function streamedUpload(store, abandoned) {
+    // The upload session opens while the first blocks are tarred and compressed.
+    const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null);
+    let streaming;
+    const onChunk = async (chunk) => {
+        if (streaming === undefined)
+            streaming = await opening;
+        if (streaming && abandoned()) {
+            await streaming.abort().catch(() => undefined);
+            streaming = null;
+        }
+        if (!streaming)
+            return;
+        try {
+            await streaming.write(chunk);
+        }
+        catch {
+            await streaming.abort().catch(() => undefined);
+            streaming = null;
+        }
+    };
+    const commit = async (blob, say) => {
+        if (streaming === undefined)
+            streaming = await opening;
+        if (!streaming)
+            return null;
+        const s = streaming;
+        return s
+            .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
+            .catch(async (e) => {
+            if (!abandoned())
+                say(`streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
+            await s.abort().catch(() => undefined);
+            return null;
         });
-        // No Python at all is reported where the layout is decided (with the fix), not here.
-        if (facts.python) {
-            const v = facts.python.version;
-            options = { ...options, python: { major: v.major, minor: v.minor, patch: v.patch ?? undefined } };
-            notes = [
-                ...notes.filter((n) => !n.includes(': the lowest version ')),
-                `python ${v.major}.${v.minor}${v.patch !== null ? `.${v.patch}` : ''}: the base image's (${facts.python.executable} in ${reference}); set python under [tool.fast-build] to choose it yourself`
-            ];
-        }
-    }
-    let pinned;
-    try {
-        pinned = planProject(plan.project, plan.lock, options);
-    }
-    catch (e) {
-        base.store.close?.();
-        if (fromBase && e instanceof ConfigError && /requires-python/.test(e.message))
-            throw new ConfigError(`the base image's ${e.message}`, e.location, `choose a base image whose Python requires-python allows, or set python under [tool.fast-build] (it must match the base image's)`);
-        throw e;
-    }
-    return { plan: { ...pinned, notes }, base };
+    };
+    return { onChunk, commit };
 }
-/** Where a variant's target python came from, for messages. */
-function pythonFrom(plan) {
-    const c = plan.project.config;
-    if (plan.options.python)
-        return 'as asked (--python)';
-    if (c.python)
-        return 'python under [tool.fast-build]';
-    if (c.baseImage !== null && c.pythonInBase)
-        return "the base image's";
-    return 'the lowest requires-python allows';
-}
-function uniquePlatforms(plan) {
-    const seen = new Map();
-    for (const v of plan.variants)
-        for (const p of v.platforms)
-            seen.set(formatPlatform(p.platform), p.platform);
-    return [...seen.values()];
-}
-/** Which variants of the whole configuration install each wheel, per platform. */
-function sharingOf(plan) {
-    // A plan of every variant already is that; one of some variants is planned again in full.
-    const all = (plan.options.variants ?? []).length === 0
-        ? plan
-        : planProject(plan.project, plan.lock, { ...plan.options, variants: [] });
-    const map = new Map();
-    for (const v of all.variants) {
-        for (const p of v.platforms) {
-            for (const e of p.closure.installed) {
-                const sha = chooseWheel(e.package.files, p.target)?.file.hashes['sha256'];
-                if (!sha)
-                    continue;
-                const key = `${formatPlatform(p.platform)}|${sha}`;
-                map.set(key, [...(map.get(key) ?? []), v.name]);
-            }
-        }
-    }
-    return (platform, sha) => map.get(`${formatPlatform(platform)}|${sha}`) ?? [];
-}
-/** A variant that ends without an image: nothing pushed, and why. */
-function unbuiltResult(v, path, error, seconds) {
+function startSourceLayer(o) {
+    const { plan, progress } = o;
+    const localRefs = localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml'));
+    const start = performance$1.now();
+    const tree = collectSource({
+        projectDir: plan.project.dir,
+        workdir: plan.project.config.workdir,
+        localPackages: localRefs,
+        mode: o.mode
+    });
+    tree.catch(() => undefined);
+    /** Set when no variant will use the layer (all failed): its upload is dropped without a word. */
+    let abandoned = false;
+    let built = null;
+    const layer = (async () => {
+        const source = await tree;
+        progress(`source: ${source.files} files, ${formatBytes(source.bytes)}`);
+        const upload = streamedUpload(o.store, () => abandoned);
+        const blob = await buildLayer(source.entries, {
+            mtime: o.epoch,
+            compression: o.compression,
+            onChunk: upload.onChunk
+        });
+        const uploaded = await upload.commit(blob, progress);
+        const seconds = (performance$1.now() - start) / 1000;
+        progress(`source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${seconds.toFixed(2)} s`);
+        built = { layer: { source, layer: blob, uploaded }, seconds };
+        return built.layer;
+    })();
+    // Failures surface where a variant awaits the layer (or before a full path), never as an
+    // unhandled rejection.
+    let failure = null;
+    layer.catch((e) => {
+        failure = e;
+    });
+    let counted = false;
     return {
-        ...v,
-        path,
-        appRef: null,
-        digest: null,
-        tags: [],
-        blobs: { uploaded: 0, mounted: 0, skipped: 0 },
-        bytesUploaded: 0,
-        seconds,
-        error,
-        sboms: [],
-        full: null
+        localRefs,
+        tree,
+        layer,
+        failure: () => failure,
+        takeOutcome: (uploaded) => {
+            // The streamed upload counts for the first variant that uses the layer.
+            const outcome = counted ? undefined : (uploaded ?? undefined);
+            counted ||= uploaded !== null;
+            return outcome;
+        },
+        abandon: async () => {
+            abandoned = true;
+            await layer.catch(() => undefined);
+        },
+        summary: () => {
+            const b = built;
+            return b
+                ? {
+                    digest: b.layer.layer.digest,
+                    size: b.layer.layer.size,
+                    files: b.layer.source.files,
+                    seconds: b.seconds
+                }
+                : null;
+        }
     };
 }
-/** What the run-time shim needs of a deps image's recorded Python. */
-function installOf(r) {
-    return {
-        prefix: dirname(r.scripts),
-        sitePackages: r.sitePackages,
-        scripts: r.scripts,
-        interpreter: r.interpreter
-    };
-}
-/**
- * Whether a variant's run-time packages can be pinned for pip (the requirements the shim installs),
- * before any deps image is built: a package pip cannot install at start fails the variant early.
- * No layer is written; that waits for the deps image's Python (runtimeLayers).
- */
-function checkRuntime(v, lockPath, install) {
-    if (!hasRuntime(v.platforms))
-        return;
-    for (const p of v.platforms)
-        runtimeFiles({ variant: v.name, platform: p, install, lockPath });
-}
-/**
- * The run-time layer of each platform of a variant (by formatPlatform), or null when the variant
- * has no run-time packages. Small (a shim and a requirements file), so built in memory.
- */
-async function runtimeLayers(v, compression, lockPath, install) {
-    if (!hasRuntime(v.platforms))
-        return null;
-    const out = new Map();
-    for (const p of v.platforms) {
-        const files = runtimeFiles({
-            variant: v.name,
-            platform: p,
-            install: install(p.platform),
-            lockPath
-        });
-        const blob = await buildLayer(runtimeEntries(files), { mtime: RUNTIME_MTIME, compression });
-        out.set(formatPlatform(p.platform), { blob, packages: files.requirements.length });
-    }
-    return out;
-}
+
+// Tags of the app images: templates with {variant}, {sha}, {ref}, expanded per variant and checked
+// before any work (a bad template, or two variants given the same tag, fails the build up front).
 const DEFAULT_TAG = '{variant}-{sha}';
 /** Expand a tag template; the result must be a valid registry tag. */
 function expandTag(template, values) {
@@ -9185,451 +9979,450 @@ function refSlug(ref) {
         .replace(/^[.-]+/, '')
         .slice(0, 100) || 'ref');
 }
-function settingsFor(plan, v, source, git, created) {
-    const c = plan.project.config;
-    const labels = {
-        'dev.fast-build.variant': v.name,
-        'dev.fast-build.hash': v.hash
-    };
-    if (git.revision)
-        labels['org.opencontainers.image.revision'] = git.revision;
-    if (git.sourceUrl)
-        labels['org.opencontainers.image.source'] = git.sourceUrl;
+
+// The third stage: build what the decisions say. The source is collected once and its layer built
+// once (started at once, see source-layer.ts); per variant, the deps image found is used as it is
+// (fast path), or built (full path: the builder the plan chose, deps-builder.ts) and then used;
+// the app image goes on top (app-build.ts). Variants are independent: one failing does not stop
+// the others.
+/** A variant that ends without an image: nothing pushed, and why. */
+function unbuiltResult(v, path, error, seconds) {
     return {
-        workdir: c.workdir,
-        env: c.env,
-        pythonPath: source.pythonPath,
-        entrypoint: c.entrypoint,
-        cmd: c.cmd,
-        labels,
-        created
+        variant: v.variant,
+        hash: v.hash,
+        depsRef: v.depsRef,
+        path,
+        appRef: null,
+        digest: null,
+        tags: [],
+        blobs: { uploaded: 0, mounted: 0, skipped: 0 },
+        bytesUploaded: 0,
+        seconds,
+        error,
+        sboms: [],
+        full: null
     };
 }
-async function runBuild(o) {
-    const env = o.env ?? process.env;
-    const { store } = o;
-    const progress = o.onProgress ?? (() => { });
-    const rebuild = o.rebuild ?? [];
-    for (const name of rebuild === 'all' ? [] : rebuild) {
-        if (!o.plan.variants.some((v) => v.name === name)) {
-            throw new ConfigError(`--rebuild names unknown variant ${JSON.stringify(name)}`, {}, `variants are: ${o.plan.variants.map((v) => v.name).join(', ')}`);
-        }
-    }
-    const cacheDir = o.cacheDir ?? defaultCacheDir(env);
-    const pinned = await pinBase(o.plan, o.base, { cacheDir, onProgress: (m) => progress(null, m) });
-    const plan = pinned.plan;
-    // What pinning learnt (the base image's python) the caller has not printed yet.
-    for (const n of plan.notes)
-        if (!o.plan.notes.includes(n))
-            progress(null, `note: ${n}`);
-    let base = pinned.base ? Promise.resolve(pinned.base) : null;
-    const baseOnce = () => (base ??= resolveBase(plan.variants[0].baseImage, uniquePlatforms(plan), {
-        ...o.base,
-        cwd: plan.project.dir
-    }));
-    // Where each platform's packages go: what the base image's Python reads (read once per build,
-    // and only when a deps image is built).
-    const factsOf = (from, pi, what, say) => plan.project.config.pythonInBase
-        ? imagePythonFacts({
-            store: from,
-            manifestDigest: pi.manifestDigest,
-            layers: pi.manifest.layers,
-            config: pi.config,
-            cacheDir,
-            what: `${what} (${formatPlatform(pi.platform)})`,
-            onProgress: say
-        })
-        : Promise.resolve(null);
-    const layoutOf = (facts, python, image, pi) => resolveLayout({
-        config: plan.project.config,
-        python,
-        pythonFrom: pythonFrom(plan),
-        facts,
-        base: image,
-        platform: formatPlatform(pi.platform),
-        file: plan.project.file
-    });
-    let layouts = null;
-    const layoutsOnce = () => (layouts ??= (async () => {
-        const b = await baseOnce();
-        const out = new Map();
-        for (const pi of b.image.platforms) {
-            const platform = formatPlatform(pi.platform);
-            const facts = await factsOf(b.store, pi, `base image ${b.reference}`, (m) => progress(null, m));
-            const resolved = layoutOf(facts, plan.variants[0].python, b.reference, pi);
-            progress(null, `${platform}: ${resolved.description}`);
-            out.set(platform, resolved);
-        }
-        return out;
-    })());
-    // The Python of a deps image: recorded in its label by the wheels builder; else (a Dockerfile
-    // build, an image of an older fast-build) read from its layers once and kept by digest.
-    // A deps image with neither (made elsewhere, with no Python on its PATH) gets no project layer.
-    const depsPython = async (v, ref, pi) => {
-        const recorded = readRecordedPython(pi.config.config?.Labels);
-        if (recorded)
-            return recorded;
-        const platform = formatPlatform(pi.platform);
-        const facts = await factsOf(store, pi, `deps image ${ref}`, (m) => progress(v.name, m));
-        if (facts && !facts.python) {
-            progress(v.name, `note: deps image ${ref} (${platform}) has no Python on its PATH: the project is not installed as a package there (its code is on PYTHONPATH)`);
-            return null;
-        }
-        try {
-            return recordedPython(layoutOf(facts, v.python, ref, pi));
-        }
-        catch (e) {
-            // Not ours to refuse: the deps image exists. Its app image just does not install the project.
-            if (!(e instanceof PythonLayoutError))
-                throw e;
-            progress(v.name, `note: ${e.message}: the project is not installed as a package there`);
-            return null;
-        }
+/** What the full path did, as reported. */
+function fullReport(v, full, seconds) {
+    const uploaded = full.layers.filter((l) => l.outcome === 'uploaded');
+    return {
+        layers: full.layers.length,
+        layersUploaded: uploaded.length,
+        layerBytesUploaded: uploaded.reduce((n, l) => n + l.size, 0),
+        layersBuilt: full.layers.filter((l) => l.built).length,
+        wheels: full.wheels.total,
+        wheelsDownloaded: full.wheels.downloaded,
+        wheelsRestored: full.wheels.restored,
+        downloadedSha256: full.wheels.downloadedSha256,
+        bytesUploaded: full.stats.bytesUploaded,
+        seconds,
+        notes: full.notes,
+        builder: v.builder.kind,
+        builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null,
+        phases: full.phases ?? null
     };
-    // The generated Dockerfile installs with the base image's interpreter (and bootstraps pip when
-    // it has none): a base without Python, or with another version, fails as the wheels builder
-    // would. A Dockerfile of the project's own may bring its Python: there it is only a hint.
-    const dockerfilePython = async (v) => {
-        if (v.builder.kind !== 'dockerfile' || !plan.project.config.pythonInBase)
-            return {};
-        const own = v.builder.settings.path !== null;
-        try {
-            const m = await layoutsOnce();
-            const r = m.get(formatPlatform(v.platforms[0].platform));
-            return r?.python ? { python: { interpreter: r.layout.interpreter, hasPip: r.python.hasPip } } : {};
-        }
-        catch (e) {
-            if (own && e instanceof PythonLayoutError) {
-                layouts = null;
-                return {};
-            }
-            throw e;
-        }
+}
+/** The full path: the deps image built by the variant's builder, after the source is checked. */
+async function buildDeps(ctx, v, d) {
+    const say = (m) => ctx.progress(v.name, m);
+    // The source is checked before any deps image is built: a link that leaves the tree or a file
+    // that cannot be shipped fails the variant now, not after minutes of full path (the tree is
+    // listed in a moment; the fast path never waits for it here, and the layer goes on compressing
+    // while deps images build). A layer that already failed (an unreadable file) fails it too.
+    const source = ctx.app.source;
+    await source.tree;
+    if (source.failure() !== null)
+        throw source.failure();
+    say(d.reason === 'invalidated'
+        ? `rebuilding deps image ${d.depsRef}`
+        : `deps image ${d.depsRef} is missing: full path`);
+    const start = performance$1.now();
+    const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say);
+    const seconds = (performance$1.now() - start) / 1000;
+    for (const n of result.notes)
+        say(`note: ${n}`);
+    say(`deps image ${d.depsRef} pushed (${result.image.digest.slice(0, 19)}), ${formatBytes(result.stats.bytesUploaded)} uploaded in ${seconds.toFixed(1)} s`);
+    return { result, seconds };
+}
+/** A variant that got its image: what was pushed (keys in the order the JSON output shows them). */
+function builtResult(d, pushed, tags, rest, store) {
+    const { stats } = pushed;
+    return {
+        variant: d.variant,
+        hash: d.hash,
+        depsRef: d.depsRef,
+        path: rest.full ? 'full' : 'fast',
+        appRef: `${store.name}:${tags[0]}@${pushed.digest}`,
+        digest: pushed.digest,
+        tags,
+        blobs: { uploaded: stats.uploaded, mounted: stats.mounted, skipped: stats.skipped },
+        bytesUploaded: stats.bytesUploaded,
+        seconds: rest.seconds,
+        error: null,
+        sboms: rest.sboms,
+        full: rest.full
     };
-    const attachSbomOf = (v, platform, manifest, created, say) => {
-        const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture);
-        if (!pp)
-            return Promise.resolve(null);
-        return (async () => {
-            const document = cycloneDxSbom({ variant: v, platform: pp, created, name: plan.project.name ?? v.name });
-            const a = await attachSbom({ store, subject: manifest, document, created });
-            return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag };
-        })().catch((e) => {
-            say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
-            return null;
-        });
-    };
-    const sbomsOf = async (jobs, say) => {
-        const out = (await Promise.all(jobs)).filter((x) => x !== null);
-        if (out.length > 0)
-            say(`SBOM (CycloneDX) attached${out[0].tag ? ` as ${store.name}:${out.map((x) => x.tag).join(', ')}` : ' (referrers API)'}`);
-        return out;
-    };
+}
+/** One variant: its deps image as decided (found, built, or missing), then its app image. */
+async function executeVariant(ctx, v, d) {
+    const start = performance$1.now();
+    const seconds = () => (performance$1.now() - start) / 1000;
+    const { plan, store } = ctx.app;
+    const say = (m) => ctx.progress(v.name, m);
     try {
-        const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null;
-        let sharing = null;
-        const indexes = namedIndexes(plan.project);
-        const git = await gitInfo(plan.project.dir, env);
-        for (const w of git.warnings)
-            progress(null, `warning: ${w}`);
-        const epoch = buildEpoch(git, env);
-        const created = new Date(epoch * 1000).toISOString();
-        const values = (variant) => ({
-            variant,
-            sha: git.tagSha,
-            ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
-        });
-        const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG];
-        // Check every template before any work, so a bad one fails the build up front.
-        for (const v of plan.variants)
-            for (const t of templates)
-                expandTag(t, values(v.name));
-        checkDistinctTags(templates, o.distinctTagsFor ?? plan.variants.map((v) => v.name), values);
-        let source = null;
-        let layer = null;
-        let layerSeconds = 0;
-        // The source layer is the same for every variant. It is started at once, so the disk and CPU
-        // work runs while the registry is asked about the deps images, and it is uploaded while it is
-        // compressed, as docker push streams layers; on any trouble with the stream the bytes kept in
-        // memory go up the ordinary, retried way when a variant needs them.
-        const localRefs = localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml'));
-        const start0 = performance$1.now();
-        const treeJob = collectSource({
-            projectDir: plan.project.dir,
-            workdir: plan.project.config.workdir,
-            localPackages: localRefs,
-            mode: o.sourceMode ?? 'auto'
-        });
-        treeJob.catch(() => undefined);
-        /** Set when no variant will use the layer (all failed): its upload is dropped without a word. */
-        let abandoned = false;
-        const layerJob = (async () => {
-            const start = start0;
-            const tree = await treeJob;
-            source = tree;
-            progress(null, `source: ${tree.files} files, ${formatBytes(tree.bytes)}`);
-            // The upload session opens while the first blocks are tarred and compressed.
-            const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null);
-            let streaming;
-            const onChunk = async (chunk) => {
-                if (streaming === undefined)
-                    streaming = await opening;
-                if (streaming && abandoned) {
-                    await streaming.abort().catch(() => undefined);
-                    streaming = null;
-                }
-                if (!streaming)
-                    return;
-                try {
-                    await streaming.write(chunk);
-                }
-                catch {
-                    await streaming.abort().catch(() => undefined);
-                    streaming = null;
-                }
-            };
-            const blob = await buildLayer(tree.entries, {
-                mtime: epoch,
-                compression: o.compression ?? 'gzip',
-                onChunk
-            });
-            layer = blob;
-            let uploaded = null;
-            if (streaming === undefined)
-                streaming = await opening;
-            if (streaming) {
-                const s = streaming;
-                uploaded = await s
-                    .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
-                    .catch(async (e) => {
-                    if (!abandoned)
-                        progress(null, `streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
-                    await s.abort().catch(() => undefined);
-                    return null;
-                });
-            }
-            layerSeconds = (performance$1.now() - start) / 1000;
-            progress(null, `source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${layerSeconds.toFixed(2)} s`);
-            return { source: tree, layer: blob, uploaded };
-        })();
-        // Failures surface where a variant awaits the layer (or before a full path), never as an
-        // unhandled rejection.
-        let layerFailure = null;
-        layerJob.catch((e) => {
-            layerFailure = e;
-        });
-        const ensureLayer = () => layerJob;
-        // The project's own layer (its metadata and commands), by the Python it installs for.
-        let projects = null;
-        const projectLayers = new Map();
-        const projectLayerFor = (tree, python, what) => {
-            if (!projects) {
-                projects = localProjects(plan, tree, localRefs);
-                for (const n of projects.notes)
-                    progress(null, `note: ${n}`);
-            }
-            const key = JSON.stringify(python);
-            let job = projectLayers.get(key);
-            if (!job) {
-                const p = projects.projects;
-                job = projectLayer({
-                    projects: p,
-                    python,
-                    compression: o.compression ?? 'gzip',
-                    what,
-                    file: plan.project.file
-                }).then(({ layer, notes }) => {
-                    for (const n of notes)
-                        progress(null, `note: ${n}`);
-                    return layer;
-                });
-                projectLayers.set(key, job);
-            }
-            return job;
-        };
-        const results = [];
-        let layerCounted = false;
-        for (const v of plan.variants) {
-            const start = performance$1.now();
-            const tag = depsTag(v.name, v.shortHash);
-            const depsRef = `${store.name}:${tag}`;
-            const base0 = { variant: v.name, hash: v.hash, depsRef };
-            // A variant that ends without an image: nothing pushed, and why.
-            const unbuilt = (path, error) => unbuiltResult(base0, path, error, (performance$1.now() - start) / 1000);
-            try {
-                // Checked now, before any deps image is built (a package pip cannot install at start fails
-                // the variant early); written once the deps image says where its Python reads packages.
-                checkRuntime(v, plan.lock.path, plan.install);
-                const wanted = rebuild === 'all' || rebuild.includes(v.name);
-                let deps = wanted
-                    ? null
-                    : await resolveDepsImage(store, tag, v.platforms.map((p) => p.platform));
-                let full = null;
-                let fullSeconds = 0;
-                if (!deps && o.fullPath === false) {
-                    progress(v.name, `deps image ${depsRef} is missing: the full path (building it) is needed`);
-                    results.push(unbuilt('missing', `deps image ${depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`));
-                    continue;
-                }
-                if (!deps) {
-                    // The source is checked before any deps image is built: a link that leaves the tree or
-                    // a file that cannot be shipped fails the variant now, not after minutes of full path
-                    // (the tree is listed in a moment; the fast path never waits for it here, and the layer
-                    // goes on compressing while deps images build). A layer that already failed (an
-                    // unreadable file) fails it too.
-                    await treeJob;
-                    if (layerFailure !== null)
-                        throw layerFailure;
-                    progress(v.name, wanted ? `rebuilding deps image ${depsRef}` : `deps image ${depsRef} is missing: full path`);
-                    const fullStart = performance$1.now();
-                    const mirror = mirrorUrl ? indexConfigFor(mirrorUrl, 'mirror', env) : null;
-                    if (v.builder.kind === 'dockerfile')
-                        progress(v.name, `Dockerfile builder (${engineOf(v.builder.settings.command)}): ${v.builder.reason}`);
-                    full =
-                        v.builder.kind === 'dockerfile'
-                            ? await buildDepsWithDockerfile(v, v.builder.settings, tag, {
-                                plan,
-                                store,
-                                base: (await baseOnce()).pinned,
-                                workDir: join(cacheDir, 'work'),
-                                env,
-                                mirror,
-                                cache: new ArtifactCache(join(cacheDir, 'artifacts')),
-                                ...(await dockerfilePython(v)),
-                                onProgress: (m) => progress(v.name, m)
-                            })
-                            : await buildDepsImage(v, tag, {
-                                store,
-                                base: await baseOnce(),
-                                layoutFor: await layoutsOnce().then((m) => (p) => m.get(formatPlatform(p))),
-                                projectFile: plan.project.file,
-                                cache: new ArtifactCache(join(cacheDir, 'artifacts')),
-                                workDir: join(cacheDir, 'work'),
-                                indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
-                                    ? indexConfigFor(pkg.source.url, pkg.source.name ?? indexNameFor(indexes, pkg.source.url), env)
-                                    : null,
-                                mirror,
-                                lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
-                                sharing: (sharing ??= sharingOf(plan)),
-                                maxLayers: o.maxLayers ?? plan.project.config.maxLayers,
-                                heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
-                                ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {}),
-                                onProgress: (m) => progress(v.name, m)
-                            });
-                    fullSeconds = (performance$1.now() - fullStart) / 1000;
-                    for (const n of full.notes)
-                        progress(v.name, `note: ${n}`);
-                    deps = full.image;
-                    progress(v.name, `deps image ${depsRef} pushed (${deps.digest.slice(0, 19)}), ${formatBytes(full.stats.bytesUploaded)} uploaded in ${fullSeconds.toFixed(1)} s`);
-                }
-                if (!full)
-                    progress(v.name, `deps image ${depsRef} found (${deps.digest.slice(0, 19)}): fast path`);
-                const pythons = new Map();
-                for (const pi of deps.platforms)
-                    pythons.set(formatPlatform(pi.platform), await depsPython(v, deps.ref, pi));
-                const runtime = await runtimeLayers(v, o.compression ?? 'gzip', plan.lock.path, (p) => {
-                    const py = pythons.get(formatPlatform(p));
-                    return py ? installOf(py) : plan.install;
-                });
-                const { source: src, layer: lay, uploaded } = await ensureLayer();
-                // The streamed upload counts for the first variant that uses the layer.
-                const layerOutcome = layerCounted ? undefined : (uploaded ?? undefined);
-                layerCounted ||= uploaded !== null;
-                const tags = templates.map((t) => expandTag(t, values(v.name)));
-                const projectByPlatform = new Map();
-                for (const pi of deps.platforms) {
-                    const platform = formatPlatform(pi.platform);
-                    const py = pythons.get(platform);
-                    projectByPlatform.set(platform, py ? await projectLayerFor(src, py, `app image of ${v.name} (${platform})`) : null);
-                }
-                const sbomJobs = [];
-                const pushed = await pushAppImage({
-                    store,
-                    deps,
-                    layer: lay,
-                    settings: {
-                        ...settingsFor(plan, v, src, git, created),
-                        labels: {
-                            ...settingsFor(plan, v, src, git, created).labels,
-                            'org.opencontainers.image.base.digest': deps.digest,
-                            'org.opencontainers.image.base.name': deps.ref
-                        }
-                    },
-                    tags,
-                    ...(layerOutcome ? { layerOutcome } : {}),
-                    ...(runtime
-                        ? { runtime: (platform) => runtime.get(formatPlatform(platform)) ?? null }
-                        : {}),
-                    project: (platform) => projectByPlatform.get(formatPlatform(platform)) ?? null,
-                    onManifest: (platform, manifest) => sbomJobs.push(attachSbomOf(v, platform, manifest, created, (m) => progress(v.name, m))),
-                    onProgress: (m) => progress(v.name, m)
-                });
-                const stats = pushed.stats;
-                const sboms = await sbomsOf(sbomJobs, (m) => progress(v.name, m));
-                results.push({
-                    ...base0,
-                    path: full ? 'full' : 'fast',
-                    appRef: `${store.name}:${tags[0]}@${pushed.digest}`,
-                    digest: pushed.digest,
-                    tags,
-                    blobs: { uploaded: stats.uploaded, mounted: stats.mounted, skipped: stats.skipped },
-                    bytesUploaded: stats.bytesUploaded,
-                    seconds: (performance$1.now() - start) / 1000,
-                    error: null,
-                    sboms,
-                    full: full
-                        ? {
-                            layers: full.layers.length,
-                            layersUploaded: full.layers.filter((l) => l.outcome === 'uploaded').length,
-                            layerBytesUploaded: full.layers
-                                .filter((l) => l.outcome === 'uploaded')
-                                .reduce((n, l) => n + l.size, 0),
-                            layersBuilt: full.layers.filter((l) => l.built).length,
-                            wheels: full.wheels.total,
-                            wheelsDownloaded: full.wheels.downloaded,
-                            wheelsRestored: full.wheels.restored,
-                            downloadedSha256: full.wheels.downloadedSha256,
-                            bytesUploaded: full.stats.bytesUploaded,
-                            seconds: fullSeconds,
-                            notes: full.notes,
-                            builder: v.builder.kind,
-                            builderReason: v.builder.kind === 'dockerfile' ? v.builder.reason : null,
-                            phases: full.phases ?? null
-                        }
-                        : null
-                });
-                progress(v.name, `pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(stats.bytesUploaded)} uploaded`);
-            }
-            catch (e) {
-                results.push(unbuilt('failed', describeError(e)));
-                progress(v.name, `failed: ${describeError(e)}`);
-            }
+        // Checked now, before any deps image is built (a package pip cannot install at start fails
+        // the variant early); written once the deps image says where its Python reads packages.
+        checkRuntime(v, plan.lock.path, plan.install);
+        // A lookup that failed fails the variant (never a rebuild on a guess).
+        if (d.error)
+            throw d.error;
+        if (!d.depsImage && !ctx.fullPath) {
+            say(`deps image ${d.depsRef} is missing: the full path (building it) is needed`);
+            const error = `deps image ${d.depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`;
+            return unbuiltResult(d, 'missing', error, seconds());
         }
+        const full = d.depsImage ? null : await buildDeps(ctx, v, d);
+        const deps = d.depsImage ?? full.result.image;
+        if (!full)
+            say(`deps image ${d.depsRef} found (${deps.digest.slice(0, 19)}): fast path`);
+        const tags = ctx.tagsOf(v.name);
+        const { pushed, sboms } = await buildAppImage(ctx.app, ctx.projectLayerFor, v, deps, tags);
+        const result = builtResult(d, pushed, tags, { sboms, seconds: seconds(), full: full ? fullReport(v, full.result, full.seconds) : null }, store);
+        say(`pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(pushed.stats.bytesUploaded)} uploaded`);
+        return result;
+    }
+    catch (e) {
+        say(`failed: ${describeError(e)}`);
+        return unbuiltResult(d, 'failed', describeError(e), seconds());
+    }
+}
+/** The tags of each variant (templates checked before any work, so a bad one fails up front). */
+function tagsOf(o, planned, sha, env) {
+    const values = (variant) => ({
+        variant,
+        sha,
+        ref: refSlug(env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || 'local')
+    });
+    const templates = o.tags && o.tags.length > 0 ? o.tags : [DEFAULT_TAG];
+    const { variants } = planned.plan;
+    for (const v of variants)
+        for (const t of templates)
+            expandTag(t, values(v.name));
+    checkDistinctTags(templates, o.distinctTagsFor ?? variants.map((v) => v.name), values);
+    return (variant) => templates.map((t) => expandTag(t, values(variant)));
+}
+/** What the variants of this build share: the source layer, the Pythons, the builders' context. */
+async function variantContext(planned, o, sites) {
+    const { plan } = planned;
+    const env = o.env ?? process.env;
+    const progress = o.onProgress ?? (() => { });
+    const git = await gitInfo(plan.project.dir, env);
+    for (const w of git.warnings)
+        progress(null, `warning: ${w}`);
+    const epoch = buildEpoch(git, env);
+    const tags = tagsOf(o, planned, git.tagSha, env);
+    const compression = o.compression ?? plan.project.config.compression;
+    const source = startSourceLayer({
+        plan,
+        store: o.store,
+        mode: o.sourceMode ?? 'auto',
+        compression,
+        epoch,
+        progress: (m) => progress(null, m)
+    });
+    const app = {
+        plan,
+        store: o.store,
+        sites,
+        source,
+        compression,
+        git,
+        created: new Date(epoch * 1000).toISOString(),
+        progress
+    };
+    const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null;
+    const cache = new CacheLayout(o.cacheDir ?? defaultCacheDir(env));
+    const deps = {
+        planned,
+        store: o.store,
+        sites,
+        cache,
+        artifacts: o.artifacts ?? new ArtifactCache(cache.artifacts),
+        env,
+        mirrorUrl,
+        compression,
+        ...(o.maxLayers !== undefined ? { maxLayers: o.maxLayers } : {}),
+        ...(o.restoreWheels ? { restoreWheels: o.restoreWheels } : {})
+    };
+    return {
+        app,
+        deps,
+        fullPath: o.fullPath !== false,
+        tagsOf: tags,
+        projectLayerFor: projectLayers(app),
+        progress
+    };
+}
+/**
+ * Build every planned variant as decided. `decisions` may still be on their way (the lookups run
+ * while the source layer is started).
+ */
+async function executeBuild(planned, decisions, o) {
+    const { plan } = planned;
+    const progress = o.onProgress ?? (() => { });
+    const cacheDir = o.cacheDir ?? defaultCacheDir(o.env ?? process.env);
+    const sites = new PythonSites(plan, planned.base, {
+        store: o.store,
+        ...(o.base ? { baseOptions: o.base } : {}),
+        cacheDir,
+        progress
+    });
+    try {
+        const ctx = await variantContext(planned, { ...o, cacheDir }, sites);
+        const byName = new Map((await decisions).map((d) => [d.variant, d]));
+        const results = [];
+        for (const v of plan.variants)
+            results.push(await executeVariant(ctx, v, byName.get(v.name)));
         // Variants that did not plan (a declared conflict, a stale selection) fail here too, so every
         // variant asked for has a result.
         for (const f of plan.failed ?? []) {
             progress(f.name, `failed: ${describeError(f.error)}`);
             results.push(unbuiltResult({ variant: f.name, hash: '', depsRef: '' }, 'failed', describeError(f.error), 0));
         }
-        if (!results.some((r) => r.digest !== null)) {
-            // Nobody needs the source layer: stop its upload quietly and let it settle before returning.
-            abandoned = true;
-            await layerJob.catch(() => undefined);
-        }
-        const l = layer;
-        const s = source;
+        // Nobody needs the source layer: stop its upload quietly and let it settle before returning.
+        if (!results.some((r) => r.digest !== null))
+            await ctx.app.source.abandon();
         return {
-            store: store.name,
-            revision: git.revision,
-            sourceLayer: l && s ? { digest: l.digest, size: l.size, files: s.files, seconds: layerSeconds } : null,
+            store: o.store.name,
+            revision: ctx.app.git.revision,
+            sourceLayer: ctx.app.source.summary(),
             variants: results
         };
     }
     finally {
         // The base image's registry connection (kept for the full path) is closed whatever happened.
-        if (base)
-            await base.then((b) => b.store.close?.(), () => undefined);
+        await sites.close();
     }
+}
+
+// The first stage of a build: the plan, made once, with the base image pinned first (its digest
+// is part of every variant hash, and with python taken from the base image, its Python decides
+// the target). What the later stages ask of the plan again and again (the wheel each package
+// installs on each platform, which variants share a wheel) is worked out here, once, on demand.
+const PINNED = /@sha256:[a-f0-9]{64}$/;
+/** The python and base image a plan of these options targets, before any variant is planned. */
+function targetOf(input) {
+    const { project, lock, options } = input;
+    try {
+        const python = options.python ?? project.config.python ?? derivePython(project, lock, []);
+        return { python, baseImage: baseImageFor(project.config, python, options) };
+    }
+    catch (e) {
+        // No python to target: planProject says so, with the same error.
+        if (e instanceof ConfigError)
+            return null;
+        throw e;
+    }
+}
+/**
+ * The base image reference to look up before planning; null when there is none to look up (pinned
+ * already, and the python is not the base image's).
+ */
+function toPin(input) {
+    const target = targetOf(input);
+    if (!target)
+        return null;
+    return !PINNED.test(target.baseImage) || pythonFromBase(input) ? target.baseImage : null;
+}
+function platformsOf(input) {
+    const asked = input.options.platforms ?? [];
+    return asked.length > 0 ? asked : input.project.config.platforms;
+}
+/**
+ * With a base image of its own and no python set, the target python is the base image's: the one
+ * its packages must load in (requires-python's lowest would install wheels of another ABI).
+ */
+function pythonFromBase(input) {
+    const c = input.project.config;
+    return c.baseImage !== null && c.python === null && input.options.python === undefined && c.pythonInBase;
+}
+/** The base image pinned (and, when it decides the python, that python and a note saying so). */
+async function pinBaseOf(input, reference, o) {
+    const base = await resolveBase(reference, platformsOf(input), { ...o.base, cwd: input.project.dir });
+    const options = { ...input.options, baseImage: base.pinned };
+    if (!pythonFromBase(input))
+        return { base, options, note: null };
+    const pi = base.image.platforms[0];
+    const facts = await imagePythonFacts({
+        store: base.store,
+        manifestDigest: pi.manifestDigest,
+        layers: pi.manifest.layers,
+        config: pi.config,
+        cacheDir: o.cacheDir ?? null,
+        what: `base image ${reference} (${formatPlatform(pi.platform)})`,
+        ...(o.onProgress ? { onProgress: o.onProgress } : {})
+    }).catch((e) => {
+        base.store.close?.();
+        throw e;
+    });
+    // No Python at all is reported where the layout is decided (with the fix), not here.
+    if (!facts.python)
+        return { base, options, note: null };
+    const v = facts.python.version;
+    return {
+        base,
+        options: { ...options, python: { major: v.major, minor: v.minor, patch: v.patch ?? undefined } },
+        note: `python ${v.major}.${v.minor}${v.patch !== null ? `.${v.patch}` : ''}: the base image's (${facts.python.executable} in ${reference}); set python under [tool.fast-build] to choose it yourself`
+    };
+}
+/** planProject, with a requires-python the base image's Python falls outside of said so. */
+function planWith(input, options, fromBase) {
+    try {
+        return planProject(input.project, input.lock, options);
+    }
+    catch (e) {
+        if (fromBase && e instanceof ConfigError && /requires-python/.test(e.message))
+            throw new ConfigError(`the base image's ${e.message}`, e.location, `choose a base image whose Python requires-python allows, or set python under [tool.fast-build] (it must match the base image's)`);
+        throw e;
+    }
+}
+/**
+ * Plan once: the base image pinned to its digest first (no lookup when the reference is pinned
+ * already and the python is not the base image's), then every variant asked for.
+ */
+async function planBuild(input, o = {}) {
+    const reference = o.pin === false ? null : toPin(input);
+    const fromBase = pythonFromBase(input);
+    const pinned = reference !== null ? await pinBaseOf(input, reference, o) : null;
+    let plan;
+    try {
+        plan = planWith(input, pinned?.options ?? input.options, fromBase && pinned?.note != null);
+    }
+    catch (e) {
+        pinned?.base.store.close?.();
+        throw e;
+    }
+    // A python the base image decided replaces the note of requires-python's lowest.
+    const notes = [...new Set([...input.notes, ...plan.notes])].filter((n) => !(pinned?.note && n.includes(': the lowest version ')));
+    return withChoices({ ...plan, notes: pinned?.note ? [...notes, pinned.note] : notes }, pinned?.base ?? null);
+}
+/**
+ * An existing plan with the base image pinned (planned again when there is something to pin): for
+ * callers that planned already. A build plans once through planBuild.
+ */
+async function pinPlan(plan, o = {}) {
+    const input = {
+        project: plan.project,
+        lock: plan.lock,
+        options: plan.options,
+        notes: plan.notes
+    };
+    return toPin(input) === null ? withChoices(plan, null) : planBuild(input, o);
+}
+/** The plan with its wheel choices and sharing, worked out when first asked. */
+function withChoices(plan, base) {
+    const choices = new Map();
+    const wheelsOf = (p) => {
+        let c = choices.get(p);
+        if (!c) {
+            c = chooseWheels(p.closure.installed.map((e) => e.package), p.target);
+            choices.set(p, c);
+        }
+        return c;
+    };
+    let shared = null;
+    const sharing = (platform, sha256) => {
+        shared ??= sharingOf(plan, wheelsOf);
+        return shared.get(`${formatPlatform(platform)}|${sha256}`) ?? [];
+    };
+    return { plan, base, wheelsOf, sharing };
+}
+/**
+ * Which variants of the whole configuration install each wheel, per platform. A plan of some
+ * variants (--variant) plans the others too, only those, with the same (pinned) options.
+ */
+function sharingOf(plan, wheelsOf) {
+    const planned = new Set(plan.variants.map((v) => v.name));
+    const others = plan.project.config.variants.map((v) => v.name).filter((n) => !planned.has(n));
+    const rest = others.length === 0 || (plan.options.variants ?? []).length === 0
+        ? []
+        : planProject(plan.project, plan.lock, { ...plan.options, variants: others }).variants;
+    // In the configuration's order, as layering names the variants of a shared layer.
+    const order = plan.project.config.variants.map((v) => v.name);
+    const all = [...plan.variants, ...rest].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+    const map = new Map();
+    for (const v of all) {
+        for (const p of v.platforms) {
+            for (const c of wheelsOf(p).chosen) {
+                const key = `${formatPlatform(p.platform)}|${c.sha256}`;
+                map.set(key, [...(map.get(key) ?? []), v.name]);
+            }
+        }
+    }
+    return map;
+}
+
+// The second stage: which path each variant takes, decided from the registry alone. The tag
+// `deps-<variant>-<hash16>` is the truth: present → fast path; absent → full path; named by
+// `invalidate` (--rebuild) → full path anyway. Each deps image is looked up once, here; the build
+// takes the image found from the decision. A lookup that fails (auth, network, a tag holding an
+// image of other platforms) is kept with its error: the variant fails, in the matrix and in the
+// build alike, rather than being rebuilt on a guess.
+function isInvalidated(variant, invalidate) {
+    return invalidate === 'all' || invalidate.includes(variant);
+}
+/** Variants named for a rebuild must exist (a typo would rebuild nothing without a word). */
+function checkRebuild(plan, rebuild) {
+    for (const name of rebuild === 'all' ? [] : rebuild) {
+        if (!plan.variants.some((v) => v.name === name)) {
+            throw new ConfigError(`--rebuild names unknown variant ${JSON.stringify(name)}`, {}, `variants are: ${plan.variants.map((v) => v.name).join(', ')}`);
+        }
+    }
+}
+/** One variant's decision: its deps image looked up, unless it is to be rebuilt anyway. */
+async function decide(v, store, invalidate) {
+    const tag = depsTag(v.name, v.shortHash);
+    const d = { variant: v.name, hash: v.hash, shortHash: v.shortHash, tag, depsRef: `${store.name}:${tag}` };
+    if (isInvalidated(v.name, invalidate))
+        return { ...d, depsImage: null, reason: 'invalidated', error: null };
+    try {
+        const found = await resolveDepsImage(store, tag, v.platforms.map((p) => p.platform));
+        return { ...d, depsImage: found, reason: found ? 'fast' : 'full', error: null };
+    }
+    catch (e) {
+        return { ...d, depsImage: null, reason: 'failed', error: e instanceof Error ? e : new Error(String(e)) };
+    }
+}
+/** Every planned variant's decision, looked up together, in the plan's order. */
+function resolveVariants(plan, store, invalidate) {
+    return Promise.all(plan.variants.map((v) => decide(v, store, invalidate)));
+}
+
+function isBuildPlan(p) {
+    return 'wheelsOf' in p;
+}
+async function runBuild(o) {
+    const progress = o.onProgress ?? (() => { });
+    const rebuild = o.rebuild ?? [];
+    const given = o.plan;
+    checkRebuild(isBuildPlan(given) ? given.plan : given, rebuild);
+    const cacheDir = o.cacheDir ?? defaultCacheDir(o.env ?? process.env);
+    const planned = isBuildPlan(given)
+        ? given
+        : await pinPlan(given, {
+            ...(o.base ? { base: o.base } : {}),
+            cacheDir,
+            onProgress: (m) => progress(null, m)
+        });
+    // What pinning learnt (the base image's python) the caller has not printed yet.
+    if (!isBuildPlan(given))
+        for (const n of planned.plan.notes)
+            if (!given.notes.includes(n))
+                progress(null, `note: ${n}`);
+    // The lookups run while the build starts on the source layer.
+    const decisions = o.decisions ?? resolveVariants(planned.plan, o.store, rebuild);
+    return executeBuild(planned, decisions, { ...o, cacheDir });
 }
 
 // From what a user typed (`oci:DIR`, `HOST/REPO`) to an ImageStore, with credentials resolved
@@ -9717,7 +10510,7 @@ function projectId(projectDir) {
 }
 /** `<cacheDir>/oci/<projectId>`: where `fast-build build` puts images when given no store. */
 function defaultStoreDir(projectDir, cacheDir) {
-    return join(resolve(cacheDir), 'oci', projectId(projectDir));
+    return join(new CacheLayout(cacheDir).stores, projectId(projectDir));
 }
 /** Whether podman 4 can pull `oci:<dir>:TAG` by that absolute path (it makes it an image name). */
 function podmanAcceptsPath(dir) {
@@ -9739,8 +10532,11 @@ function podmanRunCommand(dir, tag) {
     return `skopeo copy oci:${quote(`${abs}:${tag}`)} containers-storage:localhost/fast-build:${tag} && podman run --rm localhost/fast-build:${tag}`;
 }
 
-// `fast-build build`, loaded by the CLI only when asked for (see runCli).
-async function cmdBuild(args, io) {
+// `fast-build build`, loaded by the CLI only when asked for (see runCli): the flags translated
+// into the build's stages (plan once with the base image pinned, then resolve and execute in
+// runBuild), and its result into a table or JSON.
+/** The flags of `build`, checked. */
+function parseBuildArgs(args) {
     const { values, positionals } = parseArgs({
         args: [...args],
         options: {
@@ -9752,7 +10548,7 @@ async function cmdBuild(args, io) {
             python: { type: 'string' },
             tag: { type: 'string', multiple: true },
             source: { type: 'string', default: 'auto' },
-            compression: { type: 'string', default: 'gzip' },
+            compression: { type: 'string' },
             rebuild: { type: 'string', multiple: true },
             'fast-only': { type: 'boolean', default: false },
             'cache-dir': { type: 'string' },
@@ -9776,36 +10572,33 @@ async function cmdBuild(args, io) {
     if (!['auto', 'git', 'walk'].includes(source))
         throw new UsageError(`--source must be auto, git or walk`);
     const compression = values.compression;
-    if (!['gzip', 'zstd', 'none'].includes(compression))
+    if (compression !== undefined && !['gzip', 'zstd', 'none'].includes(compression))
         throw new UsageError(`--compression must be gzip, zstd or none`);
-    // git lists the source files in its own process while the lock is read and planned.
-    prefetchSource(resolve(values.project), source);
-    const plan = loadPlan({
-        project: values.project,
-        variants: values.variant ?? [],
-        platforms: values.platform ?? [],
-        ...(values.python ? { python: values.python } : {}),
-        ...(values.builder ? { builder: values.builder } : {}),
-        ...(values.dockerfile ? { dockerfile: values.dockerfile } : {}),
-        ...(values['dockerfile-target'] ? { dockerfileTarget: values['dockerfile-target'] } : {}),
-        ...(values['dockerfile-command'] ? { dockerfileCommand: values['dockerfile-command'] } : {})
-    });
-    for (const n of plan.notes)
-        io.err(`note: ${n}\n`);
-    // No store given: a layout in the cache directory, one per project (see defaultStoreDir), never
-    // inside the project, where a walk of the source would pack it.
-    const cacheDir = values['cache-dir'] ? resolve(values['cache-dir']) : undefined;
-    const spec = values.registry
-        ? parseStoreSpec(values.registry, '--registry')
-        : values.store !== undefined
-            ? parseStoreSpec(values.store, '--store')
-            : {
-                kind: 'layout',
-                dir: defaultStoreDir(plan.project.dir, cacheDir ?? defaultCacheDir(process.env))
-            };
+    return {
+        values,
+        source: source,
+        // Absent: compression under [tool.fast-build].
+        compression: compression,
+        cacheDir: values['cache-dir'] ? resolve(values['cache-dir']) : undefined
+    };
+}
+/**
+ * Where the images go: --registry, --store, or (neither) a layout in the cache directory, one per
+ * project (see defaultStoreDir), never inside the project, where a walk of the source would pack it.
+ */
+function storeSpecOf(a, projectDir) {
+    const { values } = a;
+    if (values.registry)
+        return parseStoreSpec(values.registry, '--registry');
+    if (values.store !== undefined)
+        return parseStoreSpec(values.store, '--store');
+    return { kind: 'layout', dir: defaultStoreDir(projectDir, a.cacheDir ?? defaultCacheDir(process.env)) };
+}
+/** The store, with the registry credentials of the environment when it has them. */
+function openBuildStore(spec, io) {
     const user = process.env['FAST_BUILD_REGISTRY_USERNAME'];
     const password = process.env['FAST_BUILD_REGISTRY_PASSWORD'];
-    const store = await openStore(spec, {
+    return openStore(spec, {
         ...(user && password
             ? {
                 credential: {
@@ -9818,48 +10611,83 @@ async function cmdBuild(args, io) {
             : {}),
         onRetry: (m, delay) => io.err(`retrying in ${(delay / 1000).toFixed(1)} s: ${m}\n`)
     });
+}
+/** The result as JSON or a table, then where the images went; the exit code. */
+function printResult(result, a, spec, io) {
+    const { values } = a;
+    if (values.json) {
+        io.out(JSON.stringify(result, null, 2) + '\n');
+    }
+    else {
+        const rows = result.variants.map((v) => [
+            v.variant,
+            v.path,
+            v.depsRef.slice(v.depsRef.lastIndexOf(':') + 1),
+            v.appRef ? `${v.appRef.slice(0, v.appRef.indexOf('@'))}@${v.digest.slice(0, 19)}` : '-',
+            `${v.blobs.uploaded}/${v.blobs.mounted}/${v.blobs.skipped}`,
+            // The full path's uploads (the deps image) count too.
+            formatBytes(v.bytesUploaded + (v.full?.bytesUploaded ?? 0)),
+            v.seconds.toFixed(2)
+        ]);
+        io.out(renderTable(['variant', 'path', 'deps', 'app image', 'up/mnt/skip', 'uploaded', 'seconds'], rows));
+        for (const v of result.variants)
+            if (v.error)
+                io.err(`${v.variant}: ${v.error}\n`);
+    }
+    if (!values.quiet) {
+        // Where the images went (absolute: the store's name is), and for a layout how to run one.
+        io.err(`images: ${result.store}\n`);
+        const tag = result.variants.find((v) => v.tags.length > 0)?.tags[0];
+        if (spec.kind === 'layout' && tag)
+            io.err(`run one: ${podmanRunCommand(resolve(spec.dir), tag)}\n`);
+    }
+    return result.variants.every((v) => v.path === 'fast' || v.path === 'full') ? 0 : 1;
+}
+async function cmdBuild(args, io) {
+    const a = parseBuildArgs(args);
+    const { values, cacheDir } = a;
+    // git lists the source files in its own process while the lock is read and planned.
+    prefetchSource(resolve(values.project), a.source);
+    const input = planInputOf({
+        project: values.project,
+        variants: values.variant ?? [],
+        platforms: values.platform ?? [],
+        ...(values.python ? { python: values.python } : {}),
+        ...(values.builder ? { builder: values.builder } : {}),
+        ...(values.dockerfile ? { dockerfile: values.dockerfile } : {}),
+        ...(values['dockerfile-target'] ? { dockerfileTarget: values['dockerfile-target'] } : {}),
+        ...(values['dockerfile-command'] ? { dockerfileCommand: values['dockerfile-command'] } : {})
+    });
+    const spec = storeSpecOf(a, input.project.dir);
+    const store = await openBuildStore(spec, io);
+    const say = values.quiet
+        ? undefined
+        : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`);
+    let planned = null;
     try {
+        planned = await planBuild(input, {
+            cacheDir: cacheDir ?? defaultCacheDir(process.env),
+            ...(say ? { onProgress: (m) => say(null, m) } : {})
+        });
+        for (const n of planned.plan.notes)
+            io.err(`note: ${n}\n`);
         const result = await runBuild({
-            plan,
+            plan: planned,
             store,
             tags: values.tag ?? [],
-            sourceMode: source,
-            compression: compression,
+            sourceMode: a.source,
+            ...(a.compression ? { compression: a.compression } : {}),
             rebuild: (values.rebuild ?? []).includes('all') ? 'all' : (values.rebuild ?? []),
             fullPath: !values['fast-only'],
             ...(cacheDir ? { cacheDir } : {}),
             ...(values['index-url'] ? { indexUrl: values['index-url'] } : {}),
-            onProgress: values.quiet ? undefined : (variant, m) => io.err(`${variant ? `${variant}: ` : ''}${m}\n`)
+            onProgress: say
         });
-        if (values.json) {
-            io.out(JSON.stringify(result, null, 2) + '\n');
-        }
-        else {
-            const rows = result.variants.map((v) => [
-                v.variant,
-                v.path,
-                v.depsRef.slice(v.depsRef.lastIndexOf(':') + 1),
-                v.appRef ? `${v.appRef.slice(0, v.appRef.indexOf('@'))}@${v.digest.slice(0, 19)}` : '-',
-                `${v.blobs.uploaded}/${v.blobs.mounted}/${v.blobs.skipped}`,
-                // The full path's uploads (the deps image) count too.
-                formatBytes(v.bytesUploaded + (v.full?.bytesUploaded ?? 0)),
-                v.seconds.toFixed(2)
-            ]);
-            io.out(renderTable(['variant', 'path', 'deps', 'app image', 'up/mnt/skip', 'uploaded', 'seconds'], rows));
-            for (const v of result.variants)
-                if (v.error)
-                    io.err(`${v.variant}: ${v.error}\n`);
-        }
-        if (!values.quiet) {
-            // Where the images went (absolute: the store's name is), and for a layout how to run one.
-            io.err(`images: ${result.store}\n`);
-            const tag = result.variants.find((v) => v.tags.length > 0)?.tags[0];
-            if (spec.kind === 'layout' && tag)
-                io.err(`run one: ${podmanRunCommand(resolve(spec.dir), tag)}\n`);
-        }
-        return result.variants.every((v) => v.path === 'fast' || v.path === 'full') ? 0 : 1;
+        return printResult(result, a, spec, io);
     }
     finally {
+        // The base image's registry connection (the plan stage's) and the store's, whatever happened.
+        planned?.base?.store.close?.();
         store.close?.();
     }
 }

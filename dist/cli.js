@@ -43,6 +43,14 @@ class LockError extends FastBuildError {
 /** A PEP 508 marker or requirement does not parse. `column` points at the offending character. */
 class MarkerSyntaxError extends FastBuildError {
 }
+/**
+ * A marker that parses but cannot be evaluated: packaging raises here too (UndefinedComparison,
+ * a comparison between two strings, a set-valued variable on the left of an operator, a version
+ * PEP 440 cannot compare). Here, beside MarkerSyntaxError, because pep440.ts raises it as well,
+ * and pep440.ts is below markers/.
+ */
+class MarkerEvaluationError extends FastBuildError {
+}
 /** The selection cannot be satisfied from the lock (conflicting packages, missing packages, cycles). */
 class PlanError extends FastBuildError {
 }
@@ -1212,13 +1220,6 @@ function describeType(v) {
     return `${typeof v} ${String(v)}`;
 }
 
-/**
- * A marker that parses but cannot be evaluated: packaging raises here too (UndefinedComparison,
- * a comparison between two strings, a set-valued variable on the left of an operator).
- */
-class MarkerEvaluationError extends FastBuildError {
-}
-
 // PEP 440 versions and version specifiers, as packaging 26.2 implements them: `Version(...)`,
 // `Specifier(...)` and `Specifier.contains(v, prereleases=True)`. Markers need exactly these
 // semantics; the rest of fast-build (choosing among locked versions) uses the same code.
@@ -1853,6 +1854,18 @@ function decodeQuoted(tz, token, start) {
     return out;
 }
 
+// PEP 508 environment markers: parse to an immutable tree, evaluate for an environment, print.
+//
+// Parsing and evaluation follow packaging 26.2 (`packaging/markers.py`, `_parser.py`) exactly,
+// with these deliberate differences, all pinned by the differential test:
+// - `extra` is evaluated against a SET of active extras, as uv and Poetry locks need:
+//   `extra == "x"` holds iff x is active, `extra != "x"` iff it is not. Every other operator is
+//   packaging's comparison against each active extra: true for some (positive operators) or for
+//   all (`!=`, `not in`); with no active extra it is packaging's default `extra == ""`.
+// - extra names are normalized (PEP 685) at every nesting level. packaging normalizes only
+//   comparisons at the top level, so `(extra == "Foo_Bar")` never matches there.
+// - `\N{NAME}` escapes in strings are refused (packaging decodes them with Python's Unicode
+//   name table, which we do not carry).
 const MARKER_VARIABLES = [
     'python_version',
     'python_full_version',
@@ -2854,6 +2867,7 @@ const KNOWN_KEYS = [
     'interpreter',
     'max-layers',
     'heavy-package-mb',
+    'compression',
     'index-url',
     'builder',
     'dockerfile',
@@ -2863,6 +2877,8 @@ const KNOWN_KEYS = [
     'python-in-base'
 ];
 const VARIANT_KEYS = ['groups', 'extras', 'members'];
+/** Layer compressions a configuration may ask for (OCI's tar+gzip and tar+zstd media types). */
+const COMPRESSIONS = ['gzip', 'zstd'];
 /**
  * Packages installing more than this many MB get a layer each, so bumping one never re-uploads
  * another. 16, from the corpus (npm run bench -- reupload): at 64 numpy, pandas and scipy-sized
@@ -2927,6 +2943,9 @@ function readConfig(pyproject, file) {
     if (!BUILDERS.includes(builderText))
         r.fail(`${base}.builder`, `unknown builder ${JSON.stringify(builderText)}`, `use one of ${BUILDERS.join(', ')}`);
     const builder = builderText;
+    const compressionText = r.optString(raw['compression'], `${base}.compression`) ?? 'gzip';
+    if (!COMPRESSIONS.includes(compressionText))
+        r.fail(`${base}.compression`, `unknown compression ${JSON.stringify(compressionText)}`, `use one of ${COMPRESSIONS.join(', ')} (zstd layers need containerd 1.5+, Docker 23+ or podman 4+ to pull)`);
     const buildArgsTable = r.optTable(raw['build-args'], `${base}.build-args`) ?? {};
     const buildArgs = {};
     for (const [k, v] of Object.entries(buildArgsTable))
@@ -2956,6 +2975,7 @@ function readConfig(pyproject, file) {
         interpreter: absolutePath(r, raw['interpreter'], `${base}.interpreter`),
         maxLayers: positiveInt(r, raw['max-layers'], `${base}.max-layers`, 100, 2, 500),
         heavyPackageMb: positiveInt(r, raw['heavy-package-mb'], `${base}.heavy-package-mb`, DEFAULT_HEAVY_MB, 1, 1_000_000),
+        compression: compressionText,
         indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
         variants,
         defaultVariant: variantsRaw === undefined,
@@ -3495,7 +3515,8 @@ const PYPI_SIMPLE = 'https://pypi.org/simple';
 function isLocalSource(s) {
     return s.kind === 'directory';
 }
-function indexByName(packages) {
+/** The packages of each name (a lock may hold several of one name: other versions, other sources). */
+function packagesByName(packages) {
     const byName = new Map();
     for (const p of packages) {
         const list = byName.get(p.name);
@@ -3769,7 +3790,7 @@ cut = null) {
     const packages = r
         .tables(data['package'] ?? [], 'package')
         .map((p, i) => readPackage$2(r, p, i, lines[i] ?? 0, legacyFiles, cut?.bodies.get(i)));
-    const byName = indexByName(packages);
+    const byName = packagesByName(packages);
     const root = poetryRoot(project);
     return {
         path: file,
@@ -3978,7 +3999,7 @@ function readPylock(text, data, file) {
         format: 'pylock',
         version,
         packages,
-        byName: indexByName(packages),
+        byName: packagesByName(packages),
         requiresPython: r.optString(data['requires-python'], 'requires-python') ?? null,
         selection: 'markers',
         roots: [],
@@ -4114,7 +4135,7 @@ function readUvLock(text, data, file, project, opts = {}) {
     const packages = r
         .tables(data['package'] ?? [], 'package')
         .map((p, i) => readPackage(r, p, i, lines[i] ?? 0, metadata));
-    const byName = indexByName(packages);
+    const byName = packagesByName(packages);
     const manifest = r.optTable(data['manifest'], 'manifest');
     const memberNames = (r.optStrings(manifest?.['members'], 'manifest.members') ?? []).map(normalizeName);
     const roots = uvRoots(r, project, packages, memberNames);
@@ -4594,123 +4615,10 @@ function fromToml(format, text, data, display, project, cut) {
     }
 }
 
-function diffPackages(before, after) {
-    const a = new Map(before.map((p) => [p.name, p]));
-    const b = new Map(after.map((p) => [p.name, p]));
-    const changes = [];
-    for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
-        const x = a.get(name);
-        const y = b.get(name);
-        if (!x && y)
-            changes.push({ kind: 'added', name, version: y.version });
-        else if (x && !y)
-            changes.push({ kind: 'removed', name, version: x.version });
-        else if (x && y) {
-            if (x.version !== y.version)
-                changes.push({ kind: 'version', name, from: x.version, to: y.version });
-            else if (x.source !== y.source)
-                changes.push({ kind: 'source', name, version: y.version, from: x.source, to: y.source });
-            else if ((x.sha256 ?? x.file) !== (y.sha256 ?? y.file)) {
-                changes.push({
-                    kind: 'file',
-                    name,
-                    version: y.version,
-                    from: x.file ?? x.sha256 ?? '?',
-                    to: y.file ?? y.sha256 ?? '?'
-                });
-            }
-        }
-    }
-    return changes;
-}
-function diffVariant(name, before, after) {
-    const settings = [];
-    if (before && after) {
-        if (before.python !== after.python)
-            settings.push(`python ${before.python} → ${after.python}`);
-        if (before.baseImage !== after.baseImage)
-            settings.push(`base image ${before.baseImage} → ${after.baseImage}`);
-    }
-    const platforms = [];
-    const names = [
-        ...new Set([...(before?.platforms ?? []), ...(after?.platforms ?? [])].map((p) => p.platform))
-    ];
-    for (const platform of names) {
-        const x = before?.platforms.find((p) => p.platform === platform);
-        const y = after?.platforms.find((p) => p.platform === platform);
-        if (before && after && !x)
-            settings.push(`+ platform ${platform}`);
-        if (before && after && !y)
-            settings.push(`- platform ${platform}`);
-        platforms.push({ platform, changes: diffPackages(x?.packages ?? [], y?.packages ?? []) });
-    }
-    const status = !before ? 'added' : !after ? 'removed' : before.hash === after.hash ? 'unchanged' : 'changed';
-    return {
-        variant: name,
-        status,
-        oldHash: before?.hash ?? null,
-        newHash: after?.hash ?? null,
-        settings,
-        platforms
-    };
-}
-function diffPlans(before, after) {
-    const failed = new Map((after.failed ?? []).map((f) => [f.name, f.error]));
-    const names = [
-        ...new Set([
-            ...before.variants.map((v) => v.name),
-            ...after.variants.map((v) => v.name),
-            ...failed.keys()
-        ])
-    ];
-    return names.map((n) => {
-        const d = diffVariant(n, before.variants.find((v) => v.name === n), after.variants.find((v) => v.name === n));
-        // A variant the new plan could not plan is not "removed": say that it failed, and why.
-        const error = failed.get(n);
-        return error === undefined ? d : { ...d, status: 'failed', newHash: null, platforms: [], error };
-    });
-}
-function describeChange(c) {
-    switch (c.kind) {
-        case 'added':
-            return `+ ${c.name} ${c.version ?? ''}`.trim();
-        case 'removed':
-            return `- ${c.name} ${c.version ?? ''}`.trim();
-        case 'version':
-            return `${c.name} ${c.from ?? '(dynamic)'} → ${c.to ?? '(dynamic)'}`;
-        case 'source':
-            return `${c.name} ${c.version ?? ''} source ${c.from} → ${c.to}`;
-        case 'file':
-            return `${c.name} ${c.version ?? ''} file ${c.from} → ${c.to}`;
-    }
-}
-/**
- * One line per variant, the changes merged over platforms (a change on every platform is shown
- * once; one on some platforms names them).
- */
-function summarizeVariantDiff(d) {
-    if (d.status === 'added')
-        return ['new variant'];
-    if (d.status === 'removed')
-        return ['variant removed'];
-    if (d.status === 'failed')
-        return [`does not plan: ${(d.error ?? '').split('\n')[0]}`];
-    const lines = [...d.settings];
-    const seen = new Map();
-    for (const p of d.platforms) {
-        for (const c of p.changes) {
-            const text = describeChange(c);
-            seen.set(text, [...(seen.get(text) ?? []), p.platform]);
-        }
-    }
-    for (const [text, platforms] of seen) {
-        lines.push(platforms.length === d.platforms.length ? text : `${text} (${platforms.join(', ')})`);
-    }
-    if (lines.length === 0 && d.status === 'changed')
-        lines.push('hash inputs changed (schema, libc or cache epoch)');
-    return lines;
-}
-
+// What the planner needs of the Dockerfile builder: its settings ([tool.fast-build] and the
+// action's inputs, part of a variant's hash) and the generated default Dockerfile. They live with
+// the project's configuration, below plan/, so that the planner reads them without loading the
+// builder (pipeline/dockerfile.ts), and the builder takes them from here.
 const DEFAULT_COMMAND = ['docker', 'buildx', 'build'];
 /** Where the generated Dockerfile finds a pip wheel when the base image's Python has no pip. */
 const PIP_CONTEXT_DIR = 'pip';
@@ -4961,7 +4869,9 @@ function better(rank, wheel, than) {
 
 // Which wheel the wheels builder installs for each package on a target, or why it cannot (a git
 // dependency, an sdist-only package, no wheel for the platform, no sha256 in the lock). Pure: the
-// planner asks it to choose a builder (auto), the full path to install.
+// planner asks it to choose a builder (auto), the full path to install. Here in plan/, not in
+// packaging/ with chooseWheel (one file list, one target): it reads the lock model (sources,
+// locked files), and lock/ is above packaging/.
 /** The wheel of each installed package on one target, or the reasons the variant cannot use wheels. */
 function chooseWheels(packages, target) {
     const chosen = [];
@@ -5681,7 +5591,7 @@ function planProject(project, lock, options = {}) {
         throw new ConfigError(`python ${formatPython(python)} is outside requires-python ${JSON.stringify(allowed.text)}`, { file: project.file, keyPath: config.python ? 'tool.fast-build.python' : undefined }, 'choose a python that requires-python allows, or widen requires-python and lock again');
     }
     const platforms = options.platforms && options.platforms.length > 0 ? options.platforms : config.platforms;
-    const baseImage = options.baseImage ?? config.baseImage ?? `python:${pythonMinor(python)}-slim`;
+    const baseImage = baseImageFor(config, python, options);
     const wanted = options.variants && options.variants.length > 0 ? options.variants : null;
     if (wanted) {
         for (const v of wanted) {
@@ -5869,6 +5779,11 @@ function recordedDisagreement(lock, spec, selection, p, ctx) {
     return (`variant ${spec.name} on ${formatPlatform(p.platform)}: ${lock.path}'s recorded markers select ${recorded.length} packages where the dependency walk installs ${walked.size} (${details.join('; ')}). ` +
         `Poetry's installer re-resolves by default, as fast-build does; the recorded markers are used only with installer.re-resolve = false`);
 }
+/** The base image a plan targets: as asked, else [tool.fast-build] base-image, else python's slim image. */
+function baseImageFor(config, python, options) {
+    return options.baseImage ?? config.baseImage ?? `python:${pythonMinor(python)}-slim`;
+}
+/** The lowest python requires-python allows (a note says so); a ConfigError when it allows none. */
 function derivePython(project, lock, notes) {
     const spec = project.requiresPython ?? lock.requiresPython;
     const from = project.requiresPython
@@ -5991,6 +5906,156 @@ function readDockerfile(project, path = null, keyPath = 'tool.fast-build.dockerf
     }
 }
 
+// What the CLI's commands share: where they write (CliIO), the error that means "wrong flags"
+// (UsageError, printed with the usage text), and the plan they read from --project, --variant,
+// --platform, --python and the builder flags (loadPlan). Apart from cli.ts so that `build`
+// (cli-build.ts, loaded on demand by cli.ts) takes them without importing its own loader.
+class UsageError extends Error {
+}
+/** The project, its lock and the flags as plan options: what `build` plans from (once, base pinned). */
+function planInputOf(opts) {
+    const dir = resolve(opts.project);
+    const project = readProject(dir, opts.project === '.' ? undefined : opts.project);
+    const { lock, notes } = readLock(project);
+    if (opts.builder !== undefined && !BUILDERS.includes(opts.builder))
+        throw new UsageError(`--builder must be one of ${BUILDERS.join(', ')}`);
+    const command = opts.dockerfileCommand?.split(/\s+/).filter((w) => w !== '');
+    if (command !== undefined && command.length === 0)
+        throw new UsageError('--dockerfile-command is empty');
+    const options = {
+        variants: opts.variants ?? [],
+        platforms: (opts.platforms ?? []).map((p) => parsePlatform(p, '--platform')),
+        ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {}),
+        ...(opts.builder ? { builder: opts.builder } : {}),
+        dockerfile: readDockerfile(project, opts.dockerfile ?? null, '--dockerfile'),
+        ...(opts.dockerfileTarget ? { dockerfileTarget: opts.dockerfileTarget } : {}),
+        ...(command ? { dockerfileCommand: command } : {})
+    };
+    return { project, lock, options, notes };
+}
+function loadPlan(opts) {
+    const { project, lock, options, notes } = planInputOf(opts);
+    const plan = planProject(project, lock, options);
+    return { ...plan, notes: [...notes, ...plan.notes] };
+}
+
+function diffPackages(before, after) {
+    const a = new Map(before.map((p) => [p.name, p]));
+    const b = new Map(after.map((p) => [p.name, p]));
+    const changes = [];
+    for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+        const x = a.get(name);
+        const y = b.get(name);
+        if (!x && y)
+            changes.push({ kind: 'added', name, version: y.version });
+        else if (x && !y)
+            changes.push({ kind: 'removed', name, version: x.version });
+        else if (x && y) {
+            if (x.version !== y.version)
+                changes.push({ kind: 'version', name, from: x.version, to: y.version });
+            else if (x.source !== y.source)
+                changes.push({ kind: 'source', name, version: y.version, from: x.source, to: y.source });
+            else if ((x.sha256 ?? x.file) !== (y.sha256 ?? y.file)) {
+                changes.push({
+                    kind: 'file',
+                    name,
+                    version: y.version,
+                    from: x.file ?? x.sha256 ?? '?',
+                    to: y.file ?? y.sha256 ?? '?'
+                });
+            }
+        }
+    }
+    return changes;
+}
+function diffVariant(name, before, after) {
+    const settings = [];
+    if (before && after) {
+        if (before.python !== after.python)
+            settings.push(`python ${before.python} → ${after.python}`);
+        if (before.baseImage !== after.baseImage)
+            settings.push(`base image ${before.baseImage} → ${after.baseImage}`);
+    }
+    const platforms = [];
+    const names = [
+        ...new Set([...(before?.platforms ?? []), ...(after?.platforms ?? [])].map((p) => p.platform))
+    ];
+    for (const platform of names) {
+        const x = before?.platforms.find((p) => p.platform === platform);
+        const y = after?.platforms.find((p) => p.platform === platform);
+        if (before && after && !x)
+            settings.push(`+ platform ${platform}`);
+        if (before && after && !y)
+            settings.push(`- platform ${platform}`);
+        platforms.push({ platform, changes: diffPackages(x?.packages ?? [], y?.packages ?? []) });
+    }
+    const status = !before ? 'added' : !after ? 'removed' : before.hash === after.hash ? 'unchanged' : 'changed';
+    return {
+        variant: name,
+        status,
+        oldHash: before?.hash ?? null,
+        newHash: after?.hash ?? null,
+        settings,
+        platforms
+    };
+}
+function diffPlans(before, after) {
+    const failed = new Map((after.failed ?? []).map((f) => [f.name, f.error]));
+    const names = [
+        ...new Set([
+            ...before.variants.map((v) => v.name),
+            ...after.variants.map((v) => v.name),
+            ...failed.keys()
+        ])
+    ];
+    return names.map((n) => {
+        const d = diffVariant(n, before.variants.find((v) => v.name === n), after.variants.find((v) => v.name === n));
+        // A variant the new plan could not plan is not "removed": say that it failed, and why.
+        const error = failed.get(n);
+        return error === undefined ? d : { ...d, status: 'failed', newHash: null, platforms: [], error };
+    });
+}
+function describeChange(c) {
+    switch (c.kind) {
+        case 'added':
+            return `+ ${c.name} ${c.version ?? ''}`.trim();
+        case 'removed':
+            return `- ${c.name} ${c.version ?? ''}`.trim();
+        case 'version':
+            return `${c.name} ${c.from ?? '(dynamic)'} → ${c.to ?? '(dynamic)'}`;
+        case 'source':
+            return `${c.name} ${c.version ?? ''} source ${c.from} → ${c.to}`;
+        case 'file':
+            return `${c.name} ${c.version ?? ''} file ${c.from} → ${c.to}`;
+    }
+}
+/**
+ * One line per variant, the changes merged over platforms (a change on every platform is shown
+ * once; one on some platforms names them).
+ */
+function summarizeVariantDiff(d) {
+    if (d.status === 'added')
+        return ['new variant'];
+    if (d.status === 'removed')
+        return ['variant removed'];
+    if (d.status === 'failed')
+        return [`does not plan: ${(d.error ?? '').split('\n')[0]}`];
+    const lines = [...d.settings];
+    const seen = new Map();
+    for (const p of d.platforms) {
+        for (const c of p.changes) {
+            const text = describeChange(c);
+            seen.set(text, [...(seen.get(text) ?? []), p.platform]);
+        }
+    }
+    for (const [text, platforms] of seen) {
+        lines.push(platforms.length === d.platforms.length ? text : `${text} (${platforms.join(', ')})`);
+    }
+    if (lines.length === 0 && d.status === 'changed')
+        lines.push('hash inputs changed (schema, libc or cache epoch)');
+    return lines;
+}
+
 // Plain-text tables for terminals: left-aligned columns, two spaces apart.
 function renderTable(header, rows) {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -6052,8 +6117,6 @@ fast-build sbom [--project DIR] [--variant NAME]... [--platform P]... [--python 
   or, when it is not pinned, left out and said so (sbom asks no registry); times come from
   SOURCE_DATE_EPOCH or the commit time, as the build's, so the same commit prints the same bytes
 `;
-class UsageError extends Error {
-}
 async function runCli(argv, io = processIO) {
     const [command, ...rest] = argv;
     try {
@@ -6099,26 +6162,6 @@ async function runCli(argv, io = processIO) {
             io.err(`${e.stack}\n`);
         return 1;
     }
-}
-function loadPlan(opts) {
-    const dir = resolve(opts.project);
-    const project = readProject(dir, opts.project === '.' ? undefined : opts.project);
-    const { lock, notes } = readLock(project);
-    if (opts.builder !== undefined && !BUILDERS.includes(opts.builder))
-        throw new UsageError(`--builder must be one of ${BUILDERS.join(', ')}`);
-    const command = opts.dockerfileCommand?.split(/\s+/).filter((w) => w !== '');
-    if (command !== undefined && command.length === 0)
-        throw new UsageError('--dockerfile-command is empty');
-    const plan = planProject(project, lock, {
-        variants: opts.variants ?? [],
-        platforms: (opts.platforms ?? []).map((p) => parsePlatform(p, '--platform')),
-        ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {}),
-        ...(opts.builder ? { builder: opts.builder } : {}),
-        dockerfile: readDockerfile(project, opts.dockerfile ?? null, '--dockerfile'),
-        ...(opts.dockerfileTarget ? { dockerfileTarget: opts.dockerfileTarget } : {}),
-        ...(command ? { dockerfileCommand: command } : {})
-    });
-    return { ...plan, notes: [...notes, ...plan.notes] };
 }
 /** The flags `plan` and `sbom` share: which project, variants, platforms and python. */
 function parsePlanArgs(args) {
@@ -6257,4 +6300,4 @@ runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = 1;
 });
 
-export { sourceLabel as $, indexConfigFor as A, pythonFull as B, ConfigError as C, DigestWriter as D, isTable as E, FastBuildError as F, isValidName as G, versionToString as H, poetryToPep440 as I, formatRequirement as J, parseRequirement as K, normalizeExtra as L, pythonConstraintMarker as M, andMarkers as N, parseMarker as O, PYPI_SIMPLE as P, readTomlFile as Q, parseToml as R, planProject as S, TomlReader as T, chooseWheel as U, UsageError as V, loadPlan as W, renderTable as X, isDigest as Y, VERSION as Z, canonicalJson as _, resolveIndexCredential as a, basicAuthorization as b, credentialEnvNames as c, describeIndexCredential as d, describeError as e, digestHex as f, formatPython as g, parseDigest as h, sha256 as i, digestAlgorithm as j, formatPlatform as k, parseWheelFilename as l, filesForTarget as m, normalizeName as n, wheelSupports as o, pythonMinor as p, chooseWheels as q, redactUrl as r, splitUserinfo as s, parseVersion as t, unavailableReason as u, isPrerelease as v, withoutUserinfo as w, specifierSetContains as x, compareVersions as y, PIP_CONTEXT_DIR as z };
+export { canonicalJson as $, normalizeExtra as A, pythonConstraintMarker as B, ConfigError as C, DigestWriter as D, andMarkers as E, FastBuildError as F, parseMarker as G, readTomlFile as H, isPrerelease as I, specifierSetContains as J, compareVersions as K, PIP_CONTEXT_DIR as L, indexConfigFor as M, pythonFull as N, digestAlgorithm as O, PYPI_SIMPLE as P, parseToml as Q, planProject as R, derivePython as S, TomlReader as T, baseImageFor as U, chooseWheels as V, planInputOf as W, UsageError as X, renderTable as Y, isDigest as Z, VERSION as _, formatPlatform as a, sourceLabel as a0, wheelSupports as b, resolveIndexCredential as c, digestHex as d, describeIndexCredential as e, filesForTarget as f, basicAuthorization as g, credentialEnvNames as h, describeError as i, splitUserinfo as j, parseWheelFilename as k, pythonMinor as l, formatPython as m, normalizeName as n, isTable as o, parseDigest as p, isValidName as q, redactUrl as r, sha256 as s, parseVersion as t, unavailableReason as u, versionToString as v, withoutUserinfo as w, poetryToPep440 as x, formatRequirement as y, parseRequirement as z };

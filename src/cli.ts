@@ -1,22 +1,14 @@
 // The same engine as the action, for a terminal: `fast-build plan | build | diff | sbom`.
 import { readFileSync } from 'node:fs'
-import { basename, resolve } from 'node:path'
+import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
+import { loadPlan, UsageError, type CliIO } from './cli-plan.js'
 import { ConfigError, describeError, isFastBuildError } from './errors.js'
-import { readLock } from './lock/index.js'
 import { diffPlans, summarizeVariantDiff } from './plan/diff.js'
-import { describeBuilder, planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
-import { BUILDERS, type BuilderKind } from './project/config.js'
-import { readDockerfile } from './project/dockerfile-file.js'
-import { readProject } from './project/pyproject.js'
-import { formatPlatform, parsePlatform, parsePythonVersion } from './target.js'
+import { describeBuilder, planToJson, type PlanJson } from './plan/plan.js'
+import { formatPlatform, parsePlatform } from './target.js'
 import { renderTable } from './util/table.js'
 import { VERSION } from './version.js'
-
-export interface CliIO {
-  out(text: string): void
-  err(text: string): void
-}
 
 const processIO: CliIO = {
   out: (t) => process.stdout.write(t),
@@ -67,8 +59,6 @@ fast-build sbom [--project DIR] [--variant NAME]... [--platform P]... [--python 
   SOURCE_DATE_EPOCH or the commit time, as the build's, so the same commit prints the same bytes
 `
 
-export class UsageError extends Error {}
-
 export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   const [command, ...rest] = argv
   try {
@@ -114,35 +104,6 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     if (process.env['FAST_BUILD_DEBUG'] && e instanceof Error) io.err(`${e.stack}\n`)
     return 1
   }
-}
-
-export function loadPlan(opts: {
-  project: string
-  variants?: string[]
-  platforms?: string[]
-  python?: string
-  builder?: string
-  dockerfile?: string
-  dockerfileTarget?: string
-  dockerfileCommand?: string
-}): Plan {
-  const dir = resolve(opts.project)
-  const project = readProject(dir, opts.project === '.' ? undefined : opts.project)
-  const { lock, notes } = readLock(project)
-  if (opts.builder !== undefined && !(BUILDERS as readonly string[]).includes(opts.builder))
-    throw new UsageError(`--builder must be one of ${BUILDERS.join(', ')}`)
-  const command = opts.dockerfileCommand?.split(/\s+/).filter((w) => w !== '')
-  if (command !== undefined && command.length === 0) throw new UsageError('--dockerfile-command is empty')
-  const plan = planProject(project, lock, {
-    variants: opts.variants ?? [],
-    platforms: (opts.platforms ?? []).map((p) => parsePlatform(p, '--platform')),
-    ...(opts.python ? { python: parsePythonVersion(opts.python, '--python') } : {}),
-    ...(opts.builder ? { builder: opts.builder as BuilderKind } : {}),
-    dockerfile: readDockerfile(project, opts.dockerfile ?? null, '--dockerfile'),
-    ...(opts.dockerfileTarget ? { dockerfileTarget: opts.dockerfileTarget } : {}),
-    ...(command ? { dockerfileCommand: command } : {})
-  })
-  return { ...plan, notes: [...notes, ...plan.notes] }
 }
 
 /** The flags `plan` and `sbom` share: which project, variants, platforms and python. */
@@ -270,7 +231,7 @@ async function cmdSbom(args: readonly string[], io: CliIO): Promise<number> {
   }
   const [{ cycloneDxSbom, sbomBytes }, { buildEpoch, gitInfo }] = await Promise.all([
     import('./sbom/cyclonedx.js'),
-    import('./build/git.js')
+    import('./pipeline/git.js')
   ])
   // The build's time, as `build` stamps images: SOURCE_DATE_EPOCH, else the commit's.
   const created = new Date(buildEpoch(await gitInfo(plan.project.dir)) * 1000).toISOString()

@@ -48,6 +48,14 @@ export class LockError extends FastBuildError {}
 /** A PEP 508 marker or requirement does not parse. `column` points at the offending character. */
 export class MarkerSyntaxError extends FastBuildError {}
 
+/**
+ * A marker that parses but cannot be evaluated: packaging raises here too (UndefinedComparison,
+ * a comparison between two strings, a set-valued variable on the left of an operator, a version
+ * PEP 440 cannot compare). Here, beside MarkerSyntaxError, because pep440.ts raises it as well,
+ * and pep440.ts is below markers/.
+ */
+export class MarkerEvaluationError extends FastBuildError {}
+
 /** The selection cannot be satisfied from the lock (conflicting packages, missing packages, cycles). */
 export class PlanError extends FastBuildError {}
 

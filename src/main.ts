@@ -1,13 +1,18 @@
-// The action: read inputs → plan → decide per variant → build (or only plan) → outputs, job
-// summary, Actions cache. One catch turns any error into setFailed with the error's own
-// description (file, line, fix), never a stack trace. Side effects it needs (the cache service,
-// the environment) come in through `deps`, so tests can hand in their own.
+// The action, a translator into and out of the build's stages: inputs → plan (once, base image
+// pinned) → resolve (each deps image looked up once) → execute (mode build; mode plan stops
+// before it) → publish (outputs, job summary, Actions cache, check run, statuses, comment). One
+// catch turns any error into setFailed with the error's own description (file, line, fix), never
+// a stack trace. Side effects it needs (the cache service, the environment) come in through
+// `deps`, so tests can hand in their own.
 import * as core from '@actions/core'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, relative, resolve, sep } from 'node:path'
-import { pinBase, runBuild, type BuildResult, type VariantResult } from './build/build.js'
-import { decideVariants, matrixOf, type VariantDecision } from './build/decide.js'
-import { formatBytes } from './build/fast-path.js'
+import { homedir } from 'node:os'
+import { relative, resolve, sep } from 'node:path'
+import { runBuild } from './pipeline/build.js'
+import { planBuild, type BuildPlan, type PlanInput } from './pipeline/plan-stage.js'
+import { matrixOf, resolveVariants, type Decision } from './pipeline/resolve.js'
+import type { BuildResult, VariantResult } from './pipeline/results.js'
+import { formatBytes, plural } from './util/format.js'
 import { ConfigError, describeError, isFastBuildError } from './errors.js'
 import { actionsCacheBackend, BuildCache, CACHE_PREFIX, type CacheBackend } from './github/cache.js'
 import { readRunContext, type RunContext } from './github/context.js'
@@ -17,14 +22,15 @@ import { escapeHtml, reasonsFor, summaryRow, summaryTable, type SummaryRow } fro
 import { diffVariant } from './plan/diff.js'
 import { getInputs, netEnvironment, type Inputs } from './inputs.js'
 import { findLock, readLock } from './lock/index.js'
-import { planProject, planToJson, type Plan, type PlanJson } from './plan/plan.js'
+import { planToJson, type Plan, type PlanJson } from './plan/plan.js'
 import { readDockerfile } from './project/dockerfile-file.js'
 import { readProject } from './project/pyproject.js'
 import type { Credential } from './registry/credentials.js'
 import { openStore, parseStoreSpec } from './registry/open.js'
 import { parseImageReference } from './registry/client.js'
 import type { ImageStore } from './registry/store.js'
-import { ArtifactCache } from './wheels/fetch.js'
+import { ArtifactCache } from './cache/artifacts.js'
+import { CacheLayout, defaultCacheDir } from './cache/layout.js'
 
 export interface RunDeps {
   readonly env?: NodeJS.ProcessEnv
@@ -39,10 +45,6 @@ function effectiveInvalidate(inputs: Inputs, context: RunContext): Inputs['inval
     `invalidate is honoured only on workflow_dispatch; this run is a ${context.eventName ?? 'local'} run, so it is ignored`
   )
   return []
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 /** Run-time groups skip the hash: fine on a branch, refused on the default branch unless allowed. */
@@ -75,11 +77,9 @@ export async function run(deps: RunDeps = {}): Promise<void> {
     // The network code reads its bounds from the environment (as the CLI does): the inputs set them.
     Object.assign(process.env, netEnvironment(inputs))
     const context = readRunContext(env)
-    const plan0 = loadPlan(inputs)
-    for (const n of plan0.notes) core.notice(n)
-    checkRuntimeGroups(plan0, inputs, context)
+    const input = planInputOf(inputs)
     const mode = effectiveMode(inputs, context)
-    const image = inputs.image ?? plan0.project.config.image
+    const image = inputs.image ?? input.project.config.image
     if (!image) {
       if (mode === 'build') {
         throw new ConfigError(
@@ -88,19 +88,7 @@ export async function run(deps: RunDeps = {}): Promise<void> {
           'set the image input (ghcr.io/owner/app) or image under [tool.fast-build]'
         )
       }
-      core.notice(
-        'no image configured: the deps images cannot be looked up, so every variant is listed in the matrix'
-      )
-      const all = plan0.variants.map((v): VariantDecision => ({
-        variant: v.name,
-        hash: v.hash,
-        shortHash: v.shortHash,
-        decision: 'full',
-        depsRef: ''
-      }))
-      setPlanOutputs(plan0, all)
-      await writeSummary(plan0, all, null, new Map(), null, context, mode)
-      failUnplanned(plan0)
+      await planWithoutImage(input, inputs, context)
       return
     }
     const store = await openStore(parseStoreSpec(image, 'image'), {
@@ -113,7 +101,7 @@ export async function run(deps: RunDeps = {}): Promise<void> {
         context,
         env,
         mode,
-        plan0,
+        input,
         store,
         cacheBackend: deps.cacheBackend ?? actionsCacheBackend()
       })
@@ -132,19 +120,55 @@ export async function run(deps: RunDeps = {}): Promise<void> {
   }
 }
 
-function loadPlan(inputs: Inputs): Plan {
+/** What the plan stage plans from: the project, its lock, and the inputs as plan options. */
+function planInputOf(inputs: Inputs): PlanInput {
   const project = readProject(resolve(inputs.project), inputs.project === '.' ? undefined : inputs.project)
   const { lock, notes } = readLock(project)
-  const plan = planProject(project, lock, {
-    variants: [...inputs.variants],
-    platforms: [...inputs.platforms],
-    ...(inputs.cacheEpoch ? { epoch: inputs.cacheEpoch } : {}),
-    ...(inputs.builder ? { builder: inputs.builder } : {}),
-    dockerfile: readDockerfile(project, inputs.dockerfile, 'with.dockerfile'),
-    ...(inputs.target ? { dockerfileTarget: inputs.target } : {}),
-    ...(inputs.dockerfileCommand ? { dockerfileCommand: inputs.dockerfileCommand } : {})
-  })
-  return { ...plan, notes: [...notes, ...plan.notes] }
+  return {
+    project,
+    lock,
+    notes,
+    options: {
+      variants: [...inputs.variants],
+      platforms: [...inputs.platforms],
+      ...(inputs.cacheEpoch ? { epoch: inputs.cacheEpoch } : {}),
+      ...(inputs.builder ? { builder: inputs.builder } : {}),
+      dockerfile: readDockerfile(project, inputs.dockerfile, 'with.dockerfile'),
+      ...(inputs.target ? { dockerfileTarget: inputs.target } : {}),
+      ...(inputs.dockerfileCommand ? { dockerfileCommand: inputs.dockerfileCommand } : {})
+    }
+  }
+}
+
+/** The plan's notes, and its run-time groups checked against the branch. */
+function announce(plan: Plan, inputs: Inputs, context: RunContext): void {
+  for (const n of plan.notes) core.notice(n)
+  checkRuntimeGroups(plan, inputs, context)
+}
+
+/**
+ * Plan mode without an image: the plan as configured (no base image to pin for a registry that is
+ * not there), every variant in the matrix.
+ */
+async function planWithoutImage(input: PlanInput, inputs: Inputs, context: RunContext): Promise<void> {
+  const { plan } = await planBuild(input, { pin: false })
+  announce(plan, inputs, context)
+  core.notice(
+    'no image configured: the deps images cannot be looked up, so every variant is listed in the matrix'
+  )
+  const all = plan.variants.map((v): Decision => ({
+    variant: v.name,
+    hash: v.hash,
+    shortHash: v.shortHash,
+    tag: '',
+    depsRef: '',
+    depsImage: null,
+    reason: 'full',
+    error: null
+  }))
+  setPlanOutputs(plan, all)
+  await writeSummary(plan, all, null, new Map(), null, context, 'plan')
+  failUnplanned(plan)
 }
 
 /** `plan` when asked, and whenever pushing is off: a run with a read-only token never pushes. */
@@ -197,16 +221,13 @@ interface Job {
   readonly context: RunContext
   readonly env: NodeJS.ProcessEnv
   readonly mode: 'build' | 'plan'
-  readonly plan0: Plan
+  readonly input: PlanInput
   readonly store: ImageStore
   readonly cacheBackend: CacheBackend
 }
 
 function cacheDirOf(env: NodeJS.ProcessEnv): string {
-  return (
-    env['FAST_BUILD_CACHE_DIR'] ||
-    join(env['RUNNER_TEMP'] || join(env['HOME'] || '.', '.cache'), 'fast-build')
-  )
+  return defaultCacheDir(env, env['HOME'] || homedir(), 'action')
 }
 
 /** FAST_BUILD_CACHE_TIMEOUT_S bounds every cache call (default: 15 s an index, 300 s a wheel). */
@@ -216,7 +237,7 @@ function cacheTimeouts(env: NodeJS.ProcessEnv): { indexTimeoutMs?: number; wheel
 }
 
 function readPrevious(cacheDir: string, variant: string): VariantJson | null {
-  const path = join(cacheDir, 'work', 'plans', `${variant}.json`)
+  const path = new CacheLayout(cacheDir).plan(variant)
   if (!existsSync(path)) return null
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as VariantJson
@@ -226,73 +247,128 @@ function readPrevious(cacheDir: string, variant: string): VariantJson | null {
 }
 
 function writePlanOf(cacheDir: string, variant: VariantJson): void {
-  const dir = join(cacheDir, 'work', 'plans')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, `${variant.name}.json`), JSON.stringify(variant))
+  const paths = new CacheLayout(cacheDir)
+  mkdirSync(paths.plans, { recursive: true })
+  writeFileSync(paths.plan(variant.name), JSON.stringify(variant))
 }
 
-async function buildOrPlan(job: Job): Promise<void> {
-  const { inputs, mode, store, env } = job
-  const cacheDir = cacheDirOf(env)
-  const { plan } = await pinBase(job.plan0, {}, { cacheDir, onProgress: (m) => core.info(m) })
-  const decisions = await decideVariants(plan, store, inputs.invalidate)
-  const artifacts = new ArtifactCache(join(cacheDir, 'artifacts'))
-  const cache = inputs.cache
-    ? new BuildCache(
-        job.cacheBackend,
-        cacheDir,
-        artifacts,
-        { info: core.info, warning: core.warning },
-        cacheTimeouts(env)
-      )
-    : null
-  const json = planToJson(plan)
-  const current = new Map(json.variants.map((v) => [v.name, v]))
+/** What the last builds say about each variant: why it is rebuilt, and what changed in the lock. */
+interface History {
+  readonly current: ReadonlyMap<string, VariantJson>
+  readonly reasons: ReadonlyMap<string, readonly string[]>
+  readonly causes: readonly RebuildCause[]
+}
 
-  // What changed since the last build of each variant that needs the full path: the cache's
-  // layer index carries the plan it was built from (and the layer descriptors the build reuses).
+function buildCacheOf(job: Job, cacheDir: string): BuildCache | null {
+  if (!job.inputs.cache) return null
+  const paths = new CacheLayout(cacheDir)
+  return new BuildCache(
+    job.cacheBackend,
+    paths,
+    new ArtifactCache(paths.artifacts),
+    { info: core.info, warning: core.warning },
+    cacheTimeouts(job.env)
+  )
+}
+
+/**
+ * What changed since the last build of each variant that needs the full path: the cache's layer
+ * index carries the plan it was built from (and the layer descriptors the build reuses).
+ */
+async function historyOf(
+  plan: Plan,
+  decisions: readonly Decision[],
+  cache: BuildCache | null,
+  cacheDir: string
+): Promise<History> {
+  const current = new Map(planToJson(plan).variants.map((v) => [v.name, v]))
   const reasons = new Map<string, string[]>()
   const causes: RebuildCause[] = []
-  const invalidated = decisions.filter((d) => d.decision === 'invalidated').map((d) => d.variant)
   for (const d of decisions) {
     // An invalidated variant is rebuilt from nothing the caches say: its index is not restored.
-    if (d.decision === 'full' && cache) {
+    if (d.reason === 'full' && cache) {
       const hit = await cache.restoreIndex(d.variant, d.shortHash)
       if (hit) core.info(`${d.variant}: layer index restored from the Actions cache (${hit})`)
     }
     const previous = readPrevious(cacheDir, d.variant)
     const now = current.get(d.variant)!
-    reasons.set(d.variant, reasonsFor(d.decision, previous, now))
-    if (d.decision !== 'fast' && previous && previous.hash !== now.hash) {
+    reasons.set(d.variant, reasonsFor(d.reason, previous, now))
+    if ((d.reason === 'full' || d.reason === 'invalidated') && previous && previous.hash !== now.hash) {
       const diff = diffVariant(d.variant, previous, now)
       causes.push({ variant: d.variant, changes: diff.platforms.flatMap((p) => p.changes) })
     }
   }
-  setPlanOutputs(plan, decisions)
-  if (invalidated.length > 0 && mode === 'build') await forget(job, invalidated)
+  return { current, reasons, causes }
+}
 
-  if (mode === 'plan') {
-    const full = decisions.filter((d) => d.decision !== 'fast').map((d) => d.variant)
-    core.info(
-      full.length ? `full path needed for: ${full.join(', ')}` : 'every deps image exists: fast path only'
-    )
-    await writeSummary(plan, decisions, null, reasons, cache, job.context, mode)
-    failUnplanned(plan)
-    return
+async function buildOrPlan(job: Job): Promise<void> {
+  const { inputs, mode, store, env } = job
+  const cacheDir = cacheDirOf(env)
+  const planned = await planBuild(job.input, { cacheDir, onProgress: (m) => core.info(m) })
+  const { plan } = planned
+  try {
+    announce(plan, inputs, job.context)
+    const decisions = await resolveVariants(plan, store, inputs.invalidate)
+    const cache = buildCacheOf(job, cacheDir)
+    const history = await historyOf(plan, decisions, cache, cacheDir)
+    setPlanOutputs(plan, decisions)
+    if (mode === 'plan') return await planOnly(job, plan, decisions, history, cache)
+    const invalidated = decisions.filter((d) => d.reason === 'invalidated').map((d) => d.variant)
+    if (invalidated.length > 0) await forget(job, invalidated)
+    const result = await execute(job, planned, decisions, cache, cacheDir)
+    await publish(job, plan, decisions, result, history, cache, cacheDir)
+  } finally {
+    // The base image's registry connection, kept from the plan stage for the full path.
+    planned.base?.store.close?.()
   }
+}
 
+/** Mode plan: plan and resolve only. Variants that did not plan or could not be looked up fail the run. */
+async function planOnly(
+  job: Job,
+  plan: Plan,
+  decisions: readonly Decision[],
+  history: History,
+  cache: BuildCache | null
+): Promise<void> {
+  const full = decisions
+    .filter((d) => d.reason === 'full' || d.reason === 'invalidated')
+    .map((d) => d.variant)
+  core.info(
+    full.length ? `full path needed for: ${full.join(', ')}` : 'every deps image exists: fast path only'
+  )
+  await writeSummary(plan, decisions, null, history.reasons, cache, job.context, 'plan')
+  failUnplanned(plan)
+  failLookups(decisions)
+}
+
+/** Mode build: the plan and decisions handed to the build, its log grouped per variant. */
+async function execute(
+  job: Job,
+  planned: BuildPlan,
+  decisions: readonly Decision[],
+  cache: BuildCache | null,
+  cacheDir: string
+): Promise<BuildResult> {
+  const { inputs, env } = job
+  const { plan } = planned
   let group: string | null = null
   const result = await runBuild({
-    plan,
-    store,
+    plan: planned,
+    decisions,
+    store: job.store,
     tags: inputs.tags,
+    ...(inputs.compression ? { compression: inputs.compression } : {}),
     env: { ...env, ...(job.context.sha ? { GITHUB_SHA: job.context.sha } : {}) },
     rebuild: inputs.invalidate === 'all' ? 'all' : inputs.invalidate,
     // A fan-out's jobs build one variant each with the same tags: every variant needs its own.
     distinctTagsFor: plan.project.config.variants.map((v) => v.name),
     cacheDir,
     ...(inputs.maxLayers !== null ? { maxLayers: inputs.maxLayers } : {}),
-    ...(cache ? { restoreWheels: (shas: readonly string[]) => cache.restoreWheels(shas) } : {}),
+    // The artifact cache the Actions cache restores wheels into is the one the build reads.
+    ...(cache
+      ? { artifacts: cache.artifacts, restoreWheels: (shas: readonly string[]) => cache.restoreWheels(shas) }
+      : {}),
     onProgress: (variant, message) => {
       // One collapsible group per variant in the log (the source layer's lines stay outside).
       if (variant && variant !== group) {
@@ -304,20 +380,40 @@ async function buildOrPlan(job: Job): Promise<void> {
     }
   })
   if (group) core.endGroup()
+  return result
+}
 
+/** What the next run starts from: the plans built, the layer indexes and wheels in the Actions cache. */
+async function remember(
+  result: BuildResult,
+  history: History,
+  cache: BuildCache | null,
+  cacheDir: string
+): Promise<void> {
   for (const v of result.variants)
-    if (v.path === 'full' || v.path === 'fast') writePlanOf(cacheDir, current.get(v.variant)!)
-  if (cache) {
-    const downloaded = [...new Set(result.variants.flatMap((v) => v.full?.downloadedSha256 ?? []))]
-    for (const v of result.variants)
-      if (v.path === 'full') await cache.saveIndex(v.variant, v.hash.slice(0, 16))
-    await cache.saveWheels(downloaded)
-    if (cache.saved.entries > 0)
-      core.info(
-        `Actions cache: saved ${cache.saved.entries} entries (${formatBytes(cache.saved.bytes)} of wheels)`
-      )
-  }
+    if (v.path === 'full' || v.path === 'fast') writePlanOf(cacheDir, history.current.get(v.variant)!)
+  if (!cache) return
+  const downloaded = [...new Set(result.variants.flatMap((v) => v.full?.downloadedSha256 ?? []))]
+  for (const v of result.variants)
+    if (v.path === 'full') await cache.saveIndex(v.variant, v.hash.slice(0, 16))
+  await cache.saveWheels(downloaded)
+  if (cache.saved.entries > 0)
+    core.info(
+      `Actions cache: saved ${cache.saved.entries} entries (${formatBytes(cache.saved.bytes)} of wheels)`
+    )
+}
 
+/** The last stage: outputs, job summary, check run, statuses, comment; failed variants fail the run. */
+async function publish(
+  job: Job,
+  plan: Plan,
+  decisions: readonly Decision[],
+  result: BuildResult,
+  history: History,
+  cache: BuildCache | null,
+  cacheDir: string
+): Promise<void> {
+  await remember(result, history, cache, cacheDir)
   const images: Record<string, string> = {}
   for (const v of result.variants) if (v.appRef) images[v.variant] = v.appRef
   core.setOutput(
@@ -327,14 +423,13 @@ async function buildOrPlan(job: Job): Promise<void> {
   core.setOutput('images', JSON.stringify(images))
   if (result.variants.length === 1 && result.variants[0]!.digest)
     core.setOutput('digest', result.variants[0]!.digest)
-  const rows = await writeSummary(plan, decisions, result, reasons, cache, job.context, mode)
-
+  const rows = await writeSummary(plan, decisions, result, history.reasons, cache, job.context, job.mode)
   const failed = result.variants.filter((v) => v.path !== 'fast' && v.path !== 'full')
   await report(
     job,
     plan,
     rows,
-    causes,
+    history.causes,
     failed.map((v) => v.variant)
   )
   if (failed.length > 0) {
@@ -343,6 +438,17 @@ async function buildOrPlan(job: Job): Promise<void> {
       `${failed.length} of ${result.variants.length} variants failed: ${failed.map((v) => v.variant).join(', ')} (see the errors above)`
     )
   }
+}
+
+/** Variants whose deps image could not be looked up (plan mode: the build would fail them too). */
+function failLookups(decisions: readonly Decision[]): void {
+  const failed = decisions.filter((d) => d.reason === 'failed')
+  if (failed.length === 0) return
+  for (const d of failed)
+    core.error(`${d.variant}: ${describeError(d.error)}`, { title: `fast-build: ${d.variant}` })
+  core.setFailed(
+    `${plural(failed.length, 'variant')} could not be looked up: ${failed.map((d) => d.variant).join(', ')} (see the errors above)`
+  )
 }
 
 /** Variants that could not be planned fail the run, after the others have been planned. */
@@ -361,14 +467,14 @@ function failUnplanned(plan: Plan): void {
   )
 }
 
-function setPlanOutputs(plan: Plan, decisions: readonly VariantDecision[]): void {
+function setPlanOutputs(plan: Plan, decisions: readonly Decision[]): void {
   core.setOutput('plan', JSON.stringify(planToJson(plan)))
   core.setOutput('matrix', JSON.stringify(matrixOf(decisions)))
 }
 
 async function writeSummary(
   plan: Plan,
-  decisions: readonly VariantDecision[],
+  decisions: readonly Decision[],
   result: BuildResult | null,
   reasons: ReadonlyMap<string, readonly string[]>,
   cache: BuildCache | null,

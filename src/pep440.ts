@@ -8,7 +8,7 @@
 // strings packaging refuses (`==1.0a1.*`), which decides between a version comparison and
 // packaging's plain string fallback. So this is a line-by-line port of the parts markers use;
 // the differential test runs it against packaging on generated versions and specifiers.
-import { MarkerEvaluationError } from './markers/errors.js'
+import { MarkerEvaluationError } from './errors.js'
 
 /** Python's `\s` / `str.isspace()` for str patterns (Unicode 14, as in CPython 3.11). */
 export const PY_SPACE =

@@ -5,8 +5,8 @@
 // back, an escaped name matches only itself, the spelling of a path (`./a//b/`) does not matter.
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { cleanPath, isExcluded, parseDockerignore } from '../../src/build/dockerignore.js'
-import { SourceError } from '../../src/build/errors.js'
+import { cleanPath, isExcluded, parseDockerignore } from '../../src/pipeline/dockerignore.js'
+import { SourceError } from '../../src/pipeline/errors.js'
 
 const runs = (n: number) => Math.max(1, Math.round(n * Number(process.env['FAST_BUILD_FUZZ_SCALE'] ?? 1)))
 

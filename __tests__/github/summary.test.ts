@@ -59,7 +59,7 @@ describe('reasonsFor', () => {
 describe('summary rows', () => {
   it('escapes what it shows and joins reasons with line breaks', () => {
     const row = summaryRow(
-      { variant: 'ml', hash: 'h', shortHash: 'h', decision: 'full', depsRef: 'r:deps-ml-h' },
+      { variant: 'ml', reason: 'full', depsRef: 'r:deps-ml-h', error: null },
       ['torch 2.5 → 2.6', '<b>x</b>'],
       null
     )

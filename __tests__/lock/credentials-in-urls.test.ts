@@ -7,15 +7,16 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { contextFiles } from '../../src/build/dockerfile.js'
-import { pinnedRequirements } from '../../src/build/requirements.js'
+import { contextFiles } from '../../src/pipeline/dockerfile.js'
+import { pinnedRequirements } from '../../src/pipeline/requirements.js'
 import { readLock, sourceLabel, type Lock, type LockedPackage } from '../../src/lock/index.js'
 import { planProject, planToJson, type Plan } from '../../src/plan/plan.js'
-import { indexNameFor, namedIndexes } from '../../src/project/indexes.js'
+import { indexNameFor, namedIndexes } from '../../src/project/package-indexes.js'
 import { readProject } from '../../src/project/pyproject.js'
 import { parsePlatform } from '../../src/target.js'
-import { ArtifactCache, fetchArtifacts, type FetchItem } from '../../src/wheels/fetch.js'
-import { indexConfigFor, splitUserinfo, withoutUserinfo } from '../../src/wheels/index-credentials.js'
+import { ArtifactCache } from '../../src/cache/artifacts.js'
+import { fetchArtifacts, type FetchItem } from '../../src/wheels/fetch.js'
+import { indexConfigFor, splitUserinfo, withoutUserinfo } from '../../src/packaging/index-credentials.js'
 import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567'
@@ -365,7 +366,7 @@ wheels = [${wheel}]
     return readLock(readProject(dir({ 'pyproject.toml': pyproject, 'uv.lock': lock }))).lock
   }
 
-  /** As the wheels builder makes them (src/build/build.ts indexFor). */
+  /** As the wheels builder makes them (src/pipeline/build.ts indexFor). */
   function items(lock: Lock): FetchItem[] {
     const p = pkg(lock, 'corp-lib')
     const s = p.source

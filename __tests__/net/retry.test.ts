@@ -12,10 +12,10 @@ import {
   netLimits,
   parseRetryAfter,
   RetriesExhaustedError,
-  TransientHttpError,
   withRetry,
   type RetryClock
 } from '../../src/net/retry.js'
+import { TransientHttpError } from '../../src/net/errors.js'
 
 const errno = (code: string, message = code) => Object.assign(new Error(message), { code })
 

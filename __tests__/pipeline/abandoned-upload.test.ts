@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { runBuild } from '../../src/build/build.js'
+import { runBuild } from '../../src/pipeline/build.js'
 import { LayoutStore } from '../../src/registry/layout.js'
 import type { BlobStream, ImageStore } from '../../src/registry/store.js'
 import { planDir, tempDir } from '../support/project.js'

@@ -1,6 +1,6 @@
 // The app image's config and manifest, derived from the deps image's, as pure data.
 import { describe, expect, it } from '@jest/globals'
-import { appConfig, appImage, type AppSettings } from '../../src/build/app-image.js'
+import { appConfig, appImage, type AppSettings } from '../../src/pipeline/app-image.js'
 import { sha256, type Digest } from '../../src/oci/digest.js'
 import type { ImageConfig, ImageManifest } from '../../src/oci/image.js'
 import { DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/oci/media-types.js'
@@ -81,21 +81,24 @@ describe('appImage', () => {
 
   it('appends the source layer and records the base image', () => {
     const img = appImage(args)
-    const m = JSON.parse(img.manifest.toString())
+    const m = JSON.parse(img.manifestBytes.toString())
     expect(m.layers.map((l: { digest: string }) => l.digest)).toEqual([d('l1'), d('l2'), d('src')])
     expect(m.config).toEqual(img.configDescriptor)
     expect(m.annotations['org.opencontainers.image.base.digest']).toBe(d('m'))
-    expect(img.manifestDescriptor.digest).toBe(sha256(img.manifest))
-    expect(img.configDescriptor.digest).toBe(sha256(img.config))
+    expect(img.manifestDescriptor.digest).toBe(sha256(img.manifestBytes))
+    expect(img.configDescriptor.digest).toBe(sha256(img.configBytes))
   })
 
   it('is byte-identical for the same inputs', () => {
-    expect(Buffer.compare(appImage(args).manifest, appImage({ ...args }).manifest)).toBe(0)
+    expect(Buffer.compare(appImage(args).manifestBytes, appImage({ ...args }).manifestBytes)).toBe(0)
   })
 
   it('writes Docker schema 2 manifests without annotations', () => {
     const m = JSON.parse(
-      appImage({ ...args, depsManifest: { ...manifest, mediaType: DOCKER_MANIFEST } }).manifest.toString()
+      appImage({
+        ...args,
+        depsManifest: { ...manifest, mediaType: DOCKER_MANIFEST }
+      }).manifestBytes.toString()
     )
     expect(m.mediaType).toBe(DOCKER_MANIFEST)
     expect(m.annotations).toBeUndefined()

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { detectPython } from '../../src/build/base-python.js'
+import { detectPython } from '../../src/pipeline/base-python.js'
 import { ImageFilesystem, type FsEntry } from '../../src/oci/filesystem.js'
 import { openLayerTar, readTar, type TarEntryInfo } from '../../src/oci/tar-read.js'
 

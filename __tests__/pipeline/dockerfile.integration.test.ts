@@ -11,13 +11,13 @@ import { commitAll, gitInit, rebuiltOf, runAction, type ActionRun } from '../sup
 import { debianWheel, pushPythonPipBase, startBuildah, type Buildah } from '../support/buildah.js'
 import { startGitServer, type GitServer } from '../support/git-server.js'
 import { startPodman, type Podman } from '../support/podman.js'
+import { pythonBaseConfig } from '../support/python-base.js'
 import { tempDir } from '../support/project.js'
 import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { buildBackendWheels, buildSdist, pythonPackageFiles, type BuiltSdist } from '../support/sdist.js'
-import { buildSimpleWheels, servedFiles, wheelProject, type BuiltWheel } from '../support/wheel-project.js'
-
-const SITE = '/usr/local/lib/python3.11/dist-packages'
+import { servedFiles, wheelProject } from '../support/wheel-project.js'
+import { buildSimpleWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 
 let reg: TestRegistry
 let index: PypiServer
@@ -25,7 +25,7 @@ let buildah: Buildah
 let podman: Podman
 let gitServer: GitServer
 let pipBase: string
-let fbmain: BuiltWheel
+let fbmain: FixtureWheel
 let sdist: BuiltSdist
 
 beforeAll(async () => {
@@ -35,7 +35,7 @@ beforeAll(async () => {
   gitServer = await startGitServer()
   ;[fbmain] = (await buildSimpleWheels(join(tempDir(), 'wheels'), [
     { project: 'fbmain', version: '1.0.0', modules: 1 }
-  ])) as [BuiltWheel]
+  ])) as [FixtureWheel]
   sdist = await buildSdist(join(tempDir(), 'sdist'), { project: 'fb-sdist', version: '1.0.0' })
   index = await startPypiServer({
     files: servedFiles([fbmain!, sdist, debianWheel('pip'), ...buildBackendWheels()])
@@ -51,21 +51,12 @@ afterAll(async () => {
   await reg?.stop()
 })
 
-const config = (extra = '') => `
-[tool.fast-build]
-python = "3.11"
-platforms = ["linux/amd64"]
-base-image = "${pipBase}"
-image = "${reg.host}/app"
-site-packages = "${SITE}"
-interpreter = "/usr/bin/python3"
-workdir = "/app"
-cmd = ["python3", "/app/main.py"]
-${extra}
-[tool.fast-build.variants]
-base = { groups = ["main"] }
-legacy = { groups = ["main", "legacy"] }
-`
+const config = (extra = '') =>
+  pythonBaseConfig(
+    pipBase,
+    `image = "${reg.host}/app"\n${extra}`,
+    'base = { groups = ["main"] }\nlegacy = { groups = ["main", "legacy"] }'
+  )
 
 /** The lock's entry for the sdist: `sdist = {…}` instead of wheels, as uv writes it. */
 function asSdistEntry(lock: string, s: BuiltSdist): string {

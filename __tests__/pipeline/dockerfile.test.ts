@@ -13,8 +13,8 @@ import {
   saysBuildxMissing,
   type DockerfileSettings,
   type EngineRun
-} from '../../src/build/dockerfile.js'
-import { DockerfileError } from '../../src/build/errors.js'
+} from '../../src/pipeline/dockerfile.js'
+import { DockerfileError } from '../../src/pipeline/errors.js'
 import type { Platform } from '../../src/target.js'
 import type { IndexFile } from '../../src/wheels/index.js'
 import { DEFAULT_PACKAGES, uvProject, VARIANTS_CONFIG } from '../support/fixtures.js'

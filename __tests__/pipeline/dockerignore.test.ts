@@ -1,10 +1,10 @@
 // .dockerignore matching. The tables marked "moby" are moby/patternmatcher's own test tables
 // (patternmatcher_test.go, ignorefile_test.go), answered as MatchesOrParentMatches answers them; the
-// rest pins each rule with the smallest case. buildah-differential.test.ts checks a whole tree
+// rest pins each rule with the smallest case. buildah.differential.test.ts checks a whole tree
 // against a real builder.
 import { describe, expect, it } from '@jest/globals'
-import { cleanPath, isExcluded, parseDockerignore } from '../../src/build/dockerignore.js'
-import { SourceError } from '../../src/build/errors.js'
+import { cleanPath, isExcluded, parseDockerignore } from '../../src/pipeline/dockerignore.js'
+import { SourceError } from '../../src/pipeline/errors.js'
 
 const excluded = (patterns: readonly string[], path: string): boolean =>
   isExcluded(parseDockerignore(patterns.join('\n')), path)

@@ -7,26 +7,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli } from '../support/cli.js'
 import { indexOf, runnableRootfs, umociImage } from '../support/deps-images.js'
-import { uvProject } from '../support/fixtures.js'
+import { appImageConfig, uvProject } from '../support/fixtures.js'
 import { startPodman, type Podman } from '../support/podman.js'
 import { runOk } from '../support/process.js'
 import { lowercaseTempDir, pinnedPlanDir, tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { skopeoCopy, skopeoInspect } from '../support/skopeo.js'
-
-const CONFIG = (platforms: string) => `
-[tool.fast-build]
-python = "3.12"
-base-image = "oci:${layout}:both"
-platforms = [${platforms}]
-workdir = "/app"
-entrypoint = ["/bin/sh", "/app/run.sh"]
-env = { APP_ENV = "test" }
-[tool.fast-build.variants]
-base = { groups = ["main"] }
-ml = { groups = ["main"], extras = ["ml"] }
-dev = { groups = ["main", "dev"] }
-`
 
 const GIT_ENV = {
   ...process.env,
@@ -42,7 +28,7 @@ const git = (dir: string, ...args: string[]) =>
 
 /** A project in a git repository, with a script the image runs and a file .dockerignore keeps out. */
 function project(platforms = '"linux/amd64"'): string {
-  const dir = uvProject({ config: CONFIG(platforms) })
+  const dir = uvProject({ config: appImageConfig(`oci:${layout}:both`, platforms) })
   writeFileSync(
     join(dir, 'run.sh'),
     'cat /app/message.txt\ncat /opt/deps/marker.txt\necho "PYTHONPATH=$PYTHONPATH APP_ENV=$APP_ENV"\n'

@@ -11,8 +11,10 @@ import { startPodman, type Podman } from '../support/podman.js'
 import {
   copyPythonBase,
   pushPythonBase,
+  pythonBaseConfig,
   pythonBaseImage,
-  PYTHON_BASE_MULTI_TAG
+  PYTHON_BASE_MULTI_TAG,
+  PYTHON_BASE_SITE as SITE
 } from '../support/python-base.js'
 import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { lowercaseTempDir, tempDir } from '../support/project.js'
@@ -20,37 +22,20 @@ import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { skopeoInspect } from '../support/skopeo.js'
 import { validateCycloneDx } from '../sbom/schema.js'
 import { createHash } from 'node:crypto'
-import { buildFixtureWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
+import { buildFixtureWheels, buildSimpleWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 import {
-  buildSimpleWheels,
   poetryWheelProject,
   servedFiles,
   wheelProject,
-  type BuiltWheel,
   type WheelProjectSpec
 } from '../support/wheel-project.js'
-
-const SITE = '/usr/local/lib/python3.11/dist-packages'
 
 function config(
   baseImage: string,
   extra = '',
   variants = 'base = { groups = ["main"] }\ndev = { groups = ["main", "dev"] }'
 ): string {
-  return `
-[tool.fast-build]
-python = "3.11"
-platforms = ["linux/amd64"]
-base-image = "${baseImage}"
-site-packages = "${SITE}"
-interpreter = "/usr/bin/python3"
-workdir = "/app"
-cmd = ["python3", "/app/main.py"]
-heavy-package-mb = 1
-${extra}
-[tool.fast-build.variants]
-${variants}
-`
+  return pythonBaseConfig(baseImage, `heavy-package-mb = 1\n${extra}`, variants)
 }
 
 let reg: TestRegistry
@@ -59,7 +44,7 @@ let index: PypiServer
 let baseRef: string
 let multiRef: string
 let fixtures: FixtureWheel[]
-let simple: BuiltWheel[]
+let simple: FixtureWheel[]
 let baseLayers: number
 
 const byProject = (name: string) => fixtures.find((w) => w.project === name && !w.broken)!

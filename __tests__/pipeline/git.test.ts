@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { gitInfo, tagShaOf } from '../../src/build/git.js'
+import { gitInfo, tagShaOf } from '../../src/pipeline/git.js'
 import { tempDir, writeFiles } from '../support/project.js'
 
 const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }

@@ -21,7 +21,7 @@ import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { buildFixtureWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
-import { servedFiles, wheelProject, type BuiltWheel } from '../support/wheel-project.js'
+import { servedFiles, wheelProject } from '../support/wheel-project.js'
 import { RegistryClient } from '../../src/registry/client.js'
 
 let reg: TestRegistry
@@ -32,9 +32,9 @@ let pythonOrgRef: string
 let venvRef: string
 let fixtures: FixtureWheel[]
 /** Real numpy from the machine's wheel mirror when it has one (fbext, a C extension, always). */
-let numpy: BuiltWheel | null = null
+let numpy: FixtureWheel | null = null
 
-function mirroredNumpy(): BuiltWheel | null {
+function mirroredNumpy(): FixtureWheel | null {
   const dirs = ['/opt/pypi/simple/numpy', '/opt/pypi/files', '/opt/wheels'].filter((d) => existsSync(d))
   for (const d of dirs) {
     const file = readdirSync(d).find((f) =>

@@ -1,7 +1,7 @@
 // Layer grouping: heavy packages alone, stable buckets, most shared lowest, budget kept.
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { nameBucket, planLayers, type LayerCandidate } from '../../src/build/layering.js'
+import { nameBucket, planLayers, type LayerCandidate } from '../../src/pipeline/layering.js'
 import type { NormalizedName } from '../../src/names.js'
 
 const MB = 1024 * 1024

@@ -13,12 +13,12 @@ import {
   type LocalProject,
   type ProjectInstall,
   type ProjectInstallLayout
-} from '../../src/build/project-install.js'
+} from '../../src/pipeline/project-install.js'
 import { ConfigError, describeError } from '../../src/errors.js'
 import type { LayerEntry } from '../../src/oci/entry.js'
 import { buildLayer } from '../../src/oci/layer.js'
 import { parseToml } from '../../src/util/toml.js'
-import { parseRecord } from '../../src/wheels/install.js'
+import { parseRecord } from '../../src/wheels/install/records.js'
 import { run } from '../support/process.js'
 import { tempDir } from '../support/project.js'
 

@@ -7,22 +7,27 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { REQUIREMENTS_PATH, RUNTIME_LABEL, SHIM_PATH } from '../../src/build/runtime.js'
+import { REQUIREMENTS_PATH, RUNTIME_LABEL, SHIM_PATH } from '../../src/pipeline/runtime.js'
 import { commitAll, gitInit, runAction } from '../support/action-run.js'
 import { cli } from '../support/cli.js'
 import { startPodman, type Podman } from '../support/podman.js'
-import { pushPythonBase, pythonBaseImage } from '../support/python-base.js'
+import {
+  pushPythonBase,
+  pythonBaseConfig,
+  pythonBaseImage,
+  PYTHON_BASE_SITE as SITE
+} from '../support/python-base.js'
 import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { skopeoInspect } from '../support/skopeo.js'
-import { buildSimpleWheels, servedFiles, wheelProject, type BuiltWheel } from '../support/wheel-project.js'
+import { servedFiles, wheelProject } from '../support/wheel-project.js'
+import { buildSimpleWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 
-const SITE = '/usr/local/lib/python3.11/dist-packages'
 const WHEELS = '/usr/share/python-wheels'
 
 /** Debian's pip wheel (python3-pip-whl; script/setup installs it), as a wheel the lock pins. */
-function debianPip(): BuiltWheel {
+function debianPip(): FixtureWheel {
   const name = readdirSync(WHEELS).find((f) => /^pip-[^-]+-py3-none-any\.whl$/.test(f))
   if (!name) throw new Error(`no pip wheel in ${WHEELS}: install python3-pip-whl (script/setup does)`)
   const path = join(WHEELS, name)
@@ -37,20 +42,7 @@ function debianPip(): BuiltWheel {
   }
 }
 
-const CONFIG = (baseImage: string) => `
-[tool.fast-build]
-python = "3.11"
-platforms = ["linux/amd64"]
-base-image = "${baseImage}"
-site-packages = "${SITE}"
-interpreter = "/usr/bin/python3"
-workdir = "/app"
-cmd = ["python3", "/app/main.py"]
-runtime-groups = ["exp"]
-
-[tool.fast-build.variants]
-base = { groups = ["main"] }
-`
+const CONFIG = (baseImage: string) => pythonBaseConfig(baseImage, 'runtime-groups = ["exp"]')
 
 /** The command each container runs: exp (installed by the shim) imports, as does a main dependency. */
 const PROBE = ['python3', '-c', 'import fbexp, fbmain; print("exp", fbexp.VERSION, "main", fbmain.VERSION)']
@@ -59,8 +51,8 @@ let reg: TestRegistry
 let podman: Podman
 let index: PypiServer
 let baseRef: string
-let pip: BuiltWheel
-let wheels: BuiltWheel[]
+let pip: FixtureWheel
+let wheels: FixtureWheel[]
 
 const wheel = (project: string, version = '1.0.0') =>
   wheels.find((w) => w.project === project && w.version === version)!
@@ -89,7 +81,7 @@ afterAll(async () => {
   await reg?.stop()
 })
 
-function project(exp: BuiltWheel, opts: { withPip?: boolean } = {}): string {
+function project(exp: FixtureWheel, opts: { withPip?: boolean } = {}): string {
   return wheelProject({
     indexUrl: index.simpleUrl,
     fileUrl: (f) => index.fileUrl(f),

@@ -5,8 +5,8 @@ import { describe, expect, it } from '@jest/globals'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { appConfig, type AppSettings } from '../../src/build/app-image.js'
-import { RuntimeGroupError } from '../../src/build/errors.js'
+import { appConfig, type AppSettings } from '../../src/pipeline/app-image.js'
+import { RuntimeGroupError } from '../../src/pipeline/errors.js'
 import {
   hasRuntime,
   INDEX_ENV,
@@ -23,62 +23,28 @@ import {
   shQuote,
   wrapEntrypoint,
   type RuntimeRequirement
-} from '../../src/build/runtime.js'
+} from '../../src/pipeline/runtime.js'
 import { describeError } from '../../src/errors.js'
-import type { LockedFile, LockedPackage, PackageSource } from '../../src/lock/model.js'
 import { sha256 } from '../../src/oci/digest.js'
 import type { ImageConfig } from '../../src/oci/image.js'
 import { buildLayer } from '../../src/oci/layer.js'
 import { normalizeName } from '../../src/names.js'
 import type { ClosureEntry } from '../../src/plan/closure.js'
 import type { InstallLayout } from '../../src/plan/plan.js'
-import { DEFAULT_LIBC, parsePlatform, type Target } from '../../src/target.js'
+import { parsePlatform } from '../../src/target.js'
 import { run } from '../support/process.js'
 import { addFastBuildConfig, copyCorpusCase, planDir, tempDir } from '../support/project.js'
-import { buildSimpleWheels } from '../support/wheel-project.js'
+import {
+  AMD64,
+  closureEntry as pkg,
+  H,
+  LOCK,
+  lockedFile as file,
+  REGISTRY as REG,
+  target
+} from '../support/closure-entries.js'
 
-const AMD64 = parsePlatform('linux/amd64')
 const ARM64 = parsePlatform('linux/arm64')
-const target = (platform = AMD64): Target => ({
-  python: { major: 3, minor: 11, patch: undefined },
-  platform,
-  libc: DEFAULT_LIBC
-})
-const LOCK = 'uv.lock'
-const H = (c: string) => c.repeat(64)
-const REG = 'https://pypi.org/simple'
-
-const file = (name: string, sha: string | null, url: string | null = null): LockedFile => ({
-  name,
-  url,
-  path: null,
-  hashes: sha ? { sha256: sha } : {},
-  size: 1,
-  kind: name.endsWith('.whl') ? 'wheel' : 'sdist'
-})
-
-function pkg(
-  name: string,
-  version: string | null,
-  files: LockedFile[],
-  source: PackageSource = { kind: 'registry', url: REG, name: null },
-  line = 10
-): ClosureEntry {
-  const p: LockedPackage = {
-    id: `${name}==${version}`,
-    name: normalizeName(name),
-    version,
-    source,
-    sourceRef: null,
-    files,
-    dependencies: [],
-    extras: new Map(),
-    groups: new Map(),
-    recorded: null,
-    line
-  }
-  return { package: p, extras: [], requiredBy: 'app' }
-}
 
 const LAYOUT: InstallLayout = {
   prefix: '/usr/local',
@@ -635,59 +601,4 @@ base = { groups = ["main"] }
       }
     }
   )
-})
-
-describe('pip reads the requirements we write', () => {
-  it('installs them offline with --require-hashes, and refuses a wrong hash', async () => {
-    const dir = tempDir()
-    const wheels = await buildSimpleWheels(join(dir, 'wheels'), [
-      { project: 'fb_rt_one', version: '1.0.0' },
-      { project: 'fb-rt-two', version: '2.0.0' }
-    ])
-    const entries = wheels.map((w) =>
-      pkg(w.project, w.version, [
-        file(w.filename, w.sha256),
-        file(`${w.project}-${w.version}.tar.gz`, H('0'))
-      ])
-    )
-    const reqs = runtimeRequirements(entries, target(), LOCK)
-    const write = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name))
-    const pip = (req: string, into: string) =>
-      run(
-        'python3',
-        [
-          '-m',
-          'pip',
-          'install',
-          '--no-deps',
-          '--require-hashes',
-          '--no-input',
-          '--disable-pip-version-check',
-          '--quiet',
-          '--no-index',
-          '--find-links',
-          join(dir, 'wheels'),
-          '--target',
-          join(dir, into),
-          '-r',
-          req
-        ],
-        {
-          env: { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_ROOT_USER_ACTION: 'ignore' },
-          timeoutMs: 120_000
-        }
-      )
-    const good = await pip(write('good.txt', requirementsText('base', AMD64, reqs)), 'good')
-    expect(good.stderr).toBe('')
-    expect(good.code).toBe(0)
-    expect(
-      readdirSync(join(dir, 'good'))
-        .filter((f) => f.endsWith('.dist-info'))
-        .sort()
-    ).toEqual(['fb_rt_one-1.0.0.dist-info', 'fb_rt_two-2.0.0.dist-info'])
-    const tampered = reqs.map((r, i) => (i === 0 ? { ...r, hashes: [H('c')] } : r))
-    const bad = await pip(write('bad.txt', requirementsText('base', AMD64, tampered)), 'bad')
-    expect(bad.code).not.toBe(0)
-    expect(bad.stderr).toMatch(/THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE/)
-  }, 180_000)
 })

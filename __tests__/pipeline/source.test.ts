@@ -1,11 +1,11 @@
 // Collecting the source layer's files from real directories and real git repositories (git runs
-// here; the lock corpus gives the monorepo layouts). buildah-differential.test.ts compares walk
+// here; the lock corpus gives the monorepo layouts). buildah.differential.test.ts compares walk
 // mode with a real builder's `COPY . /app`.
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SourceError } from '../../src/build/errors.js'
+import { SourceError } from '../../src/pipeline/errors.js'
 import {
   collectSource,
   importRoots,
@@ -13,7 +13,7 @@ import {
   symlinkProblem,
   type CollectOptions,
   type SourceTree
-} from '../../src/build/source.js'
+} from '../../src/pipeline/source.js'
 import type { LayerEntry } from '../../src/oci/entry.js'
 import { buildLayer } from '../../src/oci/layer.js'
 import { LayoutStore } from '../../src/registry/layout.js'

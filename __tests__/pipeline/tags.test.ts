@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { cpSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkDistinctTags } from '../../src/build/build.js'
+import { checkDistinctTags } from '../../src/pipeline/tags.js'
 import { ConfigError } from '../../src/errors.js'
 import { cli } from '../support/cli.js'
 import { tempDir } from '../support/project.js'

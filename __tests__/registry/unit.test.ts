@@ -9,7 +9,8 @@ import {
   describeCredential,
   normalizeRegistryHost
 } from '../../src/registry/credentials.js'
-import { parseRetryAfter, TransientHttpError, withRetry } from '../../src/registry/http.js'
+import { TransientHttpError } from '../../src/net/errors.js'
+import { parseRetryAfter, withRetry } from '../../src/net/retry.js'
 import { parseStoreSpec } from '../../src/registry/open.js'
 import { tempDir } from '../support/project.js'
 

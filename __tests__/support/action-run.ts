@@ -10,7 +10,8 @@ import { tempDir } from './project.js'
 import { startPypiServer, type PypiServer } from './pypi-server.js'
 import { startRegistry, type TestRegistry } from './registry.js'
 import { skopeoCopy } from './skopeo.js'
-import { buildSimpleWheels, servedFiles, wheelProject, type BuiltWheel } from './wheel-project.js'
+import { servedFiles, wheelProject } from './wheel-project.js'
+import { buildSimpleWheels, type FixtureWheel } from './wheel-fixtures.js'
 
 export const ACTION = resolve('dist', 'index.js')
 
@@ -117,7 +118,7 @@ export const rebuiltOf = (r: ActionRun): string[] | null => JSON.parse(r.outputs
 export interface ActionFixture {
   readonly reg: TestRegistry
   readonly index: PypiServer
-  readonly wheels: readonly BuiltWheel[]
+  readonly wheels: readonly FixtureWheel[]
   writeProject(dir: string, v?: ProjectVersions): void
   close(): Promise<void>
 }

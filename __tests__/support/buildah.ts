@@ -34,7 +34,7 @@ import { run as runTool, type RunResult } from './process.js'
 import type { PypiServer } from './pypi-server.js'
 import { pushPythonBase, unmountUnder } from './python-base.js'
 import type { TestRegistry } from './registry.js'
-import type { BuiltWheel } from './wheel-project.js'
+import type { FixtureWheel } from './wheel-fixtures.js'
 
 const BUILDAH = 'buildah'
 const DEFAULT_TIMEOUT_MS = 300_000
@@ -303,7 +303,7 @@ async function removeStorage(dir: string, env: Record<string, string>): Promise<
 export const DEBIAN_WHEELS_DIR = '/usr/share/python-wheels'
 
 /** Debian's own wheel of `project` as a servable record (script/setup installs the packages). */
-export function debianWheel(project: 'pip' | 'setuptools' | 'wheel'): BuiltWheel {
+export function debianWheel(project: 'pip' | 'setuptools' | 'wheel'): FixtureWheel {
   const names = existsSync(DEBIAN_WHEELS_DIR) ? readdirSync(DEBIAN_WHEELS_DIR) : []
   const name = names.find((f) => new RegExp(`^${project}-[^-]+-py3-none-any\\.whl$`).test(f))
   if (!name)
@@ -367,7 +367,7 @@ export async function pushPythonPipBase(
   reg: TestRegistry | string,
   buildah: Buildah,
   index: PypiServer,
-  opts: { tag?: string; repo?: string; pipWheel?: BuiltWheel } = {}
+  opts: { tag?: string; repo?: string; pipWheel?: FixtureWheel } = {}
 ): Promise<string> {
   const host = typeof reg === 'string' ? reg : reg.host
   buildah.allowInsecure(host)

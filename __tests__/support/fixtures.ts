@@ -1,8 +1,9 @@
-// Small, well-formed projects for tests that need a precise shape (bad-input cases, the CLI).
-// The uv lock follows what uv writes (revision 3): registry sources, sdist + wheels with hashes,
-// [package.metadata] mirroring pyproject.
+// Small, well-formed projects for tests that need a precise shape (bad-input cases, the CLI): a uv
+// project whose lock (written by uv-lock.ts, as uv writes it) names made-up files with made-up
+// hashes; nothing is downloaded from them.
 import { createHash } from 'node:crypto'
 import { writeFiles, tempDir } from './project.js'
+import { appPyproject, uvAppLock, uvPackageToml, type LockPackage } from './uv-lock.js'
 
 export interface FixturePackage {
   name: string
@@ -17,31 +18,31 @@ function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
 
-export function uvPackageToml(p: FixturePackage): string {
+/** The lock's table of a fixture package: made-up files on files.example, with made-up hashes. */
+export function fixtureLockPackage(p: FixturePackage): LockPackage {
   const file = p.name.replace(/-/g, '_')
-  const lines = [
-    '[[package]]',
-    `name = "${p.name}"`,
-    `version = "${p.version}"`,
-    'source = { registry = "https://pypi.org/simple" }'
-  ]
-  const edge = (d: { name: string; marker?: string; extra?: string[]; version?: string }) =>
-    `    { name = "${d.name}"${d.version ? `, version = "${d.version}"` : ''}${d.extra ? `, extra = [${d.extra.map((e) => `"${e}"`).join(', ')}]` : ''}${d.marker ? `, marker = "${d.marker}"` : ''} },`
-  if (p.deps?.length) lines.push('dependencies = [', ...p.deps.map(edge), ']')
-  lines.push(
-    `sdist = { url = "https://files.example/${file}-${p.version}.tar.gz", hash = "sha256:${sha(`${p.name}-${p.version}-sdist`)}", size = 1000 }`
-  )
-  lines.push('wheels = [')
-  for (const tags of p.wheels ?? ['py3-none-any']) {
-    const name = `${file}-${p.version}-${tags}.whl`
-    lines.push(`    { url = "https://files.example/${name}", hash = "sha256:${sha(name)}", size = 2000 },`)
+  const edges = (ds: readonly { name: string; marker?: string; extra?: string[]; version?: string }[]) =>
+    ds.map((d) => ({ ...d }))
+  return {
+    name: p.name,
+    version: p.version,
+    registry: 'https://pypi.org/simple',
+    ...(p.deps ? { dependencies: edges(p.deps) } : {}),
+    sdist: {
+      url: `https://files.example/${file}-${p.version}.tar.gz`,
+      sha256: sha(`${p.name}-${p.version}-sdist`),
+      size: 1000
+    },
+    wheels: (p.wheels ?? ['py3-none-any']).map((tags) => {
+      const name = `${file}-${p.version}-${tags}.whl`
+      return { url: `https://files.example/${name}`, sha256: sha(name), size: 2000 }
+    }),
+    ...(p.extras
+      ? {
+          optionalDependencies: Object.fromEntries(Object.entries(p.extras).map(([e, ds]) => [e, edges(ds)]))
+        }
+      : {})
   }
-  lines.push(']')
-  if (p.extras) {
-    lines.push('', '[package.optional-dependencies]')
-    for (const [e, deps] of Object.entries(p.extras)) lines.push(`${e} = [`, ...deps.map(edge), ']')
-  }
-  return lines.join('\n') + '\n'
 }
 
 export interface UvProjectSpec {
@@ -73,58 +74,34 @@ export const DEFAULT_PACKAGES: FixturePackage[] = [
  */
 export function uvProject(spec: UvProjectSpec = {}): string {
   const packages = spec.packages ?? DEFAULT_PACKAGES
-  const pyproject = `[project]
-name = "app"
-version = "0.1.0"
-requires-python = ">=3.12"
-dependencies = ["requests>=2"]
-
-[project.optional-dependencies]
-ml = ["numpy>=2"]
-
-[dependency-groups]
-dev = ["pytest>=8"]
-exp = ["rich"]
-${spec.config ?? ''}`
-  const lock = `version = 1
-revision = 3
-requires-python = ">=3.12"
-
-[[package]]
-name = "app"
-version = "0.1.0"
-source = { editable = "." }
-dependencies = [
-    { name = "requests" },
-]
-
-[package.optional-dependencies]
-ml = [
-    { name = "numpy" },
-]
-
-[package.dev-dependencies]
-dev = [
-    { name = "pytest" },
-]
-exp = [
-    { name = "rich" },
-]
-
-[package.metadata]
-requires-dist = [
-    { name = "numpy", marker = "extra == 'ml'", specifier = ">=2" },
-    { name = "requests", specifier = ">=2" },
-]
-provides-extras = ["ml"]
-
-[package.metadata.requires-dev]
-dev = [{ name = "pytest", specifier = ">=8" }]
-exp = [{ name = "rich" }]
-
-${packages.map(uvPackageToml).join('\n')}`
+  const app = {
+    requiresPython: '>=3.12',
+    dependencies: [{ name: 'requests', specifier: '>=2' }],
+    extras: { ml: [{ name: 'numpy', specifier: '>=2' }] },
+    groups: { dev: [{ name: 'pytest', specifier: '>=8' }], exp: [{ name: 'rich' }] }
+  }
+  const pyproject = `${appPyproject(app)}${spec.config ?? ''}`
+  const lock = `${uvAppLock(app)}${packages.map((p) => uvPackageToml(fixtureLockPackage(p))).join('\n')}`
   return writeFiles(tempDir(), { 'pyproject.toml': pyproject, 'uv.lock': lock })
 }
+
+/**
+ * [tool.fast-build] of the fast path's tests: an app in /app started by /app/run.sh, an env
+ * variable, three variants; the deps images are put where the test wants them.
+ */
+export const appImageConfig = (baseImage: string, platforms = '"linux/amd64"'): string => `
+[tool.fast-build]
+python = "3.12"
+base-image = "${baseImage}"
+platforms = [${platforms}]
+workdir = "/app"
+entrypoint = ["/bin/sh", "/app/run.sh"]
+env = { APP_ENV = "test" }
+[tool.fast-build.variants]
+base = { groups = ["main"] }
+ml = { groups = ["main"], extras = ["ml"] }
+dev = { groups = ["main", "dev"] }
+`
 
 export const VARIANTS_CONFIG = `
 [tool.fast-build]

@@ -2,12 +2,19 @@
 """Fixture wheels and zip files for the wheel installer tests, built offline with zipfile only.
 
     make_wheels.py wheels OUTDIR [--heavy-mb N]   -> JSON list of wheels on stdout
+    make_wheels.py simple OUTDIR < spec.json      -> JSON list of wheels on stdout
     make_wheels.py zips OUTDIR                    -> JSON {case: path} on stdout
     make_wheels.py reference < request.json       -> answers from pip/distlib, importlib, email, csv
 
 Wheels are laid out as bdist_wheel writes them (package files, then .data, then .dist-info with
 RECORD last, sha256 urlsafe-base64 hashes). The C extension is compiled here with gcc against the
 running Python's headers. Broken wheels are made wrong on purpose, one fault each.
+
+`simple` makes many small pure wheels for the full-path tests: spec.json is a list of {"project",
+"version", "modules" (default 3), "kb" (random bytes per module, default 4), "script" (optional
+console script name)}. Module `<project>/__init__.py` holds VERSION = "<version>", so a test can
+check which version an image imports. The random bytes are seeded by project and version: the
+same spec gives the same wheels, byte for byte.
 """
 import base64
 import hashlib
@@ -15,6 +22,7 @@ import io
 import json
 import os
 import platform
+import random
 import stat
 import struct
 import subprocess
@@ -549,6 +557,25 @@ def reference(request):
     return out
 
 
+def simple_wheels(outdir, specs):
+    out = []
+    for spec in specs:
+        project, version = spec["project"], spec["version"]
+        mod = project.lower().replace("-", "_").replace(".", "_")
+        rnd = random.Random(f"{project}=={version}")
+        files = [File(f"{mod}/__init__.py", f'VERSION = "{version}"\n')]
+        for i in range(spec.get("modules", 3)):
+            blob = bytes(rnd.getrandbits(8) for _ in range(spec.get("kb", 4) * 1024))
+            files.append(File(f"{mod}/m{i}.py", f"DATA = {blob.hex()!r}\n"))
+        eps = None
+        if spec.get("script"):
+            files.append(File(f"{mod}/cli.py", f"def main():\n    print('{project} {version}')\n"))
+            eps = f"[console_scripts]\n{spec['script']} = {mod}.cli:main\n"
+        path = build_wheel(outdir, mod, version, "py3-none-any", files, entry_points=eps)
+        out.append(dict(project=project, version=version, module=mod, path=path))
+    return out
+
+
 def main():
     if sys.argv[1] == "reference":
         json.dump(reference(json.load(sys.stdin)), sys.stdout)
@@ -565,6 +592,13 @@ def main():
             w["sha256"] = sha256_file(w["path"])
             w["size"] = os.path.getsize(w["path"])
             result.append(w)
+        json.dump(result, sys.stdout, indent=1)
+    elif mode == "simple":
+        result = simple_wheels(outdir, json.load(sys.stdin))
+        for w in result:
+            w["filename"] = os.path.basename(w["path"])
+            w["sha256"] = sha256_file(w["path"])
+            w["size"] = os.path.getsize(w["path"])
         json.dump(result, sys.stdout, indent=1)
     elif mode == "zips":
         json.dump(zips(outdir), sys.stdout, indent=1)

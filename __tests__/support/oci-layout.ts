@@ -115,3 +115,25 @@ export function writeOciLayout(
   )
   return { dir, tag, ref: `oci:${dir}:${tag}`, manifest, config, layers, manifestBytes }
 }
+
+/** The paths in a tar archive, in order (ustar names with their prefix; pax `path` records win). */
+export function tarNames(tar: Buffer): string[] {
+  const names: string[] = []
+  let paxPath: string | null = null
+  for (let at = 0; at + 512 <= tar.length;) {
+    const h = tar.subarray(at, at + 512)
+    if (h.every((b) => b === 0)) break
+    const field = (from: number, len: number) => h.toString('utf8', from, from + len).replace(/\0.*$/s, '')
+    const size = parseInt(field(124, 12).trim() || '0', 8)
+    const type = field(156, 1)
+    const body = tar.subarray(at + 512, at + 512 + size)
+    if (type === 'x') paxPath = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString('utf8'))?.[1] ?? null
+    else if (type !== 'g') {
+      const prefix = field(345, 155)
+      names.push(paxPath ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100)))
+      paxPath = null
+    }
+    at += 512 + Math.ceil(size / 512) * 512
+  }
+  return names
+}

@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { parse, stringify } from 'smol-toml'
-import { pinBase } from '../../src/build/build.js'
+import { pinPlan } from '../../src/pipeline/plan-stage.js'
 import { readLock } from '../../src/lock/index.js'
 import { planProject, type Plan, type PlanOptions } from '../../src/plan/plan.js'
 import { readProject } from '../../src/project/pyproject.js'
@@ -60,7 +60,7 @@ export function planDir(dir: string, options: PlanOptions = {}): Plan {
 
 /** The plan `fast-build build` works from: the base image pinned to its digest (hashes cover it). */
 export async function pinnedPlanDir(dir: string, options: PlanOptions = {}): Promise<Plan> {
-  const { plan, base } = await pinBase(planDir(dir, options))
+  const { plan, base } = await pinPlan(planDir(dir, options))
   base?.store.close?.()
   return plan
 }

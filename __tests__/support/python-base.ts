@@ -99,6 +99,34 @@ function entryDir(): string {
 
 let memo: Promise<PythonBase> | undefined
 
+/** Where the base image's Python (Debian's python3) looks for the packages fast-build installs. */
+export const PYTHON_BASE_SITE = '/usr/local/lib/python3.11/dist-packages'
+
+/**
+ * [tool.fast-build] of a project built on this base image: its Python and site-packages, amd64, the
+ * app in /app started by main.py; `settings` are more lines of the table, `variants` the body of
+ * [tool.fast-build.variants].
+ */
+export function pythonBaseConfig(
+  baseImage: string,
+  settings = '',
+  variants = 'base = { groups = ["main"] }'
+): string {
+  return `
+[tool.fast-build]
+python = "3.11"
+platforms = ["linux/amd64"]
+base-image = "${baseImage}"
+site-packages = "${PYTHON_BASE_SITE}"
+interpreter = "/usr/bin/python3"
+workdir = "/app"
+cmd = ["python3", "/app/main.py"]
+${settings}
+[tool.fast-build.variants]
+${variants}
+`
+}
+
 /**
  * The cached base image, built first if missing (needs root, debootstrap, umoci and the Debian
  * mirror). `{ reuse: false }` skips this process's memo and reads the cache again.

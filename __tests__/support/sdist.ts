@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { debianWheel } from './buildah.js'
-import type { BuiltWheel } from './wheel-project.js'
+import type { FixtureWheel } from './wheel-fixtures.js'
 
 const exec = promisify(execFile)
 
@@ -22,7 +22,7 @@ export interface SdistSpec {
 }
 
 /** The same record as a built wheel's (servable by `servedFiles`), for an sdist. */
-export interface BuiltSdist extends BuiltWheel {
+export interface BuiltSdist extends FixtureWheel {
   readonly module: string
 }
 
@@ -118,6 +118,6 @@ export async function buildSdist(dir: string, spec: SdistSpec): Promise<BuiltSdi
  * What pip's build isolation installs to build a setuptools sdist: Debian's setuptools (66.1.1,
  * python3-setuptools-whl) and wheel (0.38.4, python3-wheel-whl) wheels, to serve from the index.
  */
-export function buildBackendWheels(): BuiltWheel[] {
+export function buildBackendWheels(): FixtureWheel[] {
   return [debianWheel('setuptools'), debianWheel('wheel')]
 }

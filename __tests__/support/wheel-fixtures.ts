@@ -1,5 +1,6 @@
-// Fixture wheels and zip files for the installer tests, built offline by make_wheels.py (Python's
-// zipfile; gcc for the C extension). See make_wheels.py for what each one holds.
+// Wheels and zip files built offline by make_wheels.py (Python's zipfile; gcc for the C extension):
+// the installer's fixture wheels (good and broken), zip edge cases, and small pure wheels for the
+// full-path tests. See make_wheels.py for what each one holds.
 import { execFile } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -9,6 +10,7 @@ import { promisify } from 'node:util'
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'make_wheels.py')
 const run = promisify(execFile)
 
+/** A wheel file made for a test, and what the test needs to know of it. */
 export interface FixtureWheel {
   /** The project name as written in the wheel (`FB_data`, `fbns_a`). */
   readonly project: string
@@ -18,13 +20,13 @@ export interface FixtureWheel {
   /** Hex sha256 of the wheel file. */
   readonly sha256: string
   readonly size: number
-  /** What the wheel is there to exercise. */
-  readonly exercises: string
+  /** What a fixture wheel is there to exercise (not said of simple wheels). */
+  readonly exercises?: string
   /** For the deliberately broken ones: which fault (record-hash, escape, absolute, truncated...). */
   readonly broken?: string
   /** For broken ones: the entry at fault, when there is one. */
   readonly entry?: string
-  /** fbext: the module to import to check the extension loads. */
+  /** fbext: the module to import to check the extension loads; simple wheels: their module. */
   readonly module?: string
   /** fbscripts: the entry-point names. */
   readonly scripts?: string[]
@@ -54,6 +56,30 @@ export async function buildFixtureWheels(
     timeout: 300_000
   })
   return JSON.parse(stdout) as FixtureWheel[]
+}
+
+export interface SimpleWheelSpec {
+  readonly project: string
+  readonly version: string
+  readonly modules?: number
+  /** Random KiB per module (incompressible). */
+  readonly kb?: number
+  /** A console script that prints "<project> <version>". */
+  readonly script?: string
+}
+
+/** Build small pure wheels (deterministic for a given spec). */
+export async function buildSimpleWheels(
+  dir: string,
+  specs: readonly SimpleWheelSpec[]
+): Promise<FixtureWheel[]> {
+  const child = run('python3', [SCRIPT, 'simple', dir], {
+    env: pythonEnv(),
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 300_000
+  })
+  child.child.stdin!.end(JSON.stringify(specs))
+  return JSON.parse((await child).stdout) as FixtureWheel[]
 }
 
 /** Zip edge cases by name: mixed, zip64, many, cp437, descriptor, big, truncated, crc... */

@@ -1,17 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describeError } from '../../src/errors.js'
 import type { LockedFile } from '../../src/lock/model.js'
 import { normalizeName } from '../../src/names.js'
-import { HttpClient } from '../../src/registry/http.js'
+import { HttpClient } from '../../src/net/http.js'
+import { ArtifactCache } from '../../src/cache/artifacts.js'
 import {
-  ArtifactCache,
   FetchError,
   HashMismatchError,
-  defaultCacheDir,
   fetchArtifacts,
   type FetchEvent,
   type FetchItem,
@@ -52,52 +51,6 @@ function lockedFile(name: string, bytes: Buffer | null, over: Partial<LockedFile
 function item(project: string, version: string, file: LockedFile, index: IndexConfig | null): FetchItem {
   return { name: normalizeName(project), version, file, index }
 }
-
-describe('defaultCacheDir', () => {
-  it('FAST_BUILD_CACHE_DIR, else XDG_CACHE_HOME/fast-build, else ~/.cache/fast-build', () => {
-    expect(defaultCacheDir({ FAST_BUILD_CACHE_DIR: '/c/fb', XDG_CACHE_HOME: '/x' }, '/home/u')).toBe('/c/fb')
-    expect(defaultCacheDir({ XDG_CACHE_HOME: '/x' }, '/home/u')).toBe('/x/fast-build')
-    expect(defaultCacheDir({ XDG_CACHE_HOME: 'relative' }, '/home/u')).toBe('/home/u/.cache/fast-build')
-    expect(defaultCacheDir({}, '/home/u')).toBe('/home/u/.cache/fast-build')
-  })
-})
-
-describe('ArtifactCache', () => {
-  it('is content-addressed: <dir>/sha256/<aa>/<hex>', async () => {
-    const dir = tempDir()
-    const cache = new ArtifactCache(dir)
-    const h = sha256('hello')
-    expect(cache.pathFor(h)).toBe(join(dir, 'sha256', h.slice(0, 2), h))
-    expect(cache.has(h)).toBe(false)
-    const put = await cache.put(Buffer.from('hello'))
-    expect(put).toEqual({ sha256: h, path: cache.pathFor(h) })
-    expect(readFileSync(put.path, 'utf8')).toBe('hello')
-    expect(cache.has(h)).toBe(true)
-    expect(cache.has(h, 5)).toBe(true)
-    expect(cache.has(h, 6)).toBe(false)
-    expect(cache.has(h.toUpperCase())).toBe(true)
-    expect(readdirSync(join(dir, 'tmp'))).toEqual([])
-  })
-
-  it('prunes temporary files left by killed runs, once they are old', async () => {
-    const cache = new ArtifactCache(tempDir())
-    const old = await cache.tempPath()
-    const fresh = await cache.tempPath()
-    writeFileSync(old, 'partial')
-    writeFileSync(fresh, 'partial')
-    const day = new Date(Date.now() - 25 * 3600_000)
-    utimesSync(old, day, day)
-    await cache.pruneTemp()
-    expect(existsSync(old)).toBe(false)
-    expect(existsSync(fresh)).toBe(true)
-  })
-
-  it('refuses anything but a sha256 hex digest as a key (no path tricks)', () => {
-    const cache = new ArtifactCache(tempDir())
-    expect(() => cache.pathFor('../../etc/passwd')).toThrow(/not a sha256 digest/)
-    expect(() => cache.pathFor('abc')).toThrow(FetchError)
-  })
-})
 
 describe('fetchArtifacts from a local index', () => {
   const many: ServedFile[] = Array.from({ length: 12 }, (_, i) => ({

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { normalizeName } from '../../src/names.js'
-import { HttpClient } from '../../src/registry/http.js'
+import { HttpClient } from '../../src/net/http.js'
 import {
   IndexError,
   PackageIndex,

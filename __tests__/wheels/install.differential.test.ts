@@ -1,5 +1,6 @@
-// installWheel against pip: the same wheel installed by `pip install --no-deps --no-compile
-// --no-index --target T` and by us, with a layout that lands where pip --target puts things, must give
+// install() against pip: the same wheel installed by `pip install --no-deps --no-compile
+// --no-index --target T` and by us into a directory (the test-only destination; production's layer
+// destination gets the same files, layer-entries.test.ts), with a layout that lands where pip --target puts things, must give
 // the same tree: same files, same bytes, same executable bits. pip is told nothing about us and we
 // mimic its choices for the comparison: INSTALLER "pip", REQUESTED (pip writes it for a requirement
 // the user names), the interpreter pip runs under for shebangs. Left out of the byte comparison:
@@ -20,13 +21,10 @@ import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { promisify } from 'node:util'
-import {
-  installWheel,
-  parseRecord,
-  type InstallOptions,
-  type InstalledWheel,
-  type PythonLayout
-} from '../../src/wheels/install.js'
+import type { InstallOptions } from '../../src/wheels/install/install.js'
+import type { PythonLayout } from '../../src/wheels/install/layout.js'
+import { parseRecord } from '../../src/wheels/install/records.js'
+import { installIntoDirectory, type InstalledWheel } from '../support/directory-destination.js'
 import { buildFixtureWheels, mirrorWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 
 const execFileP = promisify(execFile)
@@ -176,7 +174,7 @@ function compareTrees(pipRoot: string, ourRoot: string, installed: readonly Inst
     const text = readFileSync(join(ourRoot, rec), 'utf8')
     expect(text.endsWith('\r\n')).toBe(true)
   }
-  // What installWheel returned is what is on disk.
+  // What the install returned is what is on disk.
   const returned = new Map(installed.flatMap((w) => w.files.map((f) => [f.path.slice('target/'.length), f])))
   expect([...returned.keys()].sort()).toEqual([...ours.keys()].sort())
   for (const [p, f] of returned) {
@@ -203,7 +201,9 @@ async function differential(
   const staging = fresh('ours')
   await pipInstall(wheels, pipTarget, pip)
   const installed = await Promise.all(
-    wheels.map((w) => installWheel(w, TARGET_LAYOUT, staging, { installer: 'pip', requested: true, ...opts }))
+    wheels.map((w) =>
+      installIntoDirectory(w, TARGET_LAYOUT, staging, { installer: 'pip', requested: true, ...opts })
+    )
   )
   return compareTrees(pipTarget, join(staging, 'target'), installed)
 }
@@ -220,7 +220,7 @@ afterAll(() => {
 const good = (): FixtureWheel[] => fixtures.filter((f) => !f.broken)
 const fixture = (project: string): FixtureWheel => fixtures.find((f) => f.project === project)!
 
-describe(`installWheel equals pip ${PIP_VERSION} --target`, () => {
+describe(`install() equals pip ${PIP_VERSION} --target`, () => {
   it('the fixture set is what the tests rely on', () => {
     expect(good().map((f) => f.project)).toEqual([
       'fbpure',
@@ -249,9 +249,9 @@ describe(`installWheel equals pip ${PIP_VERSION} --target`, () => {
     expect(differences).toEqual([])
   })
 
-  it('every entry streamed in small chunks gives the same tree (FB_data: #!python fixed while streaming)', async () => {
+  it('entries read in the smallest windows give the same tree', async () => {
     const { differences } = await differential([fixture('FB_data').path], {
-      extract: { streamThreshold: 1, windowBytes: 1, concurrency: 2 }
+      extract: { windowBytes: 1, concurrency: 2 }
     })
     expect(differences).toEqual([])
   })
@@ -259,7 +259,7 @@ describe(`installWheel equals pip ${PIP_VERSION} --target`, () => {
   it('what we install works: the extension imports, the wrappers run, the #!python script runs', async () => {
     const staging = fresh('run')
     for (const p of ['fbext', 'fbscripts', 'FB_data'])
-      await installWheel(fixture(p).path, TARGET_LAYOUT, staging)
+      await installIntoDirectory(fixture(p).path, TARGET_LAYOUT, staging)
     const root = join(staging, 'target')
     const env = { ...pipEnv(), PYTHONPATH: root }
     const py = await execFileP(PYTHON, ['-c', 'import fbext; print(fbext.add(2, 3))'], { env })

@@ -8,24 +8,21 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { LayerDestination } from '../../src/wheels/install/destination.js'
+import { install } from '../../src/wheels/install/install.js'
+import { pythonLayout } from '../../src/wheels/install/layout.js'
+import { headerValue, parseEntryPoints, parseWheelInfo } from '../../src/wheels/install/metadata.js'
+import { planInstall, type PlanInput } from '../../src/wheels/install/plan.js'
+import { formatRecord, parseRecord } from '../../src/wheels/install/records.js'
 import {
   consoleScriptSpecs,
   entryPointScript,
   fixScriptShebang,
-  formatRecord,
-  headerValue,
-  installedLayerEntries,
-  installWheel,
-  parseEntryPoints,
   parseExportEntry,
-  parseRecord,
-  parseWheelInfo,
-  planInstall,
-  pythonLayout,
-  WheelError,
-  type ExportEntry,
-  type PlanInput
-} from '../../src/wheels/install.js'
+  type ExportEntry
+} from '../../src/wheels/install/scripts.js'
+import { WheelError } from '../../src/wheels/wheel-error.js'
+import { installIntoDirectory } from '../support/directory-destination.js'
 import { buildFixtureWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../support/make_wheels.py')
@@ -409,9 +406,9 @@ describe('installing the fixture wheels', () => {
     rmSync(work, { recursive: true, force: true })
   })
 
-  it('returns files sorted, image-relative, with sizes and disk paths; the dist-info; layer entries', async () => {
+  it('returns files sorted, image-relative, with sizes and disk paths; the dist-info', async () => {
     const staging = join(work, 'pure')
-    const w = await installWheel(wheel('fbpure').path, layout, staging)
+    const w = await installIntoDirectory(wheel('fbpure').path, layout, staging)
     expect([w.name, w.version, w.distInfo]).toEqual([
       'fbpure',
       '1.0.0',
@@ -437,10 +434,6 @@ describe('installing the fixture wheels', () => {
     const record = readFileSync(join(staging, w.distInfo, 'RECORD'), 'utf8')
     expect(record).toContain('fbpure-1.0.0.dist-info/RECORD,,\r\n')
     expect(record).toContain('fbpure-1.0.0.dist-info/INSTALLER,sha256=')
-    const layer = installedLayerEntries(w)
-    expect(layer).toHaveLength(w.files.length)
-    const first = layer[0]!
-    expect(first.type === 'file' && (await first.content()).length).toBe(w.files[0]!.size)
   })
 
   it('a wheel stored under another name installs with `filename`; a bad name is refused', async () => {
@@ -448,9 +441,9 @@ describe('installing the fixture wheels', () => {
     const copy = join(work, 'by-digest', src.sha256)
     execFileSync('mkdir', ['-p', dirname(copy)])
     execFileSync('cp', [src.path, copy])
-    const w = await installWheel(copy, layout, join(work, 'digest'), { filename: src.filename })
+    const w = await installIntoDirectory(copy, layout, join(work, 'digest'), { filename: src.filename })
     expect(w.name).toBe('fbns-a')
-    await expect(installWheel(copy, layout, join(work, 'digest2'))).rejects.toThrow(
+    await expect(installIntoDirectory(copy, layout, join(work, 'digest2'))).rejects.toThrow(
       /is not a wheel file name/
     )
   })
@@ -459,8 +452,12 @@ describe('installing the fixture wheels', () => {
     const good = wheels.filter((w) => !w.broken)
     const one: string[][] = []
     for (const w of good)
-      one.push((await installWheel(w.path, layout, join(work, 'seq', w.project))).files.map((f) => f.path))
-    const all = await Promise.all(good.map((w) => installWheel(w.path, layout, join(work, 'par', w.project))))
+      one.push(
+        (await installIntoDirectory(w.path, layout, join(work, 'seq', w.project))).files.map((f) => f.path)
+      )
+    const all = await Promise.all(
+      good.map((w) => installIntoDirectory(w.path, layout, join(work, 'par', w.project)))
+    )
     expect(all.map((w) => w.files.map((f) => f.path))).toEqual(one)
     for (const w of good) {
       const a = readFileSync(join(work, 'seq', w.project, all[good.indexOf(w)]!.distInfo, 'RECORD'))
@@ -506,7 +503,7 @@ describe('installing the fixture wheels', () => {
       const staging = join(work, 'broken', project)
       let error: unknown
       try {
-        await installWheel(w.path, layout, staging)
+        await installIntoDirectory(w.path, layout, staging)
       } catch (e) {
         error = e
       }
@@ -529,21 +526,28 @@ describe('installing the fixture wheels', () => {
 
   it('a wheel whose RECORD hash does not match installs nothing past the error being reported', async () => {
     const staging = join(work, 'badhash-2')
-    await expect(installWheel(wheel('fbbadhash').path, layout, staging)).rejects.toThrow(WheelError)
+    await expect(installIntoDirectory(wheel('fbbadhash').path, layout, staging)).rejects.toThrow(WheelError)
     // The RECORD (written last) is not there: a partial install is never mistaken for a complete one.
     const distInfo = join(staging, 'usr/local/lib/python3.12/site-packages/fbbadhash-1.0.0.dist-info')
     expect(existsSync(join(distInfo, 'RECORD'))).toBe(false)
   })
 
-  it('the heavy fixture streams its big entry (stream threshold below its size)', async () => {
+  it('the heavy fixture streams its big entry (1 MiB and more), small ones come in small windows', async () => {
     const staging = join(work, 'heavy')
-    const w = await installWheel(wheel('fbheavy').path, layout, staging, {
-      extract: { streamThreshold: 64 * 1024 }
+    const w = await installIntoDirectory(wheel('fbheavy').path, layout, staging, {
+      extract: { windowBytes: 64 * 1024 }
     })
     const blob = w.files.find((f) => f.path.endsWith('fbheavy/blob.bin'))!
     expect(blob.size).toBe(1024 * 1024)
     expect(readdirSync(join(staging, 'usr/local/lib/python3.12/site-packages/fbheavy/small'))).toHaveLength(
       400
     )
+    const layer = await install(wheel('fbheavy').path, new LayerDestination(layout))
+    try {
+      const streamed = layer.entries.flatMap((e) => (e.type === 'file' && e.stream ? [e.path] : []))
+      expect(streamed).toEqual([blob.path])
+    } finally {
+      await layer.close()
+    }
   })
 })

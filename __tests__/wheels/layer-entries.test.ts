@@ -1,11 +1,15 @@
-// wheelLayerEntries (the install as layer entries, nothing on disk) against installWheel (the
-// install on disk, itself checked against pip): the same paths, bytes and modes for every fixture
-// wheel and for real wheels from the machine's mirror; broken wheels fail the same way.
+// install() into the layer destination (production: layer entries, nothing on disk) against
+// install() into a directory (the test-only destination, itself checked against pip): the same
+// paths, bytes and modes for every fixture wheel and for real wheels from the machine's mirror;
+// broken wheels fail the same way.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { installWheel, pythonLayout, wheelLayerEntries, type PythonLayout } from '../../src/wheels/install.js'
+import { LayerDestination } from '../../src/wheels/install/destination.js'
+import { install } from '../../src/wheels/install/install.js'
+import { pythonLayout, type PythonLayout } from '../../src/wheels/install/layout.js'
 import { WheelError } from '../../src/wheels/wheel-error.js'
+import { installIntoDirectory } from '../support/directory-destination.js'
 import { tempDir } from '../support/project.js'
 import { buildFixtureWheels, mirrorWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 
@@ -22,7 +26,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 async function onDisk(path: string): Promise<Map<string, { bytes: Buffer; executable: boolean }>> {
   const staging = tempDir()
   try {
-    const w = await installWheel(path, layout, staging)
+    const w = await installIntoDirectory(path, layout, staging)
     return new Map(
       w.files.map((f) => [f.path, { bytes: readFileSync(f.diskPath), executable: f.executable }])
     )
@@ -32,7 +36,7 @@ async function onDisk(path: string): Promise<Map<string, { bytes: Buffer; execut
 }
 
 async function asEntries(path: string): Promise<Map<string, { bytes: Buffer; executable: boolean }>> {
-  const w = await wheelLayerEntries(path, layout)
+  const w = await install(path, new LayerDestination(layout))
   try {
     const out = new Map<string, { bytes: Buffer; executable: boolean }>()
     for (const e of w.entries) {
@@ -62,8 +66,8 @@ function expectSame(a: Map<string, { bytes: Buffer; executable: boolean }>, b: t
   }
 }
 
-describe('wheelLayerEntries', () => {
-  it('gives the files installWheel writes, for every fixture wheel', async () => {
+describe('the layer destination', () => {
+  it('gives the files the directory destination writes, for every fixture wheel', async () => {
     for (const w of wheels.filter((x) => !x.broken)) expectSame(await onDisk(w.path), await asEntries(w.path))
   })
 
@@ -76,10 +80,10 @@ describe('wheelLayerEntries', () => {
     for (const path of real) expectSame(await onDisk(path), await asEntries(path))
   }, 120_000)
 
-  it('fails like installWheel on broken wheels (refused entries up front, bad hashes when read)', async () => {
+  it('fails like the directory install on broken wheels (refused entries up front, bad hashes when read)', async () => {
     for (const w of wheels.filter((x) => x.broken)) {
       let disk: unknown = null
-      await installWheel(w.path, layout, join(tempDir(), 'x')).catch((e: unknown) => (disk = e))
+      await installIntoDirectory(w.path, layout, join(tempDir(), 'x')).catch((e: unknown) => (disk = e))
       let ours: unknown = null
       await asEntries(w.path).catch((e: unknown) => (ours = e))
       expect({ wheel: w.broken, failed: ours instanceof WheelError }).toEqual({

@@ -1,9 +1,9 @@
 // The Actions cache as fast-build uses it: hints that save work, never the truth. Two kinds of
 // entries, both immutable and keyed by content so that only what is new is ever saved:
 //
-//   fast-build-v1-index-<variant>-<hash16>   the layer index: each layer's descriptor by the
-//       wheels it holds (layers/<key>.json), each wheel's unpacked size, and the variant's plan
-//       at that hash (plans/<variant>.json). A few kB. Restored by exact key, else the newest of
+//   fast-build-v1-index-<variant>-<hash16>   the layer index (CacheLayout.layerIndexEntry: each
+//       layer's descriptor by the wheels it holds, each wheel's unpacked size, the variant's plan
+//       at that hash, the base images' Python facts). A few kB. Restored by exact key, else the newest of
 //       that variant, else of any variant (layers are shared across variants); a descriptor is
 //       trusted only once the registry has its blob.
 //   fast-build-v1-wheel-<sha256>             one wheel, restored only when a layer holding it
@@ -13,13 +13,13 @@
 // every call has a deadline and every failure is caught here. After the first failure the cache
 // is left alone for the rest of the run: @actions/cache retries a failing service for about 30 s
 // per call, and a build making dozens of calls would otherwise wait minutes for nothing.
-import { BASE_PYTHON_DIR } from '../build/image-python.js'
 import * as actionsCache from '@actions/cache'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, linkSync, mkdirSync, copyFileSync, rmSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname } from 'node:path'
 import { describeError } from '../errors.js'
-import type { ArtifactCache } from '../wheels/fetch.js'
+import type { ArtifactCache } from '../cache/artifacts.js'
+import type { CacheLayout } from '../cache/layout.js'
 import { limit } from '../util/limit.js'
 
 /** The part of @actions/cache fast-build uses (a seam for tests of the logic above it). */
@@ -93,9 +93,10 @@ export class BuildCache {
 
   constructor(
     private readonly backend: CacheBackend,
-    /** The build's cache directory (artifacts/, work/). */
-    private readonly cacheDir: string,
-    private readonly artifacts: ArtifactCache,
+    /** The build's cache directory: which of its paths make an entry (src/cache/layout.ts). */
+    private readonly paths: CacheLayout,
+    /** The build's one artifact cache, which wheels are restored into and saved from. */
+    readonly artifacts: ArtifactCache,
     private readonly log: CacheLog,
     private readonly opts: BuildCacheOptions = {}
   ) {}
@@ -117,17 +118,6 @@ export class BuildCache {
     this.broken = true
   }
 
-  private indexPaths(): string[] {
-    const work = join(this.cacheDir, 'work')
-    // base-python/: what each base image's Python is, so a fresh runner does not read its layers.
-    return [
-      join(work, 'layers', '*.json'),
-      join(work, 'unpacked-size'),
-      join(work, 'plans'),
-      join(this.cacheDir, BASE_PYTHON_DIR)
-    ]
-  }
-
   /** The layer index for this variant and hash, else the newest one there is; the key matched. */
   async restoreIndex(variant: string, hash16: string): Promise<string | undefined> {
     if (!this.usable) return undefined
@@ -135,7 +125,7 @@ export class BuildCache {
     try {
       const hit = await withDeadline(
         this.opts.indexTimeoutMs ?? INDEX_TIMEOUT_MS,
-        this.backend.restore(this.indexPaths(), key, [
+        this.backend.restore(this.paths.layerIndexEntry, key, [
           `${CACHE_PREFIX}-index-${variant}-`,
           `${CACHE_PREFIX}-index-`
         ])
@@ -152,12 +142,7 @@ export class BuildCache {
   async saveIndex(variant: string, hash16: string): Promise<boolean> {
     if (!this.usable) return false
     const key = indexKey(variant, hash16)
-    return this.save(this.indexPaths(), key, this.opts.indexTimeoutMs ?? INDEX_TIMEOUT_MS, 0)
-  }
-
-  /** Where a wheel travels through the Actions cache (the entry's path is part of its version). */
-  private transferPath(sha256: string): string {
-    return join(this.cacheDir, 'transfer', sha256.slice(0, 2), `${sha256}.whl`)
+    return this.save(this.paths.layerIndexEntry, key, this.opts.indexTimeoutMs ?? INDEX_TIMEOUT_MS, 0)
   }
 
   /**
@@ -172,7 +157,7 @@ export class BuildCache {
       sha256s.map((sha) =>
         run(async () => {
           if (this.broken || this.artifacts.has(sha)) return
-          const path = this.transferPath(sha)
+          const path = this.paths.transfer(sha)
           try {
             const hit = await withDeadline(
               this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS,
@@ -210,7 +195,7 @@ export class BuildCache {
       sha256s.map((sha) =>
         run(async () => {
           if (this.broken || !this.artifacts.has(sha)) return
-          const path = this.transferPath(sha)
+          const path = this.paths.transfer(sha)
           mkdirSync(dirname(path), { recursive: true })
           rmSync(path, { force: true })
           try {

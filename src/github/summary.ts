@@ -1,8 +1,9 @@
 // The job summary and the reasons it gives, as data: pure functions from the build's results to
 // table rows; main.ts hands them to core.summary.
-import type { VariantResult } from '../build/build.js'
-import type { VariantDecision } from '../build/decide.js'
-import { formatBytes } from '../build/fast-path.js'
+import { describeError } from '../errors.js'
+import type { Decision, DecisionReason } from '../pipeline/resolve.js'
+import type { VariantResult } from '../pipeline/results.js'
+import { formatBytes } from '../util/format.js'
 import { diffVariant, summarizeVariantDiff } from '../plan/diff.js'
 import type { PlanJson } from '../plan/plan.js'
 
@@ -10,13 +11,15 @@ type VariantJson = PlanJson['variants'][number]
 
 /** Why a variant takes the full path: what changed since the last build of it that the cache remembers. */
 export function reasonsFor(
-  decision: VariantDecision['decision'],
+  decision: DecisionReason,
   previous: VariantJson | null,
   current: VariantJson
 ): string[] {
   const lines: string[] = []
   if (decision === 'invalidated') lines.push('invalidated (invalidate input)')
   if (decision === 'fast') return ['deps image found']
+  // The lookup's error says it all (summaryRow adds it).
+  if (decision === 'failed') return []
   if (!previous) {
     lines.push('no earlier build of this variant in the cache')
     return lines
@@ -43,14 +46,18 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
-export function summaryRow(d: VariantDecision, why: readonly string[], r: VariantResult | null): SummaryRow {
+/** What a summary row needs of a decision. */
+export type DecisionRow = Pick<Decision, 'variant' | 'reason' | 'depsRef' | 'error'>
+
+export function summaryRow(d: DecisionRow, why: readonly string[], r: VariantResult | null): SummaryRow {
   const path = r
-    ? r.path === 'full' && d.decision === 'invalidated'
+    ? r.path === 'full' && d.reason === 'invalidated'
       ? 'invalidated'
       : r.path
-    : d.decision === 'fast'
-      ? 'fast (planned)'
-      : `${d.decision} (planned)`
+    : d.reason === 'failed'
+      ? 'failed'
+      : `${d.reason} (planned)`
+  const error = r?.error ?? (d.reason === 'failed' && d.error ? describeError(d.error) : null)
   const layers = !r
     ? '–'
     : r.full?.builder === 'dockerfile'
@@ -67,7 +74,7 @@ export function summaryRow(d: VariantDecision, why: readonly string[], r: Varian
     why: [
       ...why,
       ...(r?.full?.builderReason ? [`Dockerfile builder: ${r.full.builderReason}`] : []),
-      ...(r?.error ? [`error: ${r.error.split('\n')[0]}`] : [])
+      ...(error ? [`error: ${error.split('\n')[0]}`] : [])
     ],
     image: r?.appRef ?? (r ? '–' : d.depsRef),
     layers,

@@ -3,16 +3,17 @@
 import type { Location } from '../errors.js'
 import { parseMarker, type Marker } from '../markers/index.js'
 import type { NormalizedName } from '../names.js'
-import type { VersionMatcher } from './version-matcher.js'
-import { filenameVersion, isSdistFilename } from '../wheels/filename.js'
-import { withoutUserinfo } from '../wheels/index-credentials.js'
+import type { DependencyEdge } from '../packaging/dependency.js'
+import { filenameVersion, isSdistFilename } from '../packaging/filename.js'
+import type { VersionMatcher } from '../packaging/version-matcher.js'
+import { withoutUserinfo } from '../packaging/index-credentials.js'
 
 export type LockFormat = 'poetry' | 'uv' | 'pylock'
 
 /**
  * Where a locked package comes from; the part of its identity that is not name and version.
  * Every URL here (and in LockedFile.url) is without userinfo: the readers take `user:password@`
- * out and keep it aside for requests only (keepUserinfo in wheels/index-credentials.ts, which
+ * out and keep it aside for requests only (keepUserinfo in packaging/index-credentials.ts, which
  * splitUserinfo and the fetch code consult by URL). So whatever prints, hashes, labels or writes
  * these URLs cannot leak a credential, and rotating one changes no hash.
  */
@@ -68,29 +69,6 @@ export interface LockedFile {
   readonly size: number | null
   readonly kind: 'wheel' | 'sdist' | 'other'
 }
-
-/** An edge in the dependency graph: "this package (or project) needs `name`". */
-export interface DependencyEdge {
-  readonly name: NormalizedName
-  /** Extras requested on the target (`foo[bar]`); these activate the target's optional edges. */
-  readonly extras: readonly NormalizedName[]
-  /** Evaluated with `extra` bound to the *depending* package's active extras. */
-  readonly marker: Marker | null
-  /** Constraint used to choose among several locked packages of the same name. */
-  readonly version: VersionMatcher | null
-  /** uv writes `version`/`source` on an edge when several packages share its name. */
-  readonly pinVersion: string | null
-  readonly pinSource: string | null
-  /** Poetry root dependencies may name an index source (`source = "pytorch-cpu"`). */
-  readonly sourceName: string | null
-  /** Poetry root dependencies may be git/path/url dependencies: matched against the package source. */
-  readonly direct: DirectReference | null
-}
-
-export type DirectReference =
-  | { readonly kind: 'git'; readonly url: string; readonly subdirectory: string | null }
-  | { readonly kind: 'url'; readonly url: string }
-  | { readonly kind: 'path'; readonly path: string }
 
 export interface LockedPackage {
   /** Unique within its lock: `name==version` plus the source when names repeat. */
@@ -167,7 +145,8 @@ export interface Lock {
   } | null
 }
 
-export function indexByName(packages: readonly LockedPackage[]): Map<NormalizedName, LockedPackage[]> {
+/** The packages of each name (a lock may hold several of one name: other versions, other sources). */
+export function packagesByName(packages: readonly LockedPackage[]): Map<NormalizedName, LockedPackage[]> {
   const byName = new Map<NormalizedName, LockedPackage[]>()
   for (const p of packages) {
     const list = byName.get(p.name)
@@ -221,6 +200,9 @@ export function fileNameFromUrl(url: string): string {
 }
 
 export { filenameVersion }
+// Edges are part of this model (LockedPackage.dependencies); pyproject.ts makes them too, which is
+// why they are defined below both, in packaging/.
+export type { DependencyEdge, DirectReference } from '../packaging/dependency.js'
 
 /**
  * Defines `obj[key]` as computed on first read, then kept. Locks describe far more than one

@@ -6,12 +6,12 @@ import { parseMarker, type Marker } from '../markers/index.js'
 import { normalizeGroup, normalizeName, type NormalizedName } from '../names.js'
 import { versionsEqual } from '../pep440.js'
 import { isTable, TomlReader, type TomlTable } from '../util/toml.js'
-import { keepUserinfo } from '../wheels/index-credentials.js'
+import { keepUserinfo } from '../packaging/index-credentials.js'
 import { arrayTableLines } from './lines.js'
 import {
   fileKind,
   filenameVersion,
-  indexByName,
+  packagesByName,
   lazyMarker,
   lazyProperty,
   parseHashString,
@@ -25,7 +25,7 @@ import {
 } from './model.js'
 import { poetryContentHashes } from './poetry-content-hash.js'
 import { readCutFiles, type CutFiles } from './poetry-files.js'
-import { poetryMatcher } from './version-matcher.js'
+import { poetryMatcher } from '../packaging/version-matcher.js'
 
 const SUPPORTED = ['1.0', '1.1', '2.0', '2.1']
 
@@ -67,7 +67,7 @@ export function readPoetryLock(
   const packages = r
     .tables(data['package'] ?? [], 'package')
     .map((p, i) => readPackage(r, p, i, lines[i] ?? 0, legacyFiles, cut?.bodies.get(i)))
-  const byName = indexByName(packages)
+  const byName = packagesByName(packages)
 
   const root = poetryRoot(project)
   return {

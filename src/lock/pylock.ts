@@ -5,13 +5,13 @@ import { LockError } from '../errors.js'
 import { parseMarker } from '../markers/index.js'
 import { normalizeGroup, normalizeName } from '../names.js'
 import { TomlReader, type TomlTable } from '../util/toml.js'
-import { keepUserinfo } from '../wheels/index-credentials.js'
+import { keepUserinfo } from '../packaging/index-credentials.js'
 import { arrayTableLines } from './lines.js'
-import { pep440Matcher } from './version-matcher.js'
+import { pep440Matcher } from '../packaging/version-matcher.js'
 import {
   fileKind,
   fileNameFromUrl,
-  indexByName,
+  packagesByName,
   type FileHashes,
   type Lock,
   type LockedFile,
@@ -42,7 +42,7 @@ export function readPylock(text: string, data: TomlTable, file: string): Lock {
     format: 'pylock',
     version,
     packages,
-    byName: indexByName(packages),
+    byName: packagesByName(packages),
     requiresPython: r.optString(data['requires-python'], 'requires-python') ?? null,
     selection: 'markers',
     roots: [],

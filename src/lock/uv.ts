@@ -7,12 +7,12 @@ import { LockError } from '../errors.js'
 import { normalizeGroup, normalizeName, type NormalizedName } from '../names.js'
 import { readProject, MAIN, type Project } from '../project/pyproject.js'
 import { describeType, isTable, TomlReader, type TomlTable } from '../util/toml.js'
-import { keepUserinfo, withoutUserinfo } from '../wheels/index-credentials.js'
+import { keepUserinfo, withoutUserinfo } from '../packaging/index-credentials.js'
 import { arrayTableLines } from './lines.js'
 import {
   fileKind,
   fileNameFromUrl,
-  indexByName,
+  packagesByName,
   lazyMarker,
   lazyProperty,
   parseHashString,
@@ -69,7 +69,7 @@ export function readUvLock(
   const packages = r
     .tables(data['package'] ?? [], 'package')
     .map((p, i) => readPackage(r, p, i, lines[i] ?? 0, metadata))
-  const byName = indexByName(packages)
+  const byName = packagesByName(packages)
 
   const manifest = r.optTable(data['manifest'], 'manifest')
   const memberNames = (r.optStrings(manifest?.['members'], 'manifest.members') ?? []).map(normalizeName)

@@ -27,4 +27,4 @@ export {
   type MarkerEnvironment
 } from './environment.js'
 export { formatRequirement, parseRequirement, type Requirement } from './requirement.js'
-export { MarkerEvaluationError } from './errors.js'
+export { MarkerEvaluationError } from '../errors.js'

@@ -10,9 +10,8 @@
 //   comparisons at the top level, so `(extra == "Foo_Bar")` never matches there.
 // - `\N{NAME}` escapes in strings are refused (packaging decodes them with Python's Unicode
 //   name table, which we do not carry).
-import type { Location } from '../errors.js'
+import { MarkerEvaluationError, type Location } from '../errors.js'
 import type { MarkerEnvironment } from './environment.js'
-import { MarkerEvaluationError } from './errors.js'
 import { parseSpecifier, specifierContains } from '../pep440.js'
 import { decodeQuoted, quoteSource, Tokenizer } from './tokenizer.js'
 

@@ -14,7 +14,8 @@
 // body (`idle()` says so), so a slow compressor never trips it.
 import type { ClientRequest } from 'node:http'
 import type { Socket } from 'node:net'
-import { hostOf, redactQuery, seconds, TransientHttpError } from './retry.js'
+import { hostOf, redactUrl, TransientHttpError } from './errors.js'
+import { seconds } from './retry.js'
 
 /** Below this, past the request timeout, a transfer counts as stuck (a few KB/s: a trickle). */
 export const DEFAULT_MIN_BYTES_PER_SECOND = 16 * 1024
@@ -119,8 +120,8 @@ export function watchDeadline(
 function pathOf(url: string): string {
   try {
     const u = new URL(url)
-    return redactQuery(`${u.pathname}${u.search}`)
+    return redactUrl(`${u.pathname}${u.search}`)
   } catch {
-    return redactQuery(url)
+    return redactUrl(url)
   }
 }

@@ -9,6 +9,7 @@
 // (default 120 s), because attempts alone multiply by the per-request deadline: six attempts at a
 // registry that accepts connections and never answers once cost six minutes per variant.
 import { ConfigError, FastBuildError } from '../errors.js'
+import { hostOf, redactUrl, TransientHttpError } from './errors.js'
 
 // ---------------------------------------------------------------------------------------------
 // Bounds, and where they come from.
@@ -64,21 +65,35 @@ export function netLimits(env: Readonly<Record<string, string | undefined>> = pr
 // ---------------------------------------------------------------------------------------------
 // What is worth retrying.
 
-/** Error codes of a connection that failed or dropped on the way (not of a name that does not resolve). */
+/**
+ * Error codes of a connection that failed or dropped on the way: the one list for every request
+ * (the registry client and the wheel fetcher each had one; this is their union). Not ENOTFOUND: a
+ * name that does not resolve is a typo far more often than a DNS hiccup (EAI_AGAIN is the hiccup).
+ */
 export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  // The peer (or a proxy, or a load balancer recycling its connections) closed the connection.
   'ECONNRESET',
+  // We wrote to a connection the peer had already closed (a kept-alive socket it timed out).
   'EPIPE',
+  // The operating system gave up on the connection (no answer to SYN or to retransmissions).
   'ETIMEDOUT',
+  // The connection was aborted locally, mid-request (a socket torn down under us).
   'ECONNABORTED',
+  // Nothing listens yet: a registry or index restarting, a service behind a load balancer rolling.
   'ECONNREFUSED',
+  // No route for now: a network that is coming up, a VPN reconnecting, a flapping link.
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ENETDOWN',
+  // The resolver could not answer for now (a temporary DNS failure, unlike ENOTFOUND).
   'EAI_AGAIN',
+  // undici's socket error (fetch-based code paths in dependencies): the connection failed.
   'UND_ERR_SOCKET',
+  // A response stream ended before its end (a body cut short by a dropped connection).
   'ERR_STREAM_PREMATURE_CLOSE'
 ])
 
+// Node's own words for a connection that ended mid-request, where it gives no code.
 const DROPPED_MESSAGE = /socket hang up|aborted|premature/i
 
 /** 408, 429 and 5xx; not 501 (Not Implemented) or 505 (HTTP Version Not Supported). */
@@ -86,25 +101,6 @@ export function isRetryableStatus(status: number): boolean {
   return (
     status === 408 || status === 429 || (status >= 500 && status < 600 && status !== 501 && status !== 505)
   )
-}
-
-/** What went wrong with an attempt, for the message a user finally sees. */
-export type TransientKind = 'timeout' | 'slow' | 'dropped' | 'status' | 'other'
-
-/** A failure worth another attempt: a dropped connection, a request past its deadline, a 408/429/5xx. */
-export class TransientHttpError extends FastBuildError {
-  readonly temporary = true
-
-  constructor(
-    message: string,
-    /** The wait the server asked for (Retry-After), in milliseconds. */
-    readonly retryAfterMs: number | null = null,
-    readonly kind: TransientKind = 'other',
-    /** `host[:port]` that failed, when known. */
-    readonly host: string | null = null
-  ) {
-    super(message)
-  }
 }
 
 /**
@@ -137,10 +133,11 @@ export function transientFromNetworkError(
   if (!isRetryable(e)) return null
   const err = e as NodeJS.ErrnoException
   return new TransientHttpError(
-    `${method} ${redactQuery(url)}: connection dropped (${err.code ?? err.message})`,
+    `${method} ${redactUrl(url)}: connection dropped (${err.code ?? err.message})`,
     null,
     'dropped',
-    hostOf(url)
+    hostOf(url),
+    { what: `${method} ${redactUrl(url)}` }
   )
 }
 
@@ -153,10 +150,11 @@ export function transientFromStatus(
   detail = ''
 ): TransientHttpError {
   return new TransientHttpError(
-    `${method} ${redactQuery(url)}: ${status}${detail}`,
+    `${method} ${redactUrl(url)}: ${status}${detail}`,
     parseRetryAfter(retryAfter),
     'status',
-    hostOf(url)
+    hostOf(url),
+    { what: `${method} ${redactUrl(url)}`, status }
   )
 }
 
@@ -270,23 +268,5 @@ export async function withRetry<T>(
       onRetry?.(e, delay, attempt)
       await clock.sleep(delay)
     }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers shared by the HTTP edges.
-
-/** URLs in messages lose their query (upload session state, tokens in some registries). */
-export function redactQuery(url: string): string {
-  const q = url.indexOf('?')
-  return q === -1 ? url : `${url.slice(0, q)}?…`
-}
-
-/** `host[:port]` of a URL, or null when it is not one. */
-export function hostOf(url: string): string | null {
-  try {
-    return new URL(url).host
-  } catch {
-    return null
   }
 }

@@ -4,16 +4,8 @@
 // from the deps image's (working dir, environment, entry point, labels) and the diff_ids and
 // history kept in step with the layers. Pure: no I/O.
 import type { Digest } from '../oci/digest.js'
-import {
-  buildManifest,
-  configMediaTypeFor,
-  describeBytes,
-  serialize,
-  sortedRecord,
-  type Descriptor,
-  type ImageConfig,
-  type ImageManifest
-} from '../oci/image.js'
+import { sortedRecord, type ImageConfig, type ImageManifest } from '../oci/image.js'
+import { appendLayers, appendToConfig, type AppendedLayer, type EditedImage } from '../oci/image-edit.js'
 import { DOCKER_MANIFEST } from '../oci/media-types.js'
 import { RUNTIME_LABEL, SHIM_PATH, wrapEntrypoint } from './runtime.js'
 
@@ -52,13 +44,6 @@ export interface AppSettings {
   readonly created: string
 }
 
-export interface AppImage {
-  readonly config: Buffer
-  readonly configDescriptor: Descriptor
-  readonly manifest: Buffer
-  readonly manifestDescriptor: Descriptor
-}
-
 function parseEnv(list: readonly string[] | undefined): Map<string, string> {
   const env = new Map<string, string>()
   for (const item of list ?? []) {
@@ -68,14 +53,12 @@ function parseEnv(list: readonly string[] | undefined): Map<string, string> {
   return env
 }
 
-/** The deps config with our settings applied; unknown fields are kept as they were. */
-export function appConfig(
+/** The container settings of the app image: the deps image's, with ours applied. */
+function containerConfig(
   deps: ImageConfig,
-  layer: SourceLayerRef,
   s: AppSettings,
-  runtime: RuntimeLayerRef | null = null,
-  project: ProjectLayerRef | null = null
-): ImageConfig {
+  runtime: RuntimeLayerRef | null
+): NonNullable<ImageConfig['config']> {
   const config = { ...(deps.config ?? {}) }
   const env = parseEnv(config.Env)
   for (const [k, v] of Object.entries(s.env)) env.set(k, v)
@@ -100,46 +83,54 @@ export function appConfig(
     ...s.labels,
     ...(runtime ? { [RUNTIME_LABEL]: String(runtime.packages) } : {})
   })
-  return {
-    ...deps,
+  return config
+}
+
+/** The layers the app image adds, in order: run-time, project, source; each with its history. */
+function appLayers(
+  layer: SourceLayerRef,
+  s: AppSettings,
+  runtime: RuntimeLayerRef | null,
+  project: ProjectLayerRef | null
+): AppendedLayer[] {
+  const added = (ref: SourceLayerRef, createdBy: string): AppendedLayer => ({
+    descriptor: { mediaType: ref.mediaType, digest: ref.digest, size: ref.size },
+    diffId: ref.diffId,
+    history: { created: s.created, created_by: createdBy, comment: 'fast-build' }
+  })
+  return [
+    ...(runtime
+      ? [
+          added(
+            runtime,
+            `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`
+          )
+        ]
+      : []),
+    ...(project
+      ? [
+          added(
+            project,
+            `fast-build: ${project.distributions.join(', ')} installed (metadata, .pth${project.scripts ? `, ${project.scripts} script${project.scripts === 1 ? '' : 's'}` : ''})`
+          )
+        ]
+      : []),
+    added(layer, `fast-build: source layer (${layer.files} files) at ${s.workdir}`)
+  ]
+}
+
+/** The deps config with our settings applied; unknown fields are kept as they were. */
+export function appConfig(
+  deps: ImageConfig,
+  layer: SourceLayerRef,
+  s: AppSettings,
+  runtime: RuntimeLayerRef | null = null,
+  project: ProjectLayerRef | null = null
+): ImageConfig {
+  return appendToConfig(deps, appLayers(layer, s, runtime, project), {
     created: s.created,
-    config,
-    rootfs: {
-      type: 'layers',
-      diff_ids: [
-        ...deps.rootfs.diff_ids,
-        ...(runtime ? [runtime.diffId] : []),
-        ...(project ? [project.diffId] : []),
-        layer.diffId
-      ]
-    },
-    history: [
-      ...(deps.history ?? []),
-      ...(runtime
-        ? [
-            {
-              created: s.created,
-              created_by: `fast-build: run-time packages (${runtime.packages}), installed at start by ${SHIM_PATH}`,
-              comment: 'fast-build'
-            }
-          ]
-        : []),
-      ...(project
-        ? [
-            {
-              created: s.created,
-              created_by: `fast-build: ${project.distributions.join(', ')} installed (metadata, .pth${project.scripts ? `, ${project.scripts} script${project.scripts === 1 ? '' : 's'}` : ''})`,
-              comment: 'fast-build'
-            }
-          ]
-        : []),
-      {
-        created: s.created,
-        created_by: `fast-build: source layer (${layer.files} files) at ${s.workdir}`,
-        comment: 'fast-build'
-      }
-    ]
-  }
+    config: containerConfig(deps, s, runtime)
+  })
 }
 
 /** Config and manifest of the app image for one platform of the deps image. */
@@ -154,44 +145,28 @@ export function appImage(args: {
   /** The project layer, between the run-time layer and the source layer; null when none. */
   readonly project?: ProjectLayerRef | null
   readonly settings: AppSettings
-}): AppImage {
-  const { depsManifest: m, layer } = args
+}): EditedImage {
+  const { depsManifest: m, settings: s } = args
   if (args.depsConfig.rootfs.diff_ids.length !== m.layers.length) {
     throw new Error(
       `deps image ${args.depsRef}: its config lists ${args.depsConfig.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`
     )
   }
   const runtime = args.runtime ?? null
-  const project = args.project ?? null
-  const config = serialize(appConfig(args.depsConfig, layer, args.settings, runtime, project))
-  const configDescriptor = describeBytes(configMediaTypeFor(m.mediaType), config)
-  const layerDescriptor: Descriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }
-  const manifest = serialize(
-    buildManifest({
-      mediaType: m.mediaType,
-      config: configDescriptor,
-      layers: [
-        ...m.layers,
-        ...(runtime ? [{ mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.size }] : []),
-        ...(project ? [{ mediaType: project.mediaType, digest: project.digest, size: project.size }] : []),
-        layerDescriptor
-      ],
-      // Docker schema 2 has no annotations; the labels carry the same facts there.
-      ...(m.mediaType === DOCKER_MANIFEST
-        ? {}
-        : {
-            annotations: {
-              'org.opencontainers.image.base.digest': args.depsManifestDigest,
-              'org.opencontainers.image.base.name': args.depsRef,
-              ...(args.settings.labels['org.opencontainers.image.revision']
-                ? {
-                    'org.opencontainers.image.revision':
-                      args.settings.labels['org.opencontainers.image.revision']
-                  }
-                : {})
-            }
-          })
-    })
+  const revision = s.labels['org.opencontainers.image.revision']
+  return appendLayers(
+    { manifest: m, config: args.depsConfig },
+    appLayers(args.layer, s, runtime, args.project ?? null),
+    { created: s.created, config: containerConfig(args.depsConfig, s, runtime) },
+    // Docker schema 2 has no annotations; the labels carry the same facts there.
+    m.mediaType === DOCKER_MANIFEST
+      ? {}
+      : {
+          annotations: {
+            'org.opencontainers.image.base.digest': args.depsManifestDigest,
+            'org.opencontainers.image.base.name': args.depsRef,
+            ...(revision ? { 'org.opencontainers.image.revision': revision } : {})
+          }
+        }
   )
-  return { config, configDescriptor, manifest, manifestDescriptor: describeBytes(m.mediaType, manifest) }
 }

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path'
 import { FastBuildError } from '../errors.js'
 import { parseImageReference, RegistryClient, type RegistryClientOptions } from '../registry/client.js'
-import { UnknownHostError } from '../registry/http.js'
+import { UnknownHostError } from '../net/errors.js'
 import { credentialFromDockerConfig, type Credential } from '../registry/credentials.js'
 import { LayoutStore } from '../registry/layout.js'
 import type { ImageStore } from '../registry/store.js'

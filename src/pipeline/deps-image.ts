@@ -12,7 +12,7 @@ import {
   type ImageConfig,
   type ImageManifest
 } from '../oci/image.js'
-import type { ImageStore } from '../registry/store.js'
+import type { ImageStore, StoredManifest } from '../registry/store.js'
 import { formatPlatform, type Platform } from '../target.js'
 
 export class DepsImageError extends FastBuildError {}
@@ -56,58 +56,68 @@ export function resolveDepsImage(
   return resolveImage(store, tag, platforms, DEPS)
 }
 
-/** An image by tag or digest in a store, for these platforms; null when the reference does not exist. */
-export async function resolveImage(
+/** The config of one manifest, checked to list as many diff_ids as it has layers. */
+async function configOf(
   store: ImageStore,
-  tag: string,
+  m: ImageManifest,
+  what: string,
+  kind: ImageKind
+): Promise<ImageConfig> {
+  const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`)
+  if (config.rootfs.diff_ids.length !== m.layers.length) {
+    throw new DepsImageError(
+      `${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`,
+      {},
+      kind.fix
+    )
+  }
+  return config
+}
+
+/** A single-platform image: the one platform asked for, or a clear refusal. */
+async function singleImage(
+  store: ImageStore,
+  ref: string,
+  top: StoredManifest,
+  parsed: { manifest: ImageManifest; mediaType: string },
   platforms: readonly Platform[],
   kind: ImageKind
-): Promise<DepsImage | null> {
-  const ref = tag.startsWith('sha256:') ? `${store.name}@${tag}` : `${store.name}:${tag}`
-  const top = await store.getManifest(tag)
-  if (!top) return null
-  const parsed = parseManifest(top.bytes, top.mediaType, `${kind.what} ${ref}`)
-  const configOf = async (m: ImageManifest, what: string) => {
-    const config = parseConfig(await store.getBlob(m.config.digest), `config of ${what}`)
-    if (config.rootfs.diff_ids.length !== m.layers.length) {
-      throw new DepsImageError(
-        `${what}: its config has ${config.rootfs.diff_ids.length} diff_ids for ${m.layers.length} layers`,
-        {},
-        kind.fix
-      )
-    }
-    return config
+): Promise<DepsImage> {
+  if (platforms.length > 1) {
+    throw new DepsImageError(
+      `${kind.what} ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`,
+      {},
+      `${kind.fix}, or build one platform`
+    )
   }
-
-  if (parsed.kind === 'manifest') {
-    if (platforms.length > 1) {
-      throw new DepsImageError(
-        `${kind.what} ${ref} is a single-platform image, but the variant builds ${platforms.map(formatPlatform).join(', ')}`,
-        {},
-        `${kind.fix}, or build one platform`
-      )
-    }
-    const config = await configOf(parsed.manifest, `${kind.what} ${ref}`)
-    const want = platforms[0]!
-    if (!platformMatches(config, want)) {
-      throw new DepsImageError(
-        `${kind.what} ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`,
-        {},
-        `the reference holds an image of another platform: ${kind.fix}, or fix platforms in [tool.fast-build]`
-      )
-    }
-    return {
-      ref,
-      digest: top.digest,
-      mediaType: parsed.mediaType,
-      isIndex: false,
-      platforms: [
-        { platform: want, indexEntry: null, manifest: parsed.manifest, manifestDigest: top.digest, config }
-      ]
-    }
+  const config = await configOf(store, parsed.manifest, `${kind.what} ${ref}`, kind)
+  const want = platforms[0]!
+  if (!platformMatches(config, want)) {
+    throw new DepsImageError(
+      `${kind.what} ${ref} is for ${describePlatform(config)}, not ${formatPlatform(want)}`,
+      {},
+      `the reference holds an image of another platform: ${kind.fix}, or fix platforms in [tool.fast-build]`
+    )
   }
+  return {
+    ref,
+    digest: top.digest,
+    mediaType: parsed.mediaType,
+    isIndex: false,
+    platforms: [
+      { platform: want, indexEntry: null, manifest: parsed.manifest, manifestDigest: top.digest, config }
+    ]
+  }
+}
 
-  const entries = parsed.index.manifests
+/** Each platform asked for, from an index's entries (each must be there). */
+async function indexPlatforms(
+  store: ImageStore,
+  ref: string,
+  entries: readonly Descriptor[],
+  platforms: readonly Platform[],
+  kind: ImageKind
+): Promise<PlatformImage[]> {
   const found: PlatformImage[] = []
   for (const want of platforms) {
     const entry = entries.find((e) => e.platform && platformMatches(e.platform, want))
@@ -129,7 +139,7 @@ export async function resolveImage(
     const p = parseManifest(child.bytes, entry.mediaType, `${kind.what} ${ref} (${formatPlatform(want)})`)
     if (p.kind !== 'manifest')
       throw new DepsImageError(`${kind.what} ${ref}: nested indexes are not supported`)
-    const config = await configOf(p.manifest, `${kind.what} ${ref} (${formatPlatform(want)})`)
+    const config = await configOf(store, p.manifest, `${kind.what} ${ref} (${formatPlatform(want)})`, kind)
     found.push({
       platform: want,
       indexEntry: entry,
@@ -138,5 +148,21 @@ export async function resolveImage(
       config
     })
   }
+  return found
+}
+
+/** An image by tag or digest in a store, for these platforms; null when the reference does not exist. */
+export async function resolveImage(
+  store: ImageStore,
+  tag: string,
+  platforms: readonly Platform[],
+  kind: ImageKind
+): Promise<DepsImage | null> {
+  const ref = tag.startsWith('sha256:') ? `${store.name}@${tag}` : `${store.name}:${tag}`
+  const top = await store.getManifest(tag)
+  if (!top) return null
+  const parsed = parseManifest(top.bytes, top.mediaType, `${kind.what} ${ref}`)
+  if (parsed.kind === 'manifest') return singleImage(store, ref, top, parsed, platforms, kind)
+  const found = await indexPlatforms(store, ref, parsed.index.manifests, platforms, kind)
   return { ref, digest: top.digest, mediaType: parsed.mediaType, isIndex: true, platforms: found }
 }

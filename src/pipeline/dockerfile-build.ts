@@ -12,8 +12,10 @@ import type { Plan, VariantPlan } from '../plan/plan.js'
 import { isLoopback, parseImageReference } from '../registry/client.js'
 import type { ImageStore } from '../registry/store.js'
 import { pythonFull, type PythonVersion } from '../target.js'
-import { ArtifactCache, defaultCacheDir, fetchArtifacts } from '../wheels/fetch.js'
-import { indexConfigFor } from '../wheels/index-credentials.js'
+import { ArtifactCache } from '../cache/artifacts.js'
+import { CacheLayout } from '../cache/layout.js'
+import { fetchArtifacts } from '../wheels/fetch.js'
+import { indexConfigFor } from '../packaging/index-credentials.js'
 import { PackageIndex, type IndexConfig } from '../wheels/index.js'
 import {
   buildArgsFor,
@@ -29,7 +31,7 @@ import {
 } from './dockerfile.js'
 import { resolveDepsImage, type DepsImage } from './deps-image.js'
 import { DockerfileError } from './errors.js'
-import { emptyStats } from './fast-path.js'
+import { emptyStats } from '../registry/push.js'
 import type { FullPathResult } from './full-path.js'
 import { shQuote } from './runtime.js'
 
@@ -187,6 +189,45 @@ export async function fetchPipWheel(
   return wheel.filename
 }
 
+/**
+ * The build context of the variant (its pins, and a pip wheel when the generated Dockerfile needs
+ * one), and the Dockerfile to build it with.
+ */
+async function writeContext(
+  v: VariantPlan,
+  settings: DockerfileSettings,
+  o: DockerfileBuildOptions,
+  say: (message: string) => void
+): Promise<{ context: string; file: string }> {
+  const context = join(o.workDir, 'dockerfile', `${v.name}-${v.shortHash}`)
+  rmSync(context, { recursive: true, force: true })
+  mkdirSync(context, { recursive: true })
+  for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
+    writeFileSync(join(context, f.name), f.text)
+  // Always there (the generated Dockerfile copies it); holds a pip wheel only when needed.
+  mkdirSync(join(context, PIP_CONTEXT_DIR))
+  if (settings.path !== null)
+    return {
+      context,
+      file: isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path)
+    }
+  const file = join(context, 'Dockerfile')
+  writeFileSync(file, settings.text)
+  // Only the generated Dockerfile knows the wheel; a project's own Dockerfile brings its pip.
+  if (o.python && !o.python.hasPip) {
+    const index = o.mirror ?? indexConfigFor(lockIndexUrl(v.platforms), null, o.env)
+    const name = await fetchPipWheel(
+      index,
+      v.python,
+      join(context, PIP_CONTEXT_DIR),
+      o.cache ?? new ArtifactCache(CacheLayout.default(o.env).artifacts),
+      `${v.name}: the base image's ${o.python.interpreter} has no pip`
+    )
+    say(`the base image's ${o.python.interpreter} has no pip: ${name} goes into the build context`)
+  }
+  return { context, file }
+}
+
 /** Build and push the variant's deps image `tag` with its Dockerfile; the image as pushed. */
 export async function buildDepsWithDockerfile(
   v: VariantPlan,
@@ -201,32 +242,7 @@ export async function buildDepsWithDockerfile(
       { keyPath: 'tool.fast-build.builder' },
       'build to a registry (--registry HOST/REPO), or use the wheels builder for this variant'
     )
-  const context = join(o.workDir, 'dockerfile', `${v.name}-${v.shortHash}`)
-  rmSync(context, { recursive: true, force: true })
-  mkdirSync(context, { recursive: true })
-  for (const f of contextFiles(v.name, v.platforms, o.plan.lock.path))
-    writeFileSync(join(context, f.name), f.text)
-  // Always there (the generated Dockerfile copies it); holds a pip wheel only when needed.
-  mkdirSync(join(context, PIP_CONTEXT_DIR))
-  let file: string
-  if (settings.path === null) {
-    file = join(context, 'Dockerfile')
-    writeFileSync(file, settings.text)
-    // Only the generated Dockerfile knows the wheel; a project's own Dockerfile brings its pip.
-    if (o.python && !o.python.hasPip) {
-      const index = o.mirror ?? indexConfigFor(lockIndexUrl(v.platforms), null, o.env)
-      const name = await fetchPipWheel(
-        index,
-        v.python,
-        join(context, PIP_CONTEXT_DIR),
-        o.cache ?? new ArtifactCache(join(defaultCacheDir(o.env), 'artifacts')),
-        `${v.name}: the base image's ${o.python.interpreter} has no pip`
-      )
-      say(`the base image's ${o.python.interpreter} has no pip: ${name} goes into the build context`)
-    }
-  } else {
-    file = isAbsolute(settings.path) ? settings.path : join(o.plan.project.dir, settings.path)
-  }
+  const { context, file } = await writeContext(v, settings, o, say)
   const ref = `${o.store.name}:${tag}`
   const platforms = v.platforms.map((p) => p.platform)
   const commands = engineCommands({

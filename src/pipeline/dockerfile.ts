@@ -14,7 +14,7 @@ import type { PlatformPlan } from '../plan/plan.js'
 import { formatPlatform, type Platform } from '../target.js'
 import type { IndexFile } from '../wheels/index.js'
 import { DockerfileError } from './errors.js'
-import type { DockerfileSettings } from './dockerfile-settings.js'
+import type { DockerfileSettings } from '../project/dockerfile-settings.js'
 import { pinnedRequirements, requirementIndexes, requirementLines, type PinOptions } from './requirements.js'
 
 export type Engine = 'docker' | 'buildah'
@@ -24,7 +24,7 @@ export {
   defaultDockerfile,
   PIP_CONTEXT_DIR,
   type DockerfileSettings
-} from './dockerfile-settings.js'
+} from '../project/dockerfile-settings.js'
 
 /** The base image's Python as found in it (by the caller): the generated Dockerfile installs with it. */
 export interface BasePython {

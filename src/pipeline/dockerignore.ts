@@ -27,7 +27,7 @@
 // - BuildKit's walker (tonistiigi/fsutil) calls MatchesUsingParentResults, which remembers per
 //   directory which patterns matched it and skips an exception that was not "live" there: for
 //   `**/z.py` then `!pkg`, BuildKit keeps pkg/a/z.py excluded, while MatchesOrParentMatches (here,
-//   and buildah/podman, see buildah-differential.test.ts) includes it again.
+//   and buildah/podman, see buildah.differential.test.ts) includes it again.
 // - Docker compiles a pattern's regular expression when it first needs it, so a pattern Go's
 //   regexp rejects (`[z-a]`, `\y`) fails the build only if it is reached; here every pattern is
 //   checked up front.

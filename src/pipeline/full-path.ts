@@ -7,42 +7,45 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { FastBuildError } from '../errors.js'
 import type { LockedPackage } from '../lock/model.js'
 import type { Digest } from '../oci/digest.js'
 import type { LayerEntry } from '../oci/entry.js'
-import {
-  buildIndex,
-  buildManifest,
-  configMediaTypeFor,
-  describeBytes,
-  ociPlatform,
-  parseManifest,
-  serialize,
-  sortedRecord,
-  type Descriptor,
-  type ImageConfig
-} from '../oci/image.js'
+import { ociPlatform, sortedRecord, type Descriptor, type ImageConfig } from '../oci/image.js'
 import { buildLayer, type LayerBlob } from '../oci/layer.js'
-import { DOCKER_MANIFEST_LIST, layerMediaType, OCI_INDEX } from '../oci/media-types.js'
-import type { VariantPlan } from '../plan/plan.js'
+import {
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  layerMediaType,
+  OCI_INDEX,
+  type Compression
+} from '../oci/media-types.js'
+import type { PlatformPlan, VariantPlan } from '../plan/plan.js'
 import type { BlobOutcome, ImageStore } from '../registry/store.js'
 import { formatPlatform, type Platform } from '../target.js'
-import { fetchArtifacts, type ArtifactCache, type FetchItem, type FetchResult } from '../wheels/fetch.js'
+import type { ArtifactCache } from '../cache/artifacts.js'
+import type { CacheLayout } from '../cache/layout.js'
+import { fetchArtifacts, type FetchItem, type FetchResult } from '../wheels/fetch.js'
 import type { IndexConfig } from '../wheels/index.js'
-import {
-  WheelError,
-  wheelLayerEntries,
-  type PythonLayout,
-  type WheelLayerEntries
-} from '../wheels/install.js'
-import { chooseWheels, type Chosen } from './wheel-choice.js'
+import { LayerDestination, type WheelLayerEntries } from '../wheels/install/destination.js'
+import { install } from '../wheels/install/install.js'
+import type { PythonLayout } from '../wheels/install/layout.js'
+import { WheelError } from '../wheels/wheel-error.js'
+import type { Chosen, WheelProblem } from '../plan/wheel-choice.js'
 import { ZipReader } from '../wheels/zip.js'
-import { handled, limit } from '../util/limit.js'
+import { handled, limit, type Limit } from '../util/limit.js'
 import type { ResolvedBase } from './base-image.js'
 import type { DepsImage, PlatformImage } from './deps-image.js'
-import { countBlob, emptyStats, formatBytes, type BlobStats } from './fast-path.js'
+import {
+  addStats,
+  countBlob,
+  emptyStats,
+  pushImage,
+  type BlobStats,
+  type ManifestWrite
+} from '../registry/push.js'
+import { appendLayers, type AppendedLayer, type ConfigPatch, type HistoryEntry } from '../oci/image-edit.js'
+import { formatBytes } from '../util/format.js'
 import { planLayers, type LayerCandidate } from './layering.js'
 import {
   installedDist,
@@ -84,7 +87,7 @@ export interface FullPathContext {
   readonly projectFile?: string
   readonly cache: ArtifactCache
   /** Where installs and built layers are kept between builds. */
-  readonly workDir: string
+  readonly cacheLayout: CacheLayout
   /** The index a registry package's files come from (Poetry locks list no URLs). */
   readonly indexFor: (pkg: LockedPackage) => IndexConfig | null
   readonly mirror: IndexConfig | null
@@ -92,8 +95,15 @@ export interface FullPathContext {
   readonly lockDir: string
   /** Variants (of the whole configuration) that install this wheel on this platform. */
   readonly sharing: (platform: Platform, wheelSha256: string) => readonly string[]
+  /** The wheel of each package of a platform, or why there is none (chosen once, by the plan stage). */
+  readonly wheelsOf: (p: PlatformPlan) => {
+    readonly chosen: readonly Chosen[]
+    readonly problems: readonly WheelProblem[]
+  }
   readonly maxLayers: number
   readonly heavyBytes: number
+  /** How the deps layers are compressed (gzip unless the configuration says zstd). */
+  readonly compression?: Compression
   readonly onProgress?: (message: string) => void
   /**
    * Called with the digests of the wheels a build needs that are not in the artifact cache,
@@ -165,8 +175,8 @@ function fileLocation(c: Chosen): Chosen['file'] {
  * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
  */
 /** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
-function knownSize(sha256: string, workDir: string): number | null {
-  const memo = join(workDir, 'unpacked-size', sha256)
+function knownSize(sha256: string, paths: CacheLayout): number | null {
+  const memo = paths.unpackedSize(sha256)
   if (!existsSync(memo)) return null
   const text = readFileSync(memo, 'utf8')
   const n = Number(text)
@@ -177,11 +187,11 @@ async function unpackedSize(
   path: string,
   filename: string,
   sha256: string,
-  workDir: string
+  paths: CacheLayout
 ): Promise<number> {
-  const known = knownSize(sha256, workDir)
+  const known = knownSize(sha256, paths)
   if (known !== null) return known
-  const memo = join(workDir, 'unpacked-size', sha256)
+  const memo = paths.unpackedSize(sha256)
   const zip = await ZipReader.open(path).catch((e: unknown) => {
     if (e instanceof WheelError) throw new WheelError(e.message, filename, e.hint ?? '', e.entry)
     throw e
@@ -192,7 +202,7 @@ async function unpackedSize(
   } finally {
     await zip.close()
   }
-  mkdirSync(join(workDir, 'unpacked-size'), { recursive: true })
+  mkdirSync(paths.unpackedSizes, { recursive: true })
   // Written aside and renamed, so a concurrent build never reads half a number.
   const tmp = `${memo}.${randomBytes(4).toString('hex')}.tmp`
   writeFileSync(tmp, String(size))
@@ -259,25 +269,44 @@ interface LayerMeta {
 }
 
 /** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
-function layerKeyOf(sha256s: readonly string[], layout: PythonLayout): string {
+function layerKeyOf(sha256s: readonly string[], layout: PythonLayout, compression: Compression): string {
   return createHash('sha256')
     .update(
       JSON.stringify({
         format: LAYER_FORMAT,
         layout: layoutKey(layout),
         mtime: DEPS_MTIME,
-        wheels: [...sha256s].sort()
+        wheels: [...sha256s].sort(),
+        // Absent for gzip, so the keys of layers cached before zstd existed stay valid.
+        ...(compression === 'gzip' ? {} : { compression })
       })
     )
     .digest('hex')
+}
+
+/** A layer blob's file name in the layer cache. */
+function layerBlobName(key: string, compression: Compression): string {
+  return `${key}${{ gzip: '.tar.gz', zstd: '.tar.zst', none: '.tar' }[compression]}`
+}
+
+/**
+ * The compression a deps layer under this manifest family gets: Docker schema 2 manifests carry
+ * gzip layers only, so on a base image with such a manifest the deps layers stay gzip.
+ */
+export function effectiveCompression(manifestType: string, wanted: Compression): Compression {
+  return manifestType === DOCKER_MANIFEST ? 'gzip' : wanted
 }
 
 /**
  * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
  * Actions cache's layer index), and the compressed layer itself when this machine built it.
  */
-function knownLayer(key: string, workDir: string): { meta: LayerMeta; file: string | null } | null {
-  const meta = join(workDir, 'layers', `${key}.json`)
+function knownLayer(
+  key: string,
+  compression: Compression,
+  paths: CacheLayout
+): { meta: LayerMeta; file: string | null } | null {
+  const meta = paths.layerDescriptor(key)
   if (!existsSync(meta)) return null
   let m: LayerMeta
   try {
@@ -292,7 +321,7 @@ function knownLayer(key: string, workDir: string): { meta: LayerMeta; file: stri
     !Array.isArray(m.dists)
   )
     return null
-  const blob = join(workDir, 'layers', `${key}.tar.gz`)
+  const blob = paths.layerBlob(layerBlobName(key, compression))
   return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null }
 }
 
@@ -301,22 +330,24 @@ async function buildLayerFile(
   key: string,
   members: readonly LayerMember[],
   layout: PythonLayout,
-  workDir: string
+  compression: Compression,
+  paths: CacheLayout
 ): Promise<BuiltLayer> {
-  const dir = join(workDir, 'layers')
-  mkdirSync(dir, { recursive: true })
-  const blob = join(dir, `${key}.tar.gz`)
+  mkdirSync(paths.layers, { recursive: true })
+  const blob = paths.layerBlob(layerBlobName(key, compression))
   const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`
   try {
     const wheels: WheelLayerEntries[] = []
     let layer: LayerBlob
     try {
       for (const m of members)
-        wheels.push(await wheelLayerEntries(m.path, layout, { filename: m.filename }).catch(namingWheel(m)))
+        wheels.push(
+          await install(m.path, new LayerDestination(layout), { filename: m.filename }).catch(namingWheel(m))
+        )
       // Errors found while the layer is written (a RECORD hash) name the wheel too.
       layer = await buildLayer(layerEntries(wheels), {
         mtime: DEPS_MTIME,
-        compression: 'gzip',
+        compression,
         file: tmp
       }).catch((e: unknown) => {
         const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined
@@ -342,7 +373,7 @@ async function buildLayerFile(
     }
     const metaTmp = `${tmp}.json`
     writeFileSync(metaTmp, JSON.stringify(meta))
-    renameSync(metaTmp, join(dir, `${key}.json`))
+    renameSync(metaTmp, paths.layerDescriptor(key))
     return { ...meta, file: blob, built: true }
   } finally {
     rmSync(tmp, { force: true })
@@ -375,6 +406,432 @@ async function placeBaseBlobs(
   }
 }
 
+/** The history entry of a deps layer: the packages it installs. */
+function historyOf(packages: readonly LayerCandidate[]): HistoryEntry {
+  const names = packages.map((c) => `${c.name}==${c.version ?? '?'}`)
+  return {
+    created: DEPS_CREATED,
+    created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
+    comment: 'fast-build'
+  }
+}
+
+/** The deps image's config, besides its layers: the base image's, with its labels added. */
+function depsConfigPatch(
+  variant: VariantPlan,
+  base: ResolvedBase,
+  baseConfig: ImageConfig,
+  resolved: ResolvedLayout
+): ConfigPatch {
+  return {
+    created: DEPS_CREATED,
+    config: {
+      ...(baseConfig.config ?? {}),
+      Labels: sortedRecord({
+        ...(baseConfig.config?.Labels ?? {}),
+        'dev.fast-build.variant': variant.name,
+        'dev.fast-build.hash': variant.hash,
+        'org.opencontainers.image.base.name': base.reference,
+        'org.opencontainers.image.base.digest': base.image.digest,
+        [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
+      })
+    }
+  }
+}
+
+/** Seconds spent on each kind of work of one build, summed (see FullPathPhases). */
+interface Busy {
+  fetch: number
+  layerBuild: number
+  upload: number
+  baseBlobs: number
+}
+
+const since = (t: number) => (performance.now() - t) / 1000
+
+/** Big downloads (torch is ~200 MB) say when they start and end; retries always say why. */
+const BIG_DOWNLOAD = 16 * 1024 * 1024
+
+/** The wheels of one deps image: fetched (verified against the lock, cached by sha256) when needed. */
+class WheelSet {
+  /** By sha256: one entry per distinct wheel across the platforms. */
+  readonly unique = new Map<string, Chosen>()
+  /** Where each fetched wheel is (in the artifact cache). */
+  readonly paths = new Map<string, string>()
+  downloaded: FetchResult[] = []
+  restored = 0
+
+  constructor(
+    private readonly ctx: FullPathContext,
+    chosen: Iterable<Chosen>,
+    private readonly busy: Busy,
+    private readonly progress: (message: string) => void
+  ) {
+    for (const c of chosen) this.unique.set(c.sha256, c)
+  }
+
+  /** These wheels, fetched unless they are here already. */
+  async fetch(shas: readonly string[]): Promise<void> {
+    const wanted = shas.filter((sha) => !this.paths.has(sha))
+    if (wanted.length === 0) return
+    const start = performance.now()
+    try {
+      await this.fetchWanted(wanted)
+    } finally {
+      this.busy.fetch += since(start)
+    }
+  }
+
+  private async fetchWanted(wanted: readonly string[]): Promise<void> {
+    const { ctx, progress } = this
+    const missing = wanted.filter((sha) => !ctx.cache.has(sha))
+    if (missing.length > 0 && ctx.restoreWheels) {
+      const n = await ctx.restoreWheels(missing).catch(() => 0)
+      if (n > 0) progress(`restored ${plural(n, 'wheel')} from the cache`)
+      this.restored += n
+    }
+    const items: FetchItem[] = wanted.map((sha) => {
+      const c = this.unique.get(sha)!
+      return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) }
+    })
+    const fetched = await fetchArtifacts(items, {
+      cache: ctx.cache,
+      mirror: ctx.mirror,
+      baseDir: ctx.lockDir,
+      onProgress: (e) => {
+        if (e.kind === 'start' && (e.total ?? 0) >= BIG_DOWNLOAD)
+          progress(`downloading ${e.item.file.name} (${formatBytes(e.total!)})`)
+        else if (e.kind === 'done' && e.bytes >= BIG_DOWNLOAD)
+          progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`)
+        else if (e.kind === 'retry')
+          progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`)
+      }
+    })
+    for (const f of fetched) this.paths.set(f.sha256, f.path)
+    const now = fetched.filter((f) => !f.cached)
+    this.downloaded = [...this.downloaded, ...now]
+    if (now.length) {
+      progress(
+        `downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`
+      )
+    }
+  }
+
+  /**
+   * Sizes (what layering weighs packages by): known from earlier builds, else read from the
+   * wheel, which is then fetched.
+   */
+  async sizes(): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>()
+    for (const sha of this.unique.keys()) {
+      const n = knownSize(sha, this.ctx.cacheLayout)
+      if (n !== null) sizes.set(sha, n)
+    }
+    const unknown = [...this.unique.keys()].filter((sha) => !sizes.has(sha))
+    await this.fetch(unknown)
+    await Promise.all(
+      unknown.map(async (sha) =>
+        sizes.set(
+          sha,
+          await unpackedSize(this.paths.get(sha)!, this.unique.get(sha)!.file.name, sha, this.ctx.cacheLayout)
+        )
+      )
+    )
+    return sizes
+  }
+
+  member(sha: string): LayerMember {
+    const c = this.unique.get(sha)!
+    return {
+      sha256: sha,
+      path: this.paths.get(sha)!,
+      filename: c.file.name,
+      label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
+    }
+  }
+
+  report(): FullPathResult['wheels'] {
+    const downloaded = this.downloaded
+    return {
+      total: this.unique.size,
+      fetched: this.paths.size,
+      downloaded: downloaded.length,
+      bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
+      restored: this.restored,
+      downloadedSha256: downloaded.map((f) => f.sha256)
+    }
+  }
+}
+
+/** One platform of the deps image: its base image, its layers as planned, where they install. */
+interface PlatformLayering {
+  readonly p: PlatformPlan
+  readonly platform: string
+  readonly baseImage: PlatformImage
+  readonly layering: ReturnType<typeof planLayers>
+  readonly resolved: ResolvedLayout
+  readonly compression: Compression
+}
+
+/** Plan the layers of one platform, within what max-layers leaves after the base image's. */
+function layeringOf(
+  ctx: FullPathContext,
+  p: PlatformPlan,
+  chosen: readonly Chosen[],
+  sizes: ReadonlyMap<string, number>,
+  notes: string[]
+): PlatformLayering {
+  const platform = formatPlatform(p.platform)
+  const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture)!
+  const resolved = ctx.layoutFor(p.platform)
+  const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1
+  if (budget < 1 && chosen.length > 0) {
+    throw new FastBuildError(
+      `base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`,
+      {},
+      'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)'
+    )
+  }
+  const candidates: LayerCandidate[] = chosen.map((c) => ({
+    key: c.sha256,
+    name: c.pkg.name,
+    version: c.pkg.version,
+    installedSize: sizes.get(c.sha256)!,
+    variants: ctx.sharing(p.platform, c.sha256)
+  }))
+  const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes })
+  notes.push(...layering.notes.map((n) => `${platform}: ${n}`))
+  const wanted = ctx.compression ?? 'gzip'
+  const compression = effectiveCompression(baseImage.manifest.mediaType, wanted)
+  if (compression !== wanted)
+    notes.push(
+      `${platform}: deps layers are gzip, not ${wanted}: base image ${ctx.base.reference} has a Docker schema 2 manifest, which has no zstd layers`
+    )
+  return { p, platform, baseImage, layering, resolved, compression }
+}
+
+interface LayerJob {
+  readonly key: string
+  readonly compression: Compression
+  readonly known: { meta: LayerMeta; file: string | null } | null
+  inRegistry: boolean
+}
+
+const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map((c) => c.key)
+
+/**
+ * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
+ * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
+ * the registry has the blob, checked, since a cache is a hint and the registry the truth);
+ * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
+ * inflates, hashes and tars on this thread while its compression runs on the thread pool.
+ */
+class LayerJobs {
+  private readonly jobs = new Map<string, LayerJob>()
+  private readonly layers = new Map<string, Promise<BuiltLayer>>()
+  private readonly layerLimit = limit(2)
+
+  constructor(
+    private readonly ctx: FullPathContext,
+    private readonly wheels: WheelSet,
+    private readonly busy: Busy
+  ) {}
+
+  private jobOf(shas: readonly string[], layout: PythonLayout, compression: Compression): LayerJob {
+    const key = layerKeyOf(shas, layout, compression)
+    let job = this.jobs.get(key)
+    if (!job) {
+      job = { key, compression, known: knownLayer(key, compression, this.ctx.cacheLayout), inRegistry: false }
+      this.jobs.set(key, job)
+    }
+    return job
+  }
+
+  private ready(j: LayerJob): boolean {
+    return j.known !== null && (j.known.file !== null || j.inRegistry)
+  }
+
+  /** What every layer needs, found out, and the wheels of the layers to build fetched. */
+  async prepare(platforms: readonly PlatformLayering[]): Promise<void> {
+    const each = (f: (shas: string[], job: LayerJob) => void) => {
+      for (const { layering, resolved, compression } of platforms)
+        for (const g of layering.groups)
+          f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression))
+    }
+    each(() => undefined)
+    await Promise.all(
+      [...this.jobs.values()]
+        .filter((j) => j.known && !j.known.file)
+        .map(async (j) => {
+          j.inRegistry = await this.ctx.store.blobExists(j.known!.meta.digest)
+        })
+    )
+    const buildShas = new Set<string>()
+    each((shas, job) => {
+      if (!this.ready(job)) for (const sha of shas) buildShas.add(sha)
+    })
+    await this.wheels.fetch([...buildShas])
+  }
+
+  /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
+  layerFor(shas: readonly string[], layout: PythonLayout, compression: Compression): Promise<BuiltLayer> {
+    const job = this.jobOf(shas, layout, compression)
+    let built = this.layers.get(job.key)
+    if (!built) {
+      built = this.ready(job)
+        ? Promise.resolve({ ...job.known!.meta, file: job.known!.file, built: false })
+        : handled(
+            this.layerLimit(async () => {
+              const start = performance.now()
+              try {
+                const members = shas.map((sha) => this.wheels.member(sha))
+                return await buildLayerFile(job.key, members, layout, compression, this.ctx.cacheLayout)
+              } finally {
+                this.busy.layerBuild += since(start)
+              }
+            })
+          )
+      this.layers.set(job.key, built)
+    }
+    return built
+  }
+}
+
+/** What one platform's layers became: pushed, reported, listed for its manifest and config. */
+interface PlatformLayers {
+  readonly added: AppendedLayer[]
+  readonly dists: InstalledDist[]
+  readonly reports: LayerReport[]
+}
+
+/**
+ * One platform's base blobs placed and layers pushed as they are built (two pushes at a time,
+ * overlapping the builds), in order.
+ */
+async function pushPlatformLayers(
+  ctx: FullPathContext,
+  pl: PlatformLayering,
+  layers: LayerJobs,
+  o: {
+    readonly pushLimit: Limit
+    readonly busy: Busy
+    readonly stats: BlobStats
+    readonly progress: (m: string) => void
+  }
+): Promise<PlatformLayers> {
+  const { platform, baseImage, layering, resolved, compression } = pl
+  const tBase = performance.now()
+  await placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats)
+  o.busy.baseBlobs += since(tBase)
+  const mediaType = layerMediaType(baseImage.manifest.mediaType, compression)
+  const pushed = layering.groups.map((group, i) =>
+    handled(
+      layers.layerFor(groupShas(group), resolved.layout, compression).then((built) =>
+        o.pushLimit(async () => {
+          const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
+          const tUp = performance.now()
+          const outcome: BlobOutcome = built.file
+            ? await ctx.store.putBlob(desc, { file: built.file })
+            : 'exists'
+          o.busy.upload += since(tUp)
+          o.progress(
+            `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`
+          )
+          return { built, desc, outcome }
+        })
+      )
+    )
+  )
+  const out: PlatformLayers = { added: [], dists: [], reports: [] }
+  for (const [i, group] of layering.groups.entries()) {
+    const { built, desc, outcome } = await pushed[i]!
+    out.dists.push(...built.dists)
+    countBlob(o.stats, outcome, built.size)
+    out.reports.push({
+      platform,
+      label: group.label,
+      packages: group.packages.length,
+      digest: built.digest,
+      size: built.size,
+      outcome,
+      built: built.built
+    })
+    out.added.push({ descriptor: desc, diffId: built.diffId, history: historyOf(group.packages) })
+  }
+  return out
+}
+
+/**
+ * One platform's deps image: verified first (every package where the base image's Python reads,
+ * every script's interpreter present: the image must work before it gets a config, a manifest or
+ * a tag), then its config and manifest as an edit of the base image.
+ */
+function platformImage(
+  variant: VariantPlan,
+  ctx: FullPathContext,
+  pl: PlatformLayering,
+  layers: PlatformLayers,
+  isIndex: boolean
+): { write: ManifestWrite; image: PlatformImage } {
+  const { p, baseImage, resolved } = pl
+  verifyInstall({
+    dists: layers.dists,
+    layout: resolved.layout,
+    resolved,
+    what: `deps image of ${variant.name} (${pl.platform})`,
+    ...(ctx.projectFile ? { file: ctx.projectFile } : {})
+  })
+  const edited = appendLayers(
+    { manifest: baseImage.manifest, config: baseImage.config },
+    layers.added,
+    depsConfigPatch(variant, ctx.base, baseImage.config, resolved)
+  )
+  const platformEntry = baseImage.indexEntry?.platform ?? ociPlatform(p.platform)
+  return {
+    write: {
+      blobs: [{ descriptor: edited.configDescriptor, data: edited.configBytes }],
+      bytes: edited.manifestBytes,
+      mediaType: edited.manifestDescriptor.mediaType,
+      ...(isIndex ? { platform: platformEntry } : {})
+    },
+    // What was pushed, as the fast path needs it (no need to read it back from the store).
+    image: {
+      platform: p.platform,
+      indexEntry: isIndex ? { ...edited.manifestDescriptor, platform: platformEntry } : null,
+      manifest: edited.manifest,
+      manifestDigest: edited.manifestDescriptor.digest,
+      config: edited.config
+    }
+  }
+}
+
+/** Where the time went (wall clock marks of the phases, and the busy times). */
+function phasesOf(
+  t: {
+    t0: number
+    choose: number
+    sizesAndFetch: number
+    fetchBeforeLayers: number
+    layersWall: number
+    tTop: number
+  },
+  busy: Busy
+): FullPathPhases {
+  const fetchInLayers = busy.fetch - t.fetchBeforeLayers
+  const r2 = (n: number) => Math.round(n * 1000) / 1000
+  return {
+    choose: r2(t.choose),
+    fetch: r2(busy.fetch),
+    sizes: r2(Math.max(0, t.sizesAndFetch - t.fetchBeforeLayers)),
+    layers: r2(Math.max(0, t.layersWall - fetchInLayers - busy.baseBlobs)),
+    layerBuild: r2(busy.layerBuild),
+    upload: r2(busy.upload),
+    baseBlobs: r2(busy.baseBlobs),
+    manifests: r2(since(t.tTop)),
+    total: r2(since(t.t0))
+  }
+}
+
 export async function buildDepsImage(
   variant: VariantPlan,
   tag: string,
@@ -382,357 +839,66 @@ export async function buildDepsImage(
 ): Promise<FullPathResult> {
   const progress = ctx.onProgress ?? (() => {})
   const t0 = performance.now()
-  const since = (t: number) => (performance.now() - t) / 1000
-  const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 }
+  const busy: Busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 }
   const notes: string[] = []
 
   // 1. A wheel for every package on every platform, or a precise refusal.
-  const perPlatform = variant.platforms.map((p) => ({
-    plan: p,
-    ...chooseWheels(
-      p.closure.installed.map((e) => e.package),
-      p.target
-    )
-  }))
+  const perPlatform = variant.platforms.map((p) => ({ plan: p, ...ctx.wheelsOf(p) }))
   const problems = perPlatform.flatMap((p) => p.problems)
   if (problems.length > 0) throw new WheelsUnavailableError(variant.name, problems)
   const choose = since(t0)
 
-  // 2. Sizes (what layering weighs packages by): known from earlier builds, else read from the
-  // wheel, which is then fetched (verified against the lock; cached by sha256).
-  const unique = new Map<string, Chosen>()
-  for (const p of perPlatform) for (const c of p.chosen) unique.set(c.sha256, c)
-  progress(`${plural(unique.size, 'wheel')} to install`)
-  const wheelPath = new Map<string, string>()
-  let downloaded: FetchResult[] = []
-  let restored = 0
-  const fetchWheels = async (shas: readonly string[]): Promise<void> => {
-    const wanted = shas.filter((sha) => !wheelPath.has(sha))
-    if (wanted.length === 0) return
-    const start = performance.now()
-    try {
-      await fetchWanted(wanted)
-    } finally {
-      busy.fetch += since(start)
-    }
-  }
-  const fetchWanted = async (wanted: readonly string[]): Promise<void> => {
-    const missing = wanted.filter((sha) => !ctx.cache.has(sha))
-    if (missing.length > 0 && ctx.restoreWheels) {
-      const n = await ctx.restoreWheels(missing).catch(() => 0)
-      if (n > 0) progress(`restored ${plural(n, 'wheel')} from the cache`)
-      restored += n
-    }
-    const items: FetchItem[] = wanted.map((sha) => {
-      const c = unique.get(sha)!
-      return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) }
-    })
-    // Big downloads (torch is ~200 MB) say when they start and end; retries always say why.
-    const BIG = 16 * 1024 * 1024
-    const fetched = await fetchArtifacts(items, {
-      cache: ctx.cache,
-      mirror: ctx.mirror,
-      baseDir: ctx.lockDir,
-      onProgress: (e) => {
-        if (e.kind === 'start' && (e.total ?? 0) >= BIG)
-          progress(`downloading ${e.item.file.name} (${formatBytes(e.total!)})`)
-        else if (e.kind === 'done' && e.bytes >= BIG)
-          progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`)
-        else if (e.kind === 'retry')
-          progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`)
-      }
-    })
-    for (const f of fetched) wheelPath.set(f.sha256, f.path)
-    const now = fetched.filter((f) => !f.cached)
-    downloaded = [...downloaded, ...now]
-    if (now.length) {
-      progress(
-        `downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`
-      )
-    }
-  }
-  const tSizes = performance.now()
-  const sizes = new Map<string, number>()
-  for (const sha of unique.keys()) {
-    const n = knownSize(sha, ctx.workDir)
-    if (n !== null) sizes.set(sha, n)
-  }
-  await fetchWheels([...unique.keys()].filter((sha) => !sizes.has(sha)))
-  await Promise.all(
-    [...unique.keys()]
-      .filter((sha) => !sizes.has(sha))
-      .map(async (sha) =>
-        sizes.set(sha, await unpackedSize(wheelPath.get(sha)!, unique.get(sha)!.file.name, sha, ctx.workDir))
-      )
+  // 2. Sizes, fetching the wheels whose size no earlier build recorded.
+  const wheels = new WheelSet(
+    ctx,
+    perPlatform.flatMap((p) => p.chosen),
+    busy,
+    progress
   )
+  progress(`${plural(wheels.unique.size, 'wheel')} to install`)
+  const tSizes = performance.now()
+  const sizes = await wheels.sizes()
   const sizesAndFetch = since(tSizes)
   const tLayers = performance.now()
   const fetchBeforeLayers = busy.fetch
 
-  // 3. Plan the layers of every platform.
-  const platforms = perPlatform.map(({ plan: p, chosen }) => {
-    const platform = formatPlatform(p.platform)
-    const baseImage = ctx.base.image.platforms.find(
-      (b) => b.platform.architecture === p.platform.architecture
-    )!
-    const resolved = ctx.layoutFor(p.platform)
-    const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1
-    if (budget < 1 && chosen.length > 0) {
-      throw new FastBuildError(
-        `base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`,
-        {},
-        'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)'
-      )
-    }
-    const candidates: LayerCandidate[] = chosen.map((c) => ({
-      key: c.sha256,
-      name: c.pkg.name,
-      version: c.pkg.version,
-      installedSize: sizes.get(c.sha256)!,
-      variants: ctx.sharing(p.platform, c.sha256)
-    }))
-    const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes })
-    notes.push(...layering.notes.map((n) => `${platform}: ${n}`))
-    return { p, platform, baseImage, layering, resolved }
-  })
+  // 3. The layers of every platform, planned; 4. what each needs (wheels fetched for those built).
+  const platforms = perPlatform.map(({ plan: p, chosen }) => layeringOf(ctx, p, chosen, sizes, notes))
+  const layers = new LayerJobs(ctx, wheels, busy)
+  await layers.prepare(platforms)
 
-  // 4. What each layer needs. Nothing when the layer cache knows it: the compressed layer is
-  // here, or only its descriptor is (the Actions cache keeps descriptors, not layers) and the
-  // registry has the blob, checked now, since a cache is a hint and the registry the truth.
-  // Otherwise its wheels, all fetched together, and a build.
-  interface LayerJob {
-    readonly key: string
-    readonly known: { meta: LayerMeta; file: string | null } | null
-    inRegistry: boolean
-  }
-  const jobs = new Map<string, LayerJob>()
-  const jobOf = (shas: readonly string[], layout: PythonLayout): LayerJob => {
-    const key = layerKeyOf(shas, layout)
-    let job = jobs.get(key)
-    if (!job) {
-      job = { key, known: knownLayer(key, ctx.workDir), inRegistry: false }
-      jobs.set(key, job)
-    }
-    return job
-  }
-  const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map((c) => c.key)
-  for (const { layering, resolved } of platforms)
-    for (const g of layering.groups) jobOf(groupShas(g), resolved.layout)
-  await Promise.all(
-    [...jobs.values()]
-      .filter((j) => j.known && !j.known.file)
-      .map(async (j) => {
-        j.inRegistry = await ctx.store.blobExists(j.known!.meta.digest)
-      })
-  )
-  const ready = (j: LayerJob) => j.known !== null && (j.known.file !== null || j.inRegistry)
-  const buildShas = new Set<string>()
-  for (const { layering, resolved } of platforms)
-    for (const g of layering.groups)
-      if (!ready(jobOf(groupShas(g), resolved.layout))) for (const sha of groupShas(g)) buildShas.add(sha)
-  await fetchWheels([...buildShas])
-
-  // 5. Two layers are built at once: each inflates, hashes and tars on this thread while its
-  // compression runs on the thread pool, so both cores stay busy. Pushes overlap the builds.
-  const layerLimit = limit(2)
-  const pushLimit = limit(2)
-  const member = (sha: string): LayerMember => {
-    const c = unique.get(sha)!
-    return {
-      sha256: sha,
-      path: wheelPath.get(sha)!,
-      filename: c.file.name,
-      label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
-    }
-  }
-  // A layer shared by two platforms (pure wheels) is built once.
-  const layers = new Map<string, Promise<BuiltLayer>>()
-  const layerFor = (shas: readonly string[], layout: PythonLayout): Promise<BuiltLayer> => {
-    const job = jobOf(shas, layout)
-    let built = layers.get(job.key)
-    if (!built) {
-      built = ready(job)
-        ? Promise.resolve({ ...job.known!.meta, file: job.known!.file, built: false })
-        : handled(
-            layerLimit(async () => {
-              const start = performance.now()
-              try {
-                return await buildLayerFile(job.key, shas.map(member), layout, ctx.workDir)
-              } finally {
-                busy.layerBuild += since(start)
-              }
-            })
-          )
-      layers.set(job.key, built)
-    }
-    return built
-  }
-
-  // 6. Per platform: base blobs, layers, config, manifest.
+  // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
   const stats = emptyStats()
   const reports: LayerReport[] = []
-  const children: Descriptor[] = []
-  let single: { bytes: Buffer; mediaType: string } | null = null
-  // What was pushed, as the fast path needs it (no need to read it back from the store).
-  const pushedImages: PlatformImage[] = []
-  for (const { p, platform, baseImage, layering, resolved } of platforms) {
-    const tBase = performance.now()
-    await placeBaseBlobs(ctx, baseImage.manifest.layers, stats)
-    busy.baseBlobs += since(tBase)
-    const manifestType = baseImage.manifest.mediaType
-    const mediaType = layerMediaType(manifestType, 'gzip')
-    const pushed = layering.groups.map((group, i) =>
-      handled(
-        layerFor(
-          group.packages.map((c) => c.key),
-          resolved.layout
-        ).then((built) =>
-          pushLimit(async () => {
-            const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
-            const tUp = performance.now()
-            const outcome: BlobOutcome = built.file
-              ? await ctx.store.putBlob(desc, { file: built.file })
-              : 'exists'
-            busy.upload += since(tUp)
-            progress(
-              `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`
-            )
-            return { built, desc, outcome }
-          })
-        )
-      )
-    )
-    const layerDescriptors: Descriptor[] = []
-    const diffIds: Digest[] = []
-    const history: NonNullable<ImageConfig['history']> = []
-    const dists: InstalledDist[] = []
-    for (const [i, group] of layering.groups.entries()) {
-      const { built, desc, outcome } = await pushed[i]!
-      dists.push(...built.dists)
-      countBlob(stats, outcome, built.size)
-      reports.push({
-        platform,
-        label: group.label,
-        packages: group.packages.length,
-        digest: built.digest,
-        size: built.size,
-        outcome,
-        built: built.built
-      })
-      layerDescriptors.push(desc)
-      diffIds.push(built.diffId)
-      const names = group.packages.map((c) => `${c.name}==${c.version ?? '?'}`)
-      history.push({
-        created: DEPS_CREATED,
-        created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
-        comment: 'fast-build'
-      })
-    }
-    // The image must work before it gets a config, a manifest or a tag: every package where the
-    // base image's Python reads, every script's interpreter present.
-    verifyInstall({
-      dists,
-      layout: resolved.layout,
-      resolved,
-      what: `deps image of ${variant.name} (${platform})`,
-      ...(ctx.projectFile ? { file: ctx.projectFile } : {})
-    })
-    const baseConfig = baseImage.config
-    const config: ImageConfig = {
-      ...baseConfig,
-      created: DEPS_CREATED,
-      config: {
-        ...(baseConfig.config ?? {}),
-        Labels: sortedRecord({
-          ...(baseConfig.config?.Labels ?? {}),
-          'dev.fast-build.variant': variant.name,
-          'dev.fast-build.hash': variant.hash,
-          'org.opencontainers.image.base.name': ctx.base.reference,
-          'org.opencontainers.image.base.digest': ctx.base.image.digest,
-          [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
-        })
-      },
-      rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...diffIds] },
-      history: [...(baseConfig.history ?? []), ...history]
-    }
-    const configBytes = serialize(config)
-    const configDesc = describeBytes(configMediaTypeFor(manifestType), configBytes)
-    countBlob(stats, await ctx.store.putBlob(configDesc, configBytes), configBytes.length)
-    const manifest = serialize(
-      buildManifest({
-        mediaType: manifestType,
-        config: configDesc,
-        layers: [...baseImage.manifest.layers, ...layerDescriptors]
-      })
-    )
-    const manifestDesc = describeBytes(manifestType, manifest)
-    const parsed = parseManifest(manifest, manifestType, `deps image ${ctx.store.name}:${tag}`)
-    if (parsed.kind !== 'manifest') throw new Error('unreachable: a manifest was written')
-    let indexEntry: Descriptor | null = null
-    if (variant.platforms.length > 1) {
-      await ctx.store.putManifest(null, manifest, manifestType)
-      stats.uploaded++
-      stats.bytesUploaded += manifest.length
-      indexEntry = { ...manifestDesc, platform: baseImage.indexEntry?.platform ?? ociPlatform(p.platform) }
-      children.push(indexEntry)
-    } else {
-      single = { bytes: manifest, mediaType: manifestType }
-    }
-    pushedImages.push({
-      platform: p.platform,
-      indexEntry,
-      manifest: parsed.manifest,
-      manifestDigest: manifestDesc.digest,
-      config
-    })
+  const writes: ManifestWrite[] = []
+  const images: PlatformImage[] = []
+  const isIndex = variant.platforms.length > 1
+  const pushLimit = limit(2)
+  for (const pl of platforms) {
+    const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress })
+    reports.push(...pushed.reports)
+    const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex)
+    writes.push(write)
+    images.push(image)
   }
-
   const layersWall = since(tLayers)
   const tTop = performance.now()
-  // 7. The tagged manifest or index, last: only a complete image ever has the tag.
-  const top =
-    single ??
-    (() => {
-      const mediaType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX
-      return { bytes: serialize(buildIndex({ mediaType, manifests: children })), mediaType }
-    })()
-  await ctx.store.putManifest(tag, top.bytes, top.mediaType)
-  stats.uploaded++
-  stats.bytesUploaded += top.bytes.length
 
+  // 6. Configs, manifests, the index, and the tag last: only a complete image ever has the tag.
+  const indexType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX
+  const pushed = await pushImage(
+    ctx.store,
+    { manifests: writes, index: isIndex ? { mediaType: indexType } : null },
+    [tag]
+  )
+  addStats(stats, pushed.stats)
   const image: DepsImage = {
     ref: `${ctx.store.name}:${tag}`,
-    digest: describeBytes(top.mediaType, top.bytes).digest,
-    mediaType: top.mediaType,
-    isIndex: single === null,
-    platforms: pushedImages
+    digest: pushed.digest,
+    mediaType: pushed.mediaType,
+    isIndex,
+    platforms: images
   }
-  const fetchInLayers = busy.fetch - fetchBeforeLayers
-  const r2 = (n: number) => Math.round(n * 1000) / 1000
-  const phases: FullPathPhases = {
-    choose: r2(choose),
-    fetch: r2(busy.fetch),
-    sizes: r2(Math.max(0, sizesAndFetch - fetchBeforeLayers)),
-    layers: r2(Math.max(0, layersWall - fetchInLayers - busy.baseBlobs)),
-    layerBuild: r2(busy.layerBuild),
-    upload: r2(busy.upload),
-    baseBlobs: r2(busy.baseBlobs),
-    manifests: r2(since(tTop)),
-    total: r2(since(t0))
-  }
-  return {
-    image,
-    stats,
-    layers: reports,
-    notes,
-    phases,
-    wheels: {
-      total: unique.size,
-      fetched: wheelPath.size,
-      downloaded: downloaded.length,
-      bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
-      restored,
-      downloadedSha256: downloaded.map((f) => f.sha256)
-    }
-  }
+  const phases = phasesOf({ t0, choose, sizesAndFetch, fetchBeforeLayers, layersWall, tTop }, busy)
+  return { image, stats, layers: reports, notes, phases, wheels: wheels.report() }
 }

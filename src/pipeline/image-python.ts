@@ -3,8 +3,9 @@
 // per machine (and per runner, through the Actions cache, which saves the cache directory's
 // `base-python/` entries).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { CacheLayout } from '../cache/layout.js'
 import { digestHex, type Digest } from '../oci/digest.js'
 import { ImageFilesystem, type FsEntry } from '../oci/filesystem.js'
 import type { Descriptor, ImageConfig } from '../oci/image.js'
@@ -12,9 +13,6 @@ import { openLayerTar, readTar } from '../oci/tar-read.js'
 import type { ImageStore } from '../registry/store.js'
 import { detectPython, FACTS_SCHEMA, type BasePythonFacts } from './base-python.js'
 import { formatBytes } from '../util/format.js'
-
-/** The directory (under the cache directory) that holds facts by manifest digest. */
-export const BASE_PYTHON_DIR = 'base-python'
 
 /** Reads every layer of an image into one filesystem of names; pyvenv.cfg files are read whole. */
 export async function readImageFilesystem(
@@ -37,7 +35,7 @@ export async function readImageFilesystem(
 }
 
 function cachePath(cacheDir: string, manifest: Digest): string {
-  return join(cacheDir, BASE_PYTHON_DIR, `${digestHex(manifest)}.json`)
+  return new CacheLayout(cacheDir).basePythonFacts(digestHex(manifest))
 }
 
 function readCached(path: string): BasePythonFacts | null {
@@ -75,7 +73,7 @@ export async function imagePythonFacts(args: {
   const { fs, files } = await readImageFilesystem(args.store, args.layers)
   const facts = detectPython(fs, args.config.config?.Env, files)
   if (path) {
-    mkdirSync(join(args.cacheDir!, BASE_PYTHON_DIR), { recursive: true })
+    mkdirSync(dirname(path), { recursive: true })
     const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
     try {
       writeFileSync(tmp, JSON.stringify(facts))

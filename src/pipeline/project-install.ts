@@ -11,7 +11,7 @@
 //   <scripts>/<script>                            console and gui script wrappers
 //
 // Pure: parsed pyproject tables in, layer entries out. The wrappers are the bytes the wheel
-// installer writes for a wheel's entry points (src/wheels/install.ts, which mirrors pip), so a
+// installer writes for a wheel's entry points (src/wheels/install/, which mirrors pip), so a
 // command behaves the same whether it comes from a dependency or from the project.
 //
 // What a build backend would write that this does not: the long description (the readme is a
@@ -22,7 +22,7 @@
 import { posix } from 'node:path'
 import { createHash } from 'node:crypto'
 import { ConfigError } from '../errors.js'
-import { poetryToPep440 } from '../lock/version-matcher.js'
+import { poetryToPep440 } from '../packaging/version-matcher.js'
 import {
   andMarkers,
   formatRequirement,
@@ -35,14 +35,8 @@ import type { LayerEntry } from '../oci/entry.js'
 import { parseVersion, versionToString } from '../pep440.js'
 import { pythonConstraintMarker } from '../project/pyproject.js'
 import { isTable, TomlReader, type TomlTable } from '../util/toml.js'
-import {
-  entryPointScript,
-  formatRecord,
-  parseExportEntry,
-  recordHash,
-  type PipFlavour,
-  type RecordRow
-} from '../wheels/install.js'
+import { formatRecord, recordHash, type RecordRow } from '../wheels/install/records.js'
+import { entryPointScript, parseExportEntry, type PipFlavour } from '../wheels/install/scripts.js'
 
 /** Written to `.dist-info/INSTALLER`. */
 export const INSTALLER = 'fast-build'

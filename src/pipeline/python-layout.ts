@@ -5,7 +5,7 @@ import { posix } from 'node:path'
 import { FastBuildError } from '../errors.js'
 import type { FastBuildConfig } from '../project/config.js'
 import { formatPython, pythonMinor, type PythonVersion } from '../target.js'
-import type { PythonLayout } from '../wheels/install.js'
+import type { PythonLayout } from '../wheels/install/layout.js'
 import { describePython, type BasePythonFacts, type PythonInImage } from './base-python.js'
 
 export class PythonLayoutError extends FastBuildError {}

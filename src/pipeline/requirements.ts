@@ -6,8 +6,8 @@ import { PYPI_SIMPLE, type LockedFile, type LockedPackage } from '../lock/model.
 import type { ClosureEntry } from '../plan/closure.js'
 import { filesForTarget, unavailableReason } from '../plan/hash.js'
 import { formatPlatform, type Target } from '../target.js'
-import { withoutUserinfo } from '../wheels/index-credentials.js'
-import { wheelSupports } from '../wheels/tags.js'
+import { withoutUserinfo } from '../packaging/index-credentials.js'
+import { wheelSupports } from '../packaging/tags.js'
 
 export interface PinnedRequirement {
   readonly name: string

@@ -14,8 +14,8 @@ import {
   type Target
 } from '../target.js'
 import { canonicalJson } from '../util/canonical-json.js'
-import { withoutUserinfo } from '../wheels/index-credentials.js'
-import { chooseWheel } from '../wheels/tags.js'
+import { withoutUserinfo } from '../packaging/index-credentials.js'
+import { chooseWheel } from '../packaging/tags.js'
 
 export const HASH_SCHEMA = 1
 

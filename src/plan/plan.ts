@@ -2,12 +2,16 @@
 // Pure; reading files and printing happen in the CLI and the action.
 import { ConfigError, describeError, PlanError, type FastBuildError, type Location } from '../errors.js'
 import type { Lock, LockedPackage } from '../lock/model.js'
-import { pep440Matcher, type VersionMatcher } from '../lock/version-matcher.js'
+import { pep440Matcher, type VersionMatcher } from '../packaging/version-matcher.js'
 import { isLocalSource, sourceLabel } from '../lock/model.js'
 import { normalizeGroup, type NormalizedName } from '../names.js'
 import type { BuilderKind, VariantSpec } from '../project/config.js'
-import { DEFAULT_COMMAND, defaultDockerfile, type DockerfileSettings } from '../build/dockerfile-settings.js'
-import { chooseWheels, type WheelProblem } from '../build/wheel-choice.js'
+import {
+  DEFAULT_COMMAND,
+  defaultDockerfile,
+  type DockerfileSettings
+} from '../project/dockerfile-settings.js'
+import { chooseWheels, type WheelProblem } from './wheel-choice.js'
 import { digestHex, sha256 } from '../oci/digest.js'
 import type { Project } from '../project/pyproject.js'
 import {
@@ -194,7 +198,7 @@ export function planProject(project: Project, lock: Lock, options: PlanOptions =
     )
   }
   const platforms = options.platforms && options.platforms.length > 0 ? options.platforms : config.platforms
-  const baseImage = options.baseImage ?? config.baseImage ?? `python:${pythonMinor(python)}-slim`
+  const baseImage = baseImageFor(config, python, options)
 
   const wanted = options.variants && options.variants.length > 0 ? options.variants : null
   if (wanted) {
@@ -400,7 +404,13 @@ function recordedDisagreement(
   )
 }
 
-function derivePython(project: Project, lock: Lock, notes: string[]): PythonVersion {
+/** The base image a plan targets: as asked, else [tool.fast-build] base-image, else python's slim image. */
+export function baseImageFor(config: Project['config'], python: PythonVersion, options: PlanOptions): string {
+  return options.baseImage ?? config.baseImage ?? `python:${pythonMinor(python)}-slim`
+}
+
+/** The lowest python requires-python allows (a note says so); a ConfigError when it allows none. */
+export function derivePython(project: Project, lock: Lock, notes: string[]): PythonVersion {
   const spec = project.requiresPython ?? lock.requiresPython
   const from = project.requiresPython
     ? `requires-python ${JSON.stringify(spec)} in ${project.file}`

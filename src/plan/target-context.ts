@@ -13,7 +13,7 @@ import {
 } from '../markers/index.js'
 import type { NormalizedName } from '../names.js'
 import type { Target } from '../target.js'
-import { chooseWheel } from '../wheels/tags.js'
+import { chooseWheel } from '../packaging/tags.js'
 
 const EMPTY: ReadonlySet<NormalizedName> = new Set()
 

@@ -60,6 +60,11 @@ export interface FastBuildConfig {
   readonly maxLayers: number
   /** Packages installing more than this (MB) get a layer of their own. */
   readonly heavyPackageMb: number
+  /**
+   * How the layers fast-build writes are compressed. Not part of the variant hash (the image's
+   * files are the same): it applies to the deps images built from then on.
+   */
+  readonly compression: LayerCompressionSetting
   /** An index to fetch every registry file from (a mirror); hashes are still the lock's. */
   readonly indexUrl: string | null
   /** True when [tool.fast-build.variants] was absent and `default` was made up. */
@@ -98,6 +103,7 @@ const KNOWN_KEYS = [
   'interpreter',
   'max-layers',
   'heavy-package-mb',
+  'compression',
   'index-url',
   'builder',
   'dockerfile',
@@ -107,6 +113,10 @@ const KNOWN_KEYS = [
   'python-in-base'
 ]
 const VARIANT_KEYS = ['groups', 'extras', 'members']
+
+/** Layer compressions a configuration may ask for (OCI's tar+gzip and tar+zstd media types). */
+export const COMPRESSIONS = ['gzip', 'zstd'] as const
+export type LayerCompressionSetting = (typeof COMPRESSIONS)[number]
 
 /**
  * Packages installing more than this many MB get a layer each, so bumping one never re-uploads
@@ -198,6 +208,13 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
       `use one of ${BUILDERS.join(', ')}`
     )
   const builder = builderText as BuilderKind
+  const compressionText = r.optString(raw['compression'], `${base}.compression`) ?? 'gzip'
+  if (!(COMPRESSIONS as readonly string[]).includes(compressionText))
+    r.fail(
+      `${base}.compression`,
+      `unknown compression ${JSON.stringify(compressionText)}`,
+      `use one of ${COMPRESSIONS.join(', ')} (zstd layers need containerd 1.5+, Docker 23+ or podman 4+ to pull)`
+    )
   const buildArgsTable = r.optTable(raw['build-args'], `${base}.build-args`) ?? {}
   const buildArgs: Record<string, string> = {}
   for (const [k, v] of Object.entries(buildArgsTable)) buildArgs[k] = r.string(v, `${base}.build-args.${k}`)
@@ -235,6 +252,7 @@ export function readConfig(pyproject: TomlTable, file: string): FastBuildConfig 
       1,
       1_000_000
     ),
+    compression: compressionText as LayerCompressionSetting,
     indexUrl: r.optString(raw['index-url'], `${base}.index-url`) ?? null,
     variants,
     defaultVariant: variantsRaw === undefined,

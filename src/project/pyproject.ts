@@ -4,12 +4,17 @@
 // uv ([tool.uv] dev-dependencies, workspace, sources) all land in the same shape.
 import { join, relative } from 'node:path'
 import { ConfigError } from '../errors.js'
-import type { DependencyEdge, DirectReference } from '../lock/model.js'
-import { pep440Matcher, poetryMatcher, poetryToPep440, type VersionMatcher } from '../lock/version-matcher.js'
+import type { DependencyEdge, DirectReference } from '../packaging/dependency.js'
+import {
+  pep440Matcher,
+  poetryMatcher,
+  poetryToPep440,
+  type VersionMatcher
+} from '../packaging/version-matcher.js'
 import { parseMarker, parseRequirement, type Marker } from '../markers/index.js'
 import { normalizeGroup, normalizeName, type NormalizedName } from '../names.js'
 import { isTable, readTomlFile, TomlReader, type TomlTable } from '../util/toml.js'
-import { withoutUserinfo } from '../wheels/index-credentials.js'
+import { withoutUserinfo } from '../packaging/index-credentials.js'
 import { readConfig, type FastBuildConfig } from './config.js'
 
 export const MAIN = 'main' as NormalizedName

@@ -3,9 +3,8 @@
 // Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
 import { FastBuildError } from '../errors.js'
 import { describeCredential, type Credential } from './credentials.js'
-import { isRetryableStatus, transientFromStatus } from '../net/retry.js'
-import type { HttpClient, HttpResponse } from './http.js'
-import { redactUrl } from './http.js'
+import { redactUrl } from '../net/errors.js'
+import { throwIfTransient, type HttpClient, type HttpResponse } from '../net/http.js'
 
 export interface Challenge {
   readonly scheme: string
@@ -147,15 +146,7 @@ export class RegistryAuth {
     }
     // A token service that is down, slow or silent is retried (with the operation that needed
     // the token) under the same rule and budget as the registry itself; its host is in the message.
-    if (isRetryableStatus(res.status)) {
-      throw transientFromStatus(
-        cred.kind === 'identity-token' ? 'POST' : 'GET',
-        res.url,
-        res.status,
-        res.headers['retry-after'],
-        ` from the token service${errorText(res)}`
-      )
-    }
+    throwIfTransient(res, ` from the token service${errorText(res)}`)
     if (res.status !== 200) {
       throw new RegistryAuthError(
         `${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`,

@@ -9,18 +9,12 @@ import { FastBuildError } from '../errors.js'
 import { parseDigest, sha256, type Digest } from '../oci/digest.js'
 import { parseManifest, type Descriptor } from '../oci/image.js'
 import { ACCEPT_ANY_MANIFEST, OCI_INDEX } from '../oci/media-types.js'
-import {
-  DEFAULT_RETRY,
-  isRetryableStatus,
-  RetriesExhaustedError,
-  TransientHttpError,
-  transientFromStatus,
-  withRetry,
-  type RetryPolicy
-} from '../net/retry.js'
+import { redactUrl, TransientHttpError, UnknownHostError } from '../net/errors.js'
+import { HttpClient, throwIfTransient, type HttpResponse, type RequestBody } from '../net/http.js'
+import { DEFAULT_RETRY, RetriesExhaustedError, withRetry, type RetryPolicy } from '../net/retry.js'
 import { describeCredential, ANONYMOUS, type Credential } from './credentials.js'
 import { errorText, RegistryAuth, RegistryAuthError, scopeFor, type Access } from './auth.js'
-import { HttpClient, redactUrl, RegistryError, type HttpResponse, type RequestBody } from './http.js'
+import { RegistryError } from './errors.js'
 import {
   isDigestRef,
   TAG_PATTERN,
@@ -43,7 +37,11 @@ export interface RegistryRef {
 
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
 
-export class ReferenceError extends FastBuildError {}
+/**
+ * An image reference (`host/repository[:tag][@digest]`) that does not parse. Not named
+ * `ReferenceError`, which is JavaScript's own and would be shadowed wherever this is imported.
+ */
+export class ImageReferenceError extends FastBuildError {}
 
 /**
  * `ghcr.io/acme/app`, `127.0.0.1:5000/demo`, `python` (Docker Hub, library/python). A tag or
@@ -66,7 +64,9 @@ export function parseImageReference(
     tag = rest.slice(colon + 1)
     rest = rest.slice(0, colon)
     if (!TAG_PATTERN.test(tag))
-      throw new ReferenceError(`${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`)
+      throw new ImageReferenceError(
+        `${where}: ${JSON.stringify(text)} has an invalid tag ${JSON.stringify(tag)}`
+      )
   }
   const slash = rest.indexOf('/')
   const first = slash < 0 ? '' : rest.slice(0, slash)
@@ -81,7 +81,7 @@ export function parseImageReference(
   }
   if (host === 'docker.io' || host === 'index.docker.io') host = 'registry-1.docker.io'
   if (!REPOSITORY.test(repository)) {
-    throw new ReferenceError(
+    throw new ImageReferenceError(
       `${where}: ${JSON.stringify(text)} is not an image reference`,
       {},
       'write it as host/repository, e.g. ghcr.io/acme/app or 127.0.0.1:5000/demo'
@@ -202,8 +202,7 @@ export class RegistryClient implements ImageStore {
               : `the credential needs pull access to ${this.name}`
         )
       }
-      if (isRetryableStatus(res.status))
-        throw transientFromStatus(method, url, res.status, res.headers['retry-after'], errorText(res))
+      throwIfTransient(res, errorText(res))
       return res
     }
     throw new Error('unreachable')
@@ -222,6 +221,13 @@ export class RegistryClient implements ImageStore {
       return await withRetry(op, this.retry, (e, delay) => this.opts.onRetry?.(e.message, delay))
     } catch (e) {
       if (e instanceof RetriesExhaustedError) throw new RegistryError(e.message, {}, e.hint, true)
+      // The registry's name is what the user wrote: say where.
+      if (e instanceof UnknownHostError)
+        throw new UnknownHostError(
+          e.message,
+          e,
+          'check the registry name (image input or [tool.fast-build] image)'
+        )
       throw e
     }
   }
@@ -364,8 +370,15 @@ export class RegistryClient implements ImageStore {
     return this.retrying(async () => {
       for (let attempt = 0; attempt < 2; attempt++) {
         const authorization = await this.auth.header([scopeFor(this.ref.repository, 'pull')])
+        // Registries may send blob reads to storage elsewhere (a CDN, a signed S3 URL): the
+        // registry's token goes to the registry only.
         const res = await this.http.download(
-          { url: this.url(`blobs/${digest}`), headers: authorization ? { authorization } : {} },
+          {
+            url: this.url(`blobs/${digest}`),
+            maxRedirects: 5,
+            authorize: (u) =>
+              authorization && new URL(u).origin === new URL(this.base).origin ? authorization : null
+          },
           part
         )
         if (res.status === 401 && attempt === 0) {
@@ -373,18 +386,12 @@ export class RegistryClient implements ImageStore {
           this.auth.forget()
           continue
         }
-        if (isRetryableStatus(res.status))
-          throw transientFromStatus(
-            'GET',
-            this.url(`blobs/${digest}`),
-            res.status,
-            res.headers['retry-after']
-          )
+        throwIfTransient(res)
         if (res.status !== 200)
           throw this.unexpected(`GET blob ${digest}`, { ...res, url: this.url(`blobs/${digest}`) })
-        if (res.digest !== digest) {
+        if (`sha256:${res.sha256}` !== digest) {
           throw new TransientHttpError(
-            `${this.name}: blob ${digest} arrived with other content (${res.digest})`
+            `${this.name}: blob ${digest} arrived with other content (sha256:${res.sha256})`
           )
         }
         renameSync(part, file)

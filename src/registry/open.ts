@@ -2,6 +2,7 @@
 // in order: explicit ones, then the Docker config (docker login / docker/login-action).
 import { createHash } from 'node:crypto'
 import { basename, dirname, join, resolve } from 'node:path'
+import { CacheLayout } from '../cache/layout.js'
 import { ConfigError } from '../errors.js'
 import { parseImageReference, RegistryClient, type RegistryClientOptions } from './client.js'
 import { credentialFromDockerConfig, type Credential } from './credentials.js'
@@ -119,7 +120,7 @@ export function projectId(projectDir: string): string {
 
 /** `<cacheDir>/oci/<projectId>`: where `fast-build build` puts images when given no store. */
 export function defaultStoreDir(projectDir: string, cacheDir: string): string {
-  return join(resolve(cacheDir), 'oci', projectId(projectDir))
+  return join(new CacheLayout(cacheDir).stores, projectId(projectDir))
 }
 
 /** Whether podman 4 can pull `oci:<dir>:TAG` by that absolute path (it makes it an image name). */

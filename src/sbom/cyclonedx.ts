@@ -15,7 +15,7 @@ import type { PlatformPlan, VariantPlan } from '../plan/plan.js'
 import { formatPlatform, formatPython } from '../target.js'
 import { canonicalJson } from '../util/canonical-json.js'
 import { VERSION } from '../version.js'
-import { withoutUserinfo } from '../wheels/index-credentials.js'
+import { withoutUserinfo } from '../packaging/index-credentials.js'
 
 export const CYCLONEDX_SPEC_VERSION = '1.6'
 export const CYCLONEDX_SCHEMA_URL = 'http://cyclonedx.org/schema/bom-1.6.schema.json'

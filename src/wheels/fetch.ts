@@ -2,142 +2,41 @@
 // package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
 // keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
 // is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
-// network. Transient failures (5xx, 429, dropped connections, a request past its deadline) are
-// retried from scratch under the tool's one rule (src/net/retry.ts, with the registry client's
-// deadline and budget); everything else fails at once with a message that names the package, the
+// network. Pages and files come through the tool's one HTTP client (src/net/http.ts: deadlines,
+// redirects with credentials only for their origin); transient failures (5xx, 429, dropped
+// connections, a request past its deadline) are retried from scratch under the one retry rule
+// (src/net/retry.ts); everything else fails at once with a message that names the package, the
 // file, where it came from (credentials and queries removed) and what to do.
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream, statSync } from 'node:fs'
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
-import * as http from 'node:http'
-import * as https from 'node:https'
-import { homedir } from 'node:os'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { Transform } from 'node:stream'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { rm, stat } from 'node:fs/promises'
+import { isAbsolute, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
+import type { ArtifactCache } from '../cache/artifacts.js'
 import { FastBuildError, describeError } from '../errors.js'
+import { hashingStream } from '../util/hashing-stream.js'
 import type { LockedFile } from '../lock/model.js'
 import type { NormalizedName } from '../names.js'
-import { watchDeadline } from '../net/deadline.js'
+import { HttpError, TransientHttpError, UnknownHostError } from '../net/errors.js'
+import { HttpClient, throwIfTransient } from '../net/http.js'
 import {
   BOUNDS_HINT,
   DEFAULT_RETRY,
   RetriesExhaustedError,
-  TransientHttpError,
-  isRetryableStatus,
   netLimits,
-  transientFromNetworkError,
-  transientFromStatus,
   withRetry,
   type RetryPolicy
 } from '../net/retry.js'
-import { HttpClient } from '../registry/http.js'
-import { PackageIndex, type IndexConfig, type IndexFile, type PackageIndexOptions } from './index.js'
 import {
   basicAuthorization,
   credentialEnvNames,
   redactUrl,
   splitUserinfo,
   type CredentialLookup
-} from './index-credentials.js'
-
-// ---------------------------------------------------------------------------------------------
-// The cache.
+} from '../packaging/index-credentials.js'
+import { PackageIndex, type IndexConfig, type IndexFile, type PackageIndexOptions } from './index.js'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
-
-/** `$FAST_BUILD_CACHE_DIR`, else `$XDG_CACHE_HOME/fast-build`, else `~/.cache/fast-build`. */
-export function defaultCacheDir(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-  home: string = homedir()
-): string {
-  const explicit = env['FAST_BUILD_CACHE_DIR']
-  if (explicit) return resolve(explicit)
-  const xdg = env['XDG_CACHE_HOME']
-  if (xdg && isAbsolute(xdg)) return join(xdg, 'fast-build')
-  return join(home, '.cache', 'fast-build')
-}
-
-/**
- * Files by their sha256: `<dir>/sha256/<first two hex digits>/<hex>`. Entries appear only by
- * rename from `<dir>/tmp/`, after their hash was computed, so a present entry is always whole.
- */
-export class ArtifactCache {
-  readonly dir: string
-
-  constructor(dir: string = defaultCacheDir()) {
-    this.dir = resolve(dir)
-  }
-
-  pathFor(sha256Hex: string): string {
-    const h = sha256Hex.toLowerCase()
-    if (!SHA256_HEX.test(h)) throw new FetchError(`not a sha256 digest: ${JSON.stringify(sha256Hex)}`)
-    return join(this.dir, 'sha256', h.slice(0, 2), h)
-  }
-
-  /** Whether the cache holds the file (and, when `size` is given, with that size). */
-  has(sha256Hex: string, size: number | null = null): boolean {
-    return this.sizeOf(sha256Hex, size) !== null
-  }
-
-  /** The cached file's size, or null when it is not cached (or has another size than `size`). */
-  sizeOf(sha256Hex: string, size: number | null = null): number | null {
-    try {
-      const s = statSync(this.pathFor(sha256Hex))
-      return s.isFile() && (size === null || s.size === size) ? s.size : null
-    } catch {
-      return null
-    }
-  }
-
-  /** A fresh temporary file name on the cache's file system (the directory exists). */
-  async tempPath(): Promise<string> {
-    const dir = join(this.dir, 'tmp')
-    await mkdir(dir, { recursive: true })
-    return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}.part`)
-  }
-
-  /**
-   * Move `tempPath` into the cache as `sha256Hex`, which must be the hash of its content as
-   * computed while it was written (fetchArtifacts does so). Atomic: readers see all or nothing.
-   */
-  async commit(tempPath: string, sha256Hex: string): Promise<string> {
-    const final = this.pathFor(sha256Hex)
-    await mkdir(dirname(final), { recursive: true })
-    await rename(tempPath, final)
-    return final
-  }
-
-  /** Remove temporary files older than `maxAgeMs` (left by runs that were killed). Best effort. */
-  async pruneTemp(maxAgeMs = 24 * 3600_000): Promise<void> {
-    const dir = join(this.dir, 'tmp')
-    let names: string[]
-    try {
-      names = await readdir(dir)
-    } catch {
-      return
-    }
-    const before = Date.now() - maxAgeMs
-    for (const name of names) {
-      const p = join(dir, name)
-      try {
-        if ((await stat(p)).mtimeMs < before) await rm(p, { force: true })
-      } catch {
-        // Another run may have just renamed or removed it.
-      }
-    }
-  }
-
-  /** Store bytes; returns their sha256 and cache path. */
-  async put(data: Uint8Array): Promise<{ sha256: string; path: string }> {
-    const sha256 = createHash('sha256').update(data).digest('hex')
-    if (this.has(sha256)) return { sha256, path: this.pathFor(sha256) }
-    const temp = await this.tempPath()
-    await writeFile(temp, data)
-    return { sha256, path: await this.commit(temp, sha256) }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Types.
@@ -265,14 +164,13 @@ export function pinnedSha256(file: LockedFile): string | null {
 
 const PROGRESS_STEP = 1024 * 1024
 const MAX_REDIRECTS = 10
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 interface Run {
   readonly opts: FetchOptions
   readonly cache: ArtifactCache
   readonly retry: RetryPolicy
-  readonly timeoutMs: number
-  readonly agents: { readonly http: http.Agent; readonly https: https.Agent }
+  /** Each download's deadline, when the caller set one apart from its client's. */
+  readonly timeoutMs: number | undefined
   readonly indexes: Map<string, PackageIndex>
   readonly http: HttpClient
   readonly emit: (e: FetchEvent) => void
@@ -298,16 +196,14 @@ export async function fetchArtifacts(
     opts,
     cache: opts.cache,
     retry: opts.retry ?? DEFAULT_RETRY,
-    timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
-    agents: {
-      http: new http.Agent({ keepAlive: true, maxSockets: concurrency }),
-      https: new https.Agent({ keepAlive: true, maxSockets: concurrency })
-    },
+    timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs,
     indexes: new Map(),
+    // Index pages and files share one pool; as many connections as downloads run at once.
     http:
       opts.http ??
       new HttpClient({
-        requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs
+        requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
+        maxSockets: concurrency
       }),
     emit: (e) => {
       try {
@@ -341,8 +237,6 @@ export async function fetchArtifacts(
   try {
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
   } finally {
-    run.agents.http.destroy()
-    run.agents.https.destroy()
     if (ownHttp) run.http.close()
   }
   if (errors.length === 1) throw errors[0]
@@ -495,20 +389,6 @@ interface Hashed {
   readonly sha256: string
 }
 
-function meter(onBytes: (bytes: number, total: number | null) => void, total: number | null) {
-  const hash = createHash('sha256')
-  let bytes = 0
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk)
-      bytes += chunk.length
-      onBytes(bytes, total)
-      callback(null, chunk)
-    }
-  })
-  return { stream, result: (): Hashed => ({ bytes, sha256: hash.digest('hex') }), bytes: () => bytes }
-}
-
 async function copyLocal(
   item: FetchItem,
   path: string,
@@ -530,9 +410,9 @@ async function copyLocal(
         : 'the local index lists a file that is not there: repair the mirror, or use another index'
     )
   }
-  const m = meter(onBytes, size)
+  const m = hashingStream(onBytes, size)
   await pipeline(createReadStream(path), m.stream, createWriteStream(temp))
-  return m.result()
+  return { bytes: m.bytes(), sha256: m.sha256() }
 }
 
 async function downloadWithRetry(
@@ -544,27 +424,32 @@ async function downloadWithRetry(
 ): Promise<Hashed> {
   try {
     return await withRetry(
-      () => downloadOnce(run, origin, origin.url, temp, onBytes, 0),
+      async () => {
+        const res = await run.http.download(
+          {
+            url: origin.url,
+            headers: { accept: '*/*' },
+            maxRedirects: MAX_REDIRECTS,
+            authorize: origin.authorize,
+            onBytes,
+            ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {})
+          },
+          temp
+        )
+        throwIfTransient(res)
+        if (res.status !== 200 || res.sha256 === null)
+          throw new HttpError(`GET ${redactUrl(res.url)}: ${res.status}`, {
+            what: `GET ${redactUrl(res.url)}`,
+            status: res.status,
+            host: URL.canParse(res.url) ? new URL(res.url).host : null
+          })
+        return { bytes: res.size, sha256: res.sha256 }
+      },
       run.retry,
       (e, delayMs, attempt) => run.emit({ kind: 'retry', item, attempt, delayMs, reason: e.message })
     )
   } catch (e) {
-    throw describeDownloadFailure(run, item, origin.url, e)
-  }
-}
-
-class StatusFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly url: string
-  ) {
-    super(`GET ${redactUrl(url)}: ${status}`)
-  }
-}
-
-class NoSuchHost extends Error {
-  constructor(readonly host: string) {
-    super(`no such host: ${host}`)
+    throw describeDownloadFailure(item, origin.url, e)
   }
 }
 
@@ -581,12 +466,28 @@ function downloadAccessHint(item: FetchItem, url: string): string {
   return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`
 }
 
-function describeDownloadFailure(run: Run, item: FetchItem, url: string, e: unknown): Error {
+/** A download that failed, as a FetchError naming the package, the file and the URL (redacted). */
+function describeDownloadFailure(item: FetchItem, url: string, e: unknown): Error {
   const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`
-  if (e instanceof StatusFailure) {
+  if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
+    return new FetchError(
+      `${what}: ${e.message}`,
+      {},
+      `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`
+    )
+  }
+  if (e instanceof UnknownHostError) {
+    return new FetchError(
+      `${what}: ${e.host ?? 'the host'} does not resolve (no such host)`,
+      {},
+      'check the network and DNS; on a runner without access to that host, set a mirror index that has the files'
+    )
+  }
+  if (e instanceof HttpError && e.status !== null && (e.status < 300 || e.status >= 400)) {
+    const at = e.what !== null && e.what !== `GET ${redactUrl(url)}` ? ` at ${e.what.slice(4)}` : ''
     if (e.status === 404 || e.status === 410) {
       return new FetchError(
-        `${what}: the server answered ${e.status} (not found)${e.url !== url ? ` at ${redactUrl(e.url)}` : ''}`,
+        `${what}: the server answered ${e.status} (not found)${at}`,
         {},
         'the file is no longer where the lock says: re-lock, or set a mirror index that has it'
       )
@@ -604,119 +505,6 @@ function describeDownloadFailure(run: Run, item: FetchItem, url: string, e: unkn
       'check the URL in the lock and the index'
     )
   }
-  if (e instanceof NoSuchHost) {
-    return new FetchError(
-      `${what}: ${e.host} does not resolve (no such host)`,
-      {},
-      'check the network and DNS; on a runner without access to that host, set a mirror index that has the files'
-    )
-  }
-  if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
-    return new FetchError(
-      `${what}: ${e.message}`,
-      {},
-      `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`
-    )
-  }
-  if (e instanceof FastBuildError) return e
+  if (e instanceof FastBuildError) return new FetchError(`${what}: ${e.message}`, {}, e.hint)
   return new FetchError(`${what}: ${(e as Error).message}`)
-}
-
-function networkError(e: Error, url: string, expired: TransientHttpError | null): Error {
-  if (expired) return expired
-  if (e instanceof FastBuildError || e instanceof StatusFailure || e instanceof NoSuchHost) return e
-  const code = (e as NodeJS.ErrnoException).code
-  if (code === 'ENOTFOUND') return new NoSuchHost(new URL(url).host)
-  return transientFromNetworkError(e, 'GET', redactUrl(url)) ?? e
-}
-
-function downloadOnce(
-  run: Run,
-  origin: Extract<Origin, { kind: 'url' }>,
-  url: string,
-  dest: string,
-  onBytes: (bytes: number, total: number | null) => void,
-  hops: number
-): Promise<Hashed> {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    return Promise.reject(new FetchError(`not a URL: ${redactUrl(url)}`))
-  }
-  if (u.protocol === 'file:') {
-    return Promise.reject(new FetchError(`a download redirected to a local file: ${redactUrl(url)}`))
-  }
-  const secure = u.protocol === 'https:'
-  if (!secure && u.protocol !== 'http:') {
-    return Promise.reject(
-      new FetchError(`cannot download ${redactUrl(url)}: only http(s):// and file:// URLs`)
-    )
-  }
-  const headers: Record<string, string> = { 'user-agent': 'fast-build', accept: '*/*' }
-  const auth = origin.authorize(u.href)
-  if (auth) headers['authorization'] = auth
-  return new Promise<Hashed>((resolvePromise, reject) => {
-    let expired: TransientHttpError | null = null
-    const req = (secure ? https : http).request(
-      u,
-      { method: 'GET', headers, agent: secure ? run.agents.https : run.agents.http },
-      (res) => {
-        const status = res.statusCode ?? 0
-        const location = res.headers['location']
-        if (REDIRECTS.has(status) && location) {
-          res.resume()
-          if (hops >= MAX_REDIRECTS) {
-            reject(new FetchError(`GET ${redactUrl(url)}: more than ${MAX_REDIRECTS} redirects`))
-            return
-          }
-          let nextUrl: string
-          try {
-            nextUrl = new URL(location, u).href
-          } catch {
-            reject(new FetchError(`GET ${redactUrl(url)}: redirect to something that is not a URL`))
-            return
-          }
-          downloadOnce(run, origin, nextUrl, dest, onBytes, hops + 1).then(resolvePromise, reject)
-          return
-        }
-        if (status !== 200) {
-          res.resume()
-          reject(
-            isRetryableStatus(status)
-              ? transientFromStatus('GET', redactUrl(url), status, res.headers['retry-after'])
-              : new StatusFailure(status, url)
-          )
-          return
-        }
-        const length = res.headers['content-length']
-        const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null
-        onBytes(0, total)
-        const m = meter(onBytes, total)
-        pipeline(res, m.stream, createWriteStream(dest)).then(
-          () => {
-            if (total !== null && m.bytes() !== total) {
-              reject(
-                new TransientHttpError(
-                  `GET ${redactUrl(url)}: the connection ended after ${m.bytes()} of ${total} bytes`,
-                  null,
-                  'dropped',
-                  u.host
-                )
-              )
-            } else resolvePromise(m.result())
-          },
-          (e: Error) => reject(networkError(e, url, expired))
-        )
-      }
-    )
-    const deadline = watchDeadline(
-      req,
-      { method: 'GET', url: redactUrl(url), timeoutMs: run.timeoutMs },
-      (e) => (expired = e)
-    )
-    req.once('close', () => deadline.stop())
-    req.on('error', (e) => reject(networkError(e, url, expired)))
-    req.end()
-  })
 }

@@ -8,17 +8,15 @@ import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { FastBuildError } from '../errors.js'
 import { normalizeName, type NormalizedName } from '../names.js'
+import { HttpError, TransientHttpError } from '../net/errors.js'
+import { HttpClient, throwIfTransient, type HttpResponse } from '../net/http.js'
 import {
   BOUNDS_HINT,
   DEFAULT_RETRY,
   RetriesExhaustedError,
-  TransientHttpError,
-  isRetryableStatus,
-  transientFromStatus,
   withRetry,
   type RetryPolicy
 } from '../net/retry.js'
-import { HttpClient, type HttpResponse } from '../registry/http.js'
 import {
   basicAuthorization,
   credentialEnvNames,
@@ -28,7 +26,7 @@ import {
   type BasicCredential,
   type CredentialLookup,
   type IndexCredential
-} from './index-credentials.js'
+} from '../packaging/index-credentials.js'
 
 /** How a lock (or the user) names an index. */
 export interface IndexConfig {
@@ -329,8 +327,6 @@ export interface PackageIndexOptions {
   readonly onRetry?: (e: TransientHttpError, delayMs: number, attempt: number) => void
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
-
 let sharedClient: HttpClient | null = null
 function defaultHttp(): HttpClient {
   // Its requests' deadline is read from the environment per request (FAST_BUILD_REQUEST_TIMEOUT_S).
@@ -488,80 +484,53 @@ export class PackageIndex {
   }
 
   /** GET a page with PEP 691 negotiation, following redirects, retrying transient failures. */
-  private async getPage(project: NormalizedName, firstUrl: string): Promise<HttpResponse> {
-    const maxRedirects = this.options.maxRedirects ?? 10
-    let url = firstUrl
-    for (let hops = 0; ; hops++) {
-      const target = url
-      let res: HttpResponse
-      try {
-        res = await withRetry(
-          async () => {
-            const headers: Record<string, string> = { accept: SIMPLE_ACCEPT }
-            const auth = this.authorizationFor(target)
-            if (auth) headers['authorization'] = auth
-            const r = await this.http.request({
-              method: 'GET',
-              url: target,
-              headers,
-              maxBody: this.options.maxPage ?? 64 * 1024 * 1024
-            })
-            if (isRetryableStatus(r.status))
-              throw transientFromStatus('GET', redactUrl(target), r.status, r.headers['retry-after'])
-            return r
-          },
-          this.options.retry ?? DEFAULT_RETRY,
-          this.options.onRetry
-        )
-      } catch (e) {
-        if (e instanceof IndexError) throw e
-        const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError
-        throw new IndexError(
-          `cannot get project ${project} from the index ${this.url}: ${(e as Error).message}`,
-          this.url,
-          project,
-          null,
-          transient
-            ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
-            : 'check the index URL (the package source in the lock or pyproject.toml) and the network',
-          transient
-        )
-      }
-      if (REDIRECTS.has(res.status) && res.headers['location']) {
-        if (hops >= maxRedirects) {
-          throw new IndexError(
-            `the index ${this.url} redirected more than ${maxRedirects} times for project ${project}`,
-            this.url,
-            project,
-            null,
-            'check the index URL; the server redirects in a loop'
-          )
-        }
-        url = new URL(res.headers['location'], target).href
-        if (!/^https?:/i.test(url)) {
-          throw new IndexError(
-            `the index ${this.url} redirected project ${project} to ${redactUrl(url)}, which is not http(s)`,
-            this.url,
-            project,
-            null,
-            'check the index URL'
-          )
-        }
-        continue
-      }
-      if (res.status === 200) return res
-      if (res.status === 404 || res.status === 410) {
-        throw this.notFound(project, target, `GET ${redactUrl(target)} answered ${res.status}`)
-      }
-      if (res.status === 401 || res.status === 403) throw this.denied(project, target, res.status)
+  private async getPage(project: NormalizedName, pageUrl: string): Promise<HttpResponse> {
+    let res: HttpResponse
+    try {
+      res = await withRetry(
+        async () => {
+          const r = await this.http.request({
+            method: 'GET',
+            url: pageUrl,
+            headers: { accept: SIMPLE_ACCEPT },
+            maxRedirects: this.options.maxRedirects ?? 10,
+            // Asked again at each redirect: the credential goes to the index's origin only.
+            authorize: (u) => this.authorizationFor(u),
+            maxBody: this.options.maxPage ?? 64 * 1024 * 1024
+          })
+          throwIfTransient(r)
+          return r
+        },
+        this.options.retry ?? DEFAULT_RETRY,
+        this.options.onRetry
+      )
+    } catch (e) {
+      const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError
+      // A redirect loop, or a redirect to something that is not http(s), says what to check itself.
+      const own = e instanceof HttpError && e.status !== null ? e.hint : undefined
       throw new IndexError(
-        `the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(target)})`,
+        `cannot get project ${project} from the index ${this.url}: ${(e as Error).message}`,
         this.url,
         project,
         null,
-        'check the index URL; the server does not speak the simple repository API (PEP 503/691) there'
+        transient
+          ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
+          : (own ?? 'check the index URL (the package source in the lock or pyproject.toml) and the network'),
+        transient
       )
     }
+    if (res.status === 200) return res
+    if (res.status === 404 || res.status === 410) {
+      throw this.notFound(project, res.url, `GET ${redactUrl(res.url)} answered ${res.status}`)
+    }
+    if (res.status === 401 || res.status === 403) throw this.denied(project, res.url, res.status)
+    throw new IndexError(
+      `the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(res.url)})`,
+      this.url,
+      project,
+      null,
+      'check the index URL; the server does not speak the simple repository API (PEP 503/691) there'
+    )
   }
 
   private notFound(project: NormalizedName, pageUrl: string, detail: string): IndexError {
