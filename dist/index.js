@@ -100739,46 +100739,46 @@ class BuildCache {
      * digest before it is committed. Returns how many were restored.
      */
     async restoreWheels(sha256s) {
-        if (!this.usable || sha256s.length === 0)
-            return 0;
-        const run = limit(4);
-        let n = 0;
-        await Promise.all(sha256s.map((sha) => run(async () => {
-            if (this.broken || this.artifacts.has(sha))
-                return;
+        return this.eachWheel(sha256s, async (sha) => {
+            if (this.artifacts.has(sha))
+                return false;
             const path = this.paths.transfer(sha);
             try {
                 const hit = await withDeadline(this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS, this.backend.restore([path], wheelKey(sha), []));
                 if (!hit || !existsSync(path))
-                    return;
+                    return false;
                 if ((await sha256File(path)) !== sha) {
                     this.log.info(`Actions cache: ${wheelKey(sha)} did not match its digest; downloading the wheel instead`);
-                    return;
+                    return false;
                 }
                 const temp = await this.artifacts.tempPath();
                 copyFileSync(path, temp);
                 await this.artifacts.commit(temp, sha);
-                n++;
                 this.restored.entries++;
+                return true;
             }
             catch (e) {
                 this.trouble(`restoring ${wheelKey(sha)}`, e);
+                return false;
             }
             finally {
                 rmSync(path, { force: true });
             }
-        })));
-        return n;
+        });
     }
-    /** Save these wheels (new to the cache: downloaded in this run), four at a time. */
-    async saveWheels(sha256s) {
+    /** Runs `one` for each wheel, four at a time, until the cache breaks; counts those it did. */
+    async eachWheel(sha256s, one) {
         if (!this.usable || sha256s.length === 0)
             return 0;
         const run = limit(4);
-        let n = 0;
-        await Promise.all(sha256s.map((sha) => run(async () => {
-            if (this.broken || !this.artifacts.has(sha))
-                return;
+        const done = await Promise.all(sha256s.map((sha) => run(async () => !this.broken && (await one(sha)))));
+        return done.filter(Boolean).length;
+    }
+    /** Save these wheels (new to the cache: downloaded in this run), four at a time. */
+    async saveWheels(sha256s) {
+        return this.eachWheel(sha256s, async (sha) => {
+            if (!this.artifacts.has(sha))
+                return false;
             const path = this.paths.transfer(sha);
             mkdirSync(dirname$1(path), { recursive: true });
             rmSync(path, { force: true });
@@ -100789,14 +100789,12 @@ class BuildCache {
                 copyFileSync(this.artifacts.pathFor(sha), path);
             }
             try {
-                if (await this.save([path], wheelKey(sha), this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS, statSync(path).size))
-                    n++;
+                return await this.save([path], wheelKey(sha), this.opts.wheelTimeoutMs ?? WHEEL_TIMEOUT_MS, statSync(path).size);
             }
             finally {
                 rmSync(path, { force: true });
             }
-        })));
-        return n;
+        });
     }
     async save(paths, key, timeoutMs, bytes) {
         try {
