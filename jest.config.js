@@ -45,12 +45,14 @@ const config = {
     {
       ...common,
       displayName: 'integration',
+      setupFilesAfterEnv: ['<rootDir>/__tests__/support/integration-timeout.ts'],
       testRegex: INTEGRATION,
       testPathIgnorePatterns: [...IGNORED, ...HARNESS]
     },
     {
       ...common,
       displayName: 'harness',
+      setupFilesAfterEnv: ['<rootDir>/__tests__/support/integration-timeout.ts'],
       testMatch: ['**/__tests__/support/**/*.test.ts'],
       testPathIgnorePatterns: IGNORED
     }
