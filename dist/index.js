@@ -45311,7 +45311,7 @@ function tagsOf(o, planned, sha, env) {
     return (variant) => templates.map((t) => expandTag(t, values(variant)));
 }
 /** What the variants of this build share: the source layer, the Pythons, the builders' context. */
-async function variantContext(planned, o, sites) {
+async function variantContext(planned, o, cacheDir, sites) {
     const { plan } = planned;
     const env = o.env ?? process.env;
     const progress = o.onProgress ?? (() => { });
@@ -45340,7 +45340,7 @@ async function variantContext(planned, o, sites) {
         progress
     };
     const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null;
-    const cache = new CacheLayout(o.cacheDir ?? defaultCacheDir(env));
+    const cache = new CacheLayout(cacheDir);
     const deps = {
         planned,
         store: o.store,
@@ -45377,7 +45377,7 @@ async function executeBuild(planned, decisions, o) {
         progress
     });
     try {
-        const ctx = await variantContext(planned, { ...o, cacheDir }, sites);
+        const ctx = await variantContext(planned, o, cacheDir, sites);
         const byName = new Map((await decisions).map((d) => [d.variant, d]));
         const results = [];
         for (const v of plan.variants)

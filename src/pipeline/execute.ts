@@ -228,6 +228,7 @@ function tagsOf(o: ExecuteOptions, planned: BuildPlan, sha: string, env: NodeJS.
 async function variantContext(
   planned: BuildPlan,
   o: ExecuteOptions,
+  cacheDir: string,
   sites: PythonSites
 ): Promise<VariantContext> {
   const { plan } = planned
@@ -257,7 +258,7 @@ async function variantContext(
     progress
   }
   const mirrorUrl = o.indexUrl ?? plan.project.config.indexUrl ?? env['FAST_BUILD_INDEX_URL'] ?? null
-  const cache = new CacheLayout(o.cacheDir ?? defaultCacheDir(env))
+  const cache = new CacheLayout(cacheDir)
   const deps: DepsBuildContext = {
     planned,
     store: o.store,
@@ -299,7 +300,7 @@ export async function executeBuild(
     progress
   })
   try {
-    const ctx = await variantContext(planned, { ...o, cacheDir }, sites)
+    const ctx = await variantContext(planned, o, cacheDir, sites)
     const byName = new Map((await decisions).map((d) => [d.variant, d]))
     const results: VariantResult[] = []
     for (const v of plan.variants) results.push(await executeVariant(ctx, v, byName.get(v.name)!))
