@@ -1,4 +1,4 @@
-import { resolve, join, isAbsolute, dirname, posix, basename, relative, sep } from 'node:path';
+import { resolve, join, isAbsolute, dirname, basename, posix, relative, sep } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { homedir, tmpdir } from 'node:os';
 import { performance as performance$1 } from 'node:perf_hooks';
@@ -220,6 +220,12 @@ class ArtifactCache {
     }
 }
 
+// What goes into a layer, before it becomes tar bytes: a flat list of entries with paths relative
+// to the image root (no leading slash), already normalized. The tar writer sorts them and fixes
+// everything that would make bytes differ between machines (times, owners, modes).
+/** Files at least this big are carried as deflated (below it, deflating again costs less). */
+const CARRY_MIN_BYTES = 16 * 1024;
+
 // Media types of the OCI image spec and their Docker (schema 2) counterparts, which registries
 // and base images still use widely.
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -375,6 +381,11 @@ class BlockSink {
     free;
     block;
     used = 0;
+    /**
+     * Where the block starts in the tar stream. A multiple of 512 until a carried file's content
+     * (which bypasses the blocks, see `Carry`) moves it; records are placed by it, not by `used`.
+     */
+    position = 0;
     constructor(size, onBlock, 
     /** Blocks the receiver is done with, to fill again (less allocation, less GC). */
     free = []) {
@@ -390,6 +401,7 @@ class BlockSink {
             const full = this.block;
             this.block = this.free.pop() ?? Buffer.allocUnsafe(this.size);
             this.used = 0;
+            this.position += this.size;
             return this.onBlock(full);
         }
     }
@@ -405,21 +417,30 @@ class BlockSink {
     }
     /**
      * A header, written in place. Every tar record starts on a 512-byte boundary and blocks are a
-     * multiple of 512 bytes, so a header never straddles two blocks.
+     * multiple of 512 bytes, so a header fits in the rest of the block, unless a carried file has
+     * moved the block's start: then one that would straddle two blocks is copied in.
      */
     header(f) {
+        if (this.used + BLOCK$1 > this.size)
+            return this.write(header(f));
         writeHeader(f, this.block, this.used);
         this.used += BLOCK$1;
         return this.flushIfFull();
     }
-    /** Zeros up to the next 512-byte boundary (which is never past the block's end). */
+    /** Zeros up to the next 512-byte boundary of the tar stream. */
     pad() {
-        const rest = this.used % BLOCK$1;
+        const rest = (this.position + this.used) % BLOCK$1;
         if (rest === 0)
             return;
+        if (this.used + BLOCK$1 - rest > this.size)
+            return this.write(ZEROS.subarray(0, BLOCK$1 - rest));
         this.block.fill(0, this.used, this.used + BLOCK$1 - rest);
         this.used += BLOCK$1 - rest;
         return this.flushIfFull();
+    }
+    /** `n` bytes of the tar stream went around the blocks (a carried file's content), after a cut. */
+    skip(n) {
+        this.position += n;
     }
     /**
      * `size` bytes of the file at `path`, read straight into the block. A file that is shorter now
@@ -478,14 +499,28 @@ class BlockSink {
         this.used += n;
         return { done: done + n, flush: this.flushIfFull() };
     }
+    /**
+     * Hand over what the block holds so far, however little (a copy: the block is filled again), so
+     * that what follows can take another way: a carried file's content (see `Carry`).
+     */
+    cut() {
+        if (this.used === 0)
+            return;
+        const piece = Buffer.from(this.block.subarray(0, this.used));
+        this.position += this.used;
+        this.used = 0;
+        return this.onBlock(piece);
+    }
     async end() {
         if (this.used > 0)
             await this.onBlock(this.block.subarray(0, this.used));
     }
 }
 /**
- * The tar stream of the entries, cut into blocks of `blockSize` bytes (the last may be shorter),
- * each passed to `onBlock` in order, which may await (back-pressure).
+ * The tar stream of the entries, cut into blocks of `blockSize` bytes (the last may be shorter,
+ * and so may a block ended by a carried file's header), each passed to `onBlock` in order, which
+ * may await (back-pressure). The cuts depend on the entries alone, so the output stays a pure
+ * function of them.
  */
 async function writeTar(entries, opts, onBlock) {
     if (opts.blockSize % BLOCK$1 !== 0)
@@ -514,34 +549,28 @@ async function writeTar(entries, opts, onBlock) {
                 break;
             case 'file': {
                 const mode = e.executable ? 0o755 : 0o644;
-                if (e.diskPath) {
+                const carry = opts.carry;
+                if (carry && e.deflated && !e.diskPath && e.size >= carry.minSize) {
+                    if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime })))
+                        await w;
+                    if ((w = sink.cut()))
+                        await w;
+                    await fileContent(e, (chunk) => carry.content(chunk));
+                    if ((w = carry.deflated(e.deflated, e.size)))
+                        await w;
+                    sink.skip(e.size);
+                }
+                else if (e.diskPath) {
                     if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime })))
                         await w;
                     if ((w = sink.writeFile(e.diskPath, e.size, e.path)))
                         await w;
                 }
-                else if (e.stream) {
+                else {
+                    // The header first: its size is the one announced, which the content is held to.
                     if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime })))
                         await w;
-                    let written = 0;
-                    const size = e.size;
-                    await e.stream(async (chunk) => {
-                        written += chunk.length;
-                        if (written > size)
-                            throw new LayerPathError(`${e.path} gave more than the ${size} bytes it announced`);
-                        await sink.write(chunk);
-                    });
-                    if (written !== size)
-                        throw new LayerPathError(`${e.path} gave ${written} bytes, not the ${size} it announced`);
-                }
-                else {
-                    const content = await e.content();
-                    if (content.length !== e.size) {
-                        throw new LayerPathError(`${e.path} changed while the layer was written (${e.size} bytes, then ${content.length})`);
-                    }
-                    if ((w = headers(e.path, { mode, size: content.length, typeflag: '0', linkname: '', mtime })))
-                        await w;
-                    await sink.write(content);
+                    await fileContent(e, (chunk) => sink.write(chunk));
                 }
                 if ((w = sink.pad()))
                     await w;
@@ -551,6 +580,27 @@ async function writeTar(entries, opts, onBlock) {
     }
     await sink.write(ZEROS);
     await sink.end();
+}
+/** A file's content (streamed, or whole), exactly the size it announced, through `out`. */
+async function fileContent(e, out) {
+    if (!e.stream) {
+        const content = await e.content();
+        if (content.length !== e.size) {
+            throw new LayerPathError(`${e.path} changed while the layer was written (${e.size} bytes, then ${content.length})`);
+        }
+        await out(content);
+        return;
+    }
+    let written = 0;
+    const size = e.size;
+    await e.stream(async (chunk) => {
+        written += chunk.length;
+        if (written > size)
+            throw new LayerPathError(`${e.path} gave more than the ${size} bytes it announced`);
+        await out(chunk);
+    });
+    if (written !== size)
+        throw new LayerPathError(`${e.path} gave ${written} bytes, not the ${size} it announced`);
 }
 
 // zstd for layers: Node's own (node:zlib has zstd from 22.15/23.8, which is what the action's
@@ -690,27 +740,67 @@ function zstdDecompressFile(raw, file) {
 // reader in containerd/skopeo/umoci, Python's gzip and tarfile, GNU gzip); for zstd, several
 // frames. The block size is fixed, so the bytes stay a pure function of the entries. On a Node
 // without zstd, the zstd program compresses the whole stream instead (zstd.ts).
+//
+// A gzip layer of installed wheels deflates little: a wheel is a zip whose entries are already
+// deflate streams, and a gzip member is a deflate stream between a 10-byte header and an 8-byte
+// trailer (CRC-32 and size, both in the zip's directory). So each big file goes in as its own
+// member, its deflate data copied from the wheel; only the tar headers and small files between
+// them are deflated here. The content is still inflated, to check it against RECORD and to hash
+// the tar (the diff_id), but inflating costs a fraction of deflating, and wheels are deflated
+// harder than gzip -1, so the layer also comes out smaller.
 /** Part of the format: changing it changes every compressed layer's bytes. */
 const BLOCK_SIZE = 2 * 1024 * 1024;
 /** Blocks compressing at once (libuv's pool has 4 threads by default). */
 const IN_FLIGHT = 4;
 const gzip = promisify(zlib.gzip);
+/**
+ * A wheel's deflate data could not stand for its content: it has bytes after its deflate stream
+ * (which pip ignores). The layer must be written again with every file deflated afresh.
+ */
+class InexactDeflateError extends Error {
+    constructor() {
+        super('deflate data with bytes after its stream cannot be carried into a gzip layer');
+    }
+}
+/** A gzip member's header (RFC 1952): no name, no time, OS "unknown" (as the blocks have it). */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
+/** A gzip member's trailer: CRC-32 and size (mod 2^32) of what it inflates to, little-endian. */
+function gzipTrailer(crc32, size) {
+    const t = Buffer.alloc(8);
+    t.writeUInt32LE(crc32 >>> 0, 0);
+    t.writeUInt32LE(size % 2 ** 32, 4);
+    return t;
+}
+/** Pieces smaller than this (the tar headers between carried files) are deflated right here. */
+const SYNC_BELOW = 64 * 1024;
 function gzipBlocks(level) {
     return async (block) => {
-        // One output buffer as large as the block: zlib then deflates the whole block in one go on
-        // the thread pool, instead of returning to the main thread every 16 kB (the bytes are the
-        // same either way).
-        const out = await gzip(block, { level: level ?? 1, chunkSize: BLOCK_SIZE + 64 * 1024 });
+        // One output buffer a little larger than the block (deflate's worst case): zlib then deflates
+        // the whole block in one go on the thread pool, instead of returning to the main thread every
+        // 16 kB (the bytes are the same either way). A small piece is deflated at once instead: a
+        // trip to a pool busy inflating would cost more, and hold up the pieces after it.
+        const opts = { level: level ?? 1, chunkSize: block.length + (block.length >>> 10) + 64 };
+        const out = block.length < SYNC_BELOW ? zlib.gzipSync(block, opts) : await gzip(block, opts);
         // zlib writes its build's OS code (3 on Unix, 10 on Windows) into byte 9 of each member's
         // header; a fixed 255 ("unknown") keeps the blob the same whichever OS wrote it.
         out[9] = 0xff;
         return out;
     };
 }
-/** Blocks compressed on the thread pool, several at once, emitted in order. */
-function blockSink(compress, emit, free) {
+/**
+ * Blocks compressed on the thread pool, several at once, emitted in order; with `carry` (gzip),
+ * carried deflate data goes out in its place among them, wrapped as a gzip member.
+ */
+function blockSink(compress, emit, free, carries) {
     const pending = [];
-    return {
+    const next = async () => {
+        const piece = await pending.shift();
+        if (typeof piece === 'function')
+            await piece(emit);
+        else
+            await emit(piece);
+    };
+    const sink = {
         async write(block) {
             pending.push(compress(block).then((out) => {
                 // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
@@ -719,25 +809,59 @@ function blockSink(compress, emit, free) {
                 return out;
             }));
             if (pending.length >= IN_FLIGHT)
-                await emit(await pending.shift());
+                await next();
         },
         async end() {
             while (pending.length > 0)
-                await emit(await pending.shift());
+                await next();
         },
         abort() { }
     };
+    if (!carries)
+        return sink;
+    return {
+        ...sink,
+        async carry(d, size) {
+            // The content has been read by now, and so inflated and checked: its CRC-32 is the one
+            // given, and whether the deflate data ends with its stream is known.
+            if (!d.exact())
+                throw new InexactDeflateError();
+            pending.push(Promise.resolve(async (out) => {
+                await out(GZIP_HEADER);
+                for await (const chunk of d.raw())
+                    await out(chunk);
+                await out(gzipTrailer(d.crc32, size));
+            }));
+            if (pending.length >= IN_FLIGHT)
+                await next();
+        }
+    };
 }
-function sinkFor(compression, level, emit, free) {
+function sinkFor(compression, level, emit, free, carries) {
     if (compression === 'none')
         return { write: emit, end: async () => { }, abort() { } };
     if (compression === 'gzip')
-        return blockSink(gzipBlocks(level), emit, free);
+        return blockSink(gzipBlocks(level), emit, free, carries);
     const nodeZstd = nodeZstdCompressor(level);
     if (nodeZstd)
-        return blockSink(nodeZstd, emit, free);
+        return blockSink(nodeZstd, emit, free, false);
     // The zstd program holds on to what it is given, so its blocks are not reused.
     return new ZstdProcess(level, emit);
+}
+/** Compressed bytes gathered before a write to the layer file. */
+const WRITE_BATCH = 1024 * 1024;
+/** Every byte of the buffers, in order (writev may write less than asked). */
+async function writeAll(handle, buffers) {
+    let rest = buffers;
+    while (rest.length > 0) {
+        let { bytesWritten } = await handle.writev(rest);
+        while (rest.length > 0 && bytesWritten >= rest[0].length) {
+            bytesWritten -= rest[0].length;
+            rest = rest.slice(1);
+        }
+        if (rest.length > 0 && bytesWritten > 0)
+            rest = [rest[0].subarray(bytesWritten), ...rest.slice(1)];
+    }
 }
 async function buildLayer(entries, opts) {
     const compression = opts.compression ?? 'gzip';
@@ -745,10 +869,26 @@ async function buildLayer(entries, opts) {
     const blob = new DigestWriter();
     const kept = [];
     let handle = opts.file ? await open(opts.file, 'w') : null;
+    // Pieces for the file, written together once there is enough of them (a carried file is three
+    // pieces, some a few bytes: one write each would be thousands of trips to the thread pool).
+    let batch = [];
+    let batched = 0;
+    const flush = async () => {
+        if (!handle || batch.length === 0)
+            return;
+        const buffers = batch;
+        batch = [];
+        batched = 0;
+        await writeAll(handle, buffers);
+    };
     const emit = async (out) => {
         blob.update(out);
-        if (handle)
-            await handle.write(out);
+        if (handle) {
+            batch.push(out);
+            batched += out.length;
+            if (batched >= WRITE_BATCH)
+                await flush();
+        }
         else
             kept.push(out);
         if (opts.onChunk)
@@ -756,13 +896,19 @@ async function buildLayer(entries, opts) {
     };
     // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
     const free = [];
-    const sink = sinkFor(compression, opts.level, emit, free);
+    const sink = sinkFor(compression, opts.level, emit, free, opts.reuseDeflate !== false);
+    const carry = sink.carry && {
+        minSize: CARRY_MIN_BYTES,
+        content: (chunk) => void tar.update(chunk),
+        deflated: sink.carry
+    };
     try {
-        await writeTar(entries, { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free }, async (block) => {
+        await writeTar(entries, { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free, ...(carry ? { carry } : {}) }, async (block) => {
             tar.update(block);
             await sink.write(block);
         });
         await sink.end();
+        await flush();
     }
     catch (e) {
         sink.abort();
@@ -3101,6 +3247,598 @@ class WheelError extends FastBuildError {
     }
 }
 
+// A small, strict ZIP reader for wheels (APPNOTE 6.3: end of central directory, ZIP64 end record
+// and locator, ZIP64 extra fields; stored and deflate entries). It reads the central directory with
+// positioned reads and never loads the whole archive: small entries are read in windows of several
+// neighbouring entries and inflated in the thread pool; large ones are streamed in chunks. Every
+// entry's size and CRC-32 are checked. Errors are `WheelError`s that name the file and the entry.
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_EOCD = 0x06054b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const EOCD_SIZE = 22;
+const ZIP64_LOCATOR_SIZE = 20;
+const ZIP64_EOCD_SIZE = 56;
+const CENTRAL_SIZE = 46;
+const LOCAL_SIZE = 30;
+const MAX_COMMENT = 0xffff;
+const METHOD_STORED = 0;
+const METHOD_DEFLATE = 8;
+/** "Version made by" host system (high byte) for Unix: external attributes then carry st_mode. */
+const SYSTEM_UNIX = 3;
+const FLAG_ENCRYPTED = 0x1;
+const FLAG_UTF8 = 0x800;
+// ---------------------------------------------------------------------------------------------
+// CRC-32 (IEEE, reflected, as zip uses it). Node has zlib.crc32 from 20.15/22.2; before that a
+// slicing-by-8 table version is used.
+const CRC_TABLES = (() => {
+    const t0 = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+        let c = n;
+        for (let k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        t0[n] = c >>> 0;
+    }
+    const tables = [t0];
+    for (let k = 1; k < 8; k++) {
+        const prev = tables[k - 1];
+        const t = new Uint32Array(256);
+        for (let n = 0; n < 256; n++)
+            t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
+        tables.push(t);
+    }
+    return tables;
+})();
+/** CRC-32 in JavaScript (slicing-by-8); `crc` continues a previous value. */
+function crc32Table(data, crc = 0) {
+    const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
+    let c = ~crc >>> 0;
+    let i = 0;
+    const n = data.length;
+    for (; n - i >= 8; i += 8) {
+        const a = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
+        c =
+            t7[a & 0xff] ^
+                t6[(a >>> 8) & 0xff] ^
+                t5[(a >>> 16) & 0xff] ^
+                t4[a >>> 24] ^
+                t3[data[i + 4]] ^
+                t2[data[i + 5]] ^
+                t1[data[i + 6]] ^
+                t0[data[i + 7]];
+    }
+    for (; i < n; i++)
+        c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+    return ~c >>> 0;
+}
+const nativeCrc32 = zlib.crc32;
+/** CRC-32 of `data`, continuing `crc`: node:zlib's when this Node has it, else the table version. */
+function crc32(data, crc = 0) {
+    return nativeCrc32 ? nativeCrc32(data, crc) >>> 0 : crc32Table(data, crc);
+}
+// ---------------------------------------------------------------------------------------------
+// Names
+// Code page 437, bytes 0x80-0xFF (0x00-0x7F are ASCII, as in Python's cp437 codec).
+const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+function decodeCp437(bytes) {
+    let s = '';
+    for (const b of bytes)
+        s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
+    return s;
+}
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const INFLATE_SYNC_BELOW = 32 * 1024;
+const STREAM_CHUNK = 4 * 1024 * 1024;
+class ZipReader {
+    fh;
+    path;
+    fileSize;
+    entries;
+    byName;
+    internal;
+    /** Deflate entries inflated so far: whether their data was one stream with nothing after it. */
+    exact = new Map();
+    /** Deflate data kept from a window (`keepDeflatedFrom`), until `raw` hands it out. */
+    kept = new Map();
+    constructor(fh, 
+    /** The file, as given to `open` (errors name it). */
+    path, fileSize, entries, internal) {
+        this.fh = fh;
+        this.path = path;
+        this.fileSize = fileSize;
+        this.entries = entries;
+        this.internal = internal;
+        this.byName = new Map(entries.map((e) => [e.name, e]));
+    }
+    /** Open a zip file and read its central directory. Close it with `close()`. */
+    static async open(path) {
+        let fh;
+        try {
+            fh = await open(path, 'r');
+        }
+        catch (e) {
+            throw new WheelError(`cannot open the wheel: ${e.message}`, path, 'check that the file exists and is readable');
+        }
+        try {
+            const { size } = await fh.stat();
+            const { entries, internal } = await readCentralDirectory(fh, path, size);
+            return new ZipReader(fh, path, size, entries, internal);
+        }
+        catch (e) {
+            await fh.close();
+            throw e;
+        }
+    }
+    async close() {
+        await this.fh.close();
+    }
+    entry(name) {
+        return this.byName.get(name);
+    }
+    /** One entry's content, inflated and checked. For entries that fit in memory. */
+    async read(entry) {
+        const start = await this.dataStart(entry, null, 0);
+        const raw = await this.readExactly(start, entry.compressedSize, entry);
+        return this.decode(entry, raw);
+    }
+    /**
+     * Whether the entry's deflate data, inflated by now, was exactly one complete deflate stream:
+     * nothing left over after its last block (Python's zipfile, and so pip, ignores such bytes, but
+     * whoever reuses the data as a deflate stream of its own must not carry them). False for an entry
+     * not inflated yet, or stored.
+     */
+    exactDeflate(entry) {
+        return this.exact.get(entry) === true;
+    }
+    /** The entry's data as the file holds it (compressed, for a deflate entry), in chunks. */
+    async *raw(entry) {
+        const kept = this.kept.get(entry);
+        if (kept) {
+            this.kept.delete(entry);
+            yield kept;
+            return;
+        }
+        const start = await this.dataStart(entry, null, 0);
+        yield* this.rawChunks(entry, start);
+    }
+    /**
+     * Extract many entries: small ones in windows of neighbouring entries (one read each, inflated in
+     * parallel), large ones streamed. Handlers run concurrently; order is not guaranteed.
+     */
+    async extract(entries, handlers, opts = {}) {
+        const windowBytes = opts.windowBytes ?? 4 * 1024 * 1024;
+        const threshold = opts.streamThreshold ?? 16 * 1024 * 1024;
+        const concurrency = Math.max(1, opts.concurrency ?? 4);
+        const sorted = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+        const jobs = [];
+        let group = [];
+        let groupStart = 0;
+        let groupEnd = 0;
+        let groupInflated = 0;
+        const flush = () => {
+            if (group.length === 0)
+                return;
+            const g = group;
+            const [s, e] = [groupStart, groupEnd];
+            jobs.push(() => this.extractWindow(g, s, e, handlers, opts.keepDeflatedFrom ?? Infinity));
+            group = [];
+        };
+        for (const entry of sorted) {
+            if (entry.size >= threshold || entry.compressedSize >= threshold) {
+                jobs.push(() => this.extractStream(entry, handlers));
+                continue;
+            }
+            const info = this.internal.get(entry);
+            // Room for the local header with a generous local extra field; never past the next entry.
+            const estEnd = Math.min(info.limit, entry.localHeaderOffset +
+                LOCAL_SIZE +
+                info.rawName.length +
+                info.cdExtraLength +
+                256 +
+                entry.compressedSize);
+            if (group.length > 0 &&
+                (estEnd - groupStart > windowBytes ||
+                    entry.localHeaderOffset - groupEnd > 64 * 1024 ||
+                    groupInflated + entry.size > windowBytes * 8)) {
+                flush();
+            }
+            if (group.length === 0) {
+                groupStart = entry.localHeaderOffset;
+                groupInflated = 0;
+            }
+            group.push(entry);
+            groupEnd = estEnd;
+            groupInflated += entry.size;
+        }
+        flush();
+        await runPool(jobs, concurrency);
+    }
+    // -------------------------------------------------------------------------------------------
+    fail(message, entry, hint) {
+        return new WheelError(message, this.path, hint ?? `download ${basename(this.path)} again; the file is damaged or is not a wheel`, entry?.name);
+    }
+    async readExactly(position, length, entry) {
+        if (position + length > this.fileSize) {
+            throw this.fail(entry
+                ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
+                : 'the file is truncated', entry);
+        }
+        const buf = Buffer.allocUnsafe(length);
+        let done = 0;
+        while (done < length) {
+            const { bytesRead } = await this.fh.read(buf, done, length - done, position + done);
+            if (bytesRead === 0) {
+                throw this.fail(entry
+                    ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
+                    : 'the file is truncated', entry);
+            }
+            done += bytesRead;
+        }
+        return buf;
+    }
+    /**
+     * Offset of the entry's data, from its local header. `window` (starting at file offset
+     * `windowStart`) is used when it holds the header; otherwise the header is read.
+     */
+    async dataStart(entry, window, windowStart) {
+        const info = this.internal.get(entry);
+        const off = entry.localHeaderOffset;
+        let header;
+        const rel = off - windowStart;
+        if (window && rel >= 0 && rel + LOCAL_SIZE <= window.length)
+            header = window.subarray(rel);
+        else
+            header = await this.readExactly(off, Math.min(LOCAL_SIZE + info.rawName.length, info.limit - off), entry);
+        if (header.length < LOCAL_SIZE || header.readUInt32LE(0) !== SIG_LOCAL) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} has no local header where the directory says`, entry);
+        }
+        const nameLen = header.readUInt16LE(26);
+        const extraLen = header.readUInt16LE(28);
+        if (LOCAL_SIZE + nameLen > header.length) {
+            header = await this.readExactly(off, LOCAL_SIZE + nameLen, entry);
+        }
+        if (!header.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen).equals(info.rawName)) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)}: the name in its local header differs from the central directory`, entry);
+        }
+        const start = off + LOCAL_SIZE + nameLen + extraLen;
+        const end = start + entry.compressedSize;
+        if (end > this.fileSize) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`, entry);
+        }
+        if (end > info.limit) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} overlaps the next entry or the central directory`, entry);
+        }
+        return start;
+    }
+    check(entry, size, crc) {
+        if (size !== entry.size) {
+            throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: ${size} bytes instead of the ${entry.size} the directory records`, entry);
+        }
+        if (crc !== entry.crc32) {
+            throw this.fail(`CRC mismatch in ${JSON.stringify(entry.name)} (${hex8(crc)}, the directory says ${hex8(entry.crc32)})`, entry);
+        }
+    }
+    async decode(entry, raw) {
+        let data;
+        if (entry.method === METHOD_STORED) {
+            data = raw;
+        }
+        else {
+            // `info` hands back the engine too: its bytesWritten is the input it consumed.
+            const opts = { maxOutputLength: Math.max(1, entry.size), info: true };
+            try {
+                const out = raw.length < INFLATE_SYNC_BELOW
+                    ? inflateRawSync(raw, opts)
+                    : await new Promise((resolve, reject) => inflateRaw(raw, opts, (err, out) => (err ? reject(err) : resolve(out))));
+                data = out.buffer;
+                this.exact.set(entry, out.engine.bytesWritten === raw.length);
+            }
+            catch (e) {
+                throw this.inflateError(entry, e);
+            }
+        }
+        this.check(entry, data.length, crc32(data));
+        return data;
+    }
+    inflateError(entry, e) {
+        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e.name === 'RangeError') {
+            return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
+        }
+        const msg = e.message;
+        if (/unexpected end/i.test(msg)) {
+            return this.fail(`entry ${JSON.stringify(entry.name)} is truncated (its deflate stream ends early)`, entry);
+        }
+        return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt (deflate: ${msg})`, entry);
+    }
+    async extractWindow(group, start, end, handlers, keepFrom) {
+        const window = await this.readExactly(start, Math.min(end, this.fileSize) - start);
+        // allSettled: no handler is still writing when an error is reported.
+        const results = await Promise.allSettled(group.map(async (entry) => {
+            const dataStart = await this.dataStart(entry, window, start);
+            const rel = dataStart - start;
+            const raw = rel + entry.compressedSize <= window.length
+                ? window.subarray(rel, rel + entry.compressedSize)
+                : await this.readExactly(dataStart, entry.compressedSize, entry);
+            const data = await this.decode(entry, raw);
+            if (entry.size >= keepFrom && this.exactDeflate(entry))
+                this.kept.set(entry, raw);
+            await handlers.whole(entry, data);
+        }));
+        for (const r of results)
+            if (r.status === 'rejected')
+                throw r.reason;
+    }
+    async extractStream(entry, handlers) {
+        const start = await this.dataStart(entry, null, 0);
+        await handlers.stream(entry, this.checkedChunks(entry, start));
+    }
+    async *rawChunks(entry, start) {
+        let pos = start;
+        let left = entry.compressedSize;
+        while (left > 0) {
+            const n = Math.min(STREAM_CHUNK, left);
+            yield await this.readExactly(pos, n, entry);
+            pos += n;
+            left -= n;
+        }
+    }
+    async *inflatedChunks(entry, start) {
+        const inflater = createInflateRaw({ chunkSize: 1024 * 1024 });
+        const stop = new AbortController();
+        const pump = (async () => {
+            try {
+                for await (const chunk of this.rawChunks(entry, start)) {
+                    if (!inflater.write(chunk))
+                        await once(inflater, 'drain', { signal: stop.signal });
+                }
+                inflater.end();
+            }
+            catch (e) {
+                if (!stop.signal.aborted)
+                    inflater.destroy(e);
+            }
+        })();
+        try {
+            for await (const out of inflater)
+                yield out;
+            this.exact.set(entry, inflater.bytesWritten === entry.compressedSize);
+        }
+        catch (e) {
+            if (e instanceof WheelError)
+                throw e;
+            throw this.inflateError(entry, e);
+        }
+        finally {
+            stop.abort();
+            inflater.destroy();
+            await pump;
+        }
+    }
+    async *checkedChunks(entry, start) {
+        const source = entry.method === METHOD_STORED ? this.rawChunks(entry, start) : this.inflatedChunks(entry, start);
+        let size = 0;
+        let crc = 0;
+        for await (const chunk of source) {
+            size += chunk.length;
+            if (size > entry.size) {
+                throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
+            }
+            crc = crc32(chunk, crc);
+            yield chunk;
+        }
+        this.check(entry, size, crc);
+    }
+}
+function hex8(n) {
+    return n.toString(16).padStart(8, '0');
+}
+async function runPool(jobs, concurrency) {
+    let next = 0;
+    let failure = null;
+    const worker = async () => {
+        while (failure === null && next < jobs.length) {
+            const job = jobs[next++];
+            try {
+                await job();
+            }
+            catch (error) {
+                failure ??= { error };
+            }
+        }
+    };
+    // Every worker stops before we return (nothing keeps writing after an error); the first error wins.
+    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+    if (failure !== null)
+        throw failure.error;
+}
+// ---------------------------------------------------------------------------------------------
+// Central directory
+async function readAt(fh, position, length) {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+        if (bytesRead === 0)
+            break;
+        done += bytesRead;
+    }
+    return buf.subarray(0, done);
+}
+function u64(buf, offset, what, fail) {
+    const v = buf.readBigUInt64LE(offset);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+        throw fail(`${what} is too large (${v})`);
+    return Number(v);
+}
+async function readCentralDirectory(fh, path, fileSize) {
+    const damaged = `download ${basename(path)} again; the file is damaged or is not a wheel`;
+    const fail = (message, entry) => new WheelError(message, path, damaged, entry);
+    const notZip = (why) => new WheelError(`not a zip file (${why})`, path, `a wheel is a zip archive: download ${basename(path)} again; it is truncated or not a wheel`);
+    if (fileSize < EOCD_SIZE)
+        throw notZip(`${fileSize} bytes, too short for a zip`);
+    const tailLen = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE);
+    const tailStart = fileSize - tailLen;
+    const tail = await readAt(fh, tailStart, tailLen);
+    let eocd = -1;
+    for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
+        if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_SIZE + tail.readUInt16LE(i + 20) === tail.length) {
+            eocd = i;
+            break;
+        }
+    }
+    if (eocd < 0)
+        throw notZip('no end of central directory record; the file is truncated or not a zip');
+    const eocdPos = tailStart + eocd;
+    const disk = tail.readUInt16LE(eocd + 4);
+    const cdDisk = tail.readUInt16LE(eocd + 6);
+    let count = tail.readUInt16LE(eocd + 10);
+    let cdSize = tail.readUInt32LE(eocd + 12);
+    let cdOffset = tail.readUInt32LE(eocd + 16);
+    let cdEnd = eocdPos;
+    let zip64 = false;
+    if (eocd >= ZIP64_LOCATOR_SIZE && tail.readUInt32LE(eocd - ZIP64_LOCATOR_SIZE) === SIG_ZIP64_LOCATOR) {
+        const loc = eocd - ZIP64_LOCATOR_SIZE;
+        if (tail.readUInt32LE(loc + 4) !== 0 || tail.readUInt32LE(loc + 16) > 1) {
+            throw notZip('a multi-disk (split) archive');
+        }
+        const recPos = u64(tail, loc + 8, 'the ZIP64 end record offset', fail);
+        const rec = await readAt(fh, recPos, ZIP64_EOCD_SIZE);
+        if (rec.length < ZIP64_EOCD_SIZE || rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) {
+            throw notZip('the ZIP64 end of central directory record is missing');
+        }
+        if (rec.readUInt32LE(16) !== 0 || rec.readUInt32LE(20) !== 0)
+            throw notZip('a multi-disk (split) archive');
+        count = u64(rec, 32, 'the ZIP64 entry count', fail);
+        cdSize = u64(rec, 40, 'the ZIP64 central directory size', fail);
+        cdOffset = u64(rec, 48, 'the ZIP64 central directory offset', fail);
+        cdEnd = recPos;
+        zip64 = true;
+    }
+    else if (disk !== 0 || cdDisk !== 0) {
+        throw notZip('a multi-disk (split) archive');
+    }
+    if (cdOffset + cdSize !== cdEnd) {
+        throw notZip(`the central directory (${cdSize} bytes at ${cdOffset}) does not end where the end record is (${cdEnd}); ` +
+            'the file is truncated, or has data before the archive');
+    }
+    const cd = await readAt(fh, cdOffset, cdSize);
+    if (cd.length !== cdSize)
+        throw notZip('the central directory is truncated');
+    const entries = [];
+    const raw = [];
+    const seen = new Set();
+    let p = 0;
+    while (p < cd.length) {
+        if (p + CENTRAL_SIZE > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) {
+            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
+        }
+        const madeBy = cd.readUInt16LE(p + 4);
+        const flags = cd.readUInt16LE(p + 8);
+        const method = cd.readUInt16LE(p + 10);
+        const crc = cd.readUInt32LE(p + 16);
+        let compressedSize = cd.readUInt32LE(p + 20);
+        let size = cd.readUInt32LE(p + 24);
+        const nameLen = cd.readUInt16LE(p + 28);
+        const extraLen = cd.readUInt16LE(p + 30);
+        const commentLen = cd.readUInt16LE(p + 32);
+        const external = cd.readUInt32LE(p + 38);
+        let localHeaderOffset = cd.readUInt32LE(p + 42);
+        const end = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
+        if (end > cd.length)
+            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
+        const rawName = Buffer.from(cd.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLen));
+        let name;
+        if (flags & FLAG_UTF8) {
+            try {
+                name = utf8.decode(rawName);
+            }
+            catch {
+                throw fail(`entry name ${JSON.stringify(rawName.toString('latin1'))} is marked UTF-8 but is not valid UTF-8`);
+            }
+        }
+        else {
+            name = decodeCp437(rawName);
+        }
+        if (name.includes('\0'))
+            throw fail(`entry name ${JSON.stringify(name)} contains a NUL byte`, name);
+        // ZIP64 extended information: only the fields whose 32-bit value is 0xFFFFFFFF, in this order.
+        const extra = cd.subarray(p + CENTRAL_SIZE + nameLen, p + CENTRAL_SIZE + nameLen + extraLen);
+        let x = 0;
+        while (x + 4 <= extra.length) {
+            const tag = extra.readUInt16LE(x);
+            const len = extra.readUInt16LE(x + 2);
+            if (x + 4 + len > extra.length)
+                throw fail(`entry ${JSON.stringify(name)} has a corrupt extra field`, name);
+            if (tag === 0x0001) {
+                const field = extra.subarray(x + 4, x + 4 + len);
+                let q = 0;
+                const take = (what) => {
+                    if (q + 8 > field.length)
+                        throw fail(`entry ${JSON.stringify(name)} has a corrupt ZIP64 extra field`, name);
+                    const v = u64(field, q, `entry ${JSON.stringify(name)}: ${what}`, fail);
+                    q += 8;
+                    return v;
+                };
+                if (size === 0xffffffff)
+                    size = take('size');
+                if (compressedSize === 0xffffffff)
+                    compressedSize = take('compressed size');
+                if (localHeaderOffset === 0xffffffff)
+                    localHeaderOffset = take('offset');
+            }
+            x += 4 + len;
+        }
+        if (flags & FLAG_ENCRYPTED) {
+            throw new WheelError(`entry ${JSON.stringify(name)} is encrypted`, path, 'wheels cannot be encrypted; rebuild the wheel', name);
+        }
+        if (method !== METHOD_STORED && method !== METHOD_DEFLATE) {
+            throw new WheelError(`entry ${JSON.stringify(name)} uses compression method ${method}; only stored (0) and deflate (8) are supported`, path, 'rebuild the wheel with deflate compression (what the wheel spec asks for)', name);
+        }
+        if (seen.has(name)) {
+            throw new WheelError(`entry ${JSON.stringify(name)} appears twice in the archive`, path, 'rebuild the wheel; a wheel lists each file once', name);
+        }
+        seen.add(name);
+        const creatorSystem = madeBy >>> 8;
+        entries.push({
+            name,
+            isDirectory: name.endsWith('/'),
+            method,
+            flags,
+            crc32: crc,
+            compressedSize,
+            size,
+            localHeaderOffset,
+            creatorSystem,
+            externalAttributes: external,
+            unixMode: creatorSystem === SYSTEM_UNIX ? external >>> 16 : null
+        });
+        raw.push({ rawName, cdExtraLength: extraLen });
+        p = end;
+    }
+    if (entries.length !== count && !(!zip64 && count === entries.length % 0x10000)) {
+        throw fail(`the end record says ${count} entries, the central directory has ${entries.length}`);
+    }
+    // Each entry's data must end before the next local header (or the central directory).
+    const order = entries
+        .map((_, i) => i)
+        .sort((a, b) => entries[a].localHeaderOffset - entries[b].localHeaderOffset);
+    const internal = new Map();
+    for (let k = 0; k < order.length; k++) {
+        const i = order[k];
+        const e = entries[i];
+        const next = k + 1 < order.length ? entries[order[k + 1]].localHeaderOffset : cdOffset;
+        if (e.localHeaderOffset + LOCAL_SIZE > cdOffset) {
+            throw fail(`entry ${JSON.stringify(e.name)} starts past the end of the archive data`, e.name);
+        }
+        if (next === e.localHeaderOffset) {
+            throw fail(`entries ${JSON.stringify(e.name)} and another share one local header`, e.name);
+        }
+        internal.set(e, { ...raw[i], limit: next });
+    }
+    return { entries, internal };
+}
+
 // How the bytes of a wheel's entries are read for an install that writes nothing to disk: the few
 // entries whose installed bytes or hash must be known up front are read whole at once; small
 // entries are inflated a window of neighbours at a time when the first of them is wanted; large
@@ -3625,569 +4363,6 @@ class WheelRecord {
     }
 }
 
-// A small, strict ZIP reader for wheels (APPNOTE 6.3: end of central directory, ZIP64 end record
-// and locator, ZIP64 extra fields; stored and deflate entries). It reads the central directory with
-// positioned reads and never loads the whole archive: small entries are read in windows of several
-// neighbouring entries and inflated in the thread pool; large ones are streamed in chunks. Every
-// entry's size and CRC-32 are checked. Errors are `WheelError`s that name the file and the entry.
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_ZIP64_LOCATOR = 0x07064b50;
-const EOCD_SIZE = 22;
-const ZIP64_LOCATOR_SIZE = 20;
-const ZIP64_EOCD_SIZE = 56;
-const CENTRAL_SIZE = 46;
-const LOCAL_SIZE = 30;
-const MAX_COMMENT = 0xffff;
-const METHOD_STORED = 0;
-const METHOD_DEFLATE = 8;
-/** "Version made by" host system (high byte) for Unix: external attributes then carry st_mode. */
-const SYSTEM_UNIX = 3;
-const FLAG_ENCRYPTED = 0x1;
-const FLAG_UTF8 = 0x800;
-// ---------------------------------------------------------------------------------------------
-// CRC-32 (IEEE, reflected, as zip uses it). Node has zlib.crc32 from 20.15/22.2; before that a
-// slicing-by-8 table version is used.
-const CRC_TABLES = (() => {
-    const t0 = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-        let c = n;
-        for (let k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-        t0[n] = c >>> 0;
-    }
-    const tables = [t0];
-    for (let k = 1; k < 8; k++) {
-        const prev = tables[k - 1];
-        const t = new Uint32Array(256);
-        for (let n = 0; n < 256; n++)
-            t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
-        tables.push(t);
-    }
-    return tables;
-})();
-/** CRC-32 in JavaScript (slicing-by-8); `crc` continues a previous value. */
-function crc32Table(data, crc = 0) {
-    const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
-    let c = ~crc >>> 0;
-    let i = 0;
-    const n = data.length;
-    for (; n - i >= 8; i += 8) {
-        const a = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
-        c =
-            t7[a & 0xff] ^
-                t6[(a >>> 8) & 0xff] ^
-                t5[(a >>> 16) & 0xff] ^
-                t4[a >>> 24] ^
-                t3[data[i + 4]] ^
-                t2[data[i + 5]] ^
-                t1[data[i + 6]] ^
-                t0[data[i + 7]];
-    }
-    for (; i < n; i++)
-        c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-    return ~c >>> 0;
-}
-const nativeCrc32 = zlib.crc32;
-/** CRC-32 of `data`, continuing `crc`: node:zlib's when this Node has it, else the table version. */
-function crc32(data, crc = 0) {
-    return nativeCrc32 ? nativeCrc32(data, crc) >>> 0 : crc32Table(data, crc);
-}
-// ---------------------------------------------------------------------------------------------
-// Names
-// Code page 437, bytes 0x80-0xFF (0x00-0x7F are ASCII, as in Python's cp437 codec).
-const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
-function decodeCp437(bytes) {
-    let s = '';
-    for (const b of bytes)
-        s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
-    return s;
-}
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const INFLATE_SYNC_BELOW = 32 * 1024;
-const STREAM_CHUNK = 4 * 1024 * 1024;
-class ZipReader {
-    fh;
-    path;
-    fileSize;
-    entries;
-    byName;
-    internal;
-    constructor(fh, 
-    /** The file, as given to `open` (errors name it). */
-    path, fileSize, entries, internal) {
-        this.fh = fh;
-        this.path = path;
-        this.fileSize = fileSize;
-        this.entries = entries;
-        this.internal = internal;
-        this.byName = new Map(entries.map((e) => [e.name, e]));
-    }
-    /** Open a zip file and read its central directory. Close it with `close()`. */
-    static async open(path) {
-        let fh;
-        try {
-            fh = await open(path, 'r');
-        }
-        catch (e) {
-            throw new WheelError(`cannot open the wheel: ${e.message}`, path, 'check that the file exists and is readable');
-        }
-        try {
-            const { size } = await fh.stat();
-            const { entries, internal } = await readCentralDirectory(fh, path, size);
-            return new ZipReader(fh, path, size, entries, internal);
-        }
-        catch (e) {
-            await fh.close();
-            throw e;
-        }
-    }
-    async close() {
-        await this.fh.close();
-    }
-    entry(name) {
-        return this.byName.get(name);
-    }
-    /** One entry's content, inflated and checked. For entries that fit in memory. */
-    async read(entry) {
-        const start = await this.dataStart(entry, null, 0);
-        const raw = await this.readExactly(start, entry.compressedSize, entry);
-        return this.decode(entry, raw);
-    }
-    /**
-     * Extract many entries: small ones in windows of neighbouring entries (one read each, inflated in
-     * parallel), large ones streamed. Handlers run concurrently; order is not guaranteed.
-     */
-    async extract(entries, handlers, opts = {}) {
-        const windowBytes = opts.windowBytes ?? 4 * 1024 * 1024;
-        const threshold = opts.streamThreshold ?? 16 * 1024 * 1024;
-        const concurrency = Math.max(1, opts.concurrency ?? 4);
-        const sorted = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-        const jobs = [];
-        let group = [];
-        let groupStart = 0;
-        let groupEnd = 0;
-        let groupInflated = 0;
-        const flush = () => {
-            if (group.length === 0)
-                return;
-            const g = group;
-            const [s, e] = [groupStart, groupEnd];
-            jobs.push(() => this.extractWindow(g, s, e, handlers));
-            group = [];
-        };
-        for (const entry of sorted) {
-            if (entry.size >= threshold || entry.compressedSize >= threshold) {
-                jobs.push(() => this.extractStream(entry, handlers));
-                continue;
-            }
-            const info = this.internal.get(entry);
-            // Room for the local header with a generous local extra field; never past the next entry.
-            const estEnd = Math.min(info.limit, entry.localHeaderOffset +
-                LOCAL_SIZE +
-                info.rawName.length +
-                info.cdExtraLength +
-                256 +
-                entry.compressedSize);
-            if (group.length > 0 &&
-                (estEnd - groupStart > windowBytes ||
-                    entry.localHeaderOffset - groupEnd > 64 * 1024 ||
-                    groupInflated + entry.size > windowBytes * 8)) {
-                flush();
-            }
-            if (group.length === 0) {
-                groupStart = entry.localHeaderOffset;
-                groupInflated = 0;
-            }
-            group.push(entry);
-            groupEnd = estEnd;
-            groupInflated += entry.size;
-        }
-        flush();
-        await runPool(jobs, concurrency);
-    }
-    // -------------------------------------------------------------------------------------------
-    fail(message, entry, hint) {
-        return new WheelError(message, this.path, hint ?? `download ${basename(this.path)} again; the file is damaged or is not a wheel`, entry?.name);
-    }
-    async readExactly(position, length, entry) {
-        if (position + length > this.fileSize) {
-            throw this.fail(entry
-                ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
-                : 'the file is truncated', entry);
-        }
-        const buf = Buffer.allocUnsafe(length);
-        let done = 0;
-        while (done < length) {
-            const { bytesRead } = await this.fh.read(buf, done, length - done, position + done);
-            if (bytesRead === 0) {
-                throw this.fail(entry
-                    ? `entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`
-                    : 'the file is truncated', entry);
-            }
-            done += bytesRead;
-        }
-        return buf;
-    }
-    /**
-     * Offset of the entry's data, from its local header. `window` (starting at file offset
-     * `windowStart`) is used when it holds the header; otherwise the header is read.
-     */
-    async dataStart(entry, window, windowStart) {
-        const info = this.internal.get(entry);
-        const off = entry.localHeaderOffset;
-        let header;
-        const rel = off - windowStart;
-        if (window && rel >= 0 && rel + LOCAL_SIZE <= window.length)
-            header = window.subarray(rel);
-        else
-            header = await this.readExactly(off, Math.min(LOCAL_SIZE + info.rawName.length, info.limit - off), entry);
-        if (header.length < LOCAL_SIZE || header.readUInt32LE(0) !== SIG_LOCAL) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} has no local header where the directory says`, entry);
-        }
-        const nameLen = header.readUInt16LE(26);
-        const extraLen = header.readUInt16LE(28);
-        if (LOCAL_SIZE + nameLen > header.length) {
-            header = await this.readExactly(off, LOCAL_SIZE + nameLen, entry);
-        }
-        if (!header.subarray(LOCAL_SIZE, LOCAL_SIZE + nameLen).equals(info.rawName)) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)}: the name in its local header differs from the central directory`, entry);
-        }
-        const start = off + LOCAL_SIZE + nameLen + extraLen;
-        const end = start + entry.compressedSize;
-        if (end > this.fileSize) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} is truncated (the file ends early)`, entry);
-        }
-        if (end > info.limit) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} overlaps the next entry or the central directory`, entry);
-        }
-        return start;
-    }
-    check(entry, size, crc) {
-        if (size !== entry.size) {
-            throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: ${size} bytes instead of the ${entry.size} the directory records`, entry);
-        }
-        if (crc !== entry.crc32) {
-            throw this.fail(`CRC mismatch in ${JSON.stringify(entry.name)} (${hex8(crc)}, the directory says ${hex8(entry.crc32)})`, entry);
-        }
-    }
-    async decode(entry, raw) {
-        let data;
-        if (entry.method === METHOD_STORED) {
-            data = raw;
-        }
-        else {
-            const opts = { maxOutputLength: Math.max(1, entry.size) };
-            try {
-                data =
-                    raw.length < INFLATE_SYNC_BELOW
-                        ? inflateRawSync(raw, opts)
-                        : await new Promise((resolve, reject) => inflateRaw(raw, opts, (err, out) => (err ? reject(err) : resolve(out))));
-            }
-            catch (e) {
-                throw this.inflateError(entry, e);
-            }
-        }
-        this.check(entry, data.length, crc32(data));
-        return data;
-    }
-    inflateError(entry, e) {
-        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e.name === 'RangeError') {
-            return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
-        }
-        const msg = e.message;
-        if (/unexpected end/i.test(msg)) {
-            return this.fail(`entry ${JSON.stringify(entry.name)} is truncated (its deflate stream ends early)`, entry);
-        }
-        return this.fail(`entry ${JSON.stringify(entry.name)} is corrupt (deflate: ${msg})`, entry);
-    }
-    async extractWindow(group, start, end, handlers) {
-        const window = await this.readExactly(start, Math.min(end, this.fileSize) - start);
-        // allSettled: no handler is still writing when an error is reported.
-        const results = await Promise.allSettled(group.map(async (entry) => {
-            const dataStart = await this.dataStart(entry, window, start);
-            const rel = dataStart - start;
-            const raw = rel + entry.compressedSize <= window.length
-                ? window.subarray(rel, rel + entry.compressedSize)
-                : await this.readExactly(dataStart, entry.compressedSize, entry);
-            const data = await this.decode(entry, raw);
-            await handlers.whole(entry, data);
-        }));
-        for (const r of results)
-            if (r.status === 'rejected')
-                throw r.reason;
-    }
-    async extractStream(entry, handlers) {
-        const start = await this.dataStart(entry, null, 0);
-        await handlers.stream(entry, this.checkedChunks(entry, start));
-    }
-    async *rawChunks(entry, start) {
-        let pos = start;
-        let left = entry.compressedSize;
-        while (left > 0) {
-            const n = Math.min(STREAM_CHUNK, left);
-            yield await this.readExactly(pos, n, entry);
-            pos += n;
-            left -= n;
-        }
-    }
-    async *inflatedChunks(entry, start) {
-        const inflater = createInflateRaw({ chunkSize: 1024 * 1024 });
-        const stop = new AbortController();
-        const pump = (async () => {
-            try {
-                for await (const chunk of this.rawChunks(entry, start)) {
-                    if (!inflater.write(chunk))
-                        await once(inflater, 'drain', { signal: stop.signal });
-                }
-                inflater.end();
-            }
-            catch (e) {
-                if (!stop.signal.aborted)
-                    inflater.destroy(e);
-            }
-        })();
-        try {
-            for await (const out of inflater)
-                yield out;
-        }
-        catch (e) {
-            if (e instanceof WheelError)
-                throw e;
-            throw this.inflateError(entry, e);
-        }
-        finally {
-            stop.abort();
-            inflater.destroy();
-            await pump;
-        }
-    }
-    async *checkedChunks(entry, start) {
-        const source = entry.method === METHOD_STORED ? this.rawChunks(entry, start) : this.inflatedChunks(entry, start);
-        let size = 0;
-        let crc = 0;
-        for await (const chunk of source) {
-            size += chunk.length;
-            if (size > entry.size) {
-                throw this.fail(`entry ${JSON.stringify(entry.name)} is corrupt: it inflates to more than the ${entry.size} bytes the directory records`, entry);
-            }
-            crc = crc32(chunk, crc);
-            yield chunk;
-        }
-        this.check(entry, size, crc);
-    }
-}
-function hex8(n) {
-    return n.toString(16).padStart(8, '0');
-}
-async function runPool(jobs, concurrency) {
-    let next = 0;
-    let failure = null;
-    const worker = async () => {
-        while (failure === null && next < jobs.length) {
-            const job = jobs[next++];
-            try {
-                await job();
-            }
-            catch (error) {
-                failure ??= { error };
-            }
-        }
-    };
-    // Every worker stops before we return (nothing keeps writing after an error); the first error wins.
-    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
-    if (failure !== null)
-        throw failure.error;
-}
-// ---------------------------------------------------------------------------------------------
-// Central directory
-async function readAt(fh, position, length) {
-    const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-        if (bytesRead === 0)
-            break;
-        done += bytesRead;
-    }
-    return buf.subarray(0, done);
-}
-function u64(buf, offset, what, fail) {
-    const v = buf.readBigUInt64LE(offset);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER))
-        throw fail(`${what} is too large (${v})`);
-    return Number(v);
-}
-async function readCentralDirectory(fh, path, fileSize) {
-    const damaged = `download ${basename(path)} again; the file is damaged or is not a wheel`;
-    const fail = (message, entry) => new WheelError(message, path, damaged, entry);
-    const notZip = (why) => new WheelError(`not a zip file (${why})`, path, `a wheel is a zip archive: download ${basename(path)} again; it is truncated or not a wheel`);
-    if (fileSize < EOCD_SIZE)
-        throw notZip(`${fileSize} bytes, too short for a zip`);
-    const tailLen = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE);
-    const tailStart = fileSize - tailLen;
-    const tail = await readAt(fh, tailStart, tailLen);
-    let eocd = -1;
-    for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
-        if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_SIZE + tail.readUInt16LE(i + 20) === tail.length) {
-            eocd = i;
-            break;
-        }
-    }
-    if (eocd < 0)
-        throw notZip('no end of central directory record; the file is truncated or not a zip');
-    const eocdPos = tailStart + eocd;
-    const disk = tail.readUInt16LE(eocd + 4);
-    const cdDisk = tail.readUInt16LE(eocd + 6);
-    let count = tail.readUInt16LE(eocd + 10);
-    let cdSize = tail.readUInt32LE(eocd + 12);
-    let cdOffset = tail.readUInt32LE(eocd + 16);
-    let cdEnd = eocdPos;
-    let zip64 = false;
-    if (eocd >= ZIP64_LOCATOR_SIZE && tail.readUInt32LE(eocd - ZIP64_LOCATOR_SIZE) === SIG_ZIP64_LOCATOR) {
-        const loc = eocd - ZIP64_LOCATOR_SIZE;
-        if (tail.readUInt32LE(loc + 4) !== 0 || tail.readUInt32LE(loc + 16) > 1) {
-            throw notZip('a multi-disk (split) archive');
-        }
-        const recPos = u64(tail, loc + 8, 'the ZIP64 end record offset', fail);
-        const rec = await readAt(fh, recPos, ZIP64_EOCD_SIZE);
-        if (rec.length < ZIP64_EOCD_SIZE || rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) {
-            throw notZip('the ZIP64 end of central directory record is missing');
-        }
-        if (rec.readUInt32LE(16) !== 0 || rec.readUInt32LE(20) !== 0)
-            throw notZip('a multi-disk (split) archive');
-        count = u64(rec, 32, 'the ZIP64 entry count', fail);
-        cdSize = u64(rec, 40, 'the ZIP64 central directory size', fail);
-        cdOffset = u64(rec, 48, 'the ZIP64 central directory offset', fail);
-        cdEnd = recPos;
-        zip64 = true;
-    }
-    else if (disk !== 0 || cdDisk !== 0) {
-        throw notZip('a multi-disk (split) archive');
-    }
-    if (cdOffset + cdSize !== cdEnd) {
-        throw notZip(`the central directory (${cdSize} bytes at ${cdOffset}) does not end where the end record is (${cdEnd}); ` +
-            'the file is truncated, or has data before the archive');
-    }
-    const cd = await readAt(fh, cdOffset, cdSize);
-    if (cd.length !== cdSize)
-        throw notZip('the central directory is truncated');
-    const entries = [];
-    const raw = [];
-    const seen = new Set();
-    let p = 0;
-    while (p < cd.length) {
-        if (p + CENTRAL_SIZE > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) {
-            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
-        }
-        const madeBy = cd.readUInt16LE(p + 4);
-        const flags = cd.readUInt16LE(p + 8);
-        const method = cd.readUInt16LE(p + 10);
-        const crc = cd.readUInt32LE(p + 16);
-        let compressedSize = cd.readUInt32LE(p + 20);
-        let size = cd.readUInt32LE(p + 24);
-        const nameLen = cd.readUInt16LE(p + 28);
-        const extraLen = cd.readUInt16LE(p + 30);
-        const commentLen = cd.readUInt16LE(p + 32);
-        const external = cd.readUInt32LE(p + 38);
-        let localHeaderOffset = cd.readUInt32LE(p + 42);
-        const end = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
-        if (end > cd.length)
-            throw fail(`the central directory is corrupt at entry ${entries.length + 1}`);
-        const rawName = Buffer.from(cd.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLen));
-        let name;
-        if (flags & FLAG_UTF8) {
-            try {
-                name = utf8.decode(rawName);
-            }
-            catch {
-                throw fail(`entry name ${JSON.stringify(rawName.toString('latin1'))} is marked UTF-8 but is not valid UTF-8`);
-            }
-        }
-        else {
-            name = decodeCp437(rawName);
-        }
-        if (name.includes('\0'))
-            throw fail(`entry name ${JSON.stringify(name)} contains a NUL byte`, name);
-        // ZIP64 extended information: only the fields whose 32-bit value is 0xFFFFFFFF, in this order.
-        const extra = cd.subarray(p + CENTRAL_SIZE + nameLen, p + CENTRAL_SIZE + nameLen + extraLen);
-        let x = 0;
-        while (x + 4 <= extra.length) {
-            const tag = extra.readUInt16LE(x);
-            const len = extra.readUInt16LE(x + 2);
-            if (x + 4 + len > extra.length)
-                throw fail(`entry ${JSON.stringify(name)} has a corrupt extra field`, name);
-            if (tag === 0x0001) {
-                const field = extra.subarray(x + 4, x + 4 + len);
-                let q = 0;
-                const take = (what) => {
-                    if (q + 8 > field.length)
-                        throw fail(`entry ${JSON.stringify(name)} has a corrupt ZIP64 extra field`, name);
-                    const v = u64(field, q, `entry ${JSON.stringify(name)}: ${what}`, fail);
-                    q += 8;
-                    return v;
-                };
-                if (size === 0xffffffff)
-                    size = take('size');
-                if (compressedSize === 0xffffffff)
-                    compressedSize = take('compressed size');
-                if (localHeaderOffset === 0xffffffff)
-                    localHeaderOffset = take('offset');
-            }
-            x += 4 + len;
-        }
-        if (flags & FLAG_ENCRYPTED) {
-            throw new WheelError(`entry ${JSON.stringify(name)} is encrypted`, path, 'wheels cannot be encrypted; rebuild the wheel', name);
-        }
-        if (method !== METHOD_STORED && method !== METHOD_DEFLATE) {
-            throw new WheelError(`entry ${JSON.stringify(name)} uses compression method ${method}; only stored (0) and deflate (8) are supported`, path, 'rebuild the wheel with deflate compression (what the wheel spec asks for)', name);
-        }
-        if (seen.has(name)) {
-            throw new WheelError(`entry ${JSON.stringify(name)} appears twice in the archive`, path, 'rebuild the wheel; a wheel lists each file once', name);
-        }
-        seen.add(name);
-        const creatorSystem = madeBy >>> 8;
-        entries.push({
-            name,
-            isDirectory: name.endsWith('/'),
-            method,
-            flags,
-            crc32: crc,
-            compressedSize,
-            size,
-            localHeaderOffset,
-            creatorSystem,
-            externalAttributes: external,
-            unixMode: creatorSystem === SYSTEM_UNIX ? external >>> 16 : null
-        });
-        raw.push({ rawName, cdExtraLength: extraLen });
-        p = end;
-    }
-    if (entries.length !== count && !(!zip64 && count === entries.length % 0x10000)) {
-        throw fail(`the end record says ${count} entries, the central directory has ${entries.length}`);
-    }
-    // Each entry's data must end before the next local header (or the central directory).
-    const order = entries
-        .map((_, i) => i)
-        .sort((a, b) => entries[a].localHeaderOffset - entries[b].localHeaderOffset);
-    const internal = new Map();
-    for (let k = 0; k < order.length; k++) {
-        const i = order[k];
-        const e = entries[i];
-        const next = k + 1 < order.length ? entries[order[k + 1]].localHeaderOffset : cdOffset;
-        if (e.localHeaderOffset + LOCAL_SIZE > cdOffset) {
-            throw fail(`entry ${JSON.stringify(e.name)} starts past the end of the archive data`, e.name);
-        }
-        if (next === e.localHeaderOffset) {
-            throw fail(`entries ${JSON.stringify(e.name)} and another share one local header`, e.name);
-        }
-        internal.set(e, { ...raw[i], limit: next });
-    }
-    return { entries, internal };
-}
-
 // The metadata a wheel carries in its `.dist-info` directory, read as pip reads it: the one
 // `<name>-<version>.dist-info` directory, `WHEEL` (Wheel-Version, Root-Is-Purelib) and
 // `entry_points.txt` (console and GUI scripts). Wheel-Version must be 1.x (pip also takes 0.x and
@@ -4399,7 +4574,8 @@ async function resolveFiles(wheel, plan, interpreter, extract) {
     const entries = (keep) => contents.flatMap((c) => (c.kind !== 'bytes' && keep(c) ? [c.entry] : []));
     const now = await readWhole(wheel.zip, entries((c) => c.kind === 'now'), extract);
     const smallEntries = entries((c) => c.kind === 'verbatim' && c.entry.size < STREAM_BYTES);
-    const small = new LazyEntries(wheel.zip, smallEntries, extract);
+    // The deflate data of what a gzip layer may carry is kept as it is read (see oci/layer.ts).
+    const small = new LazyEntries(wheel.zip, smallEntries, { keepDeflatedFrom: CARRY_MIN_BYTES, ...extract });
     return planned.map((f, i) => {
         const c = contents[i];
         if (c.kind === 'bytes')
@@ -4441,7 +4617,12 @@ function verbatimFile(wheel, f, entry, exp, small) {
         hash: recordHash(Buffer.from(exp.value, 'base64url')),
         size: String(entry.size)
     };
-    const base = { path: f.dest.slice(1), executable: f.executable, size: entry.size };
+    const base = {
+        path: f.dest.slice(1),
+        executable: f.executable,
+        size: entry.size,
+        ...(entry.method === METHOD_DEFLATE ? { deflated: deflatedOf(wheel.zip, entry) } : {})
+    };
     const verify = (digest) => wheel.record.verify(entry.name, exp, digest);
     if (entry.size < STREAM_BYTES) {
         const content = async () => {
@@ -4458,6 +4639,10 @@ function verbatimFile(wheel, f, entry, exp, small) {
         return Buffer.concat(parts);
     };
     return { file: { ...base, stream, content }, row };
+}
+/** The entry's deflate data, which stands for its content once reading the content has checked it. */
+function deflatedOf(zip, entry) {
+    return { crc32: entry.crc32, exact: () => zip.exactDeflate(entry), raw: () => zip.raw(entry) };
 }
 /** The new RECORD: a row per installed file, and its own with empty hash and size. */
 function recordFile(plan, files) {
@@ -4926,8 +5111,9 @@ function verifyInstall(args) {
 const DEPS_MTIME = 315532800; // 1980-01-01T00:00:00Z
 const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString();
 /** Part of every cached layer's key: changing how layers are written must not reuse old ones.
- * 3: the descriptor records what each wheel installed where (for the verification). */
-const LAYER_FORMAT = 3;
+ * 3: the descriptor records what each wheel installed where (for the verification).
+ * 4: big files of gzip layers carry their wheel's deflate data (oci/layer.ts). */
+const LAYER_FORMAT = 4;
 /** Packages the wheels builder cannot install, and why; the variant needs another builder. */
 class WheelsUnavailableError extends FastBuildError {
     variant;
@@ -5060,8 +5246,22 @@ function knownLayer(key, compression, paths) {
     const blob = paths.layerBlob(layerBlobName(key, compression));
     return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
 }
-/** The layer of these wheels, installed straight into it (nothing is written but the compressed layer). */
+/**
+ * The layer of these wheels, installed straight into it (nothing is written but the compressed
+ * layer). A wheel whose deflate data cannot be carried into the layer as it is (bytes after a
+ * stream) has the layer written again with every file deflated afresh. Exported for its tests.
+ */
 async function buildLayerFile(key, members, layout, compression, paths) {
+    try {
+        return await writeLayerFile(key, members, layout, compression, paths, true);
+    }
+    catch (e) {
+        if (!(e instanceof InexactDeflateError))
+            throw e;
+        return writeLayerFile(key, members, layout, compression, paths, false);
+    }
+}
+async function writeLayerFile(key, members, layout, compression, paths, reuseDeflate) {
     mkdirSync(paths.layers, { recursive: true });
     const blob = paths.layerBlob(layerBlobName(key, compression));
     const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`;
@@ -5075,6 +5275,7 @@ async function buildLayerFile(key, members, layout, compression, paths) {
             layer = await buildLayer(layerEntries$1(wheels), {
                 mtime: DEPS_MTIME,
                 compression,
+                reuseDeflate,
                 file: tmp
             }).catch((e) => {
                 const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined;

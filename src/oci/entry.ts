@@ -22,6 +22,8 @@ export type LayerEntry =
        * produced as it is read, such as a big file inflated out of a wheel, never held whole.
        */
       readonly stream?: (out: (chunk: Buffer) => Promise<void>) => Promise<void>
+      /** The content already deflated (a wheel's entry as its zip holds it), when it is. */
+      readonly deflated?: DeflatedContent
     }
   | { readonly type: 'dir'; readonly path: string }
   | {
@@ -30,3 +32,22 @@ export type LayerEntry =
       /** As stored in the link; relative targets only (checked to stay inside the layer). */
       readonly target: string
     }
+
+/** Files at least this big are carried as deflated (below it, deflating again costs less). */
+export const CARRY_MIN_BYTES = 16 * 1024
+
+/**
+ * A file's content as raw deflate data (RFC 1951), as a wheel's zip stores it: a gzip layer can
+ * carry these bytes as a gzip member of their own instead of deflating the content again.
+ */
+export interface DeflatedContent {
+  /** CRC-32 of the content (a gzip member's trailer); checked when the content is read. */
+  readonly crc32: number
+  /**
+   * Whether the data inflates to the content with nothing left over. Known once the content has
+   * been read (it is inflated then, and checked), and only then may the data stand for it.
+   */
+  readonly exact: () => boolean
+  /** The deflate data, in order. */
+  readonly raw: () => AsyncIterable<Buffer>
+}

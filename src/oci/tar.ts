@@ -4,7 +4,7 @@
 // no xattrs, no device numbers, no access times.
 import { FastBuildError } from '../errors.js'
 import { closeSync, openSync, readSync } from 'node:fs'
-import type { LayerEntry } from './entry.js'
+import type { DeflatedContent, LayerEntry } from './entry.js'
 
 export class LayerPathError extends FastBuildError {}
 
@@ -150,6 +150,11 @@ export interface TarOptions {
 class BlockSink {
   private block: Buffer
   private used = 0
+  /**
+   * Where the block starts in the tar stream. A multiple of 512 until a carried file's content
+   * (which bypasses the blocks, see `Carry`) moves it; records are placed by it, not by `used`.
+   */
+  private position = 0
 
   constructor(
     private readonly size: number,
@@ -168,6 +173,7 @@ class BlockSink {
       const full = this.block
       this.block = this.free.pop() ?? Buffer.allocUnsafe(this.size)
       this.used = 0
+      this.position += this.size
       return this.onBlock(full)
     }
   }
@@ -185,21 +191,29 @@ class BlockSink {
 
   /**
    * A header, written in place. Every tar record starts on a 512-byte boundary and blocks are a
-   * multiple of 512 bytes, so a header never straddles two blocks.
+   * multiple of 512 bytes, so a header fits in the rest of the block, unless a carried file has
+   * moved the block's start: then one that would straddle two blocks is copied in.
    */
   header(f: HeaderFields): Promise<void> | void {
+    if (this.used + BLOCK > this.size) return this.write(header(f))
     writeHeader(f, this.block, this.used)
     this.used += BLOCK
     return this.flushIfFull()
   }
 
-  /** Zeros up to the next 512-byte boundary (which is never past the block's end). */
+  /** Zeros up to the next 512-byte boundary of the tar stream. */
   pad(): Promise<void> | void {
-    const rest = this.used % BLOCK
+    const rest = (this.position + this.used) % BLOCK
     if (rest === 0) return
+    if (this.used + BLOCK - rest > this.size) return this.write(ZEROS.subarray(0, BLOCK - rest))
     this.block.fill(0, this.used, this.used + BLOCK - rest)
     this.used += BLOCK - rest
     return this.flushIfFull()
+  }
+
+  /** `n` bytes of the tar stream went around the blocks (a carried file's content), after a cut. */
+  skip(n: number): void {
+    this.position += n
   }
 
   /**
@@ -259,18 +273,45 @@ class BlockSink {
     return { done: done + n, flush: this.flushIfFull() }
   }
 
+  /**
+   * Hand over what the block holds so far, however little (a copy: the block is filled again), so
+   * that what follows can take another way: a carried file's content (see `Carry`).
+   */
+  cut(): Promise<void> | void {
+    if (this.used === 0) return
+    const piece = Buffer.from(this.block.subarray(0, this.used))
+    this.position += this.used
+    this.used = 0
+    return this.onBlock(piece)
+  }
+
   async end(): Promise<void> {
     if (this.used > 0) await this.onBlock(this.block.subarray(0, this.used))
   }
 }
 
 /**
- * The tar stream of the entries, cut into blocks of `blockSize` bytes (the last may be shorter),
- * each passed to `onBlock` in order, which may await (back-pressure).
+ * Where the content of files that come already deflated goes, when the receiver can use their
+ * deflate data instead (a gzip layer): such a file's header ends the block it is in (the block is
+ * handed over short), its content passes through `content` (part of the tar, to be hashed, not
+ * compressed), then `deflated` is called in its place, and a new block starts with its padding.
+ */
+export interface Carry {
+  /** Files smaller than this are left in the blocks (deflating them again costs less). */
+  readonly minSize: number
+  content(chunk: Buffer): Promise<void> | void
+  deflated(d: DeflatedContent, size: number): Promise<void> | void
+}
+
+/**
+ * The tar stream of the entries, cut into blocks of `blockSize` bytes (the last may be shorter,
+ * and so may a block ended by a carried file's header), each passed to `onBlock` in order, which
+ * may await (back-pressure). The cuts depend on the entries alone, so the output stays a pure
+ * function of them.
  */
 export async function writeTar(
   entries: readonly LayerEntry[],
-  opts: TarOptions & { readonly blockSize: number; readonly freeBlocks?: Buffer[] },
+  opts: TarOptions & { readonly blockSize: number; readonly freeBlocks?: Buffer[]; readonly carry?: Carry },
   onBlock: (block: Buffer) => Promise<void> | void
 ): Promise<void> {
   if (opts.blockSize % BLOCK !== 0) throw new Error('the block size must be a multiple of 512')
@@ -294,31 +335,20 @@ export async function writeTar(
         break
       case 'file': {
         const mode = e.executable ? 0o755 : 0o644
-        if (e.diskPath) {
+        const carry = opts.carry
+        if (carry && e.deflated && !e.diskPath && e.size >= carry.minSize) {
+          if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime }))) await w
+          if ((w = sink.cut())) await w
+          await fileContent(e, (chunk) => carry.content(chunk))
+          if ((w = carry.deflated(e.deflated, e.size))) await w
+          sink.skip(e.size)
+        } else if (e.diskPath) {
           if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime }))) await w
           if ((w = sink.writeFile(e.diskPath, e.size, e.path))) await w
-        } else if (e.stream) {
-          if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime }))) await w
-          let written = 0
-          const size = e.size
-          await e.stream(async (chunk) => {
-            written += chunk.length
-            if (written > size)
-              throw new LayerPathError(`${e.path} gave more than the ${size} bytes it announced`)
-            await sink.write(chunk)
-          })
-          if (written !== size)
-            throw new LayerPathError(`${e.path} gave ${written} bytes, not the ${size} it announced`)
         } else {
-          const content = await e.content()
-          if (content.length !== e.size) {
-            throw new LayerPathError(
-              `${e.path} changed while the layer was written (${e.size} bytes, then ${content.length})`
-            )
-          }
-          if ((w = headers(e.path, { mode, size: content.length, typeflag: '0', linkname: '', mtime })))
-            await w
-          await sink.write(content)
+          // The header first: its size is the one announced, which the content is held to.
+          if ((w = headers(e.path, { mode, size: e.size, typeflag: '0', linkname: '', mtime }))) await w
+          await fileContent(e, (chunk) => sink.write(chunk))
         }
         if ((w = sink.pad())) await w
         break
@@ -327,4 +357,30 @@ export async function writeTar(
   }
   await sink.write(ZEROS)
   await sink.end()
+}
+
+/** A file's content (streamed, or whole), exactly the size it announced, through `out`. */
+async function fileContent(
+  e: Extract<LayerEntry, { type: 'file' }>,
+  out: (chunk: Buffer) => Promise<void> | void
+): Promise<void> {
+  if (!e.stream) {
+    const content = await e.content()
+    if (content.length !== e.size) {
+      throw new LayerPathError(
+        `${e.path} changed while the layer was written (${e.size} bytes, then ${content.length})`
+      )
+    }
+    await out(content)
+    return
+  }
+  let written = 0
+  const size = e.size
+  await e.stream(async (chunk) => {
+    written += chunk.length
+    if (written > size) throw new LayerPathError(`${e.path} gave more than the ${size} bytes it announced`)
+    await out(chunk)
+  })
+  if (written !== size)
+    throw new LayerPathError(`${e.path} gave ${written} bytes, not the ${size} it announced`)
 }

@@ -12,7 +12,7 @@ import type { LockedPackage } from '../lock/model.js'
 import type { Digest } from '../oci/digest.js'
 import type { LayerEntry } from '../oci/entry.js'
 import { ociPlatform, sortedRecord, type Descriptor, type ImageConfig } from '../oci/image.js'
-import { buildLayer, type LayerBlob } from '../oci/layer.js'
+import { buildLayer, InexactDeflateError, type LayerBlob } from '../oci/layer.js'
 import {
   DOCKER_MANIFEST,
   DOCKER_MANIFEST_LIST,
@@ -60,8 +60,9 @@ import {
 export const DEPS_MTIME = 315532800 // 1980-01-01T00:00:00Z
 const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString()
 /** Part of every cached layer's key: changing how layers are written must not reuse old ones.
- * 3: the descriptor records what each wheel installed where (for the verification). */
-const LAYER_FORMAT = 3
+ * 3: the descriptor records what each wheel installed where (for the verification).
+ * 4: big files of gzip layers carry their wheel's deflate data (oci/layer.ts). */
+const LAYER_FORMAT = 4
 
 /** Packages the wheels builder cannot install, and why; the variant needs another builder. */
 export class WheelsUnavailableError extends FastBuildError {
@@ -219,7 +220,7 @@ function layoutKey(layout: PythonLayout): string {
 }
 
 /** A wheel going into a layer: the verified file in the artifact cache and its own name. */
-interface LayerMember {
+export interface LayerMember {
   readonly sha256: string
   readonly path: string
   readonly filename: string
@@ -250,7 +251,7 @@ function layerEntries(wheels: readonly WheelLayerEntries[]): LayerEntry[] {
   return [...files.values(), ...[...dirs].map((d): LayerEntry => ({ type: 'dir', path: d }))]
 }
 
-interface BuiltLayer {
+export interface BuiltLayer {
   readonly digest: Digest
   readonly diffId: Digest
   readonly size: number
@@ -325,13 +326,33 @@ function knownLayer(
   return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null }
 }
 
-/** The layer of these wheels, installed straight into it (nothing is written but the compressed layer). */
-async function buildLayerFile(
+/**
+ * The layer of these wheels, installed straight into it (nothing is written but the compressed
+ * layer). A wheel whose deflate data cannot be carried into the layer as it is (bytes after a
+ * stream) has the layer written again with every file deflated afresh. Exported for its tests.
+ */
+export async function buildLayerFile(
   key: string,
   members: readonly LayerMember[],
   layout: PythonLayout,
   compression: Compression,
   paths: CacheLayout
+): Promise<BuiltLayer> {
+  try {
+    return await writeLayerFile(key, members, layout, compression, paths, true)
+  } catch (e) {
+    if (!(e instanceof InexactDeflateError)) throw e
+    return writeLayerFile(key, members, layout, compression, paths, false)
+  }
+}
+
+async function writeLayerFile(
+  key: string,
+  members: readonly LayerMember[],
+  layout: PythonLayout,
+  compression: Compression,
+  paths: CacheLayout,
+  reuseDeflate: boolean
 ): Promise<BuiltLayer> {
   mkdirSync(paths.layers, { recursive: true })
   const blob = paths.layerBlob(layerBlobName(key, compression))
@@ -348,6 +369,7 @@ async function buildLayerFile(
       layer = await buildLayer(layerEntries(wheels), {
         mtime: DEPS_MTIME,
         compression,
+        reuseDeflate,
         file: tmp
       }).catch((e: unknown) => {
         const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined

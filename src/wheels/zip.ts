@@ -132,6 +132,11 @@ export interface ExtractOptions {
   streamThreshold?: number
   /** Windows and streams processed at once (default 4). */
   concurrency?: number
+  /**
+   * Keep the deflate data of windowed entries at least this big (when it is exactly one stream),
+   * for `raw` to hand out once without reading the file again (default: keep none).
+   */
+  keepDeflatedFrom?: number
 }
 
 export interface ExtractHandlers {
@@ -153,12 +158,22 @@ interface Internal {
 }
 
 const INFLATE_SYNC_BELOW = 32 * 1024
+
+/** What zlib's one-shot inflate gives with `info: true`. */
+interface Inflated {
+  readonly buffer: Buffer
+  readonly engine: { readonly bytesWritten: number }
+}
 const STREAM_CHUNK = 4 * 1024 * 1024
 
 export class ZipReader {
   readonly entries: readonly ZipEntry[]
   private readonly byName: Map<string, ZipEntry>
   private readonly internal: Map<ZipEntry, Internal>
+  /** Deflate entries inflated so far: whether their data was one stream with nothing after it. */
+  private readonly exact = new Map<ZipEntry, boolean>()
+  /** Deflate data kept from a window (`keepDeflatedFrom`), until `raw` hands it out. */
+  private readonly kept = new Map<ZipEntry, Buffer>()
 
   private constructor(
     private readonly fh: FileHandle,
@@ -211,6 +226,28 @@ export class ZipReader {
   }
 
   /**
+   * Whether the entry's deflate data, inflated by now, was exactly one complete deflate stream:
+   * nothing left over after its last block (Python's zipfile, and so pip, ignores such bytes, but
+   * whoever reuses the data as a deflate stream of its own must not carry them). False for an entry
+   * not inflated yet, or stored.
+   */
+  exactDeflate(entry: ZipEntry): boolean {
+    return this.exact.get(entry) === true
+  }
+
+  /** The entry's data as the file holds it (compressed, for a deflate entry), in chunks. */
+  async *raw(entry: ZipEntry): AsyncGenerator<Buffer> {
+    const kept = this.kept.get(entry)
+    if (kept) {
+      this.kept.delete(entry)
+      yield kept
+      return
+    }
+    const start = await this.dataStart(entry, null, 0)
+    yield* this.rawChunks(entry, start)
+  }
+
+  /**
    * Extract many entries: small ones in windows of neighbouring entries (one read each, inflated in
    * parallel), large ones streamed. Handlers run concurrently; order is not guaranteed.
    */
@@ -232,7 +269,7 @@ export class ZipReader {
       if (group.length === 0) return
       const g = group
       const [s, e] = [groupStart, groupEnd]
-      jobs.push(() => this.extractWindow(g, s, e, handlers))
+      jobs.push(() => this.extractWindow(g, s, e, handlers, opts.keepDeflatedFrom ?? Infinity))
       group = []
     }
     for (const entry of sorted) {
@@ -375,14 +412,17 @@ export class ZipReader {
     if (entry.method === METHOD_STORED) {
       data = raw
     } else {
-      const opts = { maxOutputLength: Math.max(1, entry.size) }
+      // `info` hands back the engine too: its bytesWritten is the input it consumed.
+      const opts = { maxOutputLength: Math.max(1, entry.size), info: true }
       try {
-        data =
+        const out =
           raw.length < INFLATE_SYNC_BELOW
-            ? inflateRawSync(raw, opts)
-            : await new Promise<Buffer>((resolve, reject) =>
-                inflateRaw(raw, opts, (err, out) => (err ? reject(err) : resolve(out)))
+            ? (inflateRawSync(raw, opts) as unknown as Inflated)
+            : await new Promise<Inflated>((resolve, reject) =>
+                inflateRaw(raw, opts, (err, out) => (err ? reject(err) : resolve(out as unknown as Inflated)))
               )
+        data = out.buffer
+        this.exact.set(entry, out.engine.bytesWritten === raw.length)
       } catch (e) {
         throw this.inflateError(entry, e)
       }
@@ -412,7 +452,8 @@ export class ZipReader {
     group: readonly ZipEntry[],
     start: number,
     end: number,
-    handlers: ExtractHandlers
+    handlers: ExtractHandlers,
+    keepFrom: number
   ): Promise<void> {
     const window = await this.readExactly(start, Math.min(end, this.fileSize) - start)
     // allSettled: no handler is still writing when an error is reported.
@@ -425,6 +466,7 @@ export class ZipReader {
             ? window.subarray(rel, rel + entry.compressedSize)
             : await this.readExactly(dataStart, entry.compressedSize, entry)
         const data = await this.decode(entry, raw)
+        if (entry.size >= keepFrom && this.exactDeflate(entry)) this.kept.set(entry, raw)
         await handlers.whole(entry, data)
       })
     )
@@ -462,6 +504,7 @@ export class ZipReader {
     })()
     try {
       for await (const out of inflater) yield out as Buffer
+      this.exact.set(entry, inflater.bytesWritten === entry.compressedSize)
     } catch (e) {
       if (e instanceof WheelError) throw e
       throw this.inflateError(entry, e)

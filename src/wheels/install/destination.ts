@@ -7,7 +7,7 @@
 // writes nothing while installing (content is read when the layer is written), so the RECORD is
 // made from the wheel's own hashes (checked as each file is read), not from what was written.
 import type { NormalizedName } from '../../names.js'
-import type { LayerEntry } from '../../oci/entry.js'
+import type { DeflatedContent, LayerEntry } from '../../oci/entry.js'
 import type { PythonLayout } from './layout.js'
 
 /** One installed file; its content is checked against the wheel's RECORD as it is read. */
@@ -20,6 +20,8 @@ export interface InstallFile {
   readonly content: () => Buffer | Promise<Buffer>
   /** For large entries: the content through `out`, chunk by chunk, never held whole. */
   readonly stream?: (out: (chunk: Buffer) => Promise<void>) => Promise<void>
+  /** The content as the wheel stores it, deflated: a gzip layer may carry it as it is. */
+  readonly deflated?: DeflatedContent
 }
 
 /** The installed distribution, handed to the destination once every file is. */

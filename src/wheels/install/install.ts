@@ -11,7 +11,8 @@
 // (like `pip --no-compile`); the ENSUREPIP_OPTIONS variable pip reads is ignored (output must not
 // depend on the environment).
 import { createHash } from 'node:crypto'
-import type { ExtractOptions, ZipEntry } from '../zip.js'
+import { METHOD_DEFLATE, type ExtractOptions, type ZipEntry, type ZipReader } from '../zip.js'
+import { CARRY_MIN_BYTES, type DeflatedContent } from '../../oci/entry.js'
 import { LazyEntries, readWhole, STREAM_BYTES, streamEntry } from './contents.js'
 import type { Destination, InstallFile } from './destination.js'
 import { checkLayout, type PythonLayout } from './layout.js'
@@ -122,7 +123,8 @@ async function resolveFiles(
     extract
   )
   const smallEntries = entries((c) => c.kind === 'verbatim' && c.entry.size < STREAM_BYTES)
-  const small = new LazyEntries(wheel.zip, smallEntries, extract)
+  // The deflate data of what a gzip layer may carry is kept as it is read (see oci/layer.ts).
+  const small = new LazyEntries(wheel.zip, smallEntries, { keepDeflatedFrom: CARRY_MIN_BYTES, ...extract })
   return planned.map((f, i) => {
     const c = contents[i]!
     if (c.kind === 'bytes') return bytesFile(f, c.bytes)
@@ -175,7 +177,12 @@ function verbatimFile(
     hash: recordHash(Buffer.from(exp.value, 'base64url')),
     size: String(entry.size)
   }
-  const base = { path: f.dest.slice(1), executable: f.executable, size: entry.size }
+  const base = {
+    path: f.dest.slice(1),
+    executable: f.executable,
+    size: entry.size,
+    ...(entry.method === METHOD_DEFLATE ? { deflated: deflatedOf(wheel.zip, entry) } : {})
+  }
   const verify = (digest: Buffer): void => wheel.record.verify(entry.name, exp, digest)
   if (entry.size < STREAM_BYTES) {
     const content = async (): Promise<Buffer> => {
@@ -192,6 +199,11 @@ function verbatimFile(
     return Buffer.concat(parts)
   }
   return { file: { ...base, stream, content }, row }
+}
+
+/** The entry's deflate data, which stands for its content once reading the content has checked it. */
+function deflatedOf(zip: ZipReader, entry: ZipEntry): DeflatedContent {
+  return { crc32: entry.crc32, exact: () => zip.exactDeflate(entry), raw: () => zip.raw(entry) }
 }
 
 /** The new RECORD: a row per installed file, and its own with empty hash and size. */
