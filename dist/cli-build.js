@@ -2,20 +2,20 @@ import { resolve, join, isAbsolute, dirname, basename, posix, relative, sep } fr
 import { promisify, parseArgs } from 'node:util';
 import { homedir, tmpdir } from 'node:os';
 import { performance as performance$1 } from 'node:perf_hooks';
-import { F as FastBuildError, D as DigestWriter, p as parseDigest, s as sha256$1, d as digestHex, f as filesForTarget, u as unavailableReason, a as formatPlatform, P as PYPI_SIMPLE, w as withoutUserinfo, b as wheelSupports, r as redactUrl, C as ConfigError, c as resolveIndexCredential, e as describeIndexCredential, g as basicAuthorization, n as normalizeName, h as credentialEnvNames, i as describeError, j as splitUserinfo, k as parseWheelFilename, l as pythonMinor, m as formatPython, o as isTable, T as TomlReader, q as isValidName, t as parseVersion, v as versionToString, x as poetryToPep440, y as formatRequirement, z as parseRequirement, A as normalizeExtra, B as pythonConstraintMarker, E as andMarkers, G as parseMarker, H as readTomlFile, I as isPrerelease, J as specifierSetContains, K as compareVersions, L as PIP_CONTEXT_DIR, M as indexConfigFor, N as pythonFull, O as digestAlgorithm, Q as parseToml, R as planProject, S as derivePython, U as baseImageFor, V as chooseWheels, W as planInputOf, X as UsageError, Y as renderTable } from './cli.js';
+import { F as FastBuildError, D as DigestWriter, p as parseDigest, s as sha256$1, d as digestHex, f as filesForTarget, u as unavailableReason, a as formatPlatform, P as PYPI_SIMPLE, w as withoutUserinfo, b as wheelSupports, C as ConfigError, n as normalizeName, c as parseWheelFilename, e as pythonMinor, g as formatPython, i as isTable, T as TomlReader, h as isValidName, j as parseVersion, v as versionToString, k as poetryToPep440, l as formatRequirement, m as parseRequirement, o as normalizeExtra, q as pythonConstraintMarker, r as andMarkers, t as parseMarker, x as readTomlFile, y as describeError, z as isPrerelease, A as specifierSetContains, B as compareVersions, E as redactUrl, G as resolveIndexCredential, H as describeIndexCredential, I as basicAuthorization, J as credentialEnvNames, K as splitUserinfo, L as PIP_CONTEXT_DIR, M as indexConfigFor, N as pythonFull, O as digestAlgorithm, Q as parseToml, R as planProject, S as derivePython, U as baseImageFor, V as chooseWheels, W as planInputOf, X as UsageError, Y as renderTable } from './cli.js';
 import { randomBytes, createHash } from 'node:crypto';
-import { statSync, openSync, readSync, closeSync, createReadStream, createWriteStream, existsSync, readFileSync, mkdirSync, writeFileSync, renameSync, rmSync, copyFileSync, lstatSync } from 'node:fs';
+import { statSync, openSync, readSync, closeSync, mkdirSync, renameSync, writeFileSync, rmSync, existsSync, createReadStream, createWriteStream, readFileSync, copyFileSync, lstatSync } from 'node:fs';
 import { mkdir, rename, readdir, stat, rm, writeFile, open, readFile, readlink } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { inflateRawSync, inflateRaw, createInflateRaw, createGunzip } from 'node:zlib';
 import { spawn, execFile } from 'node:child_process';
 import { PassThrough, Transform } from 'node:stream';
 import { sbomBytes, CYCLONEDX_JSON, cycloneDxSbom } from './cyclonedx.js';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { gitInfo, buildEpoch } from './git.js';
 import 'node:module';
 
@@ -1724,1490 +1724,6 @@ async function pushAppImage(args) {
     return { digest: pushed.digest, mediaType: pushed.mediaType, tags: args.tags, stats, platforms };
 }
 
-// A pass-through stream that hashes (sha256) and counts what flows through it, telling a progress
-// callback as it goes: how downloads (src/net/http.ts) and local copies (src/wheels/fetch.ts) learn
-// a file's digest while writing it, without reading it twice.
-function hashingStream(onBytes, total = null) {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const stream = new Transform({
-        transform(chunk, _encoding, callback) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            onBytes?.(bytes, total);
-            callback(null, chunk);
-        }
-    });
-    return { stream, bytes: () => bytes, sha256: () => hash.digest('hex') };
-}
-
-// The errors of an HTTP request, for every caller (registry, token services, package indexes,
-// wheel downloads): which request failed (`what`: method and URL, with userinfo and query taken
-// out, so no secret reaches a message), at which host, and with which status when there was an
-// answer. Callers turn them into their own errors (RegistryError, IndexError, FetchError) that say
-// what to do; the fields let them decide without parsing messages.
-/** A request failed, and asking again will not help (a 404, a host that does not resolve, a redirect loop). */
-class HttpError extends FastBuildError {
-    what;
-    host;
-    status;
-    /** Whether running again later may succeed; true only for TransientHttpError. */
-    temporary = false;
-    constructor(message, info = {}, hint) {
-        super(message, {}, hint);
-        this.what = info.what ?? null;
-        this.host = info.host ?? null;
-        this.status = info.status ?? null;
-    }
-}
-/** The host name does not resolve: a typo, or no DNS for it from here. Not retried. */
-class UnknownHostError extends HttpError {
-}
-/**
- * A failure worth another attempt (src/net/retry.ts decides which): a dropped connection, a
- * request past its deadline (src/net/deadline.ts), a 408/429/5xx.
- */
-class TransientHttpError extends HttpError {
-    retryAfterMs;
-    kind;
-    temporary = true;
-    constructor(message, 
-    /** The wait the server asked for (Retry-After), in milliseconds. */
-    retryAfterMs = null, kind = 'other', 
-    /** `host[:port]` that failed, when known. */
-    host = null, info = {}) {
-        super(message, { ...info, host });
-        this.retryAfterMs = retryAfterMs;
-        this.kind = kind;
-    }
-}
-/** `host[:port]` of a URL, or null when it is not one. */
-function hostOf$1(url) {
-    try {
-        return new URL(url).host;
-    }
-    catch {
-        return null;
-    }
-}
-
-// One retry rule for every request fast-build makes (registries, token services, package indexes,
-// wheel downloads): what is worth another attempt, how long to wait before it, and when to stop.
-//
-// Worth retrying: dropped connections (the codes below), a request past its deadline (see
-// deadline.ts), and the statuses 408, 429 and 5xx except 501/505, which do not go away by asking
-// again. Everything else (auth, not found, bad requests) fails at once. Waits grow exponentially
-// with jitter (so parallel clients do not retry in step), or follow the server's Retry-After.
-// Two limits stop an operation: a number of attempts, and a time budget for the whole operation
-// (default 120 s), because attempts alone multiply by the per-request deadline: six attempts at a
-// registry that accepts connections and never answers once cost six minutes per variant.
-// ---------------------------------------------------------------------------------------------
-// Bounds, and where they come from.
-const REQUEST_TIMEOUT_ENV = 'FAST_BUILD_REQUEST_TIMEOUT_S';
-const RETRY_BUDGET_ENV = 'FAST_BUILD_RETRY_BUDGET_S';
-const DEFAULT_REQUEST_TIMEOUT_S = 30;
-const DEFAULT_RETRY_BUDGET_S = 120;
-/** What to tell a user who wants other bounds (used in hints). */
-const BOUNDS_HINT = `the bounds are ${REQUEST_TIMEOUT_ENV} (per request, default ${DEFAULT_REQUEST_TIMEOUT_S}) and ${RETRY_BUDGET_ENV} (per operation, default ${DEFAULT_RETRY_BUDGET_S}), or the action inputs request-timeout and retry-budget`;
-/**
- * Seconds as a user writes them (`30`, `2.5`): a positive number of at most a day. `where` names
- * the variable or input in the error.
- */
-function parseSeconds(text, where, keyPath = where) {
-    const t = text.trim();
-    const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : NaN;
-    if (!Number.isFinite(n) || n <= 0 || n > 86_400) {
-        throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a number of seconds`, { keyPath }, 'write a number of seconds greater than 0 (and at most 86400), e.g. 30');
-    }
-    return n;
-}
-/**
- * The bounds in effect: FAST_BUILD_REQUEST_TIMEOUT_S and FAST_BUILD_RETRY_BUDGET_S when set (the
- * action sets them from its inputs), else 30 s and 120 s. Read when a client or operation starts,
- * so a variable set before the build applies to it.
- */
-function netLimits(env = process.env) {
-    const read = (name, dflt) => {
-        const v = env[name];
-        return v === undefined || v.trim() === '' ? dflt : parseSeconds(v, name);
-    };
-    return {
-        requestTimeoutMs: read(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT_S) * 1000,
-        retryBudgetMs: read(RETRY_BUDGET_ENV, DEFAULT_RETRY_BUDGET_S) * 1000
-    };
-}
-// ---------------------------------------------------------------------------------------------
-// What is worth retrying.
-/**
- * Error codes of a connection that failed or dropped on the way: the one list for every request
- * (the registry client and the wheel fetcher each had one; this is their union). Not ENOTFOUND: a
- * name that does not resolve is a typo far more often than a DNS hiccup (EAI_AGAIN is the hiccup).
- */
-const RETRYABLE_CODES = new Set([
-    // The peer (or a proxy, or a load balancer recycling its connections) closed the connection.
-    'ECONNRESET',
-    // We wrote to a connection the peer had already closed (a kept-alive socket it timed out).
-    'EPIPE',
-    // The operating system gave up on the connection (no answer to SYN or to retransmissions).
-    'ETIMEDOUT',
-    // The connection was aborted locally, mid-request (a socket torn down under us).
-    'ECONNABORTED',
-    // Nothing listens yet: a registry or index restarting, a service behind a load balancer rolling.
-    'ECONNREFUSED',
-    // No route for now: a network that is coming up, a VPN reconnecting, a flapping link.
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'ENETDOWN',
-    // The resolver could not answer for now (a temporary DNS failure, unlike ENOTFOUND).
-    'EAI_AGAIN',
-    // undici's socket error (fetch-based code paths in dependencies): the connection failed.
-    'UND_ERR_SOCKET',
-    // A response stream ended before its end (a body cut short by a dropped connection).
-    'ERR_STREAM_PREMATURE_CLOSE'
-]);
-// Node's own words for a connection that ended mid-request, where it gives no code.
-const DROPPED_MESSAGE = /socket hang up|aborted|premature/i;
-/** 408, 429 and 5xx; not 501 (Not Implemented) or 505 (HTTP Version Not Supported). */
-function isRetryableStatus(status) {
-    return (status === 408 || status === 429 || (status >= 500 && status < 600 && status !== 501 && status !== 505));
-}
-/**
- * The rule, for a status or anything thrown: true for 408/429/5xx, for TransientHttpError, and for
- * errors of a connection that failed on the way (RETRYABLE_CODES, "socket hang up").
- */
-function isRetryable(x) {
-    if (typeof x === 'number')
-        return isRetryableStatus(x);
-    if (x instanceof TransientHttpError)
-        return true;
-    // Not `instanceof Error`: errors of Node's own modules may come from another realm (a VM
-    // context, as under jest), where that test fails.
-    if (x instanceof FastBuildError || typeof x !== 'object' || x === null)
-        return false;
-    const { code, message } = x;
-    return ((typeof code === 'string' && RETRYABLE_CODES.has(code)) ||
-        (typeof message === 'string' && DROPPED_MESSAGE.test(message)));
-}
-/**
- * A network error of `method url` as a TransientHttpError when the rule says it is worth retrying,
- * else null (the caller decides: ENOTFOUND, for one, means a wrong host name).
- */
-function transientFromNetworkError(e, method, url) {
-    if (e instanceof TransientHttpError)
-        return e;
-    if (!isRetryable(e))
-        return null;
-    const err = e;
-    return new TransientHttpError(`${method} ${redactUrl(url)}: connection dropped (${err.code ?? err.message})`, null, 'dropped', hostOf$1(url), { what: `${method} ${redactUrl(url)}` });
-}
-/** A retryable status as a TransientHttpError (`detail` is the server's error text, if any). */
-function transientFromStatus(method, url, status, retryAfter, detail = '') {
-    return new TransientHttpError(`${method} ${redactUrl(url)}: ${status}${detail}`, parseRetryAfter(retryAfter), 'status', hostOf$1(url), { what: `${method} ${redactUrl(url)}`, status });
-}
-/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return null;
-    const seconds = Number(value.trim());
-    if (Number.isFinite(seconds))
-        return Math.max(0, seconds * 1000);
-    const date = Date.parse(value);
-    return Number.isNaN(date) ? null : Math.max(0, date - now);
-}
-const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
-/**
- * The wait before attempt `attempt + 1`: the server's Retry-After when it gave one, else
- * exponential backoff with jitter (half to all of base·2^(attempt-1)); at most maxDelayMs.
- */
-function backoffDelay(attempt, policy, retryAfterMs = null, random = Math.random) {
-    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-    return Math.min(policy.maxDelayMs, retryAfterMs ?? backoff * (0.5 + random() / 2));
-}
-/** An operation failed on every attempt it was allowed: the last failure, and how long it tried. */
-class RetriesExhaustedError extends FastBuildError {
-    last;
-    attempts;
-    elapsedMs;
-    budgetMs;
-    temporary = true;
-    constructor(last, attempts, elapsedMs, budgetMs) {
-        super(`${last.message} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds(elapsedMs)} s; budget ${seconds(budgetMs)} s)`, {}, giveUpHint(last));
-        this.last = last;
-        this.attempts = attempts;
-        this.elapsedMs = elapsedMs;
-        this.budgetMs = budgetMs;
-    }
-}
-function giveUpHint(last) {
-    const who = last.host ?? 'the server';
-    const what = last.kind === 'timeout'
-        ? `${who} accepts connections but does not answer in time: check it (and any proxy or firewall in between)`
-        : last.kind === 'slow'
-            ? `${who} answers too slowly: check it and the network to it`
-            : last.kind === 'dropped'
-                ? `connections to ${who} keep failing: check that it is up and reachable`
-                : `${who} keeps failing`;
-    return `${what}, then run again; ${BOUNDS_HINT}`;
-}
-/** `12`, `2.5`: seconds for messages (one decimal below 10 s). */
-function seconds(ms) {
-    const s = ms / 1000;
-    return s < 10 ? String(Math.round(s * 10) / 10) : String(Math.round(s));
-}
-const REAL_CLOCK = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms))
-};
-/**
- * Run `op`, retrying TransientHttpError after backoffDelay, while attempts are left and the next
- * attempt would start within the budget; then RetriesExhaustedError (the last failure, the
- * attempts, the time spent). Other errors pass through at once. `onRetry` is told of each wait.
- * One attempt is bounded by the requests' own deadlines, so an operation ends by budget + one
- * attempt at worst.
- */
-async function withRetry(op, policy = DEFAULT_RETRY, onRetry, clock = REAL_CLOCK) {
-    const budget = policy.budgetMs ?? netLimits().retryBudgetMs;
-    const started = clock.now();
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await op(attempt);
-        }
-        catch (e) {
-            if (!(e instanceof TransientHttpError))
-                throw e;
-            const elapsed = clock.now() - started;
-            const delay = backoffDelay(attempt, policy, e.retryAfterMs);
-            if (attempt >= policy.attempts || elapsed + delay >= budget)
-                throw new RetriesExhaustedError(e, attempt, elapsed, budget);
-            onRetry?.(e, delay, attempt);
-            await clock.sleep(delay);
-        }
-    }
-}
-
-/** Below this, past the request timeout, a transfer counts as stuck (a few KB/s: a trickle). */
-const DEFAULT_MIN_BYTES_PER_SECOND = 16 * 1024;
-/**
- * Watch `req` and destroy it with a TransientHttpError when it passes its deadline (see above). The
- * error reaches the request's 'error' listeners, as any network failure does; `onExpire` is told
- * first (for requests whose 'error' is already past).
- */
-function watchDeadline(req, o, onExpire) {
-    const minRate = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
-    const tick = Math.max(20, Math.min(1000, o.timeoutMs / 8));
-    let socket = null;
-    let base = 0;
-    let moved = 0;
-    let waited = 0;
-    let sinceProgress = 0;
-    let last = Date.now();
-    let stopped = false;
-    let answered = false;
-    req.once('response', () => (answered = true));
-    const counted = (s) => s.bytesRead + Math.max(0, s.bytesWritten - s.writableLength);
-    req.on('socket', (s) => {
-        socket = s;
-        base = counted(s);
-    });
-    const what = `${o.method} ${pathOf(o.url)}`;
-    const host = hostOf$1(o.url) ?? o.url;
-    const timer = setInterval(() => {
-        const now = Date.now();
-        const dt = now - last;
-        last = now;
-        // Waiting for a free connection of the agent's pool is not the server's fault (the requests
-        // ahead each have a deadline of their own); neither is a body the caller is still making.
-        if (socket === null || o.idle?.()) {
-            sinceProgress = 0;
-            return;
-        }
-        waited += dt;
-        const m = counted(socket) - base;
-        if (m > moved) {
-            moved = m;
-            sinceProgress = 0;
-        }
-        else
-            sinceProgress += dt;
-        // Everything sent and no answer yet: whichever rule fires, what was waited for is the answer.
-        const awaitingAnswer = !answered && req.writableFinished && socket.writableLength === 0;
-        let e = null;
-        const s = seconds(o.timeoutMs);
-        if (sinceProgress >= o.timeoutMs || (awaitingAnswer && waited >= o.timeoutMs)) {
-            e = socket.connecting
-                ? new TransientHttpError(`${host}: no connection within ${s} s (${what})`, null, 'timeout', host)
-                : !answered
-                    ? new TransientHttpError(`${host}: no answer to ${what} within ${s} s`, null, 'timeout', host)
-                    : new TransientHttpError(`${host}: the answer to ${what} stopped for ${s} s`, null, 'timeout', host);
-        }
-        else if (sinceProgress < o.timeoutMs - 2 * tick && waited > o.timeoutMs + (moved / minRate) * 1000) {
-            // Still moving (else the rule above says "stopped" a tick or two later), but at a trickle.
-            e = new TransientHttpError(`${host}: ${what} too slow (${moved} bytes in ${seconds(waited)} s; the floor past ${s} s is ${Math.round(minRate / 1024)} KiB/s)`, null, 'slow', host);
-        }
-        if (e) {
-            stop();
-            onExpire?.(e);
-            req.destroy(e);
-        }
-    }, tick);
-    timer.unref();
-    function stop() {
-        if (stopped)
-            return;
-        stopped = true;
-        clearInterval(timer);
-    }
-    req.once('close', stop);
-    return { stop };
-}
-/** The path and query (redacted) of a URL, for messages that name the host apart. */
-function pathOf(url) {
-    try {
-        const u = new URL(url);
-        return redactUrl(`${u.pathname}${u.search}`);
-    }
-    catch {
-        return redactUrl(url);
-    }
-}
-
-// The one HTTP client of fast-build: registries, their token services, package indexes and wheel
-// downloads all go through it. What it gives every request:
-//
-//   - keep-alive connections, a pool per client (`maxSockets` at once per host);
-//   - a deadline (src/net/deadline.ts): no progress for FAST_BUILD_REQUEST_TIMEOUT_S, or a trickle
-//     past it, ends the request as a TransientHttpError;
-//   - failures as the errors of src/net/errors.ts: a connection that dropped is a TransientHttpError
-//     (src/net/retry.ts says which are worth retrying), a host that does not resolve an
-//     UnknownHostError; messages show URLs without userinfo or query;
-//   - redirects followed when asked (GET and HEAD), with the Authorization header asked for again at
-//     each hop, so a credential goes only where the caller says it belongs.
-//
-// Three ways to send: `request` (the answer buffered, bounded), `download` (the answer streamed to a
-// file while its sha256 is computed, with progress), and `stream` (a body written piece by piece,
-// for a blob uploaded while it is produced). Statuses are answers, not errors: the caller decides,
-// and `throwIfTransient` applies the one retry rule to them. Retrying itself is the caller's
-// (withRetry in src/net/retry.ts), around whatever unit is worth starting over.
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
-/**
- * Throw the TransientHttpError of a retryable status (408, 429, 5xx but 501/505), so the caller's
- * withRetry tries again; other answers pass. `detail` is the server's error text, if any.
- */
-function throwIfTransient(res, detail = '') {
-    if (isRetryableStatus(res.status))
-        throw transientFromStatus(res.method, res.url, res.status, res.headers['retry-after'], detail);
-}
-function headersOf(res) {
-    const h = {};
-    for (const [k, v] of Object.entries(res.headers))
-        if (v !== undefined)
-            h[k] = Array.isArray(v) ? v.join(', ') : v;
-    return h;
-}
-/** An error of the network (or of Node) for `method url` as one of ours, or as it is. */
-function asHttpError(e, method, url) {
-    if (e instanceof FastBuildError)
-        return e;
-    if (e.code === 'ENOTFOUND') {
-        const host = hostOf$1(url) ?? url;
-        return new UnknownHostError(`cannot reach ${host}: no such host`, { what: `${method} ${redactUrl(url)}`, host }, 'check the host name, and the network and DNS from here');
-    }
-    return transientFromNetworkError(e, method, url) ?? e;
-}
-/** The URL of the next hop of a redirect, or null when `status` is not one to follow. */
-function redirectTarget(method, url, status, headers, hops, follow) {
-    const max = follow.maxRedirects ?? 0;
-    const location = headers['location'];
-    if (max === 0 || !REDIRECTS.has(status) || !location || (method !== 'GET' && method !== 'HEAD'))
-        return null;
-    const what = `${method} ${redactUrl(url)}`;
-    const info = { what, host: hostOf$1(url), status };
-    if (hops >= max)
-        throw new HttpError(`${what}: redirected more than ${max} times`, info, 'the server redirects in a loop: check the URL');
-    let next;
-    try {
-        next = new URL(location, url);
-    }
-    catch {
-        throw new HttpError(`${what}: redirected to something that is not a URL`, info);
-    }
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new HttpError(`${what}: redirected to ${redactUrl(next.href)}, which is not http(s)`, info, 'check the URL; a server may only redirect to http(s)');
-    }
-    return next.href;
-}
-class HttpClient {
-    opts;
-    agents;
-    constructor(opts = {}) {
-        this.opts = opts;
-        const maxSockets = opts.maxSockets ?? 8;
-        this.agents = {
-            http: new http.Agent({ keepAlive: true, maxSockets }),
-            https: new https.Agent({ keepAlive: true, maxSockets })
-        };
-    }
-    close() {
-        this.agents.http.destroy();
-        this.agents.https.destroy();
-    }
-    /** The per-request deadline in effect (an option, else the environment's, read now). */
-    get requestTimeoutMs() {
-        return this.opts.requestTimeoutMs ?? this.opts.idleTimeoutMs ?? netLimits().requestTimeoutMs;
-    }
-    /** Start one request (no body written yet) under its deadline; a URL that is not http(s) is an HttpError. */
-    open(o, idle) {
-        const url = new URL(o.url);
-        if (url.protocol !== 'http:' && url.protocol !== 'https:')
-            throw new HttpError(`${o.method} ${redactUrl(o.url)}: only http(s):// URLs`, {
-                what: `${o.method} ${redactUrl(o.url)}`
-            });
-        // Credentials travel in headers the caller chose (Follow.authorize), never from userinfo.
-        url.username = '';
-        url.password = '';
-        const secure = url.protocol === 'https:';
-        const req = (secure ? https : http).request(url, {
-            method: o.method,
-            headers: o.headers,
-            agent: secure ? this.agents.https : this.agents.http
-        });
-        let expired = null;
-        const deadline = watchDeadline(req, {
-            method: o.method,
-            url: o.url,
-            timeoutMs: o.timeoutMs ?? this.requestTimeoutMs,
-            minBytesPerSecond: this.opts.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
-            ...(idle ? { idle } : {})
-        }, (e) => (expired = e));
-        return { req, expired: () => expired, stop: () => deadline.stop() };
-    }
-    headers(extra, url, follow = {}) {
-        const h = { 'user-agent': this.opts.userAgent ?? 'fast-build', ...extra };
-        const auth = follow.authorize?.(url);
-        if (auth)
-            h['authorization'] = auth;
-        return h;
-    }
-    /**
-     * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
-     * blob while it is being produced. `end` finishes the body and waits for the answer. The deadline
-     * runs only while the network is what is waited for (a write not yet flushed, or after `end`).
-     */
-    stream(o) {
-        let failure = null;
-        let ended = false;
-        let draining = 0;
-        const waiters = new Set();
-        let resolveResponse;
-        let rejectResponse;
-        const response = new Promise((res, rej) => {
-            resolveResponse = res;
-            rejectResponse = rej;
-        });
-        response.catch(() => undefined);
-        const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers: this.headers(o.headers, o.url), timeoutMs: o.timeoutMs }, () => !ended && draining === 0);
-        const fail = (e) => {
-            if (failure)
-                return;
-            failure = expired() ?? asHttpError(e, o.method, o.url);
-            stop();
-            rejectResponse(failure);
-            // A write waiting for 'drain' would wait for ever on a destroyed request.
-            for (const w of waiters)
-                w(failure);
-            waiters.clear();
-        };
-        req.on('response', (res) => {
-            const chunks = [];
-            res.on('data', (c) => chunks.push(c));
-            res.on('end', () => {
-                stop();
-                resolveResponse({
-                    method: o.method,
-                    status: res.statusCode ?? 0,
-                    headers: headersOf(res),
-                    body: Buffer.concat(chunks),
-                    url: o.url
-                });
-            });
-            res.on('error', (e) => fail(e));
-            res.on('aborted', () => fail(new Error('response aborted')));
-        });
-        req.on('error', (e) => fail(e));
-        return {
-            write: (chunk) => new Promise((resolve, reject) => {
-                if (failure)
-                    return reject(failure);
-                if (req.write(chunk))
-                    return resolve();
-                draining++;
-                const settle = (e) => {
-                    draining--;
-                    waiters.delete(onFail);
-                    req.off('drain', onDrain);
-                    if (e)
-                        reject(e);
-                    else
-                        resolve();
-                };
-                const onFail = (e) => settle(e);
-                const onDrain = () => settle(null);
-                waiters.add(onFail);
-                req.once('drain', onDrain);
-            }),
-            end: () => {
-                if (failure)
-                    return Promise.reject(failure);
-                ended = true;
-                req.end();
-                return response;
-            },
-            abort: () => {
-                stop();
-                req.destroy();
-            }
-        };
-    }
-    /** One request, its answer buffered (up to `maxBody`); redirects followed as `o` asks. */
-    async request(o) {
-        let url = o.url;
-        for (let hops = 0;; hops++) {
-            const res = await this.requestOnce(o, url);
-            const next = redirectTarget(o.method, url, res.status, res.headers, hops, o);
-            if (next === null)
-                return res;
-            url = next;
-        }
-    }
-    requestOnce(o, url) {
-        const headers = this.headers(o.headers, url, o);
-        let body = null;
-        if (o.body !== undefined) {
-            if (Buffer.isBuffer(o.body)) {
-                body = o.body;
-                headers['content-length'] = String(o.body.length);
-            }
-            else {
-                const { file, start, end } = o.body;
-                if (headers['content-length'] === undefined)
-                    throw new Error('streamed bodies need a content-length');
-                body = createReadStream(file, {
-                    ...(start !== undefined ? { start } : {}),
-                    ...(end !== undefined ? { end } : {})
-                });
-            }
-        }
-        else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
-            headers['content-length'] = '0';
-        }
-        const maxBody = o.maxBody ?? DEFAULT_MAX_BODY;
-        const what = `${o.method} ${redactUrl(url)}`;
-        return new Promise((resolve, reject) => {
-            let settled = false;
-            const { req, expired, stop } = this.open({ method: o.method, url, headers, timeoutMs: o.timeoutMs });
-            const fail = (e) => {
-                if (settled)
-                    return;
-                settled = true;
-                stop();
-                req.destroy();
-                if (body !== null && !Buffer.isBuffer(body))
-                    body.destroy();
-                reject(e instanceof FastBuildError ? e : (expired() ?? asHttpError(e, o.method, url)));
-            };
-            req.on('response', (res) => {
-                const chunks = [];
-                let size = 0;
-                res.on('data', (c) => {
-                    size += c.length;
-                    if (size > maxBody)
-                        fail(new HttpError(`${what}: response larger than ${maxBody} bytes`, {
-                            what,
-                            host: hostOf$1(url),
-                            status: res.statusCode ?? null
-                        }));
-                    else
-                        chunks.push(c);
-                });
-                res.on('end', () => {
-                    if (settled)
-                        return;
-                    settled = true;
-                    stop();
-                    resolve({
-                        method: o.method,
-                        status: res.statusCode ?? 0,
-                        headers: headersOf(res),
-                        body: Buffer.concat(chunks),
-                        url
-                    });
-                });
-                res.on('error', (e) => fail(e));
-                res.on('aborted', () => fail(new Error('response aborted')));
-            });
-            req.on('error', (e) => fail(e));
-            if (body === null)
-                req.end();
-            else if (Buffer.isBuffer(body))
-                req.end(body);
-            else {
-                body.on('error', (e) => fail(e));
-                body.pipe(req);
-            }
-        });
-    }
-    /**
-     * GET a body straight to `file` (blobs and wheels can be gigabytes), hashing it on the way. An
-     * answer other than 200 is returned with its (small) body and nothing written; a 200 cut short
-     * (fewer bytes than its Content-Length) is a TransientHttpError.
-     */
-    async download(o, file) {
-        let url = o.url;
-        for (let hops = 0;; hops++) {
-            const res = await this.downloadOnce(o, url, file);
-            const next = redirectTarget('GET', url, res.status, res.headers, hops, o);
-            if (next === null)
-                return res;
-            url = next;
-        }
-    }
-    downloadOnce(o, url, file) {
-        const what = `GET ${redactUrl(url)}`;
-        return new Promise((resolve, reject) => {
-            let settled = false;
-            const { req, expired, stop } = this.open({
-                method: 'GET',
-                url,
-                headers: this.headers(o.headers, url, o),
-                timeoutMs: o.timeoutMs
-            });
-            const done = (r) => {
-                if (settled)
-                    return;
-                settled = true;
-                stop();
-                resolve({ method: 'GET', url, ...r });
-            };
-            const fail = (e) => {
-                if (settled)
-                    return;
-                settled = true;
-                stop();
-                req.destroy();
-                reject(expired() ?? asHttpError(e, 'GET', url));
-            };
-            req.on('response', (res) => {
-                const headers = headersOf(res);
-                const status = res.statusCode ?? 0;
-                if (status !== 200) {
-                    const chunks = [];
-                    res.on('data', (c) => chunks.length < 64 && chunks.push(c));
-                    res.on('end', () => done({ status, headers, body: Buffer.concat(chunks), sha256: null, size: 0 }));
-                    res.on('error', (e) => fail(e));
-                    return;
-                }
-                const length = headers['content-length'];
-                const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
-                o.onBytes?.(0, total);
-                const meter = hashingStream(o.onBytes, total);
-                pipeline(res, meter.stream, createWriteStream(file)).then(() => {
-                    const size = meter.bytes();
-                    if (!res.complete || (total !== null && size !== total)) {
-                        fail(new TransientHttpError(`${what}: the connection ended after ${size}${total !== null ? ` of ${total}` : ''} bytes`, null, 'dropped', hostOf$1(url), { what, status }));
-                    }
-                    else
-                        done({ status, headers, body: Buffer.alloc(0), sha256: meter.sha256(), size });
-                }, (e) => fail(e));
-            });
-            req.on('error', (e) => fail(e));
-            req.end();
-        });
-    }
-}
-
-// A client for the Python "simple" repository API: the files a project has on an index, with
-// their absolute URLs and hashes. Speaks PEP 691 JSON and falls back to PEP 503 HTML, for
-// `http(s)://` indexes (PyPI, private indexes, download.pytorch.org) and `file://` trees (a local
-// mirror laid out as `<root>/<project>/index.html`). The page parsers are pure; `PackageIndex`
-// is the edge that fetches pages, with redirects, retries of transient failures, credentials only
-// for the index's own origin, and one fetch per project per run.
-/** The Accept header of PEP 691: JSON preferred, HTML accepted. */
-const SIMPLE_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
-/** The index could not answer for a project, or does not list a file. */
-class IndexError extends FastBuildError {
-    index;
-    project;
-    filename;
-    temporary;
-    constructor(message, 
-    /** The index URL, redacted. */
-    index, project, filename, hint, 
-    /** A failure that may go away on its own (network, 5xx). */
-    temporary = false) {
-        super(message, {}, hint);
-        this.index = index;
-        this.project = project;
-        this.filename = filename;
-        this.temporary = temporary;
-    }
-}
-// ---------------------------------------------------------------------------------------------
-// Pure part: URLs and page parsing.
-/** `https://pypi.org/simple` + `Foo.Bar` → `https://pypi.org/simple/foo-bar/`. */
-function projectPageUrl(indexUrl, project) {
-    const base = indexUrl.replace(/\/+$/, '');
-    return `${base}/${encodeURIComponent(normalizeName(project))}/`;
-}
-const NAMED_ENTITIES = {
-    amp: '&',
-    lt: '<',
-    gt: '>',
-    quot: '"',
-    apos: "'",
-    nbsp: '\u00a0',
-    equals: '=',
-    excl: '!',
-    comma: ',',
-    period: '.',
-    colon: ':',
-    semi: ';',
-    sol: '/',
-    num: '#',
-    percnt: '%',
-    plus: '+',
-    ast: '*',
-    lpar: '(',
-    rpar: ')',
-    tilde: '~'
-};
-/** HTML character references: `&gt;`, `&#62;`, `&#x3e;`. Unknown names stay as written. */
-function decodeHtmlEntities(s) {
-    if (!s.includes('&'))
-        return s;
-    return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);?/g, (whole, ref) => {
-        if (ref[0] === '#') {
-            const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-            if (!Number.isFinite(code) || code < 0 || code > 0x10ffff)
-                return whole;
-            try {
-                return String.fromCodePoint(code);
-            }
-            catch {
-                return whole;
-            }
-        }
-        return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
-    });
-}
-function lastSegment(url) {
-    const path = url.pathname;
-    const last = path.slice(path.lastIndexOf('/') + 1);
-    try {
-        return decodeURIComponent(last);
-    }
-    catch {
-        return last;
-    }
-}
-/** An absolute URL without userinfo and fragment; the fragment's `algo=hex`, if any. */
-function resolveHref(href, base) {
-    const u = new URL(href, base);
-    let hash = null;
-    const m = /^#([a-zA-Z0-9_]+)=([0-9a-fA-F]+)$/.exec(u.hash);
-    if (m)
-        hash = [m[1].toLowerCase(), m[2].toLowerCase()];
-    u.hash = '';
-    u.username = '';
-    u.password = '';
-    return { url: u.href, hash };
-}
-/** Read the start tag at `text[at] === '<'`: its name and attributes (values entity-decoded). */
-function readStartTag(text, at) {
-    let i = at + 1;
-    const n = text.length;
-    const nameMatch = /^[a-zA-Z][a-zA-Z0-9-]*/.exec(text.slice(i, i + 32));
-    if (!nameMatch)
-        return null;
-    const name = nameMatch[0].toLowerCase();
-    i += nameMatch[0].length;
-    const attrs = new Map();
-    while (i < n) {
-        while (i < n && /\s/.test(text[i]))
-            i++;
-        if (i >= n)
-            return null;
-        if (text[i] === '>')
-            return { name, attrs, end: i + 1 };
-        if (text[i] === '/') {
-            i++;
-            continue;
-        }
-        let attrName = '';
-        while (i < n && !/[\s=>/]/.test(text[i]))
-            attrName += text[i++];
-        while (i < n && /\s/.test(text[i]))
-            i++;
-        let value = '';
-        if (text[i] === '=') {
-            i++;
-            while (i < n && /\s/.test(text[i]))
-                i++;
-            const q = text[i];
-            if (q === '"' || q === "'") {
-                const close = text.indexOf(q, i + 1);
-                if (close === -1)
-                    return null;
-                value = text.slice(i + 1, close);
-                i = close + 1;
-            }
-            else {
-                while (i < n && !/[\s>]/.test(text[i]))
-                    value += text[i++];
-            }
-        }
-        if (attrName !== '' && !attrs.has(attrName.toLowerCase()))
-            attrs.set(attrName.toLowerCase(), decodeHtmlEntities(value));
-    }
-    return null;
-}
-/**
- * PEP 503 (with PEP 592 yanking and PEP 658/714 attributes ignored): every `<a href>` on the page
- * is a file. The file name is the last path segment of the URL, percent-decoded (as pip reads it:
- * `torch-2.7.0%2Bcu126-….whl` is `torch-2.7.0+cu126-….whl`); hrefs resolve against `<base href>`
- * when the page has one, else the page URL; `#sha256=…` fragments are the hashes.
- */
-function parseSimpleHtml(html, pageUrl) {
-    const text = html.replace(/<!--[\s\S]*?(-->|$)/g, '');
-    let base = pageUrl;
-    const files = [];
-    const starts = /<(?:a|base)[\s>]/gi;
-    for (let m = starts.exec(text); m !== null; m = starts.exec(text)) {
-        const tag = readStartTag(text, m.index);
-        if (!tag)
-            continue;
-        starts.lastIndex = tag.end;
-        if (tag.name === 'base') {
-            const href = tag.attrs.get('href');
-            if (href) {
-                try {
-                    base = new URL(href, pageUrl).href;
-                }
-                catch {
-                    // An unusable <base> is ignored, as browsers do.
-                }
-            }
-            continue;
-        }
-        const href = tag.attrs.get('href');
-        if (href === undefined || href.trim() === '')
-            continue;
-        const closeRe = /<\/a\s*>/gi;
-        closeRe.lastIndex = tag.end;
-        const close = closeRe.exec(text);
-        const inner = close === null ? '' : text.slice(tag.end, close.index);
-        let resolved;
-        try {
-            resolved = resolveHref(href.trim(), base);
-        }
-        catch {
-            continue;
-        }
-        const anchorText = decodeHtmlEntities(inner.replace(/<[^>]*>/g, '')).trim();
-        const filename = lastSegment(new URL(resolved.url)) || anchorText;
-        if (filename === '')
-            continue;
-        const yanked = tag.attrs.get('data-yanked');
-        const requiresPython = tag.attrs.get('data-requires-python');
-        files.push({
-            filename,
-            url: resolved.url,
-            hashes: resolved.hash ? { [resolved.hash[0]]: resolved.hash[1] } : {},
-            requiresPython: requiresPython === undefined || requiresPython === '' ? null : requiresPython,
-            yanked: yanked === undefined ? false : yanked === '' ? true : yanked,
-            size: null
-        });
-    }
-    return files;
-}
-/** A page that is not what it should be; the caller adds which index and project. */
-class PageFormatError extends Error {
-}
-/** PEP 691 JSON (api-version 1.x): `files[]` with `filename`, `url` (may be relative), `hashes`, … */
-function parseSimpleJson(json, pageUrl) {
-    let doc;
-    try {
-        doc = JSON.parse(json);
-    }
-    catch (e) {
-        throw new PageFormatError(`not valid JSON (${e.message})`);
-    }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-        throw new PageFormatError('not a JSON object');
-    const o = doc;
-    const meta = o['meta'];
-    const version = typeof meta === 'object' && meta !== null ? meta['api-version'] : undefined;
-    if (typeof version !== 'string')
-        throw new PageFormatError('no meta.api-version');
-    if (version.split('.')[0] !== '1')
-        throw new PageFormatError(`api-version ${version} is not supported (only 1.x)`);
-    const list = o['files'];
-    if (!Array.isArray(list))
-        throw new PageFormatError('no files list');
-    const files = [];
-    list.forEach((f, i) => {
-        if (typeof f !== 'object' || f === null)
-            throw new PageFormatError(`files[${i}] is not an object`);
-        const e = f;
-        const filename = e['filename'];
-        const href = e['url'];
-        if (typeof filename !== 'string' || filename === '')
-            throw new PageFormatError(`files[${i}].filename is missing`);
-        if (typeof href !== 'string' || href === '')
-            throw new PageFormatError(`files[${i}].url is missing`);
-        let resolved;
-        try {
-            resolved = resolveHref(href, pageUrl);
-        }
-        catch {
-            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl(href))}`);
-        }
-        const hashes = {};
-        const h = e['hashes'];
-        if (typeof h === 'object' && h !== null) {
-            for (const [k, v] of Object.entries(h))
-                if (typeof v === 'string')
-                    hashes[k.toLowerCase()] = v.toLowerCase();
-        }
-        const rp = e['requires-python'];
-        const y = e['yanked'];
-        const size = e['size'];
-        files.push({
-            filename,
-            url: resolved.url,
-            hashes,
-            requiresPython: typeof rp === 'string' && rp !== '' ? rp : null,
-            yanked: typeof y === 'string' ? (y === '' ? true : y) : y === true,
-            size: typeof size === 'number' ? size : null
-        });
-    });
-    return files;
-}
-/** Choose the parser by Content-Type (PEP 691), or by the first character when there is none (file://). */
-function parseSimplePage(body, contentType, pageUrl) {
-    const ct = (contentType ?? '').toLowerCase();
-    const json = ct.includes('json') || (ct === '' && body.trimStart().startsWith('{'));
-    return json ? parseSimpleJson(body, pageUrl) : parseSimpleHtml(body, pageUrl);
-}
-let sharedClient = null;
-function defaultHttp() {
-    // Its requests' deadline is read from the environment per request (FAST_BUILD_REQUEST_TIMEOUT_S).
-    sharedClient ??= new HttpClient();
-    return sharedClient;
-}
-class PackageIndex {
-    config;
-    http;
-    options;
-    /** The index URL without userinfo (safe to show). */
-    url;
-    name;
-    pages = new Map();
-    resolved = null;
-    constructor(config, http = defaultHttp(), options = {}) {
-        this.config = config;
-        this.http = http;
-        this.options = options;
-        this.url = redactUrl(config.url).replace(/\?…$/, '');
-        this.name = config.name ?? null;
-    }
-    /** The index URL without userinfo and the credential for it (looked up once, on first use). */
-    get access() {
-        this.resolved ??= resolveIndexCredential(this.config, this.options.credentials);
-        return this.resolved;
-    }
-    /** The credential in use, described (user and source, never the secret); null when anonymous. */
-    describeCredential() {
-        const c = this.access.credential;
-        return c ? describeIndexCredential(c) : null;
-    }
-    /**
-     * `Authorization` for a request to `url`: the index's credential when `url` has the index's
-     * origin (scheme, host, port), so credentials never travel to another host (a CDN, a redirect).
-     */
-    authorizationFor(url) {
-        const c = this.access.credential;
-        if (!c)
-            return null;
-        try {
-            return new URL(url).origin === new URL(this.access.url).origin ? basicAuthorization(c) : null;
-        }
-        catch {
-            return null;
-        }
-    }
-    /** Every file the index lists for `project` (fetched once per PackageIndex). */
-    files(project) {
-        const name = normalizeName(project);
-        let page = this.pages.get(name);
-        if (!page) {
-            page = this.fetchProject(name);
-            this.pages.set(name, page);
-            page.catch(() => this.pages.delete(name));
-        }
-        return page;
-    }
-    /** The file named `filename` (exactly; else ignoring case), or null when the index does not list it. */
-    async find(project, filename) {
-        const files = await this.files(project);
-        return (files.find((f) => f.filename === filename) ??
-            files.find((f) => f.filename.toLowerCase() === filename.toLowerCase()) ??
-            null);
-    }
-    /** Like `find`, but a file that is not listed is an IndexError naming the index, project and file. */
-    async get(project, filename) {
-        const found = await this.find(project, filename);
-        if (found)
-            return found;
-        const files = await this.files(project);
-        const name = normalizeName(project);
-        const listed = files.length === 0
-            ? 'it lists no files for the project'
-            : `it lists ${files.length} file${files.length === 1 ? '' : 's'} for the project, not this one`;
-        throw new IndexError(`${filename} (${name}) is not on the index ${this.url}: ${listed}`, this.url, name, filename, 'the lock pins a file this index does not serve (removed, or locked against another index): ' +
-            're-lock, or point the package source (or the mirror) at an index that has the file');
-    }
-    async fetchProject(project) {
-        const pageUrl = projectPageUrl(this.access.url, project);
-        if (pageUrl.startsWith('file:'))
-            return this.readFileProject(project, pageUrl);
-        if (!/^https?:/i.test(pageUrl)) {
-            throw new IndexError(`the index URL ${this.url} is neither http(s):// nor file://`, this.url, project, null, 'use the index URL as pip would (https://host/simple or file:///path/to/simple)');
-        }
-        const res = await this.getPage(project, pageUrl);
-        try {
-            return parseSimplePage(res.body.toString('utf8'), res.headers['content-type'] ?? null, res.url);
-        }
-        catch (e) {
-            throw this.badPage(project, res.url, e);
-        }
-    }
-    async readFileProject(project, pageUrl) {
-        let path;
-        try {
-            path = fileURLToPath(pageUrl);
-        }
-        catch (e) {
-            throw new IndexError(`the index URL ${this.url} is not a local path: ${e.message}`, this.url, project, null, 'write file:// index URLs as file:///absolute/path/to/simple');
-        }
-        // pip reads `<dir>/index.html` for a directory URL.
-        let file = path;
-        let url = pageUrl;
-        try {
-            if ((await stat(path)).isDirectory()) {
-                file = `${path.replace(/\/+$/, '')}/index.html`;
-                url = new URL('index.html', pageUrl).href;
-            }
-        }
-        catch {
-            throw this.notFound(project, pageUrl, 'no such directory');
-        }
-        let text;
-        try {
-            text = await readFile(file, 'utf8');
-        }
-        catch (e) {
-            const code = e.code;
-            if (code === 'ENOENT')
-                throw this.notFound(project, pageUrl, `no ${file}`);
-            throw new IndexError(`cannot read the index page for ${project} at ${file}: ${e.message}`, this.url, project, null, 'check the permissions of the local index');
-        }
-        try {
-            return parseSimplePage(text, null, url);
-        }
-        catch (e) {
-            throw this.badPage(project, url, e);
-        }
-    }
-    /** GET a page with PEP 691 negotiation, following redirects, retrying transient failures. */
-    async getPage(project, pageUrl) {
-        let res;
-        try {
-            res = await withRetry(async () => {
-                const r = await this.http.request({
-                    method: 'GET',
-                    url: pageUrl,
-                    headers: { accept: SIMPLE_ACCEPT },
-                    maxRedirects: this.options.maxRedirects ?? 10,
-                    // Asked again at each redirect: the credential goes to the index's origin only.
-                    authorize: (u) => this.authorizationFor(u),
-                    maxBody: this.options.maxPage ?? 64 * 1024 * 1024
-                });
-                throwIfTransient(r);
-                return r;
-            }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
-        }
-        catch (e) {
-            const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError;
-            // A redirect loop, or a redirect to something that is not http(s), says what to check itself.
-            const own = e instanceof HttpError && e.status !== null ? e.hint : undefined;
-            throw new IndexError(`cannot get project ${project} from the index ${this.url}: ${e.message}`, this.url, project, null, transient
-                ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
-                : (own ?? 'check the index URL (the package source in the lock or pyproject.toml) and the network'), transient);
-        }
-        if (res.status === 200)
-            return res;
-        if (res.status === 404 || res.status === 410) {
-            throw this.notFound(project, res.url, `GET ${redactUrl(res.url)} answered ${res.status}`);
-        }
-        if (res.status === 401 || res.status === 403)
-            throw this.denied(project, res.url, res.status);
-        throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(res.url)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
-    }
-    notFound(project, pageUrl, detail) {
-        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
-            'or add the project to the mirror');
-    }
-    denied(project, pageUrl, status) {
-        const c = this.access.credential;
-        const names = this.name ? credentialEnvNames(this.name).join(', ') : null;
-        const hint = c
-            ? `the index rejected ${describeIndexCredential(c)}: check the username and password (or token) and their access to the index`
-            : `give credentials for the index: ${names ? `set ${names}, ` : ''}put user:password@ in the index URL, or add "machine ${hostOf(pageUrl)} login … password …" to ~/.netrc`;
-        return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
-    }
-    badPage(project, pageUrl, e) {
-        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
-    }
-}
-function hostOf(url) {
-    try {
-        return new URL(url).hostname;
-    }
-    catch {
-        return 'HOST';
-    }
-}
-
-// Getting the exact files a lock pins: find each file's URL (the lock's own, a mirror's, or the
-// package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
-// keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
-// is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
-// network. Pages and files come through the tool's one HTTP client (src/net/http.ts: deadlines,
-// redirects with credentials only for their origin); transient failures (5xx, 429, dropped
-// connections, a request past its deadline) are retried from scratch under the one retry rule
-// (src/net/retry.ts); everything else fails at once with a message that names the package, the
-// file, where it came from (credentials and queries removed) and what to do.
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** A file could not be fetched. */
-class FetchError extends FastBuildError {
-}
-/** A file's sha256 is not the one the lock pins. */
-class HashMismatchError extends FetchError {
-    project;
-    version;
-    filename;
-    expected;
-    actual;
-    from;
-    by;
-    constructor(project, version, filename, expected, actual, 
-    /** Where the file came from (URL redacted, or a path). */
-    from, 
-    /** 'download': the bytes were hashed; 'listing': the index lists another hash. */
-    by = 'download') {
-        const what = `${label(project, version)}: ${filename}`;
-        super(by === 'download'
-            ? `${what} from ${from} has sha256 ${actual}, but the lock pins sha256 ${expected}`
-            : `${what}: the index ${from} lists sha256 ${actual}, but the lock pins sha256 ${expected}`, {}, `${by === 'download' ? 'the download was discarded. ' : ''}If the package was re-published, re-lock; ` +
-            'otherwise the index (or mirror) serves a different file than the one the lock was made from: ' +
-            'check the package source and the mirror');
-        this.project = project;
-        this.version = version;
-        this.filename = filename;
-        this.expected = expected;
-        this.actual = actual;
-        this.from = from;
-        this.by = by;
-    }
-}
-function label(name, version) {
-    return version ? `${name} ${version}` : name;
-}
-function itemLabel(item) {
-    return label(item.name, item.version);
-}
-/** The sha256 the lock pins for the item, lowercase; null when it pins none. */
-function pinnedSha256(file) {
-    const h = file.hashes['sha256'];
-    return h && SHA256_HEX.test(h.toLowerCase()) ? h.toLowerCase() : null;
-}
-// ---------------------------------------------------------------------------------------------
-// Fetching.
-const PROGRESS_STEP = 1024 * 1024;
-const MAX_REDIRECTS = 10;
-/**
- * Fetch every item into the cache, `concurrency` at a time; results in the order of `items`. Items
- * with the same sha256 are fetched once. Before any network, every item must pin a sha256. On a
- * failure no further downloads start; the ones running finish, and the failure is thrown (several:
- * one FetchError listing them).
- */
-async function fetchArtifacts(items, opts) {
-    const unpinned = items.filter((i) => pinnedSha256(i.file) === null);
-    if (unpinned.length > 0)
-        throw unpinnedError(unpinned);
-    await opts.cache.pruneTemp();
-    const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8));
-    const ownHttp = opts.http === undefined;
-    const run = {
-        opts,
-        cache: opts.cache,
-        retry: opts.retry ?? DEFAULT_RETRY,
-        timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs,
-        indexes: new Map(),
-        // Index pages and files share one pool; as many connections as downloads run at once.
-        http: opts.http ??
-            new HttpClient({
-                requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
-                maxSockets: concurrency
-            }),
-        emit: (e) => {
-            try {
-                opts.onProgress?.(e);
-            }
-            catch {
-                // A progress printer that throws must not break a download.
-            }
-        }
-    };
-    // One job per distinct sha256.
-    const jobs = new Map();
-    for (const item of items) {
-        const sha256 = pinnedSha256(item.file);
-        if (!jobs.has(sha256))
-            jobs.set(sha256, { item, sha256 });
-    }
-    const done = new Map();
-    const queue = [...jobs.values()];
-    const errors = [];
-    let next = 0;
-    const worker = async () => {
-        while (errors.length === 0 && next < queue.length) {
-            const job = queue[next++];
-            try {
-                done.set(job.sha256, await fetchOne(run, job.item, job.sha256));
-            }
-            catch (e) {
-                errors.push(e);
-            }
-        }
-    };
-    try {
-        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
-    }
-    finally {
-        if (ownHttp)
-            run.http.close();
-    }
-    if (errors.length === 1)
-        throw errors[0];
-    if (errors.length > 1) {
-        const skipped = queue.length - next;
-        throw new FetchError(`${errors.length} files could not be fetched${skipped > 0 ? ` (${skipped} more not attempted)` : ''}:\n` +
-            errors.map((e) => `  - ${describeError(e).replace(/\n/g, '\n    ')}`).join('\n'));
-    }
-    return items.map((item) => ({ item, ...done.get(pinnedSha256(item.file)) }));
-}
-function unpinnedError(items) {
-    const shown = items.slice(0, 5).map((i) => {
-        const algos = Object.keys(i.file.hashes);
-        return `${itemLabel(i)} (${i.file.name}${algos.length > 0 ? `: only ${algos.join(', ')}` : ': no hash'})`;
-    });
-    const more = items.length > 5 ? ` and ${items.length - 5} more` : '';
-    return new FetchError(`the lock pins no sha256 for ${items.length === 1 ? 'a file' : `${items.length} files`}: ${shown.join(', ')}${more}`, {}, 'fast-build installs only files it can verify: re-lock with hashes (Poetry, uv and pylock record sha256 by default)');
-}
-function indexFor(run, config) {
-    const key = `${config.name ?? ''}\n${config.url}`;
-    let index = run.indexes.get(key);
-    if (!index) {
-        const o = {
-            retry: run.retry,
-            ...(run.opts.credentials ? { credentials: run.opts.credentials } : {})
-        };
-        index = new PackageIndex(config, run.http, o);
-        run.indexes.set(key, index);
-    }
-    return index;
-}
-async function locate(run, item, sha256) {
-    const { file } = item;
-    if (file.path !== null) {
-        const base = run.opts.baseDir ?? process.cwd();
-        return { kind: 'path', path: isAbsolute(file.path) ? file.path : resolve(base, file.path) };
-    }
-    const viaIndex = async (config) => {
-        const index = indexFor(run, config);
-        const listed = await index.get(item.name, file.name);
-        checkListing(item, sha256, listed, index.url);
-        return asOrigin(listed.url, (u) => index.authorizationFor(u));
-    };
-    if (run.opts.mirror && item.index !== null)
-        return viaIndex(run.opts.mirror);
-    if (file.url !== null) {
-        // A lock URL may carry its own userinfo (pylock allows it); it is used for that origin only.
-        const split = splitUserinfo(file.url);
-        const own = split.username !== null
-            ? basicAuthorization({ username: split.username, password: split.password ?? '' })
-            : null;
-        const index = item.index && item.index.url !== '' ? indexFor(run, item.index) : null;
-        return asOrigin(split.url, (u) => {
-            if (own !== null && sameOrigin(u, split.url))
-                return own;
-            return index ? index.authorizationFor(u) : null;
-        });
-    }
-    if (item.index !== null && item.index.url !== '')
-        return viaIndex(item.index);
-    throw new FetchError(`${itemLabel(item)}: the lock gives no URL for ${file.name} and no index to find it on`, {}, 'set a mirror index (every registry file is then looked up there by name), or re-lock so the lock records the index');
-}
-function asOrigin(url, authorize) {
-    if (url.startsWith('file:'))
-        return { kind: 'path', path: fileURLToPath(url) };
-    return { kind: 'url', url, authorize };
-}
-function sameOrigin(a, b) {
-    try {
-        return new URL(a).origin === new URL(b).origin;
-    }
-    catch {
-        return false;
-    }
-}
-/** An index that lists a different sha256 than the lock pins serves another file: stop before downloading. */
-function checkListing(item, expected, listed, indexUrl) {
-    const actual = listed.hashes['sha256'];
-    if (actual !== undefined && actual !== expected) {
-        throw new HashMismatchError(item.name, item.version, item.file.name, expected, actual, indexUrl, 'listing');
-    }
-}
-async function fetchOne(run, item, sha256) {
-    const cachedSize = run.cache.sizeOf(sha256, item.file.size);
-    if (cachedSize !== null) {
-        const path = run.cache.pathFor(sha256);
-        run.emit({ kind: 'cached', item, path, size: cachedSize });
-        return { path, sha256, size: cachedSize, cached: true };
-    }
-    const origin = await locate(run, item, sha256);
-    const started = Date.now();
-    const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
-    run.emit({ kind: 'start', item, url: from, total: item.file.size });
-    let lastStep = 0;
-    const onBytes = (bytes, total) => {
-        const step = Math.floor(bytes / PROGRESS_STEP);
-        if (step > lastStep || (total !== null && bytes === total)) {
-            lastStep = step;
-            run.emit({ kind: 'progress', item, bytes, total: total ?? item.file.size });
-        }
-    };
-    const temp = await run.cache.tempPath();
-    try {
-        const got = origin.kind === 'path'
-            ? await copyLocal(item, origin.path, temp, onBytes)
-            : await downloadWithRetry(run, item, origin, temp, (bytes, total) => {
-                if (bytes === 0)
-                    lastStep = 0;
-                onBytes(bytes, total);
-            });
-        if (got.sha256 !== sha256) {
-            throw new HashMismatchError(item.name, item.version, item.file.name, sha256, got.sha256, from);
-        }
-        const path = await run.cache.commit(temp, sha256);
-        run.emit({ kind: 'done', item, path, bytes: got.bytes, ms: Date.now() - started });
-        return { path, sha256, size: got.bytes, cached: false };
-    }
-    finally {
-        await rm(temp, { force: true });
-    }
-}
-async function copyLocal(item, path, temp, onBytes) {
-    let size;
-    try {
-        const s = await stat(path);
-        if (!s.isFile())
-            throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-        size = s.size;
-    }
-    catch (e) {
-        const code = e.code;
-        throw new FetchError(`${itemLabel(item)}: ${item.file.name}: ${code === 'ENOENT' ? 'no such file' : e.message}: ${path}`, {}, item.file.path !== null
-            ? 'the lock points at a local file that is not there: build from the directory the lock was made in, or re-lock'
-            : 'the local index lists a file that is not there: repair the mirror, or use another index');
-    }
-    const m = hashingStream(onBytes, size);
-    await pipeline(createReadStream(path), m.stream, createWriteStream(temp));
-    return { bytes: m.bytes(), sha256: m.sha256() };
-}
-async function downloadWithRetry(run, item, origin, temp, onBytes) {
-    try {
-        return await withRetry(async () => {
-            const res = await run.http.download({
-                url: origin.url,
-                headers: { accept: '*/*' },
-                maxRedirects: MAX_REDIRECTS,
-                authorize: origin.authorize,
-                onBytes,
-                ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {})
-            }, temp);
-            throwIfTransient(res);
-            if (res.status !== 200 || res.sha256 === null)
-                throw new HttpError(`GET ${redactUrl(res.url)}: ${res.status}`, {
-                    what: `GET ${redactUrl(res.url)}`,
-                    status: res.status,
-                    host: URL.canParse(res.url) ? new URL(res.url).host : null
-                });
-            return { bytes: res.size, sha256: res.sha256 };
-        }, run.retry, (e, delayMs, attempt) => run.emit({ kind: 'retry', item, attempt, delayMs, reason: e.message }));
-    }
-    catch (e) {
-        throw describeDownloadFailure(item, origin.url, e);
-    }
-}
-/** What to do about a 401/403: the variables for the index's name, or why the credential failed. */
-function downloadAccessHint(item, url) {
-    const c = item.index?.credential;
-    if (c)
-        return `the server rejected the credential for ${redactUrl(item.index.url)}: check the username and password (or token) and their access`;
-    const name = item.index?.name;
-    const vars = name
-        ? `set ${credentialEnvNames(name).join(', ')}`
-        : 'name the index in pyproject.toml ([[tool.uv.index]] or [[tool.poetry.source]]) and set FAST_BUILD_INDEX_<NAME>_USERNAME/_PASSWORD';
-    const host = URL.canParse(url) ? new URL(url).hostname : '<host>';
-    return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
-}
-/** A download that failed, as a FetchError naming the package, the file and the URL (redacted). */
-function describeDownloadFailure(item, url, e) {
-    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`;
-    if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
-        return new FetchError(`${what}: ${e.message}`, {}, `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`);
-    }
-    if (e instanceof UnknownHostError) {
-        return new FetchError(`${what}: ${e.host ?? 'the host'} does not resolve (no such host)`, {}, 'check the network and DNS; on a runner without access to that host, set a mirror index that has the files');
-    }
-    if (e instanceof HttpError && e.status !== null && (e.status < 300 || e.status >= 400)) {
-        const at = e.what !== null && e.what !== `GET ${redactUrl(url)}` ? ` at ${e.what.slice(4)}` : '';
-        if (e.status === 404 || e.status === 410) {
-            return new FetchError(`${what}: the server answered ${e.status} (not found)${at}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
-        }
-        if (e.status === 401 || e.status === 403) {
-            return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
-        }
-        return new FetchError(`${what}: the server answered ${e.status}`, {}, 'check the URL in the lock and the index');
-    }
-    if (e instanceof FastBuildError)
-        return new FetchError(`${what}: ${e.message}`, {}, e.hint);
-    return new FetchError(`${what}: ${e.message}`);
-}
-
 /**
  * An install as layer entries whose content comes straight out of the wheel when the layer is
  * written: a layer of installed packages with no staging tree, so no file is created, written and
@@ -3525,8 +2041,15 @@ class ZipReader {
             data = raw;
         }
         else {
-            // `info` hands back the engine too: its bytesWritten is the input it consumed.
-            const opts = { maxOutputLength: Math.max(1, entry.size), info: true };
+            // `info` hands back the engine too: its bytesWritten is the input it consumed. One output
+            // buffer a little larger than the content: zlib's default (16 kB pieces, then a copy into
+            // one buffer) allocates and copies every byte twice, and a last piece that fills its buffer
+            // exactly makes it allocate another one.
+            const opts = {
+                maxOutputLength: Math.max(1, entry.size),
+                chunkSize: entry.size + 64,
+                info: true
+            };
             try {
                 const out = raw.length < INFLATE_SYNC_BELOW
                     ? inflateRawSync(raw, opts)
@@ -4655,130 +3178,6 @@ function sha256(data) {
     return createHash('sha256').update(data).digest();
 }
 
-function limit(n) {
-    let running = 0;
-    const waiting = [];
-    const next = () => {
-        if (running >= n)
-            return;
-        const start = waiting.shift();
-        if (start) {
-            running++;
-            start();
-        }
-    };
-    return (task) => new Promise((resolve, reject) => {
-        waiting.push(() => {
-            task()
-                .then(resolve, reject)
-                .finally(() => {
-                running--;
-                next();
-            });
-        });
-        next();
-    });
-}
-/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
-function handled(p) {
-    p.catch(() => undefined);
-    return p;
-}
-
-const DEFAULT_BUCKETS = 8;
-/** FNV-1a (32 bit): a stable bucket for a name, the same on every machine and run. */
-function nameBucket(name, buckets) {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < name.length; i++) {
-        h ^= name.charCodeAt(i);
-        h = Math.imul(h, 0x01000193) >>> 0;
-    }
-    return h % buckets;
-}
-function byName(a, b) {
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-}
-const size = (g) => g.packages.reduce((n, p) => n + p.installedSize, 0);
-function planLayers(packages, opts) {
-    const buckets = opts.buckets ?? DEFAULT_BUCKETS;
-    const notes = [];
-    const heavy = [];
-    const light = new Map();
-    for (const p of [...packages].sort(byName)) {
-        if (p.installedSize > opts.heavyBytes) {
-            heavy.push({ packages: [p], kind: 'heavy', label: `${p.name} ${p.version ?? ''}`.trim() });
-            continue;
-        }
-        const signature = [...p.variants].sort().join(',');
-        let sig = light.get(signature);
-        if (!sig)
-            light.set(signature, (sig = { shared: p.variants.length, members: new Map() }));
-        const b = nameBucket(p.name, buckets);
-        sig.members.set(b, [...(sig.members.get(b) ?? []), p]);
-    }
-    const ordered = [];
-    for (const h of heavy) {
-        ordered.push({ shared: h.packages[0].variants.length, heavy: true, sort: h.packages[0].name, group: h });
-    }
-    for (const [signature, sig] of light) {
-        for (const [b, members] of sig.members) {
-            ordered.push({
-                shared: sig.shared,
-                heavy: false,
-                sort: `${signature}#${String(b).padStart(3, '0')}`,
-                group: {
-                    packages: members,
-                    kind: 'group',
-                    label: `${members.length} package${members.length === 1 ? '' : 's'} (${signature || 'no variant'}, bucket ${b})`
-                }
-            });
-        }
-    }
-    ordered.sort((a, b) => a.shared !== b.shared
-        ? b.shared - a.shared
-        : a.heavy !== b.heavy
-            ? a.heavy
-                ? -1
-                : 1
-            : a.sort < b.sort
-                ? -1
-                : a.sort > b.sort
-                    ? 1
-                    : 0);
-    let groups = ordered.map((o) => o.group);
-    if (opts.budget < 1 && groups.length > 0) {
-        throw new RangeError(`no room for package layers (budget ${opts.budget})`);
-    }
-    if (groups.length > opts.budget) {
-        const before = groups.length;
-        // Merge the adjacent pair with the smallest combined size until the budget holds; light
-        // pairs before any pair with a heavy package, so heavy packages stay alone as long as possible.
-        while (groups.length > opts.budget) {
-            let best = -1;
-            let bestCost = Infinity;
-            for (let i = 0; i + 1 < groups.length; i++) {
-                const a = groups[i];
-                const b = groups[i + 1];
-                const cost = size(a) + size(b) + (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0);
-                if (cost < bestCost) {
-                    bestCost = cost;
-                    best = i;
-                }
-            }
-            const a = groups[best];
-            const b = groups[best + 1];
-            const packagesMerged = [...a.packages, ...b.packages];
-            groups = [
-                ...groups.slice(0, best),
-                { packages: packagesMerged, kind: 'merged', label: `${packagesMerged.length} packages (merged)` },
-                ...groups.slice(best + 2)
-            ];
-        }
-        notes.push(`${before} package layers would exceed the layer budget; merged into ${groups.length} (raise max-layers to keep more apart)`);
-    }
-    return { groups, notes };
-}
-
 // Which Python a base image runs, and where that Python reads third-party packages from, found
 // from the image's config (PATH, PYTHON_VERSION, VIRTUAL_ENV) and its filesystem's names alone:
 // no container is started. Pure: an ImageFilesystem and an environment in, facts out.
@@ -5101,80 +3500,12 @@ function verifyInstall(args) {
     }
 }
 
-// The full path: a variant's deps image built straight from the wheels its lock pins, without
-// Docker. Choose the wheel per package and platform, fetch and verify it, group packages into
-// layers, install each group's wheels straight into its layer (our installer, pip's layout, no
-// staging tree on disk), write each layer once (content-addressed, cached across builds), and
-// push: base layers referenced (mounted, or copied across registries), package layers uploaded
-// only when missing, then configs, manifests, the index, and the `deps-<variant>-<hash>` tag last.
+// The layer of some wheels, as a file in the layer cache: each wheel installed straight into the
+// layer (our installer, pip's layout, no staging tree on disk), the layer written once, then its
+// descriptor. Pure of the registry and of the plan, so that a worker thread can run it
+// (layer-worker.ts) while the main thread downloads and uploads.
 /** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
 const DEPS_MTIME = 315532800; // 1980-01-01T00:00:00Z
-const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString();
-/** Part of every cached layer's key: changing how layers are written must not reuse old ones.
- * 3: the descriptor records what each wheel installed where (for the verification).
- * 4: big files of gzip layers carry their wheel's deflate data (oci/layer.ts). */
-const LAYER_FORMAT = 4;
-/** Packages the wheels builder cannot install, and why; the variant needs another builder. */
-class WheelsUnavailableError extends FastBuildError {
-    variant;
-    problems;
-    constructor(variant, problems) {
-        super(`the wheels builder cannot build variant ${variant}: ${problems.length} package${problems.length === 1 ? ' has' : 's have'} no wheel to install\n` +
-            problems.map((p) => `  - ${p.name} ${p.version ?? ''} (${p.platform}): ${p.reason}`).join('\n'), {}, 'build this variant with the Dockerfile builder (builder = "dockerfile"), or lock versions that publish wheels for these platforms');
-        this.variant = variant;
-        this.problems = problems;
-    }
-}
-/** A path-sourced wheel (`source = { path = "wheels/x.whl" }`) is listed by file name alone. */
-function fileLocation(c) {
-    const f = c.file;
-    if (f.path === null && f.url === null && c.pkg.source.kind === 'file')
-        return { ...f, path: c.pkg.source.path };
-    return f;
-}
-/**
- * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
- * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
- */
-/** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
-function knownSize(sha256, paths) {
-    const memo = paths.unpackedSize(sha256);
-    if (!existsSync(memo))
-        return null;
-    const text = readFileSync(memo, 'utf8');
-    const n = Number(text);
-    return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
-}
-async function unpackedSize(path, filename, sha256, paths) {
-    const known = knownSize(sha256, paths);
-    if (known !== null)
-        return known;
-    const memo = paths.unpackedSize(sha256);
-    const zip = await ZipReader.open(path).catch((e) => {
-        if (e instanceof WheelError)
-            throw new WheelError(e.message, filename, e.hint ?? '', e.entry);
-        throw e;
-    });
-    let size;
-    try {
-        size = zip.entries.reduce((n, e) => n + e.size, 0);
-    }
-    finally {
-        await zip.close();
-    }
-    mkdirSync(paths.unpackedSizes, { recursive: true });
-    // Written aside and renamed, so a concurrent build never reads half a number.
-    const tmp = `${memo}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, String(size));
-    renameSync(tmp, memo);
-    return size;
-}
-function plural(n, word) {
-    return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-function layoutKey(layout) {
-    return createHash('sha256').update(JSON.stringify(layout)).digest('hex').slice(0, 16);
-}
 /** Name the wheel (not its path in the artifact cache, which is by digest) in an installer error. */
 function namingWheel(m) {
     return (e) => {
@@ -5199,52 +3530,9 @@ function layerEntries$1(wheels) {
             dirs.add(path.slice(0, i));
     return [...files.values(), ...[...dirs].map((d) => ({ type: 'dir', path: d }))];
 }
-/** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
-function layerKeyOf(sha256s, layout, compression) {
-    return createHash('sha256')
-        .update(JSON.stringify({
-        format: LAYER_FORMAT,
-        layout: layoutKey(layout),
-        mtime: DEPS_MTIME,
-        wheels: [...sha256s].sort(),
-        // Absent for gzip, so the keys of layers cached before zstd existed stay valid.
-        ...(compression === 'gzip' ? {} : { compression })
-    }))
-        .digest('hex');
-}
 /** A layer blob's file name in the layer cache. */
 function layerBlobName(key, compression) {
     return `${key}${{ gzip: '.tar.gz', zstd: '.tar.zst', none: '.tar' }[compression]}`;
-}
-/**
- * The compression a deps layer under this manifest family gets: Docker schema 2 manifests carry
- * gzip layers only, so on a base image with such a manifest the deps layers stay gzip.
- */
-function effectiveCompression(manifestType, wanted) {
-    return manifestType === DOCKER_MANIFEST ? 'gzip' : wanted;
-}
-/**
- * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
- * Actions cache's layer index), and the compressed layer itself when this machine built it.
- */
-function knownLayer(key, compression, paths) {
-    const meta = paths.layerDescriptor(key);
-    if (!existsSync(meta))
-        return null;
-    let m;
-    try {
-        m = JSON.parse(readFileSync(meta, 'utf8'));
-    }
-    catch {
-        return null; // a torn or foreign file: build the layer again
-    }
-    if (typeof m.digest !== 'string' ||
-        typeof m.diffId !== 'string' ||
-        typeof m.size !== 'number' ||
-        !Array.isArray(m.dists))
-        return null;
-    const blob = paths.layerBlob(layerBlobName(key, compression));
-    return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
 }
 /**
  * The layer of these wheels, installed straight into it (nothing is written but the compressed
@@ -5301,395 +3589,6 @@ async function writeLayerFile(key, members, layout, compression, paths, reuseDef
     finally {
         rmSync(tmp, { force: true });
     }
-}
-/** Make the base image's blobs present in the target: mount within a registry, copy otherwise. */
-async function placeBaseBlobs(ctx, descriptors, stats) {
-    const { store } = ctx;
-    const source = ctx.base.store;
-    const sameRegistry = store.mountable && source.mountable && store.mountable.host === source.mountable.host;
-    for (const d of descriptors) {
-        if (await store.blobExists(d.digest)) {
-            countBlob(stats, 'exists', d.size);
-            continue;
-        }
-        if (sameRegistry && store.mountBlob && (await store.mountBlob(d, source.mountable.repository))) {
-            countBlob(stats, 'mounted', d.size);
-            continue;
-        }
-        ctx.onProgress?.(`copying base layer ${d.digest.slice(7, 19)} (${formatBytes(d.size)}) from ${source.name}`);
-        const data = await source.openBlob(d.digest);
-        countBlob(stats, await store.putBlob(d, data), d.size);
-    }
-}
-/** The history entry of a deps layer: the packages it installs. */
-function historyOf(packages) {
-    const names = packages.map((c) => `${c.name}==${c.version ?? '?'}`);
-    return {
-        created: DEPS_CREATED,
-        created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
-        comment: 'fast-build'
-    };
-}
-/** The deps image's config, besides its layers: the base image's, with its labels added. */
-function depsConfigPatch(variant, base, baseConfig, resolved) {
-    return {
-        created: DEPS_CREATED,
-        config: {
-            ...(baseConfig.config ?? {}),
-            Labels: sortedRecord({
-                ...(baseConfig.config?.Labels ?? {}),
-                'dev.fast-build.variant': variant.name,
-                'dev.fast-build.hash': variant.hash,
-                'org.opencontainers.image.base.name': base.reference,
-                'org.opencontainers.image.base.digest': base.image.digest,
-                [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
-            })
-        }
-    };
-}
-const since = (t) => (performance$1.now() - t) / 1000;
-/** Big downloads (torch is ~200 MB) say when they start and end; retries always say why. */
-const BIG_DOWNLOAD = 16 * 1024 * 1024;
-/** The wheels of one deps image: fetched (verified against the lock, cached by sha256) when needed. */
-class WheelSet {
-    ctx;
-    busy;
-    progress;
-    /** By sha256: one entry per distinct wheel across the platforms. */
-    unique = new Map();
-    /** Where each fetched wheel is (in the artifact cache). */
-    paths = new Map();
-    downloaded = [];
-    restored = 0;
-    constructor(ctx, chosen, busy, progress) {
-        this.ctx = ctx;
-        this.busy = busy;
-        this.progress = progress;
-        for (const c of chosen)
-            this.unique.set(c.sha256, c);
-    }
-    /** These wheels, fetched unless they are here already. */
-    async fetch(shas) {
-        const wanted = shas.filter((sha) => !this.paths.has(sha));
-        if (wanted.length === 0)
-            return;
-        const start = performance$1.now();
-        try {
-            await this.fetchWanted(wanted);
-        }
-        finally {
-            this.busy.fetch += since(start);
-        }
-    }
-    async fetchWanted(wanted) {
-        const { ctx, progress } = this;
-        const missing = wanted.filter((sha) => !ctx.cache.has(sha));
-        if (missing.length > 0 && ctx.restoreWheels) {
-            const n = await ctx.restoreWheels(missing).catch(() => 0);
-            if (n > 0)
-                progress(`restored ${plural(n, 'wheel')} from the cache`);
-            this.restored += n;
-        }
-        const items = wanted.map((sha) => {
-            const c = this.unique.get(sha);
-            return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
-        });
-        const fetched = await fetchArtifacts(items, {
-            cache: ctx.cache,
-            mirror: ctx.mirror,
-            baseDir: ctx.lockDir,
-            onProgress: (e) => {
-                if (e.kind === 'start' && (e.total ?? 0) >= BIG_DOWNLOAD)
-                    progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
-                else if (e.kind === 'done' && e.bytes >= BIG_DOWNLOAD)
-                    progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`);
-                else if (e.kind === 'retry')
-                    progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
-            }
-        });
-        for (const f of fetched)
-            this.paths.set(f.sha256, f.path);
-        const now = fetched.filter((f) => !f.cached);
-        this.downloaded = [...this.downloaded, ...now];
-        if (now.length) {
-            progress(`downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
-        }
-    }
-    /**
-     * Sizes (what layering weighs packages by): known from earlier builds, else read from the
-     * wheel, which is then fetched.
-     */
-    async sizes() {
-        const sizes = new Map();
-        for (const sha of this.unique.keys()) {
-            const n = knownSize(sha, this.ctx.cacheLayout);
-            if (n !== null)
-                sizes.set(sha, n);
-        }
-        const unknown = [...this.unique.keys()].filter((sha) => !sizes.has(sha));
-        await this.fetch(unknown);
-        await Promise.all(unknown.map(async (sha) => sizes.set(sha, await unpackedSize(this.paths.get(sha), this.unique.get(sha).file.name, sha, this.ctx.cacheLayout))));
-        return sizes;
-    }
-    member(sha) {
-        const c = this.unique.get(sha);
-        return {
-            sha256: sha,
-            path: this.paths.get(sha),
-            filename: c.file.name,
-            label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
-        };
-    }
-    report() {
-        const downloaded = this.downloaded;
-        return {
-            total: this.unique.size,
-            fetched: this.paths.size,
-            downloaded: downloaded.length,
-            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
-            restored: this.restored,
-            downloadedSha256: downloaded.map((f) => f.sha256)
-        };
-    }
-}
-/** Plan the layers of one platform, within what max-layers leaves after the base image's. */
-function layeringOf(ctx, p, chosen, sizes, notes) {
-    const platform = formatPlatform(p.platform);
-    const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
-    const resolved = ctx.layoutFor(p.platform);
-    const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
-    if (budget < 1 && chosen.length > 0) {
-        throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
-    }
-    const candidates = chosen.map((c) => ({
-        key: c.sha256,
-        name: c.pkg.name,
-        version: c.pkg.version,
-        installedSize: sizes.get(c.sha256),
-        variants: ctx.sharing(p.platform, c.sha256)
-    }));
-    const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes });
-    notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
-    const wanted = ctx.compression ?? 'gzip';
-    const compression = effectiveCompression(baseImage.manifest.mediaType, wanted);
-    if (compression !== wanted)
-        notes.push(`${platform}: deps layers are gzip, not ${wanted}: base image ${ctx.base.reference} has a Docker schema 2 manifest, which has no zstd layers`);
-    return { p, platform, baseImage, layering, resolved, compression };
-}
-const groupShas = (g) => g.packages.map((c) => c.key);
-/**
- * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
- * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
- * the registry has the blob, checked, since a cache is a hint and the registry the truth);
- * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
- * inflates, hashes and tars on this thread while its compression runs on the thread pool.
- */
-class LayerJobs {
-    ctx;
-    wheels;
-    busy;
-    jobs = new Map();
-    layers = new Map();
-    layerLimit = limit(2);
-    constructor(ctx, wheels, busy) {
-        this.ctx = ctx;
-        this.wheels = wheels;
-        this.busy = busy;
-    }
-    jobOf(shas, layout, compression) {
-        const key = layerKeyOf(shas, layout, compression);
-        let job = this.jobs.get(key);
-        if (!job) {
-            job = { key, compression, known: knownLayer(key, compression, this.ctx.cacheLayout), inRegistry: false };
-            this.jobs.set(key, job);
-        }
-        return job;
-    }
-    ready(j) {
-        return j.known !== null && (j.known.file !== null || j.inRegistry);
-    }
-    /** What every layer needs, found out, and the wheels of the layers to build fetched. */
-    async prepare(platforms) {
-        const each = (f) => {
-            for (const { layering, resolved, compression } of platforms)
-                for (const g of layering.groups)
-                    f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression));
-        };
-        each(() => undefined);
-        await Promise.all([...this.jobs.values()]
-            .filter((j) => j.known && !j.known.file)
-            .map(async (j) => {
-            j.inRegistry = await this.ctx.store.blobExists(j.known.meta.digest);
-        }));
-        const buildShas = new Set();
-        each((shas, job) => {
-            if (!this.ready(job))
-                for (const sha of shas)
-                    buildShas.add(sha);
-        });
-        await this.wheels.fetch([...buildShas]);
-    }
-    /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
-    layerFor(shas, layout, compression) {
-        const job = this.jobOf(shas, layout, compression);
-        let built = this.layers.get(job.key);
-        if (!built) {
-            built = this.ready(job)
-                ? Promise.resolve({ ...job.known.meta, file: job.known.file, built: false })
-                : handled(this.layerLimit(async () => {
-                    const start = performance$1.now();
-                    try {
-                        const members = shas.map((sha) => this.wheels.member(sha));
-                        return await buildLayerFile(job.key, members, layout, compression, this.ctx.cacheLayout);
-                    }
-                    finally {
-                        this.busy.layerBuild += since(start);
-                    }
-                }));
-            this.layers.set(job.key, built);
-        }
-        return built;
-    }
-}
-/**
- * One platform's base blobs placed and layers pushed as they are built (two pushes at a time,
- * overlapping the builds), in order.
- */
-async function pushPlatformLayers(ctx, pl, layers, o) {
-    const { platform, baseImage, layering, resolved, compression } = pl;
-    const tBase = performance$1.now();
-    await placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats);
-    o.busy.baseBlobs += since(tBase);
-    const mediaType = layerMediaType(baseImage.manifest.mediaType, compression);
-    const pushed = layering.groups.map((group, i) => handled(layers.layerFor(groupShas(group), resolved.layout, compression).then((built) => o.pushLimit(async () => {
-        const desc = { mediaType, digest: built.digest, size: built.size };
-        const tUp = performance$1.now();
-        const outcome = built.file
-            ? await ctx.store.putBlob(desc, { file: built.file })
-            : 'exists';
-        o.busy.upload += since(tUp);
-        o.progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
-        return { built, desc, outcome };
-    }))));
-    const out = { added: [], dists: [], reports: [] };
-    for (const [i, group] of layering.groups.entries()) {
-        const { built, desc, outcome } = await pushed[i];
-        out.dists.push(...built.dists);
-        countBlob(o.stats, outcome, built.size);
-        out.reports.push({
-            platform,
-            label: group.label,
-            packages: group.packages.length,
-            digest: built.digest,
-            size: built.size,
-            outcome,
-            built: built.built
-        });
-        out.added.push({ descriptor: desc, diffId: built.diffId, history: historyOf(group.packages) });
-    }
-    return out;
-}
-/**
- * One platform's deps image: verified first (every package where the base image's Python reads,
- * every script's interpreter present: the image must work before it gets a config, a manifest or
- * a tag), then its config and manifest as an edit of the base image.
- */
-function platformImage(variant, ctx, pl, layers, isIndex) {
-    const { p, baseImage, resolved } = pl;
-    verifyInstall({
-        dists: layers.dists,
-        layout: resolved.layout,
-        resolved,
-        what: `deps image of ${variant.name} (${pl.platform})`,
-        ...(ctx.projectFile ? { file: ctx.projectFile } : {})
-    });
-    const edited = appendLayers({ manifest: baseImage.manifest, config: baseImage.config }, layers.added, depsConfigPatch(variant, ctx.base, baseImage.config, resolved));
-    const platformEntry = baseImage.indexEntry?.platform ?? ociPlatform(p.platform);
-    return {
-        write: {
-            blobs: [{ descriptor: edited.configDescriptor, data: edited.configBytes }],
-            bytes: edited.manifestBytes,
-            mediaType: edited.manifestDescriptor.mediaType,
-            ...(isIndex ? { platform: platformEntry } : {})
-        },
-        // What was pushed, as the fast path needs it (no need to read it back from the store).
-        image: {
-            platform: p.platform,
-            indexEntry: isIndex ? { ...edited.manifestDescriptor, platform: platformEntry } : null,
-            manifest: edited.manifest,
-            manifestDigest: edited.manifestDescriptor.digest,
-            config: edited.config
-        }
-    };
-}
-/** Where the time went (wall clock marks of the phases, and the busy times). */
-function phasesOf(t, busy) {
-    const fetchInLayers = busy.fetch - t.fetchBeforeLayers;
-    const r2 = (n) => Math.round(n * 1000) / 1000;
-    return {
-        choose: r2(t.choose),
-        fetch: r2(busy.fetch),
-        sizes: r2(Math.max(0, t.sizesAndFetch - t.fetchBeforeLayers)),
-        layers: r2(Math.max(0, t.layersWall - fetchInLayers - busy.baseBlobs)),
-        layerBuild: r2(busy.layerBuild),
-        upload: r2(busy.upload),
-        baseBlobs: r2(busy.baseBlobs),
-        manifests: r2(since(t.tTop)),
-        total: r2(since(t.t0))
-    };
-}
-async function buildDepsImage(variant, tag, ctx) {
-    const progress = ctx.onProgress ?? (() => { });
-    const t0 = performance$1.now();
-    const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 };
-    const notes = [];
-    // 1. A wheel for every package on every platform, or a precise refusal.
-    const perPlatform = variant.platforms.map((p) => ({ plan: p, ...ctx.wheelsOf(p) }));
-    const problems = perPlatform.flatMap((p) => p.problems);
-    if (problems.length > 0)
-        throw new WheelsUnavailableError(variant.name, problems);
-    const choose = since(t0);
-    // 2. Sizes, fetching the wheels whose size no earlier build recorded.
-    const wheels = new WheelSet(ctx, perPlatform.flatMap((p) => p.chosen), busy, progress);
-    progress(`${plural(wheels.unique.size, 'wheel')} to install`);
-    const tSizes = performance$1.now();
-    const sizes = await wheels.sizes();
-    const sizesAndFetch = since(tSizes);
-    const tLayers = performance$1.now();
-    const fetchBeforeLayers = busy.fetch;
-    // 3. The layers of every platform, planned; 4. what each needs (wheels fetched for those built).
-    const platforms = perPlatform.map(({ plan: p, chosen }) => layeringOf(ctx, p, chosen, sizes, notes));
-    const layers = new LayerJobs(ctx, wheels, busy);
-    await layers.prepare(platforms);
-    // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
-    const stats = emptyStats();
-    const reports = [];
-    const writes = [];
-    const images = [];
-    const isIndex = variant.platforms.length > 1;
-    const pushLimit = limit(2);
-    for (const pl of platforms) {
-        const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress });
-        reports.push(...pushed.reports);
-        const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex);
-        writes.push(write);
-        images.push(image);
-    }
-    const layersWall = since(tLayers);
-    const tTop = performance$1.now();
-    // 6. Configs, manifests, the index, and the tag last: only a complete image ever has the tag.
-    const indexType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
-    const pushed = await pushImage(ctx.store, { manifests: writes, index: isIndex ? { mediaType: indexType } : null }, [tag]);
-    addStats(stats, pushed.stats);
-    const image = {
-        ref: `${ctx.store.name}:${tag}`,
-        digest: pushed.digest,
-        mediaType: pushed.mediaType,
-        isIndex,
-        platforms: images
-    };
-    const phases = phasesOf({ t0, choose, sizesAndFetch, fetchBeforeLayers, layersWall, tTop }, busy);
-    return { image, stats, layers: reports, notes, phases, wheels: wheels.report() };
 }
 
 // The project itself (and its local path/workspace packages) installed in the image the way an
@@ -6664,6 +4563,708 @@ function engineCommands(r) {
             ? [program, 'manifest', 'push', ...tls, '--all', r.tag, `docker://${r.tag}`]
             : [program, 'push', ...tls, r.tag, `docker://${r.tag}`]
     ];
+}
+
+// The errors of an HTTP request, for every caller (registry, token services, package indexes,
+// wheel downloads): which request failed (`what`: method and URL, with userinfo and query taken
+// out, so no secret reaches a message), at which host, and with which status when there was an
+// answer. Callers turn them into their own errors (RegistryError, IndexError, FetchError) that say
+// what to do; the fields let them decide without parsing messages.
+/** A request failed, and asking again will not help (a 404, a host that does not resolve, a redirect loop). */
+class HttpError extends FastBuildError {
+    what;
+    host;
+    status;
+    /** Whether running again later may succeed; true only for TransientHttpError. */
+    temporary = false;
+    constructor(message, info = {}, hint) {
+        super(message, {}, hint);
+        this.what = info.what ?? null;
+        this.host = info.host ?? null;
+        this.status = info.status ?? null;
+    }
+}
+/** The host name does not resolve: a typo, or no DNS for it from here. Not retried. */
+class UnknownHostError extends HttpError {
+}
+/**
+ * A failure worth another attempt (src/net/retry.ts decides which): a dropped connection, a
+ * request past its deadline (src/net/deadline.ts), a 408/429/5xx.
+ */
+class TransientHttpError extends HttpError {
+    retryAfterMs;
+    kind;
+    temporary = true;
+    constructor(message, 
+    /** The wait the server asked for (Retry-After), in milliseconds. */
+    retryAfterMs = null, kind = 'other', 
+    /** `host[:port]` that failed, when known. */
+    host = null, info = {}) {
+        super(message, { ...info, host });
+        this.retryAfterMs = retryAfterMs;
+        this.kind = kind;
+    }
+}
+/** `host[:port]` of a URL, or null when it is not one. */
+function hostOf$1(url) {
+    try {
+        return new URL(url).host;
+    }
+    catch {
+        return null;
+    }
+}
+
+// A pass-through stream that hashes (sha256) and counts what flows through it, telling a progress
+// callback as it goes: how downloads (src/net/http.ts) and local copies (src/wheels/fetch.ts) learn
+// a file's digest while writing it, without reading it twice.
+function hashingStream(onBytes, total = null) {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const stream = new Transform({
+        transform(chunk, _encoding, callback) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            onBytes?.(bytes, total);
+            callback(null, chunk);
+        }
+    });
+    return { stream, bytes: () => bytes, sha256: () => hash.digest('hex') };
+}
+
+// One retry rule for every request fast-build makes (registries, token services, package indexes,
+// wheel downloads): what is worth another attempt, how long to wait before it, and when to stop.
+//
+// Worth retrying: dropped connections (the codes below), a request past its deadline (see
+// deadline.ts), and the statuses 408, 429 and 5xx except 501/505, which do not go away by asking
+// again. Everything else (auth, not found, bad requests) fails at once. Waits grow exponentially
+// with jitter (so parallel clients do not retry in step), or follow the server's Retry-After.
+// Two limits stop an operation: a number of attempts, and a time budget for the whole operation
+// (default 120 s), because attempts alone multiply by the per-request deadline: six attempts at a
+// registry that accepts connections and never answers once cost six minutes per variant.
+// ---------------------------------------------------------------------------------------------
+// Bounds, and where they come from.
+const REQUEST_TIMEOUT_ENV = 'FAST_BUILD_REQUEST_TIMEOUT_S';
+const RETRY_BUDGET_ENV = 'FAST_BUILD_RETRY_BUDGET_S';
+const DEFAULT_REQUEST_TIMEOUT_S = 30;
+const DEFAULT_RETRY_BUDGET_S = 120;
+/** What to tell a user who wants other bounds (used in hints). */
+const BOUNDS_HINT = `the bounds are ${REQUEST_TIMEOUT_ENV} (per request, default ${DEFAULT_REQUEST_TIMEOUT_S}) and ${RETRY_BUDGET_ENV} (per operation, default ${DEFAULT_RETRY_BUDGET_S}), or the action inputs request-timeout and retry-budget`;
+/**
+ * Seconds as a user writes them (`30`, `2.5`): a positive number of at most a day. `where` names
+ * the variable or input in the error.
+ */
+function parseSeconds(text, where, keyPath = where) {
+    const t = text.trim();
+    const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : NaN;
+    if (!Number.isFinite(n) || n <= 0 || n > 86_400) {
+        throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a number of seconds`, { keyPath }, 'write a number of seconds greater than 0 (and at most 86400), e.g. 30');
+    }
+    return n;
+}
+/**
+ * The bounds in effect: FAST_BUILD_REQUEST_TIMEOUT_S and FAST_BUILD_RETRY_BUDGET_S when set (the
+ * action sets them from its inputs), else 30 s and 120 s. Read when a client or operation starts,
+ * so a variable set before the build applies to it.
+ */
+function netLimits(env = process.env) {
+    const read = (name, dflt) => {
+        const v = env[name];
+        return v === undefined || v.trim() === '' ? dflt : parseSeconds(v, name);
+    };
+    return {
+        requestTimeoutMs: read(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT_S) * 1000,
+        retryBudgetMs: read(RETRY_BUDGET_ENV, DEFAULT_RETRY_BUDGET_S) * 1000
+    };
+}
+// ---------------------------------------------------------------------------------------------
+// What is worth retrying.
+/**
+ * Error codes of a connection that failed or dropped on the way: the one list for every request
+ * (the registry client and the wheel fetcher each had one; this is their union). Not ENOTFOUND: a
+ * name that does not resolve is a typo far more often than a DNS hiccup (EAI_AGAIN is the hiccup).
+ */
+const RETRYABLE_CODES = new Set([
+    // The peer (or a proxy, or a load balancer recycling its connections) closed the connection.
+    'ECONNRESET',
+    // We wrote to a connection the peer had already closed (a kept-alive socket it timed out).
+    'EPIPE',
+    // The operating system gave up on the connection (no answer to SYN or to retransmissions).
+    'ETIMEDOUT',
+    // The connection was aborted locally, mid-request (a socket torn down under us).
+    'ECONNABORTED',
+    // Nothing listens yet: a registry or index restarting, a service behind a load balancer rolling.
+    'ECONNREFUSED',
+    // No route for now: a network that is coming up, a VPN reconnecting, a flapping link.
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ENETDOWN',
+    // The resolver could not answer for now (a temporary DNS failure, unlike ENOTFOUND).
+    'EAI_AGAIN',
+    // undici's socket error (fetch-based code paths in dependencies): the connection failed.
+    'UND_ERR_SOCKET',
+    // A response stream ended before its end (a body cut short by a dropped connection).
+    'ERR_STREAM_PREMATURE_CLOSE'
+]);
+// Node's own words for a connection that ended mid-request, where it gives no code.
+const DROPPED_MESSAGE = /socket hang up|aborted|premature/i;
+/** 408, 429 and 5xx; not 501 (Not Implemented) or 505 (HTTP Version Not Supported). */
+function isRetryableStatus(status) {
+    return (status === 408 || status === 429 || (status >= 500 && status < 600 && status !== 501 && status !== 505));
+}
+/**
+ * The rule, for a status or anything thrown: true for 408/429/5xx, for TransientHttpError, and for
+ * errors of a connection that failed on the way (RETRYABLE_CODES, "socket hang up").
+ */
+function isRetryable(x) {
+    if (typeof x === 'number')
+        return isRetryableStatus(x);
+    if (x instanceof TransientHttpError)
+        return true;
+    // Not `instanceof Error`: errors of Node's own modules may come from another realm (a VM
+    // context, as under jest), where that test fails.
+    if (x instanceof FastBuildError || typeof x !== 'object' || x === null)
+        return false;
+    const { code, message } = x;
+    return ((typeof code === 'string' && RETRYABLE_CODES.has(code)) ||
+        (typeof message === 'string' && DROPPED_MESSAGE.test(message)));
+}
+/**
+ * A network error of `method url` as a TransientHttpError when the rule says it is worth retrying,
+ * else null (the caller decides: ENOTFOUND, for one, means a wrong host name).
+ */
+function transientFromNetworkError(e, method, url) {
+    if (e instanceof TransientHttpError)
+        return e;
+    if (!isRetryable(e))
+        return null;
+    const err = e;
+    return new TransientHttpError(`${method} ${redactUrl(url)}: connection dropped (${err.code ?? err.message})`, null, 'dropped', hostOf$1(url), { what: `${method} ${redactUrl(url)}` });
+}
+/** A retryable status as a TransientHttpError (`detail` is the server's error text, if any). */
+function transientFromStatus(method, url, status, retryAfter, detail = '') {
+    return new TransientHttpError(`${method} ${redactUrl(url)}: ${status}${detail}`, parseRetryAfter(retryAfter), 'status', hostOf$1(url), { what: `${method} ${redactUrl(url)}`, status });
+}
+/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return null;
+    const seconds = Number(value.trim());
+    if (Number.isFinite(seconds))
+        return Math.max(0, seconds * 1000);
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
+/**
+ * The wait before attempt `attempt + 1`: the server's Retry-After when it gave one, else
+ * exponential backoff with jitter (half to all of base·2^(attempt-1)); at most maxDelayMs.
+ */
+function backoffDelay(attempt, policy, retryAfterMs = null, random = Math.random) {
+    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+    return Math.min(policy.maxDelayMs, retryAfterMs ?? backoff * (0.5 + random() / 2));
+}
+/** An operation failed on every attempt it was allowed: the last failure, and how long it tried. */
+class RetriesExhaustedError extends FastBuildError {
+    last;
+    attempts;
+    elapsedMs;
+    budgetMs;
+    temporary = true;
+    constructor(last, attempts, elapsedMs, budgetMs) {
+        super(`${last.message} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds(elapsedMs)} s; budget ${seconds(budgetMs)} s)`, {}, giveUpHint(last));
+        this.last = last;
+        this.attempts = attempts;
+        this.elapsedMs = elapsedMs;
+        this.budgetMs = budgetMs;
+    }
+}
+function giveUpHint(last) {
+    const who = last.host ?? 'the server';
+    const what = last.kind === 'timeout'
+        ? `${who} accepts connections but does not answer in time: check it (and any proxy or firewall in between)`
+        : last.kind === 'slow'
+            ? `${who} answers too slowly: check it and the network to it`
+            : last.kind === 'dropped'
+                ? `connections to ${who} keep failing: check that it is up and reachable`
+                : `${who} keeps failing`;
+    return `${what}, then run again; ${BOUNDS_HINT}`;
+}
+/** `12`, `2.5`: seconds for messages (one decimal below 10 s). */
+function seconds(ms) {
+    const s = ms / 1000;
+    return s < 10 ? String(Math.round(s * 10) / 10) : String(Math.round(s));
+}
+const REAL_CLOCK = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms))
+};
+/**
+ * Run `op`, retrying TransientHttpError after backoffDelay, while attempts are left and the next
+ * attempt would start within the budget; then RetriesExhaustedError (the last failure, the
+ * attempts, the time spent). Other errors pass through at once. `onRetry` is told of each wait.
+ * One attempt is bounded by the requests' own deadlines, so an operation ends by budget + one
+ * attempt at worst.
+ */
+async function withRetry(op, policy = DEFAULT_RETRY, onRetry, clock = REAL_CLOCK) {
+    const budget = policy.budgetMs ?? netLimits().retryBudgetMs;
+    const started = clock.now();
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await op(attempt);
+        }
+        catch (e) {
+            if (!(e instanceof TransientHttpError))
+                throw e;
+            const elapsed = clock.now() - started;
+            const delay = backoffDelay(attempt, policy, e.retryAfterMs);
+            if (attempt >= policy.attempts || elapsed + delay >= budget)
+                throw new RetriesExhaustedError(e, attempt, elapsed, budget);
+            onRetry?.(e, delay, attempt);
+            await clock.sleep(delay);
+        }
+    }
+}
+
+/** Below this, past the request timeout, a transfer counts as stuck (a few KB/s: a trickle). */
+const DEFAULT_MIN_BYTES_PER_SECOND = 16 * 1024;
+/**
+ * Watch `req` and destroy it with a TransientHttpError when it passes its deadline (see above). The
+ * error reaches the request's 'error' listeners, as any network failure does; `onExpire` is told
+ * first (for requests whose 'error' is already past).
+ */
+function watchDeadline(req, o, onExpire) {
+    const minRate = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+    const tick = Math.max(20, Math.min(1000, o.timeoutMs / 8));
+    let socket = null;
+    let base = 0;
+    let moved = 0;
+    let waited = 0;
+    let sinceProgress = 0;
+    let last = Date.now();
+    let stopped = false;
+    let answered = false;
+    req.once('response', () => (answered = true));
+    const counted = (s) => s.bytesRead + Math.max(0, s.bytesWritten - s.writableLength);
+    req.on('socket', (s) => {
+        socket = s;
+        base = counted(s);
+    });
+    const what = `${o.method} ${pathOf(o.url)}`;
+    const host = hostOf$1(o.url) ?? o.url;
+    const timer = setInterval(() => {
+        const now = Date.now();
+        const dt = now - last;
+        last = now;
+        // Waiting for a free connection of the agent's pool is not the server's fault (the requests
+        // ahead each have a deadline of their own); neither is a body the caller is still making.
+        if (socket === null || o.idle?.()) {
+            sinceProgress = 0;
+            return;
+        }
+        waited += dt;
+        const m = counted(socket) - base;
+        if (m > moved) {
+            moved = m;
+            sinceProgress = 0;
+        }
+        else
+            sinceProgress += dt;
+        // Everything sent and no answer yet: whichever rule fires, what was waited for is the answer.
+        const awaitingAnswer = !answered && req.writableFinished && socket.writableLength === 0;
+        let e = null;
+        const s = seconds(o.timeoutMs);
+        if (sinceProgress >= o.timeoutMs || (awaitingAnswer && waited >= o.timeoutMs)) {
+            e = socket.connecting
+                ? new TransientHttpError(`${host}: no connection within ${s} s (${what})`, null, 'timeout', host)
+                : !answered
+                    ? new TransientHttpError(`${host}: no answer to ${what} within ${s} s`, null, 'timeout', host)
+                    : new TransientHttpError(`${host}: the answer to ${what} stopped for ${s} s`, null, 'timeout', host);
+        }
+        else if (sinceProgress < o.timeoutMs - 2 * tick && waited > o.timeoutMs + (moved / minRate) * 1000) {
+            // Still moving (else the rule above says "stopped" a tick or two later), but at a trickle.
+            e = new TransientHttpError(`${host}: ${what} too slow (${moved} bytes in ${seconds(waited)} s; the floor past ${s} s is ${Math.round(minRate / 1024)} KiB/s)`, null, 'slow', host);
+        }
+        if (e) {
+            stop();
+            onExpire?.(e);
+            req.destroy(e);
+        }
+    }, tick);
+    timer.unref();
+    function stop() {
+        if (stopped)
+            return;
+        stopped = true;
+        clearInterval(timer);
+    }
+    req.once('close', stop);
+    return { stop };
+}
+/** The path and query (redacted) of a URL, for messages that name the host apart. */
+function pathOf(url) {
+    try {
+        const u = new URL(url);
+        return redactUrl(`${u.pathname}${u.search}`);
+    }
+    catch {
+        return redactUrl(url);
+    }
+}
+
+// The one HTTP client of fast-build: registries, their token services, package indexes and wheel
+// downloads all go through it. What it gives every request:
+//
+//   - keep-alive connections, a pool per client (`maxSockets` at once per host);
+//   - a deadline (src/net/deadline.ts): no progress for FAST_BUILD_REQUEST_TIMEOUT_S, or a trickle
+//     past it, ends the request as a TransientHttpError;
+//   - failures as the errors of src/net/errors.ts: a connection that dropped is a TransientHttpError
+//     (src/net/retry.ts says which are worth retrying), a host that does not resolve an
+//     UnknownHostError; messages show URLs without userinfo or query;
+//   - redirects followed when asked (GET and HEAD), with the Authorization header asked for again at
+//     each hop, so a credential goes only where the caller says it belongs.
+//
+// Three ways to send: `request` (the answer buffered, bounded), `download` (the answer streamed to a
+// file while its sha256 is computed, with progress), and `stream` (a body written piece by piece,
+// for a blob uploaded while it is produced). Statuses are answers, not errors: the caller decides,
+// and `throwIfTransient` applies the one retry rule to them. Retrying itself is the caller's
+// (withRetry in src/net/retry.ts), around whatever unit is worth starting over.
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+/**
+ * Throw the TransientHttpError of a retryable status (408, 429, 5xx but 501/505), so the caller's
+ * withRetry tries again; other answers pass. `detail` is the server's error text, if any.
+ */
+function throwIfTransient(res, detail = '') {
+    if (isRetryableStatus(res.status))
+        throw transientFromStatus(res.method, res.url, res.status, res.headers['retry-after'], detail);
+}
+function headersOf(res) {
+    const h = {};
+    for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined)
+            h[k] = Array.isArray(v) ? v.join(', ') : v;
+    return h;
+}
+/** An error of the network (or of Node) for `method url` as one of ours, or as it is. */
+function asHttpError(e, method, url) {
+    if (e instanceof FastBuildError)
+        return e;
+    if (e.code === 'ENOTFOUND') {
+        const host = hostOf$1(url) ?? url;
+        return new UnknownHostError(`cannot reach ${host}: no such host`, { what: `${method} ${redactUrl(url)}`, host }, 'check the host name, and the network and DNS from here');
+    }
+    return transientFromNetworkError(e, method, url) ?? e;
+}
+/** The URL of the next hop of a redirect, or null when `status` is not one to follow. */
+function redirectTarget(method, url, status, headers, hops, follow) {
+    const max = follow.maxRedirects ?? 0;
+    const location = headers['location'];
+    if (max === 0 || !REDIRECTS.has(status) || !location || (method !== 'GET' && method !== 'HEAD'))
+        return null;
+    const what = `${method} ${redactUrl(url)}`;
+    const info = { what, host: hostOf$1(url), status };
+    if (hops >= max)
+        throw new HttpError(`${what}: redirected more than ${max} times`, info, 'the server redirects in a loop: check the URL');
+    let next;
+    try {
+        next = new URL(location, url);
+    }
+    catch {
+        throw new HttpError(`${what}: redirected to something that is not a URL`, info);
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new HttpError(`${what}: redirected to ${redactUrl(next.href)}, which is not http(s)`, info, 'check the URL; a server may only redirect to http(s)');
+    }
+    return next.href;
+}
+class HttpClient {
+    opts;
+    agents;
+    constructor(opts = {}) {
+        this.opts = opts;
+        const maxSockets = opts.maxSockets ?? 8;
+        this.agents = {
+            http: new http.Agent({ keepAlive: true, maxSockets }),
+            https: new https.Agent({ keepAlive: true, maxSockets })
+        };
+    }
+    close() {
+        this.agents.http.destroy();
+        this.agents.https.destroy();
+    }
+    /** The per-request deadline in effect (an option, else the environment's, read now). */
+    get requestTimeoutMs() {
+        return this.opts.requestTimeoutMs ?? this.opts.idleTimeoutMs ?? netLimits().requestTimeoutMs;
+    }
+    /** Start one request (no body written yet) under its deadline; a URL that is not http(s) is an HttpError. */
+    open(o, idle) {
+        const url = new URL(o.url);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:')
+            throw new HttpError(`${o.method} ${redactUrl(o.url)}: only http(s):// URLs`, {
+                what: `${o.method} ${redactUrl(o.url)}`
+            });
+        // Credentials travel in headers the caller chose (Follow.authorize), never from userinfo.
+        url.username = '';
+        url.password = '';
+        const secure = url.protocol === 'https:';
+        const req = (secure ? https : http).request(url, {
+            method: o.method,
+            headers: o.headers,
+            agent: secure ? this.agents.https : this.agents.http
+        });
+        let expired = null;
+        const deadline = watchDeadline(req, {
+            method: o.method,
+            url: o.url,
+            timeoutMs: o.timeoutMs ?? this.requestTimeoutMs,
+            minBytesPerSecond: this.opts.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+            ...(idle ? { idle } : {})
+        }, (e) => (expired = e));
+        return { req, expired: () => expired, stop: () => deadline.stop() };
+    }
+    headers(extra, url, follow = {}) {
+        const h = { 'user-agent': this.opts.userAgent ?? 'fast-build', ...extra };
+        const auth = follow.authorize?.(url);
+        if (auth)
+            h['authorization'] = auth;
+        return h;
+    }
+    /**
+     * A request whose body is written piece by piece (chunked transfer encoding), for streaming a
+     * blob while it is being produced. `end` finishes the body and waits for the answer. The deadline
+     * runs only while the network is what is waited for (a write not yet flushed, or after `end`).
+     */
+    stream(o) {
+        let failure = null;
+        let ended = false;
+        let draining = 0;
+        const waiters = new Set();
+        let resolveResponse;
+        let rejectResponse;
+        const response = new Promise((res, rej) => {
+            resolveResponse = res;
+            rejectResponse = rej;
+        });
+        response.catch(() => undefined);
+        const { req, expired, stop } = this.open({ method: o.method, url: o.url, headers: this.headers(o.headers, o.url), timeoutMs: o.timeoutMs }, () => !ended && draining === 0);
+        const fail = (e) => {
+            if (failure)
+                return;
+            failure = expired() ?? asHttpError(e, o.method, o.url);
+            stop();
+            rejectResponse(failure);
+            // A write waiting for 'drain' would wait for ever on a destroyed request.
+            for (const w of waiters)
+                w(failure);
+            waiters.clear();
+        };
+        req.on('response', (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                stop();
+                resolveResponse({
+                    method: o.method,
+                    status: res.statusCode ?? 0,
+                    headers: headersOf(res),
+                    body: Buffer.concat(chunks),
+                    url: o.url
+                });
+            });
+            res.on('error', (e) => fail(e));
+            res.on('aborted', () => fail(new Error('response aborted')));
+        });
+        req.on('error', (e) => fail(e));
+        return {
+            write: (chunk) => new Promise((resolve, reject) => {
+                if (failure)
+                    return reject(failure);
+                if (req.write(chunk))
+                    return resolve();
+                draining++;
+                const settle = (e) => {
+                    draining--;
+                    waiters.delete(onFail);
+                    req.off('drain', onDrain);
+                    if (e)
+                        reject(e);
+                    else
+                        resolve();
+                };
+                const onFail = (e) => settle(e);
+                const onDrain = () => settle(null);
+                waiters.add(onFail);
+                req.once('drain', onDrain);
+            }),
+            end: () => {
+                if (failure)
+                    return Promise.reject(failure);
+                ended = true;
+                req.end();
+                return response;
+            },
+            abort: () => {
+                stop();
+                req.destroy();
+            }
+        };
+    }
+    /** One request, its answer buffered (up to `maxBody`); redirects followed as `o` asks. */
+    async request(o) {
+        let url = o.url;
+        for (let hops = 0;; hops++) {
+            const res = await this.requestOnce(o, url);
+            const next = redirectTarget(o.method, url, res.status, res.headers, hops, o);
+            if (next === null)
+                return res;
+            url = next;
+        }
+    }
+    requestOnce(o, url) {
+        const headers = this.headers(o.headers, url, o);
+        let body = null;
+        if (o.body !== undefined) {
+            if (Buffer.isBuffer(o.body)) {
+                body = o.body;
+                headers['content-length'] = String(o.body.length);
+            }
+            else {
+                const { file, start, end } = o.body;
+                if (headers['content-length'] === undefined)
+                    throw new Error('streamed bodies need a content-length');
+                body = createReadStream(file, {
+                    ...(start !== undefined ? { start } : {}),
+                    ...(end !== undefined ? { end } : {})
+                });
+            }
+        }
+        else if (o.method === 'PUT' || o.method === 'POST' || o.method === 'PATCH') {
+            headers['content-length'] = '0';
+        }
+        const maxBody = o.maxBody ?? DEFAULT_MAX_BODY;
+        const what = `${o.method} ${redactUrl(url)}`;
+        return new Promise((resolve, reject) => {
+            let settled = false;
+            const { req, expired, stop } = this.open({ method: o.method, url, headers, timeoutMs: o.timeoutMs });
+            const fail = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                stop();
+                req.destroy();
+                if (body !== null && !Buffer.isBuffer(body))
+                    body.destroy();
+                reject(e instanceof FastBuildError ? e : (expired() ?? asHttpError(e, o.method, url)));
+            };
+            req.on('response', (res) => {
+                const chunks = [];
+                let size = 0;
+                res.on('data', (c) => {
+                    size += c.length;
+                    if (size > maxBody)
+                        fail(new HttpError(`${what}: response larger than ${maxBody} bytes`, {
+                            what,
+                            host: hostOf$1(url),
+                            status: res.statusCode ?? null
+                        }));
+                    else
+                        chunks.push(c);
+                });
+                res.on('end', () => {
+                    if (settled)
+                        return;
+                    settled = true;
+                    stop();
+                    resolve({
+                        method: o.method,
+                        status: res.statusCode ?? 0,
+                        headers: headersOf(res),
+                        body: Buffer.concat(chunks),
+                        url
+                    });
+                });
+                res.on('error', (e) => fail(e));
+                res.on('aborted', () => fail(new Error('response aborted')));
+            });
+            req.on('error', (e) => fail(e));
+            if (body === null)
+                req.end();
+            else if (Buffer.isBuffer(body))
+                req.end(body);
+            else {
+                body.on('error', (e) => fail(e));
+                body.pipe(req);
+            }
+        });
+    }
+    /**
+     * GET a body straight to `file` (blobs and wheels can be gigabytes), hashing it on the way. An
+     * answer other than 200 is returned with its (small) body and nothing written; a 200 cut short
+     * (fewer bytes than its Content-Length) is a TransientHttpError.
+     */
+    async download(o, file) {
+        let url = o.url;
+        for (let hops = 0;; hops++) {
+            const res = await this.downloadOnce(o, url, file);
+            const next = redirectTarget('GET', url, res.status, res.headers, hops, o);
+            if (next === null)
+                return res;
+            url = next;
+        }
+    }
+    downloadOnce(o, url, file) {
+        const what = `GET ${redactUrl(url)}`;
+        return new Promise((resolve, reject) => {
+            let settled = false;
+            const { req, expired, stop } = this.open({
+                method: 'GET',
+                url,
+                headers: this.headers(o.headers, url, o),
+                timeoutMs: o.timeoutMs
+            });
+            const done = (r) => {
+                if (settled)
+                    return;
+                settled = true;
+                stop();
+                resolve({ method: 'GET', url, ...r });
+            };
+            const fail = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                stop();
+                req.destroy();
+                reject(expired() ?? asHttpError(e, 'GET', url));
+            };
+            req.on('response', (res) => {
+                const headers = headersOf(res);
+                const status = res.statusCode ?? 0;
+                if (status !== 200) {
+                    const chunks = [];
+                    res.on('data', (c) => chunks.length < 64 && chunks.push(c));
+                    res.on('end', () => done({ status, headers, body: Buffer.concat(chunks), sha256: null, size: 0 }));
+                    res.on('error', (e) => fail(e));
+                    return;
+                }
+                const length = headers['content-length'];
+                const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
+                o.onBytes?.(0, total);
+                const meter = hashingStream(o.onBytes, total);
+                pipeline(res, meter.stream, createWriteStream(file)).then(() => {
+                    const size = meter.bytes();
+                    if (!res.complete || (total !== null && size !== total)) {
+                        fail(new TransientHttpError(`${what}: the connection ended after ${size}${total !== null ? ` of ${total}` : ''} bytes`, null, 'dropped', hostOf$1(url), { what, status }));
+                    }
+                    else
+                        done({ status, headers, body: Buffer.alloc(0), sha256: meter.sha256(), size });
+                }, (e) => fail(e));
+            });
+            req.on('error', (e) => fail(e));
+            req.end();
+        });
+    }
 }
 
 // Where a JSON text stops being JSON, without quoting it. JSON.parse's messages quote the text
@@ -7691,6 +6292,788 @@ function withDigest(location, digest) {
     return u.toString();
 }
 
+// A client for the Python "simple" repository API: the files a project has on an index, with
+// their absolute URLs and hashes. Speaks PEP 691 JSON and falls back to PEP 503 HTML, for
+// `http(s)://` indexes (PyPI, private indexes, download.pytorch.org) and `file://` trees (a local
+// mirror laid out as `<root>/<project>/index.html`). The page parsers are pure; `PackageIndex`
+// is the edge that fetches pages, with redirects, retries of transient failures, credentials only
+// for the index's own origin, and one fetch per project per run.
+/** The Accept header of PEP 691: JSON preferred, HTML accepted. */
+const SIMPLE_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
+/** The index could not answer for a project, or does not list a file. */
+class IndexError extends FastBuildError {
+    index;
+    project;
+    filename;
+    temporary;
+    constructor(message, 
+    /** The index URL, redacted. */
+    index, project, filename, hint, 
+    /** A failure that may go away on its own (network, 5xx). */
+    temporary = false) {
+        super(message, {}, hint);
+        this.index = index;
+        this.project = project;
+        this.filename = filename;
+        this.temporary = temporary;
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Pure part: URLs and page parsing.
+/** `https://pypi.org/simple` + `Foo.Bar` → `https://pypi.org/simple/foo-bar/`. */
+function projectPageUrl(indexUrl, project) {
+    const base = indexUrl.replace(/\/+$/, '');
+    return `${base}/${encodeURIComponent(normalizeName(project))}/`;
+}
+const NAMED_ENTITIES = {
+    amp: '&',
+    lt: '<',
+    gt: '>',
+    quot: '"',
+    apos: "'",
+    nbsp: '\u00a0',
+    equals: '=',
+    excl: '!',
+    comma: ',',
+    period: '.',
+    colon: ':',
+    semi: ';',
+    sol: '/',
+    num: '#',
+    percnt: '%',
+    plus: '+',
+    ast: '*',
+    lpar: '(',
+    rpar: ')',
+    tilde: '~'
+};
+/** HTML character references: `&gt;`, `&#62;`, `&#x3e;`. Unknown names stay as written. */
+function decodeHtmlEntities(s) {
+    if (!s.includes('&'))
+        return s;
+    return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);?/g, (whole, ref) => {
+        if (ref[0] === '#') {
+            const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+            if (!Number.isFinite(code) || code < 0 || code > 0x10ffff)
+                return whole;
+            try {
+                return String.fromCodePoint(code);
+            }
+            catch {
+                return whole;
+            }
+        }
+        return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
+    });
+}
+function lastSegment(url) {
+    const path = url.pathname;
+    const last = path.slice(path.lastIndexOf('/') + 1);
+    try {
+        return decodeURIComponent(last);
+    }
+    catch {
+        return last;
+    }
+}
+/** An absolute URL without userinfo and fragment; the fragment's `algo=hex`, if any. */
+function resolveHref(href, base) {
+    const u = new URL(href, base);
+    let hash = null;
+    const m = /^#([a-zA-Z0-9_]+)=([0-9a-fA-F]+)$/.exec(u.hash);
+    if (m)
+        hash = [m[1].toLowerCase(), m[2].toLowerCase()];
+    u.hash = '';
+    u.username = '';
+    u.password = '';
+    return { url: u.href, hash };
+}
+/** Read the start tag at `text[at] === '<'`: its name and attributes (values entity-decoded). */
+function readStartTag(text, at) {
+    let i = at + 1;
+    const n = text.length;
+    const nameMatch = /^[a-zA-Z][a-zA-Z0-9-]*/.exec(text.slice(i, i + 32));
+    if (!nameMatch)
+        return null;
+    const name = nameMatch[0].toLowerCase();
+    i += nameMatch[0].length;
+    const attrs = new Map();
+    while (i < n) {
+        while (i < n && /\s/.test(text[i]))
+            i++;
+        if (i >= n)
+            return null;
+        if (text[i] === '>')
+            return { name, attrs, end: i + 1 };
+        if (text[i] === '/') {
+            i++;
+            continue;
+        }
+        let attrName = '';
+        while (i < n && !/[\s=>/]/.test(text[i]))
+            attrName += text[i++];
+        while (i < n && /\s/.test(text[i]))
+            i++;
+        let value = '';
+        if (text[i] === '=') {
+            i++;
+            while (i < n && /\s/.test(text[i]))
+                i++;
+            const q = text[i];
+            if (q === '"' || q === "'") {
+                const close = text.indexOf(q, i + 1);
+                if (close === -1)
+                    return null;
+                value = text.slice(i + 1, close);
+                i = close + 1;
+            }
+            else {
+                while (i < n && !/[\s>]/.test(text[i]))
+                    value += text[i++];
+            }
+        }
+        if (attrName !== '' && !attrs.has(attrName.toLowerCase()))
+            attrs.set(attrName.toLowerCase(), decodeHtmlEntities(value));
+    }
+    return null;
+}
+/**
+ * PEP 503 (with PEP 592 yanking and PEP 658/714 attributes ignored): every `<a href>` on the page
+ * is a file. The file name is the last path segment of the URL, percent-decoded (as pip reads it:
+ * `torch-2.7.0%2Bcu126-….whl` is `torch-2.7.0+cu126-….whl`); hrefs resolve against `<base href>`
+ * when the page has one, else the page URL; `#sha256=…` fragments are the hashes.
+ */
+function parseSimpleHtml(html, pageUrl) {
+    const text = html.replace(/<!--[\s\S]*?(-->|$)/g, '');
+    let base = pageUrl;
+    const files = [];
+    const starts = /<(?:a|base)[\s>]/gi;
+    for (let m = starts.exec(text); m !== null; m = starts.exec(text)) {
+        const tag = readStartTag(text, m.index);
+        if (!tag)
+            continue;
+        starts.lastIndex = tag.end;
+        if (tag.name === 'base') {
+            const href = tag.attrs.get('href');
+            if (href) {
+                try {
+                    base = new URL(href, pageUrl).href;
+                }
+                catch {
+                    // An unusable <base> is ignored, as browsers do.
+                }
+            }
+            continue;
+        }
+        const href = tag.attrs.get('href');
+        if (href === undefined || href.trim() === '')
+            continue;
+        const closeRe = /<\/a\s*>/gi;
+        closeRe.lastIndex = tag.end;
+        const close = closeRe.exec(text);
+        const inner = close === null ? '' : text.slice(tag.end, close.index);
+        let resolved;
+        try {
+            resolved = resolveHref(href.trim(), base);
+        }
+        catch {
+            continue;
+        }
+        const anchorText = decodeHtmlEntities(inner.replace(/<[^>]*>/g, '')).trim();
+        const filename = lastSegment(new URL(resolved.url)) || anchorText;
+        if (filename === '')
+            continue;
+        const yanked = tag.attrs.get('data-yanked');
+        const requiresPython = tag.attrs.get('data-requires-python');
+        files.push({
+            filename,
+            url: resolved.url,
+            hashes: resolved.hash ? { [resolved.hash[0]]: resolved.hash[1] } : {},
+            requiresPython: requiresPython === undefined || requiresPython === '' ? null : requiresPython,
+            yanked: yanked === undefined ? false : yanked === '' ? true : yanked,
+            size: null
+        });
+    }
+    return files;
+}
+/** A page that is not what it should be; the caller adds which index and project. */
+class PageFormatError extends Error {
+}
+/** PEP 691 JSON (api-version 1.x): `files[]` with `filename`, `url` (may be relative), `hashes`, … */
+function parseSimpleJson(json, pageUrl) {
+    let doc;
+    try {
+        doc = JSON.parse(json);
+    }
+    catch (e) {
+        throw new PageFormatError(`not valid JSON (${e.message})`);
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+        throw new PageFormatError('not a JSON object');
+    const o = doc;
+    const meta = o['meta'];
+    const version = typeof meta === 'object' && meta !== null ? meta['api-version'] : undefined;
+    if (typeof version !== 'string')
+        throw new PageFormatError('no meta.api-version');
+    if (version.split('.')[0] !== '1')
+        throw new PageFormatError(`api-version ${version} is not supported (only 1.x)`);
+    const list = o['files'];
+    if (!Array.isArray(list))
+        throw new PageFormatError('no files list');
+    const files = [];
+    list.forEach((f, i) => {
+        if (typeof f !== 'object' || f === null)
+            throw new PageFormatError(`files[${i}] is not an object`);
+        const e = f;
+        const filename = e['filename'];
+        const href = e['url'];
+        if (typeof filename !== 'string' || filename === '')
+            throw new PageFormatError(`files[${i}].filename is missing`);
+        if (typeof href !== 'string' || href === '')
+            throw new PageFormatError(`files[${i}].url is missing`);
+        let resolved;
+        try {
+            resolved = resolveHref(href, pageUrl);
+        }
+        catch {
+            throw new PageFormatError(`files[${i}].url is not a URL: ${JSON.stringify(redactUrl(href))}`);
+        }
+        const hashes = {};
+        const h = e['hashes'];
+        if (typeof h === 'object' && h !== null) {
+            for (const [k, v] of Object.entries(h))
+                if (typeof v === 'string')
+                    hashes[k.toLowerCase()] = v.toLowerCase();
+        }
+        const rp = e['requires-python'];
+        const y = e['yanked'];
+        const size = e['size'];
+        files.push({
+            filename,
+            url: resolved.url,
+            hashes,
+            requiresPython: typeof rp === 'string' && rp !== '' ? rp : null,
+            yanked: typeof y === 'string' ? (y === '' ? true : y) : y === true,
+            size: typeof size === 'number' ? size : null
+        });
+    });
+    return files;
+}
+/** Choose the parser by Content-Type (PEP 691), or by the first character when there is none (file://). */
+function parseSimplePage(body, contentType, pageUrl) {
+    const ct = (contentType ?? '').toLowerCase();
+    const json = ct.includes('json') || (ct === '' && body.trimStart().startsWith('{'));
+    return json ? parseSimpleJson(body, pageUrl) : parseSimpleHtml(body, pageUrl);
+}
+let sharedClient = null;
+function defaultHttp() {
+    // Its requests' deadline is read from the environment per request (FAST_BUILD_REQUEST_TIMEOUT_S).
+    sharedClient ??= new HttpClient();
+    return sharedClient;
+}
+class PackageIndex {
+    config;
+    http;
+    options;
+    /** The index URL without userinfo (safe to show). */
+    url;
+    name;
+    pages = new Map();
+    resolved = null;
+    constructor(config, http = defaultHttp(), options = {}) {
+        this.config = config;
+        this.http = http;
+        this.options = options;
+        this.url = redactUrl(config.url).replace(/\?…$/, '');
+        this.name = config.name ?? null;
+    }
+    /** The index URL without userinfo and the credential for it (looked up once, on first use). */
+    get access() {
+        this.resolved ??= resolveIndexCredential(this.config, this.options.credentials);
+        return this.resolved;
+    }
+    /** The credential in use, described (user and source, never the secret); null when anonymous. */
+    describeCredential() {
+        const c = this.access.credential;
+        return c ? describeIndexCredential(c) : null;
+    }
+    /**
+     * `Authorization` for a request to `url`: the index's credential when `url` has the index's
+     * origin (scheme, host, port), so credentials never travel to another host (a CDN, a redirect).
+     */
+    authorizationFor(url) {
+        const c = this.access.credential;
+        if (!c)
+            return null;
+        try {
+            return new URL(url).origin === new URL(this.access.url).origin ? basicAuthorization(c) : null;
+        }
+        catch {
+            return null;
+        }
+    }
+    /** Every file the index lists for `project` (fetched once per PackageIndex). */
+    files(project) {
+        const name = normalizeName(project);
+        let page = this.pages.get(name);
+        if (!page) {
+            page = this.fetchProject(name);
+            this.pages.set(name, page);
+            page.catch(() => this.pages.delete(name));
+        }
+        return page;
+    }
+    /** The file named `filename` (exactly; else ignoring case), or null when the index does not list it. */
+    async find(project, filename) {
+        const files = await this.files(project);
+        return (files.find((f) => f.filename === filename) ??
+            files.find((f) => f.filename.toLowerCase() === filename.toLowerCase()) ??
+            null);
+    }
+    /** Like `find`, but a file that is not listed is an IndexError naming the index, project and file. */
+    async get(project, filename) {
+        const found = await this.find(project, filename);
+        if (found)
+            return found;
+        const files = await this.files(project);
+        const name = normalizeName(project);
+        const listed = files.length === 0
+            ? 'it lists no files for the project'
+            : `it lists ${files.length} file${files.length === 1 ? '' : 's'} for the project, not this one`;
+        throw new IndexError(`${filename} (${name}) is not on the index ${this.url}: ${listed}`, this.url, name, filename, 'the lock pins a file this index does not serve (removed, or locked against another index): ' +
+            're-lock, or point the package source (or the mirror) at an index that has the file');
+    }
+    async fetchProject(project) {
+        const pageUrl = projectPageUrl(this.access.url, project);
+        if (pageUrl.startsWith('file:'))
+            return this.readFileProject(project, pageUrl);
+        if (!/^https?:/i.test(pageUrl)) {
+            throw new IndexError(`the index URL ${this.url} is neither http(s):// nor file://`, this.url, project, null, 'use the index URL as pip would (https://host/simple or file:///path/to/simple)');
+        }
+        const res = await this.getPage(project, pageUrl);
+        try {
+            return parseSimplePage(res.body.toString('utf8'), res.headers['content-type'] ?? null, res.url);
+        }
+        catch (e) {
+            throw this.badPage(project, res.url, e);
+        }
+    }
+    async readFileProject(project, pageUrl) {
+        let path;
+        try {
+            path = fileURLToPath(pageUrl);
+        }
+        catch (e) {
+            throw new IndexError(`the index URL ${this.url} is not a local path: ${e.message}`, this.url, project, null, 'write file:// index URLs as file:///absolute/path/to/simple');
+        }
+        // pip reads `<dir>/index.html` for a directory URL.
+        let file = path;
+        let url = pageUrl;
+        try {
+            if ((await stat(path)).isDirectory()) {
+                file = `${path.replace(/\/+$/, '')}/index.html`;
+                url = new URL('index.html', pageUrl).href;
+            }
+        }
+        catch {
+            throw this.notFound(project, pageUrl, 'no such directory');
+        }
+        let text;
+        try {
+            text = await readFile(file, 'utf8');
+        }
+        catch (e) {
+            const code = e.code;
+            if (code === 'ENOENT')
+                throw this.notFound(project, pageUrl, `no ${file}`);
+            throw new IndexError(`cannot read the index page for ${project} at ${file}: ${e.message}`, this.url, project, null, 'check the permissions of the local index');
+        }
+        try {
+            return parseSimplePage(text, null, url);
+        }
+        catch (e) {
+            throw this.badPage(project, url, e);
+        }
+    }
+    /** GET a page with PEP 691 negotiation, following redirects, retrying transient failures. */
+    async getPage(project, pageUrl) {
+        let res;
+        try {
+            res = await withRetry(async () => {
+                const r = await this.http.request({
+                    method: 'GET',
+                    url: pageUrl,
+                    headers: { accept: SIMPLE_ACCEPT },
+                    maxRedirects: this.options.maxRedirects ?? 10,
+                    // Asked again at each redirect: the credential goes to the index's origin only.
+                    authorize: (u) => this.authorizationFor(u),
+                    maxBody: this.options.maxPage ?? 64 * 1024 * 1024
+                });
+                throwIfTransient(r);
+                return r;
+            }, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
+        }
+        catch (e) {
+            const transient = e instanceof RetriesExhaustedError || e instanceof TransientHttpError;
+            // A redirect loop, or a redirect to something that is not http(s), says what to check itself.
+            const own = e instanceof HttpError && e.status !== null ? e.hint : undefined;
+            throw new IndexError(`cannot get project ${project} from the index ${this.url}: ${e.message}`, this.url, project, null, transient
+                ? `the index did not answer (network, or the index is down): run again later, or use a mirror index that is reachable; ${BOUNDS_HINT}`
+                : (own ?? 'check the index URL (the package source in the lock or pyproject.toml) and the network'), transient);
+        }
+        if (res.status === 200)
+            return res;
+        if (res.status === 404 || res.status === 410) {
+            throw this.notFound(project, res.url, `GET ${redactUrl(res.url)} answered ${res.status}`);
+        }
+        if (res.status === 401 || res.status === 403)
+            throw this.denied(project, res.url, res.status);
+        throw new IndexError(`the index ${this.url} answered ${res.status} for project ${project} (GET ${redactUrl(res.url)})`, this.url, project, null, 'check the index URL; the server does not speak the simple repository API (PEP 503/691) there');
+    }
+    notFound(project, pageUrl, detail) {
+        return new IndexError(`project ${project} is not on the index ${this.url} (${detail.replace(pageUrl, redactUrl(pageUrl))})`, this.url, project, null, 'check that the package source in the lock points at the index that serves it (and re-lock), ' +
+            'or add the project to the mirror');
+    }
+    denied(project, pageUrl, status) {
+        const c = this.access.credential;
+        const names = this.name ? credentialEnvNames(this.name).join(', ') : null;
+        const hint = c
+            ? `the index rejected ${describeIndexCredential(c)}: check the username and password (or token) and their access to the index`
+            : `give credentials for the index: ${names ? `set ${names}, ` : ''}put user:password@ in the index URL, or add "machine ${hostOf(pageUrl)} login … password …" to ~/.netrc`;
+        return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
+    }
+    badPage(project, pageUrl, e) {
+        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
+    }
+}
+function hostOf(url) {
+    try {
+        return new URL(url).hostname;
+    }
+    catch {
+        return 'HOST';
+    }
+}
+
+// Getting the exact files a lock pins: find each file's URL (the lock's own, a mirror's, or the
+// package index's), download it in parallel while hashing it, check the sha256 the lock pins, and
+// keep it in a content-addressed cache. A file enters the cache only under its verified hash (it
+// is written to a temporary name and renamed), so a cache hit is whole and right, and costs no
+// network. Pages and files come through the tool's one HTTP client (src/net/http.ts: deadlines,
+// redirects with credentials only for their origin); transient failures (5xx, 429, dropped
+// connections, a request past its deadline) are retried from scratch under the one retry rule
+// (src/net/retry.ts); everything else fails at once with a message that names the package, the
+// file, where it came from (credentials and queries removed) and what to do.
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** A file could not be fetched. */
+class FetchError extends FastBuildError {
+}
+/** A file's sha256 is not the one the lock pins. */
+class HashMismatchError extends FetchError {
+    project;
+    version;
+    filename;
+    expected;
+    actual;
+    from;
+    by;
+    constructor(project, version, filename, expected, actual, 
+    /** Where the file came from (URL redacted, or a path). */
+    from, 
+    /** 'download': the bytes were hashed; 'listing': the index lists another hash. */
+    by = 'download') {
+        const what = `${label(project, version)}: ${filename}`;
+        super(by === 'download'
+            ? `${what} from ${from} has sha256 ${actual}, but the lock pins sha256 ${expected}`
+            : `${what}: the index ${from} lists sha256 ${actual}, but the lock pins sha256 ${expected}`, {}, `${by === 'download' ? 'the download was discarded. ' : ''}If the package was re-published, re-lock; ` +
+            'otherwise the index (or mirror) serves a different file than the one the lock was made from: ' +
+            'check the package source and the mirror');
+        this.project = project;
+        this.version = version;
+        this.filename = filename;
+        this.expected = expected;
+        this.actual = actual;
+        this.from = from;
+        this.by = by;
+    }
+}
+function label(name, version) {
+    return version ? `${name} ${version}` : name;
+}
+function itemLabel(item) {
+    return label(item.name, item.version);
+}
+/** The sha256 the lock pins for the item, lowercase; null when it pins none. */
+function pinnedSha256(file) {
+    const h = file.hashes['sha256'];
+    return h && SHA256_HEX.test(h.toLowerCase()) ? h.toLowerCase() : null;
+}
+// ---------------------------------------------------------------------------------------------
+// Fetching.
+const PROGRESS_STEP = 1024 * 1024;
+const MAX_REDIRECTS = 10;
+/**
+ * Fetch every item into the cache, `concurrency` at a time; results in the order of `items`. Items
+ * with the same sha256 are fetched once. Before any network, every item must pin a sha256. On a
+ * failure no further downloads start; the ones running finish, and the failure is thrown (several:
+ * one FetchError listing them).
+ */
+async function fetchArtifacts(items, opts) {
+    const unpinned = items.filter((i) => pinnedSha256(i.file) === null);
+    if (unpinned.length > 0)
+        throw unpinnedError(unpinned);
+    await opts.cache.pruneTemp();
+    const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8));
+    const ownHttp = opts.http === undefined;
+    const run = {
+        opts,
+        cache: opts.cache,
+        retry: opts.retry ?? DEFAULT_RETRY,
+        timeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs,
+        indexes: new Map(),
+        // Index pages and files share one pool; as many connections as downloads run at once.
+        http: opts.http ??
+            new HttpClient({
+                requestTimeoutMs: opts.requestTimeoutMs ?? opts.idleTimeoutMs ?? netLimits().requestTimeoutMs,
+                maxSockets: concurrency
+            }),
+        emit: (e) => {
+            try {
+                opts.onProgress?.(e);
+            }
+            catch {
+                // A progress printer that throws must not break a download.
+            }
+        }
+    };
+    // One job per distinct sha256.
+    const jobs = new Map();
+    for (const item of items) {
+        const sha256 = pinnedSha256(item.file);
+        if (!jobs.has(sha256))
+            jobs.set(sha256, { item, sha256 });
+    }
+    const done = new Map();
+    const queue = [...jobs.values()];
+    const errors = [];
+    let next = 0;
+    const worker = async () => {
+        while (errors.length === 0 && next < queue.length) {
+            const job = queue[next++];
+            try {
+                done.set(job.sha256, await fetchOne(run, job.item, job.sha256));
+            }
+            catch (e) {
+                errors.push(e);
+            }
+        }
+    };
+    try {
+        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    }
+    finally {
+        if (ownHttp)
+            run.http.close();
+    }
+    if (errors.length === 1)
+        throw errors[0];
+    if (errors.length > 1) {
+        const skipped = queue.length - next;
+        throw new FetchError(`${errors.length} files could not be fetched${skipped > 0 ? ` (${skipped} more not attempted)` : ''}:\n` +
+            errors.map((e) => `  - ${describeError(e).replace(/\n/g, '\n    ')}`).join('\n'));
+    }
+    return items.map((item) => ({ item, ...done.get(pinnedSha256(item.file)) }));
+}
+function unpinnedError(items) {
+    const shown = items.slice(0, 5).map((i) => {
+        const algos = Object.keys(i.file.hashes);
+        return `${itemLabel(i)} (${i.file.name}${algos.length > 0 ? `: only ${algos.join(', ')}` : ': no hash'})`;
+    });
+    const more = items.length > 5 ? ` and ${items.length - 5} more` : '';
+    return new FetchError(`the lock pins no sha256 for ${items.length === 1 ? 'a file' : `${items.length} files`}: ${shown.join(', ')}${more}`, {}, 'fast-build installs only files it can verify: re-lock with hashes (Poetry, uv and pylock record sha256 by default)');
+}
+function indexFor(run, config) {
+    const key = `${config.name ?? ''}\n${config.url}`;
+    let index = run.indexes.get(key);
+    if (!index) {
+        const o = {
+            retry: run.retry,
+            ...(run.opts.credentials ? { credentials: run.opts.credentials } : {})
+        };
+        index = new PackageIndex(config, run.http, o);
+        run.indexes.set(key, index);
+    }
+    return index;
+}
+async function locate(run, item, sha256) {
+    const { file } = item;
+    if (file.path !== null) {
+        const base = run.opts.baseDir ?? process.cwd();
+        return { kind: 'path', path: isAbsolute(file.path) ? file.path : resolve(base, file.path) };
+    }
+    const viaIndex = async (config) => {
+        const index = indexFor(run, config);
+        const listed = await index.get(item.name, file.name);
+        checkListing(item, sha256, listed, index.url);
+        return asOrigin(listed.url, (u) => index.authorizationFor(u));
+    };
+    if (run.opts.mirror && item.index !== null)
+        return viaIndex(run.opts.mirror);
+    if (file.url !== null) {
+        // A lock URL may carry its own userinfo (pylock allows it); it is used for that origin only.
+        const split = splitUserinfo(file.url);
+        const own = split.username !== null
+            ? basicAuthorization({ username: split.username, password: split.password ?? '' })
+            : null;
+        const index = item.index && item.index.url !== '' ? indexFor(run, item.index) : null;
+        return asOrigin(split.url, (u) => {
+            if (own !== null && sameOrigin(u, split.url))
+                return own;
+            return index ? index.authorizationFor(u) : null;
+        });
+    }
+    if (item.index !== null && item.index.url !== '')
+        return viaIndex(item.index);
+    throw new FetchError(`${itemLabel(item)}: the lock gives no URL for ${file.name} and no index to find it on`, {}, 'set a mirror index (every registry file is then looked up there by name), or re-lock so the lock records the index');
+}
+function asOrigin(url, authorize) {
+    if (url.startsWith('file:'))
+        return { kind: 'path', path: fileURLToPath(url) };
+    return { kind: 'url', url, authorize };
+}
+function sameOrigin(a, b) {
+    try {
+        return new URL(a).origin === new URL(b).origin;
+    }
+    catch {
+        return false;
+    }
+}
+/** An index that lists a different sha256 than the lock pins serves another file: stop before downloading. */
+function checkListing(item, expected, listed, indexUrl) {
+    const actual = listed.hashes['sha256'];
+    if (actual !== undefined && actual !== expected) {
+        throw new HashMismatchError(item.name, item.version, item.file.name, expected, actual, indexUrl, 'listing');
+    }
+}
+async function fetchOne(run, item, sha256) {
+    const cachedSize = run.cache.sizeOf(sha256, item.file.size);
+    if (cachedSize !== null) {
+        const path = run.cache.pathFor(sha256);
+        run.emit({ kind: 'cached', item, path, size: cachedSize });
+        return { path, sha256, size: cachedSize, cached: true };
+    }
+    const origin = await locate(run, item, sha256);
+    const started = Date.now();
+    const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
+    run.emit({ kind: 'start', item, url: from, total: item.file.size });
+    let lastStep = 0;
+    const onBytes = (bytes, total) => {
+        const step = Math.floor(bytes / PROGRESS_STEP);
+        if (step > lastStep || (total !== null && bytes === total)) {
+            lastStep = step;
+            run.emit({ kind: 'progress', item, bytes, total: total ?? item.file.size });
+        }
+    };
+    const temp = await run.cache.tempPath();
+    try {
+        const got = origin.kind === 'path'
+            ? await copyLocal(item, origin.path, temp, onBytes)
+            : await downloadWithRetry(run, item, origin, temp, (bytes, total) => {
+                if (bytes === 0)
+                    lastStep = 0;
+                onBytes(bytes, total);
+            });
+        if (got.sha256 !== sha256) {
+            throw new HashMismatchError(item.name, item.version, item.file.name, sha256, got.sha256, from);
+        }
+        const path = await run.cache.commit(temp, sha256);
+        run.emit({ kind: 'done', item, path, bytes: got.bytes, ms: Date.now() - started });
+        return { path, sha256, size: got.bytes, cached: false };
+    }
+    finally {
+        await rm(temp, { force: true });
+    }
+}
+async function copyLocal(item, path, temp, onBytes) {
+    let size;
+    try {
+        const s = await stat(path);
+        if (!s.isFile())
+            throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+        size = s.size;
+    }
+    catch (e) {
+        const code = e.code;
+        throw new FetchError(`${itemLabel(item)}: ${item.file.name}: ${code === 'ENOENT' ? 'no such file' : e.message}: ${path}`, {}, item.file.path !== null
+            ? 'the lock points at a local file that is not there: build from the directory the lock was made in, or re-lock'
+            : 'the local index lists a file that is not there: repair the mirror, or use another index');
+    }
+    const m = hashingStream(onBytes, size);
+    await pipeline(createReadStream(path), m.stream, createWriteStream(temp));
+    return { bytes: m.bytes(), sha256: m.sha256() };
+}
+async function downloadWithRetry(run, item, origin, temp, onBytes) {
+    try {
+        return await withRetry(async () => {
+            const res = await run.http.download({
+                url: origin.url,
+                headers: { accept: '*/*' },
+                maxRedirects: MAX_REDIRECTS,
+                authorize: origin.authorize,
+                onBytes,
+                ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {})
+            }, temp);
+            throwIfTransient(res);
+            if (res.status !== 200 || res.sha256 === null)
+                throw new HttpError(`GET ${redactUrl(res.url)}: ${res.status}`, {
+                    what: `GET ${redactUrl(res.url)}`,
+                    status: res.status,
+                    host: URL.canParse(res.url) ? new URL(res.url).host : null
+                });
+            return { bytes: res.size, sha256: res.sha256 };
+        }, run.retry, (e, delayMs, attempt) => run.emit({ kind: 'retry', item, attempt, delayMs, reason: e.message }));
+    }
+    catch (e) {
+        throw describeDownloadFailure(item, origin.url, e);
+    }
+}
+/** What to do about a 401/403: the variables for the index's name, or why the credential failed. */
+function downloadAccessHint(item, url) {
+    const c = item.index?.credential;
+    if (c)
+        return `the server rejected the credential for ${redactUrl(item.index.url)}: check the username and password (or token) and their access`;
+    const name = item.index?.name;
+    const vars = name
+        ? `set ${credentialEnvNames(name).join(', ')}`
+        : 'name the index in pyproject.toml ([[tool.uv.index]] or [[tool.poetry.source]]) and set FAST_BUILD_INDEX_<NAME>_USERNAME/_PASSWORD';
+    const host = URL.canParse(url) ? new URL(url).hostname : '<host>';
+    return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
+}
+/** A download that failed, as a FetchError naming the package, the file and the URL (redacted). */
+function describeDownloadFailure(item, url, e) {
+    const what = `${itemLabel(item)}: cannot download ${item.file.name} from ${redactUrl(url)}`;
+    if (e instanceof RetriesExhaustedError || e instanceof TransientHttpError) {
+        return new FetchError(`${what}: ${e.message}`, {}, `the server or the network is failing: run again later (files already fetched stay in the cache), or set a reachable mirror index; ${BOUNDS_HINT}`);
+    }
+    if (e instanceof UnknownHostError) {
+        return new FetchError(`${what}: ${e.host ?? 'the host'} does not resolve (no such host)`, {}, 'check the network and DNS; on a runner without access to that host, set a mirror index that has the files');
+    }
+    if (e instanceof HttpError && e.status !== null && (e.status < 300 || e.status >= 400)) {
+        const at = e.what !== null && e.what !== `GET ${redactUrl(url)}` ? ` at ${e.what.slice(4)}` : '';
+        if (e.status === 404 || e.status === 410) {
+            return new FetchError(`${what}: the server answered ${e.status} (not found)${at}`, {}, 'the file is no longer where the lock says: re-lock, or set a mirror index that has it');
+        }
+        if (e.status === 401 || e.status === 403) {
+            return new FetchError(`${what}: the server answered ${e.status} (${e.status === 401 ? 'unauthorized' : 'forbidden'})`, {}, downloadAccessHint(item, url));
+        }
+        return new FetchError(`${what}: the server answered ${e.status}`, {}, 'check the URL in the lock and the index');
+    }
+    if (e instanceof FastBuildError)
+        return new FetchError(`${what}: ${e.message}`, {}, e.hint);
+    return new FetchError(`${what}: ${e.message}`);
+}
+
 // Finding an image (a variant's deps image `deps-<variant>-<hash>`, or a base image) and the
 // manifest and config for each platform a variant builds, with clear errors when the reference
 // names something else.
@@ -7956,6 +7339,646 @@ async function buildDepsWithDockerfile(v, settings, tag, o) {
         notes: [],
         wheels: { total: 0, fetched: 0, downloaded: 0, bytesDownloaded: 0, restored: 0, downloadedSha256: [] }
     };
+}
+
+function limit(n) {
+    let running = 0;
+    const waiting = [];
+    const next = () => {
+        if (running >= n)
+            return;
+        const start = waiting.shift();
+        if (start) {
+            running++;
+            start();
+        }
+    };
+    return (task) => new Promise((resolve, reject) => {
+        waiting.push(() => {
+            task()
+                .then(resolve, reject)
+                .finally(() => {
+                running--;
+                next();
+            });
+        });
+        next();
+    });
+}
+/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
+function handled(p) {
+    p.catch(() => undefined);
+    return p;
+}
+
+const DEFAULT_BUCKETS = 8;
+/** FNV-1a (32 bit): a stable bucket for a name, the same on every machine and run. */
+function nameBucket(name, buckets) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < name.length; i++) {
+        h ^= name.charCodeAt(i);
+        h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h % buckets;
+}
+function byName(a, b) {
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+const size = (g) => g.packages.reduce((n, p) => n + p.installedSize, 0);
+function planLayers(packages, opts) {
+    const buckets = opts.buckets ?? DEFAULT_BUCKETS;
+    const notes = [];
+    const heavy = [];
+    const light = new Map();
+    for (const p of [...packages].sort(byName)) {
+        if (p.installedSize > opts.heavyBytes) {
+            heavy.push({ packages: [p], kind: 'heavy', label: `${p.name} ${p.version ?? ''}`.trim() });
+            continue;
+        }
+        const signature = [...p.variants].sort().join(',');
+        let sig = light.get(signature);
+        if (!sig)
+            light.set(signature, (sig = { shared: p.variants.length, members: new Map() }));
+        const b = nameBucket(p.name, buckets);
+        sig.members.set(b, [...(sig.members.get(b) ?? []), p]);
+    }
+    const ordered = [];
+    for (const h of heavy) {
+        ordered.push({ shared: h.packages[0].variants.length, heavy: true, sort: h.packages[0].name, group: h });
+    }
+    for (const [signature, sig] of light) {
+        for (const [b, members] of sig.members) {
+            ordered.push({
+                shared: sig.shared,
+                heavy: false,
+                sort: `${signature}#${String(b).padStart(3, '0')}`,
+                group: {
+                    packages: members,
+                    kind: 'group',
+                    label: `${members.length} package${members.length === 1 ? '' : 's'} (${signature || 'no variant'}, bucket ${b})`
+                }
+            });
+        }
+    }
+    ordered.sort((a, b) => a.shared !== b.shared
+        ? b.shared - a.shared
+        : a.heavy !== b.heavy
+            ? a.heavy
+                ? -1
+                : 1
+            : a.sort < b.sort
+                ? -1
+                : a.sort > b.sort
+                    ? 1
+                    : 0);
+    let groups = ordered.map((o) => o.group);
+    if (opts.budget < 1 && groups.length > 0) {
+        throw new RangeError(`no room for package layers (budget ${opts.budget})`);
+    }
+    if (groups.length > opts.budget) {
+        const before = groups.length;
+        // Merge the adjacent pair with the smallest combined size until the budget holds; light
+        // pairs before any pair with a heavy package, so heavy packages stay alone as long as possible.
+        while (groups.length > opts.budget) {
+            let best = -1;
+            let bestCost = Infinity;
+            for (let i = 0; i + 1 < groups.length; i++) {
+                const a = groups[i];
+                const b = groups[i + 1];
+                const cost = size(a) + size(b) + (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0);
+                if (cost < bestCost) {
+                    bestCost = cost;
+                    best = i;
+                }
+            }
+            const a = groups[best];
+            const b = groups[best + 1];
+            const packagesMerged = [...a.packages, ...b.packages];
+            groups = [
+                ...groups.slice(0, best),
+                { packages: packagesMerged, kind: 'merged', label: `${packagesMerged.length} packages (merged)` },
+                ...groups.slice(best + 2)
+            ];
+        }
+        notes.push(`${before} package layers would exceed the layer budget; merged into ${groups.length} (raise max-layers to keep more apart)`);
+    }
+    return { groups, notes };
+}
+
+// The full path: a variant's deps image built straight from the wheels its lock pins, without
+// Docker. Choose the wheel per package and platform, fetch and verify it, group packages into
+// layers, install each group's wheels straight into its layer (our installer, pip's layout, no
+// staging tree on disk), write each layer once (content-addressed, cached across builds), and
+// push: base layers referenced (mounted, or copied across registries), package layers uploaded
+// only when missing, then configs, manifests, the index, and the `deps-<variant>-<hash>` tag last.
+const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString();
+/** Part of every cached layer's key: changing how layers are written must not reuse old ones.
+ * 3: the descriptor records what each wheel installed where (for the verification).
+ * 4: big files of gzip layers carry their wheel's deflate data (oci/layer.ts). */
+const LAYER_FORMAT = 4;
+/** Packages the wheels builder cannot install, and why; the variant needs another builder. */
+class WheelsUnavailableError extends FastBuildError {
+    variant;
+    problems;
+    constructor(variant, problems) {
+        super(`the wheels builder cannot build variant ${variant}: ${problems.length} package${problems.length === 1 ? ' has' : 's have'} no wheel to install\n` +
+            problems.map((p) => `  - ${p.name} ${p.version ?? ''} (${p.platform}): ${p.reason}`).join('\n'), {}, 'build this variant with the Dockerfile builder (builder = "dockerfile"), or lock versions that publish wheels for these platforms');
+        this.variant = variant;
+        this.problems = problems;
+    }
+}
+/** A path-sourced wheel (`source = { path = "wheels/x.whl" }`) is listed by file name alone. */
+function fileLocation(c) {
+    const f = c.file;
+    if (f.path === null && f.url === null && c.pkg.source.kind === 'file')
+        return { ...f, path: c.pkg.source.path };
+    return f;
+}
+/**
+ * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
+ * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
+ */
+/** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
+function knownSize(sha256, paths) {
+    const memo = paths.unpackedSize(sha256);
+    if (!existsSync(memo))
+        return null;
+    const text = readFileSync(memo, 'utf8');
+    const n = Number(text);
+    return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+async function unpackedSize(path, filename, sha256, paths) {
+    const known = knownSize(sha256, paths);
+    if (known !== null)
+        return known;
+    const memo = paths.unpackedSize(sha256);
+    const zip = await ZipReader.open(path).catch((e) => {
+        if (e instanceof WheelError)
+            throw new WheelError(e.message, filename, e.hint ?? '', e.entry);
+        throw e;
+    });
+    let size;
+    try {
+        size = zip.entries.reduce((n, e) => n + e.size, 0);
+    }
+    finally {
+        await zip.close();
+    }
+    mkdirSync(paths.unpackedSizes, { recursive: true });
+    // Written aside and renamed, so a concurrent build never reads half a number.
+    const tmp = `${memo}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(tmp, String(size));
+    renameSync(tmp, memo);
+    return size;
+}
+function plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function layoutKey(layout) {
+    return createHash('sha256').update(JSON.stringify(layout)).digest('hex').slice(0, 16);
+}
+/** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
+function layerKeyOf(sha256s, layout, compression) {
+    return createHash('sha256')
+        .update(JSON.stringify({
+        format: LAYER_FORMAT,
+        layout: layoutKey(layout),
+        mtime: DEPS_MTIME,
+        wheels: [...sha256s].sort(),
+        // Absent for gzip, so the keys of layers cached before zstd existed stay valid.
+        ...(compression === 'gzip' ? {} : { compression })
+    }))
+        .digest('hex');
+}
+/**
+ * The compression a deps layer under this manifest family gets: Docker schema 2 manifests carry
+ * gzip layers only, so on a base image with such a manifest the deps layers stay gzip.
+ */
+function effectiveCompression(manifestType, wanted) {
+    return manifestType === DOCKER_MANIFEST ? 'gzip' : wanted;
+}
+/**
+ * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
+ * Actions cache's layer index), and the compressed layer itself when this machine built it.
+ */
+function knownLayer(key, compression, paths) {
+    const meta = paths.layerDescriptor(key);
+    if (!existsSync(meta))
+        return null;
+    let m;
+    try {
+        m = JSON.parse(readFileSync(meta, 'utf8'));
+    }
+    catch {
+        return null; // a torn or foreign file: build the layer again
+    }
+    if (typeof m.digest !== 'string' ||
+        typeof m.diffId !== 'string' ||
+        typeof m.size !== 'number' ||
+        !Array.isArray(m.dists))
+        return null;
+    const blob = paths.layerBlob(layerBlobName(key, compression));
+    return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null };
+}
+/** Make the base image's blobs present in the target: mount within a registry, copy otherwise. */
+async function placeBaseBlobs(ctx, descriptors, stats) {
+    const { store } = ctx;
+    const source = ctx.base.store;
+    const sameRegistry = store.mountable && source.mountable && store.mountable.host === source.mountable.host;
+    for (const d of descriptors) {
+        if (await store.blobExists(d.digest)) {
+            countBlob(stats, 'exists', d.size);
+            continue;
+        }
+        if (sameRegistry && store.mountBlob && (await store.mountBlob(d, source.mountable.repository))) {
+            countBlob(stats, 'mounted', d.size);
+            continue;
+        }
+        ctx.onProgress?.(`copying base layer ${d.digest.slice(7, 19)} (${formatBytes(d.size)}) from ${source.name}`);
+        const data = await source.openBlob(d.digest);
+        countBlob(stats, await store.putBlob(d, data), d.size);
+    }
+}
+/** The history entry of a deps layer: the packages it installs. */
+function historyOf(packages) {
+    const names = packages.map((c) => `${c.name}==${c.version ?? '?'}`);
+    return {
+        created: DEPS_CREATED,
+        created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
+        comment: 'fast-build'
+    };
+}
+/** The deps image's config, besides its layers: the base image's, with its labels added. */
+function depsConfigPatch(variant, base, baseConfig, resolved) {
+    return {
+        created: DEPS_CREATED,
+        config: {
+            ...(baseConfig.config ?? {}),
+            Labels: sortedRecord({
+                ...(baseConfig.config?.Labels ?? {}),
+                'dev.fast-build.variant': variant.name,
+                'dev.fast-build.hash': variant.hash,
+                'org.opencontainers.image.base.name': base.reference,
+                'org.opencontainers.image.base.digest': base.image.digest,
+                [PYTHON_LABEL]: JSON.stringify(recordedPython(resolved))
+            })
+        }
+    };
+}
+const since = (t) => (performance$1.now() - t) / 1000;
+/** Big downloads (torch is ~200 MB) say when they start and end; retries always say why. */
+const BIG_DOWNLOAD = 16 * 1024 * 1024;
+/** The wheels of one deps image: fetched (verified against the lock, cached by sha256) when needed. */
+class WheelSet {
+    ctx;
+    busy;
+    progress;
+    /** By sha256: one entry per distinct wheel across the platforms. */
+    unique = new Map();
+    /** Where each fetched wheel is (in the artifact cache). */
+    paths = new Map();
+    downloaded = [];
+    restored = 0;
+    constructor(ctx, chosen, busy, progress) {
+        this.ctx = ctx;
+        this.busy = busy;
+        this.progress = progress;
+        for (const c of chosen)
+            this.unique.set(c.sha256, c);
+    }
+    /** These wheels, fetched unless they are here already. */
+    async fetch(shas) {
+        const wanted = shas.filter((sha) => !this.paths.has(sha));
+        if (wanted.length === 0)
+            return;
+        const start = performance$1.now();
+        try {
+            await this.fetchWanted(wanted);
+        }
+        finally {
+            this.busy.fetch += since(start);
+        }
+    }
+    async fetchWanted(wanted) {
+        const { ctx, progress } = this;
+        const missing = wanted.filter((sha) => !ctx.cache.has(sha));
+        if (missing.length > 0 && ctx.restoreWheels) {
+            const n = await ctx.restoreWheels(missing).catch(() => 0);
+            if (n > 0)
+                progress(`restored ${plural(n, 'wheel')} from the cache`);
+            this.restored += n;
+        }
+        const items = wanted.map((sha) => {
+            const c = this.unique.get(sha);
+            return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
+        });
+        const fetched = await fetchArtifacts(items, {
+            cache: ctx.cache,
+            mirror: ctx.mirror,
+            baseDir: ctx.lockDir,
+            onProgress: (e) => {
+                if (e.kind === 'start' && (e.total ?? 0) >= BIG_DOWNLOAD)
+                    progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
+                else if (e.kind === 'done' && e.bytes >= BIG_DOWNLOAD)
+                    progress(`downloaded ${e.item.file.name} in ${(e.ms / 1000).toFixed(1)} s`);
+                else if (e.kind === 'retry')
+                    progress(`${e.item.file.name}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
+            }
+        });
+        for (const f of fetched)
+            this.paths.set(f.sha256, f.path);
+        const now = fetched.filter((f) => !f.cached);
+        this.downloaded = [...this.downloaded, ...now];
+        if (now.length) {
+            progress(`downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
+        }
+    }
+    /**
+     * Sizes (what layering weighs packages by): known from earlier builds, else read from the
+     * wheel, which is then fetched.
+     */
+    async sizes() {
+        const sizes = new Map();
+        for (const sha of this.unique.keys()) {
+            const n = knownSize(sha, this.ctx.cacheLayout);
+            if (n !== null)
+                sizes.set(sha, n);
+        }
+        const unknown = [...this.unique.keys()].filter((sha) => !sizes.has(sha));
+        await this.fetch(unknown);
+        await Promise.all(unknown.map(async (sha) => sizes.set(sha, await unpackedSize(this.paths.get(sha), this.unique.get(sha).file.name, sha, this.ctx.cacheLayout))));
+        return sizes;
+    }
+    member(sha) {
+        const c = this.unique.get(sha);
+        return {
+            sha256: sha,
+            path: this.paths.get(sha),
+            filename: c.file.name,
+            label: `${c.pkg.name} ${c.pkg.version ?? ''}`.trim()
+        };
+    }
+    report() {
+        const downloaded = this.downloaded;
+        return {
+            total: this.unique.size,
+            fetched: this.paths.size,
+            downloaded: downloaded.length,
+            bytesDownloaded: downloaded.reduce((n, f) => n + f.size, 0),
+            restored: this.restored,
+            downloadedSha256: downloaded.map((f) => f.sha256)
+        };
+    }
+}
+/** Plan the layers of one platform, within what max-layers leaves after the base image's. */
+function layeringOf(ctx, p, chosen, sizes, notes) {
+    const platform = formatPlatform(p.platform);
+    const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
+    const resolved = ctx.layoutFor(p.platform);
+    const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
+    if (budget < 1 && chosen.length > 0) {
+        throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
+    }
+    const candidates = chosen.map((c) => ({
+        key: c.sha256,
+        name: c.pkg.name,
+        version: c.pkg.version,
+        installedSize: sizes.get(c.sha256),
+        variants: ctx.sharing(p.platform, c.sha256)
+    }));
+    const layering = planLayers(candidates, { budget, heavyBytes: ctx.heavyBytes });
+    notes.push(...layering.notes.map((n) => `${platform}: ${n}`));
+    const wanted = ctx.compression ?? 'gzip';
+    const compression = effectiveCompression(baseImage.manifest.mediaType, wanted);
+    if (compression !== wanted)
+        notes.push(`${platform}: deps layers are gzip, not ${wanted}: base image ${ctx.base.reference} has a Docker schema 2 manifest, which has no zstd layers`);
+    return { p, platform, baseImage, layering, resolved, compression };
+}
+const groupShas = (g) => g.packages.map((c) => c.key);
+/**
+ * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
+ * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
+ * the registry has the blob, checked, since a cache is a hint and the registry the truth);
+ * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
+ * inflates, hashes and tars on this thread while its compression runs on the thread pool.
+ */
+class LayerJobs {
+    ctx;
+    wheels;
+    busy;
+    jobs = new Map();
+    layers = new Map();
+    layerLimit = limit(2);
+    constructor(ctx, wheels, busy) {
+        this.ctx = ctx;
+        this.wheels = wheels;
+        this.busy = busy;
+    }
+    jobOf(shas, layout, compression) {
+        const key = layerKeyOf(shas, layout, compression);
+        let job = this.jobs.get(key);
+        if (!job) {
+            job = { key, compression, known: knownLayer(key, compression, this.ctx.cacheLayout), inRegistry: false };
+            this.jobs.set(key, job);
+        }
+        return job;
+    }
+    ready(j) {
+        return j.known !== null && (j.known.file !== null || j.inRegistry);
+    }
+    /** What every layer needs, found out, and the wheels of the layers to build fetched. */
+    async prepare(platforms) {
+        const each = (f) => {
+            for (const { layering, resolved, compression } of platforms)
+                for (const g of layering.groups)
+                    f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression));
+        };
+        each(() => undefined);
+        await Promise.all([...this.jobs.values()]
+            .filter((j) => j.known && !j.known.file)
+            .map(async (j) => {
+            j.inRegistry = await this.ctx.store.blobExists(j.known.meta.digest);
+        }));
+        const buildShas = new Set();
+        each((shas, job) => {
+            if (!this.ready(job))
+                for (const sha of shas)
+                    buildShas.add(sha);
+        });
+        await this.wheels.fetch([...buildShas]);
+    }
+    /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
+    layerFor(shas, layout, compression) {
+        const job = this.jobOf(shas, layout, compression);
+        let built = this.layers.get(job.key);
+        if (!built) {
+            built = this.ready(job)
+                ? Promise.resolve({ ...job.known.meta, file: job.known.file, built: false })
+                : handled(this.layerLimit(async () => {
+                    const start = performance$1.now();
+                    try {
+                        const members = shas.map((sha) => this.wheels.member(sha));
+                        return await buildLayerFile(job.key, members, layout, compression, this.ctx.cacheLayout);
+                    }
+                    finally {
+                        this.busy.layerBuild += since(start);
+                    }
+                }));
+            this.layers.set(job.key, built);
+        }
+        return built;
+    }
+}
+/** Indexes of the groups, the one that installs most first (ties in layer order). */
+function biggestFirst(groups) {
+    const bytes = groups.map((g) => g.packages.reduce((n, p) => n + p.installedSize, 0));
+    return groups.map((_, i) => i).sort((a, b) => bytes[b] - bytes[a] || a - b);
+}
+/**
+ * One platform's base blobs placed and layers pushed as they are built (two pushes at a time,
+ * overlapping the builds), in order.
+ */
+async function pushPlatformLayers(ctx, pl, layers, o) {
+    const { platform, baseImage, layering, resolved, compression } = pl;
+    const tBase = performance$1.now();
+    await placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats);
+    o.busy.baseBlobs += since(tBase);
+    const mediaType = layerMediaType(baseImage.manifest.mediaType, compression);
+    // Layers are built biggest first (they wait for a slot in this order): the last layer to start
+    // is then a small one, not scipy or torch alone on a core while everything else is done.
+    const pushed = [];
+    for (const i of biggestFirst(layering.groups)) {
+        const group = layering.groups[i];
+        pushed[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression).then((built) => o.pushLimit(async () => {
+            const desc = { mediaType, digest: built.digest, size: built.size };
+            const tUp = performance$1.now();
+            const outcome = built.file
+                ? await ctx.store.putBlob(desc, { file: built.file })
+                : 'exists';
+            o.busy.upload += since(tUp);
+            o.progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
+            return { built, desc, outcome };
+        })));
+    }
+    const out = { added: [], dists: [], reports: [] };
+    for (const [i, group] of layering.groups.entries()) {
+        const { built, desc, outcome } = await pushed[i];
+        out.dists.push(...built.dists);
+        countBlob(o.stats, outcome, built.size);
+        out.reports.push({
+            platform,
+            label: group.label,
+            packages: group.packages.length,
+            digest: built.digest,
+            size: built.size,
+            outcome,
+            built: built.built
+        });
+        out.added.push({ descriptor: desc, diffId: built.diffId, history: historyOf(group.packages) });
+    }
+    return out;
+}
+/**
+ * One platform's deps image: verified first (every package where the base image's Python reads,
+ * every script's interpreter present: the image must work before it gets a config, a manifest or
+ * a tag), then its config and manifest as an edit of the base image.
+ */
+function platformImage(variant, ctx, pl, layers, isIndex) {
+    const { p, baseImage, resolved } = pl;
+    verifyInstall({
+        dists: layers.dists,
+        layout: resolved.layout,
+        resolved,
+        what: `deps image of ${variant.name} (${pl.platform})`,
+        ...(ctx.projectFile ? { file: ctx.projectFile } : {})
+    });
+    const edited = appendLayers({ manifest: baseImage.manifest, config: baseImage.config }, layers.added, depsConfigPatch(variant, ctx.base, baseImage.config, resolved));
+    const platformEntry = baseImage.indexEntry?.platform ?? ociPlatform(p.platform);
+    return {
+        write: {
+            blobs: [{ descriptor: edited.configDescriptor, data: edited.configBytes }],
+            bytes: edited.manifestBytes,
+            mediaType: edited.manifestDescriptor.mediaType,
+            ...(isIndex ? { platform: platformEntry } : {})
+        },
+        // What was pushed, as the fast path needs it (no need to read it back from the store).
+        image: {
+            platform: p.platform,
+            indexEntry: isIndex ? { ...edited.manifestDescriptor, platform: platformEntry } : null,
+            manifest: edited.manifest,
+            manifestDigest: edited.manifestDescriptor.digest,
+            config: edited.config
+        }
+    };
+}
+/** Where the time went (wall clock marks of the phases, and the busy times). */
+function phasesOf(t, busy) {
+    const fetchInLayers = busy.fetch - t.fetchBeforeLayers;
+    const r2 = (n) => Math.round(n * 1000) / 1000;
+    return {
+        choose: r2(t.choose),
+        fetch: r2(busy.fetch),
+        sizes: r2(Math.max(0, t.sizesAndFetch - t.fetchBeforeLayers)),
+        layers: r2(Math.max(0, t.layersWall - fetchInLayers - busy.baseBlobs)),
+        layerBuild: r2(busy.layerBuild),
+        upload: r2(busy.upload),
+        baseBlobs: r2(busy.baseBlobs),
+        manifests: r2(since(t.tTop)),
+        total: r2(since(t.t0))
+    };
+}
+async function buildDepsImage(variant, tag, ctx) {
+    const progress = ctx.onProgress ?? (() => { });
+    const t0 = performance$1.now();
+    const busy = { fetch: 0, layerBuild: 0, upload: 0, baseBlobs: 0 };
+    const notes = [];
+    // 1. A wheel for every package on every platform, or a precise refusal.
+    const perPlatform = variant.platforms.map((p) => ({ plan: p, ...ctx.wheelsOf(p) }));
+    const problems = perPlatform.flatMap((p) => p.problems);
+    if (problems.length > 0)
+        throw new WheelsUnavailableError(variant.name, problems);
+    const choose = since(t0);
+    // 2. Sizes, fetching the wheels whose size no earlier build recorded.
+    const wheels = new WheelSet(ctx, perPlatform.flatMap((p) => p.chosen), busy, progress);
+    progress(`${plural(wheels.unique.size, 'wheel')} to install`);
+    const tSizes = performance$1.now();
+    const sizes = await wheels.sizes();
+    const sizesAndFetch = since(tSizes);
+    const tLayers = performance$1.now();
+    const fetchBeforeLayers = busy.fetch;
+    // 3. The layers of every platform, planned; 4. what each needs (wheels fetched for those built).
+    const platforms = perPlatform.map(({ plan: p, chosen }) => layeringOf(ctx, p, chosen, sizes, notes));
+    const layers = new LayerJobs(ctx, wheels, busy);
+    await layers.prepare(platforms);
+    // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
+    const stats = emptyStats();
+    const reports = [];
+    const writes = [];
+    const images = [];
+    const isIndex = variant.platforms.length > 1;
+    const pushLimit = limit(2);
+    for (const pl of platforms) {
+        const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress });
+        reports.push(...pushed.reports);
+        const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex);
+        writes.push(write);
+        images.push(image);
+    }
+    const layersWall = since(tLayers);
+    const tTop = performance$1.now();
+    // 6. Configs, manifests, the index, and the tag last: only a complete image ever has the tag.
+    const indexType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
+    const pushed = await pushImage(ctx.store, { manifests: writes, index: isIndex ? { mediaType: indexType } : null }, [tag]);
+    addStats(stats, pushed.stats);
+    const image = {
+        ref: `${ctx.store.name}:${tag}`,
+        digest: pushed.digest,
+        mediaType: pushed.mediaType,
+        isIndex,
+        platforms: images
+    };
+    const phases = phasesOf({ t0, choose, sizesAndFetch, fetchBeforeLayers, layersWall, tTop }, busy);
+    return { image, stats, layers: reports, notes, phases, wheels: wheels.report() };
 }
 
 // The builders of a deps image behind one interface: the wheels builder (full-path.ts, no daemon)

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Z as isDigest, a as formatPlatform, m as formatPython, _ as VERSION, $ as canonicalJson, d as digestHex, f as filesForTarget, w as withoutUserinfo, u as unavailableReason, a0 as sourceLabel } from './cli.js';
+import { Z as isDigest, a as formatPlatform, g as formatPython, _ as VERSION, $ as canonicalJson, d as digestHex, f as filesForTarget, w as withoutUserinfo, u as unavailableReason, a0 as sourceLabel } from './cli.js';
 import 'node:module';
 import 'node:fs';
 import 'node:path';

@@ -6,13 +6,11 @@
 // only when missing, then configs, manifests, the index, and the `deps-<variant>-<hash>` tag last.
 import { createHash, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { FastBuildError } from '../errors.js'
 import type { LockedPackage } from '../lock/model.js'
 import type { Digest } from '../oci/digest.js'
-import type { LayerEntry } from '../oci/entry.js'
 import { ociPlatform, sortedRecord, type Descriptor, type ImageConfig } from '../oci/image.js'
-import { buildLayer, InexactDeflateError, type LayerBlob } from '../oci/layer.js'
 import {
   DOCKER_MANIFEST,
   DOCKER_MANIFEST_LIST,
@@ -27,8 +25,6 @@ import type { ArtifactCache } from '../cache/artifacts.js'
 import type { CacheLayout } from '../cache/layout.js'
 import { fetchArtifacts, type FetchItem, type FetchResult } from '../wheels/fetch.js'
 import type { IndexConfig } from '../wheels/index.js'
-import { LayerDestination, type WheelLayerEntries } from '../wheels/install/destination.js'
-import { install } from '../wheels/install/install.js'
 import type { PythonLayout } from '../wheels/install/layout.js'
 import { WheelError } from '../wheels/wheel-error.js'
 import type { Chosen, WheelProblem } from '../plan/wheel-choice.js'
@@ -48,7 +44,14 @@ import { appendLayers, type AppendedLayer, type ConfigPatch, type HistoryEntry }
 import { formatBytes } from '../util/format.js'
 import { planLayers, type LayerCandidate } from './layering.js'
 import {
-  installedDist,
+  buildLayerFile,
+  DEPS_MTIME,
+  layerBlobName,
+  type BuiltLayer,
+  type LayerMember,
+  type LayerMeta
+} from './wheel-layer.js'
+import {
   PYTHON_LABEL,
   recordedPython,
   verifyInstall,
@@ -56,8 +59,6 @@ import {
   type ResolvedLayout
 } from './python-layout.js'
 
-/** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
-export const DEPS_MTIME = 315532800 // 1980-01-01T00:00:00Z
 const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString()
 /** Part of every cached layer's key: changing how layers are written must not reuse old ones.
  * 3: the descriptor records what each wheel installed where (for the verification).
@@ -219,56 +220,6 @@ function layoutKey(layout: PythonLayout): string {
   return createHash('sha256').update(JSON.stringify(layout)).digest('hex').slice(0, 16)
 }
 
-/** A wheel going into a layer: the verified file in the artifact cache and its own name. */
-export interface LayerMember {
-  readonly sha256: string
-  readonly path: string
-  readonly filename: string
-  /** `name version`, for messages. */
-  readonly label: string
-}
-
-/** Name the wheel (not its path in the artifact cache, which is by digest) in an installer error. */
-function namingWheel(m: LayerMember): (e: unknown) => never {
-  return (e) => {
-    if (e instanceof WheelError)
-      throw new WheelError(`${m.label}: ${e.message}`, m.filename, e.hint ?? '', e.entry)
-    throw e
-  }
-}
-
-/**
- * The installed files of these wheels as layer entries, with every parent directory (each layer
- * carries its own). Where two wheels of one layer install the same path, the later one wins, as
- * when pip installs them in that order.
- */
-function layerEntries(wheels: readonly WheelLayerEntries[]): LayerEntry[] {
-  const files = new Map<string, LayerEntry>()
-  for (const w of wheels) for (const e of w.entries) files.set(e.path, e)
-  const dirs = new Set<string>()
-  for (const path of files.keys())
-    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) dirs.add(path.slice(0, i))
-  return [...files.values(), ...[...dirs].map((d): LayerEntry => ({ type: 'dir', path: d }))]
-}
-
-export interface BuiltLayer {
-  readonly digest: Digest
-  readonly diffId: Digest
-  readonly size: number
-  /** The compressed layer on disk; null when only its descriptor is known (the registry has it). */
-  readonly file: string | null
-  readonly built: boolean
-  readonly dists: readonly InstalledDist[]
-}
-
-interface LayerMeta {
-  readonly digest: Digest
-  readonly diffId: Digest
-  readonly size: number
-  /** What each wheel of the layer installed where: checked against the interpreter's sys.path. */
-  readonly dists: readonly InstalledDist[]
-}
-
 /** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
 function layerKeyOf(sha256s: readonly string[], layout: PythonLayout, compression: Compression): string {
   return createHash('sha256')
@@ -283,11 +234,6 @@ function layerKeyOf(sha256s: readonly string[], layout: PythonLayout, compressio
       })
     )
     .digest('hex')
-}
-
-/** A layer blob's file name in the layer cache. */
-function layerBlobName(key: string, compression: Compression): string {
-  return `${key}${{ gzip: '.tar.gz', zstd: '.tar.zst', none: '.tar' }[compression]}`
 }
 
 /**
@@ -324,82 +270,6 @@ function knownLayer(
     return null
   const blob = paths.layerBlob(layerBlobName(key, compression))
   return { meta: m, file: existsSync(blob) && statSync(blob).size === m.size ? blob : null }
-}
-
-/**
- * The layer of these wheels, installed straight into it (nothing is written but the compressed
- * layer). A wheel whose deflate data cannot be carried into the layer as it is (bytes after a
- * stream) has the layer written again with every file deflated afresh. Exported for its tests.
- */
-export async function buildLayerFile(
-  key: string,
-  members: readonly LayerMember[],
-  layout: PythonLayout,
-  compression: Compression,
-  paths: CacheLayout
-): Promise<BuiltLayer> {
-  try {
-    return await writeLayerFile(key, members, layout, compression, paths, true)
-  } catch (e) {
-    if (!(e instanceof InexactDeflateError)) throw e
-    return writeLayerFile(key, members, layout, compression, paths, false)
-  }
-}
-
-async function writeLayerFile(
-  key: string,
-  members: readonly LayerMember[],
-  layout: PythonLayout,
-  compression: Compression,
-  paths: CacheLayout,
-  reuseDeflate: boolean
-): Promise<BuiltLayer> {
-  mkdirSync(paths.layers, { recursive: true })
-  const blob = paths.layerBlob(layerBlobName(key, compression))
-  const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`
-  try {
-    const wheels: WheelLayerEntries[] = []
-    let layer: LayerBlob
-    try {
-      for (const m of members)
-        wheels.push(
-          await install(m.path, new LayerDestination(layout), { filename: m.filename }).catch(namingWheel(m))
-        )
-      // Errors found while the layer is written (a RECORD hash) name the wheel too.
-      layer = await buildLayer(layerEntries(wheels), {
-        mtime: DEPS_MTIME,
-        compression,
-        reuseDeflate,
-        file: tmp
-      }).catch((e: unknown) => {
-        const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined
-        return m ? namingWheel(m)(e) : Promise.reject(e)
-      })
-    } finally {
-      await Promise.all(wheels.map((w) => w.close()))
-    }
-    renameSync(tmp, blob)
-    // The descriptor last, written aside and renamed: a reader never sees half of it.
-    const meta: LayerMeta = {
-      digest: layer.digest,
-      diffId: layer.diffId,
-      size: layer.size,
-      dists: wheels.map((w) =>
-        installedDist(
-          w.name,
-          w.version,
-          w.entries.map((e) => e.path),
-          layout
-        )
-      )
-    }
-    const metaTmp = `${tmp}.json`
-    writeFileSync(metaTmp, JSON.stringify(meta))
-    renameSync(metaTmp, paths.layerDescriptor(key))
-    return { ...meta, file: blob, built: true }
-  } finally {
-    rmSync(tmp, { force: true })
-  }
 }
 
 /** Make the base image's blobs present in the target: mount within a registry, copy otherwise. */
@@ -719,6 +589,12 @@ class LayerJobs {
   }
 }
 
+/** Indexes of the groups, the one that installs most first (ties in layer order). */
+function biggestFirst(groups: readonly { packages: readonly LayerCandidate[] }[]): number[] {
+  const bytes = groups.map((g) => g.packages.reduce((n, p) => n + p.installedSize, 0))
+  return groups.map((_, i) => i).sort((a, b) => bytes[b]! - bytes[a]! || a - b)
+}
+
 /** What one platform's layers became: pushed, reported, listed for its manifest and config. */
 interface PlatformLayers {
   readonly added: AppendedLayer[]
@@ -746,8 +622,12 @@ async function pushPlatformLayers(
   await placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats)
   o.busy.baseBlobs += since(tBase)
   const mediaType = layerMediaType(baseImage.manifest.mediaType, compression)
-  const pushed = layering.groups.map((group, i) =>
-    handled(
+  // Layers are built biggest first (they wait for a slot in this order): the last layer to start
+  // is then a small one, not scipy or torch alone on a core while everything else is done.
+  const pushed: Promise<{ built: BuiltLayer; desc: Descriptor; outcome: BlobOutcome }>[] = []
+  for (const i of biggestFirst(layering.groups)) {
+    const group = layering.groups[i]!
+    pushed[i] = handled(
       layers.layerFor(groupShas(group), resolved.layout, compression).then((built) =>
         o.pushLimit(async () => {
           const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
@@ -763,7 +643,7 @@ async function pushPlatformLayers(
         })
       )
     )
-  )
+  }
   const out: PlatformLayers = { added: [], dists: [], reports: [] }
   for (const [i, group] of layering.groups.entries()) {
     const { built, desc, outcome } = await pushed[i]!

@@ -412,8 +412,15 @@ export class ZipReader {
     if (entry.method === METHOD_STORED) {
       data = raw
     } else {
-      // `info` hands back the engine too: its bytesWritten is the input it consumed.
-      const opts = { maxOutputLength: Math.max(1, entry.size), info: true }
+      // `info` hands back the engine too: its bytesWritten is the input it consumed. One output
+      // buffer a little larger than the content: zlib's default (16 kB pieces, then a copy into
+      // one buffer) allocates and copies every byte twice, and a last piece that fills its buffer
+      // exactly makes it allocate another one.
+      const opts = {
+        maxOutputLength: Math.max(1, entry.size),
+        chunkSize: entry.size + 64,
+        info: true
+      }
       try {
         const out =
           raw.length < INFLATE_SYNC_BELOW
