@@ -7731,10 +7731,9 @@ class WheelSet {
     }
 }
 /** Plan the layers of one platform, within what max-layers leaves after the base image's. */
-function layeringOf(ctx, p, chosen, sizes, notes) {
+function layeringOf(ctx, p, chosen, sizes, notes, resolved) {
     const platform = formatPlatform(p.platform);
     const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture);
-    const resolved = ctx.layoutFor(p.platform);
     const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1;
     if (budget < 1 && chosen.length > 0) {
         throw new FastBuildError(`base image ${ctx.base.reference} has ${baseImage.manifest.layers.length} layers, which leaves no room under max-layers ${ctx.maxLayers}`, {}, 'raise max-layers under [tool.fast-build] (Docker refuses images past about 125 layers)');
@@ -7947,7 +7946,8 @@ async function buildDepsImage(variant, tag, ctx) {
     const tLayers = performance$1.now();
     const fetchBeforeLayers = busy.fetch;
     // 3. The layers of every platform, planned; 4. what each needs (wheels fetched for those built).
-    const platforms = perPlatform.map(({ plan: p, chosen }) => layeringOf(ctx, p, chosen, sizes, notes));
+    const resolved = await Promise.all(perPlatform.map(({ plan: p }) => ctx.layoutFor(p.platform)));
+    const platforms = perPlatform.map(({ plan: p, chosen }, i) => layeringOf(ctx, p, chosen, sizes, notes, resolved[i]));
     const layers = new LayerJobs(ctx, wheels, busy);
     await layers.prepare(platforms);
     // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
@@ -7993,11 +7993,13 @@ function wheelsBuilder(ctx) {
     return {
         kind: 'wheels',
         build: async (v, tag, say) => {
-            const layouts = await ctx.sites.baseLayouts();
+            // The base image's Python is found (read from its layers, on a first build) while the
+            // wheels download; a failure there still fails the build, once the layout is wanted.
+            const layouts = handled(ctx.sites.baseLayouts());
             return buildDepsImage(v, tag, {
                 store: ctx.store,
                 base: await ctx.sites.baseImage(),
-                layoutFor: (p) => layouts.get(formatPlatform(p)),
+                layoutFor: async (p) => (await layouts).get(formatPlatform(p)),
                 wheelsOf: ctx.planned.wheelsOf,
                 projectFile: plan.project.file,
                 cache: ctx.artifacts,

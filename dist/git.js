@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, dirname, join } from 'node:path';
 
 // What the workflow run is, from the environment GitHub sets and the event payload file: pure
 // over its inputs (env and a file reader), so tests give it any event.
@@ -38,6 +39,20 @@ function git(dir, args) {
         execFile('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => resolve(err ? null : stdout.trim() || null));
     });
 }
+/**
+ * Whether git could find a repository for `dir`: a `.git` (directory or file, as in worktrees and
+ * submodules) in it or a parent, or GIT_DIR set. False means git would say "not a git repository".
+ */
+function mayBeRepository(dir, env = process.env) {
+    if (env['GIT_DIR'])
+        return true;
+    for (let d = resolve(dir);; d = dirname(d)) {
+        if (existsSync(join(d, '.git')))
+            return true;
+        if (dirname(d) === d)
+            return false;
+    }
+}
 /** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
 function publicRepositoryUrl(remote) {
     const scp = /^(?:[\w.-]+@)?([\w.-]+):(?!\/\/)(.+?)(?:\.git)?\/?$/.exec(remote);
@@ -62,12 +77,17 @@ function tagShaOf(revision, dirty) {
 async function gitInfo(dir, env = process.env, readPayload) {
     // Three processes at once: HEAD's hash and commit time, the origin remote, and the tracked
     // files that differ from HEAD (untracked ones do not: git mode does not ship them, and a walk
-    // of a tree with stray files is still that commit's source as far as a tag can say).
-    const [log, remote, status] = await Promise.all([
-        git(dir, ['log', '-1', '--format=%H %ct']),
-        git(dir, ['config', '--get', 'remote.origin.url']),
-        git(dir, ['status', '--porcelain', '--untracked-files=no'])
-    ]);
+    // of a tree with stray files is still that commit's source as far as a tag can say). None
+    // outside a repository: starting a process from a big Node costs some 15 ms of this thread
+    // each, for three answers of "not a git repository".
+    const inRepo = mayBeRepository(dir, env);
+    const [log, remote, status] = inRepo
+        ? await Promise.all([
+            git(dir, ['log', '-1', '--format=%H %ct']),
+            git(dir, ['config', '--get', 'remote.origin.url']),
+            git(dir, ['status', '--porcelain', '--untracked-files=no'])
+        ])
+        : [null, null, null];
     const [head, time] = (log ?? '').split(' ');
     const prHead = pullRequestHeadSha(env, readPayload);
     const revision = prHead || env['GITHUB_SHA'] || head || null;
@@ -99,4 +119,4 @@ function buildEpoch(info, env = process.env) {
     return info.commitTime ?? 0;
 }
 
-export { buildEpoch, gitInfo, publicRepositoryUrl, tagShaOf };
+export { buildEpoch, gitInfo, mayBeRepository, publicRepositoryUrl, tagShaOf };

@@ -2,9 +2,9 @@
 // events through a real event payload file.
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { gitInfo, tagShaOf } from '../../src/pipeline/git.js'
+import { gitInfo, mayBeRepository, tagShaOf } from '../../src/pipeline/git.js'
 import { tempDir, writeFiles } from '../support/project.js'
 
 const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }
@@ -59,6 +59,17 @@ describe('gitInfo', () => {
       tagSha: 'local',
       warnings: []
     })
+  })
+
+  it("a repository is looked for upwards (a subdirectory, a worktree's .git file, GIT_DIR)", () => {
+    const { dir } = repo()
+    mkdirSync(join(dir, 'sub', 'deeper'), { recursive: true })
+    expect(mayBeRepository(join(dir, 'sub', 'deeper'), LOCAL)).toBe(true)
+    const worktree = writeFiles(tempDir('fast-build-worktree-'), { '.git': 'gitdir: /elsewhere\n' })
+    expect(mayBeRepository(worktree, LOCAL)).toBe(true)
+    const none = tempDir('fast-build-nogit-')
+    expect(mayBeRepository(none, LOCAL)).toBe(false)
+    expect(mayBeRepository(none, { ...LOCAL, GIT_DIR: join(dir, '.git') })).toBe(true)
   })
 
   it('a push on GitHub: GITHUB_SHA', async () => {

@@ -16,6 +16,7 @@ import { buildDepsWithDockerfile } from './dockerfile-build.js'
 import { buildDepsImage, type FullPathResult } from './full-path.js'
 import type { BuildPlan } from './plan-stage.js'
 import type { PythonSites } from './python-sites.js'
+import { handled } from '../util/limit.js'
 
 export interface DepsBuilder {
   /** `wheels`, or `dockerfile`. */
@@ -54,11 +55,13 @@ export function wheelsBuilder(ctx: DepsBuildContext): DepsBuilder {
   return {
     kind: 'wheels',
     build: async (v, tag, say) => {
-      const layouts = await ctx.sites.baseLayouts()
+      // The base image's Python is found (read from its layers, on a first build) while the
+      // wheels download; a failure there still fails the build, once the layout is wanted.
+      const layouts = handled(ctx.sites.baseLayouts())
       return buildDepsImage(v, tag, {
         store: ctx.store,
         base: await ctx.sites.baseImage(),
-        layoutFor: (p: Platform) => layouts.get(formatPlatform(p))!,
+        layoutFor: async (p: Platform) => (await layouts).get(formatPlatform(p))!,
         wheelsOf: ctx.planned.wheelsOf,
         projectFile: plan.project.file,
         cache: ctx.artifacts,

@@ -83,8 +83,12 @@ export class WheelsUnavailableError extends FastBuildError {
 export interface FullPathContext {
   readonly store: ImageStore
   readonly base: ResolvedBase
-  /** Where packages go on each platform, and what its Python reads (python-layout.ts). */
-  readonly layoutFor: (platform: Platform) => ResolvedLayout
+  /**
+   * Where packages go on each platform, and what its Python reads (python-layout.ts). May still
+   * be on its way (reading the base image) while the wheels download: it is wanted only once
+   * they are here.
+   */
+  readonly layoutFor: (platform: Platform) => ResolvedLayout | Promise<ResolvedLayout>
   /** The project's pyproject.toml, for errors of the layout settings. */
   readonly projectFile?: string
   readonly cache: ArtifactCache
@@ -471,11 +475,11 @@ function layeringOf(
   p: PlatformPlan,
   chosen: readonly Chosen[],
   sizes: ReadonlyMap<string, number>,
-  notes: string[]
+  notes: string[],
+  resolved: ResolvedLayout
 ): PlatformLayering {
   const platform = formatPlatform(p.platform)
   const baseImage = ctx.base.image.platforms.find((b) => b.platform.architecture === p.platform.architecture)!
-  const resolved = ctx.layoutFor(p.platform)
   const budget = ctx.maxLayers - baseImage.manifest.layers.length - 1
   if (budget < 1 && chosen.length > 0) {
     throw new FastBuildError(
@@ -765,7 +769,10 @@ export async function buildDepsImage(
   const fetchBeforeLayers = busy.fetch
 
   // 3. The layers of every platform, planned; 4. what each needs (wheels fetched for those built).
-  const platforms = perPlatform.map(({ plan: p, chosen }) => layeringOf(ctx, p, chosen, sizes, notes))
+  const resolved = await Promise.all(perPlatform.map(({ plan: p }) => ctx.layoutFor(p.platform)))
+  const platforms = perPlatform.map(({ plan: p, chosen }, i) =>
+    layeringOf(ctx, p, chosen, sizes, notes, resolved[i]!)
+  )
   const layers = new LayerJobs(ctx, wheels, busy)
   await layers.prepare(platforms)
 
