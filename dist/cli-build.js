@@ -2386,38 +2386,74 @@ async function readWhole(zip, entries, extract = {}) {
     }, { ...extract, ...WHOLE });
     return out;
 }
+/** Compressed bytes of small entries inflated per batch (a few windows, read in parallel). */
+const BATCH_BYTES = 8 * 1024 * 1024;
 /**
- * Small entries read on demand: the first `take` inflates all of them (in windows of neighbours,
- * one read each), and each is handed out once, then forgotten, so memory drains as they are used.
+ * Small entries read on demand, in batches in the zip's order: a `take` inflates batches until
+ * its entry is there, and the next batch is read while the current one is used. Each entry is
+ * handed out once, then forgotten. Layers take entries in path order, which is about the order
+ * wheel builders write them in, so only a batch or two are in memory at a time (not every small
+ * file of torch at once); taken out of order, the batches in between wait in memory.
  */
 class LazyEntries {
     zip;
-    entries;
     extract;
+    batchBytes;
     data = new Map();
+    /** Not inflated yet, in the zip's order. */
+    queue;
+    next = 0;
     loading = null;
+    /** A batch that failed (a damaged entry): every later `take` fails with it. */
+    failed = null;
     constructor(zip, 
     /** Every entry that will be taken: fixed before the first `take`. */
-    entries, extract = {}) {
+    entries, extract = {}, 
+    /** Compressed bytes per batch (the tests make it small). */
+    batchBytes = BATCH_BYTES) {
         this.zip = zip;
-        this.entries = entries;
         this.extract = extract;
+        this.batchBytes = batchBytes;
+        this.queue = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
     }
     async take(entry) {
-        await (this.loading ??= this.load());
+        while (!this.data.has(entry.name) && (this.loading || this.next < this.queue.length)) {
+            await (this.loading ??= this.loadBatch());
+            if (this.failed)
+                throw this.failed;
+        }
+        if (this.failed)
+            throw this.failed;
         const data = this.data.get(entry.name);
         if (!data)
             throw new WheelError(`${entry.name} was read twice`, this.zip.path, 'report this as a fast-build bug', entry.name);
         this.data.delete(entry.name);
+        // One batch ahead: inflating on the thread pool while this one is hashed and written.
+        if (!this.loading && !this.failed && this.next < this.queue.length)
+            this.loading = this.loadBatch();
         return data;
     }
-    load() {
-        return this.zip.extract(this.entries, {
-            whole: (entry, data) => {
-                this.data.set(entry.name, data);
-            },
-            stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
-        }, { ...this.extract, ...WHOLE });
+    async loadBatch() {
+        const batch = [];
+        for (let bytes = 0; this.next < this.queue.length && (batch.length === 0 || bytes < this.batchBytes);) {
+            const e = this.queue[this.next++];
+            batch.push(e);
+            bytes += e.compressedSize;
+        }
+        try {
+            await this.zip.extract(batch, {
+                whole: (entry, data) => {
+                    this.data.set(entry.name, data);
+                },
+                stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
+            }, { ...this.extract, ...WHOLE });
+        }
+        catch (e) {
+            this.failed ??= e;
+        }
+        finally {
+            this.loading = null;
+        }
     }
 }
 /**
@@ -5133,7 +5169,10 @@ class HttpClient {
                 const { file, start, end } = o.body;
                 if (headers['content-length'] === undefined)
                     throw new Error('streamed bodies need a content-length');
+                // Read in 1 MiB pieces: an upload of a big layer in fs's default 64 kB is sixteen times
+                // the reads, writes and callbacks, all on the thread that also builds layers.
                 body = createReadStream(file, {
+                    highWaterMark: 1024 * 1024,
                     ...(start !== undefined ? { start } : {}),
                     ...(end !== undefined ? { end } : {})
                 });
@@ -7010,7 +7049,7 @@ async function copyLocal(item, path, temp, onBytes) {
             : 'the local index lists a file that is not there: repair the mirror, or use another index');
     }
     const m = hashingStream(onBytes, size);
-    await pipeline(createReadStream(path), m.stream, createWriteStream(temp));
+    await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), m.stream, createWriteStream(temp));
     return { bytes: m.bytes(), sha256: m.sha256() };
 }
 async function downloadWithRetry(run, item, origin, temp, onBytes) {

@@ -411,7 +411,7 @@ async function copyLocal(
     )
   }
   const m = hashingStream(onBytes, size)
-  await pipeline(createReadStream(path), m.stream, createWriteStream(temp))
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), m.stream, createWriteStream(temp))
   return { bytes: m.bytes(), sha256: m.sha256() }
 }
 

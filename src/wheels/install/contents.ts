@@ -36,23 +36,42 @@ export async function readWhole(
   return out
 }
 
+/** Compressed bytes of small entries inflated per batch (a few windows, read in parallel). */
+const BATCH_BYTES = 8 * 1024 * 1024
+
 /**
- * Small entries read on demand: the first `take` inflates all of them (in windows of neighbours,
- * one read each), and each is handed out once, then forgotten, so memory drains as they are used.
+ * Small entries read on demand, in batches in the zip's order: a `take` inflates batches until
+ * its entry is there, and the next batch is read while the current one is used. Each entry is
+ * handed out once, then forgotten. Layers take entries in path order, which is about the order
+ * wheel builders write them in, so only a batch or two are in memory at a time (not every small
+ * file of torch at once); taken out of order, the batches in between wait in memory.
  */
 export class LazyEntries {
   private readonly data = new Map<string, Buffer>()
+  /** Not inflated yet, in the zip's order. */
+  private readonly queue: ZipEntry[]
+  private next = 0
   private loading: Promise<void> | null = null
+  /** A batch that failed (a damaged entry): every later `take` fails with it. */
+  private failed: unknown = null
 
   constructor(
     private readonly zip: ZipReader,
     /** Every entry that will be taken: fixed before the first `take`. */
-    private readonly entries: readonly ZipEntry[],
-    private readonly extract: ExtractOptions = {}
-  ) {}
+    entries: readonly ZipEntry[],
+    private readonly extract: ExtractOptions = {},
+    /** Compressed bytes per batch (the tests make it small). */
+    private readonly batchBytes = BATCH_BYTES
+  ) {
+    this.queue = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset)
+  }
 
   async take(entry: ZipEntry): Promise<Buffer> {
-    await (this.loading ??= this.load())
+    while (!this.data.has(entry.name) && (this.loading || this.next < this.queue.length)) {
+      await (this.loading ??= this.loadBatch())
+      if (this.failed) throw this.failed
+    }
+    if (this.failed) throw this.failed
     const data = this.data.get(entry.name)
     if (!data)
       throw new WheelError(
@@ -62,20 +81,34 @@ export class LazyEntries {
         entry.name
       )
     this.data.delete(entry.name)
+    // One batch ahead: inflating on the thread pool while this one is hashed and written.
+    if (!this.loading && !this.failed && this.next < this.queue.length) this.loading = this.loadBatch()
     return data
   }
 
-  private load(): Promise<void> {
-    return this.zip.extract(
-      this.entries,
-      {
-        whole: (entry, data) => {
-          this.data.set(entry.name, data)
+  private async loadBatch(): Promise<void> {
+    const batch: ZipEntry[] = []
+    for (let bytes = 0; this.next < this.queue.length && (batch.length === 0 || bytes < this.batchBytes);) {
+      const e = this.queue[this.next++]!
+      batch.push(e)
+      bytes += e.compressedSize
+    }
+    try {
+      await this.zip.extract(
+        batch,
+        {
+          whole: (entry, data) => {
+            this.data.set(entry.name, data)
+          },
+          stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
         },
-        stream: () => Promise.reject(new Error('unreachable: small entries are read whole'))
-      },
-      { ...this.extract, ...WHOLE }
-    )
+        { ...this.extract, ...WHOLE }
+      )
+    } catch (e) {
+      this.failed ??= e
+    } finally {
+      this.loading = null
+    }
   }
 }
 
