@@ -772,7 +772,7 @@ function gzipTrailer(crc32, size) {
     return t;
 }
 /** Pieces smaller than this (the tar headers between carried files) are deflated right here. */
-const SYNC_BELOW = 64 * 1024;
+const SYNC_BELOW = 16 * 1024;
 function gzipBlocks(level) {
     return async (block) => {
         // One output buffer a little larger than the block (deflate's worst case): zlib then deflates
@@ -1844,7 +1844,11 @@ function decodeCp437(bytes) {
     return s;
 }
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const INFLATE_SYNC_BELOW = 32 * 1024;
+/**
+ * Entries with less deflate data than this are inflated right here; bigger ones on the thread
+ * pool, leaving this thread (which hashes and tars every byte of a layer) for the rest.
+ */
+const INFLATE_SYNC_BELOW = 4 * 1024;
 const STREAM_CHUNK = 4 * 1024 * 1024;
 class ZipReader {
     fh;

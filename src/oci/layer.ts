@@ -99,7 +99,7 @@ function gzipTrailer(crc32: number, size: number): Buffer {
 }
 
 /** Pieces smaller than this (the tar headers between carried files) are deflated right here. */
-const SYNC_BELOW = 64 * 1024
+const SYNC_BELOW = 16 * 1024
 
 function gzipBlocks(level: number | undefined): BlockCompressor {
   return async (block) => {

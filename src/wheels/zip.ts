@@ -157,7 +157,11 @@ interface Internal {
   readonly cdExtraLength: number
 }
 
-const INFLATE_SYNC_BELOW = 32 * 1024
+/**
+ * Entries with less deflate data than this are inflated right here; bigger ones on the thread
+ * pool, leaving this thread (which hashes and tars every byte of a layer) for the rest.
+ */
+const INFLATE_SYNC_BELOW = 4 * 1024
 
 /** What zlib's one-shot inflate gives with `info: true`. */
 interface Inflated {
