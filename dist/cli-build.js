@@ -7711,15 +7711,29 @@ class WheelSet {
                 progress(`restored ${plural(n, 'wheel')} from the cache`);
             this.restored += n;
         }
+        const shaOf = new Map();
         const items = wanted.map((sha) => {
             const c = this.unique.get(sha);
-            return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
+            const item = {
+                name: c.pkg.name,
+                version: c.pkg.version,
+                file: fileLocation(c),
+                index: ctx.indexFor(c.pkg)
+            };
+            shaOf.set(item, sha);
+            return item;
         });
-        const fetched = await fetchArtifacts(items, {
+        // Biggest first (the lock gives most sizes): the downloads end with small files in flight,
+        // not with scipy or torch alone on one connection.
+        const bySize = [...items].sort((a, b) => (b.file.size ?? 0) - (a.file.size ?? 0));
+        const fetched = await fetchArtifacts(bySize, {
             cache: ctx.cache,
             mirror: ctx.mirror,
             baseDir: ctx.lockDir,
             onProgress: (e) => {
+                // A wheel just downloaded is measured now, while the others still download.
+                if (e.kind === 'done')
+                    this.measure(shaOf.get(e.item), e.path);
                 if (e.kind === 'start' && (e.total ?? 0) >= BIG_DOWNLOAD)
                     progress(`downloading ${e.item.file.name} (${formatBytes(e.total)})`);
                 else if (e.kind === 'done' && e.bytes >= BIG_DOWNLOAD)
@@ -7740,6 +7754,16 @@ class WheelSet {
      * Sizes (what layering weighs packages by): known from earlier builds, else read from the
      * wheel, which is then fetched.
      */
+    /** Unpacked sizes being read (from each wheel's zip directory), by digest. */
+    measuring = new Map();
+    measure(sha, path) {
+        let n = this.measuring.get(sha);
+        if (!n) {
+            n = handled(unpackedSize(path, this.unique.get(sha).file.name, sha, this.ctx.cacheLayout));
+            this.measuring.set(sha, n);
+        }
+        return n;
+    }
     async sizes() {
         const sizes = new Map();
         for (const sha of this.unique.keys()) {
@@ -7749,7 +7773,7 @@ class WheelSet {
         }
         const unknown = [...this.unique.keys()].filter((sha) => !sizes.has(sha));
         await this.fetch(unknown);
-        await Promise.all(unknown.map(async (sha) => sizes.set(sha, await unpackedSize(this.paths.get(sha), this.unique.get(sha).file.name, sha, this.ctx.cacheLayout))));
+        await Promise.all(unknown.map(async (sha) => sizes.set(sha, await this.measure(sha, this.paths.get(sha)))));
         return sizes;
     }
     member(sha) {
