@@ -18,6 +18,7 @@ import { LayerDestination } from '../../src/wheels/install/destination.js'
 import { install } from '../../src/wheels/install/install.js'
 import { pythonLayout } from '../../src/wheels/install/layout.js'
 import { tempDir } from '../support/project.js'
+import { umociUnpackLayer } from '../support/umoci.js'
 import { mirrorWheels } from '../support/wheel-fixtures.js'
 
 const layout = pythonLayout('/usr/local', { major: 3, minor: 11 })
@@ -145,29 +146,9 @@ describe('gzip layers of wheels carry the deflate data', () => {
     const listed = filesIn(blob)
     for (const [path, hash] of Object.entries(expected)) expect(listed[`${site}/${path}`]).toBe(hash)
 
-    const { LayoutStore } = await import('../../src/registry/layout.js')
-    const { buildManifest, describeBytes, serialize } = await import('../../src/oci/image.js')
-    const { OCI_CONFIG, OCI_MANIFEST } = await import('../../src/oci/media-types.js')
-    const store = new LayoutStore(join(dir, 'layout'))
-    store.init()
-    const desc = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }
-    await store.putBlob(desc, { file: blob })
-    const config = serialize({
-      architecture: 'amd64',
-      os: 'linux',
-      config: {},
-      rootfs: { type: 'layers', diff_ids: [layer.diffId] }
-    })
-    const cdesc = describeBytes(OCI_CONFIG, config)
-    await store.putBlob(cdesc, config)
-    await store.putManifest(
-      'carried',
-      serialize(buildManifest({ mediaType: OCI_MANIFEST, config: cdesc, layers: [desc] })),
-      OCI_MANIFEST
-    )
-    execFileSync('umoci', ['unpack', '--image', `${join(dir, 'layout')}:carried`, join(dir, 'bundle')])
+    const rootfs = umociUnpackLayer(blob, layer, join(dir, 'umoci'))
     for (const [path, hash] of Object.entries(expected)) {
-      const bytes = readFileSync(join(dir, 'bundle', 'rootfs', site, path))
+      const bytes = readFileSync(join(rootfs, site, path))
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(hash)
     }
   })

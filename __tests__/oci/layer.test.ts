@@ -11,6 +11,7 @@ import { buildLayer } from '../../src/oci/layer.js'
 import { DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER, OCI_LAYER_GZIP } from '../../src/oci/media-types.js'
 import { LayerPathError } from '../../src/oci/tar.js'
 import { tempDir } from '../support/project.js'
+import { umociUnpackLayer } from '../support/umoci.js'
 
 const file = (path: string, text: string, executable = false): LayerEntry => {
   const content = Buffer.from(text)
@@ -141,9 +142,6 @@ describe('buildLayer', () => {
 describe('large layers', () => {
   it('compress in parallel blocks (a multi-member gzip) that every reader takes whole', async () => {
     const { randomBytes } = await import('node:crypto')
-    const { LayoutStore } = await import('../../src/registry/layout.js')
-    const { buildManifest, describeBytes, serialize } = await import('../../src/oci/image.js')
-    const { OCI_CONFIG, OCI_MANIFEST } = await import('../../src/oci/media-types.js')
     const { BLOCK_SIZE } = await import('../../src/oci/layer.js')
     const big = Buffer.concat([randomBytes(3 * 1024 * 1024), Buffer.from('text '.repeat(1024 * 1024))])
     const entries: LayerEntry[] = [
@@ -173,35 +171,10 @@ describe('large layers', () => {
       'data/big.bin',
       'data/tail.txt'
     ])
-    // umoci (Go's gzip reader) unpacks it from an OCI layout.
-    const store = new LayoutStore(join(dir, 'layout'))
-    store.init()
-    await store.putBlob(
-      { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
-      { file: join(dir, 'blob') }
-    )
-    const config = serialize({
-      architecture: 'amd64',
-      os: 'linux',
-      config: {},
-      rootfs: { type: 'layers', diff_ids: [layer.diffId] }
-    })
-    const cdesc = describeBytes(OCI_CONFIG, config)
-    await store.putBlob(cdesc, config)
-    await store.putManifest(
-      'big',
-      serialize(
-        buildManifest({
-          mediaType: OCI_MANIFEST,
-          config: cdesc,
-          layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }]
-        })
-      ),
-      OCI_MANIFEST
-    )
-    execFileSync('umoci', ['unpack', '--image', `${join(dir, 'layout')}:big`, join(dir, 'bundle')])
-    expect(readFileSync(join(dir, 'bundle', 'rootfs', 'data', 'tail.txt'), 'utf8')).toBe('the end\n')
-    expect(sha256(readFileSync(join(dir, 'bundle', 'rootfs', 'data', 'big.bin')))).toBe(sha256(big))
+    // umoci (Go's gzip reader) unpacks it.
+    const rootfs = umociUnpackLayer(join(dir, 'blob'), layer, join(dir, 'umoci'))
+    expect(readFileSync(join(rootfs, 'data', 'tail.txt'), 'utf8')).toBe('the end\n')
+    expect(sha256(readFileSync(join(rootfs, 'data', 'big.bin')))).toBe(sha256(big))
   })
 })
 
