@@ -24,11 +24,19 @@ function check(files: Record<string, string>): { status: number | null; stdout: 
   }
 }
 
-/** readmeDisagreements of each text, by the script in one node process (the script is plain ESM). */
+/**
+ * readmeDisagreements of each text, by the script in one node process (the script is plain ESM).
+ * The texts go through stdin: two READMEs are more than one command-line argument may hold.
+ */
 function readmeCheck(texts: readonly string[]): string[][] {
   const code = `import { readmeDisagreements } from ${JSON.stringify(SCRIPT)}
-process.stdout.write(JSON.stringify(${JSON.stringify(texts)}.map((t) => readmeDisagreements(t))))`
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' })
+import { readFileSync } from 'node:fs'
+const texts = JSON.parse(readFileSync(0, 'utf8'))
+process.stdout.write(JSON.stringify(texts.map((t) => readmeDisagreements(t))))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    encoding: 'utf8',
+    input: JSON.stringify(texts)
+  })
   expect(r.stderr).toBe('')
   return JSON.parse(r.stdout) as string[][]
 }
