@@ -39,3 +39,14 @@ export const summary = {
 export function setInputs(inputs: Record<string, string>): void {
   getInput.mockImplementation((name: string) => inputs[name] ?? '')
 }
+
+/** What the action set as outputs, by name (the last value of each). */
+export function outputs(): Record<string, string> {
+  return Object.fromEntries(setOutput.mock.calls.map(([k, v]) => [k, String(v)]))
+}
+
+/** Every mock cleared and the summary emptied: a fresh run (call in `beforeEach`). */
+export function resetCore(): void {
+  jest.clearAllMocks()
+  summaryText.length = 0
+}

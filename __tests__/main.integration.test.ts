@@ -17,14 +17,7 @@ import { buildSimpleWheels, type FixtureWheel } from './support/wheel-fixtures.j
 jest.unstable_mockModule('@actions/core', () => core)
 const { run } = await import('../src/main.js')
 
-function outputs(): Record<string, string> {
-  return Object.fromEntries(core.setOutput.mock.calls.map(([k, v]) => [k, String(v)]))
-}
-
-beforeEach(() => {
-  jest.clearAllMocks()
-  core.summaryText.length = 0
-})
+beforeEach(() => core.resetCore())
 
 describe('action: build mode against a registry', () => {
   let reg: TestRegistry
@@ -77,7 +70,7 @@ describe('action: build mode against a registry', () => {
     core.setInputs(inputs)
     await run({ env, cacheBackend: cache })
     expect(core.setFailed).not.toHaveBeenCalled()
-    let out = outputs()
+    let out = core.outputs()
     expect(JSON.parse(out['rebuilt']!)).toEqual(['base', 'ml'])
     expect(JSON.parse(out['matrix']!).include.map((i: { variant: string }) => i.variant)).toEqual([
       'base',
@@ -97,7 +90,7 @@ describe('action: build mode against a registry', () => {
     core.summaryText.length = 0
     writeFileSync(join(dir, 'app.py'), 'print("app 2")\n')
     await run({ env, cacheBackend: cache })
-    out = outputs()
+    out = core.outputs()
     expect(JSON.parse(out['rebuilt']!)).toEqual([])
     expect(JSON.parse(out['matrix']!).include).toEqual([])
     expect(core.summaryText.join('\n')).toMatch(/deps image found/)
@@ -107,7 +100,7 @@ describe('action: build mode against a registry', () => {
     core.summaryText.length = 0
     project('2.1.0', dir)
     await run({ env, cacheBackend: cache })
-    out = outputs()
+    out = core.outputs()
     expect(JSON.parse(out['rebuilt']!)).toEqual(['ml'])
     expect(core.summaryText.join('\n')).toMatch(/torchish 2\.0\.0 → 2\.1\.0/)
 
@@ -122,7 +115,7 @@ describe('action: build mode against a registry', () => {
     const before = index.fileRequests().length
     await run({ env, cacheBackend: cache })
     expect(core.setFailed).not.toHaveBeenCalled()
-    expect(JSON.parse(outputs()['rebuilt']!)).toEqual(['base', 'ml'])
+    expect(JSON.parse(core.outputs()['rebuilt']!)).toEqual(['base', 'ml'])
     expect(index.fileRequests().length).toBe(before)
     expect(core.info).toHaveBeenCalledWith(
       expect.stringMatching(/ml: layer index restored from the Actions cache/)
@@ -136,7 +129,7 @@ describe('action: build mode against a registry', () => {
     const before2 = index.fileRequests().length
     await run({ env, cacheBackend: cache })
     expect(core.setFailed).not.toHaveBeenCalled()
-    expect(JSON.parse(outputs()['rebuilt']!)).toEqual(['base', 'ml'])
+    expect(JSON.parse(core.outputs()['rebuilt']!)).toEqual(['base', 'ml'])
     expect(index.fileRequests().length).toBe(before2)
     expect(core.info).toHaveBeenCalledWith(expect.stringMatching(/restored \d+ wheels? from the cache/))
   }, 300_000)
@@ -148,7 +141,7 @@ describe('action: build mode against a registry', () => {
     core.setInputs({ project: dir, image: `${reg.host}/nocache` })
     await run({ env: { FAST_BUILD_CACHE_DIR: tempDir() }, cacheBackend: cache })
     expect(core.setFailed).not.toHaveBeenCalled()
-    expect(JSON.parse(outputs()['rebuilt']!)).toEqual(['base', 'ml'])
+    expect(JSON.parse(core.outputs()['rebuilt']!)).toEqual(['base', 'ml'])
     expect(core.warning).toHaveBeenCalledWith(
       expect.stringMatching(
         /Actions cache: .* failed \(cache service unavailable \(503\)\); the build goes on without the cache for the rest of this run/
@@ -163,11 +156,11 @@ describe('action: build mode against a registry', () => {
     const dir = project()
     core.setInputs({ project: dir, image: `${reg.host}/planned`, mode: 'plan' })
     await run({ env: { FAST_BUILD_CACHE_DIR: tempDir() }, cacheBackend: memoryCache() })
-    expect(JSON.parse(outputs()['matrix']!).include.map((i: { variant: string }) => i.variant)).toEqual([
+    expect(JSON.parse(core.outputs()['matrix']!).include.map((i: { variant: string }) => i.variant)).toEqual([
       'base',
       'ml'
     ])
-    expect(outputs()['rebuilt']).toBeUndefined()
+    expect(core.outputs()['rebuilt']).toBeUndefined()
 
     // The lock names a wheel the index no longer has: ml fails, base is built, the run fails.
     jest.clearAllMocks()
@@ -182,7 +175,7 @@ describe('action: build mode against a registry', () => {
     )
     core.setInputs({ project: broken, image: `${reg.host}/partial` })
     await run({ env: { FAST_BUILD_CACHE_DIR: tempDir() }, cacheBackend: memoryCache() })
-    expect(JSON.parse(outputs()['rebuilt']!)).toEqual(['base'])
+    expect(JSON.parse(core.outputs()['rebuilt']!)).toEqual(['base'])
     expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/1 of 2 variants failed: ml/))
   }, 300_000)
 })

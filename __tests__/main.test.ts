@@ -11,14 +11,7 @@ import { tempDir } from './support/project.js'
 jest.unstable_mockModule('@actions/core', () => core)
 const { run } = await import('../src/main.js')
 
-function outputs(): Record<string, string> {
-  return Object.fromEntries(core.setOutput.mock.calls.map(([k, v]) => [k, String(v)]))
-}
-
-beforeEach(() => {
-  jest.clearAllMocks()
-  core.summaryText.length = 0
-})
+beforeEach(() => core.resetCore())
 
 describe('action: inputs and failures', () => {
   it('plan mode without an image: the plan, every variant in the matrix, a summary', async () => {
@@ -31,7 +24,7 @@ describe('action: inputs and failures', () => {
     })
     await run({ env: {} })
     expect(core.setFailed).not.toHaveBeenCalled()
-    const out = outputs()
+    const out = core.outputs()
     const plan = JSON.parse(out['plan']!)
     expect(plan.variants.map((v: { name: string }) => v.name)).toEqual(['base', 'ml'])
     expect(plan.variants[1].platforms.map((p: { platform: string }) => p.platform)).toEqual([

@@ -2421,11 +2421,8 @@ class LazyEntries {
         this.queue = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
     }
     async take(entry) {
-        while (!this.data.has(entry.name) && (this.loading || this.next < this.queue.length)) {
+        while (!this.failed && !this.data.has(entry.name) && (this.loading || this.next < this.queue.length))
             await (this.loading ??= this.loadBatch());
-            if (this.failed)
-                throw this.failed;
-        }
         if (this.failed)
             throw this.failed;
         const data = this.data.get(entry.name);
@@ -7427,7 +7424,8 @@ function nameBucket(name, buckets) {
 function byName(a, b) {
     return a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
-const size = (g) => g.packages.reduce((n, p) => n + p.installedSize, 0);
+/** What a group's packages install, in bytes. */
+const groupSize = (g) => g.packages.reduce((n, p) => n + p.installedSize, 0);
 function planLayers(packages, opts) {
     const buckets = opts.buckets ?? DEFAULT_BUCKETS;
     const notes = [];
@@ -7488,7 +7486,9 @@ function planLayers(packages, opts) {
             for (let i = 0; i + 1 < groups.length; i++) {
                 const a = groups[i];
                 const b = groups[i + 1];
-                const cost = size(a) + size(b) + (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0);
+                const cost = groupSize(a) +
+                    groupSize(b) +
+                    (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0);
                 if (cost < bestCost) {
                     bestCost = cost;
                     best = i;
@@ -7537,10 +7537,6 @@ function fileLocation(c) {
         return { ...f, path: c.pkg.source.path };
     return f;
 }
-/**
- * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
- * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
- */
 /** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
 function knownSize(sha256, paths) {
     const memo = paths.unpackedSize(sha256);
@@ -7550,6 +7546,10 @@ function knownSize(sha256, paths) {
     const n = Number(text);
     return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
+/**
+ * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
+ * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
+ */
 async function unpackedSize(path, filename, sha256, paths) {
     const known = knownSize(sha256, paths);
     if (known !== null)
@@ -7750,12 +7750,9 @@ class WheelSet {
             progress(`downloaded ${plural(now.length, 'wheel')} (${formatBytes(now.reduce((n, f) => n + f.size, 0))}), ${fetched.length - now.length} from the cache`);
         }
     }
-    /**
-     * Sizes (what layering weighs packages by): known from earlier builds, else read from the
-     * wheel, which is then fetched.
-     */
     /** Unpacked sizes being read (from each wheel's zip directory), by digest. */
     measuring = new Map();
+    /** The wheel's unpacked size, read once (a download's end starts it; `sizes` waits for it). */
     measure(sha, path) {
         let n = this.measuring.get(sha);
         if (!n) {
@@ -7764,6 +7761,10 @@ class WheelSet {
         }
         return n;
     }
+    /**
+     * Sizes (what layering weighs packages by): known from earlier builds, else read from the
+     * wheel, which is then fetched.
+     */
     async sizes() {
         const sizes = new Map();
         for (const sha of this.unique.keys()) {
@@ -7897,7 +7898,7 @@ class LayerJobs {
 }
 /** Indexes of the groups, the one that installs most first (ties in layer order). */
 function biggestFirst(groups) {
-    const bytes = groups.map((g) => g.packages.reduce((n, p) => n + p.installedSize, 0));
+    const bytes = groups.map(groupSize);
     return groups.map((_, i) => i).sort((a, b) => bytes[b] - bytes[a] || a - b);
 }
 /**

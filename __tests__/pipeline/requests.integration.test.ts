@@ -55,10 +55,7 @@ afterAll(async () => {
   await reg?.stop()
 })
 
-beforeEach(() => {
-  jest.clearAllMocks()
-  core.summaryText.length = 0
-})
+beforeEach(() => core.resetCore())
 
 /** Two variants on the base image in the registry, read through the proxy. */
 function project(): string {

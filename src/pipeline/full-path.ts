@@ -42,7 +42,7 @@ import {
 } from '../registry/push.js'
 import { appendLayers, type AppendedLayer, type ConfigPatch, type HistoryEntry } from '../oci/image-edit.js'
 import { formatBytes } from '../util/format.js'
-import { planLayers, type LayerCandidate } from './layering.js'
+import { groupSize, planLayers, type LayerCandidate, type LayerGroup } from './layering.js'
 import {
   buildLayerFile,
   DEPS_MTIME,
@@ -176,10 +176,6 @@ function fileLocation(c: Chosen): Chosen['file'] {
   return f
 }
 
-/**
- * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
- * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
- */
 /** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
 function knownSize(sha256: string, paths: CacheLayout): number | null {
   const memo = paths.unpackedSize(sha256)
@@ -189,6 +185,10 @@ function knownSize(sha256: string, paths: CacheLayout): number | null {
   return text !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null
 }
 
+/**
+ * Bytes a wheel unpacks to (its zip directory's sizes): what layering weighs packages by. Kept
+ * under the work directory by the wheel's digest, so a rebuild does not read every wheel again.
+ */
 async function unpackedSize(
   path: string,
   filename: string,
@@ -426,13 +426,10 @@ class WheelSet {
     }
   }
 
-  /**
-   * Sizes (what layering weighs packages by): known from earlier builds, else read from the
-   * wheel, which is then fetched.
-   */
   /** Unpacked sizes being read (from each wheel's zip directory), by digest. */
   private readonly measuring = new Map<string, Promise<number>>()
 
+  /** The wheel's unpacked size, read once (a download's end starts it; `sizes` waits for it). */
   private measure(sha: string, path: string): Promise<number> {
     let n = this.measuring.get(sha)
     if (!n) {
@@ -442,6 +439,10 @@ class WheelSet {
     return n
   }
 
+  /**
+   * Sizes (what layering weighs packages by): known from earlier builds, else read from the
+   * wheel, which is then fetched.
+   */
   async sizes(): Promise<Map<string, number>> {
     const sizes = new Map<string, number>()
     for (const sha of this.unique.keys()) {
@@ -614,8 +615,8 @@ class LayerJobs {
 }
 
 /** Indexes of the groups, the one that installs most first (ties in layer order). */
-function biggestFirst(groups: readonly { packages: readonly LayerCandidate[] }[]): number[] {
-  const bytes = groups.map((g) => g.packages.reduce((n, p) => n + p.installedSize, 0))
+function biggestFirst(groups: readonly LayerGroup[]): number[] {
+  const bytes = groups.map(groupSize)
   return groups.map((_, i) => i).sort((a, b) => bytes[b]! - bytes[a]! || a - b)
 }
 

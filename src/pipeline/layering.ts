@@ -56,7 +56,8 @@ function byName(a: LayerCandidate, b: LayerCandidate): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0
 }
 
-const size = (g: LayerGroup) => g.packages.reduce((n, p) => n + p.installedSize, 0)
+/** What a group's packages install, in bytes. */
+export const groupSize = (g: LayerGroup): number => g.packages.reduce((n, p) => n + p.installedSize, 0)
 
 export function planLayers(packages: readonly LayerCandidate[], opts: LayeringOptions): Layering {
   const buckets = opts.buckets ?? DEFAULT_BUCKETS
@@ -125,7 +126,9 @@ export function planLayers(packages: readonly LayerCandidate[], opts: LayeringOp
         const a = groups[i]!
         const b = groups[i + 1]!
         const cost =
-          size(a) + size(b) + (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0)
+          groupSize(a) +
+          groupSize(b) +
+          (a.kind === 'heavy' || b.kind === 'heavy' ? Number.MAX_SAFE_INTEGER / 2 : 0)
         if (cost < bestCost) {
           bestCost = cost
           best = i

@@ -67,10 +67,8 @@ export class LazyEntries {
   }
 
   async take(entry: ZipEntry): Promise<Buffer> {
-    while (!this.data.has(entry.name) && (this.loading || this.next < this.queue.length)) {
+    while (!this.failed && !this.data.has(entry.name) && (this.loading || this.next < this.queue.length))
       await (this.loading ??= this.loadBatch())
-      if (this.failed) throw this.failed
-    }
     if (this.failed) throw this.failed
     const data = this.data.get(entry.name)
     if (!data)
