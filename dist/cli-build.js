@@ -6,12 +6,12 @@ import { F as FastBuildError, D as DigestWriter, p as parseDigest, s as sha256$1
 import { randomBytes, createHash } from 'node:crypto';
 import { statSync, openSync, readSync, closeSync, mkdirSync, renameSync, writeFileSync, rmSync, existsSync, createReadStream, createWriteStream, readFileSync, copyFileSync, lstatSync } from 'node:fs';
 import { mkdir, rename, readdir, stat, rm, writeFile, open, readFile, readlink } from 'node:fs/promises';
+import { once } from 'node:events';
 import * as zlib from 'node:zlib';
 import { inflateRawSync, inflateRaw, createInflateRaw, createGunzip } from 'node:zlib';
 import { spawn, execFile } from 'node:child_process';
 import { PassThrough, Transform } from 'node:stream';
 import { sbomBytes, CYCLONEDX_JSON, cycloneDxSbom } from './cyclonedx.js';
-import { once } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { pipeline } from 'node:stream/promises';
@@ -25,7 +25,8 @@ import 'node:module';
 //
 //   <root>/artifacts/          wheels and sdists by sha256 (ArtifactCache, artifacts.ts)
 //   <root>/work/layers/        the full path's layers: <key>.json (descriptor and the wheels in
-//                              it) and the compressed layer beside it, when this machine built it
+//                              it) and the compressed layer beside it, when this machine built it;
+//                              seg-<key>.json: which layer holds a wheel's files as a segment
 //   <root>/work/unpacked-size/ each wheel's unpacked size by sha256 (what layering weighs)
 //   <root>/work/plans/         each variant's plan as of its last build (what changed, for reports)
 //   <root>/work/dockerfile/    build contexts of the Dockerfile builder
@@ -75,6 +76,13 @@ class CacheLayout {
     /** `<key>.json`: what is known of the layer with this key (descriptor, wheels). */
     layerDescriptor(key) {
         return join(this.layers, `${key}.json`);
+    }
+    /**
+     * `seg-<key>.json`: which layer holds the segment of a wheel (for a layout and compression), for
+     * a later layer to copy instead of installing the wheel again. Kept with the descriptors.
+     */
+    segmentIndex(key) {
+        return join(this.layers, `seg-${key}.json`);
     }
     /** The compressed layer itself (`fileName` carries the key and the compression's extension). */
     layerBlob(fileName) {
@@ -578,7 +586,8 @@ async function writeTar(entries, opts, onBlock) {
             }
         }
     }
-    await sink.write(ZEROS);
+    if (opts.end !== false)
+        await sink.write(ZEROS);
     await sink.end();
 }
 /** A file's content (streamed, or whole), exactly the size it announced, through `out`. */
@@ -800,17 +809,20 @@ function blockSink(compress, emit, free, carries) {
         else
             await emit(piece);
     };
+    const push = async (piece) => {
+        pending.push(piece);
+        if (pending.length >= IN_FLIGHT)
+            await next();
+    };
     const sink = {
-        async write(block) {
-            pending.push(compress(block).then((out) => {
-                // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
-                if (block.length === BLOCK_SIZE)
-                    free.push(block);
-                return out;
-            }));
-            if (pending.length >= IN_FLIGHT)
-                await next();
-        },
+        write: (block) => push(compress(block).then((out) => {
+            // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
+            if (block.length === BLOCK_SIZE)
+                free.push(block);
+            return out;
+        })),
+        raw: (out) => push(Promise.resolve(out)),
+        mark: (f) => push(Promise.resolve(async () => f())),
         async end() {
             while (pending.length > 0)
                 await next();
@@ -826,20 +838,18 @@ function blockSink(compress, emit, free, carries) {
             // given, and whether the deflate data ends with its stream is known.
             if (!d.exact())
                 throw new InexactDeflateError();
-            pending.push(Promise.resolve(async (out) => {
+            await push(Promise.resolve(async (out) => {
                 await out(GZIP_HEADER);
                 for await (const chunk of d.raw())
                     await out(chunk);
                 await out(gzipTrailer(d.crc32, size));
             }));
-            if (pending.length >= IN_FLIGHT)
-                await next();
         }
     };
 }
 function sinkFor(compression, level, emit, free, carries) {
     if (compression === 'none')
-        return { write: emit, end: async () => { }, abort() { } };
+        return { write: emit, raw: emit, mark: async (f) => f(), end: async () => { }, abort() { } };
     if (compression === 'gzip')
         return blockSink(gzipBlocks(level), emit, free, carries);
     const nodeZstd = nodeZstdCompressor(level);
@@ -863,7 +873,78 @@ async function writeAll(handle, buffers) {
             rest = [rest[0].subarray(bytesWritten), ...rest.slice(1)];
     }
 }
+/** A segment copied from an earlier blob did not hold what was recorded of it. */
+class SegmentDamagedError extends Error {
+    constructor(file, why) {
+        super(`segment of ${file}: ${why}`);
+    }
+}
+/**
+ * Whether layers of this compression can be segmented: a segment's compressed bytes must stand
+ * alone (gzip members, zstd frames, or plain tar), which the zstd program's one stream does not.
+ */
+function segmentable(compression) {
+    return compression !== 'zstd' || nodeZstdCompressor(undefined) !== null;
+}
+/** Copied segments up to this size are read and decompressed whole, in one trip to the pool. */
+const WHOLE_SEGMENT = 32 * 1024 * 1024;
+const gunzip = promisify(zlib.gunzip);
+/** A copied segment's tar bytes, decompressed in one go (`tarSize` gives the output's size). */
+async function inflateWhole(data, compression, tarSize) {
+    if (compression === 'none')
+        return data;
+    // One output buffer of the known size: no 16 kB pieces, no trip back per piece.
+    const opts = { chunkSize: Math.max(64, tarSize + 64) };
+    if (compression === 'gzip')
+        return gunzip(data, opts);
+    return promisify(zlib.zstdDecompress)(data, opts);
+}
+/** Decompresses a big copied segment as it is read, so that it is never held whole. */
+function segmentInflater(compression) {
+    const opts = { chunkSize: 1024 * 1024 };
+    if (compression === 'gzip')
+        return zlib.createGunzip(opts);
+    if (compression === 'zstd')
+        return zlib.createZstdDecompress(opts);
+    return null;
+}
 async function buildLayer(entries, opts) {
+    return writeLayer(opts, false, (w) => w.tar(entries, true));
+}
+/**
+ * A layer in segments: each part's compressed bytes stand alone (its own gzip members or zstd
+ * frames, cut at its start), so a later layer can copy a part's bytes as they are, compressing
+ * nothing, and only hash them into its diff_id. The tar ends after the last part. Returns where
+ * each part is in the blob. The bytes are a pure function of the parts: a copied part gives
+ * the same bytes as the part written afresh.
+ */
+async function buildSegmentedLayer(segments, opts) {
+    const compression = opts.compression ?? 'gzip';
+    if (!segmentable(compression))
+        throw new Error(`${compression} layers cannot be segmented here`);
+    const located = [];
+    const blob = await writeLayer(opts, true, async (w) => {
+        let start = { offset: 0, tarSize: 0 };
+        for (const seg of segments) {
+            if ('copy' in seg)
+                await w.copy(seg.copy);
+            else
+                await w.tar(seg.entries, false);
+            await w.mark((blobSize, crc32, tarSize) => {
+                located.push({
+                    offset: start.offset,
+                    length: blobSize - start.offset,
+                    crc32,
+                    tarSize: tarSize - start.tarSize
+                });
+                start = { offset: blobSize, tarSize };
+            });
+        }
+        await w.tar([], true);
+    });
+    return { ...blob, segments: located };
+}
+async function writeLayer(opts, segmented, body) {
     const compression = opts.compression ?? 'gzip';
     const tar = new DigestWriter();
     const blob = new DigestWriter();
@@ -873,6 +954,8 @@ async function buildLayer(entries, opts) {
     // pieces, some a few bytes: one write each would be thousands of trips to the thread pool).
     let batch = [];
     let batched = 0;
+    // CRC-32 of the blob bytes since the last mark (what a segment is checked by when copied).
+    let crc = 0;
     const flush = async () => {
         if (!handle || batch.length === 0)
             return;
@@ -883,6 +966,8 @@ async function buildLayer(entries, opts) {
     };
     const emit = async (out) => {
         blob.update(out);
+        if (segmented)
+            crc = zlib.crc32(out, crc);
         if (handle) {
             batch.push(out);
             batched += out.length;
@@ -894,6 +979,7 @@ async function buildLayer(entries, opts) {
         if (opts.onChunk)
             await opts.onChunk(out);
     };
+    let entryCount = 0;
     // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
     const free = [];
     const sink = sinkFor(compression, opts.level, emit, free, opts.reuseDeflate !== false);
@@ -902,11 +988,26 @@ async function buildLayer(entries, opts) {
         content: (chunk) => void tar.update(chunk),
         deflated: sink.carry
     };
+    const writer = {
+        async tar(entries, end) {
+            entryCount += entries.length;
+            await writeTar(entries, { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free, end, ...(carry ? { carry } : {}) }, async (block) => {
+                tar.update(block);
+                await sink.write(block);
+            });
+        },
+        copy: (c) => copySegment(c, compression, sink, tar, opts.copyWholeBelow ?? WHOLE_SEGMENT),
+        mark(f) {
+            // The tar is hashed as it is written, the blob as the compressed pieces go out (later).
+            const tarSize = tar.size;
+            return sink.mark(() => {
+                f(blob.size, crc >>> 0, tarSize);
+                crc = 0;
+            });
+        }
+    };
     try {
-        await writeTar(entries, { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free, ...(carry ? { carry } : {}) }, async (block) => {
-            tar.update(block);
-            await sink.write(block);
-        });
+        await body(writer);
         await sink.end();
         await flush();
     }
@@ -927,8 +1028,86 @@ async function buildLayer(entries, opts) {
         uncompressedSize: tar.size,
         data: opts.file ? null : Buffer.concat(kept, blob.size),
         file: opts.file ?? null,
-        entries: entries.length
+        entries: entryCount
     };
+}
+/** Pieces of a copied segment read at once. */
+const COPY_CHUNK = 1024 * 1024;
+/**
+ * A segment of an earlier blob, copied into this one as it is; its tar bytes (decompressed here)
+ * go into the diff_id before anything after it. Its length, CRC-32 and tar size are checked.
+ */
+async function copySegment(c, compression, sink, tar, wholeBelow) {
+    if (c.length === 0)
+        return;
+    const handle = await open(c.file, 'r').catch((e) => {
+        throw new SegmentDamagedError(c.file, e.code ?? e.message);
+    });
+    try {
+        if (c.length <= wholeBelow) {
+            const data = Buffer.allocUnsafe(c.length);
+            const { bytesRead } = await handle.read(data, 0, c.length, c.offset);
+            if (bytesRead !== c.length)
+                throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded');
+            if (zlib.crc32(data) >>> 0 !== c.crc32 >>> 0)
+                throw new SegmentDamagedError(c.file, 'its bytes changed since it was written');
+            const tarBytes = await inflateWhole(data, compression, c.tarSize).catch((e) => {
+                throw new SegmentDamagedError(c.file, e.message);
+            });
+            if (tarBytes.length !== c.tarSize)
+                throw new SegmentDamagedError(c.file, `it holds ${tarBytes.length} bytes of tar, not ${c.tarSize}`);
+            tar.update(tarBytes);
+            await sink.raw(data);
+            return;
+        }
+        await copyStreaming(c, handle, compression, sink, tar);
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** `copySegment` for a big segment: read, decompressed and hashed in pieces. */
+async function copyStreaming(c, handle, compression, sink, tar) {
+    const inflater = segmentInflater(compression);
+    let tarBytes = 0;
+    const hashTar = (d) => {
+        tar.update(d);
+        tarBytes += d.length;
+    };
+    const inflated = inflater
+        ? new Promise((resolve, reject) => {
+            inflater.on('data', hashTar);
+            inflater.once('end', resolve);
+            inflater.once('error', (e) => reject(new SegmentDamagedError(c.file, e.message)));
+        })
+        : Promise.resolve();
+    // A failed inflate is reported by `inflated` (awaited below); this keeps it from going unhandled.
+    inflated.catch(() => undefined);
+    let crc = 0;
+    let read = 0;
+    while (read < c.length) {
+        const want = Math.min(COPY_CHUNK, c.length - read);
+        const chunk = Buffer.allocUnsafe(want);
+        const { bytesRead } = await handle.read(chunk, 0, want, c.offset + read);
+        if (bytesRead === 0)
+            throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded');
+        const piece = bytesRead === want ? chunk : chunk.subarray(0, bytesRead);
+        read += bytesRead;
+        crc = zlib.crc32(piece, crc);
+        if (inflater) {
+            if (!inflater.write(piece))
+                await Promise.race([once(inflater, 'drain'), inflated]);
+        }
+        else
+            hashTar(piece);
+        await sink.raw(piece);
+    }
+    inflater?.end();
+    await inflated;
+    if (crc >>> 0 !== c.crc32 >>> 0)
+        throw new SegmentDamagedError(c.file, 'its bytes changed since it was written');
+    if (tarBytes !== c.tarSize)
+        throw new SegmentDamagedError(c.file, `it holds ${tarBytes} bytes of tar, not ${c.tarSize}`);
 }
 
 // Image manifests, indexes and configs: parsed from what a registry or layout returns (checked,
@@ -1125,11 +1304,16 @@ async function attachSbom(args) {
     const { store, subject } = args;
     const document = Buffer.isBuffer(args.document) ? args.document : sbomBytes(args.document);
     const { manifest, layer } = sbomArtifact({ subject, document, created: args.created });
-    await store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON);
-    await store.putBlob(layer, document);
+    // Independent requests, at once: the empty config (there after the first SBOM), the document
+    // (new with each image), and whether the referrers API answers.
+    const [, , answers] = await Promise.all([
+        store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON),
+        store.putBlob(layer, document, { fresh: true }),
+        store.supportsReferrers?.(subject.digest)
+    ]);
     // A store that does not say (an ImageStore without the method) is treated as one without the
     // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
-    const referrers = (await store.supportsReferrers?.(subject.digest)) ?? false;
+    const referrers = answers ?? false;
     const tag = referrers ? null : sbomTag(subject.digest);
     const digest = await store.putManifest(tag, manifest, OCI_MANIFEST);
     return {
@@ -1137,6 +1321,36 @@ async function attachSbom(args) {
         tag,
         referrers
     };
+}
+
+function limit(n) {
+    let running = 0;
+    const waiting = [];
+    const next = () => {
+        if (running >= n)
+            return;
+        const start = waiting.shift();
+        if (start) {
+            running++;
+            start();
+        }
+    };
+    return (task) => new Promise((resolve, reject) => {
+        waiting.push(() => {
+            task()
+                .then(resolve, reject)
+                .finally(() => {
+                running--;
+                next();
+            });
+        });
+        next();
+    });
+}
+/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
+function handled(p) {
+    p.catch(() => undefined);
+    return p;
 }
 
 function emptyStats() {
@@ -1160,20 +1374,25 @@ function addStats(stats, more) {
     stats.skipped += more.skipped;
     stats.bytesUploaded += more.bytesUploaded;
 }
+/** Blobs written at once: they are independent, and each is mostly waiting on the registry. */
+const BLOB_WRITES = 4;
 /**
  * Write `image` to `store` under `tags` (none: by digest only). A blob with `say` reports it
  * before it goes up.
  */
 async function pushImage(store, image, tags, onProgress) {
     const stats = emptyStats();
-    for (const m of image.manifests) {
-        for (const b of m.blobs) {
-            if (b.say)
-                onProgress?.(b.say);
-            const outcome = 'outcome' in b ? b.outcome : await store.putBlob(b.descriptor, b.data);
-            countBlob(stats, outcome, b.descriptor.size);
-        }
-    }
+    const writes = limit(BLOB_WRITES);
+    await Promise.all(image.manifests
+        .flatMap((m) => m.blobs)
+        .map((b) => writes(async () => {
+        if (b.say)
+            onProgress?.(b.say);
+        const outcome = 'outcome' in b
+            ? await b.outcome
+            : await store.putBlob(b.descriptor, b.data, b.fresh ? { fresh: true } : {});
+        countBlob(stats, outcome, b.descriptor.size);
+    })));
     const put = async (tag, bytes, mediaType) => {
         const digest = await store.putManifest(tag, bytes, mediaType);
         stats.uploaded++;
@@ -1182,8 +1401,7 @@ async function pushImage(store, image, tags, onProgress) {
     };
     let top;
     if (image.index) {
-        for (const m of image.manifests)
-            await put(null, m.bytes, m.mediaType);
+        await Promise.all(image.manifests.map((m) => put(null, m.bytes, m.mediaType)));
         const manifests = image.manifests.map((m) => describeBytes(m.mediaType, m.bytes, m.platform ? { platform: m.platform } : {}));
         const { mediaType, annotations } = image.index;
         top = {
@@ -1684,7 +1902,7 @@ function platformWrite(args, p, written) {
         const b = project.blob;
         add(b, projectRef.mediaType, `project layer ${b.digest.slice(7, 19)} (${project.distributions.join(', ')}, ${formatBytes(b.size)})`);
     }
-    blobs.push({ descriptor: image.configDescriptor, data: image.configBytes });
+    blobs.push({ descriptor: image.configDescriptor, data: image.configBytes, fresh: true });
     const write = {
         blobs,
         bytes: image.manifestBytes,
@@ -3551,21 +3769,13 @@ function namingWheel(m) {
         throw e;
     };
 }
-/**
- * The installed files of these wheels as layer entries, with every parent directory (each layer
- * carries its own). Where two wheels of one layer install the same path, the later one wins, as
- * when pip installs them in that order.
- */
-function layerEntries$1(wheels) {
-    const files = new Map();
-    for (const w of wheels)
-        for (const e of w.entries)
-            files.set(e.path, e);
+/** Every parent directory of these paths, as layer entries (each layer carries its own). */
+function parentDirs(paths) {
     const dirs = new Set();
-    for (const path of files.keys())
+    for (const path of paths)
         for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1))
             dirs.add(path.slice(0, i));
-    return [...files.values(), ...[...dirs].map((d) => ({ type: 'dir', path: d }))];
+    return [...dirs].map((d) => ({ type: 'dir', path: d }));
 }
 /** A layer blob's file name in the layer cache. */
 function layerBlobName(key, compression) {
@@ -3573,55 +3783,114 @@ function layerBlobName(key, compression) {
 }
 /**
  * The layer of these wheels, installed straight into it (nothing is written but the compressed
- * layer). A wheel whose deflate data cannot be carried into the layer as it is (bytes after a
- * stream) has the layer written again with every file deflated afresh. Exported for its tests.
+ * layer): each wheel's files are a segment of the blob, copied from an earlier layer where one
+ * holds that wheel (only new wheels are read and compressed). A wheel whose deflate data cannot be
+ * carried into the layer as it is (bytes after a stream), or a copied segment that turns out
+ * damaged, has the layer written again from the wheels, every file deflated afresh in the first
+ * case. Exported for its tests.
  */
-async function buildLayerFile(key, members, layout, compression, paths) {
+async function buildLayerFile(key, parts, layout, compression, paths) {
     try {
-        return await writeLayerFile(key, members, layout, compression, paths, true);
+        return await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: true });
     }
     catch (e) {
+        if (e instanceof SegmentDamagedError)
+            return writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false });
         if (!(e instanceof InexactDeflateError))
             throw e;
-        return writeLayerFile(key, members, layout, compression, paths, false);
+        return writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false });
     }
 }
-async function writeLayerFile(key, members, layout, compression, paths, reuseDeflate) {
+const sourcePaths = (s) => 'segment' in s ? s.segment.paths : s.wheel.entries.map((e) => e.path);
+async function installPart(part, layout) {
+    const member = await part.wheel();
+    const wheel = await install(member.path, new LayerDestination(layout), { filename: member.filename }).catch(namingWheel(member));
+    return { member, wheel };
+}
+async function writeLayerFile(key, parts, layout, compression, paths, how) {
     mkdirSync(paths.layers, { recursive: true });
     const blob = paths.layerBlob(layerBlobName(key, compression));
     const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`;
+    const segmented = segmentable(compression);
+    const sources = [];
+    // Which part each path comes from.
+    const owner = new Map();
     try {
-        const wheels = [];
         let layer;
         try {
-            for (const m of members)
-                wheels.push(await install(m.path, new LayerDestination(layout), { filename: m.filename }).catch(namingWheel(m)));
+            for (const part of parts)
+                sources.push(how.copy && segmented && part.segment ? { segment: part.segment } : await installPart(part, layout));
+            // Where two wheels of one layer install the same path, the later one wins, as when pip
+            // installs them in that order. A copied segment holds all of its wheel's files, so one
+            // that shares a path with another wheel of the layer is installed instead.
+            const shared = new Set();
+            sources.forEach((s, i) => {
+                for (const path of sourcePaths(s)) {
+                    const prev = owner.get(path);
+                    if (prev !== undefined)
+                        shared.add(prev).add(i);
+                    owner.set(path, i);
+                }
+            });
+            for (const i of shared)
+                if ('segment' in sources[i])
+                    sources[i] = await installPart(parts[i], layout);
+            const entriesOf = (s, i) => 'segment' in s ? [] : s.wheel.entries.filter((e) => owner.get(e.path) === i);
+            const opts = { mtime: DEPS_MTIME, compression, reuseDeflate: how.carry, file: tmp };
+            const written = segmented
+                ? buildSegmentedLayer([
+                    { entries: parentDirs(owner.keys()) },
+                    ...sources.map((s, i) => 'segment' in s ? { copy: s.segment.copy } : { entries: entriesOf(s, i) })
+                ], opts)
+                : buildLayer([...sources.flatMap(entriesOf), ...parentDirs(owner.keys())], opts);
             // Errors found while the layer is written (a RECORD hash) name the wheel too.
-            layer = await buildLayer(layerEntries$1(wheels), {
-                mtime: DEPS_MTIME,
-                compression,
-                reuseDeflate,
-                file: tmp
-            }).catch((e) => {
-                const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined;
-                return m ? namingWheel(m)(e) : Promise.reject(e);
+            layer = await written.catch((e) => {
+                const s = e instanceof WheelError
+                    ? sources.find((x) => 'member' in x && x.member.path === e.location.file)
+                    : undefined;
+                return s && 'member' in s ? namingWheel(s.member)(e) : Promise.reject(e);
             });
         }
         finally {
-            await Promise.all(wheels.map((w) => w.close()));
+            await Promise.all(sources.map((s) => ('wheel' in s ? s.wheel.close() : undefined)));
         }
         renameSync(tmp, blob);
+        const dists = sources.map((s) => 'segment' in s
+            ? s.segment.dist
+            : installedDist(s.wheel.name, s.wheel.version, s.wheel.entries.map((e) => e.path), layout));
+        // A segment is recorded for later layers to copy when it holds its whole wheel, written with
+        // the wheel's deflate data carried (as any other build would write it), so copies keep every
+        // layer the same bytes as a build from the wheels.
+        const segments = [];
+        if (layer.segments && how.carry && parts.length > 1)
+            sources.forEach((s, i) => {
+                const paths = sourcePaths(s);
+                if (paths.every((p) => owner.get(p) === i))
+                    segments.push({
+                        ...layer.segments[i + 1],
+                        wheel: parts[i].sha256,
+                        paths: [...paths],
+                        dist: dists[i]
+                    });
+            });
         // The descriptor last, written aside and renamed: a reader never sees half of it.
         const meta = {
             digest: layer.digest,
             diffId: layer.diffId,
             size: layer.size,
-            dists: wheels.map((w) => installedDist(w.name, w.version, w.entries.map((e) => e.path), layout))
+            dists,
+            ...(segments.length ? { segments } : {})
         };
         const metaTmp = `${tmp}.json`;
         writeFileSync(metaTmp, JSON.stringify(meta));
         renameSync(metaTmp, paths.layerDescriptor(key));
-        return { ...meta, file: blob, built: true };
+        return {
+            ...meta,
+            file: blob,
+            built: true,
+            reused: sources.filter((s) => 'segment' in s).length,
+            segments
+        };
     }
     finally {
         rmSync(tmp, { force: true });
@@ -6040,15 +6309,35 @@ class RegistryClient {
         });
     }
     async putBlob(desc, data, opts = {}) {
-        if (await this.blobExists(desc.digest))
-            return 'exists';
         const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
         if (size !== desc.size)
             throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
+        const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
+        // A fresh blob's upload session is opened while its existence is checked: one round trip
+        // less before the bytes go, and a session closed again in the rare case the blob is there.
+        let opened = null;
+        if (opts.fresh && !mountFrom) {
+            opened = this.retrying(() => this.startUpload()).catch(() => null);
+            const exists = await this.blobExists(desc.digest).catch(async (e) => {
+                await this.closeUpload(opened);
+                throw e;
+            });
+            if (exists) {
+                await this.closeUpload(opened);
+                return 'exists';
+            }
+        }
+        else if (await this.blobExists(desc.digest))
+            return 'exists';
         return this.retrying(async () => {
             let location;
-            const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
-            if (mountFrom) {
+            // The session opened ahead is used once; a retry opens its own.
+            const ahead = opened ? await opened : null;
+            opened = null;
+            if (ahead) {
+                location = ahead;
+            }
+            else if (mountFrom) {
                 const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
                 const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] });
                 if (res.status === 201)
@@ -6058,10 +6347,7 @@ class RegistryClient {
                 location = this.location(res);
             }
             else {
-                const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
-                if (res.status !== 202)
-                    throw this.unexpected('starting an upload', res);
-                location = this.location(res);
+                location = await this.startUpload();
             }
             const part = (start, end) => Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 };
             if (size > this.chunkSize) {
@@ -6093,6 +6379,19 @@ class RegistryClient {
             }
             return 'uploaded';
         });
+    }
+    /** A new upload session: its location. */
+    async startUpload() {
+        const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
+        if (res.status !== 202)
+            throw this.unexpected('starting an upload', res);
+        return this.location(res);
+    }
+    /** Drop an upload session opened ahead and not used (the registry would expire it anyway). */
+    async closeUpload(opened) {
+        const location = await opened;
+        if (location)
+            await this.send('DELETE', location, { access: 'push' }).catch(() => undefined);
     }
     get mountable() {
         return { host: this.ref.host, repository: this.ref.repository };
@@ -7381,36 +7680,6 @@ async function buildDepsWithDockerfile(v, settings, tag, o) {
     };
 }
 
-function limit(n) {
-    let running = 0;
-    const waiting = [];
-    const next = () => {
-        if (running >= n)
-            return;
-        const start = waiting.shift();
-        if (start) {
-            running++;
-            start();
-        }
-    };
-    return (task) => new Promise((resolve, reject) => {
-        waiting.push(() => {
-            task()
-                .then(resolve, reject)
-                .finally(() => {
-                running--;
-                next();
-            });
-        });
-        next();
-    });
-}
-/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
-function handled(p) {
-    p.catch(() => undefined);
-    return p;
-}
-
 const DEFAULT_BUCKETS = 8;
 /** FNV-1a (32 bit): a stable bucket for a name, the same on every machine and run. */
 function nameBucket(name, buckets) {
@@ -7518,7 +7787,7 @@ const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString();
 /** Part of every cached layer's key: changing how layers are written must not reuse old ones.
  * 3: the descriptor records what each wheel installed where (for the verification).
  * 4: big files of gzip layers carry their wheel's deflate data (oci/layer.ts). */
-const LAYER_FORMAT = 4;
+const LAYER_FORMAT = 5;
 /** Packages the wheels builder cannot install, and why; the variant needs another builder. */
 class WheelsUnavailableError extends FastBuildError {
     variant;
@@ -7592,6 +7861,67 @@ function layerKeyOf(sha256s, layout, compression) {
         ...(compression === 'gzip' ? {} : { compression })
     }))
         .digest('hex');
+}
+/** The key of a wheel's segment (for a layout and compression): where the segment index points. */
+function segmentKeyOf(sha256, layout, compression) {
+    return createHash('sha256')
+        .update(JSON.stringify({
+        format: LAYER_FORMAT,
+        layout: layoutKey(layout),
+        mtime: DEPS_MTIME,
+        wheel: sha256,
+        compression
+    }))
+        .digest('hex');
+}
+const isCount = (n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+/**
+ * A wheel's files as a segment of a layer this machine built, to copy instead of installing the
+ * wheel again: found through the segment index, checked against the layer's descriptor, and only
+ * when the layer blob is here. Anything torn or foreign is passed over (the wheel is installed).
+ */
+function reusableSegment(sha256, layout, compression, paths) {
+    const index = paths.segmentIndex(segmentKeyOf(sha256, layout, compression));
+    if (!existsSync(index))
+        return null;
+    let layer;
+    try {
+        layer = JSON.parse(readFileSync(index, 'utf8')).layer;
+    }
+    catch {
+        return null;
+    }
+    if (typeof layer !== 'string' || !/^[0-9a-f]{64}$/.test(layer))
+        return null;
+    const known = knownLayer(layer, compression, paths);
+    if (!known?.file || !Array.isArray(known.meta.segments))
+        return null;
+    const r = known.meta.segments.find((x) => x?.wheel === sha256);
+    if (!r ||
+        !isCount(r.offset) ||
+        !isCount(r.length) ||
+        !isCount(r.crc32) ||
+        !isCount(r.tarSize) ||
+        r.offset + r.length > known.meta.size ||
+        !Array.isArray(r.paths) ||
+        !r.paths.every((p) => typeof p === 'string') ||
+        typeof r.dist?.name !== 'string')
+        return null;
+    return {
+        copy: { file: known.file, offset: r.offset, length: r.length, crc32: r.crc32, tarSize: r.tarSize },
+        paths: r.paths,
+        dist: r.dist
+    };
+}
+/** Point each wheel's segment index at the layer that now holds its files. */
+function recordSegments(layerKey, segments, layout, compression, paths) {
+    for (const s of segments) {
+        const index = paths.segmentIndex(segmentKeyOf(s.wheel, layout, compression));
+        // Written aside and renamed, so a concurrent build never reads half of it.
+        const tmp = `${index}.${randomBytes(4).toString('hex')}.tmp`;
+        writeFileSync(tmp, JSON.stringify({ layer: layerKey }));
+        renameSync(tmp, index);
+    }
 }
 /**
  * The compression a deps layer under this manifest family gets: Docker schema 2 manifests carry
@@ -7845,7 +8175,13 @@ class LayerJobs {
         const key = layerKeyOf(shas, layout, compression);
         let job = this.jobs.get(key);
         if (!job) {
-            job = { key, compression, known: knownLayer(key, compression, this.ctx.cacheLayout), inRegistry: false };
+            job = {
+                key,
+                compression,
+                known: knownLayer(key, compression, this.ctx.cacheLayout),
+                inRegistry: false,
+                segments: new Map()
+            };
             this.jobs.set(key, job);
         }
         return job;
@@ -7858,7 +8194,7 @@ class LayerJobs {
         const each = (f) => {
             for (const { layering, resolved, compression } of platforms)
                 for (const g of layering.groups)
-                    f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression));
+                    f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression), resolved.layout);
         };
         each(() => undefined);
         await Promise.all([...this.jobs.values()]
@@ -7866,11 +8202,18 @@ class LayerJobs {
             .map(async (j) => {
             j.inRegistry = await this.ctx.store.blobExists(j.known.meta.digest);
         }));
+        // A layer to build copies what earlier layers hold of its wheels; only the rest are fetched.
         const buildShas = new Set();
-        each((shas, job) => {
-            if (!this.ready(job))
-                for (const sha of shas)
+        each((shas, job, layout) => {
+            if (this.ready(job))
+                return;
+            for (const sha of shas) {
+                const segment = reusableSegment(sha, layout, job.compression, this.ctx.cacheLayout);
+                if (segment)
+                    job.segments.set(sha, segment);
+                else
                     buildShas.add(sha);
+            }
         });
         await this.wheels.fetch([...buildShas]);
     }
@@ -7884,8 +8227,19 @@ class LayerJobs {
                 : handled(this.layerLimit(async () => {
                     const start = performance$1.now();
                     try {
-                        const members = shas.map((sha) => this.wheels.member(sha));
-                        return await buildLayerFile(job.key, members, layout, compression, this.ctx.cacheLayout);
+                        const parts = shas.map((sha) => ({
+                            sha256: sha,
+                            // A wheel whose segment cannot be copied after all is fetched then.
+                            wheel: async () => {
+                                await this.wheels.fetch([sha]);
+                                return this.wheels.member(sha);
+                            },
+                            segment: job.segments.get(sha) ?? null
+                        }));
+                        const paths = this.ctx.cacheLayout;
+                        const built = await buildLayerFile(job.key, parts, layout, compression, paths);
+                        recordSegments(job.key, built.segments, layout, compression, paths);
+                        return built;
                     }
                     finally {
                         this.busy.layerBuild += since(start);
@@ -7902,8 +8256,9 @@ function biggestFirst(groups) {
     return groups.map((_, i) => i).sort((a, b) => bytes[b] - bytes[a] || a - b);
 }
 /**
- * One platform's base blobs placed and layers pushed as they are built (two pushes at a time,
- * overlapping the builds), in order.
+ * One platform's base blobs placed and layers built, each pushed as it is built (two pushes at a
+ * time, overlapping the builds). Returns once every layer is built: the config can be written
+ * while the last layers still upload.
  */
 async function pushPlatformLayers(ctx, pl, layers, o) {
     const { platform, baseImage, layering, resolved, compression } = pl;
@@ -7913,35 +8268,46 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
     const mediaType = layerMediaType(baseImage.manifest.mediaType, compression);
     // Layers are built biggest first (they wait for a slot in this order): the last layer to start
     // is then a small one, not scipy or torch alone on a core while everything else is done.
-    const pushed = [];
+    const built = [];
+    const uploaded = [];
     for (const i of biggestFirst(layering.groups)) {
         const group = layering.groups[i];
-        pushed[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression).then((built) => o.pushLimit(async () => {
-            const desc = { mediaType, digest: built.digest, size: built.size };
+        built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression));
+        uploaded[i] = handled(built[i].then((b) => o.pushLimit(async () => {
+            const desc = { mediaType, digest: b.digest, size: b.size };
             const tUp = performance$1.now();
-            const outcome = built.file
-                ? await ctx.store.putBlob(desc, { file: built.file })
+            const outcome = b.file
+                ? await ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built })
                 : 'exists';
             o.busy.upload += since(tUp);
-            o.progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`);
-            return { built, desc, outcome };
+            o.progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(b.size)}${b.built ? (b.reused ? ` (${b.reused} of ${group.packages.length} packages copied from an earlier layer)` : '') : ' (cached)'}, ${outcome}`);
+            return outcome;
         })));
     }
-    const out = { added: [], dists: [], reports: [] };
+    const out = {
+        added: [],
+        dists: [],
+        uploads: [],
+        reports: async () => Promise.all(layering.groups.map(async (group, i) => {
+            const b = await built[i];
+            return {
+                platform,
+                label: group.label,
+                packages: group.packages.length,
+                digest: b.digest,
+                size: b.size,
+                outcome: await uploaded[i],
+                built: b.built,
+                copied: b.reused ?? 0
+            };
+        }))
+    };
     for (const [i, group] of layering.groups.entries()) {
-        const { built, desc, outcome } = await pushed[i];
-        out.dists.push(...built.dists);
-        countBlob(o.stats, outcome, built.size);
-        out.reports.push({
-            platform,
-            label: group.label,
-            packages: group.packages.length,
-            digest: built.digest,
-            size: built.size,
-            outcome,
-            built: built.built
-        });
-        out.added.push({ descriptor: desc, diffId: built.diffId, history: historyOf(group.packages) });
+        const b = await built[i];
+        const descriptor = { mediaType, digest: b.digest, size: b.size };
+        out.dists.push(...b.dists);
+        out.uploads.push({ descriptor, outcome: uploaded[i] });
+        out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) });
     }
     return out;
 }
@@ -7963,7 +8329,11 @@ function platformImage(variant, ctx, pl, layers, isIndex) {
     const platformEntry = baseImage.indexEntry?.platform ?? ociPlatform(p.platform);
     return {
         write: {
-            blobs: [{ descriptor: edited.configDescriptor, data: edited.configBytes }],
+            // The config goes up while the layers finish uploading; the manifest waits for all of them.
+            blobs: [
+                { descriptor: edited.configDescriptor, data: edited.configBytes, fresh: true },
+                ...layers.uploads
+            ],
             bytes: edited.manifestBytes,
             mediaType: edited.manifestDescriptor.mediaType,
             ...(isIndex ? { platform: platformEntry } : {})
@@ -8025,9 +8395,10 @@ async function buildDepsImage(variant, tag, ctx) {
     const images = [];
     const isIndex = variant.platforms.length > 1;
     const pushLimit = limit(2);
+    const platformReports = [];
     for (const pl of platforms) {
         const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress });
-        reports.push(...pushed.reports);
+        platformReports.push(pushed.reports);
         const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex);
         writes.push(write);
         images.push(image);
@@ -8038,6 +8409,8 @@ async function buildDepsImage(variant, tag, ctx) {
     const indexType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
     const pushed = await pushImage(ctx.store, { manifests: writes, index: isIndex ? { mediaType: indexType } : null }, [tag]);
     addStats(stats, pushed.stats);
+    for (const r of platformReports)
+        reports.push(...(await r()));
     const image = {
         ref: `${ctx.store.name}:${tag}`,
         digest: pushed.digest,
@@ -10305,6 +10678,7 @@ function fullReport(v, full, seconds) {
         layersUploaded: uploaded.length,
         layerBytesUploaded: uploaded.reduce((n, l) => n + l.size, 0),
         layersBuilt: full.layers.filter((l) => l.built).length,
+        packagesCopied: full.layers.reduce((n, l) => n + l.copied, 0),
         wheels: full.wheels.total,
         wheelsDownloaded: full.wheels.downloaded,
         wheelsRestored: full.wheels.restored,

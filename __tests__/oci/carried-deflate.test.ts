@@ -13,7 +13,7 @@ import { CacheLayout } from '../../src/cache/layout.js'
 import { sha256 } from '../../src/oci/digest.js'
 import type { LayerEntry } from '../../src/oci/entry.js'
 import { BLOCK_SIZE, buildLayer, InexactDeflateError, type LayerOptions } from '../../src/oci/layer.js'
-import { buildLayerFile } from '../../src/pipeline/wheel-layer.js'
+import { buildLayerFile, wheelPart } from '../../src/pipeline/wheel-layer.js'
 import { LayerDestination } from '../../src/wheels/install/destination.js'
 import { install } from '../../src/wheels/install/install.js'
 import { pythonLayout } from '../../src/wheels/install/layout.js'
@@ -194,12 +194,12 @@ describe('deflate data with bytes after its stream', () => {
     const built = await buildLayerFile(
       'trailing-key',
       [
-        {
+        wheelPart({
           sha256: createHash('sha256').update(readFileSync(trailing)).digest('hex'),
           path: trailing,
           filename: 'carry-1.0-py3-none-any.whl',
           label: 'carry 1.0'
-        }
+        })
       ],
       layout,
       'gzip',

@@ -373,16 +373,17 @@ describe('incremental: one package bumped', () => {
       })
     )
     const cacheDir = tempDir()
-    const build = async () => {
+    const build = async (repository = 'bump', cache = cacheDir, ...more: string[]) => {
       const r = await cli(
         'build',
         '--project',
         dir,
         '--registry',
-        `${reg.host}/bump`,
+        `${reg.host}/${repository}`,
         '--cache-dir',
-        cacheDir,
-        '--json'
+        cache,
+        '--json',
+        ...more
       )
       expect(r.code).toBe(0)
       return r.json().variants[0]
@@ -402,6 +403,16 @@ describe('incremental: one package bumped', () => {
     expect(two.full.layers).toBe(one.full.layers)
     expect(two.full.layersUploaded).toBe(1)
     expect(two.full.wheelsDownloaded).toBe(1)
+    // Only pkg07 was installed: the other packages of its layer were copied from the layer before.
+    expect(two.full.layersBuilt).toBe(1)
+    expect(two.full.packagesCopied).toBeGreaterThan(0)
+    expect(one.full.packagesCopied).toBe(0)
+    // The same deps image as a build from the wheels alone (an empty cache, another repository).
+    const fresh = await build('bump-fresh', tempDir(), '--rebuild', 'all')
+    expect(fresh.full.packagesCopied).toBe(0)
+    const depsDigest = async (ref: string) =>
+      JSON.parse((await skopeoInspect(`docker://${ref}`)).stdout).Digest
+    expect(await depsDigest(fresh.depsRef)).toBe(await depsDigest(two.depsRef))
     const whole = one.full.bytesUploaded
     // The changed layer, plus the config and the manifest (a few kB); nothing of the base image.
     const rest = two.full.bytesUploaded - two.full.layerBytesUploaded

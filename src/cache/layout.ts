@@ -4,7 +4,8 @@
 //
 //   <root>/artifacts/          wheels and sdists by sha256 (ArtifactCache, artifacts.ts)
 //   <root>/work/layers/        the full path's layers: <key>.json (descriptor and the wheels in
-//                              it) and the compressed layer beside it, when this machine built it
+//                              it) and the compressed layer beside it, when this machine built it;
+//                              seg-<key>.json: which layer holds a wheel's files as a segment
 //   <root>/work/unpacked-size/ each wheel's unpacked size by sha256 (what layering weighs)
 //   <root>/work/plans/         each variant's plan as of its last build (what changed, for reports)
 //   <root>/work/dockerfile/    build contexts of the Dockerfile builder
@@ -71,6 +72,14 @@ export class CacheLayout {
   /** `<key>.json`: what is known of the layer with this key (descriptor, wheels). */
   layerDescriptor(key: string): string {
     return join(this.layers, `${key}.json`)
+  }
+
+  /**
+   * `seg-<key>.json`: which layer holds the segment of a wheel (for a layout and compression), for
+   * a later layer to copy instead of installing the wheel again. Kept with the descriptors.
+   */
+  segmentIndex(key: string): string {
+    return join(this.layers, `seg-${key}.json`)
   }
 
   /** The compressed layer itself (`fileName` carries the key and the compression's extension). */

@@ -15,6 +15,7 @@
 // them are deflated here. The content is still inflated, to check it against RECORD and to hash
 // the tar (the diff_id), but inflating costs a fraction of deflating, and wheels are deflated
 // harder than gzip -1, so the layer also comes out smaller.
+import { once } from 'node:events'
 import { open, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
@@ -41,6 +42,11 @@ export interface LayerOptions {
    * function of the entries and that data; without it, of the entries alone.
    */
   readonly reuseDeflate?: boolean
+  /**
+   * Copied segments up to this many bytes are read and decompressed whole, bigger ones in pieces
+   * (default 32 MiB; the tests set it low to take the other way).
+   */
+  readonly copyWholeBelow?: number
   /** Also told every piece of the blob, in order, as it is produced (a streamed upload). */
   readonly onChunk?: (chunk: Buffer) => Promise<void>
 }
@@ -73,6 +79,13 @@ interface Sink {
   write(block: Buffer): Promise<void>
   /** gzip only: deflate data standing for the content that came last, as a member of its own. */
   carry?: (d: DeflatedContent, size: number) => Promise<void>
+  /**
+   * Compressed bytes that go out as they are, in order (a segment copied from an earlier layer).
+   * Absent where the compressed stream cannot be cut (the zstd program compresses it whole).
+   */
+  raw?: (out: Buffer) => Promise<void>
+  /** `f` runs once everything written so far has gone out (a segment's end in the blob). */
+  mark?: (f: () => void) => Promise<void>
   end(): Promise<void>
   abort(): void
 }
@@ -135,17 +148,21 @@ function blockSink(
     if (typeof piece === 'function') await piece(emit)
     else await emit(piece)
   }
+  const push = async (piece: Promise<Piece>): Promise<void> => {
+    pending.push(piece)
+    if (pending.length >= IN_FLIGHT) await next()
+  }
   const sink: Sink = {
-    async write(block) {
-      pending.push(
+    write: (block) =>
+      push(
         compress(block).then((out) => {
           // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
           if (block.length === BLOCK_SIZE) free.push(block)
           return out
         })
-      )
-      if (pending.length >= IN_FLIGHT) await next()
-    },
+      ),
+    raw: (out) => push(Promise.resolve(out)),
+    mark: (f) => push(Promise.resolve(async () => f())),
     async end() {
       while (pending.length > 0) await next()
     },
@@ -158,14 +175,13 @@ function blockSink(
       // The content has been read by now, and so inflated and checked: its CRC-32 is the one
       // given, and whether the deflate data ends with its stream is known.
       if (!d.exact()) throw new InexactDeflateError()
-      pending.push(
+      await push(
         Promise.resolve(async (out: (b: Buffer) => Promise<void>) => {
           await out(GZIP_HEADER)
           for await (const chunk of d.raw()) await out(chunk)
           await out(gzipTrailer(d.crc32, size))
         })
       )
-      if (pending.length >= IN_FLIGHT) await next()
     }
   }
 }
@@ -177,7 +193,8 @@ function sinkFor(
   free: Buffer[],
   carries: boolean
 ): Sink {
-  if (compression === 'none') return { write: emit, end: async () => {}, abort() {} }
+  if (compression === 'none')
+    return { write: emit, raw: emit, mark: async (f) => f(), end: async () => {}, abort() {} }
   if (compression === 'gzip') return blockSink(gzipBlocks(level), emit, free, carries)
   const nodeZstd = nodeZstdCompressor(level)
   if (nodeZstd) return blockSink(nodeZstd, emit, free, false)
@@ -201,7 +218,116 @@ async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
   }
 }
 
+/**
+ * A part of a segmented layer (see `buildSegmentedLayer`): entries to write, or a segment of an
+ * earlier layer blob to copy as it is.
+ */
+export type LayerSegment = { readonly entries: readonly LayerEntry[] } | { readonly copy: SegmentCopy }
+
+/** Where a segment is in a blob: enough to copy it, and to check what was copied. */
+export interface SegmentLocation {
+  /** Byte offset and length in the compressed blob. */
+  readonly offset: number
+  readonly length: number
+  /** CRC-32 of those compressed bytes (a damaged or replaced blob is caught before it is used). */
+  readonly crc32: number
+  /** Bytes of tar the segment holds. */
+  readonly tarSize: number
+}
+
+export interface SegmentCopy extends SegmentLocation {
+  /** The blob file holding it. */
+  readonly file: string
+}
+
+/** A segment copied from an earlier blob did not hold what was recorded of it. */
+export class SegmentDamagedError extends Error {
+  constructor(file: string, why: string) {
+    super(`segment of ${file}: ${why}`)
+  }
+}
+
+/**
+ * Whether layers of this compression can be segmented: a segment's compressed bytes must stand
+ * alone (gzip members, zstd frames, or plain tar), which the zstd program's one stream does not.
+ */
+export function segmentable(compression: Compression): boolean {
+  return compression !== 'zstd' || nodeZstdCompressor(undefined) !== null
+}
+
+/** Copied segments up to this size are read and decompressed whole, in one trip to the pool. */
+const WHOLE_SEGMENT = 32 * 1024 * 1024
+
+const gunzip = promisify(zlib.gunzip)
+
+/** A copied segment's tar bytes, decompressed in one go (`tarSize` gives the output's size). */
+async function inflateWhole(data: Buffer, compression: Compression, tarSize: number): Promise<Buffer> {
+  if (compression === 'none') return data
+  // One output buffer of the known size: no 16 kB pieces, no trip back per piece.
+  const opts = { chunkSize: Math.max(64, tarSize + 64) }
+  if (compression === 'gzip') return gunzip(data, opts)
+  return promisify(zlib.zstdDecompress)(data, opts)
+}
+
+/** Decompresses a big copied segment as it is read, so that it is never held whole. */
+function segmentInflater(compression: Compression): zlib.Gunzip | zlib.ZstdDecompress | null {
+  const opts = { chunkSize: 1024 * 1024 }
+  if (compression === 'gzip') return zlib.createGunzip(opts)
+  if (compression === 'zstd') return zlib.createZstdDecompress(opts)
+  return null
+}
+
+/** How the tar goes into a layer: entries written here, or a segment copied. */
+interface LayerWriter {
+  tar(entries: readonly LayerEntry[], end: boolean): Promise<void>
+  copy(c: SegmentCopy): Promise<void>
+  /** Everything written so far has gone out: `f` sees where the blob and the tar stand. */
+  mark(f: (blobSize: number, crc32: number, tarSize: number) => void): Promise<void>
+}
+
 export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOptions): Promise<LayerBlob> {
+  return writeLayer(opts, false, (w) => w.tar(entries, true))
+}
+
+/**
+ * A layer in segments: each part's compressed bytes stand alone (its own gzip members or zstd
+ * frames, cut at its start), so a later layer can copy a part's bytes as they are, compressing
+ * nothing, and only hash them into its diff_id. The tar ends after the last part. Returns where
+ * each part is in the blob. The bytes are a pure function of the parts: a copied part gives
+ * the same bytes as the part written afresh.
+ */
+export async function buildSegmentedLayer(
+  segments: readonly LayerSegment[],
+  opts: LayerOptions
+): Promise<LayerBlob & { readonly segments: readonly SegmentLocation[] }> {
+  const compression = opts.compression ?? 'gzip'
+  if (!segmentable(compression)) throw new Error(`${compression} layers cannot be segmented here`)
+  const located: SegmentLocation[] = []
+  const blob = await writeLayer(opts, true, async (w) => {
+    let start = { offset: 0, tarSize: 0 }
+    for (const seg of segments) {
+      if ('copy' in seg) await w.copy(seg.copy)
+      else await w.tar(seg.entries, false)
+      await w.mark((blobSize, crc32, tarSize) => {
+        located.push({
+          offset: start.offset,
+          length: blobSize - start.offset,
+          crc32,
+          tarSize: tarSize - start.tarSize
+        })
+        start = { offset: blobSize, tarSize }
+      })
+    }
+    await w.tar([], true)
+  })
+  return { ...blob, segments: located }
+}
+
+async function writeLayer(
+  opts: LayerOptions,
+  segmented: boolean,
+  body: (w: LayerWriter) => Promise<void>
+): Promise<LayerBlob> {
   const compression = opts.compression ?? 'gzip'
   const tar = new DigestWriter()
   const blob = new DigestWriter()
@@ -211,6 +337,8 @@ export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOpti
   // pieces, some a few bytes: one write each would be thousands of trips to the thread pool).
   let batch: Buffer[] = []
   let batched = 0
+  // CRC-32 of the blob bytes since the last mark (what a segment is checked by when copied).
+  let crc = 0
   const flush = async () => {
     if (!handle || batch.length === 0) return
     const buffers = batch
@@ -220,6 +348,7 @@ export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOpti
   }
   const emit = async (out: Buffer) => {
     blob.update(out)
+    if (segmented) crc = zlib.crc32(out, crc)
     if (handle) {
       batch.push(out)
       batched += out.length
@@ -227,6 +356,7 @@ export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOpti
     } else kept.push(out)
     if (opts.onChunk) await opts.onChunk(out)
   }
+  let entryCount = 0
   // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
   const free: Buffer[] = []
   const sink = sinkFor(compression, opts.level, emit, free, opts.reuseDeflate !== false)
@@ -235,15 +365,30 @@ export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOpti
     content: (chunk) => void tar.update(chunk),
     deflated: sink.carry
   }
+  const writer: LayerWriter = {
+    async tar(entries, end) {
+      entryCount += entries.length
+      await writeTar(
+        entries,
+        { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free, end, ...(carry ? { carry } : {}) },
+        async (block) => {
+          tar.update(block)
+          await sink.write(block)
+        }
+      )
+    },
+    copy: (c) => copySegment(c, compression, sink, tar, opts.copyWholeBelow ?? WHOLE_SEGMENT),
+    mark(f) {
+      // The tar is hashed as it is written, the blob as the compressed pieces go out (later).
+      const tarSize = tar.size
+      return sink.mark!(() => {
+        f(blob.size, crc >>> 0, tarSize)
+        crc = 0
+      })
+    }
+  }
   try {
-    await writeTar(
-      entries,
-      { mtime: opts.mtime, blockSize: BLOCK_SIZE, freeBlocks: free, ...(carry ? { carry } : {}) },
-      async (block) => {
-        tar.update(block)
-        await sink.write(block)
-      }
-    )
+    await body(writer)
     await sink.end()
     await flush()
   } catch (e) {
@@ -262,6 +407,92 @@ export async function buildLayer(entries: readonly LayerEntry[], opts: LayerOpti
     uncompressedSize: tar.size,
     data: opts.file ? null : Buffer.concat(kept, blob.size),
     file: opts.file ?? null,
-    entries: entries.length
+    entries: entryCount
   }
+}
+
+/** Pieces of a copied segment read at once. */
+const COPY_CHUNK = 1024 * 1024
+
+/**
+ * A segment of an earlier blob, copied into this one as it is; its tar bytes (decompressed here)
+ * go into the diff_id before anything after it. Its length, CRC-32 and tar size are checked.
+ */
+async function copySegment(
+  c: SegmentCopy,
+  compression: Compression,
+  sink: Sink,
+  tar: DigestWriter,
+  wholeBelow: number
+): Promise<void> {
+  if (c.length === 0) return
+  const handle = await open(c.file, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new SegmentDamagedError(c.file, e.code ?? e.message)
+  })
+  try {
+    if (c.length <= wholeBelow) {
+      const data = Buffer.allocUnsafe(c.length)
+      const { bytesRead } = await handle.read(data, 0, c.length, c.offset)
+      if (bytesRead !== c.length) throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded')
+      if (zlib.crc32(data) >>> 0 !== c.crc32 >>> 0)
+        throw new SegmentDamagedError(c.file, 'its bytes changed since it was written')
+      const tarBytes = await inflateWhole(data, compression, c.tarSize).catch((e: Error) => {
+        throw new SegmentDamagedError(c.file, e.message)
+      })
+      if (tarBytes.length !== c.tarSize)
+        throw new SegmentDamagedError(c.file, `it holds ${tarBytes.length} bytes of tar, not ${c.tarSize}`)
+      tar.update(tarBytes)
+      await sink.raw!(data)
+      return
+    }
+    await copyStreaming(c, handle, compression, sink, tar)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** `copySegment` for a big segment: read, decompressed and hashed in pieces. */
+async function copyStreaming(
+  c: SegmentCopy,
+  handle: FileHandle,
+  compression: Compression,
+  sink: Sink,
+  tar: DigestWriter
+): Promise<void> {
+  const inflater = segmentInflater(compression)
+  let tarBytes = 0
+  const hashTar = (d: Buffer) => {
+    tar.update(d)
+    tarBytes += d.length
+  }
+  const inflated = inflater
+    ? new Promise<void>((resolve, reject) => {
+        inflater.on('data', hashTar)
+        inflater.once('end', resolve)
+        inflater.once('error', (e) => reject(new SegmentDamagedError(c.file, e.message)))
+      })
+    : Promise.resolve()
+  // A failed inflate is reported by `inflated` (awaited below); this keeps it from going unhandled.
+  inflated.catch(() => undefined)
+  let crc = 0
+  let read = 0
+  while (read < c.length) {
+    const want = Math.min(COPY_CHUNK, c.length - read)
+    const chunk = Buffer.allocUnsafe(want)
+    const { bytesRead } = await handle.read(chunk, 0, want, c.offset + read)
+    if (bytesRead === 0) throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded')
+    const piece = bytesRead === want ? chunk : chunk.subarray(0, bytesRead)
+    read += bytesRead
+    crc = zlib.crc32(piece, crc)
+    if (inflater) {
+      if (!inflater.write(piece)) await Promise.race([once(inflater, 'drain'), inflated])
+    } else hashTar(piece)
+    await sink.raw!(piece)
+  }
+  inflater?.end()
+  await inflated
+  if (crc >>> 0 !== c.crc32 >>> 0)
+    throw new SegmentDamagedError(c.file, 'its bytes changed since it was written')
+  if (tarBytes !== c.tarSize)
+    throw new SegmentDamagedError(c.file, `it holds ${tarBytes} bytes of tar, not ${c.tarSize}`)
 }

@@ -311,7 +311,13 @@ export interface Carry {
  */
 export async function writeTar(
   entries: readonly LayerEntry[],
-  opts: TarOptions & { readonly blockSize: number; readonly freeBlocks?: Buffer[]; readonly carry?: Carry },
+  opts: TarOptions & {
+    readonly blockSize: number
+    readonly freeBlocks?: Buffer[]
+    readonly carry?: Carry
+    /** Whether the end-of-archive blocks follow (default true; false for a part of a tar). */
+    readonly end?: boolean
+  },
   onBlock: (block: Buffer) => Promise<void> | void
 ): Promise<void> {
   if (opts.blockSize % BLOCK !== 0) throw new Error('the block size must be a multiple of 512')
@@ -355,7 +361,7 @@ export async function writeTar(
       }
     }
   }
-  await sink.write(ZEROS)
+  if (opts.end !== false) await sink.write(ZEROS)
   await sink.end()
 }
 

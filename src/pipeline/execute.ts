@@ -103,6 +103,7 @@ function fullReport(v: VariantPlan, full: FullPathResult, seconds: number): Vari
     layersUploaded: uploaded.length,
     layerBytesUploaded: uploaded.reduce((n, l) => n + l.size, 0),
     layersBuilt: full.layers.filter((l) => l.built).length,
+    packagesCopied: full.layers.reduce((n, l) => n + l.copied, 0),
     wheels: full.wheels.total,
     wheelsDownloaded: full.wheels.downloaded,
     wheelsRestored: full.wheels.restored,

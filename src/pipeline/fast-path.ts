@@ -121,7 +121,7 @@ function platformWrite(
       `project layer ${b.digest.slice(7, 19)} (${project.distributions.join(', ')}, ${formatBytes(b.size)})`
     )
   }
-  blobs.push({ descriptor: image.configDescriptor, data: image.configBytes })
+  blobs.push({ descriptor: image.configDescriptor, data: image.configBytes, fresh: true })
   const write: ManifestWrite = {
     blobs,
     bytes: image.manifestBytes,

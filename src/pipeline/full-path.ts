@@ -45,6 +45,9 @@ import { formatBytes } from '../util/format.js'
 import { groupSize, planLayers, type LayerCandidate, type LayerGroup } from './layering.js'
 import {
   buildLayerFile,
+  type LayerPart,
+  type ReusedSegment,
+  type SegmentRecord,
   DEPS_MTIME,
   layerBlobName,
   type BuiltLayer,
@@ -63,7 +66,7 @@ const DEPS_CREATED = new Date(DEPS_MTIME * 1000).toISOString()
 /** Part of every cached layer's key: changing how layers are written must not reuse old ones.
  * 3: the descriptor records what each wheel installed where (for the verification).
  * 4: big files of gzip layers carry their wheel's deflate data (oci/layer.ts). */
-const LAYER_FORMAT = 4
+const LAYER_FORMAT = 5
 
 /** Packages the wheels builder cannot install, and why; the variant needs another builder. */
 export class WheelsUnavailableError extends FastBuildError {
@@ -128,13 +131,16 @@ export interface LayerReport {
   readonly outcome: BlobOutcome
   /** Built in this run (false: taken from the layer cache). */
   readonly built: boolean
+  /** Of the packages of a layer built, how many had their files copied from an earlier layer. */
+  readonly copied: number
 }
 
 /**
  * Seconds per phase of one deps image build. `fetch`, `sizes`, `layers` and `manifests` follow each
- * other (wall time); within `layers`, builds and uploads overlap, so `layerBuild` (inflate, tar,
- * deflate: summed over the layers, two at a time) and `upload` (summed over the blobs) are busy
- * times that can add up to more than `layers`.
+ * other (wall time); `layers` ends when the last layer is built, and `manifests` (configs,
+ * manifests, the tag) includes the uploads still running then. Builds and uploads overlap, so
+ * `layerBuild` (inflate, tar, deflate: summed over the layers, two at a time) and `upload` (summed
+ * over the blobs) are busy times that can add up to more than `layers`.
  */
 export interface FullPathPhases {
   readonly choose: number
@@ -238,6 +244,82 @@ function layerKeyOf(sha256s: readonly string[], layout: PythonLayout, compressio
       })
     )
     .digest('hex')
+}
+
+/** The key of a wheel's segment (for a layout and compression): where the segment index points. */
+function segmentKeyOf(sha256: string, layout: PythonLayout, compression: Compression): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify({
+        format: LAYER_FORMAT,
+        layout: layoutKey(layout),
+        mtime: DEPS_MTIME,
+        wheel: sha256,
+        compression
+      })
+    )
+    .digest('hex')
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+
+/**
+ * A wheel's files as a segment of a layer this machine built, to copy instead of installing the
+ * wheel again: found through the segment index, checked against the layer's descriptor, and only
+ * when the layer blob is here. Anything torn or foreign is passed over (the wheel is installed).
+ */
+function reusableSegment(
+  sha256: string,
+  layout: PythonLayout,
+  compression: Compression,
+  paths: CacheLayout
+): ReusedSegment | null {
+  const index = paths.segmentIndex(segmentKeyOf(sha256, layout, compression))
+  if (!existsSync(index)) return null
+  let layer: unknown
+  try {
+    layer = (JSON.parse(readFileSync(index, 'utf8')) as { layer?: unknown }).layer
+  } catch {
+    return null
+  }
+  if (typeof layer !== 'string' || !/^[0-9a-f]{64}$/.test(layer)) return null
+  const known = knownLayer(layer, compression, paths)
+  if (!known?.file || !Array.isArray(known.meta.segments)) return null
+  const r = known.meta.segments.find((x) => x?.wheel === sha256)
+  if (
+    !r ||
+    !isCount(r.offset) ||
+    !isCount(r.length) ||
+    !isCount(r.crc32) ||
+    !isCount(r.tarSize) ||
+    r.offset + r.length > known.meta.size ||
+    !Array.isArray(r.paths) ||
+    !r.paths.every((p: unknown) => typeof p === 'string') ||
+    typeof r.dist?.name !== 'string'
+  )
+    return null
+  return {
+    copy: { file: known.file, offset: r.offset, length: r.length, crc32: r.crc32, tarSize: r.tarSize },
+    paths: r.paths,
+    dist: r.dist
+  }
+}
+
+/** Point each wheel's segment index at the layer that now holds its files. */
+function recordSegments(
+  layerKey: string,
+  segments: readonly SegmentRecord[],
+  layout: PythonLayout,
+  compression: Compression,
+  paths: CacheLayout
+): void {
+  for (const s of segments) {
+    const index = paths.segmentIndex(segmentKeyOf(s.wheel, layout, compression))
+    // Written aside and renamed, so a concurrent build never reads half of it.
+    const tmp = `${index}.${randomBytes(4).toString('hex')}.tmp`
+    writeFileSync(tmp, JSON.stringify({ layer: layerKey }))
+    renameSync(tmp, index)
+  }
 }
 
 /**
@@ -532,6 +614,8 @@ interface LayerJob {
   readonly compression: Compression
   readonly known: { meta: LayerMeta; file: string | null } | null
   inRegistry: boolean
+  /** Wheels of a layer to build whose files an earlier layer here holds, by sha256. */
+  readonly segments: Map<string, ReusedSegment>
 }
 
 const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map((c) => c.key)
@@ -558,7 +642,13 @@ class LayerJobs {
     const key = layerKeyOf(shas, layout, compression)
     let job = this.jobs.get(key)
     if (!job) {
-      job = { key, compression, known: knownLayer(key, compression, this.ctx.cacheLayout), inRegistry: false }
+      job = {
+        key,
+        compression,
+        known: knownLayer(key, compression, this.ctx.cacheLayout),
+        inRegistry: false,
+        segments: new Map()
+      }
       this.jobs.set(key, job)
     }
     return job
@@ -570,10 +660,10 @@ class LayerJobs {
 
   /** What every layer needs, found out, and the wheels of the layers to build fetched. */
   async prepare(platforms: readonly PlatformLayering[]): Promise<void> {
-    const each = (f: (shas: string[], job: LayerJob) => void) => {
+    const each = (f: (shas: string[], job: LayerJob, layout: PythonLayout) => void) => {
       for (const { layering, resolved, compression } of platforms)
         for (const g of layering.groups)
-          f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression))
+          f(groupShas(g), this.jobOf(groupShas(g), resolved.layout, compression), resolved.layout)
     }
     each(() => undefined)
     await Promise.all(
@@ -583,9 +673,15 @@ class LayerJobs {
           j.inRegistry = await this.ctx.store.blobExists(j.known!.meta.digest)
         })
     )
+    // A layer to build copies what earlier layers hold of its wheels; only the rest are fetched.
     const buildShas = new Set<string>()
-    each((shas, job) => {
-      if (!this.ready(job)) for (const sha of shas) buildShas.add(sha)
+    each((shas, job, layout) => {
+      if (this.ready(job)) return
+      for (const sha of shas) {
+        const segment = reusableSegment(sha, layout, job.compression, this.ctx.cacheLayout)
+        if (segment) job.segments.set(sha, segment)
+        else buildShas.add(sha)
+      }
     })
     await this.wheels.fetch([...buildShas])
   }
@@ -601,8 +697,19 @@ class LayerJobs {
             this.layerLimit(async () => {
               const start = performance.now()
               try {
-                const members = shas.map((sha) => this.wheels.member(sha))
-                return await buildLayerFile(job.key, members, layout, compression, this.ctx.cacheLayout)
+                const parts = shas.map((sha): LayerPart => ({
+                  sha256: sha,
+                  // A wheel whose segment cannot be copied after all is fetched then.
+                  wheel: async () => {
+                    await this.wheels.fetch([sha])
+                    return this.wheels.member(sha)
+                  },
+                  segment: job.segments.get(sha) ?? null
+                }))
+                const paths = this.ctx.cacheLayout
+                const built = await buildLayerFile(job.key, parts, layout, compression, paths)
+                recordSegments(job.key, built.segments, layout, compression, paths)
+                return built
               } finally {
                 this.busy.layerBuild += since(start)
               }
@@ -620,16 +727,20 @@ function biggestFirst(groups: readonly LayerGroup[]): number[] {
   return groups.map((_, i) => i).sort((a, b) => bytes[b]! - bytes[a]! || a - b)
 }
 
-/** What one platform's layers became: pushed, reported, listed for its manifest and config. */
+/** What one platform's layers became: built, listed for its manifest and config, uploading. */
 interface PlatformLayers {
   readonly added: AppendedLayer[]
   readonly dists: InstalledDist[]
-  readonly reports: LayerReport[]
+  /** Each layer's upload (its outcome), in layer order: the manifest waits for them, not the config. */
+  readonly uploads: { readonly descriptor: Descriptor; readonly outcome: Promise<BlobOutcome> }[]
+  /** The reports, once the uploads are done. */
+  readonly reports: () => Promise<LayerReport[]>
 }
 
 /**
- * One platform's base blobs placed and layers pushed as they are built (two pushes at a time,
- * overlapping the builds), in order.
+ * One platform's base blobs placed and layers built, each pushed as it is built (two pushes at a
+ * time, overlapping the builds). Returns once every layer is built: the config can be written
+ * while the last layers still upload.
  */
 async function pushPlatformLayers(
   ctx: FullPathContext,
@@ -649,41 +760,55 @@ async function pushPlatformLayers(
   const mediaType = layerMediaType(baseImage.manifest.mediaType, compression)
   // Layers are built biggest first (they wait for a slot in this order): the last layer to start
   // is then a small one, not scipy or torch alone on a core while everything else is done.
-  const pushed: Promise<{ built: BuiltLayer; desc: Descriptor; outcome: BlobOutcome }>[] = []
+  const built: Promise<BuiltLayer>[] = []
+  const uploaded: Promise<BlobOutcome>[] = []
   for (const i of biggestFirst(layering.groups)) {
     const group = layering.groups[i]!
-    pushed[i] = handled(
-      layers.layerFor(groupShas(group), resolved.layout, compression).then((built) =>
+    built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression))
+    uploaded[i] = handled(
+      built[i].then((b) =>
         o.pushLimit(async () => {
-          const desc: Descriptor = { mediaType, digest: built.digest, size: built.size }
+          const desc: Descriptor = { mediaType, digest: b.digest, size: b.size }
           const tUp = performance.now()
-          const outcome: BlobOutcome = built.file
-            ? await ctx.store.putBlob(desc, { file: built.file })
+          const outcome: BlobOutcome = b.file
+            ? await ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built })
             : 'exists'
           o.busy.upload += since(tUp)
           o.progress(
-            `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(built.size)}${built.built ? '' : ' (cached)'}, ${outcome}`
+            `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(b.size)}${b.built ? (b.reused ? ` (${b.reused} of ${group.packages.length} packages copied from an earlier layer)` : '') : ' (cached)'}, ${outcome}`
           )
-          return { built, desc, outcome }
+          return outcome
         })
       )
     )
   }
-  const out: PlatformLayers = { added: [], dists: [], reports: [] }
+  const out: PlatformLayers = {
+    added: [],
+    dists: [],
+    uploads: [],
+    reports: async () =>
+      Promise.all(
+        layering.groups.map(async (group, i) => {
+          const b = await built[i]!
+          return {
+            platform,
+            label: group.label,
+            packages: group.packages.length,
+            digest: b.digest,
+            size: b.size,
+            outcome: await uploaded[i]!,
+            built: b.built,
+            copied: b.reused ?? 0
+          }
+        })
+      )
+  }
   for (const [i, group] of layering.groups.entries()) {
-    const { built, desc, outcome } = await pushed[i]!
-    out.dists.push(...built.dists)
-    countBlob(o.stats, outcome, built.size)
-    out.reports.push({
-      platform,
-      label: group.label,
-      packages: group.packages.length,
-      digest: built.digest,
-      size: built.size,
-      outcome,
-      built: built.built
-    })
-    out.added.push({ descriptor: desc, diffId: built.diffId, history: historyOf(group.packages) })
+    const b = await built[i]!
+    const descriptor: Descriptor = { mediaType, digest: b.digest, size: b.size }
+    out.dists.push(...b.dists)
+    out.uploads.push({ descriptor, outcome: uploaded[i]! })
+    out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) })
   }
   return out
 }
@@ -716,7 +841,11 @@ function platformImage(
   const platformEntry = baseImage.indexEntry?.platform ?? ociPlatform(p.platform)
   return {
     write: {
-      blobs: [{ descriptor: edited.configDescriptor, data: edited.configBytes }],
+      // The config goes up while the layers finish uploading; the manifest waits for all of them.
+      blobs: [
+        { descriptor: edited.configDescriptor, data: edited.configBytes, fresh: true },
+        ...layers.uploads
+      ],
       bytes: edited.manifestBytes,
       mediaType: edited.manifestDescriptor.mediaType,
       ...(isIndex ? { platform: platformEntry } : {})
@@ -804,9 +933,10 @@ export async function buildDepsImage(
   const images: PlatformImage[] = []
   const isIndex = variant.platforms.length > 1
   const pushLimit = limit(2)
+  const platformReports: (() => Promise<LayerReport[]>)[] = []
   for (const pl of platforms) {
     const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress })
-    reports.push(...pushed.reports)
+    platformReports.push(pushed.reports)
     const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex)
     writes.push(write)
     images.push(image)
@@ -822,6 +952,7 @@ export async function buildDepsImage(
     [tag]
   )
   addStats(stats, pushed.stats)
+  for (const r of platformReports) reports.push(...(await r()))
   const image: DepsImage = {
     ref: `${ctx.store.name}:${tag}`,
     digest: pushed.digest,

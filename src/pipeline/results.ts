@@ -35,6 +35,8 @@ export interface VariantResult {
     /** Compressed bytes of the layers uploaded (the rest of bytesUploaded: configs, manifests). */
     readonly layerBytesUploaded: number
     readonly layersBuilt: number
+    /** Packages of the layers built whose files were copied from an earlier layer, not installed. */
+    readonly packagesCopied: number
     readonly wheels: number
     readonly wheelsDownloaded: number
     /** Wheels restored from the Actions cache instead of downloaded. */

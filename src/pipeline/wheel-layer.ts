@@ -7,7 +7,16 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import type { CacheLayout } from '../cache/layout.js'
 import type { Digest } from '../oci/digest.js'
 import type { LayerEntry } from '../oci/entry.js'
-import { buildLayer, InexactDeflateError, type LayerBlob } from '../oci/layer.js'
+import {
+  buildLayer,
+  buildSegmentedLayer,
+  InexactDeflateError,
+  segmentable,
+  SegmentDamagedError,
+  type LayerBlob,
+  type SegmentCopy,
+  type SegmentLocation
+} from '../oci/layer.js'
 import type { Compression } from '../oci/media-types.js'
 import { LayerDestination, type WheelLayerEntries } from '../wheels/install/destination.js'
 import { install } from '../wheels/install/install.js'
@@ -36,18 +45,12 @@ function namingWheel(m: LayerMember): (e: unknown) => never {
   }
 }
 
-/**
- * The installed files of these wheels as layer entries, with every parent directory (each layer
- * carries its own). Where two wheels of one layer install the same path, the later one wins, as
- * when pip installs them in that order.
- */
-function layerEntries(wheels: readonly WheelLayerEntries[]): LayerEntry[] {
-  const files = new Map<string, LayerEntry>()
-  for (const w of wheels) for (const e of w.entries) files.set(e.path, e)
+/** Every parent directory of these paths, as layer entries (each layer carries its own). */
+function parentDirs(paths: Iterable<string>): LayerEntry[] {
   const dirs = new Set<string>()
-  for (const path of files.keys())
+  for (const path of paths)
     for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) dirs.add(path.slice(0, i))
-  return [...files.values(), ...[...dirs].map((d): LayerEntry => ({ type: 'dir', path: d }))]
+  return [...dirs].map((d): LayerEntry => ({ type: 'dir', path: d }))
 }
 
 export interface BuiltLayer {
@@ -58,6 +61,17 @@ export interface BuiltLayer {
   readonly file: string | null
   readonly built: boolean
   readonly dists: readonly InstalledDist[]
+  /** Wheels whose segment was copied from an earlier layer instead of installed again. */
+  readonly reused?: number
+}
+
+/** Where one wheel's installed files are in a layer blob (see `buildSegmentedLayer`). */
+export interface SegmentRecord extends SegmentLocation {
+  /** The wheel's sha256. */
+  readonly wheel: string
+  /** The files it installed, relative to the image root. */
+  readonly paths: readonly string[]
+  readonly dist: InstalledDist
 }
 
 export interface LayerMeta {
@@ -66,6 +80,11 @@ export interface LayerMeta {
   readonly size: number
   /** What each wheel of the layer installed where: checked against the interpreter's sys.path. */
   readonly dists: readonly InstalledDist[]
+  /**
+   * Where each wheel's files are in the blob, for a later layer to copy them from (one record
+   * per wheel that installed whole, in the order of `dists`). Absent for unsegmented layers.
+   */
+  readonly segments?: readonly SegmentRecord[]
 }
 
 /** A layer blob's file name in the layer cache. */
@@ -73,77 +92,169 @@ export function layerBlobName(key: string, compression: Compression): string {
   return `${key}${{ gzip: '.tar.gz', zstd: '.tar.zst', none: '.tar' }[compression]}`
 }
 
+/** A wheel's files as an earlier layer blob holds them: copied as they are, the wheel not read. */
+export interface ReusedSegment {
+  readonly copy: SegmentCopy
+  readonly paths: readonly string[]
+  readonly dist: InstalledDist
+}
+
+/** One wheel of a layer: its segment from an earlier layer when there is one, else the wheel. */
+export interface LayerPart {
+  readonly sha256: string
+  /** The wheel file, fetched if need be (a part whose segment is copied never asks). */
+  readonly wheel: () => Promise<LayerMember>
+  readonly segment: ReusedSegment | null
+}
+
+/** A part with the wheel at hand and no segment to copy. */
+export function wheelPart(member: LayerMember): LayerPart {
+  return { sha256: member.sha256, wheel: () => Promise.resolve(member), segment: null }
+}
+
 /**
  * The layer of these wheels, installed straight into it (nothing is written but the compressed
- * layer). A wheel whose deflate data cannot be carried into the layer as it is (bytes after a
- * stream) has the layer written again with every file deflated afresh. Exported for its tests.
+ * layer): each wheel's files are a segment of the blob, copied from an earlier layer where one
+ * holds that wheel (only new wheels are read and compressed). A wheel whose deflate data cannot be
+ * carried into the layer as it is (bytes after a stream), or a copied segment that turns out
+ * damaged, has the layer written again from the wheels, every file deflated afresh in the first
+ * case. Exported for its tests.
  */
 export async function buildLayerFile(
   key: string,
-  members: readonly LayerMember[],
+  parts: readonly LayerPart[],
   layout: PythonLayout,
   compression: Compression,
   paths: CacheLayout
-): Promise<BuiltLayer> {
+): Promise<BuiltLayer & { readonly segments: readonly SegmentRecord[] }> {
   try {
-    return await writeLayerFile(key, members, layout, compression, paths, true)
+    return await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: true })
   } catch (e) {
+    if (e instanceof SegmentDamagedError)
+      return writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false })
     if (!(e instanceof InexactDeflateError)) throw e
-    return writeLayerFile(key, members, layout, compression, paths, false)
+    return writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false })
   }
+}
+
+/** What goes into the layer for one part: its copied segment, or its wheel installed. */
+type Source =
+  { readonly segment: ReusedSegment } | { readonly member: LayerMember; readonly wheel: WheelLayerEntries }
+
+const sourcePaths = (s: Source): readonly string[] =>
+  'segment' in s ? s.segment.paths : s.wheel.entries.map((e) => e.path)
+
+async function installPart(part: LayerPart, layout: PythonLayout): Promise<Source> {
+  const member = await part.wheel()
+  const wheel = await install(member.path, new LayerDestination(layout), { filename: member.filename }).catch(
+    namingWheel(member)
+  )
+  return { member, wheel }
 }
 
 async function writeLayerFile(
   key: string,
-  members: readonly LayerMember[],
+  parts: readonly LayerPart[],
   layout: PythonLayout,
   compression: Compression,
   paths: CacheLayout,
-  reuseDeflate: boolean
-): Promise<BuiltLayer> {
+  how: { readonly carry: boolean; readonly copy: boolean }
+): Promise<BuiltLayer & { readonly segments: readonly SegmentRecord[] }> {
   mkdirSync(paths.layers, { recursive: true })
   const blob = paths.layerBlob(layerBlobName(key, compression))
   const tmp = `${blob}.${randomBytes(4).toString('hex')}.tmp`
+  const segmented = segmentable(compression)
+  const sources: Source[] = []
+  // Which part each path comes from.
+  const owner = new Map<string, number>()
   try {
-    const wheels: WheelLayerEntries[] = []
-    let layer: LayerBlob
+    let layer: LayerBlob & { readonly segments?: readonly SegmentLocation[] }
     try {
-      for (const m of members)
-        wheels.push(
-          await install(m.path, new LayerDestination(layout), { filename: m.filename }).catch(namingWheel(m))
+      for (const part of parts)
+        sources.push(
+          how.copy && segmented && part.segment ? { segment: part.segment } : await installPart(part, layout)
         )
+      // Where two wheels of one layer install the same path, the later one wins, as when pip
+      // installs them in that order. A copied segment holds all of its wheel's files, so one
+      // that shares a path with another wheel of the layer is installed instead.
+      const shared = new Set<number>()
+      sources.forEach((s, i) => {
+        for (const path of sourcePaths(s)) {
+          const prev = owner.get(path)
+          if (prev !== undefined) shared.add(prev).add(i)
+          owner.set(path, i)
+        }
+      })
+      for (const i of shared) if ('segment' in sources[i]!) sources[i] = await installPart(parts[i]!, layout)
+      const entriesOf = (s: Source, i: number): LayerEntry[] =>
+        'segment' in s ? [] : s.wheel.entries.filter((e) => owner.get(e.path) === i)
+      const opts = { mtime: DEPS_MTIME, compression, reuseDeflate: how.carry, file: tmp }
+      const written = segmented
+        ? buildSegmentedLayer(
+            [
+              { entries: parentDirs(owner.keys()) },
+              ...sources.map((s, i) =>
+                'segment' in s ? { copy: s.segment.copy } : { entries: entriesOf(s, i) }
+              )
+            ],
+            opts
+          )
+        : buildLayer([...sources.flatMap(entriesOf), ...parentDirs(owner.keys())], opts)
       // Errors found while the layer is written (a RECORD hash) name the wheel too.
-      layer = await buildLayer(layerEntries(wheels), {
-        mtime: DEPS_MTIME,
-        compression,
-        reuseDeflate,
-        file: tmp
-      }).catch((e: unknown) => {
-        const m = e instanceof WheelError ? members.find((x) => x.path === e.location.file) : undefined
-        return m ? namingWheel(m)(e) : Promise.reject(e)
+      layer = await written.catch((e: unknown) => {
+        const s =
+          e instanceof WheelError
+            ? sources.find((x) => 'member' in x && x.member.path === e.location.file)
+            : undefined
+        return s && 'member' in s ? namingWheel(s.member)(e) : Promise.reject(e)
       })
     } finally {
-      await Promise.all(wheels.map((w) => w.close()))
+      await Promise.all(sources.map((s) => ('wheel' in s ? s.wheel.close() : undefined)))
     }
     renameSync(tmp, blob)
+    const dists = sources.map((s) =>
+      'segment' in s
+        ? s.segment.dist
+        : installedDist(
+            s.wheel.name,
+            s.wheel.version,
+            s.wheel.entries.map((e) => e.path),
+            layout
+          )
+    )
+    // A segment is recorded for later layers to copy when it holds its whole wheel, written with
+    // the wheel's deflate data carried (as any other build would write it), so copies keep every
+    // layer the same bytes as a build from the wheels.
+    const segments: SegmentRecord[] = []
+    if (layer.segments && how.carry && parts.length > 1)
+      sources.forEach((s, i) => {
+        const paths = sourcePaths(s)
+        if (paths.every((p) => owner.get(p) === i))
+          segments.push({
+            ...layer.segments![i + 1]!,
+            wheel: parts[i]!.sha256,
+            paths: [...paths],
+            dist: dists[i]!
+          })
+      })
     // The descriptor last, written aside and renamed: a reader never sees half of it.
     const meta: LayerMeta = {
       digest: layer.digest,
       diffId: layer.diffId,
       size: layer.size,
-      dists: wheels.map((w) =>
-        installedDist(
-          w.name,
-          w.version,
-          w.entries.map((e) => e.path),
-          layout
-        )
-      )
+      dists,
+      ...(segments.length ? { segments } : {})
     }
     const metaTmp = `${tmp}.json`
     writeFileSync(metaTmp, JSON.stringify(meta))
     renameSync(metaTmp, paths.layerDescriptor(key))
-    return { ...meta, file: blob, built: true }
+    return {
+      ...meta,
+      file: blob,
+      built: true,
+      reused: sources.filter((s) => 'segment' in s).length,
+      segments
+    }
   } finally {
     rmSync(tmp, { force: true })
   }

@@ -20,6 +20,7 @@ import {
   TAG_PATTERN,
   type BlobData,
   type BlobOutcome,
+  type PutBlobOptions,
   type BlobStream,
   type ImageStore,
   type StoredManifest
@@ -279,24 +280,40 @@ export class RegistryClient implements ImageStore {
     })
   }
 
-  async putBlob(desc: Descriptor, data: BlobData, opts: { mountFrom?: string } = {}): Promise<BlobOutcome> {
-    if (await this.blobExists(desc.digest)) return 'exists'
+  async putBlob(desc: Descriptor, data: BlobData, opts: PutBlobOptions = {}): Promise<BlobOutcome> {
     const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size
     if (size !== desc.size)
       throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`)
+    const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null
+    // A fresh blob's upload session is opened while its existence is checked: one round trip
+    // less before the bytes go, and a session closed again in the rare case the blob is there.
+    let opened: Promise<string | null> | null = null
+    if (opts.fresh && !mountFrom) {
+      opened = this.retrying(() => this.startUpload()).catch(() => null)
+      const exists = await this.blobExists(desc.digest).catch(async (e: unknown) => {
+        await this.closeUpload(opened!)
+        throw e
+      })
+      if (exists) {
+        await this.closeUpload(opened)
+        return 'exists'
+      }
+    } else if (await this.blobExists(desc.digest)) return 'exists'
     return this.retrying(async () => {
       let location: string
-      const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null
-      if (mountFrom) {
+      // The session opened ahead is used once; a retry opens its own.
+      const ahead = opened ? await opened : null
+      opened = null
+      if (ahead) {
+        location = ahead
+      } else if (mountFrom) {
         const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`
         const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(mountFrom, 'pull')] })
         if (res.status === 201) return 'mounted'
         if (res.status !== 202) throw this.unexpected(`mount of ${desc.digest} from ${mountFrom}`, res)
         location = this.location(res)
       } else {
-        const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' })
-        if (res.status !== 202) throw this.unexpected('starting an upload', res)
-        location = this.location(res)
+        location = await this.startUpload()
       }
       const part = (start: number, end: number): RequestBody =>
         Buffer.isBuffer(data) ? data.subarray(start, end) : { file: data.file, start, end: end - 1 }
@@ -328,6 +345,19 @@ export class RegistryClient implements ImageStore {
       }
       return 'uploaded'
     })
+  }
+
+  /** A new upload session: its location. */
+  private async startUpload(): Promise<string> {
+    const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' })
+    if (res.status !== 202) throw this.unexpected('starting an upload', res)
+    return this.location(res)
+  }
+
+  /** Drop an upload session opened ahead and not used (the registry would expire it anyway). */
+  private async closeUpload(opened: Promise<string | null>): Promise<void> {
+    const location = await opened
+    if (location) await this.send('DELETE', location, { access: 'push' }).catch(() => undefined)
   }
 
   get mountable(): { host: string; repository: string } {

@@ -4,6 +4,7 @@
 // write images; both hand their edits (oci/image-edit.ts) here.
 import type { Digest } from '../oci/digest.js'
 import { buildIndex, describeBytes, serialize, type Descriptor } from '../oci/image.js'
+import { limit } from '../util/limit.js'
 import type { BlobData, BlobOutcome, ImageStore } from './store.js'
 
 export interface BlobStats {
@@ -40,8 +41,22 @@ export function addStats(stats: BlobStats, more: BlobStats): void {
  * what to say about it first.
  */
 export type BlobWrite =
-  | { readonly descriptor: Descriptor; readonly data: BlobData; readonly say?: string }
-  | { readonly descriptor: Descriptor; readonly outcome: BlobOutcome; readonly say?: string }
+  | {
+      readonly descriptor: Descriptor
+      readonly data: BlobData
+      readonly say?: string
+      /** Made just now (a config): most likely new to the store (see PutBlobOptions.fresh). */
+      readonly fresh?: boolean
+    }
+  | {
+      readonly descriptor: Descriptor
+      /** Written already, or being written (a layer uploading since it was built). */
+      readonly outcome: BlobOutcome | Promise<BlobOutcome>
+      readonly say?: string
+    }
+
+/** Blobs written at once: they are independent, and each is mostly waiting on the registry. */
+const BLOB_WRITES = 4
 
 export interface ManifestWrite {
   /** The blobs it names that are written now (in this order) or were written already. */
@@ -79,13 +94,21 @@ export async function pushImage(
   onProgress?: (message: string) => void
 ): Promise<Pushed> {
   const stats = emptyStats()
-  for (const m of image.manifests) {
-    for (const b of m.blobs) {
-      if (b.say) onProgress?.(b.say)
-      const outcome = 'outcome' in b ? b.outcome : await store.putBlob(b.descriptor, b.data)
-      countBlob(stats, outcome, b.descriptor.size)
-    }
-  }
+  const writes = limit(BLOB_WRITES)
+  await Promise.all(
+    image.manifests
+      .flatMap((m) => m.blobs)
+      .map((b) =>
+        writes(async () => {
+          if (b.say) onProgress?.(b.say)
+          const outcome =
+            'outcome' in b
+              ? await b.outcome
+              : await store.putBlob(b.descriptor, b.data, b.fresh ? { fresh: true } : {})
+          countBlob(stats, outcome, b.descriptor.size)
+        })
+      )
+  )
   const put = async (tag: string | null, bytes: Buffer, mediaType: string): Promise<Digest> => {
     const digest = await store.putManifest(tag, bytes, mediaType)
     stats.uploaded++
@@ -94,7 +117,7 @@ export async function pushImage(
   }
   let top: { bytes: Buffer; mediaType: string }
   if (image.index) {
-    for (const m of image.manifests) await put(null, m.bytes, m.mediaType)
+    await Promise.all(image.manifests.map((m) => put(null, m.bytes, m.mediaType)))
     const manifests = image.manifests.map((m) =>
       describeBytes(m.mediaType, m.bytes, m.platform ? { platform: m.platform } : {})
     )

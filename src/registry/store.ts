@@ -24,6 +24,16 @@ export interface BlobStream {
   abort(): Promise<void>
 }
 
+export interface PutBlobOptions {
+  /** Another repository of the same registry to mount the blob from. */
+  readonly mountFrom?: string
+  /**
+   * The blob was just made (a config, an SBOM, a layer built in this run) and is most likely
+   * not there: a remote store opens the upload while it checks, instead of after.
+   */
+  readonly fresh?: boolean
+}
+
 export interface ImageStore {
   /** How to name it in messages and references: `host/repo` or `oci:/path`. */
   readonly name: string
@@ -32,7 +42,7 @@ export interface ImageStore {
    * Make the blob present: skip it when it is there, mount it from `mountFrom` (another
    * repository of the same registry) when possible, else upload it. Verifies the digest.
    */
-  putBlob(desc: Descriptor, data: BlobData, opts?: { mountFrom?: string }): Promise<BlobOutcome>
+  putBlob(desc: Descriptor, data: BlobData, opts?: PutBlobOptions): Promise<BlobOutcome>
   /** A small blob (a config), checked against its digest. */
   getBlob(digest: Digest): Promise<Buffer>
   /** A manifest or index by tag or digest; null when there is none. */

@@ -83,11 +83,16 @@ export async function attachSbom(args: {
   const { store, subject } = args
   const document = Buffer.isBuffer(args.document) ? args.document : sbomBytes(args.document)
   const { manifest, layer } = sbomArtifact({ subject, document, created: args.created })
-  await store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON)
-  await store.putBlob(layer, document)
+  // Independent requests, at once: the empty config (there after the first SBOM), the document
+  // (new with each image), and whether the referrers API answers.
+  const [, , answers] = await Promise.all([
+    store.putBlob(EMPTY_DESCRIPTOR, EMPTY_JSON),
+    store.putBlob(layer, document, { fresh: true }),
+    store.supportsReferrers?.(subject.digest)
+  ])
   // A store that does not say (an ImageStore without the method) is treated as one without the
   // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
-  const referrers = (await store.supportsReferrers?.(subject.digest)) ?? false
+  const referrers = answers ?? false
   const tag = referrers ? null : sbomTag(subject.digest)
   const digest = await store.putManifest(tag, manifest, OCI_MANIFEST)
   return {
