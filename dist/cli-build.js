@@ -7876,25 +7876,25 @@ function segmentKeyOf(sha256, layout, compression) {
 }
 const isCount = (n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 /**
- * A wheel's files as a segment of a layer this machine built, to copy instead of installing the
- * wheel again: found through the segment index, checked against the layer's descriptor, and only
- * when the layer blob is here. Anything torn or foreign is passed over (the wheel is installed).
+ * The segment of an earlier layer that holds this wheel's files, found through the segment index
+ * and checked against that layer's descriptor. Anything torn or foreign is passed over (the wheel
+ * is installed instead).
  */
-function reusableSegment(sha256, layout, compression, paths) {
+function segmentSource(sha256, layout, compression, paths) {
     const index = paths.segmentIndex(segmentKeyOf(sha256, layout, compression));
     if (!existsSync(index))
         return null;
-    let layer;
+    let layerKey;
     try {
-        layer = JSON.parse(readFileSync(index, 'utf8')).layer;
+        layerKey = JSON.parse(readFileSync(index, 'utf8')).layer;
     }
     catch {
         return null;
     }
-    if (typeof layer !== 'string' || !/^[0-9a-f]{64}$/.test(layer))
+    if (typeof layerKey !== 'string' || !/^[0-9a-f]{64}$/.test(layerKey))
         return null;
-    const known = knownLayer(layer, compression, paths);
-    if (!known?.file || !Array.isArray(known.meta.segments))
+    const known = knownLayer(layerKey, compression, paths);
+    if (!known || !Array.isArray(known.meta.segments))
         return null;
     const r = known.meta.segments.find((x) => x?.wheel === sha256);
     if (!r ||
@@ -7907,8 +7907,12 @@ function reusableSegment(sha256, layout, compression, paths) {
         !r.paths.every((p) => typeof p === 'string') ||
         typeof r.dist?.name !== 'string')
         return null;
+    return { layerKey, known, record: r };
+}
+/** The segment to copy, from the layer blob in `file`. */
+function reusedSegment(r, file) {
     return {
-        copy: { file: known.file, offset: r.offset, length: r.length, crc32: r.crc32, tarSize: r.tarSize },
+        copy: { file, offset: r.offset, length: r.length, crc32: r.crc32, tarSize: r.tarSize },
         paths: r.paths,
         dist: r.dist
     };
@@ -8163,13 +8167,15 @@ class LayerJobs {
     ctx;
     wheels;
     busy;
+    progress;
     jobs = new Map();
     layers = new Map();
     layerLimit = limit(2);
-    constructor(ctx, wheels, busy) {
+    constructor(ctx, wheels, busy, progress) {
         this.ctx = ctx;
         this.wheels = wheels;
         this.busy = busy;
+        this.progress = progress;
     }
     jobOf(shas, layout, compression) {
         const key = layerKeyOf(shas, layout, compression);
@@ -8203,19 +8209,51 @@ class LayerJobs {
             j.inRegistry = await this.ctx.store.blobExists(j.known.meta.digest);
         }));
         // A layer to build copies what earlier layers hold of its wheels; only the rest are fetched.
-        const buildShas = new Set();
+        const sources = [];
         each((shas, job, layout) => {
             if (this.ready(job))
                 return;
-            for (const sha of shas) {
-                const segment = reusableSegment(sha, layout, job.compression, this.ctx.cacheLayout);
-                if (segment)
-                    job.segments.set(sha, segment);
-                else
-                    buildShas.add(sha);
-            }
+            for (const sha of shas)
+                sources.push({ sha, job, source: segmentSource(sha, layout, job.compression, this.ctx.cacheLayout) });
         });
-        await this.wheels.fetch([...buildShas]);
+        const blobs = new Map();
+        await Promise.all(sources.map(async ({ sha, job, source }) => {
+            if (!source)
+                return;
+            let file = blobs.get(source.layerKey);
+            if (!file)
+                blobs.set(source.layerKey, (file = this.layerBlob(source)));
+            const at = await file;
+            if (at)
+                job.segments.set(sha, reusedSegment(source.record, at));
+        }));
+        const copied = sources.filter(({ sha, job }) => job.segments.has(sha)).length;
+        if (copied > 0)
+            this.progress(`${plural(copied, 'package')} to copy from earlier layers, not install again`);
+        await this.wheels.fetch(sources.filter(({ sha, job }) => !job.segments.has(sha)).map(({ sha }) => sha));
+    }
+    /**
+     * An earlier layer's blob, to copy segments from: here when this machine built it; else read
+     * from the store, which has it when the deps image before this one was pushed there (a runner
+     * keeps only the descriptors, in the Actions cache). One compressed layer costs less to read
+     * than its wheels cost to fetch and install. Null when neither has it.
+     */
+    async layerBlob(source) {
+        if (source.known.file)
+            return source.known.file;
+        const { digest, size } = source.known.meta;
+        try {
+            if (!(await this.ctx.store.blobExists(digest)))
+                return null;
+            const start = performance$1.now();
+            const { file } = await this.ctx.store.openBlob(digest);
+            this.busy.fetch += since(start);
+            this.progress(`read layer ${digest.slice(7, 19)} (${formatBytes(size)}) from ${this.ctx.store.name} to copy from`);
+            return file;
+        }
+        catch {
+            return null; // the wheels are installed instead
+        }
     }
     /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
     layerFor(shas, layout, compression) {
@@ -8386,7 +8424,7 @@ async function buildDepsImage(variant, tag, ctx) {
     // 3. The layers of every platform, planned; 4. what each needs (wheels fetched for those built).
     const resolved = await Promise.all(perPlatform.map(({ plan: p }) => ctx.layoutFor(p.platform)));
     const platforms = perPlatform.map(({ plan: p, chosen }, i) => layeringOf(ctx, p, chosen, sizes, notes, resolved[i]));
-    const layers = new LayerJobs(ctx, wheels, busy);
+    const layers = new LayerJobs(ctx, wheels, busy, progress);
     await layers.prepare(platforms);
     // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
     const stats = emptyStats();

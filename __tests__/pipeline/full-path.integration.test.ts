@@ -3,10 +3,11 @@
 // image from the lock without Docker; skopeo reads it back and podman runs it: the packages
 // import, the C extension loads, entry-point scripts run, importlib.metadata sees every dist.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli } from '../support/cli.js'
 import { RegistryClient } from '../../src/registry/client.js'
+import { CacheLayout } from '../../src/cache/layout.js'
 import { startPodman, type Podman } from '../support/podman.js'
 import {
   copyPythonBase,
@@ -362,7 +363,7 @@ describe('a deps image built from the lock’s wheels', () => {
 })
 
 describe('incremental: one package bumped', () => {
-  it('uploads about one layer, the config and the manifests', async () => {
+  it('uploads about one layer, the config and the manifests; copies the unchanged packages of that layer, also on a runner with descriptors only', async () => {
     const names = Array.from({ length: 40 }, (_, i) => `pkg${String(i).padStart(2, '0')}`)
     const files = { 'main.py': 'print("hi")\n' }
     const dir = wheelProject(

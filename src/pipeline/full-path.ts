@@ -263,28 +263,35 @@ function segmentKeyOf(sha256: string, layout: PythonLayout, compression: Compres
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 
+/** Where an earlier layer holds a wheel's files: that layer (as the layer cache knows it) and the record. */
+interface SegmentSource {
+  readonly layerKey: string
+  readonly known: { meta: LayerMeta; file: string | null }
+  readonly record: SegmentRecord
+}
+
 /**
- * A wheel's files as a segment of a layer this machine built, to copy instead of installing the
- * wheel again: found through the segment index, checked against the layer's descriptor, and only
- * when the layer blob is here. Anything torn or foreign is passed over (the wheel is installed).
+ * The segment of an earlier layer that holds this wheel's files, found through the segment index
+ * and checked against that layer's descriptor. Anything torn or foreign is passed over (the wheel
+ * is installed instead).
  */
-function reusableSegment(
+function segmentSource(
   sha256: string,
   layout: PythonLayout,
   compression: Compression,
   paths: CacheLayout
-): ReusedSegment | null {
+): SegmentSource | null {
   const index = paths.segmentIndex(segmentKeyOf(sha256, layout, compression))
   if (!existsSync(index)) return null
-  let layer: unknown
+  let layerKey: unknown
   try {
-    layer = (JSON.parse(readFileSync(index, 'utf8')) as { layer?: unknown }).layer
+    layerKey = (JSON.parse(readFileSync(index, 'utf8')) as { layer?: unknown }).layer
   } catch {
     return null
   }
-  if (typeof layer !== 'string' || !/^[0-9a-f]{64}$/.test(layer)) return null
-  const known = knownLayer(layer, compression, paths)
-  if (!known?.file || !Array.isArray(known.meta.segments)) return null
+  if (typeof layerKey !== 'string' || !/^[0-9a-f]{64}$/.test(layerKey)) return null
+  const known = knownLayer(layerKey, compression, paths)
+  if (!known || !Array.isArray(known.meta.segments)) return null
   const r = known.meta.segments.find((x) => x?.wheel === sha256)
   if (
     !r ||
@@ -298,8 +305,13 @@ function reusableSegment(
     typeof r.dist?.name !== 'string'
   )
     return null
+  return { layerKey, known, record: r }
+}
+
+/** The segment to copy, from the layer blob in `file`. */
+function reusedSegment(r: SegmentRecord, file: string): ReusedSegment {
   return {
-    copy: { file: known.file, offset: r.offset, length: r.length, crc32: r.crc32, tarSize: r.tarSize },
+    copy: { file, offset: r.offset, length: r.length, crc32: r.crc32, tarSize: r.tarSize },
     paths: r.paths,
     dist: r.dist
   }
@@ -635,7 +647,8 @@ class LayerJobs {
   constructor(
     private readonly ctx: FullPathContext,
     private readonly wheels: WheelSet,
-    private readonly busy: Busy
+    private readonly busy: Busy,
+    private readonly progress: (message: string) => void
   ) {}
 
   private jobOf(shas: readonly string[], layout: PythonLayout, compression: Compression): LayerJob {
@@ -674,16 +687,49 @@ class LayerJobs {
         })
     )
     // A layer to build copies what earlier layers hold of its wheels; only the rest are fetched.
-    const buildShas = new Set<string>()
+    const sources: { sha: string; job: LayerJob; source: SegmentSource | null }[] = []
     each((shas, job, layout) => {
       if (this.ready(job)) return
-      for (const sha of shas) {
-        const segment = reusableSegment(sha, layout, job.compression, this.ctx.cacheLayout)
-        if (segment) job.segments.set(sha, segment)
-        else buildShas.add(sha)
-      }
+      for (const sha of shas)
+        sources.push({ sha, job, source: segmentSource(sha, layout, job.compression, this.ctx.cacheLayout) })
     })
-    await this.wheels.fetch([...buildShas])
+    const blobs = new Map<string, Promise<string | null>>()
+    await Promise.all(
+      sources.map(async ({ sha, job, source }) => {
+        if (!source) return
+        let file = blobs.get(source.layerKey)
+        if (!file) blobs.set(source.layerKey, (file = this.layerBlob(source)))
+        const at = await file
+        if (at) job.segments.set(sha, reusedSegment(source.record, at))
+      })
+    )
+    const copied = sources.filter(({ sha, job }) => job.segments.has(sha)).length
+    if (copied > 0)
+      this.progress(`${plural(copied, 'package')} to copy from earlier layers, not install again`)
+    await this.wheels.fetch(sources.filter(({ sha, job }) => !job.segments.has(sha)).map(({ sha }) => sha))
+  }
+
+  /**
+   * An earlier layer's blob, to copy segments from: here when this machine built it; else read
+   * from the store, which has it when the deps image before this one was pushed there (a runner
+   * keeps only the descriptors, in the Actions cache). One compressed layer costs less to read
+   * than its wheels cost to fetch and install. Null when neither has it.
+   */
+  private async layerBlob(source: SegmentSource): Promise<string | null> {
+    if (source.known.file) return source.known.file
+    const { digest, size } = source.known.meta
+    try {
+      if (!(await this.ctx.store.blobExists(digest))) return null
+      const start = performance.now()
+      const { file } = await this.ctx.store.openBlob(digest)
+      this.busy.fetch += since(start)
+      this.progress(
+        `read layer ${digest.slice(7, 19)} (${formatBytes(size)}) from ${this.ctx.store.name} to copy from`
+      )
+      return file
+    } catch {
+      return null // the wheels are installed instead
+    }
   }
 
   /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
@@ -923,7 +969,7 @@ export async function buildDepsImage(
   const platforms = perPlatform.map(({ plan: p, chosen }, i) =>
     layeringOf(ctx, p, chosen, sizes, notes, resolved[i]!)
   )
-  const layers = new LayerJobs(ctx, wheels, busy)
+  const layers = new LayerJobs(ctx, wheels, busy, progress)
   await layers.prepare(platforms)
 
   // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
