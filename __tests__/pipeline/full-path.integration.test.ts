@@ -3,7 +3,7 @@
 // image from the lock without Docker; skopeo reads it back and podman runs it: the packages
 // import, the C extension loads, entry-point scripts run, importlib.metadata sees every dist.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli } from '../support/cli.js'
 import { RegistryClient } from '../../src/registry/client.js'
@@ -64,6 +64,7 @@ beforeAll(async () => {
         kb: 8
       })),
       { project: 'pkg07', version: '1.0.1', modules: 2, kb: 8 },
+      { project: 'pkg07', version: '1.0.2', modules: 2, kb: 8 },
       { project: 'devtool', version: '2.0.0', script: 'devtool' }
     ]),
     pythonBaseImage()
@@ -414,6 +415,7 @@ describe('incremental: one package bumped', () => {
     const depsDigest = async (ref: string) =>
       JSON.parse((await skopeoInspect(`docker://${ref}`)).stdout).Digest
     expect(await depsDigest(fresh.depsRef)).toBe(await depsDigest(two.depsRef))
+
     const whole = one.full.bytesUploaded
     // The changed layer, plus the config and the manifest (a few kB); nothing of the base image.
     const rest = two.full.bytesUploaded - two.full.layerBytesUploaded
@@ -429,6 +431,28 @@ describe('incremental: one package bumped', () => {
       { entrypoint: 'python3' }
     )
     expect(r.stdout).toBe('1.0.1 1.0.0\n')
+
+    // A runner with only the descriptors (what the Actions cache keeps; no wheel, no layer blob):
+    // the next bump reads the layer before from the registry and copies from it.
+    const runner = tempDir()
+    const [was, now] = [new CacheLayout(cacheDir), new CacheLayout(runner)]
+    mkdirSync(now.layers, { recursive: true })
+    for (const f of readdirSync(was.layers).filter((f) => f.endsWith('.json')))
+      copyFileSync(join(was.layers, f), join(now.layers, f))
+    cpSync(was.unpackedSizes, now.unpackedSizes, { recursive: true })
+    wheelProject(
+      spec({
+        main: names.map((n) => simpleWheel(n, n === 'pkg07' ? '1.0.2' : '1.0.0')),
+        config: config(baseRef, '', 'base = { groups = ["main"] }'),
+        files
+      }),
+      dir
+    )
+    const three = await build('bump', runner)
+    expect(three.full).toMatchObject({ layersBuilt: 1, layersUploaded: 1, wheelsDownloaded: 1 })
+    expect(three.full.packagesCopied).toBe(two.full.packagesCopied)
+    const threeFresh = await build('bump-fresh', tempDir(), '--rebuild', 'all')
+    expect(await depsDigest(threeFresh.depsRef)).toBe(await depsDigest(three.depsRef))
   }, 300_000)
 })
 
