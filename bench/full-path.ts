@@ -170,6 +170,7 @@ interface BuildJson {
       bytesUploaded: number
       layers: number
       layersUploaded: number
+      packagesCopied: number
       wheels: number
       phases: Record<string, number> | null
     } | null
@@ -333,7 +334,7 @@ export async function benchFullPath(): Promise<void> {
       if (v.path !== 'full') throw new Error(`bumping ${name} did not take the full path`)
       incremental.push(seconds)
       console.log(
-        `  bump ${name} ${older.get(name)!.version} → ${latest.get(name)!.version}: ${seconds.toFixed(2)} s, ${v.full!.layersUploaded} of ${v.full!.layers} layers uploaded, ${(v.full!.bytesUploaded / 1e6).toFixed(2)} MB`
+        `  bump ${name} ${older.get(name)!.version} → ${latest.get(name)!.version}: ${seconds.toFixed(2)} s, ${v.full!.layersUploaded} of ${v.full!.layers} layers uploaded, ${(v.full!.bytesUploaded / 1e6).toFixed(2)} MB, ${v.full!.packagesCopied} packages copied from the layer before`
       )
     }
     const c = median(cold)

@@ -1040,31 +1040,45 @@ const COPY_CHUNK = 1024 * 1024;
 async function copySegment(c, compression, sink, tar, wholeBelow) {
     if (c.length === 0)
         return;
-    const handle = await open(c.file, 'r').catch((e) => {
-        throw new SegmentDamagedError(c.file, e.code ?? e.message);
-    });
+    if (c.length <= wholeBelow) {
+        const { data, tarBytes } = await readWhole$1(c, compression);
+        tar.update(tarBytes);
+        await sink.raw(data);
+        return;
+    }
+    const handle = await openSegmentFile(c);
     try {
-        if (c.length <= wholeBelow) {
-            const data = Buffer.allocUnsafe(c.length);
-            const { bytesRead } = await handle.read(data, 0, c.length, c.offset);
-            if (bytesRead !== c.length)
-                throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded');
-            if (zlib.crc32(data) >>> 0 !== c.crc32 >>> 0)
-                throw new SegmentDamagedError(c.file, 'its bytes changed since it was written');
-            const tarBytes = await inflateWhole(data, compression, c.tarSize).catch((e) => {
-                throw new SegmentDamagedError(c.file, e.message);
-            });
-            if (tarBytes.length !== c.tarSize)
-                throw new SegmentDamagedError(c.file, `it holds ${tarBytes.length} bytes of tar, not ${c.tarSize}`);
-            tar.update(tarBytes);
-            await sink.raw(data);
-            return;
-        }
         await copyStreaming(c, handle, compression, sink, tar);
     }
     finally {
         await handle.close();
     }
+}
+function openSegmentFile(c) {
+    return open(c.file, 'r').catch((e) => {
+        throw new SegmentDamagedError(c.file, e.code ?? e.message);
+    });
+}
+async function readWhole$1(c, compression) {
+    const handle = await openSegmentFile(c);
+    let data;
+    try {
+        data = Buffer.allocUnsafe(c.length);
+        const { bytesRead } = await handle.read(data, 0, c.length, c.offset);
+        if (bytesRead !== c.length)
+            throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded');
+    }
+    finally {
+        await handle.close();
+    }
+    if (zlib.crc32(data) >>> 0 !== c.crc32 >>> 0)
+        throw new SegmentDamagedError(c.file, 'its bytes changed since it was written');
+    const tarBytes = await inflateWhole(data, compression, c.tarSize).catch((e) => {
+        throw new SegmentDamagedError(c.file, e.message);
+    });
+    if (tarBytes.length !== c.tarSize)
+        throw new SegmentDamagedError(c.file, `it holds ${tarBytes.length} bytes of tar, not ${c.tarSize}`);
+    return { data, tarBytes };
 }
 /** `copySegment` for a big segment: read, decompressed and hashed in pieces. */
 async function copyStreaming(c, handle, compression, sink, tar) {

@@ -426,29 +426,50 @@ async function copySegment(
   wholeBelow: number
 ): Promise<void> {
   if (c.length === 0) return
-  const handle = await open(c.file, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new SegmentDamagedError(c.file, e.code ?? e.message)
-  })
+  if (c.length <= wholeBelow) {
+    const { data, tarBytes } = await readWhole(c, compression)
+    tar.update(tarBytes)
+    await sink.raw!(data)
+    return
+  }
+  const handle = await openSegmentFile(c)
   try {
-    if (c.length <= wholeBelow) {
-      const data = Buffer.allocUnsafe(c.length)
-      const { bytesRead } = await handle.read(data, 0, c.length, c.offset)
-      if (bytesRead !== c.length) throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded')
-      if (zlib.crc32(data) >>> 0 !== c.crc32 >>> 0)
-        throw new SegmentDamagedError(c.file, 'its bytes changed since it was written')
-      const tarBytes = await inflateWhole(data, compression, c.tarSize).catch((e: Error) => {
-        throw new SegmentDamagedError(c.file, e.message)
-      })
-      if (tarBytes.length !== c.tarSize)
-        throw new SegmentDamagedError(c.file, `it holds ${tarBytes.length} bytes of tar, not ${c.tarSize}`)
-      tar.update(tarBytes)
-      await sink.raw!(data)
-      return
-    }
     await copyStreaming(c, handle, compression, sink, tar)
   } finally {
     await handle.close()
   }
+}
+
+function openSegmentFile(c: SegmentCopy): Promise<FileHandle> {
+  return open(c.file, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new SegmentDamagedError(c.file, e.code ?? e.message)
+  })
+}
+
+/** A copied segment read whole and checked: its compressed bytes and its tar bytes. */
+interface WholeSegment {
+  readonly data: Buffer
+  readonly tarBytes: Buffer
+}
+
+async function readWhole(c: SegmentCopy, compression: Compression): Promise<WholeSegment> {
+  const handle = await openSegmentFile(c)
+  let data: Buffer
+  try {
+    data = Buffer.allocUnsafe(c.length)
+    const { bytesRead } = await handle.read(data, 0, c.length, c.offset)
+    if (bytesRead !== c.length) throw new SegmentDamagedError(c.file, 'the blob is shorter than recorded')
+  } finally {
+    await handle.close()
+  }
+  if (zlib.crc32(data) >>> 0 !== c.crc32 >>> 0)
+    throw new SegmentDamagedError(c.file, 'its bytes changed since it was written')
+  const tarBytes = await inflateWhole(data, compression, c.tarSize).catch((e: Error) => {
+    throw new SegmentDamagedError(c.file, e.message)
+  })
+  if (tarBytes.length !== c.tarSize)
+    throw new SegmentDamagedError(c.file, `it holds ${tarBytes.length} bytes of tar, not ${c.tarSize}`)
+  return { data, tarBytes }
 }
 
 /** `copySegment` for a big segment: read, decompressed and hashed in pieces. */
