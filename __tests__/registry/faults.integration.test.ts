@@ -213,9 +213,10 @@ describe('transient faults are retried and the image is complete', () => {
   })
 
   it('429 with Retry-After is waited for, and said so', async () => {
+    // The tag's PUT exactly: the SBOM's fallback tag is written alongside it and may come first.
     proxy.setRules([
       {
-        match: { method: 'PUT', path: /\/manifests\// },
+        match: { method: 'PUT', path: /\/manifests\/ra$/ },
         fault: { kind: 'status', status: 429, headers: { 'retry-after': '1' } },
         times: 1
       }
