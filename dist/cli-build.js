@@ -142,6 +142,36 @@ function formatBytes(n) {
     return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }
 
+function limit(n) {
+    let running = 0;
+    const waiting = [];
+    const next = () => {
+        if (running >= n)
+            return;
+        const start = waiting.shift();
+        if (start) {
+            running++;
+            start();
+        }
+    };
+    return (task) => new Promise((resolve, reject) => {
+        waiting.push(() => {
+            task()
+                .then(resolve, reject)
+                .finally(() => {
+                running--;
+                next();
+            });
+        });
+        next();
+    });
+}
+/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
+function handled(p) {
+    p.catch(() => undefined);
+    return p;
+}
+
 // Files by their sha256, for the whole tool: the wheels and sdists a lock pins (fetched by
 // src/wheels/fetch.ts, restored from the Actions cache by src/github/cache.ts), in the cache
 // directory's `artifacts/` (src/cache/layout.ts). One ArtifactCache per build is made by the front
@@ -1311,8 +1341,9 @@ function sbomArtifact(args) {
     return { manifest, layer };
 }
 /**
- * Push `document` as an artifact referring to `subject`, which must be in `store` already. The
- * same document and subject give the same artifact, so attaching again changes nothing.
+ * Push `document` as an artifact referring to `subject`, which must be in `store` already (or be
+ * on its way: see `after`). The same document and subject give the same artifact, so attaching
+ * again changes nothing.
  */
 async function attachSbom(args) {
     const { store, subject } = args;
@@ -1329,42 +1360,13 @@ async function attachSbom(args) {
     // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
     const referrers = answers ?? false;
     const tag = referrers ? null : sbomTag(subject.digest);
+    await args.after;
     const digest = await store.putManifest(tag, manifest, OCI_MANIFEST);
     return {
         descriptor: { mediaType: OCI_MANIFEST, digest, size: manifest.length },
         tag,
         referrers
     };
-}
-
-function limit(n) {
-    let running = 0;
-    const waiting = [];
-    const next = () => {
-        if (running >= n)
-            return;
-        const start = waiting.shift();
-        if (start) {
-            running++;
-            start();
-        }
-    };
-    return (task) => new Promise((resolve, reject) => {
-        waiting.push(() => {
-            task()
-                .then(resolve, reject)
-                .finally(() => {
-                running--;
-                next();
-            });
-        });
-        next();
-    });
-}
-/** Mark a promise as handled (its failure is reported where it is awaited later), and return it. */
-function handled(p) {
-    p.catch(() => undefined);
-    return p;
 }
 
 function emptyStats() {
@@ -1390,11 +1392,36 @@ function addStats(stats, more) {
 }
 /** Blobs written at once: they are independent, and each is mostly waiting on the registry. */
 const BLOB_WRITES = 4;
+/** What the tags of `image` name: its index over the manifests, or its one manifest. */
+function topOf(image) {
+    if (image.index) {
+        const manifests = image.manifests.map((m) => describeBytes(m.mediaType, m.bytes, m.platform ? { platform: m.platform } : {}));
+        const { mediaType, annotations } = image.index;
+        return {
+            bytes: serialize(buildIndex({ mediaType, manifests, ...(annotations ? { annotations } : {}) })),
+            mediaType
+        };
+    }
+    if (image.manifests.length !== 1)
+        throw new Error(`an image without an index has one manifest, not ${image.manifests.length}`);
+    return image.manifests[0];
+}
+/**
+ * The digest `image` will have once pushed (what its tags name), known before it is: an image
+ * on top of it can be made while it is still being written.
+ */
+function digestOf(image) {
+    const top = topOf(image);
+    return describeBytes(top.mediaType, top.bytes).digest;
+}
 /**
  * Write `image` to `store` under `tags` (none: by digest only). A blob with `say` reports it
- * before it goes up.
+ * before it goes up. With `after`, the blobs go up at once but no manifest is written until
+ * `after` resolves (the image below is complete), and none at all if it rejects.
  */
-async function pushImage(store, image, tags, onProgress) {
+async function pushImage(store, image, tags, onProgress, after) {
+    if (after)
+        handled(after); // awaited once the blobs are up
     const stats = emptyStats();
     const writes = limit(BLOB_WRITES);
     await Promise.all(image.manifests
@@ -1407,27 +1434,16 @@ async function pushImage(store, image, tags, onProgress) {
             : await store.putBlob(b.descriptor, b.data, b.fresh ? { fresh: true } : {});
         countBlob(stats, outcome, b.descriptor.size);
     })));
+    await after;
     const put = async (tag, bytes, mediaType) => {
         const digest = await store.putManifest(tag, bytes, mediaType);
         stats.uploaded++;
         stats.bytesUploaded += bytes.length;
         return digest;
     };
-    let top;
-    if (image.index) {
+    const top = topOf(image);
+    if (image.index)
         await Promise.all(image.manifests.map((m) => put(null, m.bytes, m.mediaType)));
-        const manifests = image.manifests.map((m) => describeBytes(m.mediaType, m.bytes, m.platform ? { platform: m.platform } : {}));
-        const { mediaType, annotations } = image.index;
-        top = {
-            bytes: serialize(buildIndex({ mediaType, manifests, ...(annotations ? { annotations } : {}) })),
-            mediaType
-        };
-    }
-    else {
-        if (image.manifests.length !== 1)
-            throw new Error(`an image without an index has one manifest, not ${image.manifests.length}`);
-        top = image.manifests[0];
-    }
     let digest = null;
     for (const tag of tags)
         digest = await put(tag, top.bytes, top.mediaType);
@@ -1945,7 +1961,7 @@ async function pushAppImage(args) {
                     : {})
             }
             : null
-    }, args.tags, args.onProgress);
+    }, args.tags, args.onProgress, args.after);
     // The deps layers are referenced as they are; the registry checks they exist when the
     // manifest is pushed.
     const stats = {
@@ -4634,7 +4650,7 @@ function projectLayers(ctx) {
  * and tags are written (a referrer may arrive before its subject: registries accept that, and
  * the fallback tag does not care). An extra: failing to attach it warns.
  */
-function attachSbomOf(ctx, v, platform, manifest, say) {
+function attachSbomOf(ctx, v, platform, manifest, say, after) {
     const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture);
     if (!pp)
         return Promise.resolve(null);
@@ -4646,9 +4662,20 @@ function attachSbomOf(ctx, v, platform, manifest, say) {
             created,
             name: ctx.plan.project.name ?? v.name
         });
-        const a = await attachSbom({ store: ctx.store, subject: manifest, document, created });
+        // Its blobs go up at once; the artifact waits for the deps image below the app image.
+        const a = await attachSbom({
+            store: ctx.store,
+            subject: manifest,
+            document,
+            created,
+            ...(after ? { after } : {})
+        });
         return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag };
-    })().catch((e) => {
+    })().catch(async (e) => {
+        // A deps image that failed to be written fails the variant, which says so: no SBOM either.
+        if (after &&
+            !(await after.then(() => true, () => false)))
+            return null;
         say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
         return null;
     });
@@ -4670,8 +4697,11 @@ async function pythonsOf(ctx, v, deps) {
     });
     return { pythons, runtime };
 }
-/** Push the variant's app image on `deps` under `tags`; the pushed image and its SBOMs. */
-async function buildAppImage(ctx, projectLayerFor, v, deps, tags) {
+/**
+ * Push the variant's app image on `deps` under `tags`; the pushed image and its SBOMs. With
+ * `after`, `deps` is still being written: see AppImageArgs.after.
+ */
+async function buildAppImage(ctx, projectLayerFor, v, deps, tags, after) {
     const say = (m) => ctx.progress(v.name, m);
     const { pythons, runtime } = await pythonsOf(ctx, v, deps);
     const src = await ctx.source.layer;
@@ -4692,8 +4722,9 @@ async function buildAppImage(ctx, projectLayerFor, v, deps, tags) {
         ...(layerOutcome ? { layerOutcome } : {}),
         ...(runtime ? { runtime: (platform) => runtime.get(formatPlatform(platform)) ?? null } : {}),
         project: (platform) => project.get(formatPlatform(platform)) ?? null,
-        onManifest: (platform, manifest) => sbomJobs.push(attachSbomOf(ctx, v, platform, manifest, say)),
-        onProgress: say
+        onManifest: (platform, manifest) => sbomJobs.push(attachSbomOf(ctx, v, platform, manifest, say, after)),
+        onProgress: say,
+        ...(after ? { after } : {})
     });
     return { pushed, sboms: await sbomsOf(ctx.store, sbomJobs, say) };
 }
@@ -8325,16 +8356,25 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
     for (const i of biggestFirst(layering.groups)) {
         const group = layering.groups[i];
         built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression));
-        uploaded[i] = handled(built[i].then((b) => o.pushLimit(async () => {
+        uploaded[i] = handled(built[i].then(async (b) => {
             const desc = { mediaType, digest: b.digest, size: b.size };
-            const tUp = performance$1.now();
-            const outcome = b.file
-                ? await ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built })
-                : 'exists';
-            o.busy.upload += since(tUp);
-            o.progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(b.size)}${b.built ? (b.reused ? ` (${b.reused} of ${group.packages.length} packages copied from an earlier layer)` : '') : ' (cached)'}, ${outcome}`);
-            return outcome;
-        })));
+            let tUp = performance$1.now();
+            const done = (outcome) => {
+                o.busy.upload += since(tUp);
+                o.progress(`${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(b.size)}${b.built ? (b.reused ? ` (${b.reused} of ${group.packages.length} packages copied from an earlier layer)` : '') : ' (cached)'}, ${outcome}`);
+                return outcome;
+            };
+            if (!b.file)
+                return done('exists');
+            // A cached layer the registry has is only asked about: the upload slots are for bytes
+            // (behind a dozen such questions, a layer just built would wait a round trip each).
+            if (!b.built && (await ctx.store.blobExists(desc.digest)))
+                return done('exists');
+            return o.pushLimit(async () => {
+                tUp = performance$1.now();
+                return done(await ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built }));
+            });
+        }));
     }
     const out = {
         added: [],
@@ -8459,17 +8499,20 @@ async function buildDepsImage(variant, tag, ctx) {
     const tTop = performance$1.now();
     // 6. Configs, manifests, the index, and the tag last: only a complete image ever has the tag.
     const indexType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX;
-    const pushed = await pushImage(ctx.store, { manifests: writes, index: isIndex ? { mediaType: indexType } : null }, [tag]);
-    addStats(stats, pushed.stats);
-    for (const r of platformReports)
-        reports.push(...(await r()));
+    const write = { manifests: writes, index: isIndex ? { mediaType: indexType } : null };
     const image = {
         ref: `${ctx.store.name}:${tag}`,
-        digest: pushed.digest,
-        mediaType: pushed.mediaType,
+        digest: digestOf(write),
+        mediaType: isIndex ? indexType : writes[0].mediaType,
         isIndex,
         platforms: images
     };
+    const pushing = pushImage(ctx.store, write, [tag]);
+    ctx.onImage?.(image, pushing);
+    const pushed = await pushing;
+    addStats(stats, pushed.stats);
+    for (const r of platformReports)
+        reports.push(...(await r()));
     const phases = phasesOf({ t0, choose, sizesAndFetch, fetchBeforeLayers, layersWall, tTop }, busy);
     return { image, stats, layers: reports, notes, phases, wheels: wheels.report() };
 }
@@ -8485,7 +8528,7 @@ function wheelsBuilder(ctx) {
     const indexes = namedIndexes(plan.project);
     return {
         kind: 'wheels',
-        build: async (v, tag, say) => {
+        build: async (v, tag, say, onImage) => {
             // The base image's Python is found (read from its layers, on a first build) while the
             // wheels download; a failure there still fails the build, once the layout is wanted.
             const layouts = handled(ctx.sites.baseLayouts());
@@ -8507,6 +8550,7 @@ function wheelsBuilder(ctx) {
                 heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
                 compression: ctx.compression,
                 ...(ctx.restoreWheels ? { restoreWheels: ctx.restoreWheels } : {}),
+                ...(onImage ? { onImage } : {}),
                 onProgress: say
             });
         }
@@ -10744,7 +10788,7 @@ function fullReport(v, full, seconds) {
     };
 }
 /** The full path: the deps image built by the variant's builder, after the source is checked. */
-async function buildDeps(ctx, v, d) {
+async function buildDeps(ctx, v, d, onImage) {
     const say = (m) => ctx.progress(v.name, m);
     // The source is checked before any deps image is built: a link that leaves the tree or a file
     // that cannot be shipped fails the variant now, not after minutes of full path (the tree is
@@ -10758,7 +10802,7 @@ async function buildDeps(ctx, v, d) {
         ? `rebuilding deps image ${d.depsRef}`
         : `deps image ${d.depsRef} is missing: full path`);
     const start = performance$1.now();
-    const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say);
+    const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say, onImage);
     const seconds = (performance$1.now() - start) / 1000;
     for (const n of result.notes)
         say(`note: ${n}`);
@@ -10802,12 +10846,27 @@ async function executeVariant(ctx, v, d) {
             const error = `deps image ${d.depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`;
             return unbuiltResult(d, 'missing', error, seconds());
         }
-        const full = d.depsImage ? null : await buildDeps(ctx, v, d);
+        const tags = ctx.tagsOf(v.name);
+        // A deps image built now is handed over before it is written: the app image is made and its
+        // blobs go up meanwhile (its manifests wait for the deps image's).
+        let early = null;
+        let full = null;
+        if (!d.depsImage) {
+            try {
+                full = await buildDeps(ctx, v, d, (image, written) => {
+                    early = handled(buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written));
+                });
+            }
+            catch (e) {
+                // Its uploads end before the variant's failure is reported (and the store is closed).
+                await early?.catch(() => undefined);
+                throw e;
+            }
+        }
         const deps = d.depsImage ?? full.result.image;
         if (!full)
             say(`deps image ${d.depsRef} found (${deps.digest.slice(0, 19)}): fast path`);
-        const tags = ctx.tagsOf(v.name);
-        const { pushed, sboms } = await buildAppImage(ctx.app, ctx.projectLayerFor, v, deps, tags);
+        const { pushed, sboms } = await (early ?? buildAppImage(ctx.app, ctx.projectLayerFor, v, deps, tags));
         const result = builtResult(d, pushed, tags, { sboms, seconds: seconds(), full: full ? fullReport(v, full.result, full.seconds) : null }, store);
         say(`pushed ${store.name}:${tags.join(', ')} (${pushed.digest.slice(0, 19)}), ${formatBytes(pushed.stats.bytesUploaded)} uploaded`);
         return result;

@@ -20,6 +20,7 @@ import {
 import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { lowercaseTempDir, tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
+import { startFaultProxy } from '../support/fault-proxy.js'
 import { skopeoInspect } from '../support/skopeo.js'
 import { validateCycloneDx } from '../sbom/schema.js'
 import { createHash } from 'node:crypto'
@@ -605,6 +606,57 @@ describe('what the wheels builder refuses, and bad downloads', () => {
       expect(r.json().variants[0].error).not.toMatch(/\n\s+at /)
     } finally {
       await bad.close()
+    }
+  })
+
+  it('a deps image whose tag cannot be written leaves no app image, tag or SBOM on it; the next run completes', async () => {
+    // The app image is made and its blobs go up while the deps image is written: its manifests,
+    // tags and SBOM must wait for the deps image, and not come at all when it fails.
+    const proxy = await startFaultProxy(reg.url)
+    const budget = process.env['FAST_BUILD_RETRY_BUDGET_S']
+    process.env['FAST_BUILD_RETRY_BUDGET_S'] = '1'
+    try {
+      const dir = wheelProject(
+        spec({ main: [simpleWheel('pkg33')], config: config(baseRef, '', 'base = { groups = ["main"] }') })
+      )
+      const cache = tempDir()
+      proxy.setRules([
+        { match: { method: 'PUT', path: /\/manifests\/deps-/ }, fault: { kind: 'status', status: 500 } }
+      ])
+      const build = () =>
+        cli(
+          'build',
+          '--project',
+          dir,
+          '--registry',
+          `${proxy.host}/unwritten`,
+          '--cache-dir',
+          cache,
+          '--json'
+        )
+      const r = await build()
+      expect(r.code).toBe(1)
+      expect(r.json().variants[0]).toMatchObject({ path: 'failed', digest: null, tags: [], sboms: [] })
+      expect(r.json().variants[0].error).toMatch(/PUT .*\/manifests\/deps-base-[0-9a-f]+: 500/)
+      expect(r.err).not.toMatch(/SBOM/)
+      const direct = new RegistryClient({ host: reg.host, repository: 'unwritten' }, { insecure: true })
+      try {
+        expect(await direct.listTags().catch(() => [])).toEqual([])
+        proxy.setRules([])
+        const again = await build()
+        expect(again.code).toBe(0)
+        const v = again.json().variants[0]
+        expect(v).toMatchObject({ path: 'full', error: null })
+        expect((await direct.listTags()).sort()).toEqual(
+          [...v.tags, v.sboms[0].tag, v.depsRef.split(':').pop()].sort()
+        )
+      } finally {
+        direct.close()
+      }
+    } finally {
+      if (budget === undefined) delete process.env['FAST_BUILD_RETRY_BUDGET_S']
+      else process.env['FAST_BUILD_RETRY_BUDGET_S'] = budget
+      await proxy.close()
     }
   })
 

@@ -6,7 +6,7 @@ import { sha256 } from '../../src/oci/digest.js'
 import { appendLayers } from '../../src/oci/image-edit.js'
 import { describeBytes, type ImageConfig, type ImageManifest } from '../../src/oci/image.js'
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/oci/media-types.js'
-import { pushImage, type ManifestWrite } from '../../src/registry/push.js'
+import { digestOf, pushImage, type ManifestWrite } from '../../src/registry/push.js'
 import { MemoryStore } from '../support/memory-store.js'
 
 const base: { manifest: ImageManifest; config: ImageConfig } = {
@@ -114,5 +114,45 @@ describe('pushImage', () => {
     expect(store.callsOf('putBlob')).toEqual([e.configDescriptor.digest])
     expect(pushed.digest).toBe(e.manifestDescriptor.digest)
     expect(pushed.stats.uploaded).toBe(3)
+  })
+
+  it('knows the digest its tags will name before it writes anything (digestOf)', async () => {
+    const amd = edited('amd64', Buffer.from('amd layer'))
+    const arm = edited('arm64', Buffer.from('arm layer'))
+    for (const image of [
+      { manifests: [amd.write, arm.write], index: { mediaType: OCI_INDEX } },
+      { manifests: [amd.write], index: null }
+    ]) {
+      const digest = digestOf(image)
+      const pushed = await pushImage(storeWithBase(), image, ['t'])
+      expect(pushed.digest).toBe(digest)
+    }
+  })
+
+  it('with `after`, writes its blobs at once and its manifests only once `after` resolves', async () => {
+    const store = storeWithBase()
+    const { write } = edited('amd64', Buffer.from('on top'))
+    let release!: () => void
+    const after = new Promise<void>((r) => (release = r))
+    const pushing = pushImage(store, { manifests: [write], index: null }, ['app'], undefined, after)
+    // Bounded wait for both blobs, while the manifest waits for `after`.
+    for (let i = 0; i < 100 && store.callsOf('putBlob').length < 2; i++)
+      await new Promise((r) => setTimeout(r, 1))
+    expect(store.callsOf('putBlob')).toHaveLength(2)
+    expect(store.callsOf('putManifest')).toEqual([])
+    release()
+    await pushing
+    expect(store.callsOf('putManifest')).toEqual(['app'])
+  })
+
+  it('with `after` rejected, writes no manifest and no tag, and fails with its error', async () => {
+    const store = storeWithBase()
+    const { write } = edited('amd64', Buffer.from('orphan'))
+    const after = Promise.reject(new Error('the deps image was not written'))
+    await expect(
+      pushImage(store, { manifests: [write], index: null }, ['app'], undefined, after)
+    ).rejects.toThrow('the deps image was not written')
+    expect(store.callsOf('putManifest')).toEqual([])
+    expect(store.tags.has('app')).toBe(false)
   })
 })

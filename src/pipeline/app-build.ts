@@ -145,7 +145,8 @@ function attachSbomOf(
   v: VariantPlan,
   platform: Platform,
   manifest: Descriptor,
-  say: (m: string) => void
+  say: (m: string) => void,
+  after: Promise<unknown> | undefined
 ): Promise<AttachedSbom | null> {
   const pp = v.platforms.find((x) => x.platform.architecture === platform.architecture)
   if (!pp) return Promise.resolve(null)
@@ -157,9 +158,25 @@ function attachSbomOf(
       created,
       name: ctx.plan.project.name ?? v.name
     })
-    const a = await attachSbom({ store: ctx.store, subject: manifest, document, created })
+    // Its blobs go up at once; the artifact waits for the deps image below the app image.
+    const a = await attachSbom({
+      store: ctx.store,
+      subject: manifest,
+      document,
+      created,
+      ...(after ? { after } : {})
+    })
     return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag }
-  })().catch((e: unknown) => {
+  })().catch(async (e: unknown) => {
+    // A deps image that failed to be written fails the variant, which says so: no SBOM either.
+    if (
+      after &&
+      !(await after.then(
+        () => true,
+        () => false
+      ))
+    )
+      return null
     say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`)
     return null
   })
@@ -190,13 +207,17 @@ async function pythonsOf(ctx: AppBuildContext, v: VariantPlan, deps: DepsImage) 
   return { pythons, runtime }
 }
 
-/** Push the variant's app image on `deps` under `tags`; the pushed image and its SBOMs. */
+/**
+ * Push the variant's app image on `deps` under `tags`; the pushed image and its SBOMs. With
+ * `after`, `deps` is still being written: see AppImageArgs.after.
+ */
 export async function buildAppImage(
   ctx: AppBuildContext,
   projectLayerFor: ReturnType<typeof projectLayers>,
   v: VariantPlan,
   deps: DepsImage,
-  tags: readonly string[]
+  tags: readonly string[],
+  after?: Promise<unknown>
 ): Promise<{ pushed: FastPathResult; sboms: AttachedSbom[] }> {
   const say = (m: string) => ctx.progress(v.name, m)
   const { pythons, runtime } = await pythonsOf(ctx, v, deps)
@@ -221,8 +242,9 @@ export async function buildAppImage(
     ...(layerOutcome ? { layerOutcome } : {}),
     ...(runtime ? { runtime: (platform: Platform) => runtime.get(formatPlatform(platform)) ?? null } : {}),
     project: (platform: Platform) => project.get(formatPlatform(platform)) ?? null,
-    onManifest: (platform, manifest) => sbomJobs.push(attachSbomOf(ctx, v, platform, manifest, say)),
-    onProgress: say
+    onManifest: (platform, manifest) => sbomJobs.push(attachSbomOf(ctx, v, platform, manifest, say, after)),
+    onProgress: say,
+    ...(after ? { after } : {})
   })
   return { pushed, sboms: await sbomsOf(ctx.store, sbomJobs, say) }
 }

@@ -13,7 +13,7 @@ import type { CacheLayout } from '../cache/layout.js'
 import type { IndexConfig } from '../wheels/index.js'
 import { engineOf } from './dockerfile.js'
 import { buildDepsWithDockerfile } from './dockerfile-build.js'
-import { buildDepsImage, type FullPathResult } from './full-path.js'
+import { buildDepsImage, type FullPathContext, type FullPathResult } from './full-path.js'
 import type { BuildPlan } from './plan-stage.js'
 import type { PythonSites } from './python-sites.js'
 import { handled } from '../util/limit.js'
@@ -21,8 +21,16 @@ import { handled } from '../util/limit.js'
 export interface DepsBuilder {
   /** `wheels`, or `dockerfile`. */
   readonly kind: VariantPlan['builder']['kind']
-  /** Build the variant's deps image and push it as `tag`; the image as pushed. */
-  build(v: VariantPlan, tag: string, say: (message: string) => void): Promise<FullPathResult>
+  /**
+   * Build the variant's deps image and push it as `tag`; the image as pushed. A builder that
+   * makes the image before it writes it hands it to `onImage` then (see FullPathContext.onImage).
+   */
+  build(
+    v: VariantPlan,
+    tag: string,
+    say: (message: string) => void,
+    onImage?: FullPathContext['onImage']
+  ): Promise<FullPathResult>
 }
 
 /** What both builders need of the build. */
@@ -54,7 +62,7 @@ export function wheelsBuilder(ctx: DepsBuildContext): DepsBuilder {
   const indexes = namedIndexes(plan.project)
   return {
     kind: 'wheels',
-    build: async (v, tag, say) => {
+    build: async (v, tag, say, onImage) => {
       // The base image's Python is found (read from its layers, on a first build) while the
       // wheels download; a failure there still fails the build, once the layout is wanted.
       const layouts = handled(ctx.sites.baseLayouts())
@@ -81,6 +89,7 @@ export function wheelsBuilder(ctx: DepsBuildContext): DepsBuilder {
         heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
         compression: ctx.compression,
         ...(ctx.restoreWheels ? { restoreWheels: ctx.restoreWheels } : {}),
+        ...(onImage ? { onImage } : {}),
         onProgress: say
       })
     }

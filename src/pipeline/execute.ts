@@ -9,6 +9,7 @@ import type { Compression } from '../oci/media-types.js'
 import type { VariantPlan } from '../plan/plan.js'
 import type { ImageStore } from '../registry/store.js'
 import { formatBytes } from '../util/format.js'
+import { handled } from '../util/limit.js'
 import { ArtifactCache } from '../cache/artifacts.js'
 import { CacheLayout, defaultCacheDir } from '../cache/layout.js'
 import { buildAppImage, checkRuntime, projectLayers, type AppBuildContext } from './app-build.js'
@@ -121,7 +122,8 @@ function fullReport(v: VariantPlan, full: FullPathResult, seconds: number): Vari
 async function buildDeps(
   ctx: VariantContext,
   v: VariantPlan,
-  d: Decision
+  d: Decision,
+  onImage: (image: DepsImage, pushed: Promise<unknown>) => void
 ): Promise<{ result: FullPathResult; seconds: number }> {
   const say = (m: string) => ctx.progress(v.name, m)
   // The source is checked before any deps image is built: a link that leaves the tree or a file
@@ -137,7 +139,7 @@ async function buildDeps(
       : `deps image ${d.depsRef} is missing: full path`
   )
   const start = performance.now()
-  const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say)
+  const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say, onImage)
   const seconds = (performance.now() - start) / 1000
   for (const n of result.notes) say(`note: ${n}`)
   say(
@@ -189,11 +191,25 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
       const error = `deps image ${d.depsRef} is missing: full path needed (build the deps image for hash ${v.shortHash})`
       return unbuiltResult(d, 'missing', error, seconds())
     }
-    const full = d.depsImage ? null : await buildDeps(ctx, v, d)
+    const tags = ctx.tagsOf(v.name)
+    // A deps image built now is handed over before it is written: the app image is made and its
+    // blobs go up meanwhile (its manifests wait for the deps image's).
+    let early: ReturnType<typeof buildAppImage> | null = null
+    let full: Awaited<ReturnType<typeof buildDeps>> | null = null
+    if (!d.depsImage) {
+      try {
+        full = await buildDeps(ctx, v, d, (image, written) => {
+          early = handled(buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written))
+        })
+      } catch (e) {
+        // Its uploads end before the variant's failure is reported (and the store is closed).
+        await (early as ReturnType<typeof buildAppImage> | null)?.catch(() => undefined)
+        throw e
+      }
+    }
     const deps: DepsImage = d.depsImage ?? full!.result.image
     if (!full) say(`deps image ${d.depsRef} found (${deps.digest.slice(0, 19)}): fast path`)
-    const tags = ctx.tagsOf(v.name)
-    const { pushed, sboms } = await buildAppImage(ctx.app, ctx.projectLayerFor, v, deps, tags)
+    const { pushed, sboms } = await (early ?? buildAppImage(ctx.app, ctx.projectLayerFor, v, deps, tags))
     const result = builtResult(
       d,
       pushed,

@@ -55,6 +55,11 @@ export interface AppImageArgs {
    */
   readonly onManifest?: (platform: Platform, manifest: Descriptor) => void
   readonly onProgress?: (message: string) => void
+  /**
+   * The deps image is still being written (made just now by the full path): the blobs go up
+   * meanwhile, the manifests and tags only once this resolves (none if it rejects).
+   */
+  readonly after?: Promise<unknown>
 }
 
 /** A layer blob as one manifest family lists it. */
@@ -155,7 +160,8 @@ export async function pushAppImage(args: AppImageArgs): Promise<FastPathResult> 
         : null
     },
     args.tags,
-    args.onProgress
+    args.onProgress,
+    args.after
   )
   // The deps layers are referenced as they are; the registry checks they exist when the
   // manifest is pushed.

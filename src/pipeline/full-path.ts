@@ -35,9 +35,11 @@ import type { DepsImage, PlatformImage } from './deps-image.js'
 import {
   addStats,
   countBlob,
+  digestOf,
   emptyStats,
   pushImage,
   type BlobStats,
+  type ImageWrite,
   type ManifestWrite
 } from '../registry/push.js'
 import { appendLayers, type AppendedLayer, type ConfigPatch, type HistoryEntry } from '../oci/image-edit.js'
@@ -120,6 +122,11 @@ export interface FullPathContext {
    * Returns how many it restored; failures are its own business (a warning), never the build's.
    */
   readonly restoreWheels?: (sha256s: readonly string[]) => Promise<number>
+  /**
+   * Called with the image as soon as it is made, before it is written (`pushed` settles when it
+   * is): what goes on top of it can be made and uploaded meanwhile.
+   */
+  readonly onImage?: (image: DepsImage, pushed: Promise<unknown>) => void
 }
 
 export interface LayerReport {
@@ -812,20 +819,25 @@ async function pushPlatformLayers(
     const group = layering.groups[i]!
     built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression))
     uploaded[i] = handled(
-      built[i].then((b) =>
-        o.pushLimit(async () => {
-          const desc: Descriptor = { mediaType, digest: b.digest, size: b.size }
-          const tUp = performance.now()
-          const outcome: BlobOutcome = b.file
-            ? await ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built })
-            : 'exists'
+      built[i].then(async (b) => {
+        const desc: Descriptor = { mediaType, digest: b.digest, size: b.size }
+        let tUp = performance.now()
+        const done = (outcome: BlobOutcome): BlobOutcome => {
           o.busy.upload += since(tUp)
           o.progress(
             `${platform}: layer ${i + 1}/${layering.groups.length} ${group.label}: ${formatBytes(b.size)}${b.built ? (b.reused ? ` (${b.reused} of ${group.packages.length} packages copied from an earlier layer)` : '') : ' (cached)'}, ${outcome}`
           )
           return outcome
+        }
+        if (!b.file) return done('exists')
+        // A cached layer the registry has is only asked about: the upload slots are for bytes
+        // (behind a dozen such questions, a layer just built would wait a round trip each).
+        if (!b.built && (await ctx.store.blobExists(desc.digest))) return done('exists')
+        return o.pushLimit(async () => {
+          tUp = performance.now()
+          return done(await ctx.store.putBlob(desc, { file: b.file! }, { fresh: b.built }))
         })
-      )
+      })
     )
   }
   const out: PlatformLayers = {
@@ -992,20 +1004,19 @@ export async function buildDepsImage(
 
   // 6. Configs, manifests, the index, and the tag last: only a complete image ever has the tag.
   const indexType = ctx.base.image.mediaType === DOCKER_MANIFEST_LIST ? DOCKER_MANIFEST_LIST : OCI_INDEX
-  const pushed = await pushImage(
-    ctx.store,
-    { manifests: writes, index: isIndex ? { mediaType: indexType } : null },
-    [tag]
-  )
-  addStats(stats, pushed.stats)
-  for (const r of platformReports) reports.push(...(await r()))
+  const write: ImageWrite = { manifests: writes, index: isIndex ? { mediaType: indexType } : null }
   const image: DepsImage = {
     ref: `${ctx.store.name}:${tag}`,
-    digest: pushed.digest,
-    mediaType: pushed.mediaType,
+    digest: digestOf(write),
+    mediaType: isIndex ? indexType : writes[0]!.mediaType,
     isIndex,
     platforms: images
   }
+  const pushing = pushImage(ctx.store, write, [tag])
+  ctx.onImage?.(image, pushing)
+  const pushed = await pushing
+  addStats(stats, pushed.stats)
+  for (const r of platformReports) reports.push(...(await r()))
   const phases = phasesOf({ t0, choose, sizesAndFetch, fetchBeforeLayers, layersWall, tTop }, busy)
   return { image, stats, layers: reports, notes, phases, wheels: wheels.report() }
 }

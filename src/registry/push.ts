@@ -4,7 +4,7 @@
 // write images; both hand their edits (oci/image-edit.ts) here.
 import type { Digest } from '../oci/digest.js'
 import { buildIndex, describeBytes, serialize, type Descriptor } from '../oci/image.js'
-import { limit } from '../util/limit.js'
+import { handled, limit } from '../util/limit.js'
 import type { BlobData, BlobOutcome, ImageStore } from './store.js'
 
 export interface BlobStats {
@@ -83,16 +83,45 @@ export interface Pushed {
   readonly stats: BlobStats
 }
 
+/** What the tags of `image` name: its index over the manifests, or its one manifest. */
+function topOf(image: ImageWrite): { readonly bytes: Buffer; readonly mediaType: string } {
+  if (image.index) {
+    const manifests = image.manifests.map((m) =>
+      describeBytes(m.mediaType, m.bytes, m.platform ? { platform: m.platform } : {})
+    )
+    const { mediaType, annotations } = image.index
+    return {
+      bytes: serialize(buildIndex({ mediaType, manifests, ...(annotations ? { annotations } : {}) })),
+      mediaType
+    }
+  }
+  if (image.manifests.length !== 1)
+    throw new Error(`an image without an index has one manifest, not ${image.manifests.length}`)
+  return image.manifests[0]!
+}
+
+/**
+ * The digest `image` will have once pushed (what its tags name), known before it is: an image
+ * on top of it can be made while it is still being written.
+ */
+export function digestOf(image: ImageWrite): Digest {
+  const top = topOf(image)
+  return describeBytes(top.mediaType, top.bytes).digest
+}
+
 /**
  * Write `image` to `store` under `tags` (none: by digest only). A blob with `say` reports it
- * before it goes up.
+ * before it goes up. With `after`, the blobs go up at once but no manifest is written until
+ * `after` resolves (the image below is complete), and none at all if it rejects.
  */
 export async function pushImage(
   store: ImageStore,
   image: ImageWrite,
   tags: readonly string[],
-  onProgress?: (message: string) => void
+  onProgress?: (message: string) => void,
+  after?: Promise<unknown>
 ): Promise<Pushed> {
+  if (after) handled(after) // awaited once the blobs are up
   const stats = emptyStats()
   const writes = limit(BLOB_WRITES)
   await Promise.all(
@@ -109,28 +138,15 @@ export async function pushImage(
         })
       )
   )
+  await after
   const put = async (tag: string | null, bytes: Buffer, mediaType: string): Promise<Digest> => {
     const digest = await store.putManifest(tag, bytes, mediaType)
     stats.uploaded++
     stats.bytesUploaded += bytes.length
     return digest
   }
-  let top: { bytes: Buffer; mediaType: string }
-  if (image.index) {
-    await Promise.all(image.manifests.map((m) => put(null, m.bytes, m.mediaType)))
-    const manifests = image.manifests.map((m) =>
-      describeBytes(m.mediaType, m.bytes, m.platform ? { platform: m.platform } : {})
-    )
-    const { mediaType, annotations } = image.index
-    top = {
-      bytes: serialize(buildIndex({ mediaType, manifests, ...(annotations ? { annotations } : {}) })),
-      mediaType
-    }
-  } else {
-    if (image.manifests.length !== 1)
-      throw new Error(`an image without an index has one manifest, not ${image.manifests.length}`)
-    top = image.manifests[0]!
-  }
+  const top = topOf(image)
+  if (image.index) await Promise.all(image.manifests.map((m) => put(null, m.bytes, m.mediaType)))
   let digest: Digest | null = null
   for (const tag of tags) digest = await put(tag, top.bytes, top.mediaType)
   digest ??= await put(null, top.bytes, top.mediaType)

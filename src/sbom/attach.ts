@@ -71,14 +71,20 @@ export interface AttachedSbom {
 }
 
 /**
- * Push `document` as an artifact referring to `subject`, which must be in `store` already. The
- * same document and subject give the same artifact, so attaching again changes nothing.
+ * Push `document` as an artifact referring to `subject`, which must be in `store` already (or be
+ * on its way: see `after`). The same document and subject give the same artifact, so attaching
+ * again changes nothing.
  */
 export async function attachSbom(args: {
   readonly store: ImageStore
   readonly subject: Pick<Descriptor, 'mediaType' | 'digest' | 'size'>
   readonly document: CycloneDxBom | Buffer
   readonly created: string
+  /**
+   * The subject is still being written: the blobs go up at once, the artifact's manifest only
+   * once this resolves (and not at all if it rejects, which rejects the attach).
+   */
+  readonly after?: Promise<unknown>
 }): Promise<AttachedSbom> {
   const { store, subject } = args
   const document = Buffer.isBuffer(args.document) ? args.document : sbomBytes(args.document)
@@ -94,6 +100,7 @@ export async function attachSbom(args: {
   // API: a tag too many costs nothing, an SBOM nobody can find defeats the purpose.
   const referrers = answers ?? false
   const tag = referrers ? null : sbomTag(subject.digest)
+  await args.after
   const digest = await store.putManifest(tag, manifest, OCI_MANIFEST)
   return {
     descriptor: { mediaType: OCI_MANIFEST, digest, size: manifest.length },
