@@ -3787,8 +3787,7 @@ function verifyInstall(args) {
 
 // The layer of some wheels, as a file in the layer cache: each wheel installed straight into the
 // layer (our installer, pip's layout, no staging tree on disk), the layer written once, then its
-// descriptor. Pure of the registry and of the plan, so that a worker thread can run it
-// (layer-worker.ts) while the main thread downloads and uploads.
+// descriptor. Pure of the registry and of the plan.
 /** Deps layers carry one fixed time, so the same wheels give the same layer on every commit. */
 const DEPS_MTIME = 315532800; // 1980-01-01T00:00:00Z
 /** Name the wheel (not its path in the artifact cache, which is by digest) in an installer error. */

@@ -1695,7 +1695,8 @@ function rules(b, flags) {
         WS: /[ \t]+/y
     };
 }
-const RULES = rules(B, 'u');
+/** Made on first use: the Unicode look-behinds cost milliseconds to compile, on every start. */
+let unicodeRules = null;
 /**
  * For ASCII text (virtually every marker), JavaScript's own `\b` is Python's `\b`: both see
  * [A-Za-z0-9_] as word characters there. These rules skip the slow Unicode look-behinds.
@@ -1734,7 +1735,7 @@ class Tokenizer {
     constructor(source, at) {
         this.source = source;
         this.at = at;
-        this.rules = ASCII.test(source) ? ASCII_RULES : RULES;
+        this.rules = ASCII.test(source) ? ASCII_RULES : (unicodeRules ??= rules(B, 'u'));
     }
     /** The text of the token `name` at the current position, without consuming it. */
     peek(name) {

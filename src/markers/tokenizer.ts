@@ -40,7 +40,9 @@ function rules(b: string, flags: '' | 'u') {
   } as const
 }
 
-const RULES = rules(B, 'u')
+type Rules = ReturnType<typeof rules>
+/** Made on first use: the Unicode look-behinds cost milliseconds to compile, on every start. */
+let unicodeRules: Rules | null = null
 /**
  * For ASCII text (virtually every marker), JavaScript's own `\b` is Python's `\b`: both see
  * [A-Za-z0-9_] as word characters there. These rules skip the slow Unicode look-behinds.
@@ -49,7 +51,7 @@ const ASCII_RULES = rules('\\b', '')
 // eslint-disable-next-line no-control-regex -- the whole ASCII range, on purpose
 const ASCII = /^[\x00-\x7f]*$/
 
-export type TokenName = keyof typeof RULES
+export type TokenName = keyof Rules
 
 /**
  * The characters each token can start with. Checking the next character first skips most regex
@@ -78,13 +80,13 @@ export function quoteSource(source: string): string {
 
 export class Tokenizer {
   position = 0
-  private readonly rules: typeof RULES
+  private readonly rules: Rules
 
   constructor(
     readonly source: string,
     private readonly at: Location | undefined
   ) {
-    this.rules = ASCII.test(source) ? ASCII_RULES : RULES
+    this.rules = ASCII.test(source) ? ASCII_RULES : (unicodeRules ??= rules(B, 'u'))
   }
 
   /** The text of the token `name` at the current position, without consuming it. */

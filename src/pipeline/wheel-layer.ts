@@ -1,7 +1,6 @@
 // The layer of some wheels, as a file in the layer cache: each wheel installed straight into the
 // layer (our installer, pip's layout, no staging tree on disk), the layer written once, then its
-// descriptor. Pure of the registry and of the plan, so that a worker thread can run it
-// (layer-worker.ts) while the main thread downloads and uploads.
+// descriptor. Pure of the registry and of the plan.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import type { CacheLayout } from '../cache/layout.js'
