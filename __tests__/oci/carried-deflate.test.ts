@@ -18,6 +18,7 @@ import { LayerDestination } from '../../src/wheels/install/destination.js'
 import { install } from '../../src/wheels/install/install.js'
 import { pythonLayout } from '../../src/wheels/install/layout.js'
 import { tempDir } from '../support/project.js'
+import { filesIn } from '../support/tar-files.js'
 import { umociUnpackLayer } from '../support/umoci.js'
 import { mirrorWheels } from '../support/wheel-fixtures.js'
 
@@ -100,18 +101,6 @@ async function layerOf(wheel: string, opts: Omit<LayerOptions, 'mtime'>, file?: 
 }
 
 const site = 'usr/local/lib/python3.11/site-packages'
-
-/** The files of a tar (gzip or not) by path, with their sha256, as Python's tarfile reads them. */
-function filesIn(blob: string): Record<string, string> {
-  const script =
-    'import hashlib, json, sys, tarfile\n' +
-    't = tarfile.open(sys.argv[1])\n' +
-    'print(json.dumps({m.name: hashlib.sha256(t.extractfile(m).read()).hexdigest() for m in t if m.isfile()}))'
-  return JSON.parse(execFileSync('python3', ['-c', script, blob], { encoding: 'utf8' })) as Record<
-    string,
-    string
-  >
-}
 
 /** Members written around carried deflate data start with this header (XFL 0, OS unknown). */
 const CARRIED_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])

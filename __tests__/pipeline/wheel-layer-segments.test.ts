@@ -23,6 +23,7 @@ import {
 } from '../../src/pipeline/wheel-layer.js'
 import { pythonLayout } from '../../src/wheels/install/layout.js'
 import { tempDir } from '../support/project.js'
+import { filesIn } from '../support/tar-files.js'
 import { umociUnpackLayer } from '../support/umoci.js'
 import { buildSimpleWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
 
@@ -78,18 +79,6 @@ function copiedPart(x: FixtureWheel, record: SegmentRecord, file: string, asked:
 
 const recordOf = (records: readonly SegmentRecord[], x: FixtureWheel) =>
   records.find((r) => r.wheel === x.sha256)!
-
-/** Files of a tar (gzip or not) by path with their sha256, as Python's tarfile reads them. */
-function filesIn(blob: string): Record<string, string> {
-  const script =
-    'import hashlib, json, sys, tarfile\n' +
-    't = tarfile.open(sys.argv[1])\n' +
-    'print(json.dumps({m.name: hashlib.sha256(t.extractfile(m).read()).hexdigest() for m in t if m.isfile()}))'
-  return JSON.parse(execFileSync('python3', ['-c', script, blob], { encoding: 'utf8' })) as Record<
-    string,
-    string
-  >
-}
 
 describe('a layer built after a bump', () => {
   it('copies the segments of the wheels that stayed, and is the layer a build from the wheels writes', async () => {

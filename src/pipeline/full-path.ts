@@ -237,35 +237,24 @@ function layoutKey(layout: PythonLayout): string {
   return createHash('sha256').update(JSON.stringify(layout)).digest('hex').slice(0, 16)
 }
 
+/** A layer cache key: the hash of what makes the bytes, with the layer format and layout. */
+function cacheKey(layout: PythonLayout, fields: Record<string, unknown>): string {
+  const made = { format: LAYER_FORMAT, layout: layoutKey(layout), mtime: DEPS_MTIME, ...fields }
+  return createHash('sha256').update(JSON.stringify(made)).digest('hex')
+}
+
 /** The layer cache's key for a layer of these wheels: everything that makes its bytes. */
 function layerKeyOf(sha256s: readonly string[], layout: PythonLayout, compression: Compression): string {
-  return createHash('sha256')
-    .update(
-      JSON.stringify({
-        format: LAYER_FORMAT,
-        layout: layoutKey(layout),
-        mtime: DEPS_MTIME,
-        wheels: [...sha256s].sort(),
-        // Absent for gzip, so the keys of layers cached before zstd existed stay valid.
-        ...(compression === 'gzip' ? {} : { compression })
-      })
-    )
-    .digest('hex')
+  return cacheKey(layout, {
+    wheels: [...sha256s].sort(),
+    // Absent for gzip, so the keys of layers cached before zstd existed stay valid.
+    ...(compression === 'gzip' ? {} : { compression })
+  })
 }
 
 /** The key of a wheel's segment (for a layout and compression): where the segment index points. */
 function segmentKeyOf(sha256: string, layout: PythonLayout, compression: Compression): string {
-  return createHash('sha256')
-    .update(
-      JSON.stringify({
-        format: LAYER_FORMAT,
-        layout: layoutKey(layout),
-        mtime: DEPS_MTIME,
-        wheel: sha256,
-        compression
-      })
-    )
-    .digest('hex')
+  return cacheKey(layout, { wheel: sha256, compression })
 }
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
