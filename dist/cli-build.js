@@ -1407,12 +1407,12 @@ function topOf(image) {
     return image.manifests[0];
 }
 /**
- * The digest `image` will have once pushed (what its tags name), known before it is: an image
- * on top of it can be made while it is still being written.
+ * What the tags of `image` will name once it is pushed (its digest and media type), known before
+ * it is: an image on top of it can be made while it is still being written.
  */
-function digestOf(image) {
+function describeImage(image) {
     const top = topOf(image);
-    return describeBytes(top.mediaType, top.bytes).digest;
+    return { digest: describeBytes(top.mediaType, top.bytes).digest, mediaType: top.mediaType };
 }
 /**
  * Write `image` to `store` under `tags` (none: by digest only). A blob with `say` reports it
@@ -4644,6 +4644,8 @@ function projectLayers(ctx) {
         return job;
     };
 }
+/** Whether `p` rejects (once it settles). */
+const rejects = (p) => p.then(() => false, () => true);
 /**
  * Each app image gets an SBOM of exactly its closure, attached while the image's own manifests
  * and tags are written (a referrer may arrive before its subject: registries accept that, and
@@ -4672,8 +4674,7 @@ function attachSbomOf(ctx, v, platform, manifest, say, after) {
         return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag };
     })().catch(async (e) => {
         // A deps image that failed to be written fails the variant, which says so: no SBOM either.
-        if (after &&
-            !(await after.then(() => true, () => false)))
+        if (after && (await rejects(after)))
             return null;
         say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`);
         return null;
@@ -8493,8 +8494,7 @@ async function buildDepsImage(variant, tag, ctx) {
     const write = { manifests: writes, index: isIndex ? { mediaType: indexType } : null };
     const image = {
         ref: `${ctx.store.name}:${tag}`,
-        digest: digestOf(write),
-        mediaType: isIndex ? indexType : writes[0].mediaType,
+        ...describeImage(write),
         isIndex,
         platforms: images
     };
@@ -10840,6 +10840,7 @@ async function executeVariant(ctx, v, d) {
         const tags = ctx.tagsOf(v.name);
         // A deps image built now is handed over before it is written: the app image is made and its
         // blobs go up meanwhile (its manifests wait for the deps image's).
+        // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)
         let early = null;
         let full = null;
         if (!d.depsImage) {

@@ -6,7 +6,7 @@ import { sha256 } from '../../src/oci/digest.js'
 import { appendLayers } from '../../src/oci/image-edit.js'
 import { describeBytes, type ImageConfig, type ImageManifest } from '../../src/oci/image.js'
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/oci/media-types.js'
-import { digestOf, pushImage, type ManifestWrite } from '../../src/registry/push.js'
+import { describeImage, pushImage, type ManifestWrite } from '../../src/registry/push.js'
 import { MemoryStore } from '../support/memory-store.js'
 
 const base: { manifest: ImageManifest; config: ImageConfig } = {
@@ -116,16 +116,17 @@ describe('pushImage', () => {
     expect(pushed.stats.uploaded).toBe(3)
   })
 
-  it('knows the digest its tags will name before it writes anything (digestOf)', async () => {
+  it('knows the digest its tags will name before it writes anything (describeImage)', async () => {
     const amd = edited('amd64', Buffer.from('amd layer'))
     const arm = edited('arm64', Buffer.from('arm layer'))
     for (const image of [
       { manifests: [amd.write, arm.write], index: { mediaType: OCI_INDEX } },
       { manifests: [amd.write], index: null }
     ]) {
-      const digest = digestOf(image)
+      const { digest, mediaType } = describeImage(image)
       const pushed = await pushImage(storeWithBase(), image, ['t'])
       expect(pushed.digest).toBe(digest)
+      expect(pushed.mediaType).toBe(mediaType)
     }
   })
 

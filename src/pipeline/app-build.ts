@@ -135,6 +135,13 @@ export function projectLayers(ctx: Omit<AppBuildContext, 'sites'>) {
   }
 }
 
+/** Whether `p` rejects (once it settles). */
+const rejects = (p: Promise<unknown>): Promise<boolean> =>
+  p.then(
+    () => false,
+    () => true
+  )
+
 /**
  * Each app image gets an SBOM of exactly its closure, attached while the image's own manifests
  * and tags are written (a referrer may arrive before its subject: registries accept that, and
@@ -169,14 +176,7 @@ function attachSbomOf(
     return { platform: formatPlatform(platform), digest: a.descriptor.digest, tag: a.tag }
   })().catch(async (e: unknown) => {
     // A deps image that failed to be written fails the variant, which says so: no SBOM either.
-    if (
-      after &&
-      !(await after.then(
-        () => true,
-        () => false
-      ))
-    )
-      return null
+    if (after && (await rejects(after))) return null
     say(`warning: the SBOM of ${formatPlatform(platform)} was not attached: ${describeError(e)}`)
     return null
   })

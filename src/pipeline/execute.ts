@@ -194,7 +194,8 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
     const tags = ctx.tagsOf(v.name)
     // A deps image built now is handed over before it is written: the app image is made and its
     // blobs go up meanwhile (its manifests wait for the deps image's).
-    let early: ReturnType<typeof buildAppImage> | null = null
+    // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)
+    let early = null as ReturnType<typeof buildAppImage> | null
     let full: Awaited<ReturnType<typeof buildDeps>> | null = null
     if (!d.depsImage) {
       try {
@@ -203,7 +204,7 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
         })
       } catch (e) {
         // Its uploads end before the variant's failure is reported (and the store is closed).
-        await (early as ReturnType<typeof buildAppImage> | null)?.catch(() => undefined)
+        await early?.catch(() => undefined)
         throw e
       }
     }

@@ -35,7 +35,7 @@ import type { DepsImage, PlatformImage } from './deps-image.js'
 import {
   addStats,
   countBlob,
-  digestOf,
+  describeImage,
   emptyStats,
   pushImage,
   type BlobStats,
@@ -996,8 +996,7 @@ export async function buildDepsImage(
   const write: ImageWrite = { manifests: writes, index: isIndex ? { mediaType: indexType } : null }
   const image: DepsImage = {
     ref: `${ctx.store.name}:${tag}`,
-    digest: digestOf(write),
-    mediaType: isIndex ? indexType : writes[0]!.mediaType,
+    ...describeImage(write),
     isIndex,
     platforms: images
   }

@@ -101,12 +101,12 @@ function topOf(image: ImageWrite): { readonly bytes: Buffer; readonly mediaType:
 }
 
 /**
- * The digest `image` will have once pushed (what its tags name), known before it is: an image
- * on top of it can be made while it is still being written.
+ * What the tags of `image` will name once it is pushed (its digest and media type), known before
+ * it is: an image on top of it can be made while it is still being written.
  */
-export function digestOf(image: ImageWrite): Digest {
+export function describeImage(image: ImageWrite): { readonly digest: Digest; readonly mediaType: string } {
   const top = topOf(image)
-  return describeBytes(top.mediaType, top.bytes).digest
+  return { digest: describeBytes(top.mediaType, top.bytes).digest, mediaType: top.mediaType }
 }
 
 /**
