@@ -110,14 +110,21 @@ const DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 /**
  * Throw the TransientHttpError of a retryable status (408, 429, 5xx but 501/505), so the caller's
- * withRetry tries again; other answers pass. `detail` is the server's error text, if any.
+ * withRetry tries again; other answers pass. `detail` is the server's error text, if any: a
+ * function when it costs something to find (a body parsed for every answer, most of them fine).
  */
 export function throwIfTransient(
   res: Pick<HttpResponse, 'method' | 'status' | 'headers' | 'url'>,
-  detail = ''
+  detail: string | (() => string) = ''
 ): void {
   if (isRetryableStatus(res.status))
-    throw transientFromStatus(res.method, res.url, res.status, res.headers['retry-after'], detail)
+    throw transientFromStatus(
+      res.method,
+      res.url,
+      res.status,
+      res.headers['retry-after'],
+      typeof detail === 'string' ? detail : detail()
+    )
 }
 
 function headersOf(res: http.IncomingMessage): Record<string, string> {

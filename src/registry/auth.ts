@@ -146,7 +146,7 @@ export class RegistryAuth {
     }
     // A token service that is down, slow or silent is retried (with the operation that needed
     // the token) under the same rule and budget as the registry itself; its host is in the message.
-    throwIfTransient(res, ` from the token service${errorText(res)}`)
+    throwIfTransient(res, () => ` from the token service${errorText(res)}`)
     if (res.status !== 200) {
       throw new RegistryAuthError(
         `${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`,

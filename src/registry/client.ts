@@ -15,6 +15,7 @@ import { DEFAULT_RETRY, RetriesExhaustedError, withRetry, type RetryPolicy } fro
 import { describeCredential, ANONYMOUS, type Credential } from './credentials.js'
 import { errorText, RegistryAuth, RegistryAuthError, scopeFor, type Access } from './auth.js'
 import { RegistryError } from './errors.js'
+import { handled } from '../util/limit.js'
 import {
   isDigestRef,
   TAG_PATTERN,
@@ -26,7 +27,7 @@ import {
   type StoredManifest
 } from './store.js'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -108,6 +109,17 @@ export interface RegistryClientOptions {
 
 const DEFAULT_CHUNK = 64 * 1024 * 1024
 
+/** At most this many platform images of an index are read by recallImage. */
+const RECALLED_PLATFORMS = 16
+
+/**
+ * A fresh blob (PutBlobOptions.fresh) up to this size is sent without a HEAD first. Made in this
+ * run, it is rarely there already; asking costs a round trip on the path to the manifest, where
+ * sending 4 MiB from a CI runner to its registry costs about one (and at worst the bytes go up
+ * twice). A bigger one is asked about first: its bytes cost more than the question.
+ */
+export const DIRECT_PUT_BYTES = 4 * 1024 * 1024
+
 export function isLoopback(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
   return h === 'localhost' || h === '::1' || /^127\./.test(h)
@@ -121,6 +133,15 @@ export class RegistryClient implements ImageStore {
   private readonly auth: RegistryAuth
   private readonly retry: RetryPolicy
   private readonly chunkSize: number
+  /**
+   * Blobs the repository is known to hold: found by HEAD, put, or named by a manifest read from
+   * it. Asked about again, they need no round trip.
+   */
+  private readonly present = new Set<Digest>()
+  /** Earlier images being read for their blobs (recallImage): blobExists waits for them. */
+  private recalling: Promise<void> | null = null
+  /** Upload sessions opened ahead (openUploads), taken by fresh blobs first come. */
+  private readonly ahead: Promise<string | null>[] = []
 
   constructor(
     readonly ref: RegistryRef,
@@ -203,7 +224,7 @@ export class RegistryClient implements ImageStore {
               : `the credential needs pull access to ${this.name}`
         )
       }
-      throwIfTransient(res, errorText(res))
+      throwIfTransient(res, () => errorText(res))
       return res
     }
     throw new Error('unreachable')
@@ -258,13 +279,54 @@ export class RegistryClient implements ImageStore {
     })
   }
 
-  blobExists(digest: Digest): Promise<boolean> {
-    return this.retrying(async () => {
+  async blobExists(digest: Digest): Promise<boolean> {
+    if (this.present.has(digest)) return true
+    if (this.recalling) {
+      await this.recalling
+      if (this.present.has(digest)) return true
+    }
+    const found = await this.retrying(async () => {
       const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' })
       if (res.status === 200) return true
       if (res.status === 404) return false
       throw this.unexpected(`HEAD blob ${digest}`, res)
     })
+    if (found) this.present.add(digest)
+    return found
+  }
+
+  recallImage(ref: string): void {
+    // It only ever spares HEADs: an image that cannot be read is no error.
+    const read = this.recallBlobs(ref).catch(() => undefined)
+    this.recalling = this.recalling ? Promise.all([this.recalling, read]).then(() => undefined) : read
+  }
+
+  /** Read `ref` and, for an index, the manifests it lists (getManifest learns their blobs). */
+  private async recallBlobs(ref: string): Promise<void> {
+    const top = await this.getManifest(ref)
+    if (!top) return
+    const parsed = parseManifest(top.bytes, top.mediaType, ref)
+    if (parsed.kind !== 'index') return
+    // Platform images only (attestations are "unknown/unknown"), and a bounded number of them.
+    const images = parsed.index.manifests
+      .filter((m) => m.platform?.os !== 'unknown')
+      .slice(0, RECALLED_PLATFORMS)
+    await Promise.all(images.map((m) => this.getManifest(m.digest)))
+  }
+
+  /** What a manifest this repository stores names is there (registries keep a manifest's blobs). */
+  private learn(bytes: Buffer, mediaType: string): void {
+    let parsed: ReturnType<typeof parseManifest>
+    try {
+      parsed = parseManifest(bytes, mediaType, 'manifest')
+    } catch {
+      return
+    }
+    if (parsed.kind !== 'manifest') return
+    const { config, layers } = parsed.manifest
+    this.present.add(config.digest)
+    // A foreign layer (one with `urls`) is fetched from elsewhere, not from the registry.
+    for (const l of layers) if (!l.urls) this.present.add(l.digest)
   }
 
   getBlob(digest: Digest): Promise<Buffer> {
@@ -281,15 +343,27 @@ export class RegistryClient implements ImageStore {
   }
 
   async putBlob(desc: Descriptor, data: BlobData, opts: PutBlobOptions = {}): Promise<BlobOutcome> {
+    const outcome = await this.placeBlob(desc, data, opts)
+    this.present.add(desc.digest)
+    return outcome
+  }
+
+  private async placeBlob(desc: Descriptor, data: BlobData, opts: PutBlobOptions): Promise<BlobOutcome> {
     const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size
     if (size !== desc.size)
       throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`)
     const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null
-    // A fresh blob's upload session is opened while its existence is checked: one round trip
-    // less before the bytes go, and a session closed again in the rare case the blob is there.
+    // A small fresh blob goes up without asking (DIRECT_PUT_BYTES), in a session opened ahead
+    // when there is one. A bigger fresh blob's session is opened while its existence is checked:
+    // one round trip less before the bytes go, and a session closed in the rare case it is there.
     let opened: Promise<string | null> | null = null
-    if (opts.fresh && !mountFrom) {
-      opened = this.retrying(() => this.startUpload()).catch(() => null)
+    if (opts.fresh && !mountFrom && size <= DIRECT_PUT_BYTES) {
+      opened = this.ahead.shift() ?? null
+      // In memory: a file just written is in the page cache, and one write of it needs no turns
+      // of the event loop (a stream's reads would wait behind whatever else runs on this thread).
+      if (!Buffer.isBuffer(data)) data = readFileSync(data.file)
+    } else if (opts.fresh && !mountFrom) {
+      opened = this.ahead.shift() ?? this.retrying(() => this.startUpload()).catch(() => null)
       const exists = await this.blobExists(desc.digest).catch(async (e: unknown) => {
         await this.closeUpload(opened!)
         throw e
@@ -347,6 +421,15 @@ export class RegistryClient implements ImageStore {
     })
   }
 
+  openUploads(count: number): void {
+    for (let i = 0; i < count; i++)
+      this.ahead.push(handled(this.retrying(() => this.startUpload()).catch(() => null)))
+  }
+
+  async dropUploads(): Promise<void> {
+    await Promise.all(this.ahead.splice(0).map((s) => this.closeUpload(s)))
+  }
+
   /** A new upload session: its location. */
   private async startUpload(): Promise<string> {
     const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' })
@@ -370,7 +453,10 @@ export class RegistryClient implements ImageStore {
     return this.retrying(async () => {
       const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`
       const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] })
-      if (res.status === 201) return true
+      if (res.status === 201) {
+        this.present.add(desc.digest)
+        return true
+      }
       if (res.status === 202) {
         // Declined: the registry opened an upload session instead; close it.
         await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined)
@@ -495,7 +581,9 @@ export class RegistryClient implements ImageStore {
       const digest = sha256(res.body)
       if (isDigestRef(ref) && digest !== ref)
         throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`)
-      return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0]!.trim(), digest }
+      const mediaType = (res.headers['content-type'] ?? '').split(';')[0]!.trim()
+      this.learn(res.body, mediaType)
+      return { bytes: res.body, mediaType, digest }
     })
   }
 
@@ -536,6 +624,7 @@ export class RegistryClient implements ImageStore {
       const got = res.headers['docker-content-digest']
       if (got && got !== digest)
         throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`)
+      this.learn(bytes, mediaType)
       return digest
     })
   }

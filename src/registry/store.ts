@@ -29,7 +29,8 @@ export interface PutBlobOptions {
   readonly mountFrom?: string
   /**
    * The blob was just made (a config, an SBOM, a layer built in this run) and is most likely
-   * not there: a remote store opens the upload while it checks, instead of after.
+   * not there: a remote store opens the upload while it checks, instead of after, and sends a
+   * small one without checking at all (see DIRECT_PUT_BYTES in registry/client.ts).
    */
   readonly fresh?: boolean
 }
@@ -67,6 +68,19 @@ export interface ImageStore {
    * Absent, or false: artifacts that refer to an image are also tagged (src/sbom/attach.ts).
    */
   supportsReferrers?(subject: Digest): Promise<boolean>
+  /**
+   * Open `count` upload sessions now, for fresh blobs still being made (PutBlobOptions.fresh):
+   * each such upload then starts with its bytes. Where a session is a round trip (a registry).
+   */
+  openUploads?(count: number): void
+  /** Close the sessions openUploads opened that no upload took. */
+  dropUploads?(): Promise<void>
+  /**
+   * Read the image `ref` (a tag an earlier build wrote) in the background, where that spares
+   * round trips: the blobs it names are there (a registry keeps a manifest's blobs), so
+   * blobExists answers for them without asking. Nothing happens when it is not there.
+   */
+  recallImage?(ref: string): void
 }
 
 /** Tags as registries accept them (distribution's reference grammar). */
