@@ -5284,11 +5284,12 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
 /**
  * Throw the TransientHttpError of a retryable status (408, 429, 5xx but 501/505), so the caller's
- * withRetry tries again; other answers pass. `detail` is the server's error text, if any.
+ * withRetry tries again; other answers pass. `detail` is the server's error text, if any: a
+ * function when it costs something to find (a body parsed for every answer, most of them fine).
  */
 function throwIfTransient(res, detail = '') {
     if (isRetryableStatus(res.status))
-        throw transientFromStatus(res.method, res.url, res.status, res.headers['retry-after'], detail);
+        throw transientFromStatus(res.method, res.url, res.status, res.headers['retry-after'], typeof detail === 'string' ? detail : detail());
 }
 function headersOf(res) {
     const h = {};
@@ -6081,7 +6082,7 @@ class RegistryAuth {
         }
         // A token service that is down, slow or silent is retried (with the operation that needed
         // the token) under the same rule and budget as the registry itself; its host is in the message.
-        throwIfTransient(res, ` from the token service${errorText(res)}`);
+        throwIfTransient(res, () => ` from the token service${errorText(res)}`);
         if (res.status !== 200) {
             throw new RegistryAuthError(`${this.host}: the token service refused ${describeCredential(cred)} for ${scopes.join(' ') || 'no scope'} (${res.status}${errorText(res)})`, {}, this.hints.fix);
         }
@@ -6204,6 +6205,15 @@ function parseImageReference(text, where = 'image') {
     return { host, repository, tag, digest };
 }
 const DEFAULT_CHUNK = 64 * 1024 * 1024;
+/** At most this many platform images of an index are read by recallImage. */
+const RECALLED_PLATFORMS = 16;
+/**
+ * A fresh blob (PutBlobOptions.fresh) up to this size is sent without a HEAD first. Made in this
+ * run, it is rarely there already; asking costs a round trip on the path to the manifest, where
+ * sending 4 MiB from a CI runner to its registry costs about one (and at worst the bytes go up
+ * twice). A bigger one is asked about first: its bytes cost more than the question.
+ */
+const DIRECT_PUT_BYTES = 4 * 1024 * 1024;
 function isLoopback(host) {
     const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     return h === 'localhost' || h === '::1' || /^127\./.test(h);
@@ -6218,6 +6228,15 @@ class RegistryClient {
     auth;
     retry;
     chunkSize;
+    /**
+     * Blobs the repository is known to hold: found by HEAD, put, or named by a manifest read from
+     * it. Asked about again, they need no round trip.
+     */
+    present = new Set();
+    /** Earlier images being read for their blobs (recallImage): blobExists waits for them. */
+    recalling = null;
+    /** Upload sessions opened ahead (openUploads), taken by fresh blobs first come. */
+    ahead = [];
     constructor(ref, opts = {}) {
         this.ref = ref;
         this.opts = opts;
@@ -6281,7 +6300,7 @@ class RegistryClient {
                         ? `the credential needs push access to ${this.name} (for GHCR: a token with packages: write)`
                         : `the credential needs pull access to ${this.name}`);
             }
-            throwIfTransient(res, errorText(res));
+            throwIfTransient(res, () => errorText(res));
             return res;
         }
         throw new Error('unreachable');
@@ -6330,8 +6349,15 @@ class RegistryClient {
                 throw this.unexpected('GET /v2/', res);
         });
     }
-    blobExists(digest) {
-        return this.retrying(async () => {
+    async blobExists(digest) {
+        if (this.present.has(digest))
+            return true;
+        if (this.recalling) {
+            await this.recalling;
+            if (this.present.has(digest))
+                return true;
+        }
+        const found = await this.retrying(async () => {
             const res = await this.send('HEAD', this.url(`blobs/${digest}`), { access: 'pull' });
             if (res.status === 200)
                 return true;
@@ -6339,6 +6365,46 @@ class RegistryClient {
                 return false;
             throw this.unexpected(`HEAD blob ${digest}`, res);
         });
+        if (found)
+            this.present.add(digest);
+        return found;
+    }
+    recallImage(ref) {
+        // It only ever spares HEADs: an image that cannot be read is no error.
+        const read = this.recallBlobs(ref).catch(() => undefined);
+        this.recalling = this.recalling ? Promise.all([this.recalling, read]).then(() => undefined) : read;
+    }
+    /** Read `ref` and, for an index, the manifests it lists (getManifest learns their blobs). */
+    async recallBlobs(ref) {
+        const top = await this.getManifest(ref);
+        if (!top)
+            return;
+        const parsed = parseManifest(top.bytes, top.mediaType, ref);
+        if (parsed.kind !== 'index')
+            return;
+        // Platform images only (attestations are "unknown/unknown"), and a bounded number of them.
+        const images = parsed.index.manifests
+            .filter((m) => m.platform?.os !== 'unknown')
+            .slice(0, RECALLED_PLATFORMS);
+        await Promise.all(images.map((m) => this.getManifest(m.digest)));
+    }
+    /** What a manifest this repository stores names is there (registries keep a manifest's blobs). */
+    learn(bytes, mediaType) {
+        let parsed;
+        try {
+            parsed = parseManifest(bytes, mediaType, 'manifest');
+        }
+        catch {
+            return;
+        }
+        if (parsed.kind !== 'manifest')
+            return;
+        const { config, layers } = parsed.manifest;
+        this.present.add(config.digest);
+        // A foreign layer (one with `urls`) is fetched from elsewhere, not from the registry.
+        for (const l of layers)
+            if (!l.urls)
+                this.present.add(l.digest);
     }
     getBlob(digest) {
         return this.retrying(async () => {
@@ -6354,15 +6420,28 @@ class RegistryClient {
         });
     }
     async putBlob(desc, data, opts = {}) {
+        const outcome = await this.placeBlob(desc, data, opts);
+        this.present.add(desc.digest);
+        return outcome;
+    }
+    async placeBlob(desc, data, opts) {
         const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
         if (size !== desc.size)
             throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
         const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
-        // A fresh blob's upload session is opened while its existence is checked: one round trip
-        // less before the bytes go, and a session closed again in the rare case the blob is there.
+        // A small fresh blob goes up without asking (DIRECT_PUT_BYTES), in a session opened ahead
+        // when there is one. A bigger fresh blob's session is opened while its existence is checked:
+        // one round trip less before the bytes go, and a session closed in the rare case it is there.
         let opened = null;
-        if (opts.fresh && !mountFrom) {
-            opened = this.retrying(() => this.startUpload()).catch(() => null);
+        if (opts.fresh && !mountFrom && size <= DIRECT_PUT_BYTES) {
+            opened = this.ahead.shift() ?? null;
+            // In memory: a file just written is in the page cache, and one write of it needs no turns
+            // of the event loop (a stream's reads would wait behind whatever else runs on this thread).
+            if (!Buffer.isBuffer(data))
+                data = readFileSync(data.file);
+        }
+        else if (opts.fresh && !mountFrom) {
+            opened = this.ahead.shift() ?? this.retrying(() => this.startUpload()).catch(() => null);
             const exists = await this.blobExists(desc.digest).catch(async (e) => {
                 await this.closeUpload(opened);
                 throw e;
@@ -6425,6 +6504,13 @@ class RegistryClient {
             return 'uploaded';
         });
     }
+    openUploads(count) {
+        for (let i = 0; i < count; i++)
+            this.ahead.push(handled(this.retrying(() => this.startUpload()).catch(() => null)));
+    }
+    async dropUploads() {
+        await Promise.all(this.ahead.splice(0).map((s) => this.closeUpload(s)));
+    }
     /** A new upload session: its location. */
     async startUpload() {
         const res = await this.send('POST', this.url('blobs/uploads/'), { access: 'push' });
@@ -6448,8 +6534,10 @@ class RegistryClient {
         return this.retrying(async () => {
             const url = `${this.url('blobs/uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
             const res = await this.send('POST', url, { access: 'push', scopes: [scopeFor(fromRepository, 'pull')] });
-            if (res.status === 201)
+            if (res.status === 201) {
+                this.present.add(desc.digest);
                 return true;
+            }
             if (res.status === 202) {
                 // Declined: the registry opened an upload session instead; close it.
                 await this.send('DELETE', this.location(res), { access: 'push' }).catch(() => undefined);
@@ -6567,7 +6655,9 @@ class RegistryClient {
             const digest = sha256$1(res.body);
             if (isDigestRef(ref) && digest !== ref)
                 throw new TransientHttpError(`${this.name}: manifest ${ref} arrived with other content`);
-            return { bytes: res.body, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest };
+            const mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
+            this.learn(res.body, mediaType);
+            return { bytes: res.body, mediaType, digest };
         });
     }
     putManifest(tag, bytes, mediaType) {
@@ -6599,6 +6689,7 @@ class RegistryClient {
             const got = res.headers['docker-content-digest'];
             if (got && got !== digest)
                 throw new RegistryError(`${this.name}: pushed manifest ${digest} but the registry stored ${got}`);
+            this.learn(bytes, mediaType);
             return digest;
         });
     }
@@ -8208,6 +8299,7 @@ class LayerJobs {
     jobs = new Map();
     layers = new Map();
     layerLimit = limit(2);
+    records = [];
     constructor(ctx, wheels, busy, progress) {
         this.ctx = ctx;
         this.wheels = wheels;
@@ -8292,6 +8384,14 @@ class LayerJobs {
             return null; // the wheels are installed instead
         }
     }
+    /** How many layers prepare() found are to build (each built once, whatever shares it). */
+    toBuild() {
+        return [...this.jobs.values()].filter((j) => !this.ready(j)).length;
+    }
+    /** Once the segment indexes of the layers built are written. */
+    async recorded() {
+        await Promise.all(this.records);
+    }
     /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
     layerFor(shas, layout, compression) {
         const job = this.jobOf(shas, layout, compression);
@@ -8313,7 +8413,17 @@ class LayerJobs {
                         }));
                         const paths = this.ctx.cacheLayout;
                         const built = await buildLayerFile(job.key, parts, layout, compression, paths);
-                        recordSegments(job.key, built.segments, layout, compression, paths);
+                        // Where each wheel's segment is serves the next build: written once this layer's
+                        // upload is under way (before the image is done: see recorded()).
+                        this.records.push(handled(new Promise((done, fail) => setImmediate(() => {
+                            try {
+                                recordSegments(job.key, built.segments, layout, compression, paths);
+                                done();
+                            }
+                            catch (e) {
+                                fail(e);
+                            }
+                        }))));
                         return built;
                     }
                     finally {
@@ -8332,14 +8442,14 @@ function biggestFirst(groups) {
 }
 /**
  * One platform's base blobs placed and layers built, each pushed as it is built (two pushes at a
- * time, overlapping the builds). Returns once every layer is built: the config can be written
- * while the last layers still upload.
+ * time, overlapping the builds). Returns once every layer is built and the base blobs are in
+ * place: the config can be written while the last layers still upload.
  */
 async function pushPlatformLayers(ctx, pl, layers, o) {
     const { platform, baseImage, layering, resolved, compression } = pl;
+    // The base image's blobs are placed while the layers build (only the manifest needs them).
     const tBase = performance$1.now();
-    await placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats);
-    o.busy.baseBlobs += since(tBase);
+    const base = handled(placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats).finally(() => (o.busy.baseBlobs += since(tBase))));
     const mediaType = layerMediaType(baseImage.manifest.mediaType, compression);
     // Layers are built biggest first (they wait for a slot in this order): the last layer to start
     // is then a small one, not scipy or torch alone on a core while everything else is done.
@@ -8386,13 +8496,17 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
             };
         }))
     };
-    for (const [i, group] of layering.groups.entries()) {
-        const b = await built[i];
-        const descriptor = { mediaType, digest: b.digest, size: b.size };
-        out.dists.push(...b.dists);
-        out.uploads.push({ descriptor, outcome: uploaded[i] });
-        out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) });
-    }
+    const listed = async () => {
+        for (const [i, group] of layering.groups.entries()) {
+            const b = await built[i];
+            const descriptor = { mediaType, digest: b.digest, size: b.size };
+            out.dists.push(...b.dists);
+            out.uploads.push({ descriptor, outcome: uploaded[i] });
+            out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) });
+        }
+    };
+    // A base blob that cannot be placed fails the image at once, not after the builds.
+    await Promise.all([base, listed()]);
     return out;
 }
 /**
@@ -8440,7 +8554,7 @@ function phasesOf(t, busy) {
         choose: r2(t.choose),
         fetch: r2(busy.fetch),
         sizes: r2(Math.max(0, t.sizesAndFetch - t.fetchBeforeLayers)),
-        layers: r2(Math.max(0, t.layersWall - fetchInLayers - busy.baseBlobs)),
+        layers: r2(Math.max(0, t.layersWall - fetchInLayers)),
         layerBuild: r2(busy.layerBuild),
         upload: r2(busy.upload),
         baseBlobs: r2(busy.baseBlobs),
@@ -8472,6 +8586,11 @@ async function buildDepsImage(variant, tag, ctx) {
     const platforms = perPlatform.map(({ plan: p, chosen }, i) => layeringOf(ctx, p, chosen, sizes, notes, resolved[i]));
     const layers = new LayerJobs(ctx, wheels, busy, progress);
     await layers.prepare(platforms);
+    // Every layer built and every config is a new blob: their upload sessions are opened now, so
+    // that each goes up as soon as it is made (on a bump, the one layer built is the critical path).
+    // Those no upload takes (a layer the registry had after all) the build's owner drops
+    // (ImageStore.dropUploads).
+    ctx.store.openUploads?.(layers.toBuild() + platforms.length);
     // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
     const stats = emptyStats();
     const reports = [];
@@ -8501,6 +8620,7 @@ async function buildDepsImage(variant, tag, ctx) {
     const pushing = pushImage(ctx.store, write, [tag]);
     ctx.onImage?.(image, pushing);
     const pushed = await pushing;
+    await layers.recorded();
     addStats(stats, pushed.stats);
     for (const r of platformReports)
         reports.push(...(await r()));
@@ -10838,15 +10958,24 @@ async function executeVariant(ctx, v, d) {
             return unbuiltResult(d, 'missing', error, seconds());
         }
         const tags = ctx.tagsOf(v.name);
+        // Each platform's app image has two new blobs (its config, its SBOM): their upload sessions
+        // are opened while the image is made (see the finally below for those left over).
+        store.openUploads?.(v.platforms.length * 2);
         // A deps image built now is handed over before it is written: the app image is made and its
         // blobs go up meanwhile (its manifests wait for the deps image's).
         // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)
         let early = null;
         let full = null;
         if (!d.depsImage) {
+            // The image these tags name now (the previous build's) holds most of the layers about to
+            // be checked, all but those of the packages that changed: read once, it spares a HEAD each.
+            for (const t of tags)
+                store.recallImage?.(t);
             try {
                 full = await buildDeps(ctx, v, d, (image, written) => {
-                    early = handled(buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written));
+                    // From the next turn of the event loop: the deps image's last uploads are sent first,
+                    // not held back by the app image's own work (its config, its SBOM).
+                    early = handled(new Promise((next) => setImmediate(next)).then(() => buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written)));
                 });
             }
             catch (e) {
@@ -10866,6 +10995,10 @@ async function executeVariant(ctx, v, d) {
     catch (e) {
         say(`failed: ${describeError(e)}`);
         return unbuiltResult(d, 'failed', describeError(e), seconds());
+    }
+    finally {
+        // Upload sessions opened ahead (here and by the full path) that no blob took are closed.
+        await store.dropUploads?.();
     }
 }
 /** The tags of each variant (templates checked before any work, so a bad one fails up front). */

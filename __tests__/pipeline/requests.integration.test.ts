@@ -11,8 +11,9 @@ import { runnableRootfs, stubPython, umociImage } from '../support/deps-images.j
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
-import { skopeoCopy } from '../support/skopeo.js'
+import { skopeoCopy, skopeoInspect } from '../support/skopeo.js'
 import type { FixtureWheel } from '../support/wheel-fixtures.js'
+import type { WheelProjectSpec } from '../support/wheel-project.js'
 
 let plans = 0
 jest.unstable_mockModule('../../src/plan/plan.js', () => ({
@@ -41,6 +42,7 @@ beforeAll(async () => {
   proxy = await startFaultProxy(reg.url)
   wheels = await buildSimpleWheels(join(tempDir(), 'w'), [
     { project: 'alpha', version: '1.0.0' },
+    { project: 'alpha', version: '1.1.0' },
     { project: 'beta', version: '1.0.0' }
   ])
   index = await startPypiServer({ files: servedFiles(wheels) })
@@ -58,16 +60,17 @@ afterAll(async () => {
 beforeEach(() => core.resetCore())
 
 /** Two variants on the base image in the registry, read through the proxy. */
-function project(): string {
-  const w = (p: string) => wheels.find((x) => x.project === p)!
-  return wheelProject({
+function project(alpha = '1.0.0', dir?: string): string {
+  const w = (p: string) => wheels.find((x) => x.project === p && (p !== 'alpha' || x.version === alpha))!
+  const spec: WheelProjectSpec = {
     indexUrl: index.simpleUrl,
     fileUrl: (f) => index.fileUrl(f),
     main: [w('alpha')],
     groups: { extra: [w('beta')] },
     config: `[tool.fast-build]\npython = "3.11"\nbase-image = "${proxy.host}/base:3.11"\n[tool.fast-build.variants]\nbase = { groups = ["main"] }\nwide = { groups = ["main", "extra"] }\n`,
     files: { 'app.py': 'print("app")\n' }
-  })
+  }
+  return dir ? wheelProject(spec, dir) : wheelProject(spec)
 }
 
 interface Counts {
@@ -124,6 +127,42 @@ describe('one build asks once', () => {
     const full = await measure('cli', build)
     const fast = await measure('cli', build)
     expect({ full, fast }).toEqual({ full: once(full), fast: once(fast) })
+  }, 300_000)
+
+  it('a bump asks about no blob the images before it named: it reads them once instead', async () => {
+    const dir = project()
+    const cacheDir = tempDir()
+    const build = async () => {
+      let err = ''
+      const code = await runCli(
+        ['build', '--project', dir, '--registry', `${proxy.host}/bump`, '--cache-dir', cacheDir, '--quiet'],
+        { out: () => undefined, err: (t) => (err += t) }
+      )
+      expect(err).toBe('')
+      expect(code).toBe(0)
+    }
+    await build()
+    // What the app tags name now, read from the registry itself: every blob of both images.
+    const before = new Set<string>()
+    for (const tag of ['base-local', 'wide-local']) {
+      const raw = JSON.parse(
+        (await skopeoInspect(`docker://${reg.host}/bump:${tag}`, { raw: true })).stdout
+      ) as { config: { digest: string }; layers: { digest: string }[] }
+      for (const d of [raw.config.digest, ...raw.layers.map((l) => l.digest)]) before.add(d)
+    }
+    project('1.1.0', dir)
+    await proxy.settled()
+    const from = proxy.requests.length
+    await build()
+    await proxy.settled()
+    const seen = proxy.requests.slice(from)
+    const heads = seen
+      .filter((r) => r.method === 'HEAD' && r.path.includes('/blobs/'))
+      .map((r) => r.path.slice(r.path.lastIndexOf('/') + 1))
+    expect(heads.filter((d) => before.has(d))).toEqual([])
+    // Each app tag was read once, for what it names.
+    for (const tag of ['base-local', 'wide-local'])
+      expect(seen.filter((r) => r.method === 'GET' && r.path === `/v2/bump/manifests/${tag}`)).toHaveLength(1)
   }, 300_000)
 
   it('the action: full path, then fast path; plan mode plans and looks up once too', async () => {

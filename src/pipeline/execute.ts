@@ -192,15 +192,27 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
       return unbuiltResult(d, 'missing', error, seconds())
     }
     const tags = ctx.tagsOf(v.name)
+    // Each platform's app image has two new blobs (its config, its SBOM): their upload sessions
+    // are opened while the image is made (see the finally below for those left over).
+    store.openUploads?.(v.platforms.length * 2)
     // A deps image built now is handed over before it is written: the app image is made and its
     // blobs go up meanwhile (its manifests wait for the deps image's).
     // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)
     let early = null as ReturnType<typeof buildAppImage> | null
     let full: Awaited<ReturnType<typeof buildDeps>> | null = null
     if (!d.depsImage) {
+      // The image these tags name now (the previous build's) holds most of the layers about to
+      // be checked, all but those of the packages that changed: read once, it spares a HEAD each.
+      for (const t of tags) store.recallImage?.(t)
       try {
         full = await buildDeps(ctx, v, d, (image, written) => {
-          early = handled(buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written))
+          // From the next turn of the event loop: the deps image's last uploads are sent first,
+          // not held back by the app image's own work (its config, its SBOM).
+          early = handled(
+            new Promise<void>((next) => setImmediate(next)).then(() =>
+              buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written)
+            )
+          )
         })
       } catch (e) {
         // Its uploads end before the variant's failure is reported (and the store is closed).
@@ -225,6 +237,9 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
   } catch (e) {
     say(`failed: ${describeError(e)}`)
     return unbuiltResult(d, 'failed', describeError(e), seconds())
+  } finally {
+    // Upload sessions opened ahead (here and by the full path) that no blob took are closed.
+    await store.dropUploads?.()
   }
 }
 

@@ -146,8 +146,9 @@ export interface LayerReport {
  * Seconds per phase of one deps image build. `fetch`, `sizes`, `layers` and `manifests` follow each
  * other (wall time); `layers` ends when the last layer is built, and `manifests` (configs,
  * manifests, the tag) includes the uploads still running then. Builds and uploads overlap, so
- * `layerBuild` (inflate, tar, deflate: summed over the layers, two at a time) and `upload` (summed
- * over the blobs) are busy times that can add up to more than `layers`.
+ * `layerBuild` (inflate, tar, deflate: summed over the layers, two at a time), `upload` (summed
+ * over the blobs) and `baseBlobs` (placing the base image's blobs, alongside the builds) are busy
+ * times that can add up to more than `layers`.
  */
 export interface FullPathPhases {
   readonly choose: number
@@ -639,6 +640,7 @@ class LayerJobs {
   private readonly jobs = new Map<string, LayerJob>()
   private readonly layers = new Map<string, Promise<BuiltLayer>>()
   private readonly layerLimit = limit(2)
+  private readonly records: Promise<void>[] = []
 
   constructor(
     private readonly ctx: FullPathContext,
@@ -728,6 +730,16 @@ class LayerJobs {
     }
   }
 
+  /** How many layers prepare() found are to build (each built once, whatever shares it). */
+  toBuild(): number {
+    return [...this.jobs.values()].filter((j) => !this.ready(j)).length
+  }
+
+  /** Once the segment indexes of the layers built are written. */
+  async recorded(): Promise<void> {
+    await Promise.all(this.records)
+  }
+
   /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
   layerFor(shas: readonly string[], layout: PythonLayout, compression: Compression): Promise<BuiltLayer> {
     const job = this.jobOf(shas, layout, compression)
@@ -750,7 +762,22 @@ class LayerJobs {
                 }))
                 const paths = this.ctx.cacheLayout
                 const built = await buildLayerFile(job.key, parts, layout, compression, paths)
-                recordSegments(job.key, built.segments, layout, compression, paths)
+                // Where each wheel's segment is serves the next build: written once this layer's
+                // upload is under way (before the image is done: see recorded()).
+                this.records.push(
+                  handled(
+                    new Promise((done, fail) =>
+                      setImmediate(() => {
+                        try {
+                          recordSegments(job.key, built.segments, layout, compression, paths)
+                          done()
+                        } catch (e) {
+                          fail(e as Error)
+                        }
+                      })
+                    )
+                  )
+                )
                 return built
               } finally {
                 this.busy.layerBuild += since(start)
@@ -781,8 +808,8 @@ interface PlatformLayers {
 
 /**
  * One platform's base blobs placed and layers built, each pushed as it is built (two pushes at a
- * time, overlapping the builds). Returns once every layer is built: the config can be written
- * while the last layers still upload.
+ * time, overlapping the builds). Returns once every layer is built and the base blobs are in
+ * place: the config can be written while the last layers still upload.
  */
 async function pushPlatformLayers(
   ctx: FullPathContext,
@@ -796,9 +823,11 @@ async function pushPlatformLayers(
   }
 ): Promise<PlatformLayers> {
   const { platform, baseImage, layering, resolved, compression } = pl
+  // The base image's blobs are placed while the layers build (only the manifest needs them).
   const tBase = performance.now()
-  await placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats)
-  o.busy.baseBlobs += since(tBase)
+  const base = handled(
+    placeBaseBlobs(ctx, baseImage.manifest.layers, o.stats).finally(() => (o.busy.baseBlobs += since(tBase)))
+  )
   const mediaType = layerMediaType(baseImage.manifest.mediaType, compression)
   // Layers are built biggest first (they wait for a slot in this order): the last layer to start
   // is then a small one, not scipy or torch alone on a core while everything else is done.
@@ -850,13 +879,17 @@ async function pushPlatformLayers(
         })
       )
   }
-  for (const [i, group] of layering.groups.entries()) {
-    const b = await built[i]!
-    const descriptor: Descriptor = { mediaType, digest: b.digest, size: b.size }
-    out.dists.push(...b.dists)
-    out.uploads.push({ descriptor, outcome: uploaded[i]! })
-    out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) })
+  const listed = async () => {
+    for (const [i, group] of layering.groups.entries()) {
+      const b = await built[i]!
+      const descriptor: Descriptor = { mediaType, digest: b.digest, size: b.size }
+      out.dists.push(...b.dists)
+      out.uploads.push({ descriptor, outcome: uploaded[i]! })
+      out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) })
+    }
   }
+  // A base blob that cannot be placed fails the image at once, not after the builds.
+  await Promise.all([base, listed()])
   return out
 }
 
@@ -926,7 +959,7 @@ function phasesOf(
     choose: r2(t.choose),
     fetch: r2(busy.fetch),
     sizes: r2(Math.max(0, t.sizesAndFetch - t.fetchBeforeLayers)),
-    layers: r2(Math.max(0, t.layersWall - fetchInLayers - busy.baseBlobs)),
+    layers: r2(Math.max(0, t.layersWall - fetchInLayers)),
     layerBuild: r2(busy.layerBuild),
     upload: r2(busy.upload),
     baseBlobs: r2(busy.baseBlobs),
@@ -972,7 +1005,11 @@ export async function buildDepsImage(
   )
   const layers = new LayerJobs(ctx, wheels, busy, progress)
   await layers.prepare(platforms)
-
+  // Every layer built and every config is a new blob: their upload sessions are opened now, so
+  // that each goes up as soon as it is made (on a bump, the one layer built is the critical path).
+  // Those no upload takes (a layer the registry had after all) the build's owner drops
+  // (ImageStore.dropUploads).
+  ctx.store.openUploads?.(layers.toBuild() + platforms.length)
   // 5. Per platform: base blobs, layers (built and pushed), its config and manifest.
   const stats = emptyStats()
   const reports: LayerReport[] = []
@@ -1003,6 +1040,7 @@ export async function buildDepsImage(
   const pushing = pushImage(ctx.store, write, [tag])
   ctx.onImage?.(image, pushing)
   const pushed = await pushing
+  await layers.recorded()
   addStats(stats, pushed.stats)
   for (const r of platformReports) reports.push(...(await r()))
   const phases = phasesOf({ t0, choose, sizesAndFetch, fetchBeforeLayers, layersWall, tTop }, busy)
