@@ -1,5 +1,5 @@
-// Two bundles from one source tree: the action entry (dist/index.js) and the CLI (dist/cli.js).
-// Both are self-contained (the CLI in two files) so that `uses: org/fast-build@v1` and
+// Two bundles from one source tree: the action entry (dist/index.js) and the CLI (dist/cli.js,
+// which runs dist/cli-main.cjs). Both are self-contained so that `uses: org/fast-build@v1` and
 // `npx fast-build` need no install step.
 import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
@@ -37,16 +37,29 @@ const config = [
     onwarn
   },
   {
-    input: { cli: 'src/cli-entry.ts' },
+    // The CLI in one CommonJS file, so that the executable below can compile it with vm.Script and
+    // keep V8's compiled code between runs (src/cache/code-cache.ts).
+    input: 'src/cli-entry.ts',
     output: {
-      // `build` is a chunk of its own (dist/cli-build.js) that `plan` never loads.
+      file: 'dist/cli-main.cjs',
+      format: 'cjs',
+      sourcemap: false,
+      inlineDynamicImports: true,
+      // vm.Script has no loader for import(): Node's modules are required.
+      dynamicImportInCjs: false
+    },
+    plugins: plugins(),
+    onwarn
+  },
+  {
+    // The `fast-build` executable: a few lines that run dist/cli-main.cjs.
+    input: 'src/cli-start.ts',
+    output: {
       esModule: true,
-      dir: 'dist',
-      entryFileNames: '[name].js',
-      chunkFileNames: '[name].js',
+      file: 'dist/cli.js',
       format: 'es',
       sourcemap: false,
-      banner: (chunk) => (chunk.isEntry ? '#!/usr/bin/env node' : '')
+      banner: '#!/usr/bin/env node'
     },
     plugins: plugins(),
     onwarn

@@ -1,8 +1,9 @@
-// The bundles as users run them: `node dist/cli.js` (the `fast-build` bin) and dist/index.js as
+// The bundles as users run them: `node dist/cli.js` (the `fast-build` bin, which runs
+// dist/cli-main.cjs) and dist/index.js as
 // GitHub runs an action (INPUT_* environment, GITHUB_OUTPUT file).
 import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
-import { cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
 import { tempDir } from './support/project.js'
@@ -25,7 +26,7 @@ describe('dist/cli.js', () => {
     expect(plan.variants[0].runtime.map((p: { name: string }) => p.name)).toEqual(['tqdm'])
   })
 
-  it('builds the offline example into an OCI layout (the build chunk, dist/cli-build.js)', () => {
+  it('builds the offline example into an OCI layout', () => {
     const work = tempDir()
     cpSync(join(ROOT, 'examples', 'offline'), join(work, 'p'), { recursive: true })
     const r = node([
@@ -42,6 +43,35 @@ describe('dist/cli.js', () => {
     expect(r.stderr).not.toMatch(/failed|internal error/)
     expect(r.status).toBe(0)
     expect(JSON.parse(r.stdout).variants.map((v: { path: string }) => v.path)).toEqual(['full', 'full'])
+  })
+
+  it('keeps V8 code of itself in the cache directory; runs the same with it, damaged, or turned off', () => {
+    const cache = tempDir()
+    const env = { ...process.env, FAST_BUILD_CACHE_DIR: cache }
+    const args = [CLI, 'plan', '--project', join(ROOT, 'examples', 'demo'), '--json']
+    const first = node(args, env)
+    expect(first.status).toBe(0)
+    const files = readdirSync(join(cache, 'v8'))
+    expect(files).toEqual([expect.stringMatching(/^plan-[0-9a-f]{32}\.bin$/)])
+    const path = join(cache, 'v8', files[0]!)
+    const written = statSync(path).mtimeMs
+    // Taken as it is (not written again), same answer.
+    const second = node(args, env)
+    expect(second.stdout).toBe(first.stdout)
+    expect(statSync(path).mtimeMs).toBe(written)
+    // Damaged: refused before V8 sees it, same answer, written anew.
+    const bytes = readFileSync(path)
+    bytes[bytes.length - 100]! ^= 0xff
+    writeFileSync(path, bytes)
+    const third = node(args, env)
+    expect([third.status, third.signal, third.error?.message, third.stderr]).toEqual([0, null, undefined, ''])
+    expect(third.stdout).toBe(first.stdout)
+    expect(readFileSync(path).equals(bytes)).toBe(false)
+    // Turned off: nothing written.
+    const off = tempDir()
+    const fourth = node(args, { ...env, FAST_BUILD_CACHE_DIR: off, FAST_BUILD_CODE_CACHE: '0' })
+    expect(fourth.stdout).toBe(first.stdout)
+    expect(existsSync(join(off, 'v8'))).toBe(false)
   })
 
   it('reports bad input without a stack trace, exit 1', () => {

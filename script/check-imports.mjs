@@ -76,7 +76,8 @@ export const LAYERS = [
   ['cli.ts', 11],
   ['cli-build.ts', 11],
   ['cli-plan.ts', 11],
-  ['cli-entry.ts', 11]
+  ['cli-entry.ts', 11],
+  ['cli-start.ts', 11]
 ]
 
 /** `lock/uv.ts` → its layer entry, by the longest matching prefix; null when no entry names it. */

@@ -1,10 +1,6 @@
-// `fast-build` executable: run the CLI and exit with its code.
-import module from 'node:module'
+// The CLI bundle (dist/cli-main.cjs, run by the `fast-build` executable, src/cli-start.ts): run
+// the CLI and exit with its code.
 import { runCli } from './cli.js'
-
-// Node 22.1+ can keep compiled code between runs, which takes a good part of start-up off every
-// later `fast-build plan` (a no-op on older Node).
-;(module as { enableCompileCache?: () => unknown }).enableCompileCache?.()
 
 runCli(process.argv.slice(2)).then(
   (code) => {

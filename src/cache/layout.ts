@@ -12,6 +12,7 @@
 //   <root>/base-python/        what each base image's Python is, by manifest digest
 //   <root>/transfer/           wheels on their way into or out of the Actions cache
 //   <root>/oci/                the CLI's default image stores, one per project
+//   <root>/v8/                 V8's compiled code of the CLI itself (code-cache.ts)
 //
 // Where the root is (defaultCacheDir): FAST_BUILD_CACHE_DIR when set; else, in the action, the
 // runner's temporary directory (RUNNER_TEMP/fast-build: emptied after each job, and what matters
@@ -52,6 +53,11 @@ export class CacheLayout {
     user: CacheUser = 'cli'
   ): CacheLayout {
     return new CacheLayout(defaultCacheDir(env, homedir(), user))
+  }
+
+  /** V8's compiled code of the CLI bundle, one file per command (cache/code-cache.ts). */
+  get codeCache(): string {
+    return join(this.root, 'v8')
   }
 
   /** Wheels and sdists by sha256: the ArtifactCache's directory. */
