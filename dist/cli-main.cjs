@@ -7208,6 +7208,8 @@ function sinkFor(compression, level, emit, free, carries) {
 }
 /** Compressed bytes gathered before a write to the layer file. */
 const WRITE_BATCH = 1024 * 1024;
+/** The same when they are also streamed (smaller: the upload follows the build more closely). */
+const STREAM_BATCH = 256 * 1024;
 /** Every byte of the buffers, in order (writev may write less than asked). */
 async function writeAll(handle, buffers) {
     let rest = buffers;
@@ -7304,28 +7306,31 @@ async function writeLayer(opts, segmented, body) {
     let batched = 0;
     // CRC-32 of the blob bytes since the last mark (what a segment is checked by when copied).
     let crc = 0;
+    // The same batches go to onChunk (a streamed upload): a request write per piece would be
+    // thousands of them.
     const flush = async () => {
-        if (!handle || batch.length === 0)
+        if (batch.length === 0)
             return;
         const buffers = batch;
         batch = [];
         batched = 0;
-        await writeAll(handle, buffers);
+        if (handle)
+            await writeAll(handle, buffers);
+        if (opts.onChunk)
+            await opts.onChunk(buffers.length === 1 ? buffers[0] : Buffer.concat(buffers));
     };
     const emit = async (out) => {
         blob.update(out);
         if (segmented)
             crc = zlib__namespace.crc32(out, crc);
-        if (handle) {
+        if (!handle)
+            kept.push(out);
+        if (handle || opts.onChunk) {
             batch.push(out);
             batched += out.length;
-            if (batched >= WRITE_BATCH)
+            if (batched >= (opts.onChunk ? STREAM_BATCH : WRITE_BATCH))
                 await flush();
         }
-        else
-            kept.push(out);
-        if (opts.onChunk)
-            await opts.onChunk(out);
     };
     let entryCount = 0;
     // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).
@@ -10422,16 +10427,24 @@ function layerBlobName(key, compression) {
  * damaged, has the layer written again from the wheels, every file deflated afresh in the first
  * case. Exported for its tests.
  */
-async function buildLayerFile(key, parts, layout, compression, paths) {
+async function buildLayerFile(key, parts, layout, compression, paths, onChunk) {
     try {
-        return await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: true });
+        const first = { carry: true, copy: true, ...(onChunk ? { onChunk } : {}) };
+        return { ...(await writeLayerFile(key, parts, layout, compression, paths, first)), teed: !!onChunk };
     }
     catch (e) {
+        // Written again: what `onChunk` was given is not this blob (`teed` is false).
         if (e instanceof SegmentDamagedError)
-            return writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false });
+            return {
+                ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false })),
+                teed: false
+            };
         if (!(e instanceof InexactDeflateError))
             throw e;
-        return writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false });
+        return {
+            ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false })),
+            teed: false
+        };
     }
 }
 const sourcePaths = (s) => 'segment' in s ? s.segment.paths : s.wheel.entries.map((e) => e.path);
@@ -10469,7 +10482,13 @@ async function writeLayerFile(key, parts, layout, compression, paths, how) {
                 if ('segment' in sources[i])
                     sources[i] = await installPart(parts[i], layout);
             const entriesOf = (s, i) => 'segment' in s ? [] : s.wheel.entries.filter((e) => owner.get(e.path) === i);
-            const opts = { mtime: DEPS_MTIME, compression, reuseDeflate: how.carry, file: tmp };
+            const opts = {
+                mtime: DEPS_MTIME,
+                compression,
+                reuseDeflate: how.carry,
+                file: tmp,
+                ...(how.onChunk ? { onChunk: how.onChunk } : {})
+            };
             const written = segmented
                 ? buildSegmentedLayer([
                     { entries: parentDirs(owner.keys()) },
@@ -13200,10 +13219,8 @@ class RegistryClient {
      * the caller uploads the bytes it kept with putBlob, which is.
      */
     async beginBlob() {
-        const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }));
-        if (start.status !== 202)
-            throw this.unexpected('starting an upload', start);
-        const location = this.location(start);
+        // A session opened ahead (openUploads) serves a stream as well as a PUT.
+        const location = (await this.ahead.shift()) ?? (await this.retrying(() => this.startUpload()));
         const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')]);
         const auth = authorization ? { authorization } : {};
         const patch = this.http.stream({
@@ -13218,8 +13235,8 @@ class RegistryClient {
         };
         return {
             write: (chunk) => patch.write(chunk),
-            commit: async (desc) => {
-                if (await this.blobExists(desc.digest)) {
+            commit: async (desc, opts) => {
+                if ((opts?.ask ?? true) && (await this.blobExists(desc.digest))) {
                     await cancel();
                     return 'exists';
                 }
@@ -13228,6 +13245,7 @@ class RegistryClient {
                     throw this.unexpected(`streaming ${desc.digest}`, res);
                 const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' });
                 this.checkPut(put, desc.digest);
+                this.present.add(desc.digest);
                 return 'uploaded';
             },
             abort: cancel
@@ -14517,6 +14535,56 @@ function planLayers(packages, opts) {
     return { groups, notes };
 }
 
+// A blob uploaded while it is made, as docker push streams layers: each piece goes to the store as
+// it is written (LayerOptions.onChunk), and the upload is done when the blob is. On any trouble
+// with the stream it is dropped quietly, and the blob goes up the ordinary, retried way instead
+// (`commit` answers null). The source layer and the deps layers built on a bump use it.
+/**
+ * `what` names the blob in the message of a failed stream. `abandoned` says when nobody wants
+ * the blob any more. `ask`: whether the store is asked first if it has the blob already (see
+ * BlobStream.commit); a blob made just now and sent already need not be.
+ */
+function streamedUpload(store, what, opts = {}) {
+    const abandoned = opts.abandoned ?? (() => false);
+    // The upload session opens while the first blocks are tarred and compressed.
+    const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null);
+    let streaming;
+    const drop = async () => {
+        if (streaming === undefined)
+            streaming = await opening;
+        await streaming?.abort().catch(() => undefined);
+        streaming = null;
+    };
+    const onChunk = async (chunk) => {
+        if (streaming === undefined)
+            streaming = await opening;
+        if (streaming && abandoned())
+            await drop();
+        if (!streaming)
+            return;
+        try {
+            await streaming.write(chunk);
+        }
+        catch {
+            await drop();
+        }
+    };
+    const commit = async (desc, say) => {
+        if (streaming === undefined)
+            streaming = await opening;
+        if (!streaming)
+            return null;
+        const s = streaming;
+        return s.commit(desc, { ask: opts.ask ?? true }).catch(async (e) => {
+            if (!abandoned())
+                say(`streamed upload of ${what} failed (${describeError(e)}); it goes up again`);
+            await s.abort().catch(() => undefined);
+            return null;
+        });
+    };
+    return { onChunk, commit, abort: drop };
+}
+
 // The full path: a variant's deps image built straight from the wheels its lock pins, without
 // Docker. Choose the wheel per package and platform, fetch and verify it, group packages into
 // layers, install each group's wheels straight into its layer (our installer, pip's layout, no
@@ -14889,12 +14957,11 @@ function layeringOf(ctx, p, chosen, sizes, notes, resolved) {
 }
 const groupShas = (g) => g.packages.map((c) => c.key);
 /**
- * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
- * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
- * the registry has the blob, checked, since a cache is a hint and the registry the truth);
- * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
- * inflates, hashes and tars on this thread while its compression runs on the thread pool.
+ * A built layer whose wheels install at most this much streams as it is written: the upload is
+ * done when the build is, which is what a bump waits for. A bigger one goes up from its file, in
+ * chunks retried one by one (a stream that fails is sent again whole).
  */
+const STREAMED_LAYER_BYTES = 64 * 1024 * 1024;
 class LayerJobs {
     ctx;
     wheels;
@@ -14996,8 +15063,11 @@ class LayerJobs {
     async recorded() {
         await Promise.all(this.records);
     }
-    /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
-    layerFor(shas, layout, compression) {
+    /**
+     * The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once).
+     * `stream`: a layer built goes up as it is written (see StreamedLayer).
+     */
+    layerFor(shas, layout, compression, stream = false) {
         const job = this.jobOf(shas, layout, compression);
         let built = this.layers.get(job.key);
         if (!built) {
@@ -15016,7 +15086,17 @@ class LayerJobs {
                             segment: job.segments.get(sha) ?? null
                         }));
                         const paths = this.ctx.cacheLayout;
-                        const built = await buildLayerFile(job.key, parts, layout, compression, paths);
+                        let upload = stream ? streamedUpload(this.ctx.store, 'a deps layer', { ask: false }) : null;
+                        const built = await buildLayerFile(job.key, parts, layout, compression, paths, upload?.onChunk).catch(async (e) => {
+                            // The build failed: so does what was streamed of it.
+                            await upload?.abort();
+                            throw e;
+                        });
+                        if (upload && !built.teed) {
+                            // Written again after a first try failed: not what was streamed.
+                            await upload.abort();
+                            upload = null;
+                        }
                         // Where each wheel's segment is serves the next build: written once this layer's
                         // upload is under way (before the image is done: see recorded()).
                         this.records.push(handled(new Promise((done, fail) => setImmediate(() => {
@@ -15028,7 +15108,14 @@ class LayerJobs {
                                 fail(e);
                             }
                         }))));
-                        return built;
+                        return {
+                            ...built,
+                            streamed: () => {
+                                const u = upload;
+                                upload = null;
+                                return u;
+                            }
+                        };
                     }
                     finally {
                         this.busy.layerBuild += since(start);
@@ -15061,7 +15148,8 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
     const uploaded = [];
     for (const i of biggestFirst(layering.groups)) {
         const group = layering.groups[i];
-        built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression));
+        const stream = !!ctx.store.beginBlob && groupSize(group) <= STREAMED_LAYER_BYTES;
+        built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression, stream));
         uploaded[i] = handled(built[i].then(async (b) => {
             const desc = { mediaType, digest: b.digest, size: b.size };
             let tUp = node_perf_hooks.performance.now();
@@ -15076,6 +15164,14 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
             // (behind a dozen such questions, a layer just built would wait a round trip each).
             if (!b.built && (await ctx.store.blobExists(desc.digest)))
                 return done('exists');
+            // Streamed as it was built: only finished here (else it goes up from its file).
+            const streamed = b.streamed?.();
+            if (streamed) {
+                tUp = node_perf_hooks.performance.now();
+                const outcome = await streamed.commit(desc, o.progress);
+                if (outcome)
+                    return done(outcome);
+            }
             return o.pushLimit(async () => {
                 tUp = node_perf_hooks.performance.now();
                 return done(await ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built }));
@@ -17441,45 +17537,6 @@ function importRoots(files, pyproject) {
 // runs while deps images are looked up or built, and it is uploaded while it is compressed, as
 // docker push streams layers; on any trouble with the stream the bytes kept in memory go up the
 // ordinary, retried way when a variant needs them.
-/** A streamed upload of the layer's bytes as they are compressed (dropped quietly on any trouble). */
-function streamedUpload(store, abandoned) {
-    // The upload session opens while the first blocks are tarred and compressed.
-    const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null);
-    let streaming;
-    const onChunk = async (chunk) => {
-        if (streaming === undefined)
-            streaming = await opening;
-        if (streaming && abandoned()) {
-            await streaming.abort().catch(() => undefined);
-            streaming = null;
-        }
-        if (!streaming)
-            return;
-        try {
-            await streaming.write(chunk);
-        }
-        catch {
-            await streaming.abort().catch(() => undefined);
-            streaming = null;
-        }
-    };
-    const commit = async (blob, say) => {
-        if (streaming === undefined)
-            streaming = await opening;
-        if (!streaming)
-            return null;
-        const s = streaming;
-        return s
-            .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
-            .catch(async (e) => {
-            if (!abandoned())
-                say(`streamed upload of the source layer failed (${describeError(e)}); it goes up again`);
-            await s.abort().catch(() => undefined);
-            return null;
-        });
-    };
-    return { onChunk, commit };
-}
 function startSourceLayer(o) {
     const { plan, progress } = o;
     const localRefs = localPackagesOf(plan, node_path.dirname(plan.project.config.lock ?? 'pyproject.toml'));
@@ -17497,13 +17554,13 @@ function startSourceLayer(o) {
     const layer = (async () => {
         const source = await tree;
         progress(`source: ${source.files} files, ${formatBytes(source.bytes)}`);
-        const upload = streamedUpload(o.store, () => abandoned);
+        const upload = streamedUpload(o.store, 'the source layer', { abandoned: () => abandoned });
         const blob = await buildLayer(source.entries, {
             mtime: o.epoch,
             compression: o.compression,
             onChunk: upload.onChunk
         });
-        const uploaded = await upload.commit(blob, progress);
+        const uploaded = await upload.commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size }, progress);
         const seconds = (node_perf_hooks.performance.now() - start) / 1000;
         progress(`source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${seconds.toFixed(2)} s`);
         built = { layer: { source, layer: blob, uploaded }, seconds };

@@ -175,11 +175,38 @@ describe('gzip layers of wheels carry the deflate data', () => {
   })
 })
 
+describe('a layer streamed as it is written', () => {
+  it('gives the upload exactly the bytes of the file, in order, in pieces', async () => {
+    const paths = new CacheLayout(join(dir, 'cache-teed'))
+    const teed: Buffer[] = []
+    const built = await buildLayerFile(
+      'teed-key',
+      [
+        wheelPart({
+          sha256: createHash('sha256').update(readFileSync(good)).digest('hex'),
+          path: good,
+          filename: 'carry-1.0-py3-none-any.whl',
+          label: 'carry 1.0'
+        })
+      ],
+      layout,
+      'gzip',
+      paths,
+      async (chunk) => void teed.push(Buffer.from(chunk))
+    )
+    expect(built.teed).toBe(true)
+    expect(Buffer.concat(teed).equals(readFileSync(built.file!))).toBe(true)
+    expect(sha256(Buffer.concat(teed))).toBe(built.digest)
+  })
+})
+
 describe('deflate data with bytes after its stream', () => {
   it('is not carried: the layer says so, and is written again deflated afresh', async () => {
     await expect(layerOf(trailing, {})).rejects.toBeInstanceOf(InexactDeflateError)
 
     const paths = new CacheLayout(join(dir, 'cache'))
+    // What a streamed upload was given: the first try's bytes, which are not the layer's.
+    const teed: Buffer[] = []
     const built = await buildLayerFile(
       'trailing-key',
       [
@@ -192,9 +219,12 @@ describe('deflate data with bytes after its stream', () => {
       ],
       layout,
       'gzip',
-      paths
+      paths,
+      async (chunk) => void teed.push(Buffer.from(chunk))
     )
+    expect(built.teed).toBe(false)
     const bytes = readFileSync(built.file!)
+    expect(Buffer.concat(teed).equals(bytes)).toBe(false)
     expect(sha256(bytes)).toBe(built.digest)
     expect(count(bytes, CARRIED_HEADER)).toBe(0)
     const tar = gunzipSync(bytes)

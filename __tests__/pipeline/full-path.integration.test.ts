@@ -21,7 +21,7 @@ import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { lowercaseTempDir, tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import { startFaultProxy } from '../support/fault-proxy.js'
-import { skopeoInspect } from '../support/skopeo.js'
+import { skopeoCopy, skopeoInspect } from '../support/skopeo.js'
 import { validateCycloneDx } from '../sbom/schema.js'
 import { createHash } from 'node:crypto'
 import { buildFixtureWheels, buildSimpleWheels, type FixtureWheel } from '../support/wheel-fixtures.js'
@@ -656,6 +656,42 @@ describe('what the wheels builder refuses, and bad downloads', () => {
     } finally {
       if (budget === undefined) delete process.env['FAST_BUILD_RETRY_BUDGET_S']
       else process.env['FAST_BUILD_RETRY_BUDGET_S'] = budget
+      await proxy.close()
+    }
+  })
+
+  it('a deps layer whose streamed upload is cut goes up again from its file; the image is whole', async () => {
+    const proxy = await startFaultProxy(reg.url)
+    try {
+      const dir = wheelProject(
+        spec({ main: [simpleWheel('pkg34')], config: config(baseRef, '', 'base = { groups = ["main"] }') })
+      )
+      // Every streamed upload (the source layer's and the deps layer's PATCH) is cut a few
+      // hundred bytes in.
+      proxy.setRules([{ match: { method: 'PATCH' }, fault: { kind: 'drop', afterBytes: 300 }, times: 4 }])
+      const r = await cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${proxy.host}/cut`,
+        '--cache-dir',
+        tempDir(),
+        '--json'
+      )
+      expect(r.code).toBe(0)
+      expect(proxy.faulted().length).toBeGreaterThanOrEqual(2)
+      expect(r.err).toMatch(/streamed upload of a deps layer failed .*; it goes up again/)
+      const v = r.json().variants[0]
+      expect(v).toMatchObject({ path: 'full', error: null })
+      // Read back directly, every blob checked against its digest: the deps image and the app.
+      for (const ref of [v.depsRef.replace(proxy.host, reg.host), `${reg.host}/cut:${v.tags[0]}`]) {
+        const out = join(tempDir(), 'copy')
+        const copied = await skopeoCopy(`docker://${ref}`, `oci:${out}:x`)
+        expect(copied.stderr).toBe('')
+        expect(copied.code).toBe(0)
+      }
+    } finally {
       await proxy.close()
     }
   })

@@ -204,6 +204,8 @@ function sinkFor(
 
 /** Compressed bytes gathered before a write to the layer file. */
 const WRITE_BATCH = 1024 * 1024
+/** The same when they are also streamed (smaller: the upload follows the build more closely). */
+const STREAM_BATCH = 256 * 1024
 
 /** Every byte of the buffers, in order (writev may write less than asked). */
 async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
@@ -339,22 +341,25 @@ async function writeLayer(
   let batched = 0
   // CRC-32 of the blob bytes since the last mark (what a segment is checked by when copied).
   let crc = 0
+  // The same batches go to onChunk (a streamed upload): a request write per piece would be
+  // thousands of them.
   const flush = async () => {
-    if (!handle || batch.length === 0) return
+    if (batch.length === 0) return
     const buffers = batch
     batch = []
     batched = 0
-    await writeAll(handle, buffers)
+    if (handle) await writeAll(handle, buffers)
+    if (opts.onChunk) await opts.onChunk(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers))
   }
   const emit = async (out: Buffer) => {
     blob.update(out)
     if (segmented) crc = zlib.crc32(out, crc)
-    if (handle) {
+    if (!handle) kept.push(out)
+    if (handle || opts.onChunk) {
       batch.push(out)
       batched += out.length
-      if (batched >= WRITE_BATCH) await flush()
-    } else kept.push(out)
-    if (opts.onChunk) await opts.onChunk(out)
+      if (batched >= (opts.onChunk ? STREAM_BATCH : WRITE_BATCH)) await flush()
+    }
   }
   let entryCount = 0
   // Input blocks go back to the tar writer once compressed (no new 2 MiB buffer per block).

@@ -45,6 +45,7 @@ import {
 import { appendLayers, type AppendedLayer, type ConfigPatch, type HistoryEntry } from '../oci/image-edit.js'
 import { formatBytes } from '../util/format.js'
 import { groupSize, planLayers, type LayerCandidate, type LayerGroup } from './layering.js'
+import { streamedUpload, type StreamedUpload } from './streamed-upload.js'
 import {
   buildLayerFile,
   type LayerPart,
@@ -636,9 +637,22 @@ const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map
  * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
  * inflates, hashes and tars on this thread while its compression runs on the thread pool.
  */
+/**
+ * A layer as LayerJobs gives it: one built now may have gone up as it was written. `streamed`
+ * hands that upload over once (a layer two platforms share is uploaded once).
+ */
+type LayerBuilt = BuiltLayer & { readonly streamed?: () => StreamedUpload | null }
+
+/**
+ * A built layer whose wheels install at most this much streams as it is written: the upload is
+ * done when the build is, which is what a bump waits for. A bigger one goes up from its file, in
+ * chunks retried one by one (a stream that fails is sent again whole).
+ */
+const STREAMED_LAYER_BYTES = 64 * 1024 * 1024
+
 class LayerJobs {
   private readonly jobs = new Map<string, LayerJob>()
-  private readonly layers = new Map<string, Promise<BuiltLayer>>()
+  private readonly layers = new Map<string, Promise<LayerBuilt>>()
   private readonly layerLimit = limit(2)
   private readonly records: Promise<void>[] = []
 
@@ -740,8 +754,16 @@ class LayerJobs {
     await Promise.all(this.records)
   }
 
-  /** The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once). */
-  layerFor(shas: readonly string[], layout: PythonLayout, compression: Compression): Promise<BuiltLayer> {
+  /**
+   * The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once).
+   * `stream`: a layer built goes up as it is written (see StreamedLayer).
+   */
+  layerFor(
+    shas: readonly string[],
+    layout: PythonLayout,
+    compression: Compression,
+    stream = false
+  ): Promise<LayerBuilt> {
     const job = this.jobOf(shas, layout, compression)
     let built = this.layers.get(job.key)
     if (!built) {
@@ -761,7 +783,24 @@ class LayerJobs {
                   segment: job.segments.get(sha) ?? null
                 }))
                 const paths = this.ctx.cacheLayout
-                const built = await buildLayerFile(job.key, parts, layout, compression, paths)
+                let upload = stream ? streamedUpload(this.ctx.store, 'a deps layer', { ask: false }) : null
+                const built = await buildLayerFile(
+                  job.key,
+                  parts,
+                  layout,
+                  compression,
+                  paths,
+                  upload?.onChunk
+                ).catch(async (e: unknown) => {
+                  // The build failed: so does what was streamed of it.
+                  await upload?.abort()
+                  throw e
+                })
+                if (upload && !built.teed) {
+                  // Written again after a first try failed: not what was streamed.
+                  await upload.abort()
+                  upload = null
+                }
                 // Where each wheel's segment is serves the next build: written once this layer's
                 // upload is under way (before the image is done: see recorded()).
                 this.records.push(
@@ -778,7 +817,14 @@ class LayerJobs {
                     )
                   )
                 )
-                return built
+                return {
+                  ...built,
+                  streamed: () => {
+                    const u = upload
+                    upload = null
+                    return u
+                  }
+                }
               } finally {
                 this.busy.layerBuild += since(start)
               }
@@ -831,11 +877,12 @@ async function pushPlatformLayers(
   const mediaType = layerMediaType(baseImage.manifest.mediaType, compression)
   // Layers are built biggest first (they wait for a slot in this order): the last layer to start
   // is then a small one, not scipy or torch alone on a core while everything else is done.
-  const built: Promise<BuiltLayer>[] = []
+  const built: Promise<LayerBuilt>[] = []
   const uploaded: Promise<BlobOutcome>[] = []
   for (const i of biggestFirst(layering.groups)) {
     const group = layering.groups[i]!
-    built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression))
+    const stream = !!ctx.store.beginBlob && groupSize(group) <= STREAMED_LAYER_BYTES
+    built[i] = handled(layers.layerFor(groupShas(group), resolved.layout, compression, stream))
     uploaded[i] = handled(
       built[i].then(async (b) => {
         const desc: Descriptor = { mediaType, digest: b.digest, size: b.size }
@@ -851,6 +898,13 @@ async function pushPlatformLayers(
         // A cached layer the registry has is only asked about: the upload slots are for bytes
         // (behind a dozen such questions, a layer just built would wait a round trip each).
         if (!b.built && (await ctx.store.blobExists(desc.digest))) return done('exists')
+        // Streamed as it was built: only finished here (else it goes up from its file).
+        const streamed = b.streamed?.()
+        if (streamed) {
+          tUp = performance.now()
+          const outcome = await streamed.commit(desc, o.progress)
+          if (outcome) return done(outcome)
+        }
         return o.pushLimit(async () => {
           tUp = performance.now()
           return done(await ctx.store.putBlob(desc, { file: b.file! }, { fresh: b.built }))

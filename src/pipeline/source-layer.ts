@@ -4,13 +4,13 @@
 // ordinary, retried way when a variant needs them.
 import { dirname } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { describeError } from '../errors.js'
 import { buildLayer, type LayerBlob } from '../oci/layer.js'
 import type { Compression } from '../oci/media-types.js'
 import type { Plan } from '../plan/plan.js'
-import type { BlobOutcome, BlobStream, ImageStore } from '../registry/store.js'
+import type { BlobOutcome, ImageStore } from '../registry/store.js'
 import { formatBytes } from '../util/format.js'
 import { collectSource, localPackagesOf, type LocalPackageRef, type SourceTree } from './source.js'
+import { streamedUpload } from './streamed-upload.js'
 
 export interface SourceLayer {
   readonly source: SourceTree
@@ -46,41 +46,6 @@ export interface SourceOptions {
   readonly progress: (message: string) => void
 }
 
-/** A streamed upload of the layer's bytes as they are compressed (dropped quietly on any trouble). */
-function streamedUpload(store: ImageStore, abandoned: () => boolean) {
-  // The upload session opens while the first blocks are tarred and compressed.
-  const opening = store.beginBlob?.().catch(() => null) ?? Promise.resolve(null)
-  let streaming: BlobStream | null | undefined
-  const onChunk = async (chunk: Buffer) => {
-    if (streaming === undefined) streaming = await opening
-    if (streaming && abandoned()) {
-      await streaming.abort().catch(() => undefined)
-      streaming = null
-    }
-    if (!streaming) return
-    try {
-      await streaming.write(chunk)
-    } catch {
-      await streaming.abort().catch(() => undefined)
-      streaming = null
-    }
-  }
-  const commit = async (blob: LayerBlob, say: (m: string) => void): Promise<BlobOutcome | null> => {
-    if (streaming === undefined) streaming = await opening
-    if (!streaming) return null
-    const s: BlobStream = streaming
-    return s
-      .commit({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
-      .catch(async (e: unknown) => {
-        if (!abandoned())
-          say(`streamed upload of the source layer failed (${describeError(e)}); it goes up again`)
-        await s.abort().catch(() => undefined)
-        return null
-      })
-  }
-  return { onChunk, commit }
-}
-
 export function startSourceLayer(o: SourceOptions): SourceJob {
   const { plan, progress } = o
   const localRefs = localPackagesOf(plan, dirname(plan.project.config.lock ?? 'pyproject.toml'))
@@ -98,13 +63,16 @@ export function startSourceLayer(o: SourceOptions): SourceJob {
   const layer = (async (): Promise<SourceLayer> => {
     const source = await tree
     progress(`source: ${source.files} files, ${formatBytes(source.bytes)}`)
-    const upload = streamedUpload(o.store, () => abandoned)
+    const upload = streamedUpload(o.store, 'the source layer', { abandoned: () => abandoned })
     const blob = await buildLayer(source.entries, {
       mtime: o.epoch,
       compression: o.compression,
       onChunk: upload.onChunk
     })
-    const uploaded = await upload.commit(blob, progress)
+    const uploaded = await upload.commit(
+      { mediaType: blob.mediaType, digest: blob.digest, size: blob.size },
+      progress
+    )
     const seconds = (performance.now() - start) / 1000
     progress(`source layer ${blob.digest.slice(7, 19)}: ${formatBytes(blob.size)} in ${seconds.toFixed(2)} s`)
     built = { layer: { source, layer: blob, uploaded }, seconds }

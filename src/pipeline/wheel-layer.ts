@@ -124,15 +124,24 @@ export async function buildLayerFile(
   parts: readonly LayerPart[],
   layout: PythonLayout,
   compression: Compression,
-  paths: CacheLayout
-): Promise<BuiltLayer & { readonly segments: readonly SegmentRecord[] }> {
+  paths: CacheLayout,
+  onChunk?: (chunk: Buffer) => Promise<void>
+): Promise<BuiltLayer & { readonly segments: readonly SegmentRecord[]; readonly teed: boolean }> {
   try {
-    return await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: true })
+    const first = { carry: true, copy: true, ...(onChunk ? { onChunk } : {}) }
+    return { ...(await writeLayerFile(key, parts, layout, compression, paths, first)), teed: !!onChunk }
   } catch (e) {
+    // Written again: what `onChunk` was given is not this blob (`teed` is false).
     if (e instanceof SegmentDamagedError)
-      return writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false })
+      return {
+        ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false })),
+        teed: false
+      }
     if (!(e instanceof InexactDeflateError)) throw e
-    return writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false })
+    return {
+      ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false })),
+      teed: false
+    }
   }
 }
 
@@ -157,7 +166,12 @@ async function writeLayerFile(
   layout: PythonLayout,
   compression: Compression,
   paths: CacheLayout,
-  how: { readonly carry: boolean; readonly copy: boolean }
+  how: {
+    readonly carry: boolean
+    readonly copy: boolean
+    /** Also given every piece of the blob as it is written (a streamed upload). */
+    readonly onChunk?: (chunk: Buffer) => Promise<void>
+  }
 ): Promise<BuiltLayer & { readonly segments: readonly SegmentRecord[] }> {
   mkdirSync(paths.layers, { recursive: true })
   const blob = paths.layerBlob(layerBlobName(key, compression))
@@ -187,7 +201,13 @@ async function writeLayerFile(
       for (const i of shared) if ('segment' in sources[i]!) sources[i] = await installPart(parts[i]!, layout)
       const entriesOf = (s: Source, i: number): LayerEntry[] =>
         'segment' in s ? [] : s.wheel.entries.filter((e) => owner.get(e.path) === i)
-      const opts = { mtime: DEPS_MTIME, compression, reuseDeflate: how.carry, file: tmp }
+      const opts = {
+        mtime: DEPS_MTIME,
+        compression,
+        reuseDeflate: how.carry,
+        file: tmp,
+        ...(how.onChunk ? { onChunk: how.onChunk } : {})
+      }
       const written = segmented
         ? buildSegmentedLayer(
             [

@@ -525,9 +525,8 @@ export class RegistryClient implements ImageStore {
    * the caller uploads the bytes it kept with putBlob, which is.
    */
   async beginBlob(): Promise<BlobStream> {
-    const start = await this.retrying(() => this.send('POST', this.url('blobs/uploads/'), { access: 'push' }))
-    if (start.status !== 202) throw this.unexpected('starting an upload', start)
-    const location = this.location(start)
+    // A session opened ahead (openUploads) serves a stream as well as a PUT.
+    const location = (await this.ahead.shift()) ?? (await this.retrying(() => this.startUpload()))
     const authorization = await this.auth.header([scopeFor(this.ref.repository, 'push')])
     const auth: Record<string, string> = authorization ? { authorization } : {}
     const patch = this.http.stream({
@@ -542,8 +541,8 @@ export class RegistryClient implements ImageStore {
     }
     return {
       write: (chunk) => patch.write(chunk),
-      commit: async (desc) => {
-        if (await this.blobExists(desc.digest)) {
+      commit: async (desc, opts) => {
+        if ((opts?.ask ?? true) && (await this.blobExists(desc.digest))) {
           await cancel()
           return 'exists'
         }
@@ -551,6 +550,7 @@ export class RegistryClient implements ImageStore {
         if (res.status !== 202) throw this.unexpected(`streaming ${desc.digest}`, res)
         const put = await this.send('PUT', withDigest(this.location(res), desc.digest), { access: 'push' })
         this.checkPut(put, desc.digest)
+        this.present.add(desc.digest)
         return 'uploaded'
       },
       abort: cancel

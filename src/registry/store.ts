@@ -20,7 +20,11 @@ export interface StoredManifest {
  */
 export interface BlobStream {
   write(chunk: Buffer): Promise<void>
-  commit(desc: Descriptor): Promise<BlobOutcome>
+  /**
+   * Finish the blob as `desc`. `ask` (default true): ask first whether the store has it, and
+   * drop the stream if so ('exists'); without, the store is given what was sent.
+   */
+  commit(desc: Descriptor, opts?: { readonly ask?: boolean }): Promise<BlobOutcome>
   abort(): Promise<void>
 }
 
