@@ -12830,13 +12830,6 @@ function parseImageReference(text, where = 'image') {
 const DEFAULT_CHUNK = 64 * 1024 * 1024;
 /** At most this many platform images of an index are read by recallImage. */
 const RECALLED_PLATFORMS = 16;
-/**
- * A fresh blob (PutBlobOptions.fresh) up to this size is sent without a HEAD first. Made in this
- * run, it is rarely there already; asking costs a round trip on the path to the manifest, where
- * sending 4 MiB from a CI runner to its registry costs about one (and at worst the bytes go up
- * twice). A bigger one is asked about first: its bytes cost more than the question.
- */
-const DIRECT_PUT_BYTES = 4 * 1024 * 1024;
 function isLoopback(host) {
     const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     return h === 'localhost' || h === '::1' || /^127\./.test(h);
@@ -13048,22 +13041,17 @@ class RegistryClient {
         return outcome;
     }
     async placeBlob(desc, data, opts) {
+        if (this.present.has(desc.digest))
+            return 'exists';
         const size = Buffer.isBuffer(data) ? data.length : node_fs.statSync(data.file).size;
         if (size !== desc.size)
             throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`);
         const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null;
-        // A small fresh blob goes up without asking (DIRECT_PUT_BYTES), in a session opened ahead
-        // when there is one. A bigger fresh blob's session is opened while its existence is checked:
-        // one round trip less before the bytes go, and a session closed in the rare case it is there.
+        // A fresh blob's upload session (one opened ahead, else a new one) is opened while its
+        // existence is checked: one round trip less before the bytes go, and a session closed again
+        // in the rare case the blob is there.
         let opened = null;
-        if (opts.fresh && !mountFrom && size <= DIRECT_PUT_BYTES) {
-            opened = this.ahead.shift() ?? null;
-            // In memory: a file just written is in the page cache, and one write of it needs no turns
-            // of the event loop (a stream's reads would wait behind whatever else runs on this thread).
-            if (!Buffer.isBuffer(data))
-                data = node_fs.readFileSync(data.file);
-        }
-        else if (opts.fresh && !mountFrom) {
+        if (opts.fresh && !mountFrom) {
             opened = this.ahead.shift() ?? this.retrying(() => this.startUpload()).catch(() => null);
             const exists = await this.blobExists(desc.digest).catch(async (e) => {
                 await this.closeUpload(opened);
@@ -14957,9 +14945,10 @@ function layeringOf(ctx, p, chosen, sizes, notes, resolved) {
 }
 const groupShas = (g) => g.packages.map((c) => c.key);
 /**
- * A built layer whose wheels install at most this much streams as it is written: the upload is
- * done when the build is, which is what a bump waits for. A bigger one goes up from its file, in
- * chunks retried one by one (a stream that fails is sent again whole).
+ * A layer rebuilt from the one before (a bump) whose wheels install at most this much streams as
+ * it is written: the upload is done when the build is, which is what a bump waits for. A bigger
+ * one goes up from its file, in chunks retried one by one (a stream that fails is sent again
+ * whole).
  */
 const STREAMED_LAYER_BYTES = 64 * 1024 * 1024;
 class LayerJobs {
@@ -15065,7 +15054,7 @@ class LayerJobs {
     }
     /**
      * The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once).
-     * `stream`: a layer built goes up as it is written (see StreamedLayer).
+     * `stream`: a layer built goes up as it is written (see STREAMED_LAYER_BYTES).
      */
     layerFor(shas, layout, compression, stream = false) {
         const job = this.jobOf(shas, layout, compression);
@@ -15086,7 +15075,12 @@ class LayerJobs {
                             segment: job.segments.get(sha) ?? null
                         }));
                         const paths = this.ctx.cacheLayout;
-                        let upload = stream ? streamedUpload(this.ctx.store, 'a deps layer', { ask: false }) : null;
+                        // Streamed only when it copies from the layer before (a bump): its bytes are then
+                        // surely new to the registry, which need not be asked. A layer built from nothing
+                        // (an empty cache) may well be there already: asked first, it is not sent twice.
+                        let upload = stream && job.segments.size > 0
+                            ? streamedUpload(this.ctx.store, 'a deps layer', { ask: false })
+                            : null;
                         const built = await buildLayerFile(job.key, parts, layout, compression, paths, upload?.onChunk).catch(async (e) => {
                             // The build failed: so does what was streamed of it.
                             await upload?.abort();
@@ -15160,22 +15154,32 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
             };
             if (!b.file)
                 return done('exists');
-            // A cached layer the registry has is only asked about: the upload slots are for bytes
-            // (behind a dozen such questions, a layer just built would wait a round trip each).
-            if (!b.built && (await ctx.store.blobExists(desc.digest)))
+            // A layer another platform's image shares goes up once: the others wait for it.
+            const earlier = o.sent.get(desc.digest);
+            if (earlier) {
+                await earlier;
                 return done('exists');
-            // Streamed as it was built: only finished here (else it goes up from its file).
-            const streamed = b.streamed?.();
-            if (streamed) {
-                tUp = node_perf_hooks.performance.now();
-                const outcome = await streamed.commit(desc, o.progress);
-                if (outcome)
-                    return done(outcome);
             }
-            return o.pushLimit(async () => {
-                tUp = node_perf_hooks.performance.now();
-                return done(await ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built }));
-            });
+            const sending = (async () => {
+                // A cached layer the registry has is only asked about: the upload slots are for bytes
+                // (behind a dozen such questions, a layer just built would wait a round trip each).
+                if (!b.built && (await ctx.store.blobExists(desc.digest)))
+                    return 'exists';
+                // Streamed as it was built: only finished here (else it goes up from its file).
+                const streamed = b.streamed?.();
+                if (streamed) {
+                    tUp = node_perf_hooks.performance.now();
+                    const outcome = await streamed.commit(desc, o.progress);
+                    if (outcome)
+                        return outcome;
+                }
+                return o.pushLimit(async () => {
+                    tUp = node_perf_hooks.performance.now();
+                    return ctx.store.putBlob(desc, { file: b.file }, { fresh: b.built });
+                });
+            })();
+            o.sent.set(desc.digest, handled(sending));
+            return done(await sending);
         }));
     }
     const out = {
@@ -15298,9 +15302,10 @@ async function buildDepsImage(variant, tag, ctx) {
     const images = [];
     const isIndex = variant.platforms.length > 1;
     const pushLimit = limit(2);
+    const sent = new Map();
     const platformReports = [];
     for (const pl of platforms) {
-        const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress });
+        const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress, sent });
         platformReports.push(pushed.reports);
         const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex);
         writes.push(write);

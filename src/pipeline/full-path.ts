@@ -644,9 +644,10 @@ const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map
 type LayerBuilt = BuiltLayer & { readonly streamed?: () => StreamedUpload | null }
 
 /**
- * A built layer whose wheels install at most this much streams as it is written: the upload is
- * done when the build is, which is what a bump waits for. A bigger one goes up from its file, in
- * chunks retried one by one (a stream that fails is sent again whole).
+ * A layer rebuilt from the one before (a bump) whose wheels install at most this much streams as
+ * it is written: the upload is done when the build is, which is what a bump waits for. A bigger
+ * one goes up from its file, in chunks retried one by one (a stream that fails is sent again
+ * whole).
  */
 const STREAMED_LAYER_BYTES = 64 * 1024 * 1024
 
@@ -756,7 +757,7 @@ class LayerJobs {
 
   /**
    * The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once).
-   * `stream`: a layer built goes up as it is written (see StreamedLayer).
+   * `stream`: a layer built goes up as it is written (see STREAMED_LAYER_BYTES).
    */
   layerFor(
     shas: readonly string[],
@@ -783,7 +784,13 @@ class LayerJobs {
                   segment: job.segments.get(sha) ?? null
                 }))
                 const paths = this.ctx.cacheLayout
-                let upload = stream ? streamedUpload(this.ctx.store, 'a deps layer', { ask: false }) : null
+                // Streamed only when it copies from the layer before (a bump): its bytes are then
+                // surely new to the registry, which need not be asked. A layer built from nothing
+                // (an empty cache) may well be there already: asked first, it is not sent twice.
+                let upload =
+                  stream && job.segments.size > 0
+                    ? streamedUpload(this.ctx.store, 'a deps layer', { ask: false })
+                    : null
                 const built = await buildLayerFile(
                   job.key,
                   parts,
@@ -866,6 +873,8 @@ async function pushPlatformLayers(
     readonly busy: Busy
     readonly stats: BlobStats
     readonly progress: (m: string) => void
+    /** The upload of each layer blob this image sends, by digest (platforms share layers). */
+    readonly sent: Map<Digest, Promise<BlobOutcome>>
   }
 ): Promise<PlatformLayers> {
   const { platform, baseImage, layering, resolved, compression } = pl
@@ -895,20 +904,30 @@ async function pushPlatformLayers(
           return outcome
         }
         if (!b.file) return done('exists')
-        // A cached layer the registry has is only asked about: the upload slots are for bytes
-        // (behind a dozen such questions, a layer just built would wait a round trip each).
-        if (!b.built && (await ctx.store.blobExists(desc.digest))) return done('exists')
-        // Streamed as it was built: only finished here (else it goes up from its file).
-        const streamed = b.streamed?.()
-        if (streamed) {
-          tUp = performance.now()
-          const outcome = await streamed.commit(desc, o.progress)
-          if (outcome) return done(outcome)
+        // A layer another platform's image shares goes up once: the others wait for it.
+        const earlier = o.sent.get(desc.digest)
+        if (earlier) {
+          await earlier
+          return done('exists')
         }
-        return o.pushLimit(async () => {
-          tUp = performance.now()
-          return done(await ctx.store.putBlob(desc, { file: b.file! }, { fresh: b.built }))
-        })
+        const sending = (async (): Promise<BlobOutcome> => {
+          // A cached layer the registry has is only asked about: the upload slots are for bytes
+          // (behind a dozen such questions, a layer just built would wait a round trip each).
+          if (!b.built && (await ctx.store.blobExists(desc.digest))) return 'exists'
+          // Streamed as it was built: only finished here (else it goes up from its file).
+          const streamed = b.streamed?.()
+          if (streamed) {
+            tUp = performance.now()
+            const outcome = await streamed.commit(desc, o.progress)
+            if (outcome) return outcome
+          }
+          return o.pushLimit(async () => {
+            tUp = performance.now()
+            return ctx.store.putBlob(desc, { file: b.file! }, { fresh: b.built })
+          })
+        })()
+        o.sent.set(desc.digest, handled(sending))
+        return done(await sending)
       })
     )
   }
@@ -1071,9 +1090,10 @@ export async function buildDepsImage(
   const images: PlatformImage[] = []
   const isIndex = variant.platforms.length > 1
   const pushLimit = limit(2)
+  const sent = new Map<Digest, Promise<BlobOutcome>>()
   const platformReports: (() => Promise<LayerReport[]>)[] = []
   for (const pl of platforms) {
-    const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress })
+    const pushed = await pushPlatformLayers(ctx, pl, layers, { pushLimit, busy, stats, progress, sent })
     platformReports.push(pushed.reports)
     const { write, image } = platformImage(variant, ctx, pl, pushed, isIndex)
     writes.push(write)

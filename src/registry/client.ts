@@ -27,7 +27,7 @@ import {
   type StoredManifest
 } from './store.js'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -112,13 +112,6 @@ const DEFAULT_CHUNK = 64 * 1024 * 1024
 /** At most this many platform images of an index are read by recallImage. */
 const RECALLED_PLATFORMS = 16
 
-/**
- * A fresh blob (PutBlobOptions.fresh) up to this size is sent without a HEAD first. Made in this
- * run, it is rarely there already; asking costs a round trip on the path to the manifest, where
- * sending 4 MiB from a CI runner to its registry costs about one (and at worst the bytes go up
- * twice). A bigger one is asked about first: its bytes cost more than the question.
- */
-export const DIRECT_PUT_BYTES = 4 * 1024 * 1024
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
@@ -349,20 +342,16 @@ export class RegistryClient implements ImageStore {
   }
 
   private async placeBlob(desc: Descriptor, data: BlobData, opts: PutBlobOptions): Promise<BlobOutcome> {
+    if (this.present.has(desc.digest)) return 'exists'
     const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size
     if (size !== desc.size)
       throw new RegistryError(`blob ${desc.digest}: ${size} bytes given for a descriptor of ${desc.size}`)
     const mountFrom = opts.mountFrom && opts.mountFrom !== this.ref.repository ? opts.mountFrom : null
-    // A small fresh blob goes up without asking (DIRECT_PUT_BYTES), in a session opened ahead
-    // when there is one. A bigger fresh blob's session is opened while its existence is checked:
-    // one round trip less before the bytes go, and a session closed in the rare case it is there.
+    // A fresh blob's upload session (one opened ahead, else a new one) is opened while its
+    // existence is checked: one round trip less before the bytes go, and a session closed again
+    // in the rare case the blob is there.
     let opened: Promise<string | null> | null = null
-    if (opts.fresh && !mountFrom && size <= DIRECT_PUT_BYTES) {
-      opened = this.ahead.shift() ?? null
-      // In memory: a file just written is in the page cache, and one write of it needs no turns
-      // of the event loop (a stream's reads would wait behind whatever else runs on this thread).
-      if (!Buffer.isBuffer(data)) data = readFileSync(data.file)
-    } else if (opts.fresh && !mountFrom) {
+    if (opts.fresh && !mountFrom) {
       opened = this.ahead.shift() ?? this.retrying(() => this.startUpload()).catch(() => null)
       const exists = await this.blobExists(desc.digest).catch(async (e: unknown) => {
         await this.closeUpload(opened!)

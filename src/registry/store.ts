@@ -33,8 +33,7 @@ export interface PutBlobOptions {
   readonly mountFrom?: string
   /**
    * The blob was just made (a config, an SBOM, a layer built in this run) and is most likely
-   * not there: a remote store opens the upload while it checks, instead of after, and sends a
-   * small one without checking at all (see DIRECT_PUT_BYTES in registry/client.ts).
+   * not there: a remote store opens the upload while it checks, instead of after.
    */
   readonly fresh?: boolean
 }
