@@ -112,7 +112,6 @@ const DEFAULT_CHUNK = 64 * 1024 * 1024
 /** At most this many platform images of an index are read by recallImage. */
 const RECALLED_PLATFORMS = 16
 
-
 export function isLoopback(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
   return h === 'localhost' || h === '::1' || /^127\./.test(h)
