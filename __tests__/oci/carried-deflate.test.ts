@@ -175,25 +175,30 @@ describe('gzip layers of wheels carry the deflate data', () => {
   })
 })
 
+/** The layer file of one carry wheel, with what a streamed upload of it was given. */
+async function teedLayerOf(wheel: string, key: string, cache: string) {
+  const teed: Buffer[] = []
+  const built = await buildLayerFile(
+    key,
+    [
+      wheelPart({
+        sha256: createHash('sha256').update(readFileSync(wheel)).digest('hex'),
+        path: wheel,
+        filename: 'carry-1.0-py3-none-any.whl',
+        label: 'carry 1.0'
+      })
+    ],
+    layout,
+    'gzip',
+    new CacheLayout(join(dir, cache)),
+    async (chunk) => void teed.push(Buffer.from(chunk))
+  )
+  return { built, teed }
+}
+
 describe('a layer streamed as it is written', () => {
   it('gives the upload exactly the bytes of the file, in order, in pieces', async () => {
-    const paths = new CacheLayout(join(dir, 'cache-teed'))
-    const teed: Buffer[] = []
-    const built = await buildLayerFile(
-      'teed-key',
-      [
-        wheelPart({
-          sha256: createHash('sha256').update(readFileSync(good)).digest('hex'),
-          path: good,
-          filename: 'carry-1.0-py3-none-any.whl',
-          label: 'carry 1.0'
-        })
-      ],
-      layout,
-      'gzip',
-      paths,
-      async (chunk) => void teed.push(Buffer.from(chunk))
-    )
+    const { built, teed } = await teedLayerOf(good, 'teed-key', 'cache-teed')
     expect(built.teed).toBe(true)
     expect(Buffer.concat(teed).equals(readFileSync(built.file!))).toBe(true)
     expect(sha256(Buffer.concat(teed))).toBe(built.digest)
@@ -204,24 +209,8 @@ describe('deflate data with bytes after its stream', () => {
   it('is not carried: the layer says so, and is written again deflated afresh', async () => {
     await expect(layerOf(trailing, {})).rejects.toBeInstanceOf(InexactDeflateError)
 
-    const paths = new CacheLayout(join(dir, 'cache'))
     // What a streamed upload was given: the first try's bytes, which are not the layer's.
-    const teed: Buffer[] = []
-    const built = await buildLayerFile(
-      'trailing-key',
-      [
-        wheelPart({
-          sha256: createHash('sha256').update(readFileSync(trailing)).digest('hex'),
-          path: trailing,
-          filename: 'carry-1.0-py3-none-any.whl',
-          label: 'carry 1.0'
-        })
-      ],
-      layout,
-      'gzip',
-      paths,
-      async (chunk) => void teed.push(Buffer.from(chunk))
-    )
+    const { built, teed } = await teedLayerOf(trailing, 'trailing-key', 'cache')
     expect(built.teed).toBe(false)
     const bytes = readFileSync(built.file!)
     expect(Buffer.concat(teed).equals(bytes)).toBe(false)

@@ -111,19 +111,33 @@ function once(c: Counts): Counts {
   return { plans: 1, base: 1, deps: Object.fromEntries(Object.keys(c.deps).map((t) => [t, 1])) }
 }
 
+/** `fast-build build` of `dir` into `repository` through the proxy, with a cache of its own. */
+function cliBuild(dir: string, repository: string): () => Promise<void> {
+  const cacheDir = tempDir()
+  return async () => {
+    let err = ''
+    const code = await runCli(
+      [
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${proxy.host}/${repository}`,
+        '--cache-dir',
+        cacheDir,
+        '--quiet'
+      ],
+      { out: () => undefined, err: (t) => (err += t) }
+    )
+    expect(err).toBe('')
+    expect(code).toBe(0)
+  }
+}
+
 describe('one build asks once', () => {
   it('the CLI: full path, then fast path', async () => {
     const dir = project()
-    const cacheDir = tempDir()
-    const build = async () => {
-      let err = ''
-      const code = await runCli(
-        ['build', '--project', dir, '--registry', `${proxy.host}/cli`, '--cache-dir', cacheDir, '--quiet'],
-        { out: () => undefined, err: (t) => (err += t) }
-      )
-      expect(err).toBe('')
-      expect(code).toBe(0)
-    }
+    const build = cliBuild(dir, 'cli')
     const full = await measure('cli', build)
     const fast = await measure('cli', build)
     expect({ full, fast }).toEqual({ full: once(full), fast: once(fast) })
@@ -131,16 +145,7 @@ describe('one build asks once', () => {
 
   it('a bump asks about no blob the images before it named: it reads them once instead', async () => {
     const dir = project()
-    const cacheDir = tempDir()
-    const build = async () => {
-      let err = ''
-      const code = await runCli(
-        ['build', '--project', dir, '--registry', `${proxy.host}/bump`, '--cache-dir', cacheDir, '--quiet'],
-        { out: () => undefined, err: (t) => (err += t) }
-      )
-      expect(err).toBe('')
-      expect(code).toBe(0)
-    }
+    const build = cliBuild(dir, 'bump')
     await build()
     // What the app tags name now, read from the registry itself: every blob of both images.
     const before = new Set<string>()
