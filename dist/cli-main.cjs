@@ -14951,6 +14951,13 @@ const groupShas = (g) => g.packages.map((c) => c.key);
  * whole).
  */
 const STREAMED_LAYER_BYTES = 64 * 1024 * 1024;
+/**
+ * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
+ * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
+ * the registry has the blob, checked, since a cache is a hint and the registry the truth);
+ * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
+ * inflates, hashes and tars on this thread while its compression runs on the thread pool.
+ */
 class LayerJobs {
     ctx;
     wheels;
@@ -15054,7 +15061,8 @@ class LayerJobs {
     }
     /**
      * The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once).
-     * `stream`: a layer built goes up as it is written (see STREAMED_LAYER_BYTES).
+     * `stream`: small enough to go up as it is written, which it does when it is built copying from
+     * the layer before (see STREAMED_LAYER_BYTES).
      */
     layerFor(shas, layout, compression, stream = false) {
         const job = this.jobOf(shas, layout, compression);

@@ -631,13 +631,6 @@ interface LayerJob {
 const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map((c) => c.key)
 
 /**
- * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
- * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
- * the registry has the blob, checked, since a cache is a hint and the registry the truth);
- * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
- * inflates, hashes and tars on this thread while its compression runs on the thread pool.
- */
-/**
  * A layer as LayerJobs gives it: one built now may have gone up as it was written. `streamed`
  * hands that upload over once (a layer two platforms share is uploaded once).
  */
@@ -651,6 +644,13 @@ type LayerBuilt = BuiltLayer & { readonly streamed?: () => StreamedUpload | null
  */
 const STREAMED_LAYER_BYTES = 64 * 1024 * 1024
 
+/**
+ * The layers of one deps image, each made once: nothing to do when the layer cache knows it (the
+ * compressed layer is here, or only its descriptor is, as the Actions cache keeps descriptors, and
+ * the registry has the blob, checked, since a cache is a hint and the registry the truth);
+ * otherwise its wheels, all fetched together, and a build. Two layers are built at once: each
+ * inflates, hashes and tars on this thread while its compression runs on the thread pool.
+ */
 class LayerJobs {
   private readonly jobs = new Map<string, LayerJob>()
   private readonly layers = new Map<string, Promise<LayerBuilt>>()
@@ -757,7 +757,8 @@ class LayerJobs {
 
   /**
    * The layer of these wheels (a layer shared by two platforms, of pure wheels, is built once).
-   * `stream`: a layer built goes up as it is written (see STREAMED_LAYER_BYTES).
+   * `stream`: small enough to go up as it is written, which it does when it is built copying from
+   * the layer before (see STREAMED_LAYER_BYTES).
    */
   layerFor(
     shas: readonly string[],

@@ -72,8 +72,8 @@ export interface ImageStore {
    */
   supportsReferrers?(subject: Digest): Promise<boolean>
   /**
-   * Open `count` upload sessions now, for fresh blobs still being made (PutBlobOptions.fresh):
-   * each such upload then starts with its bytes. Where a session is a round trip (a registry).
+   * Open `count` upload sessions now, for fresh blobs (PutBlobOptions.fresh) and streams still
+   * being made: each then needs no session of its own. Where a session is a round trip (a registry).
    */
   openUploads?(count: number): void
   /** Close the sessions openUploads opened that no upload took. */
