@@ -7273,11 +7273,13 @@ async function buildSegmentedLayer(segments, opts) {
     if (!segmentable(compression))
         throw new Error(`${compression} layers cannot be segmented here`);
     const located = [];
+    const wholeBelow = opts.copyWholeBelow ?? WHOLE_SEGMENT;
+    const ahead = new ReadAhead(segments.map((seg) => ('copy' in seg && seg.copy.length <= wholeBelow ? seg.copy : null)), compression);
     const blob = await writeLayer(opts, true, async (w) => {
         let start = { offset: 0, tarSize: 0 };
-        for (const seg of segments) {
+        for (const [i, seg] of segments.entries()) {
             if ('copy' in seg)
-                await w.copy(seg.copy);
+                await w.copy(seg.copy, ahead.take(i));
             else
                 await w.tar(seg.entries, false);
             await w.mark((blobSize, crc32, tarSize) => {
@@ -7349,7 +7351,7 @@ async function writeLayer(opts, segmented, body) {
                 await sink.write(block);
             });
         },
-        copy: (c) => copySegment(c, compression, sink, tar, opts.copyWholeBelow ?? WHOLE_SEGMENT),
+        copy: (c, ahead) => copySegment(c, compression, sink, tar, opts.copyWholeBelow ?? WHOLE_SEGMENT, ahead),
         mark(f) {
             // The tar is hashed as it is written, the blob as the compressed pieces go out (later).
             const tarSize = tar.size;
@@ -7390,11 +7392,11 @@ const COPY_CHUNK = 1024 * 1024;
  * A segment of an earlier blob, copied into this one as it is; its tar bytes (decompressed here)
  * go into the diff_id before anything after it. Its length, CRC-32 and tar size are checked.
  */
-async function copySegment(c, compression, sink, tar, wholeBelow) {
+async function copySegment(c, compression, sink, tar, wholeBelow, ahead) {
     if (c.length === 0)
         return;
-    if (c.length <= wholeBelow) {
-        const { data, tarBytes } = await readWhole$1(c, compression);
+    if (ahead || c.length <= wholeBelow) {
+        const { data, tarBytes } = await (ahead ?? readWhole$1(c, compression));
         tar.update(tarBytes);
         await sink.raw(data);
         return;
@@ -7432,6 +7434,50 @@ async function readWhole$1(c, compression) {
     if (tarBytes.length !== c.tarSize)
         throw new SegmentDamagedError(c.file, `it holds ${tarBytes.length} bytes of tar, not ${c.tarSize}`);
     return { data, tarBytes };
+}
+/** Tar and compressed bytes of copied segments read ahead, at most this many at a time. */
+const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+/**
+ * The copied segments of a layer, read and decompressed before their turn: a copy is a file read
+ * and an inflate on the thread pool, and one after the other (each waited for in turn) they left
+ * the main thread idle a third of a bump's layer build. Started in layer order, within
+ * READ_AHEAD_BYTES (compressed and tar bytes held), each taken once. A read that fails is
+ * reported when its segment's turn comes, as without reading ahead.
+ */
+class ReadAhead {
+    copies;
+    compression;
+    started = new Map();
+    next = 0;
+    held = 0;
+    /** `copies[i]`: the segment to read ahead for part i of the layer, or null (none, or too big). */
+    constructor(copies, compression) {
+        this.copies = copies;
+        this.compression = compression;
+        this.fill();
+    }
+    fill() {
+        for (; this.next < this.copies.length; this.next++) {
+            const c = this.copies[this.next];
+            if (!c || c.length === 0)
+                continue;
+            const cost = c.length + c.tarSize;
+            if (this.held > 0 && this.held + cost > READ_AHEAD_BYTES)
+                return;
+            this.held += cost;
+            this.started.set(this.next, { read: handled(readWhole$1(c, this.compression)), cost });
+        }
+    }
+    /** Part i's segment, being read; undefined when it was not read ahead. */
+    take(i) {
+        const s = this.started.get(i);
+        if (!s)
+            return undefined;
+        this.started.delete(i);
+        this.held -= s.cost;
+        this.fill();
+        return s.read;
+    }
 }
 /** `copySegment` for a big segment: read, decompressed and hashed in pieces. */
 async function copyStreaming(c, handle, compression, sink, tar) {
@@ -8040,7 +8086,10 @@ async function pushImage(store, image, tags, onProgress, after) {
             onProgress?.(b.say);
         const outcome = 'outcome' in b
             ? await b.outcome
-            : await store.putBlob(b.descriptor, b.data, b.fresh ? { fresh: true } : {});
+            : await store.putBlob(b.descriptor, b.data, {
+                ...(b.fresh ? { fresh: true } : {}),
+                ...(b.ask === false ? { ask: false } : {})
+            });
         countBlob(stats, outcome, b.descriptor.size);
     })));
     await after;
@@ -11269,6 +11318,37 @@ function projectLayers(ctx) {
 }
 /** Whether `p` rejects (once it settles). */
 const rejects = (p) => p.then(() => false, () => true);
+/** Each build's SBOM documents, by variant and platform (see sbomDocument). */
+const documents = new WeakMap();
+/**
+ * The SBOM document of a variant's image for one platform, made once: it depends on the plan
+ * alone, not on the images, so prepareSboms can make it before they exist.
+ */
+function sbomDocument(ctx, v, pp) {
+    let made = documents.get(ctx);
+    if (!made)
+        documents.set(ctx, (made = new Map()));
+    const key = `${v.name}\n${formatPlatform(pp.platform)}`;
+    let doc = made.get(key);
+    if (!doc) {
+        doc = sbomBytes(cycloneDxSbom({ variant: v, platform: pp, created: ctx.created, name: ctx.plan.project.name ?? v.name }));
+        made.set(key, doc);
+    }
+    return doc;
+}
+/**
+ * Make a variant's SBOM documents now, while its deps image is built: a few milliseconds of
+ * work each, which would otherwise stand between the deps image's last layer and its manifests.
+ */
+function prepareSboms(ctx, v) {
+    try {
+        for (const pp of v.platforms)
+            sbomDocument(ctx, v, pp);
+    }
+    catch {
+        // Made again when the SBOM is attached, which reports the failure (as a warning).
+    }
+}
 /**
  * Each app image gets an SBOM of exactly its closure, attached while the image's own manifests
  * and tags are written (a referrer may arrive before its subject: registries accept that, and
@@ -11280,12 +11360,7 @@ function attachSbomOf(ctx, v, platform, manifest, say, after) {
         return Promise.resolve(null);
     const { created } = ctx;
     return (async () => {
-        const document = cycloneDxSbom({
-            variant: v,
-            platform: pp,
-            created,
-            name: ctx.plan.project.name ?? v.name
-        });
+        const document = sbomDocument(ctx, v, pp);
         // Its blobs go up at once; the artifact waits for the deps image below the app image.
         const a = await attachSbom({
             store: ctx.store,
@@ -13051,7 +13126,10 @@ class RegistryClient {
         // existence is checked: one round trip less before the bytes go, and a session closed again
         // in the rare case the blob is there.
         let opened = null;
-        if (opts.fresh && !mountFrom) {
+        if (opts.ask === false && !mountFrom) {
+            opened = this.ahead.shift() ?? null;
+        }
+        else if (opts.fresh && !mountFrom) {
             opened = this.ahead.shift() ?? this.retrying(() => this.startUpload()).catch(() => null);
             const exists = await this.blobExists(desc.digest).catch(async (e) => {
                 await this.closeUpload(opened);
@@ -14706,14 +14784,16 @@ function reusedSegment(r, file) {
     };
 }
 /** Point each wheel's segment index at the layer that now holds its files. */
-function recordSegments(layerKey, segments, layout, compression, paths) {
-    for (const s of segments) {
+async function recordSegments(layerKey, segments, layout, compression, paths) {
+    // On the thread pool: a bucket's dozens of small files, written one by one on the main
+    // thread, held up the requests that finish a bump's image.
+    await Promise.all(segments.map(async (s) => {
         const index = paths.segmentIndex(segmentKeyOf(s.wheel, layout, compression));
         // Written aside and renamed, so a concurrent build never reads half of it.
         const tmp = `${index}.${node_crypto.randomBytes(4).toString('hex')}.tmp`;
-        node_fs.writeFileSync(tmp, JSON.stringify({ layer: layerKey }));
-        node_fs.renameSync(tmp, index);
-    }
+        await promises.writeFile(tmp, JSON.stringify({ layer: layerKey }));
+        await promises.rename(tmp, index);
+    }));
 }
 /**
  * The compression a deps layer under this manifest family gets: Docker schema 2 manifests carry
@@ -15101,17 +15181,10 @@ class LayerJobs {
                         }
                         // Where each wheel's segment is serves the next build: written once this layer's
                         // upload is under way (before the image is done: see recorded()).
-                        this.records.push(handled(new Promise((done, fail) => setImmediate(() => {
-                            try {
-                                recordSegments(job.key, built.segments, layout, compression, paths);
-                                done();
-                            }
-                            catch (e) {
-                                fail(e);
-                            }
-                        }))));
+                        this.records.push(handled(new Promise((next) => setImmediate(next)).then(() => recordSegments(job.key, built.segments, layout, compression, paths))));
                         return {
                             ...built,
+                            streams: upload !== null,
                             streamed: () => {
                                 const u = upload;
                                 upload = null;
@@ -15194,6 +15267,7 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
         added: [],
         dists: [],
         uploads: [],
+        newLayer: false,
         reports: async () => Promise.all(layering.groups.map(async (group, i) => {
             const b = await built[i];
             return {
@@ -15212,6 +15286,8 @@ async function pushPlatformLayers(ctx, pl, layers, o) {
         for (const [i, group] of layering.groups.entries()) {
             const b = await built[i];
             const descriptor = { mediaType, digest: b.digest, size: b.size };
+            if (b.streams)
+                out.newLayer = true;
             out.dists.push(...b.dists);
             out.uploads.push({ descriptor, outcome: uploaded[i] });
             out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) });
@@ -15241,7 +15317,13 @@ function platformImage(variant, ctx, pl, layers, isIndex) {
         write: {
             // The config goes up while the layers finish uploading; the manifest waits for all of them.
             blobs: [
-                { descriptor: edited.configDescriptor, data: edited.configBytes, fresh: true },
+                {
+                    descriptor: edited.configDescriptor,
+                    data: edited.configBytes,
+                    fresh: true,
+                    // Its diff_ids name a layer the store cannot have: no question before it goes up.
+                    ...(layers.newLayer ? { ask: false } : {})
+                },
                 ...layers.uploads
             ],
             bytes: edited.manifestBytes,
@@ -17761,6 +17843,8 @@ async function executeVariant(ctx, v, d) {
         // Each platform's app image has two new blobs (its config, its SBOM): their upload sessions
         // are opened while the image is made (see the finally below for those left over).
         store.openUploads?.(v.platforms.length * 2);
+        // Its SBOMs are made while the images are (from the next turn: the requests go out first).
+        setImmediate(() => prepareSboms(ctx.app, v));
         // A deps image built now is handed over before it is written: the app image is made and its
         // blobs go up meanwhile (its manifests wait for the deps image's).
         // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)

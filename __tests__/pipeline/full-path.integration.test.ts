@@ -20,7 +20,7 @@ import {
 import { startPypiServer, type PypiServer } from '../support/pypi-server.js'
 import { lowercaseTempDir, tempDir } from '../support/project.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
-import { startFaultProxy } from '../support/fault-proxy.js'
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { skopeoCopy, skopeoInspect } from '../support/skopeo.js'
 import { validateCycloneDx } from '../sbom/schema.js'
 import { createHash } from 'node:crypto'
@@ -660,29 +660,53 @@ describe('what the wheels builder refuses, and bad downloads', () => {
     }
   })
 
+  /** 40 small packages (a few buckets), built once through `proxy`; `bump()` moves pkg07. */
+  function bumpable(proxy: FaultProxy, repository: string) {
+    const names = Array.from({ length: 40 }, (_, i) => `pkg${String(i).padStart(2, '0')}`)
+    const dir = tempDir()
+    const project = (v07: string) =>
+      wheelProject(
+        spec({
+          main: names.map((n) => simpleWheel(n, n === 'pkg07' ? v07 : '1.0.0')),
+          config: config(baseRef, '', 'base = { groups = ["main"] }')
+        }),
+        dir
+      )
+    const cache = tempDir()
+    const build = () =>
+      cli(
+        'build',
+        '--project',
+        dir,
+        '--registry',
+        `${proxy.host}/${repository}`,
+        '--cache-dir',
+        cache,
+        '--json'
+      )
+    return {
+      first: async () => {
+        project('1.0.0')
+        const r = await build()
+        expect(r.code).toBe(0)
+        return r
+      },
+      bump: () => {
+        project('1.0.2')
+        return build()
+      }
+    }
+  }
+
   it('a bump whose layer stream is cut sends that layer again from its file; the image is whole', async () => {
     const proxy = await startFaultProxy(reg.url)
     try {
-      const names = Array.from({ length: 40 }, (_, i) => `pkg${String(i).padStart(2, '0')}`)
-      const dir = tempDir()
-      const project = (v07: string) =>
-        wheelProject(
-          spec({
-            main: names.map((n) => simpleWheel(n, n === 'pkg07' ? v07 : '1.0.0')),
-            config: config(baseRef, '', 'base = { groups = ["main"] }')
-          }),
-          dir
-        )
-      const cache = tempDir()
-      const build = () =>
-        cli('build', '--project', dir, '--registry', `${proxy.host}/cut`, '--cache-dir', cache, '--json')
-      project('1.0.0')
-      expect((await build()).code).toBe(0)
+      const { first, bump } = bumpable(proxy, 'cut')
+      await first()
       // The bump's rebuilt layer streams as it is written (it copies from the layer before); every
       // streamed upload (that one, and the source layer's) is cut a few hundred bytes in.
-      project('1.0.2')
       proxy.setRules([{ match: { method: 'PATCH' }, fault: { kind: 'drop', afterBytes: 300 }, times: 4 }])
-      const r = await build()
+      const r = await bump()
       expect(r.code).toBe(0)
       expect(r.err).toMatch(/streamed upload of a deps layer failed .*; it goes up again/)
       const v = r.json().variants[0]
@@ -694,6 +718,44 @@ describe('what the wheels builder refuses, and bad downloads', () => {
         expect(copied.stderr).toBe('')
         expect(copied.code).toBe(0)
       }
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('a bump asks nothing about its rebuilt layer or the deps config listing it: both are new', async () => {
+    const proxy = await startFaultProxy(reg.url)
+    try {
+      const { first, bump } = bumpable(proxy, 'unasked')
+      const manifestOf = async (ref: string) =>
+        JSON.parse(
+          (await skopeoInspect(`docker://${ref.replace(proxy.host, reg.host)}`, { raw: true })).stdout
+        ) as {
+          config: { digest: string }
+          layers: { digest: string }[]
+        }
+      const before = await manifestOf((await first()).json().variants[0].depsRef)
+      await proxy.settled()
+      const from = proxy.requests.length
+      const r = await bump()
+      expect(r.code).toBe(0)
+      await proxy.settled()
+      const v = r.json().variants[0]
+      expect(v.full).toMatchObject({ layersBuilt: 1, layersUploaded: 1, packagesCopied: expect.any(Number) })
+      expect(v.full.packagesCopied).toBeGreaterThan(0)
+      const deps = v.depsRef.replace(proxy.host, reg.host)
+      const after = await manifestOf(deps)
+      const rebuilt = after.layers.filter((l) => !before.layers.some((b) => b.digest === l.digest))
+      expect(rebuilt).toHaveLength(1)
+      const heads = proxy.requests
+        .slice(from)
+        .filter((q) => q.method === 'HEAD')
+        .map((q) => q.path)
+      for (const digest of [after.config.digest, rebuilt[0]!.digest])
+        expect(heads.filter((p) => p.endsWith(digest))).toEqual([])
+      // And what went up without a question is whole: every blob checked against its digest.
+      const copied = await skopeoCopy(`docker://${deps}`, `oci:${join(tempDir(), 'copy')}:x`)
+      expect(copied.stderr).toBe('')
     } finally {
       await proxy.close()
     }

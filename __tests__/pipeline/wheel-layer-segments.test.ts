@@ -297,6 +297,45 @@ describe('segmented layers', () => {
     })
   }
 
+  it('copies read ahead of their turn keep the layer order; a bad one is reported at its turn', async () => {
+    const blob = join(dir, 'ahead')
+    const many = Array.from({ length: 12 }, (_, i) => [file(`m${i}/x.txt`, `${i}\n`.repeat(i + 1))])
+    const first = await buildSegmentedLayer(
+      many.map((entries) => ({ entries })),
+      { mtime: 0, file: blob }
+    )
+    const at = (i: number) => ({ ...first.segments[i]!, file: blob })
+    // Copies and written parts interleaved, in another order than the blob they come from.
+    const order = [11, 3, 7, 0, 5, 9, 1]
+    const mixed = (i: number, k: number): LayerSegment =>
+      k % 3 === 1 ? { entries: many[i]! } : { copy: at(i) }
+    const fresh = await buildSegmentedLayer(
+      order.map((i) => ({ entries: many[i]! })),
+      { mtime: 0 }
+    )
+    const copied = await buildSegmentedLayer(order.map(mixed), { mtime: 0 })
+    expect(copied.data!.equals(fresh.data!)).toBe(true)
+    expect(copied.diffId).toBe(fresh.diffId)
+    // The last copy is damaged (read ahead at the start): an earlier part's own failure is
+    // what the build reports, and without it, the damaged copy.
+    const damaged: LayerSegment = { copy: { ...at(2), crc32: (at(2).crc32 + 1) >>> 0 } }
+    const failing: LayerEntry = {
+      type: 'file',
+      path: 'f/fails.txt',
+      executable: false,
+      size: 4,
+      content: () => {
+        throw new Error('this part fails first')
+      }
+    }
+    await expect(
+      buildSegmentedLayer([{ copy: at(4) }, { entries: [failing] }, { copy: at(6) }, damaged], { mtime: 0 })
+    ).rejects.toThrow('this part fails first')
+    await expect(
+      buildSegmentedLayer([{ copy: at(4) }, { entries: many[8]! }, damaged], { mtime: 0 })
+    ).rejects.toBeInstanceOf(SegmentDamagedError)
+  })
+
   it('refuse a copy whose bytes are not what was recorded', async () => {
     const blob = join(dir, 'refuse')
     const first = await buildSegmentedLayer([{ entries: a }, { entries: c }], { mtime: 0, file: blob })

@@ -107,6 +107,28 @@ describe('upload sessions and fresh blobs', () => {
     }
   })
 
+  it('a blob put without asking (ask: false) takes a session opened ahead and is sent at once', async () => {
+    const client = through('rt/unasked')
+    const config = blob(Buffer.from(`{"new":"${randomBytes(8).toString('hex')}"}`), OCI_CONFIG)
+    const other = blob(Buffer.from(`{"new":"${randomBytes(8).toString('hex')}"}`), OCI_CONFIG)
+    try {
+      client.openUploads(1)
+      expect(await client.putBlob(config.desc, config.bytes, { fresh: true, ask: false })).toBe('uploaded')
+      // No session left ahead: it opens its own, still without a question.
+      expect(await client.putBlob(other.desc, other.bytes, { ask: false })).toBe('uploaded')
+      expect(await wire()).toEqual([
+        'POST /v2/rt/unasked/blobs/uploads/ 202',
+        expect.stringMatching(/^PUT \/v2\/rt\/unasked\/blobs\/uploads\/\S+ 201$/),
+        'POST /v2/rt/unasked/blobs/uploads/ 202',
+        expect.stringMatching(/^PUT \/v2\/rt\/unasked\/blobs\/uploads\/\S+ 201$/)
+      ])
+      expect(await held('rt/unasked', config.desc.digest)).toBe(true)
+      expect(await held('rt/unasked', other.desc.digest)).toBe(true)
+    } finally {
+      client.close()
+    }
+  })
+
   it('sessions no blob took are closed by dropUploads', async () => {
     const client = through('rt/drop')
     const one = blob(randomBytes(1024))

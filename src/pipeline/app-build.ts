@@ -6,10 +6,10 @@ import { describeError } from '../errors.js'
 import type { Descriptor } from '../oci/image.js'
 import { buildLayer } from '../oci/layer.js'
 import type { Compression } from '../oci/media-types.js'
-import type { InstallLayout, Plan, VariantPlan } from '../plan/plan.js'
+import type { InstallLayout, Plan, PlatformPlan, VariantPlan } from '../plan/plan.js'
 import type { ImageStore } from '../registry/store.js'
 import { attachSbom } from '../sbom/attach.js'
-import { cycloneDxSbom } from '../sbom/cyclonedx.js'
+import { cycloneDxSbom, sbomBytes } from '../sbom/cyclonedx.js'
 import { formatPlatform, type Platform } from '../target.js'
 import type { AppSettings } from './app-image.js'
 import type { DepsImage } from './deps-image.js'
@@ -142,6 +142,39 @@ const rejects = (p: Promise<unknown>): Promise<boolean> =>
     () => true
   )
 
+/** Each build's SBOM documents, by variant and platform (see sbomDocument). */
+const documents = new WeakMap<AppBuildContext, Map<string, Buffer>>()
+
+/**
+ * The SBOM document of a variant's image for one platform, made once: it depends on the plan
+ * alone, not on the images, so prepareSboms can make it before they exist.
+ */
+function sbomDocument(ctx: AppBuildContext, v: VariantPlan, pp: PlatformPlan): Buffer {
+  let made = documents.get(ctx)
+  if (!made) documents.set(ctx, (made = new Map()))
+  const key = `${v.name}\n${formatPlatform(pp.platform)}`
+  let doc = made.get(key)
+  if (!doc) {
+    doc = sbomBytes(
+      cycloneDxSbom({ variant: v, platform: pp, created: ctx.created, name: ctx.plan.project.name ?? v.name })
+    )
+    made.set(key, doc)
+  }
+  return doc
+}
+
+/**
+ * Make a variant's SBOM documents now, while its deps image is built: a few milliseconds of
+ * work each, which would otherwise stand between the deps image's last layer and its manifests.
+ */
+export function prepareSboms(ctx: AppBuildContext, v: VariantPlan): void {
+  try {
+    for (const pp of v.platforms) sbomDocument(ctx, v, pp)
+  } catch {
+    // Made again when the SBOM is attached, which reports the failure (as a warning).
+  }
+}
+
 /**
  * Each app image gets an SBOM of exactly its closure, attached while the image's own manifests
  * and tags are written (a referrer may arrive before its subject: registries accept that, and
@@ -159,12 +192,7 @@ function attachSbomOf(
   if (!pp) return Promise.resolve(null)
   const { created } = ctx
   return (async () => {
-    const document = cycloneDxSbom({
-      variant: v,
-      platform: pp,
-      created,
-      name: ctx.plan.project.name ?? v.name
-    })
+    const document = sbomDocument(ctx, v, pp)
     // Its blobs go up at once; the artifact waits for the deps image below the app image.
     const a = await attachSbom({
       store: ctx.store,

@@ -12,7 +12,13 @@ import { formatBytes } from '../util/format.js'
 import { handled } from '../util/limit.js'
 import { ArtifactCache } from '../cache/artifacts.js'
 import { CacheLayout, defaultCacheDir } from '../cache/layout.js'
-import { buildAppImage, checkRuntime, projectLayers, type AppBuildContext } from './app-build.js'
+import {
+  buildAppImage,
+  checkRuntime,
+  prepareSboms,
+  projectLayers,
+  type AppBuildContext
+} from './app-build.js'
 import type { BaseOptions } from './base-image.js'
 import { depsBuilderFor, type DepsBuildContext } from './deps-builder.js'
 import type { DepsImage } from './deps-image.js'
@@ -195,6 +201,8 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
     // Each platform's app image has two new blobs (its config, its SBOM): their upload sessions
     // are opened while the image is made (see the finally below for those left over).
     store.openUploads?.(v.platforms.length * 2)
+    // Its SBOMs are made while the images are (from the next turn: the requests go out first).
+    setImmediate(() => prepareSboms(ctx.app, v))
     // A deps image built now is handed over before it is written: the app image is made and its
     // blobs go up meanwhile (its manifests wait for the deps image's).
     // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)

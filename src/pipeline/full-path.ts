@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { rename, writeFile } from 'node:fs/promises'
 import { FastBuildError } from '../errors.js'
 import type { LockedPackage } from '../lock/model.js'
 import type { Digest } from '../oci/digest.js'
@@ -316,20 +317,24 @@ function reusedSegment(r: SegmentRecord, file: string): ReusedSegment {
 }
 
 /** Point each wheel's segment index at the layer that now holds its files. */
-function recordSegments(
+async function recordSegments(
   layerKey: string,
   segments: readonly SegmentRecord[],
   layout: PythonLayout,
   compression: Compression,
   paths: CacheLayout
-): void {
-  for (const s of segments) {
-    const index = paths.segmentIndex(segmentKeyOf(s.wheel, layout, compression))
-    // Written aside and renamed, so a concurrent build never reads half of it.
-    const tmp = `${index}.${randomBytes(4).toString('hex')}.tmp`
-    writeFileSync(tmp, JSON.stringify({ layer: layerKey }))
-    renameSync(tmp, index)
-  }
+): Promise<void> {
+  // On the thread pool: a bucket's dozens of small files, written one by one on the main
+  // thread, held up the requests that finish a bump's image.
+  await Promise.all(
+    segments.map(async (s) => {
+      const index = paths.segmentIndex(segmentKeyOf(s.wheel, layout, compression))
+      // Written aside and renamed, so a concurrent build never reads half of it.
+      const tmp = `${index}.${randomBytes(4).toString('hex')}.tmp`
+      await writeFile(tmp, JSON.stringify({ layer: layerKey }))
+      await rename(tmp, index)
+    })
+  )
 }
 
 /**
@@ -634,7 +639,11 @@ const groupShas = (g: { packages: readonly LayerCandidate[] }) => g.packages.map
  * A layer as LayerJobs gives it: one built now may have gone up as it was written. `streamed`
  * hands that upload over once (a layer two platforms share is uploaded once).
  */
-type LayerBuilt = BuiltLayer & { readonly streamed?: () => StreamedUpload | null }
+type LayerBuilt = BuiltLayer & {
+  readonly streamed?: () => StreamedUpload | null
+  /** It went up as it was written, a stream the store is not asked about (its bytes are new). */
+  readonly streams?: boolean
+}
 
 /**
  * A layer rebuilt from the one before (a bump) whose wheels install at most this much streams as
@@ -813,20 +822,14 @@ class LayerJobs {
                 // upload is under way (before the image is done: see recorded()).
                 this.records.push(
                   handled(
-                    new Promise((done, fail) =>
-                      setImmediate(() => {
-                        try {
-                          recordSegments(job.key, built.segments, layout, compression, paths)
-                          done()
-                        } catch (e) {
-                          fail(e as Error)
-                        }
-                      })
+                    new Promise<void>((next) => setImmediate(next)).then(() =>
+                      recordSegments(job.key, built.segments, layout, compression, paths)
                     )
                   )
                 )
                 return {
                   ...built,
+                  streams: upload !== null,
                   streamed: () => {
                     const u = upload
                     upload = null
@@ -858,6 +861,8 @@ interface PlatformLayers {
   readonly uploads: { readonly descriptor: Descriptor; readonly outcome: Promise<BlobOutcome> }[]
   /** The reports, once the uploads are done. */
   readonly reports: () => Promise<LayerReport[]>
+  /** A layer streamed without asking (LayerBuilt.streams): the config that lists it is new too. */
+  newLayer: boolean
 }
 
 /**
@@ -936,6 +941,7 @@ async function pushPlatformLayers(
     added: [],
     dists: [],
     uploads: [],
+    newLayer: false,
     reports: async () =>
       Promise.all(
         layering.groups.map(async (group, i) => {
@@ -957,6 +963,7 @@ async function pushPlatformLayers(
     for (const [i, group] of layering.groups.entries()) {
       const b = await built[i]!
       const descriptor: Descriptor = { mediaType, digest: b.digest, size: b.size }
+      if (b.streams) out.newLayer = true
       out.dists.push(...b.dists)
       out.uploads.push({ descriptor, outcome: uploaded[i]! })
       out.added.push({ descriptor, diffId: b.diffId, history: historyOf(group.packages) })
@@ -997,7 +1004,13 @@ function platformImage(
     write: {
       // The config goes up while the layers finish uploading; the manifest waits for all of them.
       blobs: [
-        { descriptor: edited.configDescriptor, data: edited.configBytes, fresh: true },
+        {
+          descriptor: edited.configDescriptor,
+          data: edited.configBytes,
+          fresh: true,
+          // Its diff_ids name a layer the store cannot have: no question before it goes up.
+          ...(layers.newLayer ? { ask: false } : {})
+        },
         ...layers.uploads
       ],
       bytes: edited.manifestBytes,

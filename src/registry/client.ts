@@ -350,7 +350,9 @@ export class RegistryClient implements ImageStore {
     // existence is checked: one round trip less before the bytes go, and a session closed again
     // in the rare case the blob is there.
     let opened: Promise<string | null> | null = null
-    if (opts.fresh && !mountFrom) {
+    if (opts.ask === false && !mountFrom) {
+      opened = this.ahead.shift() ?? null
+    } else if (opts.fresh && !mountFrom) {
       opened = this.ahead.shift() ?? this.retrying(() => this.startUpload()).catch(() => null)
       const exists = await this.blobExists(desc.digest).catch(async (e: unknown) => {
         await this.closeUpload(opened!)

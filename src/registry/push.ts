@@ -47,6 +47,8 @@ export type BlobWrite =
       readonly say?: string
       /** Made just now (a config): most likely new to the store (see PutBlobOptions.fresh). */
       readonly fresh?: boolean
+      /** false: surely new, put without asking (see PutBlobOptions.ask). */
+      readonly ask?: boolean
     }
   | {
       readonly descriptor: Descriptor
@@ -133,7 +135,10 @@ export async function pushImage(
           const outcome =
             'outcome' in b
               ? await b.outcome
-              : await store.putBlob(b.descriptor, b.data, b.fresh ? { fresh: true } : {})
+              : await store.putBlob(b.descriptor, b.data, {
+                  ...(b.fresh ? { fresh: true } : {}),
+                  ...(b.ask === false ? { ask: false } : {})
+                })
           countBlob(stats, outcome, b.descriptor.size)
         })
       )

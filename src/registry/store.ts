@@ -36,6 +36,13 @@ export interface PutBlobOptions {
    * not there: a remote store opens the upload while it checks, instead of after.
    */
   readonly fresh?: boolean
+  /**
+   * false: put without asking whether the store has it. For a blob that names bytes this run
+   * sent without asking (a deps config listing a layer streamed as it was rebuilt from the one
+   * before: see BlobStream.commit's `ask`): the store cannot have it, and the question would be
+   * a round trip on the way to the manifest. Default true.
+   */
+  readonly ask?: boolean
 }
 
 export interface ImageStore {
