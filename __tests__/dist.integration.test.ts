@@ -1,4 +1,4 @@
-// The bundles as users run them: `node dist/cli.js` (the `fast-build` bin, which runs
+// The bundles as users run them: `node dist/cli.cjs` (the `fast-build` bin, which runs
 // dist/cli-main.cjs) and dist/index.js as
 // GitHub runs an action (INPUT_* environment, GITHUB_OUTPUT file).
 import { describe, expect, it } from '@jest/globals'
@@ -9,13 +9,13 @@ import { uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
 import { tempDir } from './support/project.js'
 
 const ROOT = resolve('.')
-const CLI = join(ROOT, 'dist', 'cli.js')
+const CLI = join(ROOT, 'dist', 'cli.cjs')
 
 function node(args: string[], env: NodeJS.ProcessEnv = process.env) {
   return spawnSync('node', args, { encoding: 'utf8', env, timeout: 60_000 })
 }
 
-describe('dist/cli.js', () => {
+describe('dist/cli.cjs', () => {
   it('plans the bundled example', () => {
     const r = node([CLI, 'plan', '--project', join(ROOT, 'examples', 'demo'), '--json'])
     expect(r.status).toBe(0)

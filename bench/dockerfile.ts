@@ -25,7 +25,7 @@ import { DEFAULT_LIBC, type Target } from '../src/target.js'
 import { check } from './lib.js'
 import { PACKAGES } from './full-path.js'
 
-const CLI = resolve('dist', 'cli.js')
+const CLI = resolve('dist', 'cli.cjs')
 const SITE = '/usr/local/lib/python3.11/dist-packages'
 const TARGET: Target = {
   python: { major: 3, minor: 11, patch: undefined },

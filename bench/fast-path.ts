@@ -12,7 +12,7 @@ import { startRegistry } from '../__tests__/support/registry.js'
 import { loadPlan } from '../src/cli-plan.js'
 import { check, ms, ratio } from './lib.js'
 
-const CLI = resolve('dist', 'cli.js')
+const CLI = resolve('dist', 'cli.cjs')
 const GIT_ENV = {
   ...process.env,
   GIT_AUTHOR_NAME: 'b',

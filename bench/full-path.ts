@@ -26,7 +26,7 @@ import { parseWheelFilename } from '../src/packaging/filename.js'
 import { wheelSupports } from '../src/packaging/tags.js'
 import { check } from './lib.js'
 
-const CLI = resolve('dist', 'cli.js')
+const CLI = resolve('dist', 'cli.cjs')
 
 export const PACKAGES = [
   'numpy',

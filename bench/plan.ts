@@ -10,7 +10,7 @@ import { readLock } from '../src/lock/index.js'
 import { readProject } from '../src/project/pyproject.js'
 import { check, ms, ratio, timeCommand, timeFunction } from './lib.js'
 
-const CLI = resolve('dist', 'cli.js')
+const CLI = resolve('dist', 'cli.cjs')
 
 function largestLock(): string {
   let best = ''
@@ -60,7 +60,7 @@ export function benchPlan(): void {
   const whole = timeCommand('node', [CLI, 'plan', '--project', dir], { runs: 15, warmup: 2 })
   const inProcess = timeFunction(() => loadPlan({ project: dir }), 20)
   console.log(
-    `  whole process (node dist/cli.js plan): median ${ms(whole.median)}, min ${ms(whole.min)} over ${whole.runs} runs`
+    `  whole process (node dist/cli.cjs plan): median ${ms(whole.median)}, min ${ms(whole.min)} over ${whole.runs} runs`
   )
   console.log(
     `  in-process (read + plan): first ${ms(inProcess.cold)}, then median ${ms(inProcess.warm.median)}`

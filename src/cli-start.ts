@@ -1,4 +1,4 @@
-// The `fast-build` executable (dist/cli.js): it runs the CLI bundle (dist/cli-main.cjs) with V8's
+// The `fast-build` executable (dist/cli.cjs): it runs the CLI bundle (dist/cli-main.cjs) with V8's
 // compiled code of it kept between runs in the user's cache directory (src/cache/code-cache.ts).
 // FAST_BUILD_CODE_CACHE=0 turns that off.
 import { readFileSync } from 'node:fs'

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-import { readFileSync, mkdirSync, writeFileSync, renameSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { resolve, join, isAbsolute, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
-import { createHash } from 'node:crypto';
-import { homedir } from 'node:os';
+'use strict';
 
+var node_fs = require('node:fs');
+var node_module = require('node:module');
+var node_path = require('node:path');
+var node_url = require('node:url');
+var node_vm = require('node:vm');
+var node_crypto = require('node:crypto');
+var node_os = require('node:os');
+
+var _documentCurrentScript = typeof document !== 'undefined' ? document.currentScript : null;
 // V8's compiled code of the CLI bundle, kept between runs (the loader, src/cli-start.ts, uses it).
 // Parsing and compiling 800 kB of JavaScript, then each function on its first call, is otherwise a
 // fixed part of every run: on a build whose deps image is rebuilt for one bumped package, about a
@@ -25,7 +28,7 @@ import { homedir } from 'node:os';
  */
 function codeCacheName(source, command, runtime = `${process.version} ${process.arch}`) {
     const c = command && /^[a-z][a-z-]{0,19}$/.test(command) ? command : 'other';
-    const key = createHash('sha256').update(`${runtime}\0`).update(source).digest('hex').slice(0, 32);
+    const key = node_crypto.createHash('sha256').update(`${runtime}\0`).update(source).digest('hex').slice(0, 32);
     return { prefix: `${c}-`, file: `${c}-${key}.bin` };
 }
 const SUM = 32;
@@ -33,7 +36,7 @@ const SUM = 32;
 function readCodeCache(dir, name) {
     let bytes;
     try {
-        bytes = readFileSync(`${dir}/${name.file}`);
+        bytes = node_fs.readFileSync(`${dir}/${name.file}`);
     }
     catch {
         return undefined;
@@ -41,7 +44,7 @@ function readCodeCache(dir, name) {
     if (bytes.length <= SUM)
         return undefined;
     const data = bytes.subarray(SUM);
-    return createHash('sha256').update(data).digest().equals(bytes.subarray(0, SUM)) ? data : undefined;
+    return node_crypto.createHash('sha256').update(data).digest().equals(bytes.subarray(0, SUM)) ? data : undefined;
 }
 /**
  * Written aside and renamed (a concurrent run reads a whole file or none); the command's files of
@@ -50,13 +53,13 @@ function readCodeCache(dir, name) {
  */
 function writeCodeCache(dir, name, data) {
     try {
-        mkdirSync(dir, { recursive: true });
+        node_fs.mkdirSync(dir, { recursive: true });
         const tmp = `${dir}/${name.file}.${process.pid}.tmp`;
-        writeFileSync(tmp, Buffer.concat([createHash('sha256').update(data).digest(), data]));
-        renameSync(tmp, `${dir}/${name.file}`);
-        for (const f of readdirSync(dir))
+        node_fs.writeFileSync(tmp, Buffer.concat([node_crypto.createHash('sha256').update(data).digest(), data]));
+        node_fs.renameSync(tmp, `${dir}/${name.file}`);
+        for (const f of node_fs.readdirSync(dir))
             if (f.startsWith(name.prefix) && f.endsWith('.bin') && f !== name.file)
-                rmSync(`${dir}/${f}`, { force: true });
+                node_fs.rmSync(`${dir}/${f}`, { force: true });
     }
     catch {
         // The next run compiles again.
@@ -84,91 +87,91 @@ function writeCodeCache(dir, name, data) {
 // between jobs travels through the Actions cache); else XDG_CACHE_HOME/fast-build, else
 // ~/.cache/fast-build, as for any tool a developer runs.
 /** The cache directory, by the one rule above. */
-function defaultCacheDir(env = process.env, home = homedir(), user = 'cli') {
+function defaultCacheDir(env = process.env, home = node_os.homedir(), user = 'cli') {
     const explicit = env['FAST_BUILD_CACHE_DIR'];
     if (explicit)
-        return resolve(explicit);
+        return node_path.resolve(explicit);
     const runnerTemp = env['RUNNER_TEMP'];
     if (user === 'action' && runnerTemp)
-        return join(resolve(runnerTemp), 'fast-build');
+        return node_path.join(node_path.resolve(runnerTemp), 'fast-build');
     const xdg = env['XDG_CACHE_HOME'];
-    if (xdg && isAbsolute(xdg))
-        return join(xdg, 'fast-build');
-    return join(home, '.cache', 'fast-build');
+    if (xdg && node_path.isAbsolute(xdg))
+        return node_path.join(xdg, 'fast-build');
+    return node_path.join(home, '.cache', 'fast-build');
 }
 /** The paths under one cache directory (nothing is created here; writers make their directories). */
 class CacheLayout {
     root;
     constructor(root) {
-        this.root = resolve(root);
+        this.root = node_path.resolve(root);
     }
     /** The layout of the default cache directory (defaultCacheDir). */
     static default(env = process.env, user = 'cli') {
-        return new CacheLayout(defaultCacheDir(env, homedir(), user));
+        return new CacheLayout(defaultCacheDir(env, node_os.homedir(), user));
     }
     /** V8's compiled code of the CLI bundle, one file per command (cache/code-cache.ts). */
     get codeCache() {
-        return join(this.root, 'v8');
+        return node_path.join(this.root, 'v8');
     }
     /** Wheels and sdists by sha256: the ArtifactCache's directory. */
     get artifacts() {
-        return join(this.root, 'artifacts');
+        return node_path.join(this.root, 'artifacts');
     }
     /** What builds leave for the next ones on this machine (layers, sizes, plans, build contexts). */
     get work() {
-        return join(this.root, 'work');
+        return node_path.join(this.root, 'work');
     }
     /** The full path's built layers and their descriptors. */
     get layers() {
-        return join(this.work, 'layers');
+        return node_path.join(this.work, 'layers');
     }
     /** `<key>.json`: what is known of the layer with this key (descriptor, wheels). */
     layerDescriptor(key) {
-        return join(this.layers, `${key}.json`);
+        return node_path.join(this.layers, `${key}.json`);
     }
     /**
      * `seg-<key>.json`: which layer holds the segment of a wheel (for a layout and compression), for
      * a later layer to copy instead of installing the wheel again. Kept with the descriptors.
      */
     segmentIndex(key) {
-        return join(this.layers, `seg-${key}.json`);
+        return node_path.join(this.layers, `seg-${key}.json`);
     }
     /** The compressed layer itself (`fileName` carries the key and the compression's extension). */
     layerBlob(fileName) {
-        return join(this.layers, fileName);
+        return node_path.join(this.layers, fileName);
     }
     get unpackedSizes() {
-        return join(this.work, 'unpacked-size');
+        return node_path.join(this.work, 'unpacked-size');
     }
     /** The unpacked size of the wheel with this sha256, as a decimal number. */
     unpackedSize(sha256) {
-        return join(this.unpackedSizes, sha256);
+        return node_path.join(this.unpackedSizes, sha256);
     }
     get plans() {
-        return join(this.work, 'plans');
+        return node_path.join(this.work, 'plans');
     }
     /** The variant's plan as of its last build. */
     plan(variant) {
-        return join(this.plans, `${variant}.json`);
+        return node_path.join(this.plans, `${variant}.json`);
     }
     /** The Dockerfile builder's context for one variant at one hash. */
     dockerfileContext(variant, shortHash) {
-        return join(this.work, 'dockerfile', `${variant}-${shortHash}`);
+        return node_path.join(this.work, 'dockerfile', `${variant}-${shortHash}`);
     }
     get basePython() {
-        return join(this.root, 'base-python');
+        return node_path.join(this.root, 'base-python');
     }
     /** What the base image with this manifest digest (hex) has for a Python. */
     basePythonFacts(manifestHex) {
-        return join(this.basePython, `${manifestHex}.json`);
+        return node_path.join(this.basePython, `${manifestHex}.json`);
     }
     /** Where a wheel sits while it travels through the Actions cache (the path is part of the entry's version). */
     transfer(sha256) {
-        return join(this.root, 'transfer', sha256.slice(0, 2), `${sha256}.whl`);
+        return node_path.join(this.root, 'transfer', sha256.slice(0, 2), `${sha256}.whl`);
     }
     /** The CLI's default image stores, one directory per project under it. */
     get stores() {
-        return join(this.root, 'oci');
+        return node_path.join(this.root, 'oci');
     }
     /**
      * What the Actions cache keeps as a variant's layer index: the layers' descriptors (not the
@@ -176,25 +179,25 @@ class CacheLayout {
      * Python facts, so a fresh runner neither reads every wheel nor every base layer again. A few kB.
      */
     get layerIndexEntry() {
-        return [join(this.layers, '*.json'), this.unpackedSizes, this.plans, this.basePython];
+        return [node_path.join(this.layers, '*.json'), this.unpackedSizes, this.plans, this.basePython];
     }
 }
 
-// The `fast-build` executable (dist/cli.js): it runs the CLI bundle (dist/cli-main.cjs) with V8's
+// The `fast-build` executable (dist/cli.cjs): it runs the CLI bundle (dist/cli-main.cjs) with V8's
 // compiled code of it kept between runs in the user's cache directory (src/cache/code-cache.ts).
 // FAST_BUILD_CODE_CACHE=0 turns that off.
-const main = join(dirname(fileURLToPath(import.meta.url)), 'cli-main.cjs');
-const source = readFileSync(main, 'utf8');
+const main = node_path.join(node_path.dirname(node_url.fileURLToPath((typeof document === 'undefined' ? require('u' + 'rl').pathToFileURL(__filename).href : (_documentCurrentScript && _documentCurrentScript.tagName.toUpperCase() === 'SCRIPT' && _documentCurrentScript.src || new URL('cli.cjs', document.baseURI).href)))), 'cli-main.cjs');
+const source = node_fs.readFileSync(main, 'utf8');
 const enabled = process.env['FAST_BUILD_CODE_CACHE'] !== '0';
 const dir = CacheLayout.default(process.env, 'cli').codeCache;
 const name = codeCacheName(source, process.argv[2]);
 const cached = enabled ? readCodeCache(dir, name) : undefined;
 // CommonJS's own wrapper: the bundle sees exports, require, module, __filename and __dirname.
 const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
-const script = new Script(wrapped, { filename: main, ...(cached ? { cachedData: cached } : {}) });
+const script = new node_vm.Script(wrapped, { filename: main, ...(cached ? { cachedData: cached } : {}) });
 // Written at exit, when the functions this run called are compiled too (not only the top level).
 if (enabled && (!cached || script.cachedDataRejected === true))
     process.once('exit', () => writeCodeCache(dir, name, script.createCachedData()));
 const run = script.runInThisContext();
 const module$1 = { exports: {} };
-run.call(module$1.exports, module$1.exports, createRequire(main), module$1, main, dirname(main));
+run.call(module$1.exports, module$1.exports, node_module.createRequire(main), module$1, main, node_path.dirname(main));
