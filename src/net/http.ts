@@ -17,11 +17,10 @@
 // (withRetry in src/net/retry.ts), around whatever unit is worth starting over.
 import * as http from 'node:http'
 import * as https from 'node:https'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { FastBuildError } from '../errors.js'
-import { hashingStream } from '../util/hashing-stream.js'
+import { hashIntoFile } from '../util/file-sink.js'
 import { DEFAULT_MIN_BYTES_PER_SECOND, watchDeadline } from './deadline.js'
 import { HttpError, TransientHttpError, UnknownHostError, hostOf, redactUrl } from './errors.js'
 import { isRetryableStatus, netLimits, transientFromNetworkError, transientFromStatus } from './retry.js'
@@ -470,10 +469,9 @@ export class HttpClient {
         const length = headers['content-length']
         const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : null
         o.onBytes?.(0, total)
-        const meter = hashingStream(o.onBytes, total)
-        pipeline(res, meter.stream, createWriteStream(file)).then(
-          () => {
-            const size = meter.bytes()
+        hashIntoFile(res, file, o.onBytes, total).then(
+          (got) => {
+            const size = got.bytes
             if (!res.complete || (total !== null && size !== total)) {
               fail(
                 new TransientHttpError(
@@ -484,7 +482,7 @@ export class HttpClient {
                   { what, status }
                 )
               )
-            } else done({ status, headers, body: Buffer.alloc(0), sha256: meter.sha256(), size })
+            } else done({ status, headers, body: Buffer.alloc(0), sha256: got.sha256, size })
           },
           (e: Error) => fail(e)
         )

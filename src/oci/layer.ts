@@ -19,6 +19,7 @@ import { once } from 'node:events'
 import { open, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
+import { WRITE_BATCH, writeAll } from '../util/file-sink.js'
 import { handled } from '../util/limit.js'
 import { DigestWriter, type Digest } from './digest.js'
 import { CARRY_MIN_BYTES, type DeflatedContent, type LayerEntry } from './entry.js'
@@ -203,23 +204,11 @@ function sinkFor(
   return new ZstdProcess(level, emit)
 }
 
-/** Compressed bytes gathered before a write to the layer file. */
-const WRITE_BATCH = 1024 * 1024
-/** The same when they are also streamed (smaller: the upload follows the build more closely). */
+/**
+ * Compressed bytes gathered before a write when the layer is also streamed (smaller than
+ * WRITE_BATCH: the upload follows the build more closely).
+ */
 const STREAM_BATCH = 256 * 1024
-
-/** Every byte of the buffers, in order (writev may write less than asked). */
-async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
-  let rest = buffers
-  while (rest.length > 0) {
-    let { bytesWritten } = await handle.writev(rest)
-    while (rest.length > 0 && bytesWritten >= rest[0]!.length) {
-      bytesWritten -= rest[0]!.length
-      rest = rest.slice(1)
-    }
-    if (rest.length > 0 && bytesWritten > 0) rest = [rest[0]!.subarray(bytesWritten), ...rest.slice(1)]
-  }
-}
 
 /**
  * A part of a segmented layer (see `buildSegmentedLayer`): entries to write, or a segment of an

@@ -7,14 +7,13 @@
 // connections, a request past its deadline) are retried from scratch under the one retry rule
 // (src/net/retry.ts); everything else fails at once with a message that names the package, the
 // file, where it came from (credentials and queries removed) and what to do.
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import type { ArtifactCache } from '../cache/artifacts.js'
 import { FastBuildError, describeError } from '../errors.js'
-import { hashingStream } from '../util/hashing-stream.js'
+import { hashIntoFile } from '../util/file-sink.js'
 import type { LockedFile } from '../lock/model.js'
 import type { NormalizedName } from '../names.js'
 import { HttpError, TransientHttpError, UnknownHostError } from '../net/errors.js'
@@ -410,9 +409,7 @@ async function copyLocal(
         : 'the local index lists a file that is not there: repair the mirror, or use another index'
     )
   }
-  const m = hashingStream(onBytes, size)
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), m.stream, createWriteStream(temp))
-  return { bytes: m.bytes(), sha256: m.sha256() }
+  return hashIntoFile(createReadStream(path, { highWaterMark: 1024 * 1024 }), temp, onBytes, size)
 }
 
 async function downloadWithRetry(
