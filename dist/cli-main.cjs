@@ -14006,7 +14006,8 @@ async function fetchArtifacts(items, opts) {
     const unpinned = items.filter((i) => pinnedSha256(i.file) === null);
     if (unpinned.length > 0)
         throw unpinnedError(unpinned);
-    await opts.cache.pruneTemp();
+    // Leftovers of killed runs are removed meanwhile (files a day old: never one written now).
+    const pruned = opts.cache.pruneTemp().catch(() => undefined);
     const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8));
     const ownHttp = opts.http === undefined;
     const run = {
@@ -14058,6 +14059,7 @@ async function fetchArtifacts(items, opts) {
     finally {
         if (ownHttp)
             run.http.close();
+        await pruned;
     }
     if (errors.length === 1)
         throw errors[0];
@@ -14765,7 +14767,7 @@ const isCount = (n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 
  * and checked against that layer's descriptor. Anything torn or foreign is passed over (the wheel
  * is installed instead).
  */
-function segmentSource(sha256, layout, compression, paths) {
+function segmentSource(sha256, layout, compression, paths, known) {
     const index = paths.segmentIndex(segmentKeyOf(sha256, layout, compression));
     if (!node_fs.existsSync(index))
         return null;
@@ -14778,21 +14780,21 @@ function segmentSource(sha256, layout, compression, paths) {
     }
     if (typeof layerKey !== 'string' || !/^[0-9a-f]{64}$/.test(layerKey))
         return null;
-    const known = knownLayer(layerKey, compression, paths);
-    if (!known || !Array.isArray(known.meta.segments))
+    const layer = known(layerKey);
+    if (!layer || !Array.isArray(layer.meta.segments))
         return null;
-    const r = known.meta.segments.find((x) => x?.wheel === sha256);
+    const r = layer.meta.segments.find((x) => x?.wheel === sha256);
     if (!r ||
         !isCount(r.offset) ||
         !isCount(r.length) ||
         !isCount(r.crc32) ||
         !isCount(r.tarSize) ||
-        r.offset + r.length > known.meta.size ||
+        r.offset + r.length > layer.meta.size ||
         !Array.isArray(r.paths) ||
         !r.paths.every((p) => typeof p === 'string') ||
         typeof r.dist?.name !== 'string')
         return null;
-    return { layerKey, known, record: r };
+    return { layerKey, known: layer, record: r };
 }
 /** The segment to copy, from the layer blob in `file`. */
 function reusedSegment(r, file) {
@@ -14821,10 +14823,6 @@ async function recordSegments(layerKey, segments, layout, compression, paths) {
 function effectiveCompression(manifestType, wanted) {
     return manifestType === DOCKER_MANIFEST ? 'gzip' : wanted;
 }
-/**
- * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
- * Actions cache's layer index), and the compressed layer itself when this machine built it.
- */
 function knownLayer(key, compression, paths) {
     const meta = paths.layerDescriptor(key);
     if (!node_fs.existsSync(meta))
@@ -15066,6 +15064,11 @@ class LayerJobs {
     layers = new Map();
     layerLimit = limit(2);
     records = [];
+    /**
+     * Each layer descriptor read once: every wheel of a bucket to rebuild names the same layer
+     * before, whose descriptor lists every file of the bucket (tens of KB of JSON).
+     */
+    descriptors = new Map();
     constructor(ctx, wheels, busy, progress) {
         this.ctx = ctx;
         this.wheels = wheels;
@@ -15079,13 +15082,19 @@ class LayerJobs {
             job = {
                 key,
                 compression,
-                known: knownLayer(key, compression, this.ctx.cacheLayout),
+                known: this.known(key, compression),
                 inRegistry: false,
                 segments: new Map()
             };
             this.jobs.set(key, job);
         }
         return job;
+    }
+    known(key, compression) {
+        const id = `${key} ${compression}`;
+        if (!this.descriptors.has(id))
+            this.descriptors.set(id, knownLayer(key, compression, this.ctx.cacheLayout));
+        return this.descriptors.get(id);
     }
     ready(j) {
         return j.known !== null && (j.known.file !== null || j.inRegistry);
@@ -15109,7 +15118,11 @@ class LayerJobs {
             if (this.ready(job))
                 return;
             for (const sha of shas)
-                sources.push({ sha, job, source: segmentSource(sha, layout, job.compression, this.ctx.cacheLayout) });
+                sources.push({
+                    sha,
+                    job,
+                    source: segmentSource(sha, layout, job.compression, this.ctx.cacheLayout, (key) => this.known(key, job.compression))
+                });
         });
         const blobs = new Map();
         await Promise.all(sources.map(async ({ sha, job, source }) => {
@@ -15411,6 +15424,9 @@ async function buildDepsImage(variant, tag, ctx) {
     const images = [];
     const isIndex = variant.platforms.length > 1;
     const pushLimit = limit(2);
+    // Fires once the loop below has set the first platform's layer builds going.
+    if (ctx.onLayersBuilding)
+        setImmediate(ctx.onLayersBuilding);
     const sent = new Map();
     const platformReports = [];
     for (const pl of platforms) {
@@ -15453,7 +15469,7 @@ function wheelsBuilder(ctx) {
     const indexes = namedIndexes(plan.project);
     return {
         kind: 'wheels',
-        build: async (v, tag, say, onImage) => {
+        build: async (v, tag, say, hooks = {}) => {
             // The base image's Python is found (read from its layers, on a first build) while the
             // wheels download; a failure there still fails the build, once the layout is wanted.
             const layouts = handled(ctx.sites.baseLayouts());
@@ -15475,7 +15491,7 @@ function wheelsBuilder(ctx) {
                 heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
                 compression: ctx.compression,
                 ...(ctx.restoreWheels ? { restoreWheels: ctx.restoreWheels } : {}),
-                ...(onImage ? { onImage } : {}),
+                ...hooks,
                 onProgress: say
             });
         }
@@ -17800,7 +17816,7 @@ function fullReport(v, full, seconds) {
     };
 }
 /** The full path: the deps image built by the variant's builder, after the source is checked. */
-async function buildDeps(ctx, v, d, onImage) {
+async function buildDeps(ctx, v, d, hooks) {
     const say = (m) => ctx.progress(v.name, m);
     // The source is checked before any deps image is built: a link that leaves the tree or a file
     // that cannot be shipped fails the variant now, not after minutes of full path (the tree is
@@ -17814,7 +17830,7 @@ async function buildDeps(ctx, v, d, onImage) {
         ? `rebuilding deps image ${d.depsRef}`
         : `deps image ${d.depsRef} is missing: full path`);
     const start = node_perf_hooks.performance.now();
-    const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say, onImage);
+    const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say, hooks);
     const seconds = (node_perf_hooks.performance.now() - start) / 1000;
     for (const n of result.notes)
         say(`note: ${n}`);
@@ -17862,8 +17878,6 @@ async function executeVariant(ctx, v, d) {
         // Each platform's app image has two new blobs (its config, its SBOM): their upload sessions
         // are opened while the image is made (see the finally below for those left over).
         store.openUploads?.(v.platforms.length * 2);
-        // Its SBOMs are made while the images are (from the next turn: the requests go out first).
-        setImmediate(() => prepareSboms(ctx.app, v));
         // A deps image built now is handed over before it is written: the app image is made and its
         // blobs go up meanwhile (its manifests wait for the deps image's).
         // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)
@@ -17875,10 +17889,15 @@ async function executeVariant(ctx, v, d) {
             for (const t of tags)
                 store.recallImage?.(t);
             try {
-                full = await buildDeps(ctx, v, d, (image, written) => {
-                    // From the next turn of the event loop: the deps image's last uploads are sent first,
-                    // not held back by the app image's own work (its config, its SBOM).
-                    early = handled(new Promise((next) => setImmediate(next)).then(() => buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written)));
+                full = await buildDeps(ctx, v, d, {
+                    onImage: (image, written) => {
+                        // From the next turn of the event loop: the deps image's last uploads are sent first,
+                        // not held back by the app image's own work (its config).
+                        early = handled(new Promise((next) => setImmediate(next)).then(() => buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written)));
+                    },
+                    // Its SBOMs are made while the layers build, in the main thread's idle time there
+                    // rather than on the way to a download or to the manifests.
+                    onLayersBuilding: () => prepareSboms(ctx.app, v)
                 });
             }
             catch (e) {

@@ -23,15 +23,19 @@ export interface DepsBuilder {
   readonly kind: VariantPlan['builder']['kind']
   /**
    * Build the variant's deps image and push it as `tag`; the image as pushed. A builder that
-   * makes the image before it writes it hands it to `onImage` then (see FullPathContext.onImage).
+   * makes the image before it writes it hands it to `onImage` then (see FullPathContext.onImage);
+   * one that builds layers says when (`onLayersBuilding`).
    */
   build(
     v: VariantPlan,
     tag: string,
     say: (message: string) => void,
-    onImage?: FullPathContext['onImage']
+    hooks?: DepsHooks
   ): Promise<FullPathResult>
 }
+
+/** What the caller of a deps build is told along the way (see FullPathContext). */
+export type DepsHooks = Pick<FullPathContext, 'onImage' | 'onLayersBuilding'>
 
 /** What both builders need of the build. */
 export interface DepsBuildContext {
@@ -62,7 +66,7 @@ export function wheelsBuilder(ctx: DepsBuildContext): DepsBuilder {
   const indexes = namedIndexes(plan.project)
   return {
     kind: 'wheels',
-    build: async (v, tag, say, onImage) => {
+    build: async (v, tag, say, hooks = {}) => {
       // The base image's Python is found (read from its layers, on a first build) while the
       // wheels download; a failure there still fails the build, once the layout is wanted.
       const layouts = handled(ctx.sites.baseLayouts())
@@ -89,7 +93,7 @@ export function wheelsBuilder(ctx: DepsBuildContext): DepsBuilder {
         heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
         compression: ctx.compression,
         ...(ctx.restoreWheels ? { restoreWheels: ctx.restoreWheels } : {}),
-        ...(onImage ? { onImage } : {}),
+        ...hooks,
         onProgress: say
       })
     }

@@ -20,7 +20,7 @@ import {
   type AppBuildContext
 } from './app-build.js'
 import type { BaseOptions } from './base-image.js'
-import { depsBuilderFor, type DepsBuildContext } from './deps-builder.js'
+import { depsBuilderFor, type DepsBuildContext, type DepsHooks } from './deps-builder.js'
 import type { DepsImage } from './deps-image.js'
 import type { FastPathResult } from './fast-path.js'
 import type { FullPathResult } from './full-path.js'
@@ -129,7 +129,7 @@ async function buildDeps(
   ctx: VariantContext,
   v: VariantPlan,
   d: Decision,
-  onImage: (image: DepsImage, pushed: Promise<unknown>) => void
+  hooks: DepsHooks
 ): Promise<{ result: FullPathResult; seconds: number }> {
   const say = (m: string) => ctx.progress(v.name, m)
   // The source is checked before any deps image is built: a link that leaves the tree or a file
@@ -145,7 +145,7 @@ async function buildDeps(
       : `deps image ${d.depsRef} is missing: full path`
   )
   const start = performance.now()
-  const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say, onImage)
+  const result = await depsBuilderFor(v, ctx.deps).build(v, d.tag, say, hooks)
   const seconds = (performance.now() - start) / 1000
   for (const n of result.notes) say(`note: ${n}`)
   say(
@@ -201,8 +201,6 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
     // Each platform's app image has two new blobs (its config, its SBOM): their upload sessions
     // are opened while the image is made (see the finally below for those left over).
     store.openUploads?.(v.platforms.length * 2)
-    // Its SBOMs are made while the images are (from the next turn: the requests go out first).
-    setImmediate(() => prepareSboms(ctx.app, v))
     // A deps image built now is handed over before it is written: the app image is made and its
     // blobs go up meanwhile (its manifests wait for the deps image's).
     // (Set in a callback: typed by `as`, so that the compiler does not take it for null below.)
@@ -213,14 +211,19 @@ async function executeVariant(ctx: VariantContext, v: VariantPlan, d: Decision):
       // be checked, all but those of the packages that changed: read once, it spares a HEAD each.
       for (const t of tags) store.recallImage?.(t)
       try {
-        full = await buildDeps(ctx, v, d, (image, written) => {
-          // From the next turn of the event loop: the deps image's last uploads are sent first,
-          // not held back by the app image's own work (its config, its SBOM).
-          early = handled(
-            new Promise<void>((next) => setImmediate(next)).then(() =>
-              buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written)
+        full = await buildDeps(ctx, v, d, {
+          onImage: (image, written) => {
+            // From the next turn of the event loop: the deps image's last uploads are sent first,
+            // not held back by the app image's own work (its config).
+            early = handled(
+              new Promise<void>((next) => setImmediate(next)).then(() =>
+                buildAppImage(ctx.app, ctx.projectLayerFor, v, image, tags, written)
+              )
             )
-          )
+          },
+          // Its SBOMs are made while the layers build, in the main thread's idle time there
+          // rather than on the way to a download or to the manifests.
+          onLayersBuilding: () => prepareSboms(ctx.app, v)
         })
       } catch (e) {
         // Its uploads end before the variant's failure is reported (and the store is closed).

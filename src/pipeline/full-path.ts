@@ -129,6 +129,11 @@ export interface FullPathContext {
    * is): what goes on top of it can be made and uploaded meanwhile.
    */
   readonly onImage?: (image: DepsImage, pushed: Promise<unknown>) => void
+  /**
+   * Called once the layers start building (on a later turn of the event loop): the main thread
+   * mostly waits on the thread pool then, a time for other work of the variant.
+   */
+  readonly onLayersBuilding?: () => void
 }
 
 export interface LayerReport {
@@ -265,7 +270,7 @@ const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isS
 /** Where an earlier layer holds a wheel's files: that layer (as the layer cache knows it) and the record. */
 interface SegmentSource {
   readonly layerKey: string
-  readonly known: { meta: LayerMeta; file: string | null }
+  readonly known: KnownLayer
   readonly record: SegmentRecord
 }
 
@@ -278,7 +283,8 @@ function segmentSource(
   sha256: string,
   layout: PythonLayout,
   compression: Compression,
-  paths: CacheLayout
+  paths: CacheLayout,
+  known: (key: string) => KnownLayer | null
 ): SegmentSource | null {
   const index = paths.segmentIndex(segmentKeyOf(sha256, layout, compression))
   if (!existsSync(index)) return null
@@ -289,22 +295,22 @@ function segmentSource(
     return null
   }
   if (typeof layerKey !== 'string' || !/^[0-9a-f]{64}$/.test(layerKey)) return null
-  const known = knownLayer(layerKey, compression, paths)
-  if (!known || !Array.isArray(known.meta.segments)) return null
-  const r = known.meta.segments.find((x) => x?.wheel === sha256)
+  const layer = known(layerKey)
+  if (!layer || !Array.isArray(layer.meta.segments)) return null
+  const r = layer.meta.segments.find((x) => x?.wheel === sha256)
   if (
     !r ||
     !isCount(r.offset) ||
     !isCount(r.length) ||
     !isCount(r.crc32) ||
     !isCount(r.tarSize) ||
-    r.offset + r.length > known.meta.size ||
+    r.offset + r.length > layer.meta.size ||
     !Array.isArray(r.paths) ||
     !r.paths.every((p: unknown) => typeof p === 'string') ||
     typeof r.dist?.name !== 'string'
   )
     return null
-  return { layerKey, known, record: r }
+  return { layerKey, known: layer, record: r }
 }
 
 /** The segment to copy, from the layer blob in `file`. */
@@ -349,11 +355,9 @@ export function effectiveCompression(manifestType: string, wanted: Compression):
  * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
  * Actions cache's layer index), and the compressed layer itself when this machine built it.
  */
-function knownLayer(
-  key: string,
-  compression: Compression,
-  paths: CacheLayout
-): { meta: LayerMeta; file: string | null } | null {
+type KnownLayer = { readonly meta: LayerMeta; readonly file: string | null }
+
+function knownLayer(key: string, compression: Compression, paths: CacheLayout): KnownLayer | null {
   const meta = paths.layerDescriptor(key)
   if (!existsSync(meta)) return null
   let m: LayerMeta
@@ -627,7 +631,7 @@ function layeringOf(
 interface LayerJob {
   readonly key: string
   readonly compression: Compression
-  readonly known: { meta: LayerMeta; file: string | null } | null
+  readonly known: KnownLayer | null
   inRegistry: boolean
   /** Wheels of a layer to build whose files an earlier layer here holds, by sha256. */
   readonly segments: Map<string, ReusedSegment>
@@ -665,6 +669,11 @@ class LayerJobs {
   private readonly layers = new Map<string, Promise<LayerBuilt>>()
   private readonly layerLimit = limit(2)
   private readonly records: Promise<void>[] = []
+  /**
+   * Each layer descriptor read once: every wheel of a bucket to rebuild names the same layer
+   * before, whose descriptor lists every file of the bucket (tens of KB of JSON).
+   */
+  private readonly descriptors = new Map<string, KnownLayer | null>()
 
   constructor(
     private readonly ctx: FullPathContext,
@@ -680,13 +689,20 @@ class LayerJobs {
       job = {
         key,
         compression,
-        known: knownLayer(key, compression, this.ctx.cacheLayout),
+        known: this.known(key, compression),
         inRegistry: false,
         segments: new Map()
       }
       this.jobs.set(key, job)
     }
     return job
+  }
+
+  private known(key: string, compression: Compression): KnownLayer | null {
+    const id = `${key} ${compression}`
+    if (!this.descriptors.has(id))
+      this.descriptors.set(id, knownLayer(key, compression, this.ctx.cacheLayout))
+    return this.descriptors.get(id)!
   }
 
   private ready(j: LayerJob): boolean {
@@ -713,7 +729,13 @@ class LayerJobs {
     each((shas, job, layout) => {
       if (this.ready(job)) return
       for (const sha of shas)
-        sources.push({ sha, job, source: segmentSource(sha, layout, job.compression, this.ctx.cacheLayout) })
+        sources.push({
+          sha,
+          job,
+          source: segmentSource(sha, layout, job.compression, this.ctx.cacheLayout, (key) =>
+            this.known(key, job.compression)
+          )
+        })
     })
     const blobs = new Map<string, Promise<string | null>>()
     await Promise.all(
@@ -1104,6 +1126,8 @@ export async function buildDepsImage(
   const images: PlatformImage[] = []
   const isIndex = variant.platforms.length > 1
   const pushLimit = limit(2)
+  // Fires once the loop below has set the first platform's layer builds going.
+  if (ctx.onLayersBuilding) setImmediate(ctx.onLayersBuilding)
   const sent = new Map<Digest, Promise<BlobOutcome>>()
   const platformReports: (() => Promise<LayerReport[]>)[] = []
   for (const pl of platforms) {

@@ -188,7 +188,8 @@ export async function fetchArtifacts(
   const unpinned = items.filter((i) => pinnedSha256(i.file) === null)
   if (unpinned.length > 0) throw unpinnedError(unpinned)
 
-  await opts.cache.pruneTemp()
+  // Leftovers of killed runs are removed meanwhile (files a day old: never one written now).
+  const pruned = opts.cache.pruneTemp().catch(() => undefined)
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8))
   const ownHttp = opts.http === undefined
   const run: Run = {
@@ -237,6 +238,7 @@ export async function fetchArtifacts(
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
   } finally {
     if (ownHttp) run.http.close()
+    await pruned
   }
   if (errors.length === 1) throw errors[0]
   if (errors.length > 1) {
