@@ -3,6 +3,7 @@
 // GitHub runs an action (INPUT_* environment, GITHUB_OUTPUT file).
 import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
+import { isAscii } from 'node:buffer'
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { uvProject, VARIANTS_CONFIG } from './support/fixtures.js'
@@ -72,6 +73,22 @@ describe('dist/cli.cjs', () => {
     const fourth = node(args, { ...env, FAST_BUILD_CACHE_DIR: off, FAST_BUILD_CODE_CACHE: '0' })
     expect(fourth.stdout).toBe(first.stdout)
     expect(existsSync(join(off, 'v8'))).toBe(false)
+  })
+
+  it('is ASCII, and still prints what is not (a bundle read as Latin-1)', () => {
+    expect(isAscii(readFileSync(join(ROOT, 'dist', 'cli-main.cjs')))).toBe(true)
+    const tmp = tempDir()
+    const r = node([CLI, 'plan', '--project', join(ROOT, 'examples', 'demo'), '--json'])
+    const before = join(tmp, 'before.json')
+    const after = join(tmp, 'after.json')
+    writeFileSync(before, r.stdout)
+    const plan = JSON.parse(r.stdout) as { variants: { name: string; python: string }[] }
+    for (const v of plan.variants) v.python = `${v.python}9`
+    writeFileSync(after, JSON.stringify(plan))
+    const d = node([CLI, 'diff', before, after])
+    expect(d.stdout).toContain(
+      `python ${plan.variants[0]!.python.slice(0, -1)} \u2192 ${plan.variants[0]!.python}`
+    )
   })
 
   it('reports bad input without a stack trace, exit 1', () => {

@@ -1137,7 +1137,7 @@ function parse(toml, options = {}) {
 // such text may hold a URL with `user:password@` or `<token>@`: the quote keeps everything else.
 // Up to the LAST `@` before the host: a password may hold an unencoded `@` itself.
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#'"]*@/gi;
-/** `text` with the userinfo of every `scheme://…@` in it removed. */
+/** `text` with the userinfo of every `scheme://\u2026@` in it removed. */
 function redactUserinfo(text) {
     return text.includes('@') ? text.replace(USERINFO, '$1') : text;
 }
@@ -1245,7 +1245,7 @@ function describeType(v) {
     if (typeof v === 'string') {
         // A misplaced URL may carry a credential: quoted without it.
         const s = redactUserinfo(v);
-        return `the string ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s)}`;
+        return `the string ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '\u2026' : s)}`;
     }
     return `${typeof v} ${String(v)}`;
 }
@@ -1633,7 +1633,7 @@ function poetryToPep440(constraint) {
     for (const alt of constraint.trim().split(/\s*\|\|?\s*/)) {
         const clauses = alt
             .trim()
-            .replace(/([<>=!~^]+)\s+(?=\d)/g, '$1') // ">= 1.0" → ">=1.0"
+            .replace(/([<>=!~^]+)\s+(?=\d)/g, '$1') // ">= 1.0" \u2192 ">=1.0"
             .split(/\s*,\s*|\s+/)
             .filter((c) => c !== '');
         const pep = [];
@@ -1652,7 +1652,7 @@ function release(v) {
     const m = /^v?(\d+(?:\.\d+)*)/.exec(v);
     return m ? m[1].split('.').map(Number) : null;
 }
-/** One Poetry clause → an equivalent PEP 440 clause ('' for any, null when unreadable). */
+/** One Poetry clause \u2192 an equivalent PEP 440 clause ('' for any, null when unreadable). */
 function poetryClause(clause) {
     if (clause === '*' || clause === 'x' || clause === 'X')
         return '';
@@ -1751,7 +1751,7 @@ const FIRST = {
 };
 /**
  * How a source text is shown in messages: single quotes unless it contains one, and without the
- * userinfo of a URL in it (`name @ https://user:token@host/…`).
+ * userinfo of a URL in it (`name @ https://user:token@host/\u2026`).
  */
 function quoteSource(source) {
     const text = redactUserinfo(source);
@@ -2300,12 +2300,12 @@ function parsePythonVersion(text, where = 'python') {
     }
     return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? undefined : Number(m[3]) };
 }
-/** "3.12" — the value of the `python_version` marker. */
+/** "3.12" \u2014 the value of the `python_version` marker. */
 function pythonMinor(v) {
     return `${v.major}.${v.minor}`;
 }
 /**
- * "3.12.7" — the value of `python_full_version`. When only "3.12" was given we evaluate as
+ * "3.12.7" \u2014 the value of `python_full_version`. When only "3.12" was given we evaluate as
  * "3.12.0"; markers that split inside a minor series are rare, and the README says to give
  * the full version when they matter.
  */
@@ -2533,7 +2533,7 @@ function formatRequirement(r) {
     return s;
 }
 
-// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, …),
+// Credentials for package indexes (private PyPI mirrors, Artifactory, CodeArtifact, GitLab, \u2026),
 // found where the tools people already use put them, and kept out of every message:
 //
 //   1. an explicit credential in the index configuration
@@ -2543,10 +2543,10 @@ function formatRequirement(r) {
 //        FAST_BUILD_INDEX_<NAME>_USERNAME / _PASSWORD   (ours)
 //        POETRY_HTTP_BASIC_<NAME>_USERNAME / _PASSWORD  (Poetry)
 //        UV_INDEX_<NAME>_USERNAME / _PASSWORD           (uv)
-//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login … password …`, else `default`
+//   4. ~/.netrc (or the file `NETRC` names): `machine <host> login \u2026 password \u2026`, else `default`
 //
 // A URL that names a user but no password (`https://__token__@host/simple`) takes its password
-// from the first of 3–4 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
+// from the first of 3\u20134 that has an entry for that user. Parsing is pure; `resolveIndexCredential`
 // is the one function that reads the environment and the netrc file.
 /** What a credential is, for messages. */
 function describeIndexCredential(c) {
@@ -2554,7 +2554,7 @@ function describeIndexCredential(c) {
 }
 /**
  * A URL as it may appear in a message or a log: no userinfo, no query (signed download URLs
- * carry tokens there), no fragment. Text that does not parse as a URL still loses `…@` and `?…`.
+ * carry tokens there), no fragment. Text that does not parse as a URL still loses `\u2026@` and `?\u2026`.
  */
 function redactUrl(url) {
     try {
@@ -2564,12 +2564,12 @@ function redactUrl(url) {
         u.password = '';
         u.search = '';
         u.hash = '';
-        return `${u.href}${hadQuery ? '?…' : ''}`;
+        return `${u.href}${hadQuery ? '?\u2026' : ''}`;
     }
     catch {
         const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
         const q = noUser.search(/[?#]/);
-        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?…' : ''}`;
+        return q === -1 ? noUser : `${noUser.slice(0, q)}${noUser[q] === '?' ? '?\u2026' : ''}`;
     }
 }
 /**
@@ -2605,7 +2605,7 @@ function splitUserinfo(url) {
 // --- userinfo kept out of the lock model ----------------------------------------------------------
 //
 // A lock may write a credential into a URL (`https://user:pass@host/simple` as an index or file
-// URL, `https://x-access-token:…@github.com/…` as a git source). The lock model keeps URLs
+// URL, `https://x-access-token:\u2026@github.com/\u2026` as a git source). The lock model keeps URLs
 // without it, so nothing that prints, hashes, labels or writes a URL can show it, and rotating a
 // password does not change a hash. The credential is kept here, by the URL without it, for the
 // one place that needs it: the request (splitUserinfo, and so resolveIndexCredential and the
@@ -2623,8 +2623,8 @@ function isHttp(protocol) {
 }
 /**
  * `url` as it may be shown, hashed or written anywhere: without userinfo. An http(s) URL loses any
- * userinfo (a token may be the user name: `https://<token>@github.com/…`); another scheme loses a
- * password but keeps its user (`ssh://git@github.com/…` names an account, not a secret). Text
+ * userinfo (a token may be the user name: `https://<token>@github.com/\u2026`); another scheme loses a
+ * password but keeps its user (`ssh://git@github.com/\u2026` names an account, not a secret). Text
  * that is no URL loses `user:password@` after its scheme. Cheap for URLs without `@`.
  */
 function withoutUserinfo(url) {
@@ -2665,7 +2665,7 @@ function keepUserinfo(url) {
     }
     return stripped;
 }
-/** `my-repo.eu` → `MY_REPO_EU`: how every tool spells a source name in environment variables. */
+/** `my-repo.eu` \u2192 `MY_REPO_EU`: how every tool spells a source name in environment variables. */
 function envSourceName(name) {
     return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
@@ -2878,7 +2878,7 @@ function basicAuthorization(c) {
     return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 }
 
-// [tool.fast-build] → typed configuration, with defaults and key-path errors.
+// [tool.fast-build] \u2192 typed configuration, with defaults and key-path errors.
 const BUILDERS = ['auto', 'wheels', 'dockerfile'];
 const KNOWN_KEYS = [
     'image',
@@ -2913,7 +2913,7 @@ const COMPRESSIONS = ['gzip', 'zstd'];
 /**
  * Packages installing more than this many MB get a layer each, so bumping one never re-uploads
  * another. 16, from the corpus (npm run bench -- reupload): at 64 numpy, pandas and scipy-sized
- * packages shared buckets (a bump's 90th percentile re-upload 29–31 MB on the lerobot and
+ * packages shared buckets (a bump's 90th percentile re-upload 29\u201331 MB on the lerobot and
  * private-gpt locks), at 16 they stand alone (13 MB), and 8 changes nothing more.
  */
 const DEFAULT_HEAVY_MB = 16;
@@ -3089,7 +3089,7 @@ function withFile(file, f) {
     }
 }
 
-// pyproject.toml → the project model: who the project is, its groups and extras as edges.
+// pyproject.toml \u2192 the project model: who the project is, its groups and extras as edges.
 // Poetry ([tool.poetry] dependencies, groups, dev-dependencies, extras), PEP 621 ([project]
 // dependencies, optional-dependencies), PEP 735 ([dependency-groups] with include-group) and
 // uv ([tool.uv] dev-dependencies, workspace, sources) all land in the same shape.
@@ -3225,7 +3225,7 @@ function pythonOfPoetry(r, deps) {
         return null;
     return r.string(p, 'tool.poetry.dependencies.python');
 }
-/** PEP 508 strings → edges. */
+/** PEP 508 strings \u2192 edges. */
 function readRequirementList(r, list, keyPath) {
     return r.strings(list, keyPath).map((text, i) => requirementEdge(text, r.file, `${keyPath}[${i}]`));
 }
@@ -3243,7 +3243,7 @@ function requirementEdge(text, file, keyPath) {
     };
 }
 /**
- * `git+https://host/repo.git@rev#subdirectory=x`, `https://…/x.whl`, `file:///…` → a direct
+ * `git+https://host/repo.git@rev#subdirectory=x`, `https://\u2026/x.whl`, `file:///\u2026` \u2192 a direct
  * reference, its URL without userinfo (as the lock model keeps the package's, which it is matched to).
  */
 function directFromUrl(written) {
@@ -3257,14 +3257,14 @@ function directFromUrl(written) {
         return { kind: 'path', path: decodeURIComponent(url.replace(/^file:(\/\/)?/, '')) };
     return { kind: 'url', url };
 }
-/** `https://host/repo.git@v1.2` → `https://host/repo.git` (the rev is in the lock's commit). */
+/** `https://host/repo.git@v1.2` \u2192 `https://host/repo.git` (the rev is in the lock's commit). */
 function stripGitRev(url) {
     const at = url.lastIndexOf('@');
     const slash = url.lastIndexOf('/');
     // An @ after the last slash is a revision; one before it is user@host.
     return at > slash ? url.slice(0, at) : url;
 }
-/** [tool.poetry.dependencies]-style table → edges (one per constraint; lists give several). */
+/** [tool.poetry.dependencies]-style table \u2192 edges (one per constraint; lists give several). */
 function readPoetryDependencyTable(r, value, keyPath) {
     const table = r.table(value, keyPath);
     const out = [];
@@ -3329,7 +3329,7 @@ function edge(name, extras, marker, version) {
     return { name, extras, marker, version, pinVersion: null, pinSource: null, sourceName: null, direct: null };
 }
 /**
- * Poetry's `python = "^3.8"` on a dependency → a marker string. Versions with two components
+ * Poetry's `python = "^3.8"` on a dependency \u2192 a marker string. Versions with two components
  * compare `python_version`; longer ones `python_full_version`, as Poetry itself writes them.
  */
 function pythonConstraintMarker(constraint) {
@@ -3345,7 +3345,7 @@ function pythonConstraintMarker(constraint) {
         .join(' and '));
     return parts.length === 1 ? parts[0] : parts.map((a) => `(${a})`).join(' or ');
 }
-/** PEP 735: resolve `{include-group = "…"}` entries, refusing cycles and unknown groups. */
+/** PEP 735: resolve `{include-group = "\u2026"}` entries, refusing cycles and unknown groups. */
 function resolveDependencyGroups(r, groups) {
     const byNormalized = new Map();
     for (const g of Object.keys(groups)) {
@@ -3360,7 +3360,7 @@ function resolveDependencyGroups(r, groups) {
         if (cached)
             return cached;
         if (stack.includes(g)) {
-            r.fail(`dependency-groups.${g}`, `include-group cycle: ${[...stack, g].join(' → ')}`, 'remove one of the include-group entries');
+            r.fail(`dependency-groups.${g}`, `include-group cycle: ${[...stack, g].join(' \u2192 ')}`, 'remove one of the include-group entries');
         }
         const keyPath = `dependency-groups.${g}`;
         const edges = [];
@@ -3520,7 +3520,7 @@ function isSdistFilename(filename) {
     return sdistStem(filename) !== null;
 }
 /**
- * `name-version.tar.gz` → name and version, split at the last `-` as packaging's
+ * `name-version.tar.gz` \u2192 name and version, split at the last `-` as packaging's
  * `parse_sdist_filename` does (a PEP 440 version has no `-` in its normal form). Unlike packaging,
  * every suffix of `SDIST_SUFFIXES` is accepted, since old locks list `.tar.bz2` and `.tgz` files.
  * Null when there is no `-` or the version is not PEP 440.
@@ -3583,7 +3583,7 @@ function fileKind(name) {
         return 'sdist';
     return 'other';
 }
-/** Parse `sha256:abc…` (Poetry, uv) into a hashes record. */
+/** Parse `sha256:abc\u2026` (Poetry, uv) into a hashes record. */
 function parseHashString(h) {
     const m = /^([a-z0-9_]+)[:=]([0-9a-fA-F]+)$/.exec(h.trim());
     if (!m)
@@ -3752,8 +3752,8 @@ function sha256$2(content) {
     return node_crypto.createHash('sha256').update(pythonJsonDumps(content), 'utf8').digest('hex');
 }
 
-// Poetry 2.x writes each package's files as a `files = [` … `]` array, one
-// `{file = "…", hash = "…"},` per line: on big locks most of the bytes, and most of the time a
+// Poetry 2.x writes each package's files as a `files = [` \u2026 `]` array, one
+// `{file = "\u2026", hash = "\u2026"},` per line: on big locks most of the bytes, and most of the time a
 // general TOML parser spends. Those arrays are cut out of the text before the parse (each line
 // kept as an empty one, so every line number stays right) and read later, only for the packages
 // a plan looks at, with a strict line pattern. An array with any other line is left in place for
@@ -3894,7 +3894,7 @@ function readPackage$2(r, p, i, line, legacyFiles, cutFiles) {
 function optUrl(url) {
     return url === undefined ? null : keepUserinfo(url);
 }
-/** `foo (>=1.0)`, `foo[bar] (>=1) ; marker`, `foo>=1` → the normalized name. */
+/** `foo (>=1.0)`, `foo[bar] (>=1) ; marker`, `foo>=1` \u2192 the normalized name. */
 function requirementName(text) {
     return normalizeName(/^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(text)?.[1] ?? text);
 }
@@ -3973,7 +3973,7 @@ function plainEdge(name, extras, marker, constraint) {
         direct: null
     };
 }
-/** Lock 2.1: `groups = [...]` and `markers` as one string or a table of group → marker. */
+/** Lock 2.1: `groups = [...]` and `markers` as one string or a table of group \u2192 marker. */
 function readRecorded(r, p, at) {
     if (p['groups'] === undefined)
         return null;
@@ -4011,7 +4011,7 @@ function poetryRoot(project) {
     return { name, package: pkg, groupNames: [MAIN, ...groups.keys()], extraNames: [...project.extras.keys()] };
 }
 
-// pylock.toml (PEP 751, lock-version 1.x) → the common lock model. A pylock file is already a
+// pylock.toml (PEP 751, lock-version 1.x) \u2192 the common lock model. A pylock file is already a
 // flat install list: each package says by its `marker` (over `extras` and `dependency_groups`)
 // when it is installed, so selection evaluates markers instead of walking a graph.
 function readPylock(text, data, file) {
@@ -4141,7 +4141,7 @@ function readPackage$1(r, p, i, line) {
     };
 }
 
-// uv.lock (version 1, revisions 1–3) → the common lock model, plus uv's freshness check:
+// uv.lock (version 1, revisions 1\u20133) \u2192 the common lock model, plus uv's freshness check:
 // the workspace members and each member's requirements must agree with [manifest] and
 // [package.metadata].
 const MAX_REVISION = 3;
@@ -4234,7 +4234,7 @@ function readMetadata(r, meta, at) {
     const add = (section, t, kp) => {
         const extras = t['extras'] === undefined ? [] : r.strings(t['extras'], `${kp}.extras`);
         const marker = typeof t['marker'] === 'string' ? t['marker'] : '';
-        // Optional dependencies are folded into requires-dist with an `extra == '…'` marker.
+        // Optional dependencies are folded into requires-dist with an `extra == '\u2026'` marker.
         const extra = /extra\s*==\s*['"]([^'"]+)['"]/.exec(marker)?.[1];
         const direct = ['path', 'git', 'url', 'editable', 'directory', 'workspace'].some((k) => k in t);
         const spec = !direct && typeof t['specifier'] === 'string' ? t['specifier'] : '';
@@ -4328,7 +4328,7 @@ function conflictNames(r, value, text) {
 }
 const SOURCE_KINDS = ['registry', 'git', 'url', 'path', 'directory', 'editable', 'virtual'];
 /**
- * A stable text for a `source = {…}` table, used to match edges that pin a source: its kind (the
+ * A stable text for a `source = {\u2026}` table, used to match edges that pin a source: its kind (the
  * key that says it, wherever it stands in the table) and that key's value. It enters package ids,
  * which messages print: URLs lose their userinfo (see keepUserinfo).
  */
@@ -4358,7 +4358,7 @@ function readSource(r, t, at) {
         return { kind: 'directory', path: str('virtual'), editable: false, virtual: true };
     return r.fail(at, `unknown source ${JSON.stringify(Object.keys(t))}`, 'fast-build reads registry, git, url, path, directory, editable and virtual sources');
 }
-/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` → git source (its URL without userinfo). */
+/** `https://host/repo.git?subdirectory=x&rev=v1#<commit>` \u2192 git source (its URL without userinfo). */
 function parseGitSource(text) {
     const hash = text.indexOf('#');
     const commit = hash === -1 ? null : text.slice(hash + 1);
@@ -4705,7 +4705,7 @@ RUN set -e; slug="\${TARGETOS}-\${TARGETARCH}"; \\
 //   `cpXW-abi3-P` for every older minor W down to 2 (abi3 came with 3.2). The ABI is `cpXY` from
 //   3.8 on; before 3.8 pymalloc adds `m` (`cp37m`) and before 3.3 wide unicode adds `u`.
 // - tags.compatible_tags with interpreter `cpXY`: `pyXY-none-P`, `pyX-none-P`, `pyXW-none-P` for
-//   W = Y-1 … 0 (each for every P), then `cpXY-none-any`, then `pyXY-none-any`, `pyX-none-any`,
+//   W = Y-1 \u2026 0 (each for every P), then `cpXY-none-any`, then `pyXY-none-any`, `pyX-none-any`,
 //   `pyXW-none-any`.
 // - tags._linux_platforms: manylinux platforms, then musllinux ones, then `linux_<arch>`.
 // - _manylinux.platform_tags: `manylinux_2_N_<arch>` for N from the glibc minor down to 17, or
@@ -4760,7 +4760,7 @@ function cpythonAbi(major, minor) {
     const wide = major < 3 || (major === 3 && minor < 3) ? 'u' : '';
     return `cp${nodot}m${wide}`;
 }
-/** Python versions for `py*` tags: `pyXY`, `pyX`, then `pyXW` for W = Y-1 … 0. */
+/** Python versions for `py*` tags: `pyXY`, `pyX`, then `pyXW` for W = Y-1 \u2026 0. */
 function pyInterpreterRange(major, minor) {
     const out = [`py${major}${minor}`, `py${major}`];
     for (let w = minor - 1; w >= 0; w--)
@@ -4806,7 +4806,7 @@ function targetKey(target) {
 const rankCache = new Map();
 // Callers pass the same Target object for thousands of files; skip building the key for them.
 const rankByObject = new WeakMap();
-/** Tag → position in `supportedTags(target)` (0 is best); built once per target. */
+/** Tag \u2192 position in `supportedTags(target)` (0 is best); built once per target. */
 function tagRanks(target) {
     const known = rankByObject.get(target);
     if (known)
@@ -5140,7 +5140,7 @@ function walkPoetry(lock, roots, selection, ctx) {
  *    it installs main); the roots' group edges are decided against just those;
  * 2. a first breadth-first pass over (package, extra) collects every extra that edges turn on,
  *    each edge judged with the extras it turns on itself added (`foo[x]` guarded by
- *    `extra == 'extra-3-foo-x'` holds) — the set only grows;
+ *    `extra == 'extra-3-foo-x'` holds) \u2014 the set only grows;
  * 3. two items of one declared conflict set both on is an error (uv refuses to install them);
  * 4. a second pass judges every edge against that final set: this is the closure.
  * Without declared conflicts the set stays empty and the second pass is the whole walk.
@@ -5149,7 +5149,7 @@ function walkUv(lock, roots, selection, ctx) {
     const declared = declaredConflicts(lock);
     const prod = selection.groups.includes(MAIN_GROUP);
     const active = new Set();
-    /** Encoded item → what turned it on, for the conflict message. */
+    /** Encoded item \u2192 what turned it on, for the conflict message. */
     const why = new Map();
     const turnOn = (encoded, by) => {
         if (active.has(encoded))
@@ -5461,7 +5461,7 @@ function unavailableReason(pkg, target, chosen = filesForTarget(pkg.files, targe
     if (chosen.length > 0)
         return null;
     const wheels = pkg.files.filter((f) => f.kind === 'wheel').map((f) => f.name);
-    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', …' : ''}) and no sdist`;
+    return `no wheel for ${formatPlatform(target.platform)} / python ${formatPython(target.python)} / ${formatLibc(target.libc)} among ${wheels.length} (${wheels.slice(0, 2).join(', ')}${wheels.length > 2 ? ', \u2026' : ''}) and no sdist`;
 }
 function hashesOf(files) {
     return files.map((f) => {
@@ -5557,7 +5557,7 @@ function shortHash(hash) {
     return hash.slice(0, 16);
 }
 
-// Project + lock → the plan: per variant, per platform, the closure and the canonical hash.
+// Project + lock \u2192 the plan: per variant, per platform, the closure and the canonical hash.
 // Pure; reading files and printing happen in the CLI and the action.
 /** `wheels`, or `dockerfile (why)`: the `builder` column of `fast-build plan`. */
 function describeBuilder(b) {
@@ -5565,7 +5565,7 @@ function describeBuilder(b) {
 }
 /**
  * wheels and dockerfile are what they say; auto takes the wheels builder unless it refuses one
- * of the variant's packages (an sdist-only package, a git dependency…), and says which.
+ * of the variant's packages (an sdist-only package, a git dependency\u2026), and says which.
  */
 function chooseBuilder(platforms, kind, settings, 
 /** The wheels builder's objection to a platform's package, or null (memoized by the caller). */
@@ -5755,7 +5755,7 @@ function planProject(project, lock, options = {}) {
     }
     return { project, lock, options, install, variants, failed, notes };
 }
-/** The same error, its message naming the variant (`variant ml: …`) unless it already does. */
+/** The same error, its message naming the variant (`variant ml: \u2026`) unless it already does. */
 function forVariant(name, e) {
     const prefix = `variant ${name}`;
     const m = e.message;
@@ -5824,7 +5824,7 @@ function derivePython(project, lock, notes) {
     const v = constraint ? pythonFromRequiresPython(constraint) : null;
     if (!v) {
         throw new ConfigError(spec
-            ? `cannot choose a python version: ${from} allows none of 3.${KNOWN_MINORS[0]}–3.${KNOWN_MINORS.at(-1)}`
+            ? `cannot choose a python version: ${from} allows none of 3.${KNOWN_MINORS[0]}\u20133.${KNOWN_MINORS.at(-1)}`
             : 'no target python: neither [tool.fast-build] python nor requires-python is set', { file: project.file, keyPath: 'tool.fast-build.python' }, 'set python = "3.12" (or "3.12.7") under [tool.fast-build]');
     }
     notes.push(`python ${formatPython(v)}: the lowest version ${from} allows (set python under [tool.fast-build] to choose another)`);
@@ -6003,9 +6003,9 @@ function diffVariant(name, before, after) {
     const settings = [];
     if (before && after) {
         if (before.python !== after.python)
-            settings.push(`python ${before.python} → ${after.python}`);
+            settings.push(`python ${before.python} \u2192 ${after.python}`);
         if (before.baseImage !== after.baseImage)
-            settings.push(`base image ${before.baseImage} → ${after.baseImage}`);
+            settings.push(`base image ${before.baseImage} \u2192 ${after.baseImage}`);
     }
     const platforms = [];
     const names = [
@@ -6053,11 +6053,11 @@ function describeChange(c) {
         case 'removed':
             return `- ${c.name} ${c.version ?? ''}`.trim();
         case 'version':
-            return `${c.name} ${c.from ?? '(dynamic)'} → ${c.to ?? '(dynamic)'}`;
+            return `${c.name} ${c.from ?? '(dynamic)'} \u2192 ${c.to ?? '(dynamic)'}`;
         case 'source':
-            return `${c.name} ${c.version ?? ''} source ${c.from} → ${c.to}`;
+            return `${c.name} ${c.version ?? ''} source ${c.from} \u2192 ${c.to}`;
         case 'file':
-            return `${c.name} ${c.version ?? ''} file ${c.from} → ${c.to}`;
+            return `${c.name} ${c.version ?? ''} file ${c.from} \u2192 ${c.to}`;
     }
 }
 /**
@@ -6144,7 +6144,7 @@ fast-build sbom [--project DIR] [--variant NAME]... [--platform P]... [--python 
   --platform P      only this platform of the variant (repeatable; default: all it builds)
   --json            the only format (CycloneDX 1.6 JSON); accepted for symmetry with plan
   one variant on one platform prints one document; several print a JSON array of them, in
-  variant then platform order. The base image's digest is the pinned one (base-image = "…@sha256:…")
+  variant then platform order. The base image's digest is the pinned one (base-image = "\u2026@sha256:\u2026")
   or, when it is not pinned, left out and said so (sbom asks no registry); times come from
   SOURCE_DATE_EPOCH or the commit time, as the build's, so the same commit prints the same bytes
 `;
@@ -6276,7 +6276,7 @@ function cmdDiff(args, io) {
     }
     for (const d of diffs) {
         const hashes = d.oldHash && d.newHash && d.oldHash !== d.newHash
-            ? ` (${d.oldHash.slice(0, 16)} → ${d.newHash.slice(0, 16)})`
+            ? ` (${d.oldHash.slice(0, 16)} \u2192 ${d.newHash.slice(0, 16)})`
             : '';
         io.out(`${d.variant}: ${d.status}${hashes}\n`);
         for (const line of summarizeVariantDiff(d))
@@ -7144,7 +7144,7 @@ function zstdDecompressFile(raw, file) {
 //
 // Compression runs in parallel: the tar stream is cut into fixed 2 MiB blocks, each compressed
 // on libuv's thread pool while the next is read, and the results are concatenated in order. For
-// gzip that is a multi-member file (RFC 1952 §2.2), which every layer reader handles (Go's gzip
+// gzip that is a multi-member file (RFC 1952 \u00a72.2), which every layer reader handles (Go's gzip
 // reader in containerd/skopeo/umoci, Python's gzip and tarfile, GNU gzip); for zstd, several
 // frames. The block size is fixed, so the bytes stay a pure function of the entries. On a Node
 // without zstd, the zstd program compresses the whole stream instead (zstd.ts).
@@ -7731,7 +7731,7 @@ const PROP = {
     file: 'fast-build:file',
     unavailable: 'fast-build:unavailable'
 };
-/** A reference split at a pinned digest: `name@sha256:…` → name and digest; else no digest. */
+/** A reference split at a pinned digest: `name@sha256:\u2026` \u2192 name and digest; else no digest. */
 function baseImageOf(reference) {
     const at = reference.lastIndexOf('@');
     const digest = at > 0 ? reference.slice(at + 1) : '';
@@ -7754,7 +7754,7 @@ function cycloneDxSbom(input) {
             name: PROP.baseImageDigest,
             // Said in words, so a reader of an unpinned document knows the base is named, not identified.
             value: base.digest ??
-                'unresolved: named by reference only (pin base-image as …@sha256:… to record its digest)'
+                'unresolved: named by reference only (pin base-image as \u2026@sha256:\u2026 to record its digest)'
         }
     ];
     const bom = {
@@ -7784,7 +7784,7 @@ function cycloneDxSbom(input) {
         ]
     };
     // A serial number is a UUID; this one is derived from the rest of the document (variant hash,
-    // platform, packages, created time…), so the same inputs give the same document and any change
+    // platform, packages, created time\u2026), so the same inputs give the same document and any change
     // gives another serial.
     return {
         $schema: bom.$schema,
@@ -7909,7 +7909,7 @@ function dedupe(packages) {
 }
 // --- the base image ---------------------------------------------------------------------------
 /**
- * `python:3.12-slim` → docker.io/library/python, tag 3.12-slim; `ghcr.io/acme/base:1@sha256:…` →
+ * `python:3.12-slim` \u2192 docker.io/library/python, tag 3.12-slim; `ghcr.io/acme/base:1@sha256:\u2026` \u2192
  * ghcr.io/acme/base. Docker's normalization, as `docker pull` reads a name. `oci:DIR:TAG` names a
  * layout: no repository, the directory's last segment as name.
  */
@@ -7940,7 +7940,7 @@ function splitImageReference(reference) {
     const repository = hasHost ? rest : slash < 0 ? `docker.io/library/${rest}` : `docker.io/${rest}`;
     return { repository, name: repository.slice(repository.lastIndexOf('/') + 1), tag };
 }
-/** `pkg:oci/<name>@sha256%3A<hex>?arch=…&repository_url=…&tag=…`, per the purl spec's oci type. */
+/** `pkg:oci/<name>@sha256%3A<hex>?arch=\u2026&repository_url=\u2026&tag=\u2026`, per the purl spec's oci type. */
 function ociPurl(name, digest, qualifiers) {
     const q = Object.entries(qualifiers)
         .filter((kv) => kv[1] !== null && kv[1] !== '')
@@ -7968,7 +7968,7 @@ function baseImageComponent(base, arch) {
 // --- serial number ----------------------------------------------------------------------------
 /** RFC 4122's URL namespace: the name hashed below is a URN of ours. */
 const NAMESPACE_URL = Buffer.from('6ba7b8119dad11d180b400c04fd430c8', 'hex');
-/** A name-based UUID (version 5, SHA-1, as RFC 4122 §4.3 makes it) of `urn:fast-build:sbom:<content>`. */
+/** A name-based UUID (version 5, SHA-1, as RFC 4122 \u00a74.3 makes it) of `urn:fast-build:sbom:<content>`. */
 function nameBasedUuid(content) {
     const h = node_crypto.createHash('sha1').update(NAMESPACE_URL).update(`urn:fast-build:sbom:${content}`, 'utf8').digest();
     h[6] = (h[6] & 0x0f) | 0x50;
@@ -8781,7 +8781,7 @@ function crc32(data, crc = 0) {
 // ---------------------------------------------------------------------------------------------
 // Names
 // Code page 437, bytes 0x80-0xFF (0x00-0x7F are ASCII, as in Python's cp437 codec).
-const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+const CP437_HIGH = '\u00c7\u00fc\u00e9\u00e2\u00e4\u00e0\u00e5\u00e7\u00ea\u00eb\u00e8\u00ef\u00ee\u00ec\u00c4\u00c5\u00c9\u00e6\u00c6\u00f4\u00f6\u00f2\u00fb\u00f9\u00ff\u00d6\u00dc\u00a2\u00a3\u00a5\u20a7\u0192\u00e1\u00ed\u00f3\u00fa\u00f1\u00d1\u00aa\u00ba\u00bf\u2310\u00ac\u00bd\u00bc\u00a1\u00ab\u00bb\u2591\u2592\u2593\u2502\u2524\u2561\u2562\u2556\u2555\u2563\u2551\u2557\u255d\u255c\u255b\u2510\u2514\u2534\u252c\u251c\u2500\u253c\u255e\u255f\u255a\u2554\u2569\u2566\u2560\u2550\u256c\u2567\u2568\u2564\u2565\u2559\u2558\u2552\u2553\u256b\u256a\u2518\u250c\u2588\u2584\u258c\u2590\u2580\u03b1\u00df\u0393\u03c0\u03a3\u03c3\u00b5\u03c4\u03a6\u0398\u03a9\u03b4\u221e\u03c6\u03b5\u2229\u2261\u00b1\u2265\u2264\u2320\u2321\u00f7\u2248\u00b0\u2219\u00b7\u221a\u207f\u00b2\u25a0\u00a0';
 function decodeCp437(bytes) {
     let s = '';
     for (const b of bytes)
@@ -9814,7 +9814,7 @@ function formatRecord(rows) {
 function recordHash(digest, algorithm = 'sha256') {
     return `${algorithm}=${digest.toString('base64url')}`;
 }
-// hashlib names in RECORD → node's names. md5 and sha1 are refused by the spec.
+// hashlib names in RECORD \u2192 node's names. md5 and sha1 are refused by the spec.
 const RECORD_ALGORITHMS = {
     sha224: 'sha224',
     sha256: 'sha256',
@@ -10312,7 +10312,7 @@ function detectPython(fs, configEnv, files = new Map()) {
         hasPip
     });
 }
-/** One line for logs: `python 3.11 at /usr/bin/python3.11 (Debian layout): packages in …`. */
+/** One line for logs: `python 3.11 at /usr/bin/python3.11 (Debian layout): packages in \u2026`. */
 function describePython(p) {
     const v = `${p.version.major}.${p.version.minor}${p.version.patch !== null ? `.${p.version.patch}` : ''}`;
     const kind = {
@@ -10344,7 +10344,7 @@ function prefixLayout(prefix, python) {
         headers: `${root}/include/python${minor}`
     };
 }
-/** `<data>/lib/pythonX.Y/{site,dist}-packages` → `<data>` (pip's data scheme), else the prefix. */
+/** `<data>/lib/pythonX.Y/{site,dist}-packages` \u2192 `<data>` (pip's data scheme), else the prefix. */
 function dataDirOf(site, fallback) {
     const m = /^(.*)\/lib(?:64)?\/python\d+\.\d+\/(?:site|dist)-packages$/.exec(site);
     return m ? m[1] || '/' : fallback;
@@ -10662,11 +10662,11 @@ async function writeLayerFile(key, parts, layout, compression, paths, how) {
 const INSTALLER = 'fast-build';
 /** The version of a project whose version is dynamic and not in the lock. */
 const UNKNOWN_VERSION = '0+unknown';
-/** `<name>-<version>.dist-info`: name and version normalized, `-` → `_` (exactly one dash). */
+/** `<name>-<version>.dist-info`: name and version normalized, `-` \u2192 `_` (exactly one dash). */
 function distInfoName(name, version) {
     return `${wheelName(name)}-${normalizedVersion(version).replace(/-/g, '_')}.dist-info`;
 }
-/** The binary distribution format's escaping of a name: runs of `-_.` → `_`, lowercase. */
+/** The binary distribution format's escaping of a name: runs of `-_.` \u2192 `_`, lowercase. */
 function wheelName(name) {
     return name.replace(/[-_.]+/g, '_').toLowerCase();
 }
@@ -10675,7 +10675,7 @@ function normalizedVersion(version) {
     return v === null ? version : versionToString(v);
 }
 // ---------------------------------------------------------------------------------------------
-// pyproject.toml → metadata
+// pyproject.toml \u2192 metadata
 const CONSOLE = 'console_scripts';
 const GUI = 'gui_scripts';
 // importlib.metadata's EntryPoint.pattern: `module[:attr][ [extras]]`.
@@ -10940,7 +10940,7 @@ class MetadataReader {
                 groups.delete(group);
         return groups;
     }
-    /** poetry-core's forms: `"mod:func"`, `{ callable = … }` (Poetry 1), `{ reference = …, type = "console" }`. */
+    /** poetry-core's forms: `"mod:func"`, `{ callable = \u2026 }` (Poetry 1), `{ reference = \u2026, type = "console" }`. */
     poetryScript(name, spec, at) {
         if (typeof spec === 'string')
             return { value: spec, at };
@@ -11013,7 +11013,7 @@ function projectMetadata(pkg, notes = []) {
     }
 }
 // ---------------------------------------------------------------------------------------------
-// metadata → files
+// metadata \u2192 files
 /** METADATA (core metadata 2.1): the fields importlib.metadata and pip read. */
 function metadataText(m) {
     const lines = ['Metadata-Version: 2.1', `Name: ${m.name}`, `Version: ${m.version}`];
@@ -11077,7 +11077,7 @@ function projectInstallFiles(input) {
     checkAbsolute(layout.scripts, 'the scripts directory');
     const notes = [];
     const files = [];
-    const scripts = new Map(); // script path → the package that wrote it
+    const scripts = new Map(); // script path \u2192 the package that wrote it
     const distributions = [];
     const installed = new Map();
     for (const pkg of input.packages) {
@@ -11525,7 +11525,7 @@ function contextFiles(variant, platforms, lockPath) {
         const hashed = reqs.filter((r) => r.hashes.length > 0);
         const vcs = reqs.filter((r) => r.hashes.length === 0);
         const { index, extra } = requirementIndexes(hashed);
-        // Both files name the index: a git dependency's build backend (setuptools…) comes from it too.
+        // Both files name the index: a git dependency's build backend (setuptools\u2026) comes from it too.
         const indexLines = [`--index-url ${index}`, ...extra.map((u) => `--extra-index-url ${u}`)];
         const head = (what) => [
             `# Generated by fast-build for variant ${variant}, platform ${formatPlatform(p.platform)}: ${what}.`,
@@ -11592,7 +11592,7 @@ function newestPipWheel(files, python) {
     return best?.file ?? null;
 }
 /**
- * Whether an engine's output says the docker CLI has no buildx plugin: `docker buildx …` is then
+ * Whether an engine's output says the docker CLI has no buildx plugin: `docker buildx \u2026` is then
  * an unknown command, or plain `docker build` refuses buildx's flags.
  */
 function saysBuildxMissing(lines) {
@@ -11829,7 +11829,7 @@ function parseRetryAfter(value, now = Date.now()) {
 const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
 /**
  * The wait before attempt `attempt + 1`: the server's Retry-After when it gave one, else
- * exponential backoff with jitter (half to all of base·2^(attempt-1)); at most maxDelayMs.
+ * exponential backoff with jitter (half to all of base\u00b72^(attempt-1)); at most maxDelayMs.
  */
 function backoffDelay(attempt, policy, retryAfterMs = null, random = Math.random) {
     const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
@@ -12519,7 +12519,7 @@ function describeCredential(c) {
 }
 const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
-/** `https://ghcr.io/v1/` → `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
+/** `https://ghcr.io/v1/` \u2192 `ghcr.io`; Docker Hub's aliases all become `docker.io`. */
 function normalizeRegistryHost(key) {
     const host = key
         .replace(/^[a-z]+:\/\//i, '')
@@ -12678,7 +12678,7 @@ async function credentialFromDockerConfig(host, opts = {}) {
 }
 
 // Registry authentication by challenge: a request answered 401 tells how to authenticate
-// (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` as GHCR, Docker Hub and ECR do).
+// (`Basic realm=\u2026`, or `Bearer realm=\u2026,service=\u2026,scope=\u2026` as GHCR, Docker Hub and ECR do).
 // Bearer tokens are fetched from the realm for the scopes an operation needs and kept per scope.
 /** Parse a WWW-Authenticate header (one challenge; quoted values may contain commas). */
 function parseChallenge(header) {
@@ -13460,7 +13460,7 @@ class RegistryClient {
         return tags.sort();
     }
 }
-/** The `code`s of a distribution-style JSON error body (`{"errors":[{"code":…}]}`). */
+/** The `code`s of a distribution-style JSON error body (`{"errors":[{"code":\u2026}]}`). */
 function errorCodes(res) {
     try {
         const o = JSON.parse(res.body.toString('utf8'));
@@ -13504,7 +13504,7 @@ class IndexError extends FastBuildError {
 }
 // ---------------------------------------------------------------------------------------------
 // Pure part: URLs and page parsing.
-/** `https://pypi.org/simple` + `Foo.Bar` → `https://pypi.org/simple/foo-bar/`. */
+/** `https://pypi.org/simple` + `Foo.Bar` \u2192 `https://pypi.org/simple/foo-bar/`. */
 function projectPageUrl(indexUrl, project) {
     const base = indexUrl.replace(/\/+$/, '');
     return `${base}/${encodeURIComponent(normalizeName(project))}/`;
@@ -13624,8 +13624,8 @@ function readStartTag(text, at) {
 /**
  * PEP 503 (with PEP 592 yanking and PEP 658/714 attributes ignored): every `<a href>` on the page
  * is a file. The file name is the last path segment of the URL, percent-decoded (as pip reads it:
- * `torch-2.7.0%2Bcu126-….whl` is `torch-2.7.0+cu126-….whl`); hrefs resolve against `<base href>`
- * when the page has one, else the page URL; `#sha256=…` fragments are the hashes.
+ * `torch-2.7.0%2Bcu126-\u2026.whl` is `torch-2.7.0+cu126-\u2026.whl`); hrefs resolve against `<base href>`
+ * when the page has one, else the page URL; `#sha256=\u2026` fragments are the hashes.
  */
 function parseSimpleHtml(html, pageUrl) {
     const text = html.replace(/<!--[\s\S]*?(-->|$)/g, '');
@@ -13683,7 +13683,7 @@ function parseSimpleHtml(html, pageUrl) {
 /** A page that is not what it should be; the caller adds which index and project. */
 class PageFormatError extends Error {
 }
-/** PEP 691 JSON (api-version 1.x): `files[]` with `filename`, `url` (may be relative), `hashes`, … */
+/** PEP 691 JSON (api-version 1.x): `files[]` with `filename`, `url` (may be relative), `hashes`, \u2026 */
 function parseSimpleJson(json, pageUrl) {
     let doc;
     try {
@@ -13768,7 +13768,7 @@ class PackageIndex {
         this.config = config;
         this.http = http;
         this.options = options;
-        this.url = redactUrl(config.url).replace(/\?…$/, '');
+        this.url = redactUrl(config.url).replace(/\?\u2026$/, '');
         this.name = config.name ?? null;
     }
     /** The index URL without userinfo and the credential for it (looked up once, on first use). */
@@ -13923,11 +13923,11 @@ class PackageIndex {
         const names = this.name ? credentialEnvNames(this.name).join(', ') : null;
         const hint = c
             ? `the index rejected ${describeIndexCredential(c)}: check the username and password (or token) and their access to the index`
-            : `give credentials for the index: ${names ? `set ${names}, ` : ''}put user:password@ in the index URL, or add "machine ${hostOf(pageUrl)} login … password …" to ~/.netrc`;
+            : `give credentials for the index: ${names ? `set ${names}, ` : ''}put user:password@ in the index URL, or add "machine ${hostOf(pageUrl)} login \u2026 password \u2026" to ~/.netrc`;
         return new IndexError(`the index ${this.url} refused access to project ${project} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})`, this.url, project, null, hint);
     }
     badPage(project, pageUrl, e) {
-        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (…/simple), not the project web site');
+        return new IndexError(`the index ${this.url} served a page for project ${project} that is not a simple-API page (${redactUrl(pageUrl)}): ${e.message}`, this.url, project, null, 'check the index URL: it must be the simple API root (\u2026/simple), not the project web site');
     }
 }
 function hostOf(url) {
@@ -14232,7 +14232,7 @@ function downloadAccessHint(item, url) {
         ? `set ${credentialEnvNames(name).join(', ')}`
         : 'name the index in pyproject.toml ([[tool.uv.index]] or [[tool.poetry.source]]) and set FAST_BUILD_INDEX_<NAME>_USERNAME/_PASSWORD';
     const host = URL.canParse(url) ? new URL(url).hostname : '<host>';
-    return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login … password …" to ~/.netrc`;
+    return `give credentials for the index: ${vars}, put user:password@ in the index URL, or add "machine ${host} login \u2026 password \u2026" to ~/.netrc`;
 }
 /** A download that failed, as a FetchError naming the package, the file and the URL (redacted). */
 function describeDownloadFailure(item, url, e) {
@@ -14379,12 +14379,12 @@ function runStreaming(argv, env, cwd, onLine) {
         child.on('close', (code) => resolve({ code: code ?? 1, tail }));
     });
 }
-/** `docker buildx build …` / `buildah bud …`, as the log shows a command (arguments quoted when needed). */
+/** `docker buildx build \u2026` / `buildah bud \u2026`, as the log shows a command (arguments quoted when needed). */
 function shown(argv) {
     return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shQuote(a))).join(' ');
 }
 /**
- * When `command` is `docker buildx …`, check that the docker found has the buildx plugin
+ * When `command` is `docker buildx \u2026`, check that the docker found has the buildx plugin
  * (`docker buildx version`), so that a missing plugin says so rather than failing the build with
  * "unknown flag". A docker that is not found at all is left to the build, which says to install it.
  */
@@ -14866,7 +14866,7 @@ function historyOf(packages) {
     const names = packages.map((c) => `${c.name}==${c.version ?? '?'}`);
     return {
         created: DEPS_CREATED,
-        created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} …and ${names.length - 12} more` : names.join(' ')}`,
+        created_by: `fast-build: ${names.length > 12 ? `${names.slice(0, 12).join(' ')} \u2026and ${names.length - 12} more` : names.join(' ')}`,
         comment: 'fast-build'
     };
 }
@@ -15574,7 +15574,7 @@ function mayBeRepository(dir, env = process.env) {
             return false;
     }
 }
-/** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` → `https://github.com/org/repo`. */
+/** `git@github.com:org/repo.git` or `https://x-access-token:T@github.com/org/repo.git` \u2192 `https://github.com/org/repo`. */
 function publicRepositoryUrl(remote) {
     const scp = /^(?:[\w.-]+@)?([\w.-]+):(?!\/\/)(.+?)(?:\.git)?\/?$/.exec(remote);
     if (scp && !remote.includes('://'))
@@ -15887,7 +15887,7 @@ function fileDigest(path) {
 // Its layers are referenced (mounted, or copied across registries), never rebuilt.
 class BaseImageError extends FastBuildError {
 }
-/** `oci:DIR:TAG` or `oci:DIR@sha256:…` → layout dir and reference. */
+/** `oci:DIR:TAG` or `oci:DIR@sha256:\u2026` \u2192 layout dir and reference. */
 function parseLayoutRef(text) {
     const rest = text.slice(4);
     const at = rest.lastIndexOf('@');
@@ -15928,7 +15928,7 @@ async function resolveBase(reference, platforms, opts = {}) {
         if (e instanceof DepsImageError || !(e instanceof FastBuildError))
             throw e;
         throw new BaseImageError(`base image ${reference}: ${e.message}`, {}, e instanceof UnknownHostError
-            ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:…) needs no lookup on the fast path`
+            ? `check base-image under [tool.fast-build] and the network to its registry; a base image pinned to a digest (${reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '')}@sha256:\u2026) needs no lookup on the fast path`
             : (e.hint ?? 'check base-image under [tool.fast-build] and the credentials for its registry'));
     });
     if (!image) {
@@ -16471,7 +16471,7 @@ class PythonSites {
 // - one pattern a line; a UTF-8 BOM at the start is dropped; a line whose FIRST character is `#`
 //   is a comment (`  # x` is a pattern); surrounding whitespace is trimmed; blank lines are skipped;
 // - a leading `!` makes an exception (re-include); the rest is cleaned like Go's `filepath.Clean`
-//   (`./a//b/` → `a/b`, `a/../b` → `b`) and one leading `/` is dropped (`/a` ≡ `a`);
+//   (`./a//b/` \u2192 `a/b`, `a/../b` \u2192 `b`) and one leading `/` is dropped (`/a` \u2261 `a`);
 // - `!` alone (or `!/`) is an error, as are malformed classes and trailing backslashes
 //   (filepath.Match's syntax check).
 //
@@ -16746,7 +16746,7 @@ function compileMatcher(pattern) {
         }
     }
 }
-// --- Go regexp (RE2 syntax) → an automaton ---------------------------------------------------
+// --- Go regexp (RE2 syntax) \u2192 an automaton ---------------------------------------------------
 // patternmatcher hands its regular expression to Go's regexp; the character classes it builds
 // (`[a[^/]*]` from `[a*]`, POSIX `[[:alpha:]]`) parse differently in JavaScript, so the Go syntax is
 // parsed here and every class is written out as explicit code point ranges. The result runs as a
@@ -17137,7 +17137,7 @@ async function collectSource(opts) {
             mode: project.mode
         }
     ];
-    const outside = new Map(); // name → path, to refuse two packages in one place
+    const outside = new Map(); // name \u2192 path, to refuse two packages in one place
     for (const ref of opts.localPackages ?? []) {
         const abs = node_path.resolve(projectDir, ref.path);
         const rel = node_path.relative(projectDir, abs).split(node_path.sep).join('/');
@@ -17199,7 +17199,7 @@ async function collectSource(opts) {
     const excluded = trees.reduce((n, t) => n + t.tree.excluded, 0);
     return { entries, files, bytes, pythonPath, excluded, packages };
 }
-/** `/app` → `app`; `/` → ``. */
+/** `/app` \u2192 `app`; `/` \u2192 ``. */
 function imageRootOf(workdir) {
     const clean = cleanPath(workdir);
     if (!workdir.startsWith('/') || clean.split('/').includes('..')) {
@@ -17281,7 +17281,7 @@ function gitLsFiles(dir, display) {
     });
 }
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
-/** A name as bytes → text, refusing what cannot go into a tar layer faithfully. */
+/** A name as bytes \u2192 text, refusing what cannot go into a tar layer faithfully. */
 function decodeName(bytes, displayParent) {
     let name;
     try {
@@ -17623,11 +17623,11 @@ const at = (t, ...keys) => {
 /**
  * Where a package's modules import from, relative to its root (`.` or `src`...):
  * 1. what its build configuration says, when that directory has files: Poetry
- *    `packages = [{ include, from }]` (`from`, else the root), setuptools `package-dir = { "" = … }`
+ *    `packages = [{ include, from }]` (`from`, else the root), setuptools `package-dir = { "" = \u2026 }`
  *    or `packages.find.where`, uv_build `module-root`, Hatch wheel `packages` (their parents);
  * 2. else `src` when `src/` holds Python code (a module `src/x.py`, or a directory below `src/`
  *    with `.py` files) and is not itself a package (no `src/__init__.py`: then the code imports it
- *    as `src.…` from the root);
+ *    as `src.\u2026` from the root);
  * 3. else the root.
  */
 function importRoots(files, pyproject) {
@@ -17762,7 +17762,7 @@ function checkDistinctTags(templates, variants, values) {
         }
     }
 }
-/** A branch or tag name as a tag: `feature/x` → `feature-x`. */
+/** A branch or tag name as a tag: `feature/x` \u2192 `feature-x`. */
 function refSlug(ref) {
     return (ref
         .replace(/^refs\/(heads|tags)\//, '')
@@ -18190,8 +18190,8 @@ function sharingOf(plan, wheelsOf) {
 }
 
 // The second stage: which path each variant takes, decided from the registry alone. The tag
-// `deps-<variant>-<hash16>` is the truth: present → fast path; absent → full path; named by
-// `invalidate` (--rebuild) → full path anyway. Each deps image is looked up once, here; the build
+// `deps-<variant>-<hash16>` is the truth: present \u2192 fast path; absent \u2192 full path; named by
+// `invalidate` (--rebuild) \u2192 full path anyway. Each deps image is looked up once, here; the build
 // takes the image found from the decision. A lookup that fails (auth, network, a tag holding an
 // image of other platforms) is kept with its error: the variant fails, in the matrix and in the
 // build alike, rather than being rebuilt on a guess.
@@ -18254,7 +18254,7 @@ async function runBuild(o) {
 // From what a user typed (`oci:DIR`, `HOST/REPO`) to an ImageStore, with credentials resolved
 // in order: explicit ones, then the Docker config (docker login / docker/login-action).
 /**
- * The reference with its repository path lowercased (`ghcr.io/Acme/App:v1` → `ghcr.io/acme/app:v1`),
+ * The reference with its repository path lowercased (`ghcr.io/Acme/App:v1` \u2192 `ghcr.io/acme/app:v1`),
  * or null when that path has no capitals. Registries take only lowercase repository names, while
  * GitHub owners and repositories keep theirs (`ghcr.io/${{ github.repository }}`). The host, tag
  * and digest are left as they are (hosts are case-insensitive, tags may hold capitals).

@@ -25,7 +25,7 @@ export interface CodeCacheName {
  * and per bundle, Node version and architecture.
  */
 export function codeCacheName(
-  source: string,
+  source: string | Buffer,
   command: string | undefined,
   runtime = `${process.version} ${process.arch}`
 ): CodeCacheName {
