@@ -6503,8 +6503,33 @@ class ArtifactCacheError extends FastBuildError {
  */
 class ArtifactCache {
     dir;
+    /** Files being fetched into the cache now, by sha256 (see `arriving`). */
+    inFlight = new Map();
     constructor(dir) {
         this.dir = node_path.resolve(dir);
+    }
+    /**
+     * Tell the cache that `arrival` fetches this file into it: until it settles, `arriving` hands
+     * it to whoever else wants the file, so one download serves them all. Returns `arrival`.
+     */
+    track(sha256Hex, arrival) {
+        const h = sha256Hex.toLowerCase();
+        this.inFlight.set(h, arrival);
+        const done = () => {
+            if (this.inFlight.get(h) === arrival)
+                this.inFlight.delete(h);
+        };
+        arrival.then(done, done);
+        return arrival;
+    }
+    /** The fetch of this file under way (see `track`), if there is one. */
+    arriving(sha256Hex) {
+        return this.inFlight.get(sha256Hex.toLowerCase());
+    }
+    /** Once every fetch under way has settled (a build does not end with one still writing). */
+    async settled() {
+        while (this.inFlight.size > 0)
+            await Promise.allSettled([...this.inFlight.values()]);
     }
     pathFor(sha256Hex) {
         const h = sha256Hex.toLowerCase();
@@ -14149,6 +14174,23 @@ async function fetchOne(run, item, sha256) {
         run.emit({ kind: 'cached', item, path, size: cachedSize });
         return { path, sha256, size: cachedSize, cached: true };
     }
+    // Being fetched already (ahead of the build that needs it, or for another variant): that
+    // download serves this one too. One that fails leaves this one to try on its own, and to report
+    // its own failure.
+    const arriving = run.cache.arriving(sha256);
+    if (arriving) {
+        const waited = Date.now();
+        const got = await arriving.catch(() => null);
+        if (got) {
+            run.emit({ kind: 'done', item, path: got.path, bytes: got.size, ms: Date.now() - waited });
+            return { path: got.path, sha256, size: got.size, cached: false };
+        }
+    }
+    const got = await run.cache.track(sha256, download(run, item, sha256));
+    return { path: got.path, sha256, size: got.size, cached: false };
+}
+/** The file from where the lock (or the mirror) says, checked and committed to the cache. */
+async function download(run, item, sha256) {
     const origin = await locate(run, item, sha256);
     const started = Date.now();
     const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path;
@@ -14175,7 +14217,7 @@ async function fetchOne(run, item, sha256) {
         }
         const path = await run.cache.commit(temp, sha256);
         run.emit({ kind: 'done', item, path, bytes: got.bytes, ms: Date.now() - started });
-        return { path, sha256, size: got.bytes, cached: false };
+        return { path, size: got.bytes };
     }
     finally {
         await promises.rm(temp, { force: true });
@@ -14701,6 +14743,41 @@ function fileLocation(c) {
         return { ...f, path: c.pkg.source.path };
     return f;
 }
+/** How to fetch a chosen wheel (what the lock says, and the index it came from). */
+function fetchItemOf(ctx, c) {
+    return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) };
+}
+/** At most this many wheels are fetched ahead of the deps image lookup (see prefetchWheels)... */
+const PREFETCH_WHEELS = 3;
+/** ...each at most this big, as the lock says (a lock without sizes: none fetched ahead). */
+const PREFETCH_BYTES = 32 * 1024 * 1024;
+/**
+ * Start fetching the few wheels of a variant this machine lacks, while its deps image is still
+ * being looked up, when the machine has (nearly) all the others: that is a bump after a build
+ * here, whose deps image is then most likely missing, and whose rebuild waits first of all for
+ * those wheels. If the image is found after all, those few downloads (bounded above) were for
+ * nothing but the cache. The fetch belongs to the artifact cache (ArtifactCache.arriving: the
+ * build's own fetch of those wheels waits for it); a failure is the build's to meet, when it
+ * fetches them itself.
+ */
+function prefetchWheels(v, ctx) {
+    const unique = new Map();
+    for (const p of v.platforms) {
+        const { chosen, problems } = ctx.wheelsOf(p);
+        if (problems.length > 0)
+            return;
+        for (const c of chosen)
+            unique.set(c.sha256, c);
+    }
+    const missing = [...unique.values()].filter((c) => !ctx.cache.has(c.sha256) && !ctx.cache.arriving(c.sha256));
+    if (missing.length === 0 || missing.length > PREFETCH_WHEELS)
+        return;
+    if (unique.size - missing.length < 4 * missing.length)
+        return;
+    if (missing.some((c) => c.file.size === null || c.file.size > PREFETCH_BYTES))
+        return;
+    handled(fetchArtifacts(missing.map((c) => fetchItemOf(ctx, c)), { cache: ctx.cache, mirror: ctx.mirror, baseDir: ctx.lockDir }));
+}
 /** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
 function knownSize(sha256, paths) {
     const memo = paths.unpackedSize(sha256);
@@ -14932,13 +15009,7 @@ class WheelSet {
         }
         const shaOf = new Map();
         const items = wanted.map((sha) => {
-            const c = this.unique.get(sha);
-            const item = {
-                name: c.pkg.name,
-                version: c.pkg.version,
-                file: fileLocation(c),
-                index: ctx.indexFor(c.pkg)
-            };
+            const item = fetchItemOf(ctx, this.unique.get(sha));
             shaOf.set(item, sha);
             return item;
         });
@@ -15467,8 +15538,19 @@ function mirrorOf(ctx) {
 function wheelsBuilder(ctx) {
     const { plan } = ctx.planned;
     const indexes = namedIndexes(plan.project);
+    // Where wheels come from: the same for a build and for a fetch ahead of one.
+    const fetching = {
+        wheelsOf: ctx.planned.wheelsOf,
+        cache: ctx.artifacts,
+        indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
+            ? indexConfigFor(pkg.source.url, pkg.source.name ?? indexNameFor(indexes, pkg.source.url), ctx.env)
+            : null,
+        mirror: mirrorOf(ctx),
+        lockDir: node_path.join(plan.project.dir, node_path.dirname(plan.project.config.lock ?? 'pyproject.toml'))
+    };
     return {
         kind: 'wheels',
+        prefetch: (v) => prefetchWheels(v, fetching),
         build: async (v, tag, say, hooks = {}) => {
             // The base image's Python is found (read from its layers, on a first build) while the
             // wheels download; a failure there still fails the build, once the layout is wanted.
@@ -15477,15 +15559,9 @@ function wheelsBuilder(ctx) {
                 store: ctx.store,
                 base: await ctx.sites.baseImage(),
                 layoutFor: async (p) => (await layouts).get(formatPlatform(p)),
-                wheelsOf: ctx.planned.wheelsOf,
+                ...fetching,
                 projectFile: plan.project.file,
-                cache: ctx.artifacts,
                 cacheLayout: ctx.cache,
-                indexFor: (pkg) => pkg.source.kind === 'registry' && pkg.source.url
-                    ? indexConfigFor(pkg.source.url, pkg.source.name ?? indexNameFor(indexes, pkg.source.url), ctx.env)
-                    : null,
-                mirror: mirrorOf(ctx),
-                lockDir: node_path.join(plan.project.dir, node_path.dirname(plan.project.config.lock ?? 'pyproject.toml')),
                 sharing: ctx.planned.sharing,
                 maxLayers: ctx.maxLayers ?? plan.project.config.maxLayers,
                 heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,
@@ -18004,8 +18080,14 @@ async function executeBuild(planned, decisions, o) {
         cacheDir,
         progress
     });
+    let artifacts = null;
     try {
         const ctx = await variantContext(planned, o, cacheDir, sites);
+        artifacts = ctx.deps.artifacts;
+        // A bump's few new wheels start downloading while the deps images are still looked up.
+        if (ctx.fullPath)
+            for (const v of plan.variants)
+                depsBuilderFor(v, ctx.deps).prefetch?.(v);
         const byName = new Map((await decisions).map((d) => [d.variant, d]));
         const results = [];
         for (const v of plan.variants)
@@ -18027,8 +18109,9 @@ async function executeBuild(planned, decisions, o) {
         };
     }
     finally {
-        // The base image's registry connection (kept for the full path) is closed whatever happened.
-        await sites.close();
+        // The base image's registry connection (kept for the full path) is closed whatever happened;
+        // a download started ahead of a variant that did not need it ends before the build does.
+        await Promise.all([sites.close(), artifacts?.settled()]);
     }
 }
 

@@ -152,6 +152,36 @@ describe('fetchArtifacts from a local index', () => {
     expect(server.fileRequests()).toHaveLength(1)
   })
 
+  it('two fetches of one file at once (a fetch ahead and the build): one download serves both', async () => {
+    const cache = new ArtifactCache(tempDir())
+    server.setFaults([{ path: '/files/', fault: { kind: 'delay', ms: 60 } }])
+    const f = many[3]!
+    const ahead = fetchArtifacts([uvItem(f)], options(cache))
+    expect(cache.arriving(sha256(bytesOf(f.filename)))).toBeDefined()
+    const events: FetchEvent[] = []
+    const [later] = await fetchArtifacts([uvItem(f)], options(cache, { onProgress: (e) => events.push(e) }))
+    const [first] = await ahead
+    expect(server.fileRequests()).toHaveLength(1)
+    expect(later).toMatchObject({ path: first!.path, size: first!.size, cached: false })
+    expect(readFileSync(later!.path).equals(bytesOf(f.filename))).toBe(true)
+    // The one that waited is told it is done, as if it had downloaded it (its size read then).
+    expect(events.map((e) => e.kind)).toEqual(['done'])
+    expect(cache.arriving(sha256(bytesOf(f.filename)))).toBeUndefined()
+    await cache.settled()
+  })
+
+  it('a fetch whose download ahead failed tries on its own, and reports its own outcome', async () => {
+    const cache = new ArtifactCache(tempDir())
+    const f = many[4]!
+    server.setFaults([{ path: '/files/', fault: { kind: 'status', status: 404 }, times: 1 }])
+    const ahead = fetchArtifacts([uvItem(f)], options(cache))
+    const later = fetchArtifacts([uvItem(f)], options(cache))
+    await expect(ahead).rejects.toBeInstanceOf(FetchError)
+    const [got] = await later
+    expect(readFileSync(got!.path).equals(bytesOf(f.filename))).toBe(true)
+    expect(server.fileRequests()).toHaveLength(2)
+  })
+
   it('finds local-version wheels (+) through the index and reports progress with bytes', async () => {
     const cache = new ArtifactCache(tempDir())
     const events: FetchEvent[] = []

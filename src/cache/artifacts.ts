@@ -10,6 +10,12 @@ import { FastBuildError } from '../errors.js'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
+/** A file fetched into the cache: where it is and its size. */
+export interface ArrivedArtifact {
+  readonly path: string
+  readonly size: number
+}
+
 /** A key that is not a sha256 (a bug of the caller, or a path trick). */
 export class ArtifactCacheError extends FastBuildError {}
 
@@ -19,9 +25,35 @@ export class ArtifactCacheError extends FastBuildError {}
  */
 export class ArtifactCache {
   readonly dir: string
+  /** Files being fetched into the cache now, by sha256 (see `arriving`). */
+  private readonly inFlight = new Map<string, Promise<ArrivedArtifact>>()
 
   constructor(dir: string) {
     this.dir = resolve(dir)
+  }
+
+  /**
+   * Tell the cache that `arrival` fetches this file into it: until it settles, `arriving` hands
+   * it to whoever else wants the file, so one download serves them all. Returns `arrival`.
+   */
+  track(sha256Hex: string, arrival: Promise<ArrivedArtifact>): Promise<ArrivedArtifact> {
+    const h = sha256Hex.toLowerCase()
+    this.inFlight.set(h, arrival)
+    const done = () => {
+      if (this.inFlight.get(h) === arrival) this.inFlight.delete(h)
+    }
+    arrival.then(done, done)
+    return arrival
+  }
+
+  /** The fetch of this file under way (see `track`), if there is one. */
+  arriving(sha256Hex: string): Promise<ArrivedArtifact> | undefined {
+    return this.inFlight.get(sha256Hex.toLowerCase())
+  }
+
+  /** Once every fetch under way has settled (a build does not end with one still writing). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()])
   }
 
   pathFor(sha256Hex: string): string {

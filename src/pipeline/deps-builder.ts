@@ -3,6 +3,7 @@
 // one a variant takes (VariantPlan.builder); the build asks for it here and calls `build`.
 import { dirname, join } from 'node:path'
 import type { Compression } from '../oci/media-types.js'
+import type { LockedPackage } from '../lock/model.js'
 import type { VariantPlan } from '../plan/plan.js'
 import { indexConfigFor } from '../packaging/index-credentials.js'
 import { indexNameFor, namedIndexes } from '../project/package-indexes.js'
@@ -13,7 +14,7 @@ import type { CacheLayout } from '../cache/layout.js'
 import type { IndexConfig } from '../wheels/index.js'
 import { engineOf } from './dockerfile.js'
 import { buildDepsWithDockerfile } from './dockerfile-build.js'
-import { buildDepsImage, type FullPathContext, type FullPathResult } from './full-path.js'
+import { buildDepsImage, prefetchWheels, type FullPathContext, type FullPathResult } from './full-path.js'
 import type { BuildPlan } from './plan-stage.js'
 import type { PythonSites } from './python-sites.js'
 import { handled } from '../util/limit.js'
@@ -32,6 +33,8 @@ export interface DepsBuilder {
     say: (message: string) => void,
     hooks?: DepsHooks
   ): Promise<FullPathResult>
+  /** Start fetching what a build of `v` would wait for first, when it is likely needed (prefetchWheels). */
+  prefetch?(v: VariantPlan): void
 }
 
 /** What the caller of a deps build is told along the way (see FullPathContext). */
@@ -64,8 +67,20 @@ function mirrorOf(ctx: DepsBuildContext): IndexConfig | null {
 export function wheelsBuilder(ctx: DepsBuildContext): DepsBuilder {
   const { plan } = ctx.planned
   const indexes = namedIndexes(plan.project)
+  // Where wheels come from: the same for a build and for a fetch ahead of one.
+  const fetching = {
+    wheelsOf: ctx.planned.wheelsOf,
+    cache: ctx.artifacts,
+    indexFor: (pkg: LockedPackage) =>
+      pkg.source.kind === 'registry' && pkg.source.url
+        ? indexConfigFor(pkg.source.url, pkg.source.name ?? indexNameFor(indexes, pkg.source.url), ctx.env)
+        : null,
+    mirror: mirrorOf(ctx),
+    lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml'))
+  }
   return {
     kind: 'wheels',
+    prefetch: (v) => prefetchWheels(v, fetching),
     build: async (v, tag, say, hooks = {}) => {
       // The base image's Python is found (read from its layers, on a first build) while the
       // wheels download; a failure there still fails the build, once the layout is wanted.
@@ -74,20 +89,9 @@ export function wheelsBuilder(ctx: DepsBuildContext): DepsBuilder {
         store: ctx.store,
         base: await ctx.sites.baseImage(),
         layoutFor: async (p: Platform) => (await layouts).get(formatPlatform(p))!,
-        wheelsOf: ctx.planned.wheelsOf,
+        ...fetching,
         projectFile: plan.project.file,
-        cache: ctx.artifacts,
         cacheLayout: ctx.cache,
-        indexFor: (pkg) =>
-          pkg.source.kind === 'registry' && pkg.source.url
-            ? indexConfigFor(
-                pkg.source.url,
-                pkg.source.name ?? indexNameFor(indexes, pkg.source.url),
-                ctx.env
-              )
-            : null,
-        mirror: mirrorOf(ctx),
-        lockDir: join(plan.project.dir, dirname(plan.project.config.lock ?? 'pyproject.toml')),
         sharing: ctx.planned.sharing,
         maxLayers: ctx.maxLayers ?? plan.project.config.maxLayers,
         heavyBytes: plan.project.config.heavyPackageMb * 1024 * 1024,

@@ -343,8 +343,12 @@ export async function executeBuild(
     cacheDir,
     progress
   })
+  let artifacts: ArtifactCache | null = null
   try {
     const ctx = await variantContext(planned, o, cacheDir, sites)
+    artifacts = ctx.deps.artifacts
+    // A bump's few new wheels start downloading while the deps images are still looked up.
+    if (ctx.fullPath) for (const v of plan.variants) depsBuilderFor(v, ctx.deps).prefetch?.(v)
     const byName = new Map((await decisions).map((d) => [d.variant, d]))
     const results: VariantResult[] = []
     for (const v of plan.variants) results.push(await executeVariant(ctx, v, byName.get(v.name)!))
@@ -365,7 +369,8 @@ export async function executeBuild(
       variants: results
     }
   } finally {
-    // The base image's registry connection (kept for the full path) is closed whatever happened.
-    await sites.close()
+    // The base image's registry connection (kept for the full path) is closed whatever happened;
+    // a download started ahead of a variant that did not need it ends before the build does.
+    await Promise.all([sites.close(), artifacts?.settled()])
   }
 }

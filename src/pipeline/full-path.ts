@@ -197,6 +197,49 @@ function fileLocation(c: Chosen): Chosen['file'] {
   return f
 }
 
+/** How to fetch a chosen wheel (what the lock says, and the index it came from). */
+function fetchItemOf(ctx: Pick<FullPathContext, 'indexFor'>, c: Chosen): FetchItem {
+  return { name: c.pkg.name, version: c.pkg.version, file: fileLocation(c), index: ctx.indexFor(c.pkg) }
+}
+
+/** At most this many wheels are fetched ahead of the deps image lookup (see prefetchWheels)... */
+const PREFETCH_WHEELS = 3
+/** ...each at most this big, as the lock says (a lock without sizes: none fetched ahead). */
+const PREFETCH_BYTES = 32 * 1024 * 1024
+
+/**
+ * Start fetching the few wheels of a variant this machine lacks, while its deps image is still
+ * being looked up, when the machine has (nearly) all the others: that is a bump after a build
+ * here, whose deps image is then most likely missing, and whose rebuild waits first of all for
+ * those wheels. If the image is found after all, those few downloads (bounded above) were for
+ * nothing but the cache. The fetch belongs to the artifact cache (ArtifactCache.arriving: the
+ * build's own fetch of those wheels waits for it); a failure is the build's to meet, when it
+ * fetches them itself.
+ */
+export function prefetchWheels(
+  v: VariantPlan,
+  ctx: Pick<FullPathContext, 'wheelsOf' | 'cache' | 'indexFor' | 'mirror' | 'lockDir'>
+): void {
+  const unique = new Map<string, Chosen>()
+  for (const p of v.platforms) {
+    const { chosen, problems } = ctx.wheelsOf(p)
+    if (problems.length > 0) return
+    for (const c of chosen) unique.set(c.sha256, c)
+  }
+  const missing = [...unique.values()].filter(
+    (c) => !ctx.cache.has(c.sha256) && !ctx.cache.arriving(c.sha256)
+  )
+  if (missing.length === 0 || missing.length > PREFETCH_WHEELS) return
+  if (unique.size - missing.length < 4 * missing.length) return
+  if (missing.some((c) => c.file.size === null || c.file.size > PREFETCH_BYTES)) return
+  handled(
+    fetchArtifacts(
+      missing.map((c) => fetchItemOf(ctx, c)),
+      { cache: ctx.cache, mirror: ctx.mirror, baseDir: ctx.lockDir }
+    )
+  )
+}
+
 /** The unpacked size recorded by an earlier build (kept in the Actions cache's layer index). */
 function knownSize(sha256: string, paths: CacheLayout): number | null {
   const memo = paths.unpackedSize(sha256)
@@ -489,13 +532,7 @@ class WheelSet {
     }
     const shaOf = new Map<FetchItem, string>()
     const items: FetchItem[] = wanted.map((sha) => {
-      const c = this.unique.get(sha)!
-      const item = {
-        name: c.pkg.name,
-        version: c.pkg.version,
-        file: fileLocation(c),
-        index: ctx.indexFor(c.pkg)
-      }
+      const item = fetchItemOf(ctx, this.unique.get(sha)!)
       shaOf.set(item, sha)
       return item
     })

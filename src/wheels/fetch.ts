@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ArtifactCache } from '../cache/artifacts.js'
+import type { ArrivedArtifact, ArtifactCache } from '../cache/artifacts.js'
 import { FastBuildError, describeError } from '../errors.js'
 import { hashIntoFile } from '../util/file-sink.js'
 import type { LockedFile } from '../lock/model.js'
@@ -353,6 +353,24 @@ async function fetchOne(run: Run, item: FetchItem, sha256: string): Promise<Omit
     run.emit({ kind: 'cached', item, path, size: cachedSize })
     return { path, sha256, size: cachedSize, cached: true }
   }
+  // Being fetched already (ahead of the build that needs it, or for another variant): that
+  // download serves this one too. One that fails leaves this one to try on its own, and to report
+  // its own failure.
+  const arriving = run.cache.arriving(sha256)
+  if (arriving) {
+    const waited = Date.now()
+    const got = await arriving.catch(() => null)
+    if (got) {
+      run.emit({ kind: 'done', item, path: got.path, bytes: got.size, ms: Date.now() - waited })
+      return { path: got.path, sha256, size: got.size, cached: false }
+    }
+  }
+  const got = await run.cache.track(sha256, download(run, item, sha256))
+  return { path: got.path, sha256, size: got.size, cached: false }
+}
+
+/** The file from where the lock (or the mirror) says, checked and committed to the cache. */
+async function download(run: Run, item: FetchItem, sha256: string): Promise<ArrivedArtifact> {
   const origin = await locate(run, item, sha256)
   const started = Date.now()
   const from = origin.kind === 'url' ? redactUrl(origin.url) : origin.path
@@ -379,7 +397,7 @@ async function fetchOne(run: Run, item: FetchItem, sha256: string): Promise<Omit
     }
     const path = await run.cache.commit(temp, sha256)
     run.emit({ kind: 'done', item, path, bytes: got.bytes, ms: Date.now() - started })
-    return { path, sha256, size: got.bytes, cached: false }
+    return { path, size: got.bytes }
   } finally {
     await rm(temp, { force: true })
   }
