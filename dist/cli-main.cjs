@@ -10546,18 +10546,13 @@ async function buildLayerFile(key, parts, layout, compression, paths, onChunk) {
         return { ...(await writeLayerFile(key, parts, layout, compression, paths, first)), teed: !!onChunk };
     }
     catch (e) {
-        // Written again: what `onChunk` was given is not this blob (`teed` is false).
-        if (e instanceof SegmentDamagedError)
-            return {
-                ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false })),
-                teed: false
-            };
-        if (!(e instanceof InexactDeflateError))
+        const damaged = e instanceof SegmentDamagedError;
+        if (!damaged && !(e instanceof InexactDeflateError))
             throw e;
-        return {
-            ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false })),
-            teed: false
-        };
+        // Written again, from the wheels (deflated afresh too when their deflate data cannot be
+        // carried): what `onChunk` was given is not this blob (`teed` is false).
+        const again = { carry: damaged, copy: false };
+        return { ...(await writeLayerFile(key, parts, layout, compression, paths, again)), teed: false };
     }
 }
 const sourcePaths = (s) => 'segment' in s ? s.segment.paths : s.wheel.entries.map((e) => e.path);

@@ -395,8 +395,9 @@ export function effectiveCompression(manifestType: string, wanted: Compression):
 }
 
 /**
- * What the layer cache knows of a layer: its descriptor (`<key>.json`, a few bytes, kept in the
- * Actions cache's layer index), and the compressed layer itself when this machine built it.
+ * What the layer cache knows of a layer: its descriptor (`<key>.json`: its digests, what it
+ * installs and where each wheel's segment lies; kept in the Actions cache's layer index), and the
+ * compressed layer itself when this machine built it.
  */
 type KnownLayer = { readonly meta: LayerMeta; readonly file: string | null }
 

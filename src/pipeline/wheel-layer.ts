@@ -131,17 +131,12 @@ export async function buildLayerFile(
     const first = { carry: true, copy: true, ...(onChunk ? { onChunk } : {}) }
     return { ...(await writeLayerFile(key, parts, layout, compression, paths, first)), teed: !!onChunk }
   } catch (e) {
-    // Written again: what `onChunk` was given is not this blob (`teed` is false).
-    if (e instanceof SegmentDamagedError)
-      return {
-        ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: true, copy: false })),
-        teed: false
-      }
-    if (!(e instanceof InexactDeflateError)) throw e
-    return {
-      ...(await writeLayerFile(key, parts, layout, compression, paths, { carry: false, copy: false })),
-      teed: false
-    }
+    const damaged = e instanceof SegmentDamagedError
+    if (!damaged && !(e instanceof InexactDeflateError)) throw e
+    // Written again, from the wheels (deflated afresh too when their deflate data cannot be
+    // carried): what `onChunk` was given is not this blob (`teed` is false).
+    const again = { carry: damaged, copy: false }
+    return { ...(await writeLayerFile(key, parts, layout, compression, paths, again)), teed: false }
   }
 }
 
